@@ -1,0 +1,205 @@
+"""Engines and sessions for the embedded SQLite file and a shared PostgreSQL.
+
+One ``Database`` object per connection target, passed explicitly to whatever needs it (no globals):
+services, the CLI, the GUI's workers and the tests each hold the instance they were given.
+
+SQLite: WAL journal, foreign keys on, a busy timeout, and writes in ``BEGIN IMMEDIATE`` transactions so
+two writers queue on the file lock at the start instead of failing half-way with "database is locked".
+PostgreSQL: psycopg 3; serialization failures and deadlocks are retried a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import platformdirs
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "backoffice"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+RETRY_ATTEMPTS = 6
+
+T = TypeVar("T")
+
+
+class DatabaseError(Exception):
+    """A database problem worth one clear line to the user."""
+
+
+class DatabaseUnreachable(DatabaseError):
+    pass
+
+
+class SchemaNotMigrated(DatabaseError):
+    pass
+
+
+class TooManyRetries(DatabaseError):
+    pass
+
+
+def data_dir() -> Path:
+    path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_sqlite_path() -> Path:
+    return data_dir() / "backoffice.sqlite"
+
+
+def default_url() -> str:
+    return f"sqlite:///{default_sqlite_path()}"
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Accept the usual spellings: a bare path means an SQLite file, ``postgresql://`` means psycopg 3."""
+    if isinstance(url, str) and "://" not in url:
+        return make_url(f"sqlite:///{Path(url).expanduser().resolve()}")
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    if u.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise DatabaseError(f"unsupported database URL scheme {u.drivername!r}: use sqlite:/// or postgresql+psycopg://")
+    return u
+
+
+def redact(url: str | URL) -> str:
+    """The URL as it may appear in logs, titles and error messages: never with its password."""
+    return (url if isinstance(url, URL) else make_url(url)).render_as_string(hide_password=True)
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event, not pysqlite, decide when and how a transaction starts.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """An engine plus the two ways to use it: read sessions and write transactions."""
+
+    def __init__(self, url: str | URL, *, password: str | None = None, echo: bool = False) -> None:
+        u = normalise_url(url)
+        if password is not None and u.get_backend_name() == "postgresql":
+            u = u.set(password=password)
+        self.url: URL = u
+        self.is_sqlite = u.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            if u.database and u.database != ":memory:":
+                Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(u, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            _install_sqlite_pragmas(self.engine)
+            self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        else:
+            self.engine = create_engine(
+                u,
+                echo=echo,
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=10,
+                connect_args={"connect_timeout": 5, "application_name": "backoffice"},
+            )
+            self._write_engine = self.engine
+        self._read_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_factory = sessionmaker(self._write_engine, expire_on_commit=False)
+
+    # -- identity -------------------------------------------------------------------------------------
+    @property
+    def dialect(self) -> str:
+        return self.url.get_backend_name()
+
+    def display_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"Database({self.display_url()!r})"
+
+    # -- sessions -------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries; rolled back at the end (nothing it did is kept)."""
+        with self._read_factory() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed if the block succeeds, rolled back if it raises."""
+        with self._write_factory() as session, session.begin():
+            yield session
+
+    def run_write(self, work: Callable[[Session], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
+        """Run ``work`` in a write transaction, retrying on serialization failures, deadlocks and a busy
+        SQLite file a bounded number of times with jittered back-off, then a clear error."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.write() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if not is_retryable(exc) or attempt == attempts:
+                    if is_retryable(exc):
+                        raise TooManyRetries(
+                            f"the database stayed busy after {attempts} attempts ({_short(exc)}); nothing was written"
+                        ) from exc
+                    raise
+                delay = min(0.5, 0.01 * 2**attempt) * (0.5 + random.random())
+                log.info("retrying write after %s (attempt %d/%d)", _short(exc), attempt, attempts)
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- health ---------------------------------------------------------------------------------------
+    def ping(self) -> None:
+        """Connect once; raise DatabaseUnreachable with a readable reason if that fails."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except OperationalError as exc:
+            raise DatabaseUnreachable(f"cannot connect to {self.display_url()}: {_short(exc)}") from exc
+
+    def has_table(self, name: str) -> bool:
+        with self.engine.connect() as conn:
+            return inspect(conn).has_table(name)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", exc)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in ("40001", "40P01"):  # serialization_failure, deadlock_detected
+        return True
+    msg = str(orig).lower()
+    return "database is locked" in msg or "database table is locked" in msg
+
+
+def _short(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", exc)
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__

@@ -1,0 +1,47 @@
+"""SQLAlchemy 2 typed models. One module per area; import them all here so ``Base.metadata`` is whole."""
+
+from backoffice.models.base import Base, EditableMixin, utcnow
+from backoffice.models.catalog import (
+    Attribute,
+    AttributeValue,
+    Category,
+    Product,
+    ProductImage,
+    ProductStatus,
+    ProductTag,
+    Variant,
+    VariantOption,
+    VariantStatus,
+)
+from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
+from backoffice.models.people import AuditEntry, Role, Supplier, User
+from backoffice.models.sales import Customer, Order, OrderLine
+
+__all__ = [
+    "Attribute",
+    "AttributeValue",
+    "AuditEntry",
+    "Base",
+    "Category",
+    "Customer",
+    "EditableMixin",
+    "INTERNAL_KINDS",
+    "Location",
+    "LocationKind",
+    "Order",
+    "OrderLine",
+    "Product",
+    "ProductImage",
+    "ProductStatus",
+    "ProductTag",
+    "Role",
+    "StockLevel",
+    "StockMove",
+    "StockOperation",
+    "Supplier",
+    "User",
+    "Variant",
+    "VariantOption",
+    "VariantStatus",
+    "utcnow",
+]

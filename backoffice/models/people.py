@@ -1,0 +1,64 @@
+"""Staff, suppliers and the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backoffice.models.base import Base, BigId, EditableMixin, JsonDoc, UTCDateTime, enum_column, utcnow
+
+
+class Role(str, enum.Enum):
+    MERCHANDISER = "merchandiser"
+    WAREHOUSE = "warehouse"
+    PURCHASER = "purchaser"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class User(EditableMixin, Base):
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    email: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+
+
+class Supplier(EditableMixin, Base):
+    __tablename__ = "suppliers"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    contact_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
+    payment_terms: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    lead_time_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class AuditEntry(Base):
+    """Who did what, when, to which row, with the values before and after. Append-only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    username: Mapped[str] = mapped_column(String(100))
+    entity: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(50))
+    operation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)

@@ -1,0 +1,1 @@
+"""Icons, style sheets and other files shipped with the application."""
