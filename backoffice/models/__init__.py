@@ -14,10 +14,11 @@ from backoffice.models.catalog import (
     VariantStatus,
 )
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
-from backoffice.models.people import AuditEntry, Role, Supplier, User
+from backoffice.models.people import AppliedOperation, AuditEntry, Role, Supplier, User
 from backoffice.models.sales import Customer, Order, OrderLine
 
 __all__ = [
+    "AppliedOperation",
     "Attribute",
     "AttributeValue",
     "AuditEntry",

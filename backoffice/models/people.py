@@ -62,3 +62,17 @@ class AuditEntry(Base):
     operation_id: Mapped[str | None] = mapped_column(String(64), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+
+
+class AppliedOperation(Base):
+    """Operation ids of service writes already applied, with what they returned, so that a retried
+    request (a double click, a replayed outbox entry) returns the first result instead of writing again.
+    Stock posts keep their own UNIQUE operation id in ``stock_operations``."""
+
+    __tablename__ = "applied_operations"
+
+    operation_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(50))
+    user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="RESTRICT"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)

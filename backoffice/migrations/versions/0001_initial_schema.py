@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 02:20:12.771581
+Create Date: 2026-11-22
 
 """
 from typing import Sequence, Union
@@ -21,7 +21,6 @@ depends_on: Union[str, Sequence[str], None] = None
 
 def upgrade() -> None:
     """Upgrade schema."""
-
     op.create_table('attributes',
     sa.Column('code', sa.String(length=100), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -102,6 +101,15 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
+    )
+    op.create_table('applied_operations',
+    sa.Column('operation_id', sa.String(length=64), nullable=False),
+    sa.Column('action', sa.String(length=50), nullable=False),
+    sa.Column('user_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('result', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql').with_variant(sqlite.JSON(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_applied_operations_user_id_users'), ondelete='RESTRICT'),
+    sa.PrimaryKeyConstraint('operation_id', name=op.f('pk_applied_operations'))
     )
     op.create_table('attribute_values',
     sa.Column('attribute_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -324,10 +332,8 @@ def upgrade() -> None:
 
 
 
-
 def downgrade() -> None:
     """Downgrade schema."""
-
     with op.batch_alter_table('variant_options', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_variant_options_attribute_value_id'))
 
@@ -389,6 +395,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_attribute_values_attribute_id'))
 
     op.drop_table('attribute_values')
+    op.drop_table('applied_operations')
     op.drop_table('users')
     op.drop_table('suppliers')
     op.drop_table('locations')
@@ -402,4 +409,3 @@ def downgrade() -> None:
 
     op.drop_table('categories')
     op.drop_table('attributes')
-

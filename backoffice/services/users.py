@@ -1,0 +1,53 @@
+"""Staff accounts and who is acting."""
+
+from __future__ import annotations
+
+import getpass
+
+from sqlalchemy import func, select
+
+from backoffice.db import Database
+from backoffice.models import Role, User
+from backoffice.services.base import Actor, NotFound, ValidationError, audit, snapshot
+
+USER_FIELDS = ("username", "display_name", "email", "role", "active")
+
+
+def current_os_username() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # pragma: no cover - no login name at all (some containers)
+        return "backoffice"
+
+
+def actor_for(db: Database, username: str) -> Actor:
+    with db.read() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise NotFound(f"no user named {username!r}; create it with `backoffice users add`")
+        if not user.active:
+            raise ValidationError(f"user {username!r} is deactivated")
+        return Actor(user.id, user.username, user.role)
+
+
+def ensure_user(db: Database, username: str, role: Role | None = None, display_name: str = "") -> Actor:
+    """Return the user's actor, creating the account if it does not exist yet. The first account of a
+    new database becomes an admin (someone has to be); later ones get ``role`` or merchandiser."""
+    username = username.strip()
+    if not username:
+        raise ValidationError([("user", "username", "must not be empty")])
+
+    def work(session):  # type: ignore[no-untyped-def]
+        user = session.scalar(select(User).where(User.username == username))
+        if user is not None:
+            return Actor(user.id, user.username, user.role)
+        first = session.scalar(select(func.count()).select_from(User)) == 0
+        user = User(username=username, display_name=display_name or username,
+                    role=Role.ADMIN if first else (role or Role.MERCHANDISER))
+        session.add(user)
+        session.flush()
+        actor = Actor(user.id, user.username, user.role)
+        audit(session, actor, "user", user.id, "create", None, snapshot(user, USER_FIELDS))
+        return actor
+
+    return db.run_write(work)

@@ -1,0 +1,143 @@
+"""Shared fixtures. Every test owns its database: a fresh SQLite file, or on PostgreSQL a database made
+for this test run (migrated once) whose tables are emptied after each test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+from sqlalchemy import create_engine, make_url, text
+
+from backoffice import migrations
+from backoffice.db import Database
+from backoffice.models import Base
+from backoffice.services.base import Actor
+from backoffice.services.users import ensure_user
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+PG_ENV = "BACKOFFICE_TEST_DATABASE_URL"
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+class MemoryKeyring(KeyringBackend):
+    """A real keyring backend that keeps secrets in a dict: tests never touch the OS keyring."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.entries.pop((service, username), None)
+
+
+@pytest.fixture(autouse=True)
+def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
+    """No test reads or writes the real user's config, data folder or keyring."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("BACKOFFICE_CONFIG_DIR", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "xdgconfig"))
+    monkeypatch.delenv("BACKOFFICE_DATABASE_URL", raising=False)
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+# -- SQLite ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite"
+    db = Database(f"sqlite:///{path}")
+    migrations.upgrade(db)
+    db.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_db(sqlite_template: Path, tmp_path: Path) -> Iterator[Database]:
+    path = tmp_path / "store.sqlite"
+    shutil.copyfile(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    yield db
+    db.dispose()
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------------
+def _pg_admin_url() -> str | None:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if ON_CI:
+            pytest.fail(f"{PG_ENV} is not set; under CI the PostgreSQL tests must run")
+        return None
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A database of its own for this test run, created on the server named by the environment,
+    migrated once, dropped at the end."""
+    admin = _pg_admin_url()
+    if admin is None:
+        pytest.skip(f"{PG_ENV} is not set: PostgreSQL tests skipped (set it to run them)")
+    admin_url = make_url(admin).set(drivername="postgresql+psycopg")
+    name = f"bo_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        engine.dispose()
+        if ON_CI:
+            pytest.fail(f"PostgreSQL at {admin_url.render_as_string()} is not usable: {exc}")
+        pytest.skip(f"PostgreSQL at {admin_url.render_as_string()} is not reachable: {exc}")
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    db = Database(url)
+    migrations.upgrade(db)
+    db.dispose()
+    yield url
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def _truncate_all(db: Database) -> None:
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def pg_db(pg_server_url: str) -> Iterator[Database]:
+    db = Database(pg_server_url)
+    _truncate_all(db)
+    yield db
+    db.dispose()
+
+
+# -- either engine --------------------------------------------------------------------------------------
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest) -> Database:
+    """The same test on the embedded SQLite file and on PostgreSQL."""
+    return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
+
+
+@pytest.fixture
+def actor(db: Database) -> Actor:
+    return ensure_user(db, "tester")
