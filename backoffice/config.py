@@ -52,7 +52,9 @@ def split_password(url: str) -> tuple[str, str | None]:
     u = normalise_url(url)
     password = u.password
     if password is not None:
-        u = u.set(password=None)
+        # URL.set(password=None) means "leave it"; build the URL again without one.
+        u = URL.create(u.drivername, username=u.username, host=u.host, port=u.port, database=u.database,
+                       query=u.query)
     return u.render_as_string(hide_password=False), (str(password) if password is not None else None)
 
 

@@ -141,12 +141,10 @@ class Database:
     # -- sessions -------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for queries; rolled back at the end (nothing it did is kept)."""
+        """A session for queries. Closing it hands the connection back to the pool, which rolls back;
+        objects loaded through it stay readable (detached, not expired)."""
         with self._read_factory() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:

@@ -141,3 +141,32 @@ def db(request: pytest.FixtureRequest) -> Database:
 @pytest.fixture
 def actor(db: Database) -> Actor:
     return ensure_user(db, "tester")
+
+
+# -- a small store built through the services ------------------------------------------------------------
+class SmallStore:
+    """Two products with variants and four locations, created through the real services."""
+
+    def __init__(self, db: Database, actor: Actor) -> None:
+        from backoffice.services import catalog, inventory
+
+        catalog.create_attribute(db, actor, code="size", name="Size", values=["S", "M", "L"])
+        self.product = catalog.create_product(
+            db, actor,
+            values={"handle": "merino-crew", "title": "Merino Crew", "vendor": "Norda", "status": "active",
+                    "tags": ["wool", "winter"]},
+            variants=[{"sku": f"MC-{s}", "price": "59.99", "cost": "21.00", "options": {"size": s}}
+                      for s in ("S", "M", "L")],
+        )
+        self.variant_ids = [c.entity_id for c in self.product.children]
+        self.locations = {
+            code: inventory.create_location(db, actor, code=code, name=name, kind=kind).entity_id
+            for code, name, kind in (("WH1", "Main warehouse", "warehouse"), ("SHOP", "City store", "store"),
+                                     ("SUP", "Suppliers", "supplier"), ("CUS", "Customers", "customer"),
+                                     ("LOSS", "Loss and adjustments", "adjustment"))
+        }
+
+
+@pytest.fixture
+def store(db: Database, actor: Actor) -> SmallStore:
+    return SmallStore(db, actor)

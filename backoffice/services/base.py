@@ -172,8 +172,9 @@ def claim_operation(session: Session, operation_id: str | None, action: str, act
         ins(AppliedOperation)
         .values(operation_id=operation_id, action=action, user_id=actor.user_id, at=utcnow())
         .on_conflict_do_nothing(index_elements=["operation_id"])
+        .returning(AppliedOperation.operation_id)
     )
-    if session.execute(stmt).rowcount == 1:
+    if session.execute(stmt).scalar() is not None:
         return None
     previous = session.execute(
         select(AppliedOperation.action, AppliedOperation.result).where(AppliedOperation.operation_id == operation_id)

@@ -51,3 +51,9 @@ def ensure_user(db: Database, username: str, role: Role | None = None, display_n
         return actor
 
     return db.run_write(work)
+
+
+def list_users(db: Database) -> list[dict]:
+    with db.read() as session:
+        return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role.value,
+                 "active": u.active} for u in session.scalars(select(User).order_by(User.username))]

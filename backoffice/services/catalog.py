@@ -1,0 +1,510 @@
+"""Products and variants: create, update with version checks, archive.
+
+Arguments are plain values so the same call works from the GUI, the CLI, the HTTP server or an outbox
+replay. Money arrives as ``Decimal`` or a string ("12.99"), never a float.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backoffice.db import Database
+from backoffice.models import (
+    Attribute,
+    AttributeValue,
+    Category,
+    Product,
+    ProductStatus,
+    ProductTag,
+    Role,
+    Variant,
+    VariantOption,
+    VariantStatus,
+    utcnow,
+)
+from backoffice.services.base import (
+    Actor,
+    Change,
+    ConflictError,
+    NotFound,
+    ValidationError,
+    audit_change,
+    claim_operation,
+    require_role,
+    snapshot,
+    store_operation_result,
+)
+
+PRODUCT_FIELDS = ("handle", "title", "description", "vendor", "product_type", "status", "category_id",
+                  "seo_title", "seo_description")
+VARIANT_FIELDS = ("sku", "barcode", "title", "price", "compare_at_price", "cost", "weight_grams", "status", "position")
+_EDITORS = (Role.MERCHANDISER, Role.MANAGER)
+
+HANDLE_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
+MAX_LENGTHS = {"handle": 255, "title": 255, "vendor": 200, "product_type": 200, "seo_title": 255,
+               "seo_description": 500, "sku": 100, "barcode": 64}
+
+
+@dataclass
+class VariantInput:
+    sku: str
+    price: Decimal | str
+    barcode: str | None = None
+    title: str = ""
+    compare_at_price: Decimal | str | None = None
+    cost: Decimal | str | None = None
+    weight_grams: int | None = None
+    status: str = VariantStatus.ACTIVE.value
+    options: dict[str, str] = field(default_factory=dict)  # attribute code -> value, e.g. {"size": "M"}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> VariantInput:
+        return cls(**data)
+
+
+# -- validation -----------------------------------------------------------------------------------------
+def parse_money(value: Any, row: str, name: str, problems: list, *, required: bool) -> Decimal | None:
+    if value is None or value == "":
+        if required:
+            problems.append((row, name, "is required"))
+        return None
+    if isinstance(value, float):
+        problems.append((row, name, f"{value!r} is a float; pass money as a string or Decimal"))
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        problems.append((row, name, f"{value!r} is not an amount"))
+        return None
+    if not amount.is_finite():
+        problems.append((row, name, f"{value!r} is not an amount"))
+        return None
+    if amount < 0:
+        problems.append((row, name, f"{amount} is negative"))
+        return None
+    if amount != amount.quantize(Decimal("0.01")):
+        problems.append((row, name, f"{amount} has more than two decimals"))
+        return None
+    if amount >= Decimal("10000000000"):
+        problems.append((row, name, f"{amount} is too large"))
+        return None
+    return amount.quantize(Decimal("0.01"))
+
+
+def _check_text(values: dict[str, Any], row: str, problems: list) -> None:
+    for name, limit in MAX_LENGTHS.items():
+        v = values.get(name)
+        if v is not None and not isinstance(v, str):
+            problems.append((row, name, f"must be text, not {type(v).__name__}"))
+        elif isinstance(v, str) and len(v) > limit:
+            problems.append((row, name, f"is {len(v)} characters long; at most {limit}"))
+
+
+def _clean_product(values: dict[str, Any], row: str, problems: list, *, partial: bool) -> dict[str, Any]:
+    unknown = set(values) - set(PRODUCT_FIELDS) - {"tags"}
+    for name in sorted(unknown):
+        problems.append((row, name, "is not a product field"))
+    out = {k: v for k, v in values.items() if k in PRODUCT_FIELDS or k == "tags"}
+    _check_text(out, row, problems)
+    if "handle" in out or not partial:
+        handle = str(out.get("handle") or "").strip()
+        if not HANDLE_RE.match(handle):
+            problems.append((row, "handle", f"{handle!r} must be lower-case letters, digits and single dashes"))
+        out["handle"] = handle
+    if "title" in out or not partial:
+        title = str(out.get("title") or "").strip()
+        if not title:
+            problems.append((row, "title", "must not be empty"))
+        out["title"] = title
+    if "status" in out:
+        try:
+            out["status"] = ProductStatus(out["status"])
+        except ValueError:
+            allowed = ", ".join(s.value for s in ProductStatus)
+            problems.append((row, "status", f"{out['status']!r} is not one of {allowed}"))
+    if "tags" in out:
+        tags = out["tags"]
+        if isinstance(tags, str):
+            tags = [t for t in (s.strip() for s in tags.split(",")) if t]
+        bad = [t for t in tags if not isinstance(t, str) or not t.strip() or len(t) > 100]
+        if bad:
+            problems.append((row, "tags", f"invalid tags {bad!r}"))
+        out["tags"] = sorted({t.strip() for t in tags if isinstance(t, str) and t.strip()})
+    return out
+
+
+def _clean_variant(values: dict[str, Any], row: str, problems: list, *, partial: bool) -> dict[str, Any]:
+    unknown = set(values) - set(VARIANT_FIELDS) - {"options"}
+    for name in sorted(unknown):
+        problems.append((row, name, "is not a variant field"))
+    out = {k: v for k, v in values.items() if k in VARIANT_FIELDS or k == "options"}
+    _check_text(out, row, problems)
+    if "sku" in out or not partial:
+        sku = str(out.get("sku") or "").strip()
+        if not SKU_RE.match(sku):
+            problems.append((row, "sku", f"{sku!r} must start with a letter or digit and hold no spaces"))
+        out["sku"] = sku
+    if "barcode" in out and out["barcode"] is not None:
+        code = str(out["barcode"]).strip()
+        if code and not code.isdigit():
+            problems.append((row, "barcode", f"{code!r} must be digits only"))
+        out["barcode"] = code or None
+    for name, required in (("price", not partial), ("compare_at_price", False), ("cost", False)):
+        if name in out or required:
+            out[name] = parse_money(out.get(name), row, name, problems, required=required)
+    if "weight_grams" in out and out["weight_grams"] is not None:
+        w = out["weight_grams"]
+        if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+            problems.append((row, "weight_grams", f"{w!r} must be a whole number of grams, not negative"))
+    if "status" in out:
+        try:
+            out["status"] = VariantStatus(out["status"])
+        except ValueError:
+            allowed = ", ".join(s.value for s in VariantStatus)
+            problems.append((row, "status", f"{out['status']!r} is not one of {allowed}"))
+    return out
+
+
+def _check_variant_prices(v: Variant, row: str, problems: list) -> None:
+    if v.compare_at_price is not None and v.price is not None and v.compare_at_price < v.price:
+        problems.append((row, "compare_at_price", f"{v.compare_at_price} is below the price {v.price}"))
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+def _variant_label(v: Variant) -> str:
+    return f"SKU {v.sku}"
+
+
+def _product_snapshot(p: Product) -> dict[str, Any]:
+    snap = snapshot(p, PRODUCT_FIELDS)
+    snap["tags"] = sorted(t.tag for t in p.tags)
+    return snap
+
+
+def _variant_snapshot(v: Variant, option_labels: dict[str, str] | None = None) -> dict[str, Any]:
+    snap = snapshot(v, VARIANT_FIELDS)
+    snap["product_id"] = v.product_id
+    if option_labels is not None:
+        snap["options"] = option_labels
+    return snap
+
+
+def _check_version(entity: str, obj: Any, label: str, expected: int, snap: dict[str, Any]) -> None:
+    if obj.version != expected:
+        raise ConflictError(entity, obj.id, label, expected, obj.version, snap)
+
+
+def _lock(session: Session, model: type, row_id: int, entity: str) -> Any:
+    obj = session.scalar(select(model).where(model.id == row_id).with_for_update())
+    if obj is None:
+        raise NotFound(f"{entity} {row_id} does not exist")
+    return obj
+
+
+def _resolve_options(session: Session, options: dict[str, str], row: str, problems: list) -> list[tuple[int, int]]:
+    """(attribute id, value id) for {"size": "M"}; unknown attributes or values are reported."""
+    resolved = []
+    for code, value in sorted(options.items()):
+        pair = session.execute(
+            select(Attribute.id, AttributeValue.id)
+            .join(AttributeValue, AttributeValue.attribute_id == Attribute.id)
+            .where(Attribute.code == code, AttributeValue.value == value)
+        ).first()
+        if pair is None:
+            problems.append((row, f"options.{code}", f"{value!r} is not a value of attribute {code!r}"))
+        else:
+            resolved.append((pair[0], pair[1]))
+    return resolved
+
+
+def _sku_taken(session: Session, skus: list[str], exclude_variant: int | None = None) -> set[str]:
+    if not skus:
+        return set()
+    stmt = select(Variant.sku).where(Variant.sku.in_(skus))
+    if exclude_variant is not None:
+        stmt = stmt.where(Variant.id != exclude_variant)
+    return set(session.scalars(stmt))
+
+
+def _integrity_to_validation(exc: IntegrityError, row: str) -> ValidationError:
+    text = str(exc.orig).lower()
+    if "sku" in text:
+        return ValidationError([(row, "sku", "is already used by another variant")])
+    if "handle" in text:
+        return ValidationError([(row, "handle", "is already used by another product")])
+    return ValidationError([(row, "", f"rejected by the database: {str(exc.orig).splitlines()[0]}")])
+
+
+def _add_variant(session: Session, product: Product, data: dict[str, Any], row: str, problems: list) -> Variant | None:
+    options = data.pop("options", {}) or {}
+    resolved = _resolve_options(session, options, row, problems)
+    v = Variant(product_id=product.id, **{k: val for k, val in data.items()})
+    if v.status is None:
+        v.status = VariantStatus.ACTIVE
+    _check_variant_prices(v, row, problems)
+    if problems:
+        return None
+    session.add(v)
+    session.flush()
+    for attribute_id, value_id in resolved:
+        session.add(VariantOption(variant_id=v.id, attribute_id=attribute_id, attribute_value_id=value_id))
+    return v
+
+
+# -- operations -----------------------------------------------------------------------------------------
+def create_product(db: Database, actor: Actor, *, values: dict[str, Any], variants: list[dict[str, Any]] = (),
+                   operation_id: str | None = None) -> Change:
+    """Create a product with its variants in one transaction."""
+    require_role(actor, *_EDITORS)
+    problems: list = []
+    clean = _clean_product(values, "product", problems, partial=False)
+    clean_variants = [
+        _clean_variant(dict(v), f"variant {i + 1}", problems, partial=False) for i, v in enumerate(variants)
+    ]
+    skus = [v.get("sku") for v in clean_variants]
+    dupes = sorted({s for s in skus if s and skus.count(s) > 1})
+    for s in dupes:
+        problems.append(("variants", "sku", f"{s!r} appears more than once"))
+    if problems:
+        raise ValidationError(problems)
+
+    def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, "create_product", actor)
+        if previous is not None:
+            return Change.from_dict(previous)
+        problems: list = []
+        if session.scalar(select(Product.id).where(Product.handle == clean["handle"])) is not None:
+            problems.append(("product", "handle", f"{clean['handle']!r} is already used by another product"))
+        for s in sorted(_sku_taken(session, [v["sku"] for v in clean_variants])):
+            problems.append(("variants", "sku", f"{s!r} is already used by another variant"))
+        if clean.get("category_id") is not None and session.get(Category, clean["category_id"]) is None:
+            problems.append(("product", "category_id", f"category {clean['category_id']} does not exist"))
+        if problems:
+            raise ValidationError(problems)
+        tags = clean.pop("tags", [])
+        product = Product(**clean)
+        product.tags = [ProductTag(tag=t) for t in tags]
+        session.add(product)
+        session.flush()
+        change = Change("product", product.id, "create", product.version, None, _product_snapshot(product))
+        for i, data in enumerate(clean_variants):
+            options = dict(data.get("options") or {})
+            v = _add_variant(session, product, dict(data, position=data.get("position", i)), f"variant {i + 1}", problems)
+            if v is not None:
+                change.children.append(Change("variant", v.id, "create", v.version, None, _variant_snapshot(v, options)))
+        if problems:
+            raise ValidationError(problems)
+        audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
+        return change
+
+    try:
+        return db.run_write(work)
+    except IntegrityError as exc:  # a concurrent writer took the handle or a SKU first
+        raise _integrity_to_validation(exc, "product") from exc
+
+
+def update_product(db: Database, actor: Actor, product_id: int, *, expected_version: int, values: dict[str, Any],
+                   operation_id: str | None = None) -> Change:
+    """Change product fields. ``expected_version`` is the version the caller read; if the row has moved
+    on since, ConflictError reports it and nothing is written."""
+    require_role(actor, *_EDITORS)
+    problems: list = []
+    clean = _clean_product(values, f"product {product_id}", problems, partial=True)
+    if problems:
+        raise ValidationError(problems)
+
+    def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, "update_product", actor)
+        if previous is not None:
+            return Change.from_dict(previous)
+        product = _lock(session, Product, product_id, "product")
+        before = _product_snapshot(product)
+        _check_version("product", product, f"{product.handle!r}", expected_version, before)
+        if "handle" in clean and clean["handle"] != product.handle:
+            if session.scalar(select(Product.id).where(Product.handle == clean["handle"])) is not None:
+                raise ValidationError([(f"product {product.handle}", "handle", f"{clean['handle']!r} is already used")])
+        if clean.get("category_id") is not None and session.get(Category, clean["category_id"]) is None:
+            raise ValidationError([(f"product {product.handle}", "category_id", f"category {clean['category_id']} does not exist")])
+        tags = clean.pop("tags", None)
+        for name, value in clean.items():
+            setattr(product, name, value)
+        if tags is not None and tags != before["tags"]:
+            product.tags = [ProductTag(tag=t) for t in tags]
+            product.updated_at = utcnow()  # tags live in their own table; touching the row bumps its version
+        session.flush()
+        old, new = _diff(before, _product_snapshot(product))
+        change = Change("product", product.id, "update", product.version, old, new)
+        if new:
+            audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
+        return change
+
+    try:
+        return db.run_write(work)
+    except IntegrityError as exc:
+        raise _integrity_to_validation(exc, f"product {product_id}") from exc
+
+
+def archive_product(db: Database, actor: Actor, product_id: int, *, expected_version: int,
+                    operation_id: str | None = None) -> Change:
+    """Archive a product and its variants (they keep their stock and sales history)."""
+    require_role(actor, *_EDITORS)
+
+    def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, "archive_product", actor)
+        if previous is not None:
+            return Change.from_dict(previous)
+        product = _lock(session, Product, product_id, "product")
+        before = _product_snapshot(product)
+        _check_version("product", product, f"{product.handle!r}", expected_version, before)
+        product.status = ProductStatus.ARCHIVED
+        session.flush()
+        change = Change("product", product.id, "archive", product.version,
+                        {"status": before["status"]}, {"status": ProductStatus.ARCHIVED.value})
+        variants = session.scalars(
+            select(Variant).where(Variant.product_id == product.id, Variant.status != VariantStatus.ARCHIVED)
+            .order_by(Variant.id).with_for_update()
+        ).all()
+        for v in variants:
+            old = v.status.value
+            v.status = VariantStatus.ARCHIVED
+            session.flush()
+            change.children.append(Change("variant", v.id, "archive", v.version, {"status": old}, {"status": "archived"}))
+        audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
+        return change
+
+    return db.run_write(work)
+
+
+def add_variant(db: Database, actor: Actor, product_id: int, *, values: dict[str, Any],
+                operation_id: str | None = None) -> Change:
+    require_role(actor, *_EDITORS)
+    problems: list = []
+    clean = _clean_variant(values, "variant", problems, partial=False)
+    if problems:
+        raise ValidationError(problems)
+
+    def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, "add_variant", actor)
+        if previous is not None:
+            return Change.from_dict(previous)
+        product = session.get(Product, product_id)
+        if product is None:
+            raise NotFound(f"product {product_id} does not exist")
+        if _sku_taken(session, [clean["sku"]]):
+            raise ValidationError([(f"variant {clean['sku']}", "sku", "is already used by another variant")])
+        problems: list = []
+        options = dict(clean.get("options") or {})
+        v = _add_variant(session, product, dict(clean), f"variant {clean['sku']}", problems)
+        if problems or v is None:
+            raise ValidationError(problems)
+        change = Change("variant", v.id, "create", v.version, None, _variant_snapshot(v, options))
+        audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
+        return change
+
+    try:
+        return db.run_write(work)
+    except IntegrityError as exc:
+        raise _integrity_to_validation(exc, f"variant {clean['sku']}") from exc
+
+
+def update_variant(db: Database, actor: Actor, variant_id: int, *, expected_version: int, values: dict[str, Any],
+                   operation_id: str | None = None) -> Change:
+    require_role(actor, *_EDITORS)
+    problems: list = []
+    clean = _clean_variant(values, f"variant {variant_id}", problems, partial=True)
+    if "options" in clean:
+        problems.append((f"variant {variant_id}", "options", "change options with the variant generator"))
+    if problems:
+        raise ValidationError(problems)
+
+    def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, "update_variant", actor)
+        if previous is not None:
+            return Change.from_dict(previous)
+        v = _lock(session, Variant, variant_id, "variant")
+        before = _variant_snapshot(v)
+        _check_version("variant", v, _variant_label(v), expected_version, before)
+        if "sku" in clean and clean["sku"] != v.sku and _sku_taken(session, [clean["sku"]], exclude_variant=v.id):
+            raise ValidationError([(_variant_label(v), "sku", f"{clean['sku']!r} is already used by another variant")])
+        for name, value in clean.items():
+            setattr(v, name, value)
+        problems: list = []
+        _check_variant_prices(v, _variant_label(v), problems)
+        if problems:
+            raise ValidationError(problems)
+        session.flush()
+        old, new = _diff(before, _variant_snapshot(v))
+        change = Change("variant", v.id, "update", v.version, old, new)
+        if new:
+            audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
+        return change
+
+    try:
+        return db.run_write(work)
+    except IntegrityError as exc:
+        raise _integrity_to_validation(exc, f"variant {variant_id}") from exc
+
+
+def archive_variant(db: Database, actor: Actor, variant_id: int, *, expected_version: int,
+                    operation_id: str | None = None) -> Change:
+    return update_variant(db, actor, variant_id, expected_version=expected_version,
+                          values={"status": VariantStatus.ARCHIVED.value}, operation_id=operation_id)
+
+
+def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+
+
+# -- reads ----------------------------------------------------------------------------------------------
+def get_product(db: Database, product_id: int) -> dict[str, Any]:
+    """A product with its variants as plain values (including versions, for a later update)."""
+    with db.read() as session:
+        p = session.get(Product, product_id)
+        if p is None:
+            raise NotFound(f"product {product_id} does not exist")
+        data = _product_snapshot(p) | {"id": p.id, "version": p.version}
+        data["variants"] = [_variant_snapshot(v) | {"id": v.id, "version": v.version} for v in p.variants]
+        return data
+
+
+def create_attribute(db: Database, actor: Actor, *, code: str, name: str, values: list[str]) -> Change:
+    """An option dimension (size, colour...) with its ordered values."""
+    require_role(actor, *_EDITORS)
+    code = (code or "").strip().lower()
+    problems: list = []
+    if not re.match(r"^[a-z][a-z0-9_]*$", code):
+        problems.append((f"attribute {code!r}", "code", "must be lower-case letters, digits and underscores"))
+    if len(set(values)) != len(values):
+        problems.append((f"attribute {code!r}", "values", "hold duplicates"))
+    if any(not str(v).strip() for v in values):
+        problems.append((f"attribute {code!r}", "values", "must not be empty"))
+    if problems:
+        raise ValidationError(problems)
+
+    def work(session: Session) -> Change:
+        if session.scalar(select(Attribute.id).where(Attribute.code == code)) is not None:
+            raise ValidationError([(f"attribute {code}", "code", "is already used")])
+        attribute = Attribute(code=code, name=name or code.title())
+        attribute.values = [AttributeValue(value=str(v).strip(), position=i) for i, v in enumerate(values)]
+        session.add(attribute)
+        session.flush()
+        change = Change("attribute", attribute.id, "create", attribute.version, None,
+                        {"code": code, "name": attribute.name, "values": [v.value for v in attribute.values]})
+        audit_change(session, actor, change, None)
+        return change
+
+    return db.run_write(work)

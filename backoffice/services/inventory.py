@@ -1,0 +1,314 @@
+"""Stock moves through the ledger: the only way stock changes.
+
+``post_moves`` applies one stock operation (a receipt, a transfer leg, an adjustment...) made of lines
+"quantity of variant from location A to location B", atomically:
+
+1. the operation id is inserted first, UNIQUE: a second post with the same id (a retry, a double click,
+   a replayed outbox entry) finds it and returns the first result without moving anything;
+2. stock-level rows of internal locations are created if missing, then locked in one fixed order
+   (variant id, location id) so concurrent posts cannot deadlock each other;
+3. each level changes by its net quantity; a level that would go below zero is refused (the database's
+   CHECK on_hand >= 0 backs this up);
+4. the ledger lines and an audit row are written in the same transaction.
+
+Serialization failures and deadlocks (PostgreSQL) or a busy file (SQLite) are retried a bounded number
+of times by ``Database.run_write``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backoffice.db import Database
+from backoffice.models.base import UTCDateTime
+from backoffice.models import INTERNAL_KINDS, Location, LocationKind, Role, StockLevel, StockMove, StockOperation, Variant, utcnow
+from backoffice.services.base import (
+    Actor,
+    Change,
+    ServiceError,
+    ValidationError,
+    audit,
+    audit_change,
+    require_role,
+    snapshot,
+)
+
+REASONS = ("receipt", "transfer", "adjustment", "count", "damage", "loss", "found", "sale", "return",
+           "opening_balance")
+
+
+class InsufficientStock(ServiceError):
+    def __init__(self, shortages: list[dict[str, Any]]) -> None:
+        self.shortages = shortages
+        parts = [f"{s['sku']} at {s['location']}: {s['on_hand']} on hand, {s['requested']} requested" for s in shortages]
+        super().__init__("not enough stock: " + "; ".join(parts))
+
+
+@dataclass(frozen=True)
+class MoveLine:
+    variant_id: int
+    from_location_id: int
+    to_location_id: int
+    quantity: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MoveLine:
+        return cls(int(data["variant_id"]), int(data["from_location_id"]), int(data["to_location_id"]),
+                   data["quantity"])
+
+
+@dataclass(frozen=True)
+class PostResult:
+    operation_id: str
+    stock_operation_id: int
+    applied: bool  # False when this operation id had already been posted: nothing moved this time
+    levels: dict[tuple[int, int], int]  # (variant id, location id) -> on_hand after the operation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"operation_id": self.operation_id, "stock_operation_id": self.stock_operation_id,
+                "applied": self.applied,
+                "levels": [{"variant_id": v, "location_id": loc, "on_hand": q} for (v, loc), q in sorted(self.levels.items())]}
+
+
+def _validate(lines: list[MoveLine], operation_id: str, reason: str) -> None:
+    problems: list[tuple[str, str, str]] = []
+    if not operation_id or len(operation_id) > 64:
+        problems.append(("operation", "operation_id", "must be 1 to 64 characters"))
+    if reason not in REASONS:
+        problems.append(("operation", "reason", f"{reason!r} is not one of {', '.join(REASONS)}"))
+    if not lines:
+        problems.append(("operation", "lines", "at least one line is needed"))
+    for i, line in enumerate(lines, 1):
+        q = line.quantity
+        if isinstance(q, bool) or not isinstance(q, int):
+            problems.append((f"line {i}", "quantity", f"{q!r} is not a whole number"))
+        elif q <= 0:
+            problems.append((f"line {i}", "quantity", f"{q} must be greater than zero"))
+        if line.from_location_id == line.to_location_id:
+            problems.append((f"line {i}", "to_location_id", "is the same as the source location"))
+    if problems:
+        raise ValidationError(problems)
+
+
+def post_moves(db: Database, actor: Actor, *, operation_id: str, reason: str, lines: list[MoveLine | dict[str, Any]],
+               document: str = "", note: str = "") -> PostResult:
+    require_role(actor, Role.WAREHOUSE, Role.PURCHASER, Role.MANAGER)
+    moves = [line if isinstance(line, MoveLine) else MoveLine.from_dict(line) for line in lines]
+    _validate(moves, operation_id, reason)
+
+    def work(session: Session) -> PostResult:
+        return _post(session, actor, operation_id, reason, moves, document, note)
+
+    try:
+        return db.run_write(work)
+    except IntegrityError as exc:
+        if "on_hand" in str(exc.orig).lower():  # the CHECK caught what the service check did not
+            raise InsufficientStock([]) from exc
+        raise
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def _post(session: Session, actor: Actor, operation_id: str, reason: str, moves: list[MoveLine],
+          document: str, note: str) -> PostResult:
+    ins = _insert(session)
+    op_pk = session.execute(
+        ins(StockOperation)
+        .values(operation_id=operation_id, reason=reason, document=document, note=note, user_id=actor.user_id,
+                created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["operation_id"])
+        .returning(StockOperation.id)
+    ).scalar()
+    if op_pk is None:
+        return _already_posted(session, operation_id)
+
+    # Resolve the locations and variants named by the lines.
+    location_ids = sorted({m.from_location_id for m in moves} | {m.to_location_id for m in moves})
+    locations = {loc.id: loc for loc in session.scalars(select(Location).where(Location.id.in_(location_ids)))}
+    variant_ids = sorted({m.variant_id for m in moves})
+    skus = dict(session.execute(select(Variant.id, Variant.sku).where(Variant.id.in_(variant_ids))).all())
+    problems = []
+    for i, m in enumerate(moves, 1):
+        for name, loc_id in (("from_location_id", m.from_location_id), ("to_location_id", m.to_location_id)):
+            loc = locations.get(loc_id)
+            if loc is None:
+                problems.append((f"line {i}", name, f"location {loc_id} does not exist"))
+            elif not loc.active:
+                problems.append((f"line {i}", name, f"location {loc.code} is inactive"))
+        if m.variant_id not in skus:
+            problems.append((f"line {i}", "variant_id", f"variant {m.variant_id} does not exist"))
+    if problems:
+        raise ValidationError(problems)
+
+    # Net change per (variant, internal location); external locations have no level rows.
+    delta: dict[tuple[int, int], int] = defaultdict(int)
+    for m in moves:
+        if locations[m.from_location_id].is_internal:
+            delta[(m.variant_id, m.from_location_id)] -= m.quantity
+        if locations[m.to_location_id].is_internal:
+            delta[(m.variant_id, m.to_location_id)] += m.quantity
+    keys = sorted(delta)
+
+    # Make sure every level row exists, then lock them all in (variant, location) order.
+    if keys:
+        now = utcnow()
+        session.execute(
+            ins(StockLevel)
+            .values([{"variant_id": v, "location_id": loc, "on_hand": 0, "reserved": 0, "version": 1,
+                      "created_at": now, "updated_at": now} for v, loc in keys])
+            .on_conflict_do_nothing(index_elements=["variant_id", "location_id"])
+        )
+    levels: dict[tuple[int, int], tuple[int, int]] = {}
+    for chunk_start in range(0, len(variant_ids), 500):
+        chunk = variant_ids[chunk_start:chunk_start + 500]
+        rows = session.execute(
+            select(StockLevel.id, StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand)
+            .where(StockLevel.variant_id.in_(chunk), StockLevel.location_id.in_([k[1] for k in keys] or [0]))
+            .order_by(StockLevel.variant_id, StockLevel.location_id)
+            .with_for_update()
+        ).all()
+        for r in rows:
+            levels[(r.variant_id, r.location_id)] = (r.id, r.on_hand)
+
+    shortages = []
+    for key in keys:
+        level_id, on_hand = levels[key]
+        if on_hand + delta[key] < 0:
+            shortages.append({"variant_id": key[0], "sku": skus[key[0]], "location_id": key[1],
+                              "location": locations[key[1]].code, "on_hand": on_hand, "requested": -delta[key]})
+    if shortages:
+        raise InsufficientStock(shortages)
+
+    changed = [(levels[key][0], delta[key]) for key in keys if delta[key] != 0]
+    if changed:
+        # Relative updates (on_hand + delta) on rows we hold locked; the CHECK is the last line of defence.
+        levels_table = StockLevel.__table__
+        session.execute(
+            update(levels_table)
+            .where(levels_table.c.id == bindparam("level_id"))
+            .values(on_hand=levels_table.c.on_hand + bindparam("delta"), version=levels_table.c.version + 1,
+                    updated_at=bindparam("now", type_=UTCDateTime())),
+            [{"level_id": level_id, "delta": d, "now": utcnow()} for level_id, d in changed],
+        )
+    session.execute(
+        ins(StockMove.__table__),
+        [{"operation_pk": op_pk, "variant_id": m.variant_id, "from_location_id": m.from_location_id,
+          "to_location_id": m.to_location_id, "quantity": m.quantity} for m in moves],
+    )
+    after = {key: levels[key][1] + delta[key] for key in keys}
+    audit(
+        session, actor, "stock_operation", op_pk, "post",
+        {"levels": [{"sku": skus[k[0]], "location": locations[k[1]].code, "on_hand": levels[k][1]} for k in keys]},
+        {"reason": reason, "document": document, "note": note,
+         "lines": [{"sku": skus[m.variant_id], "from": locations[m.from_location_id].code,
+                    "to": locations[m.to_location_id].code, "quantity": m.quantity} for m in moves],
+         "levels": [{"sku": skus[k[0]], "location": locations[k[1]].code, "on_hand": after[k]} for k in keys]},
+        operation_id,
+    )
+    return PostResult(operation_id, op_pk, True, after)
+
+
+def _already_posted(session: Session, operation_id: str) -> PostResult:
+    op = session.execute(select(StockOperation).where(StockOperation.operation_id == operation_id)).scalar_one()
+    pairs = session.execute(
+        select(StockMove.variant_id, StockMove.from_location_id, StockMove.to_location_id)
+        .where(StockMove.operation_pk == op.id)
+    ).all()
+    keys = sorted({(v, f) for v, f, _ in pairs} | {(v, t) for v, _, t in pairs})
+    levels = {}
+    for v, loc in keys:
+        on_hand = session.scalar(
+            select(StockLevel.on_hand).where(StockLevel.variant_id == v, StockLevel.location_id == loc)
+        )
+        if on_hand is not None:
+            levels[(v, loc)] = on_hand
+    return PostResult(operation_id, op.id, False, levels)
+
+
+# -- reads ----------------------------------------------------------------------------------------------
+def ledger_balance(db: Database, variant_id: int, location_id: int) -> int:
+    """Sum of the ledger for one (variant, location): what arrived minus what left."""
+    with db.read() as session:
+        inflow = session.scalar(select(func.coalesce(func.sum(StockMove.quantity), 0)).where(
+            StockMove.variant_id == variant_id, StockMove.to_location_id == location_id))
+        outflow = session.scalar(select(func.coalesce(func.sum(StockMove.quantity), 0)).where(
+            StockMove.variant_id == variant_id, StockMove.from_location_id == location_id))
+        return int(inflow) - int(outflow)
+
+
+def on_hand(db: Database, variant_id: int, location_id: int) -> int:
+    with db.read() as session:
+        value = session.scalar(select(StockLevel.on_hand).where(
+            StockLevel.variant_id == variant_id, StockLevel.location_id == location_id))
+        return int(value or 0)
+
+
+def ledger_mismatches(db: Database) -> list[dict[str, int]]:
+    """Every (variant, internal location) whose on_hand differs from its ledger sum; empty when sound."""
+    with db.read() as session:
+        inflow = (select(StockMove.variant_id.label("v"), StockMove.to_location_id.label("loc"),
+                         StockMove.quantity.label("q")))
+        outflow = (select(StockMove.variant_id.label("v"), StockMove.from_location_id.label("loc"),
+                          (-StockMove.quantity).label("q")))
+        flows = inflow.union_all(outflow).subquery()
+        ledger = (select(flows.c.v, flows.c.loc, func.sum(flows.c.q).label("total"))
+                  .group_by(flows.c.v, flows.c.loc).subquery())
+        internal = select(Location.id).where(Location.kind.in_([k.value for k in INTERNAL_KINDS]))
+        rows = session.execute(
+            select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand,
+                   func.coalesce(ledger.c.total, 0))
+            .outerjoin(ledger, (ledger.c.v == StockLevel.variant_id) & (ledger.c.loc == StockLevel.location_id))
+            .where(StockLevel.on_hand != func.coalesce(ledger.c.total, 0))
+        ).all()
+        orphans = session.execute(
+            select(ledger.c.v, ledger.c.loc, ledger.c.total)
+            .outerjoin(StockLevel, (ledger.c.v == StockLevel.variant_id) & (ledger.c.loc == StockLevel.location_id))
+            .where(StockLevel.id.is_(None), ledger.c.loc.in_(internal), ledger.c.total != 0)
+        ).all()
+    return ([{"variant_id": v, "location_id": loc, "on_hand": oh, "ledger": int(t)} for v, loc, oh, t in rows]
+            + [{"variant_id": v, "location_id": loc, "on_hand": 0, "ledger": int(t)} for v, loc, t in orphans])
+
+
+# -- locations ------------------------------------------------------------------------------------------
+def create_location(db: Database, actor: Actor, *, code: str, name: str, kind: str) -> Change:
+    require_role(actor, Role.WAREHOUSE, Role.MANAGER)
+    problems = []
+    code = (code or "").strip().upper()
+    if not code or len(code) > 50 or " " in code:
+        problems.append((f"location {code!r}", "code", "must be 1 to 50 characters without spaces"))
+    if not (name or "").strip():
+        problems.append((f"location {code!r}", "name", "must not be empty"))
+    try:
+        kind_value = LocationKind(kind)
+    except ValueError:
+        problems.append((f"location {code!r}", "kind", f"{kind!r} is not one of {', '.join(k.value for k in LocationKind)}"))
+    if problems:
+        raise ValidationError(problems)
+
+    def work(session: Session) -> Change:
+        if session.scalar(select(Location.id).where(Location.code == code)) is not None:
+            raise ValidationError([(f"location {code}", "code", "is already used")])
+        loc = Location(code=code, name=name.strip(), kind=kind_value)
+        session.add(loc)
+        session.flush()
+        change = Change("location", loc.id, "create", loc.version, None, snapshot(loc, ("code", "name", "kind", "active")))
+        audit_change(session, actor, change, None)
+        return change
+
+    return db.run_write(work)
+
+
+def list_locations(db: Database) -> list[dict[str, Any]]:
+    with db.read() as session:
+        return [{"id": loc.id, "code": loc.code, "name": loc.name, "kind": loc.kind.value, "internal": loc.is_internal,
+                 "active": loc.active} for loc in session.scalars(select(Location).order_by(Location.code))]
