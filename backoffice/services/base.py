@@ -159,6 +159,11 @@ def audit_change(session: Session, actor: Actor, change: Change, operation_id: s
         audit_change(session, actor, child, operation_id)
 
 
+def dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+    """The INSERT construct of the session's dialect (both have ON CONFLICT DO NOTHING)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
 # -- idempotency ----------------------------------------------------------------------------------------
 def claim_operation(session: Session, operation_id: str | None, action: str, actor: Actor) -> dict[str, Any] | None:
     """Record ``operation_id`` as applied in this transaction. If it was applied before, return the
@@ -166,10 +171,8 @@ def claim_operation(session: Session, operation_id: str | None, action: str, act
     first one's row lock in PostgreSQL, and on the write lock in SQLite."""
     if operation_id is None:
         return None
-    dialect = session.get_bind().dialect.name
-    ins = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
-        ins(AppliedOperation)
+        dialect_insert(session)(AppliedOperation)
         .values(operation_id=operation_id, action=action, user_id=actor.user_id, at=utcnow())
         .on_conflict_do_nothing(index_elements=["operation_id"])
         .returning(AppliedOperation.operation_id)

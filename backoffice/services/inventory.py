@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,6 +35,7 @@ from backoffice.services.base import (
     ValidationError,
     audit,
     audit_change,
+    dialect_insert,
     require_role,
     snapshot,
 )
@@ -115,13 +114,9 @@ def post_moves(db: Database, actor: Actor, *, operation_id: str, reason: str, li
         raise
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _post(session: Session, actor: Actor, operation_id: str, reason: str, moves: list[MoveLine],
           document: str, note: str) -> PostResult:
-    ins = _insert(session)
+    ins = dialect_insert(session)
     op_pk = session.execute(
         ins(StockOperation)
         .values(operation_id=operation_id, reason=reason, document=document, note=note, user_id=actor.user_id,
