@@ -1,0 +1,136 @@
+"""The top-level command group, its shared options and error handling.
+
+Every command takes ``--db URL`` (or ``--profile NAME``, or BACKOFFICE_DATABASE_URL); errors are one
+clear line on stderr and a non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from backoffice import __version__
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class Context:
+    """What the top-level options chose; opens the database lazily, once."""
+
+    def __init__(self, db_url: str | None, profile: str | None, user: str | None) -> None:
+        self.db_url_option, self.profile_option, self.user_option = db_url, profile, user
+        self._db = None
+        self._profile = None
+
+    def target(self) -> tuple[str, Any]:
+        from backoffice.config import resolve_target
+
+        return resolve_target(self.db_url_option, self.profile_option)
+
+    def database(self, *, require_schema: bool = True):  # type: ignore[no-untyped-def]
+        if self._db is None:
+            from backoffice.connection import open_database
+
+            url, self._profile = self.target()
+            self._db = open_database(url, prompt=terminal_prompt(), require_schema=require_schema)
+        return self._db
+
+    def actor(self):  # type: ignore[no-untyped-def]
+        from backoffice.services.users import current_os_username, ensure_user
+
+        username = (self.user_option or os.environ.get("BACKOFFICE_USER")
+                    or (self._profile.username if self._profile else "") or current_os_username())
+        return ensure_user(self.database(), username)
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+
+def terminal_prompt() -> Callable[[str], str | None] | None:
+    if not sys.stdin.isatty():
+        return None  # scripts and schedulers: no prompt, a clear error instead
+    return lambda key: click.prompt(f"Password for {key}", hide_input=True, default="", show_default=False) or None
+
+
+def _friendly_errors() -> tuple[type[BaseException], ...]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from backoffice.config import ProfileError
+    from backoffice.db import DatabaseError
+    from backoffice.secrets import KeyringUnavailable, PasswordRequired
+    from backoffice.services.base import ServiceError
+
+    return (DatabaseError, ServiceError, ProfileError, PasswordRequired, KeyringUnavailable, SQLAlchemyError, OSError)
+
+
+class BackofficeGroup(click.Group):
+    """Turns expected failures into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except _friendly_errors() as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            click.echo(f"backoffice: error: {message}", err=True)
+            ctx.exit(EXIT_ERROR)
+        finally:
+            obj = ctx.obj
+            if isinstance(obj, Context):
+                obj.close()
+
+
+def db_options(f: Callable) -> Callable:
+    """--db/--profile/--user accepted after a subcommand too (``backoffice demo --db URL``)."""
+    def remember(name: str) -> Callable:
+        def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+            if value is not None:
+                root = ctx.find_root().obj
+                setattr(root, f"{name}_option", value)
+            return value
+        return callback
+
+    f = click.option("--user", "user_", metavar="NAME", expose_value=False, callback=remember("user"),
+                     help="Act as this Backoffice user.")(f)
+    f = click.option("--profile", metavar="NAME", expose_value=False, callback=remember("profile"),
+                     help="Use a saved connection profile.")(f)
+    f = click.option("--db", metavar="URL", expose_value=False, callback=remember("db_url"),
+                     help="Database URL: sqlite:///path or postgresql+psycopg://user@host/db.")(f)
+    return f
+
+
+@click.group(cls=BackofficeGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", "db_url", metavar="URL", envvar="BACKOFFICE_DATABASE_URL",
+              help="Database URL (default: the embedded SQLite file, or the default profile).")
+@click.option("--profile", metavar="NAME", help="Use a saved connection profile.")
+@click.option("--user", metavar="NAME", help="Act as this Backoffice user (default: your login name).")
+@click.option("--demo", is_flag=True, help="Open the GUI on a demo store (created on first use).")
+@click.option("--demo-products", default=2000, show_default=True, metavar="N", help="Size of the --demo store.")
+@click.version_option(__version__, prog_name="backoffice")
+@click.pass_context
+def main(ctx: click.Context, db_url: str | None, profile: str | None, user: str | None, demo: bool,
+         demo_products: int) -> None:
+    """Backoffice: bulk catalog editing, inventory, purchasing and reports for your store.
+
+    Without a command, opens the desktop application.
+    """
+    ctx.obj = Context(db_url, profile, user)
+    if ctx.invoked_subcommand is not None:
+        return
+    from backoffice.config import resolve_target
+    from backoffice.db import data_dir
+
+    if demo:
+        url, prof = (db_url, None) if db_url else (f"sqlite:///{data_dir() / 'demo.sqlite'}", None)
+    else:
+        url, prof = resolve_target(db_url, profile)
+    from backoffice.ui.app import run_gui
+
+    ctx.exit(run_gui(db_url=url, profile=prof, username=user, demo_products=demo_products if demo else None))
