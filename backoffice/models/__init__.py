@@ -13,6 +13,7 @@ from backoffice.models.catalog import (
     VariantOption,
     VariantStatus,
 )
+from backoffice.models.changesets import Changeset, ChangesetEntry
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
 from backoffice.models.people import AppliedOperation, AuditEntry, Role, Supplier, User
 from backoffice.models.sales import Customer, Order, OrderLine
@@ -24,6 +25,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Category",
+    "Changeset",
+    "ChangesetEntry",
     "Customer",
     "EditableMixin",
     "INTERNAL_KINDS",

@@ -1,0 +1,407 @@
+"""Changesets: the write path for staged grid edits, bulk operations, imports and reverts.
+
+``apply_changes`` takes row changes ("variant 17, read at version 3: price → 9.99") and, in one
+transaction:
+
+1. reads the current rows (locked, in id order) and sets aside every row whose version moved on since
+   the caller read it: those are *conflicts*, reported with the value the caller read, the value they
+   want and the value now stored; they are never overwritten;
+2. validates the remaining rows as they would end up (negative prices, compare-at below price,
+   duplicate SKUs, unknown categories...) and refuses the whole batch if any is invalid, naming each row;
+3. writes them with set-based statements (a staging table and one UPDATE … FROM per group of fields,
+   versions checked in SQL), records a changeset with every row's before/after values and the row
+   versions, and one audit row for the changeset.
+
+Reverting a changeset is a new changeset that restores the "before" values of rows that have not been
+changed since; rows changed since are reported as conflicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy.orm import Session
+
+from backoffice.db import Database
+from backoffice.models import Category, Changeset, ChangesetEntry, Product, ProductTag, Role, Variant, utcnow
+from backoffice.services import catalog
+from backoffice.services.base import (
+    Actor,
+    NotFound,
+    ValidationError,
+    audit,
+    jsonable,
+    require_role,
+)
+
+EDITABLE = {
+    "product": ("title", "handle", "description", "vendor", "product_type", "status", "category_id", "seo_title",
+                "seo_description", "tags"),
+    "variant": ("sku", "barcode", "title", "price", "compare_at_price", "cost", "weight_grams", "status"),
+}
+_MODELS = {"product": Product, "variant": Variant}
+_LABEL = {"product": "handle", "variant": "sku"}
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class RowChange:
+    entity: str                      # "product" or "variant"
+    entity_id: int
+    expected_version: int            # the version the caller read
+    values: dict[str, Any]           # field -> new value
+    original: dict[str, Any] = field(default_factory=dict)  # field -> value the caller read (for conflict reports)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entity": self.entity, "entity_id": self.entity_id, "expected_version": self.expected_version,
+                "values": jsonable(self.values), "original": jsonable(self.original)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RowChange:
+        return cls(d["entity"], int(d["entity_id"]), int(d["expected_version"]), dict(d["values"]),
+                   dict(d.get("original") or {}))
+
+
+@dataclass(frozen=True)
+class Conflict:
+    entity: str
+    entity_id: int
+    label: str           # SKU or handle
+    field: str
+    original: Any        # what the caller read
+    yours: Any           # what the caller wanted
+    theirs: Any          # what is stored now
+    current_version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+@dataclass
+class ApplyResult:
+    changeset_id: int | None
+    applied_rows: int
+    conflicts: list[Conflict]
+    unchanged_rows: int = 0
+    versions: dict[tuple[str, int], int] = field(default_factory=dict)  # new version per applied row
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"changeset_id": self.changeset_id, "applied_rows": self.applied_rows,
+                "unchanged_rows": self.unchanged_rows, "conflicts": [c.to_dict() for c in self.conflicts]}
+
+
+# -- validation -----------------------------------------------------------------------------------------
+def _clean_values(change: RowChange, problems: list) -> dict[str, Any]:
+    allowed = EDITABLE.get(change.entity)
+    row = f"{change.entity} {change.entity_id}"
+    if allowed is None:
+        problems.append((row, "", f"unknown entity {change.entity!r}"))
+        return {}
+    bad = [k for k in change.values if k not in allowed]
+    for k in bad:
+        problems.append((row, k, "cannot be edited here"))
+    values = {k: v for k, v in change.values.items() if k in allowed}
+    local: list = []
+    if change.entity == "variant":
+        clean = catalog._clean_variant(values, row, local, partial=True)
+    else:
+        clean = catalog._clean_product(values, row, local, partial=True)
+    problems.extend(local)
+    return clean
+
+
+def _current_values(session: Session, entity: str, ids: list[int], fields_: set[str]) -> dict[int, dict[str, Any]]:
+    """Current version and field values of the rows, locked for the rest of the transaction (id order)."""
+    model = _MODELS[entity]
+    cols = sorted((fields_ - {"tags"}) | {"version", _LABEL[entity]} | ({"price", "compare_at_price"} if entity == "variant" else set()))
+    out: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        stmt = select(model.id, *[getattr(model, c) for c in cols]).where(model.id.in_(chunk)).order_by(model.id)
+        for row in session.execute(stmt.with_for_update()):
+            out[row[0]] = {c: (v.value if hasattr(v, "value") else v) for c, v in zip(cols, row[1:], strict=True)}
+    if "tags" in fields_:
+        tags: dict[int, list[str]] = defaultdict(list)
+        for start in range(0, len(ids), CHUNK):
+            for pid, tag in session.execute(select(ProductTag.product_id, ProductTag.tag)
+                                            .where(ProductTag.product_id.in_(ids[start:start + CHUNK]))
+                                            .order_by(ProductTag.tag)):
+                tags[pid].append(tag)
+        for pid, cur in out.items():
+            cur["tags"] = tags.get(pid, [])
+    return out
+
+
+def _enum_value(v: Any) -> Any:
+    return v.value if hasattr(v, "value") else v
+
+
+# -- apply ----------------------------------------------------------------------------------------------
+def apply_changes(db: Database, actor: Actor, changes: list[RowChange], *, description: str, kind: str = "edit",
+                  operation_id: str | None = None, reverts_id: int | None = None) -> ApplyResult:
+    """Apply row changes as one changeset. Conflicting rows are skipped and reported; invalid rows
+    refuse the whole batch (ValidationError naming each row)."""
+    require_role(actor, Role.MERCHANDISER, Role.MANAGER, Role.PURCHASER)
+    problems: list = []
+    cleaned: list[tuple[RowChange, dict[str, Any]]] = []
+    seen: set[tuple[str, int]] = set()
+    for ch in changes:
+        key = (ch.entity, ch.entity_id)
+        if key in seen:
+            problems.append((f"{ch.entity} {ch.entity_id}", "", "appears more than once in the batch"))
+        seen.add(key)
+        cleaned.append((ch, _clean_values(ch, problems)))
+    if problems:
+        raise ValidationError(problems)
+    description = (description or "").strip()[:500] or "Edit"
+
+    def work(session: Session) -> ApplyResult:
+        if operation_id is not None:
+            done = session.scalar(select(Changeset.id).where(Changeset.operation_id == operation_id))
+            if done is not None:
+                rows = session.scalar(select(Changeset.row_count).where(Changeset.id == done)) or 0
+                return ApplyResult(done, rows, [])
+        return _apply(session, actor, cleaned, description, kind, operation_id, reverts_id)
+
+    return db.run_write(work)
+
+
+def _apply(session: Session, actor: Actor, cleaned: list[tuple[RowChange, dict[str, Any]]], description: str,
+           kind: str, operation_id: str | None, reverts_id: int | None) -> ApplyResult:
+    conflicts: list[Conflict] = []
+    problems: list = []
+    unchanged = 0
+    # entity -> list of (change, new values, current values)
+    ready: dict[str, list[tuple[RowChange, dict[str, Any], dict[str, Any]]]] = defaultdict(list)
+    for entity in ("product", "variant"):
+        batch = [(ch, vals) for ch, vals in cleaned if ch.entity == entity]
+        if not batch:
+            continue
+        ids = sorted(ch.entity_id for ch, _ in batch)
+        wanted = set().union(*(vals.keys() for _, vals in batch))
+        current = _current_values(session, entity, ids, wanted)
+        for ch, vals in batch:
+            cur = current.get(ch.entity_id)
+            label_field = _LABEL[entity]
+            if cur is None:
+                problems.append((f"{entity} {ch.entity_id}", "", "does not exist"))
+                continue
+            if cur["version"] != ch.expected_version:
+                for name, new in vals.items():
+                    conflicts.append(Conflict(entity, ch.entity_id, cur[label_field], name,
+                                              jsonable(ch.original.get(name)), jsonable(new),
+                                              jsonable(_enum_value(cur.get(name))), cur["version"]))
+                continue
+            diff = {k: v for k, v in vals.items() if _enum_value(v) != cur.get(k)}
+            if not diff:
+                unchanged += 1
+                continue
+            ready[entity].append((ch, diff, cur))
+    _validate_final_state(session, ready, problems)
+    if problems:
+        raise ValidationError(problems)
+
+    applied = sum(len(rows) for rows in ready.values())
+    if applied == 0:
+        return ApplyResult(None, 0, conflicts, unchanged)
+    changeset = Changeset(operation_id=operation_id, created_at=utcnow(), user_id=actor.user_id,
+                          username=actor.username, kind=kind, description=description, row_count=applied,
+                          reverts_id=reverts_id)
+    session.add(changeset)
+    session.flush()
+    now = utcnow()
+    versions: dict[tuple[str, int], int] = {}
+    entries: list[dict[str, Any]] = []
+    for entity, rows in ready.items():
+        _write_rows(session, entity, rows, now)
+        for ch, diff, cur in rows:
+            versions[(entity, ch.entity_id)] = cur["version"] + 1
+            entries.append({
+                "changeset_id": changeset.id, "entity": entity, "entity_id": ch.entity_id,
+                "version_before": cur["version"], "version_after": cur["version"] + 1,
+                "before": jsonable({k: _enum_value(cur.get(k)) for k in diff}),
+                "after": jsonable({k: _enum_value(v) for k, v in diff.items()}),
+            })
+    _insert_many(session, ChangesetEntry.__table__, entries)
+    audit(session, actor, "changeset", changeset.id, kind, None,
+          {"description": description, "rows": applied, "conflicts": len(conflicts), "reverts": reverts_id},
+          operation_id)
+    return ApplyResult(changeset.id, applied, conflicts, unchanged, versions)
+
+
+def _validate_final_state(session: Session, ready: dict[str, list], problems: list) -> None:
+    variants = ready.get("variant", [])
+    new_skus: dict[str, int] = {}
+    for ch, diff, cur in variants:
+        label = f"SKU {cur['sku']}"
+        price = diff.get("price", cur.get("price"))
+        compare_at = diff.get("compare_at_price", cur.get("compare_at_price"))
+        if ("price" in diff or "compare_at_price" in diff) and compare_at is not None and price is not None \
+                and Decimal(compare_at) < Decimal(price):
+            problems.append((label, "compare_at_price", f"{compare_at} would be below the price {price}"))
+        if "sku" in diff:
+            if diff["sku"] in new_skus:
+                problems.append((label, "sku", f"{diff['sku']!r} is given to two variants in this batch"))
+            new_skus[diff["sku"]] = ch.entity_id
+    if new_skus:
+        changing = {ch.entity_id for ch, _, _ in variants}
+        names = list(new_skus)
+        for start in range(0, len(names), CHUNK):
+            for vid, sku in session.execute(select(Variant.id, Variant.sku).where(Variant.sku.in_(names[start:start + CHUNK]))):
+                if vid not in changing or vid != new_skus[sku]:
+                    problems.append((f"variant {new_skus[sku]}", "sku", f"{sku!r} is already used by another variant"))
+    products = ready.get("product", [])
+    cats = {diff["category_id"] for _, diff, _ in products if diff.get("category_id") is not None}
+    if cats:
+        known = set(session.scalars(select(Category.id).where(Category.id.in_(cats))))
+        for ch, diff, cur in products:
+            if diff.get("category_id") is not None and diff["category_id"] not in known:
+                problems.append((f"product {cur['handle']}", "category_id", f"category {diff['category_id']} does not exist"))
+    handles = {diff["handle"]: ch.entity_id for ch, diff, _ in products if "handle" in diff}
+    if handles:
+        for pid, handle in session.execute(select(Product.id, Product.handle).where(Product.handle.in_(list(handles)))):
+            if pid != handles[handle]:
+                problems.append((f"product {pid}", "handle", f"{handle!r} is already used by another product"))
+
+
+def _write_rows(session: Session, entity: str, rows: list[tuple[RowChange, dict[str, Any], dict[str, Any]]],
+                now: dt.datetime) -> None:
+    """One set-based UPDATE per group of rows changing the same fields, versions checked in SQL."""
+    model = _MODELS[entity]
+    table: Table = model.__table__
+    groups: dict[tuple[str, ...], list] = defaultdict(list)
+    for ch, diff, cur in rows:
+        groups[tuple(sorted(k for k in diff if k != "tags"))].append((ch, diff, cur))
+    for cols, group in groups.items():
+        params = [{"_id": ch.entity_id, "_expected": cur["version"], "_now": now,
+                   **{f"_{c}": _enum_value(diff[c]) for c in cols}} for ch, diff, cur in group]
+        values = {c: bindparam(f"_{c}", type_=table.c[c].type) for c in cols}
+        stmt = (table.update()
+                .where(table.c.id == bindparam("_id"), table.c.version == bindparam("_expected"))
+                .values(**values, version=table.c.version + 1, updated_at=bindparam("_now", type_=table.c.updated_at.type)))
+        if session.get_bind().dialect.name == "postgresql" and len(params) > 500:
+            _update_from_stage(session, table, cols, params)
+        else:
+            result = session.execute(stmt, params)
+            if result.rowcount != len(params):
+                raise RuntimeError("a locked row changed under the transaction")  # pragma: no cover
+    tag_rows = [(ch.entity_id, diff["tags"]) for ch, diff, _ in rows if "tags" in diff]
+    if tag_rows:
+        ids = [pid for pid, _ in tag_rows]
+        for start in range(0, len(ids), CHUNK):
+            session.execute(delete(ProductTag).where(ProductTag.product_id.in_(ids[start:start + CHUNK])))
+        _insert_many(session, ProductTag.__table__, [{"product_id": pid, "tag": t} for pid, tags in tag_rows for t in tags])
+
+
+def _update_from_stage(session: Session, table: Table, cols: tuple[str, ...], params: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY the new values into a temporary table, then one UPDATE … FROM (the fast path for
+    bulk edits of thousands of rows)."""
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    types = {c: table.c[c].type.compile(dialect=conn.dialect) for c in cols}
+    stage = "_stage_" + table.name
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
+    col_defs = ", ".join([f"{c} {types[c]}" for c in cols])
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} (id bigint PRIMARY KEY, expected int{', ' if cols else ''}{col_defs}) ON COMMIT DROP")
+    with raw.cursor() as cur:
+        with cur.copy(f"COPY {stage} (id, expected{''.join(', ' + c for c in cols)}) FROM STDIN") as copy:
+            for p in params:
+                copy.write_row([p["_id"], p["_expected"], *[p[f"_{c}"] for c in cols]])
+    sets = ", ".join([f"{c} = s.{c}" for c in cols] + ["version = t.version + 1", "updated_at = %(now)s"])
+    with raw.cursor() as cur:
+        cur.execute(f"UPDATE {table.name} t SET {sets} FROM {stage} s WHERE t.id = s.id AND t.version = s.expected",
+                    {"now": params[0]["_now"]})
+        if cur.rowcount != len(params):
+            raise RuntimeError("a locked row changed under the transaction")  # pragma: no cover
+    conn.exec_driver_sql(f"DROP TABLE {stage}")
+
+
+def _insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "postgresql" and len(rows) > 500:
+        import json
+
+        conn = session.connection()
+        names = list(rows[0])
+        json_cols = {n for n in names if n in ("before", "after")}
+        with conn.connection.driver_connection.cursor() as cur:
+            with cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+                for r in rows:
+                    copy.write_row([json.dumps(r[n]) if n in json_cols else r[n] for n in names])
+        return
+    for start in range(0, len(rows), CHUNK):
+        session.execute(insert(table), rows[start:start + CHUNK])
+
+
+# -- revert ---------------------------------------------------------------------------------------------
+def revert_changeset(db: Database, actor: Actor, changeset_id: int, *, operation_id: str | None = None) -> ApplyResult:
+    """Restore the values a changeset replaced, as a new changeset. Rows changed since are conflicts."""
+    with db.read() as session:
+        cs = session.get(Changeset, changeset_id)
+        if cs is None:
+            raise NotFound(f"changeset {changeset_id} does not exist")
+        entries = session.execute(select(ChangesetEntry).where(ChangesetEntry.changeset_id == changeset_id)
+                                  .order_by(ChangesetEntry.id)).scalars().all()
+        description = f"Revert #{cs.id}: {cs.description}"
+    changes = [RowChange(e.entity, e.entity_id, e.version_after, dict(e.before), original=dict(e.after)) for e in entries]
+    return apply_changes(db, actor, changes, description=description[:500], kind="revert",
+                         operation_id=operation_id, reverts_id=changeset_id)
+
+
+# -- reads ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChangesetInfo:
+    id: int
+    created_at: dt.datetime
+    username: str
+    kind: str
+    description: str
+    row_count: int
+    reverts_id: int | None
+    reverted_by: list[int]
+
+
+def list_changesets(db: Database, *, before_id: int | None = None, limit: int = 100) -> list[ChangesetInfo]:
+    with db.read() as session:
+        stmt = select(Changeset).order_by(Changeset.id.desc()).limit(limit)
+        if before_id is not None:
+            stmt = stmt.where(Changeset.id < before_id)
+        rows = session.scalars(stmt).all()
+        ids = [r.id for r in rows]
+        reverted: dict[int, list[int]] = defaultdict(list)
+        if ids:
+            for rid, target in session.execute(select(Changeset.id, Changeset.reverts_id).where(Changeset.reverts_id.in_(ids))):
+                reverted[target].append(rid)
+        return [ChangesetInfo(r.id, r.created_at, r.username, r.kind, r.description, r.row_count, r.reverts_id,
+                              reverted.get(r.id, [])) for r in rows]
+
+
+def changeset_entries(db: Database, changeset_id: int, limit: int = 1000) -> list[dict[str, Any]]:
+    with db.read() as session:
+        return [{"entity": e.entity, "entity_id": e.entity_id, "before": e.before, "after": e.after,
+                 "version_before": e.version_before, "version_after": e.version_after}
+                for e in session.scalars(select(ChangesetEntry).where(ChangesetEntry.changeset_id == changeset_id)
+                                         .order_by(ChangesetEntry.id).limit(limit))]
+
+
+def history(db: Database, entity: str, entity_id: int) -> list[dict[str, Any]]:
+    """Every recorded change of one row, oldest first: changesets and other audited writes."""
+    from backoffice.models import AuditEntry
+
+    with db.read() as session:
+        out = [{"at": at, "username": user, "source": f"changeset #{cid} ({kind}): {desc}", "before": b, "after": a}
+               for at, user, cid, kind, desc, b, a in session.execute(
+                   select(Changeset.created_at, Changeset.username, Changeset.id, Changeset.kind, Changeset.description,
+                          ChangesetEntry.before, ChangesetEntry.after)
+                   .join(Changeset, Changeset.id == ChangesetEntry.changeset_id)
+                   .where(ChangesetEntry.entity == entity, ChangesetEntry.entity_id == entity_id))]
+        out += [{"at": e.at, "username": e.username, "source": f"{e.action}", "before": e.before or {}, "after": e.after or {}}
+                for e in session.scalars(select(AuditEntry).where(AuditEntry.entity == entity,
+                                                                   AuditEntry.entity_id == str(entity_id)))]
+    return sorted(out, key=lambda r: r["at"])

@@ -1,0 +1,122 @@
+"""Changesets: apply with version checks, conflicts reported not overwritten, revert, history."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from backoffice.db import Database
+from backoffice.models import AuditEntry, ChangesetEntry, Variant
+from backoffice.services import catalog, changesets
+from backoffice.services.base import Actor, ValidationError
+from backoffice.services.changesets import RowChange
+from backoffice.services.users import ensure_user
+
+
+def price_of(db: Database, vid: int) -> Decimal:
+    with db.read() as s:
+        return s.get(Variant, vid).price
+
+
+def test_apply_writes_values_versions_entries_and_one_audit_row(db: Database, actor: Actor, store) -> None:
+    v1, v2, v3 = store.variant_ids
+    pid = store.product.entity_id
+    result = changesets.apply_changes(db, actor, [
+        RowChange("variant", v1, 1, {"price": "49.99"}),
+        RowChange("variant", v2, 1, {"price": "59.99"}),  # unchanged value: not a change
+        RowChange("product", pid, 1, {"vendor": "Nordic", "tags": ["wool", "sale"]}),
+    ], description="Spring prices")
+    assert result.applied_rows == 2 and result.unchanged_rows == 1 and result.conflicts == []
+    assert price_of(db, v1) == Decimal("49.99")
+    assert result.versions == {("variant", v1): 2, ("product", pid): 2}
+    data = catalog.get_product(db, pid)
+    assert data["vendor"] == "Nordic" and data["tags"] == ["sale", "wool"] and data["version"] == 2
+    entries = changesets.changeset_entries(db, result.changeset_id)
+    assert {(e["entity"], e["entity_id"]): (e["before"], e["after"]) for e in entries} == {
+        ("variant", v1): ({"price": "59.99"}, {"price": "49.99"}),
+        ("product", pid): ({"vendor": "Norda", "tags": ["winter", "wool"]}, {"vendor": "Nordic", "tags": ["sale", "wool"]}),
+    }
+    with db.read() as s:
+        audits = s.scalars(select(AuditEntry).where(AuditEntry.entity == "changeset")).all()
+    assert len(audits) == 1 and audits[0].after["rows"] == 2 and audits[0].after["description"] == "Spring prices"
+    info = changesets.list_changesets(db)[0]
+    assert (info.username, info.kind, info.row_count) == ("tester", "edit", 2)
+
+
+def test_stale_rows_are_conflicts_and_the_rest_applies(db: Database, actor: Actor, store) -> None:
+    v1, v2, _ = store.variant_ids
+    other = ensure_user(db, "other", None)
+    catalog.update_variant(db, actor, v2, expected_version=1, values={"price": "61.00"})  # someone else, first
+    result = changesets.apply_changes(db, actor, [
+        RowChange("variant", v1, 1, {"price": "50.00"}, {"price": "59.99"}),
+        RowChange("variant", v2, 1, {"price": "55.00"}, {"price": "59.99"}),
+    ], description="mine")
+    assert result.applied_rows == 1
+    assert [c.to_dict() for c in result.conflicts] == [{
+        "entity": "variant", "entity_id": v2, "label": "MC-M", "field": "price", "original": "59.99",
+        "yours": "55.00", "theirs": "61.00", "current_version": 2}]
+    assert price_of(db, v2) == Decimal("61.00") and price_of(db, v1) == Decimal("50.00")
+    assert other.username == "other"
+
+
+def test_invalid_final_state_refuses_the_whole_batch(db: Database, actor: Actor, store) -> None:
+    v1, v2, v3 = store.variant_ids
+    with pytest.raises(ValidationError) as err:
+        changesets.apply_changes(db, actor, [
+            RowChange("variant", v1, 1, {"price": "40.00"}),
+            RowChange("variant", v2, 1, {"compare_at_price": "10.00"}),   # below its price 59.99
+            RowChange("variant", v3, 1, {"price": "-5"}),
+        ], description="bad")
+    text = str(err.value)
+    assert "variant %d price: -5 is negative" % v3 in text
+    with pytest.raises(ValidationError, match="SKU MC-M compare_at_price: 10.00 would be below the price 59.99"):
+        changesets.apply_changes(db, actor, [RowChange("variant", v1, 1, {"price": "40.00"}),
+                                             RowChange("variant", v2, 1, {"compare_at_price": "10.00"})], description="bad")
+    with pytest.raises(ValidationError, match="already used"):
+        changesets.apply_changes(db, actor, [RowChange("variant", v1, 1, {"sku": "MC-L"})], description="dup")
+    assert price_of(db, v1) == Decimal("59.99")
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(ChangesetEntry)) == 0
+
+
+def test_revert_restores_and_reports_rows_changed_since(db: Database, actor: Actor, store) -> None:
+    v1, v2, v3 = store.variant_ids
+    first = changesets.apply_changes(db, actor, [RowChange("variant", v, 1, {"price": "39.99"}) for v in (v1, v2, v3)],
+                                     description="Sale")
+    catalog.update_variant(db, actor, v3, expected_version=2, values={"price": "35.00"})  # changed since
+    undo = changesets.revert_changeset(db, actor, first.changeset_id)
+    assert undo.applied_rows == 2
+    assert [(c.label, c.theirs, c.yours) for c in undo.conflicts] == [("MC-L", "35.00", "59.99")]
+    assert price_of(db, v1) == price_of(db, v2) == Decimal("59.99") and price_of(db, v3) == Decimal("35.00")
+    listed = changesets.list_changesets(db)
+    assert listed[0].kind == "revert" and listed[0].reverts_id == first.changeset_id
+    assert listed[1].reverted_by == [listed[0].id]
+    redo = changesets.revert_changeset(db, actor, undo.changeset_id)  # revert the revert
+    assert redo.applied_rows == 2 and price_of(db, v1) == Decimal("39.99")
+    hist = changesets.history(db, "variant", v1)
+    assert [h["after"].get("price") for h in hist] == ["59.99", "39.99", "59.99", "39.99"]
+
+
+def test_operation_id_applies_once(db: Database, actor: Actor, store) -> None:
+    v1 = store.variant_ids[0]
+    a = changesets.apply_changes(db, actor, [RowChange("variant", v1, 1, {"price": "10.00"})], description="x", operation_id="cs-1")
+    b = changesets.apply_changes(db, actor, [RowChange("variant", v1, 1, {"price": "10.00"})], description="x", operation_id="cs-1")
+    assert a.changeset_id == b.changeset_id and b.conflicts == []
+    assert len(changesets.list_changesets(db)) == 1
+
+
+@pytest.mark.postgres
+def test_large_batches_take_the_set_based_path(pg_db: Database) -> None:
+    actor = ensure_user(pg_db, "bulk")
+    catalog.create_product(pg_db, actor, values={"handle": "many", "title": "Many"},
+                           variants=[{"sku": f"M-{i}", "price": "10.00"} for i in range(1200)])
+    with pg_db.read() as s:
+        ids = list(s.scalars(select(Variant.id).order_by(Variant.id)))
+    result = changesets.apply_changes(pg_db, actor, [RowChange("variant", v, 1, {"price": "12.99"}) for v in ids],
+                                      description="all")
+    assert result.applied_rows == 1200
+    with pg_db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Variant).where(Variant.price == Decimal("12.99"), Variant.version == 2)) == 1200
+        assert s.scalar(select(func.count()).select_from(ChangesetEntry)) == 1200
