@@ -1,0 +1,299 @@
+"""Bulk operations on the catalog: compute, preview, apply as a changeset.
+
+An operation (raise prices 7% then round to .99, set vendor, add a tag, find and replace in titles...)
+is applied to a *target*: selected variant ids, or every variant matching a grid filter, loaded here in
+full rather than only the rows the grid happens to have on screen. ``plan`` computes every new value and
+returns a preview (counts, a sample of old → new, the distribution of price changes, invalid rows);
+``apply_plan`` writes it through ``changesets.apply_changes`` (version-checked, revertible).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from backoffice.db import Database
+from backoffice.models import Category, Product, ProductStatus, ProductTag, Variant, VariantStatus
+from backoffice.services.base import Actor, ValidationError
+from backoffice.services.catalog_grid import VariantFilter, _apply_filter
+from backoffice.services.changesets import ApplyResult, RowChange, apply_changes
+
+MONEY_FIELDS = ("price", "compare_at_price", "cost")
+PRODUCT_SET_FIELDS = ("status", "vendor", "product_type", "category_id")
+VARIANT_SET_FIELDS = ("variant_status", "weight_grams")
+PRODUCT_TEXT_FIELDS = ("title", "description", "seo_title", "seo_description", "vendor", "product_type")
+VARIANT_TEXT_FIELDS = ("sku", "barcode")
+CENT = Decimal("0.01")
+CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class PriceStep:
+    """One step of a money calculation, applied in order:
+    set (value), add (amount, negative subtracts), percent (+7 raises 7 %), from_cost (margin %:
+    price = cost / (1 - margin)), round_ending (0.99 → nearest price ending in .99), round_step (0.05 →
+    nearest multiple), floor (never below)."""
+
+    op: str
+    value: Decimal
+
+    OPS = ("set", "add", "percent", "from_cost", "round_ending", "round_step", "floor")
+
+
+@dataclass(frozen=True)
+class BulkOperation:
+    kind: str                       # money, set, tags_add, tags_remove, replace
+    field: str = ""
+    steps: tuple[PriceStep, ...] = ()
+    value: Any = None               # for kind "set"
+    tags: tuple[str, ...] = ()      # for tags_add / tags_remove
+    find: str = ""
+    replace: str = ""
+    regex: bool = False
+    case_sensitive: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "money":
+            steps = ", ".join(f"{s.op} {s.value}" for s in self.steps)
+            return f"{self.field.replace('_', ' ')}: {steps}"
+        if self.kind == "set":
+            return f"set {self.field.replace('_', ' ')} to {self.value}"
+        if self.kind in ("tags_add", "tags_remove"):
+            return f"{'add' if self.kind == 'tags_add' else 'remove'} tags {', '.join(self.tags)}"
+        if self.kind == "replace":
+            return f"replace {self.find!r} with {self.replace!r} in {self.field.replace('_', ' ')}"
+        return self.kind
+
+
+@dataclass(frozen=True)
+class Target:
+    """Either explicit variant ids (a selection) or a filter (every matching row)."""
+
+    variant_ids: tuple[int, ...] = ()
+    filter: VariantFilter | None = None
+
+
+@dataclass
+class Plan:
+    operation: BulkOperation
+    changes: list[RowChange]
+    considered: int                                  # rows looked at
+    sample: list[tuple[str, str, Any, Any]]          # (row label, field, old, new), first 50
+    invalid: list[tuple[str, str, str]]              # (row label, field, reason): these block the apply
+    stats: dict[str, Decimal] = field(default_factory=dict)  # min/median/max change, for money
+
+    @property
+    def affected(self) -> int:
+        return len(self.changes)
+
+
+# -- money ----------------------------------------------------------------------------------------------
+def compute_money(value: Decimal | None, steps: tuple[PriceStep, ...], cost: Decimal | None) -> Decimal | None:
+    x = value
+    for step in steps:
+        v = Decimal(step.value)
+        if step.op == "set":
+            x = v
+        elif x is None:
+            continue
+        elif step.op == "add":
+            x = x + v
+        elif step.op == "percent":
+            x = x * (Decimal(100) + v) / Decimal(100)
+        elif step.op == "from_cost":
+            if cost is None:
+                raise ValueError("has no cost to compute from")
+            if v >= 100:
+                raise ValueError(f"a margin of {v} % is impossible")
+            x = cost * Decimal(100) / (Decimal(100) - v)
+        elif step.op == "round_ending":
+            base = x.to_integral_value(rounding=ROUND_FLOOR)
+            candidates = [base - 1 + v, base + v, base + 1 + v]
+            x = min((c for c in candidates if c >= 0), key=lambda c: (abs(c - x), -c))
+        elif step.op == "round_step":
+            if v <= 0:
+                raise ValueError("the rounding step must be positive")
+            x = (x / v).quantize(Decimal(1), rounding=ROUND_HALF_UP) * v
+        elif step.op == "floor":
+            x = max(x, v)
+        else:
+            raise ValueError(f"unknown step {step.op!r}")
+        x = x.quantize(CENT, rounding=ROUND_HALF_UP)
+    return x
+
+
+def _validate_operation(op: BulkOperation) -> None:
+    problems = []
+    if op.kind == "money":
+        if op.field not in MONEY_FIELDS:
+            problems.append(("operation", "field", f"{op.field!r} is not one of {', '.join(MONEY_FIELDS)}"))
+        if not op.steps:
+            problems.append(("operation", "steps", "at least one step is needed"))
+        for s in op.steps:
+            if s.op not in PriceStep.OPS:
+                problems.append(("operation", "steps", f"unknown step {s.op!r}"))
+    elif op.kind == "set":
+        if op.field not in PRODUCT_SET_FIELDS + VARIANT_SET_FIELDS:
+            problems.append(("operation", "field", f"{op.field!r} cannot be set in bulk"))
+        if op.field == "status" and op.value not in [s.value for s in ProductStatus]:
+            problems.append(("operation", "value", f"{op.value!r} is not a product status"))
+        if op.field == "variant_status" and op.value not in [s.value for s in VariantStatus]:
+            problems.append(("operation", "value", f"{op.value!r} is not a variant status"))
+    elif op.kind in ("tags_add", "tags_remove"):
+        if not op.tags or any(not t.strip() for t in op.tags):
+            problems.append(("operation", "tags", "give at least one non-empty tag"))
+    elif op.kind == "replace":
+        if op.field not in PRODUCT_TEXT_FIELDS + VARIANT_TEXT_FIELDS:
+            problems.append(("operation", "field", f"{op.field!r} is not a text field"))
+        if not op.find:
+            problems.append(("operation", "find", "must not be empty"))
+        if op.regex:
+            try:
+                re.compile(op.find)
+            except re.error as exc:
+                problems.append(("operation", "find", f"is not a valid regular expression: {exc}"))
+    else:
+        problems.append(("operation", "kind", f"unknown operation {op.kind!r}"))
+    if problems:
+        raise ValidationError(problems)
+
+
+def replacer(op: BulkOperation) -> Callable[[str], str]:
+    flags = 0 if op.case_sensitive else re.IGNORECASE
+    pattern = re.compile(op.find if op.regex else re.escape(op.find), flags)
+    replacement = op.replace if op.regex else op.replace.replace("\\", "\\\\")
+    return lambda text: pattern.sub(replacement, text)
+
+
+# -- targets --------------------------------------------------------------------------------------------
+def _target_variant_ids(db: Database, target: Target) -> list[int]:
+    if target.variant_ids:
+        return sorted(set(target.variant_ids))
+    stmt = _apply_filter(select(Variant.id).join(Product, Product.id == Variant.product_id), target.filter or VariantFilter())
+    with db.read() as session:
+        return list(session.scalars(stmt.order_by(Variant.id)))
+
+
+def _chunks(ids: list[int]):  # type: ignore[no-untyped-def]
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+# -- plan -----------------------------------------------------------------------------------------------
+def plan(db: Database, op: BulkOperation, target: Target) -> Plan:
+    """Compute every change the operation makes on the target, without writing anything."""
+    _validate_operation(op)
+    variant_ids = _target_variant_ids(db, target)
+    if op.kind == "money" or op.field in VARIANT_SET_FIELDS or (op.kind == "replace" and op.field in VARIANT_TEXT_FIELDS):
+        return _plan_variants(db, op, variant_ids)
+    return _plan_products(db, op, variant_ids)
+
+
+def _plan_variants(db: Database, op: BulkOperation, ids: list[int]) -> Plan:
+    changes: list[RowChange] = []
+    sample: list[tuple[str, str, Any, Any]] = []
+    invalid: list[tuple[str, str, str]] = []
+    deltas: list[Decimal] = []
+    fix = replacer(op) if op.kind == "replace" else None
+    column = {"variant_status": "status"}.get(op.field, op.field)
+    with db.read() as session:
+        for chunk in _chunks(ids):
+            rows = session.execute(select(Variant.id, Variant.version, Variant.sku, Variant.price, Variant.compare_at_price,
+                                          Variant.cost, getattr(Variant, column)).where(Variant.id.in_(chunk)).order_by(Variant.id))
+            for vid, version, sku, price, compare_at, cost, old in rows:
+                old = old.value if hasattr(old, "value") else old
+                label = f"SKU {sku}"
+                try:
+                    if op.kind == "money":
+                        new = compute_money(old, op.steps, cost)
+                    elif op.kind == "replace":
+                        new = fix(old) if old is not None else None  # type: ignore[misc]
+                    else:
+                        new = op.value
+                except ValueError as exc:
+                    invalid.append((label, op.field, str(exc)))
+                    continue
+                if new == old:
+                    continue
+                if op.kind == "money":
+                    if new is not None and new < 0:
+                        invalid.append((label, op.field, f"would become {new}, below zero"))
+                        continue
+                    final_price = new if op.field == "price" else price
+                    final_compare = new if op.field == "compare_at_price" else compare_at
+                    if final_compare is not None and final_price is not None and final_compare < final_price:
+                        invalid.append((label, op.field, f"compare-at {final_compare} would be below the price {final_price}"))
+                        continue
+                    if old is not None and new is not None:
+                        deltas.append(new - old)
+                changes.append(RowChange("variant", vid, version, {column: new}, {column: old}))
+                if len(sample) < 50:
+                    sample.append((label, op.field, old, new))
+        considered = len(ids)
+    if op.kind == "replace" and op.field == "sku":
+        new_skus = [c.values["sku"] for c in changes]
+        dupes = {s for s in new_skus if new_skus.count(s) > 1}
+        invalid.extend((f"variant {c.entity_id}", "sku", f"{c.values['sku']!r} would be used twice")
+                       for c in changes if c.values["sku"] in dupes)
+    stats = {}
+    if deltas:
+        stats = {"min": min(deltas), "median": Decimal(statistics.median(deltas)).quantize(CENT), "max": max(deltas)}
+    return Plan(op, changes, considered, sample, invalid, stats)
+
+
+def _plan_products(db: Database, op: BulkOperation, variant_ids: list[int]) -> Plan:
+    with db.read() as session:
+        product_ids: set[int] = set()
+        for chunk in _chunks(variant_ids):
+            product_ids.update(session.scalars(select(Variant.product_id).where(Variant.id.in_(chunk))))
+        ids = sorted(product_ids)
+        if op.kind == "set" and op.field == "category_id" and op.value is not None:
+            if session.get(Category, int(op.value)) is None:
+                raise ValidationError([("operation", "value", f"category {op.value} does not exist")])
+        changes: list[RowChange] = []
+        sample: list[tuple[str, str, Any, Any]] = []
+        invalid: list[tuple[str, str, str]] = []
+        fix = replacer(op) if op.kind == "replace" else None
+        for chunk in _chunks(ids):
+            if op.kind in ("tags_add", "tags_remove"):
+                current: dict[int, list[str]] = {pid: [] for pid in chunk}
+                for pid, tag in session.execute(select(ProductTag.product_id, ProductTag.tag).where(ProductTag.product_id.in_(chunk))):
+                    current[pid].append(tag)
+                meta = session.execute(select(Product.id, Product.version, Product.handle).where(Product.id.in_(chunk)))
+                for pid, version, handle in meta:
+                    old = sorted(current[pid])
+                    wanted = {t.strip() for t in op.tags}
+                    new = sorted(set(old) | wanted) if op.kind == "tags_add" else sorted(set(old) - wanted)
+                    if new != old:
+                        changes.append(RowChange("product", pid, version, {"tags": new}, {"tags": old}))
+                        if len(sample) < 50:
+                            sample.append((f"product {handle}", "tags", ", ".join(old), ", ".join(new)))
+                continue
+            rows = session.execute(select(Product.id, Product.version, Product.handle, getattr(Product, op.field))
+                                   .where(Product.id.in_(chunk)).order_by(Product.id))
+            for pid, version, handle, old in rows:
+                old = old.value if hasattr(old, "value") else old
+                new = fix(old or "") if fix else op.value
+                if op.field == "title" and not str(new).strip():
+                    invalid.append((f"product {handle}", "title", "would become empty"))
+                    continue
+                if new == old:
+                    continue
+                changes.append(RowChange("product", pid, version, {op.field: new}, {op.field: old}))
+                if len(sample) < 50:
+                    sample.append((f"product {handle}", op.field, old, new))
+    return Plan(op, changes, len(ids), sample, invalid, {})
+
+
+def apply_plan(db: Database, actor: Actor, p: Plan, *, description: str = "", operation_id: str | None = None) -> ApplyResult:
+    """Write a previewed plan as one changeset. Invalid rows in the preview block it."""
+    if p.invalid:
+        raise ValidationError(p.invalid[:200])
+    return apply_changes(db, actor, p.changes, description=description or p.operation.describe(), kind="bulk",
+                         operation_id=operation_id)

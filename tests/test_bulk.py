@@ -1,0 +1,95 @@
+"""Bulk operations: the arithmetic, targets by selection and by filter, preview, apply, revert."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from backoffice.db import Database
+from backoffice.services import bulk, catalog, changesets
+from backoffice.services.base import Actor, ValidationError
+from backoffice.services.bulk import BulkOperation, PriceStep, Target, compute_money
+from backoffice.services.catalog_grid import VariantFilter
+
+D = Decimal
+
+
+@pytest.mark.parametrize("value,steps,expected", [
+    ("10.00", [("percent", "7")], "10.70"),
+    ("10.40", [("round_ending", "0.99")], "9.99"),
+    ("10.60", [("round_ending", "0.99")], "10.99"),
+    ("19.00", [("percent", "7"), ("round_ending", "0.99")], "19.99"),   # 20.33 -> 19.99 (nearest)
+    ("12.34", [("round_step", "0.05")], "12.35"),
+    ("5.00", [("add", "-7"), ("floor", "1.00")], "1.00"),
+    ("8.00", [("set", "12.50")], "12.50"),
+    ("0.40", [("round_ending", "0.95")], "0.95"),
+])
+def test_money_steps(value, steps, expected) -> None:
+    assert compute_money(D(value), tuple(PriceStep(o, D(v)) for o, v in steps), None) == D(expected)
+
+
+def test_price_from_cost_with_margin() -> None:
+    assert compute_money(D("1"), (PriceStep("from_cost", D("40")),), D("6.00")) == D("10.00")
+    with pytest.raises(ValueError, match="no cost"):
+        compute_money(D("1"), (PriceStep("from_cost", D("40")),), None)
+
+
+@given(st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2), st.sampled_from(["0.99", "0.95", "0.00"]))
+def test_round_ending_always_ends_right_and_is_nearest(value, ending) -> None:
+    out = compute_money(value, (PriceStep("round_ending", D(ending)),), None)
+    assert out % 1 == D(ending)
+    # nearest such price, except below the first one (prices never go negative)
+    assert abs(out - value) <= D("0.50") or (out == D(ending) and value < out)
+
+
+def test_bulk_price_change_on_a_filter_previews_and_applies(db: Database, actor: Actor, store) -> None:
+    other = catalog.create_product(db, actor, values={"handle": "cap", "title": "Wool Cap", "vendor": "Other"},
+                                   variants=[{"sku": "CAP-1", "price": "15.00", "compare_at_price": "16.00"}])
+    op = BulkOperation("money", "price", steps=(PriceStep("percent", D("7")), PriceStep("round_ending", D("0.99"))))
+    p = bulk.plan(db, op, Target(filter=VariantFilter(vendors=("Norda",))))
+    assert p.considered == 3 and p.affected == 3 and p.invalid == []
+    assert p.sample[0] == ("SKU MC-S", "price", D("59.99"), D("63.99"))
+    assert p.stats == {"min": D("4.00"), "median": D("4.00"), "max": D("4.00")}
+    result = bulk.apply_plan(db, actor, p)
+    assert result.applied_rows == 3
+    assert {v["price"] for v in catalog.get_product(db, store.product.entity_id)["variants"]} == {"63.99"}
+    assert catalog.get_product(db, other.entity_id)["variants"][0]["price"] == "15.00"  # not matched by the filter
+    # compare-at below the new price blocks the apply and names the row
+    blocked = bulk.plan(db, BulkOperation("money", "price", steps=(PriceStep("add", D("2")),)),
+                        Target(variant_ids=(other.children[0].entity_id,)))
+    assert blocked.invalid == [("SKU CAP-1", "price", "compare-at 16.00 would be below the price 17.00")]
+    with pytest.raises(ValidationError, match="CAP-1"):
+        bulk.apply_plan(db, actor, blocked)
+    changesets.revert_changeset(db, actor, result.changeset_id)
+    assert {v["price"] for v in catalog.get_product(db, store.product.entity_id)["variants"]} == {"59.99"}
+
+
+def test_product_level_operations_on_a_selection(db: Database, actor: Actor, store) -> None:
+    sel = Target(variant_ids=tuple(store.variant_ids[:2]))  # two variants of one product = one product
+    p = bulk.plan(db, BulkOperation("tags_add", tags=("sale",)), sel)
+    assert p.affected == 1 and p.sample == [("product merino-crew", "tags", "winter, wool", "sale, winter, wool")]
+    bulk.apply_plan(db, actor, p)
+    p2 = bulk.plan(db, BulkOperation("set", "status", value="draft"), sel)
+    bulk.apply_plan(db, actor, p2)
+    p3 = bulk.plan(db, BulkOperation("replace", "title", find="merino", replace="Alpaca"), sel)
+    assert p3.sample == [("product merino-crew", "title", "Merino Crew", "Alpaca Crew")]
+    bulk.apply_plan(db, actor, p3)
+    data = catalog.get_product(db, store.product.entity_id)
+    assert (data["tags"], data["status"], data["title"]) == (["sale", "winter", "wool"], "draft", "Alpaca Crew")
+    rx = bulk.plan(db, BulkOperation("replace", "sku", find=r"^MC-(\w)$", replace=r"MCX-\1", regex=True, case_sensitive=True),
+                   Target(filter=VariantFilter(product_ids=(store.product.entity_id,))))
+    assert [s[3] for s in rx.sample] == ["MCX-S", "MCX-M", "MCX-L"]
+
+
+def test_bad_operations_are_refused(db: Database, actor: Actor, store) -> None:
+    with pytest.raises(ValidationError, match="not a valid regular expression"):
+        bulk.plan(db, BulkOperation("replace", "title", find="(", regex=True), Target(variant_ids=(1,)))
+    with pytest.raises(ValidationError, match="is not one of"):
+        bulk.plan(db, BulkOperation("money", "weight", steps=(PriceStep("add", D(1)),)), Target(variant_ids=(1,)))
+    with pytest.raises(ValidationError, match="category 999 does not exist"):
+        bulk.plan(db, BulkOperation("set", "category_id", value=999), Target(variant_ids=tuple(store.variant_ids)))
+    below = bulk.plan(db, BulkOperation("money", "price", steps=(PriceStep("add", D("-100")),)), Target(variant_ids=tuple(store.variant_ids)))
+    assert len(below.invalid) == 3 and "below zero" in below.invalid[0][2]
