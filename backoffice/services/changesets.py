@@ -142,11 +142,7 @@ def _enum_value(v: Any) -> Any:
 
 
 # -- apply ----------------------------------------------------------------------------------------------
-def apply_changes(db: Database, actor: Actor, changes: list[RowChange], *, description: str, kind: str = "edit",
-                  operation_id: str | None = None, reverts_id: int | None = None) -> ApplyResult:
-    """Apply row changes as one changeset. Conflicting rows are skipped and reported; invalid rows
-    refuse the whole batch (ValidationError naming each row)."""
-    require_role(actor, Role.MERCHANDISER, Role.MANAGER, Role.PURCHASER)
+def _clean_batch(changes: list[RowChange]) -> list[tuple[RowChange, dict[str, Any]]]:
     problems: list = []
     cleaned: list[tuple[RowChange, dict[str, Any]]] = []
     seen: set[tuple[str, int]] = set()
@@ -158,21 +154,41 @@ def apply_changes(db: Database, actor: Actor, changes: list[RowChange], *, descr
         cleaned.append((ch, _clean_values(ch, problems)))
     if problems:
         raise ValidationError(problems)
-    description = (description or "").strip()[:500] or "Edit"
+    return cleaned
+
+
+def apply_changes(db: Database, actor: Actor, changes: list[RowChange], *, description: str, kind: str = "edit",
+                  operation_id: str | None = None, reverts_id: int | None = None) -> ApplyResult:
+    """Apply row changes as one changeset. Conflicting rows are skipped and reported; invalid rows
+    refuse the whole batch (ValidationError naming each row)."""
+    require_role(actor, Role.MERCHANDISER, Role.MANAGER, Role.PURCHASER)
+    cleaned = _clean_batch(changes)
 
     def work(session: Session) -> ApplyResult:
-        if operation_id is not None:
-            done = session.scalar(select(Changeset.id).where(Changeset.operation_id == operation_id))
-            if done is not None:
-                rows = session.scalar(select(Changeset.row_count).where(Changeset.id == done)) or 0
-                return ApplyResult(done, rows, [])
-        return _apply(session, actor, cleaned, description, kind, operation_id, reverts_id)
+        return _apply(session, actor, cleaned, description, kind, operation_id, reverts_id, ())
 
     return db.run_write(work)
 
 
+def apply_in_session(session: Session, actor: Actor, changes: list[RowChange], *, description: str, kind: str,
+                     operation_id: str | None = None,
+                     created: list[tuple[str, int, dict[str, Any]]] = ()) -> ApplyResult:  # type: ignore[assignment]
+    """The same as ``apply_changes`` inside a transaction the caller owns (an import that also creates
+    rows). ``created`` lists rows the caller inserted in this transaction, as (entity, id, values): they
+    are recorded in the changeset with an empty "before", and reverting archives them."""
+    require_role(actor, Role.MERCHANDISER, Role.MANAGER, Role.PURCHASER)
+    return _apply(session, actor, _clean_batch(changes), description, kind, operation_id, None, list(created))
+
+
 def _apply(session: Session, actor: Actor, cleaned: list[tuple[RowChange, dict[str, Any]]], description: str,
-           kind: str, operation_id: str | None, reverts_id: int | None) -> ApplyResult:
+           kind: str, operation_id: str | None, reverts_id: int | None,
+           created: list[tuple[str, int, dict[str, Any]]]) -> ApplyResult:
+    description = (description or "").strip()[:500] or "Edit"
+    if operation_id is not None:
+        done = session.scalar(select(Changeset.id).where(Changeset.operation_id == operation_id))
+        if done is not None:
+            rows = session.scalar(select(Changeset.row_count).where(Changeset.id == done)) or 0
+            return ApplyResult(done, rows, [])
     conflicts: list[Conflict] = []
     problems: list = []
     unchanged = 0
@@ -206,7 +222,7 @@ def _apply(session: Session, actor: Actor, cleaned: list[tuple[RowChange, dict[s
     if problems:
         raise ValidationError(problems)
 
-    applied = sum(len(rows) for rows in ready.values())
+    applied = sum(len(rows) for rows in ready.values()) + len(created)
     if applied == 0:
         return ApplyResult(None, 0, conflicts, unchanged)
     changeset = Changeset(operation_id=operation_id, created_at=utcnow(), user_id=actor.user_id,
@@ -227,6 +243,9 @@ def _apply(session: Session, actor: Actor, cleaned: list[tuple[RowChange, dict[s
                 "before": jsonable({k: _enum_value(cur.get(k)) for k in diff}),
                 "after": jsonable({k: _enum_value(v) for k, v in diff.items()}),
             })
+    for entity, entity_id, values in created:
+        entries.append({"changeset_id": changeset.id, "entity": entity, "entity_id": entity_id,
+                        "version_before": 0, "version_after": 1, "before": {}, "after": jsonable(values)})
     _insert_many(session, ChangesetEntry.__table__, entries)
     audit(session, actor, "changeset", changeset.id, kind, None,
           {"description": description, "rows": applied, "conflicts": len(conflicts), "reverts": reverts_id},
@@ -349,7 +368,11 @@ def revert_changeset(db: Database, actor: Actor, changeset_id: int, *, operation
         entries = session.execute(select(ChangesetEntry).where(ChangesetEntry.changeset_id == changeset_id)
                                   .order_by(ChangesetEntry.id)).scalars().all()
         description = f"Revert #{cs.id}: {cs.description}"
-    changes = [RowChange(e.entity, e.entity_id, e.version_after, dict(e.before), original=dict(e.after)) for e in entries]
+    # A row the changeset created is archived (it may have stock or sales by now), not deleted.
+    changes = [RowChange(e.entity, e.entity_id, e.version_after, dict(e.before), original=dict(e.after))
+               if e.version_before > 0 else
+               RowChange(e.entity, e.entity_id, e.version_after, {"status": "archived"}, original={"status": e.after.get("status")})
+               for e in entries]
     return apply_changes(db, actor, changes, description=description[:500], kind="revert",
                          operation_id=operation_id, reverts_id=changeset_id)
 
