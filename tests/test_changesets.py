@@ -120,3 +120,8 @@ def test_large_batches_take_the_set_based_path(pg_db: Database) -> None:
     with pg_db.read() as s:
         assert s.scalar(select(func.count()).select_from(Variant).where(Variant.price == Decimal("12.99"), Variant.version == 2)) == 1200
         assert s.scalar(select(func.count()).select_from(ChangesetEntry)) == 1200
+        entry = s.scalars(select(ChangesetEntry).where(ChangesetEntry.entity_id == ids[0])).one()
+    assert (entry.before, entry.after, entry.version_before, entry.version_after) == (
+        {"price": "10.00"}, {"price": "12.99"}, 1, 2)  # the same record as the row-by-row path writes
+    undo = changesets.revert_changeset(pg_db, actor, result.changeset_id)
+    assert undo.applied_rows == 1200 and undo.conflicts == []

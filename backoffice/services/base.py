@@ -21,9 +21,11 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -157,6 +159,21 @@ def audit_change(session: Session, actor: Actor, change: Change, operation_id: s
     audit(session, actor, change.entity, change.entity_id, change.action, change.before, change.after, operation_id)
     for child in change.children:
         audit_change(session, actor, child, operation_id)
+
+
+SQLITE_IN_CHUNK = 2000
+
+
+def chunked_in(session: Session, column: Any, values: list[Any]) -> Iterator[Any]:
+    """WHERE clauses that together cover ``column IN values``: on PostgreSQL one ``= ANY(array)`` with a
+    single bind parameter however many values; on SQLite IN lists of 2,000 (its parameter limit)."""
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        return
+    for start in range(0, len(values), SQLITE_IN_CHUNK):
+        yield column.in_(values[start:start + SQLITE_IN_CHUNK])
 
 
 def dialect_insert(session: Session):  # type: ignore[no-untyped-def]

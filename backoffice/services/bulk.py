@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from backoffice.db import Database
 from backoffice.models import Category, Product, ProductStatus, ProductTag, Variant, VariantStatus
-from backoffice.services.base import Actor, ValidationError
+from backoffice.services.base import Actor, ValidationError, chunked_in
 from backoffice.services.catalog_grid import VariantFilter, _apply_filter
 from backoffice.services.changesets import ApplyResult, RowChange, apply_changes
 
@@ -113,9 +113,11 @@ def compute_money(value: Decimal | None, steps: tuple[PriceStep, ...], cost: Dec
                 raise ValueError(f"a margin of {v} % is impossible")
             x = cost * Decimal(100) / (Decimal(100) - v)
         elif step.op == "round_ending":
-            base = x.to_integral_value(rounding=ROUND_FLOOR)
-            candidates = [base - 1 + v, base + v, base + 1 + v]
-            x = min((c for c in candidates if c >= 0), key=lambda c: (abs(c - x), -c))
+            up = x.to_integral_value(rounding=ROUND_FLOOR) + v  # the nearest such price is this one or one below/above
+            if up < x:
+                up += 1
+            down = up - 1
+            x = up if down < 0 or (up - x) <= (x - down) else down
         elif step.op == "round_step":
             if v <= 0:
                 raise ValueError("the rounding step must be positive")
@@ -180,11 +182,6 @@ def _target_variant_ids(db: Database, target: Target) -> list[int]:
         return list(session.scalars(stmt.order_by(Variant.id)))
 
 
-def _chunks(ids: list[int]):  # type: ignore[no-untyped-def]
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start:start + CHUNK]
-
-
 # -- plan -----------------------------------------------------------------------------------------------
 def plan(db: Database, op: BulkOperation, target: Target) -> Plan:
     """Compute every change the operation makes on the target, without writing anything."""
@@ -203,9 +200,9 @@ def _plan_variants(db: Database, op: BulkOperation, ids: list[int]) -> Plan:
     fix = replacer(op) if op.kind == "replace" else None
     column = {"variant_status": "status"}.get(op.field, op.field)
     with db.read() as session:
-        for chunk in _chunks(ids):
+        for cond in chunked_in(session, Variant.id, ids):
             rows = session.execute(select(Variant.id, Variant.version, Variant.sku, Variant.price, Variant.compare_at_price,
-                                          Variant.cost, getattr(Variant, column)).where(Variant.id.in_(chunk)).order_by(Variant.id))
+                                          Variant.cost, getattr(Variant, column)).where(cond).order_by(Variant.id))
             for vid, version, sku, price, compare_at, cost, old in rows:
                 old = old.value if hasattr(old, "value") else old
                 label = f"SKU {sku}"
@@ -250,8 +247,8 @@ def _plan_variants(db: Database, op: BulkOperation, ids: list[int]) -> Plan:
 def _plan_products(db: Database, op: BulkOperation, variant_ids: list[int]) -> Plan:
     with db.read() as session:
         product_ids: set[int] = set()
-        for chunk in _chunks(variant_ids):
-            product_ids.update(session.scalars(select(Variant.product_id).where(Variant.id.in_(chunk))))
+        for cond in chunked_in(session, Variant.id, variant_ids):
+            product_ids.update(session.scalars(select(Variant.product_id).where(cond)))
         ids = sorted(product_ids)
         if op.kind == "set" and op.field == "category_id" and op.value is not None:
             if session.get(Category, int(op.value)) is None:
@@ -260,12 +257,14 @@ def _plan_products(db: Database, op: BulkOperation, variant_ids: list[int]) -> P
         sample: list[tuple[str, str, Any, Any]] = []
         invalid: list[tuple[str, str, str]] = []
         fix = replacer(op) if op.kind == "replace" else None
-        for chunk in _chunks(ids):
+        for chunk in [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]:
             if op.kind in ("tags_add", "tags_remove"):
                 current: dict[int, list[str]] = {pid: [] for pid in chunk}
-                for pid, tag in session.execute(select(ProductTag.product_id, ProductTag.tag).where(ProductTag.product_id.in_(chunk))):
-                    current[pid].append(tag)
-                meta = session.execute(select(Product.id, Product.version, Product.handle).where(Product.id.in_(chunk)))
+                for cond in chunked_in(session, ProductTag.product_id, chunk):
+                    for pid, tag in session.execute(select(ProductTag.product_id, ProductTag.tag).where(cond)):
+                        current[pid].append(tag)
+                meta = [row for cond in chunked_in(session, Product.id, chunk)
+                        for row in session.execute(select(Product.id, Product.version, Product.handle).where(cond))]
                 for pid, version, handle in meta:
                     old = sorted(current[pid])
                     wanted = {t.strip() for t in op.tags}
@@ -275,8 +274,9 @@ def _plan_products(db: Database, op: BulkOperation, variant_ids: list[int]) -> P
                         if len(sample) < 50:
                             sample.append((f"product {handle}", "tags", ", ".join(old), ", ".join(new)))
                 continue
-            rows = session.execute(select(Product.id, Product.version, Product.handle, getattr(Product, op.field))
-                                   .where(Product.id.in_(chunk)).order_by(Product.id))
+            rows = [row for cond in chunked_in(session, Product.id, chunk)
+                    for row in session.execute(select(Product.id, Product.version, Product.handle, getattr(Product, op.field))
+                                               .where(cond).order_by(Product.id))]
             for pid, version, handle, old in rows:
                 old = old.value if hasattr(old, "value") else old
                 new = fix(old or "") if fix else op.value

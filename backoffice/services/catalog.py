@@ -71,7 +71,13 @@ class VariantInput:
 
 
 # -- validation -----------------------------------------------------------------------------------------
+_CENT = Decimal("0.01")
+_MONEY_LIMIT = Decimal("10000000000")
+
+
 def parse_money(value: Any, row: str, name: str, problems: list, *, required: bool) -> Decimal | None:
+    if type(value) is Decimal and value.is_finite() and 0 <= value < _MONEY_LIMIT and value.as_tuple().exponent == -2:
+        return value  # already an exact amount in cents (values computed by bulk operations)
     if value is None or value == "":
         if required:
             problems.append((row, name, "is required"))

@@ -35,6 +35,7 @@ from backoffice.services.base import (
     NotFound,
     ValidationError,
     audit,
+    chunked_in,
     jsonable,
     require_role,
 )
@@ -96,7 +97,17 @@ class ApplyResult:
 
 
 # -- validation -----------------------------------------------------------------------------------------
+_MONEY = frozenset({"price", "compare_at_price", "cost"})
+
+
+def _exact_money(v: Any) -> bool:
+    return type(v) is Decimal and v.is_finite() and 0 <= v < catalog._MONEY_LIMIT and v.as_tuple().exponent == -2
+
+
 def _clean_values(change: RowChange, problems: list) -> dict[str, Any]:
+    if change.entity == "variant" and change.values.keys() <= _MONEY and all(
+            v is None or _exact_money(v) for v in change.values.values()):
+        return dict(change.values)  # exact non-negative amounts: nothing to parse (the bulk-price path)
     allowed = EDITABLE.get(change.entity)
     row = f"{change.entity} {change.entity_id}"
     if allowed is None:
@@ -120,16 +131,14 @@ def _current_values(session: Session, entity: str, ids: list[int], fields_: set[
     model = _MODELS[entity]
     cols = sorted((fields_ - {"tags"}) | {"version", _LABEL[entity]} | ({"price", "compare_at_price"} if entity == "variant" else set()))
     out: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start:start + CHUNK]
-        stmt = select(model.id, *[getattr(model, c) for c in cols]).where(model.id.in_(chunk)).order_by(model.id)
+    for cond in chunked_in(session, model.id, ids):
+        stmt = select(model.id, *[getattr(model, c) for c in cols]).where(cond).order_by(model.id)
         for row in session.execute(stmt.with_for_update()):
             out[row[0]] = {c: (v.value if hasattr(v, "value") else v) for c, v in zip(cols, row[1:], strict=True)}
     if "tags" in fields_:
         tags: dict[int, list[str]] = defaultdict(list)
-        for start in range(0, len(ids), CHUNK):
-            for pid, tag in session.execute(select(ProductTag.product_id, ProductTag.tag)
-                                            .where(ProductTag.product_id.in_(ids[start:start + CHUNK]))
+        for cond in chunked_in(session, ProductTag.product_id, ids):
+            for pid, tag in session.execute(select(ProductTag.product_id, ProductTag.tag).where(cond)
                                             .order_by(ProductTag.tag)):
                 tags[pid].append(tag)
         for pid, cur in out.items():
@@ -234,18 +243,20 @@ def _apply(session: Session, actor: Actor, cleaned: list[tuple[RowChange, dict[s
     versions: dict[tuple[str, int], int] = {}
     entries: list[dict[str, Any]] = []
     for entity, rows in ready.items():
-        _write_rows(session, entity, rows, now)
+        recorded = _write_rows(session, entity, rows, now, changeset.id)
         for ch, diff, cur in rows:
             versions[(entity, ch.entity_id)] = cur["version"] + 1
+            if ch.entity_id in recorded:
+                continue
             entries.append({
                 "changeset_id": changeset.id, "entity": entity, "entity_id": ch.entity_id,
                 "version_before": cur["version"], "version_after": cur["version"] + 1,
-                "before": jsonable({k: _enum_value(cur.get(k)) for k in diff}),
-                "after": jsonable({k: _enum_value(v) for k, v in diff.items()}),
+                "before": {k: _enum_value(cur.get(k)) for k in diff},
+                "after": {k: _enum_value(v) for k, v in diff.items()},
             })
     for entity, entity_id, values in created:
         entries.append({"changeset_id": changeset.id, "entity": entity, "entity_id": entity_id,
-                        "version_before": 0, "version_after": 1, "before": {}, "after": jsonable(values)})
+                        "version_before": 0, "version_after": 1, "before": {}, "after": values})
     _insert_many(session, ChangesetEntry.__table__, entries)
     audit(session, actor, "changeset", changeset.id, kind, None,
           {"description": description, "rows": applied, "conflicts": len(conflicts), "reverts": reverts_id},
@@ -270,8 +281,8 @@ def _validate_final_state(session: Session, ready: dict[str, list], problems: li
     if new_skus:
         changing = {ch.entity_id for ch, _, _ in variants}
         names = list(new_skus)
-        for start in range(0, len(names), CHUNK):
-            for vid, sku in session.execute(select(Variant.id, Variant.sku).where(Variant.sku.in_(names[start:start + CHUNK]))):
+        for cond in chunked_in(session, Variant.sku, names):
+            for vid, sku in session.execute(select(Variant.id, Variant.sku).where(cond)):
                 if vid not in changing or vid != new_skus[sku]:
                     problems.append((f"variant {new_skus[sku]}", "sku", f"{sku!r} is already used by another variant"))
     products = ready.get("product", [])
@@ -289,8 +300,10 @@ def _validate_final_state(session: Session, ready: dict[str, list], problems: li
 
 
 def _write_rows(session: Session, entity: str, rows: list[tuple[RowChange, dict[str, Any], dict[str, Any]]],
-                now: dt.datetime) -> None:
-    """One set-based UPDATE per group of rows changing the same fields, versions checked in SQL."""
+                now: dt.datetime, changeset_id: int) -> set[int]:
+    """One set-based UPDATE per group of rows changing the same fields, versions checked in SQL.
+    Returns the ids whose changeset entries were already written (the PostgreSQL staged path)."""
+    recorded: set[int] = set()
     model = _MODELS[entity]
     table: Table = model.__table__
     groups: dict[tuple[str, ...], list] = defaultdict(list)
@@ -303,8 +316,11 @@ def _write_rows(session: Session, entity: str, rows: list[tuple[RowChange, dict[
         stmt = (table.update()
                 .where(table.c.id == bindparam("_id"), table.c.version == bindparam("_expected"))
                 .values(**values, version=table.c.version + 1, updated_at=bindparam("_now", type_=table.c.updated_at.type)))
-        if session.get_bind().dialect.name == "postgresql" and len(params) > 500:
-            _update_from_stage(session, table, cols, params)
+        if session.get_bind().dialect.name == "postgresql" and len(params) > 500 and cols:
+            for p, (_, _, cur) in zip(params, group, strict=True):
+                p.update({f"_old_{c}": cur.get(c) for c in cols})
+            _update_from_stage(session, table, entity, cols, params, changeset_id)
+            recorded.update(ch.entity_id for ch, _, _ in group if "tags" not in group[0][1])
         else:
             result = session.execute(stmt, params)
             if result.rowcount != len(params):
@@ -312,31 +328,50 @@ def _write_rows(session: Session, entity: str, rows: list[tuple[RowChange, dict[
     tag_rows = [(ch.entity_id, diff["tags"]) for ch, diff, _ in rows if "tags" in diff]
     if tag_rows:
         ids = [pid for pid, _ in tag_rows]
-        for start in range(0, len(ids), CHUNK):
-            session.execute(delete(ProductTag).where(ProductTag.product_id.in_(ids[start:start + CHUNK])))
+        for cond in chunked_in(session, ProductTag.product_id, ids):
+            session.execute(delete(ProductTag).where(cond))
         _insert_many(session, ProductTag.__table__, [{"product_id": pid, "tag": t} for pid, tags in tag_rows for t in tags])
+        recorded.difference_update(ids)
+    return recorded
 
 
-def _update_from_stage(session: Session, table: Table, cols: tuple[str, ...], params: list[dict[str, Any]]) -> None:
-    """PostgreSQL: COPY the new values into a temporary table, then one UPDATE … FROM (the fast path for
-    bulk edits of thousands of rows)."""
+def _update_from_stage(session: Session, table: Table, entity: str, cols: tuple[str, ...],
+                       params: list[dict[str, Any]], changeset_id: int) -> None:
+    """PostgreSQL: COPY the old and new values into a temporary table, then one UPDATE … FROM and one
+    INSERT … SELECT of the changeset entries (the fast path for bulk edits of thousands of rows)."""
     conn = session.connection()
     raw = conn.connection.driver_connection
     types = {c: table.c[c].type.compile(dialect=conn.dialect) for c in cols}
     stage = "_stage_" + table.name
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage}")
-    col_defs = ", ".join([f"{c} {types[c]}" for c in cols])
-    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} (id bigint PRIMARY KEY, expected int{', ' if cols else ''}{col_defs}) ON COMMIT DROP")
+    col_defs = "".join(f", {c} {types[c]}, old_{c} {types[c]}" for c in cols)
+    conn.exec_driver_sql(f"CREATE TEMP TABLE {stage} (id bigint PRIMARY KEY, expected int{col_defs}) ON COMMIT DROP")
+    names = "".join(f", {c}, old_{c}" for c in cols)
     with raw.cursor() as cur:
-        with cur.copy(f"COPY {stage} (id, expected{''.join(', ' + c for c in cols)}) FROM STDIN") as copy:
+        with cur.copy(f"COPY {stage} (id, expected{names}) FROM STDIN") as copy:
             for p in params:
-                copy.write_row([p["_id"], p["_expected"], *[p[f"_{c}"] for c in cols]])
+                row = [p["_id"], p["_expected"]]
+                for c in cols:
+                    row += (p[f"_{c}"], p[f"_old_{c}"])
+                copy.write_row(row)
     sets = ", ".join([f"{c} = s.{c}" for c in cols] + ["version = t.version + 1", "updated_at = %(now)s"])
+
+    def as_json(expr: str, c: str) -> str:
+        # money as a string ("12.99"), as jsonable() records it; other values as JSON scalars
+        return f"{expr}::text" if str(types[c]).startswith("NUMERIC") else expr
+
+    before = ", ".join(f"'{c}', {as_json('s.old_' + c, c)}" for c in cols)
+    after = ", ".join(f"'{c}', {as_json('s.' + c, c)}" for c in cols)
     with raw.cursor() as cur:
         cur.execute(f"UPDATE {table.name} t SET {sets} FROM {stage} s WHERE t.id = s.id AND t.version = s.expected",
                     {"now": params[0]["_now"]})
         if cur.rowcount != len(params):
             raise RuntimeError("a locked row changed under the transaction")  # pragma: no cover
+        cur.execute(
+            "INSERT INTO changeset_entries (changeset_id, entity, entity_id, version_before, version_after, before, after) "
+            f"SELECT %(cs)s, %(entity)s, s.id, s.expected, s.expected + 1, jsonb_build_object({before}), "
+            f"jsonb_build_object({after}) FROM {stage} s ORDER BY s.id",
+            {"cs": changeset_id, "entity": entity})
     conn.exec_driver_sql(f"DROP TABLE {stage}")
 
 
@@ -348,12 +383,16 @@ def _insert_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
 
         conn = session.connection()
         names = list(rows[0])
-        json_cols = {n for n in names if n in ("before", "after")}
+        json_cols = {n for n in names if isinstance(rows[0][n], dict)}
+        dumps = json.JSONEncoder(default=str, separators=(",", ":")).encode  # Decimal -> "12.99", as jsonable
         with conn.connection.driver_connection.cursor() as cur:
             with cur.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
                 for r in rows:
-                    copy.write_row([json.dumps(r[n]) if n in json_cols else r[n] for n in names])
+                    copy.write_row([dumps(r[n]) if n in json_cols else r[n] for n in names])
         return
+    json_cols = {n for n in rows[0] if isinstance(rows[0][n], dict)}
+    if json_cols:
+        rows = [{k: (jsonable(v) if k in json_cols else v) for k, v in r.items()} for r in rows]
     for start in range(0, len(rows), CHUNK):
         session.execute(insert(table), rows[start:start + CHUNK])
 
