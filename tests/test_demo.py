@@ -1,0 +1,456 @@
+"""The demo store generator: shape, invariants, determinism, refusal, cancellation, audit — on both engines."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import re
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Table, func, select, text
+
+from backoffice.db import Database
+from backoffice.models import (
+    INTERNAL_KINDS,
+    Attribute,
+    AttributeValue,
+    AuditEntry,
+    Base,
+    Category,
+    Customer,
+    Location,
+    LocationKind,
+    Order,
+    OrderLine,
+    Product,
+    ProductStatus,
+    ProductTag,
+    StockLevel,
+    StockMove,
+    StockOperation,
+    Supplier,
+    Variant,
+    VariantOption,
+)
+from backoffice.services.base import Actor, ValidationError
+from backoffice.services.demo import DemoCancelled, DemoSummary, generate_demo
+from backoffice.services.users import ensure_user
+
+N = 200
+ANCHOR = dt.date(2025, 6, 30)
+DEMO_MODELS = [Category, Attribute, AttributeValue, Location, Supplier, Product, ProductTag, Variant, VariantOption,
+               StockOperation, StockLevel, StockMove, Customer, Order, OrderLine]
+
+
+def _generate(db: Database, actor: Actor, **kw) -> DemoSummary:
+    kw.setdefault("products", N)
+    kw.setdefault("anchor", ANCHOR)
+    return generate_demo(db, actor, **kw)
+
+
+def _count(db: Database, model) -> int:  # type: ignore[no-untyped-def]
+    with db.read() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _ean13_ok(code: str) -> bool:
+    if not re.fullmatch(r"\d{13}", code):
+        return False
+    digits = [int(c) for c in code]
+    return (sum(d * (3 if i % 2 else 1) for i, d in enumerate(digits[:12])) + digits[12]) % 10 == 0
+
+
+def _fingerprint(db: Database, models=DEMO_MODELS) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A hash of every row of each table, in primary-key order, as the application reads them."""
+    out = {}
+    with db.read() as s:
+        for model in models:
+            table: Table = model.__table__  # type: ignore[assignment]
+            h = hashlib.sha256()
+            for row in s.execute(select(table).order_by(*table.primary_key.columns)):
+                h.update(repr(tuple(row)).encode())
+            out[table.name] = h.hexdigest()
+    return out
+
+
+def _wipe(db: Database) -> None:
+    with db.engine.begin() as conn:
+        if db.is_sqlite:
+            conn.execute(Category.__table__.update().values(parent_id=None))  # the tree refers to itself
+            for model in reversed(DEMO_MODELS):
+                conn.execute(model.__table__.delete())
+        else:
+            names = ", ".join(m.__tablename__ for m in DEMO_MODELS)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+def _schema_diff(db: Database) -> list:  # type: ignore[type-arg]
+    with db.engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+
+
+# -- counts and catalog ---------------------------------------------------------------------------------------
+def test_counts_match_summary_and_tables(db: Database, actor: Actor) -> None:
+    summary = _generate(db, actor)
+    assert summary.products == N
+    for field, model in [("categories", Category), ("products", Product), ("variants", Variant),
+                         ("locations", Location), ("stock_levels", StockLevel), ("stock_moves", StockMove),
+                         ("suppliers", Supplier), ("customers", Customer), ("orders", Order),
+                         ("order_lines", OrderLine)]:
+        assert getattr(summary, field) == _count(db, model), field
+    assert _count(db, Product) == N
+    assert 7 * N <= summary.variants <= 13 * N
+    assert 30 <= summary.categories <= 60
+    assert 5 <= summary.locations <= 10 + 1
+    assert 20 <= summary.suppliers <= 60
+    assert 7 * N <= summary.order_lines <= 13 * N
+    assert summary.orders < summary.order_lines
+    assert summary.seconds > 0
+    assert summary.to_dict()["variants"] == summary.variants
+
+
+def test_catalog_is_well_formed(db: Database, actor: Actor) -> None:
+    _generate(db, actor)
+    with db.read() as s:
+        cats = {c.id: c for c in s.scalars(select(Category))}
+        depth = {}
+        for c in cats.values():
+            parent = cats.get(c.parent_id) if c.parent_id else None
+            assert c.path == (parent.path if parent else "/") + f"{c.id}/"
+            depth[c.id] = c.path.count("/") - 1
+        assert max(depth.values()) in (2, 3) and min(depth.values()) == 1
+        products = list(s.scalars(select(Product)))
+        assert len({p.handle for p in products}) == N
+        assert all(p.category_id in cats and p.title.count(" ") >= 2 and p.vendor and p.product_type
+                   and p.seo_title and p.seo_description and p.description for p in products)
+        # Every product sits in a leaf category.
+        parents = {c.parent_id for c in cats.values()}
+        assert all(p.category_id not in parents for p in products)
+        status = collections.Counter(p.status for p in products)
+        assert status[ProductStatus.ACTIVE] > 0.7 * N and status[ProductStatus.DRAFT] + status[ProductStatus.ARCHIVED] > 0
+        vendors = {p.vendor for p in products}
+        assert 15 <= len(vendors) <= 40
+        tags = collections.Counter(s.scalars(select(ProductTag.product_id)))
+        assert max(tags.values()) <= 3 and 0 < len(tags) < N   # some products have no tag
+        for p in products:
+            assert p.created_at.tzinfo is not None and p.created_at <= p.updated_at and p.version == 1
+
+        variants = list(s.scalars(select(Variant)))
+        assert len({v.sku for v in variants}) == len(variants)
+        assert all(v.barcode and _ean13_ok(v.barcode) for v in variants)
+        for v in variants:
+            assert v.price.as_tuple().exponent == -2 and str(v.price)[-3:] in (".99", ".95"), v.price
+            assert v.compare_at_price is None or v.compare_at_price >= v.price
+            assert v.cost is not None and Decimal("0.25") * v.price <= v.cost < v.price
+            assert v.weight_grams and v.weight_grams > 0 and v.title and v.version == 1
+        assert any(v.compare_at_price is not None for v in variants)
+        assert any(v.compare_at_price is None for v in variants)
+
+        # One option row per attribute of the product, with values of that attribute.
+        value_attr = dict(s.execute(select(AttributeValue.id, AttributeValue.attribute_id)).all())
+        options: dict[int, dict[int, int]] = collections.defaultdict(dict)
+        for vid, aid, val in s.execute(select(VariantOption.variant_id, VariantOption.attribute_id,
+                                              VariantOption.attribute_value_id)):
+            assert value_attr[val] == aid
+            options[vid][aid] = val
+        attrs_of_product: dict[int, set[int]] = collections.defaultdict(set)
+        for v in variants:
+            attrs_of_product[v.product_id] |= set(options[v.id])
+        for v in variants:
+            assert set(options[v.id]) == attrs_of_product[v.product_id] and len(options[v.id]) >= 2
+        # Variants of one product differ in their options.
+        combos = collections.Counter((v.product_id, tuple(sorted(options[v.id].items()))) for v in variants)
+        assert max(combos.values()) == 1
+        codes = set(s.scalars(select(Attribute.code)))
+        assert {"size", "colour", "material"} <= codes
+        sizes = list(s.scalars(select(AttributeValue.value).join(Attribute).where(Attribute.code == "size")
+                               .order_by(AttributeValue.position)))
+        assert sizes.index("XS") < sizes.index("M") < sizes.index("XXL")
+
+
+# -- stock ----------------------------------------------------------------------------------------------------
+def test_ledger_invariant_holds(db: Database, actor: Actor) -> None:
+    summary = _generate(db, actor, seed=3)
+    with db.read() as s:
+        kind = {loc.id: loc.kind for loc in s.scalars(select(Location))}
+        kinds = collections.Counter(kind.values())
+        assert kinds[LocationKind.WAREHOUSE] >= 2 and kinds[LocationKind.STORE] >= 1
+        for k in (LocationKind.TRANSIT, LocationKind.SUPPLIER, LocationKind.CUSTOMER, LocationKind.ADJUSTMENT):
+            assert kinds[k] == 1
+        levels = {(sl.variant_id, sl.location_id): sl for sl in s.scalars(select(StockLevel))}
+        ledger: dict[tuple[int, int], int] = collections.defaultdict(int)
+        for m in s.scalars(select(StockMove)):
+            assert m.quantity > 0 and m.from_location_id != m.to_location_id
+            ledger[(m.variant_id, m.to_location_id)] += m.quantity
+            ledger[(m.variant_id, m.from_location_id)] -= m.quantity
+        # Every (variant, internal location) pair: on hand == ledger sum, never negative.
+        internal_pairs = {pair for pair in ledger if kind[pair[1]] in INTERNAL_KINDS} | set(levels)
+        for pair in internal_pairs:
+            assert kind[pair[1]] in (LocationKind.WAREHOUSE, LocationKind.STORE), pair
+            level = levels.get(pair)
+            on_hand = level.on_hand if level else 0
+            assert on_hand == ledger.get(pair, 0) >= 0, pair
+        assert sum(ledger.values()) == 0  # conservation over all locations
+        per_variant = collections.Counter(v for v, _ in levels)
+        assert set(per_variant.values()) <= {1, 2, 3}
+        assert len(per_variant) == summary.variants
+        on_hand = [sl.on_hand for sl in levels.values()]
+        assert 0 < sum(q == 0 for q in on_hand) < 0.25 * len(on_hand)
+        assert sum(1 <= q <= 3 for q in on_hand) > 0
+        assert any(sl.low_stock_threshold is not None for sl in levels.values())
+        assert any(sl.reorder_point is not None for sl in levels.values())
+        assert any(sl.on_hand <= sl.low_stock_threshold for sl in levels.values() if sl.low_stock_threshold is not None)
+        ops = list(s.scalars(select(StockOperation)))
+        stocked = {loc for _, loc in levels}
+        assert len(ops) == len(stocked)
+        codes = {loc.id: loc.code for loc in s.scalars(select(Location))}
+        op_location = {}
+        for m in s.scalars(select(StockMove)):
+            assert kind[m.from_location_id] is LocationKind.SUPPLIER
+            op_location.setdefault(m.operation_pk, m.to_location_id)
+            assert op_location[m.operation_pk] == m.to_location_id  # one document per location
+        for op in ops:
+            assert op.reason == "opening_balance" and op.user_id == actor.user_id
+            assert op.operation_id == f"demo-opening-{codes[op_location[op.id]]}-3"
+
+
+# -- sales ----------------------------------------------------------------------------------------------------
+def test_sales_history_has_rhythm_and_adds_up(db: Database, actor: Actor) -> None:
+    _generate(db, actor)
+    with db.read() as s:
+        orders = list(s.scalars(select(Order)))
+        lines = list(s.scalars(select(OrderLine)))
+        price = dict(s.execute(select(Variant.id, Variant.price)).all())
+        product_of = dict(s.execute(select(Variant.id, Variant.product_id)).all())
+        customers = {c.id: c for c in s.scalars(select(Customer))}
+    days = [o.ordered_at.date() for o in orders]
+    assert max(days) <= ANCHOR and max(days) >= ANCHOR - dt.timedelta(days=7)
+    assert ANCHOR - dt.timedelta(days=730) <= min(days) <= ANCHOR - dt.timedelta(days=700)
+    span = (ANCHOR - min(days)).days + 1
+
+    by_weekday = collections.Counter(d.weekday() for d in days)
+    weekend_rate = (by_weekday[5] + by_weekday[6]) / 2
+    assert weekend_rate > 1.15 * len(days) / 7
+    q4 = sum(1 for d in days if d.month >= 10)
+    q4_days = sum(1 for i in range(span) if (ANCHOR - dt.timedelta(days=i)).month >= 10)
+    assert q4 / q4_days > 1.15 * len(days) / span
+    first_year = sum(1 for d in days if d <= ANCHOR - dt.timedelta(days=365))
+    assert len(days) - first_year > 1.1 * first_year  # growing
+
+    total: dict[int, Decimal] = collections.defaultdict(Decimal)
+    for ln in lines:
+        assert ln.unit_price == price[ln.variant_id]
+        assert Decimal(0) <= ln.discount < ln.unit_price * ln.quantity
+        total[ln.order_id] += ln.unit_price * ln.quantity - ln.discount
+    assert all(o.total == total[o.id] for o in orders)
+    qty = collections.Counter(ln.quantity for ln in lines)
+    assert qty[1] > 0.6 * len(lines) and sum(qty[q] for q in (1, 2, 3)) > 0.95 * len(lines)
+    assert any(ln.discount > 0 for ln in lines)
+    # Long tail: the best tenth of the products sells a large share, and some never sell.
+    per_product = collections.Counter()
+    for ln in lines:
+        per_product[product_of[ln.variant_id]] += ln.quantity
+    top = sum(q for _, q in per_product.most_common(N // 10))
+    assert top > 0.3 * sum(per_product.values())
+    assert len(per_product) < N
+
+    first_order: dict[int, dt.datetime] = {}
+    for o in orders:
+        if o.customer_id is not None:
+            first_order[o.customer_id] = min(o.ordered_at, first_order.get(o.customer_id, o.ordered_at))
+    assert all(customers[c].created_at <= t for c, t in first_order.items())
+    assert {c.age_band for c in customers.values()} <= {"18-24", "25-34", "35-44", "45-54", "55-64", "65+"}
+    countries = collections.Counter(c.country for c in customers.values())
+    assert all(re.fullmatch(r"[A-Z]{2}", k) for k in countries) and len(countries) >= 5
+    assert countries.most_common(1)[0][1] > 1.5 * len(customers) / len(countries)  # weighted, not uniform
+    assert len({c.email for c in customers.values()}) == len(customers)
+
+
+# -- determinism ----------------------------------------------------------------------------------------------
+def test_same_seed_same_data_and_other_seed_other_data(db: Database, actor: Actor) -> None:
+    _generate(db, actor, seed=11)
+    first = _fingerprint(db)
+    _wipe(db)
+    _generate(db, actor, seed=11)
+    assert _fingerprint(db) == first
+    _wipe(db)
+    _generate(db, actor, seed=12)
+    other = _fingerprint(db)
+    for table in ("products", "variants", "stock_levels", "orders", "order_lines"):
+        assert other[table] != first[table], table
+
+
+def test_other_anchor_moves_the_history(db: Database, actor: Actor) -> None:
+    _generate(db, actor, anchor=dt.date(2024, 3, 1))
+    with db.read() as s:
+        last = s.scalar(select(func.max(Order.ordered_at)))
+    assert last is not None and last.date() <= dt.date(2024, 3, 1)
+    assert last.date() >= dt.date(2024, 2, 20)
+
+
+@pytest.mark.postgres
+def test_both_engines_produce_identical_data(sqlite_db: Database, pg_db: Database) -> None:
+    for db in (sqlite_db, pg_db):
+        _generate(db, ensure_user(db, "tester"), seed=5)
+    assert _fingerprint(sqlite_db) == _fingerprint(pg_db)
+
+
+# -- refusals, cancellation, audit, schema ---------------------------------------------------------------------
+def test_refuses_a_store_that_already_has_products(db: Database, actor: Actor) -> None:
+    with db.write() as s:
+        s.add(Product(handle="real-product", title="A real product"))
+    with pytest.raises(ValidationError, match="already holds 1 products; the demo store needs an empty database"):
+        _generate(db, actor)
+    assert _count(db, Product) == 1
+    assert _count(db, Variant) == 0 and _count(db, Category) == 0
+
+
+def test_refuses_bad_arguments(db: Database, actor: Actor) -> None:
+    for bad in (0, -5):
+        with pytest.raises(ValidationError, match="products"):
+            _generate(db, actor, products=bad)
+    with pytest.raises(ValidationError, match="seed"):
+        _generate(db, actor, seed=-1)
+    assert _count(db, Category) == 0
+
+
+def test_cancel_leaves_nothing_behind(db: Database, actor: Actor) -> None:
+    seen: list[str] = []
+
+    def progress(fraction: float, text_: str) -> None:
+        seen.append(text_)
+
+    def cancel() -> bool:  # cancel once the catalog is written and stock is on its way
+        return any("stock levels" in t for t in seen)
+
+    with pytest.raises(DemoCancelled):
+        _generate(db, actor, progress=progress, cancel=cancel)
+    assert any("variants" in t for t in seen)
+    for model in DEMO_MODELS:
+        assert _count(db, model) == 0, model.__tablename__
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.entity == "store")) == 0
+    assert _schema_diff(db) == []  # dropped constraints and indexes came back with the rollback
+    summary = _generate(db, actor)  # and a later run works
+    assert summary.products == N
+
+
+def test_audit_row_progress_and_usable_schema_afterwards(db: Database, actor: Actor) -> None:
+    calls: list[tuple[float, str]] = []
+    summary = _generate(db, actor, progress=lambda f, t: calls.append((f, t)))
+    with db.read() as s:
+        rows = list(s.scalars(select(AuditEntry).where(AuditEntry.entity == "store")))
+    assert len(rows) == 1
+    entry = rows[0]
+    assert (entry.entity_id, entry.action, entry.user_id, entry.before) == ("demo", "generate", actor.user_id, None)
+    assert entry.after is not None
+    assert {k: entry.after[k] for k in summary.to_dict()} == summary.to_dict()
+    assert entry.after["anchor"] == ANCHOR.isoformat() and entry.after["seed"] == 42
+
+    fractions = [f for f, _ in calls]
+    assert fractions == sorted(fractions) and fractions[0] >= 0 and fractions[-1] == 1.0
+    assert 10 <= len(calls) <= 45
+    assert max(b - a for a, b in zip(fractions, fractions[1:])) < 0.3  # no long silent stretch
+    assert any("variants" in t.lower() for _, t in calls)
+
+    # Constraints and indexes are all back, and ids continue after the demo rows.
+    assert _schema_diff(db) == []
+    if not db.is_sqlite:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM pg_constraint WHERE NOT convalidated")).scalar() == 0
+            assert conn.execute(text("SELECT count(*) FROM pg_index WHERE NOT indisvalid")).scalar() == 0
+    with db.write() as s:
+        p = Product(handle="after-demo", title="After the demo")
+        c = Customer(country="DE", age_band="25-34", email="new@example.com")
+        s.add_all([p, c])
+        s.flush()
+        v = Variant(product_id=p.id, sku="AFTER-1", price=Decimal("9.99"))
+        s.add(v)
+        s.flush()
+        assert (p.id, c.id, v.id) == (N + 1, summary.customers + 1, summary.variants + 1)
+    with pytest.raises(Exception):  # foreign keys are enforced again
+        with db.write() as s:
+            s.add(VariantOption(variant_id=10**9, attribute_id=1, attribute_value_id=1))
+
+
+def test_smallest_store(db: Database, actor: Actor) -> None:
+    summary = _generate(db, actor, products=1, seed=9)
+    assert summary.products == _count(db, Product) == 1
+    assert summary.variants == _count(db, Variant) >= 1
+    assert summary.order_lines == _count(db, OrderLine) > 0
+
+
+@pytest.mark.postgres
+def test_binary_copy_encoder_round_trips_edge_values(pg_db: Database) -> None:
+    """The hand-built COPY BINARY stream, on values the demo data does not reach."""
+    import numpy as np
+
+    from backoffice.services import demo
+
+    cents = np.array([0, 1, 99, 100, 999_999, 1_000_000, 123_456_789_01, 999_999_999_999, -550, 7])
+    n = len(cents)
+    secs = np.array([0, 946_684_800, 946_684_799, 1_700_000_000, 4_102_444_800] * 2)
+    texts = np.array(["", "Bergström", "Maison Lumière", "x" * 300, "a\tb", "tab\\slash", "日本", "-", "None", "z"],
+                     dtype=object)
+    table = demo._Table(
+        "enc",
+        [("a", demo.I8), ("b", demo.I4), ("m", demo.MONEY), ("t", demo.TS), ("s", demo.TEXT), ("f", demo.BOOL)],
+        {"a": np.arange(n, dtype=np.int64) * 10**12, "b": np.arange(n, dtype=np.int32) - 5, "m": cents,
+         "t": secs, "s": texts, "f": np.arange(n) % 2 == 0},
+        {"b": np.arange(n) % 3 == 0, "m": np.arange(n) == 4, "s": np.arange(n) == 2},
+    )
+    with pg_db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE enc (a bigint, b integer, m numeric(12, 2), t timestamptz, s text, f boolean)")
+            with cur.copy("COPY enc (a, b, m, t, s, f) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(demo._PG_BINARY_HEADER)
+                copy.write(demo._copy_binary(table, 0, 6))
+                copy.write(demo._copy_binary(table, 6, n))
+                copy.write(demo._PG_BINARY_TRAILER)
+            cur.execute("SELECT a, b, m, t, s, f FROM enc ORDER BY a")
+            rows = cur.fetchall()
+        raw.rollback()
+    assert len(rows) == n
+    for i, (a, b, m, t, s, f) in enumerate(rows):
+        assert a == i * 10**12
+        assert b == (None if i % 3 == 0 else i - 5)
+        assert m == (None if i == 4 else Decimal(int(cents[i])) / 100)
+        assert t == dt.datetime.fromtimestamp(int(secs[i]), dt.timezone.utc)
+        assert s == (None if i == 2 else texts[i])
+        assert f is (i % 2 == 0)
+
+
+@pytest.mark.postgres
+def test_a_role_that_does_not_own_the_tables_gets_the_same_store(pg_db: Database) -> None:
+    """Without the right to drop and recreate constraints the generator loads with them in place."""
+    import uuid
+
+    from sqlalchemy import make_url
+
+    role = f"bo_demo_{uuid.uuid4().hex[:8]}"
+    with pg_db.engine.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA public TO "{role}"'))
+        conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"'))
+        conn.execute(text(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{role}"'))
+    limited = Database(make_url(str(pg_db.url)).set(username=role, password=None))
+    try:
+        summary = _generate(limited, ensure_user(limited, "clerk"), seed=5)
+        assert summary.products == _count(pg_db, Product) == N
+        assert _schema_diff(pg_db) == []
+        with pg_db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM pg_constraint WHERE NOT convalidated")).scalar() == 0
+        first = _fingerprint(pg_db)
+        _wipe(pg_db)
+        _generate(pg_db, ensure_user(pg_db, "clerk"), seed=5)  # same user, now as the owner role
+        assert _fingerprint(pg_db) == first  # the slow path writes exactly the same rows
+    finally:
+        limited.dispose()
+        with pg_db.engine.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
