@@ -92,3 +92,17 @@ def test_users_and_audit(runner: CliRunner, tmp_path: Path) -> None:
     audit = runner.invoke(main, ["audit", "--db", url, "--entity", "user"])
     assert audit.exit_code == 0
     assert len(audit.output.strip().splitlines()) == 2 and "created clerk" in audit.output
+
+
+def test_demo_command_creates_a_migrated_store_and_refuses_a_second_fill(runner: CliRunner, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    result = runner.invoke(main, ["demo", "--products", "30", "--seed", "7", "--db", url])
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"products\s+30\n", result.output)
+    variants = int(re.search(r"variants\s+([\d,]+)", result.output)[1].replace(",", ""))
+    assert 150 <= variants <= 600
+    again = runner.invoke(main, ["demo", "--products", "30", "--db", url])
+    assert again.exit_code == 1
+    assert "already holds 30 products" in one_error_line(again)
+    audit = runner.invoke(main, ["audit", "--db", url, "--entity", "store"])
+    assert "generate" in audit.output
