@@ -119,8 +119,8 @@ class Database:
                 u,
                 echo=echo,
                 pool_pre_ping=True,
-                pool_size=5,
-                max_overflow=10,
+                pool_size=8,
+                max_overflow=24,
                 connect_args={"connect_timeout": 5, "application_name": "backoffice"},
             )
             self._write_engine = self.engine

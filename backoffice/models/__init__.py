@@ -17,8 +17,28 @@ from backoffice.models.changesets import Changeset, ChangesetEntry
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
 from backoffice.models.people import AppliedOperation, AuditEntry, Role, Supplier, User
 from backoffice.models.sales import Customer, Order, OrderLine
+from backoffice.models.settings import StoreSetting
+from backoffice.models.stock_documents import (
+    CountState,
+    LowStockDefault,
+    StockAlert,
+    StockCount,
+    StockCountLine,
+    Transfer,
+    TransferLine,
+    TransferState,
+)
 
 __all__ = [
+    "TransferState",
+    "TransferLine",
+    "Transfer",
+    "StoreSetting",
+    "StockCountLine",
+    "StockCount",
+    "StockAlert",
+    "LowStockDefault",
+    "CountState",
     "AppliedOperation",
     "Attribute",
     "AttributeValue",

@@ -48,7 +48,7 @@ class PriceStep:
 
 @dataclass(frozen=True)
 class BulkOperation:
-    kind: str                       # money, set, tags_add, tags_remove, replace
+    kind: str                       # money, set, tags_add, tags_remove, replace, category_replace, category_remove
     field: str = ""
     steps: tuple[PriceStep, ...] = ()
     value: Any = None               # for kind "set"
@@ -68,6 +68,10 @@ class BulkOperation:
             return f"{'add' if self.kind == 'tags_add' else 'remove'} tags {', '.join(self.tags)}"
         if self.kind == "replace":
             return f"replace {self.find!r} with {self.replace!r} in {self.field.replace('_', ' ')}"
+        if self.kind == "category_replace":
+            return f"move products of category {self.find} to category {self.value}"
+        if self.kind == "category_remove":
+            return f"remove category {self.value}" if self.value is not None else "remove the category"
         return self.kind
 
 
@@ -160,6 +164,14 @@ def _validate_operation(op: BulkOperation) -> None:
                 re.compile(op.find)
             except re.error as exc:
                 problems.append(("operation", "find", f"is not a valid regular expression: {exc}"))
+    elif op.kind == "category_replace":
+        if not str(op.find).strip().isdigit():
+            problems.append(("operation", "find", "give the category to replace"))
+        if op.value is None or not str(op.value).strip().isdigit():
+            problems.append(("operation", "value", "give the category to put in its place"))
+    elif op.kind == "category_remove":
+        if op.value is not None and not str(op.value).strip().isdigit():
+            problems.append(("operation", "value", f"{op.value!r} is not a category id"))
     else:
         problems.append(("operation", "kind", f"unknown operation {op.kind!r}"))
     if problems:
@@ -250,9 +262,17 @@ def _plan_products(db: Database, op: BulkOperation, variant_ids: list[int]) -> P
         for cond in chunked_in(session, Variant.id, variant_ids):
             product_ids.update(session.scalars(select(Variant.product_id).where(cond)))
         ids = sorted(product_ids)
+        wanted_categories = []
         if op.kind == "set" and op.field == "category_id" and op.value is not None:
-            if session.get(Category, int(op.value)) is None:
-                raise ValidationError([("operation", "value", f"category {op.value} does not exist")])
+            wanted_categories = [("value", op.value)]
+        elif op.kind == "category_replace":
+            wanted_categories = [("find", op.find), ("value", op.value)]
+        elif op.kind == "category_remove" and op.value is not None:
+            wanted_categories = [("value", op.value)]
+        for name, category_id in wanted_categories:
+            if session.get(Category, int(category_id)) is None:
+                raise ValidationError([("operation", name, f"category {category_id} does not exist")])
+        column = "category_id" if op.kind.startswith("category_") else op.field
         changes: list[RowChange] = []
         sample: list[tuple[str, str, Any, Any]] = []
         invalid: list[tuple[str, str, str]] = []
@@ -275,19 +295,26 @@ def _plan_products(db: Database, op: BulkOperation, variant_ids: list[int]) -> P
                             sample.append((f"product {handle}", "tags", ", ".join(old), ", ".join(new)))
                 continue
             rows = [row for cond in chunked_in(session, Product.id, chunk)
-                    for row in session.execute(select(Product.id, Product.version, Product.handle, getattr(Product, op.field))
+                    for row in session.execute(select(Product.id, Product.version, Product.handle, getattr(Product, column))
                                                .where(cond).order_by(Product.id))]
             for pid, version, handle, old in rows:
                 old = old.value if hasattr(old, "value") else old
-                new = fix(old or "") if fix else op.value
-                if op.field == "title" and not str(new).strip():
+                if op.kind == "category_replace":
+                    new = int(op.value) if old == int(op.find) else old
+                elif op.kind == "category_remove":
+                    new = None if op.value is None or old == int(op.value) else old
+                elif column == "category_id":
+                    new = None if op.value is None else int(op.value)
+                else:
+                    new = fix(old or "") if fix else op.value
+                if column == "title" and not str(new).strip():
                     invalid.append((f"product {handle}", "title", "would become empty"))
                     continue
                 if new == old:
                     continue
-                changes.append(RowChange("product", pid, version, {op.field: new}, {op.field: old}))
+                changes.append(RowChange("product", pid, version, {column: new}, {column: old}))
                 if len(sample) < 50:
-                    sample.append((f"product {handle}", op.field, old, new))
+                    sample.append((f"product {handle}", column, old, new))
     return Plan(op, changes, len(ids), sample, invalid, {})
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -510,6 +510,40 @@ def create_attribute(db: Database, actor: Actor, *, code: str, name: str, values
         session.flush()
         change = Change("attribute", attribute.id, "create", attribute.version, None,
                         {"code": code, "name": attribute.name, "values": [v.value for v in attribute.values]})
+        audit_change(session, actor, change, None)
+        return change
+
+    return db.run_write(work)
+
+
+def create_category(db: Database, actor: Actor, *, name: str, parent_id: int | None = None) -> Change:
+    """A node of the category tree under ``parent_id`` (None: a top-level category)."""
+    require_role(actor, *_EDITORS)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError([("category", "name", "must not be empty")])
+    if len(name) > 200:
+        raise ValidationError([(f"category {name[:40]!r}", "name", "is longer than 200 characters")])
+
+    def work(session: Session) -> Change:
+        parent = None
+        if parent_id is not None:
+            parent = session.get(Category, int(parent_id))
+            if parent is None:
+                raise NotFound(f"category {parent_id} does not exist")
+        taken = session.scalar(select(Category.id).where(
+            Category.name == name, Category.parent_id.is_(None) if parent is None else Category.parent_id == parent.id))
+        if taken is not None:
+            raise ValidationError([(f"category {name!r}", "name", "already exists at this place in the tree")])
+        siblings = session.scalar(select(func.count()).select_from(Category).where(
+            Category.parent_id.is_(None) if parent is None else Category.parent_id == parent.id)) or 0
+        category = Category(name=name, parent_id=parent.id if parent else None, position=int(siblings), path="/")
+        session.add(category)
+        session.flush()
+        category.path = f"{parent.path if parent else '/'}{category.id}/"
+        session.flush()
+        change = Change("category", category.id, "create", category.version, None,
+                        {"name": name, "parent_id": category.parent_id, "path": category.path})
         audit_change(session, actor, change, None)
         return change
 

@@ -8,12 +8,30 @@ for the scroll bar), and fetches rows for whatever ids come into view (``rows_by
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+import functools
+import threading
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from backoffice.db import Database
@@ -145,16 +163,68 @@ def _stock_totals():  # type: ignore[no-untyped-def]
             .group_by(StockLevel.variant_id).subquery("stock_totals"))
 
 
+# The grid's own alias of categories, so the category filter's subqueries (on the plain table) are never
+# correlated with the category joined for names and sorting.
+_GridCategory = aliased(Category, name="grid_category")
+T = TypeVar("T")
+
+SORT_KEYS: tuple[str, ...] = ("id", *(c.key for c in COLUMNS))
+# Sort keys whose value may be NULL: NULLs sort after every value on both engines (SQLite would put them
+# first, PostgreSQL last), so a descending order is exactly the ascending one reversed.
+_NULLABLE_SORTS = frozenset({"barcode", "compare_at_price", "cost", "category", "margin"})
+_ITEM_SEP, _PART_SEP = "\x1e", "\x1f"
+
+
 def _sort_expression(key: str, stock_sq) -> ColumnElement:  # type: ignore[no-untyped-def]
+    if key not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {key!r}; valid: {', '.join(SORT_KEYS)}")
+    if key == "margin":  # in hundredths of a percent: an exact integer, safe to compare in a keyset
+        ratio = func.round((Variant.price - Variant.cost) * 10000 / Variant.price)
+        return case((and_(Variant.cost.is_not(None), Variant.price > 0), cast(ratio, Integer)), else_=None)
+    if key == "stock":
+        return func.coalesce(stock_sq.c.on_hand, 0)
     return {
         "title": Product.title, "sku": Variant.sku, "barcode": Variant.barcode, "status": Product.status,
         "variant_status": Variant.status, "vendor": Product.vendor, "product_type": Product.product_type,
         "price": Variant.price, "compare_at_price": Variant.compare_at_price, "cost": Variant.cost,
-        "updated_at": Variant.updated_at, "handle": Product.handle, "category": Product.category_id,
-        "stock": func.coalesce(stock_sq.c.on_hand, 0) if stock_sq is not None else Variant.id,
-        "margin": (Variant.price - func.coalesce(Variant.cost, Variant.price)),
+        "updated_at": Variant.updated_at, "handle": Product.handle, "category": _GridCategory.name,
         "options": Variant.title, "tags": Product.id, "id": Variant.id,
     }[key]
+
+
+@dataclass(frozen=True)
+class _Ordering:
+    """The display order: (sort value is NULL, sort value, variant id), all ascending or all descending."""
+
+    key: str
+    expr: ColumnElement
+
+    @property
+    def nullable(self) -> bool:
+        return self.key in _NULLABLE_SORTS
+
+    def clauses(self, descending: bool) -> list[ColumnElement]:
+        parts: list[ColumnElement] = []
+        if self.nullable:
+            parts.append(self.expr.is_(None))
+        if self.key != "id":
+            parts.append(self.expr)
+        parts.append(Variant.id)
+        return [p.desc() if descending else p.asc() for p in parts]
+
+    def after(self, value: Any, variant_id: int, descending: bool) -> ColumnElement:
+        """Rows that come after the row (value, variant_id) in display order: a keyset condition."""
+        later = (lambda a, b: a < b) if descending else (lambda a, b: a > b)
+        if self.key == "id":
+            return later(Variant.id, variant_id)
+        if value is None:  # the cursor is among the NULLs, which come last ascending and first descending
+            tie = and_(self.expr.is_(None), later(Variant.id, variant_id))
+            return or_(tie, self.expr.is_not(None)) if descending else tie
+        cond = or_(later(self.expr, value), and_(self.expr == value, later(Variant.id, variant_id)))
+        if not self.nullable:
+            return cond
+        cond = and_(self.expr.is_not(None), cond)
+        return cond if descending else or_(cond, self.expr.is_(None))
 
 
 def _apply_filter(stmt: Select, f: VariantFilter, session_stock_sq=None) -> Select:  # type: ignore[no-untyped-def]
@@ -198,12 +268,14 @@ def _apply_filter(stmt: Select, f: VariantFilter, session_stock_sq=None) -> Sele
     return stmt.where(and_(*conds)) if conds else stmt
 
 
-def _base(columns, f: VariantFilter, sort_key: str):  # type: ignore[no-untyped-def]
+def _base(columns, f: VariantFilter, sort_key: str, *, with_category: bool = False):  # type: ignore[no-untyped-def]
     stock_sq = _stock_totals() if sort_key == "stock" else None
     stmt = select(*columns).select_from(Variant).join(Product, Product.id == Variant.product_id)
+    if with_category or sort_key == "category":
+        stmt = stmt.outerjoin(_GridCategory, _GridCategory.id == Product.category_id)
     if stock_sq is not None:
         stmt = stmt.outerjoin(stock_sq, stock_sq.c.variant_id == Variant.id)
-    return _apply_filter(stmt, f), _sort_expression(sort_key, stock_sq)
+    return _apply_filter(stmt, f), _Ordering(sort_key, _sort_expression(sort_key, stock_sq))
 
 
 def count(db: Database, f: VariantFilter = VariantFilter()) -> int:
@@ -212,65 +284,174 @@ def count(db: Database, f: VariantFilter = VariantFilter()) -> int:
         return int(session.scalar(stmt) or 0)
 
 
-def ordered_ids(db: Database, f: VariantFilter = VariantFilter(), sort_key: str = "id", descending: bool = False) -> list[int]:
-    """Every matching variant id in display order (ids only: a million fit in a few MB)."""
-    stmt, expr = _base([Variant.id], f, sort_key)
-    order = [expr.desc() if descending else expr.asc(), Variant.id.desc() if descending else Variant.id.asc()]
+def ordered_ids(db: Database, f: VariantFilter = VariantFilter(), sort_key: str = "id",
+                descending: bool = False) -> array[int]:
+    """Every matching variant id in display order, as a compact array (a million ids take 8 MB)."""
+    stmt, order = _base([Variant.id], f, sort_key)
     with db.read() as session:
-        return list(session.scalars(stmt.order_by(*order)))
+        return array("q", session.connection().execute(stmt.order_by(*order.clauses(descending))).scalars())
 
 
-def first_page(db: Database, f: VariantFilter = VariantFilter(), sort_key: str = "id", descending: bool = False,
-               limit: int = 200) -> list[GridRow]:
+@functools.cache
+def _row_columns() -> tuple[Any, ...]:
+    """The grid row's columns; tags, options and stock come from correlated subqueries (index lookups),
+    so one statement returns whole rows."""
+    tags = (select(func.aggregate_strings(ProductTag.tag, _ITEM_SEP))
+            .where(ProductTag.product_id == Product.id).scalar_subquery())
+    option = (cast(Attribute.position, String) + _PART_SEP + cast(Attribute.id, String) + _PART_SEP
+              + AttributeValue.value)
+    options = (select(func.aggregate_strings(option, _ITEM_SEP))
+               .select_from(VariantOption)
+               .join(AttributeValue, AttributeValue.id == VariantOption.attribute_value_id)
+               .join(Attribute, Attribute.id == VariantOption.attribute_id)
+               .where(VariantOption.variant_id == Variant.id).scalar_subquery())
+    stock = select(func.sum(StockLevel.on_hand)).where(StockLevel.variant_id == Variant.id).scalar_subquery()
+    return (Variant.id, Variant.product_id, Variant.version, Product.version, Product.title, Product.handle,
+            Variant.sku, Variant.barcode, Variant.title, Product.status, Variant.status, Product.category_id,
+            _GridCategory.name, Product.vendor, Product.product_type, Variant.price, Variant.compare_at_price,
+            Variant.cost, Variant.updated_at, Product.updated_at, tags, options, stock)
+
+
+def _options_text(packed: str | None, fallback: str) -> str:
+    if not packed:
+        return fallback
+    items = []
+    for item in packed.split(_ITEM_SEP):
+        position, attribute_id, value = item.split(_PART_SEP, 2)
+        items.append((int(position), int(attribute_id), value))
+    return " / ".join(value for _, _, value in sorted(items))
+
+
+def _grid_row(r: Any) -> GridRow:
+    (vid, pid, vver, pver, title, handle, sku, barcode, vtitle, status, vstatus, cat_id, cat_name, vendor, ptype,
+     price, compare_at, cost, v_upd, p_upd, tags, options, stock) = r
+    return GridRow(
+        variant_id=vid, product_id=pid, variant_version=vver, product_version=pver, title=title, handle=handle,
+        sku=sku, barcode=barcode, options=_options_text(options, vtitle), status=status.value,
+        variant_status=vstatus.value, category_id=cat_id, category=cat_name or "", vendor=vendor,
+        product_type=ptype, tags=sorted(tags.split(_ITEM_SEP)) if tags else [], price=price,
+        compare_at_price=compare_at, cost=cost, stock=int(stock or 0), updated_at=max(v_upd, p_upd),
+    )
+
+
+class PageReader:
+    """A connection kept for the grid's many small reads.
+
+    Each page is one statement. Through the pool, every read would also pay a checkout with a liveness
+    ping, a BEGIN and a ROLLBACK: three more round trips than the query itself. A reader checks one
+    connection out once and runs each page in autocommit on it (PostgreSQL), one read at a time, and
+    replaces the connection once if it was dropped. On SQLite (a local file) it simply reads through
+    the pool. Long reads (the ids, the count) do not belong here: they would hold up the pages.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __call__(self, read: Callable[[Connection], T]) -> T:
+        if self.db.is_sqlite:
+            with self.db.read() as session:
+                return read(session.connection())
+        with self._lock:
+            try:
+                for attempt in (1, 2):
+                    if self._conn is None:
+                        self._conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+                    try:
+                        return read(self._conn)
+                    except DBAPIError as exc:
+                        if not exc.connection_invalidated or attempt == 2:
+                            raise
+                        self._drop()
+            finally:
+                if self._closed:
+                    self._drop()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        """Give the connection back to the pool, now or, if a read is under way, when it ends (so the
+        caller, the GUI thread, never waits for a query)."""
+        self._closed = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
+
+
+def _read(db: Database | PageReader, read: Callable[[Connection], T]) -> T:
+    if isinstance(db, PageReader):
+        return db(read)
+    with db.read() as session:
+        return read(session.connection())
+
+
+@functools.lru_cache(maxsize=64)
+def _page_statement(f: VariantFilter, sort_key: str, descending: bool, limit: int) -> tuple[Select, _Ordering]:
+    """The statement of a first page, built once per filter and order (building and keying a statement
+    with three correlated subqueries costs about a millisecond)."""
+    stmt, order = _base(_row_columns(), f, sort_key, with_category=True)
+    return stmt.order_by(*order.clauses(descending)).limit(limit), order
+
+
+def _page(db: Database | PageReader, f: VariantFilter, sort_key: str, descending: bool, limit: int,
+          after_id: int | None = None) -> list[GridRow]:
+    if after_id is None:
+        stmt, _ = _page_statement(f, sort_key, descending, limit)
+        return [_grid_row(r) for r in _read(db, lambda conn: conn.execute(stmt).all())]
+    base, order = _base(_row_columns(), f, sort_key, with_category=True)
+    cursor_stmt, cursor_order = _base([Variant.id], VariantFilter(), sort_key)
+    value_stmt = cursor_stmt.with_only_columns(cursor_order.expr).where(Variant.id == after_id)
+
+    def read(conn: Connection) -> list[Any]:
+        value = conn.execute(value_stmt).scalar()   # the cursor row's sort value (one indexed lookup)
+        stmt = base.where(order.after(value, after_id, descending)).order_by(*order.clauses(descending))
+        return list(conn.execute(stmt.limit(limit)).all())
+
+    return [_grid_row(r) for r in _read(db, read)]
+
+
+def first_page(db: Database | PageReader, f: VariantFilter = VariantFilter(), sort_key: str = "id",
+               descending: bool = False, limit: int = 200) -> list[GridRow]:
     """The first rows in display order, read without touching the rest of the table."""
-    stmt, expr = _base([Variant.id], f, sort_key)
-    order = [expr.desc() if descending else expr.asc(), Variant.id.desc() if descending else Variant.id.asc()]
-    with db.read() as session:
-        ids = list(session.scalars(stmt.order_by(*order).limit(limit)))
-    rows = rows_by_id(db, ids)
-    return [rows[i] for i in ids if i in rows]
+    return _page(db, f, sort_key, descending, limit)
 
 
-def rows_by_id(db: Database, ids: list[int]) -> dict[int, GridRow]:
-    """Full grid rows for the given variant ids (a visible page): four indexed queries."""
+def page_after(db: Database | PageReader, after_id: int, f: VariantFilter = VariantFilter(), sort_key: str = "id",
+               descending: bool = False, limit: int = 200) -> list[GridRow]:
+    """The rows that follow the row of variant ``after_id`` in display order (keyset, no OFFSET)."""
+    return _page(db, f, sort_key, descending, limit, after_id)
+
+
+def last_page(db: Database | PageReader, f: VariantFilter = VariantFilter(), sort_key: str = "id",
+              descending: bool = False, limit: int = 200) -> list[GridRow]:
+    """The last ``limit`` rows in display order: the first page of the reversed order, turned back.
+    What jumping to the end of the grid needs, at the cost of one keyset page."""
+    rows = _page(db, f, sort_key, not descending, limit)
+    rows.reverse()
+    return rows
+
+
+@functools.cache
+def _rows_statement() -> Select:
+    return (select(*_row_columns()).select_from(Variant).join(Product, Product.id == Variant.product_id)
+            .outerjoin(_GridCategory, _GridCategory.id == Product.category_id)
+            .where(Variant.id.in_(bindparam("ids", expanding=True))))
+
+
+def rows_by_id(db: Database | PageReader, ids: Sequence[int]) -> dict[int, GridRow]:
+    """Full grid rows for the given variant ids (a visible page), in one statement."""
     if not ids:
         return {}
-    with db.read() as session:
-        base = session.execute(
-            select(Variant.id, Variant.product_id, Variant.version, Product.version, Product.title, Product.handle,
-                   Variant.sku, Variant.barcode, Variant.title, Product.status, Variant.status, Product.category_id,
-                   Category.name, Product.vendor, Product.product_type, Variant.price, Variant.compare_at_price,
-                   Variant.cost, Variant.updated_at, Product.updated_at)
-            .join(Product, Product.id == Variant.product_id)
-            .outerjoin(Category, Category.id == Product.category_id)
-            .where(Variant.id.in_(ids))
-        ).all()
-        product_ids = sorted({r[1] for r in base})
-        tags: dict[int, list[str]] = defaultdict(list)
-        for pid, tag in session.execute(select(ProductTag.product_id, ProductTag.tag)
-                                        .where(ProductTag.product_id.in_(product_ids)).order_by(ProductTag.tag)):
-            tags[pid].append(tag)
-        options: dict[int, list[str]] = defaultdict(list)
-        for vid, value in session.execute(
-            select(VariantOption.variant_id, AttributeValue.value)
-            .join(AttributeValue, AttributeValue.id == VariantOption.attribute_value_id)
-            .join(Attribute, Attribute.id == VariantOption.attribute_id)
-            .where(VariantOption.variant_id.in_(ids)).order_by(VariantOption.variant_id, Attribute.position, Attribute.id)
-        ):
-            options[vid].append(value)
-        stock = dict(session.execute(select(StockLevel.variant_id, func.sum(StockLevel.on_hand))
-                                     .where(StockLevel.variant_id.in_(ids)).group_by(StockLevel.variant_id)).all())
-    out = {}
-    for (vid, pid, vver, pver, title, handle, sku, barcode, vtitle, status, vstatus, cat_id, cat_name, vendor, ptype,
-         price, compare_at, cost, v_upd, p_upd) in base:
-        out[vid] = GridRow(
-            variant_id=vid, product_id=pid, variant_version=vver, product_version=pver, title=title, handle=handle,
-            sku=sku, barcode=barcode, options=" / ".join(options.get(vid, [])) or vtitle,
-            status=status.value, variant_status=vstatus.value, category_id=cat_id, category=cat_name or "",
-            vendor=vendor, product_type=ptype, tags=tags.get(pid, []), price=price, compare_at_price=compare_at,
-            cost=cost, stock=int(stock.get(vid) or 0), updated_at=max(v_upd, p_upd),
-        )
-    return out
+    stmt, params = _rows_statement(), {"ids": list(ids)}
+    return {r[0]: _grid_row(r) for r in _read(db, lambda conn: conn.execute(stmt, params).all())}
 
 
 def facets(db: Database) -> dict[str, list[Any]]:

@@ -17,12 +17,13 @@ of times by ``Database.run_write``.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from backoffice.db import Database
@@ -47,7 +48,8 @@ REASONS = ("receipt", "transfer", "adjustment", "count", "damage", "loss", "foun
 class InsufficientStock(ServiceError):
     def __init__(self, shortages: list[dict[str, Any]]) -> None:
         self.shortages = shortages
-        parts = [f"{s['sku']} at {s['location']}: {s['on_hand']} on hand, {s['requested']} requested" for s in shortages]
+        parts = [f"{s['sku']} at {s['location']}: {s.get('available', s['on_hand'])} available, {s['requested']} requested"
+                 for s in shortages]
         super().__init__("not enough stock: " + "; ".join(parts))
 
 
@@ -75,6 +77,18 @@ class PostResult:
         return {"operation_id": self.operation_id, "stock_operation_id": self.stock_operation_id,
                 "applied": self.applied,
                 "levels": [{"variant_id": v, "location_id": loc, "on_hand": q} for (v, loc), q in sorted(self.levels.items())]}
+
+
+@dataclass(frozen=True)
+class _Loc:
+    id: int
+    code: str
+    kind: LocationKind
+    active: bool
+
+    @property
+    def is_internal(self) -> bool:
+        return self.kind in INTERNAL_KINDS
 
 
 def _validate(lines: list[MoveLine], operation_id: str, reason: str) -> None:
@@ -115,9 +129,14 @@ def post_moves(db: Database, actor: Actor, *, operation_id: str, reason: str, li
 
 
 def _post(session: Session, actor: Actor, operation_id: str, reason: str, moves: list[MoveLine],
-          document: str, note: str) -> PostResult:
+          document: str, note: str, *, keep_reserved: bool = False) -> PostResult:
+    """Post inside the caller's transaction (documents change their state and post in one). With
+    ``keep_reserved`` stock promised to orders (``reserved``) cannot leave: only what is available can."""
+    conn = session.connection()  # Core statements straight on the connection: this path runs for every move
+    if conn.dialect.name == "postgresql":
+        return _post_on_server(session, conn, actor, operation_id, reason, moves, document, note, keep_reserved)
     ins = dialect_insert(session)
-    op_pk = session.execute(
+    op_pk = conn.execute(
         ins(StockOperation)
         .values(operation_id=operation_id, reason=reason, document=document, note=note, user_id=actor.user_id,
                 created_at=utcnow())
@@ -129,9 +148,10 @@ def _post(session: Session, actor: Actor, operation_id: str, reason: str, moves:
 
     # Resolve the locations and variants named by the lines.
     location_ids = sorted({m.from_location_id for m in moves} | {m.to_location_id for m in moves})
-    locations = {loc.id: loc for loc in session.scalars(select(Location).where(Location.id.in_(location_ids)))}
+    locations = {row.id: _Loc(row.id, row.code, LocationKind(row.kind), row.active) for row in conn.execute(
+        select(Location.id, Location.code, Location.kind, Location.active).where(Location.id.in_(location_ids)))}
     variant_ids = sorted({m.variant_id for m in moves})
-    skus = dict(session.execute(select(Variant.id, Variant.sku).where(Variant.id.in_(variant_ids))).all())
+    skus = dict(conn.execute(select(Variant.id, Variant.sku).where(Variant.id.in_(variant_ids))).all())
     problems = []
     for i, m in enumerate(moves, 1):
         for name, loc_id in (("from_location_id", m.from_location_id), ("to_location_id", m.to_location_id)):
@@ -157,30 +177,35 @@ def _post(session: Session, actor: Actor, operation_id: str, reason: str, moves:
     # Make sure every level row exists, then lock them all in (variant, location) order.
     if keys:
         now = utcnow()
-        session.execute(
+        conn.execute(
             ins(StockLevel)
             .values([{"variant_id": v, "location_id": loc, "on_hand": 0, "reserved": 0, "version": 1,
                       "created_at": now, "updated_at": now} for v, loc in keys])
             .on_conflict_do_nothing(index_elements=["variant_id", "location_id"])
         )
     levels: dict[tuple[int, int], tuple[int, int]] = {}
+    reserved: dict[tuple[int, int], int] = {}
     for chunk_start in range(0, len(variant_ids), 500):
         chunk = variant_ids[chunk_start:chunk_start + 500]
-        rows = session.execute(
-            select(StockLevel.id, StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand)
+        rows = conn.execute(
+            select(StockLevel.id, StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand,
+                   StockLevel.reserved)
             .where(StockLevel.variant_id.in_(chunk), StockLevel.location_id.in_([k[1] for k in keys] or [0]))
             .order_by(StockLevel.variant_id, StockLevel.location_id)
             .with_for_update()
         ).all()
         for r in rows:
             levels[(r.variant_id, r.location_id)] = (r.id, r.on_hand)
+            reserved[(r.variant_id, r.location_id)] = r.reserved
 
     shortages = []
     for key in keys:
         level_id, on_hand = levels[key]
-        if on_hand + delta[key] < 0:
+        usable = on_hand - reserved[key] if keep_reserved and delta[key] < 0 else on_hand
+        if usable + delta[key] < 0:
             shortages.append({"variant_id": key[0], "sku": skus[key[0]], "location_id": key[1],
-                              "location": locations[key[1]].code, "on_hand": on_hand, "requested": -delta[key]})
+                              "location": locations[key[1]].code, "on_hand": on_hand, "available": usable,
+                              "requested": -delta[key]})
     if shortages:
         raise InsufficientStock(shortages)
 
@@ -188,14 +213,14 @@ def _post(session: Session, actor: Actor, operation_id: str, reason: str, moves:
     if changed:
         # Relative updates (on_hand + delta) on rows we hold locked; the CHECK is the last line of defence.
         levels_table = StockLevel.__table__
-        session.execute(
+        conn.execute(
             update(levels_table)
             .where(levels_table.c.id == bindparam("level_id"))
             .values(on_hand=levels_table.c.on_hand + bindparam("delta"), version=levels_table.c.version + 1,
                     updated_at=bindparam("now", type_=UTCDateTime())),
             [{"level_id": level_id, "delta": d, "now": utcnow()} for level_id, d in changed],
         )
-    session.execute(
+    conn.execute(
         ins(StockMove.__table__),
         [{"operation_pk": op_pk, "variant_id": m.variant_id, "from_location_id": m.from_location_id,
           "to_location_id": m.to_location_id, "quantity": m.quantity} for m in moves],
@@ -211,6 +236,33 @@ def _post(session: Session, actor: Actor, operation_id: str, reason: str, moves:
         operation_id,
     )
     return PostResult(operation_id, op_pk, True, after)
+
+
+_POST_FUNCTION = text("SELECT bo_post_moves(:op, :reason, :document, :note, :user_id, :username, "
+                      "CAST(:lines AS jsonb), :keep_reserved)")
+
+
+def _post_on_server(session: Session, conn: Any, actor: Actor, operation_id: str, reason: str, moves: list[MoveLine],
+                    document: str, note: str, keep_reserved: bool) -> PostResult:
+    """PostgreSQL: the same steps as the Python path below, in one server-side call (migration 0004), so a
+    post costs one round trip however many lines it has."""
+    lines = json.dumps([{"n": i, "v": m.variant_id, "f": m.from_location_id, "t": m.to_location_id, "q": m.quantity}
+                        for i, m in enumerate(moves, 1)])
+    try:
+        result = conn.execute(_POST_FUNCTION, {
+            "op": operation_id, "reason": reason, "document": document, "note": note, "user_id": actor.user_id,
+            "username": actor.username, "lines": lines, "keep_reserved": keep_reserved}).scalar_one()
+    except DBAPIError as exc:
+        diag = getattr(exc.orig, "diag", None)
+        message = getattr(diag, "message_primary", None)
+        if message == "bo:shortage":
+            raise InsufficientStock(json.loads(diag.message_detail)) from None
+        if message == "bo:validation":
+            raise ValidationError([tuple(p) for p in json.loads(diag.message_detail)]) from None
+        raise
+    if result["status"] == "replayed":
+        return _already_posted(session, operation_id)
+    return PostResult(operation_id, result["op_pk"], True, {(v, loc): q for v, loc, q in result["levels"]})
 
 
 def _already_posted(session: Session, operation_id: str) -> PostResult:

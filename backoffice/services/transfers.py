@@ -1,0 +1,513 @@
+"""Transfers of stock between internal locations.
+
+Lifecycle::
+
+    draft ──ship──▶ shipped ──receive (all)──▶ received
+      │               │  └─receive (some)─▶ partial ──receive (rest)──▶ received
+      │               │                        │
+      └─cancel─▶ cancelled ◀─cancel─┘          └─close (shortfall to loss, or back to source)──▶ closed
+
+A draft has no stock effect. Shipping moves every line from the source into a transit location in one
+ledger operation (all lines or none); receiving moves from transit to the destination; closing posts what
+never arrived to the loss location (with a reason) or back to the source; cancelling a shipped transfer
+returns what is still in transit to the source. Every step that moves stock takes an ``operation_id``:
+posting it a second time (a retried command, a double click) returns the transfer as it is and moves
+nothing. The transfer row is locked first, so two people shipping the same transfer cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from backoffice.db import Database
+from backoffice.models import (
+    Location,
+    LocationKind,
+    Product,
+    Role,
+    StockLevel,
+    StockOperation,
+    Transfer,
+    TransferLine,
+    TransferState,
+    User,
+    Variant,
+    utcnow,
+)
+from backoffice.services.base import (
+    Actor,
+    ConflictError,
+    NotFound,
+    ValidationError,
+    audit,
+    dialect_insert,
+    require_role,
+)
+from backoffice.services.inventory import MoveLine, _post
+
+TRANSIT_CODE = "TRANSIT"
+LOSS_CODE = "LOSS"
+_STAFF = (Role.WAREHOUSE, Role.MANAGER, Role.PURCHASER)
+
+
+class TransferStateError(ValidationError):
+    """The transfer is not in a state that allows this step."""
+
+
+@dataclass(frozen=True)
+class TransferLineInfo:
+    variant_id: int
+    sku: str
+    barcode: str | None
+    title: str
+    quantity: int
+    shipped: int
+    received: int
+    lost: int
+    returned: int
+
+    @property
+    def in_transit(self) -> int:
+        return self.shipped - self.received - self.lost - self.returned
+
+
+@dataclass(frozen=True)
+class TransferInfo:
+    id: int
+    number: str
+    state: str
+    version: int
+    source_location_id: int
+    source: str
+    destination_location_id: int
+    destination: str
+    note: str
+    created_by: str
+    created_at: dt.datetime
+    shipped_at: dt.datetime | None
+    received_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    lines: list[TransferLineInfo] = field(default_factory=list)
+    replayed: bool = False  # True when the operation id had been posted before: nothing moved this time
+
+    @property
+    def total_quantity(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def in_transit(self) -> int:
+        return sum(line.in_transit for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "number": self.number, "state": self.state, "version": self.version,
+            "source": self.source, "destination": self.destination, "note": self.note,
+            "lines": [{"sku": ln.sku, "quantity": ln.quantity, "shipped": ln.shipped, "received": ln.received,
+                       "lost": ln.lost, "returned": ln.returned, "in_transit": ln.in_transit} for ln in self.lines],
+            "replayed": self.replayed,
+        }
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+def _clean_lines(lines: list[dict[str, Any]] | list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """[(variant_id, quantity)] merged by variant, quantities checked; problems name the line."""
+    problems: list[tuple[str, str, str]] = []
+    merged: dict[int, int] = {}
+    for i, line in enumerate(lines, 1):
+        variant_id, quantity = (line["variant_id"], line["quantity"]) if isinstance(line, dict) else line
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            problems.append((f"line {i}", "quantity", f"{quantity!r} is not a whole number"))
+            continue
+        if quantity <= 0:
+            problems.append((f"line {i}", "quantity", f"{quantity} must be greater than zero"))
+            continue
+        merged[int(variant_id)] = merged.get(int(variant_id), 0) + quantity
+    if problems:
+        raise ValidationError(problems)
+    return list(merged.items())
+
+
+def _system_location(session: Session, actor: Actor, code: str, name: str, kind: LocationKind) -> Location:
+    """The shared transit or loss location, created the first time it is needed (by whichever of several
+    concurrent first users gets there first: the others find it)."""
+    loc = session.scalar(select(Location).where(Location.code == code))
+    if loc is None:
+        now = utcnow()
+        created = session.execute(
+            dialect_insert(session)(Location)
+            .values(code=code, name=name, kind=kind.value, active=True, created_at=now, updated_at=now, version=1)
+            .on_conflict_do_nothing(index_elements=["code"]).returning(Location.id)).scalar()
+        if created is not None:
+            audit(session, actor, "location", created, "create", None, {"code": code, "name": name, "kind": kind.value})
+        loc = session.scalar(select(Location).where(Location.code == code))
+    return loc
+
+
+def _check_locations(session: Session, source_id: int, destination_id: int) -> None:
+    problems = []
+    if source_id == destination_id:
+        problems.append(("transfer", "destination", "is the same as the source"))
+    for name, loc_id in (("source", source_id), ("destination", destination_id)):
+        loc = session.get(Location, loc_id)
+        if loc is None:
+            problems.append(("transfer", name, f"location {loc_id} does not exist"))
+        elif loc.kind not in (LocationKind.WAREHOUSE, LocationKind.STORE):
+            problems.append(("transfer", name, f"{loc.code} is a {loc.kind.value} location; transfers run between "
+                                               "warehouses and stores"))
+        elif not loc.active:
+            problems.append(("transfer", name, f"{loc.code} is inactive"))
+    if problems:
+        raise ValidationError(problems)
+
+
+def _check_variants(session: Session, variant_ids: list[int]) -> None:
+    found = set(session.scalars(select(Variant.id).where(Variant.id.in_(variant_ids))))
+    missing = [v for v in variant_ids if v not in found]
+    if missing:
+        raise ValidationError([("transfer", "lines", f"variant {v} does not exist") for v in missing])
+
+
+def _lock(session: Session, transfer_id: int) -> Transfer:
+    transfer = session.scalar(select(Transfer).where(Transfer.id == transfer_id).with_for_update()
+                              .options(selectinload(Transfer.lines)))
+    if transfer is None:
+        raise NotFound(f"transfer {transfer_id} does not exist")
+    return transfer
+
+
+def _require_state(transfer: Transfer, *states: TransferState, step: str) -> None:
+    if transfer.state not in states:
+        allowed = " or ".join(s.value for s in states)
+        raise TransferStateError([(transfer.number, "state", f"is {transfer.state.value}; {step} needs {allowed}")])
+
+
+def _replay(session: Session, operation_id: str) -> bool:
+    return session.scalar(select(StockOperation.id).where(StockOperation.operation_id == operation_id)) is not None
+
+
+def _info(session: Session, transfer_id: int, replayed: bool = False) -> TransferInfo:
+    t = session.scalar(select(Transfer).where(Transfer.id == transfer_id).options(selectinload(Transfer.lines))
+                       .execution_options(populate_existing=True))
+    if t is None:
+        raise NotFound(f"transfer {transfer_id} does not exist")
+    locs = dict(session.execute(select(Location.id, Location.code).where(
+        Location.id.in_([t.source_location_id, t.destination_location_id]))).all())
+    creator = session.scalar(select(User.username).where(User.id == t.created_by)) if t.created_by else ""
+    vids = [ln.variant_id for ln in t.lines]
+    meta = {vid: (sku, barcode, f"{title} · {vtitle}" if vtitle else title) for vid, sku, barcode, title, vtitle in session.execute(
+        select(Variant.id, Variant.sku, Variant.barcode, Product.title, Variant.title)
+        .join(Product, Product.id == Variant.product_id).where(Variant.id.in_(vids or [0])))}
+    lines = [TransferLineInfo(ln.variant_id, *meta[ln.variant_id], ln.quantity, ln.shipped, ln.received, ln.lost,
+                              ln.returned) for ln in t.lines]
+    return TransferInfo(t.id, t.number, t.state.value, t.version, t.source_location_id, locs.get(t.source_location_id, ""),
+                        t.destination_location_id, locs.get(t.destination_location_id, ""), t.note, creator or "",
+                        t.created_at, t.shipped_at, t.received_at, t.closed_at, lines, replayed)
+
+
+def _snapshot(t: Transfer) -> dict[str, Any]:
+    return {"number": t.number, "state": t.state.value, "source_location_id": t.source_location_id,
+            "destination_location_id": t.destination_location_id, "note": t.note,
+            "lines": [{"variant_id": ln.variant_id, "quantity": ln.quantity, "shipped": ln.shipped,
+                       "received": ln.received, "lost": ln.lost, "returned": ln.returned} for ln in t.lines]}
+
+
+# -- drafts ---------------------------------------------------------------------------------------------
+def create_transfer(db: Database, actor: Actor, *, source_location_id: int, destination_location_id: int,
+                    lines: list[dict[str, Any]] | list[tuple[int, int]] = (), note: str = "") -> TransferInfo:
+    """A draft transfer (no stock effect). Lines may be added later while it is a draft."""
+    require_role(actor, *_STAFF)
+    clean = _clean_lines(list(lines))
+
+    def work(session: Session) -> TransferInfo:
+        _check_locations(session, int(source_location_id), int(destination_location_id))
+        _check_variants(session, [v for v, _ in clean])
+        t = Transfer(number="", state=TransferState.DRAFT, source_location_id=int(source_location_id),
+                     destination_location_id=int(destination_location_id), note=(note or "")[:500],
+                     created_by=actor.user_id)
+        t.lines = [TransferLine(variant_id=v, quantity=q, position=i) for i, (v, q) in enumerate(clean)]
+        session.add(t)
+        session.flush()
+        t.number = f"TR-{t.id:06d}"
+        session.flush()
+        audit(session, actor, "transfer", t.id, "create", None, _snapshot(t))
+        return _info(session, t.id)
+
+    return db.run_write(work)
+
+
+def update_draft(db: Database, actor: Actor, transfer_id: int, *, expected_version: int,
+                 lines: list[dict[str, Any]] | list[tuple[int, int]] | None = None, note: str | None = None,
+                 source_location_id: int | None = None, destination_location_id: int | None = None) -> TransferInfo:
+    """Replace a draft's lines, note or locations. A stale ``expected_version`` is a conflict."""
+    require_role(actor, *_STAFF)
+    clean = _clean_lines(list(lines)) if lines is not None else None
+
+    def work(session: Session) -> TransferInfo:
+        t = _lock(session, transfer_id)
+        _require_state(t, TransferState.DRAFT, step="editing")
+        if t.version != expected_version:
+            raise ConflictError("transfer", t.id, t.number, expected_version, t.version, _snapshot(t))
+        before = _snapshot(t)
+        src = int(source_location_id) if source_location_id is not None else t.source_location_id
+        dst = int(destination_location_id) if destination_location_id is not None else t.destination_location_id
+        if (src, dst) != (t.source_location_id, t.destination_location_id):
+            _check_locations(session, src, dst)
+            t.source_location_id, t.destination_location_id = src, dst
+        if note is not None:
+            t.note = note[:500]
+        if clean is not None:
+            _check_variants(session, [v for v, _ in clean])
+            t.lines = []
+            session.flush()
+            t.lines = [TransferLine(variant_id=v, quantity=q, position=i) for i, (v, q) in enumerate(clean)]
+        t.updated_at = utcnow()
+        session.flush()
+        audit(session, actor, "transfer", t.id, "update", before, _snapshot(t))
+        return _info(session, t.id)
+
+    return db.run_write(work)
+
+
+# -- stock-moving steps ---------------------------------------------------------------------------------
+def ship_transfer(db: Database, actor: Actor, transfer_id: int, *, operation_id: str) -> TransferInfo:
+    """Move every line from the source into transit, all or nothing; checks available stock."""
+    require_role(actor, *_STAFF)
+
+    def work(session: Session) -> TransferInfo:
+        if _replay(session, operation_id):
+            return _info(session, transfer_id, replayed=True)
+        t = _lock(session, transfer_id)
+        _require_state(t, TransferState.DRAFT, step="shipping")
+        if not t.lines:
+            raise ValidationError([(t.number, "lines", "a transfer needs at least one line to ship")])
+        transit = _system_location(session, actor, TRANSIT_CODE, "In transit", LocationKind.TRANSIT)
+        before = _snapshot(t)
+        result = _post(session, actor, operation_id, "transfer",
+                       [MoveLine(ln.variant_id, t.source_location_id, transit.id, ln.quantity) for ln in t.lines],
+                       t.number, f"shipped {t.number}", keep_reserved=True)
+        if not result.applied:  # a concurrent duplicate of this operation id won the race
+            return _info(session, transfer_id, replayed=True)
+        for ln in t.lines:
+            ln.shipped = ln.quantity
+        t.state, t.transit_location_id, t.shipped_at = TransferState.SHIPPED, transit.id, utcnow()
+        session.flush()
+        audit(session, actor, "transfer", t.id, "ship", before, _snapshot(t), operation_id)
+        return _info(session, t.id)
+
+    return db.run_write(work)
+
+
+def receive_transfer(db: Database, actor: Actor, transfer_id: int, *, quantities: dict[int, int],
+                     operation_id: str) -> TransferInfo:
+    """Receive some or all of what is in transit into the destination. ``quantities``: variant id ->
+    units arriving now (at most what is still in transit for that line)."""
+    require_role(actor, *_STAFF)
+    problems = []
+    for vid, q in quantities.items():
+        if isinstance(q, bool) or not isinstance(q, int) or q < 0:
+            problems.append((f"variant {vid}", "quantity", f"{q!r} must be a whole number, zero or more"))
+    if problems:
+        raise ValidationError(problems)
+    wanted = {int(v): q for v, q in quantities.items() if q > 0}
+    if not wanted:
+        raise ValidationError([("receipt", "quantities", "nothing to receive: every quantity is zero")])
+
+    def work(session: Session) -> TransferInfo:
+        if _replay(session, operation_id):
+            return _info(session, transfer_id, replayed=True)
+        t = _lock(session, transfer_id)
+        _require_state(t, TransferState.SHIPPED, TransferState.PARTIAL, step="receiving")
+        by_variant = {ln.variant_id: ln for ln in t.lines}
+        bad = []
+        for vid, q in wanted.items():
+            ln = by_variant.get(vid)
+            if ln is None:
+                bad.append((f"variant {vid}", "quantity", f"is not on transfer {t.number}"))
+            elif q > ln.in_transit:
+                sku = session.scalar(select(Variant.sku).where(Variant.id == vid))
+                bad.append((f"SKU {sku}", "quantity", f"{q} received but only {ln.in_transit} in transit"))
+        if bad:
+            raise ValidationError(bad)
+        before = _snapshot(t)
+        result = _post(session, actor, operation_id, "transfer",
+                       [MoveLine(vid, t.transit_location_id, t.destination_location_id, q) for vid, q in sorted(wanted.items())],
+                       t.number, f"received {t.number}")
+        if not result.applied:
+            return _info(session, transfer_id, replayed=True)
+        for vid, q in wanted.items():
+            by_variant[vid].received += q
+        t.received_at = utcnow()
+        t.state = TransferState.RECEIVED if all(ln.in_transit == 0 for ln in t.lines) else TransferState.PARTIAL
+        if t.state is TransferState.RECEIVED:
+            t.closed_at = t.received_at
+        session.flush()
+        audit(session, actor, "transfer", t.id, "receive", before, _snapshot(t), operation_id)
+        return _info(session, t.id)
+
+    return db.run_write(work)
+
+
+def close_transfer(db: Database, actor: Actor, transfer_id: int, *, shortfall: str, reason: str = "",
+                   operation_id: str) -> TransferInfo:
+    """Close a shipped or partly received transfer: what is still in transit goes to the loss location
+    (``shortfall="loss"``, a reason is required) or back to the source (``shortfall="return"``)."""
+    require_role(actor, *_STAFF)
+    if shortfall not in ("loss", "return"):
+        raise ValidationError([("close", "shortfall", f"{shortfall!r} is not loss or return")])
+    if shortfall == "loss" and not reason.strip():
+        raise ValidationError([("close", "reason", "say why the missing units are written off")])
+
+    def work(session: Session) -> TransferInfo:
+        if _replay(session, operation_id):
+            return _info(session, transfer_id, replayed=True)
+        t = _lock(session, transfer_id)
+        _require_state(t, TransferState.SHIPPED, TransferState.PARTIAL, step="closing")
+        return _settle(session, actor, t, operation_id, "loss" if shortfall == "loss" else "return",
+                       TransferState.CLOSED, reason)
+
+    return db.run_write(work)
+
+
+def cancel_transfer(db: Database, actor: Actor, transfer_id: int, *, operation_id: str) -> TransferInfo:
+    """Cancel a draft (nothing moves) or a shipped transfer (what is in transit goes back to the source)."""
+    require_role(actor, *_STAFF)
+
+    def work(session: Session) -> TransferInfo:
+        if _replay(session, operation_id):
+            return _info(session, transfer_id, replayed=True)
+        t = _lock(session, transfer_id)
+        _require_state(t, TransferState.DRAFT, TransferState.SHIPPED, TransferState.PARTIAL, step="cancelling")
+        if t.state is TransferState.DRAFT:
+            before = _snapshot(t)
+            t.state, t.closed_at = TransferState.CANCELLED, utcnow()
+            session.flush()
+            audit(session, actor, "transfer", t.id, "cancel", before, _snapshot(t), operation_id)
+            return _info(session, t.id)
+        return _settle(session, actor, t, operation_id, "return", TransferState.CANCELLED, "cancelled")
+
+    return db.run_write(work)
+
+
+def _settle(session: Session, actor: Actor, t: Transfer, operation_id: str, how: str, final: TransferState,
+            reason: str) -> TransferInfo:
+    before = _snapshot(t)
+    outstanding = [(ln, ln.in_transit) for ln in t.lines if ln.in_transit > 0]
+    if outstanding:
+        if how == "loss":
+            target = _system_location(session, actor, LOSS_CODE, "Loss and adjustments", LocationKind.ADJUSTMENT).id
+        else:
+            target = t.source_location_id
+        result = _post(session, actor, operation_id, "loss" if how == "loss" else "return",
+                       [MoveLine(ln.variant_id, t.transit_location_id, target, q) for ln, q in outstanding],
+                       t.number, f"{final.value} {t.number}: {reason}"[:500])
+        if not result.applied:
+            return _info(session, t.id, replayed=True)
+        for ln, q in outstanding:
+            if how == "loss":
+                ln.lost += q
+            else:
+                ln.returned += q
+    t.state, t.closed_at = final, utcnow()
+    session.flush()
+    audit(session, actor, "transfer", t.id, "close" if final is TransferState.CLOSED else "cancel", before,
+          {**_snapshot(t), "shortfall": how, "reason": reason}, operation_id)
+    return _info(session, t.id)
+
+
+# -- reads ----------------------------------------------------------------------------------------------
+def get_transfer(db: Database, transfer_id: int) -> TransferInfo:
+    with db.read() as session:
+        return _info(session, transfer_id)
+
+
+def find_transfer(db: Database, number_or_id: str) -> TransferInfo:
+    """By number (TR-000012) or id (12)."""
+    key = number_or_id.strip()
+    with db.read() as session:
+        tid = session.scalar(select(Transfer.id).where(
+            or_(Transfer.number == key.upper(), Transfer.id == (int(key) if key.isdigit() else -1))))
+        if tid is None:
+            raise NotFound(f"transfer {number_or_id!r} does not exist")
+        return _info(session, tid)
+
+
+@dataclass(frozen=True)
+class TransferSummary:
+    id: int
+    number: str
+    state: str
+    source: str
+    destination: str
+    lines: int
+    units: int
+    in_transit: int
+    created_by: str
+    created_at: dt.datetime
+    shipped_at: dt.datetime | None
+    received_at: dt.datetime | None
+
+
+def list_transfers(db: Database, *, states: tuple[str, ...] = (), location_id: int | None = None,
+                   before_id: int | None = None, limit: int = 200) -> list[TransferSummary]:
+    """Newest first, a keyset page at a time."""
+    src, dst = Location.__table__.alias("src"), Location.__table__.alias("dst")
+    agg = (select(TransferLine.transfer_id.label("tid"), func.count().label("n"), func.sum(TransferLine.quantity).label("units"),
+                  func.sum(TransferLine.shipped - TransferLine.received - TransferLine.lost - TransferLine.returned)
+                  .label("transit"))
+           .group_by(TransferLine.transfer_id).subquery())
+    stmt = (select(Transfer.id, Transfer.number, Transfer.state, src.c.code, dst.c.code, agg.c.n, agg.c.units,
+                   agg.c.transit, User.username, Transfer.created_at, Transfer.shipped_at, Transfer.received_at)
+            .join(src, src.c.id == Transfer.source_location_id).join(dst, dst.c.id == Transfer.destination_location_id)
+            .outerjoin(agg, agg.c.tid == Transfer.id).outerjoin(User, User.id == Transfer.created_by)
+            .order_by(Transfer.id.desc()).limit(limit))
+    if states:
+        stmt = stmt.where(Transfer.state.in_(states))
+    if location_id is not None:
+        stmt = stmt.where(or_(Transfer.source_location_id == location_id, Transfer.destination_location_id == location_id))
+    if before_id is not None:
+        stmt = stmt.where(Transfer.id < before_id)
+    with db.read() as session:
+        return [TransferSummary(r[0], r[1], r[2].value, r[3], r[4], int(r[5] or 0), int(r[6] or 0), int(r[7] or 0),
+                                r[8] or "", r[9], r[10], r[11]) for r in session.execute(stmt)]
+
+
+def transfer_for_operation(db: Database, operation_id: str) -> int | None:
+    """The transfer a posted operation id belongs to (None if that id was never posted for a transfer)."""
+    with db.read() as session:
+        document = session.scalar(select(StockOperation.document).where(StockOperation.operation_id == operation_id))
+        if not document:
+            return None
+        return session.scalar(select(Transfer.id).where(Transfer.number == document))
+
+
+def find_variant_by_code(db: Database, code: str) -> dict[str, Any] | None:
+    """What a barcode scanner typed: a barcode, else a SKU (exact, then ignoring case)."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    with db.read() as session:
+        cols = (Variant.id, Variant.sku, Variant.barcode, Product.title, Variant.title)
+        base = select(*cols).join(Product, Product.id == Variant.product_id)
+        row = (session.execute(base.where(Variant.barcode == code)).first()
+               or session.execute(base.where(Variant.sku == code)).first()
+               or session.execute(base.where(func.lower(Variant.sku) == code.lower())).first())
+        if row is None:
+            return None
+        return {"variant_id": row[0], "sku": row[1], "barcode": row[2],
+                "title": f"{row[3]} · {row[4]}" if row[4] else row[3]}
+
+
+def available_at(db: Database, location_id: int, variant_ids: list[int]) -> dict[int, int]:
+    """Available stock (on hand minus reserved) of the variants at a location."""
+    if not variant_ids:
+        return {}
+    with db.read() as session:
+        rows = session.execute(select(StockLevel.variant_id, StockLevel.on_hand - StockLevel.reserved)
+                               .where(StockLevel.location_id == location_id, StockLevel.variant_id.in_(variant_ids)))
+        found = {v: int(q) for v, q in rows}
+    return {v: found.get(v, 0) for v in variant_ids}
