@@ -1,0 +1,173 @@
+"""Catalog files: ``backoffice import products FILE`` and ``backoffice export products FILE``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from backoffice.cli.app import Context, db_options, main
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    """A progress line on a terminal's stderr; nothing when piped (scripts, schedulers, tests)."""
+    if not sys.stderr.isatty():
+        return None
+    last = [-1]
+
+    def report(fraction: float, text: str) -> None:
+        pct = int(fraction * 100)
+        if pct != last[0]:
+            click.echo(f"\r{pct:3d}%  {text[:60]:<60}", err=True, nl=False)
+            last[0] = pct
+            if fraction >= 1.0:
+                click.echo("", err=True)
+    return report
+
+
+# -- import ---------------------------------------------------------------------------------------------
+@main.group("import")
+def import_group() -> None:
+    """Import catalog files (CSV, XLSX, Shopify CSV)."""
+
+
+@import_group.command("products")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check every row and show what would change; write nothing.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "csv", "xlsx", "shopify"]), default="auto",
+              show_default=True, help="File format; auto looks at the content and the header row.")
+@click.option("--error-report", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="OUT.xlsx",
+              help="On problems, save the rows with an errors column and the bad cells highlighted.")
+@click.option("--max-size", type=click.FloatRange(min=0.001), default=None, metavar="MB",
+              help="Refuse files bigger than this (default 100, or BACKOFFICE_IMPORT_MAX_MB).")
+@click.option("--map", "mappings", multiple=True, metavar='"HEADER=COLUMN"',
+              help='Read the file\'s column HEADER as the native COLUMN, e.g. --map "Item code=sku" '
+                   '--map "Retail=price"; "HEADER=" ignores that column (repeatable).')
+@db_options
+@click.pass_obj
+def import_products(obj: Context, file: Path, dry_run: bool, fmt: str, error_report: Path | None,
+                    max_size: float | None, mappings: tuple[str, ...]) -> None:
+    """Create and update products and variants from FILE, matched by handle and SKU.
+
+    All or nothing: if any row is bad, nothing is written and the first problems are shown (row as
+    numbered in the file, column, reason). A successful import is one changeset, revertible later.
+    """
+    from backoffice.services import importexport as ie
+
+    progress = _progress()
+    mapping = ie.parse_map_options(mappings) if mappings else None
+    parsed = ie.read_products_file(file, fmt, max_bytes=int(max_size * 1024 * 1024) if max_size else None,
+                                   progress=progress, mapping=mapping)
+    database = obj.database()
+    try:
+        if dry_run:
+            report = ie.dry_run(database, parsed, progress=progress)
+            if report.problems:
+                raise ie.ImportRejected(report, parsed.name)
+        else:
+            result = ie.apply_import(database, obj.actor(), parsed, progress=progress)
+    except ie.ImportRejected as exc:
+        if error_report is not None:
+            ie.write_error_report(exc.report, parsed, error_report)
+            exc.args = (f"{exc.args[0]} (annotated rows saved to {error_report})",)
+        raise
+    for note in report.notes if dry_run else result.notes:
+        click.echo(f"backoffice: note: {note}", err=True)
+    if dry_run:
+        click.echo(f"Dry run of {parsed.name}: would make {report.counts()}; nothing was written.")
+    elif result.changeset_id is None:
+        click.echo(f"Imported {parsed.name}: nothing to change ({result.unchanged_variants:,} rows already as in the file).")
+    else:
+        click.echo(f"Imported {parsed.name}: {_counts(result)} (changeset #{result.changeset_id}).")
+
+
+def _counts(result: Any) -> str:
+    def n(count: int, what: str) -> str:
+        return f"{count:,} {what}{'s' if count != 1 else ''}"
+
+    return ", ".join([n(result.new_products, "new product"), n(result.new_variants, "new variant"),
+                      n(result.updated_products, "updated product"), n(result.updated_variants, "updated variant"),
+                      f"{result.unchanged_variants:,} unchanged"])
+
+
+# -- export ---------------------------------------------------------------------------------------------
+@main.group("export")
+def export_group() -> None:
+    """Export catalog files (CSV, XLSX, Shopify CSV)."""
+
+
+@export_group.command("products")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "shopify"]), default=None,
+              help="File format (default: xlsx for .xlsx files, else csv).")
+@click.option("--filter", "filter_json", default=None, metavar="JSON",
+              help='A grid filter as JSON, e.g. \'{"vendors": ["Norda"], "price_min": "10"}\'.')
+@click.option("--vendor", "vendors", multiple=True, help="Only this vendor (repeatable).")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(["draft", "active", "archived"]),
+              help="Only products with this status (repeatable).")
+@click.option("--category", default=None, metavar="PATH",
+              help='Only this category and those below it: its path ("Apparel > Shirts") or id.')
+@click.option("--tag", "tags", multiple=True, help="Only products with this tag (repeatable).")
+@click.option("--text", default="", help="Title, SKU or barcode contains this.")
+@db_options
+@click.pass_obj
+def export_products_cmd(obj: Context, file: Path, fmt: str | None, filter_json: str | None, vendors: tuple[str, ...],
+                        statuses: tuple[str, ...], category: str | None, tags: tuple[str, ...], text: str) -> None:
+    """Write the matching variants to FILE, one row per variant (the import's own format)."""
+    from backoffice.services import importexport as ie
+
+    database = obj.database()
+    flt = build_filter(database, filter_json, vendors=vendors, statuses=statuses, category=category, tags=tags,
+                       text=text)
+    fmt = fmt or ("xlsx" if file.suffix.lower() == ".xlsx" else "csv")
+    n = ie.export_products(database, file, fmt, flt, progress=_progress())
+    click.echo(f"Exported {n:,} row{'s' if n != 1 else ''} to {file} ({fmt}).")
+
+
+def build_filter(database: Any, filter_json: str | None, *, vendors: tuple[str, ...] = (),
+                 statuses: tuple[str, ...] = (), category: str | None = None, tags: tuple[str, ...] = (),
+                 text: str = ""):  # type: ignore[no-untyped-def]
+    """A VariantFilter from --filter JSON plus the simple options (which win where both are given)."""
+    from backoffice.services.base import ValidationError
+    from backoffice.services.catalog_grid import VariantFilter
+
+    data: dict[str, Any] = {}
+    if filter_json:
+        try:
+            data = json.loads(filter_json)
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            VariantFilter.from_dict(data)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ValidationError(f"--filter: not a valid filter ({exc}); expected a JSON object such as "
+                                  '{"vendors": ["Norda"]}') from exc
+    if vendors:
+        data["vendors"] = list(vendors)
+    if statuses:
+        data["statuses"] = list(statuses)
+    if tags:
+        data["tags"] = list(tags)
+    if text:
+        data["text"] = text
+    if category:
+        data["category_id"] = _category_id(database, category)
+    return VariantFilter.from_dict(data)
+
+
+def _category_id(database: Any, text: str) -> int:
+    from backoffice.services.base import ValidationError
+    from backoffice.services.importexport.common import category_key, category_paths
+
+    with database.read() as session:
+        paths = category_paths(session)
+    if text.strip().isdigit() and int(text) in paths:
+        return int(text)
+    wanted = category_key(text)
+    for cid, path in paths.items():
+        if category_key(path) == wanted:
+            return cid
+    raise ValidationError(f"--category: unknown category {text!r} (give its full path, such as \"Apparel > Shirts\", "
+                          "or its id)")
