@@ -1,0 +1,1 @@
+"""Dialogs: connection profiles and the password prompt."""

@@ -1,0 +1,256 @@
+"""The main window: navigation and a stack of views, nothing else.
+
+It builds no view's content: each view is a ViewPage from ``backoffice.ui.views`` that loads its own data
+in the background. The window switches between them (sidebar, View menu, Ctrl+1..Ctrl+8), shows the
+connection page until the database is open, and remembers its geometry and last view in QSettings.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QByteArray,
+    QCoreApplication,
+    QEvent,
+    QSettings,
+    Qt,
+    Signal,
+    qVersion,
+)
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backoffice import __version__
+from backoffice.config import ProfileStore
+from backoffice.secrets import SecretStore
+from backoffice.ui import resources, theme
+from backoffice.ui.context import AppContext, ConnectionState
+from backoffice.ui.tasks import TaskManager
+from backoffice.ui.views import DEFAULT_VIEW, SECTIONS, VIEW_CLASSES, ViewPage
+from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.connection_page import ConnectionPage
+from backoffice.ui.widgets.progress import ProgressPanel
+from backoffice.ui.widgets.sidebar import Sidebar
+from backoffice.ui.widgets.status_bar import SessionStatus
+
+DEFAULT_SIZE = (1280, 800)
+
+
+class MainWindow(QMainWindow):
+    retry_requested = Signal()
+    connect_requested = Signal(object)  # a Profile chosen in the profiles dialog
+    view_changed = Signal(str)
+
+    def __init__(self, context: AppContext, tasks: TaskManager, *, settings: QSettings | None = None,
+                 profiles: ProfileStore | None = None, secrets: SecretStore | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context, self.tasks, self.settings = context, tasks, settings
+        self._profiles, self._secrets = profiles, secrets
+        self.profiles_dialog = None
+        self.setWindowIcon(resources.app_icon())
+        self.setMinimumSize(760, 480)
+
+        self.sidebar = Sidebar()
+        self.pages = QStackedWidget()
+        self.connection_page = ConnectionPage(context)
+        self.connection_page.retry_requested.connect(self.retry_requested)
+        self.connection_page.profiles_requested.connect(self.open_profiles)
+        self.pages.addWidget(self.connection_page)
+        self.views: dict[str, ViewPage] = {}
+        for section, classes in SECTIONS:
+            self.sidebar.add_section(QCoreApplication.translate("Views", section))
+            for cls in classes:
+                view = cls(context, tasks)
+                self.views[cls.key] = view
+                self.pages.addWidget(view)
+                self.sidebar.add_item(cls.key, cls.title(), resources.icon(cls.icon_name, theme.TEXT_MUTED, theme.ACCENT),
+                                      cls.description())
+        self.banner = MessageBanner()
+        self.progress = ProgressPanel(tasks)
+
+        banner_box = QVBoxLayout()
+        banner_box.setContentsMargins(24, 12, 24, 0)
+        banner_box.addWidget(self.banner)
+        content = QWidget()
+        content_layout = QVBoxLayout(content)
+        content_layout.setContentsMargins(0, 0, 0, 0)
+        content_layout.setSpacing(0)
+        content_layout.addLayout(banner_box)
+        content_layout.addWidget(self.pages, 1)
+        content_layout.addWidget(self.progress)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.sidebar)
+        layout.addWidget(content, 1)
+        self.setCentralWidget(central)
+
+        self._build_menus()
+        self.session_status = SessionStatus(context, self.statusBar())
+        self.statusBar().setSizeGripEnabled(False)
+
+        self._current = DEFAULT_VIEW
+        self.sidebar.current_changed.connect(self._on_sidebar)
+        context.changed.connect(self._on_context_changed)
+        self._restore_settings()
+        self._on_context_changed()
+
+    # -- menus ------------------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu(self.tr("&File"))
+        self.profiles_action = file_menu.addAction(resources.icon("server", theme.TEXT), self.tr("Connection &profiles…"))
+        self.profiles_action.triggered.connect(self.open_profiles)
+        file_menu.addSeparator()
+        self.quit_action = file_menu.addAction(self.tr("&Quit"))
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.close)
+
+        view_menu = self.menuBar().addMenu(self.tr("&View"))
+        self.view_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        group.setExclusive(True)
+        for number, cls in enumerate(VIEW_CLASSES, start=1):
+            action = view_menu.addAction(resources.icon(cls.icon_name, theme.TEXT), cls.title())
+            action.setCheckable(True)
+            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(lambda _checked=False, key=cls.key: self.show_view(key))
+            group.addAction(action)
+            self.view_actions[cls.key] = action
+        view_menu.addSeparator()
+        self.full_screen_action = view_menu.addAction(self.tr("&Full screen"))
+        self.full_screen_action.setCheckable(True)
+        self.full_screen_action.setShortcut(QKeySequence(QKeySequence.StandardKey.FullScreen))
+        self.full_screen_action.toggled.connect(self.set_full_screen)
+
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        self.about_action = help_menu.addAction(self.tr("&About Backoffice"))
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+
+    # -- navigation ---------------------------------------------------------------------------------------
+    def current_view_key(self) -> str:
+        return self._current
+
+    def current_view(self) -> ViewPage:
+        return self.views[self._current]
+
+    def view(self, key: str) -> ViewPage:
+        return self.views[key]
+
+    def show_view(self, key: str) -> None:
+        if key not in self.views:
+            raise KeyError(f"unknown view {key!r}; known: {', '.join(self.views)}")
+        self._current = key
+        self.sidebar.set_current(key)  # no-op (no signal) when already current
+        self.view_actions[key].setChecked(True)
+        self._show_current_page()
+        self.view_changed.emit(key)
+
+    def _on_sidebar(self, key: str) -> None:
+        if key != self._current:
+            self.show_view(key)
+
+    def _show_current_page(self) -> None:
+        view = self.views[self._current]
+        if self.context.state is ConnectionState.CONNECTED:
+            self.pages.setCurrentWidget(view)
+            view.activate()
+        else:
+            self.pages.setCurrentWidget(self.connection_page)
+        title = view.title()
+        suffix = f" ({self.context.profile_name})" if self.context.profile_name else ""
+        self.setWindowTitle(f"{title} — {self.tr('Backoffice')}{suffix}")
+
+    def _on_context_changed(self) -> None:
+        connected = self.context.state is ConnectionState.CONNECTED
+        self.sidebar.list.setEnabled(connected)
+        for action in self.view_actions.values():
+            action.setEnabled(connected)
+        if self.context.state is ConnectionState.CONNECTING:
+            self.banner.hide()
+        self._show_current_page()
+
+    # -- messages, dialogs ----------------------------------------------------------------------------------
+    def show_message(self, text: str, level: str = "info") -> None:
+        """A dismissible message above the current page (errors, warnings, results of long jobs)."""
+        self.banner.show_message(text, level)
+
+    def open_profiles(self) -> None:
+        from backoffice.ui.dialogs.profiles import ProfilesDialog
+
+        if self.profiles_dialog is not None:
+            self.profiles_dialog.raise_()
+            return
+        dialog = ProfilesDialog(self._profiles or ProfileStore(), self._secrets or SecretStore(), self.tasks, self)
+        dialog.connect_requested.connect(self.connect_requested)
+        dialog.finished.connect(self._profiles_closed)
+        self.profiles_dialog = dialog
+        dialog.open()
+
+    def _profiles_closed(self) -> None:
+        if self.profiles_dialog is not None:
+            self.profiles_dialog.deleteLater()
+        self.profiles_dialog = None
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            self.tr("About Backoffice"),
+            self.tr("<h3>Backoffice {version}</h3><p>Catalog, inventory, purchasing and reports for "
+                    "e-commerce merchants.</p><p>Qt {qt} · {target}</p>").format(
+                version=__version__, qt=qVersion(), target=self.context.target or self.tr("not connected")),
+        )
+
+    def set_full_screen(self, on: bool) -> None:
+        if on and not self.isFullScreen():
+            self.showFullScreen()
+        elif not on and self.isFullScreen():
+            self.showNormal()
+
+    # -- settings -----------------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        view = DEFAULT_VIEW
+        restored = False
+        if self.settings is not None:
+            geometry = self.settings.value("main_window/geometry")
+            if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+                restored = self.restoreGeometry(geometry)
+            state = self.settings.value("main_window/state")
+            if isinstance(state, QByteArray) and not state.isEmpty():
+                self.restoreState(state)
+            saved_view = self.settings.value("main_window/view", DEFAULT_VIEW)
+            if saved_view in self.views:
+                view = str(saved_view)
+        if not restored:
+            self.resize(*DEFAULT_SIZE)
+        self.show_view(view)
+
+    def save_settings(self) -> None:
+        if self.settings is None:
+            return
+        self.settings.setValue("main_window/geometry", self.saveGeometry())
+        self.settings.setValue("main_window/state", self.saveState())
+        self.settings.setValue("main_window/view", self._current)
+        self.settings.sync()
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.WindowStateChange:
+            # Leaving full screen through the window manager must uncheck the menu entry too.
+            self.full_screen_action.blockSignals(True)
+            self.full_screen_action.setChecked(self.isFullScreen())
+            self.full_screen_action.blockSignals(False)
+        super().changeEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        super().closeEvent(event)

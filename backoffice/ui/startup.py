@@ -1,0 +1,232 @@
+"""Connecting the GUI to its database, in the background, with every failure turned into a message.
+
+The sequence (one background job): open the database (keyring password, or a prompt marshalled to
+the GUI thread), create the schema of the embedded SQLite file or the demo store when it is missing,
+check the schema, sign in the acting user (``ensure_user``). Then, for ``--demo``, fill the empty
+catalog with demo data as a second, cancellable job shown in the progress panel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+
+from backoffice import migrations
+from backoffice.config import Profile, secret_key_for
+from backoffice.connection import PasswordPrompt, WrongPassword, open_database
+from backoffice.db import (
+    Database,
+    DatabaseError,
+    DatabaseUnreachable,
+    SchemaNotMigrated,
+    normalise_url,
+)
+from backoffice.secrets import KeyringUnavailable, PasswordRequired, SecretStore
+from backoffice.services import users
+from backoffice.services.base import Actor, ServiceError, ValidationError
+from backoffice.ui.context import AppContext, describe_target, is_embedded_default
+from backoffice.ui.tasks import TaskManager, TaskState
+
+log = logging.getLogger(__name__)
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("Startup", text)
+
+
+@dataclass(frozen=True)
+class ConnectTarget:
+    url: str
+    profile: Profile | None = None
+    username: str | None = None
+    demo_products: int | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        try:
+            return normalise_url(self.url).get_backend_name() == "sqlite"
+        except DatabaseError:
+            return False
+
+    @property
+    def auto_migrate(self) -> bool:
+        """Only Backoffice's own files get their schema created without asking: the embedded default
+        SQLite file and the demo store. A shared server is upgraded by its administrator."""
+        return self.is_sqlite and (self.demo_products is not None or is_embedded_default(self.url))
+
+    def profile_label(self) -> str:
+        if self.profile is not None:
+            return self.profile.name
+        if self.demo_products is not None:
+            return tr("Demo store")
+        if is_embedded_default(self.url):
+            return tr("Local database")
+        return ""
+
+    def acting_username(self) -> str:
+        return self.username or (self.profile.username if self.profile else "") or users.current_os_username()
+
+
+def connect_job(target: ConnectTarget, state: TaskState, secrets: SecretStore,
+                prompt: PasswordPrompt | None) -> tuple[Database, Actor, str]:
+    """Runs in a worker: (database, acting user, a note for the user or "")."""
+    state.report(0.1, tr("Opening the database…"))
+    db = open_database(target.url, secrets=secrets, prompt=prompt, require_schema=False)
+    note = ""
+    try:
+        if target.auto_migrate and migrations.current_revision(db) is None:
+            state.report(0.4, tr("Creating the database…"))
+            migrations.upgrade(db)
+        state.report(0.6, tr("Checking the schema…"))
+        migrations.ensure_current(db)
+        username = target.acting_username()
+        state.report(0.8, tr("Signing in as {user}…").format(user=username))
+        actor = users.ensure_user(db, username)
+        note = _remember_prompted_password(target, secrets, prompt)
+    except BaseException:
+        db.dispose()
+        raise
+    state.report(1.0, tr("Connected"))
+    return db, actor, note
+
+
+def _remember_prompted_password(target: ConnectTarget, secrets: SecretStore, prompt: PasswordPrompt | None) -> str:
+    """After a prompted password worked, store it in the keyring if the user asked for that."""
+    if target.is_sqlite:
+        return ""
+    key = secret_key_for(normalise_url(target.url))
+    wants = getattr(prompt, "wants_keyring", None)
+    if wants is None or not wants(key):
+        return ""
+    password = secrets.get(key)
+    if not password:
+        return ""
+    try:
+        secrets.set(key, password)
+    except KeyringUnavailable:
+        return tr("No secure keyring is available: the password will be asked for again next session.")
+    return ""
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """(one-line message, what to do about it) for the connection page; never a traceback."""
+    message = _one_line(exc)
+    if isinstance(exc, SchemaNotMigrated):
+        return message, tr("The database answers, but its Backoffice tables are missing or out of date. Run "
+                           "“backoffice db upgrade” against the same database (same --db or --profile), "
+                           "then choose Retry.")
+    if isinstance(exc, WrongPassword | PasswordRequired):
+        return message, tr("Choose Retry to enter the password again, or update the profile.")
+    if isinstance(exc, DatabaseUnreachable):
+        return message, tr("Check that the database server is running and reachable from this computer, "
+                           "then choose Retry, or pick another connection profile.")
+    if isinstance(exc, DatabaseError | ServiceError | KeyringUnavailable):
+        return message, ""
+    log.error("unexpected error while connecting", exc_info=(type(exc), exc, exc.__traceback__))
+    return tr("Unexpected error: {kind}: {message}").format(kind=type(exc).__name__, message=message), \
+        tr("The details were written to the log.")
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+class Connector(QObject):
+    """Runs the connection sequence for a window's AppContext; one attempt at a time counts."""
+
+    attempt_started = Signal(object)  # the TaskState of a connection attempt (its status: the current step)
+    connected = Signal()
+    failed = Signal(str)
+    demo_finished = Signal(str)  # "done", "cancelled", "skipped" or "failed"
+
+    def __init__(self, context: AppContext, tasks: TaskManager, *, secrets: SecretStore | None = None,
+                 prompt: PasswordPrompt | None = None, notify: Callable[[str, str], None] | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.context, self.tasks = context, tasks
+        self.secrets = secrets or SecretStore()
+        self.prompt = prompt
+        self.notify = notify or (lambda text, level: log.info("%s: %s", level, text))
+        self.target: ConnectTarget | None = None
+        self.state: TaskState | None = None
+        self._generation = 0
+
+    def connect_to(self, target: ConnectTarget) -> None:
+        self._generation += 1
+        self.target = target
+        old = self.context.set_connecting(profile_name=target.profile_label(), target=describe_target(target.url))
+        if old is not None:
+            self.tasks.run_in_background(old.dispose)
+        self.state = TaskState(tr("Connecting"), cancellable=False, parent=self)
+        self.attempt_started.emit(self.state)
+        secrets, prompt = self.secrets, self.prompt
+        self.tasks.run_in_background(partial(connect_job, target, self.state, secrets, prompt),
+                                     partial(self._on_connected, self._generation, target),
+                                     partial(self._on_failed, self._generation))
+
+    def retry(self) -> None:
+        if self.target is not None:
+            self.connect_to(self.target)
+
+    def _on_connected(self, generation: int, target: ConnectTarget, result: tuple[Database, Actor, str]) -> None:
+        db, actor, note = result
+        if generation != self._generation:
+            self.tasks.run_in_background(db.dispose)  # a newer attempt replaced this one
+            return
+        self.context.set_connected(db, actor)
+        if note:
+            self.notify(note, "warning")
+        self.connected.emit()
+        if target.demo_products is not None:
+            self.start_demo(target.demo_products)
+
+    def _on_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        message, hint = describe_error(exc)
+        self.context.set_failed(message, hint)
+        self.failed.emit(message)
+
+    # -- demo data ---------------------------------------------------------------------------------------
+    def start_demo(self, products: int) -> TaskState | None:
+        db, actor = self.context.db, self.context.actor
+        if db is None or actor is None:
+            return None
+        state = TaskState(tr("Creating the demo store"), parent=self)
+
+        def job() -> object:
+            from backoffice.services import demo  # imported late: only --demo needs it
+
+            state.report(0.0, tr("Preparing…"))
+            return demo.generate_demo(db, actor, products=products, progress=state.report, cancel=state.cancelled)
+
+        self.tasks.run_in_background(job, partial(self._demo_done, state), partial(self._demo_failed, state), state=state)
+        return state
+
+    def _demo_done(self, state: TaskState, _result: object) -> None:
+        if state.cancelled():
+            self.notify(tr("Creating the demo store was cancelled."), "info")
+            self.demo_finished.emit("cancelled")
+        else:
+            self.notify(tr("The demo store is ready."), "success")
+            self.demo_finished.emit("done")
+        self.context.notify_data_changed()
+
+    def _demo_failed(self, state: TaskState, exc: BaseException) -> None:
+        if state.cancelled():
+            self.notify(tr("Creating the demo store was cancelled; nothing was written."), "info")
+            self.demo_finished.emit("cancelled")
+        elif isinstance(exc, ValidationError):
+            # The catalog already has products: a demo store is only ever made in an empty one.
+            self.notify(tr("Demo data was not added: {reason}").format(reason=_one_line(exc)), "info")
+            self.demo_finished.emit("skipped")
+        else:
+            message, _hint = describe_error(exc)
+            self.notify(tr("The demo store could not be created: {error}").format(error=message), "error")
+            self.demo_finished.emit("failed")
+        self.context.notify_data_changed()

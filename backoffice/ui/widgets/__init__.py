@@ -1,0 +1,1 @@
+"""Small reusable widgets of the shell: empty states, banners, progress panel, status bar, sidebar."""
