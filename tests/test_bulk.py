@@ -93,3 +93,48 @@ def test_bad_operations_are_refused(db: Database, actor: Actor, store) -> None:
         bulk.plan(db, BulkOperation("set", "category_id", value=999), Target(variant_ids=tuple(store.variant_ids)))
     below = bulk.plan(db, BulkOperation("money", "price", steps=(PriceStep("add", D("-100")),)), Target(variant_ids=tuple(store.variant_ids)))
     assert len(below.invalid) == 3 and "below zero" in below.invalid[0][2]
+
+
+def test_category_set_replace_remove(db: Database, actor: Actor, store) -> None:
+    apparel = catalog.create_category(db, actor, name="Apparel").entity_id
+    knit = catalog.create_category(db, actor, name="Knitwear", parent_id=apparel).entity_id
+    other = catalog.create_product(db, actor, values={"handle": "scarf", "title": "Scarf", "category_id": apparel},
+                                   variants=[{"sku": "SC-1", "price": "19.99"}])
+    everyone = Target(filter=VariantFilter())
+    # set: every targeted product
+    bulk.apply_plan(db, actor, bulk.plan(db, BulkOperation("set", "category_id", value=knit),
+                                         Target(variant_ids=tuple(store.variant_ids))))
+    assert catalog.get_product(db, store.product.entity_id)["category_id"] == knit
+    # replace: only products in the old category move; the plan counts products, not variants
+    p = bulk.plan(db, BulkOperation("category_replace", find=str(knit), value=apparel), everyone)
+    assert p.considered == 2 and p.affected == 1
+    assert p.sample == [("product merino-crew", "category_id", knit, apparel)]
+    bulk.apply_plan(db, actor, p)
+    assert catalog.get_product(db, store.product.entity_id)["category_id"] == apparel
+    # remove a given category: only its products lose it
+    bulk.apply_plan(db, actor, bulk.plan(db, BulkOperation("set", "category_id", value=knit),
+                                         Target(variant_ids=tuple(store.variant_ids))))
+    result = bulk.apply_plan(db, actor, bulk.plan(db, BulkOperation("category_remove", value=apparel), everyone))
+    assert result.applied_rows == 1
+    assert catalog.get_product(db, other.entity_id)["category_id"] is None
+    assert catalog.get_product(db, store.product.entity_id)["category_id"] == knit
+    # and the change can be reverted
+    changesets.revert_changeset(db, actor, result.changeset_id)
+    assert catalog.get_product(db, other.entity_id)["category_id"] == apparel
+
+
+def test_category_operations_check_their_arguments(db: Database, actor: Actor, store) -> None:
+    with pytest.raises(ValidationError, match="category 4242 does not exist"):
+        bulk.plan(db, BulkOperation("category_replace", find="4242", value=1), Target(variant_ids=tuple(store.variant_ids)))
+    with pytest.raises(ValidationError, match="give the category to put in its place"):
+        bulk.plan(db, BulkOperation("category_replace", find="1"), Target(variant_ids=tuple(store.variant_ids)))
+
+
+def test_create_category_builds_paths_and_refuses_duplicates(db: Database, actor: Actor) -> None:
+    root = catalog.create_category(db, actor, name="Home").entity_id
+    child = catalog.create_category(db, actor, name="Kitchen", parent_id=root)
+    assert child.after["path"] == f"/{root}/{child.entity_id}/"
+    with pytest.raises(ValidationError, match="already exists"):
+        catalog.create_category(db, actor, name="Kitchen", parent_id=root)
+    with pytest.raises(ValidationError, match="must not be empty"):
+        catalog.create_category(db, actor, name="  ")

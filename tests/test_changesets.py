@@ -15,13 +15,23 @@ from backoffice.services.changesets import RowChange
 from backoffice.services.users import ensure_user
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres),
+                        pytest.param("postgresql-staged", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """Each test on SQLite, on PostgreSQL, and on PostgreSQL with every batch of variant edits taking the
+    staged (set-based) path that big batches take there: the results must be the same."""
+    if request.param == "postgresql-staged":
+        monkeypatch.setattr(changesets, "SET_BASED_MIN_ROWS", 0)
+    return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
+
+
 def price_of(db: Database, vid: int) -> Decimal:
     with db.read() as s:
         return s.get(Variant, vid).price
 
 
 def test_apply_writes_values_versions_entries_and_one_audit_row(db: Database, actor: Actor, store) -> None:
-    v1, v2, v3 = store.variant_ids
+    v1, v2, _ = store.variant_ids
     pid = store.product.entity_id
     result = changesets.apply_changes(db, actor, [
         RowChange("variant", v1, 1, {"price": "49.99"}),
@@ -70,7 +80,7 @@ def test_invalid_final_state_refuses_the_whole_batch(db: Database, actor: Actor,
             RowChange("variant", v3, 1, {"price": "-5"}),
         ], description="bad")
     text = str(err.value)
-    assert "variant %d price: -5 is negative" % v3 in text
+    assert f"variant {v3} price: -5 is negative" in text
     with pytest.raises(ValidationError, match="SKU MC-M compare_at_price: 10.00 would be below the price 59.99"):
         changesets.apply_changes(db, actor, [RowChange("variant", v1, 1, {"price": "40.00"}),
                                              RowChange("variant", v2, 1, {"compare_at_price": "10.00"})], description="bad")
@@ -125,3 +135,46 @@ def test_large_batches_take_the_set_based_path(pg_db: Database) -> None:
         {"price": "10.00"}, {"price": "12.99"}, 1, 2)  # the same record as the row-by-row path writes
     undo = changesets.revert_changeset(pg_db, actor, result.changeset_id)
     assert undo.applied_rows == 1200 and undo.conflicts == []
+
+
+@pytest.mark.postgres
+def test_staged_and_row_by_row_paths_record_the_same(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mixed field sets, a field given but unchanged, an unchanged row, a stale row, a missing row and
+    values cleared: both paths give the same result, rows, versions and changeset entries."""
+    actor = ensure_user(pg_db, "paths")
+
+    def scenario(handle: str) -> tuple:
+        catalog.create_product(pg_db, actor, values={"handle": handle, "title": handle},
+                               variants=[{"sku": f"{handle}-{i}", "price": "10.00", "compare_at_price": "12.00",
+                                          "cost": "4.00", "barcode": "123", "weight_grams": 50} for i in range(6)])
+        with pg_db.read() as s:
+            ids = list(s.scalars(select(Variant.id).where(Variant.sku.like(f"{handle}-%")).order_by(Variant.id)))
+        catalog.update_variant(pg_db, actor, ids[5], expected_version=1, values={"price": "9.50"})  # made stale
+        result = changesets.apply_changes(pg_db, actor, [
+            RowChange("variant", ids[0], 1, {"price": "11.00", "cost": "5.00"}),
+            RowChange("variant", ids[1], 1, {"price": "10.00", "cost": None}),          # price as stored
+            RowChange("variant", ids[2], 1, {"title": "Blue", "status": "disabled"}),
+            RowChange("variant", ids[3], 1, {"weight_grams": 80, "barcode": None, "compare_at_price": None}),
+            RowChange("variant", ids[4], 1, {"price": "10.00"}),                         # nothing changes
+            RowChange("variant", ids[5], 1, {"price": "8.00"}, {"price": "10.00"}),      # stale: a conflict
+        ], description=handle)
+        with pg_db.read() as s:
+            rows = [(v.price, v.compare_at_price, v.cost, v.barcode, v.weight_grams, v.title, v.status.value, v.version)
+                    for v in s.scalars(select(Variant).where(Variant.id.in_(ids)).order_by(Variant.id))]
+        entries = [(ids.index(e["entity_id"]), e["before"], e["after"], e["version_before"], e["version_after"])
+                   for e in changesets.changeset_entries(pg_db, result.changeset_id)]
+        conflicts = [(ids.index(c.entity_id), c.field, c.original, c.yours, c.theirs, c.current_version)
+                     for c in result.conflicts]
+        versions = {ids.index(k[1]): v for k, v in result.versions.items()}
+        return result.applied_rows, result.unchanged_rows, conflicts, versions, rows, entries
+
+    row_by_row = scenario("rows")
+    monkeypatch.setattr(changesets, "SET_BASED_MIN_ROWS", 0)
+    staged = scenario("staged")
+    assert staged == row_by_row
+    applied, unchanged, conflicts, versions, _, entries = staged
+    assert (applied, unchanged) == (4, 1) and conflicts == [(5, "price", "10.00", "8.00", "9.50", 2)]
+    assert versions == {0: 2, 1: 2, 2: 2, 3: 2}
+    assert entries[1][1:3] == ({"cost": "4.00"}, {"cost": None})   # the price was given but did not change
+    with pytest.raises(ValidationError, match="variant 999999: does not exist"):
+        changesets.apply_changes(pg_db, actor, [RowChange("variant", 999999, 1, {"price": "1.00"})], description="x")

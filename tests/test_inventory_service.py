@@ -45,7 +45,7 @@ def test_moving_more_than_on_hand_is_refused_and_writes_nothing(db: Database, ac
     with pytest.raises(InsufficientStock) as err:
         inventory.post_moves(db, actor, operation_id="sale-1", reason="sale",
                              lines=[MoveLine(v, wh, cus, 2), MoveLine(v, wh, cus, 2)])
-    assert "MC-S at WH1: 3 on hand, 4 requested" in str(err.value)
+    assert "MC-S at WH1: 3 available, 4 requested" in str(err.value)
     assert inventory.on_hand(db, v, wh) == 3
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(StockOperation).where(StockOperation.operation_id == "sale-1")) == 0

@@ -1,0 +1,224 @@
+"""Starting the GUI: the window appears at once, connects in the background, and shows failures as
+messages; the demo store is filled with a cancellable progress panel."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import types
+import uuid
+
+import pytest
+from PySide6.QtCore import QSettings, QTimer
+from sqlalchemy import create_engine, make_url, text
+
+import backoffice.services
+from backoffice import migrations
+from backoffice.db import Database, default_sqlite_path, default_url
+from backoffice.services.base import ValidationError
+from backoffice.ui import app as app_module
+from backoffice.ui import startup
+from backoffice.ui.app import Gui, run_gui, start_gui
+from backoffice.ui.context import ConnectionState
+
+
+@pytest.fixture
+def launch(qtbot, tmp_path):  # type: ignore[no-untyped-def]
+    started: list[Gui] = []
+
+    def launch_(db_url: str, **kwargs) -> Gui:  # type: ignore[no-untyped-def]
+        gui = start_gui(db_url=db_url, settings=QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat),
+                        **kwargs)
+        started.append(gui)
+        return gui
+
+    yield launch_
+    for gui in started:
+        gui.shutdown()
+        gui.window.close()
+        gui.window.deleteLater()
+    qtbot.wait(10)
+
+
+def wait_state(qtbot, gui: Gui, state: ConnectionState) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: gui.context.state is state, timeout=20_000)
+
+
+def test_window_shows_at_once_then_connects_the_embedded_database(qtbot, monkeypatch, launch) -> None:  # type: ignore[no-untyped-def]
+    original = startup.open_database
+    opened_from: list[int] = []
+
+    def recording_open_database(*args, **kwargs):  # type: ignore[no-untyped-def]
+        opened_from.append(threading.get_ident())
+        time.sleep(0.1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(startup, "open_database", recording_open_database)
+    assert not default_sqlite_path().exists()
+    gui = launch(default_url(), username="alice")
+    assert gui.window.isVisible()
+    assert gui.context.state is ConnectionState.CONNECTING
+    assert gui.window.pages.currentWidget() is gui.window.connection_page
+
+    wait_state(qtbot, gui, ConnectionState.CONNECTED)
+    assert opened_from and opened_from[0] != threading.get_ident()
+    assert gui.context.db is not None
+    assert migrations.current_revision(gui.context.db) == migrations.head_revision()  # created automatically
+    status = gui.window.session_status
+    assert status.profile.text() == "Local database"
+    assert status.user.text() == "alice · Admin"
+    assert status.connection.text() == f"SQLite · {default_sqlite_path()}"
+    assert gui.window.pages.currentWidget() is gui.window.view("products")
+
+
+def test_a_chosen_sqlite_file_without_schema_is_not_created(qtbot, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    gui = launch(f"sqlite:///{tmp_path / 'elsewhere.sqlite'}")
+    wait_state(qtbot, gui, ConnectionState.FAILED)
+    page = gui.window.connection_page
+    assert "has no Backoffice schema" in page.error.text()
+    assert "backoffice db upgrade" in page.hint.text()
+    assert page.retry.isVisible()
+    assert "Traceback" not in page.error.text()
+
+
+def test_an_unreachable_server_is_one_clear_message(qtbot, launch) -> None:  # type: ignore[no-untyped-def]
+    gui = launch("postgresql://staff@127.0.0.1:1/shop")
+    wait_state(qtbot, gui, ConnectionState.FAILED)
+    page = gui.window.connection_page
+    assert page.error.text().startswith("cannot connect to postgresql+psycopg://staff@127.0.0.1:1/shop")
+    assert "\n" not in page.error.text()
+    assert "server is running" in page.hint.text()
+    assert gui.window.session_status.connection.text() == "Not connected · PostgreSQL · 127.0.0.1:1/shop"
+
+
+@pytest.mark.postgres
+def test_postgresql_without_schema_shows_the_upgrade_hint(qtbot, launch, pg_server_url) -> None:  # type: ignore[no-untyped-def]
+    admin = make_url(os.environ["BACKOFFICE_TEST_DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    name = f"bo_ui_empty_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        gui = launch(admin.set(database=name).render_as_string(hide_password=False))
+        wait_state(qtbot, gui, ConnectionState.FAILED)
+        assert "has no Backoffice schema" in gui.window.connection_page.error.text()
+        assert "backoffice db upgrade" in gui.window.connection_page.hint.text()
+        assert gui.tasks.wait_idle(10_000)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_connects_to_postgresql(qtbot, launch, pg_db) -> None:  # type: ignore[no-untyped-def]
+    gui = launch(pg_db.url.render_as_string(hide_password=False), username="pat")
+    wait_state(qtbot, gui, ConnectionState.CONNECTED)
+    u = pg_db.url
+    assert gui.window.session_status.connection.text() == f"PostgreSQL · {u.host}/{u.database}"
+    assert gui.window.session_status.user.text() == "pat · Admin"
+
+
+def fake_demo_module(monkeypatch, generate) -> None:  # type: ignore[no-untyped-def]
+    module = types.ModuleType("backoffice.services.demo")
+    module.generate_demo = generate  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "backoffice.services.demo", module)
+    monkeypatch.setattr(backoffice.services, "demo", module, raising=False)
+
+
+def test_demo_store_is_filled_with_progress_and_can_be_cancelled(qtbot, monkeypatch, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    calls: list[dict] = []
+
+    def generate_demo(db, actor, *, products, progress, cancel):  # type: ignore[no-untyped-def]
+        calls.append({"products": products, "actor": actor.username})
+        for i in range(1, 2001):
+            if cancel():
+                raise ValidationError("demo generation cancelled; nothing was written")
+            progress(i / 2000, f"Creating product {i} of 2000")
+            time.sleep(0.002)
+        return {"products": products}
+
+    fake_demo_module(monkeypatch, generate_demo)
+    gui = launch(f"sqlite:///{tmp_path / 'demo.sqlite'}", username="demo", demo_products=2000)
+    wait_state(qtbot, gui, ConnectionState.CONNECTED)
+    panel = gui.window.progress
+    qtbot.waitUntil(lambda: panel.isVisible() and panel.bar.value() > 0, timeout=10_000)
+    assert panel.title.text() == "Creating the demo store"
+    assert panel.status.text().startswith("Creating product")
+    with qtbot.waitSignal(gui.connector.demo_finished, timeout=10_000) as blocker:
+        panel.cancel_button.click()
+    assert blocker.args == ["cancelled"]
+    assert calls == [{"products": 2000, "actor": "demo"}]
+    assert not panel.isVisible()
+    assert "cancelled" in gui.window.banner.text.text()
+
+
+def test_demo_store_ready_and_a_full_catalog_is_left_alone(qtbot, monkeypatch, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def generate_demo(db, actor, *, products, progress, cancel):  # type: ignore[no-untyped-def]
+        progress(1.0, "done")
+        return {}
+
+    fake_demo_module(monkeypatch, generate_demo)
+    gui = launch(f"sqlite:///{tmp_path / 'demo.sqlite'}", demo_products=10)
+    with qtbot.waitSignal(gui.connector.demo_finished, timeout=20_000) as blocker:
+        pass
+    assert blocker.args == ["done"]
+    assert gui.window.banner.property("level") == "success"
+
+    def full_catalog(db, actor, *, products, progress, cancel):  # type: ignore[no-untyped-def]
+        raise ValidationError("the database already has products")
+
+    fake_demo_module(monkeypatch, full_catalog)
+    with qtbot.waitSignal(gui.connector.demo_finished, timeout=20_000) as blocker:
+        gui.connector.retry()
+    assert blocker.args == ["skipped"]
+    assert gui.window.banner.text.text() == "Demo data was not added: the database already has products"
+    assert gui.context.connected
+
+
+def test_the_real_demo_generator_fills_an_empty_store_once(qtbot, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("backoffice.services.demo")
+    gui = launch(f"sqlite:///{tmp_path / 'demo.sqlite'}", username="demo", demo_products=20)
+    with qtbot.waitSignal(gui.connector.demo_finished, timeout=60_000) as blocker:
+        pass
+    assert blocker.args == ["done"]
+    gui.window.show_view("audit")
+    audit = gui.window.view("audit")
+    qtbot.waitUntil(lambda: any(r.entity == "store" for r in audit.model.rows), timeout=10_000)
+
+    with qtbot.waitSignal(gui.connector.demo_finished, timeout=60_000) as blocker:
+        gui.connector.retry()  # the catalog is no longer empty
+    assert blocker.args == ["skipped"]
+    assert gui.window.banner.text.text().startswith("Demo data was not added:")
+
+
+def test_run_gui_returns_when_the_window_is_closed(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    windows: list = []
+    original_start = app_module.start_gui
+
+    def recording_start(**kwargs):  # type: ignore[no-untyped-def]
+        gui = original_start(**kwargs)
+        windows.append(gui)
+        return gui
+
+    monkeypatch.setattr(app_module, "start_gui", recording_start)
+
+    def close_when_connected() -> None:
+        if windows and windows[0].context.connected and windows[0].tasks.pending == 0:
+            windows[0].window.quit_action.trigger()
+
+    timer = QTimer()
+    timer.timeout.connect(close_when_connected)
+    timer.start(20)
+    code = run_gui(db_url=default_url(), profile=None, username="carol", demo_products=None)
+    timer.stop()
+    assert code == 0
+    gui = windows[0]
+    assert gui.context.actor is not None and gui.context.actor.username == "carol"
+    assert gui.tasks.pending == 0
+    db = Database(default_url())
+    try:
+        assert migrations.current_revision(db) == migrations.head_revision()
+    finally:
+        db.dispose()

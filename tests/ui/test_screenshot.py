@@ -1,0 +1,62 @@
+"""Offscreen rendering of every view to a PNG of the requested size, after its data has loaded."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from PySide6.QtGui import QImage
+
+from backoffice.services import audit as audit_service
+from backoffice.ui.main_window import MainWindow
+from backoffice.ui.screenshot import VIEW_NAMES, render_view_to_file
+
+
+def test_view_names() -> None:
+    assert VIEW_NAMES == ("products", "variants", "images", "inventory", "transfers", "purchasing", "reports",
+                          "audit", "shell", "profiles")
+
+
+@pytest.mark.parametrize("view", VIEW_NAMES)
+def test_every_view_renders_to_a_png_of_the_given_size(qtbot, sqlite_db, sqlite_actor, write_audit_rows, tmp_path,
+                                                       view) -> None:  # type: ignore[no-untyped-def]
+    write_audit_rows(sqlite_db, sqlite_actor, 30)
+    path = tmp_path / "shots" / f"{view}.png"
+    render_view_to_file(sqlite_db, sqlite_actor, view, path, width=1100, height=720, profile_name="Shop HQ")
+    image = QImage(str(path))
+    assert not image.isNull()
+    assert (image.width(), image.height()) == (1100, 720)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_audit_screenshot_waits_for_the_rows(qtbot, monkeypatch, sqlite_db, sqlite_actor, write_audit_rows,
+                                            tmp_path) -> None:  # type: ignore[no-untyped-def]
+    write_audit_rows(sqlite_db, sqlite_actor, 5)
+    original_fetch = audit_service.fetch_page
+
+    def slow_fetch_page(*args, **kwargs):  # type: ignore[no-untyped-def]
+        time.sleep(0.3)
+        return original_fetch(*args, **kwargs)
+
+    rows_when_grabbed: list[int] = []
+    original_grab = MainWindow.grab
+
+    def recording_grab(window, *args):  # type: ignore[no-untyped-def]
+        rows_when_grabbed.append(window.view("audit").model.rowCount())
+        return original_grab(window, *args)
+
+    monkeypatch.setattr(audit_service, "fetch_page", slow_fetch_page)
+    monkeypatch.setattr(MainWindow, "grab", recording_grab)
+    render_view_to_file(sqlite_db, sqlite_actor, "audit", tmp_path / "audit.png")
+    assert rows_when_grabbed == [6]
+    assert QImage(str(tmp_path / "audit.png")).size().toTuple() == (1280, 800)
+
+
+def test_unknown_view_is_a_value_error_listing_the_valid_ones(sqlite_db, sqlite_actor, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError) as excinfo:
+        render_view_to_file(sqlite_db, sqlite_actor, "warehouse", tmp_path / "x.png")
+    message = str(excinfo.value)
+    assert "warehouse" in message
+    for name in VIEW_NAMES:
+        assert name in message
+    assert not (tmp_path / "x.png").exists()
