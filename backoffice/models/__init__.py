@@ -18,6 +18,14 @@ from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, 
 from backoffice.models.people import AppliedOperation, AuditEntry, Role, Supplier, User
 from backoffice.models.sales import Customer, Order, OrderLine
 from backoffice.models.settings import StoreSetting
+from backoffice.models.variants import (  # noqa: F401
+    PriceRule,
+    ProductBasePrice,
+    SurchargeKind,
+    VariantPriceOverride,
+    VariantTemplate,
+    VariantTemplateValue,
+)
 from backoffice.models.stock_documents import (
     CountState,
     LowStockDefault,

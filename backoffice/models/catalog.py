@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backoffice.models.base import Base, BigId, EditableMixin, Money, enum_column
@@ -79,6 +79,7 @@ class Attribute(EditableMixin, Base):
     code: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # in use, no longer offered
 
     values: Mapped[list[AttributeValue]] = relationship(back_populates="attribute", order_by="AttributeValue.position")
 
@@ -90,6 +91,7 @@ class AttributeValue(EditableMixin, Base):
     attribute_id: Mapped[int] = mapped_column(BigId, ForeignKey("attributes.id", ondelete="CASCADE"), index=True)
     value: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     attribute: Mapped[Attribute] = relationship(back_populates="values")
 
