@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
             for cls in classes:
                 view = cls(context, tasks)
                 self.views[cls.key] = view
+                view.badge_changed.connect(lambda n, key=cls.key: self.sidebar.set_badge(key, n))
                 self.pages.addWidget(view)
                 self.sidebar.add_item(cls.key, cls.title(), resources.icon(cls.icon_name, theme.TEXT_MUTED, theme.ACCENT),
                                       cls.description())

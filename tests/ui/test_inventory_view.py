@@ -419,3 +419,27 @@ def test_mail_settings_dialog_shows_every_problem(qtbot, sqlite_db, sqlite_actor
     text = dialog.banner.text.text()
     assert "host: must not be empty" in text and "sender" in text and "recipients" in text
     assert settings.get_smtp(sqlite_db) == SmtpSettings()
+
+
+def test_open_alerts_show_as_a_badge_on_the_sidebar(qtbot, db, actor, stocked, tasks, connected_context,
+                                                    ui_settings) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.config import ProfileStore
+    from backoffice.secrets import SecretStore
+    from backoffice.ui.main_window import MainWindow
+
+    evaluation = alerts.evaluate(db)
+    assert evaluation.open_now == 1  # MC-M at WH1: 2 available, threshold 3
+    window = MainWindow(connected_context(db, actor), tasks, settings=ui_settings, profiles=ProfileStore(),
+                        secrets=SecretStore())
+    qtbot.addWidget(window)
+    window.show()
+    assert window.current_view_key() == "products"  # the badge loads without visiting Inventory
+    qtbot.waitUntil(lambda: window.sidebar.badge("inventory") == 1, timeout=10_000)
+    assert window.sidebar.badge("products") == 0
+
+    # Stock arrives: the alert closes on the next check, and the badge goes with it.
+    receive(db, actor, stocked, stocked.variant_ids[1], 5)
+    alerts.evaluate(db)
+    window.context.notify_data_changed()
+    qtbot.waitUntil(lambda: window.sidebar.badge("inventory") == 0, timeout=10_000)
+    qtbot.waitUntil(lambda: tasks.pending == 0, timeout=10_000)

@@ -23,6 +23,7 @@ class ViewPage(QWidget):
     icon_name: ClassVar[str] = ""
 
     loading_changed = Signal(bool)
+    badge_changed = Signal(int)  # a count worth the user's attention (open alerts); 0 hides the badge
 
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -19,6 +21,41 @@ from backoffice import __version__
 from backoffice.ui import resources
 
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+BADGE_ROLE = Qt.ItemDataRole.UserRole + 2  # int: a count drawn as a pill at the right of the item
+BADGE_BG = "#dc2626"
+
+
+def badge_text(count: int) -> str:
+    return f"{count:,}" if count < 1000 else "999+"
+
+
+class _BadgeDelegate(QStyledItemDelegate):
+    """The usual item, plus a red count pill on the right when the item has a badge."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
+        super().paint(painter, option, index)
+        count = index.data(BADGE_ROLE)
+        if not count:
+            return
+        text = badge_text(int(count))
+        font = QFont(option.font)  # type: ignore[attr-defined]
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
+        font.setBold(True)
+        painter.save()
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        height = metrics.height() + 4
+        width = max(height, metrics.horizontalAdvance(text) + 12)
+        rect: QRect = option.rect  # type: ignore[attr-defined]
+        pill = QRect(rect.right() - width - 10, rect.center().y() - height // 2 + 1, width, height)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(BADGE_BG))
+        painter.drawRoundedRect(pill, height / 2, height / 2)
+        painter.setPen(QColor("#ffffff"))
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
 
 
 class Sidebar(QFrame):
@@ -52,6 +89,7 @@ class Sidebar(QFrame):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.list.currentItemChanged.connect(self._on_current)
+        self.list.setItemDelegate(_BadgeDelegate(self.list))
 
         version = QLabel(self.tr("Version {version}").format(version=__version__))
         version.setObjectName("AppTagline")
@@ -87,6 +125,16 @@ class Sidebar(QFrame):
             if item.data(KEY_ROLE) == key:
                 return item
         return None
+
+    def set_badge(self, key: str, count: int) -> None:
+        """Show ``count`` on the view's item (0 hides it); the tooltip says what it counts."""
+        item = self.item_for(key)
+        if item is not None:
+            item.setData(BADGE_ROLE, max(0, int(count)))
+
+    def badge(self, key: str) -> int:
+        item = self.item_for(key)
+        return int(item.data(BADGE_ROLE) or 0) if item is not None else 0
 
     def current_key(self) -> str:
         item = self.list.currentItem()

@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -40,6 +40,7 @@ from backoffice.ui import theme
 
 CONTEXT = "Stock"
 ROW_HEIGHT = 30
+HEADER_PADDING = 30  # the style sheet's section padding plus the sort indicator
 OBJECT_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -281,9 +282,13 @@ def setup_table(table: QTableView, model: RecordsModel, *, stretch: str | None =
     header = table.horizontalHeader()
     header.setHighlightSections(False)
     header.setStretchLastSection(False)
+    # A column is never narrower than its own heading (bold, with padding and room for the sort arrow).
+    metrics = QFontMetrics(header.font())
     for i, column in enumerate(model.columns):
+        heading = str(model.headerData(i, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) or "")
+        needed = int(metrics.horizontalAdvance(heading) * 1.1) + HEADER_PADDING
         if column.width:
-            table.setColumnWidth(i, column.width)
+            table.setColumnWidth(i, max(column.width, needed))
         if column.header == stretch:
             header.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch)
 

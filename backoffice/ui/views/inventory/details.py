@@ -89,6 +89,7 @@ class VariantPanel(QFrame):
         self.all_locations.setToolTip(self.tr("Show moves at every location, not only the selected row's"))
         self.all_locations.toggled.connect(lambda _on: self._load_history())
         self.export_button = QToolButton()
+        self.export_button.setObjectName("MenuButton")
         self.export_button.setText(self.tr("Export"))
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.export_button)

@@ -30,8 +30,8 @@ THRESHOLD = QT_TRANSLATE_NOOP("Stock", "Low at")
 REORDER = QT_TRANSLATE_NOOP("Stock", "Reorder at")
 
 STOCK_COLUMNS = (
-    Column(SKU, lambda r: r.sku, width=130),
-    Column(PRODUCT, lambda r: r.title, width=260),
+    Column(SKU, lambda r: r.sku, width=150),
+    Column(PRODUCT, lambda r: r.title, width=230),
     Column(LOCATION, lambda r: r.location, width=90),
     Column(ON_HAND, lambda r: r.on_hand, "qty", 82),
     Column(RESERVED, lambda r: r.reserved, "qty", 82),
@@ -138,7 +138,7 @@ HISTORY_HEADERS = (WHEN, QUANTITY, FROM, TO, REASON, DOCUMENT, USER)
 
 def history_model(parent: Any = None) -> RecordsModel:
     return RecordsModel((
-        Column(WHEN, lambda r: r.at, "when", 122),
+        Column(WHEN, lambda r: r.at, "when", 136),
         Column(QUANTITY, lambda r: r.quantity, "signed", 64),
         Column(FROM, lambda r: r.from_location, width=74),
         Column(TO, lambda r: r.to_location, width=74),
@@ -180,7 +180,7 @@ def alerts_model(parent: Any = None) -> RecordsModel:
         return theme.DANGER if column == 3 and row.available <= 0 else theme.WARNING if column == 3 else None
 
     return RecordsModel((
-        Column(SKU, lambda r: r.sku, width=130),
+        Column(SKU, lambda r: r.sku, width=150),
         Column(PRODUCT, lambda r: r.title, width=280),
         Column(LOCATION, lambda r: r.location, width=90),
         Column(AVAILABLE, lambda r: r.available, "qty", 82),

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import inventory, stock_query, stock_ui_queries
+from backoffice.services import alerts, inventory, stock_query, stock_ui_queries
 from backoffice.services.stock_query import StockFilter, StockRow
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
@@ -108,6 +108,7 @@ class InventoryView(ViewPage):
 
         self.alerts = AlertsPanel(context, tasks)
         self.alerts.count_changed.connect(self._on_alert_count)
+        self.alerts.count_changed.connect(self.badge_changed)
         self.alerts.mail_settings_requested.connect(self.open_mail_settings)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -127,6 +128,8 @@ class InventoryView(ViewPage):
         context.data_changed.connect(self._on_data_changed)
         self._update_actions()
         self._show_count()
+        if context.db is not None:
+            self._refresh_badge()
 
     @staticmethod
     def _button(text: str, slot, tooltip: str) -> QPushButton:  # type: ignore[no-untyped-def]
@@ -250,8 +253,22 @@ class InventoryView(ViewPage):
         if self.context.db is not None:
             self.reload()
 
+    def _refresh_badge(self) -> None:
+        """The open-alert count for the sidebar badge, also while another view is showing."""
+        db = self.context.db
+        if db is None:
+            self.badge_changed.emit(0)
+            return
+        self.tasks.run_in_background(lambda: alerts.open_alert_count(db), self._on_badge_count,
+                                     lambda _exc: None, context=self)
+
+    def _on_badge_count(self, n: int) -> None:
+        self._on_alert_count(n)
+        self.badge_changed.emit(n)
+
     def _on_context_changed(self) -> None:
         self._needs_reload = self._needs_pickers = True
+        self._refresh_badge()
         if self.context.db is None:
             self._generation += 1
             self.model.set_page([], has_more=False)
@@ -261,6 +278,7 @@ class InventoryView(ViewPage):
 
     def _on_data_changed(self) -> None:
         self._needs_reload = True
+        self._refresh_badge()
         if self.isVisible():
             current = self.current_row()
             self._keep_key = current.key if current else None

@@ -130,6 +130,7 @@ class TransferEditor(QFrame):
         self.close_button = self._button(self.tr("Close…"), self.open_close)
         self.cancel_button = self._button(self.tr("Cancel transfer"), self.cancel_transfer)
         self.export_button = QToolButton()
+        self.export_button.setObjectName("MenuButton")
         self.export_button.setText(self.tr("Pick list"))
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.export_button)

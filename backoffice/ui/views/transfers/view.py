@@ -296,8 +296,8 @@ class TransfersView(ViewPage):
             self.empty.action.setText(self.tr("Show all transfers"))
         else:
             self.empty.set_text(self.tr("No transfers yet"),
-                                self.tr("No transfers yet — New transfer moves stock between your warehouses and "
-                                        "stores: scan the items, ship, and receive them at the other end."))
+                                self.tr("A transfer moves stock between your warehouses and stores: scan the "
+                                        "items, ship, and receive them at the other end."))
             self.empty.action.setText(self.tr("New transfer"))
         self.results.setCurrentWidget(self.empty)
 
