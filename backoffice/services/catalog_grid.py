@@ -65,6 +65,7 @@ class VariantFilter:
     low_stock: bool = False              # some location at or below its low-stock threshold
     product_ids: tuple[int, ...] = ()
     variant_ids: tuple[int, ...] = ()
+    option_value_ids: tuple[int, ...] = ()  # carries every one of these attribute values (all XL)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -265,6 +266,8 @@ def _apply_filter(stmt: Select, f: VariantFilter, session_stock_sq=None) -> Sele
         conds.append(Variant.product_id.in_(f.product_ids))
     if f.variant_ids:
         conds.append(Variant.id.in_(f.variant_ids))
+    for value_id in f.option_value_ids:
+        conds.append(exists().where(VariantOption.variant_id == Variant.id, VariantOption.attribute_value_id == value_id))
     return stmt.where(and_(*conds)) if conds else stmt
 
 
