@@ -1,0 +1,435 @@
+"""``backoffice variants …``: attributes, templates, the combination generator, surcharge pricing, bulk
+variant changes and the matrix of one product, over the same services as the GUI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from backoffice.cli.app import Context, db_options, main
+
+
+def _pairs(spec: str, what: str) -> dict[str, list[str]]:
+    code, sep, values = spec.partition("=")
+    if not sep or not code.strip() or not values.strip():
+        raise click.UsageError(f"{what} {spec!r}: write it as CODE=VALUE,VALUE,…")
+    return {code.strip(): [v.strip() for v in values.split(",") if v.strip()]}
+
+
+def _options(specs: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        for code, values in _pairs(spec, "--attribute").items():
+            out.setdefault(code, []).extend(values)
+    return out
+
+
+def _exclusions(specs: tuple[str, ...]) -> tuple[dict[str, str], ...]:
+    out = []
+    for spec in specs:
+        combo = {}
+        for part in spec.split(","):
+            code, sep, value = part.partition("=")
+            if not sep or not code.strip() or not value.strip():
+                raise click.UsageError(f"--exclude {spec!r}: write it as CODE=VALUE,CODE=VALUE")
+            combo[code.strip()] = value.strip()
+        out.append(combo)
+    return tuple(out)
+
+
+def _product_ids(database: Any, products: tuple[str, ...]) -> list[int]:
+    from sqlalchemy import select
+
+    from backoffice.models import Product
+
+    ids, unknown = [], []
+    with database.read() as session:
+        for ref in products:
+            pid = session.scalar(select(Product.id).where(Product.handle == ref))
+            if pid is None and ref.isdigit():
+                pid = session.scalar(select(Product.id).where(Product.id == int(ref)))
+            if pid is None:
+                unknown.append(ref)
+            else:
+                ids.append(pid)
+    if unknown:
+        raise click.ClickException(f"unknown product: {', '.join(unknown)}")
+    return ids
+
+
+def _money(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+@main.group()
+def variants() -> None:
+    """Attributes, variant templates, the combination generator and variant pricing."""
+
+
+# -- attributes -----------------------------------------------------------------------------------------
+@variants.command("attributes")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_options
+@click.pass_obj
+def attributes_cmd(obj: Context, as_json: bool) -> None:
+    """List attributes and their values, in order (archived ones marked)."""
+    from backoffice.services import variants as vs
+
+    rows = vs.list_attributes(obj.database())
+    if as_json:
+        click.echo(json.dumps([{"code": a.code, "name": a.name, "archived": a.archived,
+                                "values": [{"value": v.value, "archived": v.archived, "variants": v.variant_count}
+                                           for v in a.values]} for a in rows], indent=2))
+        return
+    if not rows:
+        click.echo("No attributes yet: add one with `backoffice variants add-attribute CODE VALUES`.")
+    for a in rows:
+        values = ", ".join(v.value + (" (archived)" if v.archived else "") for v in a.values)
+        click.echo(f"{a.code:<14} {a.name:<18} {values}{'  [archived]' if a.archived else ''}")
+
+
+@variants.command("add-attribute")
+@click.argument("code")
+@click.argument("values")
+@click.option("--name", default="", help="Display name (default: from the code).")
+@db_options
+@click.pass_obj
+def add_attribute(obj: Context, code: str, values: str, name: str) -> None:
+    """Create attribute CODE with comma-separated VALUES in order, e.g. size XS,S,M,L,XL."""
+    from backoffice.services import variants as vs
+
+    vs.create_attribute(obj.database(), obj.actor(), code=code, name=name,
+                        values=[v.strip() for v in values.split(",")])
+    click.echo(f"Created attribute {code.strip().lower()} with {len(values.split(','))} values.")
+
+
+def _attribute(database: Any, code: str) -> Any:
+    from backoffice.services import variants as vs
+
+    found = next((a for a in vs.list_attributes(database) if a.code == code), None)
+    if found is None:
+        raise click.ClickException(f"unknown attribute: {code}")
+    return found
+
+
+@variants.command("add-values")
+@click.argument("code")
+@click.argument("values")
+@db_options
+@click.pass_obj
+def add_values(obj: Context, code: str, values: str) -> None:
+    """Append comma-separated VALUES to attribute CODE."""
+    from backoffice.services import variants as vs
+
+    database = obj.database()
+    change = vs.add_values(database, obj.actor(), _attribute(database, code).id, values.split(","))
+    click.echo(f"Added {len(change.children)} value(s) to {code}.")
+
+
+@variants.command("remove-value")
+@click.argument("code")
+@click.argument("value")
+@db_options
+@click.pass_obj
+def remove_value(obj: Context, code: str, value: str) -> None:
+    """Remove VALUE from attribute CODE: deleted if no variant uses it, archived otherwise."""
+    from backoffice.services import variants as vs
+
+    database = obj.database()
+    found = next((v for v in _attribute(database, code).values if v.value == value), None)
+    if found is None:
+        raise click.ClickException(f"{value!r} is not a value of {code}")
+    change = vs.remove_value(database, obj.actor(), found.id)
+    click.echo(f"{code}={value} {'deleted' if change.action == 'delete' else 'archived (variants use it)'}.")
+
+
+# -- templates ------------------------------------------------------------------------------------------
+@variants.command("templates")
+@db_options
+@click.pass_obj
+def templates_cmd(obj: Context) -> None:
+    """List variant templates."""
+    from backoffice.services import variants as vs
+
+    rows = vs.list_templates(obj.database())
+    if not rows:
+        click.echo("No templates yet: save one with `backoffice variants save-template`.")
+    for t in rows:
+        options = "; ".join(f"{code}={','.join(values)}" for code, values in t.options.items())
+        click.echo(f"{t.name:<32} {options}  pattern {t.sku_pattern or '(default)'}")
+
+
+@variants.command("save-template")
+@click.argument("name")
+@click.option("--attribute", "attributes", multiple=True, required=True, metavar="CODE=V1,V2",
+              help="An attribute and its values (repeatable).")
+@click.option("--exclude", multiple=True, metavar="CODE=V,CODE=V", help="A combination to leave out (repeatable).")
+@click.option("--sku-pattern", default="", help="e.g. {handle}-{color:3}-{size}")
+@db_options
+@click.pass_obj
+def save_template(obj: Context, name: str, attributes: tuple[str, ...], exclude: tuple[str, ...],
+                  sku_pattern: str) -> None:
+    """Save (create or replace) the variant template NAME."""
+    from backoffice.services import variants as vs
+
+    database = obj.database()
+    existing = next((t for t in vs.list_templates(database) if t.name == name), None)
+    vs.save_template(database, obj.actor(), name=name, options=_options(attributes),
+                     exclusions=list(_exclusions(exclude)), sku_pattern=sku_pattern,
+                     template_id=existing.id if existing else None,
+                     expected_version=existing.version if existing else None)
+    click.echo(f"{'Updated' if existing else 'Saved'} template {name}.")
+
+
+# -- generator ------------------------------------------------------------------------------------------
+@variants.command("generate")
+@click.argument("products", nargs=-1, required=True)
+@click.option("--attribute", "attributes", multiple=True, metavar="CODE=V1,V2",
+              help="An attribute and the values to combine (repeatable), e.g. --attribute size=S,M,L.")
+@click.option("--template", default=None, metavar="NAME", help="Take attributes, exclusions and pattern from a template.")
+@click.option("--exclude", multiple=True, metavar="CODE=V,CODE=V", help="A combination to leave out (repeatable).")
+@click.option("--sku-pattern", default="", help="Placeholders {handle}, {title} and attribute codes, :N keeps N chars.")
+@click.option("--price", default=None, help="Price of new variants of products without a base price.")
+@click.option("--prune", is_flag=True, help="Remove variants whose combination is not chosen (archived if they "
+                                             "have stock or sales, deleted otherwise).")
+@click.option("--dry-run", is_flag=True, help="Show what would be created; write nothing.")
+@click.option("--op-id", default=None, help="Operation id: the same id applied twice creates once.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@db_options
+@click.pass_obj
+def generate(obj: Context, products: tuple[str, ...], attributes: tuple[str, ...], template: str | None,
+             exclude: tuple[str, ...], sku_pattern: str, price: str | None, prune: bool, dry_run: bool,
+             op_id: str | None, as_json: bool) -> None:
+    """Create every missing combination for PRODUCTS (handles). Running it again adds only what is missing."""
+    from backoffice.services import variants as vs
+
+    database = obj.database()
+    ids = _product_ids(database, products)
+    chosen, exclusions, pattern = _options(attributes), _exclusions(exclude), sku_pattern
+    if template:
+        found = next((t for t in vs.list_templates(database) if t.name == template), None)
+        if found is None:
+            raise click.ClickException(f"unknown template: {template}")
+        chosen = chosen or found.options
+        exclusions = tuple(found.exclusions) + exclusions
+        pattern = pattern or found.sku_pattern
+    if not chosen:
+        raise click.UsageError("give --attribute CODE=VALUES at least once, or --template NAME")
+    request = vs.GenerationRequest(tuple(ids), chosen, exclusions, pattern, price, prune)
+    plan = vs.plan_generation(database, request)
+    if plan.problems:
+        from backoffice.services.base import ValidationError
+
+        raise ValidationError(plan.problems)
+    if dry_run:
+        if as_json:
+            click.echo(json.dumps({"create": plan.to_create, "existing": plan.existing, "archive": plan.to_archive,
+                                   "delete": plan.to_delete, "rows": [[h, o, s, str(p) if p is not None else None, a]
+                                                                       for h, o, s, p, a in plan.rows()]}, indent=2))
+            return
+        for handle, options, sku, amount, action in plan.rows():
+            click.echo(f"{action:<8} {handle:<24} {options:<24} {sku:<28} {_money(amount)}")
+        click.echo(f"Dry run: would create {plan.to_create}, keep {plan.existing} existing, archive {plan.to_archive}, "
+                   f"delete {plan.to_delete}; nothing was written.")
+        return
+    result = vs.generate(database, obj.actor(), request, operation_id=op_id or uuid.uuid4().hex)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(f"Created {result.created}, kept {result.existing} existing, archived {result.archived}, "
+               f"deleted {result.deleted}" + (f" (changeset #{result.changeset_id})" if result.changeset_id else "") + ".")
+
+
+# -- pricing --------------------------------------------------------------------------------------------
+@variants.command("base-price")
+@click.argument("product")
+@click.argument("price")
+@db_options
+@click.pass_obj
+def base_price(obj: Context, product: str, price: str) -> None:
+    """Set PRODUCT's base price (the price before surcharges); "none" removes it."""
+    from backoffice.services import variants as vs
+
+    database = obj.database()
+    pid = _product_ids(database, (product,))[0]
+    vs.set_base_price(database, obj.actor(), pid, None if price.lower() == "none" else price)
+    click.echo(f"Base price of {product}: {price}.")
+
+
+@variants.command("rule")
+@click.argument("option")
+@click.argument("surcharge")
+@click.option("--product", default=None, metavar="HANDLE", help="Only for this product (default: store-wide).")
+@db_options
+@click.pass_obj
+def rule(obj: Context, option: str, surcharge: str, product: str | None) -> None:
+    """Surcharge for variants with OPTION (CODE=VALUE): an amount (+2.00, -1.50) or a percentage (15%)."""
+    from backoffice.services import variants as vs
+
+    code, sep, value = option.partition("=")
+    if not sep:
+        raise click.UsageError(f"{option!r}: write the option as CODE=VALUE, e.g. size=XL")
+    kind = "percent" if surcharge.strip().endswith("%") else "amount"
+    database = obj.database()
+    pid = _product_ids(database, (product,))[0] if product else None
+    vs.set_rule(database, obj.actor(), attribute=code.strip(), value=value.strip(), kind=kind,
+                amount=surcharge.strip().rstrip("%"), product_id=pid)
+    click.echo(f"Surcharge {code}={value}: {surcharge}{' for ' + product if product else ''}.")
+
+
+@variants.command("rules")
+@db_options
+@click.pass_obj
+def rules(obj: Context) -> None:
+    """List surcharge rules."""
+    from backoffice.services import variants as vs
+
+    found = vs.list_rules(obj.database())
+    if not found:
+        click.echo("No surcharge rules yet: add one with `backoffice variants rule size=XL +2.00`.")
+    for r in found:
+        click.echo(f"{r.attribute_code}={r.value:<16} {r.surcharge.describe():>10}  {r.product_handle or 'all products'}")
+
+
+@variants.command("reprice")
+@click.argument("products", nargs=-1)
+@click.option("--all", "all_products", is_flag=True, help="Every product with a base price.")
+@click.option("--dry-run", is_flag=True, help="Show the price changes; write nothing.")
+@click.option("--op-id", default=None, help="Operation id: the same id applied twice changes once.")
+@db_options
+@click.pass_obj
+def reprice(obj: Context, products: tuple[str, ...], all_products: bool, dry_run: bool, op_id: str | None) -> None:
+    """Set variant prices to base price + surcharges, as one revertible changeset (overrides untouched)."""
+    from sqlalchemy import select
+
+    from backoffice.models import ProductBasePrice
+    from backoffice.services import variants as vs
+
+    database = obj.database()
+    if all_products:
+        with database.read() as session:
+            ids = list(session.scalars(select(ProductBasePrice.product_id)))
+    elif products:
+        ids = _product_ids(database, products)
+    else:
+        raise click.UsageError("name the products to reprice, or give --all")
+    plan = vs.plan_reprice(database, ids)
+    for sku, old, new, how in plan.sample:
+        click.echo(f"{sku:<28} {_money(old):>10} → {_money(new):>10}   {how}")
+    if plan.products_without_base:
+        click.echo(f"backoffice: note: no base price, passed by: {', '.join(plan.products_without_base[:10])}", err=True)
+    summary = (f"{plan.affected} of {plan.considered} variants change; {plan.skipped_overrides} overrides and "
+               f"{plan.skipped_archived} archived left as they are")
+    if dry_run:
+        click.echo(f"Dry run: {summary}; nothing was written.")
+        for row, _, message in plan.invalid:
+            click.echo(f"  {row}: {message}")
+        return
+    result = vs.apply_reprice(database, obj.actor(), plan, operation_id=op_id)
+    click.echo(f"{summary}. Applied {result.applied_rows}"
+               + (f" (changeset #{result.changeset_id})" if result.changeset_id else "")
+               + (f"; {len(result.conflicts)} conflicts skipped" if result.conflicts else "") + ".")
+
+
+@variants.command("override")
+@click.argument("skus", nargs=-1, required=True)
+@click.option("--off", is_flag=True, help="Price these by the rules again.")
+@db_options
+@click.pass_obj
+def override(obj: Context, skus: tuple[str, ...], off: bool) -> None:
+    """Mark variants (by SKU) as keeping their own price when repricing."""
+    from sqlalchemy import select
+
+    from backoffice.models import Variant
+    from backoffice.services import variants as vs
+
+    database = obj.database()
+    with database.read() as session:
+        found = dict(session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))).all())
+    unknown = [s for s in skus if s not in found]
+    if unknown:
+        raise click.ClickException(f"unknown SKU: {', '.join(unknown)}")
+    change = vs.set_price_override(database, obj.actor(), list(found.values()), not off)
+    click.echo(f"{len(change.children)} variant(s) {'priced by rules again' if off else 'marked as price overrides'}.")
+
+
+# -- bulk and matrix ------------------------------------------------------------------------------------
+@variants.command("bulk")
+@click.option("--set", "assignment", required=True, metavar="FIELD=VALUE",
+              help="price, compare_at_price, cost, weight_grams, status or threshold; or enable / disable.")
+@click.option("--option", "options", multiple=True, metavar="CODE=VALUE", help="Only variants with this value.")
+@click.option("--category", type=int, default=None, help="Only this category (and below), by id.")
+@click.option("--product", "products", multiple=True, metavar="HANDLE", help="Only these products.")
+@click.option("--dry-run", is_flag=True, help="Preview; write nothing.")
+@db_options
+@click.pass_obj
+def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: int | None,
+             products: tuple[str, ...], dry_run: bool) -> None:
+    """Change one field of every matching variant as one revertible changeset, e.g. all XL in a category."""
+    from backoffice.services import variants as vs
+    from backoffice.services.bulk import Target
+    from backoffice.services.catalog_grid import VariantFilter
+
+    database = obj.database()
+    field_name, sep, value = assignment.partition("=")
+    if not sep and field_name not in ("enable", "disable"):
+        raise click.UsageError(f"--set {assignment!r}: write it as FIELD=VALUE, or enable / disable")
+    pairs = {}
+    for spec in options:
+        code, sep2, val = spec.partition("=")
+        if not sep2:
+            raise click.UsageError(f"--option {spec!r}: write it as CODE=VALUE")
+        pairs[code.strip()] = val.strip()
+    base = VariantFilter(category_id=category, product_ids=tuple(_product_ids(database, products)) if products else ())
+    target = Target(filter=vs.option_filter(database, pairs, base))
+    if field_name == "threshold":
+        tplan = vs.plan_thresholds(database, target, None if value.lower() == "none" else int(value))
+        if dry_run:
+            click.echo(f"Dry run: {tplan.affected} stock levels of {tplan.considered} variants would change.")
+            return
+        tresult = vs.apply_thresholds(database, obj.actor(), tplan)
+        click.echo(f"Changed {tresult.applied_rows} stock levels (changeset #{tresult.changeset_id}).")
+        return
+    plan = vs.plan_bulk(database, field_name, value or None, target)
+    for label, name, old, new in plan.sample[:20]:
+        click.echo(f"{label:<28} {name}: {old} → {new}")
+    if plan.invalid:
+        for row, name, message in plan.invalid[:20]:
+            click.echo(f"  invalid {row} {name}: {message}", err=True)
+    if dry_run:
+        click.echo(f"Dry run: {plan.affected} of {plan.considered} variants would change; nothing was written.")
+        return
+    result = vs.apply_bulk(database, obj.actor(), plan)
+    click.echo(f"Changed {result.applied_rows} variants" + (f" (changeset #{result.changeset_id})"
+                                                            if result.changeset_id else "") + ".")
+
+
+@variants.command("matrix")
+@click.argument("product")
+@click.option("--rows", "row_attribute", default="", metavar="CODE", help="Attribute down the side.")
+@click.option("--columns", "column_attribute", default="", metavar="CODE", help="Attribute across the top.")
+@db_options
+@click.pass_obj
+def matrix_cmd(obj: Context, product: str, row_attribute: str, column_attribute: str) -> None:
+    """Print PRODUCT's variants as a grid: price and total stock per pair of values."""
+    from backoffice.services import variants as vs
+
+    database = obj.database()
+    grid = vs.matrix(database, _product_ids(database, (product,))[0], row_attribute, column_attribute)
+    width = 18
+    click.echo(f"{grid.row_attribute or '':<12}" + "".join(f"{c or '—':>{width}}" for c in grid.columns))
+    for r in grid.rows:
+        cells = []
+        for c in grid.columns:
+            cell = grid.cell(r, c)
+            if cell is None:
+                cells.append(f"{'·':>{width}}")
+                continue
+            price = _money(cell.price_min) if cell.price_min == cell.price_max else \
+                f"{_money(cell.price_min)}–{_money(cell.price_max)}"
+            cells.append(f"{price + ' / ' + str(cell.stock):>{width}}")
+        click.echo(f"{r or '—':<12}" + "".join(cells))

@@ -1,0 +1,82 @@
+"""``backoffice variants …`` end to end with click's CliRunner, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from backoffice.cli import main
+from backoffice.db import Database
+from backoffice.services import catalog
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def run(runner: CliRunner, db: Database, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(main, ["--user", "tester", *args, "--db", db.engine.url.render_as_string(hide_password=False)])
+
+
+def ok(result) -> str:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result.output
+
+
+def test_attributes_generate_dry_run_then_create_and_rerun(runner: CliRunner, db: Database, actor) -> None:
+    catalog.create_product(db, actor, values={"handle": "basic-tee", "title": "Basic Tee"})
+    ok(run(runner, db, "variants", "add-attribute", "size", "S,M,L", "--name", "Size"))
+    ok(run(runner, db, "variants", "add-attribute", "color", "Red,Blue"))
+    listed = ok(run(runner, db, "variants", "attributes"))
+    assert "size" in listed and "S, M, L" in listed
+    args = ["variants", "generate", "basic-tee", "--attribute", "size=S,M,L", "--attribute", "color=Red,Blue",
+            "--exclude", "color=Blue,size=S", "--sku-pattern", "{handle}-{color:3}-{size}", "--price", "19.00"]
+    dry = ok(run(runner, db, *args, "--dry-run"))
+    assert "BASIC-TEE-RED-S" in dry and "BASIC-TEE-BLU-S" not in dry
+    assert "would create 5, keep 0 existing" in dry
+    assert catalog.get_product(db, 1)["variants"] == []
+    created = json.loads(ok(run(runner, db, *args, "--json")))
+    assert created["created"] == 5 and created["changeset_id"]
+    assert "Created 0, kept 5 existing" in ok(run(runner, db, *args))
+    matrix = ok(run(runner, db, "variants", "matrix", "basic-tee"))
+    assert "Red" in matrix.splitlines()[0] and "19.00 / 0" in matrix
+
+
+def test_reprice_with_rules_and_overrides(runner: CliRunner, db: Database, actor) -> None:
+    catalog.create_product(db, actor, values={"handle": "tee", "title": "Tee"})
+    ok(run(runner, db, "variants", "add-attribute", "size", "M,XL"))
+    ok(run(runner, db, "variants", "generate", "tee", "--attribute", "size=M,XL", "--price", "10.00"))
+    ok(run(runner, db, "variants", "base-price", "tee", "20.00"))
+    ok(run(runner, db, "variants", "rule", "size=XL", "+2.00"))
+    ok(run(runner, db, "variants", "rule", "size=M", "10%", "--product", "tee"))
+    assert "all products" in ok(run(runner, db, "variants", "rules"))
+    ok(run(runner, db, "variants", "override", "TEE-M"))
+    dry = ok(run(runner, db, "variants", "reprice", "tee", "--dry-run"))
+    assert "TEE-XL" in dry and "22.00" in dry and "TEE-M " not in dry
+    assert "1 of 2 variants change; 1 overrides" in dry
+    applied = ok(run(runner, db, "variants", "reprice", "--all"))
+    assert "Applied 1" in applied
+    prices = {v["sku"]: v["price"] for v in catalog.get_product(db, 1)["variants"]}
+    assert prices == {"TEE-M": "10.00", "TEE-XL": "22.00"}
+    bulk = ok(run(runner, db, "variants", "bulk", "--set", "price=30.00", "--option", "size=XL", "--dry-run"))
+    assert "1 of 1 variants would change" in bulk
+    ok(run(runner, db, "variants", "bulk", "--set", "disable", "--option", "size=XL"))
+    assert {v["sku"]: v["status"] for v in catalog.get_product(db, 1)["variants"]}["TEE-XL"] == "disabled"
+
+
+def test_errors_are_one_line_and_non_zero(runner: CliRunner, db: Database, actor) -> None:
+    catalog.create_product(db, actor, values={"handle": "tee", "title": "Tee"})
+    ok(run(runner, db, "variants", "add-attribute", "size", "M"))
+    unknown = run(runner, db, "variants", "generate", "nope", "--attribute", "size=M")
+    assert unknown.exit_code != 0 and "unknown product: nope" in unknown.output + unknown.stderr
+    bad = run(runner, db, "variants", "generate", "tee", "--attribute", "size=M,Q", "--price", "1.00")
+    assert bad.exit_code == 1
+    assert bad.stderr.strip().count("\n") == 0 and "'Q' is not one of its values" in bad.stderr
+    catalog.add_variant(db, actor, 1, values={"sku": "TEE-M", "price": "1.00"})
+    dup = run(runner, db, "variants", "generate", "tee", "--attribute", "size=M", "--price", "1.00")
+    assert dup.exit_code == 1 and "product tee, M sku: 'TEE-M' is already used" in dup.stderr
+    usage = run(runner, db, "variants", "generate", "tee")
+    assert usage.exit_code == 2
