@@ -82,6 +82,12 @@ def test_product_level_operations_on_a_selection(db: Database, actor: Actor, sto
     rx = bulk.plan(db, BulkOperation("replace", "sku", find=r"^MC-(\w)$", replace=r"MCX-\1", regex=True, case_sensitive=True),
                    Target(filter=VariantFilter(product_ids=(store.product.entity_id,))))
     assert [s[3] for s in rx.sample] == ["MCX-S", "MCX-M", "MCX-L"]
+    same = bulk.plan(db, BulkOperation("replace", "sku", find=r"^MC-\w$", replace="MC-ONE", regex=True),
+                     Target(filter=VariantFilter(product_ids=(store.product.entity_id,))))
+    assert sorted(p[0] for p in same.invalid) == sorted(f"variant {v}" for v in store.variant_ids)
+    assert all("'MC-ONE' would be used twice" in p[2] for p in same.invalid)
+    with pytest.raises(ValidationError):
+        bulk.apply_plan(db, actor, same)
 
 
 def test_bad_operations_are_refused(db: Database, actor: Actor, store) -> None:

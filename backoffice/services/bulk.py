@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -246,8 +247,8 @@ def _plan_variants(db: Database, op: BulkOperation, ids: list[int]) -> Plan:
                     sample.append((label, op.field, old, new))
         considered = len(ids)
     if op.kind == "replace" and op.field == "sku":
-        new_skus = [c.values["sku"] for c in changes]
-        dupes = {s for s in new_skus if new_skus.count(s) > 1}
+        uses = Counter(c.values["sku"] for c in changes)
+        dupes = {s for s, n in uses.items() if n > 1}
         invalid.extend((f"variant {c.entity_id}", "sku", f"{c.values['sku']!r} would be used twice")
                        for c in changes if c.values["sku"] in dupes)
     stats = {}
