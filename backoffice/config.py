@@ -36,6 +36,7 @@ class Profile:
     kind: str
     url: str  # without password
     username: str = ""  # the Backoffice user to act as; empty = the OS login name
+    image_store: str = ""  # folder of the image store (local or shared); empty = in the user data folder
 
     def secret_key(self) -> str:
         return secret_key_for(make_url(self.url))
@@ -100,7 +101,8 @@ class ProfileStore:
         name = data.get("default")
         return Profile(**data["profiles"][name]) if name in data["profiles"] else None
 
-    def save(self, name: str, url: str, *, username: str = "", make_default: bool = False) -> tuple[Profile, str | None]:
+    def save(self, name: str, url: str, *, username: str = "", make_default: bool = False,
+             image_store: str | None = None) -> tuple[Profile, str | None]:
         """Save a profile. A password inside ``url`` is removed and returned for the keyring."""
         name = name.strip()
         if not name:
@@ -110,8 +112,10 @@ class ProfileStore:
         except DatabaseError as exc:
             raise ProfileError(str(exc)) from exc
         kind = normalise_url(clean).get_backend_name()
-        profile = Profile(name=name, kind=kind, url=clean, username=username.strip())
         data = self._load()
+        if image_store is None:  # not given: keep the folder the profile had
+            image_store = data["profiles"].get(name, {}).get("image_store", "")
+        profile = Profile(name=name, kind=kind, url=clean, username=username.strip(), image_store=image_store.strip())
         data["profiles"][name] = asdict(profile)
         if make_default or data.get("default") is None:
             data["default"] = name

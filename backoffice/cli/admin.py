@@ -68,12 +68,16 @@ def profiles_list() -> None:
 @click.option("--default", "make_default", is_flag=True, help="Make it the default profile.")
 @click.option("--username", default="", help="Backoffice user to act as with this profile.")
 @click.option("--ask-password", is_flag=True, help="Ask for the database password and keep it in the OS keyring.")
-def profiles_add(name: str, url: str, make_default: bool, username: str, ask_password: bool) -> None:
+@click.option("--image-store", default=None, metavar="FOLDER",
+              help="Folder of the image store for this profile (local or a shared network folder).")
+def profiles_add(name: str, url: str, make_default: bool, username: str, ask_password: bool,
+                 image_store: str | None) -> None:
     """Save a profile. A password in URL is moved to the keyring, never written to the profile."""
     from backoffice.config import ProfileStore
     from backoffice.secrets import SecretStore
 
-    profile, password = ProfileStore().save(name, url, username=username, make_default=make_default)
+    profile, password = ProfileStore().save(name, url, username=username, make_default=make_default,
+                                            image_store=image_store)
     if ask_password and password is None:
         password = click.prompt(f"Password for {profile.secret_key()}", hide_input=True)
     if password:

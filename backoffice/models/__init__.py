@@ -14,6 +14,7 @@ from backoffice.models.catalog import (
     VariantStatus,
 )
 from backoffice.models.changesets import Changeset, ChangesetEntry
+from backoffice.models.images import ImageVersion, ProductImageVariant
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
 from backoffice.models.people import AppliedOperation, AuditEntry, Role, Supplier, User
 from backoffice.models.sales import Customer, Order, OrderLine
@@ -47,6 +48,8 @@ __all__ = [
     "StockAlert",
     "LowStockDefault",
     "CountState",
+    "ImageVersion",
+    "ProductImageVariant",
     "AppliedOperation",
     "Attribute",
     "AttributeValue",

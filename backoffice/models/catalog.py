@@ -136,11 +136,17 @@ class VariantOption(Base):
 
 
 class ProductImage(EditableMixin, Base):
-    """An image of a product, optionally tied to one variant. Files live in a content-addressed store;
-    the row holds metadata and the content hash."""
+    """An image of a product's gallery (position 0 is the main image). Files live in a content-addressed
+    store; the row holds metadata and hashes: ``content_hash`` of the original as uploaded (kept, and
+    unique per product so the same file is never added twice), ``web_hash``/``thumb_hash`` of the
+    renditions of the current version (``image_versions``). ``variant_id`` is the variant the file was
+    matched to on upload; the variants that show the image are ``product_image_variants``."""
 
     __tablename__ = "product_images"
-    __table_args__ = (Index("ix_product_images_product_id_position", "product_id", "position"),)
+    __table_args__ = (
+        Index("ix_product_images_product_id_position", "product_id", "position"),
+        UniqueConstraint("product_id", "content_hash"),
+    )
 
     product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id", ondelete="CASCADE"))
     variant_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("variants.id", ondelete="SET NULL"), index=True)
@@ -150,3 +156,12 @@ class ProductImage(EditableMixin, Base):
     alt_text: Mapped[str] = mapped_column(String(500), default="", server_default="")
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
+    original_format: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    original_bytes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    current_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    web_hash: Mapped[str | None] = mapped_column(String(64))
+    web_format: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    web_width: Mapped[int | None] = mapped_column(Integer)
+    web_height: Mapped[int | None] = mapped_column(Integer)
+    web_bytes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    thumb_hash: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,163 @@
+"""The image library: ``backoffice images upload|list|missing-alt|alt``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from backoffice.cli.app import EXIT_ERROR, Context, db_options, main
+
+
+def _store(obj: Context, image_store: str | None):  # type: ignore[no-untyped-def]
+    from backoffice.services.image_store import ImageStore, store_root_for
+
+    _url, profile = obj.target()
+    return ImageStore(store_root_for(profile.name if profile else "", image_store))
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    if not sys.stderr.isatty():
+        return None
+    last = [-1]
+
+    def report(fraction: float, text: str) -> None:
+        pct = int(fraction * 100)
+        if pct != last[0]:
+            last[0] = pct
+            click.echo(f"\r{pct:3d}%  {text[:60]:<60}", err=True, nl=False)
+            if fraction >= 1.0:
+                click.echo("", err=True)
+    return report
+
+
+@main.group("images")
+def images_group() -> None:
+    """Product images: bulk upload with matching by SKU or handle, galleries, alt text."""
+
+
+_store_option = click.option("--image-store", default=None, metavar="FOLDER",
+                             help="Image store folder (default: the profile's, BACKOFFICE_IMAGE_STORE, or the "
+                                  "user data folder).")
+
+
+@images_group.command("upload")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--product", "product_handle", default=None, metavar="HANDLE",
+              help="Put every file in this product's gallery (a SKU in the name still picks the variant).")
+@click.option("--pattern", default="auto", show_default=True, metavar="PATTERN",
+              help='How names carry the SKU or handle: "auto", "{sku}_{n}.jpg", "{handle}-{n}", or "re:REGEX" '
+                   "with named groups sku/handle/n.")
+@click.option("--dry-run", is_flag=True, help="Show the matching review and write nothing.")
+@click.option("--format", "web_format", type=click.Choice(["jpeg", "webp"]), default="jpeg", show_default=True,
+              help="Format of the web versions and thumbnails.")
+@click.option("--max-edge", type=click.IntRange(64, 10000), default=2048, show_default=True,
+              help="Longest side of the web version, in pixels.")
+@click.option("--quality", type=click.IntRange(1, 100), default=85, show_default=True)
+@click.option("--max-size", type=click.FloatRange(min=0.001), default=50, show_default=True, metavar="MB",
+              help="Refuse files bigger than this.")
+@click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True,
+              help="Processes for the image work.")
+@_store_option
+@db_options
+@click.pass_obj
+def upload(obj: Context, paths: tuple[str, ...], product_handle: str | None, pattern: str, dry_run: bool,
+           web_format: str, max_edge: int, quality: int, max_size: float, workers: int, image_store: str | None) -> None:
+    """Add the image files in PATHS (files or folders) to the galleries of the products they name.
+
+    Every file is first matched and listed (matched, ambiguous, unmatched, rejected); ambiguous and
+    unmatched files are not uploaded. A file already in that gallery is reported and not added twice.
+    Exits with status 1 when any file was not added.
+    """
+    from backoffice.services import image_matching, images
+    from backoffice.services.image_processing import RenditionSettings, describe_size
+
+    settings = RenditionSettings(web_max_edge=max_edge, web_format=web_format, web_quality=quality,
+                                 max_bytes=int(max_size * 1024 * 1024))
+    database = obj.database()
+    plan = image_matching.plan_upload(database, list(paths), pattern=pattern, product_handle=product_handle,
+                                      settings=settings)
+    counts = plan.counts()
+    click.echo(f"{counts['matched']} matched, {counts['ambiguous']} ambiguous, {counts['unmatched']} unmatched, "
+               f"{counts['rejected']} rejected")
+    for f in plan.matched:
+        click.echo(f"  matched    {f.name} → {f.target.label()}" + (f" (#{f.n})" if f.n is not None else ""))
+    for a in plan.ambiguous:
+        click.echo(f"  ambiguous  {a.name} → {' | '.join(t.label() for t in a.candidates)}")
+    for s in plan.unmatched:
+        click.echo(f"  unmatched  {s.name}: {s.reason}")
+    for s in plan.rejected:
+        click.echo(f"  rejected   {s.name}: {s.reason}")
+    not_added = counts["ambiguous"] + counts["unmatched"] + counts["rejected"]
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+        return
+    result = images.ingest(database, obj.actor(), plan.matched, store=_store(obj, image_store), settings=settings,
+                           progress=_progress(), workers=workers)
+    for o in result.outcomes:
+        if o.status == "added":
+            click.echo(f"  added      {o.name} (image {o.image_id}, {describe_size(o.original_bytes)} → "
+                       f"{describe_size(o.web_bytes)})")
+        else:
+            click.echo(f"  {o.status:<10} {o.message}")
+    click.echo(f"Added {len(result.added)} image{'s' if len(result.added) != 1 else ''}, "
+               f"{len(result.duplicates)} already there, {len(result.failed)} failed; "
+               f"web versions save {describe_size(max(0, result.bytes_saved))}.")
+    not_added += len(result.failed)
+    if not_added:
+        click.echo(f"backoffice: error: {not_added} file{'s were' if not_added != 1 else ' was'} not added "
+                   "(see the list above)", err=True)
+        click.get_current_context().exit(EXIT_ERROR)
+
+
+@images_group.command("list")
+@click.argument("product")
+@db_options
+@click.pass_obj
+def list_images(obj: Context, product: str) -> None:
+    """The gallery of PRODUCT (its handle), main image first."""
+    from backoffice.services import images
+    from backoffice.services.image_processing import describe_size
+
+    database = obj.database()
+    hit = images.product_by_handle(database, product)
+    gallery = images.list_gallery(database, hit.id)
+    click.echo(f"{hit.handle}: {len(gallery)} image{'s' if len(gallery) != 1 else ''}")
+    for img in gallery:
+        alt = img.alt_text or "(no alt text)"
+        flag = "main" if img.is_main else f"#{img.position + 1}"
+        click.echo(f"  {flag:<5} image {img.id:<6} {img.filename:<32} {img.web_width}x{img.web_height} "
+                   f"{describe_size(img.web_bytes):>8}  v{img.current_version}  {alt}")
+
+
+@images_group.command("missing-alt")
+@click.option("--product", "product_handle", default=None, metavar="HANDLE", help="Only this product.")
+@click.option("--limit", type=click.IntRange(1), default=1000, show_default=True)
+@db_options
+@click.pass_obj
+def missing_alt(obj: Context, product_handle: str | None, limit: int) -> None:
+    """Images without alt text, one a line (handle, image id, place, file name)."""
+    from backoffice.services import images
+
+    database = obj.database()
+    pid = images.product_by_handle(database, product_handle).id if product_handle else None
+    rows = images.missing_alt_text(database, product_id=pid, limit=limit)
+    for r in rows:
+        click.echo(f"{r.handle}\timage {r.image_id}\t#{r.position + 1}\t{r.filename}")
+    click.echo(f"{len(rows)} image{'s' if len(rows) != 1 else ''} without alt text", err=True)
+
+
+@images_group.command("alt")
+@click.argument("image_id", type=int)
+@click.argument("text")
+@db_options
+@click.pass_obj
+def set_alt(obj: Context, image_id: int, text: str) -> None:
+    """Set the alt text of image IMAGE_ID."""
+    from backoffice.services import images
+
+    database = obj.database()
+    current = images.get_image(database, image_id)
+    images.set_alt_text(database, obj.actor(), image_id, text, expected_version=current.version)
+    click.echo(f"Alt text of image {image_id} saved.")
