@@ -1,0 +1,87 @@
+"""``backoffice images``: upload with the review, dry run, list, missing alt text, errors as one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from image_samples import noisy_jpeg, text_as_jpeg
+from backoffice.cli import main
+from backoffice.db import Database
+from backoffice.services import catalog, images
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def shop(db, actor):  # type: ignore[no-untyped-def]
+    return catalog.create_product(db, actor, values={"handle": "linen-tee", "title": "Linen Tee"},
+                                  variants=[{"sku": "LT-S", "price": "25.00"}, {"sku": "LT-M", "price": "25.00"}])
+
+
+def run(runner: CliRunner, db: Database, *args: str, store: Path | None = None):  # type: ignore[no-untyped-def]
+    url = db.url.render_as_string(hide_password=False)
+    extra = ["--image-store", str(store)] if store is not None and args[:2] == ("images", "upload") else []
+    return runner.invoke(main, ["--user", "tester", *args, *extra, "--db", url])
+
+
+def test_upload_dry_run_then_upload_list_and_alt_text(runner, db, actor, shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    noisy_jpeg(photos / "linen-tee.jpg", (1200, 800))
+    noisy_jpeg(photos / "LT-M_2.jpg", (800, 1200), seed=2)
+    store = tmp_path / "store"
+
+    dry = run(runner, db, "images", "upload", str(photos), "--dry-run", store=store)
+    assert dry.exit_code == 0, dry.output
+    assert "2 matched, 0 ambiguous, 0 unmatched, 0 rejected" in dry.output
+    assert "LT-M_2.jpg → linen-tee · LT-M (#2)" in dry.output and "nothing was written" in dry.output
+    assert images.list_gallery(db, shop.entity_id) == [] and not store.exists()
+
+    done = run(runner, db, "images", "upload", str(photos), "--max-edge", "600", store=store)
+    assert done.exit_code == 0, done.output
+    assert "Added 2 images, 0 already there, 0 failed" in done.output
+    gallery = images.list_gallery(db, shop.entity_id)
+    assert [(i.filename, max(i.web_width, i.web_height)) for i in gallery] == [("linen-tee.jpg", 600), ("LT-M_2.jpg", 600)]
+    assert any(store.rglob("*"))
+
+    listing = run(runner, db, "images", "list", "linen-tee")
+    assert listing.exit_code == 0 and "linen-tee: 2 images" in listing.output and "(no alt text)" in listing.output
+    missing = run(runner, db, "images", "missing-alt")
+    assert missing.exit_code == 0 and missing.output.count("linen-tee\timage") == 2
+    assert "2 images without alt text" in missing.stderr
+    alt = run(runner, db, "images", "alt", str(gallery[0].id), "Linen tee in white")
+    assert alt.exit_code == 0
+    assert images.get_image(db, gallery[0].id).alt_text == "Linen tee in white"
+
+    again = run(runner, db, "images", "upload", str(photos / "linen-tee.jpg"), store=store)
+    assert again.exit_code == 0 and "1 already there" in again.output and "already in the gallery" in again.output
+
+
+def test_bad_and_unmatched_files_are_listed_and_exit_non_zero(runner, db, actor, shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    good = noisy_jpeg(tmp_path / "LT-S.jpg", (300, 300))
+    bad = text_as_jpeg(tmp_path / "LT-M.jpg")
+    stranger = noisy_jpeg(tmp_path / "unknown.jpg", (50, 50))
+    result = run(runner, db, "images", "upload", str(good), str(bad), str(stranger), store=tmp_path / "s")
+    assert result.exit_code == 1
+    assert "unmatched  unknown.jpg" in result.output
+    assert "failed     LT-M.jpg is not an image" in result.output
+    assert "Added 1 image," in result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert lines == ["backoffice: error: 2 files were not added (see the list above)"]
+
+
+def test_unknown_product_and_bad_pattern_are_one_clear_error(runner, db, actor, shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    photo = noisy_jpeg(tmp_path / "x.jpg", (20, 20))
+    for args, text in ((("images", "list", "nope"), "no product has the handle 'nope'"),
+                       (("images", "upload", str(photo), "--product", "nope"), "no product has the handle 'nope'"),
+                       (("images", "upload", str(photo), "--pattern", "{n}.jpg"), "needs a {sku} or {handle} part")):
+        result = run(runner, db, *args, store=tmp_path / "s")
+        assert result.exit_code == 1, result.output
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("backoffice: error: ") and text in lines[0]
