@@ -81,19 +81,15 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['variant_id'], ['variants.id'], name=op.f('fk_variant_price_overrides_variant_id_variants'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('variant_id', name=op.f('pk_variant_price_overrides'))
     )
-    with op.batch_alter_table('attribute_values', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('archived', sa.Boolean(), server_default=sa.false(), nullable=False))
-
-    with op.batch_alter_table('attributes', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('archived', sa.Boolean(), server_default=sa.false(), nullable=False))
+    # A plain ADD COLUMN, not a batch copy: on SQLite a batch recreates the table, and dropping the old
+    # attribute_values with variant_options rows still pointing at it fails the foreign key check.
+    op.add_column('attribute_values', sa.Column('archived', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('attributes', sa.Column('archived', sa.Boolean(), server_default=sa.false(), nullable=False))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('attributes', schema=None) as batch_op:
-        batch_op.drop_column('archived')
-
-    with op.batch_alter_table('attribute_values', schema=None) as batch_op:
-        batch_op.drop_column('archived')
+    op.drop_column('attributes', 'archived')
+    op.drop_column('attribute_values', 'archived')
 
     op.drop_table('variant_price_overrides')
     with op.batch_alter_table('variant_template_values', schema=None) as batch_op:
