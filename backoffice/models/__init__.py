@@ -17,6 +17,13 @@ from backoffice.models.changesets import Changeset, ChangesetEntry
 from backoffice.models.images import ImageVersion, ProductImageVariant
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
 from backoffice.models.people import AppliedOperation, AuditEntry, Role, Supplier, User
+from backoffice.models.purchasing import (  # noqa: F401
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderState,
+    PurchaseReceipt,
+    SupplierItem,
+)
 from backoffice.models.sales import Customer, Order, OrderLine
 from backoffice.models.settings import StoreSetting
 from backoffice.models.variants import (  # noqa: F401

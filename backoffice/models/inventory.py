@@ -58,6 +58,7 @@ class StockLevel(EditableMixin, Base):
         CheckConstraint("reserved >= 0", name="reserved_not_negative"),
         CheckConstraint("low_stock_threshold IS NULL OR low_stock_threshold >= 0", name="threshold_not_negative"),
         CheckConstraint("reorder_point IS NULL OR reorder_point >= 0", name="reorder_point_not_negative"),
+        CheckConstraint("order_up_to IS NULL OR order_up_to >= 0", name="order_up_to_not_negative"),
         Index("ix_stock_levels_location_id_variant_id", "location_id", "variant_id"),
     )
 
@@ -67,6 +68,7 @@ class StockLevel(EditableMixin, Base):
     reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     low_stock_threshold: Mapped[int | None] = mapped_column(Integer)
     reorder_point: Mapped[int | None] = mapped_column(Integer)
+    order_up_to: Mapped[int | None] = mapped_column(Integer)  # a buyer's override of the computed level
 
     location: Mapped[Location] = relationship()
 
