@@ -171,3 +171,88 @@ def _category_id(database: Any, text: str) -> int:
             return cid
     raise ValidationError(f"--category: unknown category {text!r} (give its full path, such as \"Apparel > Shirts\", "
                           "or its id)")
+
+
+# -- changesets -----------------------------------------------------------------------------------------
+@main.group("changesets")
+def changesets_group() -> None:
+    """Applied bulk edits and imports: list them, see their rows, revert one."""
+
+
+@changesets_group.command("list")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per changeset.")
+@db_options
+@click.pass_obj
+def changesets_list(obj: Context, limit: int, as_json: bool) -> None:
+    """Changesets, newest first: who, when, what, how many rows, and what reverted what."""
+    from backoffice.services import changesets
+
+    rows = changesets.list_changesets(obj.database(), limit=limit)
+    if as_json:
+        for r in rows:
+            click.echo(json.dumps({"id": r.id, "created_at": r.created_at.isoformat(), "username": r.username,
+                                   "kind": r.kind, "description": r.description, "row_count": r.row_count,
+                                   "reverts_id": r.reverts_id, "reverted_by": r.reverted_by}))
+        return
+    if not rows:
+        click.echo("No changesets yet.")
+        return
+    for r in rows:
+        notes = []
+        if r.reverts_id:
+            notes.append(f"reverts #{r.reverts_id}")
+        if r.reverted_by:
+            notes.append("reverted by " + ", ".join(f"#{i}" for i in r.reverted_by))
+        click.echo(f"#{r.id:<6} {r.created_at:%Y-%m-%d %H:%M}  {r.username:<12} {r.kind:<7} {r.row_count:>8,} rows  "
+                   f"{r.description}" + (f"  ({'; '.join(notes)})" if notes else ""))
+
+
+@changesets_group.command("show")
+@click.argument("changeset_id", type=int)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many rows.")
+@db_options
+@click.pass_obj
+def changesets_show(obj: Context, changeset_id: int, limit: int) -> None:
+    """The rows of changeset CHANGESET_ID with each field's value before and after."""
+    from backoffice.services import changesets
+    from backoffice.services.base import NotFound
+
+    database = obj.database()
+    info = next((c for c in changesets.list_changesets(database, before_id=changeset_id + 1, limit=1)
+                 if c.id == changeset_id), None)
+    if info is None:
+        raise NotFound(f"changeset {changeset_id} does not exist")
+    click.echo(f"#{info.id} {info.kind} by {info.username} at {info.created_at:%Y-%m-%d %H:%M}: {info.description} "
+               f"({info.row_count:,} rows)")
+    for e in changesets.changeset_entries(database, changeset_id, limit=limit):
+        fields = sorted(set(e["before"]) | set(e["after"]))
+        diff = ", ".join(f"{f}: {e['before'].get(f)!s} → {e['after'].get(f)!s}" for f in fields)
+        click.echo(f"  {e['entity']} {e['entity_id']}: {diff}")
+    if info.row_count > limit:
+        click.echo(f"  … and {info.row_count - limit:,} more rows (--limit)")
+
+
+@changesets_group.command("revert")
+@click.argument("changeset_id", type=int)
+@click.option("--op-id", default=None, help="Operation id: a retried revert with the same id is applied once.")
+@db_options
+@click.pass_obj
+def changesets_revert(obj: Context, changeset_id: int, op_id: str | None) -> None:
+    """Restore the values changeset CHANGESET_ID replaced, as a new changeset.
+
+    Rows someone changed since are not overwritten: they are listed as conflicts (exit status 3) and
+    every other row is restored.
+    """
+    from backoffice.services import changesets
+
+    result = changesets.revert_changeset(obj.database(), obj.actor(), changeset_id, operation_id=op_id)
+    if result.changeset_id is None:
+        click.echo(f"Nothing to revert in #{changeset_id}: every row already holds its earlier value.")
+    else:
+        click.echo(f"Reverted #{changeset_id} as changeset #{result.changeset_id}: {result.applied_rows:,} rows restored.")
+    for c in result.conflicts:
+        click.echo(f"backoffice: conflict: {c.entity} {c.label} {c.field}: changed since to {c.theirs!s} "
+                   f"(the changeset had set {c.original!s}); left as it is", err=True)
+    if result.conflicts:
+        raise SystemExit(3)
