@@ -158,3 +158,21 @@ def test_filter_round_trips_through_a_dict() -> None:
 def test_unknown_sort_keys_are_refused(demo: Database) -> None:
     with pytest.raises(ValueError, match="unknown sort key"):
         catalog_grid.first_page(demo, sort_key="price; DROP TABLE variants")
+
+
+def test_rows_show_the_variants_own_image_else_the_main_image(db: Database, actor: Actor, store) -> None:
+    from backoffice.models import ProductImage, ProductImageVariant
+
+    s, m, lg = store.variant_ids
+    assert {r.thumb_hash for r in catalog_grid.rows_by_id(db, store.variant_ids).values()} == {None}
+    pid = store.product.entity_id
+    with db.write() as session:  # gallery rows as the image service leaves them (files not needed here)
+        main = ProductImage(product_id=pid, position=0, content_hash="a" * 64, thumb_hash="1" * 64)
+        second = ProductImage(product_id=pid, position=1, content_hash="b" * 64, thumb_hash="2" * 64)
+        session.add_all([main, second])
+        session.flush()
+        session.add(ProductImageVariant(image_id=second.id, variant_id=m))
+    rows = catalog_grid.rows_by_id(db, store.variant_ids)
+    assert (rows[s].thumb_hash, rows[m].thumb_hash, rows[lg].thumb_hash) == ("1" * 64, "2" * 64, "1" * 64)
+    page = catalog_grid.first_page(db, VariantFilter(product_ids=(pid,)), sort_key="sku", limit=10)
+    assert {r.sku: r.thumb_hash for r in page} == {"MC-S": "1" * 64, "MC-M": "2" * 64, "MC-L": "1" * 64}

@@ -40,6 +40,8 @@ from backoffice.models import (
     AttributeValue,
     Category,
     Product,
+    ProductImage,
+    ProductImageVariant,
     ProductTag,
     StockLevel,
     Variant,
@@ -148,6 +150,7 @@ class GridRow:
     cost: Decimal | None = None
     stock: int = 0
     updated_at: dt.datetime | None = None
+    thumb_hash: str | None = None  # the thumbnail in the image store (see services.image_store)
 
     @property
     def margin(self) -> Decimal | None:
@@ -309,10 +312,20 @@ def _row_columns() -> tuple[Any, ...]:
                .join(Attribute, Attribute.id == VariantOption.attribute_id)
                .where(VariantOption.variant_id == Variant.id).scalar_subquery())
     stock = select(func.sum(StockLevel.on_hand)).where(StockLevel.variant_id == Variant.id).scalar_subquery()
+    # The picture the row shows: the first image assigned to this variant, else the product's main image.
+    # min() over a sortable key instead of ORDER BY … LIMIT 1, so both engines take it as a plain
+    # aggregate: "0"/"1" (assigned to the variant or not), the position in six digits, then the hash.
+    key = (case((ProductImageVariant.variant_id.is_not(None), "0"), else_="1")
+           + cast(ProductImage.position + 100000, String) + ProductImage.thumb_hash)
+    thumb = (select(func.substr(func.min(key), 8, 64))
+             .select_from(ProductImage)
+             .outerjoin(ProductImageVariant, and_(ProductImageVariant.image_id == ProductImage.id,
+                                                  ProductImageVariant.variant_id == Variant.id))
+             .where(ProductImage.product_id == Product.id).scalar_subquery())
     return (Variant.id, Variant.product_id, Variant.version, Product.version, Product.title, Product.handle,
             Variant.sku, Variant.barcode, Variant.title, Product.status, Variant.status, Product.category_id,
             _GridCategory.name, Product.vendor, Product.product_type, Variant.price, Variant.compare_at_price,
-            Variant.cost, Variant.updated_at, Product.updated_at, tags, options, stock)
+            Variant.cost, Variant.updated_at, Product.updated_at, tags, options, stock, thumb)
 
 
 def _options_text(packed: str | None, fallback: str) -> str:
@@ -327,13 +340,14 @@ def _options_text(packed: str | None, fallback: str) -> str:
 
 def _grid_row(r: Any) -> GridRow:
     (vid, pid, vver, pver, title, handle, sku, barcode, vtitle, status, vstatus, cat_id, cat_name, vendor, ptype,
-     price, compare_at, cost, v_upd, p_upd, tags, options, stock) = r
+     price, compare_at, cost, v_upd, p_upd, tags, options, stock, thumb) = r
     return GridRow(
         variant_id=vid, product_id=pid, variant_version=vver, product_version=pver, title=title, handle=handle,
         sku=sku, barcode=barcode, options=_options_text(options, vtitle), status=status.value,
         variant_status=vstatus.value, category_id=cat_id, category=cat_name or "", vendor=vendor,
         product_type=ptype, tags=sorted(tags.split(_ITEM_SEP)) if tags else [], price=price,
         compare_at_price=compare_at, cost=cost, stock=int(stock or 0), updated_at=max(v_upd, p_upd),
+        thumb_hash=thumb,
     )
 
 
