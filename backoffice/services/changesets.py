@@ -36,6 +36,7 @@ from backoffice.models import (
     Product,
     ProductTag,
     Role,
+    SupplierItem,
     Variant,
     utcnow,
 )
@@ -54,9 +55,10 @@ EDITABLE = {
     "product": ("title", "handle", "description", "vendor", "product_type", "status", "category_id", "seo_title",
                 "seo_description", "tags"),
     "variant": ("sku", "barcode", "title", "price", "compare_at_price", "cost", "weight_grams", "status"),
+    "supplier_item": ("supplier_sku", "unit_cost", "min_order_qty", "pack_size", "lead_time_days"),
 }
-_MODELS = {"product": Product, "variant": Variant}
-_LABEL = {"product": "handle", "variant": "sku"}
+_MODELS = {"product": Product, "variant": Variant, "supplier_item": SupplierItem}
+_LABEL = {"product": "handle", "variant": "sku", "supplier_item": "supplier_sku"}
 CHUNK = 2000
 
 
@@ -134,6 +136,10 @@ def _clean_values(change: RowChange, problems: list) -> dict[str, Any]:
     local: list = []
     if change.entity == "variant":
         clean = catalog._clean_variant(values, row, local, partial=True)
+    elif change.entity == "supplier_item":
+        from backoffice.services.suppliers import clean_item_values
+
+        clean = clean_item_values(values, row, local)
     else:
         clean = catalog._clean_product(values, row, local, partial=True)
     problems.extend(local)
@@ -240,7 +246,7 @@ def _apply(session: Session, actor: Actor, cleaned: list[tuple[RowChange, dict[s
     # entity -> list of (change, new values, current values)
     ready: dict[str, list[tuple[RowChange, dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     staged: _StagedVariants | None = None
-    for entity in ("product", "variant"):
+    for entity in ("product", "variant", "supplier_item"):
         batch = [(ch, vals) for ch, vals in cleaned if ch.entity == entity]
         if not batch:
             continue

@@ -29,6 +29,7 @@ from backoffice.models import (
     Variant,
 )
 from backoffice.services.alerts import _effective_threshold
+from backoffice.services.purchase_orders import incoming_subquery
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class StockRow:
     in_transit: int          # on its way here on shipped transfers
     threshold: int | None
     reorder_point: int | None
+    incoming: int = 0        # still expected here on sent or partly received purchase orders
 
     @property
     def available(self) -> int:
@@ -79,14 +81,18 @@ def _in_transit_to():  # type: ignore[no-untyped-def]
 
 def _query(f: StockFilter) -> Select:
     transit = _in_transit_to()
+    incoming = incoming_subquery()
     threshold = _effective_threshold(StockLevel.low_stock_threshold, StockLevel.location_id, Product)
     stmt = (select(StockLevel.variant_id, StockLevel.location_id, Variant.sku, Variant.barcode, Product.title,
                    Variant.title, Location.code, StockLevel.on_hand, StockLevel.reserved,
-                   func.coalesce(transit.c.qty, 0), threshold.label("threshold"), StockLevel.reorder_point)
+                   func.coalesce(transit.c.qty, 0), threshold.label("threshold"), StockLevel.reorder_point,
+                   func.coalesce(incoming.c.qty, 0))
             .join(Variant, Variant.id == StockLevel.variant_id).join(Product, Product.id == Variant.product_id)
             .join(Location, Location.id == StockLevel.location_id)
             .outerjoin(transit, and_(transit.c.variant_id == StockLevel.variant_id,
                                      transit.c.location_id == StockLevel.location_id))
+            .outerjoin(incoming, and_(incoming.c.variant_id == StockLevel.variant_id,
+                                      incoming.c.location_id == StockLevel.location_id))
             .where(Location.kind.in_([LocationKind.WAREHOUSE.value, LocationKind.STORE.value])))
     text = f.text.strip()
     if text:
@@ -110,7 +116,7 @@ def _query(f: StockFilter) -> Select:
 
 def _row(r: Any) -> StockRow:
     return StockRow(r[0], r[1], r[2], r[3], f"{r[4]} · {r[5]}" if r[5] else r[4], r[6], int(r[7]), int(r[8]),
-                    int(r[9] or 0), None if r[10] is None else int(r[10]), r[11])
+                    int(r[9] or 0), None if r[10] is None else int(r[10]), r[11], int(r[12] or 0))
 
 
 def stock_page(db: Database, f: StockFilter = StockFilter(), *, after: tuple[int, int] | None = None,
