@@ -24,6 +24,7 @@ from backoffice.models.purchasing import (  # noqa: F401
     PurchaseReceipt,
     SupplierItem,
 )
+from backoffice.models.reports import ReportRun, ReportSchedule, SavedReport  # noqa: F401
 from backoffice.models.sales import Customer, Order, OrderLine
 from backoffice.models.settings import StoreSetting
 from backoffice.models.variants import (  # noqa: F401
