@@ -62,6 +62,8 @@ def test_stock_errors_are_one_clear_line(runner: CliRunner, db: Database, actor,
     too_much = run(runner, db, "stock", "transfer", "create", "--from", "WH1", "--to", "SHOP", "--line", "MC-S=3", "--ship")
     assert too_much.exit_code == 1
     assert too_much.stderr.strip().splitlines() == ["backoffice: error: not enough stock: MC-S at WH1: 0 available, 3 requested"]
+    listing = run(runner, db, "stock", "transfer", "list")
+    assert "TR-" not in listing.output  # the refused "create --ship" left no draft behind
     unknown = run(runner, db, "stock", "transfer", "create", "--from", "WH1", "--to", "SHOP", "--line", "NOPE=1")
     assert unknown.exit_code == 1 and "unknown SKU or barcode: NOPE" in unknown.stderr
     bad_qty = run(runner, db, "stock", "transfer", "create", "--from", "WH1", "--to", "SHOP", "--line", "MC-S=-1")

@@ -199,3 +199,25 @@ def test_lists_and_scanner_lookup(db: Database, actor: Actor, store) -> None:
     assert transfers.find_variant_by_code(db, "no-such-code") is None
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Transfer)) == 2
+
+
+def test_create_and_ship_is_one_transaction_and_idempotent(db: Database, actor: Actor, store) -> None:
+    v = store.variant_ids[0]
+    wh, shop = store.locations["WH1"], store.locations["SHOP"]
+    inventory.post_moves(db, actor, operation_id="in-cs", reason="receipt",
+                         lines=[MoveLine(v, store.locations["SUP"], wh, 4)])
+    with pytest.raises(InsufficientStock):
+        transfers.create_and_ship(db, actor, source_location_id=wh, destination_location_id=shop,
+                                  lines=[(v, 5)], operation_id="cs-1")
+    assert transfers.list_transfers(db) == []  # refused: no draft left behind
+    first = transfers.create_and_ship(db, actor, source_location_id=wh, destination_location_id=shop,
+                                      lines=[(v, 3)], operation_id="cs-2")
+    again = transfers.create_and_ship(db, actor, source_location_id=wh, destination_location_id=shop,
+                                      lines=[(v, 3)], operation_id="cs-2")
+    assert (first.state, first.replayed) == ("shipped", False)
+    assert (again.id, again.replayed) == (first.id, True)
+    assert len(transfers.list_transfers(db)) == 1 and inventory.on_hand(db, v, wh) == 1
+    with pytest.raises(ValidationError, match="already used by another stock operation"):
+        transfers.create_and_ship(db, actor, source_location_id=wh, destination_location_id=shop,
+                                  lines=[(v, 1)], operation_id="in-cs")
+    assert len(transfers.list_transfers(db)) == 1

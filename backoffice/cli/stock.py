@@ -146,15 +146,12 @@ def transfer_create(obj: Context, source: str, destination: str, lines: tuple[st
 
     database, actor = obj.database(), obj.actor()
     parsed = _variant_ids(database, _parse_lines(lines))
-    if ship and op_id:
-        shipped = transfers.transfer_for_operation(database, op_id)
-        if shipped is not None:  # a retried "create --ship": report the transfer it already shipped
-            _show_transfer(transfers.ship_transfer(database, actor, shipped, operation_id=op_id), as_json)
-            return
-    t = transfers.create_transfer(database, actor, source_location_id=_location(database, source),
-                                  destination_location_id=_location(database, destination), lines=parsed, note=note)
-    if ship:
-        t = transfers.ship_transfer(database, actor, t.id, operation_id=op_id or uuid.uuid4().hex)
+    places = {"source_location_id": _location(database, source), "destination_location_id": _location(database, destination)}
+    if ship:  # one transaction: a refused shipment leaves no draft; a retry with --op-id ships once
+        t = transfers.create_and_ship(database, actor, **places, lines=parsed, note=note,
+                                      operation_id=op_id or uuid.uuid4().hex)
+    else:
+        t = transfers.create_transfer(database, actor, **places, lines=parsed, note=note)
     _show_transfer(t, as_json)
 
 

@@ -224,20 +224,59 @@ def create_transfer(db: Database, actor: Actor, *, source_location_id: int, dest
     clean = _clean_lines(list(lines))
 
     def work(session: Session) -> TransferInfo:
-        _check_locations(session, int(source_location_id), int(destination_location_id))
-        _check_variants(session, [v for v, _ in clean])
-        t = Transfer(number="", state=TransferState.DRAFT, source_location_id=int(source_location_id),
-                     destination_location_id=int(destination_location_id), note=(note or "")[:500],
-                     created_by=actor.user_id)
-        t.lines = [TransferLine(variant_id=v, quantity=q, position=i) for i, (v, q) in enumerate(clean)]
-        session.add(t)
-        session.flush()
-        t.number = f"TR-{t.id:06d}"
-        session.flush()
-        audit(session, actor, "transfer", t.id, "create", None, _snapshot(t))
-        return _info(session, t.id)
+        return _info(session, _create_draft(session, actor, int(source_location_id), int(destination_location_id),
+                                            clean, note))
 
     return db.run_write(work)
+
+
+def create_and_ship(db: Database, actor: Actor, *, source_location_id: int, destination_location_id: int,
+                    lines: list[dict[str, Any]] | list[tuple[int, int]], note: str = "",
+                    operation_id: str) -> TransferInfo:
+    """A transfer created and shipped in one transaction: if the shipment is refused (not enough stock),
+    no draft is left behind; a retry with the same ``operation_id`` returns the transfer it shipped."""
+    require_role(actor, *_STAFF)
+    clean = _clean_lines(list(lines))
+
+    def work(session: Session) -> TransferInfo:
+        shipped = _transfer_of_operation(session, operation_id)
+        if shipped is not None:
+            return _info(session, shipped, replayed=True)
+        transfer_id = _create_draft(session, actor, int(source_location_id), int(destination_location_id), clean, note)
+        info = _ship(session, actor, transfer_id, operation_id)
+        if info.replayed:  # a concurrent duplicate of this operation id won: roll our draft back
+            raise _LostRace()
+        return info
+
+    try:
+        return db.run_write(work)
+    except _LostRace:
+        with db.read() as session:
+            winner = _transfer_of_operation(session, operation_id)
+            if winner is None:
+                raise ValidationError([("", "operation id", f"{operation_id!r} was already used by another "
+                                                           "stock operation")]) from None
+            return _info(session, winner, replayed=True)
+
+
+class _LostRace(Exception):
+    """Raised inside a write to roll it back when another writer posted the same operation id first."""
+
+
+def _create_draft(session: Session, actor: Actor, source_location_id: int, destination_location_id: int,
+                  clean: list[tuple[int, int]], note: str) -> int:
+    _check_locations(session, source_location_id, destination_location_id)
+    _check_variants(session, [v for v, _ in clean])
+    t = Transfer(number="", state=TransferState.DRAFT, source_location_id=source_location_id,
+                 destination_location_id=destination_location_id, note=(note or "")[:500],
+                 created_by=actor.user_id)
+    t.lines = [TransferLine(variant_id=v, quantity=q, position=i) for i, (v, q) in enumerate(clean)]
+    session.add(t)
+    session.flush()
+    t.number = f"TR-{t.id:06d}"
+    session.flush()
+    audit(session, actor, "transfer", t.id, "create", None, _snapshot(t))
+    return t.id
 
 
 def update_draft(db: Database, actor: Actor, transfer_id: int, *, expected_version: int,
@@ -277,29 +316,29 @@ def update_draft(db: Database, actor: Actor, transfer_id: int, *, expected_versi
 def ship_transfer(db: Database, actor: Actor, transfer_id: int, *, operation_id: str) -> TransferInfo:
     """Move every line from the source into transit, all or nothing; checks available stock."""
     require_role(actor, *_STAFF)
+    return db.run_write(lambda session: _ship(session, actor, transfer_id, operation_id))
 
-    def work(session: Session) -> TransferInfo:
-        if _replay(session, operation_id):
-            return _info(session, transfer_id, replayed=True)
-        t = _lock(session, transfer_id)
-        _require_state(t, TransferState.DRAFT, step="shipping")
-        if not t.lines:
-            raise ValidationError([(t.number, "lines", "a transfer needs at least one line to ship")])
-        transit = _system_location(session, actor, TRANSIT_CODE, "In transit", LocationKind.TRANSIT)
-        before = _snapshot(t)
-        result = _post(session, actor, operation_id, "transfer",
-                       [MoveLine(ln.variant_id, t.source_location_id, transit.id, ln.quantity) for ln in t.lines],
-                       t.number, f"shipped {t.number}", keep_reserved=True)
-        if not result.applied:  # a concurrent duplicate of this operation id won the race
-            return _info(session, transfer_id, replayed=True)
-        for ln in t.lines:
-            ln.shipped = ln.quantity
-        t.state, t.transit_location_id, t.shipped_at = TransferState.SHIPPED, transit.id, utcnow()
-        session.flush()
-        audit(session, actor, "transfer", t.id, "ship", before, _snapshot(t), operation_id)
-        return _info(session, t.id)
 
-    return db.run_write(work)
+def _ship(session: Session, actor: Actor, transfer_id: int, operation_id: str) -> TransferInfo:
+    if _replay(session, operation_id):
+        return _info(session, transfer_id, replayed=True)
+    t = _lock(session, transfer_id)
+    _require_state(t, TransferState.DRAFT, step="shipping")
+    if not t.lines:
+        raise ValidationError([(t.number, "lines", "a transfer needs at least one line to ship")])
+    transit = _system_location(session, actor, TRANSIT_CODE, "In transit", LocationKind.TRANSIT)
+    before = _snapshot(t)
+    result = _post(session, actor, operation_id, "transfer",
+                   [MoveLine(ln.variant_id, t.source_location_id, transit.id, ln.quantity) for ln in t.lines],
+                   t.number, f"shipped {t.number}", keep_reserved=True)
+    if not result.applied:  # a concurrent duplicate of this operation id won the race
+        return _info(session, transfer_id, replayed=True)
+    for ln in t.lines:
+        ln.shipped = ln.quantity
+    t.state, t.transit_location_id, t.shipped_at = TransferState.SHIPPED, transit.id, utcnow()
+    session.flush()
+    audit(session, actor, "transfer", t.id, "ship", before, _snapshot(t), operation_id)
+    return _info(session, t.id)
 
 
 def receive_transfer(db: Database, actor: Actor, transfer_id: int, *, quantities: dict[int, int],
@@ -479,10 +518,14 @@ def list_transfers(db: Database, *, states: tuple[str, ...] = (), location_id: i
 def transfer_for_operation(db: Database, operation_id: str) -> int | None:
     """The transfer a posted operation id belongs to (None if that id was never posted for a transfer)."""
     with db.read() as session:
-        document = session.scalar(select(StockOperation.document).where(StockOperation.operation_id == operation_id))
-        if not document:
-            return None
-        return session.scalar(select(Transfer.id).where(Transfer.number == document))
+        return _transfer_of_operation(session, operation_id)
+
+
+def _transfer_of_operation(session: Session, operation_id: str) -> int | None:
+    document = session.scalar(select(StockOperation.document).where(StockOperation.operation_id == operation_id))
+    if not document:
+        return None
+    return session.scalar(select(Transfer.id).where(Transfer.number == document))
 
 
 def find_variant_by_code(db: Database, code: str) -> dict[str, Any] | None:
