@@ -265,9 +265,7 @@ def ingest(db: Database, actor: Actor, files: list[PlannedFile], *, store: Image
                                                            ProductImage.id, ProductImage.position).where(clause)):
                 existing[(pid, h)] = iid
                 next_position[pid] = max(next_position.get(pid, 0), pos + 1)
-        # Gallery order: by the number in the name (none counts as 0), product shots before variant shots.
-        order = sorted(range(len(files)), key=lambda i: (files[i].n or 0, files[i].target.variant_id is not None,
-                                                         files[i].name))
+        order = sorted(range(len(files)), key=lambda i: _gallery_rank(files[i]))
         outcomes: dict[int, FileOutcome] = {}
         for i in order:
             f, (ok, value) = files[i], processed[i]
@@ -318,6 +316,16 @@ def ingest(db: Database, actor: Actor, files: list[PlannedFile], *, store: Image
     return result
 
 
+def _gallery_rank(f: PlannedFile) -> tuple[float, bool, str]:
+    """Gallery order of new files: by the number in the name; an unnumbered product shot first (the main
+    image), unnumbered variant shots after the numbered ones."""
+    if f.n is not None:
+        place = float(f.n)
+    else:
+        place = float("inf") if f.target.variant_id is not None else -1.0
+    return place, f.target.variant_id is not None, f.name.lower()
+
+
 # -- reading -------------------------------------------------------------------------------------------
 def _gallery_image(img: ProductImage, variant_ids: tuple[int, ...]) -> GalleryImage:
     return GalleryImage(img.id, img.product_id, img.position, img.filename, img.alt_text, img.width, img.height,
@@ -358,14 +366,16 @@ def list_versions(db: Database, image_id: int) -> list[VersionInfo]:
 
 
 def search_products(db: Database, text: str = "", *, limit: int = 200, with_images_only: bool = False) -> list[ProductHit]:
-    """Products whose handle, title or a SKU contains ``text`` (all when empty), with image counts."""
+    """Products whose handle, title or a SKU contains ``text`` (all when empty), with image counts:
+    those with images first, then by handle."""
     text = text.strip()
     counts = (select(ProductImage.product_id.label("pid"), func.count().label("n"),
                      func.sum(case((func.length(func.trim(ProductImage.alt_text)) == 0, 1), else_=0)).label("missing"))
               .group_by(ProductImage.product_id).subquery())
     stmt = (select(Product.id, Product.handle, Product.title, func.coalesce(counts.c.n, 0),
                    func.coalesce(counts.c.missing, 0))
-            .outerjoin(counts, counts.c.pid == Product.id).order_by(Product.handle).limit(limit))
+            .outerjoin(counts, counts.c.pid == Product.id)
+            .order_by(func.coalesce(counts.c.n, 0) == 0, Product.handle).limit(limit))
     if text:
         like = f"%{text.lower()}%"
         sku_match = select(Variant.product_id).where(func.lower(Variant.sku).like(like))

@@ -1,4 +1,4 @@
-"""The Images view (planned): Product image gallery, uploads and optimisation."""
+"""The Images view: product galleries, bulk upload with matching review, alt text, variants, the editor."""
 
 from backoffice.ui.views.images.view import ImagesView
 
