@@ -2,7 +2,7 @@
 rules, bulk variant operations and the price/stock matrix. Plain Python, no Qt: the GUI, the CLI and
 the server call these."""
 
-from backoffice.services.variants import attributes, generator, operations, pricing
+from backoffice.services.variants import attributes, generator, operations, pricing, queries
 from backoffice.services.variants.attributes import (
     AttributeInfo,
     TemplateInfo,
@@ -44,6 +44,7 @@ from backoffice.services.variants.operations import (
     revert_thresholds,
     set_matrix_prices,
 )
+from backoffice.services.variants.queries import Overview, ProductRow, find_products, overview
 from backoffice.services.variants.pricing import (
     RepricePlan,
     RuleInfo,
@@ -59,7 +60,7 @@ from backoffice.services.variants.pricing import (
 )
 
 __all__ = [
-    "AttributeInfo", "GenerationPlan", "GenerationRequest", "GenerationResult", "Matrix", "MatrixCell", "RepricePlan",
+    "AttributeInfo", "Overview", "ProductRow", "find_products", "overview", "queries", "GenerationPlan", "GenerationRequest", "GenerationResult", "Matrix", "MatrixCell", "RepricePlan",
     "RuleInfo", "SkuPattern", "Surcharge", "TemplateInfo", "ThresholdPlan", "ValueInfo", "add_values", "apply_bulk",
     "apply_reprice", "apply_thresholds", "attributes", "bulk_operation", "compute_price", "create_attribute",
     "delete_rule", "delete_template", "generate", "generator", "get_template", "list_attributes", "list_rules",

@@ -7,6 +7,7 @@ for new combinations, existing variants keep it); one that nothing uses is delet
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,6 +78,13 @@ class TemplateInfo:
 
     def summary(self) -> str:
         return " × ".join(f"{code} ({len(values)})" for code, values in self.options.items())
+
+    def combination_count(self) -> int:
+        """How many combinations the template makes, exclusions left out."""
+        codes = list(self.options)
+        return sum(1 for picked in itertools.product(*self.options.values())
+                   if not any(ex and all(dict(zip(codes, picked, strict=True)).get(k) == v for k, v in ex.items())
+                              for ex in self.exclusions))
 
 
 # -- reads ----------------------------------------------------------------------------------------------

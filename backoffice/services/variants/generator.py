@@ -101,7 +101,7 @@ class SkuPattern:
 class NewVariant:
     sku: str
     options: dict[str, str]          # attribute code -> value, in attribute order
-    price: Decimal
+    price: Decimal | None            # None only in a plan with a problem (no price to give it)
     value_ids: tuple[int, ...]
 
     @property
@@ -286,13 +286,16 @@ def _plan(session: Session, request: GenerationRequest) -> GenerationPlan:
             elif sku in batch_skus:
                 problems.append((where, "sku", f"{sku!r} is also generated for {batch_skus[sku]}"))
             batch_skus.setdefault(sku, where)
+            price: Decimal | None
             if pid in bases:
                 price = pricing.compute_price(bases[pid], [s for _, s in pricing.surcharges_for(rules, pid, key)])
             elif fixed_price is not None:
                 price = fixed_price
             else:
-                problems.append((f"product {product.handle}", "price", "has no base price: set one or give a price"))
-                price = Decimal("0.00")
+                problem = (f"product {product.handle}", "price", "has no base price: set one or give a price")
+                if problem not in problems:
+                    problems.append(problem)
+                price = None
             plan.create.append(NewVariant(sku, combo, price, key))
         if request.prune:
             gone = [row for row in same_dimensions if tuple(sorted(option_rows[row[0]].values())) not in wanted

@@ -1,0 +1,49 @@
+"""Reads for the Variants screen: products to pick from, and everything the side panels show at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, or_, select
+
+from backoffice.db import Database
+from backoffice.models import Product, ProductBasePrice, Variant, VariantStatus
+from backoffice.services.variants.attributes import AttributeInfo, TemplateInfo, list_attributes, list_templates
+from backoffice.services.variants.pricing import RuleInfo, list_rules
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    id: int
+    handle: str
+    title: str
+    variants: int               # not archived
+    base_price: Decimal | None
+
+
+def find_products(db: Database, text: str = "", *, limit: int = 200) -> list[ProductRow]:
+    """Products whose title or handle contains ``text``, by title, at most ``limit`` (a picker, not a grid)."""
+    counts = (select(Variant.product_id, func.count().label("n")).where(Variant.status != VariantStatus.ARCHIVED)
+              .group_by(Variant.product_id).subquery())
+    stmt = (select(Product.id, Product.handle, Product.title, func.coalesce(counts.c.n, 0), ProductBasePrice.base_price)
+            .outerjoin(counts, counts.c.product_id == Product.id)
+            .outerjoin(ProductBasePrice, ProductBasePrice.product_id == Product.id)
+            .order_by(Product.title, Product.id).limit(limit))
+    needle = text.strip().lower()
+    if needle:
+        like = f"%{needle}%"
+        stmt = stmt.where(or_(func.lower(Product.title).like(like), func.lower(Product.handle).like(like)))
+    with db.read() as session:
+        return [ProductRow(pid, handle, title, int(n), base) for pid, handle, title, n, base in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class Overview:
+    attributes: list[AttributeInfo]
+    templates: list[TemplateInfo]
+    rules: list[RuleInfo]
+
+
+def overview(db: Database) -> Overview:
+    return Overview(list_attributes(db), list_templates(db), list_rules(db))

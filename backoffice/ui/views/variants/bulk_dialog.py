@@ -1,0 +1,240 @@
+"""Bulk variant operations: one field on the variants of the selected products, or on every variant
+matching an option value (all XL) and a category. Previewed (count and a sample of old → new), applied
+as one changeset, revertible from here or from the Products view's Changesets panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backoffice.services import catalog_grid, changesets
+from backoffice.services import variants as vs
+from backoffice.services.bulk import Plan, Target
+from backoffice.services.catalog_grid import VariantFilter
+from backoffice.services.variants import AttributeInfo, ProductRow, ThresholdPlan
+from backoffice.ui.context import AppContext
+from backoffice.ui.tasks import TaskManager
+from backoffice.ui.views.products.dialog_parts import (
+    RowsModel,
+    before_after_colours,
+    category_paths,
+    format_count,
+    format_value,
+    make_table,
+    plural,
+)
+from backoffice.ui.views.variants.common import Runner, tool_button
+from backoffice.ui.widgets.banner import MessageBanner
+
+# (field, label, needs a value)
+FIELDS = (
+    ("price", "Price", True), ("compare_at_price", "Compare-at price", True), ("cost", "Cost", True),
+    ("weight_grams", "Weight (g)", True), ("status", "Status", True), ("enable", "Enable", False),
+    ("disable", "Disable", False), ("threshold", "Low-stock threshold", True),
+)
+
+
+class VariantBulkDialog(QDialog):
+    def __init__(self, context: AppContext, tasks: TaskManager, products: list[ProductRow],
+                 attributes: list[AttributeInfo], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.runner = Runner(context, tasks, self)
+        self.products = list(products)
+        self.attributes = attributes
+        self.plan: Plan | ThresholdPlan | None = None
+        self.changeset_id: int | None = None
+        self.threshold_changeset = False
+        self._generation = 0
+        self.setWindowTitle(self.tr("Bulk edit variants"))
+        self.resize(860, 620)
+
+        self.selected_scope = QRadioButton(plural(len(products), self.tr("Variants of the selected product"),
+                                                  self.tr("Variants of the {n} selected products")))
+        self.all_scope = QRadioButton(self.tr("Every variant in the catalog"))
+        (self.selected_scope if products else self.all_scope).setChecked(True)
+        self.selected_scope.setEnabled(bool(products))
+        self.option_attribute = QComboBox()
+        self.option_attribute.addItem(self.tr("(any)"), None)
+        for a in attributes:
+            self.option_attribute.addItem(a.name, a.code)
+        self.option_value = QComboBox()
+        self.category = QComboBox()
+        self.category.addItem(self.tr("(any category)"), None)
+        self.field = QComboBox()
+        for name, label, _ in FIELDS:
+            self.field.addItem(self.tr(label), name)
+        self.value = QLineEdit()
+        self.status_value = QComboBox()
+        for status in ("active", "disabled", "archived"):
+            self.status_value.addItem(self.tr(status.capitalize()), status)
+        self.option_attribute.currentIndexChanged.connect(self._fill_values)
+        for w in (self.option_attribute, self.option_value, self.category, self.field, self.status_value):
+            w.currentIndexChanged.connect(self._changed)
+        for w in (self.selected_scope, self.all_scope):
+            w.toggled.connect(self._changed)
+        self.value.textChanged.connect(self._changed)
+
+        scope = QVBoxLayout()
+        scope.addWidget(self.selected_scope)
+        scope.addWidget(self.all_scope)
+        option_row = QHBoxLayout()
+        option_row.addWidget(self.option_attribute)
+        option_row.addWidget(self.option_value)
+        form = QFormLayout()
+        form.addRow(self.tr("Variants"), scope)
+        form.addRow(self.tr("With option"), option_row)
+        form.addRow(self.tr("In category"), self.category)
+        form.addRow(self.tr("Change"), self.field)
+        value_row = QHBoxLayout()
+        value_row.addWidget(self.value)
+        value_row.addWidget(self.status_value)
+        form.addRow(self.tr("To"), value_row)
+
+        self.count_label = QLabel()
+        self.count_label.setObjectName("CountLabel")
+        self.banner = MessageBanner()
+        self.preview_model = RowsModel([self.tr("Variant"), self.tr("Field"), self.tr("Before"), self.tr("After")],
+                                       colours=before_after_colours(2, 3))
+        self.preview_table = make_table(self.preview_model, {0: 240, 1: 160, 2: 140})
+        self.preview_button = tool_button(self.tr("Preview"), "refresh")
+        self.apply_button = tool_button(self.tr("Apply"), "check-circle")
+        self.apply_button.setProperty("primary", True)
+        self.revert_button = tool_button(self.tr("Revert"))
+        self.close_button = tool_button(self.tr("Close"))
+        self.preview_button.clicked.connect(self.preview)
+        self.apply_button.clicked.connect(self.apply)
+        self.revert_button.clicked.connect(self.revert)
+        self.close_button.clicked.connect(self.accept)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.revert_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.preview_button)
+        buttons.addWidget(self.apply_button)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.count_label)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.preview_table, 1)
+        layout.addLayout(buttons)
+        self.runner.failed.connect(lambda text: self.banner.show_message(text, "error"))
+        self.runner.read(lambda db: catalog_grid.facets(db)["categories"], self._fill_categories)
+        self._fill_values()
+        self._changed()
+
+    def _fill_categories(self, categories: list[dict[str, Any]]) -> None:
+        for cid, path in sorted(category_paths(categories).items(), key=lambda kv: kv[1]):
+            self.category.addItem(path, cid)
+
+    def _fill_values(self) -> None:
+        self.option_value.clear()
+        attribute = next((a for a in self.attributes if a.code == self.option_attribute.currentData()), None)
+        self.option_value.setEnabled(attribute is not None)
+        for v in attribute.values if attribute else []:
+            self.option_value.addItem(v.value, v.id)
+
+    def target(self) -> Target:
+        f = VariantFilter(category_id=self.category.currentData())
+        if self.selected_scope.isChecked():
+            f = VariantFilter(category_id=f.category_id, product_ids=tuple(p.id for p in self.products))
+        if self.option_attribute.currentData() is not None and self.option_value.currentData() is not None:
+            f = VariantFilter(category_id=f.category_id, product_ids=f.product_ids,
+                              option_value_ids=(self.option_value.currentData(),))
+        return Target(filter=f)
+
+    def _field(self) -> tuple[str, bool]:
+        name = self.field.currentData()
+        return name, next(needs for n, _, needs in FIELDS if n == name)
+
+    def _changed(self) -> None:
+        self._generation += 1
+        self.plan = None
+        self.apply_button.setEnabled(False)
+        name, needs = self._field()
+        self.value.setVisible(needs and name != "status")
+        self.status_value.setVisible(name == "status")
+        self.value.setPlaceholderText(self.tr("none: back to the defaults") if name == "threshold" else "")
+        self.count_label.setText(self.tr("Preview to see which variants change."))
+        self.revert_button.setEnabled(self.changeset_id is not None)
+
+    def preview(self) -> None:
+        name, _ = self._field()
+        value: Any = self.status_value.currentData() if name == "status" else self.value.text().strip() or None
+        gen, target = self._generation, self.target()
+        if name == "threshold":
+            try:
+                threshold = None if value in (None, "none") else int(value)
+            except ValueError:
+                self.banner.show_message(self.tr("The threshold must be a whole number."), "error")
+                return
+            self.runner.read(lambda db: vs.plan_thresholds(db, target, threshold), lambda p: self._show(gen, p))
+            return
+        self.runner.read(lambda db: vs.plan_bulk(db, name, value, target), lambda p: self._show(gen, p))
+
+    def _show(self, gen: int, plan: Plan | ThresholdPlan) -> None:
+        if gen != self._generation:
+            return
+        self.plan = plan
+        self.banner.hide()
+        if isinstance(plan, ThresholdPlan):
+            rows = [(f"SKU {r.sku} · {r.location}", self.tr("Low-stock threshold"), format_value("", r.old),
+                     format_value("", r.new)) for r in plan.rows[:200]]
+            invalid: list = []
+        else:
+            rows = [(label, self.field.currentText(), format_value(field_name, old), format_value(field_name, new))
+                    for label, field_name, old, new in plan.sample]
+            invalid = plan.invalid
+        self.preview_model.set_rows(rows)
+        self.count_label.setText(self.tr("{changed} of {total} variants change").format(
+            changed=format_count(plan.affected), total=format_count(plan.considered)))
+        if invalid:
+            lines = [f"{row} {f}: {m}" for row, f, m in invalid[:6]]
+            if len(invalid) > 6:
+                lines.append(self.tr("…and {n} more: nothing is applied while any row is invalid").format(
+                    n=format_count(len(invalid) - 6)))
+            self.banner.show_message("\n".join(lines), "error")
+        self.apply_button.setEnabled(plan.affected > 0 and not invalid)
+
+    def apply(self) -> None:
+        plan = self.plan
+        if plan is None:
+            return
+        self.apply_button.setEnabled(False)
+        if isinstance(plan, ThresholdPlan):
+            self.runner.write(lambda db, actor: vs.apply_thresholds(db, actor, plan), lambda r: self._applied(r, True))
+        else:
+            self.runner.write(lambda db, actor: vs.apply_bulk(db, actor, plan), lambda r: self._applied(r, False))
+
+    def _applied(self, result: Any, thresholds: bool) -> None:
+        self.changeset_id, self.threshold_changeset = result.changeset_id, thresholds
+        text = self.tr("Applied to {n} rows (changeset #{cs}).").format(n=format_count(result.applied_rows),
+                                                                        cs=result.changeset_id)
+        if result.conflicts:
+            text += " " + self.tr("{n} changed by someone else meanwhile were left as they are.").format(
+                n=len(result.conflicts))
+        self.banner.show_message(text, "success")
+        self._changed()
+
+    def revert(self) -> None:
+        cs, thresholds = self.changeset_id, self.threshold_changeset
+        if cs is None:
+            return
+        task = (lambda db, actor: vs.revert_thresholds(db, actor, cs)) if thresholds else \
+            (lambda db, actor: changesets.revert_changeset(db, actor, cs))
+        self.runner.write(task, self._reverted)
+
+    def _reverted(self, result: Any) -> None:
+        self.changeset_id = None
+        self.banner.show_message(self.tr("Reverted {n} rows.").format(n=format_count(result.applied_rows)), "success")
+        self._changed()

@@ -1,0 +1,228 @@
+"""The Variants view on a real database: the generator previewed then creating, repricing previewed
+then applied and reverted, bulk variant changes, the matrix edited in place, attributes reordered;
+and its item models without a window."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from PySide6.QtCore import Qt
+
+from backoffice.db import Database
+from backoffice.services import catalog
+from backoffice.services import variants as vs
+from backoffice.services.base import Actor
+from backoffice.services.variants import GenerationRequest, Matrix, MatrixCell
+from backoffice.ui.tasks import TaskManager
+from backoffice.ui.views.variants import VariantsView
+from backoffice.ui.views.variants.models import MatrixModel
+
+D = Decimal
+
+
+@pytest.fixture
+def shop(sqlite_db: Database, sqlite_actor: Actor) -> dict[str, int]:
+    vs.create_attribute(sqlite_db, sqlite_actor, code="size", name="Size", values=["S", "M", "L", "XL"])
+    vs.create_attribute(sqlite_db, sqlite_actor, code="color", name="Colour", values=["Red", "Blue"])
+    tee = catalog.create_product(sqlite_db, sqlite_actor, values={"handle": "basic-tee", "title": "Basic Tee"}).entity_id
+    polo = catalog.create_product(sqlite_db, sqlite_actor, values={"handle": "polo", "title": "Polo"}).entity_id
+    return {"tee": tee, "polo": polo}
+
+
+@pytest.fixture
+def open_view(qtbot, tasks: TaskManager, connected_context):  # type: ignore[no-untyped-def]
+    def open_(db: Database, actor: Actor) -> VariantsView:
+        view = VariantsView(connected_context(db, actor), tasks)
+        qtbot.addWidget(view)
+        view.resize(1280, 780)
+        view.show()
+        view.activate()
+        wait_idle(qtbot, view)
+        return view
+
+    return open_
+
+
+def wait_idle(qtbot, view, dialog=None) -> None:  # type: ignore[no-untyped-def]
+    def idle() -> bool:
+        busy = view.is_loading() or (dialog is not None and dialog.runner.inflight > 0)
+        return not busy and view.tasks.pending == 0
+    qtbot.waitUntil(idle, timeout=10_000)
+
+
+def select_product(view: VariantsView, title: str) -> None:
+    row = next(i for i, p in enumerate(view.products_model.objects) if p.title == title)
+    view.products_table.selectRow(row)
+
+
+def skus(db: Database, product_id: int) -> dict[str, dict]:
+    return {v["sku"]: v for v in catalog.get_product(db, product_id)["variants"]}
+
+
+def test_generator_previews_then_creates(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    view = open_view(sqlite_db, sqlite_actor)
+    assert [p.title for p in view.products_model.objects] == ["Basic Tee", "Polo"]
+    assert view.attributes.attributes_model.rowCount() == 2
+    select_product(view, "Basic Tee")
+    dialog = view.open_generator()
+    assert dialog is not None
+    dialog.choose("size", ["S", "M", "L"])
+    dialog.choose("color", ["Red", "Blue"])
+    dialog.exclusions.setPlainText("color=Blue, size=S")
+    dialog.pattern.setText("{handle}-{color:3}-{size}")
+    dialog.price.setText("19.00")
+    assert not dialog.create.isEnabled()            # nothing previewed for these choices yet
+    dialog.preview()
+    wait_idle(qtbot, view, dialog)
+    assert dialog.plan is not None and dialog.plan.to_create == 5
+    assert "5 combinations per product (1 left out): 5 to create, 0 already there" in dialog.count_label.text()
+    rows = dialog.preview_model.rows
+    assert rows[0][:4] == ("basic-tee", "S / Red", "BASIC-TEE-RED-S", "€19.00")
+    assert "BASIC-TEE-BLU-S" not in {r[2] for r in rows}
+    assert dialog.create.isEnabled()
+    qtbot.mouseClick(dialog.create, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    assert dialog.result is not None and dialog.result.created == 5
+    assert len(skus(sqlite_db, shop["tee"])) == 5
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=5_000)   # previewed again: everything exists now
+    assert dialog.plan is not None and dialog.plan.to_create == 0 and dialog.plan.existing == 5
+    assert not dialog.create.isEnabled()
+    # the view reloaded: the product shows its variants and the matrix lays them out
+    product = next(p for p in view.products_model.objects if p.title == "Basic Tee")
+    assert product.variants == 5
+    wait_idle(qtbot, view)
+    grid = view.matrix.model.grid
+    assert grid is not None and grid.rows == ("S", "M", "L") and grid.columns == ("Red", "Blue")
+    dialog.save_as_template("Tees")
+    wait_idle(qtbot, view, dialog)
+    assert [t.name for t in vs.list_templates(sqlite_db)] == ["Tees"]
+    dialog.close()
+
+
+def test_generator_lists_problems_and_blocks_create(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    catalog.add_variant(sqlite_db, sqlite_actor, shop["polo"], values={"sku": "BASIC-TEE-M", "price": "1.00"})
+    view = open_view(sqlite_db, sqlite_actor)
+    select_product(view, "Basic Tee")
+    dialog = view.open_generator()
+    dialog.choose("size", ["M"])
+    dialog.preview()
+    wait_idle(qtbot, view, dialog)
+    assert dialog.plan is not None and dialog.plan.problems
+    text = dialog.banner.text.text()
+    assert "has no base price" in text and "'BASIC-TEE-M' is already used" in text
+    assert not dialog.create.isEnabled()
+    dialog.close()
+
+
+def test_reprice_previews_then_applies_and_reverts(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    vs.generate(sqlite_db, sqlite_actor, GenerationRequest((shop["tee"],), {"size": ["M", "XL"]}, price="10.00"))
+    vs.set_rule(sqlite_db, sqlite_actor, attribute="size", value="XL", kind="amount", amount="2.00")
+    view = open_view(sqlite_db, sqlite_actor)
+    view.tabs.setCurrentWidget(view.pricing)
+    select_product(view, "Basic Tee")
+    assert view.pricing.rules_model.rows == [("Size", "XL", "+2.00", "All products")]
+    view.pricing.base_edit.setText("20.00")
+    qtbot.mouseClick(view.pricing.set_base, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view)
+    select_product(view, "Basic Tee")
+    qtbot.mouseClick(view.pricing.preview_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view)
+    assert view.pricing.preview_model.rows == [("BASIC-TEE-M", "€10.00", "€20.00", "20.00"),
+                                               ("BASIC-TEE-XL", "€10.00", "€22.00", "20.00 +2.00")]
+    assert "2 of 2 variants change" in view.pricing.summary.text()
+    assert view.pricing.apply_button.isEnabled()
+    qtbot.mouseClick(view.pricing.apply_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view)
+    assert {s: v["price"] for s, v in skus(sqlite_db, shop["tee"]).items()} == {"BASIC-TEE-M": "20.00",
+                                                                                 "BASIC-TEE-XL": "22.00"}
+    assert "Repriced 2 variants" in view.banner.text.text()
+    qtbot.mouseClick(view.pricing.revert_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view)
+    assert {v["price"] for v in skus(sqlite_db, shop["tee"]).values()} == {"10.00"}
+
+
+def test_surcharge_rule_saved_from_the_panel(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    view = open_view(sqlite_db, sqlite_actor)
+    view.tabs.setCurrentWidget(view.pricing)
+    panel = view.pricing
+    panel.attribute_box.setCurrentIndex(panel.attribute_box.findData("color"))
+    panel.value_box.setCurrentIndex(panel.value_box.findData("Blue"))
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("percent"))
+    panel.amount_edit.setText("15")
+    qtbot.mouseClick(panel.save_rule, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view)
+    assert panel.rules_model.rows == [("Colour", "Blue", "+15.00 %", "All products")]
+
+
+def test_bulk_dialog_sets_price_of_all_xl_and_reverts(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    vs.generate(sqlite_db, sqlite_actor, GenerationRequest((shop["tee"], shop["polo"]), {"size": ["M", "XL"]},
+                                                           price="10.00"))
+    view = open_view(sqlite_db, sqlite_actor)
+    dialog = view.open_bulk()
+    wait_idle(qtbot, view, dialog)
+    dialog.all_scope.setChecked(True)
+    dialog.option_attribute.setCurrentIndex(dialog.option_attribute.findData("size"))
+    dialog.option_value.setCurrentIndex(dialog.option_value.findText("XL"))
+    dialog.value.setText("14.50")
+    qtbot.mouseClick(dialog.preview_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    assert dialog.count_label.text() == "2 of 2 variants change"
+    assert sorted(r[0] for r in dialog.preview_model.rows) == ["SKU BASIC-TEE-XL", "SKU POLO-XL"]
+    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    assert skus(sqlite_db, shop["polo"])["POLO-XL"]["price"] == "14.50"
+    assert skus(sqlite_db, shop["polo"])["POLO-M"]["price"] == "10.00"
+    qtbot.mouseClick(dialog.revert_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    assert skus(sqlite_db, shop["polo"])["POLO-XL"]["price"] == "10.00"
+    dialog.close()
+
+
+def test_matrix_edit_saves_prices_as_overrides(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    vs.generate(sqlite_db, sqlite_actor, GenerationRequest((shop["tee"],), {"size": ["S", "M"], "color": ["Red", "Blue"]},
+                                                           sku_pattern="{handle}-{color:1}-{size}", price="10.00"))
+    view = open_view(sqlite_db, sqlite_actor)
+    select_product(view, "Basic Tee")
+    wait_idle(qtbot, view)
+    model = view.matrix.model
+    assert model.data(model.index(1, 0)) == "€10.00  ·  0 in stock"
+    assert model.setData(model.index(1, 0), "12.50")
+    assert view.matrix.save.isEnabled()
+    qtbot.mouseClick(view.matrix.save, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view)
+    assert skus(sqlite_db, shop["tee"])["BASIC-TEE-R-M"]["price"] == "12.50"
+    vs.set_base_price(sqlite_db, sqlite_actor, shop["tee"], "30.00")
+    assert vs.plan_reprice(sqlite_db, [shop["tee"]]).skipped_overrides == 1
+
+
+def test_values_reordered_from_the_panel(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    view = open_view(sqlite_db, sqlite_actor)
+    view.tabs.setCurrentWidget(view.attributes)
+    panel = view.attributes
+    panel.attributes_table.selectRow(0)
+    panel.values_table.selectRow(3)                 # XL
+    qtbot.mouseClick(panel.move_up, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view)
+    size = next(a for a in vs.list_attributes(sqlite_db) if a.code == "size")
+    assert size.offered() == ["S", "M", "XL", "L"]
+    assert [r.value for r in panel.values_model.objects] == ["S", "M", "XL", "L"]
+    panel.create_attribute("material", "Material", ["Cotton", "Leather"])
+    wait_idle(qtbot, view)
+    assert panel.attributes_model.rowCount() == 3
+
+
+def test_matrix_model_without_a_window() -> None:
+    cell = MatrixCell((1, 2), (1, 1), ("A", "B"), (D("10.00"), D("12.00")), 7, 0)
+    grid = Matrix(1, "tee", "Tee", (("size", "Size"), ("color", "Colour")), "size", "color", ("M", "L"),
+                  ("Red",), {("M", "Red"): cell})
+    model = MatrixModel()
+    model.set_matrix(grid)
+    assert (model.rowCount(), model.columnCount()) == (2, 1)
+    assert model.headerData(0, Qt.Orientation.Horizontal) == "Red"
+    assert model.data(model.index(0, 0)) == "€10.00 – €12.00  ·  7 in stock"
+    assert model.data(model.index(1, 0)) == "·"
+    assert not model.flags(model.index(1, 0)) & Qt.ItemFlag.ItemIsEditable
+    assert not model.setData(model.index(0, 0), "abc")
+    assert model.setData(model.index(0, 0), "11")
+    assert model.edits == {("M", "Red"): D("11.00")}
