@@ -1,0 +1,108 @@
+"""``backoffice purchasing …`` end to end with click's CliRunner: suggestions and drafts (twice: once),
+suppliers and items, a purchase order sent, received in part with an operation id, and errors as one
+line with a non-zero exit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from backoffice.cli import main
+from backoffice.db import Database
+from backoffice.models import Order, OrderLine, PurchaseOrder
+from backoffice.services import inventory, replenishment, suppliers
+from backoffice.services.replenishment import ReplenishmentSettings
+
+TODAY = dt.date(2026, 6, 30)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def run(runner: CliRunner, db: Database, *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(main, ["--user", "tester", *args, "--db", db.engine.url.render_as_string(hide_password=False)])
+
+
+@pytest.fixture
+def shop(db: Database, actor, store):  # type: ignore[no-untyped-def]
+    sup = suppliers.create_supplier(db, actor, {"name": "Norda Knits", "currency": "EUR", "email": "o@norda.test"}).entity_id
+    for vid in store.variant_ids[:2]:
+        suppliers.upsert_item(db, actor, supplier_id=sup, variant_id=vid,
+                              values={"unit_cost": "10.00", "min_order_qty": 10, "pack_size": 5, "lead_time_days": 7,
+                                      "preferred": True})
+    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0))
+    with db.write() as s:
+        for back in range(1, 29):
+            day = TODAY - dt.timedelta(days=back)
+            o = Order(number=f"SO-{back}", ordered_at=dt.datetime(day.year, day.month, day.day, 9, tzinfo=dt.UTC),
+                      total=Decimal("1.00"))
+            s.add(o)
+            s.flush()
+            s.add(OrderLine(order_id=o.id, variant_id=store.variant_ids[0], quantity=3, unit_price=Decimal("1.00")))
+    return sup
+
+
+def test_suggest_and_create_drafts_once(runner: CliRunner, db: Database, actor, store, shop) -> None:  # type: ignore[no-untyped-def]
+    listed = run(runner, db, "purchasing", "suggest", "--as-of", TODAY.isoformat())
+    assert listed.exit_code == 0, listed.output + listed.stderr
+    assert "MC-S" in listed.output and "Norda Knits" in listed.output and "3.00" in listed.output
+    as_json = json.loads(run(runner, db, "purchasing", "suggest", "--as-of", TODAY.isoformat(), "--format", "json").output)
+    [row] = as_json
+    assert (row["sku"], row["reorder_point"], row["order_up_to"], row["quantity"]) == ("MC-S", 21, 63, 65)
+    created = run(runner, db, "purchasing", "suggest", "--as-of", TODAY.isoformat(), "--create-drafts", "--location", "WH1")
+    assert created.exit_code == 0 and "PO-000001 created: 1 line(s) from Norda Knits for WH1" in created.output
+    again = run(runner, db, "purchasing", "suggest", "--as-of", TODAY.isoformat(), "--create-drafts")
+    assert again.exit_code == 0 and "Nothing to reorder." in again.output and "No draft purchase orders needed" in again.output
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
+
+
+def test_purchase_order_from_the_command_line(runner: CliRunner, db: Database, actor, store, shop) -> None:  # type: ignore[no-untyped-def]
+    a = store.variant_ids[0]
+    wh = store.locations["WH1"]
+    assert "Norda Knits" in run(runner, db, "purchasing", "suppliers").output
+    items = run(runner, db, "purchasing", "items", "--supplier", "norda knits")
+    assert items.exit_code == 0 and "* MC-S" in items.output and "10.00 EUR" in items.output
+    made = run(runner, db, "purchasing", "po", "create", "--supplier", "Norda Knits", "--to", "WH1", "--line", "MC-S=10",
+               "--json")
+    assert made.exit_code == 0, made.output + made.stderr
+    number = json.loads(made.output)["number"]
+    sent = run(runner, db, "purchasing", "po", "send", number)
+    assert sent.exit_code == 0 and "sent" in sent.output
+    first = run(runner, db, "purchasing", "po", "receive", number, "--line", "MC-S=4", "--op-id", "rcv-1")
+    retry = run(runner, db, "purchasing", "po", "receive", number, "--line", "MC-S=4", "--op-id", "rcv-1")
+    assert first.exit_code == retry.exit_code == 0
+    assert "partial" in first.output and "nothing moved" in retry.output
+    assert inventory.on_hand(db, a, wh) == 4
+    over = run(runner, db, "purchasing", "po", "receive", number, "--line", "MC-S=7")
+    assert over.exit_code == 1 and over.stderr.count("\n") == 1
+    assert "7 received but only 6 outstanding" in over.stderr and inventory.on_hand(db, a, wh) == 4
+    done = run(runner, db, "purchasing", "po", "receive", number, "--line", "MC-S=7", "--over")
+    assert done.exit_code == 0 and "received" in done.output and inventory.on_hand(db, a, wh) == 11
+    assert run(runner, db, "purchasing", "po", "close", number).exit_code == 0
+    listing = run(runner, db, "purchasing", "po", "list")
+    assert number in listing.output and "closed" in listing.output
+    bad = run(runner, db, "purchasing", "po", "create", "--supplier", "Norda Knits", "--to", "WH1", "--line", "MC-L=3")
+    assert bad.exit_code == 1 and "has no supplier item for MC-L" in bad.stderr and bad.stderr.count("\n") == 1
+    edit = run(runner, db, "purchasing", "po", "cancel", number)
+    assert edit.exit_code == 1 and "cancelling needs draft or sent" in edit.stderr
+
+
+def test_export_and_items(runner: CliRunner, db: Database, actor, store, shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    item = run(runner, db, "purchasing", "item", "--supplier", "Norda Knits", "--sku", "MC-L", "--cost", "4.20",
+               "--pack", "3")
+    assert item.exit_code == 0 and "added" in item.output
+    made = run(runner, db, "purchasing", "po", "create", "--supplier", "1", "--to", "WH1", "--line", "MC-L=3", "--json")
+    number = json.loads(made.output)["number"]
+    out = tmp_path / "po.pdf"
+    assert run(runner, db, "purchasing", "po", "export", number, str(out)).exit_code == 0
+    assert out.read_bytes()[:5] == b"%PDF-"
+    missing = run(runner, db, "purchasing", "po", "show", "PO-999999")
+    assert missing.exit_code == 1 and "does not exist" in missing.stderr
