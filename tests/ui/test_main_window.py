@@ -11,6 +11,7 @@ from backoffice.ui.context import AppContext
 from backoffice.ui.main_window import MainWindow
 from backoffice.ui.views import VIEW_KEYS, PlaceholderPage
 from backoffice.ui.views.audit import AuditView
+from backoffice.ui.views.images import ImagesView
 from backoffice.ui.views.inventory import InventoryView
 from backoffice.ui.views.products import ProductsView
 from backoffice.ui.views.transfers import TransfersView
@@ -18,7 +19,7 @@ from backoffice.ui.views.variants import VariantsView
 
 EXPECTED_VIEWS = ["products", "variants", "images", "inventory", "transfers", "purchasing", "reports", "audit"]
 # Views whose issue has not landed yet: a placeholder page that says what they will hold.
-PLANNED_VIEWS = ["images", "purchasing", "reports"]
+PLANNED_VIEWS = ["purchasing", "reports"]
 
 
 @pytest.fixture
@@ -43,6 +44,7 @@ def test_window_hosts_one_page_per_view(qtbot, sqlite_db, sqlite_actor, open_win
     assert isinstance(window.view("products"), ProductsView)
     assert isinstance(window.view("inventory"), InventoryView)
     assert isinstance(window.view("transfers"), TransfersView)
+    assert isinstance(window.view("images"), ImagesView)
     assert isinstance(window.view("variants"), VariantsView)
     for key in PLANNED_VIEWS:
         page = window.view(key)

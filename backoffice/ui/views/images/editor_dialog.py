@@ -23,6 +23,7 @@ from backoffice.services import images
 from backoffice.services.image_processing import ASPECT_PRESETS, RenditionSettings, aspect_box
 from backoffice.services.image_store import ImageStore
 from backoffice.services.images import GalleryImage, VersionInfo
+from backoffice.ui import theme
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.images.crop_canvas import CropCanvas
@@ -62,6 +63,8 @@ class ImageEditorDialog(QDialog):
         for key in ASPECT_PRESETS:
             button = QPushButton(self.tr("Free") if key == "free" else key)
             button.setCheckable(True)
+            button.setStyleSheet(f"QPushButton:checked {{ background: {theme.ACCENT_SOFT}; border-color: {theme.ACCENT};"
+                                 f" color: {theme.ACCENT}; font-weight: 600; }}")
             button.clicked.connect(lambda _=False, k=key: self.choose_aspect(k))
             self.aspects.addButton(button)
             self.aspect_buttons[key] = button

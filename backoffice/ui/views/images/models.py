@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from backoffice.services.image_matching import AmbiguousFile, PlannedFile, SkippedFile, Target, UploadPlan
 from backoffice.services.image_processing import describe_size
@@ -352,7 +352,8 @@ class VersionsModel(QAbstractListModel):
             note = v.note or tr("uploaded")
             return f"{title}\n{note} · {v.web_width}×{v.web_height}"
         if role == Qt.ItemDataRole.DecorationRole:
-            return self.thumbnails.get(v.thumb_hash)
+            pixmap = self.thumbnails.get(v.thumb_hash)
+            return QIcon(pixmap) if pixmap is not None else None   # an icon is scaled to the list's icon size
         if role == Qt.ItemDataRole.ToolTipRole:
             who = f" · {v.created_by}" if v.created_by else ""
             return f"{v.created_at:%Y-%m-%d %H:%M}{who}" if v.created_at else who

@@ -51,7 +51,7 @@ class BulkUploadDialog(QDialog):
         self.busy = False
         self.setWindowTitle(self.tr("Upload images"))
         self.setAcceptDrops(True)
-        self.resize(860, 600)
+        self.resize(960, 600)
 
         intro = QLabel(self.tr("Choose image files or a folder, or drop them here. Each file name is matched to a "
                                "product by its handle or to a variant by its SKU; you review the matches before "
@@ -101,7 +101,7 @@ class BulkUploadDialog(QDialog):
         self.table.verticalHeader().setDefaultSectionSize(30)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(COL_NOTE, QHeaderView.ResizeMode.Stretch)
-        for col, width in ((COL_FILE, 220), (COL_STATUS, 100), (COL_TARGET, 250)):
+        for col, width in ((COL_FILE, 290), (COL_STATUS, 96), (COL_TARGET, 260)):
             self.table.setColumnWidth(col, width)
         self.counts_label = QLabel()
         self.banner = MessageBanner()
