@@ -221,3 +221,21 @@ def test_create_and_ship_is_one_transaction_and_idempotent(db: Database, actor: 
         transfers.create_and_ship(db, actor, source_location_id=wh, destination_location_id=shop,
                                   lines=[(v, 1)], operation_id="in-cs")
     assert len(transfers.list_transfers(db)) == 1
+
+
+def test_stock_on_its_way_shows_at_a_destination_that_never_held_it(db: Database, actor: Actor, store) -> None:
+    from backoffice.services import stock_query
+    from backoffice.services.stock_query import StockFilter
+
+    v = store.variant_ids[2]
+    stock(db, actor, store, v, 6)
+    shop = store.locations["SHOP"]
+    assert stock_query.stock_page(db, StockFilter(location_id=shop, variant_id=v)) == []
+    t = transfers.create_and_ship(db, actor, source_location_id=store.locations["WH1"], destination_location_id=shop,
+                                  lines=[(v, 4)], operation_id=op())
+    [row] = stock_query.stock_page(db, StockFilter(location_id=shop, variant_id=v))
+    assert (row.on_hand, row.in_transit) == (0, 4)
+    assert inventory.ledger_mismatches(db) == []
+    transfers.receive_transfer(db, actor, t.id, quantities={v: 4}, operation_id=op())
+    [row] = stock_query.stock_page(db, StockFilter(location_id=shop, variant_id=v))
+    assert (row.on_hand, row.in_transit) == (4, 0)

@@ -335,10 +335,21 @@ def _ship(session: Session, actor: Actor, transfer_id: int, operation_id: str) -
         return _info(session, transfer_id, replayed=True)
     for ln in t.lines:
         ln.shipped = ln.quantity
+    _open_levels(session, [ln.variant_id for ln in t.lines], t.destination_location_id)
     t.state, t.transit_location_id, t.shipped_at = TransferState.SHIPPED, transit.id, utcnow()
     session.flush()
     audit(session, actor, "transfer", t.id, "ship", before, _snapshot(t), operation_id)
     return _info(session, t.id)
+
+
+def _open_levels(session: Session, variant_ids: list[int], location_id: int) -> None:
+    """Empty level rows at the destination, so the Inventory view lists what is on its way there before
+    the first unit arrives (on hand 0 equals the empty ledger, so the invariants hold)."""
+    now = utcnow()
+    session.execute(dialect_insert(session)(StockLevel)
+                    .values([{"variant_id": v, "location_id": location_id, "on_hand": 0, "reserved": 0, "version": 1,
+                              "created_at": now, "updated_at": now} for v in sorted(set(variant_ids))])
+                    .on_conflict_do_nothing(index_elements=["variant_id", "location_id"]))
 
 
 def receive_transfer(db: Database, actor: Actor, transfer_id: int, *, quantities: dict[int, int],
