@@ -454,3 +454,19 @@ def test_a_role_that_does_not_own_the_tables_gets_the_same_store(pg_db: Database
         with pg_db.engine.begin() as conn:
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_every_variant_has_one_preferred_supplier_item(db: Database, actor: Actor) -> None:
+    from backoffice.models import SupplierItem
+
+    summary = _generate(db, actor)
+    assert summary.supplier_items == _count(db, SupplierItem) > summary.variants
+    with db.read() as s:
+        preferred = dict(s.execute(select(SupplierItem.variant_id, func.count()).where(SupplierItem.preferred.is_(True))
+                                   .group_by(SupplierItem.variant_id)).all())
+        rows = s.execute(select(SupplierItem.unit_cost, SupplierItem.currency, SupplierItem.min_order_qty,
+                                SupplierItem.pack_size, SupplierItem.lead_time_days, Supplier.currency)
+                         .join(Supplier, Supplier.id == SupplierItem.supplier_id)).all()
+    assert len(preferred) == summary.variants and set(preferred.values()) == {1}
+    assert all(cost > 0 and cur == sup_cur and moq % pack == 0 for cost, cur, moq, pack, _, sup_cur in rows)
+    assert any(lead is None for *_, lead, _ in rows) and any(lead is not None for *_, lead, _ in rows)

@@ -54,6 +54,7 @@ from backoffice.models import (
     StockMove,
     StockOperation,
     Supplier,
+    SupplierItem,
     Variant,
     VariantOption,
 )
@@ -84,6 +85,7 @@ class DemoSummary:
     orders: int
     order_lines: int
     seconds: float
+    supplier_items: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -152,7 +154,7 @@ def generate_demo(db: Database, actor: Actor, *, products: int, seed: int = 42,
             locations=counts["locations"], stock_levels=counts["stock_levels"],
             stock_moves=counts["stock_moves"], suppliers=counts["suppliers"], customers=counts["customers"],
             orders=counts["orders"], order_lines=counts["order_lines"],
-            seconds=round(time.perf_counter() - started, 3),
+            seconds=round(time.perf_counter() - started, 3), supplier_items=counts["supplier_items"],
         )
         audit(session, actor, "store", "demo", "generate", None,
               {**summary.to_dict(), "seed": seed, "anchor": anchor.isoformat()})
@@ -258,10 +260,10 @@ class _Table:
 
 _ALL_TABLES = [m.__tablename__ for m in (
     Category, Attribute, AttributeValue, Location, Supplier, Product, ProductTag, Variant, VariantOption,
-    StockOperation, StockLevel, StockMove, Customer, Order, OrderLine)]
+    SupplierItem, StockOperation, StockLevel, StockMove, Customer, Order, OrderLine)]
 # The big tables, whose foreign keys and secondary indexes are rebuilt after the load on PostgreSQL.
-_BULK_TABLES = ["products", "product_tags", "variants", "variant_options", "stock_levels", "stock_moves",
-                "customers", "orders", "order_lines"]
+_BULK_TABLES = ["products", "product_tags", "variants", "variant_options", "supplier_items", "stock_levels",
+                "stock_moves", "customers", "orders", "order_lines"]
 _SERIAL_TABLES = set(_ALL_TABLES) - {"product_tags", "variant_options"}
 
 
@@ -269,8 +271,8 @@ def _check_empty(session: Session) -> None:
     n = session.scalar(select(func.count()).select_from(Product)) or 0
     if n:
         raise ValidationError(f"the database already holds {n} products; the demo store needs an empty database")
-    for model in (Variant, Category, Attribute, AttributeValue, Location, Supplier, StockOperation, StockLevel,
-                  StockMove, Customer, Order, OrderLine):
+    for model in (Variant, Category, Attribute, AttributeValue, Location, Supplier, SupplierItem, StockOperation,
+                  StockLevel, StockMove, Customer, Order, OrderLine):
         n = session.scalar(select(func.count()).select_from(model)) or 0
         if n:
             what = model.__tablename__.replace("_", " ")
@@ -408,6 +410,7 @@ def _quote(name: str) -> str:
 class _PgSink(_Sink):
     CHUNK = 100_000
     WEIGHTS = {"prepare": 0.05, "products": 1.2, "product_tags": 0.1, "variants": 1.9, "variant_options": 1.2,
+               "supplier_items": 0.6,
                "stock_levels": 1.8, "stock_moves": 1.2, "customers": 0.2, "orders": 0.5, "order_lines": 0.7,
                "analyze": 1.2, "rebuild": 17.5, "save": 0.05}
 
@@ -512,6 +515,7 @@ class _PgSink(_Sink):
 class _SqliteSink(_Sink):
     CHUNK = 50_000
     WEIGHTS = {"prepare": 0.01, "products": 0.03, "product_tags": 0.01, "variants": 0.2, "variant_options": 0.18,
+               "supplier_items": 0.08,
                "stock_levels": 0.19, "stock_moves": 0.13, "customers": 0.02, "orders": 0.05, "order_lines": 0.09,
                "analyze": 0.03, "save": 0.08}
 
@@ -673,6 +677,7 @@ _SUPPLIER_TRADES = ["Textiles", "Knitwear", "Leather Goods", "Footwear", "Home L
                     "Manufacturing", "Weaving Mills"]
 _SUPPLIER_TERMS = ["Net 30", "Net 45", "Net 60", "Prepayment", "2/10 Net 30"]
 _SUPPLIER_CURRENCIES = [("EUR", 70), ("USD", 12), ("GBP", 8), ("TRY", 5), ("PLN", 5)]
+_FX_PER_EUR = {"EUR": 1.0, "USD": 1.08, "GBP": 0.85, "TRY": 35.0, "PLN": 4.3}   # fixed demo rates
 
 # Sales rhythm: Monday..Sunday, January..December, hours of the day (UTC).
 _WEEKDAY_FACTOR = np.array([0.85, 0.88, 0.9, 0.95, 1.05, 1.3, 1.35])
@@ -731,6 +736,7 @@ class _Builder:
             ("product_tags", "product tags", self.product_tags),
             ("variants", "variants", self.variants),
             ("variant_options", "variant options", self.variant_options),
+            ("supplier_items", "supplier items", self.supplier_items),
             ("stock_operations", "opening stock documents", self.stock_operations),
             ("stock_levels", "stock levels", self.stock_levels),
             ("stock_moves", "the stock ledger", self.stock_moves),
@@ -850,6 +856,8 @@ class _Builder:
         contacts = [f"{_FIRST_NAMES[a].title()} {_LAST_NAMES[b].title()}" for a, b in zip(first.tolist(), last.tolist())]
         currencies, cw = _weights(_SUPPLIER_CURRENCIES)
         cur = rng.choice(len(currencies), size=n, p=cw)
+        self.sup_currency = np.array([currencies[c] for c in cur.tolist()], dtype=object)
+        self.sup_names = names
         phones = rng.integers(1_000_000, 9_999_999, n)
         area = rng.integers(20, 99, n)
         return _Table(
@@ -1003,7 +1011,7 @@ class _Builder:
         compare_null = cf == 0
         cost = np.round(price * (self.p_cost_ratio[pidx] * rng.uniform(0.95, 1.05, V))).astype(np.int64)
         grams = np.round(self.p_grams[pidx] * (0.9 + 0.04 * size_pos)).astype(np.int32)
-        self.v_price = price
+        self.v_price, self.v_cost = price, cost
 
         # Status: archived products' variants are archived; a few others disabled or archived.
         status = rng.choice(3, size=V, p=[0.96, 0.03, 0.01])
@@ -1033,6 +1041,45 @@ class _Builder:
              "weight_grams": grams, "status": _obj(["active", "disabled", "archived"])[status],
              "position": j.astype(np.int32), **self._editable(V, self.v_created, self.v_updated)},
             {"compare_at_price": compare_null},
+        )
+
+    def supplier_items(self) -> _Table:
+        """Who sells each variant: the product's supplier (preferred) and, for about a third of the
+        products, a second one a little dearer. Costs are the variant's cost in the supplier's currency;
+        packs, minimum quantities and lead times (60 % use the supplier's default) vary by product."""
+        rng = self.rng(12)
+        V, P, S = self.V, self.P, len(self.sup_names)
+        main = rng.integers(0, S, P)
+        alt = (main + 1 + rng.integers(0, max(1, S - 1), P)) % S
+        has_alt = rng.random(P) < 0.33
+        pack = np.array([1, 1, 2, 3, 6, 10, 12])[rng.integers(0, 7, P)]
+        moq = pack * np.array([1, 2, 4, 5])[rng.integers(0, 4, P)]
+        lead = rng.integers(5, 46, P).astype(np.int32)
+        lead_null = rng.random(P) < 0.6
+        vp = self.v_product
+        with_alt = np.flatnonzero(has_alt[vp])
+        variant = np.concatenate([np.arange(V), with_alt])                   # variant index per row
+        supplier = np.concatenate([main[vp], alt[vp[with_alt]]])
+        preferred = np.concatenate([np.ones(V, dtype=bool), np.zeros(len(with_alt), dtype=bool)])
+        markup = np.concatenate([np.ones(V), 1.05 + 0.1 * rng.random(len(with_alt))])
+        order = np.lexsort((supplier, variant))
+        variant, supplier, preferred, markup = variant[order], supplier[order], preferred[order], markup[order]
+        currency = self.sup_currency[supplier]
+        rate = np.array([_FX_PER_EUR[c] for c in currency.tolist()]) if len(currency) else np.zeros(0)
+        cost = np.maximum(np.round(self.v_cost[variant] * rate * markup), 1).astype(np.int64)
+        prefixes = _obj([re.sub(r"[^A-Z]", "", name.upper())[:3] or "SUP" for name in self.sup_names])
+        ids = _obj(list(map(str, (variant + 1).tolist())))
+        n, pidx = len(variant), vp[variant]
+        return _Table(
+            "supplier_items",
+            [("supplier_id", I8), ("variant_id", I8), ("supplier_sku", TEXT), ("unit_cost", MONEY), ("currency", TEXT),
+             ("min_order_qty", I4), ("pack_size", I4), ("lead_time_days", I4), ("preferred", BOOL)]
+            + self._EDITABLE_COLS,
+            {"supplier_id": supplier.astype(np.int64) + 1, "variant_id": variant.astype(np.int64) + 1,
+             "supplier_sku": prefixes[supplier] + "-" + ids, "unit_cost": cost, "currency": currency,
+             "min_order_qty": moq[pidx].astype(np.int32), "pack_size": pack[pidx].astype(np.int32),
+             "lead_time_days": lead[pidx], "preferred": preferred, **self._editable(n, self.catalog_start)},
+            {"lead_time_days": lead_null[pidx]},
         )
 
     def variant_options(self) -> _Table:
