@@ -328,6 +328,10 @@ def generate(db: Database, actor: Actor, request: GenerationRequest, *, operatio
         previous = claim_operation(session, operation_id, "generate_variants", actor)
         if previous is not None:
             return GenerationResult(**previous)
+        # two generators on one product queue here instead of both adding the same combinations
+        ids = sorted(set(request.product_ids))
+        for cond in chunked_in(session, Product.id, ids):
+            session.execute(select(Product.id).where(cond).order_by(Product.id).with_for_update()).all()
         plan = _plan(session, request)
         if plan.problems:
             raise ValidationError(plan.problems)
