@@ -1,0 +1,237 @@
+"""Running a report: the compiled query on a read connection, as a pandas DataFrame or as a stream of
+row chunks for exports, with a cancel that interrupts the query in the database itself.
+
+Pivoting spreads one group-by level across columns after the database has aggregated (the reshape of
+an already small result); the forecast is a post-processing step of its built-in report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from backoffice.db import Database
+from backoffice.reports.compiler import CompiledReport, OutputColumn, compile_report
+from backoffice.reports.definition import ReportDefinition
+from backoffice.services.base import ServiceError
+
+CHUNK_ROWS = 10_000
+
+
+class ReportCancelled(ServiceError):
+    def __init__(self) -> None:
+        super().__init__("the report was cancelled")
+
+
+class QueryHandle:
+    """Lets another thread stop a running report: ``cancel()`` sets the flag checked between chunks and
+    interrupts the statement in the database (sqlite3 ``interrupt``, psycopg ``cancel``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._dbapi: Any = None
+        self._cancelled = threading.Event()
+
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def attach(self, dbapi_connection: Any) -> None:
+        with self._lock:
+            self._dbapi = dbapi_connection
+        if self.cancelled():
+            self._interrupt()
+
+    def detach(self) -> None:
+        with self._lock:
+            self._dbapi = None
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        with self._lock:
+            conn = self._dbapi
+        if conn is None:
+            return
+        try:
+            if hasattr(conn, "interrupt"):
+                conn.interrupt()
+            elif hasattr(conn, "cancel_safe"):
+                conn.cancel_safe()
+            elif hasattr(conn, "cancel"):
+                conn.cancel()
+        except Exception:  # noqa: BLE001 - the flag still stops the next chunk
+            pass
+
+
+@dataclass
+class ReportResult:
+    compiled: CompiledReport
+    frame: pd.DataFrame
+    columns: list[OutputColumn]
+    notes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    forecast: Any = None  # the Forecast of the revenue forecast report
+
+    @property
+    def definition(self) -> ReportDefinition:
+        return self.compiled.definition
+
+    def parameter_rows(self) -> list[tuple[str, str]]:
+        """What the Parameters sheet (and the PDF header) shows: how this result was produced."""
+        d = self.definition
+        rows = [("Report", d.display_title()), ("Source", self.compiled.source.title),
+                ("Run at", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
+                ("As of", self.compiled.today.isoformat())]
+        rows += [(f"Parameter {k}", str(v)) for k, v in sorted(self.compiled.params.items())]
+        rows += [("Filter", t) for t in self.compiled.filter_text]
+        rows += [(k.replace("_", " ").capitalize(), str(v)) for k, v in sorted(d.options.items())]
+        if d.group_by:
+            rows.append(("Grouped by", ", ".join(o.label for o in self.compiled.outputs if o.role == "dimension")))
+        if d.limit:
+            rows.append(("Limit", f"{d.limit:,} rows"))
+        rows += [("Note", n) for n in self.notes]
+        rows.append(("Rows", f"{len(self.frame):,}"))
+        return rows
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def row_converter(outputs: list[OutputColumn]) -> Callable[[tuple], tuple]:
+    """Database rows to plain Python values (floats for money, strings for enums, dates for buckets)."""
+    convert = [_plain for _ in outputs]
+
+    def row(r: tuple) -> tuple:
+        return tuple(c(v) for c, v in zip(convert, r))
+
+    return row
+
+
+def _frame(rows: list[tuple], outputs: list[OutputColumn]) -> pd.DataFrame:
+    conv = row_converter(outputs)
+    frame = pd.DataFrame([conv(r) for r in rows], columns=[o.key for o in outputs])
+    for o in outputs:
+        if o.kind in ("money", "number", "percent"):
+            frame[o.key] = pd.to_numeric(frame[o.key], errors="coerce").astype("float64")
+        elif o.kind == "int":
+            col = pd.to_numeric(frame[o.key], errors="coerce")
+            frame[o.key] = col.astype("Int64") if col.isna().any() else col.astype("int64")
+    return frame
+
+
+def stream(db: Database, compiled: CompiledReport, *, chunk_rows: int = CHUNK_ROWS,
+           handle: QueryHandle | None = None) -> Iterator[list[tuple]]:
+    """The rows of a compiled report in chunks, fetched with a server-side cursor on PostgreSQL, so an
+    export of a million rows holds one chunk at a time."""
+    conv = row_converter(compiled.outputs)
+    with db.engine.connect() as conn:
+        if handle is not None:
+            handle.attach(conn.connection.dbapi_connection)
+        try:
+            result = conn.execution_options(stream_results=True, yield_per=chunk_rows).execute(compiled.statement)
+            for part in result.partitions(chunk_rows):
+                if handle is not None and handle.cancelled():
+                    raise ReportCancelled()
+                yield [conv(r) for r in part]
+        except Exception as exc:
+            if handle is not None and handle.cancelled():
+                raise ReportCancelled() from exc
+            raise
+        finally:
+            if handle is not None:
+                handle.detach()
+
+
+def run(db: Database, defn: ReportDefinition, params: dict[str, Any] | None = None, *,
+        today: dt.date | None = None, max_rows: int | None = None, handle: QueryHandle | None = None) -> ReportResult:
+    """Run a report into a DataFrame. ``max_rows`` caps what is fetched (previews); the result says
+    whether it was cut."""
+    compiled = compile_report(defn, db.dialect, params, today)
+    rows: list[tuple] = []
+    truncated = False
+    with db.engine.connect() as conn:
+        if handle is not None:
+            handle.attach(conn.connection.dbapi_connection)
+        try:
+            result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(compiled.statement)
+            for part in result.partitions(CHUNK_ROWS):
+                if handle is not None and handle.cancelled():
+                    raise ReportCancelled()
+                rows.extend(part)
+                if max_rows is not None and len(rows) > max_rows:
+                    rows = rows[:max_rows]
+                    truncated = True
+                    break
+        except Exception as exc:
+            if handle is not None and handle.cancelled():
+                raise ReportCancelled() from exc
+            raise
+        finally:
+            if handle is not None:
+                handle.detach()
+    frame = _frame(rows, compiled.outputs)
+    result_obj = ReportResult(compiled, frame, list(compiled.outputs), truncated=truncated)
+    if defn.post:
+        from backoffice.reports.builtin import POST_STEPS
+
+        POST_STEPS[defn.post](result_obj)
+    if defn.pivot:
+        pivot(result_obj)
+    return result_obj
+
+
+def pivot(result: ReportResult) -> None:
+    """Spread the pivot level across columns: one column per (measure, pivot value); with a single
+    measure the columns are named by the pivot values alone."""
+    key = result.definition.pivot
+    assert key is not None
+    dims = [o for o in result.columns if o.role == "dimension" and o.key != key]
+    measures = [o for o in result.columns if o.role == "measure"]
+    frame = result.frame
+    if frame.empty or not measures:
+        return
+    values = list(dict.fromkeys(frame[key].tolist()))
+    index = [o.key for o in dims]
+    if index:
+        wide = frame.set_index([*index, key])[[m.key for m in measures]].unstack(key)
+    else:
+        wide = frame.set_index(key)[[m.key for m in measures]].unstack().to_frame().T
+    columns: list[OutputColumn] = list(dims)
+    flat: dict[Any, str] = {}
+    for m in measures:
+        for v in values:
+            name = _pivot_name(v) if len(measures) == 1 else f"{m.label} · {_pivot_name(v)}"
+            flat[(m.key, v)] = name
+            columns.append(OutputColumn(name, name, m.kind, "measure"))
+    wide = wide.reindex(columns=list(flat))
+    wide.columns = [flat[c] for c in wide.columns]
+    wide = wide.reset_index(drop=not index)
+    for m in measures:
+        for v in values:
+            col = flat[(m.key, v)]
+            if m.kind in ("int",):
+                wide[col] = wide[col].fillna(0).astype("int64")
+            else:
+                wide[col] = wide[col].astype("float64")
+    result.frame = wide
+    result.columns = columns
+
+
+def _pivot_name(v: Any) -> str:
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
