@@ -80,3 +80,22 @@ def test_errors_are_one_line_and_non_zero(runner: CliRunner, db: Database, actor
     assert dup.exit_code == 1 and "product tee, M sku: 'TEE-M' is already used" in dup.stderr
     usage = run(runner, db, "variants", "generate", "tee")
     assert usage.exit_code == 2
+
+
+def test_templates_values_and_thresholds(runner: CliRunner, db: Database, actor) -> None:
+    from backoffice.services import inventory
+
+    inventory.create_location(db, actor, code="WH", name="Warehouse", kind="warehouse")
+    catalog.create_product(db, actor, values={"handle": "tee", "title": "Tee"})
+    ok(run(runner, db, "variants", "add-attribute", "size", "S,M"))
+    ok(run(runner, db, "variants", "add-values", "size", "L,XL"))
+    ok(run(runner, db, "variants", "save-template", "Sizes", "--attribute", "size=S,M,L,XL", "--exclude", "size=S",
+           "--sku-pattern", "{handle}-{size}"))
+    assert "Sizes" in ok(run(runner, db, "variants", "templates"))
+    made = ok(run(runner, db, "variants", "generate", "tee", "--template", "Sizes", "--price", "5.00"))
+    assert "Created 3" in made
+    assert sorted(v["sku"] for v in catalog.get_product(db, 1)["variants"]) == ["TEE-L", "TEE-M", "TEE-XL"]
+    assert "deleted" in ok(run(runner, db, "variants", "remove-value", "size", "S"))
+    assert "archived" in ok(run(runner, db, "variants", "remove-value", "size", "M"))
+    thresholds = ok(run(runner, db, "variants", "bulk", "--set", "threshold=4", "--product", "tee"))
+    assert "Changed 3 stock levels" in thresholds

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backoffice.db import Database
-from backoffice.models import AuditEntry, Variant, VariantOption
+from backoffice.models import AuditEntry, VariantOption
 from backoffice.services import catalog, changesets, inventory
 from backoffice.services import variants as vs
 from backoffice.services.base import Actor, ConflictError, ValidationError
@@ -334,3 +334,26 @@ def test_matrix_prices_and_stock(db: Database, actor: Actor, shop) -> None:
     assert vs.matrix(db, shop["tee"]).cell("M", "Red").prices == (D("12.00"),)
     with pytest.raises(ValidationError, match="no attribute"):
         vs.matrix(db, shop["tee"], "material")
+
+
+def test_concurrent_generators_on_one_product_create_each_combination_once(db: Database, actor: Actor, shop) -> None:
+    import threading
+
+    request = GenerationRequest((shop["tee"],), {"size": SIZES, "color": COLORS}, price="10.00",
+                                sku_pattern="{handle}-{color:3}-{size}")
+    results, errors = [], []
+
+    def run() -> None:
+        try:
+            results.append(vs.generate(db, actor, request))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(r.created for r in results) == [0, 15]
+    assert len(_skus(db, shop["tee"])) == 15
