@@ -166,7 +166,7 @@ def _forecast_step(result: ReportResult) -> None:
     })
     result.frame = out
     result.columns = [OutputColumn("month", "Month", "date", "dimension"),
-                      OutputColumn("actual", "Revenue", "money", "measure"),
+                      OutputColumn("actual", "Revenue", "money", "measure", True),
                       OutputColumn("forecast", "Forecast", "money", "measure"),
                       OutputColumn("backtest", "Backtest prediction", "money", "measure")]
     if fc.mape is not None:

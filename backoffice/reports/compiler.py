@@ -42,6 +42,7 @@ class OutputColumn:
     label: str
     kind: str
     role: str  # "dimension" or "measure"
+    additive: bool = False  # a total over rows means something (sums and counts, not averages or ratios)
 
     @property
     def numeric(self) -> bool:
@@ -216,13 +217,13 @@ def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] 
     by_key: dict[str, Any] = {}
     aggregated = defn.aggregated
 
-    def add(key: str, label: str, kind: str, role: str, expr: Any) -> None:
+    def add(key: str, label: str, kind: str, role: str, expr: Any, additive: bool = False) -> None:
         if key in by_key:
             raise DefinitionError(f"the column {key!r} appears twice")
         labelled = expr.label(key)
         selected.append(labelled)
         by_key[key] = labelled
-        outputs.append(OutputColumn(key, label, kind, role))
+        outputs.append(OutputColumn(key, label, kind, role, additive))
 
     for g in defn.group_by:
         spec, expr = field_expr(g.field)
@@ -237,20 +238,21 @@ def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] 
         if computed is not None:
             def agg(name: str, fn: str) -> Any:
                 return _aggregate(field_expr(name)[1], fn)
-            add(c.key, c.label or computed.label, computed.kind, "measure", computed.build(agg))
+            add(c.key, c.label or computed.label, computed.kind, "measure", computed.build(agg), computed.additive)
             aggregated = True
         elif c.agg:
             if c.field == "*":
                 if c.agg != "count":
                     raise DefinitionError("only count can count rows (*)")
-                add("count_rows", c.label or "Rows", "int", "measure", func.count())
+                add("count_rows", c.label or "Rows", "int", "measure", func.count(), True)
                 continue
             spec, expr = field_expr(c.field)
             add(c.key, c.label or _agg_label(spec, c.agg), _agg_kind(spec.kind, c.agg), "measure",
-                _aggregate(expr, c.agg))
+                _aggregate(expr, c.agg), c.agg in ("sum", "count"))
         else:
             spec, expr = field_expr(c.field)
-            add(c.key, c.label or spec.label, spec.kind, "dimension", expr)
+            add(c.key, c.label or spec.label, spec.kind, "dimension", expr,
+                not aggregated and spec.kind in ("int", "money") and not spec.name.endswith("_id"))
     if not selected:
         raise DefinitionError("choose at least one column")
 

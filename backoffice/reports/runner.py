@@ -85,22 +85,22 @@ class ReportResult:
     def definition(self) -> ReportDefinition:
         return self.compiled.definition
 
-    def parameter_rows(self) -> list[tuple[str, str]]:
+    def parameter_rows(self, rows: int | None = None) -> list[tuple[str, str]]:
         """What the Parameters sheet (and the PDF header) shows: how this result was produced."""
         d = self.definition
-        rows = [("Report", d.display_title()), ("Source", self.compiled.source.title),
+        out = [("Report", d.display_title()), ("Source", self.compiled.source.title),
                 ("Run at", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
                 ("As of", self.compiled.today.isoformat())]
-        rows += [(f"Parameter {k}", str(v)) for k, v in sorted(self.compiled.params.items())]
-        rows += [("Filter", t) for t in self.compiled.filter_text]
-        rows += [(k.replace("_", " ").capitalize(), str(v)) for k, v in sorted(d.options.items())]
+        out += [(f"Parameter {k}", str(v)) for k, v in sorted(self.compiled.params.items())]
+        out += [("Filter", t) for t in self.compiled.filter_text]
+        out += [(k.replace("_", " ").capitalize(), str(v)) for k, v in sorted(d.options.items())]
         if d.group_by:
-            rows.append(("Grouped by", ", ".join(o.label for o in self.compiled.outputs if o.role == "dimension")))
+            out.append(("Grouped by", ", ".join(o.label for o in self.compiled.outputs if o.role == "dimension")))
         if d.limit:
-            rows.append(("Limit", f"{d.limit:,} rows"))
-        rows += [("Note", n) for n in self.notes]
-        rows.append(("Rows", f"{len(self.frame):,}"))
-        return rows
+            out.append(("Limit", f"{d.limit:,} rows"))
+        out += [("Note", n) for n in self.notes]
+        out.append(("Rows", f"{len(self.frame) if rows is None else rows:,}"))
+        return out
 
 
 def _plain(value: Any) -> Any:
@@ -216,7 +216,7 @@ def pivot(result: ReportResult) -> None:
         for v in values:
             name = _pivot_name(v) if len(measures) == 1 else f"{m.label} · {_pivot_name(v)}"
             flat[(m.key, v)] = name
-            columns.append(OutputColumn(name, name, m.kind, "measure"))
+            columns.append(OutputColumn(name, name, m.kind, "measure", m.additive))
     wide = wide.reindex(columns=list(flat))
     wide.columns = [flat[c] for c in wide.columns]
     wide = wide.reset_index(drop=not index)

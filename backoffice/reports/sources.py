@@ -70,6 +70,7 @@ class ComputedSpec:
     kind: str
     build: Callable[[Callable[[str, str], Any]], Any]
     uses: tuple[str, ...]
+    additive: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ SALES_LINES = Source(
     ],
     computed=[
         ComputedSpec("margin", "Margin", "money", lambda a: a("revenue", "sum") - a("cost_amount", "sum"),
-                     ("revenue", "cost_amount")),
+                     ("revenue", "cost_amount"), additive=True),
         ComputedSpec("margin_pct", "Margin %", "percent",
                      lambda a: _ratio(a("revenue", "sum") - a("cost_amount", "sum"), a("revenue", "sum")),
                      ("revenue", "cost_amount")),
