@@ -302,8 +302,11 @@ def test_bulk_thresholds_preview_apply_revert(db: Database, actor: Actor, shop) 
     assert result.applied_rows == 2
     assert vs.plan_thresholds(db, Target(variant_ids=tuple(ids)), 3, [wh]).affected == 0
     assert vs.plan_thresholds(db, Target(variant_ids=tuple(ids)), 3).affected == 2   # the shop too
-    undo = vs.revert_thresholds(db, actor, result.changeset_id)
+    undo = changesets.revert_changeset(db, actor, result.changeset_id)   # the generic revert comes to thresholds
     assert undo.applied_rows == 2 and undo.conflicts == []
+    assert changesets.list_changesets(db)[0].reverts_id == result.changeset_id
+    again = vs.revert_thresholds(db, actor, result.changeset_id)          # levels changed since: conflicts
+    assert again.applied_rows == 0 and len(again.conflicts) == 2
     assert {r.old for r in vs.plan_thresholds(db, Target(variant_ids=tuple(ids)), 5, [wh]).rows} == {None}
     with pytest.raises(ValidationError):
         vs.plan_thresholds(db, Target(variant_ids=tuple(ids)), -1)

@@ -647,9 +647,14 @@ def revert_changeset(db: Database, actor: Actor, changeset_id: int, *, operation
         cs = session.get(Changeset, changeset_id)
         if cs is None:
             raise NotFound(f"changeset {changeset_id} does not exist")
+        kind = cs.kind
         entries = session.execute(select(ChangesetEntry).where(ChangesetEntry.changeset_id == changeset_id)
                                   .order_by(ChangesetEntry.id)).scalars().all()
         description = f"Revert #{cs.id}: {cs.description}"
+    if kind == "threshold":   # low-stock thresholds live on stock levels, not products or variants
+        from backoffice.services.variants.operations import revert_thresholds
+
+        return revert_thresholds(db, actor, changeset_id)
     # A row the changeset created is archived (it may have stock or sales by now), not deleted.
     changes = [RowChange(e.entity, e.entity_id, e.version_after, dict(e.before), original=dict(e.after))
                if e.version_before > 0 else

@@ -11,7 +11,7 @@ previewed the same way, written in one version-checked transaction, recorded as 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -145,15 +145,10 @@ def plan_thresholds(db: Database, target: bulk.Target, threshold: int | None,
     return ThresholdPlan(rows, len(variant_ids), threshold)
 
 
-@dataclass
-class ThresholdResult:
-    changeset_id: int | None
-    applied_rows: int
-    conflicts: list[Conflict] = field(default_factory=list)
 
 
 def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], description: str,
-                      reverts_id: int | None) -> ThresholdResult:
+                      reverts_id: int | None) -> ApplyResult:
     conflicts: list[Conflict] = []
     now = utcnow()
     entries = []
@@ -180,7 +175,7 @@ def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], 
                         .values(low_stock_threshold=r.new, version=table.c.version + 1, updated_at=now))
         entries.append((r.level_id, r.version, r.version + 1, r))
     if not entries:
-        return ThresholdResult(None, 0, conflicts)
+        return ApplyResult(None, 0, conflicts)
     changeset = Changeset(created_at=now, user_id=actor.user_id, username=actor.username, kind="threshold",
                           description=description[:500], row_count=len(entries), reverts_id=reverts_id)
     session.add(changeset)
@@ -195,18 +190,19 @@ def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], 
         for level_id, before, after, r in entries])
     audit(session, actor, "changeset", changeset.id, "threshold", None,
           {"description": description, "rows": len(entries), "conflicts": len(conflicts), "reverts": reverts_id})
-    return ThresholdResult(changeset.id, len(entries), conflicts)
+    return ApplyResult(changeset.id, len(entries), conflicts)
 
 
-def apply_thresholds(db: Database, actor: Actor, plan: ThresholdPlan, *, description: str = "") -> ThresholdResult:
+def apply_thresholds(db: Database, actor: Actor, plan: ThresholdPlan, *, description: str = "") -> ApplyResult:
     require_role(actor, *EDITORS)
     text = description or (f"Set the low-stock threshold to {plan.threshold}" if plan.threshold is not None
                            else "Clear the low-stock threshold")
     return db.run_write(lambda session: _write_thresholds(session, actor, plan.rows, text, None))
 
 
-def revert_thresholds(db: Database, actor: Actor, changeset_id: int) -> ThresholdResult:
-    """Put back the thresholds a "threshold" changeset replaced; levels changed since are conflicts."""
+def revert_thresholds(db: Database, actor: Actor, changeset_id: int) -> ApplyResult:
+    """Put back the thresholds a "threshold" changeset replaced; levels changed since are conflicts.
+    (``changesets.revert_changeset`` comes here for changesets of kind "threshold".)"""
     require_role(actor, *EDITORS)
     with db.read() as session:
         cs = session.get(Changeset, changeset_id)
