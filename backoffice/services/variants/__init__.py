@@ -44,7 +44,6 @@ from backoffice.services.variants.operations import (
     revert_thresholds,
     set_matrix_prices,
 )
-from backoffice.services.variants.queries import Overview, ProductRow, find_products, overview
 from backoffice.services.variants.pricing import (
     RepricePlan,
     RuleInfo,
@@ -58,6 +57,7 @@ from backoffice.services.variants.pricing import (
     set_price_override,
     set_rule,
 )
+from backoffice.services.variants.queries import Overview, ProductRow, find_products, overview
 
 __all__ = [
     "AttributeInfo", "Overview", "ProductRow", "find_products", "overview", "queries", "GenerationPlan", "GenerationRequest", "GenerationResult", "Matrix", "MatrixCell", "RepricePlan",

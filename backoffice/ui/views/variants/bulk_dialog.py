@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QT_TRANSLATE_NOOP
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -39,9 +40,14 @@ from backoffice.ui.widgets.banner import MessageBanner
 
 # (field, label, needs a value)
 FIELDS = (
-    ("price", "Price", True), ("compare_at_price", "Compare-at price", True), ("cost", "Cost", True),
-    ("weight_grams", "Weight (g)", True), ("status", "Status", True), ("enable", "Enable", False),
-    ("disable", "Disable", False), ("threshold", "Low-stock threshold", True),
+    ("price", QT_TRANSLATE_NOOP("VariantBulkDialog", "Price"), True),
+    ("compare_at_price", QT_TRANSLATE_NOOP("VariantBulkDialog", "Compare-at price"), True),
+    ("cost", QT_TRANSLATE_NOOP("VariantBulkDialog", "Cost"), True),
+    ("weight_grams", QT_TRANSLATE_NOOP("VariantBulkDialog", "Weight (g)"), True),
+    ("status", QT_TRANSLATE_NOOP("VariantBulkDialog", "Status"), True),
+    ("enable", QT_TRANSLATE_NOOP("VariantBulkDialog", "Enable"), False),
+    ("disable", QT_TRANSLATE_NOOP("VariantBulkDialog", "Disable"), False),
+    ("threshold", QT_TRANSLATE_NOOP("VariantBulkDialog", "Low-stock threshold"), True),
 )
 
 
@@ -76,8 +82,9 @@ class VariantBulkDialog(QDialog):
             self.field.addItem(self.tr(label), name)
         self.value = QLineEdit()
         self.status_value = QComboBox()
-        for status in ("active", "disabled", "archived"):
-            self.status_value.addItem(self.tr(status.capitalize()), status)
+        for status, label in (("active", self.tr("Active")), ("disabled", self.tr("Disabled")),
+                              ("archived", self.tr("Archived"))):
+            self.status_value.addItem(label, status)
         self.option_attribute.currentIndexChanged.connect(self._fill_values)
         for w in (self.option_attribute, self.option_value, self.category, self.field, self.status_value):
             w.currentIndexChanged.connect(self._changed)

@@ -8,7 +8,7 @@ two combinations with one SKU, a product without a price) are listed, each namin
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -44,7 +44,9 @@ from backoffice.ui.views.variants.common import Runner, tool_button
 from backoffice.ui.widgets.banner import MessageBanner
 
 PREVIEW_DEBOUNCE_MS = 300
-ACTION_LABELS = {"create": "Create", "archive": "Archive", "delete": "Delete"}
+ACTION_LABELS = {"create": QT_TRANSLATE_NOOP("GeneratorDialog", "Create"),
+                 "archive": QT_TRANSLATE_NOOP("GeneratorDialog", "Archive"),
+                 "delete": QT_TRANSLATE_NOOP("GeneratorDialog", "Delete")}
 
 
 class GeneratorDialog(QDialog):

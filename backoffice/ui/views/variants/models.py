@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
 from backoffice.services.variants import AttributeInfo, Matrix, ProductRow, ValueInfo
@@ -80,7 +80,7 @@ class _ObjectsModel(QAbstractTableModel):
 
 
 class ProductsModel(_ObjectsModel):
-    HEADERS = ("Product", "Variants")
+    HEADERS = (QT_TRANSLATE_NOOP("VariantsView", "Product"), QT_TRANSLATE_NOOP("VariantsView", "Variants"))
     RIGHT = frozenset({1})
 
     def display(self, obj: ProductRow, column: int) -> str:
@@ -90,7 +90,7 @@ class ProductsModel(_ObjectsModel):
 
 
 class AttributesModel(_ObjectsModel):
-    HEADERS = ("Attribute", "Code", "Values")
+    HEADERS = (QT_TRANSLATE_NOOP("VariantsView", "Attribute"), QT_TRANSLATE_NOOP("VariantsView", "Code"), QT_TRANSLATE_NOOP("VariantsView", "Values"))
     RIGHT = frozenset({2})
 
     def display(self, obj: AttributeInfo, column: int) -> str:
@@ -105,7 +105,7 @@ class AttributesModel(_ObjectsModel):
 
 
 class ValuesModel(_ObjectsModel):
-    HEADERS = ("Value", "Variants", "State")
+    HEADERS = (QT_TRANSLATE_NOOP("VariantsView", "Value"), QT_TRANSLATE_NOOP("VariantsView", "Variants"), QT_TRANSLATE_NOOP("VariantsView", "State"))
     RIGHT = frozenset({1})
 
     def display(self, obj: ValueInfo, column: int) -> str:
