@@ -333,11 +333,14 @@ def _demand(session: Session, settings: ReplenishmentSettings, as_of: dt.date, l
 
 def compute(session: Session, *, settings: ReplenishmentSettings | None = None, as_of: dt.date | None = None,
             location_id: int | None = None, variant_ids: list[int] | None = None) -> list[Suggestion]:
-    """The suggestions of the store now (inside the caller's session), by location then SKU."""
+    """The suggestions of the store now (inside the caller's session): warehouses before stores, then by
+    location, supplier and SKU."""
     settings = settings or _settings(session)
     as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
-    locations = dict(session.execute(select(Location.id, Location.code).where(
-        Location.kind.in_(_STOCKED), Location.active.is_(True))).all())
+    found_locations = session.execute(select(Location.id, Location.code, Location.kind).where(
+        Location.kind.in_(_STOCKED), Location.active.is_(True))).all()
+    locations = {lid: code for lid, code, _ in found_locations}
+    stores = {lid for lid, _, kind in found_locations if kind is LocationKind.STORE}
     if location_id is not None and location_id not in locations:
         raise ValidationError([("suggestions", "location", f"location {location_id} is not an active warehouse or store")])
     demand = _demand(session, settings, as_of, locations, variant_ids)
@@ -461,7 +464,7 @@ def compute(session: Session, *, settings: ReplenishmentSettings | None = None, 
             item[1] if item else None, item[4] if item else "", item[7] if item else 1, item[8] if item else 1,
             item[5] if item else None, item[6] if item else "", as_of + dt.timedelta(days=lead),
             best_loc, best, problem, tuple(notes)))
-    out.sort(key=lambda s_: (s_.location, s_.supplier, s_.sku))
+    out.sort(key=lambda s_: (s_.location_id in stores, s_.location, s_.supplier, s_.sku))  # warehouses first
     return out
 
 

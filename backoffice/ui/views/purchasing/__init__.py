@@ -1,4 +1,4 @@
-"""The Purchasing view (planned): Suppliers, reorder suggestions and purchase orders."""
+"""The Purchasing view: replenishment suggestions, purchase orders and suppliers."""
 
 from backoffice.ui.views.purchasing.view import PurchasingView
 

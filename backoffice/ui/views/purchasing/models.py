@@ -1,0 +1,204 @@
+"""The Purchasing view's item models: suggestions with every input that explains them, purchase orders,
+an order's lines, suppliers and supplier items. Plain rows handed in; no queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from PySide6.QtCore import QT_TRANSLATE_NOOP
+
+from backoffice.services.purchase_orders import OrderLineInfo, OrderSummary
+from backoffice.services.replenishment import Suggestion
+from backoffice.services.suppliers import SupplierItemRow
+from backoffice.ui import theme
+from backoffice.ui.views.inventory.common import Column, format_qty
+from backoffice.ui.views.purchasing.common import (
+    LATE_BG,
+    PROBLEM_BG,
+    MoneyRecordsModel,
+    format_money,
+    state_label,
+    tr,
+)
+
+N = QT_TRANSLATE_NOOP
+
+# -- suggestions ----------------------------------------------------------------------------------------
+SUGGESTION_COLUMNS = (    # the product's title and the line total are in the inputs line under the table
+    Column(N("Purchasing", "SKU"), lambda r: r.sku, width=156),
+    Column(N("Purchasing", "Location"), lambda r: r.location, width=76),
+    Column(N("Purchasing", "Avail."), lambda r: r.available, "qty", 56),
+    Column(N("Purchasing", "Transit"), lambda r: r.in_transit, "qty", 60),
+    Column(N("Purchasing", "On order"), lambda r: r.on_order + r.drafted, "qty", 70),
+    Column(N("Purchasing", "Per day"), lambda r: f"{r.daily_demand:.2f}", "num", 64),
+    Column(N("Purchasing", "Lead"), lambda r: tr("{n} d").format(n=r.lead_time_days), "num", 54),
+    Column(N("Purchasing", "Safety"), lambda r: f"{r.safety_stock:.1f}", "num", 60),
+    Column(N("Purchasing", "ROP"), lambda r: _marked(r.reorder_point, r.reorder_point_override), "num", 56),
+    Column(N("Purchasing", "Up to"), lambda r: _marked(r.order_up_to, r.order_up_to_override), "num", 60),
+    Column(N("Purchasing", "Order"), lambda r: r.quantity, "qty", 58),
+    Column(N("Purchasing", "Supplier"), lambda r: r.supplier or tr("no supplier item"), width=120),
+)
+COL_REORDER, COL_UP_TO, COL_ORDER, COL_SUPPLIER = 8, 9, 10, 11
+
+
+def _marked(value: int, overridden: bool) -> str:
+    """A buyer's override is marked with a pencil so it reads apart from a computed value."""
+    return f"✎ {format_qty(value)}" if overridden else format_qty(value)
+
+
+def suggestion_tooltip(s: Suggestion, column: int) -> str:
+    lines = [s.title, tr("Available {available} + in transit {transit} + on order {on_order} = position {position}").format(
+        available=format_qty(s.available), transit=format_qty(s.in_transit), on_order=format_qty(s.on_order + s.drafted),
+        position=format_qty(s.position)),
+        tr("Demand {mean} a day (σ {sigma}) over a lead time of {lead} days ({source})").format(
+            mean=f"{s.daily_demand:.2f}", sigma=f"{s.demand_sigma:.2f}", lead=s.lead_time_days, source=s.lead_time_source),
+        tr("Safety stock {ss}; reorder at {rop}; order up to {s}").format(ss=f"{s.safety_stock:.1f}",
+                                                                           rop=format_qty(s.reorder_point),
+                                                                           s=format_qty(s.order_up_to))]
+    if s.reorder_point_override or s.order_up_to_override:
+        lines.append(tr("✎ set by hand, wins over the computed value"))
+    if s.orderable:
+        lines.append(tr("Need {need}, ordered as {qty} (minimum {moq}, packs of {pack}) at {cost}: {total}").format(
+            need=format_qty(s.need), qty=format_qty(s.quantity), moq=format_qty(s.min_order_qty),
+            pack=format_qty(s.pack_size), cost=format_money(s.unit_cost, s.currency),
+            total=format_money(s.line_total, s.currency)))
+    lines += list(s.notes)
+    if s.problem:
+        lines.append(s.problem)
+    return "\n".join(lines)
+
+
+def suggestions_model(parent: Any = None) -> MoneyRecordsModel:
+    def foreground(s: Suggestion, column: int) -> str | None:
+        if column == COL_SUPPLIER and not s.orderable:
+            return theme.DANGER
+        if column in (COL_REORDER, COL_UP_TO) and (s.reorder_point_override if column == COL_REORDER
+                                                   else s.order_up_to_override):
+            return theme.ACCENT
+        if column == COL_ORDER:
+            return theme.TEXT
+        return None
+
+    return MoneyRecordsModel(SUGGESTION_COLUMNS, parent, foreground=foreground, tooltip=suggestion_tooltip,
+                             background=lambda s: PROBLEM_BG if s.problem else None)
+
+
+# -- purchase orders ------------------------------------------------------------------------------------
+ORDER_COLUMNS = (
+    Column(N("Purchasing", "Number"), lambda r: r.number, width=92),
+    Column(N("Purchasing", "State"), lambda r: state_label(r.state), width=122),
+    Column(N("Purchasing", "Supplier"), lambda r: r.supplier, width=150),
+    Column(N("Purchasing", "To"), lambda r: r.destination, width=64),
+    Column(N("Purchasing", "Units"), lambda r: r.units, "qty", 56),
+    Column(N("Purchasing", "Open"), lambda r: r.outstanding, "qty", 52),
+    Column(N("Purchasing", "Total"), lambda r: (r.total, r.currency), "money", 112),
+    Column(N("Purchasing", "Expected"), lambda r: r.expected_on.isoformat() if r.expected_on else "", width=86),
+)
+COL_STATE, COL_EXPECTED = 1, 7
+
+
+class OrderListModel(MoneyRecordsModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(ORDER_COLUMNS, parent, foreground=self._foreground,
+                         background=lambda r: LATE_BG if r.late else None, tooltip=self._tooltip)
+        self.has_more = False
+
+    @staticmethod
+    def _foreground(r: OrderSummary, column: int) -> str | None:
+        return theme.DANGER if r.late and column == COL_EXPECTED else None
+
+    @staticmethod
+    def _tooltip(r: OrderSummary, column: int) -> str | None:
+        return tr("Late: expected {day} and still open").format(day=r.expected_on.isoformat()) if r.late else None
+
+    def row_of_id(self, order_id: int) -> int:
+        return next((i for i, r in enumerate(self._rows) if r.id == order_id), -1)
+
+    def last_id(self) -> int | None:
+        return self._rows[-1].id if self._rows else None
+
+
+@dataclass(frozen=True)
+class EditLine:
+    """A purchase-order line as the editor shows it."""
+
+    variant_id: int
+    sku: str
+    barcode: str | None
+    title: str
+    supplier_sku: str
+    quantity: int
+    unit_cost: Decimal
+    received: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        return max(0, self.quantity - self.received)
+
+    @property
+    def line_total(self) -> Decimal:
+        return (self.unit_cost * self.quantity).quantize(Decimal("0.01"))
+
+    @classmethod
+    def from_info(cls, ln: OrderLineInfo) -> EditLine:
+        return cls(ln.variant_id, ln.sku, ln.barcode, ln.title, ln.supplier_sku, ln.quantity, ln.unit_cost, ln.received)
+
+
+def line_columns(currency: Any) -> tuple[Column, ...]:
+    """``currency()`` gives the order's currency when a row is drawn."""
+    return (
+        Column(N("Purchasing", "SKU"), lambda r: r.sku, width=130),
+        Column(N("Purchasing", "Supplier SKU"), lambda r: r.supplier_sku, width=100),
+        Column(N("Purchasing", "Product"), lambda r: r.title, width=170),
+        Column(N("Purchasing", "Quantity"), lambda r: r.quantity, "qty", 70, editable=True),
+        Column(N("Purchasing", "Unit cost"), lambda r: (r.unit_cost, currency()), "money", 96, editable=True),
+        Column(N("Purchasing", "Received"), lambda r: r.received, "qty", 70),
+        Column(N("Purchasing", "Total"), lambda r: (r.line_total, currency()), "money", 104),
+    )
+
+
+COL_LINE_QTY, COL_LINE_COST, COL_LINE_RECEIVED = 3, 4, 5
+
+
+# -- suppliers and their items --------------------------------------------------------------------------
+SUPPLIER_COLUMNS = (
+    Column(N("Purchasing", "Supplier"), lambda r: r.name, width=190),
+    Column(N("Purchasing", "Currency"), lambda r: r.currency, width=70),
+    Column(N("Purchasing", "Lead time"), lambda r: tr("{n} d").format(n=r.lead_time_days), width=74),
+    Column(N("Purchasing", "Items"), lambda r: r.items, "qty", 60),
+    Column(N("Purchasing", "Terms"), lambda r: r.payment_terms, width=90),
+    Column(N("Purchasing", "E-mail"), lambda r: r.email, width=180),
+)
+
+
+def item_columns() -> tuple[Column, ...]:
+    return (
+        Column(N("Purchasing", "Pref."), lambda r: "★" if r.preferred else "", width=44),
+        Column(N("Purchasing", "SKU"), lambda r: r.sku, width=140),
+        Column(N("Purchasing", "Product"), lambda r: r.title, width=170),
+        Column(N("Purchasing", "Supplier SKU"), lambda r: r.supplier_sku, width=110, editable=True),
+        Column(N("Purchasing", "Unit cost"), lambda r: (r.unit_cost, r.currency), "money", 100, editable=True),
+        Column(N("Purchasing", "MOQ"), lambda r: r.min_order_qty, "qty", 56, editable=True),
+        Column(N("Purchasing", "Pack"), lambda r: r.pack_size, "qty", 56, editable=True),
+        Column(N("Purchasing", "Lead time"), lambda r: r.lead_time_days, "qty", 76, editable=True),
+    )
+
+
+ITEM_FIELDS = {3: "supplier_sku", 4: "unit_cost", 5: "min_order_qty", 6: "pack_size", 7: "lead_time_days"}
+
+
+def items_model(parent: Any, on_edit: Any, changed: Any) -> MoneyRecordsModel:
+    """``changed(row)`` says which fields of a row have unsaved edits (drawn on the changed colour)."""
+    columns = item_columns()
+
+    def background(r: SupplierItemRow) -> str | None:
+        return theme.CHANGED_BG if changed(r) else None
+
+    def tooltip(r: SupplierItemRow, column: int) -> str | None:
+        if column == 7 and r.lead_time_days is None:
+            return tr("Empty: the supplier's default of {n} days applies").format(n=r.effective_lead_time)
+        return None
+
+    return MoneyRecordsModel(columns, parent, background=background, tooltip=tooltip, on_edit=on_edit)

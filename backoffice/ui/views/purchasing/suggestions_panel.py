@@ -1,0 +1,203 @@
+"""Replenishment suggestions: what to reorder at each location and why, and the step that turns the
+selected ones (or all orderable ones) into draft purchase orders, one per supplier and destination.
+
+The suggestions are computed in the background executor; creating drafts too, with an operation id made
+once per click so a double click creates once. The service counts drafts as on order, so after the
+drafts exist the suggestions are gone from the list.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backoffice.services import replenishment
+from backoffice.services.base import new_operation_id
+from backoffice.services.replenishment import DraftsResult, Suggestion
+from backoffice.ui.context import AppContext
+from backoffice.ui.tasks import TaskManager
+from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
+from backoffice.ui.views.purchasing.common import format_money
+from backoffice.ui.views.purchasing.models import SUGGESTION_COLUMNS, suggestion_tooltip, suggestions_model
+from backoffice.ui.widgets.empty_state import EmptyState
+
+
+class SuggestionsPanel(QWidget):
+    message = Signal(str, str)           # text, level: for the view's banner
+    drafts_created = Signal(object)      # DraftsResult
+    loading_changed = Signal(bool)
+
+    def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context, self.tasks = context, tasks
+        self._generation = 0
+        self._busy = 0
+        self.needs_reload = True
+
+        self.location = QComboBox()
+        self.location.addItem(self.tr("All locations"), None)
+        self.location.currentIndexChanged.connect(lambda _i: self.reload())
+        self.summary = QLabel()
+        self.summary.setObjectName("Muted")
+        self.create_button = QPushButton(self.tr("Create draft orders"))
+        self.create_button.setProperty("primary", True)
+        self.create_button.setToolTip(self.tr("Add the selected suggestions (or, with none selected, every orderable "
+                                              "one) to draft purchase orders, one per supplier and location"))
+        self.create_button.clicked.connect(self.create_drafts)
+        self.model = suggestions_model(self)
+        self.table = QTableView()
+        setup_table(self.table, self.model, stretch=SUGGESTION_COLUMNS[11].header)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._refresh())
+        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_inputs())
+        self.inputs = QLabel()
+        self.inputs.setObjectName("Muted")
+        self.inputs.setWordWrap(True)
+        self.empty = EmptyState("purchasing", self.tr("Nothing to reorder"),
+                                self.tr("Every item's stock, transfers and open orders cover its reorder point. "
+                                        "Suggestions appear here when an item runs low."))
+        self.results = QStackedWidget()
+        self.results.addWidget(self.table)
+        self.results.addWidget(self.empty)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel(self.tr("Location")))
+        top.addWidget(self.location)
+        top.addWidget(self.summary, 1)
+        top.addWidget(self.create_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 8, 0, 0)
+        layout.setSpacing(8)
+        layout.addLayout(top)
+        layout.addWidget(self.results, 1)
+        layout.addWidget(self.inputs)
+        self._refresh()
+
+    @property
+    def suggestions(self) -> list[Suggestion]:
+        return self.model.rows
+
+    def is_loading(self) -> bool:
+        return self._busy > 0
+
+    def set_locations(self, locations: list[dict[str, Any]]) -> None:
+        current = self.location.currentData()
+        self.location.blockSignals(True)
+        while self.location.count() > 1:
+            self.location.removeItem(1)
+        for loc in locations:
+            if loc["kind"] in ("warehouse", "store") and loc.get("active", True):
+                self.location.addItem(f"{loc['code']} · {loc['name']}", loc["id"])
+        self.location.setCurrentIndex(max(0, self.location.findData(current)))
+        self.location.blockSignals(False)
+
+    # -- loading -------------------------------------------------------------------------------------
+    def _start(self, task, on_done, on_error) -> None:  # type: ignore[no-untyped-def]
+        self._busy += 1
+        self.loading_changed.emit(True)
+
+        def finish(callback, value) -> None:  # type: ignore[no-untyped-def]
+            self._busy -= 1
+            try:
+                callback(value)
+            finally:
+                self._refresh()
+                if not self._busy:
+                    self.loading_changed.emit(False)
+
+        self.tasks.run_in_background(task, partial(finish, on_done), partial(finish, on_error), context=self)
+
+    def reload(self) -> None:
+        db = self.context.db
+        self._generation += 1
+        if db is None:
+            self.needs_reload = True
+            self.model.clear()
+            return
+        self.needs_reload = False
+        gen, loc = self._generation, self.location.currentData()
+        self._start(lambda: replenishment.suggest(db, location_id=loc), partial(self._on_loaded, gen),
+                    partial(self._on_error, gen))
+
+    def _on_loaded(self, gen: int, rows: list[Suggestion]) -> None:
+        if gen != self._generation:
+            return
+        self.model.set_rows(rows)
+        self.results.setCurrentWidget(self.table if rows else self.empty)
+        if rows:   # the first row's inputs are shown; nothing is selected until the buyer picks
+            self.table.selectionModel().setCurrentIndex(self.model.index(0, 0),
+                                                        QItemSelectionModel.SelectionFlag.NoUpdate)
+        self._show_inputs()
+
+    def _on_error(self, gen: int, exc: BaseException) -> None:
+        if gen == self._generation:
+            self.message.emit(self.tr("The suggestions could not be computed: {error}").format(error=error_text(exc)),
+                              "error")
+
+    # -- creating drafts ---------------------------------------------------------------------------------
+    def selected(self) -> list[Suggestion]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.model.row_at(r) for r in rows]
+
+    def create_drafts(self) -> None:
+        db, actor = self.context.db, self.context.actor
+        if db is None or actor is None or self._busy:
+            return
+        picked = self.selected()
+        keys = [s.key for s in picked] if picked else None
+        loc, op = self.location.currentData(), new_operation_id()
+        self.create_button.setEnabled(False)
+        self._start(lambda: replenishment.create_drafts(db, actor, keys=keys, location_id=loc, operation_id=op),
+                    self._on_drafts, lambda exc: self.message.emit(error_text(exc), "error"))
+
+    def _on_drafts(self, result: DraftsResult) -> None:
+        if result.orders:
+            names = ", ".join(o["number"] for o in result.orders)
+            self.message.emit(self.tr("{lines} line(s) added to draft orders {names}").format(
+                lines=format_qty(result.lines), names=names), "success")
+        else:
+            self.message.emit(self.tr("Nothing to add: the needs are already on order."), "info")
+        self.drafts_created.emit(result)
+        self.context.notify_data_changed()
+
+    # -- what is shown -----------------------------------------------------------------------------------
+    def _show_inputs(self) -> None:
+        index = self.table.currentIndex()
+        s = self.model.row_at(index.row()) if index.isValid() else None
+        self.inputs.setVisible(s is not None)
+        if s is not None:
+            self.inputs.setText(f"{s.sku} · {s.location}: " + suggestion_tooltip(s, 0).replace("\n", " · "))
+
+    def _refresh(self) -> None:
+        rows = self.suggestions
+        orderable = [s for s in rows if s.orderable]
+        picked = self.selected() if rows else []
+        totals: dict[str, Any] = {}
+        for s in picked:
+            if s.line_total is not None:
+                totals[s.currency] = totals.get(s.currency, 0) + s.line_total
+        money = ", ".join(format_money(v, c) for c, v in sorted(totals.items()))
+        if not rows:
+            self.summary.setText("" if self._busy else self.tr("No suggestions"))
+        else:
+            text = self.tr("{n} suggestions · {m} orderable").format(n=format_qty(len(rows)), m=format_qty(len(orderable)))
+            if picked:
+                text += " · " + self.tr("{k} selected").format(k=format_qty(len(picked)))
+            self.summary.setText(f"{text} · {money}" if money else text)
+        self.create_button.setEnabled(not self._busy and bool(orderable or picked))
+        self.create_button.setText(self.tr("Create draft orders ({n})").format(n=format_qty(len(picked)))
+                                   if picked else self.tr("Create draft orders"))

@@ -1,0 +1,309 @@
+"""Suppliers and their items. The items of the selected supplier are edited in place like the product
+grid (supplier SKU, unit cost, MOQ, pack size, lead time) or in bulk (costs by a percentage); the edits
+wait as pending changes, drawn on the changed colour, until Save applies them as one changeset (so they
+are recorded with before/after values and can be reverted). A row someone else changed meanwhile is a
+conflict, reported and not overwritten."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import partial
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backoffice.services import changesets, suppliers
+from backoffice.services.base import new_operation_id
+from backoffice.services.changesets import ApplyResult, RowChange
+from backoffice.services.suppliers import SupplierItemRow, SupplierRow
+from backoffice.ui.context import AppContext
+from backoffice.ui.tasks import TaskManager
+from backoffice.ui.views.inventory.common import RecordsModel, error_text, format_qty, setup_table
+from backoffice.ui.views.purchasing.models import ITEM_FIELDS, SUPPLIER_COLUMNS, item_columns, items_model
+
+ITEM_LIMIT = 5000
+
+
+class SupplierDialog(QDialog):
+    """A new supplier's details."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("New supplier"))
+        self.name, self.email, self.contact, self.terms = QLineEdit(), QLineEdit(), QLineEdit(), QLineEdit()
+        self.currency = QLineEdit("EUR")
+        self.currency.setMaxLength(3)
+        self.lead_time = QSpinBox()
+        self.lead_time.setRange(0, 730)
+        self.lead_time.setValue(14)
+        self.lead_time.setSuffix(self.tr(" days"))
+        form = QFormLayout(self)
+        for label, widget in ((self.tr("Name"), self.name), (self.tr("E-mail"), self.email),
+                              (self.tr("Contact"), self.contact), (self.tr("Currency"), self.currency),
+                              (self.tr("Default lead time"), self.lead_time), (self.tr("Payment terms"), self.terms)):
+            form.addRow(label, widget)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> dict[str, Any]:
+        return {"name": self.name.text(), "email": self.email.text(), "contact_name": self.contact.text(),
+                "currency": self.currency.text(), "lead_time_days": self.lead_time.value(),
+                "payment_terms": self.terms.text()}
+
+
+class SuppliersPanel(QWidget):
+    message = Signal(str, str)
+    loading_changed = Signal(bool)
+    suppliers_loaded = Signal(object)    # list[SupplierRow], for the order editor's picker
+
+    def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context, self.tasks = context, tasks
+        self._busy = 0
+        self._generation = 0
+        self.needs_reload = True
+        self.pending: dict[int, dict[str, Any]] = {}     # item id -> field -> new value
+        self._read: dict[int, SupplierItemRow] = {}      # item id -> the row as read (version, values)
+
+        self.add_button = QPushButton(self.tr("New supplier…"))
+        self.add_button.clicked.connect(self.add_supplier)
+        self.supplier_model = RecordsModel(SUPPLIER_COLUMNS, self)
+        self.supplier_table = QTableView()
+        setup_table(self.supplier_table, self.supplier_model, stretch=SUPPLIER_COLUMNS[0].header)
+        self.supplier_table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.supplier_table.selectionModel().currentRowChanged.connect(self._on_supplier)
+        self.items_label = QLabel()
+        self.items_label.setObjectName("DetailsTitle")
+        self.model = items_model(self, self._on_edit, lambda r: r.id in self.pending)
+        self.table = QTableView()
+        setup_table(self.table, self.model, stretch=item_columns()[2].header)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.bulk_button = QPushButton(self.tr("Change costs by %…"))
+        self.bulk_button.setToolTip(self.tr("Raise or lower the unit cost of the selected items (all, if none is "
+                                            "selected) by a percentage"))
+        self.bulk_button.clicked.connect(self.bulk_cost)
+        self.discard_button = QPushButton(self.tr("Discard"))
+        self.discard_button.clicked.connect(self.discard)
+        self.save_button = QPushButton(self.tr("Save changes"))
+        self.save_button.setProperty("primary", True)
+        self.save_button.clicked.connect(self.save)
+        self.status = QLabel()
+        self.status.setObjectName("Muted")
+
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        top = QHBoxLayout()
+        top.addStretch(1)
+        top.addWidget(self.add_button)
+        left_layout.addLayout(top)
+        left_layout.addWidget(self.supplier_table, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.items_label)
+        right_layout.addWidget(self.table, 1)
+        actions = QHBoxLayout()
+        actions.addWidget(self.status, 1)
+        for b in (self.bulk_button, self.discard_button, self.save_button):
+            actions.addWidget(b)
+        right_layout.addLayout(actions)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setChildrenCollapsible(False)
+        splitter.setSizes([460, 680])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 8, 0, 0)
+        layout.addWidget(splitter, 1)
+        self._refresh()
+
+    def is_loading(self) -> bool:
+        return self._busy > 0
+
+    def _start(self, task, on_done, on_error=None) -> None:  # type: ignore[no-untyped-def]
+        self._busy += 1
+        self.loading_changed.emit(True)
+
+        def finish(callback, value) -> None:  # type: ignore[no-untyped-def]
+            self._busy -= 1
+            try:
+                callback(value)
+            finally:
+                self._refresh()
+                if not self._busy:
+                    self.loading_changed.emit(False)
+
+        self.tasks.run_in_background(task, partial(finish, on_done),
+                                     partial(finish, on_error or (lambda exc: self.message.emit(error_text(exc), "error"))),
+                                     context=self)
+
+    # -- suppliers ------------------------------------------------------------------------------------
+    def reload(self) -> None:
+        db = self.context.db
+        if db is None:
+            self.needs_reload = True
+            return
+        self.needs_reload = False
+        self._start(lambda: suppliers.list_suppliers(db), self._on_suppliers)
+
+    def _on_suppliers(self, rows: list[SupplierRow]) -> None:
+        current = self.current_supplier()
+        self.supplier_model.set_rows(rows)
+        self.suppliers_loaded.emit(rows)
+        keep = next((i for i, r in enumerate(rows) if current is not None and r.id == current.id), 0 if rows else -1)
+        if keep >= 0:
+            self.supplier_table.setCurrentIndex(self.supplier_model.index(keep, 0))
+            if current is not None and rows[keep].id == current.id:
+                self.load_items()
+
+    def current_supplier(self) -> SupplierRow | None:
+        index = self.supplier_table.currentIndex()
+        return self.supplier_model.row_at(index.row()) if index.isValid() else None
+
+    def _on_supplier(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        self.pending.clear()
+        self.load_items()
+
+    def add_supplier(self) -> None:
+        dialog = SupplierDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        db, actor, values = self.context.db, self.context.actor, dialog.values()
+        self._start(lambda: suppliers.create_supplier(db, actor, values),
+                    lambda _c: (self.message.emit(self.tr("Supplier {name} added.").format(name=values["name"].strip()),
+                                                  "success"), self.reload()))
+
+    # -- items ------------------------------------------------------------------------------------------
+    def load_items(self) -> None:
+        db, supplier = self.context.db, self.current_supplier()
+        self._generation += 1
+        if db is None or supplier is None:
+            self.model.clear()
+            return
+        gen = self._generation
+        self.items_label.setText(self.tr("Items from {name}").format(name=supplier.name))
+        self._start(lambda: suppliers.list_items(db, supplier_id=supplier.id, limit=ITEM_LIMIT),
+                    partial(self._on_items, gen))
+
+    def _on_items(self, gen: int, rows: list[SupplierItemRow]) -> None:
+        if gen != self._generation:
+            return
+        self._read = {r.id: r for r in rows}
+        self.model.set_rows([self._with_pending(r) for r in rows])
+
+    def _with_pending(self, row: SupplierItemRow) -> SupplierItemRow:
+        values = self.pending.get(row.id, {})
+        return replace(row, **values) if values else row
+
+    def _on_edit(self, row: int, column: int, value: Any) -> bool:
+        item = self.model.row_at(row)
+        name = ITEM_FIELDS.get(column)
+        if item is None or name is None:
+            return False
+        text = str(value).strip() if value is not None else ""
+        try:
+            if name == "unit_cost":
+                new: Any = Decimal(text.replace(",", ".")).quantize(Decimal("0.01"))
+                if new < 0:
+                    return False
+            elif name == "supplier_sku":
+                new = text
+            elif name == "lead_time_days" and text == "":
+                new = None
+            else:
+                new = int(text)
+                if new < (0 if name == "lead_time_days" else 1):
+                    return False
+        except (InvalidOperation, ValueError):
+            self.message.emit(self.tr("“{value}” is not valid for {field}.").format(value=value, field=name), "error")
+            return False
+        self._stage(item.id, name, new)
+        self.model.replace_row(row, self._with_pending(self._read[item.id]))
+        self._refresh()
+        return True
+
+    def _stage(self, item_id: int, name: str, value: Any) -> None:
+        original = getattr(self._read[item_id], name)
+        fields = self.pending.setdefault(item_id, {})
+        if value == original:
+            fields.pop(name, None)
+        else:
+            fields[name] = value
+        if not fields:
+            self.pending.pop(item_id, None)
+
+    def bulk_cost(self) -> None:
+        percent, ok = QInputDialog.getDouble(self, self.tr("Change costs"), self.tr("Change the unit cost by (%)"),
+                                             0.0, -90.0, 500.0, 1)
+        if not ok or percent == 0:
+            return
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()}) or range(self.model.rowCount())
+        factor = 1 + Decimal(str(percent)) / 100
+        for r in rows:
+            item = self.model.row_at(r)
+            new = (item.unit_cost * factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+            self._stage(item.id, "unit_cost", new)
+        self.model.set_rows([self._with_pending(r) for r in self._read.values()])
+        self._refresh()
+
+    def discard(self) -> None:
+        self.pending.clear()
+        self.model.set_rows(list(self._read.values()))
+        self._refresh()
+
+    def save(self) -> None:
+        db, actor = self.context.db, self.context.actor
+        if db is None or actor is None or not self.pending or self._busy:
+            return
+        supplier = self.current_supplier()
+        changes = [RowChange("supplier_item", item_id, self._read[item_id].version, dict(values),
+                             {k: str(getattr(self._read[item_id], k)) for k in values})
+                   for item_id, values in sorted(self.pending.items())]
+        description = self.tr("Supplier items of {name}").format(name=supplier.name if supplier else "")
+        op = new_operation_id()
+        self._start(lambda: changesets.apply_changes(db, actor, changes, description=description, operation_id=op),
+                    self._on_saved)
+
+    def _on_saved(self, result: ApplyResult) -> None:
+        conflicted = {c.entity_id for c in result.conflicts}
+        self.pending = {k: v for k, v in self.pending.items() if k in conflicted}
+        if result.conflicts:
+            self.message.emit(self.tr("{n} rows were changed by someone else meanwhile and were not saved; they are "
+                                      "reloaded with their current values.").format(n=format_qty(len(conflicted))),
+                              "warning")
+            self.pending.clear()
+        else:
+            self.message.emit(self.tr("{n} supplier items saved as changeset {id}.").format(
+                n=format_qty(result.applied_rows), id=result.changeset_id), "success")
+        self.context.notify_data_changed()
+        self.load_items()
+
+    def _refresh(self) -> None:
+        n = len(self.pending)
+        self.save_button.setEnabled(bool(n) and not self._busy)
+        self.discard_button.setEnabled(bool(n) and not self._busy)
+        self.bulk_button.setEnabled(self.model.rowCount() > 0 and not self._busy)
+        total = self.model.rowCount()
+        text = self.tr("{n} items · ★ preferred · empty lead time: the supplier's default").format(n=format_qty(total))
+        self.status.setText(text + (" · " + self.tr("{n} rows changed").format(n=format_qty(n)) if n else ""))
+
