@@ -4,7 +4,7 @@ Every command takes ``--db URL`` (or ``--profile NAME``, or BACKOFFICE_DATABASE_
 clear line on stderr and a non-zero exit status. One module per group of commands.
 """
 
-from backoffice.cli import admin, catalog, images, purchasing, stock, store, variants  # noqa: F401  (registers the commands)
+from backoffice.cli import admin, catalog, images, purchasing, reports, stock, store, variants  # noqa: F401  (registers the commands)
 from backoffice.cli.app import main
 
 __all__ = ["main"]

@@ -17,6 +17,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from backoffice.services.base import ServiceError
+
 AGGREGATES = ("sum", "count", "count_distinct", "avg", "min", "max")
 BUCKETS = ("day", "week", "month", "quarter", "year")
 FILTER_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "contains", "range",
@@ -26,7 +28,7 @@ AGGREGATE_LABELS = {"sum": "Sum", "count": "Count", "count_distinct": "Distinct"
                     "min": "Min", "max": "Max"}
 
 
-class DefinitionError(ValueError):
+class DefinitionError(ServiceError, ValueError):
     """A definition that cannot be compiled: an unknown field, aggregate, bucket or operator."""
 
 
