@@ -207,6 +207,9 @@ def test_removing_values_archives_variants_with_stock_or_sales_and_deletes_the_r
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "delete",
                                                                                   AuditEntry.entity == "variant")) == 1
+    # a variant with other attributes (here none) is counted and left alone
+    catalog.add_variant(db, actor, shop["tee"], values={"sku": "TEE-PLAIN", "price": "10.00"})
+    assert vs.plan_generation(db, pruned).other == 1
     # the archived one is not offered again as a duplicate when S comes back
     assert vs.plan_generation(db, GenerationRequest((shop["tee"],), {"size": ["S", "M"]}, price="1.00")).to_create == 0
 

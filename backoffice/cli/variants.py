@@ -228,13 +228,14 @@ def generate(obj: Context, products: tuple[str, ...], attributes: tuple[str, ...
     if dry_run:
         if as_json:
             click.echo(json.dumps({"create": plan.to_create, "existing": plan.existing, "archive": plan.to_archive,
-                                   "delete": plan.to_delete, "rows": [[h, o, s, str(p) if p is not None else None, a]
+                                   "delete": plan.to_delete, "other": plan.other, "rows": [[h, o, s, str(p) if p is not None else None, a]
                                                                        for h, o, s, p, a in plan.rows()]}, indent=2))
             return
         for handle, options, sku, amount, action in plan.rows():
             click.echo(f"{action:<8} {handle:<24} {options:<24} {sku:<28} {_money(amount)}")
+        other = f", leave {plan.other} with other attributes" if plan.other else ""
         click.echo(f"Dry run: would create {plan.to_create}, keep {plan.existing} existing, archive {plan.to_archive}, "
-                   f"delete {plan.to_delete}; nothing was written.")
+                   f"delete {plan.to_delete}{other}; nothing was written.")
         return
     result = vs.generate(database, obj.actor(), request, operation_id=op_id or uuid.uuid4().hex)
     if as_json:

@@ -127,6 +127,7 @@ class ProductGeneration:
     create: list[NewVariant] = field(default_factory=list)
     existing: int = 0                # chosen combinations the product already has
     remove: list[RemovedVariant] = field(default_factory=list)
+    other: int = 0                   # variants with other attributes than the chosen ones: left as they are
 
 
 @dataclass
@@ -143,6 +144,10 @@ class GenerationPlan:
     @property
     def existing(self) -> int:
         return sum(p.existing for p in self.products)
+
+    @property
+    def other(self) -> int:
+        return sum(p.other for p in self.products)
 
     @property
     def to_archive(self) -> int:
@@ -273,6 +278,8 @@ def _plan(session: Session, request: GenerationRequest) -> GenerationPlan:
             if set(opts) == attribute_ids:
                 have[tuple(sorted(opts.values()))] = row
                 same_dimensions.append(row)
+            elif row[5] != VariantStatus.ARCHIVED:
+                plan.other += 1
         wanted = set()
         for combo, key in combos:
             wanted.add(key)

@@ -250,6 +250,9 @@ class GeneratorDialog(QDialog):
         if plan.to_archive or plan.to_delete:
             text += self.tr(", {archive} to archive, {delete} to delete").format(
                 archive=format_count(plan.to_archive), delete=format_count(plan.to_delete))
+        if plan.other:
+            text += self.tr("; {other} variants with other attributes are left as they are").format(
+                other=format_count(plan.other))
         self.count_label.setText(text)
         if plan.problems:
             lines = [f"{row} {field}: {message}".replace("  ", " ") for row, field, message in plan.problems[:6]]
