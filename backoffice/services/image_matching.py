@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import String, func, select
@@ -266,6 +266,3 @@ def plan_upload(db: Database, paths: list[str | Path], *, pattern: str | None = 
                                               if keys else f"the name does not fit the pattern {matcher.source!r}"))
     return plan
 
-
-def with_target(planned: PlannedFile, target: Target) -> PlannedFile:
-    return replace(planned, target=target, matched_by="choice")

@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from backoffice.services.image_store import ImageStore, sha256_bytes
+from backoffice.services.image_store import ImageStore
 
 READ_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp")

@@ -20,7 +20,6 @@ from typing import BinaryIO
 
 ENV_IMAGE_STORE = "BACKOFFICE_IMAGE_STORE"
 _HASH_RE = re.compile(r"^[0-9a-f]{64}$")
-_CHUNK = 1 << 20
 
 
 class StoreError(OSError):
@@ -122,10 +121,3 @@ class ImageStore:
         except OSError as exc:
             raise StoreError(f"the image store at {self.root} is not writable: {exc.strerror or exc}") from exc
 
-
-def hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -365,7 +365,8 @@ def list_versions(db: Database, image_id: int) -> list[VersionInfo]:
                             v.thumb_hash, v.created_at, v.created_by) for v in rows]
 
 
-def search_products(db: Database, text: str = "", *, limit: int = 200, with_images_only: bool = False) -> list[ProductHit]:
+def search_products(db: Database, text: str = "", *, limit: int = 200, with_images_only: bool = False,
+                    missing_alt_only: bool = False) -> list[ProductHit]:
     """Products whose handle, title or a SKU contains ``text`` (all when empty), with image counts:
     those with images first, then by handle."""
     text = text.strip()
@@ -383,6 +384,8 @@ def search_products(db: Database, text: str = "", *, limit: int = 200, with_imag
                               Product.id.in_(sku_match)))
     if with_images_only:
         stmt = stmt.where(counts.c.n > 0)
+    if missing_alt_only:
+        stmt = stmt.where(counts.c.missing > 0)
     with db.read() as session:
         return [ProductHit(pid, handle, title, int(n), int(missing or 0))
                 for pid, handle, title, n, missing in session.execute(stmt)]

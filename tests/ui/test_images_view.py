@@ -212,3 +212,17 @@ def test_models_without_a_window() -> None:
     assert review.data(review.index(1, 3)) == "by handle · #2"
     review.choose(0, t)
     assert [p.name for p in review.planned()] == ["y.jpg", "x.jpg"]
+
+
+def test_scope_lists_products_missing_alt_text_and_says_when_none(qtbot, gallery, sqlite_db) -> None:  # type: ignore[no-untyped-def]
+    view = gallery
+    view.scope.setCurrentIndex(view.scope.findData("missing_alt"))
+    qtbot.waitUntil(lambda: not view.is_loading() and view.products.rowCount() == 1, timeout=10_000)
+    assert view.products.row_at(0).handle == "linen-tee" and view.products.row_at(0).missing_alt == 3
+    for image in view.gallery.rows:
+        images.set_alt_text(sqlite_db, view.context.actor, image.id, f"Linen tee {image.id}",
+                            expected_version=image.version)
+    view.reload()
+    qtbot.waitUntil(lambda: not view.is_loading() and view.products.rowCount() == 0, timeout=10_000)
+    assert view.product is None and view.stack.currentWidget() is view.empty
+    assert view.empty.title.text() == "Every image has alt text"

@@ -20,7 +20,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
-from backoffice.services.image_matching import AmbiguousFile, PlannedFile, SkippedFile, Target, UploadPlan
+from backoffice.services.image_matching import PlannedFile, Target, UploadPlan
 from backoffice.services.image_processing import describe_size
 from backoffice.services.images import GalleryImage, ProductHit, VersionInfo
 from backoffice.ui import theme
@@ -361,6 +361,3 @@ class VersionsModel(QAbstractListModel):
             return v
         return None
 
-
-__all__ = ["AmbiguousFile", "GalleryModel", "ProductListModel", "ReviewModel", "SkippedFile", "ThumbnailSource",
-           "VersionsModel"]

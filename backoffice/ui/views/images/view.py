@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QItemSelectionModel, QSize, Qt, QTimer
 from PySide6.QtWidgets import (
-    QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -87,8 +87,11 @@ class ImagesView(ViewPage):
         self._search_timer.setInterval(SEARCH_DELAY_MS)
         self._search_timer.timeout.connect(self.reload)
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
-        self.only_with_images = QCheckBox(self.tr("Only products with images"))
-        self.only_with_images.toggled.connect(lambda _c: self.reload())
+        self.scope = QComboBox()
+        self.scope.addItem(self.tr("All products (with images first)"), "all")
+        self.scope.addItem(self.tr("Products with images"), "images")
+        self.scope.addItem(self.tr("Images missing alt text"), "missing_alt")
+        self.scope.currentIndexChanged.connect(lambda _i: self.reload())
         self.products = ProductListModel(self)
         self.product_list = QListView()
         self.product_list.setObjectName("ProductPicker")
@@ -104,7 +107,7 @@ class ImagesView(ViewPage):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.setSpacing(8)
-        for w in (self.search, self.only_with_images):
+        for w in (self.search, self.scope):
             left_layout.addWidget(w)
         left_layout.addWidget(self.product_list, 1)
         left_layout.addWidget(self.products_count)
@@ -192,8 +195,9 @@ class ImagesView(ViewPage):
             self._needs_reload = True
             return
         self._needs_reload = False
-        gen, text, only = self._generation, self.search.text(), self.only_with_images.isChecked()
-        self._start(lambda: images.search_products(db, text, limit=PRODUCT_LIMIT, with_images_only=only),
+        gen, text, scope = self._generation, self.search.text(), self.scope.currentData()
+        self._start(lambda: images.search_products(db, text, limit=PRODUCT_LIMIT, with_images_only=scope == "images",
+                                                   missing_alt_only=scope == "missing_alt"),
                     partial(self._on_products, gen))
 
     def _on_products(self, gen: int, hits: list[ProductHit]) -> None:
@@ -278,10 +282,20 @@ class ImagesView(ViewPage):
         if product is None:
             self.gallery_title.setText(self.tr("No product selected"))
             self.gallery_subtitle.setText("")
-            empty = self.products.rowCount() == 0 and not self.search.text()
-            self.empty.set_text(self.tr("No products yet") if empty else self.tr("No product matches"),
-                                self.tr("Import products first, then upload their images.") if empty else
-                                self.tr("Try another title, handle or SKU."))
+            scope = self.scope.currentData()
+            if self.search.text():
+                self.empty.set_text(self.tr("No product matches"), self.tr("Try another title, handle or SKU."))
+            elif scope == "missing_alt":
+                self.empty.set_text(self.tr("Every image has alt text"),
+                                    self.tr("Nothing is missing: screen readers and search engines can describe "
+                                            "every product image."))
+            elif scope == "images":
+                self.empty.set_text(self.tr("No product has images yet"),
+                                    self.tr("Upload a folder of photos named after SKUs or handles to fill many "
+                                            "galleries at once."))
+            else:
+                self.empty.set_text(self.tr("No products yet"), self.tr("Import products first, then upload their images."))
+            self.empty.action.setVisible(scope == "images")
             self.empty.action.hide()
             self.stack.setCurrentWidget(self.empty)
         else:
