@@ -226,3 +226,25 @@ def test_matrix_model_without_a_window() -> None:
     assert not model.setData(model.index(0, 0), "abc")
     assert model.setData(model.index(0, 0), "11")
     assert model.edits == {("M", "Red"): D("11.00")}
+
+
+def test_bulk_on_the_cells_selected_in_the_matrix(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    vs.generate(sqlite_db, sqlite_actor, GenerationRequest((shop["tee"],), {"size": ["S", "M"], "color": ["Red", "Blue"]},
+                                                           sku_pattern="{handle}-{color:1}-{size}", price="10.00"))
+    view = open_view(sqlite_db, sqlite_actor)
+    select_product(view, "Basic Tee")
+    wait_idle(qtbot, view)
+    view.matrix.table.selectRow(1)                  # M: Red and Blue
+    dialog = view.open_bulk()
+    wait_idle(qtbot, view, dialog)
+    assert dialog.cells_scope.isChecked() and dialog.variant_ids and len(dialog.variant_ids) == 2
+    dialog.field.setCurrentIndex(dialog.field.findData("disable"))
+    dialog.preview()
+    wait_idle(qtbot, view, dialog)
+    assert dialog.count_label.text() == "2 of 2 variants change"
+    dialog.apply()
+    wait_idle(qtbot, view, dialog)
+    statuses = {s: v["status"] for s, v in skus(sqlite_db, shop["tee"]).items()}
+    assert statuses == {"BASIC-TEE-R-S": "active", "BASIC-TEE-B-S": "active", "BASIC-TEE-R-M": "disabled",
+                        "BASIC-TEE-B-M": "disabled"}
+    dialog.close()

@@ -53,10 +53,12 @@ FIELDS = (
 
 class VariantBulkDialog(QDialog):
     def __init__(self, context: AppContext, tasks: TaskManager, products: list[ProductRow],
-                 attributes: list[AttributeInfo], parent: QWidget | None = None) -> None:
+                 attributes: list[AttributeInfo], variant_ids: list[int] = (),  # type: ignore[assignment]
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = Runner(context, tasks, self)
         self.products = list(products)
+        self.variant_ids = tuple(variant_ids)
         self.attributes = attributes
         self.plan: Plan | ThresholdPlan | None = None
         self.changeset_id: int | None = None
@@ -68,7 +70,10 @@ class VariantBulkDialog(QDialog):
         self.selected_scope = QRadioButton(plural(len(products), self.tr("Variants of the selected product"),
                                                   self.tr("Variants of the {n} selected products")))
         self.all_scope = QRadioButton(self.tr("Every variant in the catalog"))
-        (self.selected_scope if products else self.all_scope).setChecked(True)
+        self.cells_scope = QRadioButton(plural(len(self.variant_ids), self.tr("The variant selected in the matrix"),
+                                               self.tr("The {n} variants selected in the matrix")))
+        self.cells_scope.setVisible(bool(self.variant_ids))
+        (self.cells_scope if self.variant_ids else self.selected_scope if products else self.all_scope).setChecked(True)
         self.selected_scope.setEnabled(bool(products))
         self.option_attribute = QComboBox()
         self.option_attribute.addItem(self.tr("(any)"), None)
@@ -88,11 +93,12 @@ class VariantBulkDialog(QDialog):
         self.option_attribute.currentIndexChanged.connect(self._fill_values)
         for w in (self.option_attribute, self.option_value, self.category, self.field, self.status_value):
             w.currentIndexChanged.connect(self._changed)
-        for w in (self.selected_scope, self.all_scope):
+        for w in (self.cells_scope, self.selected_scope, self.all_scope):
             w.toggled.connect(self._changed)
         self.value.textChanged.connect(self._changed)
 
         scope = QVBoxLayout()
+        scope.addWidget(self.cells_scope)
         scope.addWidget(self.selected_scope)
         scope.addWidget(self.all_scope)
         option_row = QHBoxLayout()
@@ -153,10 +159,12 @@ class VariantBulkDialog(QDialog):
 
     def target(self) -> Target:
         f = VariantFilter(category_id=self.category.currentData())
-        if self.selected_scope.isChecked():
+        if self.cells_scope.isChecked():
+            f = VariantFilter(category_id=f.category_id, variant_ids=self.variant_ids)
+        elif self.selected_scope.isChecked():
             f = VariantFilter(category_id=f.category_id, product_ids=tuple(p.id for p in self.products))
         if self.option_attribute.currentData() is not None and self.option_value.currentData() is not None:
-            f = VariantFilter(category_id=f.category_id, product_ids=f.product_ids,
+            f = VariantFilter(category_id=f.category_id, product_ids=f.product_ids, variant_ids=f.variant_ids,
                               option_value_ids=(self.option_value.currentData(),))
         return Target(filter=f)
 

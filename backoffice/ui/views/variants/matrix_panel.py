@@ -153,6 +153,16 @@ class MatrixPanel(QWidget):
             self.stack.setCurrentWidget(self.table)
         self._update_buttons()
 
+    def selected_variant_ids(self) -> list[int]:
+        """The variants in the selected cells (for a bulk change of just those)."""
+        ids: list[int] = []
+        for index in self.table.selectionModel().selectedIndexes():
+            key = self.model.key(index)
+            cell = self.model.grid.cell(*key) if key is not None and self.model.grid is not None else None
+            if cell is not None:
+                ids.extend(cell.variant_ids)
+        return sorted(set(ids))
+
     def _update_buttons(self) -> None:
         pending = bool(self.model.edits)
         self.save.setEnabled(pending)

@@ -218,7 +218,9 @@ class VariantsView(ViewPage):
         if self.overview is None:
             return None
         dialog = VariantBulkDialog(self.context, self.tasks, self.selected_products(),
-                                   [a for a in self.overview.attributes if not a.archived], parent=self)
+                                   [a for a in self.overview.attributes if not a.archived],
+                                   self.matrix.selected_variant_ids() if self.tabs.currentWidget() is self.matrix else [],
+                                   parent=self)
         self.dialog = dialog
         dialog.open()
         return dialog
