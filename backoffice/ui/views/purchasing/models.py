@@ -11,7 +11,7 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP
 
 from backoffice.services.purchase_orders import OrderLineInfo, OrderSummary
 from backoffice.services.replenishment import Suggestion
-from backoffice.services.suppliers import SupplierItemRow
+from backoffice.services.suppliers import SupplierItemRow, SupplierRow
 from backoffice.ui import theme
 from backoffice.ui.views.inventory.common import Column, format_qty
 from backoffice.ui.views.purchasing.common import (
@@ -86,17 +86,15 @@ def suggestions_model(parent: Any = None) -> MoneyRecordsModel:
 
 
 # -- purchase orders ------------------------------------------------------------------------------------
-ORDER_COLUMNS = (
+ORDER_COLUMNS = (    # lines, units and what is still open are in the editor and the tooltip
     Column(N("Purchasing", "Number"), lambda r: r.number, width=92),
-    Column(N("Purchasing", "State"), lambda r: state_label(r.state), width=122),
-    Column(N("Purchasing", "Supplier"), lambda r: r.supplier, width=150),
-    Column(N("Purchasing", "To"), lambda r: r.destination, width=64),
-    Column(N("Purchasing", "Units"), lambda r: r.units, "qty", 56),
-    Column(N("Purchasing", "Open"), lambda r: r.outstanding, "qty", 52),
-    Column(N("Purchasing", "Total"), lambda r: (r.total, r.currency), "money", 112),
-    Column(N("Purchasing", "Expected"), lambda r: r.expected_on.isoformat() if r.expected_on else "", width=86),
+    Column(N("Purchasing", "State"), lambda r: state_label(r.state), width=118),
+    Column(N("Purchasing", "Supplier"), lambda r: r.supplier, width=120),
+    Column(N("Purchasing", "To"), lambda r: r.destination, width=84),
+    Column(N("Purchasing", "Total"), lambda r: (r.total, r.currency), "money", 108),
+    Column(N("Purchasing", "Expected"), lambda r: r.expected_on.isoformat() if r.expected_on else "", width=92),
 )
-COL_STATE, COL_EXPECTED = 1, 7
+COL_STATE, COL_EXPECTED = 1, 5
 
 
 class OrderListModel(MoneyRecordsModel):
@@ -111,7 +109,12 @@ class OrderListModel(MoneyRecordsModel):
 
     @staticmethod
     def _tooltip(r: OrderSummary, column: int) -> str | None:
-        return tr("Late: expected {day} and still open").format(day=r.expected_on.isoformat()) if r.late else None
+        text = tr("{supplier} → {destination}: {lines} lines, {units} units, {open} still open").format(
+            supplier=r.supplier, destination=r.destination, lines=format_qty(r.lines), units=format_qty(r.units),
+            open=format_qty(r.outstanding))
+        if r.late:
+            text += "\n" + tr("Late: expected {day} and still open").format(day=r.expected_on.isoformat())
+        return text
 
     def row_of_id(self, order_id: int) -> int:
         return next((i for i, r in enumerate(self._rows) if r.id == order_id), -1)
@@ -149,9 +152,9 @@ class EditLine:
 def line_columns(currency: Any) -> tuple[Column, ...]:
     """``currency()`` gives the order's currency when a row is drawn."""
     return (
-        Column(N("Purchasing", "SKU"), lambda r: r.sku, width=130),
-        Column(N("Purchasing", "Supplier SKU"), lambda r: r.supplier_sku, width=100),
-        Column(N("Purchasing", "Product"), lambda r: r.title, width=170),
+        Column(N("Purchasing", "SKU"), lambda r: r.sku, width=150),
+        Column(N("Purchasing", "Their SKU"), lambda r: r.supplier_sku, width=90),
+        Column(N("Purchasing", "Product"), lambda r: r.title, width=120),
         Column(N("Purchasing", "Quantity"), lambda r: r.quantity, "qty", 70, editable=True),
         Column(N("Purchasing", "Unit cost"), lambda r: (r.unit_cost, currency()), "money", 96, editable=True),
         Column(N("Purchasing", "Received"), lambda r: r.received, "qty", 70),
@@ -163,14 +166,17 @@ COL_LINE_QTY, COL_LINE_COST, COL_LINE_RECEIVED = 3, 4, 5
 
 
 # -- suppliers and their items --------------------------------------------------------------------------
-SUPPLIER_COLUMNS = (
-    Column(N("Purchasing", "Supplier"), lambda r: r.name, width=190),
+SUPPLIER_COLUMNS = (    # e-mail, contact and terms are in the tooltip
+    Column(N("Purchasing", "Supplier"), lambda r: r.name, width=150),
     Column(N("Purchasing", "Currency"), lambda r: r.currency, width=70),
-    Column(N("Purchasing", "Lead time"), lambda r: tr("{n} d").format(n=r.lead_time_days), width=74),
+    Column(N("Purchasing", "Lead time"), lambda r: tr("{n} d").format(n=r.lead_time_days), "num", 74),
     Column(N("Purchasing", "Items"), lambda r: r.items, "qty", 60),
-    Column(N("Purchasing", "Terms"), lambda r: r.payment_terms, width=90),
-    Column(N("Purchasing", "E-mail"), lambda r: r.email, width=180),
 )
+
+
+def supplier_tooltip(r: SupplierRow, column: int) -> str:
+    parts = [r.name, r.email or tr("no e-mail address"), r.contact_name, r.phone, r.payment_terms]
+    return "\n".join(p for p in parts if p)
 
 
 def item_columns() -> tuple[Column, ...]:

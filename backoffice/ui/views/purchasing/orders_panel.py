@@ -1,5 +1,5 @@
-"""Purchase orders: the list (newest first, by state; late ones highlighted) on the left, the selected
-or new order in the editor on the right. Lists load in the background, a keyset page at a time; each
+"""Purchase orders: the list (newest first, by state; late ones highlighted) above, the selected or
+new order in the editor below. Lists load in the background, a keyset page at a time; each
 reload has a generation number and answers to an older one are dropped."""
 
 from __future__ import annotations
@@ -88,11 +88,14 @@ class OrdersPanel(QWidget):
         self.editor = OrderEditor(context, tasks)
         self.editor.saved.connect(lambda info: setattr(self, "_select_id", info.id))
         self.editor.message.connect(self.message)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        # The list above the editor: both get the full width (an order's lines have many columns).
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.editor)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([560, 560])
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 3)
+        left.setMinimumHeight(150)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 0)
         layout.addWidget(self.splitter, 1)
@@ -188,7 +191,9 @@ class OrdersPanel(QWidget):
 
     def _update_empty_state(self) -> None:
         n = self.model.rowCount()
-        self.count_label.setText(self.tr("{n} orders").format(n=format_qty(n)) + ("+" if self.model.has_more else ""))
+        more = "+" if self.model.has_more else ""
+        self.count_label.setText(self.tr("1 order") if n == 1 and not more
+                                 else self.tr("{n} orders").format(n=format_qty(n) + more))
         if n:
             self.results.setCurrentWidget(self.table)
             return

@@ -35,8 +35,15 @@ from backoffice.services.changesets import ApplyResult, RowChange
 from backoffice.services.suppliers import SupplierItemRow, SupplierRow
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import RecordsModel, error_text, format_qty, setup_table
-from backoffice.ui.views.purchasing.models import ITEM_FIELDS, SUPPLIER_COLUMNS, item_columns, items_model
+from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
+from backoffice.ui.views.purchasing.common import MoneyRecordsModel
+from backoffice.ui.views.purchasing.models import (
+    ITEM_FIELDS,
+    SUPPLIER_COLUMNS,
+    item_columns,
+    items_model,
+    supplier_tooltip,
+)
 
 ITEM_LIMIT = 5000
 
@@ -86,7 +93,7 @@ class SuppliersPanel(QWidget):
 
         self.add_button = QPushButton(self.tr("New supplier…"))
         self.add_button.clicked.connect(self.add_supplier)
-        self.supplier_model = RecordsModel(SUPPLIER_COLUMNS, self)
+        self.supplier_model = MoneyRecordsModel(SUPPLIER_COLUMNS, self, tooltip=supplier_tooltip)
         self.supplier_table = QTableView()
         setup_table(self.supplier_table, self.supplier_model, stretch=SUPPLIER_COLUMNS[0].header)
         self.supplier_table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
@@ -131,7 +138,7 @@ class SuppliersPanel(QWidget):
         splitter.addWidget(left)
         splitter.addWidget(right)
         splitter.setChildrenCollapsible(False)
-        splitter.setSizes([460, 680])
+        splitter.setSizes([400, 700])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 0)
         layout.addWidget(splitter, 1)
