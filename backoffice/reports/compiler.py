@@ -247,8 +247,9 @@ def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] 
                 add("count_rows", c.label or "Rows", "int", "measure", func.count(), True)
                 continue
             spec, expr = field_expr(c.field)
+            aggregate = _aggregate(expr, c.agg)
             add(c.key, c.label or _agg_label(spec, c.agg), _agg_kind(spec.kind, c.agg), "measure",
-                _aggregate(expr, c.agg), c.agg in ("sum", "count"))
+                aggregate, c.agg in ("sum", "count"))
         else:
             spec, expr = field_expr(c.field)
             add(c.key, c.label or spec.label, spec.kind, "dimension", expr,
