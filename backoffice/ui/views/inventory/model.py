@@ -28,6 +28,7 @@ AVAILABLE = QT_TRANSLATE_NOOP("Stock", "Available")
 IN_TRANSIT = QT_TRANSLATE_NOOP("Stock", "In transit")
 THRESHOLD = QT_TRANSLATE_NOOP("Stock", "Low at")
 REORDER = QT_TRANSLATE_NOOP("Stock", "Reorder at")
+INCOMING = QT_TRANSLATE_NOOP("Stock", "Incoming")
 
 STOCK_COLUMNS = (
     Column(SKU, lambda r: r.sku, width=150),
@@ -39,9 +40,10 @@ STOCK_COLUMNS = (
     Column(IN_TRANSIT, lambda r: r.in_transit, "qty", 82),
     Column(THRESHOLD, lambda r: r.threshold, "qty", 70),
     Column(REORDER, lambda r: r.reorder_point, "qty", 82),
+    Column(INCOMING, lambda r: r.incoming, "qty", 82),   # still expected on sent purchase orders
 )
 COL_SKU, COL_PRODUCT, COL_LOCATION, COL_ON_HAND, COL_RESERVED, COL_AVAILABLE, COL_IN_TRANSIT, COL_THRESHOLD, \
-    COL_REORDER = range(len(STOCK_COLUMNS))
+    COL_REORDER, COL_INCOMING = range(len(STOCK_COLUMNS))
 
 
 def _stock_foreground(row: StockRow, column: int) -> str | None:
@@ -51,6 +53,8 @@ def _stock_foreground(row: StockRow, column: int) -> str | None:
         if row.low:
             return theme.WARNING
     if column == COL_IN_TRANSIT and row.in_transit:
+        return theme.ACCENT
+    if column == COL_INCOMING and row.incoming:
         return theme.ACCENT
     return None
 

@@ -1,0 +1,194 @@
+"""The Purchasing view on a real database: from a suggestion to a draft purchase order, sent, received in
+part by scanning (an over-receipt confirmed), the Inventory view showing what is incoming; the item
+models without a window; supplier items edited as a changeset."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QMessageBox
+from sqlalchemy import func, select
+
+from backoffice.db import Database
+from backoffice.models import Order, OrderLine, PurchaseOrder
+from backoffice.services import inventory, replenishment, suppliers
+from backoffice.services.replenishment import ReplenishmentSettings
+from backoffice.ui.tasks import TaskManager
+from backoffice.ui.views.inventory import InventoryView
+from backoffice.ui.views.inventory.model import COL_INCOMING
+from backoffice.ui.views.purchasing import PurchasingView
+from backoffice.ui.views.purchasing.common import format_money
+from backoffice.ui.views.purchasing.models import COL_REORDER, suggestions_model
+
+
+def wait_idle(qtbot, view) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: not view.is_loading() and view.tasks.pending == 0, timeout=10_000)
+
+
+def scan(qtbot, field, code: str) -> None:  # type: ignore[no-untyped-def]
+    qtbot.keyClicks(field, code)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+
+
+@pytest.fixture
+def shop(db: Database, actor, store):  # type: ignore[no-untyped-def]
+    """MC-S sells 2 a day at WH1 (a store order a day); the supplier sells it in packs of 6, MOQ 12."""
+    sup = suppliers.create_supplier(db, actor, {"name": "Norda Knits", "currency": "EUR",
+                                                "email": "orders@norda.test"}).entity_id
+    for vid in store.variant_ids:
+        suppliers.upsert_item(db, actor, supplier_id=sup, variant_id=vid,
+                              values={"unit_cost": "21.50", "min_order_qty": 12, "pack_size": 6, "lead_time_days": 10,
+                                      "preferred": True})
+    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0))
+    today = dt.datetime.now(dt.UTC).date()
+    with db.write() as s:
+        for back in range(1, 29):
+            day = today - dt.timedelta(days=back)
+            o = Order(number=f"SO-{back}", ordered_at=dt.datetime(day.year, day.month, day.day, 10, tzinfo=dt.UTC),
+                      total=Decimal("1.00"))
+            s.add(o)
+            s.flush()
+            s.add(OrderLine(order_id=o.id, variant_id=store.variant_ids[0], quantity=2, unit_price=Decimal("1.00")))
+    inventory.post_moves(db, actor, operation_id="opening", reason="receipt",
+                         lines=[inventory.MoveLine(store.variant_ids[0], store.locations["SUP"], store.locations["WH1"], 5)])
+    return sup
+
+
+@pytest.fixture
+def open_view(qtbot, tasks: TaskManager, connected_context):  # type: ignore[no-untyped-def]
+    def open_(db: Database, actor, context=None) -> PurchasingView:  # type: ignore[no-untyped-def]
+        view = PurchasingView(context or connected_context(db, actor), tasks)
+        qtbot.addWidget(view)
+        view.resize(1280, 800)
+        view.show()
+        view.activate()
+        wait_idle(qtbot, view)
+        return view
+
+    return open_
+
+
+def test_from_suggestion_to_draft_to_sent_to_receipt(qtbot, db, actor, store, shop, open_view, tasks,
+                                                     connected_context, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    a = store.variant_ids[0]
+    wh = store.locations["WH1"]
+    context = connected_context(db, actor)
+    view = open_view(db, actor, context=context)
+    panel = view.suggestions
+    [s] = panel.suggestions
+    assert (s.sku, s.location, s.available, s.daily_demand, s.lead_time_days, s.reorder_point, s.quantity) == (
+        "MC-S", "WH1", 5, 2.0, 10, 20, 48)
+    assert panel.model.display(0, COL_REORDER) == "20"
+    assert "Need 43, ordered as 48 (minimum 12, packs of 6)" in panel.inputs.text()
+    assert format_money(Decimal("1032.00"), "EUR") in panel.inputs.text()
+    assert panel.create_button.isEnabled() and panel.create_button.text() == "Create draft orders"
+    panel.table.selectionModel().select(panel.model.index(0, 0), QItemSelectionModel.SelectionFlag.Select
+                                        | QItemSelectionModel.SelectionFlag.Rows)
+    assert panel.create_button.text() == "Create draft orders (1)"
+    panel.create_button.click()
+    panel.create_button.click()       # off while the first click runs: one order
+    wait_idle(qtbot, view)
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
+    assert "added to draft orders PO-000001" in view.banner.text.text()
+    assert panel.suggestions == [] and panel.results.currentWidget() is panel.empty   # the draft covers the need
+
+    view.tabs.setCurrentWidget(view.orders)
+    wait_idle(qtbot, view)
+    orders, editor = view.orders, view.orders.editor
+    assert orders.model.rowCount() == 1 and orders.model.rows[0].state == "draft"
+    qtbot.waitUntil(lambda: editor.order is not None and editor.order.number == "PO-000001", timeout=5_000)
+    assert [(ln.sku, ln.quantity, ln.unit_cost) for ln in editor.lines] == [("MC-S", 48, Decimal("21.50"))]
+    assert editor.send_button.isVisible() and not editor.receive_button.isVisible()
+    assert "1,032.00 EUR" in editor.totals.text()
+    # a quantity edited in place, then sent (no mail server: marked sent only)
+    editor.model.setData(editor.model.index(0, 3), 54)
+    assert editor.dirty and editor.save_button.isEnabled()
+    editor.open_send()
+    wait_idle(qtbot, view)
+    dialog = editor.dialog
+    qtbot.waitUntil(lambda: "No mail server" in dialog.hint.text(), timeout=5_000)
+    assert not dialog.email.isEnabled()
+    with qtbot.waitSignal(dialog.completed, timeout=5_000):
+        dialog.send()
+    wait_idle(qtbot, view)
+    assert editor.order.state == "sent" and editor.order.lines[0].quantity == 54
+    assert editor.receive_button.isVisible() and not editor.send_button.isVisible()
+    assert not editor.scan.isEnabled()          # a sent order is not edited
+
+    inventory_view = InventoryView(context, tasks)
+    qtbot.addWidget(inventory_view)
+    inventory_view.show()
+    inventory_view.activate()
+    qtbot.waitUntil(lambda: not inventory_view.is_loading() and tasks.pending == 0, timeout=10_000)
+    row = next(i for i, r in enumerate(inventory_view.model.rows) if (r.sku, r.location) == ("MC-S", "WH1"))
+    assert inventory_view.model.rows[row].incoming == 54
+    assert inventory_view.model.display(row, COL_INCOMING) == "54"
+
+    editor.open_receive()
+    receive = editor.dialog
+    assert [(x.sku, x.arriving) for x in receive.arrivals] == [("MC-S", 54)]
+    receive.zero_button.click()
+    for _ in range(3):
+        scan(qtbot, receive.scan, "MC-S")
+    assert [(x.sku, x.arriving) for x in receive.arrivals] == [("MC-S", 3)]
+    with qtbot.waitSignal(receive.completed, timeout=5_000):
+        receive.receive()
+    wait_idle(qtbot, view)
+    assert editor.order.state == "partial" and editor.order.outstanding == 51
+    assert inventory.on_hand(db, a, wh) == 8
+    # more than is outstanding: asked first, refused without a yes
+    editor.open_receive()
+    receive = editor.dialog
+    receive.model.setData(receive.model.index(0, 3), 60)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    receive.receive()
+    wait_idle(qtbot, view)
+    assert inventory.on_hand(db, a, wh) == 8 and receive.isVisible()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    with qtbot.waitSignal(receive.completed, timeout=5_000):
+        receive.receive()
+    wait_idle(qtbot, view)
+    assert editor.order.state == "received" and inventory.on_hand(db, a, wh) == 68
+    assert editor.close_button.isVisible()
+    inventory_view.refresh()
+    qtbot.waitUntil(lambda: not inventory_view.is_loading() and tasks.pending == 0, timeout=10_000)
+    assert next(r for r in inventory_view.model.rows if (r.sku, r.location) == ("MC-S", "WH1")).incoming == 0
+
+
+def test_suppliers_tab_edits_items_as_a_changeset(qtbot, db, actor, store, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    view = open_view(db, actor)
+    view.tabs.setCurrentWidget(view.suppliers)
+    wait_idle(qtbot, view)
+    panel = view.suppliers
+    assert panel.supplier_model.rowCount() == 1 and panel.model.rowCount() == 3
+    assert panel.model.display(0, 4) == "21.50 EUR"
+    assert panel.model.setData(panel.model.index(0, 4), "19.90")
+    assert panel.model.setData(panel.model.index(1, 6), "12")
+    assert panel.save_button.isEnabled() and "2 rows changed" in panel.status.text()
+    panel.save()
+    wait_idle(qtbot, view)
+    items = suppliers.list_items(db, supplier_id=shop)
+    assert [(i.unit_cost, i.pack_size) for i in items] == [(Decimal("19.90"), 6), (Decimal("21.50"), 12),
+                                                           (Decimal("21.50"), 6)]
+    assert "saved as changeset" in view.banner.text.text() and not panel.pending
+
+
+def test_empty_store_shows_empty_states(qtbot, db, actor, store, open_view) -> None:  # type: ignore[no-untyped-def]
+    view = open_view(db, actor)
+    assert view.suggestions.results.currentWidget() is view.suggestions.empty
+    assert not view.suggestions.create_button.isEnabled()
+    view.tabs.setCurrentWidget(view.orders)
+    wait_idle(qtbot, view)
+    assert view.orders.results.currentWidget() is view.orders.empty
+
+
+def test_suggestions_model_without_a_window(qtbot, db, actor, store, shop) -> None:  # type: ignore[no-untyped-def]
+    model = suggestions_model()
+    rows = replenishment.suggest(db)
+    model.set_rows(rows)
+    assert model.rowCount() == 1 and model.display(0, 0) == "MC-S"
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole).startswith("Merino Crew")
