@@ -84,9 +84,10 @@ class MatrixPanel(QWidget):
         text.addWidget(self.title)
         text.addWidget(self.subtitle)
         top.addLayout(text, 1)
-        top.addWidget(QLabel(self.tr("Rows")))
+        rows_label, columns_label = QLabel(self.tr("Rows")), QLabel(self.tr("Columns"))
+        top.addWidget(rows_label)
         top.addWidget(self.rows_box)
-        top.addWidget(QLabel(self.tr("Columns")))
+        top.addWidget(columns_label)
         top.addWidget(self.columns_box)
         hint = muted(self.tr("Double-click a price to edit it."), wrap=False)
         hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -95,6 +96,8 @@ class MatrixPanel(QWidget):
         bottom.addWidget(self.keep)
         bottom.addWidget(self.discard)
         bottom.addWidget(self.save)
+        self.controls = (rows_label, self.rows_box, columns_label, self.columns_box, hint, self.keep, self.discard,
+                         self.save)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 10, 10, 10)
         layout.addLayout(top)
@@ -102,9 +105,10 @@ class MatrixPanel(QWidget):
         layout.addLayout(bottom)
         self.show_product(None)
 
-    def show_product(self, product: ProductRow | None) -> None:
+    def show_product(self, product: ProductRow | None, *, catalog_empty: bool = False) -> None:
         changed = product is None or self.product is None or product.id != self.product.id
         self.product = product
+        self.catalog_empty = catalog_empty
         if changed:
             self.rows_box.clear()
             self.columns_box.clear()
@@ -117,8 +121,13 @@ class MatrixPanel(QWidget):
             self.model.set_matrix(None)
             self.title.setText(self.tr("Matrix"))
             self.subtitle.setText("")
-            self.empty.title.setText(self.tr("No product selected"))
-            self.stack.setCurrentWidget(self.empty)
+            if self.catalog_empty:
+                self._empty(self.tr("No products yet"), self.tr("Create products in the Products view or import a "
+                                                                "file; then generate their variants here."), False)
+            else:
+                self._empty(self.tr("No product selected"), self.tr(
+                    "Choose a product on the left to see its variants by size and colour, with price and stock in "
+                    "each cell."), False)
             self._update_buttons()
             return
         gen, rows, columns = self._generation, self.rows_box.currentData() or "", self.columns_box.currentData() or ""
@@ -147,11 +156,23 @@ class MatrixPanel(QWidget):
         few = 3 <= len(grid.columns) <= STRETCH_COLUMNS
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch if few else QHeaderView.ResizeMode.Interactive)
         if variants == 0:
-            self.empty.title.setText(self.tr("{title} has no variants yet").format(title=grid.title))
-            self.stack.setCurrentWidget(self.empty)
+            self._empty(self.tr("{title} has no variants yet").format(title=grid.title),
+                        self.tr("Generate every combination of sizes, colours and other attributes in one step."), True)
         else:
             self.stack.setCurrentWidget(self.table)
+            self._set_controls_visible(True)
         self._update_buttons()
+
+    def _empty(self, title: str, text: str, can_generate: bool) -> None:
+        self.empty.title.setText(title)
+        self.empty.text.setText(text)
+        self.empty.action.setVisible(can_generate)
+        self.stack.setCurrentWidget(self.empty)
+        self._set_controls_visible(False)
+
+    def _set_controls_visible(self, visible: bool) -> None:
+        for w in self.controls:
+            w.setVisible(visible)
 
     def selected_variant_ids(self) -> list[int]:
         """The variants in the selected cells (for a bulk change of just those)."""

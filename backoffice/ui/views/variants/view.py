@@ -81,7 +81,9 @@ class VariantsView(ViewPage):
         self.products_table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
         self.products_note = QLabel()
         self.products_note.setObjectName("Muted")
+        self.products_note.setWordWrap(True)
         left = QWidget()
+        left.setMinimumWidth(280)
         lv = QVBoxLayout(left)
         lv.setContentsMargins(0, 0, 0, 0)
         lv.addWidget(self.search)
@@ -100,6 +102,7 @@ class VariantsView(ViewPage):
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setSizes([330, 710])
@@ -193,7 +196,7 @@ class VariantsView(ViewPage):
         if current is None and products:
             index = self.products_table.currentIndex()
             current = self.products_model.object_at(index.row()) if index.isValid() else products[0]
-        self.matrix.show_product(current)
+        self.matrix.show_product(current, catalog_empty=not self.products_model.rowCount() and not self.search.text())
         self.pricing.set_products(products)
         self._update_buttons()
 
