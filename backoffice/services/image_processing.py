@@ -120,7 +120,7 @@ def normalise(im: Image.Image, *, draft_edge: int | None = None) -> Image.Image:
             im.draft(im.mode, (max(1, int(w * scale)), max(1, int(h * scale))))
     _decode(im)
     try:
-        im = ImageOps.exif_transpose(im) or im
+        ImageOps.exif_transpose(im, in_place=True)   # in place: a 6-megapixel copy saved per image
     except (OSError, ValueError, SyntaxError):
         pass  # unreadable EXIF: keep the pixels as stored
     has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
@@ -132,9 +132,8 @@ def normalise(im: Image.Image, *, draft_edge: int | None = None) -> Image.Image:
             pass  # a broken profile: treat the pixels as sRGB
     if im.mode not in ("RGB", "RGBA"):
         im = im.convert("RGBA" if has_alpha else "RGB")
-    clean = im.copy()
-    clean.info = {}
-    return clean
+    im.info = {}   # no EXIF, ICC profile or comments travel on to the web versions
+    return im
 
 
 def _flatten(im: Image.Image) -> Image.Image:
@@ -157,11 +156,13 @@ def encode(im: Image.Image, fmt: str, quality: int) -> bytes:
 
 
 def _fit(im: Image.Image, edge: int) -> Image.Image:
-    if max(im.size) <= edge:
+    """``im`` scaled down so its longer side is ``edge`` (as it is when already smaller)."""
+    w, h = im.size
+    if max(w, h) <= edge:
         return im
-    out = im.copy()
-    out.thumbnail((edge, edge), Image.Resampling.LANCZOS, reducing_gap=3.0)
-    return out
+    scale = edge / max(w, h)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
 # -- edits ---------------------------------------------------------------------------------------------

@@ -226,3 +226,20 @@ def test_scope_lists_products_missing_alt_text_and_says_when_none(qtbot, gallery
     qtbot.waitUntil(lambda: not view.is_loading() and view.products.rowCount() == 0, timeout=10_000)
     assert view.product is None and view.stack.currentWidget() is view.empty
     assert view.empty.title.text() == "Every image has alt text"
+
+
+def test_files_dropped_on_an_empty_gallery_open_the_upload_review(qtbot, view, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QMimeData, QUrl
+
+    shot = photo(tmp_path / "linen-tee.jpg")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(shot))])
+    assert view.stack.currentWidget() is view.empty
+    view.dropEvent(QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                              Qt.KeyboardModifier.NoModifier))
+    dialog = view.dialog
+    assert isinstance(dialog, BulkUploadDialog) and dialog.paths == [str(shot)]
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=10_000)
+    assert [(r.name, r.status) for r in dialog.model.rows] == [("linen-tee.jpg", "matched")]
+    assert dialog.fixed.isVisible() and "Linen Tee" in dialog.fixed.text()
+    dialog.reject()

@@ -14,6 +14,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QItemSelectionModel, QSize, Qt, QTimer
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -173,7 +174,18 @@ class ImagesView(ViewPage):
 
         context.changed.connect(self._on_context_changed)
         context.data_changed.connect(self._on_data_changed)
+        self.setAcceptDrops(True)   # files dropped anywhere on the page (an empty gallery too) start an upload
         self._show_gallery_state()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.context.db is not None and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_upload(paths)
 
     # -- ViewPage ------------------------------------------------------------------------------------
     def activate(self) -> None:
