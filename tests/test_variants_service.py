@@ -363,3 +363,15 @@ def test_concurrent_generators_on_one_product_create_each_combination_once(db: D
     assert errors == []
     assert sorted(r.created for r in results) == [0, 15]
     assert len(_skus(db, shop["tee"])) == 15
+
+
+def test_find_products_and_overview(db: Database, actor: Actor, shop) -> None:
+    vs.generate(db, actor, GenerationRequest((shop["tee"],), {"size": ["S", "M"]}, price="10.00"))
+    vs.set_base_price(db, actor, shop["tee"], "12.00")
+    rows = vs.find_products(db)
+    assert [(r.handle, r.variants, r.base_price) for r in rows] == [("basic-tee", 2, D("12.00")), ("polo", 0, None)]
+    assert [r.handle for r in vs.find_products(db, "POL")] == ["polo"]
+    assert len(vs.find_products(db, limit=1)) == 1
+    overview = vs.overview(db)
+    assert [a.code for a in overview.attributes] == ["size", "color", "material"]
+    assert next(v for v in overview.attributes[0].values if v.value == "S").variant_count == 1

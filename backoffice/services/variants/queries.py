@@ -23,11 +23,9 @@ class ProductRow:
 
 
 def find_products(db: Database, text: str = "", *, limit: int = 200) -> list[ProductRow]:
-    """Products whose title or handle contains ``text``, by title, at most ``limit`` (a picker, not a grid)."""
-    counts = (select(Variant.product_id, func.count().label("n")).where(Variant.status != VariantStatus.ARCHIVED)
-              .group_by(Variant.product_id).subquery())
-    stmt = (select(Product.id, Product.handle, Product.title, func.coalesce(counts.c.n, 0), ProductBasePrice.base_price)
-            .outerjoin(counts, counts.c.product_id == Product.id)
+    """Products whose title or handle contains ``text``, by title, at most ``limit`` (a picker, not a grid).
+    Variants are counted for the products returned only, never for the whole catalog."""
+    stmt = (select(Product.id, Product.handle, Product.title, ProductBasePrice.base_price)
             .outerjoin(ProductBasePrice, ProductBasePrice.product_id == Product.id)
             .order_by(Product.title, Product.id).limit(limit))
     needle = text.strip().lower()
@@ -35,7 +33,13 @@ def find_products(db: Database, text: str = "", *, limit: int = 200) -> list[Pro
         like = f"%{needle}%"
         stmt = stmt.where(or_(func.lower(Product.title).like(like), func.lower(Product.handle).like(like)))
     with db.read() as session:
-        return [ProductRow(pid, handle, title, int(n), base) for pid, handle, title, n, base in session.execute(stmt)]
+        rows = list(session.execute(stmt))
+        ids = [r[0] for r in rows]
+        counts = dict(session.execute(
+            select(Variant.product_id, func.count()).where(Variant.product_id.in_(ids),
+                                                           Variant.status != VariantStatus.ARCHIVED)
+            .group_by(Variant.product_id)).all()) if ids else {}
+    return [ProductRow(pid, handle, title, int(counts.get(pid, 0)), base) for pid, handle, title, base in rows]
 
 
 @dataclass(frozen=True)
