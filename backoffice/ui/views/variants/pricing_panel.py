@@ -97,7 +97,7 @@ class PricingPanel(QWidget):
         self.summary = muted()
         self.preview_model = RowsModel([self.tr("SKU"), self.tr("Now"), self.tr("New"), self.tr("Base + surcharges")],
                                        colours=before_after_colours(1, 2), align_right=(1, 2))
-        self.preview_table = make_table(self.preview_model, {0: 190, 1: 90, 2: 90})
+        self.preview_table = make_table(self.preview_model, {0: 150, 1: 80, 2: 80})
         reprice_box = QGroupBox(self.tr("Reprice the selected products"))
         base_row = QHBoxLayout()
         base_row.addWidget(self.base_edit)
