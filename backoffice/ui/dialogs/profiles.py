@@ -197,6 +197,10 @@ class ProfilesDialog(QDialog):
         self.acting_user = QLineEdit()
         self.acting_user.setPlaceholderText(self.tr("{name} (your login name)").format(name=current_os_username()))
         self.make_default = QCheckBox(self.tr("Open this profile when Backoffice starts"))
+        self.image_store = QLineEdit()
+        self.image_store.setPlaceholderText(self.tr("In your user data folder (or a shared network folder)"))
+        self.image_store.setToolTip(self.tr("Where product images are kept; share one folder between everyone "
+                                            "using the same store"))
 
         self.test_button = QPushButton(self.tr("Test connection"))
         self.test_button.setIcon(resources.icon("plug", theme.TEXT))
@@ -224,6 +228,7 @@ class ProfilesDialog(QDialog):
                                   self.tr("Password"), ""), self._pg_rows, strict=True):
             form.addRow(label, widget)
         form.addRow(self.tr("Act as user"), self.acting_user)
+        form.addRow(self.tr("Image folder"), self.image_store)
         form.addRow("", self.make_default)
         self._show_kind_rows(self.sqlite_radio.isChecked())
 
@@ -339,6 +344,7 @@ class ProfilesDialog(QDialog):
         self.password.clear()
         self.password.setPlaceholderText(self.tr("Leave empty to keep the stored password"))
         self.acting_user.setText(p.username)
+        self.image_store.setText(p.image_store)
         self.make_default.setChecked(is_default)
         self._invalidate_test()
 
@@ -350,7 +356,8 @@ class ProfilesDialog(QDialog):
         self.delete_button.setEnabled(False)
         self._editing = None
         self.banner.hide()
-        for edit in (self.name, self.path, self.host, self.database, self.user, self.password, self.acting_user):
+        for edit in (self.name, self.path, self.host, self.database, self.user, self.password, self.acting_user,
+                     self.image_store):
             edit.clear()
         self.password.setPlaceholderText("")
         self.port.setValue(5432)
@@ -390,7 +397,8 @@ class ProfilesDialog(QDialog):
                 raise ProfileError(self.tr("a profile needs a name"))
             url = self.url()
             profile, _ = self.store.save(name, url, username=self.acting_user.text(),
-                                         make_default=self.make_default.isChecked())
+                                         make_default=self.make_default.isChecked(),
+                                         image_store=self.image_store.text())
             if self._editing and self._editing != name:
                 self.store.delete(self._editing)  # a rename
         except (ProfileError, DatabaseError) as exc:
