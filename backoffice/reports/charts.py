@@ -83,16 +83,19 @@ def chart_data(result: ReportResult, spec: ChartSpec | None = None) -> ChartData
             top = pd.concat([top, other], ignore_index=True)
         data = top
     data = data.tail(MAX_POINTS)
-    labels = [_label(v) for v in data[x.key]]
+    bucket = x.key.rsplit("_", 1)[-1] if x.kind == "date" else ""
+    labels = [_label(v, bucket) for v in data[x.key]]
     series = {y.label: pd.to_numeric(data[y.key], errors="coerce").to_numpy(dtype=float) for y in ys}
     return ChartData(spec.kind, spec.title or result.definition.display_title(), x.label, labels,
                      [pd.Timestamp(v).date() for v in data[x.key]] if is_date else None, series,
                      {y.label: y.kind for y in ys})
 
 
-def _label(v: Any) -> str:
+def _label(v: Any, bucket: str = "") -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "(empty)"
+    if isinstance(v, dt.date) and bucket in ("month", "quarter", "year"):
+        return {"month": f"{v:%b %Y}", "quarter": f"{v.year} Q{(v.month - 1) // 3 + 1}", "year": str(v.year)}[bucket]
     if isinstance(v, dt.datetime):
         return v.strftime("%Y-%m-%d %H:%M")
     if isinstance(v, dt.date):

@@ -1,4 +1,4 @@
-"""The Reports view (planned): Report builder, charts and scheduled Excel delivery."""
+"""The Reports view: built-in and saved reports, the builder, chart and table, exports and schedules."""
 
 from backoffice.ui.views.reports.view import ReportsView
 

@@ -1,24 +1,471 @@
-"""Reports: Report builder, charts and scheduled Excel delivery. Not built yet; the page says what it will hold."""
+"""Reports: the list of built-in and saved reports, the builder, and the result as a chart and a lazy table.
+
+Every query runs in the background executor with a TaskState and a QueryHandle: Cancel (here or in the
+progress panel) interrupts the statement in the database. Each preview has a generation number; an
+answer to an older one is dropped, so a slow early query never overwrites what the builder shows now.
+While the application is open it also runs due report schedules every few minutes, as
+``backoffice reports run-due`` does from cron.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP
+import datetime as dt
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
 
-from backoffice.ui.views.base import PlaceholderPage
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QItemSelectionModel, Qt, QTimer
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QListView,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backoffice.reports import library, schedules
+from backoffice.reports.dates import RELATIVE_RANGES
+from backoffice.reports.definition import ReportDefinition
+from backoffice.reports.exporters import ExportResult, export_report
+from backoffice.reports.runner import QueryHandle, ReportCancelled, ReportResult, run
+from backoffice.ui import theme
+from backoffice.ui.context import AppContext
+from backoffice.ui.tasks import TaskManager, TaskState
+from backoffice.ui.views.base import ViewPage, page_header
+from backoffice.ui.views.inventory.common import OBJECT_ROLE, ROW_HEIGHT, error_text
+from backoffice.ui.views.reports.builder import BuilderPanel
+from backoffice.ui.views.reports.chart import ChartCanvas
+from backoffice.ui.views.reports.models import ReportListModel, ResultTableModel
+from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.empty_state import EmptyState
+
+PREVIEW_ROWS = 5_000
+PREVIEW_DELAY_MS = 350
+DUE_CHECK_MS = 5 * 60 * 1000
+DEFAULT_REPORT = "sales-by-month"
 
 
-class ReportsView(PlaceholderPage):
+def _rows(result: ReportResult) -> list[tuple]:
+    frame = result.frame.astype(object).where(result.frame.notna(), None)
+    return list(frame.itertuples(index=False, name=None))
+
+
+class ReportsView(ViewPage):
     key = "reports"
     TITLE = QT_TRANSLATE_NOOP("Views", "Reports")
     DESCRIPTION = QT_TRANSLATE_NOOP("Views", "Report builder, charts and scheduled Excel delivery.")
     icon_name = "reports"
 
-    def planned(self) -> tuple[str, list[str]]:
-        return (
-            self.tr("Answers from your data, on a schedule."),
-            [
-                self.tr("Build reports from sales, stock and catalog fields"),
-                self.tr("Charts that update as the data changes"),
-                self.tr("Scheduled Excel files delivered by email"),
-            ],
-        )
+    def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
+        super().__init__(context, tasks, parent)
+        self._generation = 0
+        self._inflight = 0
+        self._needs_list = True
+        self._handle: QueryHandle | None = None
+        self._state: TaskState | None = None
+        self.current: library.ReportEntry | None = None
+        self.result: ReportResult | None = None
+        self.last_export: ExportResult | None = None
+        self.param_boxes: dict[str, QComboBox] = {}
+
+        self.status = QLabel()
+        self.status.setObjectName("CountLabel")
+        self.run_button = QPushButton(self.tr("Run"))
+        self.run_button.setToolTip(self.tr("Run the report with these parameters (F5)"))
+        self.run_button.setShortcut("F5")
+        self.run_button.clicked.connect(self.preview)
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setVisible(False)
+        self.export_button = QToolButton()
+        self.export_button.setText(self.tr("Export"))
+        self.export_button.setObjectName("MenuButton")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.export_button)
+        for fmt, text in (("xlsx", self.tr("Excel workbook (.xlsx)…")), ("csv", self.tr("CSV (.csv)…")),
+                          ("pdf", self.tr("PDF (.pdf)…"))):
+            menu.addAction(text, partial(self.choose_export, fmt))
+        self.export_button.setMenu(menu)
+        self.save_button = QPushButton(self.tr("Save"))
+        self.save_button.clicked.connect(self.save)
+        self.duplicate_button = QPushButton(self.tr("Duplicate"))
+        self.duplicate_button.clicked.connect(self.duplicate)
+        self.delete_button = QPushButton(self.tr("Delete"))
+        self.delete_button.clicked.connect(self.delete)
+        self.banner = MessageBanner()
+
+        self.list_model = ReportListModel(self)
+        self.report_list = QListView()
+        self.report_list.setModel(self.list_model)
+        self.report_list.setUniformItemSizes(True)
+        self.report_list.selectionModel().currentChanged.connect(self._on_report_chosen)
+        self.report_list.setMinimumWidth(170)
+        self.report_list.setStyleSheet(
+            f"QListView {{ background: {theme.SURFACE}; border: 1px solid {theme.BORDER}; border-radius: 6px; outline: 0; }}"
+            f"QListView::item {{ padding: 7px 8px; border-radius: 4px; }}"
+            f"QListView::item:selected {{ background: {theme.SELECTION}; color: {theme.TEXT}; }}")
+
+        self.builder = BuilderPanel()
+        self.builder.changed.connect(self._schedule_preview)
+        builder_scroll = QScrollArea()
+        builder_scroll.setWidget(self.builder)
+        builder_scroll.setWidgetResizable(True)
+        builder_scroll.setMinimumWidth(340)
+        builder_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+
+        self.params_row = QHBoxLayout()
+        self.params_row.setSpacing(8)
+        self.chart = ChartCanvas()
+        self.notes = QLabel()
+        self.notes.setWordWrap(True)
+        self.notes.setObjectName("Muted")
+        self.notes.setVisible(False)
+        self.table_model = ResultTableModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+        self.table.horizontalHeader().setHighlightSections(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.empty = EmptyState("reports", self.tr("No rows"), self.tr("Nothing matches: widen the period or "
+                                                                        "remove a filter."))
+        self.results = QStackedWidget()
+        self.results.addWidget(self.table)
+        self.results.addWidget(self.empty)
+        right = QSplitter(Qt.Orientation.Vertical)
+        chart_box = QWidget()
+        chart_layout = QVBoxLayout(chart_box)
+        chart_layout.setContentsMargins(0, 0, 0, 0)
+        chart_layout.addLayout(self.params_row)
+        chart_layout.addWidget(self.chart, 1)
+        chart_layout.addWidget(self.notes)
+        right.addWidget(chart_box)
+        right.addWidget(self.results)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        right.setChildrenCollapsible(False)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.report_list)
+        self.splitter.addWidget(builder_scroll)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([195, 345, 710])
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.setSpacing(10)
+        layout.addLayout(page_header(self.title(), self.description(), self.status, self.run_button,
+                                     self.cancel_button, self.export_button, self.save_button,
+                                     self.duplicate_button, self.delete_button))
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(PREVIEW_DELAY_MS)
+        self._debounce.timeout.connect(self.preview)
+        self._due_timer = QTimer(self)
+        self._due_timer.setInterval(DUE_CHECK_MS)
+        self._due_timer.timeout.connect(self.run_due_schedules)
+        context.changed.connect(self._on_context_changed)
+        self._on_context_changed()
+
+    # -- ViewPage --------------------------------------------------------------------------------------
+    def activate(self) -> None:
+        if self._needs_list:
+            self.load_list(select=self.current.name if self.current else DEFAULT_REPORT)
+
+    def is_loading(self) -> bool:
+        return self._inflight > 0 or self._debounce.isActive()
+
+    def _on_context_changed(self) -> None:
+        self._needs_list = True
+        self._generation += 1
+        if self.context.db is None:
+            self._due_timer.stop()
+            self.list_model.set_entries([])
+            self.table_model.clear()
+            self.chart.show_result(None)
+        else:
+            self._due_timer.start()
+        self._update_actions()
+
+    def _start(self, task, on_done, *, state: TaskState | None = None, on_error=None) -> None:  # type: ignore[no-untyped-def]
+        self._inflight += 1
+        self.tasks.run_in_background(task, partial(self._finished, on_done),
+                                     partial(self._finished, on_error or self._on_error), state=state, context=self)
+
+    def _finished(self, callback, value) -> None:  # type: ignore[no-untyped-def]
+        self._inflight -= 1
+        callback(value)
+        self._update_actions()
+
+    def _on_error(self, exc: BaseException) -> None:
+        if isinstance(exc, ReportCancelled):
+            self.status.setText(self.tr("Cancelled"))
+            return
+        self.banner.show_message(error_text(exc), "error")
+
+    # -- the report list -----------------------------------------------------------------------------------
+    def load_list(self, select: str | None = None) -> None:
+        db = self.context.db
+        if db is None:
+            return
+        self._needs_list = False
+        self._start(lambda: library.list_reports(db), partial(self._on_list, select))
+
+    def _on_list(self, select: str | None, entries: list[library.ReportEntry]) -> None:
+        self.list_model.set_entries(entries)
+        row = self.list_model.row_of(select) if select else -1
+        if row >= 0:
+            self.select_report(select)  # type: ignore[arg-type]
+
+    def select_report(self, name: str) -> None:
+        row = self.list_model.row_of(name)
+        if row < 0:
+            raise KeyError(name)
+        index = self.list_model.index(row)
+        self.report_list.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def _on_report_chosen(self, current: Any, _previous: Any) -> None:
+        entry = current.data(OBJECT_ROLE) if current.isValid() else None
+        self.current = entry
+        self._update_actions()
+        db = self.context.db
+        if entry is None or db is None:
+            return
+        self._start(lambda: library.get_report(db, entry.name), self._on_definition)
+
+    def _on_definition(self, defn: ReportDefinition) -> None:
+        self.builder.load(defn)
+        self._set_params(defn)
+        self.preview()
+
+    def _set_params(self, defn: ReportDefinition) -> None:
+        while self.params_row.count():
+            item = self.params_row.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.param_boxes = {}
+        for name, default in defn.params.items():
+            box = QComboBox()
+            box.setEditable(True)
+            for key, label in RELATIVE_RANGES.items():
+                box.addItem(self.tr(label), key)
+            index = box.findData(default)
+            if index >= 0:
+                box.setCurrentIndex(index)
+            else:
+                box.setEditText(str(default))
+            box.setToolTip(self.tr("A range, or FROM..TO as 2026-01-01..2026-04-01"))
+            box.currentIndexChanged.connect(self._schedule_preview)
+            box.lineEdit().editingFinished.connect(self._schedule_preview)
+            label = QLabel(name.replace("_", " ").capitalize())
+            label.setObjectName("SectionLabel")
+            self.params_row.addWidget(label)
+            self.params_row.addWidget(box)
+            self.param_boxes[name] = box
+        self.params_row.addStretch(1)
+
+    def params(self) -> dict[str, Any]:
+        out = {}
+        for name, box in self.param_boxes.items():
+            text = box.currentText()
+            index = box.findText(text)
+            out[name] = box.itemData(index) if index >= 0 else text.strip()
+        return out
+
+    # -- preview ---------------------------------------------------------------------------------------------
+    def _schedule_preview(self) -> None:
+        self._debounce.start()
+
+    def preview(self) -> None:
+        self._debounce.stop()
+        db = self.context.db
+        if db is None:
+            return
+        self.cancel()
+        self._generation += 1
+        gen = self._generation
+        defn, params = self.builder.definition(), self.params()
+        handle = QueryHandle()
+        state = TaskState(self.tr("Running {title}").format(title=defn.display_title()), parent=self)
+        state.cancel_requested.connect(handle.cancel)
+        self._handle, self._state = handle, state
+        started = time.monotonic()
+        self.status.setText(self.tr("Running…"))
+        self.cancel_button.setVisible(True)
+
+        def task() -> tuple[ReportResult, list[tuple]]:
+            result = run(db, defn, params, max_rows=PREVIEW_ROWS, handle=handle)
+            return result, _rows(result)
+
+        self._start(task, partial(self._on_result, gen, started), state=state,
+                    on_error=partial(self._on_preview_error, gen))
+
+    def cancel(self) -> None:
+        if self._state is not None:
+            self._state.cancel()
+        self._handle = self._state = None
+        self.cancel_button.setVisible(False)
+
+    def _on_result(self, gen: int, started: float, value: tuple[ReportResult, list[tuple]]) -> None:
+        if gen != self._generation:
+            return
+        self._handle = self._state = None
+        self.cancel_button.setVisible(False)
+        result, rows = value
+        self.result = result
+        self.banner.hide()
+        self.table_model.set_result(result.columns, rows)
+        self._size_columns(rows)
+        if not rows:
+            self.empty.set_text(self.tr("No rows"), self.tr("Nothing matches: widen the period or remove a filter."))
+        self.results.setCurrentWidget(self.table if rows else self.empty)
+        self.chart.show_result(result)
+        self.notes.setText("\n".join(result.notes))
+        self.notes.setVisible(bool(result.notes))
+        n = len(rows)
+        more = self.tr(" (the first {n}; export for all)").format(n=f"{PREVIEW_ROWS:,}") if result.truncated else ""
+        self.status.setText(self.tr("{n} rows · {s:.2f} s").format(n=f"{n:,}", s=time.monotonic() - started) + more)
+
+    def _on_preview_error(self, gen: int, exc: BaseException) -> None:
+        if gen != self._generation:
+            return
+        self._handle = self._state = None
+        self.cancel_button.setVisible(False)
+        if isinstance(exc, ReportCancelled):
+            self.status.setText(self.tr("Cancelled"))
+            return
+        self.status.setText("")
+        self.result = None
+        self.table_model.clear()
+        self.empty.set_text(self.tr("This report cannot run yet"), error_text(exc))
+        self.results.setCurrentWidget(self.empty)
+        self.chart.show_result(None, empty_text=self.tr("Nothing to chart"))
+        self.notes.setVisible(False)
+
+    def _size_columns(self, rows: list[tuple]) -> None:
+        """Widths from the headings and the first rows only (no pass over the whole result)."""
+        metrics = QFontMetrics(self.table.font())
+        bold = QFontMetrics(self.table.horizontalHeader().font())
+        sample = rows[:50]
+        for i, column in enumerate(self.table_model.columns):
+            texts = [self.table_model.display(r, i) for r in range(min(len(sample), self.table_model.rowCount()))]
+            widest = max([metrics.horizontalAdvance(t) for t in texts] + [0])
+            width = max(widest + 20, bold.horizontalAdvance(column.label) + 40, 64)
+            self.table.setColumnWidth(i, min(width, 320))
+
+    # -- save, duplicate, delete ----------------------------------------------------------------------------
+    def save(self, name: str | None = None) -> None:
+        db, actor = self.context.db, self.context.actor
+        if db is None or actor is None:
+            return
+        defn = self.builder.definition()
+        entry = self.current
+        if entry is not None and not entry.builtin and name is None:
+            version: int | None = entry.version
+        else:
+            if name is None:
+                suggestion = library.slug(f"{defn.name}-copy" if entry is None or entry.builtin else defn.name)
+                name, ok = QInputDialog.getText(self, self.tr("Save report"), self.tr("Name (letters, digits, -):"),
+                                                text=suggestion)
+                if not ok or not name.strip():
+                    return
+            defn.name, defn.title, version = library.slug(name), defn.title or name.strip(), None
+        self._start(lambda: library.save_report(db, actor, defn, expected_version=version),
+                    lambda _v: self._after_write(defn.name, self.tr("Saved {name}").format(name=defn.name)))
+
+    def duplicate(self) -> None:
+        db, actor, entry = self.context.db, self.context.actor, self.current
+        if db is None or actor is None or entry is None:
+            return
+        self._start(lambda: library.duplicate_report(db, actor, entry.name),
+                    lambda copy: self._after_write(copy.name, self.tr("Copied to {name}").format(name=copy.name)))
+
+    def delete(self, *, confirm: bool = True) -> None:
+        db, actor, entry = self.context.db, self.context.actor, self.current
+        if db is None or actor is None or entry is None or entry.builtin:
+            return
+        if confirm and QMessageBox.question(self, self.tr("Delete report"),
+                                            self.tr("Delete the saved report “{title}”?").format(title=entry.title)) \
+                != QMessageBox.StandardButton.Yes:
+            return
+        self._start(lambda: library.delete_report(db, actor, entry.name),
+                    lambda _v: self._after_write(DEFAULT_REPORT, self.tr("Deleted {name}").format(name=entry.name)))
+
+    def _after_write(self, select: str, message: str) -> None:
+        self.banner.show_message(message, "success")
+        self.load_list(select=select)
+
+    # -- export ----------------------------------------------------------------------------------------------
+    def choose_export(self, fmt: str) -> None:
+        defn = self.builder.definition()
+        default = f"{library.slug(defn.name)}-{dt.date.today().isoformat()}.{fmt}"
+        path, _ = QFileDialog.getSaveFileName(self, self.tr("Export report"), str(Path.home() / default),
+                                              {"xlsx": "Excel (*.xlsx)", "csv": "CSV (*.csv)", "pdf": "PDF (*.pdf)"}[fmt])
+        if path:
+            self.export_to(Path(path), fmt)
+
+    def export_to(self, path: Path, fmt: str) -> None:
+        db = self.context.db
+        if db is None:
+            return
+        defn, params = self.builder.definition(), self.params()
+        handle = QueryHandle()
+        state = TaskState(self.tr("Exporting {title}").format(title=defn.display_title()), parent=self)
+        state.cancel_requested.connect(handle.cancel)
+        self._start(lambda: export_report(db, defn, path, fmt, params, handle=handle, progress=state.report),
+                    self._on_exported, state=state)
+
+    def _on_exported(self, result: ExportResult) -> None:
+        self.last_export = result
+        sheets = self.tr(" on {n} sheets").format(n=result.sheets) if result.sheets > 1 else ""
+        self.banner.show_message(self.tr("Exported {n} rows{sheets} to {path}").format(
+            n=f"{result.rows:,}", sheets=sheets, path=result.path), "success")
+
+    # -- schedules while the application is open -----------------------------------------------------------------
+    def run_due_schedules(self) -> None:
+        db = self.context.db
+        if db is None:
+            return
+        self.tasks.run_in_background(lambda: schedules.run_due(db), self._on_due_done, lambda _e: None, context=self)
+
+    def _on_due_done(self, outcomes: list[schedules.RunOutcome]) -> None:
+        failed = [o for o in outcomes if o.status != "ok"]
+        if failed:
+            self.banner.show_message(self.tr("Scheduled report {name} failed: {error} (it is retried)").format(
+                name=failed[0].report_name, error=failed[0].error), "warning")
+
+    def _update_actions(self) -> None:
+        connected = self.context.db is not None
+        saved = self.current is not None and not self.current.builtin
+        for b in (self.run_button, self.export_button, self.save_button):
+            b.setEnabled(connected)
+        self.duplicate_button.setEnabled(connected and self.current is not None)
+        self.delete_button.setEnabled(connected and saved)
+        self.save_button.setText(self.tr("Save") if saved else self.tr("Save as…"))

@@ -1,0 +1,160 @@
+"""The Reports view's Qt models. No queries: results and report lists are handed in.
+
+:class:`ResultTableModel` shows a report result lazily: it holds the result's rows and exposes them
+200 at a time as the table scrolls (``canFetchMore`` / ``fetchMore``), so a preview of thousands of
+rows costs nothing until it is looked at. Numbers are right-aligned in the user's format, money with
+two decimals, ratios as percentages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+
+from backoffice.reports.compiler import OutputColumn
+from backoffice.reports.library import ReportEntry
+from backoffice.ui import theme
+from backoffice.ui.views.inventory.common import LEFT, OBJECT_ROLE, RIGHT, SORT_ROLE, ui_locale
+
+Index = QModelIndex | QPersistentModelIndex
+_ROOT = QModelIndex()
+BATCH = 200
+
+
+def format_value(value: Any, kind: str, bucket: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime) and bucket in ("month", "quarter", "year"):
+        return {"month": f"{value:%Y-%m}", "quarter": f"{value.year} Q{(value.month - 1) // 3 + 1}",
+                "year": str(value.year)}[bucket]
+    loc = ui_locale()
+    if kind == "money" and isinstance(value, (int, float)):
+        return loc.toString(float(value), "f", 2)
+    if kind == "int" and isinstance(value, (int, float)):
+        return loc.toString(int(value))
+    if kind == "number" and isinstance(value, (int, float)):
+        return loc.toString(float(value), "f", 2)
+    if kind == "percent" and isinstance(value, (int, float)):
+        return loc.toString(float(value) * 100, "f", 1) + " %"
+    if isinstance(value, dt.datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if hasattr(value, "to_pydatetime"):
+        return format_value(value.to_pydatetime(), kind)
+    return str(value)
+
+
+class ResultTableModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.columns: list[OutputColumn] = []
+        self._rows: list[tuple] = []
+        self._shown = 0
+
+    def set_result(self, columns: list[OutputColumn], rows: list[tuple]) -> None:
+        self.beginResetModel()
+        self.columns = list(columns)
+        self._rows = rows
+        self._shown = min(BATCH, len(rows))
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_result([], [])
+
+    @property
+    def total_rows(self) -> int:
+        return len(self._rows)
+
+    def value(self, row: int, column: int) -> Any:
+        return self._rows[row][column]
+
+    def display(self, row: int, column: int) -> str:
+        return str(self.data(self.index(row, column)) or "")
+
+    # -- lazy rows ------------------------------------------------------------------------------------
+    def canFetchMore(self, parent: Index = _ROOT) -> bool:
+        return not parent.isValid() and self._shown < len(self._rows)
+
+    def fetchMore(self, parent: Index = _ROOT) -> None:
+        if parent.isValid() or self._shown >= len(self._rows):
+            return
+        more = min(BATCH, len(self._rows) - self._shown)
+        self.beginInsertRows(QModelIndex(), self._shown, self._shown + more - 1)
+        self._shown += more
+        self.endInsertRows()
+
+    # -- Qt model interface -----------------------------------------------------------------------------
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else self._shown
+
+    def columnCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self.columns):
+            return None
+        column = self.columns[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return column.label
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return RIGHT if column.numeric else LEFT
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < self._shown:
+            return None
+        column = self.columns[index.column()]
+        value = self._rows[index.row()][index.column()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            bucket = column.key.rsplit("_", 1)[-1] if column.kind == "date" else ""
+            return format_value(value, column.kind, bucket)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return RIGHT if column.numeric else LEFT
+        if role == SORT_ROLE:
+            return value
+        if role == Qt.ItemDataRole.ForegroundRole and column.numeric and isinstance(value, (int, float)) \
+                and value < 0:
+            from PySide6.QtGui import QBrush, QColor
+
+            return QBrush(QColor(theme.DANGER))
+        return None
+
+
+class ReportListModel(QAbstractListModel):
+    """Built-in and saved reports; the object role gives the ReportEntry."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.entries: list[ReportEntry] = []
+
+    def set_entries(self, entries: list[ReportEntry]) -> None:
+        self.beginResetModel()
+        self.entries = sorted(entries, key=lambda e: (e.builtin, e.title.casefold())) if entries else []
+        self.endResetModel()
+
+    def row_of(self, name: str) -> int:
+        return next((i for i, e in enumerate(self.entries) if e.name == name), -1)
+
+    def rowCount(self, parent: Index = _ROOT) -> int:
+        return 0 if parent.isValid() else len(self.entries)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self.entries):
+            return None
+        entry = self.entries[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return entry.title
+        if role == Qt.ItemDataRole.ToolTipRole:
+            kind = "Built-in report" if entry.builtin else "Saved report"
+            return f"{kind} · {entry.name}\n{entry.description}".strip()
+        if role == OBJECT_ROLE:
+            return entry
+        if role == Qt.ItemDataRole.ForegroundRole and entry.builtin:
+            from PySide6.QtGui import QBrush, QColor
+
+            return QBrush(QColor(theme.TEXT))
+        return None
