@@ -14,12 +14,13 @@ from backoffice.ui.views.audit import AuditView
 from backoffice.ui.views.images import ImagesView
 from backoffice.ui.views.inventory import InventoryView
 from backoffice.ui.views.products import ProductsView
+from backoffice.ui.views.purchasing import PurchasingView
 from backoffice.ui.views.transfers import TransfersView
 from backoffice.ui.views.variants import VariantsView
 
 EXPECTED_VIEWS = ["products", "variants", "images", "inventory", "transfers", "purchasing", "reports", "audit"]
 # Views whose issue has not landed yet: a placeholder page that says what they will hold.
-PLANNED_VIEWS = ["purchasing", "reports"]
+PLANNED_VIEWS = ["reports"]
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ def test_window_hosts_one_page_per_view(qtbot, sqlite_db, sqlite_actor, open_win
     assert isinstance(window.view("transfers"), TransfersView)
     assert isinstance(window.view("images"), ImagesView)
     assert isinstance(window.view("variants"), VariantsView)
+    assert isinstance(window.view("purchasing"), PurchasingView)
     for key in PLANNED_VIEWS:
         page = window.view(key)
         assert isinstance(page, PlaceholderPage)
