@@ -106,3 +106,19 @@ def test_export_and_items(runner: CliRunner, db: Database, actor, store, shop, t
     assert out.read_bytes()[:5] == b"%PDF-"
     missing = run(runner, db, "purchasing", "po", "show", "PO-999999")
     assert missing.exit_code == 1 and "does not exist" in missing.stderr
+
+
+def test_settings_and_overrides(runner: CliRunner, db: Database, actor, store, shop) -> None:  # type: ignore[no-untyped-def]
+    shown = run(runner, db, "purchasing", "settings", "--service-level", "0.99", "--review", "7", "--fulfilment", "WH1")
+    assert shown.exit_code == 0, shown.output + shown.stderr
+    assert "Service level 99.0% (z = 2.326)" in shown.output and "review period 7 days" in shown.output
+    assert replenishment.get_settings(db).fulfilment_location_id == store.locations["WH1"]
+    over = run(runner, db, "purchasing", "override", "--sku", "MC-M", "--location", "WH1", "--reorder-point", "4",
+               "--order-up-to", "9")
+    assert over.exit_code == 0 and "reorder point 4, order up to 9" in over.output
+    rows = json.loads(run(runner, db, "purchasing", "suggest", "--as-of", TODAY.isoformat(), "--format", "json").output)
+    mc_m = next(r for r in rows if r["sku"] == "MC-M")
+    assert (mc_m["reorder_point"], mc_m["order_up_to"], mc_m["reorder_point_override"], mc_m["quantity"]) == (4, 9, True, 10)
+    bad = run(runner, db, "purchasing", "override", "--sku", "MC-M", "--location", "WH1", "--reorder-point", "9",
+              "--order-up-to", "4")
+    assert bad.exit_code == 1 and "below the reorder point" in bad.stderr

@@ -337,3 +337,16 @@ def test_supplier_items_and_bulk_cost_changeset(db: Database, actor: Actor, stor
     assert prefs == {("Norda Knits", "MC-S"): False, ("Other Mill", "MC-S"): True}
     with pytest.raises(ValidationError, match="is not a three-letter currency code"):
         suppliers.create_supplier(db, actor, {"name": "Bad", "currency": "EURO"})
+
+
+def test_late_orders_are_flagged(db: Database, actor: Actor, store, buyer) -> None:
+    a = store.variant_ids[0]
+    po = purchase_orders.send_order(db, actor, purchase_orders.create_order(
+        db, actor, supplier_id=buyer, destination_location_id=store.locations["WH1"], lines=[(a, 12)]).id)
+    expected = po.expected_on
+    [on_time] = purchase_orders.list_orders(db, today=expected)
+    [late] = purchase_orders.list_orders(db, today=expected + dt.timedelta(days=1))
+    assert not on_time.late and late.late and late.outstanding == 12 and late.total == Decimal("258.00")
+    assert po.late(expected + dt.timedelta(days=1)) and not po.late(expected)
+    received = purchase_orders.receive_order(db, actor, po.id, quantities={a: 12}, operation_id=op())
+    assert not received.late(expected + dt.timedelta(days=30))   # nothing is expected any more

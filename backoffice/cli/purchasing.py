@@ -115,6 +115,59 @@ def suggest(obj: Context, location: str | None, create_drafts: bool, as_of: str 
             click.echo(f"{skipped} suggestion(s) skipped: no supplier item.", err=True)
 
 
+@purchasing.command("settings")
+@click.option("--service-level", type=click.FloatRange(0.5, 0.999), default=None, help="e.g. 0.95 for 95 %.")
+@click.option("--window", "window_days", type=click.IntRange(7, 730), default=None, help="Days of sales history.")
+@click.option("--half-life", "half_life_days", type=click.FloatRange(1, 365), default=None,
+              help="Days after which a day's sales count half.")
+@click.option("--review", "review_days", type=click.IntRange(0, 365), default=None,
+              help="Days an order has to last until the next one.")
+@click.option("--default-lead-time", type=click.IntRange(0, 730), default=None,
+              help="Lead time of variants without a supplier item.")
+@click.option("--fulfilment", metavar="CODE", default=None, help="The location that ships store orders.")
+@db_options
+@click.pass_obj
+def settings_command(obj: Context, service_level: float | None, window_days: int | None, half_life_days: float | None,
+                     review_days: int | None, default_lead_time: int | None, fulfilment: str | None) -> None:
+    """Show or change how reorder points are computed."""
+    from dataclasses import replace
+
+    from backoffice.services import replenishment
+
+    database = obj.database()
+    current = replenishment.get_settings(database)
+    changes = {k: v for k, v in {"service_level": service_level, "window_days": window_days,
+                                 "half_life_days": half_life_days, "review_days": review_days,
+                                 "default_lead_time_days": default_lead_time}.items() if v is not None}
+    if fulfilment:
+        changes["fulfilment_location_id"] = _location(database, fulfilment)
+    if changes:
+        current = replenishment.save_settings(database, obj.actor(), replace(current, **changes))
+    click.echo(f"Service level {current.service_level:.1%} (z = {current.z:.3f}), {current.window_days} days of sales "
+               f"weighted with a half-life of {current.half_life_days:g} days, review period {current.review_days} "
+               f"days, default lead time {current.default_lead_time_days} days, fulfilment location "
+               f"{current.fulfilment_location_id or 'the first warehouse'}.")
+
+
+@purchasing.command("override")
+@click.option("--sku", required=True)
+@click.option("--location", required=True, metavar="CODE")
+@click.option("--reorder-point", type=click.IntRange(min=0), default=None, help="Empty: computed.")
+@click.option("--order-up-to", type=click.IntRange(min=0), default=None, help="Empty: computed.")
+@db_options
+@click.pass_obj
+def override_command(obj: Context, sku: str, location: str, reorder_point: int | None, order_up_to: int | None) -> None:
+    """Set (or, without values, clear) a variant's reorder point and order-up-to level at a location."""
+    from backoffice.services import replenishment
+
+    database = obj.database()
+    [(vid, _)] = _variant_ids(database, [(sku, 1)])
+    replenishment.set_overrides(database, obj.actor(), variant_id=vid, location_id=_location(database, location),
+                                reorder_point=reorder_point, order_up_to=order_up_to)
+    click.echo(f"{sku} at {location.upper()}: reorder point {reorder_point if reorder_point is not None else 'computed'}"
+               f", order up to {order_up_to if order_up_to is not None else 'computed'}.")
+
+
 # -- suppliers --------------------------------------------------------------------------------------------
 @purchasing.command("suppliers")
 @click.option("--search", "text", default="", metavar="TEXT")

@@ -197,6 +197,8 @@ class SuggestionsPanel(QWidget):
             text = self.tr("{n} suggestions · {m} orderable").format(n=format_qty(len(rows)), m=format_qty(len(orderable)))
             if picked:
                 text += " · " + self.tr("{k} selected").format(k=format_qty(len(picked)))
+            if not orderable:
+                text += " · " + self.tr("add supplier items under Suppliers to order them")
             self.summary.setText(f"{text} · {money}" if money else text)
         self.create_button.setEnabled(not self._busy and bool(orderable or picked))
         self.create_button.setText(self.tr("Create draft orders ({n})").format(n=format_qty(len(picked)))
