@@ -114,47 +114,61 @@ def xlsx_bytes(doc: PurchaseDocument) -> bytes:
     return out.getvalue()
 
 
-_ROWS_PER_PAGE = 34
+_FIRST_PAGE_ROWS = 30
+_ROWS_PER_PAGE = 40
 
 
-def pdf_bytes(doc: PurchaseDocument) -> bytes:
-    from matplotlib.backends.backend_pdf import PdfPages
+def pages(doc: PurchaseDocument) -> list[Any]:
+    """The document as matplotlib figures, one per A4 page (the PDF's pages)."""
     from matplotlib.figure import Figure
 
     def clip(text: str, n: int) -> str:
         return text if len(text) <= n else text[: n - 1] + "…"
 
-    out = io.BytesIO()
-    pages = [doc.lines[i:i + _ROWS_PER_PAGE] for i in range(0, len(doc.lines), _ROWS_PER_PAGE)] or [()]
-    columns = ((0.07, "left", "Our SKU"), (0.27, "left", "Your SKU"), (0.43, "left", "Product"),
+    # The first page also holds the order's facts: fewer lines fit on it.
+    chunks = [doc.lines[:_FIRST_PAGE_ROWS]] + [doc.lines[i:i + _ROWS_PER_PAGE]
+                                               for i in range(_FIRST_PAGE_ROWS, len(doc.lines), _ROWS_PER_PAGE)]
+    columns = ((0.07, "left", "Our SKU"), (0.29, "left", "Your SKU"), (0.43, "left", "Product"),
                (0.70, "right", "Qty"), (0.82, "right", "Unit cost"), (0.94, "right", "Total"))
+    figures = []
+    for page_no, lines in enumerate(chunks, 1):
+        fig = Figure(figsize=(8.27, 11.69))
+        fig.text(0.07, 0.94, f"Purchase order {doc.number}", fontsize=18, weight="bold")
+        fig.text(0.07, 0.918, doc.store_name, fontsize=10, color="#6b7280")
+        fig.text(0.94, 0.94, f"page {page_no} of {len(chunks)}", fontsize=8, ha="right", color="#6b7280")
+        y = 0.88 if page_no == 1 else 0.89
+        if page_no == 1:
+            for label, value in doc.facts():
+                if value:
+                    fig.text(0.07, y, label, fontsize=9, color="#6b7280")
+                    fig.text(0.25, y, clip(value, 80), fontsize=9)
+                    y -= 0.02
+            y -= 0.015
+        fig.patches.append(_band(fig, y - 0.006))
+        for x, ha, header in columns:
+            fig.text(x, y, header, fontsize=9, weight="bold", ha=ha)
+        y -= 0.024
+        for sku, ssku, title, qty, unit, total in lines:
+            values = (clip(sku, 24), clip(ssku, 14), clip(title, 30), f"{qty:,}", f"{unit:,.2f}", f"{total:,.2f}")
+            for (x, ha, _), value in zip(columns, values, strict=True):
+                fig.text(x, y, value, fontsize=8.5, ha=ha)
+            y -= 0.02
+        if page_no == len(chunks):
+            y -= 0.012
+            fig.text(0.72, y, "Total", fontsize=10, weight="bold", ha="right")
+            fig.text(0.94, y, format_money(doc.total, doc.currency), fontsize=10, weight="bold", ha="right")
+            fig.text(0.07, 0.05, "Please quote the order number on the delivery note and the invoice.", fontsize=8,
+                     color="#6b7280")
+        figures.append(fig)
+    return figures
+
+
+def pdf_bytes(doc: PurchaseDocument) -> bytes:
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    out = io.BytesIO()
     with PdfPages(out, metadata={"Title": f"Purchase order {doc.number}", "Creator": doc.store_name}) as pdf:
-        for page_no, lines in enumerate(pages, 1):
-            fig = Figure(figsize=(8.27, 11.69))
-            fig.text(0.07, 0.94, f"Purchase order {doc.number}", fontsize=18, weight="bold")
-            fig.text(0.07, 0.915, doc.store_name, fontsize=10, color="#6b7280")
-            fig.text(0.93, 0.94, f"page {page_no} of {len(pages)}", fontsize=8, ha="right", color="#6b7280")
-            y = 0.88
-            if page_no == 1:
-                for label, value in doc.facts():
-                    if value:
-                        fig.text(0.07, y, label, fontsize=9, color="#6b7280")
-                        fig.text(0.25, y, clip(value, 80), fontsize=9)
-                        y -= 0.02
-                y -= 0.015
-            fig.patches.append(_band(fig, y - 0.006))
-            for x, ha, header in columns:
-                fig.text(x, y, header, fontsize=9, weight="bold", ha=ha)
-            y -= 0.022
-            for sku, ssku, title, qty, unit, total in lines:
-                values = (clip(sku, 22), clip(ssku, 16), clip(title, 34), f"{qty:,}", f"{unit:,.2f}", f"{total:,.2f}")
-                for (x, ha, _), value in zip(columns, values, strict=True):
-                    fig.text(x, y, value, fontsize=8.5, ha=ha)
-                y -= 0.02
-            if page_no == len(pages):
-                y -= 0.01
-                fig.text(0.82, y, "Total", fontsize=10, weight="bold", ha="right")
-                fig.text(0.94, y, format_money(doc.total, doc.currency), fontsize=10, weight="bold", ha="right")
+        for fig in pages(doc):
             pdf.savefig(fig)
     return out.getvalue()
 
