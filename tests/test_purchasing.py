@@ -350,3 +350,32 @@ def test_late_orders_are_flagged(db: Database, actor: Actor, store, buyer) -> No
     assert po.late(expected + dt.timedelta(days=1)) and not po.late(expected)
     received = purchase_orders.receive_order(db, actor, po.id, quantities={a: 12}, operation_id=op())
     assert not received.late(expected + dt.timedelta(days=30))   # nothing is expected any more
+
+
+def test_two_buyers_at_once_order_the_need_once(db: Database, actor: Actor, store, buyer) -> None:
+    import threading
+
+    a = store.variant_ids[0]
+    sell(db, a, {back: 2 for back in range(1, 29)})
+    stock(db, actor, store, a, 5)
+    results, errors = [], []
+    start = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(replenishment.create_drafts(db, actor, as_of=TODAY))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert sorted(r.lines for r in results) == [0, 1]
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
+    [po] = purchase_orders.list_orders(db)
+    assert po.units == 48
