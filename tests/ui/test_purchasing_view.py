@@ -192,3 +192,21 @@ def test_suggestions_model_without_a_window(qtbot, db, actor, store, shop) -> No
     model.set_rows(rows)
     assert model.rowCount() == 1 and model.display(0, 0) == "MC-S"
     assert model.data(model.index(0, 0), Qt.ItemDataRole.ToolTipRole).startswith("Merino Crew")
+
+
+def test_reorder_levels_set_by_hand_win_and_are_marked(qtbot, db, actor, store, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    view = open_view(db, actor)
+    panel = view.suggestions
+    panel.open_override()
+    dialog = panel.dialog
+    assert (dialog.rop.value(), dialog.s.value(), dialog.rop_set.isChecked()) == (20, 48, False)
+    dialog.rop_set.setChecked(True)
+    dialog.rop.setValue(30)
+    dialog.s_set.setChecked(True)
+    dialog.s.setValue(70)
+    with qtbot.waitSignal(dialog.completed, timeout=5_000):
+        dialog.save()
+    wait_idle(qtbot, view)
+    [s] = panel.suggestions
+    assert (s.reorder_point, s.order_up_to, s.reorder_point_override, s.quantity) == (30, 70, True, 66)
+    assert panel.model.display(0, COL_REORDER) == "✎ 30"

@@ -24,13 +24,14 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QSpinBox,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from backoffice.secrets import SecretStore
-from backoffice.services import purchase_orders, settings
+from backoffice.services import purchase_orders, replenishment, settings
 from backoffice.services.base import new_operation_id
 from backoffice.services.po_documents import OrderMail
 from backoffice.services.purchase_orders import OrderInfo
@@ -294,3 +295,66 @@ class ReceiveDialog(_StepDialog):
         self._run(lambda: purchase_orders.receive_order(db, actor, oid, quantities=quantities, operation_id=op,
                                                         location_id=loc, allow_over_receipt=allow),
                   self.receive_button)
+
+
+# -- a buyer's override ---------------------------------------------------------------------------------
+class OverrideDialog(QDialog):
+    """A reorder point and order-up-to level set by hand for one variant at one location; unticked, the
+    computed value applies again."""
+
+    completed = Signal()
+
+    def __init__(self, context: AppContext, tasks: TaskManager, suggestion: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context, self.tasks, self.suggestion = context, tasks, suggestion
+        self.setWindowTitle(self.tr("Reorder levels of {sku} at {location}").format(sku=suggestion.sku,
+                                                                                     location=suggestion.location))
+        self.banner = MessageBanner()
+        text = QLabel(self.tr("Computed from the sales: reorder at {rop}, order up to {s}. A value set here wins "
+                              "and is marked ✎.").format(rop=format_qty(suggestion.reorder_point),
+                                                         s=format_qty(suggestion.order_up_to)))
+        text.setWordWrap(True)
+        text.setObjectName("Muted")
+        self.rop_set, self.rop = QCheckBox(self.tr("Reorder point")), QSpinBox()
+        self.s_set, self.s = QCheckBox(self.tr("Order up to")), QSpinBox()
+        for box, spin, value, overridden in ((self.rop_set, self.rop, suggestion.reorder_point,
+                                              suggestion.reorder_point_override),
+                                             (self.s_set, self.s, suggestion.order_up_to, suggestion.order_up_to_override)):
+            spin.setRange(0, 1_000_000)
+            spin.setGroupSeparatorShown(True)
+            spin.setValue(value)
+            box.setChecked(overridden)
+            spin.setEnabled(overridden)
+            box.toggled.connect(spin.setEnabled)
+        form = QFormLayout()
+        form.addRow(self.rop_set, self.rop)
+        form.addRow(self.s_set, self.s)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addLayout(form)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.buttons)
+
+    def save(self) -> None:
+        db, actor, s = self.context.db, self.context.actor, self.suggestion
+        if db is None or actor is None:
+            return
+        rop = self.rop.value() if self.rop_set.isChecked() else None
+        up_to = self.s.value() if self.s_set.isChecked() else None
+        self.buttons.setEnabled(False)
+
+        def done(_none: Any) -> None:
+            self.context.notify_data_changed()
+            self.completed.emit()
+            self.accept()
+
+        def failed(exc: BaseException) -> None:
+            self.buttons.setEnabled(True)
+            self.banner.show_message(error_text(exc), "error")
+
+        self.tasks.run_in_background(lambda: replenishment.set_overrides(
+            db, actor, variant_id=s.variant_id, location_id=s.location_id, reorder_point=rop, order_up_to=up_to),
+            done, failed, context=self)

@@ -31,6 +31,7 @@ from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
 from backoffice.ui.views.purchasing.common import format_money
+from backoffice.ui.views.purchasing.dialogs import OverrideDialog
 from backoffice.ui.views.purchasing.models import SUGGESTION_COLUMNS, suggestion_tooltip, suggestions_model
 from backoffice.ui.widgets.empty_state import EmptyState
 
@@ -57,6 +58,10 @@ class SuggestionsPanel(QWidget):
         self.create_button.setToolTip(self.tr("Add the selected suggestions (or, with none selected, every orderable "
                                               "one) to draft purchase orders, one per supplier and location"))
         self.create_button.clicked.connect(self.create_drafts)
+        self.override_button = QPushButton(self.tr("Reorder levels…"))
+        self.override_button.setToolTip(self.tr("Set the reorder point or order-up-to level of the current row by hand"))
+        self.override_button.clicked.connect(self.open_override)
+        self.dialog: Any = None
         self.model = suggestions_model(self)
         self.table = QTableView()
         setup_table(self.table, self.model, stretch=SUGGESTION_COLUMNS[11].header)
@@ -78,6 +83,7 @@ class SuggestionsPanel(QWidget):
         top.addWidget(QLabel(self.tr("Location")))
         top.addWidget(self.location)
         top.addWidget(self.summary, 1)
+        top.addWidget(self.override_button)
         top.addWidget(self.create_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 8, 0, 0)
@@ -174,6 +180,14 @@ class SuggestionsPanel(QWidget):
         self.drafts_created.emit(result)
         self.context.notify_data_changed()
 
+    def open_override(self) -> None:
+        index = self.table.currentIndex()
+        current = self.model.row_at(index.row()) if index.isValid() else None
+        if current is None:
+            return
+        self.dialog = OverrideDialog(self.context, self.tasks, current, self)
+        self.dialog.open()
+
     # -- what is shown -----------------------------------------------------------------------------------
     def _show_inputs(self) -> None:
         index = self.table.currentIndex()
@@ -201,5 +215,6 @@ class SuggestionsPanel(QWidget):
                 text += " · " + self.tr("add supplier items under Suppliers to order them")
             self.summary.setText(f"{text} · {money}" if money else text)
         self.create_button.setEnabled(not self._busy and bool(orderable or picked))
+        self.override_button.setEnabled(not self._busy and bool(rows))
         self.create_button.setText(self.tr("Create draft orders ({n})").format(n=format_qty(len(picked)))
                                    if picked else self.tr("Create draft orders"))
