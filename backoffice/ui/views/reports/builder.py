@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
+from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -101,7 +101,8 @@ class BuilderPanel(QWidget):
         self.group_list, self.column_list, self.filter_list = DropList("group"), DropList("columns"), DropList("filters")
         self.lists = {"group": self.group_list, "columns": self.column_list, "filters": self.filter_list}
         for lst in self.lists.values():
-            lst.model().rowsInserted.connect(lambda *_a, lst=lst: self._normalise(lst))
+            # a drop inserts the row first and sets its data after: look at it once the drop is done
+            lst.model().rowsInserted.connect(lambda *_a, lst=lst: QTimer.singleShot(0, lambda: self._normalise(lst)))
             lst.model().rowsMoved.connect(lambda *_a: self._emit())
             lst.currentItemChanged.connect(lambda cur, _prev, lst=lst: self._edit(lst, cur))
 
@@ -247,12 +248,16 @@ class BuilderPanel(QWidget):
     # -- entries -------------------------------------------------------------------------------------------
     def _normalise(self, lst: DropList) -> None:
         """Give entries that just arrived (dropped or added) their defaults and their text."""
-        for i in range(lst.count()):
+        changed = False
+        for i in reversed(range(lst.count())):
             item = lst.item(i)
             data = entry(item)
             spec = self._spec(data.get("field", ""))
-            if spec is None:
+            if spec is None:  # not a field of this source
+                lst.takeItem(i)
+                changed = True
                 continue
+            before = dict(data)
             computed = data.get("computed") or not hasattr(spec, "expr")
             if lst.role == "group" and "bucket" not in data:
                 data["bucket"] = "month" if getattr(spec, "temporal", False) else None
@@ -261,9 +266,12 @@ class BuilderPanel(QWidget):
             if lst.role == "filters" and "op" not in data:
                 data["op"] = "range" if getattr(spec, "temporal", False) else "eq"
                 data["value"] = "last_30_days" if data["op"] == "range" else ""
-            set_entry(item, data)
-            item.setText(self._entry_text(lst.role, data))
-        if not self._loading:
+            text = self._entry_text(lst.role, data)
+            if data != before or item.text() != text:
+                set_entry(item, data)
+                item.setText(text)
+                changed = True
+        if changed and not self._loading:
             self._refresh_shape()
             self._emit()
 
@@ -415,9 +423,10 @@ class BuilderPanel(QWidget):
 
         base = self._base
         chart_kind = self.chart_combo.currentData()
+        source_changed = self.source.name != base.source
         chart = None
         if chart_kind:
-            same = base.chart if base.chart and base.chart.kind == chart_kind else None
+            same = base.chart if base.chart and base.chart.kind == chart_kind and not source_changed else None
             chart = ChartSpec(chart_kind, same.x if same else "", list(same.y) if same else [],
                               same.title if same else "")
         sort_key = self.sort_combo.currentData()
@@ -427,7 +436,6 @@ class BuilderPanel(QWidget):
             if d.get("op") in ("in", "not_in") and isinstance(value, str):
                 value = [v.strip() for v in value.split(",") if v.strip()]
             filters.append(Filter(d["field"], d.get("op", "eq"), value, d.get("param")))
-        source_changed = self.source.name != base.source
         return ReportDefinition(
             name=base.name, source=self.source.name, title=base.title, description=base.description,
             columns=[Column(d["field"], d.get("agg"), d.get("label", "")) for d in entries("columns")],

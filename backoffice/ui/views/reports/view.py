@@ -289,11 +289,19 @@ class ReportsView(ViewPage):
             self.params_row.addWidget(label)
             self.params_row.addWidget(box)
             self.param_boxes[name] = box
+            box.setProperty("caption", label)
         self.params_row.addStretch(1)
 
-    def params(self) -> dict[str, Any]:
+    def params(self, defn: ReportDefinition | None = None) -> dict[str, Any]:
+        """The parameter values chosen, of the parameters ``defn`` (default: the builder's) has."""
+        defn = defn or self.builder.definition()
+        known = set(defn.params) | {f.param for f in defn.filters if f.param}
         out = {}
         for name, box in self.param_boxes.items():
+            box.setVisible(name in known)   # a builder change may have dropped the parameter
+            box.property("caption").setVisible(name in known)
+            if name not in known:
+                continue
             text = box.currentText()
             index = box.findText(text)
             out[name] = box.itemData(index) if index >= 0 else text.strip()
@@ -311,7 +319,8 @@ class ReportsView(ViewPage):
         self.cancel()
         self._generation += 1
         gen = self._generation
-        defn, params = self.builder.definition(), self.params()
+        defn = self.builder.definition()
+        params = self.params(defn)
         handle = QueryHandle()
         state = TaskState(self.tr("Running {title}").format(title=defn.display_title()), parent=self)
         state.cancel_requested.connect(handle.cancel)
@@ -435,7 +444,8 @@ class ReportsView(ViewPage):
         db = self.context.db
         if db is None:
             return
-        defn, params = self.builder.definition(), self.params()
+        defn = self.builder.definition()
+        params = self.params(defn)
         handle = QueryHandle()
         state = TaskState(self.tr("Exporting {title}").format(title=defn.display_title()), parent=self)
         state.cancel_requested.connect(handle.cancel)
