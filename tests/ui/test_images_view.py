@@ -243,3 +243,43 @@ def test_files_dropped_on_an_empty_gallery_open_the_upload_review(qtbot, view, t
     assert [(r.name, r.status) for r in dialog.model.rows] == [("linen-tee.jpg", "matched")]
     assert dialog.fixed.isVisible() and "Linen Tee" in dialog.fixed.text()
     dialog.reject()
+
+
+def test_crop_canvas_draws_a_box_held_to_the_aspect_and_moves_it(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QImage, QMouseEvent
+
+    from backoffice.ui.views.images.crop_canvas import CropCanvas
+
+    canvas = CropCanvas()
+    qtbot.addWidget(canvas)
+    canvas.setMinimumSize(1, 1)
+    canvas.resize(424, 224)                 # 400x200 of image at scale 1 inside the 12 px margins
+    canvas.show()
+    image = QImage(400, 200, QImage.Format.Format_RGB32)
+    image.fill(0xFF808080)
+    canvas.set_image(image)
+
+    def mouse(kind: QEvent.Type, x: float, y: float) -> None:
+        buttons = Qt.MouseButton.NoButton if kind == QEvent.Type.MouseButtonRelease else Qt.MouseButton.LeftButton
+        canvas.event(QMouseEvent(kind, QPointF(x, y), QPointF(x, y), Qt.MouseButton.LeftButton, buttons,
+                                 Qt.KeyboardModifier.NoModifier))
+
+    canvas.set_ratio(1.0)
+    mouse(QEvent.Type.MouseButtonPress, 12 + 50, 12 + 20)
+    mouse(QEvent.Type.MouseMove, 12 + 150, 12 + 60)
+    mouse(QEvent.Type.MouseButtonRelease, 12 + 150, 12 + 60)
+    box = canvas.crop
+    assert box is not None and box.width() == pytest.approx(box.height()) == pytest.approx(100)
+    assert canvas.crop_fractions() == {"left": 0.125, "top": 0.1, "width": 0.25, "height": 0.5}
+    # Moved by dragging inside it, never past the image's edge.
+    mouse(QEvent.Type.MouseButtonPress, 12 + 100, 12 + 70)
+    mouse(QEvent.Type.MouseMove, 12 + 500, 12 + 300)
+    mouse(QEvent.Type.MouseButtonRelease, 12 + 500, 12 + 300)
+    assert (canvas.crop.left(), canvas.crop.top(), canvas.crop.width()) == (300, 100, 100)
+    # A box reaching past the image is shrunk to fit, keeping the ratio.
+    canvas.set_crop(None)
+    mouse(QEvent.Type.MouseButtonPress, 12 + 300, 12 + 150)
+    mouse(QEvent.Type.MouseMove, 12 + 420, 12 + 210)
+    mouse(QEvent.Type.MouseButtonRelease, 12 + 420, 12 + 210)
+    assert (canvas.crop.width(), canvas.crop.height()) == (pytest.approx(50), pytest.approx(50))
