@@ -85,3 +85,26 @@ def test_unknown_product_and_bad_pattern_are_one_clear_error(runner, db, actor, 
         assert result.exit_code == 1, result.output
         lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("backoffice: error: ") and text in lines[0]
+
+
+def test_edit_versions_and_restore(runner, db, actor, shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "store"
+    noisy_jpeg(tmp_path / "linen-tee.jpg", (800, 400))
+    assert run(runner, db, "images", "upload", str(tmp_path / "linen-tee.jpg"), store=store).exit_code == 0
+    [img] = images.list_gallery(db, shop.entity_id)
+    url = db.url.render_as_string(hide_password=False)
+    edited = runner.invoke(main, ["--user", "tester", "images", "edit", str(img.id), "--rotate", "90", "--crop", "1:1",
+                                  "--image-store", str(store), "--db", url])
+    assert edited.exit_code == 0, edited.output
+    assert "version 2 (rotated 90°, cropped 1:1)" in edited.output
+    now = images.get_image(db, img.id)
+    assert (now.web_width, now.web_height) == (400, 400)
+    listing = run(runner, db, "images", "versions", str(img.id))
+    assert listing.exit_code == 0 and listing.output.splitlines()[0].startswith("* v2")
+    restored = run(runner, db, "images", "restore", str(img.id), "1")
+    assert restored.exit_code == 0 and "version 3 (restored version 1)" in restored.output
+    assert images.get_image(db, img.id).web_width == 800
+    missing = run(runner, db, "images", "restore", str(img.id), "7")
+    assert missing.exit_code == 1 and "has no version 7" in missing.stderr
+    nothing = run(runner, db, "images", "edit", str(img.id))
+    assert nothing.exit_code == 2

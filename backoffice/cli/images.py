@@ -1,4 +1,4 @@
-"""The image library: ``backoffice images upload|list|missing-alt|alt``."""
+"""The image library: ``backoffice images upload|list|missing-alt|alt|edit|versions|restore``."""
 
 from __future__ import annotations
 
@@ -160,3 +160,68 @@ def set_alt(obj: Context, image_id: int, text: str) -> None:
     current = images.get_image(database, image_id)
     images.set_alt_text(database, obj.actor(), image_id, text, expected_version=current.version)
     click.echo(f"Alt text of image {image_id} saved.")
+
+
+@images_group.command("edit")
+@click.argument("image_id", type=int)
+@click.option("--rotate", type=click.Choice(["90", "180", "270"]), default=None, help="Turn clockwise by degrees.")
+@click.option("--flip", type=click.Choice(["horizontal", "vertical"]), default=None)
+@click.option("--crop", "aspect", type=click.Choice(["1:1", "4:5", "16:9"]), default=None,
+              help="Crop to the largest centred box of this aspect (after rotating).")
+@_store_option
+@db_options
+@click.pass_obj
+def edit(obj: Context, image_id: int, rotate: str | None, flip: str | None, aspect: str | None,
+         image_store: str | None) -> None:
+    """Rotate, flip and/or crop image IMAGE_ID: a new version, rendered from the original."""
+    from backoffice.services import images
+    from backoffice.services.image_processing import aspect_box
+
+    edits: list[dict] = []
+    if rotate:
+        edits.append({"op": "rotate", "degrees": int(rotate)})
+    if flip:
+        edits.append({"op": "flip", "axis": flip})
+    database = obj.database()
+    current = images.get_image(database, image_id)
+    if aspect:
+        w, h = current.web_width or 1, current.web_height or 1
+        if rotate in ("90", "270"):
+            w, h = h, w
+        edits.append({"op": "crop", **aspect_box(w, h, aspect), "aspect": aspect})
+    if not edits:
+        raise click.UsageError("give at least one of --rotate, --flip, --crop")
+    change = images.edit_image(database, obj.actor(), image_id, edits, expected_version=current.version,
+                               store=_store(obj, image_store))
+    click.echo(f"Image {image_id}: version {change.after['current_version']} ({change.after['note']}).")
+
+
+@images_group.command("versions")
+@click.argument("image_id", type=int)
+@db_options
+@click.pass_obj
+def versions(obj: Context, image_id: int) -> None:
+    """The versions of image IMAGE_ID, newest first."""
+    from backoffice.services import images
+
+    database = obj.database()
+    current = images.get_image(database, image_id)
+    for v in images.list_versions(database, image_id):
+        mark = "*" if v.number == current.current_version else " "
+        click.echo(f"{mark} v{v.number:<3} {v.web_width}x{v.web_height}  {v.created_at:%Y-%m-%d %H:%M}  "
+                   f"{v.created_by or '-'}  {v.note}")
+
+
+@images_group.command("restore")
+@click.argument("image_id", type=int)
+@click.argument("number", type=int)
+@db_options
+@click.pass_obj
+def restore(obj: Context, image_id: int, number: int) -> None:
+    """Make version NUMBER of image IMAGE_ID current again (as a new version)."""
+    from backoffice.services import images
+
+    database = obj.database()
+    current = images.get_image(database, image_id)
+    change = images.restore_version(database, obj.actor(), image_id, number, expected_version=current.version)
+    click.echo(f"Image {image_id}: version {change.after['current_version']} ({change.after['note']}).")
