@@ -38,6 +38,7 @@ from backoffice.services.base import (
     ValidationError,
     audit,
     claim_operation,
+    provisional_number,
     require_role,
 )
 from backoffice.services.inventory import MoveLine, PostResult, _post
@@ -124,7 +125,7 @@ def start_count(db: Database, actor: Actor, *, location_id: int, note: str = "")
 
     def work(session: Session) -> CountInfo:
         loc = _internal_location(session, location_id)
-        count = StockCount(number="", location_id=loc.id, state=CountState.OPEN, note=note[:500],
+        count = StockCount(number=provisional_number(), location_id=loc.id, state=CountState.OPEN, note=note[:500],
                            created_by=actor.user_id)
         session.add(count)
         session.flush()

@@ -180,6 +180,13 @@ def chunked_in(session: Session, column: Any, values: list[Any]) -> Iterator[Any
         yield column.in_(values[start:start + SQLITE_IN_CHUNK])
 
 
+def provisional_number() -> str:
+    """A unique stand-in for a document number until the row's id is known (TR-000012 is made from the
+    id after the insert). Never a constant: concurrent inserts of the same value would queue on the
+    UNIQUE index until each other's transactions end."""
+    return f"~{uuid.uuid4().hex[:24]}"
+
+
 def dialect_insert(session: Session):  # type: ignore[no-untyped-def]
     """The INSERT construct of the session's dialect (both have ON CONFLICT DO NOTHING)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

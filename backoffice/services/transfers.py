@@ -46,6 +46,7 @@ from backoffice.services.base import (
     ValidationError,
     audit,
     dialect_insert,
+    provisional_number,
     require_role,
 )
 from backoffice.services.inventory import MoveLine, _post
@@ -267,7 +268,7 @@ def _create_draft(session: Session, actor: Actor, source_location_id: int, desti
                   clean: list[tuple[int, int]], note: str) -> int:
     _check_locations(session, source_location_id, destination_location_id)
     _check_variants(session, [v for v, _ in clean])
-    t = Transfer(number="", state=TransferState.DRAFT, source_location_id=source_location_id,
+    t = Transfer(number=provisional_number(), state=TransferState.DRAFT, source_location_id=source_location_id,
                  destination_location_id=destination_location_id, note=(note or "")[:500],
                  created_by=actor.user_id)
     t.lines = [TransferLine(variant_id=v, quantity=q, position=i) for i, (v, q) in enumerate(clean)]
