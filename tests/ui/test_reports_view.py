@@ -141,7 +141,7 @@ def test_build_a_report_by_choosing_fields(qtbot, view: ReportsView, tmp_path) -
     view.save(name="Orders by country")
     wait_loaded(qtbot, view)
     assert view.current is not None and view.current.name == "orders-by-country" and not view.current.builtin
-    assert view.delete_button.isEnabled() and view.save_button.text() == "Save"
+    assert view.delete_action.isEnabled() and view.save_button.text() == "Save"
     view.delete(confirm=False)
     wait_loaded(qtbot, view)
     assert view.list_model.row_of("orders-by-country") == -1
@@ -169,3 +169,27 @@ def test_a_cancelled_query_stops(sqlite_db: Database, sold) -> None:
     handle.cancel()
     with pytest.raises(ReportCancelled):
         run(sqlite_db, BUILTIN["sales-by-day"], handle=handle)
+
+
+def test_schedules_dialog_adds_lists_and_deletes(qtbot, view: ReportsView, tmp_path) -> None:
+    view.open_schedules()
+    dialog = view.dialog
+    qtbot.waitUntil(lambda: dialog.pending == 0, timeout=10_000)
+    assert dialog.table.rowCount() == 0
+    dialog.kind.setCurrentIndex(dialog.kind.findData("weekly"))
+    dialog.weekday.setCurrentIndex(0)
+    dialog.zone.setEditText("Europe/Berlin")
+    dialog.folder.setText(str(tmp_path) + "/")
+    dialog.add()
+    qtbot.waitUntil(lambda: dialog.pending == 0 and dialog.table.rowCount() == 1, timeout=10_000)
+    assert dialog.infos[0].spec.describe() == "every Monday at 07:00 (Europe/Berlin)"
+    assert dialog.infos[0].spec.params == {"period": "last_24_months"}
+    assert dialog.table.item(0, 4).text() == "never run"
+    dialog.folder.clear()
+    dialog.add()   # no delivery: refused with the reason
+    qtbot.waitUntil(lambda: dialog.pending == 0, timeout=10_000)
+    assert dialog.banner.isVisible() and dialog.table.rowCount() == 1
+    dialog.table.setCurrentCell(0, 0)
+    dialog.delete_selected()
+    qtbot.waitUntil(lambda: dialog.pending == 0 and dialog.table.rowCount() == 0, timeout=10_000)
+    dialog.reject()

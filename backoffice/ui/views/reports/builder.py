@@ -154,7 +154,7 @@ class BuilderPanel(QWidget):
         layout.setSpacing(6)
         layout.addWidget(self._caption(tr("Source")))
         layout.addWidget(self.source_combo)
-        layout.addWidget(self._caption(tr("Fields — drag them into the lists, or select and add")))
+        layout.addWidget(self._caption(tr("Fields — drag into a list, or select and add")))
         layout.addWidget(self.fields, 2)
         moves = QHBoxLayout()
         for b in (self.to_group, self.to_columns, self.to_filters):

@@ -103,10 +103,18 @@ class ReportsView(ViewPage):
         self.export_button.setMenu(menu)
         self.save_button = QPushButton(self.tr("Save"))
         self.save_button.clicked.connect(self.save)
-        self.duplicate_button = QPushButton(self.tr("Duplicate"))
-        self.duplicate_button.clicked.connect(self.duplicate)
-        self.delete_button = QPushButton(self.tr("Delete"))
-        self.delete_button.clicked.connect(self.delete)
+        self.more_button = QToolButton()
+        self.more_button.setText(self.tr("More"))
+        self.more_button.setObjectName("MenuButton")
+        self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        more = QMenu(self.more_button)
+        self.duplicate_action = more.addAction(self.tr("Duplicate"), self.duplicate)
+        self.delete_action = more.addAction(self.tr("Delete…"), self.delete)
+        self.more_button.setMenu(more)
+        self.schedules_button = QPushButton(self.tr("Schedules…"))
+        self.schedules_button.setToolTip(self.tr("Deliver this report by e-mail or to a folder on a schedule"))
+        self.schedules_button.clicked.connect(self.open_schedules)
+        self.dialog: Any = None
         self.banner = MessageBanner()
 
         self.list_model = ReportListModel(self)
@@ -114,7 +122,7 @@ class ReportsView(ViewPage):
         self.report_list.setModel(self.list_model)
         self.report_list.setUniformItemSizes(True)
         self.report_list.selectionModel().currentChanged.connect(self._on_report_chosen)
-        self.report_list.setMinimumWidth(170)
+        self.report_list.setMinimumHeight(120)
         self.report_list.setStyleSheet(
             f"QListView {{ background: {theme.SURFACE}; border: 1px solid {theme.BORDER}; border-radius: 6px; outline: 0; }}"
             f"QListView::item {{ padding: 7px 8px; border-radius: 4px; }}"
@@ -125,7 +133,7 @@ class ReportsView(ViewPage):
         builder_scroll = QScrollArea()
         builder_scroll.setWidget(self.builder)
         builder_scroll.setWidgetResizable(True)
-        builder_scroll.setMinimumWidth(340)
+        builder_scroll.setMinimumWidth(320)
         builder_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
 
         self.params_row = QHBoxLayout()
@@ -154,33 +162,33 @@ class ReportsView(ViewPage):
         self.results = QStackedWidget()
         self.results.addWidget(self.table)
         self.results.addWidget(self.empty)
-        right = QSplitter(Qt.Orientation.Vertical)
-        chart_box = QWidget()
-        chart_layout = QVBoxLayout(chart_box)
-        chart_layout.setContentsMargins(0, 0, 0, 0)
-        chart_layout.addLayout(self.params_row)
-        chart_layout.addWidget(self.chart, 1)
-        chart_layout.addWidget(self.notes)
-        right.addWidget(chart_box)
-        right.addWidget(self.results)
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
-        right.setChildrenCollapsible(False)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.setSpacing(8)
+        right_layout.addLayout(self.params_row)
+        right_layout.addWidget(self.chart, 3)
+        right_layout.addWidget(self.notes)
+        right_layout.addWidget(self.results, 2)
 
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.report_list)
+        left.addWidget(builder_scroll)
+        left.setChildrenCollapsible(False)
+        left.setSizes([190, 460])
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.report_list)
-        self.splitter.addWidget(builder_scroll)
+        self.splitter.addWidget(left)
         self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(2, 1)
+        self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
-        self.splitter.setSizes([195, 345, 710])
+        self.splitter.setSizes([350, 650])
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
         layout.addLayout(page_header(self.title(), self.description(), self.status, self.run_button,
-                                     self.cancel_button, self.export_button, self.save_button,
-                                     self.duplicate_button, self.delete_button))
+                                     self.cancel_button, self.export_button, self.schedules_button,
+                                     self.save_button, self.more_button))
         layout.addWidget(self.banner)
         layout.addWidget(self.splitter, 1)
 
@@ -356,6 +364,7 @@ class ReportsView(ViewPage):
             self.empty.set_text(self.tr("No rows"), self.tr("Nothing matches: widen the period or remove a filter."))
         self.results.setCurrentWidget(self.table if rows else self.empty)
         self.chart.show_result(result)
+        self.chart.setVisible(result.definition.chart is not None)   # the table takes the room of no chart
         self.notes.setText("\n".join(result.notes))
         self.notes.setVisible(bool(result.notes))
         n = len(rows)
@@ -376,6 +385,7 @@ class ReportsView(ViewPage):
         self.empty.set_text(self.tr("This report cannot run yet"), error_text(exc))
         self.results.setCurrentWidget(self.empty)
         self.chart.show_result(None, empty_text=self.tr("Nothing to chart"))
+        self.chart.setVisible(True)
         self.notes.setVisible(False)
 
     def _size_columns(self, rows: list[tuple]) -> None:
@@ -386,11 +396,11 @@ class ReportsView(ViewPage):
         for i, column in enumerate(self.table_model.columns):
             texts = [self.table_model.display(r, i) for r in range(min(len(sample), self.table_model.rowCount()))]
             widest = max([metrics.horizontalAdvance(t) for t in texts] + [0])
-            width = max(widest + 20, bold.horizontalAdvance(column.label) + 40, 64)
+            width = max(widest + 20, bold.horizontalAdvance(column.label) + 40, 60)
             self.table.setColumnWidth(i, min(width, 320))
 
     # -- save, duplicate, delete ----------------------------------------------------------------------------
-    def save(self, name: str | None = None) -> None:
+    def save(self, _checked: bool = False, name: str | None = None) -> None:
         db, actor = self.context.db, self.context.actor
         if db is None or actor is None:
             return
@@ -416,7 +426,7 @@ class ReportsView(ViewPage):
         self._start(lambda: library.duplicate_report(db, actor, entry.name),
                     lambda copy: self._after_write(copy.name, self.tr("Copied to {name}").format(name=copy.name)))
 
-    def delete(self, *, confirm: bool = True) -> None:
+    def delete(self, _checked: bool = False, *, confirm: bool = True) -> None:
         db, actor, entry = self.context.db, self.context.actor, self.current
         if db is None or actor is None or entry is None or entry.builtin:
             return
@@ -458,6 +468,17 @@ class ReportsView(ViewPage):
         self.banner.show_message(self.tr("Exported {n} rows{sheets} to {path}").format(
             n=f"{result.rows:,}", sheets=sheets, path=result.path), "success")
 
+    # -- schedules ---------------------------------------------------------------------------------------------
+    def open_schedules(self) -> None:
+        from backoffice.ui.views.reports.schedule_dialog import ScheduleDialog
+
+        if self.current is None:
+            return
+        if self.dialog is not None:
+            self.dialog.deleteLater()
+        self.dialog = ScheduleDialog(self.context, self.tasks, self.current.name, self.params(), self)
+        self.dialog.open()
+
     # -- schedules while the application is open -----------------------------------------------------------------
     def run_due_schedules(self) -> None:
         db = self.context.db
@@ -474,8 +495,9 @@ class ReportsView(ViewPage):
     def _update_actions(self) -> None:
         connected = self.context.db is not None
         saved = self.current is not None and not self.current.builtin
-        for b in (self.run_button, self.export_button, self.save_button):
+        for b in (self.run_button, self.export_button, self.save_button, self.more_button):
             b.setEnabled(connected)
-        self.duplicate_button.setEnabled(connected and self.current is not None)
-        self.delete_button.setEnabled(connected and saved)
+        self.duplicate_action.setEnabled(connected and self.current is not None)
+        self.schedules_button.setEnabled(connected and self.current is not None)
+        self.delete_action.setEnabled(connected and saved)
         self.save_button.setText(self.tr("Save") if saved else self.tr("Save as…"))
