@@ -301,8 +301,9 @@ def test_bulk_thresholds_preview_apply_revert(db: Database, actor: Actor, shop) 
     ids = [v["id"] for v in _variants(db, shop["tee"]).values()]
     plan = vs.plan_thresholds(db, Target(variant_ids=tuple(ids)), 3, [wh])
     assert plan.affected == 2 and {r.old for r in plan.rows} == {None}
-    result = vs.apply_thresholds(db, actor, plan)
+    result = vs.apply_thresholds(db, actor, plan, operation_id="thr-1")
     assert result.applied_rows == 2
+    assert vs.apply_thresholds(db, actor, plan, operation_id="thr-1").changeset_id == result.changeset_id  # once
     assert vs.plan_thresholds(db, Target(variant_ids=tuple(ids)), 3, [wh]).affected == 0
     assert vs.plan_thresholds(db, Target(variant_ids=tuple(ids)), 3).affected == 2   # the shop too
     undo = changesets.revert_changeset(db, actor, result.changeset_id)   # the generic revert comes to thresholds

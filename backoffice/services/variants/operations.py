@@ -148,7 +148,12 @@ def plan_thresholds(db: Database, target: bulk.Target, threshold: int | None,
 
 
 def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], description: str,
-                      reverts_id: int | None) -> ApplyResult:
+                      reverts_id: int | None, operation_id: str | None = None) -> ApplyResult:
+    if operation_id is not None:   # applied before (a retry, a double click): report it, write nothing
+        done = session.execute(select(Changeset.id, Changeset.row_count)
+                               .where(Changeset.operation_id == operation_id)).first()
+        if done is not None:
+            return ApplyResult(done[0], done[1], [])
     conflicts: list[Conflict] = []
     now = utcnow()
     entries = []
@@ -176,8 +181,8 @@ def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], 
         entries.append((r.level_id, r.version, r.version + 1, r))
     if not entries:
         return ApplyResult(None, 0, conflicts)
-    changeset = Changeset(created_at=now, user_id=actor.user_id, username=actor.username, kind="threshold",
-                          description=description[:500], row_count=len(entries), reverts_id=reverts_id)
+    changeset = Changeset(operation_id=operation_id, created_at=now, user_id=actor.user_id, username=actor.username,
+                          kind="threshold", description=description[:500], row_count=len(entries), reverts_id=reverts_id)
     session.add(changeset)
     session.flush()
     session.execute(insert(ChangesetEntry.__table__), [
@@ -193,11 +198,12 @@ def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], 
     return ApplyResult(changeset.id, len(entries), conflicts)
 
 
-def apply_thresholds(db: Database, actor: Actor, plan: ThresholdPlan, *, description: str = "") -> ApplyResult:
+def apply_thresholds(db: Database, actor: Actor, plan: ThresholdPlan, *, description: str = "",
+                     operation_id: str | None = None) -> ApplyResult:
     require_role(actor, *EDITORS)
     text = description or (f"Set the low-stock threshold to {plan.threshold}" if plan.threshold is not None
                            else "Clear the low-stock threshold")
-    return db.run_write(lambda session: _write_thresholds(session, actor, plan.rows, text, None))
+    return db.run_write(lambda session: _write_thresholds(session, actor, plan.rows, text, None, operation_id))
 
 
 def revert_thresholds(db: Database, actor: Actor, changeset_id: int) -> ApplyResult:
