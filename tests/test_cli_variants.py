@@ -99,3 +99,7 @@ def test_templates_values_and_thresholds(runner: CliRunner, db: Database, actor)
     assert "archived" in ok(run(runner, db, "variants", "remove-value", "size", "M"))
     thresholds = ok(run(runner, db, "variants", "bulk", "--set", "threshold=4", "--product", "tee"))
     assert "Changed 3 stock levels" in thresholds
+    bad = run(runner, db, "variants", "bulk", "--set", "threshold=lots")
+    assert bad.exit_code == 2 and "whole number" in bad.stderr
+    bad_price = run(runner, db, "variants", "bulk", "--set", "price=abc")
+    assert bad_price.exit_code == 1 and "'abc' is not an amount" in bad_price.stderr

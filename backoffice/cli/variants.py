@@ -388,6 +388,8 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
     base = VariantFilter(category_id=category, product_ids=tuple(_product_ids(database, products)) if products else ())
     target = Target(filter=vs.option_filter(database, pairs, base))
     if field_name == "threshold":
+        if value.lower() != "none" and not value.strip().isdigit():
+            raise click.UsageError(f"--set threshold={value}: give a whole number, or none for the defaults")
         tplan = vs.plan_thresholds(database, target, None if value.lower() == "none" else int(value))
         if dry_run:
             click.echo(f"Dry run: {tplan.affected} stock levels of {tplan.considered} variants would change.")
