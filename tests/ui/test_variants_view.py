@@ -248,3 +248,20 @@ def test_bulk_on_the_cells_selected_in_the_matrix(qtbot, sqlite_db, sqlite_actor
     assert statuses == {"BASIC-TEE-R-S": "active", "BASIC-TEE-B-S": "active", "BASIC-TEE-R-M": "disabled",
                         "BASIC-TEE-B-M": "disabled"}
     dialog.close()
+
+
+def test_template_opens_the_generator_with_its_choices(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    vs.save_template(sqlite_db, sqlite_actor, name="Tees", options={"size": ["M", "L"], "color": ["Red"]},
+                     sku_pattern="{handle}-{size}-{color:1}")
+    view = open_view(sqlite_db, sqlite_actor)
+    select_product(view, "Polo")
+    view.tabs.setCurrentWidget(view.templates)
+    assert view.templates.model.rows == [("Tees", "size (2) × color (1)", "2", "{handle}-{size}-{color:1}")]
+    view.templates.table.selectRow(0)
+    qtbot.mouseClick(view.templates.use, Qt.MouseButton.LeftButton)
+    dialog = view.dialog
+    assert dialog is not None and dialog.options() == {"size": ["M", "L"], "color": ["Red"]}
+    assert dialog.pattern.text() == "{handle}-{size}-{color:1}"
+    qtbot.waitUntil(lambda: dialog.plan is not None, timeout=5_000)
+    assert [r[2] for r in dialog.preview_model.rows] == ["POLO-M-R", "POLO-L-R"]
+    dialog.close()
