@@ -49,6 +49,7 @@ from backoffice.services.base import (
     NotFound,
     ValidationError,
     audit,
+    provisional_number,
     require_role,
 )
 from backoffice.services.catalog import parse_money
@@ -280,7 +281,7 @@ def _info(session: Session, order_id: int, replayed: bool = False) -> OrderInfo:
 # -- drafts ---------------------------------------------------------------------------------------------
 def _new_order(session: Session, actor: Actor, supplier: Supplier, destination_id: int, note: str) -> PurchaseOrder:
     lead = supplier.lead_time_days
-    po = PurchaseOrder(number="", state=PurchaseOrderState.DRAFT, supplier_id=supplier.id,
+    po = PurchaseOrder(number=provisional_number(), state=PurchaseOrderState.DRAFT, supplier_id=supplier.id,
                        destination_location_id=destination_id, currency=supplier.currency, note=(note or "")[:500],
                        created_by=actor.user_id,
                        expected_on=dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=lead))
