@@ -152,10 +152,16 @@ def save_settings(db: Database, actor: Actor, settings: ReplenishmentSettings) -
 
 
 # -- the arithmetic (pure, tested on known answers) -------------------------------------------------------
-def demand_stats(daily: dict[int, float], window_days: int, half_life_days: float) -> tuple[float, float]:
+def day_weights(window_days: int, half_life_days: float) -> list[float]:
+    """w_t for t = 1..W (index t - 1): yesterday 1, ``half_life_days`` earlier 0.5."""
+    return [0.5 ** ((window_days - t) / half_life_days) for t in range(1, window_days + 1)]
+
+
+def demand_stats(daily: dict[int, float], window_days: int, half_life_days: float,
+                 weights: list[float] | None = None) -> tuple[float, float]:
     """(μ, σ) of a zero-filled daily series given sparsely as {day 1..W: units}, weighted as described
-    in the module docstring."""
-    weights = [0.5 ** ((window_days - t) / half_life_days) for t in range(1, window_days + 1)]
+    in the module docstring (``weights``: :func:`day_weights`, when computing many series)."""
+    weights = weights or day_weights(window_days, half_life_days)
     total = sum(weights)
     mean = sum(weights[t - 1] * q for t, q in daily.items() if 1 <= t <= window_days) / total
     second = sum(weights[t - 1] * q * q for t, q in daily.items() if 1 <= t <= window_days) / total
@@ -328,7 +334,8 @@ def _demand(session: Session, settings: ReplenishmentSettings, as_of: dt.date, l
             stmt = stmt.where(cond)
         for vid, loc, d, q in session.execute(stmt):
             add((vid, loc), d, q)
-    return {key: demand_stats(days, W, settings.half_life_days) for key, days in daily.items()}
+    weights = day_weights(W, settings.half_life_days)
+    return {key: demand_stats(days, W, settings.half_life_days, weights) for key, days in daily.items()}
 
 
 def compute(session: Session, *, settings: ReplenishmentSettings | None = None, as_of: dt.date | None = None,
