@@ -210,3 +210,30 @@ def test_reorder_levels_set_by_hand_win_and_are_marked(qtbot, db, actor, store, 
     [s] = panel.suggestions
     assert (s.reorder_point, s.order_up_to, s.reorder_point_override, s.quantity) == (30, 70, True, 66)
     assert panel.model.display(0, COL_REORDER) == "✎ 30"
+
+
+def test_a_new_order_by_scanning(qtbot, db, actor, store, shop, open_view, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("backoffice.ui.widgets.scanner.QApplication.beep", lambda: None)
+    other = suppliers.create_supplier(db, actor, {"name": "Zeta Mill", "currency": "EUR"}).entity_id
+    suppliers.upsert_item(db, actor, supplier_id=other, variant_id=store.variant_ids[0],
+                          values={"unit_cost": "9.99", "min_order_qty": 5})
+    view = open_view(db, actor)
+    view.refresh()
+    view.tabs.setCurrentWidget(view.orders)
+    wait_idle(qtbot, view)
+    editor = view.orders.editor
+    view.orders.new_order()
+    editor.supplier.setCurrentIndex(editor.supplier.findData(other))
+    editor.destination.setCurrentIndex(editor.destination.findData(store.locations["SHOP"]))
+    assert editor.destination.findData(store.locations["SUP"]) < 0     # goods go to warehouses and stores only
+    scan(qtbot, editor.scan, "MC-S")
+    scan(qtbot, editor.scan, "mc-s")
+    scan(qtbot, editor.scan, "MC-M")            # Zeta Mill does not sell it
+    wait_idle(qtbot, view)
+    assert [(ln.sku, ln.quantity, ln.unit_cost) for ln in editor.lines] == [("MC-S", 6, Decimal("9.99"))]
+    assert "Zeta Mill has no supplier item for MC-M" in editor.banner.text.text()
+    editor.save_draft()
+    wait_idle(qtbot, view)
+    assert editor.order is not None and editor.order.state == "draft" and editor.order.destination == "SHOP"
+    assert editor.order.currency == "EUR" and editor.order.total == Decimal("59.94")
+    assert view.orders.model.row_of_id(editor.order.id) >= 0

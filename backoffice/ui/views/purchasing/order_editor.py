@@ -44,17 +44,17 @@ from backoffice.ui.views.purchasing.common import MoneyRecordsModel, StatePill, 
 from backoffice.ui.views.purchasing.dialogs import ReceiveDialog, SendDialog
 from backoffice.ui.views.purchasing.models import COL_LINE_QTY, COL_LINE_RECEIVED, EditLine, line_columns
 from backoffice.ui.widgets.banner import MessageBanner
-from backoffice.ui.widgets.scanner import ScanField
+from backoffice.ui.widgets.scanner import CodeResolver, ScanField
 
 EDIT_TRIGGERS = (QTableView.EditTrigger.DoubleClicked | QTableView.EditTrigger.EditKeyPressed
                  | QTableView.EditTrigger.AnyKeyPressed)
 
 
-def lookup_line(db: Any, supplier_id: int, code: str) -> dict[str, Any] | None:
+def lookup_line(db: Any, supplier_id: int | None, code: str) -> dict[str, Any] | None:
     """A scanned code as a line of this supplier's order (None: unknown code); raises when the supplier
     has no item for the variant."""
     found = transfers.find_variant_by_code(db, code)
-    if found is None:
+    if found is None or supplier_id is None:
         return None
     items = suppliers.list_items(db, supplier_id=supplier_id, variant_ids=[found["variant_id"]])
     return {**found, "item": items[0] if items else None}
@@ -92,6 +92,11 @@ class OrderEditor(QFrame):
         self.note.setMaxLength(500)
         self.note.textEdited.connect(lambda _t: self._set_dirty())
         self.scan = ScanField()
+        self._scan_supplier: int | None = None     # whose items the scanned codes are looked up in
+        # In scan order, one lookup at a time, repeated codes answered from the cache.
+        self.resolver = CodeResolver(tasks, lambda code: lookup_line(context.db, self._scan_supplier, code), self)
+        self.resolver.resolved.connect(self._on_found)
+        self.resolver.failed.connect(lambda _code, exc: self.banner.show_message(error_text(exc), "error"))
         self.scan.scanned.connect(self._on_scanned)
         self.model = MoneyRecordsModel(line_columns(lambda: self.currency), self, on_edit=self._on_edit)
         self.table = QTableView()
@@ -281,11 +286,13 @@ class OrderEditor(QFrame):
 
     # -- editing a draft -------------------------------------------------------------------------------
     def _on_scanned(self, code: str) -> None:
-        db, supplier_id = self.context.db, self.supplier.currentData()
-        if db is None or supplier_id is None or not self.editable:
+        supplier_id = self.supplier.currentData()
+        if self.context.db is None or supplier_id is None or not self.editable:
             return
-        self.tasks.run_in_background(lambda: lookup_line(db, supplier_id, code), partial(self._on_found, code),
-                                     lambda exc: self.banner.show_message(error_text(exc), "error"), context=self)
+        if supplier_id != self._scan_supplier:
+            self._scan_supplier = supplier_id
+            self.resolver.forget_all()
+        self.resolver.submit(code)
 
     def _on_found(self, code: str, found: dict[str, Any] | None) -> None:
         if found is None or found["item"] is None:

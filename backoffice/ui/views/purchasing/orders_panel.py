@@ -101,7 +101,7 @@ class OrdersPanel(QWidget):
         layout.addWidget(self.splitter, 1)
 
     def is_loading(self) -> bool:
-        return self._inflight > 0 or self.editor._busy
+        return self._inflight > 0 or self.editor._busy or self.editor.resolver.busy
 
     def states(self) -> tuple[str, ...]:
         choice = self.state_filter.currentData() or ""
