@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Date, Integer, cast, distinct, func, literal_column, select, type_coerce
+from sqlalchemy import Date, Float, Integer, String, cast, distinct, func, literal_column, select, type_coerce
 
 from backoffice.reports.dates import at_midnight, describe_range, parse_date, resolve_range
 from backoffice.reports.definition import (
@@ -29,6 +29,10 @@ from backoffice.reports.definition import (
     Sort,
 )
 from backoffice.reports.sources import FieldSpec, Source, context, source
+
+# What each kind of output reads back as: floats for money and ratios (converted by the driver layer, not
+# value by value in Python), plain strings for text (enum columns too).
+_RESULT_TYPES = {"money": Float(), "number": Float(), "percent": Float(), "text": String()}
 
 BUCKET_LABELS = {"day": "Day", "week": "Week", "month": "Month", "quarter": "Quarter", "year": "Year"}
 OP_LABELS = {"eq": "is", "ne": "is not", "in": "is one of", "not_in": "is not one of", "gt": ">", "gte": "≥",
@@ -220,7 +224,7 @@ def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] 
     def add(key: str, label: str, kind: str, role: str, expr: Any, additive: bool = False) -> None:
         if key in by_key:
             raise DefinitionError(f"the column {key!r} appears twice")
-        labelled = expr.label(key)
+        labelled = type_coerce(expr, _RESULT_TYPES[kind]).label(key) if kind in _RESULT_TYPES else expr.label(key)
         selected.append(labelled)
         by_key[key] = labelled
         outputs.append(OutputColumn(key, label, kind, role, additive))

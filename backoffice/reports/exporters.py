@@ -21,15 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Float, Numeric, Text, and_, case, cast, func, literal, select
+
 from backoffice.db import Database
 from backoffice.reports.compiler import OutputColumn, compile_report
 from backoffice.reports.definition import ChartSpec, ReportDefinition
-from backoffice.reports.runner import QueryHandle, ReportResult, run, stream
+from backoffice.reports.runner import QueryHandle, ReportCancelled, ReportResult, run, stream
 from backoffice.services.base import ValidationError
 from backoffice.services.importexport.common import XLSX_MAX_ROWS, neutralise
 
 FORMATS = ("xlsx", "csv", "pdf")
 PDF_MAX_ROWS = 2_000
+_FORMULA_FIRST = frozenset("=+-@\t\r'")   # the first characters neutralise() may have to act on
 CHART_MAX_POINTS = 1_000
 SHEET_NAME = "Report"
 
@@ -94,24 +97,34 @@ def export_report(db: Database, defn: ReportDefinition, path: str | os.PathLike[
         import pandas as pd
 
         result = ReportResult(compiled, pd.DataFrame(columns=[o.key for o in compiled.outputs]), list(compiled.outputs))
+        if fmt == "csv" and db.dialect == "postgresql":
+            return _atomic(path, fmt, lambda tmp: (copy_csv(db, compiled, tmp, handle), 1), result, report)
         chunks = stream(db, compiled, handle=handle)
     return write(result, chunks, path, fmt, progress=report, max_sheet_rows=max_sheet_rows)
 
 
 def write(result: ReportResult, chunks: Iterator[list[tuple]], path: Path, fmt: str, *,
           progress: ProgressFn | None = None, max_sheet_rows: int = XLSX_MAX_ROWS) -> ExportResult:
+    def produce(tmp: Path) -> tuple[int, int]:
+        if fmt == "xlsx":
+            return write_xlsx(tmp, result, chunks, max_sheet_rows=max_sheet_rows, progress=progress)
+        if fmt == "csv":
+            return write_csv(tmp, result.columns, chunks), 1
+        return write_pdf(tmp, result), 1
+
+    return _atomic(path, fmt, produce, result, progress)
+
+
+def _atomic(path: Path, fmt: str, produce: Callable[[Path], tuple[int, int]], result: ReportResult,
+            progress: ProgressFn | None) -> ExportResult:
+    """Write through ``produce(tmp)`` into a temporary file beside ``path``, then rename it into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=f".{fmt}.part", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        if fmt == "xlsx":
-            rows, sheets = write_xlsx(tmp, result, chunks, max_sheet_rows=max_sheet_rows, progress=progress)
-        elif fmt == "csv":
-            rows, sheets = write_csv(tmp, result.columns, chunks), 1
-        else:
-            rows, sheets = write_pdf(tmp, result), 1
+        rows, sheets = produce(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -149,12 +162,61 @@ def write_csv(tmp: Path, columns: list[OutputColumn], chunks: Iterator[list[tupl
     cells = [_csv_cell(c.kind) for c in columns]
     n = 0
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
-        out = csv.writer(fh)
+        out = csv.writer(fh, lineterminator="\n")
         out.writerow([neutralise(c.label) for c in columns])
         for chunk in chunks:
             out.writerows([[f(v) for f, v in zip(cells, r)] for r in chunk])
             n += len(chunk)
     return n
+
+
+def _pg_text(expr: Any, kind: str) -> Any:
+    """SQL that formats one output column the way :func:`write_csv` formats it in Python."""
+    if kind == "text":
+        t = cast(expr, Text)
+        risky = and_(func.ascii(t).in_([61, 43, 45, 64, 9, 13, 39]), t.regexp_match("^'*[-=+@\t\r]"))
+        return case((risky, literal("'") + t), else_=t)
+    if kind == "money":
+        return cast(cast(expr, Numeric(20, 2)), Text)
+    if kind in ("number", "percent"):
+        return cast(cast(expr, Float), Text)
+    if kind == "date":
+        return func.to_char(expr, "YYYY-MM-DD")
+    if kind == "datetime":
+        return func.to_char(func.timezone("UTC", expr), "YYYY-MM-DD HH24:MI:SS")
+    return cast(expr, Text)
+
+
+def copy_csv(db: Database, compiled: Any, tmp: Path, handle: QueryHandle | None = None) -> int:
+    """CSV straight from PostgreSQL: the report's SELECT, formatted column by column in SQL, through
+    ``COPY … TO STDOUT``. Its parameters stay parameters (psycopg binds them into the COPY)."""
+    inner = compiled.statement.subquery("report")
+    outer = select(*[_pg_text(inner.c[o.key], o.kind).label(o.key) for o in compiled.outputs])
+    sql = outer.compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
+    processors = getattr(sql, "_bind_processors", {})
+    params = {k: processors[k](v) if k in processors else v for k, v in sql.construct_params().items()}
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\n").writerow([neutralise(c.label) for c in compiled.outputs])
+    with db.engine.connect() as conn, open(tmp, "ab") as fh:
+        raw = conn.connection.dbapi_connection
+        if handle is not None:
+            handle.attach(raw)
+        try:
+            with raw.cursor() as cur:
+                with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+                    for data in copy:
+                        fh.write(data)
+                        if handle is not None and handle.cancelled():
+                            raise ReportCancelled()
+                rows = cur.rowcount
+        except Exception as exc:
+            if handle is not None and handle.cancelled():
+                raise ReportCancelled() from exc
+            raise
+        finally:
+            if handle is not None:
+                handle.detach()
+    return max(0, rows)
 
 
 # -- XLSX -----------------------------------------------------------------------------------------------
@@ -202,47 +264,57 @@ def write_xlsx(tmp: Path, result: ReportResult, chunks: Iterator[list[tuple]], *
             sheets.append((ws, 0))
             return ws
 
-        writers = []
-        for c in columns:
-            fmt = formats.get(c.kind)
-            if c.kind in ("int", "number", "money", "percent"):
-                writers.append(("n", fmt))
-            elif c.kind in ("date", "datetime"):
-                writers.append(("d", fmt))
-            else:
-                writers.append(("s", None))
-        sums = [0.0 if c.additive and c.numeric else None for c in columns]
+        # Columns by how they are written, so the row loop makes one call per non-empty cell.
+        numbers = [(i, formats[c.kind]) for i, c in enumerate(columns) if c.numeric]
+        dates = [(i, formats[c.kind]) for i, c in enumerate(columns) if c.kind in ("date", "datetime")]
+        texts = [i for i, c in enumerate(columns) if not c.numeric and c.kind not in ("date", "datetime")]
+        additive = [i for i, c in enumerate(columns) if c.additive and c.numeric]
+        sums = [0.0 if i in additive else None for i in range(len(columns))]
+        risky = _FORMULA_FIRST
+        number_types = (int, float)
 
         ws = new_sheet()
+        write_number, write_string, write_datetime = ws.write_number, ws.write_string, ws.write_datetime
         row = 0
         total_rows = 0
         for chunk in chunks:
             if not sized and chunk:
-                for i, c in enumerate(columns):
-                    if writers[i][0] == "s":
-                        longest = max((len(str(r[i])) for r in chunk[:500] if r[i] is not None), default=0)
-                        widths[i] = max(widths[i], min(50, longest + 2))
+                for i in texts:
+                    longest = max((len(str(r[i])) for r in chunk[:500] if r[i] is not None), default=0)
+                    widths[i] = max(widths[i], min(50, longest + 2))
                 sized = True
             for r in chunk:
                 if row >= per_sheet:
                     sheets[-1] = (ws, row)
                     ws = new_sheet()
+                    write_number, write_string, write_datetime = ws.write_number, ws.write_string, ws.write_datetime
                     row = 0
                 row += 1
-                for i, v in enumerate(r):
-                    if v is None:
-                        continue
-                    kind, fmt = writers[i]
-                    if kind == "n" and isinstance(v, (int, float)) and not isinstance(v, bool):
-                        if v != v or v in (math.inf, -math.inf):
-                            continue
-                        ws.write_number(row, i, v, fmt)
-                        if sums[i] is not None:
-                            sums[i] += v
-                    elif kind == "d" and isinstance(v, (dt.date, dt.datetime)):
-                        ws.write_datetime(row, i, v, fmt)
-                    else:
-                        ws.write_string(row, i, neutralise(str(v)))
+                for i, fmt in numbers:
+                    v = r[i]
+                    if v is not None:
+                        if type(v) in number_types and v == v and -1e308 < v < 1e308:
+                            write_number(row, i, v, fmt)
+                        elif isinstance(v, number_types):
+                            continue  # NaN or infinite: an empty cell
+                        else:
+                            write_string(row, i, neutralise(str(v)))
+                for i, fmt in dates:
+                    v = r[i]
+                    if v is not None:
+                        if isinstance(v, dt.date):
+                            write_datetime(row, i, v, fmt)
+                        else:
+                            write_string(row, i, neutralise(str(v)))
+                for i in texts:
+                    v = r[i]
+                    if v is not None:
+                        if type(v) is not str:
+                            v = str(v)
+                        write_string(row, i, neutralise(v) if v and v[0] in risky else v)
+            if additive:
+                for i in additive:
+                    sums[i] += sum(r[i] for r in chunk if type(r[i]) in number_types and r[i] == r[i])
             total_rows += len(chunk)
             if progress:
                 progress(0.5, f"{total_rows:,} rows written")

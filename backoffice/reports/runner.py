@@ -8,11 +8,9 @@ an already small result); the forecast is a post-processing step of its built-in
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -103,27 +101,8 @@ class ReportResult:
         return out
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    return value
-
-
-def row_converter(outputs: list[OutputColumn]) -> Callable[[tuple], tuple]:
-    """Database rows to plain Python values (floats for money, strings for enums, dates for buckets)."""
-    convert = [_plain for _ in outputs]
-
-    def row(r: tuple) -> tuple:
-        return tuple(c(v) for c, v in zip(convert, r))
-
-    return row
-
-
 def _frame(rows: list[tuple], outputs: list[OutputColumn]) -> pd.DataFrame:
-    conv = row_converter(outputs)
-    frame = pd.DataFrame([conv(r) for r in rows], columns=[o.key for o in outputs])
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=[o.key for o in outputs])
     for o in outputs:
         if o.kind in ("money", "number", "percent"):
             frame[o.key] = pd.to_numeric(frame[o.key], errors="coerce").astype("float64")
@@ -137,7 +116,6 @@ def stream(db: Database, compiled: CompiledReport, *, chunk_rows: int = CHUNK_RO
            handle: QueryHandle | None = None) -> Iterator[list[tuple]]:
     """The rows of a compiled report in chunks, fetched with a server-side cursor on PostgreSQL, so an
     export of a million rows holds one chunk at a time."""
-    conv = row_converter(compiled.outputs)
     with db.engine.connect() as conn:
         if handle is not None:
             handle.attach(conn.connection.dbapi_connection)
@@ -146,7 +124,7 @@ def stream(db: Database, compiled: CompiledReport, *, chunk_rows: int = CHUNK_RO
             for part in result.partitions(chunk_rows):
                 if handle is not None and handle.cancelled():
                     raise ReportCancelled()
-                yield [conv(r) for r in part]
+                yield [tuple(r) for r in part]
         except Exception as exc:
             if handle is not None and handle.cancelled():
                 raise ReportCancelled() from exc
@@ -167,7 +145,9 @@ def run(db: Database, defn: ReportDefinition, params: dict[str, Any] | None = No
         if handle is not None:
             handle.attach(conn.connection.dbapi_connection)
         try:
-            result = conn.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(compiled.statement)
+            # An aggregate is planned as a whole (a server-side cursor would be planned for its first rows)
+            options = {} if defn.aggregated else {"stream_results": True, "yield_per": CHUNK_ROWS}
+            result = conn.execution_options(**options).execute(compiled.statement)
             for part in result.partitions(CHUNK_ROWS):
                 if handle is not None and handle.cancelled():
                     raise ReportCancelled()
