@@ -241,9 +241,9 @@ def test_partial_receipts_post_the_right_ledger_moves(db: Database, actor: Actor
     po = purchase_orders.create_order(db, actor, supplier_id=buyer, destination_location_id=wh, lines=[(a, 12), (b, 6)])
     po = purchase_orders.send_order(db, actor, po.id)
     rows = {(r.sku, r.location): r for r in stock_page(db, StockFilter())}
+    # the Inventory view's "incoming": listed at the destination before anything arrived
+    assert (rows[("MC-S", "WH1")].incoming, rows[("MC-S", "WH1")].on_hand, rows[("MC-M", "WH1")].incoming) == (12, 0, 6)
     stock(db, actor, store, a, 1)
-    rows = {(r.sku, r.location): r for r in stock_page(db, StockFilter())}
-    assert rows[("MC-S", "WH1")].incoming == 12      # the Inventory view's "incoming"
     first = op()
     po = purchase_orders.receive_order(db, actor, po.id, quantities={a: 5}, operation_id=first)
     assert po.state == "partial" and [ln.received for ln in po.lines] == [5, 0] and po.outstanding == 13
