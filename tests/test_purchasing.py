@@ -160,12 +160,13 @@ def test_suggestions_respect_on_order_and_in_transit_and_never_order_twice(db: D
         assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 2
     # in transit counts too: a transfer on its way to the shop covers the shop's need
     sell_shop_to_customer(db, actor, store, b, shop)
+    [before] = [s for s in replenishment.suggest(db, as_of=TODAY) if (s.sku, s.location) == ("MC-M", "SHOP")]
+    assert before.daily_demand > 0 and (before.available, before.in_transit) == (0, 0)   # till sales at the shop
     stock(db, actor, store, b, 40)
     t = transfers.create_transfer(db, actor, source_location_id=wh, destination_location_id=shop, lines=[(b, 30)])
     transfers.ship_transfer(db, actor, t.id, operation_id=op())
-    shop_rows = [s for s in replenishment.suggest(db, as_of=TODAY) if s.location == "SHOP"]
-    assert all(s.in_transit == 30 for s in shop_rows if s.sku == "MC-M")
-    assert not [s for s in shop_rows if s.sku == "MC-M" and s.position > s.reorder_point]
+    [after] = [s for s in replenishment.suggest(db, as_of=TODAY) if (s.sku, s.location) == ("MC-M", "SHOP")]
+    assert (after.in_transit, after.position, after.need) == (30, 30, before.need - 30)
 
 
 def sell_shop_to_customer(db: Database, actor: Actor, store, variant: int, shop: int) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import email
 import io
 import socket
-import uuid
 from collections.abc import Iterator
 from email import policy
 
@@ -103,4 +102,3 @@ def test_documents_written_to_files(db: Database, actor: Actor, draft, tmp_path)
     with pytest.raises(ValueError):
         write_document(doc, tmp_path / "po.txt")
     assert format_money(doc.total, "EUR") == "17,283.00 EUR"
-    _ = uuid
