@@ -376,3 +376,21 @@ def test_find_products_and_overview(db: Database, actor: Actor, shop) -> None:
     overview = vs.overview(db)
     assert [a.code for a in overview.attributes] == ["size", "color", "material"]
     assert next(v for v in overview.attributes[0].values if v.value == "S").variant_count == 1
+
+
+def test_a_variant_that_sold_is_archived_not_deleted(db: Database, actor: Actor, shop) -> None:
+    from backoffice.models import Order, OrderLine, utcnow
+
+    vs.generate(db, actor, GenerationRequest((shop["tee"],), {"size": ["S", "M"]}, price="10.00"))
+    sold = _variants(db, shop["tee"])["BASIC-TEE-S"]["id"]
+    with db.write() as session:   # as the store writes its orders
+        order = Order(number="1001", ordered_at=utcnow(), total=D("10.00"))
+        session.add(order)
+        session.flush()
+        session.add(OrderLine(order_id=order.id, variant_id=sold, quantity=1, unit_price=D("10.00")))
+    plan = vs.plan_generation(db, GenerationRequest((shop["tee"],), {"size": ["L"]}, price="10.00", prune=True))
+    assert {r.sku: r.action for p in plan.products for r in p.remove} == {"BASIC-TEE-S": "archive",
+                                                                         "BASIC-TEE-M": "delete"}
+    vs.generate(db, actor, GenerationRequest((shop["tee"],), {"size": ["L"]}, price="10.00", prune=True))
+    assert {s: v["status"] for s, v in _variants(db, shop["tee"]).items()} == {"BASIC-TEE-S": "archived",
+                                                                               "BASIC-TEE-L": "active"}

@@ -28,12 +28,8 @@ from sqlalchemy.orm import Session
 
 from backoffice.db import Database
 from backoffice.models import (
-    OrderLine,
     Product,
-    StockCountLine,
     StockLevel,
-    StockMove,
-    TransferLine,
     Variant,
     VariantOption,
     VariantStatus,
@@ -199,14 +195,28 @@ def _excluded(combo: dict[str, str], exclusions: tuple[dict[str, str], ...]) -> 
     return any(ex and all(combo.get(k) == v for k, v in ex.items()) for ex in exclusions)
 
 
+def _blocking_references() -> list[Any]:
+    """Columns of every table whose rows keep a variant from being deleted (a foreign key to variants
+    without ON DELETE CASCADE / SET NULL): the ledger, sales, transfers, counts, purchase orders… Read
+    from the models, so a table added later counts too. Stock levels are looked at apart (below)."""
+    from backoffice.models import Base
+
+    out = []
+    for table in Base.metadata.sorted_tables:
+        if table.name == StockLevel.__tablename__:
+            continue
+        for fk in table.foreign_keys:
+            if fk.column.table.name == Variant.__tablename__ and (fk.ondelete or "").upper() not in ("CASCADE", "SET NULL"):
+                out.append(fk.parent)
+    return out
+
+
 def _has_history(session: Session, variant_ids: list[int]) -> set[int]:
-    """Variants with stock now, or any ledger line, sale, transfer or count: they are archived, not deleted."""
+    """Variants with stock now, or any ledger line, sale, transfer, count or order: they are archived,
+    not deleted. (Stock level rows at zero do not count: they are deleted with the variant.)"""
     out: set[int] = set()
-    checks = [
-        (StockLevel.variant_id, (StockLevel.on_hand != 0) | (StockLevel.reserved != 0)),
-        (StockMove.variant_id, None), (OrderLine.variant_id, None), (TransferLine.variant_id, None),
-        (StockCountLine.variant_id, None),
-    ]
+    checks: list[tuple[Any, Any]] = [(StockLevel.variant_id, (StockLevel.on_hand != 0) | (StockLevel.reserved != 0))]
+    checks += [(column, None) for column in _blocking_references()]
     for column, extra in checks:
         for cond in chunked_in(session, column, variant_ids):
             stmt = select(column).where(cond).distinct()
@@ -399,8 +409,11 @@ def generate(db: Database, actor: Actor, request: GenerationRequest, *, operatio
 
     try:
         return db.run_write(work)
-    except IntegrityError as exc:   # a concurrent writer took one of the SKUs first
-        raise ValidationError([("generator", "sku", f"a SKU was taken meanwhile: {str(exc.orig).splitlines()[0]}")]) from exc
+    except IntegrityError as exc:
+        text = str(exc.orig).splitlines()[0]
+        if "sku" in text.lower():   # a concurrent writer took one of the SKUs first
+            raise ValidationError([("generator", "sku", f"a SKU was taken meanwhile: {text}")]) from exc
+        raise ValidationError([("generator", "", f"rejected by the database: {text}")]) from exc
 
 
 _ATTRIBUTE_CACHE_KEY = "_variant_generator_attribute_of"
