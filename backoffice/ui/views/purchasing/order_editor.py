@@ -253,6 +253,7 @@ class OrderEditor(QFrame):
         self.supplier.setEnabled(self.order is None and not busy)
         for w in (self.destination, self.note, self.scan, self.remove_button):
             w.setEnabled(editable and not busy)
+        self.remove_button.setVisible(editable)
         self.table.setEditTriggers(EDIT_TRIGGERS if editable else QTableView.EditTrigger.NoEditTriggers)
         self.table.setColumnHidden(COL_LINE_RECEIVED, editable)
         has_lines = bool(self.lines)
