@@ -389,8 +389,9 @@ def generate(db: Database, actor: Actor, request: GenerationRequest, *, operatio
         for r in doomed:
             audit(session, actor, "variant", r.variant_id, "delete", {"sku": r.sku, "title": r.title}, None, operation_id)
         doomed_ids = [r.variant_id for r in doomed]
-        for cond in chunked_in(session, StockLevel.variant_id, doomed_ids):
-            session.execute(delete(StockLevel).where(cond))
+        for cond in chunked_in(session, StockLevel.variant_id, doomed_ids):   # empty level rows only: stock that
+            session.execute(delete(StockLevel).where(cond, StockLevel.on_hand == 0, StockLevel.reserved == 0))
+            # arrived meanwhile keeps its row, and the foreign key then refuses the delete (nothing is lost)
         for cond in chunked_in(session, VariantOption.variant_id, doomed_ids):
             session.execute(delete(VariantOption).where(cond))
         for cond in chunked_in(session, Variant.id, doomed_ids):
