@@ -283,3 +283,26 @@ def test_crop_canvas_draws_a_box_held_to_the_aspect_and_moves_it(qtbot) -> None:
     mouse(QEvent.Type.MouseMove, 12 + 420, 12 + 210)
     mouse(QEvent.Type.MouseButtonRelease, 12 + 420, 12 + 210)
     assert (canvas.crop.width(), canvas.crop.height()) == (pytest.approx(50), pytest.approx(50))
+
+
+def test_drag_images_onto_a_variant_and_tick_variants(qtbot, gallery, sqlite_db, shop) -> None:  # type: ignore[no-untyped-def]
+    view = gallery
+    by_sku = {v.sku: v.id for v in images.product_variants(sqlite_db, shop)}
+    panel = view.variants_panel
+    assert panel.list.count() == 2
+    first, second, _third = view.gallery.rows
+    mime = view.gallery.mimeData([view.gallery.index(0), view.gallery.index(1)])
+    blue_row = next(i for i in range(panel.list.count()) if panel.list.item(i).text().startswith("LT-Blue"))
+    target = panel.list.visualItemRect(panel.list.item(blue_row)).center()
+    with qtbot.waitSignal(panel.images_dropped, timeout=2_000):
+        panel.list.dropEvent(QDropEvent(QPointF(target), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                        Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: images.get_image(sqlite_db, second.id).variant_ids == (by_sku["LT-Blue"],), timeout=10_000)
+    assert images.get_image(sqlite_db, first.id).variant_ids == (by_sku["LT-Blue"],)
+    qtbot.waitUntil(lambda: not view.is_loading() and panel.checked_ids() == [by_sku["LT-Blue"]], timeout=10_000)
+
+    red_row = next(i for i in range(panel.list.count()) if panel.list.item(i).text().startswith("LT-Red"))
+    view.gallery_view.setCurrentIndex(view.gallery.index(0))
+    panel.list.item(red_row).setCheckState(Qt.CheckState.Checked)
+    qtbot.waitUntil(lambda: set(images.get_image(sqlite_db, first.id).variant_ids) == set(by_sku.values()),
+                    timeout=10_000)

@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from backoffice.ui import theme
-from backoffice.ui.views.images.models import MAIN_ROLE, MISSING_ALT_ROLE, SUBTITLE_ROLE, tr
+from backoffice.ui.views.images.models import MAIN_ROLE, MISSING_ALT_ROLE, SUBTITLE_ROLE, THUMB_MISSING_ROLE, tr
 
 Index = QModelIndex | QPersistentModelIndex
 CARD = QSize(160, 200)
@@ -55,8 +55,10 @@ class GalleryDelegate(QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(theme.SURFACE_ALT))
             painter.drawRoundedRect(QRectF(area), 6, 6)
-            painter.setPen(QColor(theme.TEXT_DISABLED))
-            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, tr("Loading…"))
+            missing = bool(index.data(THUMB_MISSING_ROLE))
+            painter.setPen(QColor(theme.DANGER if missing else theme.TEXT_DISABLED))
+            painter.drawText(area.adjusted(8, 0, -8, 0), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             tr("Not in the image store") if missing else tr("Loading…"))
 
         small = QFont(option.font)
         small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1.5))

@@ -30,6 +30,7 @@ OBJECT_ROLE = Qt.ItemDataRole.UserRole + 1
 MISSING_ALT_ROLE = Qt.ItemDataRole.UserRole + 2
 MAIN_ROLE = Qt.ItemDataRole.UserRole + 3
 SUBTITLE_ROLE = Qt.ItemDataRole.UserRole + 4
+THUMB_MISSING_ROLE = Qt.ItemDataRole.UserRole + 5
 IMAGE_IDS_MIME = "application/x-backoffice-image-ids"
 
 Index = QModelIndex | QPersistentModelIndex
@@ -49,6 +50,7 @@ class ThumbnailSource:
 
     def __init__(self) -> None:
         self.pixmaps: dict[str, QPixmap] = {}
+        self.missing: set[str] = set()      # hashes whose file the store does not have (or cannot be read)
 
     def get(self, content_hash: str | None) -> QPixmap | None:
         return self.pixmaps.get(content_hash or "")
@@ -194,6 +196,8 @@ class GalleryModel(QAbstractListModel):
             return img.missing_alt
         if role == MAIN_ROLE:
             return img.is_main
+        if role == THUMB_MISSING_ROLE:
+            return (img.thumb_hash or "") in self.thumbnails.missing
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [img.filename, img.alt_text or tr("No alt text yet")]
             if img.variant_ids:

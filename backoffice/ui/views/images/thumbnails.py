@@ -38,14 +38,13 @@ class ThumbnailLoader(QObject):
         self.store: ImageStore | None = None
         self._asked: set[str] = set()
         self.in_flight = 0
-        self.missing: set[str] = set()
 
     def set_store(self, store: ImageStore) -> None:
         if self.store is None or store.root != self.store.root:
             self.store = store
             self.source.pixmaps.clear()
             self._asked.clear()
-            self.missing.clear()
+            self.source.missing.clear()
 
     def request(self, hashes: Iterable[str]) -> None:
         store = self.store
@@ -67,7 +66,8 @@ class ThumbnailLoader(QObject):
         self.in_flight -= 1
         for h, image in images.items():
             if image.isNull():
-                self.missing.add(h)
+                self.source.missing.add(h)
+                self.loaded.emit(h)       # drawn as missing rather than loading forever
                 continue
             self.source.pixmaps[h] = QPixmap.fromImage(image)
             self.loaded.emit(h)

@@ -41,6 +41,7 @@ from backoffice.ui.views.images.details import ImageDetails
 from backoffice.ui.views.images.gallery import GalleryView
 from backoffice.ui.views.images.models import GalleryModel, ProductListModel, plural
 from backoffice.ui.views.images.thumbnails import ThumbnailLoader
+from backoffice.ui.views.images.variants_panel import VariantsPanel
 from backoffice.ui.views.inventory.common import error_text
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
@@ -89,7 +90,8 @@ class ImagesView(ViewPage):
         self._search_timer.timeout.connect(self.reload)
         self.search.textChanged.connect(lambda _t: self._search_timer.start())
         self.scope = QComboBox()
-        self.scope.addItem(self.tr("All products (with images first)"), "all")
+        self.scope.addItem(self.tr("All products"), "all")
+        self.scope.setToolTip(self.tr("Products with images are listed first"))
         self.scope.addItem(self.tr("Products with images"), "images")
         self.scope.addItem(self.tr("Images missing alt text"), "missing_alt")
         self.scope.currentIndexChanged.connect(lambda _i: self.reload())
@@ -157,14 +159,23 @@ class ImagesView(ViewPage):
         centre_layout.addWidget(self.stack, 1)
         self.details = ImageDetails()
         self.details.alt_text_saved.connect(self.save_alt_text)
+        self.variants_panel = VariantsPanel()
+        self.variants_panel.setFixedWidth(self.details.width())
+        self.variants_panel.toggled.connect(self.toggle_variant)
+        self.variants_panel.images_dropped.connect(self.add_to_variant)
+        side = QSplitter(Qt.Orientation.Vertical)   # a splitter honours the details' minimum height
+        side.addWidget(self.details)
+        side.addWidget(self.variants_panel)
+        side.setChildrenCollapsible(False)
+        side.setStretchFactor(1, 1)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(left)
         self.splitter.addWidget(centre)
-        self.splitter.addWidget(self.details)
+        self.splitter.addWidget(side)
         self.splitter.setChildrenCollapsible(False)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([250, 660, 230])
+        self.splitter.setSizes([228, 670, 242])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
@@ -273,7 +284,8 @@ class ImagesView(ViewPage):
         self.gallery.thumbnail_arrived(content_hash)
         image = self.selected_image()
         if image is not None and image.thumb_hash == content_hash:
-            self.details.set_pixmap(self.thumbnails.source.get(content_hash))
+            self.details.set_pixmap(self.thumbnails.source.get(content_hash),
+                                    missing=content_hash in self.thumbnails.source.missing)
 
     # -- state -----------------------------------------------------------------------------------------
     def selected_image(self) -> GalleryImage | None:
@@ -283,7 +295,9 @@ class ImagesView(ViewPage):
     def _on_image_selection(self) -> None:
         image = self.selected_image()
         self.details.show_image(image, self.gallery.variant_labels,
-                                self.thumbnails.source.get(image.thumb_hash) if image else None)
+                                self.thumbnails.source.get(image.thumb_hash) if image else None,
+                                missing=image is not None and image.thumb_hash in self.thumbnails.source.missing)
+        self.variants_panel.set_variants(self.variants, image)
         has = image is not None and self.context.actor is not None
         self.main_button.setEnabled(has and not image.is_main)
         for button in (self.edit_button, self.assign_button, self.delete_button):
@@ -358,6 +372,24 @@ class ImagesView(ViewPage):
     def save_alt_text(self, image_id: int, version: int, text: str) -> None:
         self._write(lambda db, actor: images.set_alt_text(db, actor, image_id, text, expected_version=version),
                     select_id=image_id)
+
+    def toggle_variant(self, variant_id: int, shown: bool) -> None:
+        image = self.selected_image()
+        if image is not None:
+            ids = sorted((set(image.variant_ids) | {variant_id}) if shown else (set(image.variant_ids) - {variant_id}))
+            self._write(lambda db, actor: images.assign_variants(db, actor, image.id, ids, expected_version=image.version),
+                        select_id=image.id)
+
+    def add_to_variant(self, variant_id: int, image_ids: list[int]) -> None:
+        """Images dragged onto a variant: each also shows for it (one write per image, its version checked)."""
+        rows = [r for r in self.gallery.rows if r.id in set(image_ids) and variant_id not in r.variant_ids]
+
+        def task(db, actor):  # type: ignore[no-untyped-def]
+            return [images.assign_variants(db, actor, r.id, sorted({*r.variant_ids, variant_id}),
+                                           expected_version=r.version) for r in rows]
+
+        if rows:
+            self._write(task, select_id=rows[0].id)
 
     def remove_selected(self) -> None:
         image = self.selected_image()
