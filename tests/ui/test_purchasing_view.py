@@ -237,3 +237,23 @@ def test_a_new_order_by_scanning(qtbot, db, actor, store, shop, open_view, monke
     assert editor.order is not None and editor.order.state == "draft" and editor.order.destination == "SHOP"
     assert editor.order.currency == "EUR" and editor.order.total == Decimal("59.94")
     assert view.orders.model.row_of_id(editor.order.id) >= 0
+
+
+def test_supplier_details_edited(qtbot, db, actor, store, shop, open_view, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.ui.views.purchasing.suppliers_panel import SupplierDialog
+
+    view = open_view(db, actor)
+    view.tabs.setCurrentWidget(view.suppliers)
+    wait_idle(qtbot, view)
+
+    def fill(dialog) -> int:  # type: ignore[no-untyped-def]
+        assert dialog.name.text() == "Norda Knits" and dialog.email.text() == "orders@norda.test"
+        dialog.terms.setText("Net 45")
+        dialog.notes.setPlainText("Closed in August")
+        return SupplierDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(SupplierDialog, "exec", fill)
+    view.suppliers.edit_supplier()
+    wait_idle(qtbot, view)
+    [row] = suppliers.list_suppliers(db)
+    assert (row.payment_terms, row.notes, row.version) == ("Net 45", "Closed in August", 2)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -49,22 +50,32 @@ ITEM_LIMIT = 5000
 
 
 class SupplierDialog(QDialog):
-    """A new supplier's details."""
+    """A supplier's details: a new one, or ``row`` to change."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, row: SupplierRow | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(self.tr("New supplier"))
-        self.name, self.email, self.contact, self.terms = QLineEdit(), QLineEdit(), QLineEdit(), QLineEdit()
+        self.row = row
+        self.setWindowTitle(self.tr("New supplier") if row is None else self.tr("Supplier {name}").format(name=row.name))
+        self.name, self.email, self.contact = QLineEdit(), QLineEdit(), QLineEdit()
+        self.phone, self.terms, self.notes = QLineEdit(), QLineEdit(), QPlainTextEdit()
+        self.notes.setFixedHeight(70)
         self.currency = QLineEdit("EUR")
         self.currency.setMaxLength(3)
         self.lead_time = QSpinBox()
         self.lead_time.setRange(0, 730)
         self.lead_time.setValue(14)
         self.lead_time.setSuffix(self.tr(" days"))
+        if row is not None:
+            for widget, value in ((self.name, row.name), (self.email, row.email), (self.contact, row.contact_name),
+                                  (self.phone, row.phone), (self.terms, row.payment_terms), (self.currency, row.currency)):
+                widget.setText(value)
+            self.notes.setPlainText(row.notes)
+            self.lead_time.setValue(row.lead_time_days)
         form = QFormLayout(self)
         for label, widget in ((self.tr("Name"), self.name), (self.tr("E-mail"), self.email),
-                              (self.tr("Contact"), self.contact), (self.tr("Currency"), self.currency),
-                              (self.tr("Default lead time"), self.lead_time), (self.tr("Payment terms"), self.terms)):
+                              (self.tr("Contact"), self.contact), (self.tr("Phone"), self.phone),
+                              (self.tr("Currency"), self.currency), (self.tr("Default lead time"), self.lead_time),
+                              (self.tr("Payment terms"), self.terms), (self.tr("Notes"), self.notes)):
             form.addRow(label, widget)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -73,8 +84,8 @@ class SupplierDialog(QDialog):
 
     def values(self) -> dict[str, Any]:
         return {"name": self.name.text(), "email": self.email.text(), "contact_name": self.contact.text(),
-                "currency": self.currency.text(), "lead_time_days": self.lead_time.value(),
-                "payment_terms": self.terms.text()}
+                "phone": self.phone.text(), "currency": self.currency.text(), "lead_time_days": self.lead_time.value(),
+                "payment_terms": self.terms.text(), "notes": self.notes.toPlainText()}
 
 
 class SuppliersPanel(QWidget):
@@ -98,6 +109,9 @@ class SuppliersPanel(QWidget):
         setup_table(self.supplier_table, self.supplier_model, stretch=SUPPLIER_COLUMNS[0].header)
         self.supplier_table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
         self.supplier_table.selectionModel().currentRowChanged.connect(self._on_supplier)
+        self.supplier_table.doubleClicked.connect(lambda _i: self.edit_supplier())
+        self.edit_button = QPushButton(self.tr("Edit…"))
+        self.edit_button.clicked.connect(self.edit_supplier)
         self.items_label = QLabel()
         self.items_label.setObjectName("DetailsTitle")
         self.model = items_model(self, self._on_edit, lambda r: r.id in self.pending)
@@ -121,6 +135,7 @@ class SuppliersPanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         top = QHBoxLayout()
         top.addStretch(1)
+        top.addWidget(self.edit_button)
         top.addWidget(self.add_button)
         left_layout.addLayout(top)
         left_layout.addWidget(self.supplier_table, 1)
@@ -198,6 +213,18 @@ class SuppliersPanel(QWidget):
         db, actor, values = self.context.db, self.context.actor, dialog.values()
         self._start(lambda: suppliers.create_supplier(db, actor, values),
                     lambda _c: (self.message.emit(self.tr("Supplier {name} added.").format(name=values["name"].strip()),
+                                                  "success"), self.reload()))
+
+    def edit_supplier(self) -> None:
+        row = self.current_supplier()
+        if row is None:
+            return
+        dialog = SupplierDialog(row, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        db, actor, values = self.context.db, self.context.actor, dialog.values()
+        self._start(lambda: suppliers.update_supplier(db, actor, row.id, expected_version=row.version, values=values),
+                    lambda _c: (self.message.emit(self.tr("Supplier {name} saved.").format(name=values["name"].strip()),
                                                   "success"), self.reload()))
 
     # -- items ------------------------------------------------------------------------------------------
