@@ -22,7 +22,6 @@ from backoffice.reports.definition import (
     BUCKETS,
     CHART_KINDS,
     FILTER_OPS,
-    Column,
     DefinitionError,
     Filter,
     ReportDefinition,
@@ -317,6 +316,3 @@ def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] 
         raise DefinitionError(f"unknown chart {defn.chart.kind!r}; use {', '.join(CHART_KINDS)}")
     return CompiledReport(defn, src, stmt, outputs, resolved, filter_text, today)
 
-
-def column_for(defn: ReportDefinition, key: str) -> Column | None:
-    return next((c for c in defn.columns if c.key == key), None)

@@ -193,3 +193,17 @@ def test_schedules_dialog_adds_lists_and_deletes(qtbot, view: ReportsView, tmp_p
     dialog.delete_selected()
     qtbot.waitUntil(lambda: dialog.pending == 0 and dialog.table.rowCount() == 0, timeout=10_000)
     dialog.reject()
+
+
+def test_due_schedules_run_while_the_app_is_open(qtbot, view: ReportsView, sqlite_db: Database, sqlite_actor: Actor,
+                                                 tmp_path) -> None:
+    from backoffice.reports.schedules import ScheduleSpec, create_schedule, run_history
+
+    create_schedule(sqlite_db, sqlite_actor, ScheduleSpec("sales-by-month", "daily", "00:00", format="csv",
+                                                          folder_pattern=str(tmp_path / "share") + "/"),
+                    starts_at=dt.datetime.now(UTC) - dt.timedelta(days=2))
+    assert view._due_timer.isActive()
+    view.run_due_schedules()
+    qtbot.waitUntil(lambda: view.tasks.pending == 0 and len(run_history(sqlite_db)) == 1, timeout=20_000)
+    qtbot.waitUntil(lambda: run_history(sqlite_db)[0].status == "ok", timeout=20_000)
+    assert [p.suffix for p in (tmp_path / "share").iterdir()] == [".csv"]
