@@ -241,3 +241,25 @@ def test_reports_command_line(db: Database, actor, store, tmp_path) -> None:
     assert "ok" in history.output and "due 2099-01-05 05:30" in history.output
     refused = _cli(db, "reports", "schedule", "add", "sales-by-week", "--tz", "Nowhere/City", "--folder", "/tmp/x")
     assert refused.exit_code == 1 and "Nowhere/City" in refused.stderr
+
+
+def test_show_and_save_a_definition_from_the_command_line(db: Database, actor, store, tmp_path) -> None:
+    import json
+
+    shown = _cli(db, "reports", "show", "sales-by-month")
+    assert shown.exit_code == 0
+    doc = json.loads(shown.output)
+    doc.update(name="monthly-units", title="Monthly units", columns=[{"field": "quantity", "agg": "sum"}])
+    path = tmp_path / "monthly.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    saved = _cli(db, "reports", "save", str(path))
+    assert saved.exit_code == 0 and saved.output.strip() == "saved monthly-units (version 1)"
+    assert _cli(db, "reports", "save", str(path)).output.strip() == "saved monthly-units (version 1)"  # unchanged
+    doc["limit"] = 6
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert _cli(db, "reports", "save", str(path)).output.strip() == "saved monthly-units (version 2)"
+    assert any(line.split()[:2] == ["monthly-units", "saved"] for line in _cli(db, "reports", "list").output.splitlines())
+    doc["columns"] = [{"field": "nothing", "agg": "sum"}]
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    bad = _cli(db, "reports", "save", str(path))
+    assert bad.exit_code == 1 and "has no field 'nothing'" in bad.stderr

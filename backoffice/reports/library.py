@@ -95,6 +95,8 @@ def save_report(db: Database, actor: Actor, defn: ReportDefinition, *, expected_
         if row.version != expected_version:
             raise ConflictError("report", row.id, defn.name, expected_version, row.version)
         before = row.definition
+        if before == doc:
+            return row.version   # nothing changed: no new version, no audit row
         row.definition = doc
         session.flush()
         audit(session, actor, "report", row.id, "update", {"definition": before}, {"definition": doc})
