@@ -207,3 +207,12 @@ def test_due_schedules_run_while_the_app_is_open(qtbot, view: ReportsView, sqlit
     qtbot.waitUntil(lambda: view.tasks.pending == 0 and len(run_history(sqlite_db)) == 1, timeout=20_000)
     qtbot.waitUntil(lambda: run_history(sqlite_db)[0].status == "ok", timeout=20_000)
     assert [p.suffix for p in (tmp_path / "share").iterdir()] == [".csv"]
+
+
+def test_cancel_in_the_view_stops_the_preview(qtbot, view: ReportsView) -> None:
+    view.preview()
+    assert view.cancel_button.isVisible()
+    view.cancel()
+    wait_loaded(qtbot, view)
+    assert not view.cancel_button.isVisible()
+    assert view.status.text() in ("Cancelled", "") or "rows" in view.status.text()  # it may have finished first

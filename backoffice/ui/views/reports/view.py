@@ -77,7 +77,6 @@ class ReportsView(ViewPage):
         self._inflight = 0
         self._needs_list = True
         self._handle: QueryHandle | None = None
-        self._state: TaskState | None = None
         self.current: library.ReportEntry | None = None
         self.result: ReportResult | None = None
         self.last_export: ExportResult | None = None
@@ -330,9 +329,7 @@ class ReportsView(ViewPage):
         defn = self.builder.definition()
         params = self.params(defn)
         handle = QueryHandle()
-        state = TaskState(self.tr("Running {title}").format(title=defn.display_title()), parent=self)
-        state.cancel_requested.connect(handle.cancel)
-        self._handle, self._state = handle, state
+        self._handle = handle
         started = time.monotonic()
         self.status.setText(self.tr("Running…"))
         self.cancel_button.setVisible(True)
@@ -341,19 +338,21 @@ class ReportsView(ViewPage):
             result = run(db, defn, params, max_rows=PREVIEW_ROWS, handle=handle)
             return result, _rows(result)
 
-        self._start(task, partial(self._on_result, gen, started), state=state,
-                    on_error=partial(self._on_preview_error, gen))
+        # Not announced to the progress strip (most previews take a fraction of a second, and the strip
+        # would flicker on every change); the view shows "Running…" and its own Cancel button instead.
+        self._start(task, partial(self._on_result, gen, started), on_error=partial(self._on_preview_error, gen))
 
     def cancel(self) -> None:
-        if self._state is not None:
-            self._state.cancel()
-        self._handle = self._state = None
+        """Stop the running preview: its statement is interrupted in the database."""
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = None
         self.cancel_button.setVisible(False)
 
     def _on_result(self, gen: int, started: float, value: tuple[ReportResult, list[tuple]]) -> None:
         if gen != self._generation:
             return
-        self._handle = self._state = None
+        self._handle = None
         self.cancel_button.setVisible(False)
         result, rows = value
         self.result = result
@@ -374,7 +373,7 @@ class ReportsView(ViewPage):
     def _on_preview_error(self, gen: int, exc: BaseException) -> None:
         if gen != self._generation:
             return
-        self._handle = self._state = None
+        self._handle = None
         self.cancel_button.setVisible(False)
         if isinstance(exc, ReportCancelled):
             self.status.setText(self.tr("Cancelled"))
