@@ -376,3 +376,43 @@ def test_csv_reads_the_same_from_either_path(db: Database, sales, tmp_path) -> N
     assert rows("fast.csv") == rows("plain.csv")
     assert rows("fast.csv")[1] == ["#1001", "2026-01-15 10:00:00", "'=HYPERLINK(\"http://evil.test\",\"x\")", "1",
                                    "60.00", "50.00"]
+
+
+def test_stock_transfer_and_purchase_reports_with_known_answers(db: Database, actor, store) -> None:
+    from backoffice.models import PurchaseOrder, PurchaseOrderLine, Supplier
+    from backoffice.services import alerts, inventory, transfers
+    from backoffice.services.inventory import MoveLine
+
+    s, m, l_ = store.variant_ids
+    wh, shop, sup = store.locations["WH1"], store.locations["SHOP"], store.locations["SUP"]
+    inventory.post_moves(db, actor, operation_id="in-1", reason="receipt",
+                         lines=[MoveLine(s, sup, wh, 10), MoveLine(m, sup, wh, 2), MoveLine(l_, sup, shop, 5)])
+    alerts.set_threshold(db, actor, variant_id=m, location_id=wh, threshold=3)
+    transfers.create_and_ship(db, actor, source_location_id=wh, destination_location_id=shop, lines=[(s, 4)],
+                              operation_id="ship-1")
+
+    valuation = run(db, BUILTIN["inventory-valuation"]).frame
+    by_location = valuation.groupby("location")[["sum_on_hand", "sum_stock_value"]].sum().round(2)
+    assert by_location.loc["WH1"].tolist() == [8.0, 168.0] and by_location.loc["SHOP"].tolist() == [5.0, 105.0]
+    low = run(db, BUILTIN["low-stock"]).frame
+    assert low[["location", "sku", "available", "threshold", "shortfall"]].values.tolist() == [["WH1", "MC-M", 2, 3, 1]]
+    transit = run(db, BUILTIN["transfers-in-transit"]).frame
+    assert transit[["source", "destination", "sku", "in_transit"]].values.tolist() == [["WH1", "SHOP", "MC-S", 4]]
+    assert transit["transit_value"].round(2).tolist() == [84.0]
+    moves = run(db, BUILTIN["stock-movements"], {"period": "all_time"}).frame
+    assert set(moves.columns) >= {"receipt"} and int(moves["receipt"].sum()) == 17
+
+    with db.write() as session:
+        session.add(Supplier(id=1, name="Norda Mills"))
+        session.flush()
+        for pid, state, qty, received in ((1, "sent", 10, 0), (2, "partial", 6, 4), (3, "received", 5, 5)):
+            session.add(PurchaseOrder(id=pid, number=f"PO-{pid}", state=state, supplier_id=1,
+                                      destination_location_id=wh, currency="EUR"))
+            session.flush()
+            session.add(PurchaseOrderLine(order_id=pid, variant_id=s, quantity=qty, unit_cost=Decimal("20.00"),
+                                          received=received))
+    po = run(db, BUILTIN["purchase-orders"]).frame.round(2)
+    assert po.values.tolist() == [["Norda Mills", "partial", 1, 120.0, 40.0], ["Norda Mills", "received", 1, 100.0, 0.0],
+                                  ["Norda Mills", "sent", 1, 200.0, 200.0]]
+    slow = run(db, BUILTIN["slow-movers"]).frame
+    assert set(slow["sku"]) == {"MC-S", "MC-M", "MC-L"} and (slow["sell_through"].fillna(0) == 0).all()
