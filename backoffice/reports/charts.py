@@ -149,6 +149,25 @@ def draw(figure: Figure, data: ChartData | None, *, empty_text: str = "No chart 
         else:
             figure.autofmt_xdate(rotation=0, ha="center")
         ax.grid(axis="y", color="#e2e8f0", linewidth=0.8)
+    elif data.kind == "bar" and data.x_dates is None and len(data.labels) > 5 \
+            and max(len(label) for label in data.labels) > 10:
+        # Long names (products, SKUs) read better as horizontal bars, the first row on top.
+        ys = np.arange(len(data.labels))
+        height = 0.8 / len(names)
+        for i, name in enumerate(names):
+            ax.barh(ys + (i - (len(names) - 1) / 2) * height, np.nan_to_num(data.series[name]), height,
+                    color=PALETTE[i % len(PALETTE)], label=name)
+        ax.set_yticks(ys)
+        ax.set_yticklabels([label if len(label) <= 34 else label[:33] + "…" for label in data.labels], fontsize=7.5)
+        ax.invert_yaxis()
+        ax.xaxis.set_major_formatter(FuncFormatter(compact_number))
+        ax.grid(axis="x", color="#e2e8f0", linewidth=0.8)
+        ax.set_axisbelow(True)
+        if len(names) > 1:
+            ax.legend(fontsize=8, frameon=False, loc="lower right")
+        if rect is None:
+            figure.tight_layout()
+        return
     else:
         xs = np.arange(len(data.labels))
         stacked = data.kind == "stacked_bar"
