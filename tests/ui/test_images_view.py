@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QItemSelectionModel, QPointF, Qt
 from PySide6.QtGui import QDropEvent
 
 from backoffice.services import catalog, images
@@ -15,7 +15,8 @@ from backoffice.services.image_matching import Target, UploadPlan
 from backoffice.services.image_store import ENV_IMAGE_STORE
 from backoffice.ui.views.images import ImagesView
 from backoffice.ui.views.images.editor_dialog import ImageEditorDialog
-from backoffice.ui.views.images.models import MISSING_ALT_ROLE, GalleryModel, ReviewModel, ThumbnailSource
+from backoffice.ui.thumbnails import ThumbnailSource
+from backoffice.ui.views.images.models import MISSING_ALT_ROLE, GalleryModel, ReviewModel
 from backoffice.ui.views.images.upload_dialog import BulkUploadDialog
 
 
@@ -100,6 +101,13 @@ def test_upload_review_then_ingest_shows_thumbnails(qtbot, tasks, view, sqlite_d
     assert "3 images · 3 without alt text" in view.gallery_subtitle.text()
 
 
+def pick(view: ImagesView, row: int) -> None:
+    """Select one gallery image as a click does (setCurrentIndex alone follows whatever keyboard modifiers
+    the application believes are held, which earlier key-press tests can leave behind)."""
+    view.gallery_view.selectionModel().setCurrentIndex(view.gallery.index(row),
+                                                       QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+
 @pytest.fixture
 def gallery(qtbot, tasks, view, tmp_path):  # type: ignore[no-untyped-def]
     paths = [photo(tmp_path / f"linen-tee_{n}.jpg", colour=(40 * n, 80, 120)) for n in (1, 2, 3)]
@@ -131,7 +139,7 @@ def test_drag_to_reorder_stores_the_new_order(qtbot, gallery, sqlite_db, shop) -
 def test_alt_text_main_image_and_variants(qtbot, gallery, sqlite_db, shop) -> None:  # type: ignore[no-untyped-def]
     view = gallery
     second = view.gallery.rows[1]
-    view.gallery_view.setCurrentIndex(view.gallery.index(1))
+    pick(view, 1)
     assert view.details.image.id == second.id and view.details.alt_flag.isVisible()
     view.details.alt_text.setText("Linen tee, back view")
     assert not view.details.alt_flag.isVisible() and view.details.save_alt.isEnabled()
@@ -154,7 +162,7 @@ def test_alt_text_main_image_and_variants(qtbot, gallery, sqlite_db, shop) -> No
 
 def test_editor_crop_makes_a_new_version_and_restores_the_first(qtbot, tasks, gallery, sqlite_db) -> None:  # type: ignore[no-untyped-def]
     view = gallery
-    view.gallery_view.setCurrentIndex(view.gallery.index(0))
+    pick(view, 0)
     view.open_editor()
     editor = view.dialog
     assert isinstance(editor, ImageEditorDialog)
@@ -302,7 +310,7 @@ def test_drag_images_onto_a_variant_and_tick_variants(qtbot, gallery, sqlite_db,
     qtbot.waitUntil(lambda: not view.is_loading() and panel.checked_ids() == [by_sku["LT-Blue"]], timeout=10_000)
 
     red_row = next(i for i in range(panel.list.count()) if panel.list.item(i).text().startswith("LT-Red"))
-    view.gallery_view.setCurrentIndex(view.gallery.index(0))
+    pick(view, 0)
     panel.list.item(red_row).setCheckState(Qt.CheckState.Checked)
     qtbot.waitUntil(lambda: set(images.get_image(sqlite_db, first.id).variant_ids) == set(by_sku.values()),
                     timeout=10_000)

@@ -421,3 +421,27 @@ def test_bulk_edit_history_and_export_open_with_the_right_targets(qtbot, monkeyp
     assert opened[1][2] == Target(filter=VariantFilter()) and "matching the filter" in opened[1][3]
     assert opened[2][2:4] == (row.product_id, row.variant_id)
     assert opened[3][2:4] == (VariantFilter(), view.model.total)
+
+
+def test_title_cells_show_the_rows_picture(qtbot, db, actor, store, open_grid, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from backoffice.services import image_matching, images
+    from backoffice.services.image_store import ENV_IMAGE_STORE, ImageStore
+
+    monkeypatch.setenv(ENV_IMAGE_STORE, str(tmp_path / "image-store"))
+    red = tmp_path / "MC-M.jpg"   # matched to the variant MC-M by its SKU
+    Image.new("RGB", (400, 400), (220, 20, 20)).save(red, "JPEG")
+    plan = image_matching.plan_upload(db, [str(red)])
+    assert [f.target.variant_id for f in plan.matched] == [store.variant_ids[1]]
+    images.ingest(db, actor, plan.matched, store=ImageStore(tmp_path / "image-store"))
+
+    view = open_grid(db, actor)
+    thumb = view.model.row_at(0).thumb_hash
+    assert thumb is not None  # every row of the product shows its only image
+    qtbot.waitUntil(lambda: view.thumbnails.loader.source.get(thumb) is not None, timeout=10_000)
+    view.table.viewport().repaint()
+    shot = view.table.viewport().grab().toImage()
+    cell = view.table.visualRect(view.model.index(1, TITLE))
+    colour = shot.pixelColor(cell.left() + 6 + 12, cell.center().y())
+    assert colour.red() > 180 and colour.green() < 80 and colour.blue() < 80

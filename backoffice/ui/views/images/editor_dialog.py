@@ -28,7 +28,7 @@ from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.images.crop_canvas import CropCanvas
 from backoffice.ui.views.images.models import VersionsModel
-from backoffice.ui.views.images.thumbnails import ThumbnailLoader
+from backoffice.ui.thumbnails import ThumbnailLoader
 from backoffice.ui.views.inventory.common import error_text
 from backoffice.ui.widgets.banner import MessageBanner
 

@@ -18,12 +18,13 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon
 
 from backoffice.services.image_matching import PlannedFile, Target, UploadPlan
 from backoffice.services.image_processing import describe_size
 from backoffice.services.images import GalleryImage, ProductHit, VersionInfo
 from backoffice.ui import theme
+from backoffice.ui.thumbnails import ThumbnailSource
 
 CONTEXT = "Images"
 OBJECT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -43,17 +44,6 @@ def tr(text: str) -> str:
 
 def plural(n: int, one: str, many: str) -> str:
     return (one if n == 1 else many).format(n=f"{n:,}")
-
-
-class ThumbnailSource:
-    """Pixmaps by content hash, shared by the gallery and the versions list (filled by the loader)."""
-
-    def __init__(self) -> None:
-        self.pixmaps: dict[str, QPixmap] = {}
-        self.missing: set[str] = set()      # hashes whose file the store does not have (or cannot be read)
-
-    def get(self, content_hash: str | None) -> QPixmap | None:
-        return self.pixmaps.get(content_hash or "")
 
 
 # -- products ------------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from backoffice.ui.views.images.delegates import ProductDelegate
 from backoffice.ui.views.images.details import ImageDetails
 from backoffice.ui.views.images.gallery import GalleryView
 from backoffice.ui.views.images.models import GalleryModel, ProductListModel, plural
-from backoffice.ui.views.images.thumbnails import ThumbnailLoader
+from backoffice.ui.thumbnails import ThumbnailLoader
 from backoffice.ui.views.images.variants_panel import VariantsPanel
 from backoffice.ui.views.inventory.common import error_text
 from backoffice.ui.widgets.banner import MessageBanner

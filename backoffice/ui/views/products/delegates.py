@@ -8,6 +8,7 @@ loading) are painted as soft grey bars, and staged edits get a corner mark over 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +46,7 @@ from PySide6.QtWidgets import (
 )
 
 from backoffice.ui import theme
+from backoffice.ui.thumbnails import ThumbnailSource
 from backoffice.ui.views.products.columns import (
     ENUM_VALUES,
     NULLABLE,
@@ -62,6 +64,7 @@ from backoffice.ui.views.products.model import STAGED_BG, Cell, ProductGridModel
 Index = QModelIndex | QPersistentModelIndex
 _ID_ROLE = Qt.ItemDataRole.UserRole + 1
 _PAD = 6   # horizontal padding of cell text, as the style sheet gives other tables
+THUMB_SIDE = 24  # the Title column's picture, in a 30-pixel row
 _SELECTED = QStyle.StateFlag.State_Selected.value
 _HAS_FOCUS = QStyle.StateFlag.State_HasFocus.value
 _ALTERNATE = QStyleOptionViewItem.ViewItemFeature.Alternate.value
@@ -237,6 +240,11 @@ class GridDelegate(QStyledItemDelegate):
     def __init__(self, model: ProductGridModel, parent: Any = None) -> None:
         super().__init__(parent)
         self.grid = model
+        # Set by the view: pixmaps by thumbnail hash for the Title column, and who fetches the missing ones.
+        self.thumbnails: ThumbnailSource | None = None
+        self.request_thumbnail: Callable[[str], None] | None = None
+        self._thumb_column = next(i for i, c in enumerate(model.columns) if c.key == "title")
+        self._thumb_frame = QColor(theme.BORDER)
         self._staged_bg = QColor(STAGED_BG)
         self._bold: tuple[QFont, QFont, QFontMetrics] | None = None
         self._danger = QColor(theme.DANGER)
@@ -340,12 +348,38 @@ class GridDelegate(QStyledItemDelegate):
             else:
                 painter.setFont(option.font)
                 metrics = option.fontMetrics
+            if index.column() == self._thumb_column and self.thumbnails is not None:
+                rect = self._paint_thumbnail(painter, rect, index.row())
             self._draw_text(painter, rect, cell, metrics)
             if cell.staged:
                 self._paint_staged_mark(painter, rect)
         if state & _HAS_FOCUS:
             painter.setPen(self._focus)
             painter.drawRect(rect.adjusted(0, 0, -1, -1))
+
+    def _paint_thumbnail(self, painter: QPainter, rect: QRect, row: int) -> QRect:
+        """The row's picture (its variant's image, else the product's main one) at the left of the title;
+        returns the room left for the text. A picture not loaded yet is asked for and framed meanwhile."""
+        grid_row = self.grid.row_at(row)
+        content_hash = grid_row.thumb_hash if grid_row is not None else None
+        if not content_hash or self.thumbnails is None:
+            return rect
+        side = min(rect.height() - 4, THUMB_SIDE)
+        box = QRect(rect.left() + _PAD, rect.top() + (rect.height() - side) // 2, side, side)
+        pixmap = self.thumbnails.get(content_hash)
+        if pixmap is None or pixmap.isNull():
+            if content_hash not in self.thumbnails.missing and self.request_thumbnail is not None:
+                self.request_thumbnail(content_hash)
+            painter.save()
+            painter.setPen(self._thumb_frame)
+            painter.drawRect(box.adjusted(0, 0, -1, -1))
+            painter.restore()
+        else:
+            scaled = pixmap.scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation)
+            painter.drawPixmap(box.left() + (side - scaled.width()) // 2, box.top() + (side - scaled.height()) // 2,
+                               scaled)
+        return rect.adjusted(side + _PAD, 0, 0, 0)
 
     def _draw_text(self, painter: QPainter, rect: QRect, cell: Cell, metrics: QFontMetrics) -> None:
         room = rect.width() - 2 * _PAD

@@ -36,6 +36,7 @@ from backoffice.ui.views.base import ViewPage, page_header
 from backoffice.ui.views.products.clipboard import CellProblem, GridClipboard
 from backoffice.ui.views.products.columns import CategoryIndex, locale
 from backoffice.ui.views.products.delegates import GridDelegate
+from backoffice.ui.views.products.thumbs import GridThumbnails
 from backoffice.ui.views.products.filters import ProductFilterBar
 from backoffice.ui.views.products.loader import GridLoader, one_line
 from backoffice.ui.views.products.model import PAGE_ROWS, ProductGridModel
@@ -70,6 +71,7 @@ class ProductsView(ViewPage):
         self.table.setModel(self.model)
         self.delegate = GridDelegate(self.model, self.table)
         self.table.setItemDelegate(self.delegate)
+        self.thumbnails = GridThumbnails(self.delegate, self.table, context, tasks, self)
         self.layouts = ColumnLayouts(self.table, self.settings)
         self.layouts.restore_current()
         self.clipboard = GridClipboard(self.table, self.model, self.ensure_rows, self)
@@ -244,7 +246,7 @@ class ProductsView(ViewPage):
             self._load_facets()
 
     def is_loading(self) -> bool:
-        return self.loader.loading
+        return self.loader.loading or self.thumbnails.is_loading()
 
     # -- loading -------------------------------------------------------------------------------------------
     def sort(self) -> tuple[str, bool]:

@@ -1,5 +1,6 @@
 """Thumbnails read from the image store off the GUI thread, a batch per background task, and kept by
-content hash (the same thumbnail is read once however many views show it)."""
+content hash (the same thumbnail is read once however many views show it). Used by the Images view's
+gallery and the Products grid."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ from PySide6.QtGui import QImage, QPixmap
 
 from backoffice.services.image_store import ImageStore, StoreError
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.images.models import ThumbnailSource
 
 BATCH = 24
+
+
+class ThumbnailSource:
+    """Pixmaps by content hash, shared by the views that show them (filled by the loader)."""
+
+    def __init__(self) -> None:
+        self.pixmaps: dict[str, QPixmap] = {}
+        self.missing: set[str] = set()      # hashes whose file the store does not have (or cannot be read)
+
+    def get(self, content_hash: str | None) -> QPixmap | None:
+        return self.pixmaps.get(content_hash or "")
 
 
 def read_images(store: ImageStore, hashes: list[str]) -> dict[str, QImage]:
