@@ -416,3 +416,11 @@ def test_stock_transfer_and_purchase_reports_with_known_answers(db: Database, ac
                                   ["Norda Mills", "sent", 1, 200.0, 200.0]]
     slow = run(db, BUILTIN["slow-movers"]).frame
     assert set(slow["sku"]) == {"MC-S", "MC-M", "MC-L"} and (slow["sell_through"].fillna(0) == 0).all()
+    with db.write() as session:  # 2 of MC-L sold last week: 2 / (2 + 5 on hand)
+        session.add(Order(id=9, number="#9", ordered_at=dt.datetime.now(UTC) - dt.timedelta(days=7), status="paid",
+                          total=Decimal("80.00")))
+        session.flush()
+        session.add(OrderLine(order_id=9, variant_id=l_, quantity=2, unit_price=Decimal("40.00")))
+    slow = run(db, BUILTIN["slow-movers"], {"sales_period": "last_30_days"}).frame.set_index("sku")
+    assert slow.loc["MC-L", "sell_through"] == pytest.approx(2 / 7) and slow.loc["MC-L", "sum_units_sold"] == 2
+    assert run(db, BUILTIN["slow-movers"], {"sales_period": "yesterday"}).frame["sum_units_sold"].sum() == 0

@@ -104,7 +104,7 @@ def _definitions() -> list[ReportDefinition]:
             columns=[Column("on_hand", "sum", "On hand"), Column("units_sold", "sum", "Units sold"),
                      Column("sell_through"), Column("last_sold_at", "max", "Last sold")],
             filters=[Filter("on_hand", "gt", 0)], sort=[Sort("sell_through"), Sort("on_hand", True)], limit=100,
-            options={"sales_period": "last_90_days"}, builtin=True),
+            options={"sales_period": "last_90_days"}, params={"sales_period": "last_90_days"}, builtin=True),
         ReportDefinition(
             name="stock-movements", title="Stock movements", source="stock_moves",
             description="Units moved per day and reason.",

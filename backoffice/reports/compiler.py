@@ -27,7 +27,7 @@ from backoffice.reports.definition import (
     ReportDefinition,
     Sort,
 )
-from backoffice.reports.sources import FieldSpec, Source, context, source
+from backoffice.reports.sources import SOURCES, FieldSpec, Source, context, source
 
 # What each kind of output reads back as: floats for money and ratios (converted by the driver layer, not
 # value by value in Python), plain strings for text (enum columns too).
@@ -192,7 +192,9 @@ def _condition(expr: Any, spec: FieldSpec, f: Filter, value: Any, today: dt.date
 
 def resolve_params(defn: ReportDefinition, params: dict[str, Any] | None) -> dict[str, Any]:
     given = dict(params or {})
-    known = set(defn.params) | {f.param for f in defn.filters if f.param}
+    # a source option (the sales period of sell-through) can be given as a parameter too
+    options = set(source(defn.source).options) if defn.source in SOURCES else set()
+    known = set(defn.params) | {f.param for f in defn.filters if f.param} | options
     unknown = sorted(set(given) - known)
     if unknown:
         raise DefinitionError(f"report {defn.name!r} has no parameter {', '.join(unknown)}"
@@ -207,7 +209,8 @@ def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] 
     src = source(defn.source)
     today = today or dt.datetime.now(dt.timezone.utc).date()
     resolved = resolve_params(defn, params)
-    ns = src.namespace(context(defn.options, today))
+    options = {**defn.options, **{k: v for k, v in resolved.items() if k in src.options}}
+    ns = src.namespace(context(options, today))
     joins: set[str] = set()
 
     def field_expr(name: str) -> tuple[FieldSpec, Any]:

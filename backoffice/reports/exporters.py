@@ -426,11 +426,10 @@ def write_pdf(tmp: Path, result: ReportResult) -> int:
     from matplotlib.backends.backend_pdf import PdfPages
 
     title = result.definition.display_title()
-    n = 0
     with PdfPages(tmp, metadata={"Title": title, "Creator": "Backoffice"}) as pdf:
-        for page, n in pdf_pages(result):
+        for page, _rows_so_far in pdf_pages(result):
             pdf.savefig(page)
-    return n
+    return len(result.frame)
 
 
 def pdf_pages(result: ReportResult, *, rows_per_page: int = 32) -> Iterator[tuple[Any, int]]:
@@ -459,12 +458,22 @@ def pdf_pages(result: ReportResult, *, rows_per_page: int = 32) -> Iterator[tupl
         yield page, 0
         return
     right = [c.numeric for c in columns]
+    additive = [c.additive and c.numeric for c in columns]
+    if any(additive) and not result.truncated:
+        totals = [_pdf_cell(float(result.frame[c.key].fillna(0).sum()), c.kind) if add else "" for c, add
+                  in zip(columns, additive)]
+        first_free = next((i for i, add in enumerate(additive) if not add), None)
+        if first_free is not None:
+            totals[first_free] = "Total"
+        rows.append(totals)
+    has_totals = any(additive) and not result.truncated
     for start in range(0, len(rows), rows_per_page):
         page = Figure(figsize=size)
         ax = page.add_axes((0.03, 0.05, 0.94, 0.86))
         ax.set_axis_off()
         end = min(start + rows_per_page, len(rows))
-        page.text(0.03, 0.95, f"{title} — rows {start + 1:,}–{end:,} of {len(rows):,}", fontsize=10,
+        shown = len(rows) - (1 if has_totals else 0)
+        page.text(0.03, 0.95, f"{title} — rows {start + 1:,}–{min(end, shown):,} of {shown:,}", fontsize=10,
                   color="#334155", va="top")
         table = ax.table(cellText=rows[start:end], colLabels=[c.label for c in columns], loc="upper left",
                          cellLoc="left", colLoc="left")
@@ -477,6 +486,9 @@ def pdf_pages(result: ReportResult, *, rows_per_page: int = 32) -> Iterator[tupl
                 cell.set_facecolor("#1f4e79")
                 cell.get_text().set_color("white")
                 cell.get_text().set_fontweight("bold")
+            elif has_totals and start + r == len(rows):
+                cell.get_text().set_fontweight("bold")
+                cell.set_facecolor("#eef2f7")
             elif r % 2 == 0:
                 cell.set_facecolor("#f8fafc")
             if c < len(right) and right[c]:
