@@ -257,3 +257,40 @@ def test_supplier_details_edited(qtbot, db, actor, store, shop, open_view, monke
     wait_idle(qtbot, view)
     [row] = suppliers.list_suppliers(db)
     assert (row.payment_terms, row.notes, row.version) == ("Net 45", "Closed in August", 2)
+
+
+def test_reorder_point_settings_are_edited_in_the_view(qtbot, db, actor, store, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    view = open_view(db, actor)
+    panel = view.suggestions
+    [before] = panel.suggestions
+    assert (before.reorder_point, before.order_up_to, before.quantity) == (20, 48, 48)
+    panel.open_settings()
+    dialog = panel.dialog
+    qtbot.waitUntil(lambda: not dialog.is_loading(), timeout=5_000)
+    assert (dialog.window.value(), dialog.half_life.value(), dialog.service_level.value()) == (28, 7.0, 95.0)
+    assert "z = 1.64" in dialog.z_label.text()
+    dialog.review.setValue(28)          # order up to two days of demand per day of the longer review
+    dialog.service_level.setValue(99.0)
+    with qtbot.waitSignal(dialog.saved, timeout=5_000):
+        dialog.save()
+    wait_idle(qtbot, view)
+    saved = replenishment.get_settings(db)
+    assert (saved.review_days, saved.service_level, saved.window_days) == (28, 0.99, 28)
+    [after] = panel.suggestions
+    # 2 a day with no variability: no safety stock at any level; up to 2 x (10 + 28) = 76, need 71 → 72 in packs of 6
+    assert (after.reorder_point, after.order_up_to, after.quantity) == (20, 76, 72)
+
+
+def test_settings_refused_by_the_service_keep_the_dialog_open(qtbot, db, actor, store, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.services.users import ensure_user
+
+    clerk = ensure_user(db, "clerk", role="warehouse")   # may not change how purchasing computes
+    view = open_view(db, clerk)
+    view.suggestions.open_settings()
+    dialog = view.suggestions.dialog
+    qtbot.waitUntil(lambda: not dialog.is_loading(), timeout=5_000)
+    dialog.review.setValue(30)
+    dialog.save()
+    qtbot.waitUntil(lambda: dialog.banner.isVisible(), timeout=5_000)
+    assert dialog.isVisible() and dialog.buttons.isEnabled()
+    assert replenishment.get_settings(db).review_days == 14

@@ -32,6 +32,7 @@ from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
 from backoffice.ui.views.purchasing.common import format_money
 from backoffice.ui.views.purchasing.dialogs import OverrideDialog
+from backoffice.ui.views.purchasing.settings_dialog import ReplenishmentSettingsDialog
 from backoffice.ui.views.purchasing.models import SUGGESTION_COLUMNS, suggestion_tooltip, suggestions_model
 from backoffice.ui.widgets.empty_state import EmptyState
 
@@ -61,6 +62,10 @@ class SuggestionsPanel(QWidget):
         self.override_button = QPushButton(self.tr("Reorder levels…"))
         self.override_button.setToolTip(self.tr("Set the reorder point or order-up-to level of the current row by hand"))
         self.override_button.clicked.connect(self.open_override)
+        self.settings_button = QPushButton(self.tr("Settings…"))
+        self.settings_button.setToolTip(self.tr("How reorder points are computed: sales window, service level, "
+                                                "review period, default lead time"))
+        self.settings_button.clicked.connect(self.open_settings)
         self.dialog: Any = None
         self.model = suggestions_model(self)
         self.table = QTableView()
@@ -83,6 +88,7 @@ class SuggestionsPanel(QWidget):
         top.addWidget(QLabel(self.tr("Location")))
         top.addWidget(self.location)
         top.addWidget(self.summary, 1)
+        top.addWidget(self.settings_button)
         top.addWidget(self.override_button)
         top.addWidget(self.create_button)
         layout = QVBoxLayout(self)
@@ -186,6 +192,11 @@ class SuggestionsPanel(QWidget):
         if current is None:
             return
         self.dialog = OverrideDialog(self.context, self.tasks, current, self)
+        self.dialog.open()
+
+    def open_settings(self) -> None:
+        self.dialog = ReplenishmentSettingsDialog(self.context, self.tasks, self)
+        self.dialog.saved.connect(lambda _s: self.reload())
         self.dialog.open()
 
     # -- what is shown -----------------------------------------------------------------------------------
