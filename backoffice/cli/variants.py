@@ -361,7 +361,8 @@ def override(obj: Context, skus: tuple[str, ...], off: bool) -> None:
 # -- bulk and matrix ------------------------------------------------------------------------------------
 @variants.command("bulk")
 @click.option("--set", "assignment", required=True, metavar="FIELD=VALUE",
-              help="price, compare_at_price, cost, weight_grams, status or threshold; or enable / disable.")
+              help="price, compare_at_price, cost, weight_grams, status, threshold or image (part of a file name; "
+                   "empty for the main image); or enable / disable.")
 @click.option("--option", "options", multiple=True, metavar="CODE=VALUE", help="Only variants with this value.")
 @click.option("--category", type=int, default=None, help="Only this category (and below), by id.")
 @click.option("--product", "products", multiple=True, metavar="HANDLE", help="Only these products.")
@@ -396,6 +397,24 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
             return
         tresult = vs.apply_thresholds(database, obj.actor(), tplan)
         click.echo(f"Changed {tresult.applied_rows} stock levels (changeset #{tresult.changeset_id}).")
+        return
+    if field_name == "image":   # image=TEXT: per product, the image whose file name holds TEXT; image= : main
+        iplan = vs.plan_image_assignment(database, target, value)
+        for r in iplan.rows[:20]:
+            click.echo(f"SKU {r.sku:<24} image: {', '.join(r.before_names) or '(main image)'} → "
+                       f"{r.after_name or '(main image)'}")
+        if iplan.invalid:
+            from backoffice.services.base import ValidationError
+
+            raise ValidationError(iplan.invalid[:20])
+        if dry_run:
+            click.echo(f"Dry run: {iplan.affected} of {iplan.considered} variants would change; nothing was written.")
+            return
+        iresult = vs.apply_image_assignment(database, obj.actor(), iplan)
+        click.echo(f"Changed {iresult.applied_rows} variants" + (f" (changeset #{iresult.changeset_id})"
+                                                                 if iresult.changeset_id else "") + ".")
+        for c in iresult.conflicts:
+            click.echo(f"backoffice: conflict: {c.label}: its image changed meanwhile; left as it is", err=True)
         return
     plan = vs.plan_bulk(database, field_name, value or None, target)
     for label, name, old, new in plan.sample[:20]:

@@ -655,6 +655,10 @@ def revert_changeset(db: Database, actor: Actor, changeset_id: int, *, operation
         from backoffice.services.variants.operations import revert_thresholds
 
         return revert_thresholds(db, actor, changeset_id)
+    if kind == "image":       # which image variants show: rows of product_image_variants
+        from backoffice.services.variants.image_assignment import revert_image_assignment
+
+        return revert_image_assignment(db, actor, changeset_id, operation_id=operation_id)
     # A row the changeset created is archived (it may have stock or sales by now), not deleted.
     changes = [RowChange(e.entity, e.entity_id, e.version_after, dict(e.before), original=dict(e.after))
                if e.version_before > 0 else

@@ -265,3 +265,46 @@ def test_template_opens_the_generator_with_its_choices(qtbot, sqlite_db, sqlite_
     qtbot.waitUntil(lambda: dialog.plan is not None, timeout=5_000)
     assert [r[2] for r in dialog.preview_model.rows] == ["POLO-M-R", "POLO-L-R"]
     dialog.close()
+
+
+def test_bulk_dialog_shows_the_red_photo_on_every_red_variant(qtbot, sqlite_db, sqlite_actor, shop, open_view,
+                                                              tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from backoffice.services import image_matching, images
+    from backoffice.services.image_store import ImageStore
+
+    vs.generate(sqlite_db, sqlite_actor, GenerationRequest((shop["tee"],), {"size": ["M", "XL"], "color": ["Red", "Blue"]},
+                                                           price="10.00"))
+    photos = []
+    for n, colour in ((1, "blue"), (2, "red")):
+        path = tmp_path / f"basic-tee_{n}_{colour}.jpg"
+        Image.new("RGB", (48, 48), (0, 0, 200) if colour == "blue" else (200, 0, 0)).save(path, "JPEG")
+        photos.append(str(path))
+    plan = image_matching.plan_upload(sqlite_db, photos, product_handle="basic-tee")
+    images.ingest(sqlite_db, sqlite_actor, plan.matched, store=ImageStore(tmp_path / "store"))
+
+    view = open_view(sqlite_db, sqlite_actor)
+    dialog = view.open_bulk()
+    wait_idle(qtbot, view, dialog)
+    dialog.all_scope.setChecked(True)
+    dialog.option_attribute.setCurrentIndex(dialog.option_attribute.findData("color"))
+    dialog.option_value.setCurrentIndex(dialog.option_value.findText("Red"))
+    dialog.field.setCurrentIndex(dialog.field.findData("image"))
+    assert dialog.value.isVisible() and "file name" in dialog.value.placeholderText()
+    dialog.value.setText("red")
+    qtbot.mouseClick(dialog.preview_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    assert dialog.count_label.text() == "2 of 2 variants change"
+    assert sorted(dialog.preview_model.rows) == [
+        ("SKU BASIC-TEE-M-RED", "Image shown", "(main image)", "basic-tee_2_red.jpg"),
+        ("SKU BASIC-TEE-XL-RED", "Image shown", "(main image)", "basic-tee_2_red.jpg")]
+    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    red = next(img for img in images.list_gallery(sqlite_db, shop["tee"]) if "red" in img.filename)
+    by_sku = {v.id: v.sku for v in images.product_variants(sqlite_db, shop["tee"])}
+    assert sorted(by_sku[v] for v in red.variant_ids) == ["BASIC-TEE-M-RED", "BASIC-TEE-XL-RED"]
+    qtbot.mouseClick(dialog.revert_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    assert images.get_image(sqlite_db, red.id).variant_ids == ()
+    dialog.close()

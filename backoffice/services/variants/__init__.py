@@ -2,7 +2,7 @@
 rules, bulk variant operations and the price/stock matrix. Plain Python, no Qt: the GUI, the CLI and
 the server call these."""
 
-from backoffice.services.variants import attributes, generator, operations, pricing, queries
+from backoffice.services.variants import attributes, generator, image_assignment, operations, pricing, queries
 from backoffice.services.variants.attributes import (
     AttributeInfo,
     TemplateInfo,
@@ -57,6 +57,12 @@ from backoffice.services.variants.pricing import (
     set_price_override,
     set_rule,
 )
+from backoffice.services.variants.image_assignment import (
+    ImagePlan,
+    apply_image_assignment,
+    plan_image_assignment,
+    revert_image_assignment,
+)
 from backoffice.services.variants.queries import Overview, ProductRow, find_products, overview
 
 __all__ = [
@@ -67,5 +73,6 @@ __all__ = [
     "list_templates", "matrix", "operations", "option_filter", "plan_bulk", "plan_generation", "plan_reprice",
     "plan_thresholds", "pricing", "remove_attribute", "remove_value", "rename_attribute", "rename_value",
     "reorder_values", "restore_attribute", "revert_thresholds", "sanitise", "save_template", "set_base_price",
-    "set_matrix_prices", "set_price_override", "set_rule",
+    "set_matrix_prices", "set_price_override", "set_rule", "ImagePlan", "apply_image_assignment", "image_assignment",
+    "plan_image_assignment", "revert_image_assignment",
 ]

@@ -23,7 +23,7 @@ from backoffice.services import catalog_grid, changesets
 from backoffice.services import variants as vs
 from backoffice.services.bulk import Plan, Target
 from backoffice.services.catalog_grid import VariantFilter
-from backoffice.services.variants import AttributeInfo, ProductRow, ThresholdPlan
+from backoffice.services.variants import AttributeInfo, ImagePlan, ProductRow, ThresholdPlan
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.products.dialog_parts import (
@@ -48,6 +48,7 @@ FIELDS = (
     ("enable", QT_TRANSLATE_NOOP("VariantBulkDialog", "Enable"), False),
     ("disable", QT_TRANSLATE_NOOP("VariantBulkDialog", "Disable"), False),
     ("threshold", QT_TRANSLATE_NOOP("VariantBulkDialog", "Low-stock threshold"), True),
+    ("image", QT_TRANSLATE_NOOP("VariantBulkDialog", "Image shown"), True),
 )
 
 
@@ -60,7 +61,7 @@ class VariantBulkDialog(QDialog):
         self.products = list(products)
         self.variant_ids = tuple(variant_ids)
         self.attributes = attributes
-        self.plan: Plan | ThresholdPlan | None = None
+        self.plan: Plan | ThresholdPlan | ImagePlan | None = None
         self.changeset_id: int | None = None
         self.threshold_changeset = False
         self._generation = 0
@@ -179,7 +180,9 @@ class VariantBulkDialog(QDialog):
         name, needs = self._field()
         self.value.setVisible(needs and name != "status")
         self.status_value.setVisible(name == "status")
-        self.value.setPlaceholderText(self.tr("none: back to the defaults") if name == "threshold" else "")
+        self.value.setPlaceholderText(
+            self.tr("none: back to the defaults") if name == "threshold" else
+            self.tr("part of the file name, per product (e.g. red); empty: the main image") if name == "image" else "")
         self.count_label.setText(self.tr("Preview to see which variants change."))
         self.revert_button.setEnabled(self.changeset_id is not None)
 
@@ -187,6 +190,9 @@ class VariantBulkDialog(QDialog):
         name, _ = self._field()
         value: Any = self.status_value.currentData() if name == "status" else self.value.text().strip() or None
         gen, target = self._generation, self.target()
+        if name == "image":
+            self.runner.read(lambda db: vs.plan_image_assignment(db, target, value or ""), lambda p: self._show(gen, p))
+            return
         if name == "threshold":
             try:
                 threshold = None if value in (None, "none") else int(value)
@@ -197,12 +203,17 @@ class VariantBulkDialog(QDialog):
             return
         self.runner.read(lambda db: vs.plan_bulk(db, name, value, target), lambda p: self._show(gen, p))
 
-    def _show(self, gen: int, plan: Plan | ThresholdPlan) -> None:
+    def _show(self, gen: int, plan: Plan | ThresholdPlan | ImagePlan) -> None:
         if gen != self._generation:
             return
         self.plan = plan
         self.banner.hide()
-        if isinstance(plan, ThresholdPlan):
+        main = self.tr("(main image)")
+        if isinstance(plan, ImagePlan):
+            rows = [(f"SKU {r.sku}", self.tr("Image shown"), ", ".join(r.before_names) or main, r.after_name or main)
+                    for r in plan.rows[:200]]
+            invalid = plan.invalid
+        elif isinstance(plan, ThresholdPlan):
             rows = [(f"SKU {r.sku} · {r.location}", self.tr("Low-stock threshold"), format_value("", r.old),
                      format_value("", r.new)) for r in plan.rows[:200]]
             invalid: list = []
@@ -228,6 +239,9 @@ class VariantBulkDialog(QDialog):
         self.apply_button.setEnabled(False)
         if isinstance(plan, ThresholdPlan):
             self.runner.write(lambda db, actor: vs.apply_thresholds(db, actor, plan), lambda r: self._applied(r, True))
+        elif isinstance(plan, ImagePlan):   # reverted through changesets.revert_changeset like the others
+            self.runner.write(lambda db, actor: vs.apply_image_assignment(db, actor, plan),
+                              lambda r: self._applied(r, False))
         else:
             self.runner.write(lambda db, actor: vs.apply_bulk(db, actor, plan), lambda r: self._applied(r, False))
 
