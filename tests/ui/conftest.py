@@ -3,6 +3,7 @@ and audit rows written through the real services."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,20 @@ from backoffice.services.base import Actor, audit
 from backoffice.services.users import ensure_user
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
+
+
+@pytest.fixture(autouse=True)
+def garbage_collected_between_tests() -> Iterator[None]:
+    """Cyclic garbage (Qt wrappers, matplotlib canvases, engines of earlier tests) is collected between
+    tests, once this test's background tasks have stopped, instead of at a random moment while the next
+    test's workers run. Set up before, and so torn down after, the ``tasks`` fixture."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 @pytest.fixture
