@@ -18,11 +18,12 @@ nothing. The transfer row is locked first, so two people shipping the same trans
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from backoffice.db import Database
 from backoffice.models import (
@@ -191,23 +192,41 @@ def _replay(session: Session, operation_id: str) -> bool:
     return session.scalar(select(StockOperation.id).where(StockOperation.operation_id == operation_id)) is not None
 
 
+@functools.cache
+def _info_statements() -> tuple[Select, Select]:
+    """Built once: the statements (and their compiled form, cached by SQLAlchemy) are the same every time."""
+    src, dst = aliased(Location, name="src"), aliased(Location, name="dst")
+    tid = bindparam("tid")
+    head = (select(Transfer.id, Transfer.number, Transfer.state, Transfer.version, Transfer.source_location_id, src.code,
+                   Transfer.destination_location_id, dst.code, Transfer.note, User.username, Transfer.created_at,
+                   Transfer.shipped_at, Transfer.received_at, Transfer.closed_at)
+            .join(src, src.id == Transfer.source_location_id).join(dst, dst.id == Transfer.destination_location_id)
+            .outerjoin(User, User.id == Transfer.created_by).where(Transfer.id == tid))
+    lines = (select(TransferLine.variant_id, Variant.sku, Variant.barcode, Product.title, Variant.title,
+                    TransferLine.quantity, TransferLine.shipped, TransferLine.received, TransferLine.lost,
+                    TransferLine.returned)
+             .join(Variant, Variant.id == TransferLine.variant_id).join(Product, Product.id == Variant.product_id)
+             .where(TransferLine.transfer_id == tid).order_by(TransferLine.position, TransferLine.id))
+    return head, lines
+
+
 def _info(session: Session, transfer_id: int, replayed: bool = False) -> TransferInfo:
-    t = session.scalar(select(Transfer).where(Transfer.id == transfer_id).options(selectinload(Transfer.lines))
-                       .execution_options(populate_existing=True))
-    if t is None:
+    """The transfer as plain values, in two statements (the header with its places and creator, then
+    the lines with their variants): it is read back after every step, by many clerks at once."""
+    session.flush()
+    head_stmt, lines_stmt = _info_statements()
+    head = session.execute(head_stmt, {"tid": transfer_id}).first()
+    if head is None:
         raise NotFound(f"transfer {transfer_id} does not exist")
-    locs = dict(session.execute(select(Location.id, Location.code).where(
-        Location.id.in_([t.source_location_id, t.destination_location_id]))).all())
-    creator = session.scalar(select(User.username).where(User.id == t.created_by)) if t.created_by else ""
-    vids = [ln.variant_id for ln in t.lines]
-    meta = {vid: (sku, barcode, f"{title} · {vtitle}" if vtitle else title) for vid, sku, barcode, title, vtitle in session.execute(
-        select(Variant.id, Variant.sku, Variant.barcode, Product.title, Variant.title)
-        .join(Product, Product.id == Variant.product_id).where(Variant.id.in_(vids or [0])))}
-    lines = [TransferLineInfo(ln.variant_id, *meta[ln.variant_id], ln.quantity, ln.shipped, ln.received, ln.lost,
-                              ln.returned) for ln in t.lines]
-    return TransferInfo(t.id, t.number, t.state.value, t.version, t.source_location_id, locs.get(t.source_location_id, ""),
-                        t.destination_location_id, locs.get(t.destination_location_id, ""), t.note, creator or "",
-                        t.created_at, t.shipped_at, t.received_at, t.closed_at, lines, replayed)
+    lines = [TransferLineInfo(vid, sku, barcode, f"{title} · {vtitle}" if vtitle else title, qty, shipped, received,
+                              lost, returned)
+             for vid, sku, barcode, title, vtitle, qty, shipped, received, lost, returned in session.execute(
+                 lines_stmt, {"tid": transfer_id})]
+    (tid, number, state, version, src_id, src_code, dst_id, dst_code, note, creator, created_at, shipped_at,
+     received_at, closed_at) = head
+    return TransferInfo(tid, number, state.value if hasattr(state, "value") else state, version, src_id, src_code,
+                        dst_id, dst_code, note, creator or "", created_at, shipped_at, received_at, closed_at, lines,
+                        replayed)
 
 
 def _snapshot(t: Transfer) -> dict[str, Any]:
@@ -347,10 +366,10 @@ def _open_levels(session: Session, variant_ids: list[int], location_id: int) -> 
     """Empty level rows at the destination, so the Inventory view lists what is on its way there before
     the first unit arrives (on hand 0 equals the empty ledger, so the invariants hold)."""
     now = utcnow()
-    session.execute(dialect_insert(session)(StockLevel)
-                    .values([{"variant_id": v, "location_id": location_id, "on_hand": 0, "reserved": 0, "version": 1,
-                              "created_at": now, "updated_at": now} for v in sorted(set(variant_ids))])
-                    .on_conflict_do_nothing(index_elements=["variant_id", "location_id"]))
+    # executemany form: one cached statement, whatever the number of lines
+    session.execute(dialect_insert(session)(StockLevel).on_conflict_do_nothing(index_elements=["variant_id", "location_id"]),
+                    [{"variant_id": v, "location_id": location_id, "on_hand": 0, "reserved": 0, "version": 1,
+                      "created_at": now, "updated_at": now} for v in sorted(set(variant_ids))])
 
 
 def receive_transfer(db: Database, actor: Actor, transfer_id: int, *, quantities: dict[int, int],
