@@ -283,6 +283,16 @@ def _already_posted(session: Session, operation_id: str) -> PostResult:
 
 
 # -- reads ----------------------------------------------------------------------------------------------
+def open_empty_levels(session: Session, variant_ids: list[int], location_id: int) -> None:
+    """Empty level rows (on hand 0) for these variants at an internal location where they have none yet,
+    so stock on its way there (a shipped transfer, a sent purchase order) is listed before the first unit
+    arrives. On hand 0 equals the empty ledger: the invariants hold. One cached executemany statement."""
+    now = utcnow()
+    session.execute(dialect_insert(session)(StockLevel).on_conflict_do_nothing(index_elements=["variant_id", "location_id"]),
+                    [{"variant_id": v, "location_id": location_id, "on_hand": 0, "reserved": 0, "version": 1,
+                      "created_at": now, "updated_at": now} for v in sorted(set(variant_ids))])
+
+
 def ledger_balance(db: Database, variant_id: int, location_id: int) -> int:
     """Sum of the ledger for one (variant, location): what arrived minus what left."""
     with db.read() as session:

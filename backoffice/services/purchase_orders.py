@@ -36,7 +36,6 @@ from backoffice.models import (
     PurchaseOrderState,
     PurchaseReceipt,
     Role,
-    StockLevel,
     StockOperation,
     Supplier,
     SupplierItem,
@@ -50,12 +49,11 @@ from backoffice.services.base import (
     NotFound,
     ValidationError,
     audit,
-    dialect_insert,
     provisional_number,
     require_role,
 )
 from backoffice.services.catalog import parse_money
-from backoffice.services.inventory import MoveLine, _post
+from backoffice.services.inventory import MoveLine, _post, open_empty_levels
 
 SUPPLIER_CODE = "SUPPLIERS"
 _BUYERS = (Role.PURCHASER, Role.MANAGER)
@@ -412,7 +410,7 @@ def send_order(db: Database, actor: Actor, order_id: int, *, expected_version: i
             raise ValidationError([(po.number, "lines", "an order needs at least one line to be sent")])
         before = _snapshot(po)
         now = utcnow()
-        _open_levels(session, [ln.variant_id for ln in po.lines], po.destination_location_id)
+        open_empty_levels(session, [ln.variant_id for ln in po.lines], po.destination_location_id)
         po.state, po.sent_at = PurchaseOrderState.SENT, now
         po.expected_on = now.date() + dt.timedelta(days=_lead_time(session, po))
         session.flush()
@@ -426,16 +424,6 @@ def send_order(db: Database, actor: Actor, order_id: int, *, expected_version: i
         return info
 
     return db.run_write(work, attempts=1 if mail is not None else 6)
-
-
-def _open_levels(session: Session, variant_ids: list[int], location_id: int) -> None:
-    """Empty level rows at the destination, so the Inventory view lists what is incoming there before
-    the first unit arrives (on hand 0 equals the empty ledger: the invariants hold)."""
-    now = utcnow()
-    session.execute(dialect_insert(session)(StockLevel)
-                    .values([{"variant_id": v, "location_id": location_id, "on_hand": 0, "reserved": 0, "version": 1,
-                              "created_at": now, "updated_at": now} for v in sorted(set(variant_ids))])
-                    .on_conflict_do_nothing(index_elements=["variant_id", "location_id"]))
 
 
 def email_order(db: Database, actor: Actor, order_id: int, *, mail: Any) -> list[str]:

@@ -50,7 +50,7 @@ from backoffice.services.base import (
     provisional_number,
     require_role,
 )
-from backoffice.services.inventory import MoveLine, _post
+from backoffice.services.inventory import MoveLine, _post, open_empty_levels
 
 TRANSIT_CODE = "TRANSIT"
 LOSS_CODE = "LOSS"
@@ -355,21 +355,11 @@ def _ship(session: Session, actor: Actor, transfer_id: int, operation_id: str) -
         return _info(session, transfer_id, replayed=True)
     for ln in t.lines:
         ln.shipped = ln.quantity
-    _open_levels(session, [ln.variant_id for ln in t.lines], t.destination_location_id)
+    open_empty_levels(session, [ln.variant_id for ln in t.lines], t.destination_location_id)
     t.state, t.transit_location_id, t.shipped_at = TransferState.SHIPPED, transit.id, utcnow()
     session.flush()
     audit(session, actor, "transfer", t.id, "ship", before, _snapshot(t), operation_id)
     return _info(session, t.id)
-
-
-def _open_levels(session: Session, variant_ids: list[int], location_id: int) -> None:
-    """Empty level rows at the destination, so the Inventory view lists what is on its way there before
-    the first unit arrives (on hand 0 equals the empty ledger, so the invariants hold)."""
-    now = utcnow()
-    # executemany form: one cached statement, whatever the number of lines
-    session.execute(dialect_insert(session)(StockLevel).on_conflict_do_nothing(index_elements=["variant_id", "location_id"]),
-                    [{"variant_id": v, "location_id": location_id, "on_hand": 0, "reserved": 0, "version": 1,
-                      "created_at": now, "updated_at": now} for v in sorted(set(variant_ids))])
 
 
 def receive_transfer(db: Database, actor: Actor, transfer_id: int, *, quantities: dict[int, int],
