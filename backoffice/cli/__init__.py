@@ -4,7 +4,18 @@ Every command takes ``--db URL`` (or ``--profile NAME``, or BACKOFFICE_DATABASE_
 clear line on stderr and a non-zero exit status. One module per group of commands.
 """
 
-from backoffice.cli import admin, catalog, images, purchasing, reports, stock, store, variants  # noqa: F401  (registers the commands)
+from backoffice.cli import (  # noqa: F401  (registers the commands)
+    admin,
+    catalog,
+    catalog_setup,
+    images,
+    products,
+    purchasing,
+    reports,
+    stock,
+    store,
+    variants,
+)
 from backoffice.cli.app import main
 
 __all__ = ["main"]
