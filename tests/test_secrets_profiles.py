@@ -93,3 +93,22 @@ def test_open_database_uses_the_keyring_password(pg_server_url, isolated_user_di
         db.ping()
     finally:
         db.dispose()
+
+
+@pytest.mark.parametrize("backend", [fail.Keyring(), null.Keyring()])
+def test_profiles_add_without_a_keyring_saves_the_profile_and_exits_0_with_a_warning(backend) -> None:
+    """One consistent outcome: the profile is saved (its password will be asked each session), the
+    exit status says success, a warning says why the password was not kept, and no password is written."""
+    from click.testing import CliRunner
+
+    from backoffice.cli import main
+
+    keyring.set_keyring(backend)
+    result = CliRunner().invoke(main, ["profiles", "add", "shop", "postgresql://staff:pw123@db.lan/shop"])
+    assert result.exit_code == 0, result.output
+    assert "password not stored" in result.stderr and "asked for each session" in result.stderr
+    store = ProfileStore()
+    assert store.get("shop").url == "postgresql+psycopg://staff@db.lan/shop"
+    assert "pw123" not in store.path.read_text()
+    listed = CliRunner().invoke(main, ["profiles", "list"])
+    assert listed.exit_code == 0 and "shop" in listed.output

@@ -72,17 +72,25 @@ def profiles_list() -> None:
               help="Folder of the image store for this profile (local or a shared network folder).")
 def profiles_add(name: str, url: str, make_default: bool, username: str, ask_password: bool,
                  image_store: str | None) -> None:
-    """Save a profile. A password in URL is moved to the keyring, never written to the profile."""
+    """Save a profile. A password in URL is moved to the keyring, never written to the profile.
+
+    Without a usable keyring the profile is still saved (exit 0) and a warning says the password will
+    be asked for each session: it is never written anywhere in clear.
+    """
     from backoffice.config import ProfileStore
-    from backoffice.secrets import SecretStore
+    from backoffice.secrets import KeyringUnavailable, SecretStore
 
     profile, password = ProfileStore().save(name, url, username=username, make_default=make_default,
                                             image_store=image_store)
     if ask_password and password is None:
         password = click.prompt(f"Password for {profile.secret_key()}", hide_input=True)
     if password:
-        SecretStore().set(profile.secret_key(), password)
-        click.echo(f"Password for {profile.secret_key()} stored in the keyring.")
+        try:
+            SecretStore().set(profile.secret_key(), password)
+        except KeyringUnavailable as exc:
+            click.echo(f"backoffice: warning: password not stored: {exc}", err=True)
+        else:
+            click.echo(f"Password for {profile.secret_key()} stored in the keyring.")
     click.echo(f"Saved profile {profile.name!r}: {profile.url}")
 
 
