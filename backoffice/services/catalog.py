@@ -216,7 +216,8 @@ def _lock(session: Session, model: type, row_id: int, entity: str) -> Any:
 
 
 def _resolve_options(session: Session, options: dict[str, str], row: str, problems: list) -> list[tuple[int, int]]:
-    """(attribute id, value id) for {"size": "M"}; unknown attributes or values are reported."""
+    """(attribute id, value id) for {"size": "M"}; unknown attributes or values are reported with the
+    values that exist."""
     resolved = []
     for code, value in sorted(options.items()):
         pair = session.execute(
@@ -224,10 +225,17 @@ def _resolve_options(session: Session, options: dict[str, str], row: str, proble
             .join(AttributeValue, AttributeValue.attribute_id == Attribute.id)
             .where(Attribute.code == code, AttributeValue.value == value)
         ).first()
-        if pair is None:
-            problems.append((row, f"options.{code}", f"{value!r} is not a value of attribute {code!r}"))
-        else:
+        if pair is not None:
             resolved.append((pair[0], pair[1]))
+            continue
+        attribute_id = session.scalar(select(Attribute.id).where(Attribute.code == code))
+        if attribute_id is None:
+            known = ", ".join(session.scalars(select(Attribute.code).order_by(Attribute.code))) or "none yet"
+            problems.append((row, f"options.{code}", f"there is no attribute {code!r} (attributes: {known})"))
+            continue
+        known = ", ".join(session.scalars(select(AttributeValue.value).where(AttributeValue.attribute_id == attribute_id)
+                                          .order_by(AttributeValue.position)))
+        problems.append((row, f"options.{code}", f"{value!r} is not a value of attribute {code!r} ({known or 'no values'})"))
     return resolved
 
 
@@ -265,6 +273,70 @@ def _add_variant(session: Session, product: Product, data: dict[str, Any], row: 
     return v
 
 
+def _check_variant_rows(rows: list[dict[str, Any]], problems: list) -> None:
+    """What is wrong between the rows of one form: a SKU or barcode given twice, two rows with the same
+    options, options that are not text. Each problem names the row (variant 1, 2...)."""
+    first_sku: dict[str, int] = {}
+    first_barcode: dict[str, int] = {}
+    first_combo: dict[tuple[tuple[str, str], ...], int] = {}
+    for i, v in enumerate(rows, 1):
+        row = f"variant {i}"
+        sku = v.get("sku")
+        if sku:
+            key = sku.casefold()
+            if key in first_sku:
+                problems.append((row, "sku", f"{sku!r} is also the SKU of variant {first_sku[key]}"))
+            else:
+                first_sku[key] = i
+        code = v.get("barcode")
+        if code:
+            if code in first_barcode:
+                problems.append((row, "barcode", f"{code!r} is also the barcode of variant {first_barcode[code]}"))
+            else:
+                first_barcode[code] = i
+        options = v.get("options") or {}
+        if not isinstance(options, dict):
+            problems.append((row, "options", "must be attribute=value pairs"))
+            continue
+        bad = [k for k, val in options.items() if not isinstance(k, str) or not isinstance(val, str)
+               or not k.strip() or not val.strip()]
+        if bad:
+            problems.append((row, "options", f"{', '.join(map(repr, bad))}: give a value for each attribute"))
+            continue
+        v["options"] = {k.strip().lower(): val.strip() for k, val in options.items()}
+        if v["options"]:
+            combo = tuple(sorted(v["options"].items()))
+            if combo in first_combo:
+                described = ", ".join(f"{k}={val}" for k, val in combo)
+                problems.append((row, "options", f"{described} is also the combination of variant {first_combo[combo]}"))
+            else:
+                first_combo[combo] = i
+    if len(rows) > 1:
+        shapes = {tuple(sorted((v.get("options") or {}) if isinstance(v.get("options"), dict) else {})) for v in rows}
+        if len(shapes) > 1:
+            problems.append(("variants", "options", "every variant of a product needs a value for the same attributes"))
+
+
+def _sku_owners(session: Session, skus: list[str]) -> dict[str, str]:
+    """SKU -> handle of the product that has it, for the SKUs already in the catalog."""
+    if not skus:
+        return {}
+    return dict(session.execute(
+        select(Variant.sku, Product.handle).join(Product, Product.id == Variant.product_id).where(Variant.sku.in_(skus))
+    ).all())
+
+
+_HANDLE_STRIP = re.compile(r"[^a-z0-9]+")
+
+
+def handle_from_title(title: str) -> str:
+    """The handle a title suggests: "Merino Crew Neck (Navy)" -> "merino-crew-neck-navy"."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode("ascii").lower()
+    return _HANDLE_STRIP.sub("-", text).strip("-")[:MAX_LENGTHS["handle"]].strip("-")
+
+
 # -- operations -----------------------------------------------------------------------------------------
 def create_product(db: Database, actor: Actor, *, values: dict[str, Any], variants: list[dict[str, Any]] = (),
                    operation_id: str | None = None) -> Change:
@@ -275,10 +347,7 @@ def create_product(db: Database, actor: Actor, *, values: dict[str, Any], varian
     clean_variants = [
         _clean_variant(dict(v), f"variant {i + 1}", problems, partial=False) for i, v in enumerate(variants)
     ]
-    skus = [v.get("sku") for v in clean_variants]
-    dupes = sorted({s for s in skus if s and skus.count(s) > 1})
-    for s in dupes:
-        problems.append(("variants", "sku", f"{s!r} appears more than once"))
+    _check_variant_rows(clean_variants, problems)
     if problems:
         raise ValidationError(problems)
 
@@ -289,10 +358,14 @@ def create_product(db: Database, actor: Actor, *, values: dict[str, Any], varian
         problems: list = []
         if session.scalar(select(Product.id).where(Product.handle == clean["handle"])) is not None:
             problems.append(("product", "handle", f"{clean['handle']!r} is already used by another product"))
-        for s in sorted(_sku_taken(session, [v["sku"] for v in clean_variants])):
-            problems.append(("variants", "sku", f"{s!r} is already used by another variant"))
+        taken = _sku_owners(session, [v["sku"] for v in clean_variants])
+        for i, v in enumerate(clean_variants):
+            if v["sku"] in taken:
+                problems.append((f"variant {i + 1}", "sku", f"{v['sku']!r} is already used by product {taken[v['sku']]!r}"))
         if clean.get("category_id") is not None and session.get(Category, clean["category_id"]) is None:
             problems.append(("product", "category_id", f"category {clean['category_id']} does not exist"))
+        for i, data in enumerate(clean_variants):
+            _resolve_options(session, dict(data.get("options") or {}), f"variant {i + 1}", problems)
         if problems:
             raise ValidationError(problems)
         tags = clean.pop("tags", [])
@@ -516,35 +589,242 @@ def create_attribute(db: Database, actor: Actor, *, code: str, name: str, values
     return db.run_write(work)
 
 
-def create_category(db: Database, actor: Actor, *, name: str, parent_id: int | None = None) -> Change:
-    """A node of the category tree under ``parent_id`` (None: a top-level category)."""
+# -- categories -----------------------------------------------------------------------------------------
+CATEGORY_SEPARATORS = (">", "/")
+_CATEGORY_FIELDS = ("name", "parent_id", "path", "position")
+
+
+def split_category_path(text: str) -> list[str]:
+    """"Clothing/Tops" or "Clothing > Tops" -> ["Clothing", "Tops"] (">" wins when both appear)."""
+    sep = ">" if ">" in (text or "") else "/"
+    return [" ".join(part.split()) for part in (text or "").split(sep)]
+
+
+def _clean_category_name(name: Any, row: str, problems: list) -> str:
+    text = " ".join(str(name or "").split())
+    if not text:
+        problems.append((row, "name", "must not be empty"))
+    elif len(text) > 200:
+        problems.append((row, "name", f"is {len(text)} characters long; at most 200"))
+    elif any(sep in text for sep in CATEGORY_SEPARATORS):
+        problems.append((row, "name", f"{text!r} must not hold {' or '.join(CATEGORY_SEPARATORS)} (they separate a path)"))
+    return text
+
+
+def _sibling_named(session: Session, parent_id: int | None, name: str, exclude: int | None = None) -> Category | None:
+    """The category called ``name`` (ignoring case, as imports compare paths) under ``parent_id``."""
+    stmt = select(Category).where(func.lower(Category.name) == name.lower(),
+                                  Category.parent_id.is_(None) if parent_id is None else Category.parent_id == parent_id)
+    if exclude is not None:
+        stmt = stmt.where(Category.id != exclude)
+    return session.scalars(stmt.limit(1)).first()
+
+
+def _category_label(session: Session, category: Category) -> str:
+    ids = [int(x) for x in category.path.strip("/").split("/") if x]
+    names = dict(session.execute(select(Category.id, Category.name).where(Category.id.in_(ids))).all()) if ids else {}
+    return " > ".join(names.get(i, "?") for i in ids) or category.name
+
+
+def _insert_category(session: Session, name: str, parent: Category | None) -> Category:
+    siblings = session.scalar(select(func.count()).select_from(Category).where(
+        Category.parent_id.is_(None) if parent is None else Category.parent_id == parent.id)) or 0
+    category = Category(name=name, parent_id=parent.id if parent else None, position=int(siblings), path="/")
+    session.add(category)
+    session.flush()
+    category.path = f"{parent.path if parent else '/'}{category.id}/"
+    if len(category.path) > 400:
+        raise ValidationError([(f"category {name!r}", "parent", "the tree is too deep here")])
+    session.flush()
+    return category
+
+
+def _category_write(db: Database, actor: Actor, action: str, operation_id: str | None, body) -> Change:  # type: ignore[no-untyped-def]
     require_role(actor, *_EDITORS)
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError([("category", "name", "must not be empty")])
-    if len(name) > 200:
-        raise ValidationError([(f"category {name[:40]!r}", "name", "is longer than 200 characters")])
 
     def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, action, actor)
+        if previous is not None:
+            return Change.from_dict(previous)
+        change = body(session)
+        audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
+        return change
+
+    try:
+        return db.run_write(work)
+    except IntegrityError as exc:  # a concurrent writer made the same sibling first
+        raise ValidationError([("category", "name", "already exists at this place in the tree")]) from exc
+
+
+def create_category(db: Database, actor: Actor, *, name: str, parent_id: int | None = None,
+                    operation_id: str | None = None) -> Change:
+    """A node of the category tree under ``parent_id`` (None: a top-level category). Names are unique
+    among siblings, ignoring case."""
+    require_role(actor, *_EDITORS)
+    problems: list = []
+    clean = _clean_category_name(name, "category", problems)
+    if problems:
+        raise ValidationError(problems)
+
+    def body(session: Session) -> Change:
         parent = None
         if parent_id is not None:
             parent = session.get(Category, int(parent_id))
             if parent is None:
                 raise NotFound(f"category {parent_id} does not exist")
-        taken = session.scalar(select(Category.id).where(
-            Category.name == name, Category.parent_id.is_(None) if parent is None else Category.parent_id == parent.id))
-        if taken is not None:
-            raise ValidationError([(f"category {name!r}", "name", "already exists at this place in the tree")])
-        siblings = session.scalar(select(func.count()).select_from(Category).where(
-            Category.parent_id.is_(None) if parent is None else Category.parent_id == parent.id)) or 0
-        category = Category(name=name, parent_id=parent.id if parent else None, position=int(siblings), path="/")
-        session.add(category)
-        session.flush()
-        category.path = f"{parent.path if parent else '/'}{category.id}/"
-        session.flush()
-        change = Change("category", category.id, "create", category.version, None,
-                        {"name": name, "parent_id": category.parent_id, "path": category.path})
-        audit_change(session, actor, change, None)
+        if _sibling_named(session, parent.id if parent else None, clean) is not None:
+            where = f"under {_category_label(session, parent)}" if parent else "at the top level"
+            raise ValidationError([(f"category {clean!r}", "name", f"already exists {where}")])
+        category = _insert_category(session, clean, parent)
+        return Change("category", category.id, "create", category.version, None, snapshot(category, _CATEGORY_FIELDS))
+
+    return _category_write(db, actor, "create_category", operation_id, body)
+
+
+def add_category_path(db: Database, actor: Actor, path: str, *, operation_id: str | None = None) -> Change:
+    """Create "Clothing/Tops" (or "Clothing > Tops"): every missing level along the path. The change is the
+    last level's, with the levels created above it as children. A path that exists already is refused."""
+    require_role(actor, *_EDITORS)
+    problems: list = []
+    parts = split_category_path(path)
+    names = [_clean_category_name(part, f"category path {path!r} level {i}", problems) for i, part in enumerate(parts, 1)]
+    if problems:
+        raise ValidationError(problems)
+
+    def body(session: Session) -> Change:
+        parent: Category | None = None
+        created: list[Category] = []
+        for name in names:
+            found = None if created else _sibling_named(session, parent.id if parent else None, name)
+            parent = found if found is not None else _insert_category(session, name, parent)
+            if found is None:
+                created.append(parent)
+        if not created:
+            raise ValidationError([(f"category {' > '.join(names)}", "path", "already exists")])
+        leaf = created[-1]
+        after = snapshot(leaf, _CATEGORY_FIELDS) | {"full_name": " > ".join(names)}
+        change = Change("category", leaf.id, "create", leaf.version, None, after)
+        change.children = [Change("category", c.id, "create", c.version, None, snapshot(c, _CATEGORY_FIELDS))
+                           for c in created[:-1]]
         return change
 
-    return db.run_write(work)
+    return _category_write(db, actor, "add_category_path", operation_id, body)
+
+
+def _lock_category(session: Session, category_id: int, expected_version: int | None) -> Category:
+    category = session.scalar(select(Category).where(Category.id == int(category_id)).with_for_update())
+    if category is None:
+        raise NotFound(f"category {category_id} does not exist")
+    if expected_version is not None and category.version != expected_version:
+        raise ConflictError("category", category.id, repr(category.name), expected_version, category.version,
+                            snapshot(category, _CATEGORY_FIELDS))
+    return category
+
+
+def rename_category(db: Database, actor: Actor, category_id: int, *, name: str, expected_version: int | None = None,
+                    operation_id: str | None = None) -> Change:
+    require_role(actor, *_EDITORS)
+    problems: list = []
+    clean = _clean_category_name(name, f"category {category_id}", problems)
+    if problems:
+        raise ValidationError(problems)
+
+    def body(session: Session) -> Change:
+        category = _lock_category(session, category_id, expected_version)
+        if _sibling_named(session, category.parent_id, clean, exclude=category.id) is not None:
+            raise ValidationError([(f"category {category.name!r}", "name", f"{clean!r} already exists at this place in the tree")])
+        before = category.name
+        category.name = clean
+        session.flush()
+        return Change("category", category.id, "rename", category.version, {"name": before}, {"name": clean})
+
+    return _category_write(db, actor, "rename_category", operation_id, body)
+
+
+def move_category(db: Database, actor: Actor, category_id: int, *, parent_id: int | None,
+                  expected_version: int | None = None, operation_id: str | None = None) -> Change:
+    """Put a category (with everything below it) under ``parent_id`` (None: the top level). Refused if the
+    new parent is the category itself or below it, or if a sibling there has the same name."""
+    require_role(actor, *_EDITORS)
+
+    def body(session: Session) -> Change:
+        category = _lock_category(session, category_id, expected_version)
+        parent = None
+        if parent_id is not None:
+            parent = session.scalar(select(Category).where(Category.id == int(parent_id)).with_for_update())
+            if parent is None:
+                raise NotFound(f"category {parent_id} does not exist")
+            if parent.path.startswith(category.path):
+                what = "itself" if parent.id == category.id else f"{_category_label(session, parent)}, which is below it"
+                raise ValidationError([(f"category {_category_label(session, category)}", "parent",
+                                        f"cannot move under {what}")])
+        new_parent_id = parent.id if parent else None
+        label = _category_label(session, category)
+        if new_parent_id == category.parent_id:
+            raise ValidationError([(f"category {label}", "parent", "is already there")])
+        if _sibling_named(session, new_parent_id, category.name, exclude=category.id) is not None:
+            where = f"under {_category_label(session, parent)}" if parent else "at the top level"
+            raise ValidationError([(f"category {label}", "name", f"a category {category.name!r} already exists {where}")])
+        old_prefix = category.path
+        new_prefix = f"{parent.path if parent else '/'}{category.id}/"
+        longest = session.scalar(select(func.max(func.length(Category.path))).where(Category.path.like(old_prefix + "%"))) or 0
+        if longest - len(old_prefix) + len(new_prefix) > 400:
+            raise ValidationError([(f"category {label}", "parent", "the tree would be too deep there")])
+        before = {"parent_id": category.parent_id, "path": old_prefix, "full_name": label}
+        siblings = session.scalar(select(func.count()).select_from(Category).where(
+            Category.parent_id.is_(None) if parent is None else Category.parent_id == parent.id)) or 0
+        descendants = session.scalars(select(Category).where(Category.path.like(old_prefix + "%"),
+                                                             Category.id != category.id)
+                                      .order_by(Category.id).with_for_update()).all()
+        for d in descendants:
+            d.path = new_prefix + d.path[len(old_prefix):]
+        category.parent_id, category.path, category.position = new_parent_id, new_prefix, int(siblings)
+        session.flush()
+        after = {"parent_id": new_parent_id, "path": new_prefix, "full_name": _category_label(session, category)}
+        return Change("category", category.id, "move", category.version, before, after,
+                      [Change("category", d.id, "move", d.version, None, {"path": d.path}) for d in descendants])
+
+    return _category_write(db, actor, "move_category", operation_id, body)
+
+
+# -- category reads -------------------------------------------------------------------------------------
+def list_categories(db: Database) -> list[dict[str, Any]]:
+    """The whole tree in display order (each parent before its children, siblings by position then
+    name): id, parent_id, name, full_name ("Clothing > Tops"), depth, version and how many products
+    sit directly in it."""
+    with db.read() as session:
+        counts = dict(session.execute(select(Product.category_id, func.count()).where(Product.category_id.is_not(None))
+                                      .group_by(Product.category_id)).all())
+        rows = session.execute(select(Category.id, Category.parent_id, Category.name, Category.position,
+                                      Category.version, Category.path)).all()
+    children: dict[int | None, list] = {}
+    for r in rows:
+        children.setdefault(r.parent_id, []).append(r)
+    out: list[dict[str, Any]] = []
+
+    def walk(parent_id: int | None, prefix: str, depth: int) -> None:
+        for r in sorted(children.get(parent_id, []), key=lambda r: (r.position, r.name.casefold(), r.id)):
+            full = f"{prefix} > {r.name}" if prefix else r.name
+            out.append({"id": r.id, "parent_id": r.parent_id, "name": r.name, "full_name": full, "depth": depth,
+                        "version": r.version, "path": r.path, "products": int(counts.get(r.id, 0))})
+            if depth < 100:
+                walk(r.id, full, depth + 1)
+
+    walk(None, "", 0)
+    return out
+
+
+def find_category(db: Database, path: str) -> dict[str, Any]:
+    """A category by its path of names ("Clothing/Tops", "Clothing > Tops"; case ignored) or its id."""
+    text = (path or "").strip()
+    rows = list_categories(db)
+    if text.isdigit():
+        hit = next((r for r in rows if r["id"] == int(text)), None)
+    else:
+        key = [p.casefold() for p in split_category_path(text)]
+        hit = next((r for r in rows if [p.casefold() for p in r["full_name"].split(" > ")] == key), None)
+    if hit is None:
+        raise NotFound(f"no category {text!r} (write its path of names, e.g. Clothing/Tops; "
+                       "`backoffice categories list` shows them)")
+    return hit

@@ -32,13 +32,17 @@ from backoffice.models import INTERNAL_KINDS, Location, LocationKind, Role, Stoc
 from backoffice.services.base import (
     Actor,
     Change,
+    ConflictError,
+    NotFound,
     ServiceError,
     ValidationError,
     audit,
     audit_change,
+    claim_operation,
     dialect_insert,
     require_role,
     snapshot,
+    store_operation_result,
 )
 
 REASONS = ("receipt", "transfer", "adjustment", "count", "damage", "loss", "found", "sale", "return",
@@ -337,35 +341,185 @@ def ledger_mismatches(db: Database) -> list[dict[str, int]]:
 
 
 # -- locations ------------------------------------------------------------------------------------------
-def create_location(db: Database, actor: Actor, *, code: str, name: str, kind: str) -> Change:
-    require_role(actor, Role.WAREHOUSE, Role.MANAGER)
-    problems = []
-    code = (code or "").strip().upper()
-    if not code or len(code) > 50 or " " in code:
-        problems.append((f"location {code!r}", "code", "must be 1 to 50 characters without spaces"))
-    if not (name or "").strip():
-        problems.append((f"location {code!r}", "name", "must not be empty"))
+LOCATION_FIELDS = ("code", "name", "kind", "active")
+_LOCATION_EDITORS = (Role.WAREHOUSE, Role.MANAGER)
+
+
+def _clean_location_name(name: Any, row: str, problems: list) -> str:
+    text = " ".join(str(name or "").split())
+    if not text:
+        problems.append((row, "name", "must not be empty"))
+    elif len(text) > 200:
+        problems.append((row, "name", f"is {len(text)} characters long; at most 200"))
+    return text
+
+
+def _clean_location_kind(kind: Any, row: str, problems: list) -> LocationKind | None:
     try:
-        kind_value = LocationKind(kind)
+        return LocationKind(str(kind or "").strip().lower())
     except ValueError:
-        problems.append((f"location {code!r}", "kind", f"{kind!r} is not one of {', '.join(k.value for k in LocationKind)}"))
+        problems.append((row, "kind", f"{kind!r} is not one of {', '.join(k.value for k in LocationKind)}"))
+        return None
+
+
+def _location_write(db: Database, actor: Actor, action: str, operation_id: str | None, body) -> Change:  # type: ignore[no-untyped-def]
+    """One location write: the operation id claimed first (a replay returns the first result and writes
+    nothing), then ``body(session)`` makes the change, then it is audited and its result stored."""
+    def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, action, actor)
+        if previous is not None:
+            return Change.from_dict(previous)
+        change = body(session)
+        audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
+        return change
+
+    try:
+        return db.run_write(work)
+    except IntegrityError as exc:  # a concurrent writer took the code first
+        raise ValidationError([("location", "code", "is already used")]) from exc
+
+
+def create_location(db: Database, actor: Actor, *, code: str, name: str, kind: str,
+                    operation_id: str | None = None) -> Change:
+    """A new location. Codes are upper-case, unique and without spaces (WH1, SHOP-CITY)."""
+    require_role(actor, *_LOCATION_EDITORS)
+    problems: list = []
+    code = (code or "").strip().upper()
+    row = f"location {code!r}"
+    if not code or len(code) > 50 or any(c.isspace() for c in code):
+        problems.append((row, "code", "must be 1 to 50 characters without spaces"))
+    clean_name = _clean_location_name(name, row, problems)
+    kind_value = _clean_location_kind(kind, row, problems)
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> Change:
-        if session.scalar(select(Location.id).where(Location.code == code)) is not None:
+    def body(session: Session) -> Change:
+        if session.scalar(select(Location.id).where(func.upper(Location.code) == code)) is not None:
             raise ValidationError([(f"location {code}", "code", "is already used")])
-        loc = Location(code=code, name=name.strip(), kind=kind_value)
+        loc = Location(code=code, name=clean_name, kind=kind_value)
         session.add(loc)
         session.flush()
-        change = Change("location", loc.id, "create", loc.version, None, snapshot(loc, ("code", "name", "kind", "active")))
-        audit_change(session, actor, change, None)
-        return change
+        return Change("location", loc.id, "create", loc.version, None, snapshot(loc, LOCATION_FIELDS))
 
-    return db.run_write(work)
+    return _location_write(db, actor, "create_location", operation_id, body)
 
 
-def list_locations(db: Database) -> list[dict[str, Any]]:
+def _lock_location(session: Session, location_id: int, expected_version: int | None) -> Location:
+    loc = session.scalar(select(Location).where(Location.id == int(location_id)).with_for_update())
+    if loc is None:
+        raise NotFound(f"location {location_id} does not exist")
+    if expected_version is not None and loc.version != expected_version:
+        raise ConflictError("location", loc.id, loc.code, expected_version, loc.version, snapshot(loc, LOCATION_FIELDS))
+    return loc
+
+
+def _location_usage(session: Session, loc: Location) -> tuple[int, int, int]:
+    """(units on hand or reserved there, variants holding them, open documents naming it)."""
+    from backoffice.models import PurchaseOrder, PurchaseOrderState, Transfer, TransferState
+
+    units, variants = session.execute(
+        select(func.coalesce(func.sum(StockLevel.on_hand + StockLevel.reserved), 0), func.count())
+        .where(StockLevel.location_id == loc.id, (StockLevel.on_hand > 0) | (StockLevel.reserved > 0))
+    ).one()
+    open_transfers = session.scalar(select(func.count()).select_from(Transfer).where(
+        (Transfer.source_location_id == loc.id) | (Transfer.destination_location_id == loc.id)
+        | (Transfer.transit_location_id == loc.id),
+        Transfer.state.in_([TransferState.DRAFT, TransferState.SHIPPED, TransferState.PARTIAL]))) or 0
+    open_orders = session.scalar(select(func.count()).select_from(PurchaseOrder).where(
+        PurchaseOrder.destination_location_id == loc.id,
+        PurchaseOrder.state.in_([PurchaseOrderState.DRAFT, PurchaseOrderState.SENT, PurchaseOrderState.PARTIAL]))) or 0
+    return int(units), int(variants), int(open_transfers) + int(open_orders)
+
+
+def update_location(db: Database, actor: Actor, location_id: int, *, expected_version: int | None = None,
+                    name: str | None = None, kind: str | None = None, operation_id: str | None = None) -> Change:
+    """Rename a location or change its kind. A location that has ever held stock keeps its side of the
+    ledger: it cannot turn from internal (warehouse, store, transit) to external or back."""
+    require_role(actor, *_LOCATION_EDITORS)
+    problems: list = []
+    row = f"location {location_id}"
+    clean_name = _clean_location_name(name, row, problems) if name is not None else None
+    kind_value = _clean_location_kind(kind, row, problems) if kind is not None else None
+    if problems:
+        raise ValidationError(problems)
+
+    def body(session: Session) -> Change:
+        loc = _lock_location(session, location_id, expected_version)
+        before = snapshot(loc, LOCATION_FIELDS)
+        if kind_value is not None and kind_value.is_internal != loc.kind.is_internal:
+            used = session.scalar(select(func.count()).select_from(StockMove).where(
+                (StockMove.from_location_id == loc.id) | (StockMove.to_location_id == loc.id))) or 0
+            if used:
+                side = "internal" if loc.kind.is_internal else "external"
+                raise ValidationError([(f"location {loc.code}", "kind", f"{loc.kind.value} is {side} and the location "
+                                        f"has {used:,} stock moves; it cannot become {kind_value.value}")])
+        if clean_name is not None:
+            loc.name = clean_name
+        if kind_value is not None:
+            loc.kind = kind_value
+        session.flush()
+        after = snapshot(loc, LOCATION_FIELDS)
+        keys = [k for k in after if after[k] != before[k]]
+        return Change("location", loc.id, "update", loc.version, {k: before[k] for k in keys},
+                      {k: after[k] for k in keys})
+
+    return _location_write(db, actor, "update_location", operation_id, body)
+
+
+def archive_location(db: Database, actor: Actor, location_id: int, *, expected_version: int | None = None,
+                     operation_id: str | None = None) -> Change:
+    """Make a location inactive (no stock can move to or from it; its history stays). Refused while it
+    holds stock or is named by an open transfer or purchase order."""
+    require_role(actor, *_LOCATION_EDITORS)
+
+    def body(session: Session) -> Change:
+        loc = _lock_location(session, location_id, expected_version)
+        if not loc.active:
+            raise ValidationError([(f"location {loc.code}", "active", "is already archived")])
+        units, variants, documents = _location_usage(session, loc)
+        if units:
+            raise ValidationError([(f"location {loc.code}", "stock", f"holds {units:,} units of {variants:,} "
+                                    f"variant{'s' if variants != 1 else ''}; transfer or adjust them to zero first")])
+        if documents:
+            raise ValidationError([(f"location {loc.code}", "documents", f"is named by {documents:,} open transfer(s) "
+                                    "or purchase order(s); finish or cancel them first")])
+        loc.active = False
+        session.flush()
+        return Change("location", loc.id, "archive", loc.version, {"active": True}, {"active": False})
+
+    return _location_write(db, actor, "archive_location", operation_id, body)
+
+
+def restore_location(db: Database, actor: Actor, location_id: int, *, expected_version: int | None = None,
+                     operation_id: str | None = None) -> Change:
+    """Make an archived location active again."""
+    require_role(actor, *_LOCATION_EDITORS)
+
+    def body(session: Session) -> Change:
+        loc = _lock_location(session, location_id, expected_version)
+        if loc.active:
+            raise ValidationError([(f"location {loc.code}", "active", "is not archived")])
+        loc.active = True
+        session.flush()
+        return Change("location", loc.id, "restore", loc.version, {"active": False}, {"active": True})
+
+    return _location_write(db, actor, "restore_location", operation_id, body)
+
+
+def list_locations(db: Database, *, include_archived: bool = True, with_stock: bool = False) -> list[dict[str, Any]]:
+    """Every location by code. ``with_stock``: also the units each holds (a scan of its stock levels, so
+    only the location manager asks for it)."""
     with db.read() as session:
+        held: dict[int, int] = {}
+        if with_stock:
+            held = dict(session.execute(
+                select(StockLevel.location_id, func.coalesce(func.sum(StockLevel.on_hand), 0))
+                .group_by(StockLevel.location_id)).all())
+        stmt = select(Location).order_by(Location.code)
+        if not include_archived:
+            stmt = stmt.where(Location.active.is_(True))
         return [{"id": loc.id, "code": loc.code, "name": loc.name, "kind": loc.kind.value, "internal": loc.is_internal,
-                 "active": loc.active} for loc in session.scalars(select(Location).order_by(Location.code))]
+                 "active": loc.active, "version": loc.version}
+                | ({"on_hand": int(held.get(loc.id, 0))} if with_stock else {})
+                for loc in session.scalars(stmt)]
