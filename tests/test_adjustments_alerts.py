@@ -119,6 +119,46 @@ def test_each_crossing_opens_one_alert(db: Database, actor: Actor, store) -> Non
     assert alerts.evaluate(db).opened == 1  # a new crossing, a new alert
 
 
+def low_everywhere(db: Database, actor: Actor, store) -> int:
+    """Every variant of the small store at 1 in WH1 and SHOP, threshold 4: that many pairs are low."""
+    lines = [MoveLine(v, store.locations["SUP"], store.locations[at], 1)
+             for v in store.variant_ids for at in ("WH1", "SHOP")]
+    inventory.post_moves(db, actor, operation_id=op(), reason="receipt", lines=lines)
+    alerts.set_default(db, actor, threshold=4)
+    return len(lines)
+
+
+def test_a_store_never_checked_is_told_apart_from_one_with_no_low_stock(db: Database, actor: Actor, store) -> None:
+    low = low_everywhere(db, actor, store)
+    before = alerts.overview(db)
+    assert (before.checked, before.checked_at, before.open_total, before.rows) == (False, None, 0, [])
+    assert alerts.last_check(db) is None
+    ev = alerts.evaluate(db)
+    after = alerts.overview(db)
+    assert after.checked and after.checked_at == ev.checked_at == alerts.last_check(db)
+    assert after.open_total == ev.open_now == low
+    # a check that finds nothing low is still a check
+    inventory.post_moves(db, actor, operation_id=op(), reason="receipt",
+                         lines=[MoveLine(v, store.locations["SUP"], store.locations[at], 10)
+                                for v in store.variant_ids for at in ("WH1", "SHOP")])
+    second = alerts.evaluate(db)
+    assert (second.open_now, second.closed) == (0, low)
+    assert alerts.last_check(db) == second.checked_at and second.checked_at >= ev.checked_at
+    assert alerts.overview(db).open_total == 0
+
+
+def test_counts_are_true_counts_whatever_the_row_limit(db: Database, actor: Actor, store) -> None:
+    low = low_everywhere(db, actor, store)
+    ev = alerts.evaluate(db)
+    shown = alerts.overview(db, limit=4)
+    assert len(shown.rows) == 4 and shown.truncated
+    assert shown.open_total == shown.unsent_total == ev.open_now == alerts.open_alert_count(db) == low == 6
+    assert len(alerts.open_alerts(db, limit=4)) == 4
+    everything = alerts.overview(db, limit=100)
+    assert len(everything.rows) == everything.open_total and not everything.truncated
+    assert [r.id for r in shown.rows] == [r.id for r in everything.rows[:4]]  # the newest first, same order
+
+
 # -- the digest through a real SMTP server ---------------------------------------------------------------
 class Inbox:
     def __init__(self) -> None:
@@ -190,3 +230,26 @@ def test_digest_failure_marks_nothing(db: Database, actor: Actor, store) -> None
     assert [r.notified_at for r in alerts.open_alerts(db)] == [None]
     with pytest.raises(ValidationError, match="is not an e-mail address"):
         alerts.send_digest(db, actor, SmtpSettings(host="x", sender="nobody", recipients=("a@b.c",)), None)
+
+
+def test_a_digest_longer_than_its_list_states_the_true_count(db: Database, actor: Actor, store, smtp_server) -> None:
+    inbox, port = smtp_server
+    low = low_everywhere(db, actor, store)
+    smtp = SmtpSettings(host="127.0.0.1", port=port, security="none", sender="stock@shop.test",
+                        recipients=("buyer@shop.test",))
+    alerts.evaluate(db)
+    result = alerts.send_digest(db, actor, smtp, None, max_rows=2)
+    assert (result.sent, result.listed) == (low, 2)
+    [(_, _, msg)] = inbox.messages
+    assert msg["Subject"].endswith(f"{low} items low on stock")
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    assert body.startswith(f"{low} items fell to or below their low-stock threshold.")
+    assert f"The first 2 are listed below; all {low} are in the Alerts tab" in body
+    assert f"… and {low - 2} more." in body
+    listed = [line for line in body.splitlines() if line.startswith("MC-")]
+    assert len(listed) == 2
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert f"{low} items fell" in html and html.count("<tr>") == 3  # heading row + the 2 listed
+    # every alert of the digest is marked as mailed, not only the listed ones
+    assert alerts.overview(db).unsent_total == 0
+    assert alerts.send_digest(db, actor, smtp, None, max_rows=2).sent == 0 and len(inbox.messages) == 1

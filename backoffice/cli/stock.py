@@ -303,19 +303,22 @@ def alerts_command(obj: Context, send: bool) -> None:
 
     database = obj.database()
     ev = alerts.evaluate(database)
-    rows = alerts.open_alerts(database)
-    click.echo(f"{ev.open_now:,} item(s) low on stock ({ev.opened:,} new, {ev.closed:,} recovered since last check).")
-    for r in rows[:50]:
+    shown = alerts.overview(database, limit=50)  # the newest 50 rows; the counts are never capped
+    click.echo(f"{shown.open_total:,} item(s) low on stock ({ev.opened:,} new, {ev.closed:,} recovered since last "
+               f"check); {shown.unsent_total:,} not mailed yet.")
+    for r in shown.rows:
         click.echo(f"  {r.sku:<24} {r.location:<10} available {r.available:>6,}  threshold {r.threshold:>6,}  {r.title}")
-    if len(rows) > 50:
-        click.echo(f"  … and {len(rows) - 50:,} more")
+    if shown.truncated:
+        click.echo(f"  … and {shown.open_total - len(shown.rows):,} more (showing {len(shown.rows):,} of "
+                   f"{shown.open_total:,} open alerts)")
     if send:
         smtp = settings.get_smtp(database)
         if not smtp.configured:
             raise click.ClickException("no mail server is set: run `backoffice stock mail-settings --host …` first")
         result = alerts.send_digest(database, obj.actor(), smtp, _smtp_password(smtp))
         if result.sent:
-            click.echo(f"Mailed {result.sent:,} new alert(s) to {', '.join(result.recipients)}.")
+            listed = f" (the mail lists the first {result.listed:,})" if result.listed < result.sent else ""
+            click.echo(f"Mailed {result.sent:,} new alert(s) to {', '.join(result.recipients)}{listed}.")
         else:
             click.echo("Nothing new to mail.")
 

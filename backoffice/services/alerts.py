@@ -9,6 +9,10 @@ its threshold opens an alert, unless one is already open; an open alert whose pa
 threshold is closed. So each crossing makes exactly one alert, however often ``evaluate`` runs, and a
 pair that recovers and falls again makes a new one. ``send_digest`` mails the alerts not mailed yet in
 one message and marks them, so each crossing is mailed once.
+
+Every figure shown to a user is a true count from the database: a limit may cap the rows read for a list,
+never a number (``overview`` returns the rows and the counts separately). ``evaluate`` records when it last
+ran (a store setting), so a store that was never checked is told apart from one with no low stock.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from backoffice.models import (
     Role,
     StockAlert,
     StockLevel,
+    StoreSetting,
     Variant,
     utcnow,
 )
@@ -48,6 +53,9 @@ from backoffice.services.base import (
 from backoffice.services.settings import SmtpSettings
 
 _STAFF = (Role.WAREHOUSE, Role.MANAGER, Role.PURCHASER)
+CHECK_KEY = "low_stock_check"   # store setting: when evaluate last ran, and what it found
+DIGEST_ROWS = 500               # rows listed in one digest mail; its subject and text give the true count
+LIST_LIMIT = 2000               # rows read for the Alerts tab (the counts beside them are never capped)
 
 
 class MailError(ServiceError):
@@ -169,11 +177,12 @@ def _low(session: Session, location_id: int | None = None) -> list[LowRow]:
 class Evaluation:
     opened: int
     closed: int
-    open_now: int
+    open_now: int        # open alerts after the check (counted, not capped)
+    checked_at: dt.datetime | None = None
 
 
 def evaluate(db: Database) -> Evaluation:
-    """Open an alert for each new crossing, close the alerts of pairs that recovered."""
+    """Open an alert for each new crossing, close the alerts of pairs that recovered, and record the check."""
 
     def work(session: Session) -> Evaluation:
         low = {(r.variant_id, r.location_id): r for r in _low(session)}
@@ -193,9 +202,41 @@ def evaluate(db: Database) -> Evaluation:
         for k, a in open_alerts.items():  # keep the figure of still-open alerts current
             if k in low and a.available != low[k].available:
                 a.available = low[k].available
-        return Evaluation(len(new), len(recovered), len(low))
+        session.flush()
+        open_now = _count_open(session)
+        _record_check(session, now, {"opened": len(new), "closed": len(recovered), "open": open_now})
+        return Evaluation(len(new), len(recovered), open_now, now)
 
     return db.run_write(work)
+
+
+def _record_check(session: Session, at: dt.datetime, figures: dict[str, int]) -> None:
+    value = {"at": at.isoformat(), **figures}
+    stmt = dialect_insert(session)(StoreSetting).values(key=CHECK_KEY, value=value, version=1, created_at=at,
+                                                        updated_at=at)
+    session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={
+        "value": stmt.excluded.value, "updated_at": at, "version": StoreSetting.version + 1}))
+
+
+def last_check(db: Database) -> dt.datetime | None:
+    """When ``evaluate`` last ran on this store (None: never)."""
+    with db.read() as session:
+        return _last_check(session)
+
+
+def _last_check(session: Session) -> dt.datetime | None:
+    value = session.scalar(select(StoreSetting.value).where(StoreSetting.key == CHECK_KEY))
+    if not value or not value.get("at"):
+        return None
+    at = dt.datetime.fromisoformat(value["at"])
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+
+
+def _count_open(session: Session, *, only_unsent: bool = False) -> int:
+    stmt = select(func.count()).select_from(StockAlert).where(StockAlert.closed_at.is_(None))
+    if only_unsent:
+        stmt = stmt.where(StockAlert.notified_at.is_(None))
+    return int(session.scalar(stmt) or 0)
 
 
 @dataclass(frozen=True)
@@ -212,18 +253,25 @@ class AlertRow:
 
 
 def open_alerts(db: Database, *, only_unsent: bool = False, limit: int = 5000) -> list[AlertRow]:
+    """The newest ``limit`` open alerts. A list, not a count: use ``open_alert_count`` or ``overview``
+    for how many there are."""
     with db.read() as session:
         return _alert_rows(session, only_unsent=only_unsent, limit=limit)
 
 
-def _alert_rows(session: Session, *, only_unsent: bool, limit: int, lock: bool = False) -> list[AlertRow]:
+def _alert_rows(session: Session, *, only_unsent: bool, limit: int | None, lock: bool = False,
+                ids: list[int] | None = None) -> list[AlertRow]:
     stmt = (select(StockAlert.id, StockAlert.variant_id, Variant.sku, Product.title, Variant.title, Location.code,
                    StockAlert.available, StockAlert.threshold, StockAlert.opened_at, StockAlert.notified_at)
             .join(Variant, Variant.id == StockAlert.variant_id).join(Product, Product.id == Variant.product_id)
             .join(Location, Location.id == StockAlert.location_id)
-            .where(StockAlert.closed_at.is_(None)).order_by(StockAlert.opened_at.desc(), StockAlert.id.desc()).limit(limit))
+            .where(StockAlert.closed_at.is_(None)).order_by(StockAlert.opened_at.desc(), StockAlert.id.desc()))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     if only_unsent:
         stmt = stmt.where(StockAlert.notified_at.is_(None))
+    if ids is not None:
+        stmt = stmt.where(StockAlert.id.in_(ids))
     if lock:
         stmt = stmt.with_for_update(of=StockAlert)
     return [AlertRow(r[0], r[1], r[2], f"{r[3]} · {r[4]}" if r[4] else r[3], r[5], int(r[6]), int(r[7]), r[8], r[9])
@@ -231,27 +279,72 @@ def _alert_rows(session: Session, *, only_unsent: bool, limit: int, lock: bool =
 
 
 def open_alert_count(db: Database) -> int:
+    """How many alerts are open: the true number (the sidebar badge, the Alerts tab, the CLI)."""
     with db.read() as session:
-        return int(session.scalar(select(func.count()).select_from(StockAlert).where(StockAlert.closed_at.is_(None))) or 0)
+        return _count_open(session)
 
 
-def compose_digest(rows: list[AlertRow], smtp: SmtpSettings, store_name: str = "Backoffice") -> EmailMessage:
+@dataclass(frozen=True)
+class AlertOverview:
+    """What the Alerts tab shows: up to ``limit`` rows, and the true counts beside them."""
+
+    rows: list[AlertRow]
+    open_total: int                  # every open alert, however many rows were read
+    unsent_total: int                # open alerts not mailed yet
+    checked_at: dt.datetime | None   # the last check (None: the store was never checked)
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.rows) < self.open_total
+
+    @property
+    def checked(self) -> bool:
+        return self.checked_at is not None
+
+
+def overview(db: Database, *, limit: int = LIST_LIMIT) -> AlertOverview:
+    """The newest ``limit`` open alerts with the true open and not-mailed counts, in one read."""
+    with db.read() as session:
+        return AlertOverview(_alert_rows(session, only_unsent=False, limit=limit), _count_open(session),
+                             _count_open(session, only_unsent=True), _last_check(session))
+
+
+def count_text(n: int, singular: str = "item", plural: str | None = None) -> str:
+    return f"{n:,} {singular if n == 1 else (plural or singular + 's')}"
+
+
+def compose_digest(rows: list[AlertRow], smtp: SmtpSettings, store_name: str = "Backoffice", *,
+                   total: int | None = None, open_total: int | None = None) -> EmailMessage:
+    """The digest of ``total`` new alerts (default: the rows given) listing ``rows`` (maybe only the first
+    of them). The subject and the first line always state the true number; when the list is shorter, the
+    text says how many are listed and where to see the rest."""
+    total = len(rows) if total is None else total
     msg = EmailMessage()
-    msg["Subject"] = f"{store_name}: {len(rows)} item{'s' if len(rows) != 1 else ''} low on stock"
+    msg["Subject"] = f"{store_name}: {count_text(total)} low on stock"
     msg["From"] = smtp.sender
     msg["To"] = ", ".join(smtp.recipients)
+    head = f"{count_text(total)} fell to or below {'its' if total == 1 else 'their'} low-stock threshold."
+    notes = []
+    if len(rows) < total:
+        notes.append(f"The first {len(rows):,} are listed below; all {total:,} are in the Alerts tab of the "
+                     "Inventory view and in `backoffice stock alerts`.")
+    if open_total is not None and open_total != total:
+        notes.append(f"{open_total:,} low-stock alerts are open in all, including those mailed before.")
     width = max([len(r.sku) for r in rows] + [3])
-    lines = [f"{len(rows)} item(s) fell to or below their low-stock threshold:", "",
+    lines = [head, *notes, "",
              f"{'SKU':<{width}}  {'Location':<10} {'Available':>9} {'Threshold':>9}  Product"]
     lines += [f"{r.sku:<{width}}  {r.location:<10} {r.available:>9,} {r.threshold:>9,}  {r.title}" for r in rows]
+    if len(rows) < total:
+        lines += ["", f"… and {total - len(rows):,} more."]
     msg.set_content("\n".join(lines) + "\n")
     rows_html = "".join(
         f"<tr><td>{_esc(r.sku)}</td><td>{_esc(r.title)}</td><td>{_esc(r.location)}</td>"
         f"<td align='right'>{r.available:,}</td><td align='right'>{r.threshold:,}</td></tr>" for r in rows)
+    more = f"<p>… and {total - len(rows):,} more.</p>" if len(rows) < total else ""
     msg.add_alternative(
-        f"<p>{len(rows)} item(s) fell to or below their low-stock threshold:</p>"
+        f"<p>{_esc(head)}</p>" + "".join(f"<p>{_esc(n)}</p>" for n in notes) +
         "<table border='1' cellpadding='4' cellspacing='0'><tr><th>SKU</th><th>Product</th><th>Location</th>"
-        f"<th>Available</th><th>Threshold</th></tr>{rows_html}</table>", subtype="html")
+        f"<th>Available</th><th>Threshold</th></tr>{rows_html}</table>{more}", subtype="html")
     return msg
 
 
@@ -279,14 +372,17 @@ def send_message(smtp: SmtpSettings, password: str | None, msg: EmailMessage) ->
 
 @dataclass(frozen=True)
 class DigestResult:
-    sent: int            # alerts in the message (0: nothing new, no message)
+    sent: int            # alerts in the message, all of them (0: nothing new, no message)
     recipients: tuple[str, ...]
+    listed: int = 0      # rows listed in the message (at most DIGEST_ROWS)
 
 
-def send_digest(db: Database, actor: Actor, smtp: SmtpSettings, password: str | None) -> DigestResult:
-    """Mail every open alert not mailed yet, in one message, then mark them. Two senders at once cannot
-    both mail an alert: the rows are locked while the message goes out. If the mail server refuses,
-    nothing is marked and the next run tries again."""
+def send_digest(db: Database, actor: Actor, smtp: SmtpSettings, password: str | None, *,
+                max_rows: int = DIGEST_ROWS) -> DigestResult:
+    """Mail every open alert not mailed yet, in one message, then mark them. The message lists the newest
+    ``max_rows`` of them and states the true number. Two senders at once cannot both mail an alert: the
+    rows are locked while the message goes out. If the mail server refuses, nothing is marked and the next
+    run tries again."""
     require_role(actor, *_STAFF)
     problems = smtp.problems()
     if not smtp.recipients:
@@ -295,14 +391,19 @@ def send_digest(db: Database, actor: Actor, smtp: SmtpSettings, password: str | 
         raise ValidationError(problems)
 
     def work(session: Session) -> DigestResult:
-        rows = _alert_rows(session, only_unsent=True, limit=100_000, lock=True)
-        if not rows:
+        ids = list(session.scalars(
+            select(StockAlert.id).where(StockAlert.closed_at.is_(None), StockAlert.notified_at.is_(None))
+            .order_by(StockAlert.opened_at.desc(), StockAlert.id.desc()).with_for_update()))
+        if not ids:
             return DigestResult(0, smtp.recipients)
-        send_message(smtp, password, compose_digest(rows, smtp))
-        session.execute(update(StockAlert).where(StockAlert.id.in_([r.id for r in rows])).values(notified_at=utcnow()))
+        rows = _alert_rows(session, only_unsent=True, limit=None, ids=ids[:max_rows])
+        send_message(smtp, password, compose_digest(rows, smtp, total=len(ids), open_total=_count_open(session)))
+        now = utcnow()
+        for start in range(0, len(ids), 5000):
+            session.execute(update(StockAlert).where(StockAlert.id.in_(ids[start:start + 5000])).values(notified_at=now))
         audit(session, actor, "stock_alert", "digest", "send", None,
-              {"alerts": len(rows), "recipients": list(smtp.recipients)})
-        return DigestResult(len(rows), smtp.recipients)
+              {"alerts": len(ids), "listed": len(rows), "recipients": list(smtp.recipients)})
+        return DigestResult(len(ids), smtp.recipients, len(rows))
 
     return db.run_write(work, attempts=1)
 
