@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from backoffice.services import bulk, catalog, changesets
 from backoffice.services.base import Actor, ValidationError
 from backoffice.services.bulk import BulkOperation, PriceStep, Target, compute_money
 from backoffice.services.catalog_grid import VariantFilter
+from backoffice.services.wording import count_text, decimal_text
 
 D = Decimal
 
@@ -144,3 +146,88 @@ def test_create_category_builds_paths_and_refuses_duplicates(db: Database, actor
         catalog.create_category(db, actor, name="Kitchen", parent_id=root)
     with pytest.raises(ValidationError, match="must not be empty"):
         catalog.create_category(db, actor, name="  ")
+
+
+# -- numbers in words -----------------------------------------------------------------------------------
+def _no_noise(text: str, places: int) -> bool:
+    """No exponent, and no trailing zero after the first ``places`` decimals."""
+    if "e" in text.lower():
+        return False
+    _, dot, fraction = text.partition(".")
+    if not dot:
+        return places == 0
+    return len(fraction) >= places and (len(fraction) == places or not fraction.endswith("0"))
+
+
+any_decimal = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=D("-1e12"), max_value=D("1e12")),
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=D("0"), max_value=D("1000"), places=2)
+    .map(lambda d: d.normalize()),   # 10.00 -> 1E+1, the form that leaked into descriptions
+    st.integers(min_value=-10**9, max_value=10**9).map(lambda n: D(n).scaleb(3).normalize()),
+)
+
+
+@given(any_decimal, st.sampled_from([0, 2]))
+def test_decimal_text_never_has_an_exponent_or_trailing_zero_noise(value, places) -> None:
+    text = decimal_text(value, places=places)
+    assert _no_noise(text, places), text
+    assert D(text) == value                      # the same number, written out in full
+    assert not text.startswith("-0") or D(text) != 0
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=D("0"), max_value=D("99.99"), places=3),
+       st.sampled_from(["percent", "from_cost", "add", "set", "round_step", "floor"]))
+def test_operation_descriptions_write_numbers_out(value, op) -> None:
+    step = PriceStep(op, value.normalize())      # normalize() is what turned 10 into "1E+1"
+    text = bulk.describe_step(step)
+    [number] = re.findall(r"\d[\d.]*", text)
+    assert "E" not in text
+    assert D(number) == value
+    assert _no_noise(number, 0 if op in ("percent", "from_cost") else 2)
+    assert "E" not in BulkOperation("money", "price", steps=(step,)).describe()
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("10", "Price: raise by 10 %"), ("20.00", "Price: raise by 20 %"), ("7.50", "Price: raise by 7.5 %"),
+    ("100", "Price: raise by 100 %"), ("0.125", "Price: raise by 0.125 %"),
+])
+def test_percent_description_reads_as_written(value, expected) -> None:
+    assert BulkOperation("money", "price", steps=(PriceStep("percent", D(value).normalize()),)).describe() == expected
+
+
+def test_a_bulk_changeset_description_has_no_exponent(db: Database, actor: Actor, store) -> None:
+    op = BulkOperation("money", "price", steps=(PriceStep("percent", D("10").normalize()),
+                                                PriceStep("round_ending", D("0.99"))))
+    result = bulk.apply_plan(db, actor, bulk.plan(db, op, Target(variant_ids=tuple(store.variant_ids))))
+    [latest] = changesets.list_changesets(db, limit=1)
+    assert latest.id == result.changeset_id
+    assert latest.description == "Price: raise by 10 %, then round to ending .99"
+
+
+def test_count_text_agrees_with_the_count() -> None:
+    assert [count_text(n, "variant", "variants") for n in (0, 1, 2, 1234)] == \
+        ["0 variants", "1 variant", "2 variants", "1,234 variants"]
+
+
+# -- prices below cost ----------------------------------------------------------------------------------
+def test_prices_below_cost_are_listed_and_need_confirmation(db: Database, actor: Actor, store) -> None:
+    cap = catalog.create_product(db, actor, values={"handle": "cap", "title": "Wool Cap"},
+                                 variants=[{"sku": "CAP-1", "price": "15.00"}])   # no cost: never below it
+    target = Target(variant_ids=(*store.variant_ids, cap.children[0].entity_id))
+    p = bulk.plan(db, BulkOperation("money", "price", steps=(PriceStep("set", D("20.00")),)), target)
+    assert p.affected == 4 and p.invalid == []
+    assert p.below_cost == [(f"SKU MC-{s}", D("20.00"), D("21.00")) for s in ("S", "M", "L")]
+    assert p.needs_confirmation
+    assert bulk.below_cost_text(p)[0] == "SKU MC-S: price 20.00 is below its cost 21.00"
+    with pytest.raises(ValidationError, match="below its cost 21.00"):
+        bulk.apply_plan(db, actor, p, allow_below_cost=False)
+    assert changesets.list_changesets(db) == []            # refused: nothing written
+    assert bulk.apply_plan(db, actor, p, allow_below_cost=True).applied_rows == 4   # confirmed: written
+    # a cost raised above the price is the same warning; a price at or above cost is not
+    up = bulk.plan(db, BulkOperation("money", "cost", steps=(PriceStep("set", D("25.00")),)),
+                   Target(variant_ids=tuple(store.variant_ids)))
+    assert [(label, price, cost) for label, price, cost in up.below_cost] == \
+        [(f"SKU MC-{s}", D("20.00"), D("25.00")) for s in ("S", "M", "L")]
+    fine = bulk.plan(db, BulkOperation("money", "price", steps=(PriceStep("set", D("25.00")),)),
+                     Target(variant_ids=tuple(store.variant_ids)))
+    assert fine.affected == 3 and fine.below_cost == [] and not fine.needs_confirmation

@@ -24,6 +24,7 @@ from backoffice.models import Category, Product, ProductStatus, ProductTag, Vari
 from backoffice.services.base import Actor, ValidationError, chunked_in
 from backoffice.services.catalog_grid import VariantFilter, _apply_filter
 from backoffice.services.changesets import ApplyResult, RowChange, apply_changes
+from backoffice.services.wording import decimal_text, money_text
 
 MONEY_FIELDS = ("price", "compare_at_price", "cost")
 PRODUCT_SET_FIELDS = ("status", "vendor", "product_type", "category_id")
@@ -47,6 +48,29 @@ class PriceStep:
     OPS = ("set", "add", "percent", "from_cost", "round_ending", "round_step", "floor")
 
 
+FIELD_NAMES = {"price": "Price", "compare_at_price": "Compare-at price", "cost": "Cost"}
+
+
+def describe_step(step: PriceStep) -> str:
+    """One money step in words: "raise by 10 %", "add 2.50", "round to ending .99"."""
+    v = Decimal(step.value)
+    if step.op == "set":
+        return f"set to {money_text(v)}"
+    if step.op == "add":
+        return f"{'add' if v >= 0 else 'subtract'} {money_text(abs(v))}"
+    if step.op == "percent":
+        return f"{'raise' if v >= 0 else 'lower'} by {decimal_text(abs(v))} %"
+    if step.op == "from_cost":
+        return f"from cost with a {decimal_text(v)} % margin"
+    if step.op == "round_ending":
+        return f"round to ending {money_text(v)[1:]}"
+    if step.op == "round_step":
+        return f"round to a multiple of {money_text(v)}"
+    if step.op == "floor":
+        return f"never below {money_text(v)}"
+    return f"{step.op} {decimal_text(v)}"
+
+
 @dataclass(frozen=True)
 class BulkOperation:
     kind: str                       # money, set, tags_add, tags_remove, replace, category_replace, category_remove
@@ -60,9 +84,11 @@ class BulkOperation:
     case_sensitive: bool = False
 
     def describe(self) -> str:
+        """The operation in words, as a changeset description: "Price: raise by 10 %, then round to
+        ending .99" (numbers written out in full, see ``wording.decimal_text``)."""
         if self.kind == "money":
-            steps = ", ".join(f"{s.op} {s.value}" for s in self.steps)
-            return f"{self.field.replace('_', ' ')}: {steps}"
+            label = FIELD_NAMES.get(self.field, self.field.replace("_", " ").capitalize())
+            return f"{label}: " + ", then ".join(describe_step(s) for s in self.steps)
         if self.kind == "set":
             return f"set {self.field.replace('_', ' ')} to {self.value}"
         if self.kind in ("tags_add", "tags_remove"):
@@ -92,10 +118,17 @@ class Plan:
     sample: list[tuple[str, str, Any, Any]]          # (row label, field, old, new), first 50
     invalid: list[tuple[str, str, str]]              # (row label, field, reason): these block the apply
     stats: dict[str, Decimal] = field(default_factory=dict)  # min/median/max change, for money
+    # (row label, price after, cost after) of every changed row whose price would be below its cost: allowed,
+    # but only once the user confirms it (the GUI asks; the CLI wants --allow-below-cost or a yes).
+    below_cost: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
 
     @property
     def affected(self) -> int:
         return len(self.changes)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return bool(self.below_cost)
 
 
 # -- money ----------------------------------------------------------------------------------------------
@@ -115,7 +148,7 @@ def compute_money(value: Decimal | None, steps: tuple[PriceStep, ...], cost: Dec
             if cost is None:
                 raise ValueError("has no cost to compute from")
             if v >= 100:
-                raise ValueError(f"a margin of {v} % is impossible")
+                raise ValueError(f"a margin of {decimal_text(v)} % is impossible")
             x = cost * Decimal(100) / (Decimal(100) - v)
         elif step.op == "round_ending":
             up = x.to_integral_value(rounding=ROUND_FLOOR) + v  # the nearest such price is this one or one below/above
@@ -210,6 +243,7 @@ def _plan_variants(db: Database, op: BulkOperation, ids: list[int]) -> Plan:
     sample: list[tuple[str, str, Any, Any]] = []
     invalid: list[tuple[str, str, str]] = []
     deltas: list[Decimal] = []
+    below_cost: list[tuple[str, Decimal, Decimal]] = []
     fix = replacer(op) if op.kind == "replace" else None
     column = {"variant_status": "status"}.get(op.field, op.field)
     # Prices repeat across a catalog (49.99 on thousands of rows): each distinct input is computed once.
@@ -241,15 +275,20 @@ def _plan_variants(db: Database, op: BulkOperation, ids: list[int]) -> Plan:
                     continue
                 if op.kind == "money":
                     if new is not None and new < 0:
-                        invalid.append((label, op.field, f"would become {new}, below zero"))
+                        invalid.append((label, op.field, f"would become {money_text(new)}, below zero"))
                         continue
                     final_price = new if op.field == "price" else price
                     final_compare = new if op.field == "compare_at_price" else compare_at
                     if final_compare is not None and final_price is not None and final_compare < final_price:
-                        invalid.append((label, op.field, f"compare-at {final_compare} would be below the price {final_price}"))
+                        invalid.append((label, op.field, f"compare-at {money_text(final_compare)} would be below the price "
+                                                         f"{money_text(final_price)}"))
                         continue
                     if old is not None and new is not None:
                         deltas.append(new - old)
+                    final_cost = new if op.field == "cost" else cost
+                    if (op.field in ("price", "cost") and final_price is not None and final_cost is not None
+                            and final_price < final_cost):
+                        below_cost.append((label, final_price, final_cost))
                 changes.append(RowChange("variant", vid, version, {column: new}, {column: old}))
                 if len(sample) < 50:
                     sample.append((label, op.field, old, new))
@@ -262,7 +301,7 @@ def _plan_variants(db: Database, op: BulkOperation, ids: list[int]) -> Plan:
     stats = {}
     if deltas:
         stats = {"min": min(deltas), "median": Decimal(statistics.median(deltas)).quantize(CENT), "max": max(deltas)}
-    return Plan(op, changes, considered, sample, invalid, stats)
+    return Plan(op, changes, considered, sample, invalid, stats, below_cost)
 
 
 def _plan_products(db: Database, op: BulkOperation, variant_ids: list[int]) -> Plan:
@@ -327,9 +366,23 @@ def _plan_products(db: Database, op: BulkOperation, variant_ids: list[int]) -> P
     return Plan(op, changes, len(ids), sample, invalid, {})
 
 
-def apply_plan(db: Database, actor: Actor, p: Plan, *, description: str = "", operation_id: str | None = None) -> ApplyResult:
-    """Write a previewed plan as one changeset. Invalid rows in the preview block it."""
+def below_cost_text(p: Plan, limit: int = 20) -> list[str]:
+    """The plan's below-cost rows in words, one a line: "SKU MC-S: price 18.00 is below its cost 21.00"."""
+    lines = [f"{label}: price {money_text(price)} is below its cost {money_text(cost)}"
+             for label, price, cost in p.below_cost[:limit]]
+    if len(p.below_cost) > limit:
+        lines.append(f"… and {len(p.below_cost) - limit:,} more")
+    return lines
+
+
+def apply_plan(db: Database, actor: Actor, p: Plan, *, description: str = "", operation_id: str | None = None,
+               allow_below_cost: bool = True) -> ApplyResult:
+    """Write a previewed plan as one changeset. Invalid rows in the preview block it; rows priced below
+    their cost block it only when ``allow_below_cost`` is False (the caller has not asked the user yet)."""
     if p.invalid:
         raise ValidationError(p.invalid[:200])
+    if p.below_cost and not allow_below_cost:
+        raise ValidationError([(label, "price", f"{money_text(price)} is below its cost {money_text(cost)}; "
+                                "confirm to apply it anyway") for label, price, cost in p.below_cost[:200]])
     return apply_changes(db, actor, p.changes, description=description or p.operation.describe(), kind="bulk",
                          operation_id=operation_id)

@@ -102,7 +102,7 @@ def test_bulk_price_raise_then_round_previews_and_applies(qtbot, tasks: TaskMana
     assert {s: p for s, (p, _) in prices(db).items() if s in others} == {s: p for s, (p, _) in others.items()}
     latest = changesets.list_changesets(db, limit=1)[0]
     assert (latest.id, latest.kind, latest.row_count) == (dialog.result.changeset_id, "bulk", len(changed))
-    assert latest.description == f"Price: raise by 7 %, then round to ending .99 (all {len(before)} variants matching the filter)"
+    assert latest.description == f"Price: raise by 7 %, then round to ending .99 · all {len(before)} variants matching the filter"
     assert f"changeset #{latest.id}" in dialog.banner.text.text()
     assert not dialog.apply_button.isEnabled()   # applied: no second write of the same plan
 
@@ -119,7 +119,7 @@ def test_invalid_rows_block_apply_and_are_listed(qtbot, tasks: TaskManager, conn
     assert dialog.invalid_model.rows == [("SKU CAP-1", "Price", "compare-at 16.00 would be below the price 16.50")]
     assert dialog.tabs.isTabVisible(1) and dialog.tabs.currentWidget() is dialog.invalid_table
     assert not dialog.apply_button.isEnabled()
-    assert dialog.reason.text() == "1 rows cannot take this change; see Problems."
+    assert dialog.reason.text() == "1 row cannot take this change; see Problems."
     assert "cannot take this change" in dialog.banner.text.text()
     dialog.apply()   # refused without a write
     assert changesets.list_changesets(db) == []

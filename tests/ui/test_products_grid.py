@@ -417,7 +417,7 @@ def test_bulk_edit_history_and_export_open_with_the_right_targets(qtbot, monkeyp
     view.open_export()
     ids = tuple(view.model.id_at(r) for r in (2, 3, 4))
     row = view.model.row_at(3)
-    assert opened[0][2] == Target(variant_ids=ids) and opened[0][3] == "3 selected variant(s)"
+    assert opened[0][2] == Target(variant_ids=ids) and opened[0][3] == "3 selected variants"
     assert opened[1][2] == Target(filter=VariantFilter()) and "matching the filter" in opened[1][3]
     assert opened[2][2:4] == (row.product_id, row.variant_id)
     assert opened[3][2:4] == (VariantFilter(), view.model.total)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 from backoffice.services import bulk, catalog_grid
 from backoffice.services.bulk import BulkOperation, Plan, Target
 from backoffice.services.changesets import ApplyResult
+from backoffice.ui import theme
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager, TaskState
 from backoffice.ui.views.products.bulk_editors import (
@@ -53,15 +55,30 @@ from backoffice.ui.views.products.dialog_parts import (
     field_label,
     format_change,
     format_count,
+    format_money,
     format_value,
     make_table,
     muted,
+    plural,
     tr,
 )
 from backoffice.ui.widgets.banner import MessageBanner
 
 PREVIEW_DEBOUNCE_MS = 350
 _VARIANT_FIELDS = {"price", "compare_at_price", "cost", "variant_status", "weight_grams", "sku", "barcode"}
+
+
+def selection_label(n: int) -> str:
+    """What a bulk edit of selected rows applies to: "1 selected variant", "5 selected variants"."""
+    return plural(n, tr("{n} selected variant"), tr("{n} selected variants"))
+
+
+def filter_label(total: int | None) -> str:
+    """What a bulk edit of the filtered rows applies to: "the 1 variant matching the filter", "all 300
+    variants matching the filter" (the count left out while it is not known yet)."""
+    if total is None:
+        return tr("all variants matching the filter")
+    return plural(total, tr("the {n} variant matching the filter"), tr("all {n} variants matching the filter"))
 
 
 class BulkEditDialog(QDialog):
@@ -133,6 +150,8 @@ class BulkEditDialog(QDialog):
         self.sample_model = RowsModel([self.tr("Row"), self.tr("Field"), self.tr("Before"), self.tr("After")],
                                       colours=before_after_colours(2, 3), parent=self)
         self.invalid_model = RowsModel([self.tr("Row"), self.tr("Field"), self.tr("Why it cannot change")], parent=self)
+        self.below_cost_model = RowsModel([self.tr("Row"), self.tr("Price after"), self.tr("Cost")],
+                                          colours={1: theme.WARNING}, parent=self)
         self.conflict_model = RowsModel([self.tr("Row"), self.tr("Field"), self.tr("Value now"), self.tr("Your value")],
                                         colours=before_after_colours(2, 3), parent=self)
         self.sample_table = make_table(self.sample_model, {0: 210, 1: 120}, stretch=(2, 3))
@@ -142,11 +161,13 @@ class BulkEditDialog(QDialog):
         self.sample_note.hide()
         self.invalid_table = make_table(self.invalid_model, {0: 220, 1: 140})
         self.conflict_table = make_table(self.conflict_model, {0: 220, 1: 140}, stretch=(2, 3))
+        self.below_cost_table = make_table(self.below_cost_model, {0: 260, 1: 140}, stretch=(2,))
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.sample_table, self.tr("Changes"))
         self.tabs.addTab(self.invalid_table, self.tr("Problems"))
         self.tabs.addTab(self.conflict_table, self.tr("Conflicts"))
+        self.tabs.addTab(self.below_cost_table, self.tr("Below cost"))
         preview_card = QFrame()
         preview_card.setObjectName("Card")
         preview_layout = QVBoxLayout(preview_card)
@@ -310,13 +331,21 @@ class BulkEditDialog(QDialog):
             shown=format_count(len(plan.sample)), n=format_count(plan.affected)) if plan.affected > len(plan.sample) else "")
         self.sample_note.setVisible(bool(self.sample_note.text()))
         self.invalid_model.set_rows([(label, field_label(f), reason) for label, f, reason in plan.invalid])
+        self.below_cost_model.set_rows([(label, format_money(price), format_money(cost))
+                                        for label, price, cost in plan.below_cost])
         self.conflict_model.clear()
         self._update_tabs()
         if plan.invalid:
-            self.banner.show_message(self.tr("{n} rows cannot take this change (see Problems). Nothing can be "
-                                             "applied until the operation or the selection changes.").format(
-                n=format_count(len(plan.invalid))), "error")
+            self.banner.show_message(plural(len(plan.invalid), self.tr(
+                "{n} row cannot take this change (see Problems). Nothing can be applied until the operation or "
+                "the selection changes."), self.tr(
+                "{n} rows cannot take this change (see Problems). Nothing can be applied until the operation or "
+                "the selection changes.")), "error")
             self.tabs.setCurrentWidget(self.invalid_table)
+        elif plan.below_cost:
+            self.banner.show_message(self.below_cost_text(plan) + " " + self.tr(
+                "You will be asked to confirm before it is applied (see Below cost)."), "warning")
+            self.tabs.setCurrentWidget(self.below_cost_table)
         else:
             self.banner.hide()
             self.tabs.setCurrentWidget(self.sample_table)
@@ -347,8 +376,10 @@ class BulkEditDialog(QDialog):
         self.tabs.setTabText(0, self.tr("Changes ({n})").format(n=format_count(self.plan.affected if self.plan else 0)))
         self.tabs.setTabText(1, self.tr("Problems ({n})").format(n=format_count(self.invalid_model.rowCount())))
         self.tabs.setTabText(2, self.tr("Conflicts ({n})").format(n=format_count(self.conflict_model.rowCount())))
+        self.tabs.setTabText(3, self.tr("Below cost ({n})").format(n=format_count(self.below_cost_model.rowCount())))
         self.tabs.setTabVisible(1, self.invalid_model.rowCount() > 0)
         self.tabs.setTabVisible(2, self.conflict_model.rowCount() > 0)
+        self.tabs.setTabVisible(3, self.below_cost_model.rowCount() > 0)
 
     def apply_blocked_reason(self) -> str:
         """Why Apply is disabled (empty when it is enabled)."""
@@ -361,8 +392,8 @@ class BulkEditDialog(QDialog):
         if self.plan is None:
             return self.tr("Preview the change first.")
         if self.plan.invalid:
-            return self.tr("{n} rows cannot take this change; see Problems.").format(
-                n=format_count(len(self.plan.invalid)))
+            return plural(len(self.plan.invalid), self.tr("{n} row cannot take this change; see Problems."),
+                          self.tr("{n} rows cannot take this change; see Problems."))
         if not self.plan.affected:
             return self.tr("Nothing to change: every row already has this value.")
         return ""
@@ -370,7 +401,7 @@ class BulkEditDialog(QDialog):
     def _update_buttons(self, reason: str | None = None) -> None:
         blocked = self.apply_blocked_reason()
         self.apply_button.setEnabled(not blocked)
-        self.apply_button.setText(self.tr("Apply to {n} rows").format(n=format_count(self.plan.affected))
+        self.apply_button.setText(plural(self.plan.affected, self.tr("Apply to {n} row"), self.tr("Apply to {n} rows"))
                                   if self.plan is not None and not blocked else self.tr("Apply"))
         text = reason or blocked
         self.reason.setText(text)
@@ -382,21 +413,42 @@ class BulkEditDialog(QDialog):
         self.editors.setEnabled(not self._applying)
 
     # -- apply ----------------------------------------------------------------------------------------
+    def below_cost_text(self, plan: Plan) -> str:
+        return plural(len(plan.below_cost), self.tr("{n} row would be priced below its cost."),
+                      self.tr("{n} rows would be priced below their cost."))
+
+    def confirm_below_cost(self, plan: Plan) -> bool:
+        """Asks whether to apply a plan that prices rows below their cost (never blocked, always asked)."""
+        rows = "\n".join(f"{label}: {format_money(price)} < {format_money(cost)}"
+                         for label, price, cost in plan.below_cost[:10])
+        more = len(plan.below_cost) - 10
+        if more > 0:
+            rows += "\n" + self.tr("…and {n} more").format(n=format_count(more))
+        answer = QMessageBox.warning(
+            self, self.tr("Prices below cost"),
+            self.below_cost_text(plan) + "\n\n" + rows + "\n\n" + self.tr("Apply the change anyway?"),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
     def apply(self) -> None:
         if self.apply_blocked_reason():
             return
         db, actor, plan = self.context.db, self.context.actor, self.plan
         assert db is not None and actor is not None and plan is not None
+        if plan.below_cost and not self.confirm_below_cost(plan):
+            self.banner.show_message(self.below_cost_text(plan) + " " + self.tr("Nothing was applied."), "warning")
+            return
         op = plan.operation
         label = field_label(op.field) if op.field else ""
-        description = f"{describe_operation(op, label, self.categories)} ({self.target_label})"[:500]
+        description = f"{describe_operation(op, label, self.categories)} · {self.target_label}"[:500]
         state = TaskState(self.tr("Applying bulk edit"), cancellable=False, parent=self)
-        state.set_status(self.tr("Writing {n} rows…").format(n=format_count(plan.affected)))
+        state.set_status(plural(plan.affected, self.tr("Writing {n} row…"), self.tr("Writing {n} rows…")))
         self._applying = True
         self.busy.show()
         self.banner.hide()
         self._update_buttons()
-        self.tasks.run_in_background(lambda: bulk.apply_plan(db, actor, plan, description=description),
+        self.tasks.run_in_background(lambda: bulk.apply_plan(db, actor, plan, description=description,
+                                                             allow_below_cost=True),   # confirmed above
                                      self._on_applied, self._on_apply_error, state=state, context=self)
 
     def _on_applied(self, result: ApplyResult) -> None:
@@ -404,7 +456,8 @@ class BulkEditDialog(QDialog):
         self.busy.hide()
         self.result = result
         if result.changeset_id is not None:
-            self.summary.setText(self.tr("Applied: {n} rows changed").format(n=format_count(result.applied_rows)))
+            self.summary.setText(plural(result.applied_rows, self.tr("Applied: {n} row changed"),
+                                        self.tr("Applied: {n} rows changed")))
         rows = [(f"SKU {c.label}" if c.entity == "variant" else f"product {c.label}", field_label(c.field),
                  format_value(c.field, c.theirs, self.categories),
                  format_value(c.field, c.yours, self.categories)) for c in result.conflicts]
@@ -413,11 +466,13 @@ class BulkEditDialog(QDialog):
         if result.changeset_id is None:
             text = self.tr("Nothing was applied.")
         else:
-            text = self.tr("Applied to {n} rows as changeset #{id}.").format(
-                n=format_count(result.applied_rows), id=result.changeset_id)
+            text = plural(result.applied_rows, self.tr("Applied to {n} row as changeset #{id}."),
+                          self.tr("Applied to {n} rows as changeset #{id}."), id=result.changeset_id)
         if result.conflicts:
-            text += " " + self.tr("{n} changes were left out because someone changed those rows since the "
-                                  "preview (see Conflicts).").format(n=format_count(len(result.conflicts)))
+            text += " " + plural(len(result.conflicts), self.tr(
+                "{n} change was left out because someone changed that row since the preview (see Conflicts)."),
+                self.tr("{n} changes were left out because someone changed those rows since the preview "
+                        "(see Conflicts)."))
             self.tabs.setCurrentWidget(self.conflict_table)
         self.banner.show_message(text, "warning" if result.conflicts else "success")
         self.close_button.setText(self.tr("Done"))

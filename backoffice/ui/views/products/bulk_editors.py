@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from backoffice.models import ProductStatus, VariantStatus
 from backoffice.services.bulk import BulkOperation, PriceStep
+from backoffice.services.wording import decimal_text, money_text
 from backoffice.ui import resources, theme
 from backoffice.ui.views.products.dialog_parts import tr
 
@@ -412,22 +413,24 @@ class ReplaceEditor(QWidget):
 
 
 def describe_step(step: PriceStep) -> str:
+    """One money step in words, as stored in the changeset's description: "raise by 10 %", "add 2.50".
+    Numbers go through ``decimal_text`` (never "1E+1", no trailing-zero noise)."""
     v = step.value
     if step.op == "set":
-        return tr("set to {v}").format(v=v)
+        return tr("set to {v}").format(v=money_text(v))
     if step.op == "add":
-        return (tr("add {v}") if v >= 0 else tr("subtract {v}")).format(v=abs(v))
+        return (tr("add {v}") if v >= 0 else tr("subtract {v}")).format(v=money_text(abs(v)))
     if step.op == "percent":
-        return (tr("raise by {v} %") if v >= 0 else tr("lower by {v} %")).format(v=abs(v).normalize())
+        return (tr("raise by {v} %") if v >= 0 else tr("lower by {v} %")).format(v=decimal_text(abs(v)))
     if step.op == "from_cost":
-        return tr("from cost with a {v} % margin").format(v=v.normalize())
+        return tr("from cost with a {v} % margin").format(v=decimal_text(v))
     if step.op == "round_ending":
-        return tr("round to ending {v}").format(v=str(v)[1:])
+        return tr("round to ending {v}").format(v=money_text(v)[1:])
     if step.op == "round_step":
-        return tr("round to a multiple of {v}").format(v=v)
+        return tr("round to a multiple of {v}").format(v=money_text(v))
     if step.op == "floor":
-        return tr("never below {v}").format(v=v)
-    return f"{step.op} {v}"
+        return tr("never below {v}").format(v=money_text(v))
+    return f"{step.op} {decimal_text(v)}"
 
 
 def describe_operation(op: BulkOperation, field_label: str, categories: dict[int, str]) -> str:

@@ -142,8 +142,8 @@ class PendingEdits(QObject):
         """``price, title`` on ``3 rows``: a description for the changeset."""
         fields = sorted({e.column_key.replace("_", " ") for e in self._edits.values()})
         rows = len({(e.entity, e.entity_id) for e in self._edits.values()})
-        return QCoreApplication.translate("PendingEdits", "Grid edit of {fields} on {n} row(s)").format(
-            fields=", ".join(fields), n=rows)
+        text = "Grid edit of {fields} on {n} row" if rows == 1 else "Grid edit of {fields} on {n} rows"
+        return QCoreApplication.translate("PendingEdits", text).format(fields=", ".join(fields), n=f"{rows:,}")
 
 
 class StageCommand(QUndoCommand):
@@ -338,12 +338,14 @@ class ApplyController(QObject):
         self.model.pending.drop_rows((ch.entity, ch.entity_id) for ch in done)
         self.model.undo_stack.clear()
         if result.changeset_id is not None:
-            text = self.tr("Applied {n} row(s) as changeset #{id}.").format(n=result.applied_rows,
+            text = (self.tr("Applied {n} row as changeset #{id}.") if result.applied_rows == 1 else
+                    self.tr("Applied {n} rows as changeset #{id}.")).format(n=f"{result.applied_rows:,}",
                                                                            id=result.changeset_id)
         else:
             text = self.tr("Nothing needed writing: the values were already stored.")
         if result.conflicts:
-            text += " " + self.tr("{n} row(s) were changed by someone else meanwhile.").format(n=len(conflicted))
+            text += " " + (self.tr("{n} row was changed by someone else meanwhile.") if len(conflicted) == 1 else
+                           self.tr("{n} rows were changed by someone else meanwhile.")).format(n=f"{len(conflicted):,}")
         self.message.emit(text, "warning" if result.conflicts else "success")
         if result.conflicts:
             self._show_conflicts(result.conflicts)

@@ -363,18 +363,16 @@ class ProductsView(ViewPage):
             self.banner.show_message(self.tr("Select the rows to edit first."), "info")
             return
         from backoffice.services.bulk import Target
-        from backoffice.ui.views.products.bulk_dialog import BulkEditDialog
+        from backoffice.ui.views.products.bulk_dialog import BulkEditDialog, selection_label
 
-        label = self.tr("{n} selected variant(s)").format(n=locale().toString(len(ids)))
+        label = selection_label(len(ids))
         self._open(BulkEditDialog(self.context, self.tasks, Target(variant_ids=tuple(ids)), label, self))
 
     def bulk_edit_all(self) -> None:
         from backoffice.services.bulk import Target
-        from backoffice.ui.views.products.bulk_dialog import BulkEditDialog
+        from backoffice.ui.views.products.bulk_dialog import BulkEditDialog, filter_label
 
-        total = self.model.total
-        label = self.tr("all {n} variants matching the filter").format(
-            n=locale().toString(total) if total is not None else "")
+        label = filter_label(self.model.total)
         self._open(BulkEditDialog(self.context, self.tasks, Target(filter=self.loader.filter), label, self))
 
     def open_history(self, row: int) -> None:
