@@ -11,6 +11,13 @@ from typing import Any
 import click
 
 from backoffice.cli.app import Context, db_options, main
+from backoffice.cli.replay import (
+    REPLAY_NOTE,
+    op_id_option,
+    previous_changeset,
+    previous_result,
+    replayed_changeset_line,
+)
 
 
 def _pairs(spec: str, what: str) -> dict[str, list[str]]:
@@ -96,15 +103,21 @@ def attributes_cmd(obj: Context, as_json: bool) -> None:
 @click.argument("code")
 @click.argument("values")
 @click.option("--name", default="", help="Display name (default: from the code).")
+@op_id_option
 @db_options
 @click.pass_obj
-def add_attribute(obj: Context, code: str, values: str, name: str) -> None:
+def add_attribute(obj: Context, code: str, values: str, name: str, op_id: str | None) -> None:
     """Create attribute CODE with comma-separated VALUES in order, e.g. size XS,S,M,L,XL."""
     from backoffice.services import variants as vs
+    from backoffice.services.base import Change
 
-    vs.create_attribute(obj.database(), obj.actor(), code=code, name=name,
-                        values=[v.strip() for v in values.split(",")])
-    click.echo(f"Created attribute {code.strip().lower()} with {len(values.split(','))} values.")
+    database = obj.database()
+    previous = previous_result(database, op_id, "create_attribute")
+    change = Change.from_dict(previous) if previous is not None else vs.create_attribute(
+        database, obj.actor(), code=code, name=name, values=[v.strip() for v in values.split(",")], operation_id=op_id)
+    made = change.after or {}
+    click.echo(f"Created attribute {made.get('code')} with {len(made.get('values') or [])} values"
+               + (REPLAY_NOTE if previous is not None else "") + ".")
 
 
 def _attribute(database: Any, code: str) -> Any:
@@ -119,32 +132,43 @@ def _attribute(database: Any, code: str) -> Any:
 @variants.command("add-values")
 @click.argument("code")
 @click.argument("values")
+@op_id_option
 @db_options
 @click.pass_obj
-def add_values(obj: Context, code: str, values: str) -> None:
+def add_values(obj: Context, code: str, values: str, op_id: str | None) -> None:
     """Append comma-separated VALUES to attribute CODE."""
     from backoffice.services import variants as vs
+    from backoffice.services.base import Change
 
     database = obj.database()
-    change = vs.add_values(database, obj.actor(), _attribute(database, code).id, values.split(","))
-    click.echo(f"Added {len(change.children)} value(s) to {code}.")
+    previous = previous_result(database, op_id, "add_attribute_values")
+    change = Change.from_dict(previous) if previous is not None else vs.add_values(
+        database, obj.actor(), _attribute(database, code).id, values.split(","), operation_id=op_id)
+    click.echo(f"Added {len(change.children)} value(s) to {code}" + (REPLAY_NOTE if previous is not None else "") + ".")
 
 
 @variants.command("remove-value")
 @click.argument("code")
 @click.argument("value")
+@op_id_option
 @db_options
 @click.pass_obj
-def remove_value(obj: Context, code: str, value: str) -> None:
+def remove_value(obj: Context, code: str, value: str, op_id: str | None) -> None:
     """Remove VALUE from attribute CODE: deleted if no variant uses it, archived otherwise."""
     from backoffice.services import variants as vs
+    from backoffice.services.base import Change
 
     database = obj.database()
-    found = next((v for v in _attribute(database, code).values if v.value == value), None)
-    if found is None:
-        raise click.ClickException(f"{value!r} is not a value of {code}")
-    change = vs.remove_value(database, obj.actor(), found.id)
-    click.echo(f"{code}={value} {'deleted' if change.action == 'delete' else 'archived (variants use it)'}.")
+    previous = previous_result(database, op_id, "remove_attribute_value")
+    if previous is not None:   # the value may be gone by now: report the first removal
+        change = Change.from_dict(previous)
+    else:
+        found = next((v for v in _attribute(database, code).values if v.value == value), None)
+        if found is None:
+            raise click.ClickException(f"{value!r} is not a value of {code}")
+        change = vs.remove_value(database, obj.actor(), found.id, operation_id=op_id)
+    click.echo(f"{code}={value} {'deleted' if change.action == 'delete' else 'archived (variants use it)'}"
+               + (REPLAY_NOTE if previous is not None else "") + ".")
 
 
 # -- templates ------------------------------------------------------------------------------------------
@@ -169,19 +193,26 @@ def templates_cmd(obj: Context) -> None:
               help="An attribute and its values (repeatable).")
 @click.option("--exclude", multiple=True, metavar="CODE=V,CODE=V", help="A combination to leave out (repeatable).")
 @click.option("--sku-pattern", default="", help="e.g. {handle}-{color:3}-{size}")
+@op_id_option
 @db_options
 @click.pass_obj
 def save_template(obj: Context, name: str, attributes: tuple[str, ...], exclude: tuple[str, ...],
-                  sku_pattern: str) -> None:
+                  sku_pattern: str, op_id: str | None) -> None:
     """Save (create or replace) the variant template NAME."""
     from backoffice.services import variants as vs
+    from backoffice.services.base import Change
 
     database = obj.database()
+    previous = previous_result(database, op_id, "save_variant_template")
+    if previous is not None:
+        verb = "Saved" if Change.from_dict(previous).action == "create" else "Updated"
+        click.echo(f"{verb} template {name}{REPLAY_NOTE}.")
+        return
     existing = next((t for t in vs.list_templates(database) if t.name == name), None)
     vs.save_template(database, obj.actor(), name=name, options=_options(attributes),
                      exclusions=list(_exclusions(exclude)), sku_pattern=sku_pattern,
                      template_id=existing.id if existing else None,
-                     expected_version=existing.version if existing else None)
+                     expected_version=existing.version if existing else None, operation_id=op_id)
     click.echo(f"{'Updated' if existing else 'Saved'} template {name}.")
 
 
@@ -197,7 +228,7 @@ def save_template(obj: Context, name: str, attributes: tuple[str, ...], exclude:
 @click.option("--prune", is_flag=True, help="Remove variants whose combination is not chosen (archived if they "
                                              "have stock or sales, deleted otherwise).")
 @click.option("--dry-run", is_flag=True, help="Show what would be created; write nothing.")
-@click.option("--op-id", default=None, help="Operation id: the same id applied twice creates once.")
+@op_id_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @db_options
 @click.pass_obj
@@ -208,6 +239,10 @@ def generate(obj: Context, products: tuple[str, ...], attributes: tuple[str, ...
     from backoffice.services import variants as vs
 
     database = obj.database()
+    previous = None if dry_run else previous_result(database, op_id, "generate_variants")
+    if previous is not None:   # a retry: what the first run did, nothing planned or written again
+        _show_generated(vs.GenerationResult(**previous), as_json, replayed=True)
+        return
     ids = _product_ids(database, products)
     chosen, exclusions, pattern = _options(attributes), _exclusions(exclude), sku_pattern
     if template:
@@ -238,36 +273,47 @@ def generate(obj: Context, products: tuple[str, ...], attributes: tuple[str, ...
                    f"delete {plan.to_delete}{other}; nothing was written.")
         return
     result = vs.generate(database, obj.actor(), request, operation_id=op_id or uuid.uuid4().hex)
+    _show_generated(result, as_json, replayed=False)
+
+
+def _show_generated(result: Any, as_json: bool, *, replayed: bool) -> None:
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps(result.to_dict() | {"replayed": replayed}, indent=2))
         return
     click.echo(f"Created {result.created}, kept {result.existing} existing, archived {result.archived}, "
-               f"deleted {result.deleted}" + (f" (changeset #{result.changeset_id})" if result.changeset_id else "") + ".")
+               f"deleted {result.deleted}" + (f" (changeset #{result.changeset_id})" if result.changeset_id else "")
+               + (REPLAY_NOTE if replayed else "") + ".")
 
 
 # -- pricing --------------------------------------------------------------------------------------------
 @variants.command("base-price")
 @click.argument("product")
 @click.argument("price")
+@op_id_option
 @db_options
 @click.pass_obj
-def base_price(obj: Context, product: str, price: str) -> None:
+def base_price(obj: Context, product: str, price: str, op_id: str | None) -> None:
     """Set PRODUCT's base price (the price before surcharges); "none" removes it."""
     from backoffice.services import variants as vs
 
     database = obj.database()
-    pid = _product_ids(database, (product,))[0]
-    vs.set_base_price(database, obj.actor(), pid, None if price.lower() == "none" else price)
-    click.echo(f"Base price of {product}: {price}.")
+    previous = previous_result(database, op_id, "set_base_price")
+    if previous is None:
+        pid = _product_ids(database, (product,))[0]
+        vs.set_base_price(database, obj.actor(), pid, None if price.lower() == "none" else price, operation_id=op_id)
+    else:
+        price = str((previous.get("after") or {}).get("base_price") or "none")
+    click.echo(f"Base price of {product}: {price}" + (REPLAY_NOTE if previous is not None else "") + ".")
 
 
 @variants.command("rule")
 @click.argument("option")
 @click.argument("surcharge")
 @click.option("--product", default=None, metavar="HANDLE", help="Only for this product (default: store-wide).")
+@op_id_option
 @db_options
 @click.pass_obj
-def rule(obj: Context, option: str, surcharge: str, product: str | None) -> None:
+def rule(obj: Context, option: str, surcharge: str, product: str | None, op_id: str | None) -> None:
     """Surcharge for variants with OPTION (CODE=VALUE): an amount (+2.00, -1.50) or a percentage (15%)."""
     from backoffice.services import variants as vs
 
@@ -276,10 +322,13 @@ def rule(obj: Context, option: str, surcharge: str, product: str | None) -> None
         raise click.UsageError(f"{option!r}: write the option as CODE=VALUE, e.g. size=XL")
     kind = "percent" if surcharge.strip().endswith("%") else "amount"
     database = obj.database()
-    pid = _product_ids(database, (product,))[0] if product else None
-    vs.set_rule(database, obj.actor(), attribute=code.strip(), value=value.strip(), kind=kind,
-                amount=surcharge.strip().rstrip("%"), product_id=pid)
-    click.echo(f"Surcharge {code}={value}: {surcharge}{' for ' + product if product else ''}.")
+    previous = previous_result(database, op_id, "set_price_rule")
+    if previous is None:
+        pid = _product_ids(database, (product,))[0] if product else None
+        vs.set_rule(database, obj.actor(), attribute=code.strip(), value=value.strip(), kind=kind,
+                    amount=surcharge.strip().rstrip("%"), product_id=pid, operation_id=op_id)
+    click.echo(f"Surcharge {code}={value}: {surcharge}{' for ' + product if product else ''}"
+               + (REPLAY_NOTE if previous is not None else "") + ".")
 
 
 @variants.command("rules")
@@ -300,7 +349,7 @@ def rules(obj: Context) -> None:
 @click.argument("products", nargs=-1)
 @click.option("--all", "all_products", is_flag=True, help="Every product with a base price.")
 @click.option("--dry-run", is_flag=True, help="Show the price changes; write nothing.")
-@click.option("--op-id", default=None, help="Operation id: the same id applied twice changes once.")
+@op_id_option
 @db_options
 @click.pass_obj
 def reprice(obj: Context, products: tuple[str, ...], all_products: bool, dry_run: bool, op_id: str | None) -> None:
@@ -311,6 +360,10 @@ def reprice(obj: Context, products: tuple[str, ...], all_products: bool, dry_run
     from backoffice.services import variants as vs
 
     database = obj.database()
+    done = None if dry_run else previous_changeset(database, op_id)
+    if done is not None:   # a retry: the first run's changeset, nothing planned or written again
+        click.echo(replayed_changeset_line(done))
+        return
     if all_products:
         with database.read() as session:
             ids = list(session.scalars(select(ProductBasePrice.product_id)))
@@ -339,23 +392,31 @@ def reprice(obj: Context, products: tuple[str, ...], all_products: bool, dry_run
 @variants.command("override")
 @click.argument("skus", nargs=-1, required=True)
 @click.option("--off", is_flag=True, help="Price these by the rules again.")
+@op_id_option
 @db_options
 @click.pass_obj
-def override(obj: Context, skus: tuple[str, ...], off: bool) -> None:
+def override(obj: Context, skus: tuple[str, ...], off: bool, op_id: str | None) -> None:
     """Mark variants (by SKU) as keeping their own price when repricing."""
     from sqlalchemy import select
 
     from backoffice.models import Variant
     from backoffice.services import variants as vs
 
+    from backoffice.services.base import Change
+
     database = obj.database()
-    with database.read() as session:
-        found = dict(session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))).all())
-    unknown = [s for s in skus if s not in found]
-    if unknown:
-        raise click.ClickException(f"unknown SKU: {', '.join(unknown)}")
-    change = vs.set_price_override(database, obj.actor(), list(found.values()), not off)
-    click.echo(f"{len(change.children)} variant(s) {'priced by rules again' if off else 'marked as price overrides'}.")
+    previous = previous_result(database, op_id, "set_price_override")
+    if previous is not None:
+        change = Change.from_dict(previous)
+    else:
+        with database.read() as session:
+            found = dict(session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))).all())
+        unknown = [s for s in skus if s not in found]
+        if unknown:
+            raise click.ClickException(f"unknown SKU: {', '.join(unknown)}")
+        change = vs.set_price_override(database, obj.actor(), list(found.values()), not off, operation_id=op_id)
+    click.echo(f"{len(change.children)} variant(s) {'priced by rules again' if off else 'marked as price overrides'}"
+               + (REPLAY_NOTE if previous is not None else "") + ".")
 
 
 # -- bulk and matrix ------------------------------------------------------------------------------------
@@ -367,10 +428,11 @@ def override(obj: Context, skus: tuple[str, ...], off: bool) -> None:
 @click.option("--category", type=int, default=None, help="Only this category (and below), by id.")
 @click.option("--product", "products", multiple=True, metavar="HANDLE", help="Only these products.")
 @click.option("--dry-run", is_flag=True, help="Preview; write nothing.")
+@op_id_option
 @db_options
 @click.pass_obj
 def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: int | None,
-             products: tuple[str, ...], dry_run: bool) -> None:
+             products: tuple[str, ...], dry_run: bool, op_id: str | None) -> None:
     """Change one field of every matching variant as one revertible changeset, e.g. all XL in a category."""
     from backoffice.services import variants as vs
     from backoffice.services.bulk import Target
@@ -380,6 +442,10 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
     field_name, sep, value = assignment.partition("=")
     if not sep and field_name not in ("enable", "disable"):
         raise click.UsageError(f"--set {assignment!r}: write it as FIELD=VALUE, or enable / disable")
+    done = None if dry_run else previous_changeset(database, op_id)
+    if done is not None:   # a retry: the first run's changeset, nothing planned or written again
+        click.echo(replayed_changeset_line(done))
+        return
     pairs = {}
     for spec in options:
         code, sep2, val = spec.partition("=")
@@ -395,7 +461,7 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
         if dry_run:
             click.echo(f"Dry run: {tplan.affected} stock levels of {tplan.considered} variants would change.")
             return
-        tresult = vs.apply_thresholds(database, obj.actor(), tplan)
+        tresult = vs.apply_thresholds(database, obj.actor(), tplan, operation_id=op_id)
         click.echo(f"Changed {tresult.applied_rows} stock levels (changeset #{tresult.changeset_id}).")
         return
     if field_name == "image":   # image=TEXT: per product, the image whose file name holds TEXT; image= : main
@@ -410,7 +476,7 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
         if dry_run:
             click.echo(f"Dry run: {iplan.affected} of {iplan.considered} variants would change; nothing was written.")
             return
-        iresult = vs.apply_image_assignment(database, obj.actor(), iplan)
+        iresult = vs.apply_image_assignment(database, obj.actor(), iplan, operation_id=op_id)
         click.echo(f"Changed {iresult.applied_rows} variants" + (f" (changeset #{iresult.changeset_id})"
                                                                  if iresult.changeset_id else "") + ".")
         for c in iresult.conflicts:
@@ -425,7 +491,7 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
     if dry_run:
         click.echo(f"Dry run: {plan.affected} of {plan.considered} variants would change; nothing was written.")
         return
-    result = vs.apply_bulk(database, obj.actor(), plan)
+    result = vs.apply_bulk(database, obj.actor(), plan, operation_id=op_id)
     click.echo(f"Changed {result.applied_rows} variants" + (f" (changeset #{result.changeset_id})"
                                                             if result.changeset_id else "") + ".")
 

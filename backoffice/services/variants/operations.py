@@ -206,7 +206,7 @@ def apply_thresholds(db: Database, actor: Actor, plan: ThresholdPlan, *, descrip
     return db.run_write(lambda session: _write_thresholds(session, actor, plan.rows, text, None, operation_id))
 
 
-def revert_thresholds(db: Database, actor: Actor, changeset_id: int) -> ApplyResult:
+def revert_thresholds(db: Database, actor: Actor, changeset_id: int, *, operation_id: str | None = None) -> ApplyResult:
     """Put back the thresholds a "threshold" changeset replaced; levels changed since are conflicts.
     (``changesets.revert_changeset`` comes here for changesets of kind "threshold".)"""
     require_role(actor, *EDITORS)
@@ -220,7 +220,7 @@ def revert_thresholds(db: Database, actor: Actor, changeset_id: int) -> ApplyRes
                              e.entity_id, e.version_after, e.after["low_stock_threshold"],
                              (e.before or {}).get("low_stock_threshold")) for e in entries]
         description = f"Revert #{cs.id}: {cs.description}"
-    return db.run_write(lambda session: _write_thresholds(session, actor, rows, description, changeset_id))
+    return db.run_write(lambda session: _write_thresholds(session, actor, rows, description, changeset_id, operation_id))
 
 
 # -- matrix ---------------------------------------------------------------------------------------------
