@@ -654,7 +654,7 @@ def revert_changeset(db: Database, actor: Actor, changeset_id: int, *, operation
     if kind == "threshold":   # low-stock thresholds live on stock levels, not products or variants
         from backoffice.services.variants.operations import revert_thresholds
 
-        return revert_thresholds(db, actor, changeset_id)
+        return revert_thresholds(db, actor, changeset_id, operation_id=operation_id)
     if kind == "image":       # which image variants show: rows of product_image_variants
         from backoffice.services.variants.image_assignment import revert_image_assignment
 
