@@ -443,3 +443,82 @@ def test_open_alerts_show_as_a_badge_on_the_sidebar(qtbot, db, actor, stocked, t
     window.context.notify_data_changed()
     qtbot.waitUntil(lambda: window.sidebar.badge("inventory") == 0, timeout=10_000)
     qtbot.waitUntil(lambda: tasks.pending == 0, timeout=10_000)
+
+
+def low_pairs(db: Database, actor: Actor, store) -> int:  # type: ignore[no-untyped-def]
+    """Every variant of the small store at 1 in WH1 and SHOP with a store-wide threshold of 4."""
+    for v in store.variant_ids:
+        receive(db, actor, store, v, 1)
+        receive(db, actor, store, v, 1, "SHOP")
+    alerts.set_default(db, actor, threshold=4)
+    return 2 * len(store.variant_ids)
+
+
+def test_alerts_tab_says_not_checked_yet_while_stock_is_low(qtbot, sqlite_db, sqlite_actor, open_view) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import SmallStore
+
+    db, actor = sqlite_db, sqlite_actor
+    store = SmallStore(db, actor)
+    low = low_pairs(db, actor, store)
+    view = open_view(db, actor)
+    assert any(view.model.data(view.model.index(r, COL_AVAILABLE), Qt.ItemDataRole.BackgroundRole) == LOW_BG
+               for r in range(view.model.rowCount()))  # the grid shows low rows...
+    view.tabs.setCurrentWidget(view.alerts)
+    panel = view.alerts
+    wait_loaded(qtbot, view)
+    # ...so the tab must not claim every item is above its threshold: it was never checked
+    assert panel.stack.currentWidget() is panel.empty
+    assert panel.empty.title.text() == "Not checked yet"
+    assert "above" not in panel.empty.text.text()
+    assert panel.summary.text() == "Not checked yet — Check now"
+    assert panel.empty.action.isVisible() and panel.empty.action.text() == "Check now"
+
+    panel.empty.action.click()
+    qtbot.waitUntil(lambda: panel.model.rowCount() == low, timeout=10_000)
+    wait_loaded(qtbot, view)
+    assert panel.summary.text().startswith(f"{low} open alerts · {low} not mailed yet · checked ")
+    assert view.tabs.tabText(1) == f"Alerts ({low})"
+
+    for v in store.variant_ids:  # everything recovers: the empty state now reports a check, not "never"
+        receive(db, actor, store, v, 10)
+        receive(db, actor, store, v, 10, "SHOP")
+    panel.check_now()
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 0 and panel.stack.currentWidget() is panel.empty,
+                    timeout=10_000)
+    wait_loaded(qtbot, view)
+    assert panel.empty.title.text() == "No low-stock alerts"
+    assert "at the last check" in panel.empty.text.text()
+    assert view.tabs.tabText(1) == "Alerts"
+
+
+def test_alerts_tab_badge_and_banner_state_the_true_count_beyond_the_row_limit(qtbot, monkeypatch, db, actor, store,  # type: ignore[no-untyped-def]
+                                                                               tasks, connected_context, ui_settings) -> None:
+    from backoffice.config import ProfileStore
+    from backoffice.secrets import SecretStore
+    from backoffice.ui.main_window import MainWindow
+    from backoffice.ui.views.inventory import alerts_panel
+
+    low = low_pairs(db, actor, store)
+    monkeypatch.setattr(alerts_panel, "LIST_LIMIT", 4)  # fewer rows read than there are alerts
+    window = MainWindow(connected_context(db, actor), tasks, settings=ui_settings, profiles=ProfileStore(),
+                        secrets=SecretStore())
+    qtbot.addWidget(window)
+    window.show()
+    window.show_view("inventory")
+    view = window.view("inventory")
+    assert isinstance(view, InventoryView)
+    view.tabs.setCurrentWidget(view.alerts)
+    panel = view.alerts
+    wait_loaded(qtbot, view)
+    panel.check_now()
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 4, timeout=10_000)
+    wait_loaded(qtbot, view)
+    qtbot.waitUntil(lambda: tasks.pending == 0, timeout=10_000)
+
+    true_count = alerts.open_alert_count(db)
+    assert true_count == low == 6
+    assert panel.summary.text().startswith(f"Showing 4 of {true_count} open alerts · {true_count} not mailed yet")
+    assert f"{true_count} open." in panel.banner.text.text()
+    assert view.tabs.tabText(1) == f"Alerts ({true_count})"
+    assert window.sidebar.badge("inventory") == true_count
+    assert f"{true_count} open alerts" in window.sidebar.badge_tooltip("inventory")

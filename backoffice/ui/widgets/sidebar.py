@@ -25,8 +25,21 @@ BADGE_ROLE = Qt.ItemDataRole.UserRole + 2  # int: a count drawn as a pill at the
 BADGE_BG = "#dc2626"
 
 
+DESCRIPTION_ROLE = Qt.ItemDataRole.UserRole + 3  # the item's own tooltip, before any badge line
+
+
 def badge_text(count: int) -> str:
-    return f"{count:,}" if count < 1000 else "999+"
+    """The pill's text: the exact number up to 999, then compact and rounded to the nearest (6,892 -> 6.9k,
+    12,400 -> 12k, 1,250,000 -> 1.3M). The exact number is in the item's tooltip."""
+    if count < 1000:
+        return str(count)
+    for unit, size in (("k", 1_000), ("M", 1_000_000)):
+        value = count / size
+        if round(value, 1) < 10:
+            return f"{round(value, 1):g}{unit}"
+        if round(value) < 1000:
+            return f"{round(value)}{unit}"
+    return f"{round(count / 1_000_000_000, 1):g}G"
 
 
 class _BadgeDelegate(QStyledItemDelegate):
@@ -114,6 +127,7 @@ class Sidebar(QFrame):
         item.setSizeHint(QSize(0, 36))
         if tooltip:
             item.setToolTip(tooltip)
+        item.setData(DESCRIPTION_ROLE, tooltip)
         self.list.addItem(item)
 
     def keys(self) -> list[str]:
@@ -126,11 +140,24 @@ class Sidebar(QFrame):
                 return item
         return None
 
-    def set_badge(self, key: str, count: int) -> None:
-        """Show ``count`` on the view's item (0 hides it); the tooltip says what it counts."""
+    def set_badge(self, key: str, count: int, what: str | None = None) -> None:
+        """Show ``count`` on the view's item (0 hides it). The pill may be compact ("6.9k"); the item's
+        tooltip gives the exact number and what it counts (``what``, e.g. "{n} open low-stock alerts")."""
         item = self.item_for(key)
-        if item is not None:
-            item.setData(BADGE_ROLE, max(0, int(count)))
+        if item is None:
+            return
+        count = max(0, int(count))
+        item.setData(BADGE_ROLE, count)
+        description = item.data(DESCRIPTION_ROLE) or ""
+        if count:
+            line = (what or self.tr("{n} open alerts")).format(n=f"{count:,}")
+            item.setToolTip(f"{description}\n{line}" if description else line)
+        else:
+            item.setToolTip(description)
+
+    def badge_tooltip(self, key: str) -> str:
+        item = self.item_for(key)
+        return item.toolTip() if item is not None else ""
 
     def badge(self, key: str) -> int:
         item = self.item_for(key)

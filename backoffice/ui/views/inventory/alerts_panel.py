@@ -3,6 +3,10 @@
 Checking compares every level with its threshold (``alerts.evaluate``); the digest mails the alerts not
 mailed yet through the store's mail server, with the password from this machine's keyring. With no mail
 server set up, the tab says so and offers the settings instead of failing.
+
+Every number shown is a true count (``alerts.overview``): the list reads at most ``LIST_LIMIT`` rows and then
+says "Showing 2,000 of 6,892 open alerts". A store that was never checked shows that state ("Not checked
+yet"), not "no alerts": the thresholds have not been compared with the stock yet.
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ from PySide6.QtWidgets import (
 from backoffice.db import Database
 from backoffice.secrets import SecretStore
 from backoffice.services import alerts, settings
-from backoffice.services.alerts import AlertRow, DigestResult, Evaluation
+from backoffice.services.alerts import AlertOverview, DigestResult, Evaluation
 from backoffice.services.base import Actor
 from backoffice.services.settings import smtp_secret_key
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
+from backoffice.ui.views.inventory.common import error_text, format_qty, format_when, setup_table
 from backoffice.ui.views.inventory.model import PRODUCT, alerts_model
-from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.banner import TRANSIENT_MS, MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
+
+
+LIST_LIMIT = alerts.LIST_LIMIT  # rows read for the list; the counts are never capped
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ def mail_digest(db: Database, actor: Actor, secrets: SecretStore) -> DigestOutco
 
 
 class AlertsPanel(QWidget):
-    count_changed = Signal(int)
+    count_changed = Signal(int)  # the true number of open alerts (the tab title, the sidebar badge)
     mail_settings_requested = Signal()
 
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None, *,
@@ -68,6 +75,7 @@ class AlertsPanel(QWidget):
         self._inflight = 0
         self._generation = 0
         self._stale = True
+        self.overview: AlertOverview | None = None
 
         self.summary = QLabel()
         self.summary.setObjectName("CountLabel")
@@ -95,9 +103,8 @@ class AlertsPanel(QWidget):
         self.model = alerts_model(self)
         self.table = QTableView()
         setup_table(self.table, self.model, stretch=PRODUCT)
-        self.empty = EmptyState("check-circle", self.tr("No low-stock alerts"),
-                                self.tr("Every item is above its low-stock threshold. “Check now” compares the "
-                                        "stock with the thresholds again."))
+        self.empty = EmptyState("info", self.tr("Not checked yet"), "", action_text=self.tr("Check now"))
+        self.empty.action.clicked.connect(self.check_now)
         self.stack = QStackedWidget()
         self.stack.addWidget(self.table)
         self.stack.addWidget(self.empty)
@@ -135,17 +142,48 @@ class AlertsPanel(QWidget):
         self._stale = False
         self._generation += 1
         gen = self._generation
-        self._start(lambda: alerts.open_alerts(db, limit=2000), lambda rows: self._on_rows(gen, rows))
+        if self.overview is None:
+            self.summary.setText(self.tr("Loading…"))
+        self._start(lambda: alerts.overview(db, limit=LIST_LIMIT), lambda found: self._on_overview(gen, found))
 
-    def _on_rows(self, gen: int, rows: list[AlertRow]) -> None:
+    def _on_overview(self, gen: int, found: AlertOverview) -> None:
         if gen != self._generation:
             return
-        self.model.set_rows(rows)
-        unsent = sum(1 for r in rows if r.notified_at is None)
-        self.summary.setText(self.tr("{n} open alerts · {unsent} not mailed yet").format(
-            n=format_qty(len(rows)), unsent=format_qty(unsent)))
-        self.stack.setCurrentWidget(self.table if rows else self.empty)
-        self.count_changed.emit(len(rows))
+        self.overview = found
+        self.model.set_rows(found.rows)
+        self.summary.setText(self.summary_text(found))
+        self.summary.setToolTip(self.tr("Last checked {when}").format(when=format_when(found.checked_at))
+                                if found.checked_at else self.tr("The stock has not been checked yet"))
+        if not found.checked and not found.open_total:
+            self.empty.glyph.set_icon("info")
+            self.empty.set_text(self.tr("Not checked yet"),
+                                self.tr("The stock has not been compared with the low-stock thresholds yet, so "
+                                        "there are no alerts to show. “Check now” compares them."))
+            self.empty.action.show()
+        elif not found.open_total:
+            self.empty.glyph.set_icon("check-circle")
+            self.empty.set_text(self.tr("No low-stock alerts"),
+                                self.tr("Every item was above its low-stock threshold at the last check ({when}). "
+                                        "Stock that fell since shows after the next check.").format(
+                                    when=format_when(found.checked_at)))
+            self.empty.action.show()
+        self.stack.setCurrentWidget(self.table if found.rows else self.empty)
+        self.count_changed.emit(found.open_total)
+
+    def summary_text(self, found: AlertOverview) -> str:
+        if not found.checked and not found.open_total:
+            return self.tr("Not checked yet — Check now")
+        unsent = self.tr("{unsent} not mailed yet").format(unsent=format_qty(found.unsent_total))
+        if found.truncated:
+            shown = self.tr("Showing {shown} of {n} open alerts").format(shown=format_qty(len(found.rows)),
+                                                                         n=format_qty(found.open_total))
+        elif found.open_total == 1:
+            shown = self.tr("1 open alert")
+        else:
+            shown = self.tr("{n} open alerts").format(n=format_qty(found.open_total))
+        checked = (self.tr("checked {when}").format(when=format_when(found.checked_at))
+                   if found.checked_at else self.tr("not checked yet"))
+        return " · ".join((shown, unsent, checked))
 
     def check_now(self) -> None:
         db = self.context.db
@@ -155,9 +193,12 @@ class AlertsPanel(QWidget):
         self._start(lambda: alerts.evaluate(db), self._on_evaluated, enable_after=True)
 
     def _on_evaluated(self, ev: Evaluation) -> None:
-        self.banner.show_message(self.tr("Checked: {opened} new alerts, {closed} closed, {open} open.").format(
-            opened=format_qty(ev.opened), closed=format_qty(ev.closed), open=format_qty(ev.open_now)),
-            "warning" if ev.opened else "success")
+        text = self.tr("Checked: {opened} new alerts, {closed} closed, {open} open.").format(
+            opened=format_qty(ev.opened), closed=format_qty(ev.closed), open=format_qty(ev.open_now))
+        if ev.opened:
+            self.banner.show_message(text, "warning")  # new low stock: stays until read
+        else:
+            self.banner.show_message(text, "success", TRANSIENT_MS)
         self.context.notify_data_changed()  # alerts were written: badges and this list refresh
 
     def mail_digest_now(self) -> None:
@@ -182,14 +223,16 @@ class AlertsPanel(QWidget):
         result = outcome.result
         assert result is not None
         if result.sent == 0:
-            self.banner.show_message(self.tr("Nothing to mail: every open alert has been mailed already."), "info")
+            self.banner.show_message(self.tr("Nothing to mail: every open alert has been mailed already."), "info",
+                                     TRANSIENT_MS)
         else:
             self.banner.show_message(self.tr("Mailed {n} alerts to {recipients}.").format(
-                n=format_qty(result.sent), recipients=", ".join(result.recipients)), "success")
+                n=format_qty(result.sent), recipients=", ".join(result.recipients)), "success", TRANSIENT_MS)
             self.context.notify_data_changed()
 
     def _buttons(self, on: bool) -> None:
         self.check_button.setEnabled(on)
+        self.empty.action.setEnabled(on)
         self.mail_button.setEnabled(on)
 
     def _start(self, task, on_done, *, enable_after: bool = False) -> None:  # type: ignore[no-untyped-def]
