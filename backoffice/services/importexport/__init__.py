@@ -74,6 +74,7 @@ Rules:
 
 from backoffice.services.importexport.common import (
     Cancelled,
+    ImportConflicts,
     ImportFileError,
     ImportRejected,
     Problem,
@@ -95,12 +96,18 @@ from backoffice.services.importexport.mapping import (
     preview_file,
     suggest_mapping,
 )
-from backoffice.services.importexport.reading import ParsedFile, read_products_file
+from backoffice.services.importexport.model import ON_CONFLICT, Baseline, ImportConflict
+from backoffice.services.importexport.reading import MAX_CELL_CHARS, ParsedFile, read_products_file
 from backoffice.services.importexport.report import write_error_report
 
 __all__ = [
+    "MAX_CELL_CHARS",
+    "ON_CONFLICT",
     "TARGETS",
+    "Baseline",
     "Cancelled",
+    "ImportConflict",
+    "ImportConflicts",
     "FilePreview",
     "ImportFileError",
     "ImportRejected",

@@ -45,13 +45,15 @@ def default_max_bytes() -> int:
 PRODUCT_COLUMNS = ("handle", "title", "description", "vendor", "product_type", "status", "category", "tags",
                    "seo_title", "seo_description")
 VARIANT_COLUMNS = ("sku", "barcode", "price", "compare_at_price", "cost", "weight_grams", "variant_status")
+# the row's versions as exported (variant, product): an import of a stale row sees conflicts, not overwrites
+VERSION_COLUMNS = ("version", "product_version")
 MONEY_COLUMNS = ("price", "compare_at_price", "cost")
 OPTION_SLOTS = 3   # option1..option3 columns; more when the store has more attributes
 
 
 def native_header(option_slots: int = OPTION_SLOTS) -> list[str]:
     opts = [f"option{i}_{part}" for i in range(1, option_slots + 1) for part in ("name", "value")]
-    return [*PRODUCT_COLUMNS, *VARIANT_COLUMNS, *opts]
+    return [*PRODUCT_COLUMNS, *VARIANT_COLUMNS, *opts, *VERSION_COLUMNS]
 
 
 # Shopify's product CSV: header -> our field (None: read but not imported).
@@ -61,6 +63,8 @@ SHOPIFY_FIELDS: dict[str, str | None] = {
     "Variant SKU": "sku", "Variant Barcode": "barcode", "Variant Price": "price",
     "Variant Compare At Price": "compare_at_price", "Cost per item": "cost", "Variant Grams": "weight_grams",
     "Published": "published",
+    # columns Shopify's importer ignores: the versions the rows were exported at
+    "Backoffice Version": "version", "Backoffice Product Version": "product_version",
 }
 SHOPIFY_HEADER = [
     "Handle", "Title", "Body (HTML)", "Vendor", "Product Category", "Type", "Tags", "Published",
@@ -69,6 +73,7 @@ SHOPIFY_HEADER = [
     "Variant Fulfillment Service", "Variant Price", "Variant Compare At Price", "Variant Requires Shipping",
     "Variant Taxable", "Variant Barcode", "Image Src", "Image Position", "Image Alt Text", "Gift Card",
     "SEO Title", "SEO Description", "Variant Image", "Variant Weight Unit", "Cost per item", "Status",
+    "Backoffice Version", "Backoffice Product Version",
 ]
 SHOPIFY_NO_OPTION = ("Title", "Default Title")   # how Shopify spells "this product has no options"
 SHOPIFY_IMAGE_COLUMNS = ("Image Src", "Variant Image")
@@ -168,14 +173,31 @@ class ImportRejected(ValidationError):
     def __init__(self, report: Any, name: str = "") -> None:
         self.report = report
         super().__init__([p.as_tuple() for p in report.problems])
-        self.args = (rejection_message(report.problems, name, self.SHOWN),)
+        self.args = (rejection_message(report.problems, name, self.SHOWN, getattr(report, "problem_count", 0)),)
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-def rejection_message(problems: list[Problem], name: str = "", shown: int = 5) -> str:
-    n = len(problems)
+class ImportConflicts(ImportRejected):
+    """Rows of the file are stale (someone changed them since it was exported or checked) and their
+    cells differ from the store: nothing was written. ``report.conflicts`` lists them; import again
+    choosing to skip those rows or to overwrite them."""
+
+    def __init__(self, report: Any, name: str = "") -> None:
+        self.report = report
+        ValidationError.__init__(self, [(f"row {c.row}", c.column, c.label_text()) for c in report.conflicts])
+        n, cells = report.conflict_rows, report.conflict_count
+        first = "; ".join(c.label_text() for c in report.conflicts[:self.SHOWN])
+        more = f"; and {cells - self.SHOWN} more" if cells > self.SHOWN else ""
+        prefix = f"{name}: " if name else ""
+        self.args = (f"{prefix}{n} row{'s' if n != 1 else ''} changed by someone else since the file was exported: "
+                     f"{first}{more}; nothing was imported (choose to skip those rows or to overwrite them: "
+                     "--on-conflict skip|overwrite)",)
+
+
+def rejection_message(problems: list[Problem], name: str = "", shown: int = 5, total: int | None = None) -> str:
+    n = max(len(problems), total or 0)
     first = "; ".join(p.label().replace("\n", " ") for p in problems[:shown])
     more = f"; and {n - shown} more" if n > shown else ""
     prefix = f"{name}: " if name else ""

@@ -55,6 +55,8 @@ from backoffice.services.importexport.common import (
     CancelFn,
     ProgressFn,
     Steps,
+    _FIRST,
+    _NEEDS_QUOTE,
     category_paths,
     native_header,
     neutralise,
@@ -63,7 +65,7 @@ from backoffice.services.importexport.common import (
 CHUNK = 5000
 # record layout shared by both engines' readers
 (R_PID, R_HANDLE, R_TITLE, R_DESC, R_VENDOR, R_TYPE, R_STATUS, R_CATEGORY, R_TAGS, R_SEO_T, R_SEO_D, R_SKU,
- R_BARCODE, R_PRICE, R_COMPARE, R_COST, R_WEIGHT, R_VSTATUS, R_ONAMES, R_OVALUES) = range(20)
+ R_BARCODE, R_PRICE, R_COMPARE, R_COST, R_WEIGHT, R_VSTATUS, R_ONAMES, R_OVALUES, R_VERSION, R_PVERSION) = range(22)
 _TEXT = (R_HANDLE, R_TITLE, R_DESC, R_VENDOR, R_TYPE, R_STATUS, R_CATEGORY, R_TAGS, R_SEO_T, R_SEO_D, R_SKU,
          R_BARCODE)
 _BASE_COLUMNS = (Product.id, Product.handle, Product.title, Product.description, Product.vendor, Product.product_type,
@@ -190,7 +192,8 @@ def _pg_select(f: VariantFilter, cats: dict[int, str], attrs: list[tuple[int, st
         stmt = base.outerjoin(opts, true())
         names, vals = opts.c.names, opts.c.vals
     stmt = stmt.add_columns(*cols, tags.c.tags, names.label("names"), vals.label("vals"), Variant.position,
-                            Variant.id.label("variant_id"), *per_attribute)
+                            Variant.id.label("variant_id"), Variant.version.label("version"),
+                            Product.version.label("product_version"), *per_attribute)
     return _apply_filter(stmt, f).order_by(Product.id, Variant.position, Variant.id)
 
 
@@ -205,9 +208,10 @@ def _records(session: Session, f: VariantFilter, cats: dict[int, str], pg: bool)
         result = session.execute(stmt, execution_options={"stream_results": True, "yield_per": CHUNK})
         for part in result.partitions(CHUNK):
             yield [(r[0], r[1], r[2], r[3], r[4], r[5], r[6].value, r[7], r[17] or "", r[8], r[9], r[10], r[11], r[12],
-                    r[13], r[14], r[15], r[16].value, r[18] or (), r[19] or ()) for r in part]
+                    r[13], r[14], r[15], r[16].value, r[18] or (), r[19] or (), r[22], r[23]) for r in part]
         return
-    stmt = _base_select(f).add_columns(Variant.id).order_by(Product.id, Variant.position, Variant.id)
+    stmt = (_base_select(f).add_columns(Variant.id, Variant.version, Product.version)
+            .order_by(Product.id, Variant.position, Variant.id))
     result = session.execute(stmt, execution_options={"stream_results": True, "yield_per": CHUNK})
     for part in result.partitions(CHUNK):
         pids = sorted({r[0] for r in part})
@@ -228,7 +232,7 @@ def _records(session: Session, f: VariantFilter, cats: dict[int, str], pg: bool)
             values[vid].append(value)
         yield [(r[0], r[1], r[2], r[3], r[4], r[5], r[6].value, cats.get(r[7]) if r[7] is not None else None,
                 ", ".join(sorted(tags.get(r[0], ()))), r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15],
-                r[16].value, names.get(r[17], ()), values.get(r[17], ())) for r in part]
+                r[16].value, names.get(r[17], ()), values.get(r[17], ()), r[18], r[19]) for r in part]
 
 
 # -- rows in the file formats ---------------------------------------------------------------------------
@@ -250,6 +254,8 @@ def _native_row(r: tuple, slots: int) -> list[Any]:
             out.append(neutralise(values[i]))
         else:
             out.extend(("", ""))
+    out.append(str(r[R_VERSION]))
+    out.append(str(r[R_PVERSION]))
     return out
 
 
@@ -280,7 +286,7 @@ def _shopify_product(rows: list[tuple], order: dict[str, int]) -> list[list[str]
             *opts,
             _text(r[R_SKU]), "" if r[R_WEIGHT] is None else str(r[R_WEIGHT]), "", "deny", "manual", money[0], money[1],
             "TRUE", "TRUE", _text(r[R_BARCODE]), "", "", "", "FALSE" if first else "", p(R_SEO_T), p(R_SEO_D), "", "g",
-            money[2], r[R_STATUS] if first else "",
+            money[2], r[R_STATUS] if first else "", str(r[R_VERSION]), str(r[R_PVERSION]),
         ])
     return out
 
@@ -321,7 +327,7 @@ def _copy_csv(session: Session, tmp: Path, f: VariantFilter, cats: dict[int, str
     inner = psycopg.ClientCursor(raw).mogrify(str(compiled), compiled.params)
     labels = ["pid", "handle", "title", "description", "vendor", "product_type", "status", "category", "seo_title",
               "seo_description", "sku", "barcode", "price", "compare_at_price", "cost", "weight_grams",
-              "variant_status", "tags", "names", "vals", "position", "variant_id"]
+              "variant_status", "tags", "names", "vals", "position", "variant_id", "version", "product_version"]
     labels += [f"a{i}" for i in range(1, len(attrs) + 1)]
 
     def t(x: str) -> str:
@@ -358,7 +364,7 @@ def _copy_csv(session: Session, tmp: Path, f: VariantFilter, cats: dict[int, str
                  *opt_cols, t("q.sku"), "q.weight_grams", "NULL", "'deny'", "'manual'", money("q.price"),
                  money("q.compare_at_price"), "'TRUE'", "'TRUE'", t("q.barcode"), "NULL", "NULL", "NULL",
                  f"CASE WHEN {first} THEN 'FALSE' END", p("q.seo_title"), p("q.seo_description"), "NULL", "'g'",
-                 money("q.cost"), f"CASE WHEN {first} THEN q.status END"]
+                 money("q.cost"), f"CASE WHEN {first} THEN q.status END", "q.version", "q.product_version"]
         header = SHOPIFY_HEADER
     else:
         exprs = [t("q.handle"), t("q.title"), t("q.description"), t("q.vendor"), t("q.product_type"), "q.status",
@@ -366,6 +372,7 @@ def _copy_csv(session: Session, tmp: Path, f: VariantFilter, cats: dict[int, str
                  money("q.price"), money("q.compare_at_price"), money("q.cost"), "q.weight_grams", "q.variant_status"]
         for i in range(1, slots + 1):
             exprs += [t(f"q.names[{i}]"), t(f"q.vals[{i}]")]
+        exprs += ["q.version", "q.product_version"]
         header = native_header(slots)
     sql = f"COPY (SELECT {', '.join(exprs)} FROM {source} ORDER BY q.pid, q.position, q.variant_id) TO STDOUT (FORMAT csv)"
     written = 0
@@ -409,13 +416,24 @@ def _write_xlsx(tmp: Path, chunks: Iterator[list[tuple]], slots: int, steps: Ste
         ws = wb.add_worksheet("Products")
         head = wb.add_format({"bold": True, "bg_color": "#DCE6F1", "bottom": 1})
         money = wb.add_format({"num_format": "0.00"})
+        quoted = wb.add_format({"quote_prefix": True})   # shown and kept as text, never run as a formula
         for i, name in enumerate(header):
             ws.set_column(i, i, _WIDTHS.get(name, 12))
         ws.freeze_panes(1, 0)
         for i, name in enumerate(header):
             ws.write_string(0, i, name, head)
-        ws_s, ws_n = ws.write_string, ws.write_number
+        ws_n = ws.write_number
+
+        def ws_s(row: int, col: int, v: str) -> None:
+            # the exact text in a string cell (a string cell is never a formula); text a spreadsheet could
+            # take for one gets Excel's quote-prefix style, so editing the cell keeps it text
+            if v[0] in _FIRST and _NEEDS_QUOTE.match(v):
+                ws.write_string(row, col, v, quoted)
+            else:
+                ws.write_string(row, col, v)
+
         text_cols = list(enumerate(_TEXT))
+        version_col = 17 + 2 * slots
         n = 0
         row = 0
         for chunk in chunks:
@@ -427,7 +445,7 @@ def _write_xlsx(tmp: Path, chunks: Iterator[list[tuple]], slots: int, steps: Ste
                 for c, k in text_cols:
                     v = r[k]
                     if v:
-                        ws_s(row, c, neutralise(v))
+                        ws_s(row, c, v)
                 price, compare, cost, weight = r[R_PRICE], r[R_COMPARE], r[R_COST], r[R_WEIGHT]
                 if price is not None:
                     ws_n(row, 12, float(price), money)
@@ -440,8 +458,10 @@ def _write_xlsx(tmp: Path, chunks: Iterator[list[tuple]], slots: int, steps: Ste
                 ws_s(row, 16, r[R_VSTATUS])
                 names, values = r[R_ONAMES], r[R_OVALUES]
                 for i in range(min(slots, len(names))):
-                    ws_s(row, 17 + 2 * i, neutralise(names[i]))
-                    ws_s(row, 18 + 2 * i, neutralise(values[i]))
+                    ws_s(row, 17 + 2 * i, names[i])
+                    ws_s(row, 18 + 2 * i, values[i])
+                ws_n(row, version_col, r[R_VERSION])
+                ws_n(row, version_col + 1, r[R_PVERSION])
             n += len(chunk)
             steps.within(n / total if total else 0.5)
         ws.autofilter(0, 0, max(row, 1), len(header) - 1)

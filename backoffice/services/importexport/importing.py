@@ -43,12 +43,13 @@ from backoffice.services.changesets import apply_in_session
 from backoffice.services.importexport.cells import ABSENT
 from backoffice.services.importexport.common import (
     CancelFn,
+    ImportConflicts,
     ImportRejected,
     ProgressFn,
     Steps,
     no_gc,
 )
-from backoffice.services.importexport.model import ImportReport, Plan
+from backoffice.services.importexport.model import ON_CONFLICT, Baseline, ImportReport, Plan
 from backoffice.services.importexport.planning import Planner
 from backoffice.services.importexport.reading import ParsedFile
 
@@ -68,13 +69,16 @@ class ImportResult:
     unchanged_variants: int
     new_attribute_values: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    conflict_rows: int = 0            # stale rows with changed cells: skipped or overwritten (on_conflict)
+    on_conflict: str = "refuse"
+    replayed: bool = False            # the operation id was applied before: this is that first result
 
     @property
     def changed_rows(self) -> int:
         return self.new_products + self.new_variants + self.updated_products + self.updated_variants
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "replayed"}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ImportResult:
@@ -83,14 +87,25 @@ class ImportResult:
 
 # -- API ------------------------------------------------------------------------------------------------
 def dry_run(db: Database, parsed: ParsedFile, *, progress: ProgressFn | None = None,
-            cancel: CancelFn | None = None) -> ImportReport:
-    """Validate every row against the store and count what the import would do. Writes nothing."""
+            cancel: CancelFn | None = None, on_conflict: str = "refuse",
+            changed_since: dt.datetime | None = None) -> ImportReport:
+    """Validate every row against the store and count what the import would do. Writes nothing.
+    Conflicts (stale rows whose cells differ from the store) are listed in ``report.conflicts``; the
+    report's ``baseline`` (the versions read) can be handed to ``apply_import``. Memory stays bounded
+    whatever the size of the file: only counts, the first problems and conflicts are kept."""
+    _check_on_conflict(on_conflict)
     steps = Steps(progress, cancel)
     steps.step(0.0, 1.0, f"Checking {parsed.name}")
     with db.read() as session, no_gc():
-        plan = Planner(session, parsed, steps).plan()
+        plan = Planner(session, parsed, steps, keep=False, on_conflict=on_conflict,
+                       changed_since=changed_since).plan()
     steps.done(f"Checked {parsed.name}")
     return plan.report
+
+
+def _check_on_conflict(on_conflict: str) -> None:
+    if on_conflict not in ON_CONFLICT:
+        raise ValidationError(f"unknown conflict choice {on_conflict!r}; use one of {', '.join(ON_CONFLICT)}")
 
 
 class _RowsMoved(Exception):
@@ -98,22 +113,39 @@ class _RowsMoved(Exception):
 
 
 def apply_import(db: Database, actor: Actor, parsed: ParsedFile, *, operation_id: str | None = None,
-                 progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> ImportResult:
+                 progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+                 on_conflict: str = "refuse", baseline: ImportReport | Baseline | None = None,
+                 changed_since: dt.datetime | None = None) -> ImportResult:
     """Validate and apply the file in one transaction as one changeset (kind "import"). Raises
     ImportRejected (a ValidationError) listing every problem if any row is bad; nothing is written then.
-    With nothing to change, no changeset is made and ``changeset_id`` is None."""
+    With nothing to change, no changeset is made and ``changeset_id`` is None.
+
+    Versions are checked again inside the transaction, on the rows as read locked: a row whose version
+    (the file's, else ``baseline``'s: a dry run's report, else updated after ``changed_since``) is older
+    than the store's is stale, and its differing cells are conflicts. ``on_conflict``: refuse (raise
+    ImportConflicts, a kind of ImportRejected, writing nothing), skip (those rows are left as they are)
+    or overwrite (the file's values win). A replayed ``operation_id`` returns the first result
+    (``replayed`` True) and writes nothing."""
     require_role(actor, Role.MERCHANDISER, Role.MANAGER)
+    _check_on_conflict(on_conflict)
     steps = Steps(progress, cancel)
+    if isinstance(baseline, ImportReport):
+        baseline = baseline.baseline
 
     def work(session: Session) -> ImportResult:
         previous = claim_operation(session, operation_id, "import_products", actor)
         if previous is not None:
-            return ImportResult.from_dict(previous)
+            result = ImportResult.from_dict(previous)
+            result.replayed = True
+            return result
         with no_gc():
             steps.step(0.0, 0.6, f"Checking {parsed.name}")
-            plan = Planner(session, parsed, steps, lock=True).plan()
+            plan = Planner(session, parsed, steps, lock=True, on_conflict=on_conflict, baseline=baseline,
+                           changed_since=changed_since).plan()
             if plan.report.problems:
                 raise ImportRejected(plan.report, parsed.name)
+            if plan.report.conflict_rows and on_conflict == "refuse":
+                raise ImportConflicts(plan.report, parsed.name)
             steps.step(0.6, 0.99, f"Writing {parsed.name}")
             result = _write(session, actor, parsed, plan, operation_id, steps)
         steps.check()
@@ -179,22 +211,15 @@ def _write(session: Session, actor: Actor, parsed: ParsedFile, plan: Plan, opera
         ids = variant_ids = _allocate_ids(session, "variants", len(plan.new_variants), pg)
         cols = ("id", "product_id", "sku", "barcode", "title", "price", "compare_at_price", "cost", "weight_grams",
                 "status", "position", "version", "created_at", "updated_at")
-        none = [None] * len(plan.skus)
-        skus, options, values = plan.skus, plan.options, plan.values
-        price = values["price"]
-        barcode, compare, cost, weight, status = (values.get(k, none) for k in (
-            "barcode", "compare_at_price", "cost", "weight_grams", "status"))
         rows = []
         option_rows = []
         active = VariantStatus.ACTIVE.value
         option_ids: dict[tuple, tuple[int, int]] = {}
         for vid, nv in zip(ids, plan.new_variants, strict=True):
-            k = nv.row
+            sku, barcode, price, compare, cost, weight, status, title = nv.values
             pid = nv.product_id if nv.product_id is not None else new_by_handle[nv.handle]
-            st = status[k] if status[k] is not None and status[k] is not ABSENT else active
-            title = " / ".join(value for _, value, _ in options[k])[:255] if options[k] else ""
-            rows.append((vid, pid, skus[k], barcode[k], title, price[k], compare[k], cost[k], weight[k], st, nv.position,
-                         1, now, now))
+            st = status if status is not None and status is not ABSENT else active
+            rows.append((vid, pid, sku, barcode, title, price, compare, cost, weight, st, nv.position, 1, now, now))
             for pair in nv.options:
                 ids_ = option_ids.get(pair)
                 if ids_ is None:
@@ -214,7 +239,7 @@ def _write(session: Session, actor: Actor, parsed: ParsedFile, plan: Plan, opera
         raise _RowsMoved()
     return ImportResult(result.changeset_id, report.new_products, report.new_variants, report.updated_products,
                         report.updated_variants, report.unchanged_variants, list(report.new_attribute_values),
-                        list(report.notes))
+                        list(report.notes), report.conflict_rows, report.on_conflict)
 
 
 def _create_options(session: Session, actor: Actor, plan: Plan, operation_id: str | None,

@@ -2,11 +2,68 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
 from backoffice.services.changesets import RowChange
 from backoffice.services.importexport.common import Problem
+
+
+ON_CONFLICT = ("refuse", "skip", "overwrite")
+MAX_KEPT_PROBLEMS = 10_000    # problems (and conflicts) listed one by one; the counts include the rest
+MAX_KEPT_CONFLICTS = 10_000
+
+
+@dataclass
+class ImportConflict:
+    """A cell of a stale row (its version is older than the store's, or it was changed since the given
+    time) that differs from what the store holds now: someone else changed the row since the file was
+    exported. ``changed_by``/``changed_at``: the last change to the row, where the history knows it."""
+
+    row: int
+    column: str
+    entity: str            # "variant" or "product"
+    label: str             # SKU or handle
+    field: str
+    file_value: Any
+    current_value: Any
+    file_version: int | None
+    current_version: int
+    changed_by: str | None = None
+    changed_at: str | None = None
+
+    def label_text(self) -> str:
+        who = ""
+        if self.changed_by or self.changed_at:
+            who = " (changed" + (f" by {self.changed_by}" if self.changed_by else "") + (
+                f" at {self.changed_at}" if self.changed_at else "") + ")"
+        return (f"row {self.row} {self.column}: {self.entity} {self.label} has {_show(self.current_value)} in the "
+                f"store now{who}; the file has {_show(self.file_value)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (str(v) if k in ("file_value", "current_value") and v is not None and not isinstance(v, str | int)
+                    else v) for k, v in self.__dict__.items()}
+
+
+def _show(v: Any) -> str:
+    if v is None or v == "" or v == []:
+        return "nothing"
+    if isinstance(v, list):
+        return repr(", ".join(map(str, v)))
+    return repr(str(v)) if isinstance(v, str) else str(v)
+
+
+class Baseline:
+    """The store as a dry run saw it: each data row's variant version (0: not in the store) and each
+    product's version. An import given the baseline treats rows changed since as stale, exactly as if
+    the file carried those versions: an import checked against the same state as another one sees the
+    other's changes as conflicts."""
+
+    def __init__(self, rows: int) -> None:
+        self.variants = array("q", bytes(8 * rows))
+        self.products: dict[str, int] = {}
+        self.rows = rows
 
 
 @dataclass
@@ -27,10 +84,17 @@ class ImportReport:
     new_attribute_values: list[str] = field(default_factory=list)   # "Size: XXL"
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    problem_count: int = 0                     # every problem; ``problems`` lists the first MAX_KEPT_PROBLEMS
+    conflicts: list[ImportConflict] = field(default_factory=list)   # the first MAX_KEPT_CONFLICTS
+    conflict_count: int = 0                    # conflicting cells
+    conflict_rows: int = 0                     # rows with a conflicting cell (skipped unless overwritten)
+    changed_since_rows: int = 0                # rows the file names that someone changed since the baseline
+    on_conflict: str = "refuse"
+    baseline: Baseline | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not (self.conflict_rows and self.on_conflict == "refuse")
 
     @property
     def changed_rows(self) -> int:
@@ -47,10 +111,14 @@ class ImportReport:
             parts.append(n(len(self.new_attributes), "new option name"))
         if self.new_attribute_values:
             parts.append(n(len(self.new_attribute_values), "new option value"))
+        if self.conflict_rows:
+            what = {"refuse": "refused", "skip": "skipped", "overwrite": "overwritten"}[self.on_conflict]
+            parts.append(n(self.conflict_rows, "conflicting row") + f" ({what})")
         return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: ([p.to_dict() for p in v] if k == "problems" else v) for k, v in self.__dict__.items()}
+        return {k: ([p.to_dict() for p in v] if k in ("problems", "conflicts") else v)
+                for k, v in self.__dict__.items() if k != "baseline"}
 
 
 @dataclass
@@ -64,7 +132,7 @@ class NewProduct:
 class NewVariant:
     handle: str
     product_id: int | None           # an existing product, or None: the new product with this handle
-    row: int                         # index into the plan's columns
+    values: tuple                    # (sku, barcode, price, compare_at_price, cost, weight_grams, status, title)
     options: list[tuple[Any, Any]]   # (attribute key, value key), see _Attributes
     position: int = 0
 
@@ -77,7 +145,4 @@ class Plan:
     changes: list[RowChange] = field(default_factory=list)
     new_attributes: dict[str, str] = field(default_factory=dict)          # code -> name
     new_values: dict[tuple[Any, str], None] = field(default_factory=dict)  # (attribute key, value), in order
-    skus: list[str] = field(default_factory=list)                          # per row of the file
-    values: dict[str, list[Any]] = field(default_factory=dict)             # variant field -> value per row
-    options: list[Any] = field(default_factory=list)                       # per row: [(name, value, column)]
     locked_variants: dict[int, dict[str, Any]] | None = None   # changed variants as read locked (see Planner)

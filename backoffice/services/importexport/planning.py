@@ -1,13 +1,22 @@
 """Planning an import: every row checked, then compared with the store.
 
-Built for 100k-row files: pass 1 works column by column (each distinct cell text parsed once: prices,
-statuses and weights repeat a lot), pass 2 is one lean loop over the rows with the store's rows read in
-chunks keyed by SKU and handle. The same plan serves the dry run (read session) and the import (inside
-the write transaction).
+The file's rows are read in chunks (rows.py): for each chunk, pass 1 works column by column (each
+distinct cell text parsed once: prices, statuses and weights repeat a lot), pass 2 is one lean loop over
+the rows with the store's rows for the chunk's SKUs. What crosses chunks is small: SKUs seen on more than
+one row (found by the row store), each product's merged cells, counts, and the first problems and
+conflicts. A dry run keeps nothing else (``keep=False``), so its memory does not grow with the file; an
+import keeps the changes it will write. The same plan serves the dry run (read session) and the import
+(inside the write transaction).
+
+Stale rows: a row's version (the file's ``version``/``product_version`` cells, else the dry run's
+``Baseline``, else "updated after ``changed_since``") older than the store's makes every cell that
+differs from the stored value a conflict; cells equal to the stored value are no change. Conflicting
+rows are refused (the default), skipped, or overwritten, as ``on_conflict`` says.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from operator import itemgetter
 from typing import Any
@@ -16,7 +25,7 @@ from sqlalchemy import String, any_, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from backoffice.models import Product, ProductTag, Variant, VariantOption
+from backoffice.models import Changeset, ChangesetEntry, Product, ProductTag, Variant, VariantOption
 from backoffice.services.catalog import HANDLE_RE, MAX_LENGTHS, SKU_RE
 from backoffice.services.changesets import RowChange
 from backoffice.services.importexport.attributes import OptionResolver
@@ -29,6 +38,7 @@ from backoffice.services.importexport.cells import (
     same_value,
     short,
     signature,
+    whole_number,
 )
 from backoffice.services.importexport.common import (
     SHOPIFY_IMAGE_COLUMNS,
@@ -40,12 +50,17 @@ from backoffice.services.importexport.common import (
     unneutralise,
 )
 from backoffice.services.importexport.model import (
+    MAX_KEPT_CONFLICTS,
+    MAX_KEPT_PROBLEMS,
+    Baseline,
+    ImportConflict,
     ImportReport,
     NewProduct,
     NewVariant,
     Plan,
 )
 from backoffice.services.importexport.reading import ParsedFile
+from backoffice.services.importexport.rows import CHUNK_ROWS, Chunk
 
 CHUNK = 5000
 PRODUCT_TEXT = {"title": 255, "vendor": 200, "product_type": 200, "seo_title": 255, "seo_description": 500}
@@ -54,48 +69,107 @@ PRODUCT_FIELDS = ("title", "description", "vendor", "product_type", "status", "c
 # variant fields as (field, column key); their position in a stored variant tuple (see load_variants)
 VARIANT_FIELDS = (("price", "price"), ("compare_at_price", "compare_at_price"), ("cost", "cost"),
                   ("barcode", "barcode"), ("weight_grams", "weight_grams"), ("status", "variant_status"))
+VARIANT_COLUMN = dict(VARIANT_FIELDS)
 _STORED = {"barcode": 5, "price": 6, "compare_at_price": 7, "cost": 8, "weight_grams": 9, "status": 10}
 # a stored variant tuple as changesets.apply_in_session(locked_variants=...) wants it (product id and handle unused)
 _LOCKED_FIELDS = ("sku", "id", "version", "product_id", "handle", "barcode", "price", "compare_at_price", "cost",
                   "weight_grams", "status")
+_UPDATED_AT = 11   # a stored variant tuple's updated_at
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _when(t: Any) -> str | None:
+    t = _utc(t)
+    return t.isoformat(timespec="seconds") if isinstance(t, dt.datetime) else None
+
+
+def _utc(t: Any) -> Any:
+    if isinstance(t, dt.datetime) and t.tzinfo is None:
+        return t.replace(tzinfo=dt.timezone.utc)
+    return t
 
 
 
 # -- the planner ----------------------------------------------------------------------------------------
 class Planner:
     """``lock``: the plan is made inside the import's write transaction: the store's variants that the
-    file names are read locked (in id order), so the changeset can take their values as read."""
+    file names are read locked (in id order), so the changeset can take their values as read.
+    ``keep``: keep what the import would write (an import); a dry run keeps only counts, the first
+    problems and conflicts, and the ``Baseline`` (each row's version as read).
+    ``baseline``: a dry run's view of the store; rows changed since are stale (see the module's notes).
+    ``changed_since``: rows the store changed after this time are stale (when there is no version)."""
 
-    def __init__(self, session: Session, parsed: ParsedFile, steps: Steps, *, lock: bool = False) -> None:
-        self.s, self.p, self.steps, self.lock = session, parsed, steps, lock
+    def __init__(self, session: Session, parsed: ParsedFile, steps: Steps, *, lock: bool = False,
+                 keep: bool = True, on_conflict: str = "refuse", baseline: Baseline | None = None,
+                 changed_since: dt.datetime | None = None) -> None:
+        self.s, self.p, self.steps, self.lock, self.keep = session, parsed, steps, lock, keep
         self.pg = session.get_bind().dialect.name == "postgresql"
         self.problems: list[Problem] = []
         self.cols = parsed.columns
         self.header = parsed.header
         self.report = ImportReport(parsed.name, parsed.format, parsed.container, parsed.data_rows,
-                                   notes=list(parsed.notes))
-        width = len(parsed.header)
-        for r in parsed.rows:   # pad short rows once, so every column index is valid below
-            if len(r) < width:
-                r.extend([""] * (width - len(r)))
+                                   notes=list(parsed.notes), on_conflict=on_conflict)
+        self.unq = unneutralise if parsed.container == "csv" else _same
+        self.on_conflict = on_conflict
+        if baseline is not None and baseline.rows != parsed.data_rows:
+            baseline = None   # not this file's
+        self.baseline = baseline
+        self.changed_since = _utc(changed_since)
+        self.seen = Baseline(parsed.data_rows) if not keep else None   # what this dry run reads
+        self.repeated = parsed.store.repeated_skus()
+        self.names_by_handle: dict[str, list[str]] = {}
+        self.images = 0
+        self.rows: list[list[str]] = []
+        self.nums: list[int] = []
+        self.start = 0
 
     def problem(self, row: int, col: int | str | None, message: str) -> None:
-        name = self.header[col] if isinstance(col, int) else (col or "")
-        self.problems.append(Problem(row, name, message))
+        self.report.problem_count += 1
+        if len(self.problems) < MAX_KEPT_PROBLEMS:
+            name = self.header[col] if isinstance(col, int) else (col or "")
+            self.problems.append(Problem(row, name, message))
+
+    def conflict(self, c: ImportConflict) -> None:
+        self.report.conflict_count += 1
+        if len(self.report.conflicts) < MAX_KEPT_CONFLICTS:
+            self.report.conflicts.append(c)
 
     def column(self, i: int) -> list[str]:
-        return list(map(itemgetter(i), self.p.rows))
+        return list(map(itemgetter(i), self.rows))
+
+    def versions(self, key: str) -> list[Any] | None:
+        """The file's version cells of a column as whole numbers (None where empty); bad ones are problems."""
+        i = self.cols.get(key)
+        if i is None:
+            return None
+        out: list[Any] = []
+        cache: dict[str, Any] = {}
+        for k, t in enumerate(self.column(i)):
+            v = cache.get(t, False)
+            if v is False:
+                text = t.strip()
+                n = whole_number(text) if text else None
+                v = cache[t] = -1 if text and (n is None or n < 0) else n
+            if v == -1:
+                self.problem(self.nums[k], i, f"{short(t.strip())} is not a version (a whole number, as exported); "
+                                              "leave it as the export wrote it, or empty")
+                v = None
+            out.append(v)
+        return out
 
     # -- pass 1: every row on its own, column by column ----------------------------------------------
     def read_rows(self) -> tuple[list[int], list[str], list[str], dict[str, list[Any]], list[Any]]:
         """Row indexes that passed, with per-row SKU, handle, variant values (by field) and options."""
-        p, cols, nums = self.p, self.cols, self.p.row_numbers
-        n_rows = len(p.rows)
+        p, cols, nums, unq = self.p, self.cols, self.nums, self.unq
+        n_rows = len(self.rows)
         bad: set[int] = set()
         skip: set[int] = set()
         i_sku, i_handle = cols["sku"], cols.get("handle")
         shopify = p.format == "shopify"
-        clean = {t: unneutralise(t).strip() for t in set(self.column(i_sku))}
+        clean = {t: unq(t).strip() for t in set(self.column(i_sku))}
         skus = [clean[t] for t in self.column(i_sku)]
         sku_max = MAX_LENGTHS["sku"]
         sku_errors = {}
@@ -113,10 +187,10 @@ class Planner:
             texts = self.column(cols[col])
             parse = PARSERS[key]
             if key == "barcode":   # nearly every barcode is distinct: skip the call for plain digits
-                parsed = {t: (t, None) if t.isdigit() and len(t) <= 64 else parse(unneutralise(t).strip())
+                parsed = {t: (t, None) if t.isdigit() and len(t) <= 64 else parse(unq(t).strip())
                           for t in set(texts)}
             else:
-                parsed = {t: parse(unneutralise(t).strip()) for t in set(texts)}
+                parsed = {t: parse(unq(t).strip()) for t in set(texts)}
             errors = {t: e for t, (_, e) in parsed.items() if e is not None}
             values[key] = [parsed[t][0] for t in texts]
             if errors:
@@ -134,7 +208,7 @@ class Planner:
             for k, s in enumerate(skus):
                 if s:
                     continue
-                r = p.rows[k]
+                r = self.rows[k]
                 if shopify and not any(r[i].strip() for i in money_cols + option_idx):
                     skip.add(k)
                 else:
@@ -142,29 +216,22 @@ class Planner:
                     bad.add(k)
         if shopify:
             image_cols = [p.header.index(h) for h in SHOPIFY_IMAGE_COLUMNS if h in p.header]
-            images = sum(1 for r in p.rows if any(r[i].strip() for i in image_cols)) if image_cols else 0
-            self.report.skipped_rows = len(skip)
-            if images:
-                self.report.notes.append(f"{images:,} image URL{'s' if images != 1 else ''} not imported "
-                                         "(add images in Backoffice's image library)")
+            self.images += sum(1 for r in self.rows if any(r[i].strip() for i in image_cols)) if image_cols else 0
+            self.report.skipped_rows += len(skip)
         if sku_errors:
             for k, s in enumerate(skus):
                 if s in sku_errors:
                     self.problem(nums[k], i_sku, sku_errors[s])
                     bad.add(k)
-        if len(set(skus)) + len(skip) < n_rows:
-            seen: dict[str, int] = {}
+        if self.repeated:   # SKUs on more than one row of the file (the row store found them)
+            repeated = self.repeated
             for k, s in enumerate(skus):
-                if not s:
-                    continue
-                first = seen.get(s)
-                if first is None:
-                    seen[s] = nums[k]
-                else:
+                first = repeated.get(s)
+                if first is not None and first != nums[k]:
                     self.problem(nums[k], i_sku, f"{short(s)} already appears on row {first}; each SKU may appear once")
                     bad.add(k)
         if i_handle is not None:
-            hclean = {t: unneutralise(t).strip() for t in set(self.column(i_handle))}
+            hclean = {t: unq(t).strip() for t in set(self.column(i_handle))}
             handles = [hclean[t] for t in self.column(i_handle)]
             handle_errors = {}
             for h in set(hclean.values()):
@@ -198,13 +265,13 @@ class Planner:
     def _options(self, handles: list[str], option_idx: list[int], bad: set[int], skip: set[int],
                  shopify: bool) -> list[Any]:
         """Per row: a list of (name, value, column), shared between rows with the same option cells."""
-        p = self.p
+        p, nums = self.p, self.nums
         get = itemgetter(*option_idx)
-        names_by_handle: dict[str, list[str]] = {}
+        names_by_handle = self.names_by_handle
         cache: dict[tuple, list | None] = {}
-        out: list[Any] = [None] * len(p.rows)
+        out: list[Any] = [None] * len(self.rows)
         single = len(option_idx) == 1
-        for k, r in enumerate(p.rows):
+        for k, r in enumerate(self.rows):
             if k in skip:
                 continue
             raw = get(r)
@@ -216,11 +283,11 @@ class Planner:
             if key in cache:
                 found = cache[key]
                 if found is None:
-                    self._row_options(p.row_numbers[k], handle, r, names_by_handle, shopify)   # report this row too
+                    self._row_options(nums[k], handle, r, names_by_handle, shopify)   # report this row too
                 elif handle and carried is None and p.option_columns:
-                    self._row_options(p.row_numbers[k], handle, r, names_by_handle, shopify)   # remember the names
+                    self._row_options(nums[k], handle, r, names_by_handle, shopify)   # remember the names
             else:
-                found = cache[key] = self._row_options(p.row_numbers[k], handle, r, names_by_handle, shopify)
+                found = cache[key] = self._row_options(nums[k], handle, r, names_by_handle, shopify)
             if found is None:
                 bad.add(k)
             else:
@@ -229,8 +296,10 @@ class Planner:
 
     def _row_options(self, num: int, handle: str, r: list[str], names_by_handle: dict[str, list[str]],
                      shopify: bool) -> list[tuple[str, str, int]] | None:
+        unq = self.unq
+
         def cell(i: int | None) -> str:
-            return unneutralise(r[i]).strip() if i is not None else ""
+            return unq(r[i]).strip() if i is not None else ""
 
         pairs: list[tuple[str, str, int]] = []
         ok = True
@@ -312,11 +381,12 @@ class Planner:
             handle, join = ("p.handle", " JOIN products p ON p.id = v.product_id") if with_handle else ("NULL", "")
             return {r[0]: r for r in self._raw(
                 f"SELECT v.sku, v.id, v.version, v.product_id, {handle}, v.barcode, v.price, v.compare_at_price, v.cost,"
-                f" v.weight_grams, v.status FROM variants v{join}"
+                f" v.weight_grams, v.status, v.updated_at FROM variants v{join}"
                 " WHERE v.sku = ANY(%s::text[])" + (" ORDER BY v.id FOR UPDATE OF v" if self.lock else ""), skus)}
         cols = (Variant.sku, Variant.id, Variant.version, Variant.product_id, Product.handle, Variant.barcode,
-                Variant.price, Variant.compare_at_price, Variant.cost, Variant.weight_grams, Variant.status)
-        return {r[0]: (*r[:10], r[10].value) for r in self._keyed(
+                Variant.price, Variant.compare_at_price, Variant.cost, Variant.weight_grams, Variant.status,
+                Variant.updated_at)
+        return {r[0]: (*r[:10], r[10].value, r[11]) for r in self._keyed(
             lambda cond: select(*cols).join(Product, Product.id == Variant.product_id).where(cond(Variant.sku)), skus)}
 
     def load_options(self, variant_ids: list[int]) -> dict[int, str]:
@@ -336,7 +406,8 @@ class Planner:
 
     def load_products(self, handles: list[str], with_tags: bool) -> tuple[dict[str, tuple], dict[int, list[str]]]:
         cols = (Product.handle, Product.id, Product.version, Product.title, Product.description, Product.vendor,
-                Product.product_type, Product.status, Product.category_id, Product.seo_title, Product.seo_description)
+                Product.product_type, Product.status, Product.category_id, Product.seo_title, Product.seo_description,
+                Product.updated_at)
         products = {r[0]: r for r in self._keyed(lambda cond: select(*cols).where(cond(Product.handle)), handles)}
         tags: dict[int, list[str]] = defaultdict(list)
         if with_tags and products:
@@ -348,54 +419,94 @@ class Planner:
 
     # -- pass 2: against the store --------------------------------------------------------------------
     def plan(self) -> Plan:
-        s, p, cols, nums = self.s, self.p, self.cols, self.p.row_numbers
-        steps = self.steps
+        plan = Plan(self.report)
+        self.plan_ = plan
+        plan.locked_variants = {} if self.lock else None
+        cols = self.cols
+        self.product_cols = [(k, cols[k]) for k in PRODUCT_FIELDS if k in cols]
+        self.cat_by_key: dict[str, int] = {}
+        if "category" in cols:
+            self.cat_by_key = {category_key(path): cid for cid, path in category_paths(self.s).items()}
+        self.attrs: OptionResolver | None = None
+        # product cells, merged per product over every row that names it (rows with other problems too):
+        # the first non-empty value wins, a different one is a problem
+        self.merged: dict[str, list[str]] = {}
+        self.origin: dict[str, list[int]] = {}
+        self.last_cells: dict[str, tuple] = {}
+        self.product_version: dict[str, int] = {}     # handle -> the oldest version the file's rows give
+        self.first_row: dict[str, int] = {}
+        self.new_rows: dict[str, list] = defaultdict(list)
+        total = max(1, self.p.data_rows)
+        for chunk in self.p.store.chunks(CHUNK_ROWS):
+            self.steps.within(0.9 * chunk.start / total)
+            self._plan_chunk(chunk, plan)
+        self.rows, self.nums = [], []
+        if self.images:
+            self.report.notes.append(f"{self.images:,} image URL{'s' if self.images != 1 else ''} not imported "
+                                     "(add images in Backoffice's image library)")
+        self.steps.within(0.9)
+        self._plan_products(plan)
+        self.report.new_products = len(plan.new_products) if self.keep else self.report.new_products
+        self.report.new_variants = sum(len(v) for v in self.new_rows.values())
+        attrs = self.attrs
+        if attrs is not None:
+            self.report.new_attributes = list(plan.new_attributes.values())
+            self.report.new_attribute_values = [f"{attrs.attribute_name(a)}: {v}" for a, v in plan.new_values]
+        order = {h: i for i, h in enumerate(self.header)}
+        self.report.problems = sorted(self.problems, key=lambda q: (q.row, order.get(q.column, -1)))
+        self.report.conflicts.sort(key=lambda c: (c.row, order.get(c.column, -1)))
+        self._who_changed(self.report.conflicts)
+        if self.seen is not None:
+            self.report.baseline = self.seen
+        return plan
+
+    def _plan_chunk(self, chunk: Chunk, plan: Plan) -> None:
+        self.rows, self.nums, self.start = chunk.rows, chunk.numbers, chunk.start
+        width = len(self.header)
+        for r in self.rows:   # pad short rows once, so every column index is valid below
+            if len(r) < width:
+                r.extend([""] * (width - len(r)))
+        p, cols, nums = self.p, self.cols, self.nums
         good, skus, handles, values, options = self.read_rows()
         valid_handles = self.valid_handles
-        plan = Plan(self.report)
-        locked = plan.locked_variants = {} if self.lock else None
-        product_cols = [(k, cols[k]) for k in PRODUCT_FIELDS if k in cols]
+        locked = plan.locked_variants
+        product_cols = self.product_cols
+        keep, seen, base, start = self.keep, self.seen, self.baseline, self.start
+        file_versions = self.versions("version")
+        file_pversions = self.versions("product_version") if product_cols else None
         # the stored variant's product matters for a row with a handle or product fields (a price list: no)
         existing = self.load_variants(sorted({skus[k] for k in good}), "handle" in cols or bool(product_cols))
-        # the products the rows name; with product columns, also those of the rows' existing variants
-        wanted = {handles[k] for k in good if handles[k]}
-        if product_cols:
-            wanted |= {v[4] for v in existing.values()}
-        products, tags = self.load_products(sorted(wanted), "tags" in cols)
-        cat_by_key: dict[str, int] = {}
-        if "category" in cols:
-            cat_by_key = {category_key(path): cid for cid, path in category_paths(s).items()}
         need_options = any(options[k] for k in good)
-        attrs = OptionResolver(s, plan) if need_options else None
+        if need_options and self.attrs is None:
+            self.attrs = OptionResolver(self.s, plan)
+        attrs = self.attrs
         stored_options: dict[int, str] = {}
         if need_options:
             stored_options = self.load_options(sorted(existing[skus[k]][1] for k in good
                                                       if options[k] and skus[k] in existing))
-        steps.within(0.6)
 
         fields = [(key, values[key], _STORED[key]) for key, _ in VARIANT_FIELDS if key in values]
         price_col = values.get("price")
         compare_col = values.get("compare_at_price")
         get_cells = itemgetter(*[i for _, i in product_cols]) if product_cols else None
         single_product_col = len(product_cols) == 1
-        merged: dict[str, list[str]] = {}
-        origin: dict[str, list[int]] = {}
-        first_row: dict[str, int] = {}
-        last_cells: dict[str, tuple] = {}
-        new_rows: dict[str, list[int]] = defaultdict(list)
-        resolved_by_row: dict[int, list] = {}
+        merged, origin, last_cells, first_row = self.merged, self.origin, self.last_cells, self.first_row
+        new_rows = self.new_rows
         resolved_cache: dict[int, tuple] = {}   # option lists are shared by rows with equal cells
         i_sku = cols["sku"]
-        # product cells, merged per product over every row that names it (rows with other problems too):
-        # the first non-empty value wins, a different one is a problem
         if get_cells is not None:
-            for k, r in enumerate(p.rows):
+            pversions = self.product_version
+            for k, r in enumerate(self.rows):
                 handle = handles[k] if handles[k] in valid_handles else ""
                 if not handle:
                     ex = existing.get(skus[k])
                     if ex is None:
                         continue
                     handle = ex[4]
+                if file_pversions is not None and file_pversions[k] is not None:
+                    pv = pversions.get(handle)
+                    if pv is None or file_pversions[k] < pv:
+                        pversions[handle] = file_pversions[k]
                 cells = get_cells(r)
                 if single_product_col:
                     cells = (cells,)
@@ -407,11 +518,11 @@ class Planner:
                 elif cells != last:
                     self._merge(handle, cells, nums[k], merged[handle], origin[handle], product_cols)
                     last_cells[handle] = cells
-        n_good = max(1, len(good))
         add_change, updated, unchanged = plan.changes.append, 0, 0
-        for n, k in enumerate(good):
-            if n % 5000 == 0:
-                steps.within(0.6 + 0.3 * n / n_good)
+        since = self.changed_since
+        on_conflict = self.on_conflict
+        header = self.header
+        for k in good:
             sku, num = skus[k], nums[k]
             ex = existing.get(sku)
             handle = handles[k]
@@ -445,6 +556,7 @@ class Planner:
                 first_row[handle] = num
             # options
             opts = options[k]
+            resolved: list = []
             if opts and attrs is not None:
                 found = resolved_cache.get(id(opts))
                 if found is None:
@@ -457,36 +569,56 @@ class Planner:
                     stored = stored_options.get(ex[1])
                     if expected is None or stored != expected:   # else: exactly as stored
                         self._check_options(num, sku, resolved, opts, parse_signature(stored), attrs)
-                else:
-                    resolved_by_row[k] = resolved
             if ex is None:
-                new_rows[handle].append(k)
-            else:
-                diff = {}
-                for key, column, pos in fields:
-                    v = column[k]
-                    if v is not ABSENT and v != ex[pos]:
-                        diff[key] = v
-                if diff:
-                    add_change(RowChange("variant", ex[1], ex[2], diff))
-                    if locked is not None:
-                        locked[ex[1]] = dict(zip(_LOCKED_FIELDS, ex, strict=False))
-                    updated += 1
-                else:
-                    unchanged += 1
+                new_rows[handle].append(self._new_variant_values(k, skus, values, opts, resolved) if keep else None)
+                continue
+            if seen is not None:
+                seen.variants[start + k] = ex[2]
+            diff = {}
+            for key, column, pos in fields:
+                v = column[k]
+                if v is not ABSENT and v != ex[pos]:
+                    diff[key] = v
+            if not diff:
+                unchanged += 1
+                continue
+            # stale row? (its version from the file, else from the dry run, else by time)
+            version = file_versions[k] if file_versions is not None else None
+            if version is None and base is not None:
+                version = base.variants[start + k] or None
+            if version is not None and version > ex[2]:
+                self.problem(num, cols.get("version", i_sku), f"version {version} is newer than the store's "
+                                                              f"({ex[2]}) for SKU {sku}: is this file from another store?")
+                continue
+            stale = (version < ex[2]) if version is not None else (
+                since is not None and ex[_UPDATED_AT] is not None and _utc(ex[_UPDATED_AT]) > since)
+            if stale:
+                self.report.conflict_rows += 1
+                for key, v in diff.items():
+                    col = VARIANT_COLUMN[key]
+                    self.conflict(ImportConflict(num, header[cols[col]] if col in cols else col, "variant", sku, key,
+                                                 v, ex[_STORED[key]], version, ex[2],
+                                                 changed_at=_when(ex[_UPDATED_AT])))
+                if on_conflict != "overwrite":
+                    continue
+            if keep:
+                add_change(RowChange("variant", ex[1], ex[2], diff))
+            if locked is not None:
+                locked[ex[1]] = dict(zip(_LOCKED_FIELDS, ex, strict=False))
+            updated += 1
         self.report.updated_variants += updated
         self.report.unchanged_variants += unchanged
-        steps.within(0.9)
-        self._plan_products(plan, first_row, merged, origin, product_cols, products, tags, cat_by_key)
-        self._plan_new_variants(plan, new_rows, products, skus, values, options, resolved_by_row)
-        self.report.new_products = len(plan.new_products)
-        self.report.new_variants = len(plan.new_variants)
-        if attrs is not None:
-            self.report.new_attributes = list(plan.new_attributes.values())
-            self.report.new_attribute_values = [f"{attrs.attribute_name(a)}: {v}" for a, v in plan.new_values]
-        order = {h: i for i, h in enumerate(self.header)}
-        self.report.problems = sorted(self.problems, key=lambda q: (q.row, order.get(q.column, -1)))
-        return plan
+
+    def _new_variant_values(self, k: int, skus: list[str], values: dict[str, list[Any]], opts: Any,
+                            resolved: list) -> tuple:
+        def get(key: str) -> Any:
+            col = values.get(key)
+            return col[k] if col is not None else None
+
+        status = get("status")
+        title = " / ".join(value for _, value, _ in opts)[:255] if opts else ""
+        return (skus[k], get("barcode"), get("price"), get("compare_at_price"), get("cost"), get("weight_grams"),
+                None if status is ABSENT else status, title, resolved)
 
     def _merge(self, handle: str, cells: tuple, num: int, m: list[str], o: list[int],
                product_cols: list[tuple[str, int]]) -> None:
@@ -495,10 +627,10 @@ class Planner:
                 continue
             if not m[j]:
                 m[j], o[j] = v, num
-            elif same_value(product_cols[j][0], unneutralise(v), unneutralise(m[j])):
+            elif same_value(product_cols[j][0], self.unq(v), self.unq(m[j])):
                 continue
             else:
-                self.problem(num, product_cols[j][1], f"{short(unneutralise(v))} differs from {short(unneutralise(m[j]))} "
+                self.problem(num, product_cols[j][1], f"{short(self.unq(v))} differs from {short(self.unq(m[j]))} "
                                                       f"on row {o[j]} (product fields must agree on every row of {handle!r})")
 
     def _check_options(self, num: int, sku: str, resolved: list, opts: list, stored: dict[int, int],
@@ -511,48 +643,121 @@ class Planner:
             self.problem(num, col, f"SKU {sku} has {held} in the store; an import cannot change the options of "
                                    "existing variants (use the variant generator)")
 
-    def _plan_products(self, plan: Plan, first_row: dict[str, int], merged: dict[str, list[str]],
-                       origin: dict[str, list[int]], product_cols: list[tuple[str, int]], products: dict[str, tuple],
-                       tags: dict[int, list[str]], cat_by_key: dict[str, int]) -> None:
-        cols = self.cols
-        for handle, first in first_row.items():
-            cur = products.get(handle)
-            values = self._product_values(product_cols, merged.get(handle), origin.get(handle), cat_by_key,
-                                          new=cur is None)
-            if values is None:
-                continue
-            if cur is None:
-                if not values.get("title"):
-                    self.problem(first, cols.get("title", cols.get("handle")), f"is required for the new product {handle!r}")
+    def _plan_products(self, plan: Plan) -> None:
+        """Products in chunks of handles: new ones, changed ones (stale ones as conflicts), and the new
+        variants' places (after the product's last variant)."""
+        cols, product_cols, keep = self.cols, self.product_cols, self.keep
+        handles = list(self.first_row)
+        seen, base, since = self.seen, self.baseline, self.changed_since
+        new_products = 0
+        for start in range(0, len(handles), CHUNK):
+            part = handles[start:start + CHUNK]
+            products, tags = self.load_products(sorted(part), "tags" in cols)
+            ids = sorted(products[h][1] for h in part if h in products and h in self.new_rows)
+            last_position: dict[int, int] = {}
+            for i in range(0, len(ids), CHUNK):
+                last_position.update(self.s.execute(select(Variant.product_id, func.max(Variant.position))
+                                                    .where(Variant.product_id.in_(ids[i:i + CHUNK]))
+                                                    .group_by(Variant.product_id)).all())
+            for handle in part:
+                first = self.first_row[handle]
+                cur = products.get(handle)
+                if seen is not None and cur is not None:
+                    seen.products[handle] = cur[2]
+                new_variants = self.new_rows.get(handle)
+                if new_variants and keep:
+                    pid = cur[1] if cur is not None else None
+                    pos = (last_position.get(pid, -1) + 1) if pid is not None else 0
+                    for values in new_variants:
+                        plan.new_variants.append(NewVariant(handle, pid, values[:8], values[8], pos))
+                        pos += 1
+                values = self._product_values(product_cols, self.merged.get(handle), self.origin.get(handle),
+                                              self.cat_by_key, new=cur is None)
+                if values is None:
                     continue
-                tag_list = values.pop("tags", [])
-                plan.new_products.append(NewProduct(handle, values, tag_list))
-                continue
-            now = {"title": cur[3], "description": cur[4], "vendor": cur[5], "product_type": cur[6],
-                   "status": cur[7].value, "category_id": cur[8], "seo_title": cur[9], "seo_description": cur[10],
-                   "tags": sorted(tags.get(cur[1], []))}
-            diff = {k: v for k, v in values.items() if now.get(k) != v}
-            if diff:
-                plan.changes.append(RowChange("product", cur[1], cur[2], diff, {k: now.get(k) for k in diff}))
+                if cur is None:
+                    if not values.get("title"):
+                        self.problem(first, cols.get("title", cols.get("handle")), f"is required for the new product {handle!r}")
+                        continue
+                    tag_list = values.pop("tags", [])
+                    new_products += 1
+                    if keep:
+                        plan.new_products.append(NewProduct(handle, values, tag_list))
+                    continue
+                now = {"title": cur[3], "description": cur[4], "vendor": cur[5], "product_type": cur[6],
+                       "status": cur[7].value, "category_id": cur[8], "seo_title": cur[9], "seo_description": cur[10],
+                       "tags": sorted(tags.get(cur[1], []))}
+                diff = {k: v for k, v in values.items() if now.get(k) != v}
+                if not diff:
+                    continue
+                version = self.product_version.get(handle)
+                if version is None and base is not None:
+                    version = base.products.get(handle)
+                if version is not None and version > cur[2]:
+                    self.problem(first, cols.get("product_version", cols.get("handle", cols["sku"])),
+                                 f"product version {version} is newer than the store's ({cur[2]}) for {handle!r}: "
+                                 "is this file from another store?")
+                    continue
+                stale = (version < cur[2]) if version is not None else (
+                    since is not None and cur[11] is not None and _utc(cur[11]) > since)
+                if stale:
+                    self.report.conflict_rows += 1
+                    for key, v in diff.items():
+                        col = "category" if key == "category_id" else key
+                        j = next((j for j, (k, _) in enumerate(product_cols) if k == col), None)
+                        row = self.origin[handle][j] if j is not None and handle in self.origin else first
+                        shown_file = self._category_path(v) if key == "category_id" else v
+                        shown_now = self._category_path(now.get(key)) if key == "category_id" else now.get(key)
+                        self.conflict(ImportConflict(row, self.header[cols[col]] if col in cols else col, "product",
+                                                     handle, col, shown_file, shown_now, version, cur[2],
+                                                     changed_at=_when(cur[11])))
+                    if self.on_conflict != "overwrite":
+                        continue
+                if keep:
+                    plan.changes.append(RowChange("product", cur[1], cur[2], diff, {k: now.get(k) for k in diff}))
                 self.report.updated_products += 1
+        self.report.new_products = new_products
 
-    def _plan_new_variants(self, plan: Plan, new_rows: dict[str, list[int]], products: dict[str, tuple],
-                           skus: list[str], values: dict[str, list[Any]], options: list[Any],
-                           resolved_by_row: dict[int, list]) -> None:
-        existing_products = {h: products[h][1] for h in new_rows if h in products}
-        last_position: dict[int, int] = {}
-        ids = sorted(existing_products.values())
-        for start in range(0, len(ids), CHUNK):
-            last_position.update(self.s.execute(select(Variant.product_id, func.max(Variant.position))
-                                                .where(Variant.product_id.in_(ids[start:start + CHUNK]))
-                                                .group_by(Variant.product_id)).all())
-        for handle, rows in new_rows.items():
-            pid = existing_products.get(handle)
-            pos = (last_position.get(pid, -1) + 1) if pid is not None else 0
-            for k in rows:
-                plan.new_variants.append(NewVariant(handle, pid, k, resolved_by_row.get(k, []), pos))
-                pos += 1
-        plan.skus, plan.values, plan.options = skus, values, options
+    def _category_path(self, cid: Any) -> str:
+        if cid is None:
+            return ""
+        if not hasattr(self, "_paths"):
+            self._paths = category_paths(self.s)
+        return self._paths.get(cid, str(cid))
+
+    def _who_changed(self, conflicts: list[ImportConflict]) -> None:
+        """Who made the last change to each conflicting row, and when, from the changesets' history."""
+        wanted: dict[tuple[str, int], list[ImportConflict]] = defaultdict(list)
+        ids: dict[str, dict[str, int]] = {"variant": {}, "product": {}}
+        if not conflicts:
+            return
+        variants = {c.label for c in conflicts if c.entity == "variant"}
+        products = {c.label for c in conflicts if c.entity == "product"}
+        for start in range(0, len(variants), CHUNK):
+            part = sorted(variants)[start:start + CHUNK]
+            ids["variant"].update(self.s.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(part))).all())
+        for start in range(0, len(products), CHUNK):
+            part = sorted(products)[start:start + CHUNK]
+            ids["product"].update(self.s.execute(select(Product.handle, Product.id).where(Product.handle.in_(part))).all())
+        for c in conflicts:
+            eid = ids[c.entity].get(c.label)
+            if eid is not None:
+                wanted[(c.entity, eid)].append(c)
+        for entity in ("variant", "product"):
+            keys = sorted(eid for e, eid in wanted if e == entity)
+            for start in range(0, len(keys), CHUNK):
+                part = keys[start:start + CHUNK]
+                stmt = (select(ChangesetEntry.entity_id, ChangesetEntry.version_after, Changeset.username,
+                               Changeset.created_at)
+                        .join(Changeset, Changeset.id == ChangesetEntry.changeset_id)
+                        .where(ChangesetEntry.entity == entity, ChangesetEntry.entity_id.in_(part))
+                        .order_by(ChangesetEntry.entity_id, ChangesetEntry.version_after))
+                last: dict[int, tuple] = {}
+                for eid, _version, who, when in self.s.execute(stmt):
+                    last[eid] = (who, when)   # the newest change (entries in version order)
+                for eid, (who, when) in last.items():
+                    for c in wanted[(entity, eid)]:
+                        c.changed_by, c.changed_at = who, _when(when)
 
     def _product_values(self, product_cols: list[tuple[str, int]], cells: list[str] | None, rows: list[int] | None,
                         cat_by_key: dict[str, int], *, new: bool) -> dict[str, Any] | None:
@@ -560,7 +765,7 @@ class Planner:
         ok = True
         published = None
         for j, (key, i) in enumerate(product_cols):
-            text = unneutralise(cells[j]) if cells else ""
+            text = self.unq(cells[j]) if cells else ""
             row = rows[j] if rows else 0
             if key in PRODUCT_TEXT:
                 if key == "title":

@@ -10,6 +10,7 @@ import io
 import os
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,13 @@ from backoffice.services.importexport.common import (
     Steps,
     default_max_bytes,
     no_gc,
+    unneutralise,
 )
+from backoffice.services.importexport.rows import RowStore
 
 NATIVE_FIELDS = ("handle", "title", "description", "vendor", "product_type", "status", "category", "tags",
                  "seo_title", "seo_description", "sku", "barcode", "price", "compare_at_price", "cost",
-                 "weight_grams", "variant_status")
+                 "weight_grams", "variant_status", "version", "product_version")
 REQUIRED = {"native": ("sku",), "shopify": ("Handle", "Variant SKU")}
 _OPTION_RE = re.compile(r"^option\s*(\d+)\s*_?\s*(name|value)$")
 _SHOPIFY_OPTION_RE = re.compile(r"^option(\d+) (name|value)$")
@@ -43,17 +46,18 @@ _MAGIC_OLE = b"\xd0\xcf\x11\xe0"
 class ParsedFile:
     """A product file read into text cells, not yet validated against the store.
 
-    ``rows`` hold the cells exactly as the file has them (a formula-neutralising quote is still there;
-    the importer removes it), ``row_numbers`` the row of each as numbered in the file (header = 1; a
-    spreadsheet shows the same numbers), ``columns`` where each known field is, ``option_columns`` the
-    (name, value) column pairs of option1, option2 ..."""
+    The data rows are in ``store`` (see rows.py: a list for small files, a temporary table on disk for big
+    ones); ``rows`` and ``row_numbers`` give them all at once, the planner reads them in chunks. Cells are
+    exactly as the file has them (a CSV's formula-neutralising quote is still there; the importer removes
+    it), row numbers as numbered in the file (header = 1; a spreadsheet shows the same numbers),
+    ``columns`` where each known field is, ``option_columns`` the (name, value) column pairs of option1,
+    option2 ..."""
 
     path: str
     format: str                                   # "native" or "shopify"
     container: str                                # "csv" or "xlsx"
     header: list[str]
-    rows: list[list[str]]
-    row_numbers: list[int]
+    store: RowStore
     columns: dict[str, int]                       # field -> column index
     option_columns: list[tuple[int | None, int]] = field(default_factory=list)
     options_column: int | None = None             # native "options" column: "size=M; colour=Red"
@@ -69,12 +73,25 @@ class ParsedFile:
 
     @property
     def data_rows(self) -> int:
-        return len(self.rows)
+        return len(self.store)
+
+    @property
+    def rows(self) -> list[list[str]]:
+        return self.store.all_rows()
+
+    @property
+    def row_numbers(self) -> list[int]:
+        return self.store.all_numbers()
 
     def column_name(self, key: str) -> str:
         """The header text of a field's column ("Variant Price" in a Shopify file)."""
         i = self.columns.get(key)
         return self.header[i] if i is not None else key
+
+    def clean(self, text: str) -> str:
+        """A cell's text as the import reads it: a CSV's neutralising quote removed (an XLSX string cell
+        is never a formula, so its text is taken exactly), spaces around it trimmed."""
+        return (unneutralise(text) if self.container == "csv" else text).strip()
 
 
 # -- entry point ----------------------------------------------------------------------------------------
@@ -85,23 +102,54 @@ def read_products_file(path: str | os.PathLike[str], format: str = "auto", *, ma
     csv or xlsx (that container; native or Shopify columns by header) or shopify (Shopify columns).
     ``mapping`` (file header -> native column name, or None to ignore the column) overrides how the
     named headers are understood; headers it does not name are recognised as usual.
-    Raises ImportFileError with one clear message for a file that cannot be a product list."""
+    Raises ImportFileError with one clear message for a file that cannot be a product list.
+
+    Rows are read as a stream and kept in bounded memory (see rows.py); a cell longer than
+    ``MAX_CELL_CHARS`` is refused naming its row and column."""
     steps = Steps(progress, cancel)
     steps.step(0.0, 1.0, "Reading file")
     p = Path(path)
     limit = max_bytes if max_bytes is not None else default_max_bytes()
     container, notes = check_file(p, format, limit)
-    if container == "xlsx":
-        with no_gc():
-            raw_rows, row_numbers = _read_xlsx(p, limit, steps)
-        encoding = delimiter = None
-    else:
-        with no_gc():
-            raw_rows, row_numbers, encoding, delimiter = _read_csv(p, notes, steps)
-    steps.within(0.95)
-    parsed = _map_columns(p, format, container, raw_rows, row_numbers, notes, mapping)
-    parsed.encoding, parsed.delimiter = encoding, delimiter
+    with no_gc():
+        if container == "xlsx":
+            parsed = _read_xlsx(p, format, limit, notes, steps, mapping)
+        else:
+            parsed = _read_csv(p, format, notes, steps, mapping)
+    if not parsed.data_rows:
+        parsed.store.close()
+        raise ImportFileError(f"{p.name} has a header row but no data rows")
+    steps.within(0.99)
     return parsed
+
+
+class _Sink:
+    """Takes rows as read: the first non-empty one is the header (columns mapped at once), the others go
+    to the row store with their cleaned SKU."""
+
+    def __init__(self, p: Path, format: str, container: str, notes: list[str],
+                 mapping: dict[str, str | None] | None) -> None:
+        self.p, self.format, self.container, self.notes, self.mapping = p, format, container, notes, mapping
+        self.parsed: ParsedFile | None = None
+        self.i_sku = 0
+        self.store = RowStore()
+
+    def add(self, cells: list[str], number: int) -> None:
+        if self.parsed is None:
+            self.parsed = _map_columns(self.p, self.format, self.container, cells, number, self.notes, self.mapping,
+                                       self.store)
+            self.i_sku = self.parsed.columns["sku"]
+            return
+        sku = cells[self.i_sku] if self.i_sku < len(cells) else ""
+        if sku:
+            sku = (unneutralise(sku) if self.container == "csv" else sku).strip()
+        self.store.append(cells, number, sku)
+
+    def result(self) -> ParsedFile:
+        if self.parsed is None:
+            raise ImportFileError(f"{self.p.name} is empty: no header row and no data")
+        self.store.finish()
+        return self.parsed
 
 
 def check_file(p: Path, format: str, limit: int) -> tuple[str, list[str]]:
@@ -145,6 +193,20 @@ def _mb(n: int) -> str:
 
 
 # -- CSV ------------------------------------------------------------------------------------------------
+MAX_CELL_CHARS = 1_000_000     # longest text accepted in one cell (Excel itself holds 32,767)
+_LINE_CAP = 4 * MAX_CELL_CHARS  # a physical line longer than this is scanned for the oversize cell, not loaded
+_HEAD_BYTES = 65536
+
+
+def _lenient_cp1252(exc: UnicodeError) -> tuple[str, int]:
+    """The five bytes Windows-1252 leaves undefined are read as Latin-1 (which maps every byte)."""
+    assert isinstance(exc, UnicodeDecodeError)
+    return exc.object[exc.start:exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error("backoffice-cp1252", _lenient_cp1252)
+
+
 def _decode(data: bytes, name: str, notes: list[str]) -> tuple[str, str]:
     if data.startswith(codecs.BOM_UTF8):
         try:
@@ -196,36 +258,181 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_csv(p: Path, notes: list[str], steps: Steps) -> tuple[list[list[str]], list[int], str, str]:
-    name = p.name
-    data = p.read_bytes()
-    text, encoding = _decode(data, name, notes)
-    del data
-    nul = text.find("\x00")
-    if nul >= 0:
-        line = text.count("\n", 0, nul) + 1
-        raise ImportFileError(f"{name} line {line} holds a NUL byte: this is not a CSV text file "
-                              "(a binary file, or UTF-16 without its byte-order mark?)")
-    delimiter = _sniff_delimiter(text)
-    csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    numbers: list[int] = []
-    total = max(1, len(text))
-    n = 0
+class _Lines:
+    """The physical lines of a text stream for csv.reader, counted; a NUL byte or a line too long to be a
+    row of cells stops the read with a clear error."""
+
+    def __init__(self, fh: io.TextIOBase, name: str) -> None:
+        self.fh, self.name, self.line = fh, name, 0
+        self.too_long = False
+
+    def __iter__(self) -> Iterator[str]:
+        readline = self.fh.readline
+        while True:
+            line = readline(_LINE_CAP)
+            if not line:
+                return
+            self.line += 1
+            if "\x00" in line:
+                raise ImportFileError(f"{self.name} line {self.line} holds a NUL byte: this is not a CSV text file "
+                                      "(a binary file, or UTF-16 without its byte-order mark?)")
+            if len(line) >= _LINE_CAP and not line.endswith(("\n", "\r")):
+                self.too_long = True
+                raise csv.Error("field larger than field limit")
+            yield line
+
+
+def _open_text(p: Path, encoding: str) -> io.TextIOWrapper:
+    """The file as text from its first character (a UTF-8 mark is skipped whatever the encoding)."""
+    errors = "backoffice-cp1252" if encoding == "cp1252" else "strict"
+    fh = p.open("rb")
+    if encoding == "cp1252" and fh.read(3) != codecs.BOM_UTF8:
+        fh.seek(0)
+    return io.TextIOWrapper(fh, encoding=encoding, errors=errors, newline="")
+
+
+def _sample(text: io.TextIOWrapper) -> str:
+    """The start of the file for sniffing the delimiter (an undecodable byte in it is dealt with when
+    the rows are read)."""
+    out: list[str] = []
     try:
-        for row in reader:
-            n += 1
-            if row and (len(row) > 1 or row[0].strip()):
-                rows.append(row)
-                numbers.append(n)
-            if n % 20000 == 0:
-                steps.within(0.1 + 0.8 * min(1.0, n * 50 / total))
-    except csv.Error as exc:
-        raise ImportFileError(f"{name} row {n + 1}: {exc}") from exc
+        while sum(map(len, out)) < _HEAD_BYTES:
+            piece = text.read(4096)
+            if not piece:
+                break
+            out.append(piece)
+    except UnicodeDecodeError:
+        pass
+    return "".join(out)
+
+
+def _first_bad_utf8(p: Path) -> tuple[int, int]:
+    """The line and value of the first byte of the file that is not UTF-8 (read piece by piece)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    with p.open("rb") as fh:
+        while True:
+            piece = fh.read(1 << 20)
+            try:
+                decoder.decode(piece, final=not piece)
+            except UnicodeDecodeError as exc:
+                pending = exc.object   # the decoder's buffered bytes plus this piece
+                offset = len(pending) - len(piece)
+                return line + piece[:max(0, exc.start - offset)].count(b"\n"), pending[exc.start]
+            if not piece:
+                return line, 0
+            line += piece.count(b"\n")
+
+
+def _detect_encoding(head: bytes) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8"
+
+
+def _read_csv(p: Path, format: str, notes: list[str], steps: Steps,
+              mapping: dict[str, str | None] | None) -> ParsedFile:
+    name = p.name
+    with p.open("rb") as fh:
+        head = fh.read(_HEAD_BYTES)
+    total = max(1, p.stat().st_size)
+    encoding = _detect_encoding(head)
+    csv.field_size_limit(MAX_CELL_CHARS)
+    while True:
+        first_notes = list(notes)
+        try:
+            parsed = _read_csv_as(p, format, encoding, first_notes, steps, mapping, total)
+            notes[:] = first_notes
+            return parsed
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-16":
+                raise ImportFileError(f"{name} claims to be UTF-16 but is not valid UTF-16: save it again as "
+                                      "CSV UTF-8") from exc
+            line, byte = _first_bad_utf8(p)
+            if encoding == "utf-8-sig":
+                notes.append(f"{name} starts with a UTF-8 mark but line {line} is not UTF-8: read as Windows-1252")
+            else:
+                notes.append(f"{name} is not UTF-8 (line {line} has byte 0x{byte:02x}): read as Windows-1252, "
+                             "Excel's Western European encoding; save as \"CSV UTF-8\" to avoid this")
+            encoding = "cp1252"
+
+
+def _read_csv_as(p: Path, format: str, encoding: str, notes: list[str], steps: Steps,
+                 mapping: dict[str, str | None] | None, total: int) -> ParsedFile:
+    name = p.name
+    with _open_text(p, encoding) as text:
+        sample = _sample(text)
+    delimiter = _sniff_delimiter(sample)
+    del sample
+    with _open_text(p, encoding) as text:
+        lines = _Lines(text, name)
+        reader = csv.reader(lines, delimiter=delimiter)
+        sink = _Sink(p, format, "csv", notes, mapping)
+        n = 0
+        row_line = 1
+        try:
+            for row in reader:
+                n += 1
+                if row and (len(row) > 1 or row[0].strip()):
+                    sink.add(row, n)
+                row_line = lines.line + 1
+                if n % 20000 == 0:
+                    steps.within(0.05 + 0.9 * min(1.0, text.buffer.tell() / total))
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc) or lines.too_long:
+                header = sink.parsed.header if sink.parsed is not None else []
+                col = _oversize_column(p, encoding, delimiter, row_line)
+                where = f"column {header[col]!r}" if col is not None and col < len(header) else (
+                    f"column {_col_letter(col)}" if col is not None else "a cell")
+                raise ImportFileError(
+                    f"{name} row {n + 1}, {where}: the cell holds more than {MAX_CELL_CHARS:,} characters, the "
+                    "most one cell may hold; shorten it (or check the file's quotes: an unclosed quote makes the "
+                    "rest of the file one cell)") from None
+            raise ImportFileError(f"{name} row {n + 1}: {exc}") from exc
+    parsed = sink.result()
+    parsed.encoding, parsed.delimiter = encoding, delimiter
     if delimiter != ",":
         notes.append(f"{name}: columns separated by {'tab' if delimiter == chr(9) else repr(delimiter)}")
-    return rows, numbers, encoding, delimiter
+    return parsed
+
+
+def _oversize_column(p: Path, encoding: str, delimiter: str, start_line: int) -> int | None:
+    """Which column of the row starting on physical line ``start_line`` holds a cell longer than
+    MAX_CELL_CHARS: the row is scanned piece by piece (quotes followed), never held whole."""
+    with _open_text(p, encoding) as text:
+        for _ in range(start_line - 1):
+            if not text.readline(_LINE_CAP):
+                return None
+        col, length, quoted, at_start, prev_quote = 0, 0, False, True, False
+        while True:
+            piece = text.read(65536)
+            if not piece:
+                return None
+            for ch in piece:
+                if quoted:
+                    if ch == '"':
+                        quoted, prev_quote = False, True
+                        continue
+                    length += 1
+                elif prev_quote and ch == '"':   # a doubled quote inside a quoted cell
+                    quoted, prev_quote = True, False
+                    length += 1
+                else:
+                    prev_quote = False
+                    if ch == delimiter:
+                        col, length, at_start = col + 1, 0, True
+                        continue
+                    if ch in "\r\n":
+                        return None
+                    if ch == '"' and at_start:
+                        quoted, at_start = True, False
+                        continue
+                    length += 1
+                    at_start = False
+                if length > MAX_CELL_CHARS:
+                    return col
 
 
 # -- XLSX -----------------------------------------------------------------------------------------------
@@ -269,35 +476,40 @@ def _cell_text(v: Any) -> str:
     return str(v)
 
 
-def _read_xlsx(p: Path, limit: int, steps: Steps) -> tuple[list[list[str]], list[int]]:
+def _read_xlsx(p: Path, format: str, limit: int, notes: list[str], steps: Steps,
+               mapping: dict[str, str | None] | None) -> ParsedFile:
     _check_zip(p, limit)
     from python_calamine import CalamineWorkbook
 
     name = p.name
+    sink = _Sink(p, format, "xlsx", notes, mapping)
     try:
         wb = CalamineWorkbook.from_path(str(p))
         if not wb.sheet_names:
             raise ImportFileError(f"{name} has no worksheet")
         sheet = wb.get_sheet_by_index(0)
         start_row = sheet.start[0] if sheet.start else 0
-        rows: list[list[str]] = []
-        numbers: list[int] = []
         height = max(1, sheet.height)
         for i, row in enumerate(sheet.iter_rows()):
             if i % 20000 == 0:
-                steps.within(0.1 + 0.8 * i / height)
+                steps.within(0.05 + 0.9 * i / height)
             cells = [c if type(c) is str else _cell_text(c) for c in row]
             if any(c.strip() for c in cells):
                 while cells and cells[-1] == "":
                     cells.pop()
-                rows.append(cells)
-                numbers.append(start_row + i + 1)
+                long = next((j for j, c in enumerate(cells) if len(c) > MAX_CELL_CHARS), None)
+                if long is not None:
+                    header = sink.parsed.header if sink.parsed is not None else []
+                    where = repr(header[long]) if long < len(header) else _col_letter(long)
+                    raise ImportFileError(f"{name} row {start_row + i + 1}, column {where}: the cell holds more than "
+                                          f"{MAX_CELL_CHARS:,} characters, the most one cell may hold; shorten it")
+                sink.add(cells, start_row + i + 1)
         wb.close()
     except ImportFileError:
         raise
     except Exception as exc:  # calamine's errors: damaged or encrypted workbooks
         raise ImportFileError(f"{name} cannot be read as an XLSX workbook: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
-    return rows, numbers
+    return sink.result()
 
 
 # -- columns --------------------------------------------------------------------------------------------
@@ -315,15 +527,12 @@ def _col_letter(i: int) -> str:
     return s
 
 
-def _map_columns(p: Path, format: str, container: str, raw_rows: list[list[str]], numbers: list[int],
-                 notes: list[str], mapping: dict[str, str | None] | None = None) -> ParsedFile:
+def _map_columns(p: Path, format: str, container: str, header_cells: list[str], header_row: int,
+                 notes: list[str], mapping: dict[str, str | None] | None, store: RowStore) -> ParsedFile:
     name = p.name
-    if not raw_rows:
-        raise ImportFileError(f"{name} is empty: no header row and no data")
-    header = [h.strip() for h in raw_rows[0]]
-    if numbers[0] != 1:
-        notes.append(f"{name}: the header is on row {numbers[0]} (rows above it are empty)")
-    rows, row_numbers = raw_rows[1:], numbers[1:]
+    header = [h.strip() for h in header_cells]
+    if header_row != 1:
+        notes.append(f"{name}: the header is on row {header_row} (rows above it are empty)")
     layout = "shopify" if format == "shopify" or _is_shopify(header) else "native"
     columns: dict[str, int] = {}
     options: dict[int, list[int | None]] = {}
@@ -392,13 +601,11 @@ def _map_columns(p: Path, format: str, container: str, raw_rows: list[list[str]]
         option_columns.append((name_i, value_i))
     if options_column is not None and option_columns:
         raise ImportFileError(f"{name}: use either the options column or option1_name/option1_value ..., not both")
-    if not rows:
-        raise ImportFileError(f"{name} has a header row but no data rows")
     if layout == "native" and ignored:
         notes.append(f"{name}: columns not imported: {', '.join(ignored[:10])}{' ...' if len(ignored) > 10 else ''}")
-    return ParsedFile(path=str(p), format=layout, container=container, header=header, rows=rows,
-                      row_numbers=row_numbers, columns=columns, option_columns=option_columns,
-                      options_column=options_column, ignored_columns=ignored, notes=notes, header_row=numbers[0])
+    return ParsedFile(path=str(p), format=layout, container=container, header=header, store=store,
+                      columns=columns, option_columns=option_columns, options_column=options_column,
+                      ignored_columns=ignored, notes=notes, header_row=header_row)
 
 
 

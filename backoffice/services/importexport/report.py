@@ -27,7 +27,8 @@ def write_error_report(report: ImportReport, parsed: ParsedFile, out_path: str |
     col_of = {}
     for i, h in enumerate(parsed.header):
         col_of.setdefault(h, i)
-    width = max([len(parsed.header)] + [len(r) for r in parsed.rows[:1000]])
+    first = next(parsed.store.chunks(1000), None)
+    width = max([len(parsed.header)] + [len(r) for r in (first.rows if first else [])])
     err_col = width
     wb = xlsxwriter.Workbook(str(out), {"constant_memory": True, "strings_to_numbers": False,
                                         "strings_to_formulas": False, "strings_to_urls": False})
@@ -43,7 +44,10 @@ def write_error_report(report: ImportReport, parsed: ParsedFile, out_path: str |
         for i, h in enumerate(parsed.header):
             ws.write_string(top, i, h, head)
         ws.write_string(top, err_col, ERRORS_COLUMN, head)
-        for cells, num in zip(parsed.rows, parsed.row_numbers, strict=True):
+        last = top + 1
+        for cells, num in ((c, n) for chunk in parsed.store.chunks() for c, n in zip(chunk.rows, chunk.numbers,
+                                                                                    strict=True)):
+            last = num
             problems = by_row.get(num, ())
             marked = {col_of[p.column] for p in problems if p.column in col_of}
             r = num - 1
@@ -53,7 +57,7 @@ def write_error_report(report: ImportReport, parsed: ParsedFile, out_path: str |
             if problems:
                 ws.write_string(r, err_col, "; ".join(f"{p.column}: {p.message}" if p.column else p.message
                                                       for p in problems)[:MAX_CELL], err)
-        ws.autofilter(top, 0, max(top + 1, parsed.row_numbers[-1] - 1 if parsed.row_numbers else top + 1), err_col)
+        ws.autofilter(top, 0, max(top + 1, last - 1), err_col)
         listing = wb.add_worksheet("Problems")
         listing.set_column(0, 0, 8)
         listing.set_column(1, 1, 22)
