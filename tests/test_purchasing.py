@@ -80,7 +80,7 @@ def test_reorder_levels_and_rounding() -> None:
     assert order_quantity(5, 12, 6) == 12
     assert order_quantity(13, 12, 5) == 15       # MOQ 12 is not whole packs of 5: three packs
     assert order_quantity(1, 1, 1) == 1
-    assert order_quantity(0, 1, 10) == 10
+    assert order_quantity(0, 1, 10) == 0         # no need, no order: MOQ and packs never create one
 
 
 def test_reorder_point_from_a_crafted_sales_history(db: Database, actor: Actor, store, buyer) -> None:
@@ -380,3 +380,52 @@ def test_two_buyers_at_once_order_the_need_once(db: Database, actor: Actor, stor
         assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
     [po] = purchase_orders.list_orders(db)
     assert po.units == 48
+
+
+def test_reorder_point_equal_to_order_up_to_orders_once(db: Database, actor: Actor, store, buyer) -> None:
+    """With no review period the reorder point equals the order-up-to level: a position at that level
+    needs nothing, so a second run adds nothing (it used to ask for one more unit, a whole pack, each run)."""
+    a = store.variant_ids[0]
+    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0, review_days=0))
+    sell(db, a, {back: 2 for back in range(1, 29)})
+    stock(db, actor, store, a, 5)
+    [s] = replenishment.suggest(db, as_of=TODAY)
+    assert (s.reorder_point, s.order_up_to, s.need, s.quantity) == (20, 20, 15, 18)
+    first = replenishment.create_drafts(db, actor, as_of=TODAY)
+    second = replenishment.create_drafts(db, actor, as_of=TODAY)
+    assert (first.lines, first.units, second.lines, second.units) == (1, 18, 0, 0)
+    [po] = purchase_orders.list_orders(db)
+    assert po.units == 18
+    # exactly at the level (position 20 = ROP = S): nothing is suggested at all
+    purchase_orders.cancel_order(db, actor, po.id)
+    stock(db, actor, store, a, 15)
+    assert replenishment.suggest(db, as_of=TODAY) == []
+
+
+def test_no_demand_no_order_unless_set_by_hand_and_long_cover_is_flagged(db: Database, actor: Actor, store,
+                                                                          buyer) -> None:
+    a, b, c = store.variant_ids
+    wh = store.locations["WH1"]
+    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0, review_days=14,
+                                                                 max_cover_days=60))
+    suppliers.upsert_item(db, actor, supplier_id=buyer, variant_id=b, values={"min_order_qty": 60})
+    sell(db, b, {20: 1})          # one unit three weeks ago: a need of a unit or two, the MOQ asks for 60
+    rows = {s.sku: s for s in replenishment.suggest(db, as_of=TODAY)}
+    assert set(rows) == {"MC-M"}  # MC-S and MC-L: no sale, no stock, no level set by hand: nothing
+    m = rows["MC-M"]
+    assert m.need < 60 and m.quantity == 60 and m.cover_days is not None and m.cover_days > 60
+    assert m.flag == (f"orders {m.cover_days:,.0f} days of demand (more than 60): the minimum order quantity 60 "
+                      f"raises a need of {m.need}")
+    # a reorder point set by hand is a manual minimum: it orders without demand, flagged as such
+    replenishment.set_overrides(db, actor, variant_id=c, location_id=wh, reorder_point=4, order_up_to=None)
+    rows = {s.sku: s for s in replenishment.suggest(db, as_of=TODAY)}
+    assert set(rows) == {"MC-M", "MC-L"}
+    assert rows["MC-L"].cover_days is None
+    assert rows["MC-L"].flag == "no sales in the last 28 days: 12 ordered only because of a level set by hand"
+    plan = replenishment.plan_drafts(list(rows.values()))
+    assert (plan.orders, plan.lines, plan.units, plan.flagged) == (1, 2, 72, 2)
+    assert plan.value == {"EUR": Decimal("1548.00")}
+    made = replenishment.create_drafts(db, actor, as_of=TODAY)
+    assert (made.lines, made.units, made.value) == (2, 72, {"EUR": "1548.00"})
+    with pytest.raises(ValidationError, match="max_cover_days: 0 must be 1 to 3,650 days"):
+        replenishment.save_settings(db, actor, ReplenishmentSettings(max_cover_days=0))

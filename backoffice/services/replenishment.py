@@ -24,13 +24,19 @@ review period (default 14 days: how long an order has to last until the next one
 marked as such; S is never below ROP.
 
 **Suggestion.** The inventory position is available (on hand − reserved) + in transit to the location
-(shipped transfers) + on order (what open purchase orders still expect there, drafts included). When
-the position is at or below ROP (and the pair has demand or an override, so idle items are never
-bought), the suggestion is S − position (at least 1), raised to the minimum order quantity and rounded
-up to whole packs of the preferred supplier item. Because drafts count as on order, running the
-suggestion again after creating the drafts finds the need covered: it never orders twice. When another
-location holds stock above its own order-up-to level, the suggestion notes how much of the need a
-transfer could cover instead.
+(shipped transfers) + on order (what open purchase orders still expect there, drafts included). The
+need is S − position. A pair is suggested when the position is at or below ROP *and* the need is at
+least one unit: ROP can equal S (no review period, slow sellers, an override), and a position that
+already reaches S needs nothing. A pair without demand in the window is suggested only when a buyer
+set its levels by hand (the reorder-point or order-up-to override). The need is then raised to the
+minimum order quantity and rounded up to whole packs of the preferred supplier item: MOQ and packs
+round a real need up, they never create one. Because drafts count as on order, and whatever was
+drafted is at least the need, a second run right after the first finds every need covered: it never
+orders twice, whatever the settings, MOQs and packs.
+
+**Cover.** A line whose quantity lasts more than ``max_cover_days`` days at the daily demand (default
+180), or that orders for a pair with no demand at all, is flagged with the reason (the MOQ, the packs,
+a level set by hand), so the buyer looks at it before ordering.
 """
 
 from __future__ import annotations
@@ -94,6 +100,7 @@ class ReplenishmentSettings:
     review_days: int = 14
     default_lead_time_days: int = 14
     fulfilment_location_id: int | None = None   # None: the first active warehouse by code
+    max_cover_days: int = 180    # a line ordering more days of demand than this is flagged
 
     @property
     def z(self) -> float:
@@ -111,6 +118,9 @@ class ReplenishmentSettings:
             out.append(("settings", "review_days", f"{self.review_days!r} must be 0 to 365 days"))
         if not isinstance(self.default_lead_time_days, int) or not 0 <= self.default_lead_time_days <= 730:
             out.append(("settings", "default_lead_time_days", f"{self.default_lead_time_days!r} must be 0 to 730 days"))
+        if (isinstance(self.max_cover_days, bool) or not isinstance(self.max_cover_days, int)
+                or not 1 <= self.max_cover_days <= 3650):
+            out.append(("settings", "max_cover_days", f"{self.max_cover_days!r} must be 1 to 3,650 days"))
         return out
 
     @classmethod
@@ -178,9 +188,31 @@ def reorder_levels(mean: float, sigma: float, lead_time_days: int, review_days: 
 
 
 def order_quantity(need: int, min_order_qty: int, pack_size: int) -> int:
-    """``need`` raised to the minimum order quantity and rounded up to whole packs."""
+    """``need`` raised to the minimum order quantity and rounded up to whole packs; no need, no order."""
+    if need <= 0:
+        return 0
     q = max(need, min_order_qty, 1)
     return math.ceil(q / pack_size) * pack_size
+
+
+def cover_flag(quantity: int, need: int, mean: float, max_cover_days: int, window_days: int, min_order_qty: int,
+               pack_size: int, manual: bool) -> tuple[float | None, str]:
+    """(days of demand ``quantity`` lasts, None without demand; the reason to look twice, or "")."""
+    if mean <= 0:
+        why = "a level set by hand" if manual else "the order-up-to level"
+        return None, (f"no sales in the last {window_days} days: {quantity:,} ordered only because of {why}")
+    cover = quantity / mean
+    if cover <= max_cover_days:
+        return round(cover, 1), ""
+    if quantity > need and min_order_qty >= quantity:
+        reason = f"the minimum order quantity {min_order_qty:,} raises a need of {need:,}"
+    elif quantity > need:
+        reason = f"packs of {pack_size:,} raise a need of {need:,}"
+    elif manual:
+        reason = "the level set by hand asks for it"
+    else:
+        reason = "the order-up-to level asks for it"
+    return round(cover, 1), (f"orders {cover:,.0f} days of demand (more than {max_cover_days:,}): {reason}")
 
 
 # -- what the suggestion shows ---------------------------------------------------------------------------
@@ -205,7 +237,7 @@ class Suggestion:
     order_up_to: int
     reorder_point_override: bool
     order_up_to_override: bool
-    need: int                  # order-up-to level minus position (at least 1)
+    need: int                  # order-up-to level minus position (always at least 1 on a suggestion)
     quantity: int              # rounded to MOQ and packs
     supplier_id: int | None
     supplier: str
@@ -220,6 +252,8 @@ class Suggestion:
     surplus: int = 0
     problem: str = ""           # why it cannot be ordered as it is (no supplier item)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    cover_days: float | None = None   # days of demand the quantity lasts; None: no demand at all
+    flag: str = ""                    # why this line deserves a second look (more cover than the setting)
 
     @property
     def available(self) -> int:
@@ -239,7 +273,11 @@ class Suggestion:
 
     @property
     def orderable(self) -> bool:
-        return self.supplier_item_id is not None
+        return self.supplier_item_id is not None and not self.problem
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.flag)
 
     def explanation(self) -> str:
         parts = [f"available {self.available} + in transit {self.in_transit} + on order {self.on_order + self.drafted}"
@@ -250,7 +288,7 @@ class Suggestion:
                  f"order up to {self.order_up_to}" + (" (override)" if self.order_up_to_override else "")
                  + f": need {self.need}, order {self.quantity}"
                  + (f" (MOQ {self.min_order_qty}, packs of {self.pack_size})" if self.orderable else "")]
-        return "; ".join(parts + list(self.notes))
+        return "; ".join(parts + list(self.notes) + ([self.flag] if self.flag else []))
 
     def to_dict(self) -> dict[str, Any]:
         d = jsonable({k: getattr(self, k) for k in self.__dataclass_fields__})
@@ -405,7 +443,7 @@ def compute(session: Session, *, settings: ReplenishmentSettings | None = None, 
                 select(SupplierItem.variant_id, SupplierItem.id, SupplierItem.supplier_id, Supplier.name,
                        SupplierItem.supplier_sku, SupplierItem.unit_cost, SupplierItem.currency,
                        SupplierItem.min_order_qty, SupplierItem.pack_size, SupplierItem.lead_time_days,
-                       Supplier.lead_time_days)
+                       Supplier.lead_time_days, Supplier.currency)
                 .join(Supplier, Supplier.id == SupplierItem.supplier_id).where(cond)
                 .order_by(SupplierItem.variant_id, SupplierItem.preferred.desc(), SupplierItem.unit_cost, SupplierItem.id)):
             items.setdefault(row[0], row)
@@ -431,9 +469,12 @@ def compute(session: Session, *, settings: ReplenishmentSettings | None = None, 
         safety, rop, s, lead = levels[(v, loc)]
         overridden = p.rop_override is not None or p.s_override is not None
         position = p.on_hand - p.reserved + p.in_transit + p.on_order + p.drafted
-        if position > rop or (p.mean <= 0 and not overridden):
+        # At or below the reorder point AND short of the order-up-to level: ROP can equal S, and a
+        # position at S needs nothing (asking for "at least one more" ordered again on every run).
+        # No demand and no level set by hand: nothing to buy, whatever the MOQ.
+        if position > rop or s - position < 1 or (p.mean <= 0 and not overridden):
             continue
-        triggered.append((v, loc, p, safety, rop, s, lead, max(s - position, 1)))
+        triggered.append((v, loc, p, safety, rop, s, lead, s - position))
     if not triggered:
         return []
 
@@ -462,7 +503,13 @@ def compute(session: Session, *, settings: ReplenishmentSettings | None = None, 
             notes.append(f"{best_loc} holds {best} above its order-up-to level: a transfer could cover "
                          f"{min(best, need)} of the {need} needed")
         problem = "" if item is not None else "no supplier item: add one before ordering"
+        if item is not None and item[6] != item[11]:
+            problem = (f"{item[3]} prices it in {item[6]} but orders in {item[11]}: fix the supplier item's "
+                       "currency before ordering")
         quantity = order_quantity(need, item[7], item[8]) if item is not None else need
+        cover, flag = cover_flag(quantity, need, p.mean, settings.max_cover_days, settings.window_days,
+                                 item[7] if item is not None else 1, item[8] if item is not None else 1,
+                                 p.rop_override is not None or p.s_override is not None)
         sku, title = meta.get(v, (str(v), ""))
         out.append(Suggestion(
             v, loc, sku, title, locations[loc], p.on_hand, p.reserved, p.in_transit, p.on_order, p.drafted,
@@ -470,9 +517,75 @@ def compute(session: Session, *, settings: ReplenishmentSettings | None = None, 
             p.s_override is not None, need, quantity, item[2] if item else None, item[3] if item else "",
             item[1] if item else None, item[4] if item else "", item[7] if item else 1, item[8] if item else 1,
             item[5] if item else None, item[6] if item else "", as_of + dt.timedelta(days=lead),
-            best_loc, best, problem, tuple(notes)))
+            best_loc, best, problem, tuple(notes), cover, flag))
     out.sort(key=lambda s_: (s_.location_id in stores, s_.location, s_.supplier, s_.sku))  # warehouses first
     return out
+
+
+# -- totals and the plan shown before drafts are written ---------------------------------------------------
+@dataclass(frozen=True)
+class SupplierTotal:
+    supplier: str            # "" for suggestions that cannot be ordered (no supplier item)
+    currency: str
+    lines: int
+    units: int
+    value: Decimal           # the priced lines' total
+    flagged: int = 0
+
+
+def supplier_totals(rows: list[Suggestion]) -> list[SupplierTotal]:
+    """One total per supplier and currency, by supplier name."""
+    acc: dict[tuple[str, str], list[Any]] = {}
+    for r in rows:
+        t = acc.setdefault((r.supplier, r.currency), [0, 0, Decimal("0.00"), 0])
+        t[0] += 1
+        t[1] += r.quantity
+        t[2] += r.line_total or Decimal("0.00")
+        t[3] += 1 if r.flag else 0
+    return [SupplierTotal(sup, cur, n, units, value, flagged) for (sup, cur), (n, units, value, flagged)
+            in sorted(acc.items(), key=lambda kv: (kv[0][0] == "", kv[0][0].lower(), kv[0][1]))]
+
+
+def currency_totals(rows: list[Suggestion]) -> dict[str, Decimal]:
+    """The value of the priced suggestions per currency."""
+    out: dict[str, Decimal] = {}
+    for r in rows:
+        if r.line_total is not None:
+            out[r.currency] = out.get(r.currency, Decimal("0.00")) + r.line_total
+    return dict(sorted(out.items()))
+
+
+@dataclass(frozen=True)
+class DraftsPlan:
+    """What "Create draft orders" is about to write, for the buyer to confirm."""
+    orders: int              # purchase orders touched: one per supplier and destination
+    lines: int
+    units: int
+    value: dict[str, Decimal]
+    flagged: int             # lines ordering more cover than the setting (or with no demand)
+    skipped: int             # picked or listed suggestions that cannot be ordered
+
+    def text(self) -> str:
+        from backoffice.services.po_documents import format_money
+
+        money = ", ".join(format_money(v, c) for c, v in self.value.items()) or "no value"
+        out = (f"{self.orders:,} draft order(s), {self.lines:,} line(s), {self.units:,} units, {money}")
+        if self.flagged:
+            out += f"; {self.flagged:,} line(s) flagged for more cover than the setting"
+        if self.skipped:
+            out += f"; {self.skipped:,} suggestion(s) cannot be ordered and are left out"
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"orders": self.orders, "lines": self.lines, "units": self.units,
+                "value": {c: str(v) for c, v in self.value.items()}, "flagged": self.flagged, "skipped": self.skipped}
+
+
+def plan_drafts(rows: list[Suggestion]) -> DraftsPlan:
+    """The drafts ``rows`` would become (grouped as :func:`create_drafts` groups them)."""
+    ok = [r for r in rows if r.orderable]
+    return DraftsPlan(len({(r.supplier_id, r.location_id) for r in ok}), len(ok), sum(r.quantity for r in ok),
+                      currency_totals(ok), sum(1 for r in ok if r.flag), len(rows) - len(ok))
 
 
 def suggest(db: Database, *, location_id: int | None = None, as_of: dt.date | None = None,
@@ -488,10 +601,12 @@ class DraftsResult:
     lines: int
     covered: list[tuple[int, int]]            # keys asked for whose need was already covered: nothing added
     replayed: bool = False
+    units: int = 0
+    value: dict[str, str] = field(default_factory=dict)   # currency -> total of the lines added
 
     def to_dict(self) -> dict[str, Any]:
         return {"orders": self.orders, "lines": self.lines, "covered": [list(k) for k in self.covered],
-                "replayed": self.replayed}
+                "replayed": self.replayed, "units": self.units, "value": dict(self.value)}
 
 
 def create_drafts(db: Database, actor: Actor, *, keys: list[tuple[int, int]] | None = None,
@@ -511,7 +626,8 @@ def create_drafts(db: Database, actor: Actor, *, keys: list[tuple[int, int]] | N
         previous = claim_operation(session, operation_id, "purchasing.create_drafts", actor)
         if previous is not None:
             return DraftsResult(previous.get("orders", []), previous.get("lines", 0),
-                                [tuple(k) for k in previous.get("covered", [])], replayed=True)
+                                [tuple(k) for k in previous.get("covered", [])], replayed=True,
+                                units=previous.get("units", 0), value=previous.get("value", {}))
         lock_purchasing(session)
         wanted = None if keys is None else {(int(v), int(loc)) for v, loc in keys}
         vids = None if wanted is None else sorted({v for v, _ in wanted})
@@ -533,7 +649,9 @@ def create_drafts(db: Database, actor: Actor, *, keys: list[tuple[int, int]] | N
                                                note="from replenishment suggestions")
             orders.append({"id": info["id"], "number": info["number"], "supplier": items[0].supplier,
                            "destination": items[0].location, "lines": len(items), "created": created})
-        result = DraftsResult(orders, sum(o["lines"] for o in orders), covered)
+        drafted = [s for items in groups.values() for s in items]
+        result = DraftsResult(orders, sum(o["lines"] for o in orders), covered, units=sum(s.quantity for s in drafted),
+                              value={c: str(v) for c, v in currency_totals(drafted).items()})
         audit(session, actor, "replenishment", "suggestions", "create_drafts", None, result.to_dict(), operation_id)
         store_operation_result(session, operation_id, result.to_dict())
         return result
