@@ -135,7 +135,7 @@ def transfer() -> None:
 @click.option("--line", "lines", multiple=True, required=True, metavar="SKU=QTY", help="A line (repeatable).")
 @click.option("--note", default="", help="A note on the transfer.")
 @click.option("--ship", is_flag=True, help="Ship it at once (stock leaves the source into transit).")
-@click.option("--op-id", default=None, help=OP_ID_HELP + " Used for the shipment with --ship.")
+@click.option("--op-id", default=None, help=OP_ID_HELP + " The same id given again returns the transfer it made.")
 @click.option("--json", "as_json", is_flag=True, help="Print the transfer as JSON.")
 @db_options
 @click.pass_obj
@@ -151,7 +151,7 @@ def transfer_create(obj: Context, source: str, destination: str, lines: tuple[st
         t = transfers.create_and_ship(database, actor, **places, lines=parsed, note=note,
                                       operation_id=op_id or uuid.uuid4().hex)
     else:
-        t = transfers.create_transfer(database, actor, **places, lines=parsed, note=note)
+        t = transfers.create_transfer(database, actor, **places, lines=parsed, note=note, operation_id=op_id)
     _show_transfer(t, as_json)
 
 
@@ -347,10 +347,11 @@ def _smtp_password(smtp: Any) -> str | None:
 @click.option("--sender", default=None, help="From address.")
 @click.option("--recipient", "recipients", multiple=True, help="Who gets the digests (repeatable; replaces the list).")
 @click.option("--ask-password", is_flag=True, help="Ask for the mail password and keep it in the OS keyring.")
+@click.option("--op-id", default=None, help="Operation id: the same change sent again with this id is saved once.")
 @db_options
 @click.pass_obj
 def mail_settings(obj: Context, host: str | None, port: int | None, security: str | None, username: str | None,
-                  sender: str | None, recipients: tuple[str, ...], ask_password: bool) -> None:
+                  sender: str | None, recipients: tuple[str, ...], ask_password: bool, op_id: str | None) -> None:
     """Show or change the outgoing mail server used for alert digests."""
     from dataclasses import replace
 
@@ -364,7 +365,7 @@ def mail_settings(obj: Context, host: str | None, port: int | None, security: st
     if recipients:
         changes["recipients"] = tuple(recipients)
     if changes:
-        current = settings.save_smtp(database, obj.actor(), replace(current, **changes))
+        current = settings.save_smtp(database, obj.actor(), replace(current, **changes), operation_id=op_id)
     if ask_password:
         if not current.username:
             raise click.ClickException("set --username first: a password is only used with a login")

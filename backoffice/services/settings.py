@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backoffice.db import Database
 from backoffice.models import Role, StoreSetting
-from backoffice.services.base import Actor, ValidationError, audit, require_role
+from backoffice.services.base import Actor, ValidationError, audit, claim_operation, require_role, store_operation_result
 
 SMTP_KEY = "smtp"
 SECURITY = ("starttls", "ssl", "none")
@@ -77,7 +77,7 @@ def get_smtp(db: Database) -> SmtpSettings:
         return SmtpSettings.from_dict(row.value) if row else SmtpSettings()
 
 
-def save_smtp(db: Database, actor: Actor, settings: SmtpSettings) -> SmtpSettings:
+def save_smtp(db: Database, actor: Actor, settings: SmtpSettings, *, operation_id: str | None = None) -> SmtpSettings:
     require_role(actor, Role.MANAGER)
     problems = settings.problems()
     if not settings.recipients:
@@ -86,6 +86,9 @@ def save_smtp(db: Database, actor: Actor, settings: SmtpSettings) -> SmtpSetting
         raise ValidationError(problems)
 
     def work(session: Session) -> SmtpSettings:
+        previous = claim_operation(session, operation_id, "save_smtp", actor)
+        if previous is not None:   # a retry: the settings the first call saved, nothing written again
+            return SmtpSettings.from_dict(previous)
         row = _get(session, SMTP_KEY)
         before = row.value if row else None
         if row is None:
@@ -94,7 +97,8 @@ def save_smtp(db: Database, actor: Actor, settings: SmtpSettings) -> SmtpSetting
         else:
             row.value = settings.to_dict()
         session.flush()
-        audit(session, actor, "setting", SMTP_KEY, "update", before, settings.to_dict())
+        audit(session, actor, "setting", SMTP_KEY, "update", before, settings.to_dict(), operation_id)
+        store_operation_result(session, operation_id, settings.to_dict())
         return settings
 
     return db.run_write(work)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from backoffice.db import Database
 from backoffice.models import (
+    AppliedOperation,
     Location,
     LocationKind,
     Product,
@@ -46,9 +47,11 @@ from backoffice.services.base import (
     NotFound,
     ValidationError,
     audit,
+    claim_operation,
     dialect_insert,
     provisional_number,
     require_role,
+    store_operation_result,
 )
 from backoffice.services.inventory import MoveLine, _post, open_empty_levels
 
@@ -188,8 +191,30 @@ def _require_state(transfer: Transfer, *states: TransferState, step: str) -> Non
         raise TransferStateError([(transfer.number, "state", f"is {transfer.state.value}; {step} needs {allowed}")])
 
 
-def _replay(session: Session, operation_id: str) -> bool:
-    return session.scalar(select(StockOperation.id).where(StockOperation.operation_id == operation_id)) is not None
+def _replay(session: Session, operation_id: str, transfer_id: int) -> bool:
+    """True when ``operation_id`` was applied before to this transfer (a retry: report, write nothing).
+    Steps that move stock keep the id on their ledger operation; steps that move none (creating a draft,
+    cancelling one) in ``applied_operations`` with the transfer's id. An id used for something else is
+    refused rather than reported as this step's result."""
+    if session.scalar(select(StockOperation.id).where(StockOperation.operation_id == operation_id)) is not None:
+        owner, other = _transfer_of_operation(session, operation_id), "another stock operation"
+    else:
+        applied = session.execute(select(AppliedOperation.action, AppliedOperation.result)
+                                  .where(AppliedOperation.operation_id == operation_id)).first()
+        if applied is None:
+            return False
+        owner, other = (applied.result or {}).get("transfer_id"), applied.action
+    if owner != transfer_id:
+        number = session.scalar(select(Transfer.number).where(Transfer.id == owner)) if owner else None
+        raise ValidationError([("", "operation id", f"{operation_id!r} was already used by "
+                                + (f"transfer {number}" if number else other))])
+    return True
+
+
+def _record(session: Session, actor: Actor, operation_id: str | None, action: str, transfer_id: int) -> None:
+    """Keep the operation id of a step that posts no stock, so that its retry is recognised."""
+    if operation_id and claim_operation(session, operation_id, action, actor) is None:
+        store_operation_result(session, operation_id, {"transfer_id": transfer_id})
 
 
 @functools.cache
@@ -238,14 +263,20 @@ def _snapshot(t: Transfer) -> dict[str, Any]:
 
 # -- drafts ---------------------------------------------------------------------------------------------
 def create_transfer(db: Database, actor: Actor, *, source_location_id: int, destination_location_id: int,
-                    lines: list[dict[str, Any]] | list[tuple[int, int]] = (), note: str = "") -> TransferInfo:
-    """A draft transfer (no stock effect). Lines may be added later while it is a draft."""
+                    lines: list[dict[str, Any]] | list[tuple[int, int]] = (), note: str = "",
+                    operation_id: str | None = None) -> TransferInfo:
+    """A draft transfer (no stock effect). Lines may be added later while it is a draft. With an
+    ``operation_id``, a retry returns the draft the first call made instead of making another."""
     require_role(actor, *_STAFF)
     clean = _clean_lines(list(lines))
 
     def work(session: Session) -> TransferInfo:
-        return _info(session, _create_draft(session, actor, int(source_location_id), int(destination_location_id),
-                                            clean, note))
+        previous = claim_operation(session, operation_id, "create_transfer", actor)
+        if previous is not None:
+            return _info(session, int(previous["transfer_id"]), replayed=True)
+        transfer_id = _create_draft(session, actor, int(source_location_id), int(destination_location_id), clean, note)
+        store_operation_result(session, operation_id, {"transfer_id": transfer_id})
+        return _info(session, transfer_id)
 
     return db.run_write(work)
 
@@ -340,7 +371,7 @@ def ship_transfer(db: Database, actor: Actor, transfer_id: int, *, operation_id:
 
 
 def _ship(session: Session, actor: Actor, transfer_id: int, operation_id: str) -> TransferInfo:
-    if _replay(session, operation_id):
+    if _replay(session, operation_id, transfer_id):
         return _info(session, transfer_id, replayed=True)
     t = _lock(session, transfer_id)
     _require_state(t, TransferState.DRAFT, step="shipping")
@@ -374,12 +405,12 @@ def receive_transfer(db: Database, actor: Actor, transfer_id: int, *, quantities
     if problems:
         raise ValidationError(problems)
     wanted = {int(v): q for v, q in quantities.items() if q > 0}
-    if not wanted:
-        raise ValidationError([("receipt", "quantities", "nothing to receive: every quantity is zero")])
 
     def work(session: Session) -> TransferInfo:
-        if _replay(session, operation_id):
-            return _info(session, transfer_id, replayed=True)
+        if _replay(session, operation_id, transfer_id):   # before "nothing to receive": a retry of a full
+            return _info(session, transfer_id, replayed=True)   # receipt finds nothing left in transit
+        if not wanted:
+            raise ValidationError([("receipt", "quantities", "nothing to receive: every quantity is zero")])
         t = _lock(session, transfer_id)
         _require_state(t, TransferState.SHIPPED, TransferState.PARTIAL, step="receiving")
         by_variant = {ln.variant_id: ln for ln in t.lines}
@@ -423,7 +454,7 @@ def close_transfer(db: Database, actor: Actor, transfer_id: int, *, shortfall: s
         raise ValidationError([("close", "reason", "say why the missing units are written off")])
 
     def work(session: Session) -> TransferInfo:
-        if _replay(session, operation_id):
+        if _replay(session, operation_id, transfer_id):
             return _info(session, transfer_id, replayed=True)
         t = _lock(session, transfer_id)
         _require_state(t, TransferState.SHIPPED, TransferState.PARTIAL, step="closing")
@@ -438,13 +469,14 @@ def cancel_transfer(db: Database, actor: Actor, transfer_id: int, *, operation_i
     require_role(actor, *_STAFF)
 
     def work(session: Session) -> TransferInfo:
-        if _replay(session, operation_id):
+        if _replay(session, operation_id, transfer_id):
             return _info(session, transfer_id, replayed=True)
         t = _lock(session, transfer_id)
         _require_state(t, TransferState.DRAFT, TransferState.SHIPPED, TransferState.PARTIAL, step="cancelling")
         if t.state is TransferState.DRAFT:
             before = _snapshot(t)
             t.state, t.closed_at = TransferState.CANCELLED, utcnow()
+            _record(session, actor, operation_id, "cancel_transfer", t.id)
             session.flush()
             audit(session, actor, "transfer", t.id, "cancel", before, _snapshot(t), operation_id)
             return _info(session, t.id)
@@ -472,6 +504,9 @@ def _settle(session: Session, actor: Actor, t: Transfer, operation_id: str, how:
                 ln.lost += q
             else:
                 ln.returned += q
+    else:
+        _record(session, actor, operation_id, "close_transfer" if final is TransferState.CLOSED else "cancel_transfer",
+                t.id)
     t.state, t.closed_at = final, utcnow()
     session.flush()
     audit(session, actor, "transfer", t.id, "close" if final is TransferState.CLOSED else "cancel", before,
