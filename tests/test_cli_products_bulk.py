@@ -63,7 +63,7 @@ def test_apply_is_one_revertible_changeset_and_a_replay_writes_nothing(db: Datab
 
     again = run(db, *args)   # a retry: nothing is raised twice, the first changeset is reported
     assert again.exit_code == 0, again.output + again.stderr
-    assert f"Already applied as changeset #{cs.id}" in again.output
+    assert f"(changeset #{cs.id}) (already applied with this operation id: nothing changed)" in again.output
     assert prices(db, store.product.entity_id) == {"MC-S": "65.99", "MC-M": "65.99", "MC-L": "65.99"}
     assert len(changesets.list_changesets(db)) == 1
 
@@ -161,3 +161,16 @@ def test_unknown_category_is_a_clear_error(db: Database, store) -> None:
     result = run(db, "products", "bulk", "--category", "Nowhere", "--set", "status=draft")
     assert result.exit_code == 1
     assert result.stderr.startswith("backoffice: error: --category: unknown category 'Nowhere'")
+
+
+def test_variants_bulk_lists_below_cost_rows_and_needs_the_flag(db: Database, store) -> None:
+    dry = run(db, "variants", "bulk", "--set", "price=20.00", "--product", "merino-crew", "--dry-run")
+    assert dry.exit_code == 0, dry.output + dry.stderr
+    assert "Below cost: 3 rows would be priced below their cost:" in dry.output
+    assert "SKU MC-M: price 20.00 is below its cost 21.00" in dry.output
+    refused = run(db, "variants", "bulk", "--set", "price=20.00", "--product", "merino-crew")
+    assert refused.exit_code == 1 and "add --allow-below-cost" in refused.stderr
+    assert changesets.list_changesets(db) == []
+    allowed = run(db, "variants", "bulk", "--set", "price=20.00", "--product", "merino-crew", "--allow-below-cost")
+    assert allowed.exit_code == 0, allowed.output + allowed.stderr
+    assert prices(db, store.product.entity_id) == {"MC-S": "20.00", "MC-M": "20.00", "MC-L": "20.00"}

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from backoffice.cli.app import Context, db_options, main
+from backoffice.cli.replay import op_id_option, previous_changeset, replayed_changeset_line
 
 MONEY_ALIASES = {"price": "price", "compare_at": "compare_at_price", "compare_at_price": "compare_at_price",
                  "compare-at": "compare_at_price", "cost": "cost"}
@@ -170,7 +171,6 @@ def value_text(field: str, value: Any, categories: dict[int, str]) -> str:
 
 
 def print_preview(plan: Any, header: str, categories: dict[int, str], noun: str) -> None:
-    from backoffice.services import bulk
     from backoffice.services.wording import count_text, money_text
 
     click.echo(header)
@@ -185,6 +185,14 @@ def print_preview(plan: Any, header: str, categories: dict[int, str], noun: str)
         click.echo(f"  {label:<28} {field}: {value_text(field, old, categories)} → {value_text(field, new, categories)}")
     if plan.affected > SAMPLE_ROWS:
         click.echo(f"  … and {plan.affected - SAMPLE_ROWS:,} more")
+    print_below_cost(plan)
+
+
+def print_below_cost(plan: Any) -> None:
+    """The plan's rows priced below their cost (for ``products bulk`` and ``variants bulk``)."""
+    from backoffice.services import bulk
+    from backoffice.services.wording import count_text
+
     if plan.below_cost:
         click.echo(f"Below cost: {count_text(len(plan.below_cost), 'row', 'rows')} would be priced below "
                    f"{'its' if len(plan.below_cost) == 1 else 'their'} cost:")
@@ -212,20 +220,6 @@ def _terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def _previous_changeset(database: Any, operation_id: str | None) -> tuple[int, int, str] | None:
-    """(id, rows, description) of the changeset a first run with ``operation_id`` applied, if any."""
-    if not operation_id:
-        return None
-    from sqlalchemy import select
-
-    from backoffice.models import Changeset
-
-    with database.read() as session:
-        row = session.execute(select(Changeset.id, Changeset.row_count, Changeset.description)
-                              .where(Changeset.operation_id == operation_id)).first()
-    return None if row is None else (row[0], row[1], row[2])
-
-
 # -- products bulk ----------------------------------------------------------------------------------------
 @products.command("bulk")
 @click.option("--set", "assignment", required=True, metavar="FIELD=VALUE", help=SET_HELP)
@@ -244,9 +238,7 @@ def _previous_changeset(database: Any, operation_id: str | None) -> tuple[int, i
 @click.option("--dry-run", is_flag=True, help="Show the preview; write nothing.")
 @click.option("--allow-below-cost", is_flag=True,
               help="Apply even when some prices end up below their cost (else a terminal asks; a script stops).")
-@click.option("--op-id", default=None, metavar="ID",
-              help="Operation id: run again with the same id (a retry) and nothing is written twice; the first "
-                   "changeset is reported.")
+@op_id_option
 @db_options
 @click.pass_obj
 def bulk_cmd(obj: Context, assignment: str, rounding: str | None, filter_json: str | None,
@@ -272,13 +264,10 @@ def bulk_cmd(obj: Context, assignment: str, rounding: str | None, filter_json: s
     from backoffice.services.importexport.common import category_paths
 
     database = obj.database()
-    if not dry_run:
-        found = _previous_changeset(database, op_id)
-        if found is not None:
-            changeset_id, rows, description = found
-            click.echo(f"Already applied as changeset #{changeset_id} ({rows:,} row{'s' if rows != 1 else ''}: "
-                       f"{description}); nothing was written again.")
-            return
+    done = None if dry_run else previous_changeset(database, op_id)
+    if done is not None:   # a retry: the first run's changeset, nothing planned or written again
+        click.echo(replayed_changeset_line(done))
+        return
     flt = build_filter(database, filter_json, vendors=vendors, statuses=statuses, category=category, tags=tags,
                        text=text)
     op = build_operation(database, assignment, rounding)

@@ -428,11 +428,13 @@ def override(obj: Context, skus: tuple[str, ...], off: bool, op_id: str | None) 
 @click.option("--category", type=int, default=None, help="Only this category (and below), by id.")
 @click.option("--product", "products", multiple=True, metavar="HANDLE", help="Only these products.")
 @click.option("--dry-run", is_flag=True, help="Preview; write nothing.")
+@click.option("--allow-below-cost", is_flag=True,
+              help="Apply even when some prices end up below their cost (else a terminal asks; a script stops).")
 @op_id_option
 @db_options
 @click.pass_obj
 def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: int | None,
-             products: tuple[str, ...], dry_run: bool, op_id: str | None) -> None:
+             products: tuple[str, ...], dry_run: bool, allow_below_cost: bool, op_id: str | None) -> None:
     """Change one field of every matching variant as one revertible changeset, e.g. all XL in a category."""
     from backoffice.services import variants as vs
     from backoffice.services.bulk import Target
@@ -488,9 +490,13 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
     if plan.invalid:
         for row, name, message in plan.invalid[:20]:
             click.echo(f"  invalid {row} {name}: {message}", err=True)
+    from backoffice.cli.products import confirm_below_cost, print_below_cost
+
+    print_below_cost(plan)
     if dry_run:
         click.echo(f"Dry run: {plan.affected} of {plan.considered} variants would change; nothing was written.")
         return
+    confirm_below_cost(plan, allow_below_cost)
     result = vs.apply_bulk(database, obj.actor(), plan, operation_id=op_id)
     click.echo(f"Changed {result.applied_rows} variants" + (f" (changeset #{result.changeset_id})"
                                                             if result.changeset_id else "") + ".")
