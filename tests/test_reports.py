@@ -72,7 +72,7 @@ def monthly() -> ReportDefinition:
     return ReportDefinition(
         name="monthly", source="sales_lines", group_by=[GroupBy("ordered_at", "month")],
         columns=[Column("revenue", "sum"), Column("order_id", "count_distinct", "Orders"), Column("quantity", "sum"),
-                 Column("margin"), Column("avg_order_value")],
+                 Column("gross_profit"), Column("avg_order_value")],
         filters=[Filter("order_status", "eq", "paid")])
 
 
@@ -136,9 +136,19 @@ def test_monthly_totals_aggregate_in_the_database(db: Database, sales) -> None:
     assert frame["sum_revenue"].round(2).tolist() == [40.0, 200.0, 115.0, 60.0]
     assert frame["count_distinct_order_id"].tolist() == [1, 2, 1, 1]
     assert frame["sum_quantity"].tolist() == [1, 4, 3, 1]
-    assert frame["margin"].round(2).tolist() == [19.0, 116.0, 52.0, 39.0]  # cost 21.00 a unit
+    assert frame["gross_profit"].tolist() == [Decimal("19.00"), Decimal("116.00"), Decimal("52.00"),
+                                              Decimal("39.00")]  # cost 21.00 a unit
     assert frame["avg_order_value"].round(2).tolist() == [40.0, 100.0, 115.0, 60.0]
-    assert [c.label for c in result.columns] == ["Month", "Revenue", "Orders", "Units", "Margin", "Average order value"]
+    assert [c.label for c in result.columns] == ["Month", "Revenue", "Orders", "Units", "Gross profit",
+                                                 "Average order value"]
+    # money is Decimal rounded to the currency's places, never a float with binary noise
+    assert all(type(v) is Decimal and v.as_tuple().exponent == -2 for v in frame["sum_revenue"])
+    # a definition saved when the amount was called "margin" still runs, under its honest name
+    legacy = run(db, monthly().copy(columns=[Column("margin"), Column("margin_pct")]))
+    assert [c.label for c in legacy.columns] == ["Month", "Gross profit", "Margin %"]
+    assert legacy.frame["margin"].tolist() == frame["gross_profit"].tolist()
+    assert legacy.frame["margin_pct"].round(4).tolist() == [round(19 / 40, 4), round(116 / 200, 4),
+                                                             round(52 / 115, 4), round(39 / 60, 4)]
 
 
 @pytest.mark.parametrize(("bucket", "expected"), [
@@ -206,8 +216,10 @@ def test_every_builtin_report_runs(db: Database, sales) -> None:
             continue  # six months of history is too little; tested on a synthetic series below
         result = run(db, defn, today=dt.date(2026, 4, 20))
         assert list(result.frame.columns) == [c.key for c in result.columns], name
-    top = run(db, BUILTIN["top-products"], {"period": "all_time"}).frame
-    assert top.round(2).values.tolist() == [["Merino Crew", "Norda", 415.0, 9, 226.0]]
+    top = run(db, BUILTIN["top-products"], {"period": "all_time"})
+    assert [c.label for c in top.columns] == ["Product", "Vendor", "Revenue", "Units", "Gross profit", "Margin %"]
+    assert top.frame.values.tolist() == [["Merino Crew", "Norda", Decimal("415.00"), 9, Decimal("226.00"),
+                                          pytest.approx(226 / 415)]]
 
 
 # -- forecast ---------------------------------------------------------------------------------------------
@@ -291,14 +303,15 @@ def test_xlsx_export_reads_back(db: Database, sales, tmp_path) -> None:
     result = export_report(db, defn, tmp_path / "r.xlsx")
     assert (result.rows, result.sheets) == (4, 1)
     wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
-    assert wb.sheetnames == ["Report", "Chart", "Parameters"]
+    assert wb.sheetnames == ["Report", "Chart", "Parameters", "Chart data"]
+    assert wb["Chart data"].sheet_state == "hidden"
     ws = wb["Report"]
     assert [c.value for c in ws[1]] == ["Month", "Product", "Revenue", "Units", "Average order value"]
     assert ws[1][0].font.b and ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:E5"
-    assert ws["A2"].number_format == "yyyy-mm-dd" and ws["A2"].value == dt.datetime(2025, 12, 1)
-    assert ws["C2"].number_format == "#,##0.00" and ws["D2"].number_format == "#,##0"
-    title = ws["B2"]
-    assert title.data_type == "s" and title.value.startswith("'=HYPERLINK")   # text, never a formula
+    assert ws["A2"].number_format == "mmm yyyy" and ws["A2"].value == dt.datetime(2025, 12, 1)
+    assert ws["C2"].number_format == '"€"#,##0.00;-"€"#,##0.00' and ws["D2"].number_format == "#,##0"
+    title = ws["B2"]   # text, never a formula, and no apostrophe added to it: the style says "text"
+    assert title.data_type == "s" and title.value == '=HYPERLINK("http://evil.test","x")' and title.quotePrefix
     assert ws["A6"].value == "Total" if ws["A6"].value else ws["B6"].value == "Total"
     assert ws["C6"].value == "=SUBTOTAL(109,C2:C5)" and ws["E6"].value is None   # averages are not totalled
     assert ws.column_dimensions["B"].width >= 30
@@ -307,6 +320,7 @@ def test_xlsx_export_reads_back(db: Database, sales, tmp_path) -> None:
     assert len(wb["Chart"]._charts) == 1
     params = {r[0].value: r[1].value for r in wb["Parameters"].iter_rows(min_row=2)}
     assert params["Report"] == "By product" and params["Filter"] == "Order status is paid" and params["Rows"] == "4"
+    assert params["Currency"] == "EUR" and params["Time zone"].startswith("Dates and periods are in UTC")
 
 
 def test_xlsx_continues_on_further_sheets_past_the_row_limit(db: Database, sales, tmp_path) -> None:

@@ -4,12 +4,13 @@ the builder), plus the forecast step of the revenue forecast."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from backoffice.reports.compiler import OutputColumn
 from backoffice.reports.definition import ChartSpec, Column, Filter, GroupBy, ReportDefinition, Sort
+from backoffice.reports.formats import to_money
 
 if TYPE_CHECKING:
     from backoffice.reports.runner import ReportResult
@@ -45,7 +46,8 @@ def _definitions() -> list[ReportDefinition]:
             name="top-products", title="Top-selling products", source="sales_lines",
             description="Products by revenue in the period.",
             group_by=[GroupBy("product"), GroupBy("vendor")],
-            columns=[Column("revenue", "sum", "Revenue"), Column("quantity", "sum", "Units"), Column("margin")],
+            columns=[Column("revenue", "sum", "Revenue"), Column("quantity", "sum", "Units"), Column("gross_profit"),
+                     Column("margin_pct")],
             filters=[period, PAID], sort=[Sort("revenue", True)], limit=25,
             chart=ChartSpec("bar", y=["revenue"], title="Top products by revenue"),
             params={"period": "last_90_days"}, builtin=True),
@@ -146,7 +148,8 @@ def _forecast_step(result: ReportResult) -> None:
     frame = result.frame
     month_key, value_key = frame.columns[0], frame.columns[1]
     current = pd.Timestamp(result.compiled.today.replace(day=1))
-    series = pd.Series(frame[value_key].to_numpy(dtype=float), index=pd.to_datetime(frame[month_key]))
+    values = pd.to_numeric(frame[value_key], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    series = pd.Series(values, index=pd.to_datetime(frame[month_key]))
     notes = []
     if len(series) and series.index[-1] >= current:
         series = series[series.index < current]
@@ -158,11 +161,14 @@ def _forecast_step(result: ReportResult) -> None:
     actual = list(series.to_numpy()) + [None] * len(fc.forecast)
     predicted = [None] * len(series) + list(fc.forecast.to_numpy())
     backtest = dict(zip(pd.to_datetime(fc.backtest["month"]), fc.backtest["predicted"])) if len(fc.backtest) else {}
+    def money(values: list[Any]) -> pd.Series:
+        return pd.Series([to_money(v, result.currency) for v in values], dtype=object)
+
     out = pd.DataFrame({
         "month": [m.date() for m in months],
-        "actual": pd.array(actual, dtype="float64"),
-        "forecast": pd.array(predicted, dtype="float64"),
-        "backtest": pd.array([backtest.get(m) for m in months], dtype="float64"),
+        "actual": money(actual),
+        "forecast": money(predicted),
+        "backtest": money([backtest.get(m) for m in months]),
     })
     result.frame = out
     result.columns = [OutputColumn("month", "Month", "date", "dimension"),
@@ -175,7 +181,8 @@ def _forecast_step(result: ReportResult) -> None:
     else:
         notes.insert(0, "Not enough history for a backtest.")
     notes.append(f"Method: {fc.method}; forecast of {len(fc.forecast)} months.")
-    result.notes.extend(notes)
+    # The model leaves the current month out, so the partial-period marks of the query do not apply.
+    result.notes = [n for n in result.notes if n not in result.compiled.notes] + notes
     result.forecast = fc
 
 

@@ -14,9 +14,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, String, cast, distinct, func, literal_column, select, type_coerce
+from sqlalchemy import Date, Float, Integer, Numeric, String, cast, distinct, func, literal_column, select, type_coerce
+from sqlalchemy.types import TypeDecorator
 
-from backoffice.reports.dates import at_midnight, describe_range, parse_date, resolve_range
+from backoffice.reports.dates import (
+    at_midnight,
+    bucket_end,
+    describe_range,
+    parse_date,
+    partial_buckets,
+    resolve_range,
+)
 from backoffice.reports.definition import (
     AGGREGATES,
     BUCKETS,
@@ -24,14 +32,32 @@ from backoffice.reports.definition import (
     FILTER_OPS,
     DefinitionError,
     Filter,
+    PARTIAL_PERIODS,
     ReportDefinition,
     Sort,
 )
+from backoffice.reports.formats import DEFAULT_CURRENCY, bucket_label, to_money
 from backoffice.reports.sources import SOURCES, FieldSpec, Source, context, source
 
-# What each kind of output reads back as: floats for money and ratios (converted by the driver layer, not
-# value by value in Python), plain strings for text (enum columns too).
-_RESULT_TYPES = {"money": Float(), "number": Float(), "percent": Float(), "text": String()}
+
+class Money(TypeDecorator):
+    """Amounts read back as Decimal rounded to the currency's places: a sum of floats on SQLite
+    (52672.92000000002) and an exact numeric on PostgreSQL both come out as Decimal("52672.92")."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, currency: str = DEFAULT_CURRENCY) -> None:
+        super().__init__(asdecimal=True)
+        self.currency = currency
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return to_money(value, self.currency)
+
+
+# What each kind of output reads back as: Decimal for money (above), floats for ratios (converted by the
+# driver layer, not value by value in Python), plain strings for text (enum columns too).
+_RESULT_TYPES = {"number": Float(), "percent": Float(), "text": String()}
 
 BUCKET_LABELS = {"day": "Day", "week": "Week", "month": "Month", "quarter": "Quarter", "year": "Year"}
 OP_LABELS = {"eq": "is", "ne": "is not", "in": "is one of", "not_in": "is not one of", "gt": ">", "gte": "≥",
@@ -61,6 +87,19 @@ class CompiledReport:
     params: dict[str, Any]
     filter_text: list[str] = field(default_factory=list)
     today: dt.date = field(default_factory=dt.date.today)
+    currency: str = DEFAULT_CURRENCY
+    partial: dict[str, set[dt.date]] = field(default_factory=dict)   # bucket key -> incomplete buckets
+    notes: list[str] = field(default_factory=list)
+
+    def is_partial(self, key: str, value: Any) -> bool:
+        marks = self.partial.get(key)
+        if not marks or value is None:
+            return False
+        if hasattr(value, "to_pydatetime"):
+            value = value.to_pydatetime()
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        return value in marks
 
     def sql(self, dialect: Any) -> str:
         return str(self.statement.compile(dialect=dialect))
@@ -204,10 +243,32 @@ def resolve_params(defn: ReportDefinition, params: dict[str, Any] | None) -> dic
     return resolved
 
 
+def _window(defn: ReportDefinition, resolved: dict[str, Any], field_name: str,
+            today: dt.date) -> tuple[dt.date | None, dt.date | None]:
+    """The [start, end) dates the range filters on ``field_name`` leave (None: open)."""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    for f in defn.filters:
+        if f.field != field_name or f.op != "range":
+            continue
+        a, b = resolve_range(resolved.get(f.param, f.value) if f.param else f.value, today)
+        if a is not None and (start is None or a > start):
+            start = a
+        if b is not None and (end is None or b < end):
+            end = b
+    return start, end
+
+
 def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] | None = None,
                    today: dt.date | None = None) -> CompiledReport:
     src = source(defn.source)
     today = today or dt.datetime.now(dt.timezone.utc).date()
+    currency = (defn.currency or DEFAULT_CURRENCY).upper()
+    if len(currency) != 3 or not currency.isalpha():
+        raise DefinitionError(f"{defn.currency!r} is not a currency code (e.g. EUR, USD)")
+    if defn.partial_periods not in PARTIAL_PERIODS:
+        raise DefinitionError(f"partial periods: {defn.partial_periods!r} is not one of {', '.join(PARTIAL_PERIODS)}")
+    money_type = Money(currency)
     resolved = resolve_params(defn, params)
     options = {**defn.options, **{k: v for k, v in resolved.items() if k in src.options}}
     ns = src.namespace(context(options, today))
@@ -226,14 +287,36 @@ def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] 
     def add(key: str, label: str, kind: str, role: str, expr: Any, additive: bool = False) -> None:
         if key in by_key:
             raise DefinitionError(f"the column {key!r} appears twice")
-        labelled = type_coerce(expr, _RESULT_TYPES[kind]).label(key) if kind in _RESULT_TYPES else expr.label(key)
+        if kind == "money":
+            labelled = type_coerce(expr, money_type).label(key)
+        elif kind in _RESULT_TYPES:
+            labelled = type_coerce(expr, _RESULT_TYPES[kind]).label(key)
+        else:
+            labelled = expr.label(key)
         selected.append(labelled)
         by_key[key] = labelled
         outputs.append(OutputColumn(key, label, kind, role, additive))
 
+    partial: dict[str, set[dt.date]] = {}
+    notes: list[str] = []
+    trim: list[Any] = []   # conditions that leave out incomplete buckets (partial_periods "exclude")
     for g in defn.group_by:
         spec, expr = field_expr(g.field)
         if g.bucket:
+            if g.bucket in BUCKETS and spec.temporal:
+                start, end = _window(defn, resolved, g.field, today)
+                marks = partial_buckets(g.bucket, start, end, today)
+                if defn.partial_periods == "exclude":
+                    for mark in marks:
+                        edge = bucket_end(mark, g.bucket) if start is not None and mark < start else mark
+                        bound = at_midnight(edge) if spec.kind == "datetime" else edge
+                        trim.append(expr >= bound if start is not None and mark < start else expr < bound)
+                    if marks:
+                        notes.append("Incomplete periods left out: " + ", ".join(
+                            bucket_label(m, g.bucket) for m in marks) + ".")
+                elif marks:
+                    partial[g.key] = set(marks)
+                    notes.append(_partial_note(g.bucket, marks, start, end, today))
             expr = _bucket(expr, g.bucket, spec, dialect)
             label = BUCKET_LABELS[g.bucket] if g.field == src.date_field else f"{spec.label} ({g.bucket})"
             add(g.key, label, "date", "dimension", expr)
@@ -263,7 +346,7 @@ def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] 
     if not selected:
         raise DefinitionError("choose at least one column")
 
-    where, having, filter_text = [], [], []
+    where, having, filter_text = list(trim), [], []
     for f in defn.filters:
         value = resolved.get(f.param, f.value) if f.param else f.value
         if f.field in by_key and not any(f.field == g.key for g in defn.group_by) and \
@@ -317,5 +400,19 @@ def compile_report(defn: ReportDefinition, dialect: str, params: dict[str, Any] 
                               f"({', '.join(g.key for g in defn.group_by) or 'none'})")
     if defn.chart is not None and defn.chart.kind not in CHART_KINDS:
         raise DefinitionError(f"unknown chart {defn.chart.kind!r}; use {', '.join(CHART_KINDS)}")
-    return CompiledReport(defn, src, stmt, outputs, resolved, filter_text, today)
+    return CompiledReport(defn, src, stmt, outputs, resolved, filter_text, today, currency, partial, notes)
+
+
+def _partial_note(bucket: str, marks: list[dt.date], start: dt.date | None, end: dt.date | None,
+                  today: dt.date) -> str:
+    parts = []
+    for m in marks:
+        if start is not None and m < start:
+            parts.append(f"{bucket_label(m, bucket)} from {start.isoformat()} only")
+        elif end is not None and end <= today:
+            parts.append(f"{bucket_label(m, bucket)} up to {(end - dt.timedelta(days=1)).isoformat()} only")
+        else:
+            parts.append(f"{bucket_label(m, bucket)} so far (as of {today.isoformat()})")
+    return "Partial periods (marked): " + "; ".join(parts) + "."
+
 

@@ -107,3 +107,48 @@ def describe_range(value: Any, today: dt.date) -> str:
         return label or "All time"
     span = f"{start.isoformat() if start else '…'} – {(end - dt.timedelta(days=1)).isoformat() if end else '…'}"
     return f"{label} ({span})" if label else span
+
+
+def bucket_start(d: dt.date, bucket: str) -> dt.date:
+    """The first day of the day/week (Monday)/month/quarter/year bucket holding ``d``."""
+    match bucket:
+        case "week":
+            return d - dt.timedelta(days=d.weekday())
+        case "month":
+            return _month_start(d)
+        case "quarter":
+            return _quarter_start(d)
+        case "year":
+            return dt.date(d.year, 1, 1)
+    return d
+
+
+def bucket_end(start: dt.date, bucket: str) -> dt.date:
+    """The first day after the bucket that starts on ``start``."""
+    match bucket:
+        case "week":
+            return start + dt.timedelta(days=7)
+        case "month":
+            return _month_start(start, -1)
+        case "quarter":
+            return _month_start(start, -3)
+        case "year":
+            return dt.date(start.year + 1, 1, 1)
+    return start + dt.timedelta(days=1)
+
+
+def partial_buckets(bucket: str, start: dt.date | None, end: dt.date | None, today: dt.date) -> list[dt.date]:
+    """The buckets a report window [start, end) covers only in part, as of ``today`` (whose own data is
+    still coming in): the first one when the window starts inside it, the last one when the window (or
+    today) ends inside it. Returned as their first days."""
+    complete_until = today if end is None else min(end, today)
+    out: list[dt.date] = []
+    if start is not None and bucket_start(start, bucket) != start:
+        out.append(bucket_start(start, bucket))
+    last_day = (end if end is not None and end <= today else today + dt.timedelta(days=1)) - dt.timedelta(days=1)
+    if start is not None and last_day < start:
+        return out
+    last = bucket_start(last_day, bucket)
+    if bucket_end(last, bucket) > complete_until and last not in out:
+        out.append(last)
+    return out

@@ -6,6 +6,10 @@ field may be bucketed by day, week, month, quarter or year), typed filters, sort
 pivot (one group-by level spread across columns) and a chart. It round-trips through JSON unchanged
 (``to_dict`` / ``from_dict``), which is how saved reports are stored.
 
+A date bucket the report's window covers only in part (the current month of "Sales by month", today of
+"Sales by day") is marked as partial in the table and the chart, or left out when ``partial_periods`` is
+"exclude"; money columns are rounded to the places of ``currency``.
+
 A filter may take its value from a run parameter (``param``): a saved "Sales by month" filters on
 ``period`` = "last_month" by default, and a schedule or ``backoffice reports run --param
 period=last_week`` overrides it.
@@ -24,6 +28,7 @@ BUCKETS = ("day", "week", "month", "quarter", "year")
 FILTER_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "contains", "range",
               "is_null", "not_null")
 CHART_KINDS = ("line", "bar", "stacked_bar", "pie")
+PARTIAL_PERIODS = ("mark", "exclude")   # the current, incomplete period: marked as partial, or left out
 AGGREGATE_LABELS = {"sum": "Sum", "count": "Count", "count_distinct": "Distinct", "avg": "Average",
                     "min": "Min", "max": "Max"}
 
@@ -99,6 +104,8 @@ class ReportDefinition:
     params: dict[str, Any] = field(default_factory=dict)    # run parameters and their defaults
     builtin: bool = False
     post: str | None = None                      # a named post-processing step (the forecast)
+    currency: str = ""                           # of the money columns (ISO code; empty: EUR)
+    partial_periods: str = "mark"                # date buckets the period covers in part: mark or exclude
 
     @property
     def aggregated(self) -> bool:
@@ -129,7 +136,8 @@ class ReportDefinition:
                 limit=d.get("limit"), pivot=d.get("pivot"),
                 chart=ChartSpec(**chart) if chart else None,
                 options=dict(d.get("options") or {}), params=dict(d.get("params") or {}),
-                post=d.get("post"),
+                post=d.get("post"), currency=str(d.get("currency") or ""),
+                partial_periods=str(d.get("partial_periods") or "mark"),
             )
         except (KeyError, TypeError) as exc:
             raise DefinitionError(f"not a report definition: {exc}") from exc

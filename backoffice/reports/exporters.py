@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from decimal import Decimal
 import math
 import os
 import tempfile
@@ -25,7 +26,19 @@ from sqlalchemy import Float, Numeric, Text, and_, case, cast, func, literal, se
 
 from backoffice.db import Database
 from backoffice.reports.compiler import OutputColumn, compile_report
-from backoffice.reports.definition import ChartSpec, ReportDefinition
+from backoffice.reports.definition import ReportDefinition
+from backoffice.reports.formats import (
+    PARTIAL_SUFFIX,
+    as_date,
+    axis_number_format,
+    bucket_label,
+    bucket_number_format,
+    bucket_of,
+    currency_places,
+    money_format,
+    money_text,
+    to_money,
+)
 from backoffice.reports.runner import QueryHandle, ReportCancelled, ReportResult, run, stream
 from backoffice.services.base import ValidationError
 from backoffice.services.importexport.common import XLSX_MAX_ROWS, neutralise
@@ -80,15 +93,17 @@ def _unpandas(v: Any) -> Any:
 def export_report(db: Database, defn: ReportDefinition, path: str | os.PathLike[str], fmt: str | None = None,
                   params: dict[str, Any] | None = None, *, today: dt.date | None = None,
                   handle: QueryHandle | None = None, progress: ProgressFn | None = None,
-                  max_sheet_rows: int = XLSX_MAX_ROWS) -> ExportResult:
+                  max_sheet_rows: int = XLSX_MAX_ROWS, timezone: str = "UTC") -> ExportResult:
     """Run ``defn`` and write it to ``path``. Reports that need their whole result first (a pivot, the
-    forecast) and PDFs (at most PDF_MAX_ROWS rows) go through a DataFrame; the rest stream."""
+    forecast) and PDFs (at most PDF_MAX_ROWS rows) go through a DataFrame; the rest stream.
+    ``timezone`` is the one the run time is shown in (a schedule's)."""
     fmt = format_for(path, fmt)
     path = Path(path)
     report = (progress or (lambda f, t: None))
     report(0.0, "running the report")
     if fmt == "pdf" or defn.post or defn.pivot:
         result = run(db, defn, params, today=today, handle=handle, max_rows=PDF_MAX_ROWS if fmt == "pdf" else None)
+        result.timezone = timezone
         chunks: Iterator[list[tuple]] = _frame_chunks(result)
         if result.truncated:
             result.notes.append(f"Only the first {PDF_MAX_ROWS:,} rows are in this PDF; export XLSX or CSV for all.")
@@ -96,7 +111,8 @@ def export_report(db: Database, defn: ReportDefinition, path: str | os.PathLike[
         compiled = compile_report(defn, db.dialect, params, today)
         import pandas as pd
 
-        result = ReportResult(compiled, pd.DataFrame(columns=[o.key for o in compiled.outputs]), list(compiled.outputs))
+        result = ReportResult(compiled, pd.DataFrame(columns=[o.key for o in compiled.outputs]), list(compiled.outputs),
+                              notes=list(compiled.notes), timezone=timezone)
         if fmt == "csv" and db.dialect == "postgresql":
             return _atomic(path, fmt, lambda tmp: (copy_csv(db, compiled, tmp, handle), 1), result, report)
         chunks = stream(db, compiled, handle=handle)
@@ -109,15 +125,33 @@ def write(result: ReportResult, chunks: Iterator[list[tuple]], path: Path, fmt: 
         if fmt == "xlsx":
             return write_xlsx(tmp, result, chunks, max_sheet_rows=max_sheet_rows, progress=progress)
         if fmt == "csv":
-            return write_csv(tmp, result.columns, chunks), 1
+            return write_csv(tmp, result.columns, chunks, result.currency), 1
         return write_pdf(tmp, result), 1
 
     return _atomic(path, fmt, produce, result, progress)
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system tells it (Linux), else by the
+    set-and-restore of os.umask."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(path: Path, fmt: str, produce: Callable[[Path], tuple[int, int]], result: ReportResult,
             progress: ProgressFn | None) -> ExportResult:
-    """Write through ``produce(tmp)`` into a temporary file beside ``path``, then rename it into place."""
+    """Write through ``produce(tmp)`` into a temporary file beside ``path`` (same folder, so the rename
+    is atomic), give it the mode a new file of the user's gets (0666 less the umask: a temporary file is
+    made 0600, which a shared folder's other readers could not open), flush it to disk and rename it over
+    ``path`` with os.replace: a reader sees the old file or the whole new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=f".{fmt}.part", dir=path.parent)
@@ -127,7 +161,10 @@ def _atomic(path: Path, fmt: str, produce: Callable[[Path], tuple[int, int]], re
         rows, sheets = produce(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        if os.name == "posix":
+            os.chmod(tmp, 0o666 & ~current_umask())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -136,13 +173,32 @@ def _atomic(path: Path, fmt: str, produce: Callable[[Path], tuple[int, int]], re
     return ExportResult(path, fmt, rows, sheets, list(result.notes))
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); a folder that cannot be opened (Windows) is left alone."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 # -- CSV ------------------------------------------------------------------------------------------------
-def _csv_cell(kind: str) -> Callable[[Any], str]:
+def _csv_cell(kind: str, currency: str | None = None) -> Callable[[Any], str]:
     def text(v: Any) -> str:
         return "" if v is None else neutralise(str(v))
 
     def money(v: Any) -> str:
-        return "" if v is None else (f"{v:.2f}" if isinstance(v, (int, float)) else neutralise(str(v)))
+        if v is None:
+            return ""
+        amount = to_money(v, currency) if isinstance(v, (int, float, Decimal)) else None
+        return f"{amount:f}" if amount is not None else neutralise(str(v))
 
     def plain(v: Any) -> str:
         if v is None:
@@ -158,8 +214,10 @@ def _csv_cell(kind: str) -> Callable[[Any], str]:
     return {"text": text, "money": money}.get(kind, plain)
 
 
-def write_csv(tmp: Path, columns: list[OutputColumn], chunks: Iterator[list[tuple]]) -> int:
-    cells = [_csv_cell(c.kind) for c in columns]
+def write_csv(tmp: Path, columns: list[OutputColumn], chunks: Iterator[list[tuple]], currency: str | None = None) -> int:
+    """CSV for machines: dates ISO, money with the currency's places and no grouping, text (the header
+    too, which a pivot makes from data) neutralised against formula injection with a leading quote."""
+    cells = [_csv_cell(c.kind, currency) for c in columns]
     n = 0
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh, lineterminator="\n")
@@ -170,14 +228,14 @@ def write_csv(tmp: Path, columns: list[OutputColumn], chunks: Iterator[list[tupl
     return n
 
 
-def _pg_text(expr: Any, kind: str) -> Any:
+def _pg_text(expr: Any, kind: str, places: int = 2) -> Any:
     """SQL that formats one output column the way :func:`write_csv` formats it in Python."""
     if kind == "text":
         t = cast(expr, Text)
         risky = and_(func.ascii(t).in_([61, 43, 45, 64, 9, 13, 39]), t.regexp_match("^'*[-=+@\t\r]"))
         return case((risky, literal("'") + t), else_=t)
     if kind == "money":
-        return cast(cast(expr, Numeric(20, 2)), Text)
+        return cast(func.round(cast(expr, Numeric(38, 10)), places), Text)
     if kind in ("number", "percent"):
         return cast(cast(expr, Float), Text)
     if kind == "date":
@@ -191,7 +249,8 @@ def copy_csv(db: Database, compiled: Any, tmp: Path, handle: QueryHandle | None 
     """CSV straight from PostgreSQL: the report's SELECT, formatted column by column in SQL, through
     ``COPY … TO STDOUT``. Its parameters stay parameters (psycopg binds them into the COPY)."""
     inner = compiled.statement.subquery("report")
-    outer = select(*[_pg_text(inner.c[o.key], o.kind).label(o.key) for o in compiled.outputs])
+    places = currency_places(compiled.currency)
+    outer = select(*[_pg_text(inner.c[o.key], o.kind, places).label(o.key) for o in compiled.outputs])
     sql = outer.compile(dialect=db.engine.dialect, compile_kwargs={"render_postcompile": True})
     processors = getattr(sql, "_bind_processors", {})
     params = {k: processors[k](v) if k in processors else v for k, v in sql.construct_params().items()}
@@ -233,26 +292,97 @@ def _sheet_ref(name: str) -> str:
     return "'" + name.replace("'", "''") + "'"
 
 
+def _hf(text: str, limit: int = 90) -> str:
+    """Text for a header or footer: & is a code there, so it is doubled; long text is cut."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return text.replace("&", "&&")
+
+
+def _print_setup(sheet: Any, title: str, subtitle: str, run_at: str, *, landscape: bool, repeat: bool = True,
+                 chartsheet: bool = False) -> None:
+    """Pages a manager can hand on: the report's name and parameters at the top of each page, when it
+    was run and "Page n of N" at the bottom, the header row repeated, and as wide as one page."""
+    if landscape:
+        sheet.set_landscape()
+    else:
+        sheet.set_portrait()
+    sheet.set_paper(9)   # A4
+    # Title and parameters on the left, on two lines, so they never run into each other on a narrow page.
+    sheet.set_header(f"&L&\"-,Bold\"{_hf(title, 80)}&\"-,Regular\"\n{_hf(subtitle, 150)}", {"margin": 0.25})
+    sheet.set_footer(f"&L{_hf(run_at, 60)}&RPage &P of &N", {"margin": 0.25})
+    if chartsheet:
+        return
+    sheet.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.7)
+    if repeat:
+        sheet.repeat_rows(0)
+    sheet.fit_to_pages(1, 0)
+
+
+def _subtitle(result: ReportResult) -> str:
+    """The parameters in one line for page headers: "Period: Last 24 months (…) · Order status is paid"."""
+    rows = result.parameter_rows(0, timezone=result.timezone)
+    keep = [f"{k}: {v}" for k, v in rows if k not in ("Report", "Source", "Run at", "As of", "Time zone", "Rows",
+                                                         "Note", "Grouped by", "Filter", "Currency", "Limit")]
+    keep += [v for k, v in rows if k == "Filter"]
+    return " · ".join(keep) or result.compiled.source.title
+
+
+def _run_at(result: ReportResult) -> str:
+    return next((f"Run {v}" for k, v in result.parameter_rows(0, timezone=result.timezone) if k == "Run at"), "")
+
+
 def write_xlsx(tmp: Path, result: ReportResult, chunks: Iterator[list[tuple]], *,
                max_sheet_rows: int = XLSX_MAX_ROWS, progress: ProgressFn | None = None) -> tuple[int, int]:
     import xlsxwriter
 
+    from backoffice.reports.charts import ChartAccumulator
+
     if max_sheet_rows < 3:
         raise ValueError("a sheet needs room for a header, a row and the totals")
     columns = result.columns
+    currency = result.currency
+    title = result.definition.display_title()
     per_sheet = max_sheet_rows - 2   # header + a totals row on the last sheet
     wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_numbers": False,
                                         "strings_to_formulas": False, "strings_to_urls": False,
                                         "remove_timezone": True, "default_date_format": "yyyy-mm-dd"})
     try:
-        head = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79", "bottom": 1,
-                              "text_wrap": True, "valign": "vcenter"})
-        formats = {k: wb.add_format({"num_format": f}) for k, f in NUM_FORMATS.items()}
-        total_formats = {k: wb.add_format({"num_format": f, "bold": True, "top": 1}) for k, f in NUM_FORMATS.items()}
+        head_props = {"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79", "bottom": 1,
+                      "text_wrap": True, "valign": "vcenter"}
+        head = wb.add_format(head_props)
+        head_quoted = wb.add_format({**head_props, "quote_prefix": True})
+        number_formats = {**NUM_FORMATS, "money": money_format(currency)}
+        formats = {k: wb.add_format({"num_format": f}) for k, f in number_formats.items()}
+        total_formats = {k: wb.add_format({"num_format": f, "bold": True, "top": 1})
+                         for k, f in number_formats.items()}
         total_label = wb.add_format({"bold": True, "top": 1})
+        # A text cell is a string cell, never a formula; one a spreadsheet might take for a formula when it
+        # is edited gets the quote-prefix style (Excel's own hidden apostrophe), not an apostrophe in it.
+        quoted = wb.add_format({"quote_prefix": True})
+        date_formats: dict[tuple[str, bool], Any] = {}
+
+        def date_format(value: Any, bucket: str, partial: bool) -> Any:
+            code = bucket_number_format(value, bucket, partial)
+            key = (code, partial)
+            if key not in date_formats:
+                props: dict[str, Any] = {"num_format": code, "align": "left"}
+                if partial:
+                    props.update({"italic": True, "font_color": "#64748B"})
+                date_formats[key] = wb.add_format(props)
+            return date_formats[key]
+
         sheets: list[tuple[Any, int]] = []   # (worksheet, data rows on it)
         widths = [max(8, min(40, len(c.label) + 2), WIDTHS.get(c.kind, 10)) for c in columns]
+        for i, c in enumerate(columns):
+            bucket = bucket_of(c.key, c.kind)
+            if bucket:
+                widths[i] = max(widths[i], 13 + (len(PARTIAL_SUFFIX) if c.key in result.compiled.partial else 0))
+            elif c.kind == "money":
+                widths[i] = max(widths[i], 15)
         sized = False
+        risky = _FORMULA_FIRST
 
         def new_sheet() -> Any:
             name = SHEET_NAME if not sheets else f"{SHEET_NAME} ({len(sheets) + 1})"
@@ -260,18 +390,23 @@ def write_xlsx(tmp: Path, result: ReportResult, chunks: Iterator[list[tuple]], *
             ws.freeze_panes(1, 0)
             ws.set_row(0, 30)
             for i, c in enumerate(columns):
-                ws.write_string(0, i, c.label, head)
+                ws.write_string(0, i, c.label, head_quoted if c.label and c.label[0] in risky else head)
             sheets.append((ws, 0))
             return ws
 
         # Columns by how they are written, so the row loop makes one call per non-empty cell.
-        numbers = [(i, formats[c.kind]) for i, c in enumerate(columns) if c.numeric]
-        dates = [(i, formats[c.kind]) for i, c in enumerate(columns) if c.kind in ("date", "datetime")]
+        numbers = [(i, formats[c.kind]) for i, c in enumerate(columns) if c.numeric and c.kind != "money"]
+        moneys = [(i, formats["money"]) for i, c in enumerate(columns) if c.kind == "money"]
+        buckets = [(i, c.key, bucket_of(c.key, c.kind)) for i, c in enumerate(columns) if bucket_of(c.key, c.kind)]
+        dates = [(i, formats[c.kind]) for i, c in enumerate(columns)
+                 if c.kind in ("date", "datetime") and not bucket_of(c.key, c.kind)]
         texts = [i for i, c in enumerate(columns) if not c.numeric and c.kind not in ("date", "datetime")]
         additive = [i for i, c in enumerate(columns) if c.additive and c.numeric]
-        sums = [0.0 if i in additive else None for i in range(len(columns))]
-        risky = _FORMULA_FIRST
+        sums: list[Any] = [(Decimal(0) if columns[i].kind == "money" else 0.0) if i in additive else None
+                           for i in range(len(columns))]
         number_types = (int, float)
+        chart_acc = ChartAccumulator(columns, result.definition.chart, title=title, is_partial=result.is_partial,
+                                     currency=currency)
 
         ws = new_sheet()
         write_number, write_string, write_datetime = ws.write_number, ws.write_string, ws.write_datetime
@@ -295,35 +430,61 @@ def write_xlsx(tmp: Path, result: ReportResult, chunks: Iterator[list[tuple]], *
                     if v is not None:
                         if type(v) in number_types and v == v and -1e308 < v < 1e308:
                             write_number(row, i, v, fmt)
-                        elif isinstance(v, number_types):
-                            continue  # NaN or infinite: an empty cell
+                        elif isinstance(v, (int, float, Decimal)):
+                            if v == v and abs(v) < 1e308:
+                                write_number(row, i, float(v), fmt)
                         else:
-                            write_string(row, i, neutralise(str(v)))
+                            _write_text(write_string, row, i, str(v), quoted)
+                for i, fmt in moneys:
+                    v = r[i]
+                    if v is not None:
+                        amount = to_money(v, currency)
+                        if amount is not None:
+                            write_number(row, i, float(amount), fmt)
+                        elif not isinstance(v, (int, float, Decimal)):
+                            _write_text(write_string, row, i, str(v), quoted)
+                for i, key, bucket in buckets:
+                    v = r[i]
+                    if v is not None:
+                        d = as_date(v)
+                        if d is not None:
+                            write_datetime(row, i, d, date_format(d, bucket, result.is_partial(key, d)))
+                        else:
+                            _write_text(write_string, row, i, str(v), quoted)
                 for i, fmt in dates:
                     v = r[i]
                     if v is not None:
                         if isinstance(v, dt.date):
                             write_datetime(row, i, v, fmt)
                         else:
-                            write_string(row, i, neutralise(str(v)))
+                            _write_text(write_string, row, i, str(v), quoted)
                 for i in texts:
                     v = r[i]
                     if v is not None:
                         if type(v) is not str:
                             v = str(v)
-                        write_string(row, i, neutralise(v) if v and v[0] in risky else v)
-            if additive:
-                for i in additive:
-                    sums[i] += sum(r[i] for r in chunk if type(r[i]) in number_types and r[i] == r[i])
+                        if v and v[0] in risky:
+                            write_string(row, i, v, quoted)
+                        else:
+                            write_string(row, i, v)
+            for i in additive:
+                if columns[i].kind == "money":
+                    sums[i] += sum((to_money(r[i], currency) or 0 for r in chunk if r[i] is not None), Decimal(0))
+                else:
+                    sums[i] += sum(r[i] for r in chunk if isinstance(r[i], (int, float)) and r[i] == r[i])
+            chart_acc.add(chunk)
             total_rows += len(chunk)
             if progress:
                 progress(0.5, f"{total_rows:,} rows written")
         sheets[-1] = (ws, row)
 
+        subtitle, run_at = _subtitle(result), _run_at(result)
+        landscape = sum(widths) > 90 or len(columns) > 6
         for sheet, n in sheets:
             for i, w in enumerate(widths):
                 sheet.set_column(i, i, w)
             sheet.autofilter(0, 0, max(n, 1), max(0, len(columns) - 1))
+            _print_setup(sheet, title, subtitle, run_at, landscape=landscape)
         if any(s is not None for s in sums) and total_rows:
             last, n_last = sheets[-1]
             trow = n_last + 1
@@ -337,83 +498,197 @@ def write_xlsx(tmp: Path, result: ReportResult, chunks: Iterator[list[tuple]], *
                 else:
                     parts = [f"{_sheet_ref(s.name)}!{letter}2:{letter}{k + 1}" for s, k in sheets]
                     formula = f"=SUM({','.join(parts)})"
-                value = round(sums[i], 2) if c.kind != "int" else int(sums[i])
+                value: Any = float(sums[i]) if c.kind == "money" else (
+                    int(sums[i]) if c.kind == "int" else round(sums[i], 6))
                 last.write_formula(trow, i, formula, total_formats[c.kind], value)
             if first_text is not None:
                 last.write_string(trow, first_text, "Total", total_label)
 
-        chart_spec = result.definition.chart
-        if chart_spec is not None and total_rows:
-            _xlsx_chart(wb, sheets[0], columns, chart_spec, result.definition.display_title())
-        params = wb.add_worksheet("Parameters")
-        bold = wb.add_format({"bold": True})
-        params.set_column(0, 0, 22)
-        params.set_column(1, 1, 90)
-        params.write_string(0, 0, "Parameter", head)
-        params.write_string(0, 1, "Value", head)
-        for i, (k, v) in enumerate(result.parameter_rows(total_rows), start=1):
-            params.write_string(i, 0, k, bold)
-            params.write_string(i, 1, neutralise(v))
+        chart = chart_acc.data() if total_rows else None
+        if chart is not None:
+            _xlsx_chart(wb, chart, result, subtitle, run_at)
+        _parameters_sheet(wb, result, total_rows, head, title, subtitle, run_at)
+        if chart is not None:
+            _chart_data_sheet(wb, chart, result)
         sheets[0][0].activate()
     finally:
         wb.close()
     return total_rows, len(sheets)
 
 
-def _xlsx_chart(wb: Any, first: tuple[Any, int], columns: list[OutputColumn], spec: ChartSpec, title: str) -> None:
-    from backoffice.reports.charts import chart_columns
-
-    picked = chart_columns(columns, spec)
-    if picked is None:
-        return
-    x, ys = picked
-    ws, n = first
-    n = min(n, CHART_MAX_POINTS)
-    kind = {"line": {"type": "line"}, "bar": {"type": "column"}, "stacked_bar": {"type": "column", "subtype": "stacked"},
-            "pie": {"type": "pie"}}[spec.kind]
-    chart = wb.add_chart(kind)
-    xi = columns.index(x)
-    # Leading dimension columns make a multi-level category axis (location › category).
-    dims_before = [i for i, c in enumerate(columns) if c.role == "dimension"]
-    x_first = xi
-    if xi == 0 and len(dims_before) > 1 and dims_before == list(range(len(dims_before))) and spec.kind != "pie":
-        x_last = dims_before[-1]
+def _write_text(write_string: Callable[..., Any], row: int, col: int, text: str, quoted: Any) -> None:
+    if text and text[0] in _FORMULA_FIRST:
+        write_string(row, col, text, quoted)
     else:
-        x_last = xi
+        write_string(row, col, text)
+
+
+def _parameters_sheet(wb: Any, result: ReportResult, rows: int, head: Any, title: str, subtitle: str,
+                      run_at: str) -> None:
+    """Label and value side by side, wrapped, on pages as wide as the paper (portrait)."""
+    params = wb.add_worksheet("Parameters")
+    label = wb.add_format({"bold": True, "valign": "top"})
+    value = wb.add_format({"text_wrap": True, "valign": "top"})
+    value_quoted = wb.add_format({"text_wrap": True, "valign": "top", "quote_prefix": True})
+    params.set_column(0, 0, 24)
+    params.set_column(1, 1, 72)
+    params.write_string(0, 0, "Parameter", head)
+    params.write_string(0, 1, "Value", head)
+    for i, (k, v) in enumerate(result.parameter_rows(rows, timezone=result.timezone), start=1):
+        params.write_string(i, 0, k, label)
+        params.write_string(i, 1, v, value_quoted if v and v[0] in _FORMULA_FIRST else value)
+        lines = sum(max(1, math.ceil(len(part) / 80)) for part in v.split("\n"))
+        if lines > 1:
+            params.set_row(i, 15 * lines)
+    _print_setup(params, title, subtitle, run_at, landscape=False)
+
+
+def _xlsx_chart(wb: Any, data: Any, result: ReportResult, subtitle: str, run_at: str) -> None:
+    """A native chart on its own sheet, drawn from a hidden "Chart data" sheet that holds exactly what it
+    shows: the periods as real dates (the axis in the bucket's format) or the categories (top N and
+    "Other", names cut to fit), one column per measure."""
+    n = len(data.labels)
+    names = list(data.series)
+    kinds = data.kinds
+    dated = _dated(data)
+    axis_format = axis_number_format(data.bucket) if data.bucket else "yyyy-mm-dd"
+    kind = {"line": {"type": "line"}, "bar": {"type": "column"}, "stacked_bar": {"type": "column", "subtype": "stacked"},
+            "pie": {"type": "pie"}}[data.kind]
+    if data.horizontal:
+        kind = {"type": "bar", **({"subtype": "stacked"} if data.kind == "stacked_bar" else {})}
+    chart = wb.add_chart(kind)
     palette = ["#2563EB", "#F59E0B", "#10B981", "#EF4444", "#8B5CF6", "#0EA5E9", "#84CC16", "#EC4899"]
-    for k, y in enumerate(ys):
-        yi = columns.index(y)
+    for j, name in enumerate(names):
+        colour = palette[j % len(palette)]
         series: dict[str, Any] = {
-            "name": [ws.name, 0, yi],
-            "categories": [ws.name, 1, x_first, n, x_last],
-            "values": [ws.name, 1, yi, n, yi],
+            "name": ["Chart data", 0, j + 1],
+            "categories": ["Chart data", 1, 0, n, 0],
+            "values": ["Chart data", 1, j + 1, n, j + 1],
         }
-        if spec.kind == "line":
-            series["line"] = {"color": palette[k % len(palette)], "width": 2}
-        elif spec.kind != "pie":
-            series["fill"] = {"color": palette[k % len(palette)]}
+        points: list[Any] = []
+        for k in range(n):
+            if data.partial[k] if k < len(data.partial) else False:
+                points.append({"fill": {"color": colour, "transparency": 55},
+                               "border": {"color": colour, "dash_type": "dash", "width": 1.25}}
+                              if data.kind != "line" else {"border": {"color": colour, "dash_type": "dash"}})
+            elif data.other and k == n - 1:
+                points.append({"fill": {"color": "#94A3B8"}, "border": {"none": True}})
+            else:
+                points.append(None)
+        if data.kind == "line":
+            series["line"] = {"color": colour, "width": 2}
+            series["marker"] = {"type": "circle", "size": 4, "fill": {"color": colour}, "border": {"color": colour}}
+        elif data.kind == "pie":
+            points = [{"fill": {"color": "#94A3B8" if data.other and k == n - 1 else palette[k % len(palette)]}}
+                      for k in range(n)]
+        else:
+            series["fill"] = {"color": colour}
+            series["gap"] = 60
+        if data.kind == "stacked_bar":
+            series["overlap"] = 100
+        if any(p is not None for p in points):
+            series["points"] = points
+        if data.kind == "pie":
+            series["data_labels"] = {"percentage": True, "category": True, "separator": "\n",
+                                     "position": "best_fit", "font": {"size": 8}}
         chart.add_series(series)
-    chart.set_title({"name": spec.title or title})
-    if spec.kind != "pie":
-        chart.set_legend({"position": "bottom"} if len(ys) > 1 else {"none": True})
-        chart.set_y_axis({"num_format": NUM_FORMATS.get(ys[0].kind, "General"), "major_gridlines":
-                          {"visible": True, "line": {"color": "#E2E8F0"}}})
+    partial = [data.labels[k] for k in range(n) if k < len(data.partial) and data.partial[k]]
+    chart_title = data.title
+    if partial and dated:   # the axis shows the period, the title says which one is incomplete
+        chart_title += " (" + ", ".join(label.replace(PARTIAL_SUFFIX, "") for label in partial) + \
+            (" is" if len(partial) == 1 else " are") + " partial: lighter)"
+    chart.set_title({"name": chart_title, "name_font": {"size": 13, "bold": True}})
+    value_format = money_format(result.currency) if kinds[names[0]] == "money" else NUM_FORMATS.get(kinds[names[0]],
+                                                                                                  "General")
+    if data.kind != "pie":
+        chart.set_legend({"position": "bottom"} if len(names) > 1 else {"none": True})
+        category_axis: dict[str, Any] = {"num_font": {"size": 9}}
+        if dated:
+            category_axis["num_format"] = axis_format
+        if n > 24 and not data.horizontal:
+            category_axis["interval_unit"] = math.ceil(n / 24)
+            category_axis["num_font"]["rotation"] = -45
+        elif n > 8 and not data.horizontal:
+            category_axis["num_font"]["rotation"] = -45
+        if data.horizontal:
+            category_axis["reverse"] = True   # the first (largest) on top, as in the table
+            category_axis["crossing"] = "max"  # and the value axis stays at the bottom
+            category_axis["num_font"]["size"] = 8
+        value_axis = {"num_format": value_format.split(";")[0].replace(".00", "").replace(".000", ""),
+                      "num_font": {"size": 9},
+                      "major_gridlines": {"visible": True, "line": {"color": "#E2E8F0"}}}
+        if data.horizontal:
+            chart.set_y_axis(category_axis)
+            chart.set_x_axis(value_axis)
+        else:
+            chart.set_x_axis(category_axis)
+            chart.set_y_axis(value_axis)
+    else:
+        chart.set_legend({"position": "right", "font": {"size": 9}})
     sheet = wb.add_chartsheet("Chart")
     sheet.set_chart(chart)
+    _print_setup(sheet, result.definition.display_title(), subtitle, run_at, landscape=True, chartsheet=True)
+
+
+def _dated(data: Any) -> bool:
+    """Whether the chart's categories are dates an axis format can show (a week or a quarter cannot be
+    written as a date format: those categories are their labels)."""
+    return data.bucket in ("day", "month", "year") or (not data.bucket and data.x_dates is not None
+                                                        and data.kind != "pie")
+
+
+def _chart_data_sheet(wb: Any, data: Any, result: ReportResult) -> None:
+    n = len(data.labels)
+    names = list(data.series)
+    kinds = data.kinds
+    source = wb.add_worksheet("Chart data")
+    head = wb.add_format({"bold": True})
+    source.write_string(0, 0, data.x_label, head)
+    dated = _dated(data)
+    axis_format = axis_number_format(data.bucket) if data.bucket else "yyyy-mm-dd"
+    category_format = wb.add_format({"num_format": axis_format, "align": "left"})
+    value_formats = {k: wb.add_format({"num_format": money_format(result.currency) if k == "money"
+                                       else NUM_FORMATS.get(k, "General")}) for k in set(kinds.values())}
+    for j, name in enumerate(names):
+        source.write_string(0, j + 1, name, head)
+    for k in range(n):
+        x = data.x_values[k] if k < len(data.x_values) else data.labels[k]
+        d = as_date(x) if dated and x != "Other" else None
+        if d is not None:
+            source.write_datetime(k + 1, 0, d, category_format)
+        else:
+            source.write_string(k + 1, 0, data.labels[k])
+        for j, name in enumerate(names):
+            v = float(data.series[name][k])
+            if v == v:
+                if kinds[name] == "money":
+                    v = float(to_money(v, result.currency) or 0)
+                source.write_number(k + 1, j + 1, v, value_formats[kinds[name]])
+    source.set_column(0, 0, 30)
+    source.set_column(1, len(names), 16)
+    source.hide()
+
+
 
 
 # -- PDF ------------------------------------------------------------------------------------------------
-def _pdf_cell(v: Any, kind: str) -> str:
-    if v is None:
+def cell_text(v: Any, column: OutputColumn, result: ReportResult | None = None) -> str:
+    """A value as the PDF shows it: money with its currency's places, periods by their bucket
+    ("Jan 2025", "2025-W03", "Q1 2025", marked "(partial)"), long text cut."""
+    kind = column.kind
+    if v is None or (isinstance(v, float) and v != v):
         return ""
-    if kind == "money" and isinstance(v, (int, float)):
-        return f"{v:,.2f}"
-    if kind == "int" and isinstance(v, (int, float)):
+    if kind == "money" and isinstance(v, (int, float, Decimal)):
+        return money_text(v, result.currency if result else None)
+    if kind == "int" and isinstance(v, (int, float, Decimal)):
         return f"{int(v):,}"
-    if kind == "number" and isinstance(v, (int, float)):
-        return f"{v:,.2f}"
-    if kind == "percent" and isinstance(v, (int, float)):
-        return f"{v:.1%}"
+    if kind == "number" and isinstance(v, (int, float, Decimal)):
+        return f"{float(v):,.2f}"
+    if kind == "percent" and isinstance(v, (int, float, Decimal)):
+        return f"{float(v):.1%}"
+    bucket = bucket_of(column.key, kind)
+    if bucket and as_date(v) is not None:
+        return bucket_label(v, bucket, result is not None and result.is_partial(column.key, v))
     if isinstance(v, dt.datetime):
         return v.strftime("%Y-%m-%d %H:%M")
     if isinstance(v, dt.date):
@@ -434,42 +709,60 @@ def write_pdf(tmp: Path, result: ReportResult) -> int:
 
 def pdf_pages(result: ReportResult, *, rows_per_page: int = 32) -> Iterator[tuple[Any, int]]:
     """A4 landscape pages: the title, parameters and chart first, then the table, paginated, with the
-    header on each page and numbers right-aligned. Yields (figure, rows so far)."""
+    header on each page and numbers right-aligned; each page ends with the run time and "Page n of N".
+    Yields (figure, rows so far)."""
     from matplotlib.figure import Figure
 
     from backoffice.reports import charts
 
     size = (11.69, 8.27)
     columns = result.columns
-    rows = [[_pdf_cell(v, c.kind) for v, c in zip(r, columns)] for chunk in _frame_chunks(result) for r in chunk]
+    rows = [[cell_text(v, c, result) for v, c in zip(r, columns)] for chunk in _frame_chunks(result) for r in chunk]
     title = result.definition.display_title()
+    run_at = _run_at(result)
+    right = [c.numeric for c in columns]
+    additive = [c.additive and c.numeric for c in columns]
+    has_totals = bool(rows) and any(additive) and not result.truncated
+    if has_totals:
+        totals = []
+        for c, add in zip(columns, additive):
+            if not add:
+                totals.append("")
+                continue
+            values = [v for v in result.frame[c.key].tolist() if v is not None and v == v]
+            total: Any = sum((to_money(v, result.currency) or 0 for v in values), Decimal(0)) if c.kind == "money" \
+                else sum(float(v) for v in values)
+            totals.append(cell_text(total, c, result))
+        first_free = next((i for i, add in enumerate(additive) if not add), None)
+        if first_free is not None:
+            totals[first_free] = "Total"
+        rows.append(totals)
+    pages = 1 + (math.ceil(len(rows) / rows_per_page) if rows else 1)
+
+    def footer(page: Any, number: int) -> None:
+        page.text(0.03, 0.02, run_at, fontsize=7.5, color="#64748b")
+        page.text(0.97, 0.02, f"Page {number} of {pages}", fontsize=7.5, color="#64748b", ha="right")
+
     first = Figure(figsize=size)
     first.text(0.04, 0.95, title, fontsize=18, fontweight="bold", color="#0f172a", va="top")
-    lines = [f"{k}: {v}" for k, v in result.parameter_rows()]
+    lines = [f"{k}: {v}" for k, v in result.parameter_rows(timezone=result.timezone)]
+    lines = [line if len(line) <= 150 else line[:149] + "…" for line in lines]
     first.text(0.04, 0.89, "\n".join(lines[:14]), fontsize=8.5, color="#334155", va="top", linespacing=1.5)
     data = charts.chart_data(result)
     if data is not None:
-        charts.draw(first, data, rect=(0.07, 0.08, 0.88, 0.42))
+        charts.draw(first, data, rect=(0.07, 0.1, 0.88, 0.4) if not data.horizontal else (0.25, 0.1, 0.7, 0.4))
+    footer(first, 1)
     yield first, 0
     if not rows:
         page = Figure(figsize=size)
         page.text(0.04, 0.95, f"{title}: no rows", fontsize=12, va="top")
         page.text(0.04, 0.9, "   ".join(c.label for c in columns), fontsize=9, fontweight="bold", va="top")
+        footer(page, 2)
         yield page, 0
         return
-    right = [c.numeric for c in columns]
-    additive = [c.additive and c.numeric for c in columns]
-    if any(additive) and not result.truncated:
-        totals = [_pdf_cell(float(result.frame[c.key].fillna(0).sum()), c.kind) if add else "" for c, add
-                  in zip(columns, additive)]
-        first_free = next((i for i, add in enumerate(additive) if not add), None)
-        if first_free is not None:
-            totals[first_free] = "Total"
-        rows.append(totals)
-    has_totals = any(additive) and not result.truncated
-    for start in range(0, len(rows), rows_per_page):
+    for number, start in enumerate(range(0, len(rows), rows_per_page), start=2):
         page = Figure(figsize=size)
-        ax = page.add_axes((0.03, 0.05, 0.94, 0.86))
+        ax = page.add_axes((0.03, 0.06, 0.94, 0.85))
         ax.set_axis_off()
         end = min(start + rows_per_page, len(rows))
         shown = len(rows) - (1 if has_totals else 0)
@@ -491,7 +784,11 @@ def pdf_pages(result: ReportResult, *, rows_per_page: int = 32) -> Iterator[tupl
                 cell.set_facecolor("#eef2f7")
             elif r % 2 == 0:
                 cell.set_facecolor("#f8fafc")
+            if r > 0 and cell.get_text().get_text().endswith(PARTIAL_SUFFIX):
+                cell.get_text().set_fontstyle("italic")
+                cell.get_text().set_color("#64748b")
             if c < len(right) and right[c]:
                 cell.get_text().set_horizontalalignment("right")
                 cell._loc = "right"  # noqa: SLF001 - matplotlib places a cell's text by its loc
+        footer(page, number)
         yield page, end

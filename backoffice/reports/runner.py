@@ -17,7 +17,9 @@ import pandas as pd
 
 from backoffice.db import Database
 from backoffice.reports.compiler import CompiledReport, OutputColumn, compile_report
+from backoffice.reports.dates import RELATIVE_RANGES, describe_range
 from backoffice.reports.definition import ReportDefinition
+from backoffice.reports.formats import bucket_label, bucket_of, to_money
 from backoffice.services.base import ServiceError
 
 CHUNK_ROWS = 10_000
@@ -78,22 +80,50 @@ class ReportResult:
     notes: list[str] = field(default_factory=list)
     truncated: bool = False
     forecast: Any = None  # the Forecast of the revenue forecast report
+    timezone: str = "UTC"  # the one run times are shown in (a schedule's)
 
     @property
     def definition(self) -> ReportDefinition:
         return self.compiled.definition
 
-    def parameter_rows(self, rows: int | None = None) -> list[tuple[str, str]]:
-        """What the Parameters sheet (and the PDF header) shows: how this result was produced."""
+    @property
+    def currency(self) -> str:
+        return self.compiled.currency
+
+    def is_partial(self, key: str, value: Any) -> bool:
+        """Whether ``value`` of the date-bucket column ``key`` is a period the report covers in part."""
+        return self.compiled.is_partial(key, value)
+
+    def parameter_rows(self, rows: int | None = None, *, timezone: str = "UTC",
+                       run_at: dt.datetime | None = None) -> list[tuple[str, str]]:
+        """What the Parameters sheet (and the PDF header) shows: how this result was produced, in words
+        ("Period: Last 24 months (2024-04-01 – 2026-03-10)"), with the time zone of its dates."""
         d = self.definition
-        out = [("Report", d.display_title()), ("Source", self.compiled.source.title),
-                ("Run at", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
-                ("As of", self.compiled.today.isoformat())]
-        out += [(f"Parameter {k}", str(v)) for k, v in sorted(self.compiled.params.items())]
-        out += [("Filter", t) for t in self.compiled.filter_text]
-        out += [(k.replace("_", " ").capitalize(), str(v)) for k, v in sorted(d.options.items())]
+        compiled = self.compiled
+        run_at = run_at or dt.datetime.now(dt.timezone.utc)
+        try:
+            from zoneinfo import ZoneInfo
+
+            local = run_at.astimezone(ZoneInfo(timezone))
+        except (ValueError, KeyError, ImportError):
+            local, timezone = run_at.astimezone(dt.timezone.utc), "UTC"
+        out = [("Report", d.display_title()), ("Source", compiled.source.title),
+               ("Run at", f"{local:%Y-%m-%d %H:%M} ({timezone})"),
+               ("As of", compiled.today.isoformat()),
+               ("Time zone", "Dates and periods are in UTC" + (f"; run times in {timezone}" if timezone != "UTC"
+                                                                 else ""))]
+        if any(o.kind == "money" for o in self.columns):
+            out.append(("Currency", compiled.currency))
+        for k, v in sorted(compiled.params.items()):
+            out.append((_param_label(compiled, k), _param_value(v, compiled.today)))
+        # a filter whose value is a parameter is said by the parameter's line
+        out += [("Filter", t) for f, t in zip(d.filters, compiled.filter_text) if not (f.param and f.param in
+                                                                                     compiled.params)]
+        options = compiled.source.options
+        out += [(options.get(k, k.replace("_", " ").capitalize()), _param_value(v, compiled.today))
+                for k, v in sorted(d.options.items()) if k not in compiled.params]
         if d.group_by:
-            out.append(("Grouped by", ", ".join(o.label for o in self.compiled.outputs if o.role == "dimension")))
+            out.append(("Grouped by", ", ".join(o.label for o in compiled.outputs if o.role == "dimension")))
         if d.limit:
             out.append(("Limit", f"{d.limit:,} rows"))
         out += [("Note", n) for n in self.notes]
@@ -101,10 +131,36 @@ class ReportResult:
         return out
 
 
-def _frame(rows: list[tuple], outputs: list[OutputColumn]) -> pd.DataFrame:
+def _param_label(compiled: CompiledReport, name: str) -> str:
+    option = compiled.source.options.get(name)
+    if option:
+        return option
+    return name.replace("_", " ").capitalize()
+
+
+def _param_value(value: Any, today: dt.date) -> str:
+    """A parameter in words: a relative range by its name and dates, anything else as it is."""
+    if isinstance(value, str) and (value in RELATIVE_RANGES or ".." in value):
+        try:
+            return describe_range(value, today)
+        except ValueError:
+            return value
+    if isinstance(value, dict) and ("from" in value or "to" in value):
+        try:
+            return describe_range(value, today)
+        except ValueError:
+            return str(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _frame(rows: list[tuple], outputs: list[OutputColumn], currency: str | None = None) -> pd.DataFrame:
     frame = pd.DataFrame([tuple(r) for r in rows], columns=[o.key for o in outputs])
     for o in outputs:
-        if o.kind in ("money", "number", "percent"):
+        if o.kind == "money":   # Decimal rounded to the currency's places (None when empty)
+            frame[o.key] = pd.Series([to_money(v, currency) for v in frame[o.key]], index=frame.index, dtype=object)
+        elif o.kind in ("number", "percent"):
             frame[o.key] = pd.to_numeric(frame[o.key], errors="coerce").astype("float64")
         elif o.kind == "int":
             col = pd.to_numeric(frame[o.key], errors="coerce")
@@ -163,8 +219,8 @@ def run(db: Database, defn: ReportDefinition, params: dict[str, Any] | None = No
         finally:
             if handle is not None:
                 handle.detach()
-    frame = _frame(rows, compiled.outputs)
-    result_obj = ReportResult(compiled, frame, list(compiled.outputs), truncated=truncated)
+    frame = _frame(rows, compiled.outputs, compiled.currency)
+    result_obj = ReportResult(compiled, frame, list(compiled.outputs), notes=list(compiled.notes), truncated=truncated)
     if defn.post:
         from backoffice.reports.builtin import POST_STEPS
 
@@ -192,11 +248,20 @@ def pivot(result: ReportResult) -> None:
         wide = frame.set_index(key)[[m.key for m in measures]].unstack().to_frame().T
     columns: list[OutputColumn] = list(dims)
     flat: dict[Any, str] = {}
+    taken = {o.key for o in dims}
+    pivot_col = next(o for o in result.columns if o.key == key)
+    bucket = bucket_of(pivot_col.key, pivot_col.kind)
     for m in measures:
         for v in values:
-            name = _pivot_name(v) if len(measures) == 1 else f"{m.label} · {_pivot_name(v)}"
+            # A label made from data is only ever a label: the column's key is made unique apart from it.
+            text = _pivot_name(v, bucket, result.is_partial(key, v))
+            label = text if len(measures) == 1 else f"{m.label} · {text}"
+            name, n = label, 2
+            while name in taken:
+                name, n = f"{label} ({n})", n + 1
+            taken.add(name)
             flat[(m.key, v)] = name
-            columns.append(OutputColumn(name, name, m.kind, "measure", m.additive))
+            columns.append(OutputColumn(name, label, m.kind, "measure", m.additive))
     wide = wide.reindex(columns=list(flat))
     wide.columns = [flat[c] for c in wide.columns]
     wide = wide.reset_index(drop=not index)
@@ -205,13 +270,20 @@ def pivot(result: ReportResult) -> None:
             col = flat[(m.key, v)]
             if m.kind in ("int",):
                 wide[col] = wide[col].fillna(0).astype("int64")
+            elif m.kind == "money":
+                wide[col] = pd.Series([to_money(x, result.currency) for x in wide[col]], index=wide.index,
+                                      dtype=object)
             else:
                 wide[col] = wide[col].astype("float64")
     result.frame = wide
     result.columns = columns
 
 
-def _pivot_name(v: Any) -> str:
+def _pivot_name(v: Any, bucket: str = "", partial: bool = False) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "(empty)"
+    if bucket:
+        return bucket_label(v, bucket, partial)
     if isinstance(v, dt.date):
         return v.isoformat()
     return str(v)

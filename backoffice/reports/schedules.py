@@ -365,10 +365,12 @@ def deliver(db: Database, spec: ScheduleSpec, due: dt.datetime, *, password: str
                     raise OSError(f"cannot create the folder {target.parent}: {exc.strerror or exc}") from exc
             if not os.access(target.parent, os.W_OK):
                 raise OSError(f"the folder {target.parent} is not writable")
-            result = export_report(db, defn, target, spec.format, spec.params, today=local.date())
+            result = export_report(db, defn, target, spec.format, spec.params, today=local.date(),
+                                   timezone=spec.timezone)
             places.append(str(target))
         else:
-            result = export_report(db, defn, Path(tmpdir) / filename, spec.format, spec.params, today=local.date())
+            result = export_report(db, defn, Path(tmpdir) / filename, spec.format, spec.params, today=local.date(),
+                                   timezone=spec.timezone)
         if spec.email_to:
             values["rows"] = result.rows
             _mail(db, spec, result.path, values, password)

@@ -71,6 +71,7 @@ class ComputedSpec:
     build: Callable[[Callable[[str, str], Any]], Any]
     uses: tuple[str, ...]
     additive: bool = False
+    hidden: bool = False   # kept so saved definitions still compile, not offered in the builder
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def _customer_type(ns: dict[str, Any]) -> Any:
 _REVENUE = OrderLine.quantity * OrderLine.unit_price - OrderLine.discount
 
 SALES_LINES = Source(
-    "sales_lines", "Sales lines", "Every line of every order: revenue, units, cost and margin.",
+    "sales_lines", "Sales lines", "Every line of every order: revenue, units, cost, gross profit and margin %.",
     OrderLine,
     fields=[
         F("ordered_at", "Ordered", "datetime", lambda ns: Order.ordered_at, "order"),
@@ -179,8 +180,11 @@ SALES_LINES = Source(
         JoinSpec("category", lambda ns: (Category, Category.id == Product.category_id), ("product",), outer=True),
     ],
     computed=[
-        ComputedSpec("margin", "Margin", "money", lambda a: a("revenue", "sum") - a("cost_amount", "sum"),
-                     ("revenue", "cost_amount"), additive=True),
+        ComputedSpec("gross_profit", "Gross profit", "money",
+                     lambda a: a("revenue", "sum") - a("cost_amount", "sum"), ("revenue", "cost_amount"), additive=True),
+        # The amount was once called "margin"; definitions saved with that name read as gross profit.
+        ComputedSpec("margin", "Gross profit", "money", lambda a: a("revenue", "sum") - a("cost_amount", "sum"),
+                     ("revenue", "cost_amount"), additive=True, hidden=True),
         ComputedSpec("margin_pct", "Margin %", "percent",
                      lambda a: _ratio(a("revenue", "sum") - a("cost_amount", "sum"), a("revenue", "sum")),
                      ("revenue", "cost_amount")),

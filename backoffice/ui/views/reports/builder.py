@@ -144,7 +144,12 @@ class BuilderPanel(QWidget):
         self.limit_spin.setRange(0, 1_000_000)
         self.limit_spin.setSpecialValueText(tr("All rows"))
         self.limit_spin.setSingleStep(10)
-        for w in (self.chart_combo, self.pivot_combo, self.sort_combo):
+        self.partial_combo = QComboBox()
+        self.partial_combo.addItem(tr("Mark as partial"), "mark")
+        self.partial_combo.addItem(tr("Leave out"), "exclude")
+        self.partial_combo.setToolTip(tr("A period the report covers only in part (the current month, today): "
+                                         "marked in the table and the chart, or left out"))
+        for w in (self.chart_combo, self.pivot_combo, self.sort_combo, self.partial_combo):
             w.currentIndexChanged.connect(self._emit)
         self.sort_desc.toggled.connect(self._emit)
         self.limit_spin.valueChanged.connect(self._emit)
@@ -191,6 +196,7 @@ class BuilderPanel(QWidget):
         sort_row.addWidget(self.sort_desc)
         shape.addRow(tr("Sort"), sort_row)
         shape.addRow(tr("Limit"), self.limit_spin)
+        shape.addRow(tr("Partial periods"), self.partial_combo)
         layout.addLayout(shape)
         self._on_source()
         self._edit(None, None)
@@ -215,6 +221,8 @@ class BuilderPanel(QWidget):
             item.setToolTip(f.name)
             self.fields.addItem(item)
         for c in src.computed:
+            if c.hidden:
+                continue
             item = QListWidgetItem(f"{c.label}  ·  {tr('computed')}")
             set_entry(item, {"field": c.name, "computed": True})
             item.setToolTip(tr("A measure computed from aggregates"))
@@ -406,6 +414,7 @@ class BuilderPanel(QWidget):
                 self.sort_combo.setCurrentIndex(max(0, self.sort_combo.findData(made[0] if made else None)))
             self.sort_desc.setChecked(bool(first and first.desc))
             self.limit_spin.setValue(defn.limit or 0)
+            self.partial_combo.setCurrentIndex(max(0, self.partial_combo.findData(defn.partial_periods)))
         finally:
             self._loading = False
         self._edit(None, None)
@@ -444,4 +453,5 @@ class BuilderPanel(QWidget):
             limit=self.limit_spin.value() or None, pivot=self.pivot_combo.currentData(), chart=chart,
             options={} if source_changed else dict(base.options),
             params={} if source_changed else dict(base.params),
-            post=None if source_changed else base.post)
+            post=None if source_changed else base.post, currency=base.currency,
+            partial_periods=self.partial_combo.currentData() or "mark")

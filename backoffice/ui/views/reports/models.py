@@ -3,18 +3,22 @@
 :class:`ResultTableModel` shows a report result lazily: it holds the result's rows and exposes them
 200 at a time as the table scrolls (``canFetchMore`` / ``fetchMore``), so a preview of thousands of
 rows costs nothing until it is looked at. Numbers are right-aligned in the user's format, money with
-two decimals, ratios as percentages.
+its currency's places, ratios as percentages, periods as the
+exports label them (the current, partial one in italics).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from backoffice.reports.compiler import OutputColumn
+from backoffice.reports.formats import bucket_label, bucket_of, currency_places, to_money
 from backoffice.reports.library import ReportEntry
 from backoffice.ui import theme
 from backoffice.ui.views.inventory.common import LEFT, OBJECT_ROLE, RIGHT, SORT_ROLE, ui_locale
@@ -24,20 +28,22 @@ _ROOT = QModelIndex()
 BATCH = 200
 
 
-def format_value(value: Any, kind: str, bucket: str = "") -> str:
+def format_value(value: Any, kind: str, bucket: str = "", *, partial: bool = False, currency: str = "") -> str:
+    """A value as the table shows it: periods as the exports label them ("Jan 2025", "2025-W03",
+    "Q1 2025", "(partial)" for an incomplete one), money with its currency's places."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime) and bucket in ("month", "quarter", "year"):
-        return {"month": f"{value:%Y-%m}", "quarter": f"{value.year} Q{(value.month - 1) // 3 + 1}",
-                "year": str(value.year)}[bucket]
+    if bucket and isinstance(value, dt.date):
+        return bucket_label(value, bucket, partial)
     loc = ui_locale()
-    if kind == "money" and isinstance(value, (int, float)):
-        return loc.toString(float(value), "f", 2)
-    if kind == "int" and isinstance(value, (int, float)):
+    if kind == "money" and isinstance(value, (int, float, Decimal)):
+        amount = to_money(value, currency)
+        return "" if amount is None else loc.toString(float(amount), "f", currency_places(currency))
+    if kind == "int" and isinstance(value, (int, float, Decimal)):
         return loc.toString(int(value))
-    if kind == "number" and isinstance(value, (int, float)):
+    if kind == "number" and isinstance(value, (int, float, Decimal)):
         return loc.toString(float(value), "f", 2)
-    if kind == "percent" and isinstance(value, (int, float)):
+    if kind == "percent" and isinstance(value, (int, float, Decimal)):
         return loc.toString(float(value) * 100, "f", 1) + " %"
     if isinstance(value, dt.datetime):
         return value.astimezone().strftime("%Y-%m-%d %H:%M")
@@ -54,13 +60,23 @@ class ResultTableModel(QAbstractTableModel):
         self.columns: list[OutputColumn] = []
         self._rows: list[tuple] = []
         self._shown = 0
+        self._buckets: list[str] = []
+        self._is_partial: Callable[[str, Any], bool] = lambda key, value: False
+        self.currency = ""
 
-    def set_result(self, columns: list[OutputColumn], rows: list[tuple]) -> None:
+    def set_result(self, columns: list[OutputColumn], rows: list[tuple], *,
+                   is_partial: Callable[[str, Any], bool] | None = None, currency: str = "") -> None:
         self.beginResetModel()
         self.columns = list(columns)
         self._rows = rows
         self._shown = min(BATCH, len(rows))
+        self._buckets = [bucket_of(c.key, c.kind) for c in self.columns]
+        self._is_partial = is_partial or (lambda key, value: False)
+        self.currency = currency
         self.endResetModel()
+
+    def is_partial(self, row: int, column: int) -> bool:
+        return bool(self._buckets[column]) and self._is_partial(self.columns[column].key, self._rows[row][column])
 
     def clear(self) -> None:
         self.set_result([], [])
@@ -110,13 +126,22 @@ class ResultTableModel(QAbstractTableModel):
         column = self.columns[index.column()]
         value = self._rows[index.row()][index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            bucket = column.key.rsplit("_", 1)[-1] if column.kind == "date" else ""
-            return format_value(value, column.kind, bucket)
+            bucket = self._buckets[index.column()]
+            return format_value(value, column.kind, bucket, currency=self.currency,
+                                partial=bool(bucket) and self._is_partial(column.key, value))
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return RIGHT if column.numeric else LEFT
+        if role == Qt.ItemDataRole.FontRole and self.is_partial(index.row(), index.column()):
+            from PySide6.QtGui import QFont
+
+            font = QFont()
+            font.setItalic(True)
+            return font
+        if role == Qt.ItemDataRole.ToolTipRole and self.is_partial(index.row(), index.column()):
+            return "A period the report covers only in part"
         if role == SORT_ROLE:
             return value
-        if role == Qt.ItemDataRole.ForegroundRole and column.numeric and isinstance(value, (int, float)) \
+        if role == Qt.ItemDataRole.ForegroundRole and column.numeric and isinstance(value, (int, float, Decimal)) \
                 and value < 0:
             from PySide6.QtGui import QBrush, QColor
 

@@ -357,7 +357,7 @@ class ReportsView(ViewPage):
         result, rows = value
         self.result = result
         self.banner.hide()
-        self.table_model.set_result(result.columns, rows)
+        self.table_model.set_result(result.columns, rows, is_partial=result.is_partial, currency=result.currency)
         self._size_columns(rows)
         if not rows:
             self.empty.set_text(self.tr("No rows"), self.tr("Nothing matches: widen the period or remove a filter."))
