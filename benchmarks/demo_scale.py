@@ -36,9 +36,10 @@ from backoffice.services.users import ensure_user  # noqa: E402
 STEP_TABLES = {
     "categories": "categories", "attributes": "attributes", "attribute values": "attribute_values",
     "locations": "locations", "suppliers": "suppliers", "products": "products", "product tags": "product_tags",
-    "variants": "variants", "variant options": "variant_options", "opening stock documents": "stock_operations",
-    "stock levels": "stock_levels", "the stock ledger": "stock_moves", "customers": "customers",
-    "orders": "orders", "order lines": "order_lines",
+    "variants": "variants", "variant options": "variant_options", "supplier items": "supplier_items",
+    "customers": "customers", "orders": "orders", "order lines": "order_lines",
+    "stock documents (opening, receipts, sales)": "stock_operations", "stock levels": "stock_levels",
+    "the stock ledger": "stock_moves",
 }
 
 

@@ -22,11 +22,14 @@ from backoffice.models import (
     Base,
     Category,
     Customer,
+    ImageVersion,
     Location,
     LocationKind,
     Order,
     OrderLine,
     Product,
+    ProductImage,
+    ProductImageVariant,
     ProductStatus,
     ProductTag,
     StockLevel,
@@ -44,6 +47,7 @@ N = 200
 ANCHOR = dt.date(2025, 6, 30)
 DEMO_MODELS = [Category, Attribute, AttributeValue, Location, Supplier, Product, ProductTag, Variant, VariantOption,
                StockOperation, StockLevel, StockMove, Customer, Order, OrderLine]
+IMAGE_MODELS = [ProductImage, ImageVersion, ProductImageVariant]
 
 
 def _generate(db: Database, actor: Actor, **kw) -> DemoSummary:
@@ -81,10 +85,10 @@ def _wipe(db: Database) -> None:
     with db.engine.begin() as conn:
         if db.is_sqlite:
             conn.execute(Category.__table__.update().values(parent_id=None))  # the tree refers to itself
-            for model in reversed(DEMO_MODELS):
+            for model in reversed(DEMO_MODELS + IMAGE_MODELS):
                 conn.execute(model.__table__.delete())
         else:
-            names = ", ".join(m.__tablename__ for m in DEMO_MODELS)
+            names = ", ".join(m.__tablename__ for m in DEMO_MODELS + IMAGE_MODELS)
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
@@ -204,18 +208,130 @@ def test_ledger_invariant_holds(db: Database, actor: Actor) -> None:
         assert any(sl.low_stock_threshold is not None for sl in levels.values())
         assert any(sl.reorder_point is not None for sl in levels.values())
         assert any(sl.on_hand <= sl.low_stock_threshold for sl in levels.values() if sl.low_stock_threshold is not None)
-        ops = list(s.scalars(select(StockOperation)))
+        ops = {op.id: op for op in s.scalars(select(StockOperation))}
         stocked = {loc for _, loc in levels}
-        assert len(ops) == len(stocked)
+        reasons = collections.Counter(op.reason for op in ops.values())
+        assert reasons["opening_balance"] == len(stocked) and reasons["receipt"] > 0 and reasons["sale"] > 0
+        assert set(reasons) == {"opening_balance", "receipt", "sale"}
         codes = {loc.id: loc.code for loc in s.scalars(select(Location))}
-        op_location = {}
+        op_location: dict[int, int] = {}
         for m in s.scalars(select(StockMove)):
+            op = ops[m.operation_pk]
+            if op.reason == "sale":
+                assert kind[m.from_location_id] in INTERNAL_KINDS and kind[m.to_location_id] is LocationKind.CUSTOMER
+                continue
             assert kind[m.from_location_id] is LocationKind.SUPPLIER
             op_location.setdefault(m.operation_pk, m.to_location_id)
-            assert op_location[m.operation_pk] == m.to_location_id  # one document per location
-        for op in ops:
-            assert op.reason == "opening_balance" and op.user_id == actor.user_id
-            assert op.operation_id == f"demo-opening-{codes[op_location[op.id]]}-3"
+            assert op_location[m.operation_pk] == m.to_location_id  # one receiving location per document
+        for op in ops.values():
+            assert op.user_id == actor.user_id
+            if op.reason == "opening_balance":
+                assert op.operation_id == f"demo-opening-{codes[op_location[op.id]]}-3"
+        # The running balance of every level never went below zero, in the order the documents were posted.
+        balance: dict[tuple[int, int], int] = collections.defaultdict(int)
+        moves = sorted(s.scalars(select(StockMove)), key=lambda m: (ops[m.operation_pk].created_at, m.id))
+        for m in moves:
+            balance[(m.variant_id, m.to_location_id)] += m.quantity
+            balance[(m.variant_id, m.from_location_id)] -= m.quantity
+            if kind[m.from_location_id] in INTERNAL_KINDS:
+                assert balance[(m.variant_id, m.from_location_id)] >= 0, m.id
+
+
+def test_sales_post_through_the_ledger(db: Database, actor: Actor) -> None:
+    """Every shipped order line is a move location -> customer in a "sale" document named after the
+    order and dated with it; cancelled orders move nothing; per variant, sold == moved to customers."""
+    _generate(db, actor, seed=4)
+    with db.read() as s:
+        kind = {loc.id: loc.kind for loc in s.scalars(select(Location))}
+        orders = {o.id: o for o in s.scalars(select(Order))}
+        sold: collections.Counter = collections.Counter()
+        for ln in s.scalars(select(OrderLine)):
+            if orders[ln.order_id].status != "cancelled":
+                sold[ln.variant_id] += ln.quantity
+        ops = {op.id: op for op in s.scalars(select(StockOperation).where(StockOperation.reason == "sale"))}
+        moved: collections.Counter = collections.Counter()
+        by_document: collections.Counter = collections.Counter()
+        for m in s.scalars(select(StockMove).where(StockMove.operation_pk.in_(list(ops)))):
+            assert kind[m.to_location_id] is LocationKind.CUSTOMER and kind[m.from_location_id] in INTERNAL_KINDS
+            moved[m.variant_id] += m.quantity
+            by_document[ops[m.operation_pk].document] += m.quantity
+        levels = {(sl.variant_id, sl.location_id) for sl in s.scalars(select(StockLevel))}
+        for m in s.scalars(select(StockMove).where(StockMove.operation_pk.in_(list(ops)))):
+            assert (m.variant_id, m.from_location_id) in levels  # shipped from a location that stocks it
+    assert sold and moved == sold
+    by_number = {o.number: o for o in orders.values()}
+    assert {op.document for op in ops.values()} == {o.number for o in orders.values() if o.status != "cancelled"}
+    for op in ops.values():
+        assert op.created_at == by_number[op.document].ordered_at
+    assert any(o.status == "cancelled" for o in orders.values())
+
+
+def test_low_stock_alerts_are_a_few_percent_of_stock_rows(db: Database, actor: Actor) -> None:
+    from backoffice.services import alerts
+
+    _generate(db, actor, products=400, seed=8)
+    result = alerts.evaluate(db)
+    with db.read() as s:
+        rows = s.scalar(select(func.count()).select_from(StockLevel)) or 0
+        from backoffice.models import StockAlert
+
+        open_alerts = s.scalar(select(func.count()).select_from(StockAlert).where(StockAlert.closed_at.is_(None))) or 0
+    assert open_alerts == result.open_now == result.opened  # the count reported is the count stored
+    assert 0.005 * rows <= open_alerts <= 0.06 * rows, (open_alerts, rows)
+
+
+def test_photos_are_in_the_image_store_like_uploads(db: Database, actor: Actor, tmp_path) -> None:
+    """One photo per colour a product comes in, its files in the content-addressed store (original, web
+    version, thumbnail), the variants of that colour showing it; a bounded set of pictures is reused."""
+    from PIL import Image
+
+    from backoffice.services import demo_photos
+    from backoffice.services.image_store import ImageStore
+
+    store = ImageStore(tmp_path / "images")
+    summary = _generate(db, actor, products=60, image_store=store, photo_workers=0)
+    with db.read() as s:
+        images = list(s.scalars(select(ProductImage).order_by(ProductImage.id)))
+        versions = {v.image_id: v for v in s.scalars(select(ImageVersion))}
+        links = list(s.execute(select(ProductImageVariant.image_id, ProductImageVariant.variant_id)).all())
+        colour_of = dict(s.execute(
+            select(VariantOption.variant_id, AttributeValue.value).join(AttributeValue).join(Attribute)
+            .where(Attribute.code == "colour")).all())
+        variants = dict(s.execute(select(Variant.id, Variant.product_id)).all())
+    assert summary.images == len(images) > 60
+    assert {i.product_id for i in images} == set(range(1, 61))  # every product has photos
+    for product in {i.product_id for i in images}:
+        assert sorted(i.position for i in images if i.product_id == product) == list(
+            range(sum(1 for i in images if i.product_id == product)))
+    distinct = {i.content_hash for i in images}
+    assert len(distinct) <= len(demo_photos.SHAPES) * len(demo_photos.COLOUR_RGB) and len(distinct) < len(images)
+    for img in images:
+        for h in (img.content_hash, img.web_hash, img.thumb_hash):
+            assert store.has(h)
+        assert versions[img.id].number == 1 and versions[img.id].edits == [] and versions[img.id].web_hash == img.web_hash
+        assert img.alt_text and img.filename.endswith(".png")
+    thumb = Image.open(store.path_for(images[0].thumb_hash))
+    assert thumb.size[0] <= 320 and thumb.format == "JPEG"
+    # Every variant shows exactly one photo: its product's picture of its colour.
+    by_image = {i.id: i for i in images}
+    assert len(links) == len(variants) and len({v for _, v in links}) == len(variants)
+    for image_id, variant_id in links:
+        img = by_image[image_id]
+        assert img.product_id == variants[variant_id]
+        assert img.alt_text.endswith(" in " + colour_of[variant_id].lower())
+
+
+def test_photos_are_the_same_bytes_every_time(db: Database, actor: Actor, tmp_path) -> None:
+    """Same seed, same photos (byte for byte, so the same hashes), drawn afresh in another store or
+    reused from the pictures a store already holds."""
+    from backoffice.services.image_store import ImageStore
+
+    _generate(db, actor, products=20, image_store=ImageStore(tmp_path / "a"), photo_workers=0)
+    first = _fingerprint(db, IMAGE_MODELS)
+    for folder in ("b", "b"):  # a fresh store, then the same store again (its pictures reused)
+        _wipe(db)
+        _generate(db, actor, products=20, image_store=ImageStore(tmp_path / folder), photo_workers=0)
+        assert _fingerprint(db, IMAGE_MODELS) == first
 
 
 # -- sales ----------------------------------------------------------------------------------------------------

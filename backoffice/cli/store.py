@@ -18,12 +18,18 @@ from backoffice.cli.app import Context, db_options, main
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same store.")
 @click.option("--anchor", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Last day of the sales history (default: today).")
+@click.option("--photos/--no-photos", default=True, show_default=True,
+              help="Give each product a photo per colour, in the profile's image store.")
+@click.option("--image-store", default=None, metavar="FOLDER", help="Image store folder (default: the profile's).")
 @db_options
 @click.pass_obj
-def demo(obj: Context, products: int, seed: int, anchor: dt.datetime | None) -> None:
-    """Fill an empty database with a realistic demo store (about 10 variants per product)."""
+def demo(obj: Context, products: int, seed: int, anchor: dt.datetime | None, photos: bool,
+         image_store: str | None) -> None:
+    """Fill an empty database with a realistic demo store (about 10 variants per product, two years of
+    sales posted through the stock ledger, a photo per product and colour)."""
     from backoffice import migrations
     from backoffice.services.demo import generate_demo
+    from backoffice.services.image_store import ImageStore, store_root_for
 
     database = obj.database(require_schema=False)
     if migrations.current_revision(database) is None:
@@ -37,8 +43,11 @@ def demo(obj: Context, products: int, seed: int, anchor: dt.datetime | None) -> 
             click.echo(f"\r{pct:3d}%  {text:<50}", err=True, nl=False)
         last[0] = pct
 
+    store = None
+    if photos:
+        store = ImageStore(store_root_for(obj._profile.name if obj._profile else "", image_store))
     summary = generate_demo(database, obj.actor(), products=products, seed=seed,
-                            anchor=anchor.date() if anchor else None, progress=progress)
+                            anchor=anchor.date() if anchor else None, progress=progress, image_store=store)
     if sys.stderr.isatty():
         click.echo("", err=True)
     counts = summary.to_dict()

@@ -1,8 +1,12 @@
 """The demo store: a realistic, deterministic catalog, stock ledger and two years of sales.
 
 ``generate_demo(db, actor, products=N)`` fills an empty database with about N products, 10 N variants
-(3 option rows each), 1-3 stock levels per variant with the opening-balance ledger that explains them,
-and about 10 N order lines of sales history ending at ``anchor``. Same seed and anchor, same data, byte
+(3 option rows each), 1-3 stock levels per variant, about 10 N order lines of sales history ending at
+``anchor``, and the stock ledger that explains every level: an opening balance per location, quarterly
+replenishments from suppliers, and each shipped order posted as a sale (moves location -> customer), so
+on hand equals the ledger sum and the sales lines equal the sales moves. With an image store, every
+product gets a photo per colour (drawn pictures, a bounded set reused, processed like uploads; see
+``demo_photos``). Same seed and anchor, same data, byte
 for byte: every random number comes from numpy ``Generator(PCG64([seed, stream]))`` (one stream per
 part, so a change to one part does not reshuffle the others) and nothing depends on the wall clock
 except the audit row's own timestamp.
@@ -58,13 +62,16 @@ from backoffice.models import (
     Variant,
     VariantOption,
 )
+from backoffice.models import ImageVersion, ProductImage, ProductImageVariant
 from backoffice.services.base import Actor, ServiceError, ValidationError, audit
+from backoffice.services.image_store import ImageStore
 
 log = logging.getLogger(__name__)
 
 MAX_PRODUCTS = 1_000_000
 SALES_DAYS = 730  # two years of sales, the last day being the anchor
 LINES_PER_PRODUCT = 10
+QUARTER_DAYS = 91  # stock is replenished from suppliers at the start of each quarter of the history
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -86,6 +93,7 @@ class DemoSummary:
     order_lines: int
     seconds: float
     supplier_items: int = 0
+    images: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -104,10 +112,14 @@ CancelFn = Callable[[], bool]
 
 def generate_demo(db: Database, actor: Actor, *, products: int, seed: int = 42,
                   anchor: dt.date | None = None, progress: ProgressFn | None = None,
-                  cancel: CancelFn | None = None) -> DemoSummary:
+                  cancel: CancelFn | None = None, image_store: ImageStore | None = None,
+                  photo_workers: int = 2) -> DemoSummary:
     """Fill an empty store with ``products`` demo products and everything around them, in one
     transaction, and audit it once. Raises ValidationError for bad arguments or a non-empty catalog and
-    DemoCancelled when ``cancel()`` says so (between steps); in both cases nothing is written."""
+    DemoCancelled when ``cancel()`` says so (between steps); in both cases nothing is written.
+
+    With ``image_store``, each product gets a photo per colour it comes in, stored there like uploads
+    (made in ``photo_workers`` processes while the tables are written; 0: in a thread of this process)."""
     problems = []
     if isinstance(products, bool) or not isinstance(products, int | np.integer) or products < 1:
         problems.append(("demo", "products", f"must be a whole number of at least 1, not {products!r}"))
@@ -127,9 +139,21 @@ def generate_demo(db: Database, actor: Actor, *, products: int, seed: int = 42,
     sink_cls: type[_Sink] = _SqliteSink if db.is_sqlite else _PgSink
     steps = _Steps(progress, cancel, sink_cls.WEIGHTS)
     steps.check()
-    builder = _Builder(products=products, seed=seed, anchor=anchor, user_id=actor.user_id)
+    builder = _Builder(products=products, seed=seed, anchor=anchor, user_id=actor.user_id,
+                       username=actor.username, image_store=image_store, photo_workers=photo_workers,
+                       cancel=cancel)
 
     plan = builder.tables()
+    with contextlib.ExitStack() as stack:
+        stack.callback(builder.stop_photos)
+        summary = _write(db, actor, builder, plan, sink_cls, steps, started, seed, anchor)
+    steps.done()
+    log.info("demo store: %s", summary)
+    return summary
+
+
+def _write(db: Database, actor: Actor, builder: _Builder, plan: list[tuple[str, str, Callable[[], _Table]]],
+           sink_cls: type[_Sink], steps: _Steps, started: float, seed: int, anchor: dt.date) -> DemoSummary:
     with db.write() as session, contextlib.closing(_built_ahead(plan)) as tables:
         sink = sink_cls(session)
         steps.begin("prepare", "Preparing the database…")
@@ -155,12 +179,11 @@ def generate_demo(db: Database, actor: Actor, *, products: int, seed: int = 42,
             stock_moves=counts["stock_moves"], suppliers=counts["suppliers"], customers=counts["customers"],
             orders=counts["orders"], order_lines=counts["order_lines"],
             seconds=round(time.perf_counter() - started, 3), supplier_items=counts["supplier_items"],
+            images=counts.get("product_images", 0),
         )
         audit(session, actor, "store", "demo", "generate", None,
               {**summary.to_dict(), "seed": seed, "anchor": anchor.isoformat()})
         steps.begin("save", "Saving…")
-    steps.done()
-    log.info("demo store: %s", summary)
     return summary
 
 
@@ -241,7 +264,7 @@ def _built_ahead(tables: Sequence[tuple[str, str, Callable[[], _Table]]]) -> Ite
 # ---------------------------------------------------------------------------------------------------------
 # Tables as columns
 # ---------------------------------------------------------------------------------------------------------
-I8, I4, MONEY, TS, TEXT, BOOL = "i8", "i4", "money", "ts", "text", "bool"
+I8, I4, MONEY, TS, TEXT, BOOL, JSONB = "i8", "i4", "money", "ts", "text", "bool", "jsonb"
 # MONEY columns hold integer cents; TS columns integer seconds since 1970-01-01 UTC; TEXT object arrays
 # of str; BOOL numpy bools. A column may have a boolean NULL mask in ``nulls``.
 
@@ -260,11 +283,13 @@ class _Table:
 
 _ALL_TABLES = [m.__tablename__ for m in (
     Category, Attribute, AttributeValue, Location, Supplier, Product, ProductTag, Variant, VariantOption,
-    SupplierItem, StockOperation, StockLevel, StockMove, Customer, Order, OrderLine)]
+    SupplierItem, StockOperation, StockLevel, StockMove, Customer, Order, OrderLine, ProductImage, ImageVersion,
+    ProductImageVariant)]
 # The big tables, whose foreign keys and secondary indexes are rebuilt after the load on PostgreSQL.
-_BULK_TABLES = ["products", "product_tags", "variants", "variant_options", "supplier_items", "stock_levels",
-                "stock_moves", "customers", "orders", "order_lines"]
-_SERIAL_TABLES = set(_ALL_TABLES) - {"product_tags", "variant_options"}
+_BULK_TABLES = ["products", "product_tags", "variants", "variant_options", "supplier_items", "stock_operations",
+                "stock_levels", "stock_moves", "customers", "orders", "order_lines", "product_images",
+                "image_versions", "product_image_variants"]
+_SERIAL_TABLES = set(_ALL_TABLES) - {"product_tags", "variant_options", "product_image_variants"}
 
 
 def _check_empty(session: Session) -> None:
@@ -336,7 +361,9 @@ def _copy_binary(table: _Table, start: int, stop: int) -> bytes:
     for name, kind in table.columns:
         values = table.data[name][start:stop]
         nulls = table.nulls[name][start:stop] if name in table.nulls and table.nulls[name][start:stop].any() else None
-        if kind == TEXT:
+        if kind in (TEXT, JSONB):
+            if kind == JSONB:  # jsonb's binary input: a version byte (1), then the JSON text
+                values = np.array(["\x01" + ("" if v is None else v) for v in values.tolist()], dtype=object)
             text = _text_bytes(values)
             lengths = np.strings.str_len(text).astype(np.int32)
             payload = text.view(np.uint8).reshape(n, text.dtype.itemsize)
@@ -411,7 +438,8 @@ class _PgSink(_Sink):
     CHUNK = 100_000
     WEIGHTS = {"prepare": 0.05, "products": 1.2, "product_tags": 0.1, "variants": 1.9, "variant_options": 1.2,
                "supplier_items": 0.6,
-               "stock_levels": 1.8, "stock_moves": 1.2, "customers": 0.2, "orders": 0.5, "order_lines": 0.7,
+               "stock_levels": 1.8, "stock_moves": 2.5, "customers": 0.2, "orders": 0.5, "order_lines": 0.7,
+               "stock_operations": 0.6, "product_images": 0.4, "image_versions": 0.3, "product_image_variants": 0.8,
                "analyze": 1.2, "rebuild": 17.5, "save": 0.05}
 
     def __init__(self, session: Session) -> None:
@@ -516,8 +544,9 @@ class _SqliteSink(_Sink):
     CHUNK = 50_000
     WEIGHTS = {"prepare": 0.01, "products": 0.03, "product_tags": 0.01, "variants": 0.2, "variant_options": 0.18,
                "supplier_items": 0.08,
-               "stock_levels": 0.19, "stock_moves": 0.13, "customers": 0.02, "orders": 0.05, "order_lines": 0.09,
-               "analyze": 0.03, "save": 0.08}
+               "stock_levels": 0.19, "stock_moves": 0.2, "customers": 0.02, "orders": 0.05, "order_lines": 0.09,
+               "stock_operations": 0.04, "product_images": 0.05, "image_versions": 0.03,
+               "product_image_variants": 0.05, "analyze": 0.03, "save": 0.08}
 
     def write(self, table: _Table, check: Callable[[], None]) -> None:
         cols = ", ".join(_quote(name) for name, _ in table.columns)
@@ -713,13 +742,20 @@ def _ean13(body12: np.ndarray) -> np.ndarray:
 # The builder: one method per table, each vectorised over the whole table
 # ---------------------------------------------------------------------------------------------------------
 class _Builder:
-    def __init__(self, *, products: int, seed: int, anchor: dt.date, user_id: int) -> None:
-        self.P, self.seed, self.anchor, self.user_id = products, seed, anchor, user_id
+    def __init__(self, *, products: int, seed: int, anchor: dt.date, user_id: int, username: str = "",
+                 image_store: ImageStore | None = None, photo_workers: int = 2, cancel: CancelFn | None = None) -> None:
+        self.P, self.seed, self.anchor, self.user_id, self.username = products, seed, anchor, user_id, username
         midnight = dt.datetime(anchor.year, anchor.month, anchor.day, tzinfo=dt.timezone.utc)
         self.anchor_ts = int(midnight.timestamp())          # start of the anchor day
         self.sales_start = self.anchor_ts - (SALES_DAYS - 1) * 86_400
         self.catalog_start = self.sales_start - 365 * 86_400
-        self.opening_ts = self.anchor_ts                     # stock counted on the anchor day
+        self.opening_ts = self.anchor_ts                     # stock levels last counted on the anchor day
+        self.ledger_start = self.sales_start - 2 * 86_400   # the opening balance, before the first sale
+        self.image_store, self.photo_workers, self.cancel = image_store, photo_workers, cancel
+        self._photo_thread: threading.Thread | None = None
+        self._photo_stop = threading.Event()
+        self._photos: dict[tuple[str, str], dict[str, Any]] = {}
+        self._photo_error: BaseException | None = None
 
     def rng(self, stream: int) -> np.random.Generator:
         return np.random.Generator(np.random.PCG64([self.seed, stream]))
@@ -737,13 +773,17 @@ class _Builder:
             ("variants", "variants", self.variants),
             ("variant_options", "variant options", self.variant_options),
             ("supplier_items", "supplier items", self.supplier_items),
-            ("stock_operations", "opening stock documents", self.stock_operations),
-            ("stock_levels", "stock levels", self.stock_levels),
-            ("stock_moves", "the stock ledger", self.stock_moves),
             ("customers", "customers", self.customers),
             ("orders", "orders", self.orders),
             ("order_lines", "order lines", self.order_lines),
-        ]
+            ("stock_operations", "stock documents (opening, receipts, sales)", self.stock_operations),
+            ("stock_levels", "stock levels", self.stock_levels_table),
+            ("stock_moves", "the stock ledger", self.stock_moves),
+        ] + ([] if self.image_store is None else [
+            ("product_images", "product photos", self.product_images),
+            ("image_versions", "photo versions", self.image_versions),
+            ("product_image_variants", "photos of each colour's variants", self.product_image_variants),
+        ])
 
     # -- small helpers ---------------------------------------------------------------------------------
     @staticmethod
@@ -835,6 +875,7 @@ class _Builder:
         self.stocked_is_warehouse = np.array([k == "warehouse" for _, _, k in rows[: n_wh + n_st]])
         self.location_codes = [c for c, _, _ in rows]
         self.supplier_location_id = 1 + [k for _, _, k in rows].index("supplier")
+        self.customer_location_id = 1 + [k for _, _, k in rows].index("customer")
         n = len(rows)
         self.n_locations = n
         return _Table(
@@ -955,6 +996,7 @@ class _Builder:
             descriptions.append(text)
             seo_desc.append(text[:160])
         self.p_titles = titles
+        self.p_handles = handles
         self.p_sku_prefix = _obj([f"{kinds[k][1]}{i:06d}" for k, i in zip(kind_l, ids.tolist())])
         return _Table(
             "products",
@@ -1000,6 +1042,8 @@ class _Builder:
         size_val = fam_off[fam] + size_pos                                     # index into size_values
         colour = self.p_colour_flat[self.p_colour_off[pidx] + colour_in_set]   # index into _COLOURS
         self.V, self.v_product, self.v_size, self.v_colour = V, pidx, size_val, colour
+        self.v_colour_in_set = colour_in_set
+        self._start_photos()
 
         # Price: the product's base times the size factor, ending .99/.95; compare-at above; cost below.
         size_factor = np.concatenate([np.array(_SIZE_FAMILIES[f][5], dtype=float) for f in fam_names])
@@ -1117,28 +1161,67 @@ class _Builder:
         return self.v_share
 
     # -- stock -----------------------------------------------------------------------------------------
-    def stock_operations(self) -> _Table:
-        n = len(self.stocked_locations)
-        codes = [self.location_codes[i - 1] for i in self.stocked_locations.tolist()]
-        return _Table(
-            "stock_operations",
-            [("id", I8), ("operation_id", TEXT), ("reason", TEXT), ("document", TEXT), ("note", TEXT),
-             ("user_id", I8), ("created_at", TS)],
-            {"id": np.arange(1, n + 1, dtype=np.int64),
-             "operation_id": _obj([f"demo-opening-{c}-{self.seed}" for c in codes]),
-             "reason": _obj(["opening_balance"] * n), "document": _obj([f"Opening balance {c}" for c in codes]),
-             "note": _obj([f"Demo store opening stock (seed {self.seed})"] * n),
-             "user_id": np.full(n, self.user_id, dtype=np.int64), "created_at": np.full(n, self.opening_ts)},
-        )
-
-    def stock_levels(self) -> _Table:
+    def _level_pairs(self) -> None:
+        """Which locations stock each variant: 1-3 of the warehouses and stores, warehouses likelier.
+        Sets the (variant, location) index arrays, in (variant, location) order, and each variant's first
+        level and number of levels (sales pick one of them)."""
+        if hasattr(self, "l_vi"):
+            return
         rng = self.rng(8)
         V, L = self.V, len(self.stocked_locations)
         k = np.minimum(rng.choice([1, 2, 3], size=V, p=[0.35, 0.4, 0.25]), L)
         loc_w = np.log(np.where(self.stocked_is_warehouse, 3.0, 1.0))
         keys = loc_w[None, :] + rng.gumbel(size=(V, L))
         rank = np.argsort(np.argsort(-keys, axis=1), axis=1)
-        vi, li = np.nonzero(rank < k[:, None])     # by variant, then location: (variant_id, location_id) order
+        self.l_vi, self.l_li = np.nonzero(rank < k[:, None])   # by variant, then location
+        self.l_k = k.astype(np.int64)
+        self.l_first = np.concatenate([[0], np.cumsum(self.l_k)[:-1]]).astype(np.int64)
+
+    def _ledger_plan(self) -> None:
+        """The documents and moves that explain the stock levels: per location an opening balance (the
+        stock left at the end, so the running balance never goes below it); per location and quarter a
+        replenishment from suppliers of exactly what that quarter sells there, received the evening
+        before the quarter starts; per shipped order a sale, one move per line, location -> customer."""
+        if hasattr(self, "ops"):
+            return
+        n_levels = len(self.l_vi)
+        ship = self.ln_shipped
+        lvl, qty, day = self.ln_level[ship], self.ln_qty[ship], self.ln_day[ship]
+        quarter = day // QUARTER_DAYS
+        n_q = (SALES_DAYS + QUARTER_DAYS - 1) // QUARTER_DAYS
+        sold = np.bincount(lvl * n_q + quarter, weights=qty, minlength=n_levels * n_q).astype(np.int64)
+        r_level, r_quarter = np.divmod(np.flatnonzero(sold), n_q)
+        r_qty = sold[r_level * n_q + r_quarter]
+        L = len(self.stocked_locations)
+        loc_pos = np.zeros(int(self.stocked_locations.max()) + 1, dtype=np.int64)
+        loc_pos[self.stocked_locations] = np.arange(L)
+        # Receipt documents: one per (quarter, location) that received anything, in that order.
+        r_doc_key = r_quarter * L + loc_pos[self.s_location[r_level]]
+        doc_keys, r_doc = np.unique(r_doc_key, return_inverse=True)
+        n_open, n_rec = L, len(doc_keys)
+        shipped_orders = np.flatnonzero(self.o_shipped)
+        sale_op_of_order = np.zeros(len(self.o_time), dtype=np.int64)
+        sale_op_of_order[shipped_orders] = n_open + n_rec + 1 + np.arange(len(shipped_orders))
+        self.ops = (n_open, doc_keys, shipped_orders)
+
+        # Moves: opening balances (by location, variant), receipts (by document, variant), sales (by line).
+        keep = np.flatnonzero(self.s_qty > 0)
+        opening = keep[np.lexsort((self.s_variant[keep], self.s_location[keep]))]
+        r_order = np.lexsort((self.s_variant[r_level], r_doc))
+        sup, cust = self.supplier_location_id, self.customer_location_id
+        lines_order = self.ln_order[ship]
+        self.m_op = np.concatenate([1 + loc_pos[self.s_location[opening]], n_open + 1 + r_doc[r_order],
+                                    sale_op_of_order[lines_order]])
+        self.m_variant = np.concatenate([self.s_variant[opening], self.s_variant[r_level[r_order]], self.s_variant[lvl]])
+        self.m_from = np.concatenate([np.full(len(opening) + len(r_order), sup, np.int64), self.s_location[lvl]])
+        self.m_to = np.concatenate([self.s_location[opening], self.s_location[r_level[r_order]],
+                                    np.full(len(lvl), cust, np.int64)])
+        self.m_qty = np.concatenate([self.s_qty[opening], r_qty[r_order], qty]).astype(np.int32)
+
+    def stock_levels(self) -> _Table:
+        self._level_pairs()
+        rng = self.rng(13)
+        vi, li = self.l_vi, self.l_li
         n = len(vi)
         # Quantities: about two months of sales in a warehouse, two weeks in a store, plus a floor;
         # overdispersed so that zeros and low counts exist for the low-stock reports.
@@ -1149,8 +1232,10 @@ class _Builder:
         on_hand = rng.negative_binomial(shape, shape / (shape + mean)).astype(np.int64)
         on_hand = np.minimum(on_hand, 5000)
         on_hand[rng.random(n) < 0.03] = 0    # sold out
-        threshold = np.where(wh, rng.integers(5, 21, n), rng.integers(1, 6, n))
-        reorder = threshold + rng.integers(0, 11, n)
+        # Thresholds: about a week's cover, a fifth to a quarter of the usual stock (at least 1), so a
+        # few percent of the rows are low, as in a store that reorders in time; set on a third of the rows.
+        threshold = np.maximum(1, np.floor(mean * rng.uniform(0.12, 0.25, n))).astype(np.int64)
+        reorder = threshold + np.maximum(1, np.floor(mean * rng.uniform(0.1, 0.3, n))).astype(np.int64)
         threshold_null = rng.random(n) >= 0.35
         reorder_null = rng.random(n) >= 0.3
         self.s_variant, self.s_location, self.s_qty = vi.astype(np.int64) + 1, self.stocked_locations[li], on_hand
@@ -1164,22 +1249,158 @@ class _Builder:
             {"low_stock_threshold": threshold_null, "reorder_point": reorder_null},
         )
 
+    def stock_operations(self) -> _Table:
+        # Written before the levels (the moves point at them), so the levels are built here first.
+        if not hasattr(self, "s_qty"):
+            self._levels_table = self.stock_levels()
+        self._ledger_plan()
+        n_open, doc_keys, shipped_orders = self.ops
+        L = len(self.stocked_locations)
+        codes = _obj([self.location_codes[i - 1] for i in self.stocked_locations.tolist()])
+        seed = str(self.seed)
+        r_quarter, r_loc = np.divmod(doc_keys, L)
+        r_time = self.sales_start + r_quarter * QUARTER_DAYS * 86_400 - 6 * 3600
+        r_date = _obj(np.datetime_as_string(r_time.astype("datetime64[s]"), unit="D").tolist())
+        numbers = self.o_number[shipped_orders]
+        n_sales = len(shipped_orders)
+        n = n_open + len(doc_keys) + n_sales
+        operation_id = np.concatenate([
+            "demo-opening-" + codes + "-" + seed,
+            "demo-receipt-" + codes[r_loc] + "-" + r_date + "-" + seed,
+            "demo-sale-" + numbers + "-" + seed])
+        reason = np.concatenate([_obj(["opening_balance"] * n_open), _obj(["receipt"] * len(doc_keys)),
+                                 _obj(["sale"] * n_sales)])
+        document = np.concatenate(["Opening balance " + codes, "Replenishment " + codes[r_loc] + " " + r_date, numbers])
+        note = np.concatenate([_obj([f"Demo store opening stock (seed {self.seed})"] * n_open),
+                               _obj(["Quarterly replenishment from suppliers"] * len(doc_keys)),
+                               _obj(["Shipped to the customer"] * n_sales)])
+        created = np.concatenate([np.full(n_open, self.ledger_start), r_time, self.o_time[shipped_orders]])
+        return _Table(
+            "stock_operations",
+            [("id", I8), ("operation_id", TEXT), ("reason", TEXT), ("document", TEXT), ("note", TEXT),
+             ("user_id", I8), ("created_at", TS)],
+            {"id": np.arange(1, n + 1, dtype=np.int64), "operation_id": operation_id, "reason": reason,
+             "document": document, "note": note, "user_id": np.full(n, self.user_id, dtype=np.int64),
+             "created_at": created.astype(np.int64)},
+        )
+
+    def stock_levels_table(self) -> _Table:
+        return self._levels_table
+
     def stock_moves(self) -> _Table:
-        # One move per stock level with something on hand, grouped by the location's opening document.
-        keep = np.flatnonzero(self.s_qty > 0)
-        order = keep[np.lexsort((self.s_variant[keep], self.s_location[keep]))]
-        loc = self.s_location[order]
-        op_of_location = np.zeros(int(self.stocked_locations.max()) + 1, dtype=np.int64)
-        op_of_location[self.stocked_locations] = np.arange(1, len(self.stocked_locations) + 1)
-        n = len(order)
+        self._ledger_plan()
+        n = len(self.m_op)
         return _Table(
             "stock_moves",
             [("id", I8), ("operation_pk", I8), ("variant_id", I8), ("from_location_id", I8), ("to_location_id", I8),
              ("quantity", I4)],
-            {"id": np.arange(1, n + 1, dtype=np.int64), "operation_pk": op_of_location[loc],
-             "variant_id": self.s_variant[order], "from_location_id": np.full(n, self.supplier_location_id, np.int64),
-             "to_location_id": loc, "quantity": self.s_qty[order].astype(np.int32)},
+            {"id": np.arange(1, n + 1, dtype=np.int64), "operation_pk": self.m_op.astype(np.int64),
+             "variant_id": self.m_variant.astype(np.int64), "from_location_id": self.m_from.astype(np.int64),
+             "to_location_id": self.m_to.astype(np.int64), "quantity": self.m_qty},
         )
+
+    # -- photos ----------------------------------------------------------------------------------------
+    def _photo_keys(self) -> list[tuple[str, str]]:
+        from backoffice.services.demo_photos import SHAPE_OF_KIND  # noqa: PLC0415 - only with photos
+
+        kind_names = list(_KINDS)
+        shape_of_product = [SHAPE_OF_KIND[kind_names[k]] for k in self.p_kind.tolist()]
+        colour_names = [c[0] for c in _COLOURS]
+        pid = np.repeat(np.arange(self.P), self.p_ncolours)
+        self.i_product = pid
+        self.i_key = [(shape_of_product[p], colour_names[c]) for p, c in zip(pid.tolist(), self.p_colour_flat.tolist())]
+        return sorted(set(self.i_key))
+
+    def _start_photos(self) -> None:
+        """Make the photos the catalog needs in the background, while the rest is being written."""
+        if self.image_store is None or self._photo_thread is not None:
+            return
+        from backoffice.services.demo_photos import make_photos  # noqa: PLC0415 - only with photos
+
+        keys = self._photo_keys()
+        stop, user_cancel = self._photo_stop, self.cancel
+
+        def cancelled() -> bool:
+            return stop.is_set() or (user_cancel is not None and bool(user_cancel()))
+
+        def run() -> None:
+            try:
+                self._photos = make_photos(keys, str(self.image_store.root), workers=self.photo_workers,
+                                           cancel=cancelled)
+            except BaseException as exc:  # noqa: BLE001 - raised in the builder that needs the photos
+                self._photo_error = exc
+
+        self.image_store.check_writable()
+        self._photo_thread = threading.Thread(target=run, name="demo-photos", daemon=True)
+        self._photo_thread.start()
+
+    def stop_photos(self) -> None:
+        if self._photo_thread is not None:
+            self._photo_stop.set()
+            self._photo_thread.join()
+
+    def _photo_values(self) -> dict[str, np.ndarray]:
+        if hasattr(self, "i_values"):
+            return self.i_values
+        assert self._photo_thread is not None
+        self._photo_thread.join()
+        if self._photo_error is not None:
+            raise self._photo_error
+        if any(k not in self._photos for k in set(self.i_key)):
+            raise DemoCancelled()
+        fields = ("content_hash", "original_format", "original_bytes", "width", "height", "web_hash", "web_format",
+                  "web_width", "web_height", "web_bytes", "thumb_hash")
+        self.i_values = {f: np.array([self._photos[k][f] for k in self.i_key],
+                                     dtype=object if isinstance(self._photos[self.i_key[0]][f], str) else np.int64)
+                         for f in fields}
+        return self.i_values
+
+    def product_images(self) -> _Table:
+        v = self._photo_values()
+        n, pid = len(self.i_key), self.i_product
+        position = (np.arange(n) - self.p_colour_off[pid]).astype(np.int32)
+        colour = _obj([c for _, c in self.i_key])
+        handles, titles = _obj(self.p_handles)[pid], _obj(self.p_titles)[pid]
+        slug = _obj([_slug(c) for c in colour.tolist()])
+        return _Table(
+            "product_images",
+            [("product_id", I8), ("position", I4), ("content_hash", TEXT), ("filename", TEXT), ("alt_text", TEXT),
+             ("width", I4), ("height", I4), ("original_format", TEXT), ("original_bytes", I4),
+             ("current_version", I4), ("web_hash", TEXT), ("web_format", TEXT), ("web_width", I4),
+             ("web_height", I4), ("web_bytes", I4), ("thumb_hash", TEXT)] + self._EDITABLE_COLS,
+            {"product_id": pid.astype(np.int64) + 1, "position": position, "content_hash": v["content_hash"],
+             "filename": handles + "-" + slug + ".png", "alt_text": titles + " in " + _obj([c.lower() for c in colour.tolist()]),
+             "width": v["width"].astype(np.int32), "height": v["height"].astype(np.int32),
+             "original_format": v["original_format"], "original_bytes": v["original_bytes"].astype(np.int32),
+             "current_version": np.ones(n, dtype=np.int32), "web_hash": v["web_hash"], "web_format": v["web_format"],
+             "web_width": v["web_width"].astype(np.int32), "web_height": v["web_height"].astype(np.int32),
+             "web_bytes": v["web_bytes"].astype(np.int32), "thumb_hash": v["thumb_hash"],
+             **self._editable(n, self.p_created[pid], self.p_created[pid])},
+        )
+
+    def image_versions(self) -> _Table:
+        v = self._photo_values()
+        n = len(self.i_key)
+        return _Table(
+            "image_versions",
+            [("id", I8), ("image_id", I8), ("number", I4), ("edits", JSONB), ("note", TEXT), ("web_hash", TEXT),
+             ("web_width", I4), ("web_height", I4), ("web_bytes", I4), ("thumb_hash", TEXT), ("created_at", TS),
+             ("created_by", TEXT)],
+            {"id": np.arange(1, n + 1, dtype=np.int64), "image_id": np.arange(1, n + 1, dtype=np.int64),
+             "number": np.ones(n, dtype=np.int32), "edits": _obj(["[]"] * n), "note": _obj(["uploaded"] * n),
+             "web_hash": v["web_hash"], "web_width": v["web_width"].astype(np.int32),
+             "web_height": v["web_height"].astype(np.int32), "web_bytes": v["web_bytes"].astype(np.int32),
+             "thumb_hash": v["thumb_hash"], "created_at": self.p_created[self.i_product].astype(np.int64),
+             "created_by": _obj([self.username] * n)},
+        )
+
+    def product_image_variants(self) -> _Table:
+        # Each variant shows the photo of its colour: image ids follow the products' colour lists.
+        image = self.p_colour_off[self.v_product] + self.v_colour_in_set + 1
+        variant = np.arange(1, self.V + 1, dtype=np.int64)
+        order = np.lexsort((variant, image))
+        return _Table("product_image_variants", [("image_id", I8), ("variant_id", I8)],
+                      {"image_id": image[order].astype(np.int64), "variant_id": variant[order]})
 
     # -- sales -----------------------------------------------------------------------------------------
     def _day_weights(self) -> np.ndarray:
@@ -1269,6 +1490,16 @@ class _Builder:
         status = rng.choice(3, size=n_orders, p=[0.965, 0.025, 0.01])
         ids = np.arange(1, n_orders + 1, dtype=np.int64)
         numbers = np.char.add("SO-", np.char.zfill(ids.astype("U"), 7)).astype(object)
+        # Where each line shipped from: one of the locations that stock its variant. Paid and refunded
+        # orders shipped (refunds here are money back, the goods not returned); cancelled ones never did.
+        self._level_pairs()
+        pick = (self.rng(14).random(n_lines) * self.l_k[variant]).astype(np.int64)
+        self.ln_level = self.l_first[variant] + pick
+        self.ln_qty, self.ln_order = qty.astype(np.int64), order_of_line
+        self.ln_day = (self.o_time[order_of_line] - self.sales_start) // 86_400
+        self.o_shipped = status != 2
+        self.ln_shipped = self.o_shipped[order_of_line]
+        self.o_number = numbers
         return _Table(
             "orders",
             [("id", I8), ("number", TEXT), ("customer_id", I8), ("ordered_at", TS), ("status", TEXT),
