@@ -128,7 +128,7 @@ def set_default(db: Database, actor: Actor, *, threshold: int | None, category_i
 def _effective_threshold(own: Any, location: Any, product: Any) -> Any:
     """SQL for the threshold at ``location`` of a product's variant whose own threshold is ``own``."""
     d, c, pc = aliased(LowStockDefault), aliased(Category), aliased(Category)
-    product_path = select(pc.path).where(pc.id == product.category_id).scalar_subquery()
+    product_path = select(pc.path).where(pc.id == product.category_id).correlate(product).scalar_subquery()
 
     def by_category(location_match: Any) -> Any:
         return (select(d.threshold).join(c, c.id == d.category_id)
