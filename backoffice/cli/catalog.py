@@ -244,9 +244,15 @@ def changesets_revert(obj: Context, changeset_id: int, op_id: str | None) -> Non
     Rows someone changed since are not overwritten: they are listed as conflicts (exit status 3) and
     every other row is restored.
     """
+    from backoffice.cli.replay import REPLAY_NOTE, previous_changeset
     from backoffice.services import changesets
 
-    result = changesets.revert_changeset(obj.database(), obj.actor(), changeset_id, operation_id=op_id)
+    database = obj.database()
+    done = previous_changeset(database, op_id)
+    if done is not None:   # a retry: the revert the first run made (its conflicts were reported then)
+        click.echo(f"Reverted #{changeset_id} as changeset #{done[0]}: {done[1]:,} rows restored{REPLAY_NOTE}.")
+        return
+    result = changesets.revert_changeset(database, obj.actor(), changeset_id, operation_id=op_id)
     if result.changeset_id is None:
         click.echo(f"Nothing to revert in #{changeset_id}: every row already holds its earlier value.")
     else:
