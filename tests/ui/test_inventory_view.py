@@ -273,7 +273,7 @@ def test_stock_count_by_scanning_changes_on_hand(qtbot, db, actor, stocked, open
     dialog.model.setData(dialog.model.index(row, 2), 2)
     qtbot.waitUntil(lambda: any(ln.sku == "MC-M" and ln.counted == 2 for ln in dialog.count.lines)
                     and not dialog._writing, timeout=5_000)
-    assert "1 differ from the books" in dialog.summary.text()
+    assert dialog.summary.text() == "2 items counted · 1 differs from the books · 0 more, 7 fewer"
     with qtbot.waitSignal(dialog.posted, timeout=5_000) as posted:
         dialog.post()
         dialog.post()

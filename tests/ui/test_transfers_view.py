@@ -121,6 +121,8 @@ def test_scan_ship_receive_in_part_and_inventory_sees_it(qtbot, db, actor, store
     wait_idle(qtbot, view)
     assert editor.transfer.state == "partial" and editor.transfer.in_transit == 2
     assert inventory.on_hand(db, s, shop) == 1
+    number = editor.transfer.number
+    assert view.banner.text.text() == f"{number}: 1 of 3 units received; 2 still in transit."
     assert view.model.rows[0].state == "partial"
 
     inventory_view = InventoryView(context, tasks)
@@ -146,7 +148,7 @@ def test_quantity_above_available_is_marked_and_ship_refused(qtbot, db, actor, s
     assert line.quantity == 5 and line.short
     assert editor.model.index(0, COL_QUANTITY).data(Qt.ItemDataRole.ForegroundRole).color().name() == "#dc2626"
     assert "only 3 available" in editor.model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
-    assert "1 lines more than available" in editor.totals.text()
+    assert editor.totals.text() == "1 line · 5 units · 1 line more than available"
 
     editor.ship()
     wait_idle(qtbot, view)
@@ -274,3 +276,33 @@ def test_pick_list_as_xlsx_and_pdf(qtbot, sqlite_db, sqlite_actor, open_view, tm
     assert any(r[:2] == ("Note", "for the window display") for r in values)
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 1000
     assert "written to" in view.banner.text.text()
+
+
+def test_receipt_messages_say_what_arrived_and_what_is_still_in_transit(qtbot, db, actor, store, open_view) -> None:  # type: ignore[no-untyped-def]
+    s, m = store.variant_ids[0], store.variant_ids[1]
+    receive(db, actor, store, s, 30)
+    receive(db, actor, store, m, 5)
+    t = transfers.create_transfer(db, actor, source_location_id=store.locations["WH1"],
+                                  destination_location_id=store.locations["SHOP"], lines=[(s, 25), (m, 5)])
+    transfers.ship_transfer(db, actor, t.id, operation_id="ship-" + uuid.uuid4().hex)
+    view = open_view(db, actor)
+    editor = view.editor
+    assert editor.transfer is not None and editor.transfer.id == t.id
+    assert editor.totals.text().startswith("2 lines · 30 units")
+
+    dialog = editor.open_receive()
+    assert dialog.summary.text() == "30 of 30 units in transit arrive now"
+    dialog.model.setData(dialog.model.index(0, 3), 7)      # 7 of the 25 MC-S, all 5 MC-M
+    with qtbot.waitSignal(dialog.completed, timeout=5_000):
+        dialog.receive()
+    wait_idle(qtbot, view)
+    assert view.banner.text.text() == f"{t.number}: 12 of 30 units received; 18 still in transit."
+    assert editor.transfer.in_transit == 18 and inventory.on_hand(db, s, store.locations["SHOP"]) == 7
+
+    dialog = editor.open_receive()          # the rest: nothing is left in transit
+    assert dialog.summary.text() == "18 of 18 units in transit arrive now"
+    with qtbot.waitSignal(dialog.completed, timeout=5_000):
+        dialog.receive()
+    wait_idle(qtbot, view)
+    assert view.banner.text.text() == f"{t.number}: all 18 units received; nothing left in transit."
+    assert editor.transfer.in_transit == 0 and editor.transfer.state == "received"

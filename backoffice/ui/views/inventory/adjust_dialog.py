@@ -38,6 +38,7 @@ from backoffice.ui.views.inventory.common import (
     RecordsModel,
     error_text,
     format_qty,
+    plural,
     setup_table,
     tr,
 )
@@ -208,8 +209,9 @@ class AdjustStockDialog(QDialog):
         changed = [ln for ln in self.lines if ln.change]
         plus = sum(ln.change for ln in changed if ln.change > 0)
         minus = -sum(ln.change for ln in changed if ln.change < 0)
-        self.summary.setText(self.tr("{lines} lines · {plus} units added · {minus} units removed").format(
-            lines=format_qty(len(changed)), plus=format_qty(plus), minus=format_qty(minus)))
+        self.summary.setText(" · ".join((plural(len(changed), self.tr("{n} line"), self.tr("{n} lines")),
+                                         plural(plus, self.tr("{n} unit added"), self.tr("{n} units added")),
+                                         plural(minus, self.tr("{n} unit removed"), self.tr("{n} units removed")))))
         self.post_button.setEnabled(bool(changed) and not self._posting)
 
     def _refresh_levels(self) -> None:

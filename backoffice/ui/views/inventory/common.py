@@ -68,6 +68,12 @@ def format_qty(n: int | None) -> str:
     return "—" if n is None else ui_locale().toString(int(n))
 
 
+def plural(n: int, one: str, many: str, **values: Any) -> str:
+    """``one`` or ``many`` (both already translated) with ``{n}`` in the user's number format:
+    "1 unit", "12 units"."""
+    return (one if n == 1 else many).format(n=format_qty(n), **values)
+
+
 def format_signed(n: int | None) -> str:
     """``+12``, ``−3``, ``0``: a change of stock."""
     if n is None:

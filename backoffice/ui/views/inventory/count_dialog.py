@@ -39,6 +39,7 @@ from backoffice.ui.views.inventory.common import (
     RecordsModel,
     error_text,
     format_qty,
+    plural,
     setup_table,
 )
 from backoffice.ui.widgets.banner import MessageBanner
@@ -278,9 +279,10 @@ class StockCountDialog(QDialog):
         differences = [ln for ln in lines if ln.difference]
         over = sum(ln.difference for ln in differences if ln.difference > 0)
         under = -sum(ln.difference for ln in differences if ln.difference < 0)
-        self.summary.setText(self.tr("{lines} items counted · {diffs} differ from the books · {over} more, "
-                                     "{under} fewer").format(lines=format_qty(len(lines)), diffs=format_qty(len(differences)),
-                                                             over=format_qty(over), under=format_qty(under)))
+        self.summary.setText(" · ".join((
+            plural(len(lines), self.tr("{n} item counted"), self.tr("{n} items counted")),
+            plural(len(differences), self.tr("{n} differs from the books"), self.tr("{n} differ from the books")),
+            self.tr("{over} more, {under} fewer").format(over=format_qty(over), under=format_qty(under)))))
         idle = not self._busy and not self._writing and not self._pending
         self.post_button.setEnabled(idle and bool(lines))
         self.cancel_count_button.setEnabled(not self._busy)

@@ -28,6 +28,7 @@ from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory.common import (
     error_text,
     format_qty,
+    plural,
     setup_table,
     tr,
     write_table,
@@ -206,7 +207,8 @@ class VariantPanel(QFrame):
 
         def done(n: int) -> None:
             self.export_button.setEnabled(True)
-            self.message.emit(tr("Exported {n} history rows to {path}").format(n=format_qty(n), path=path), "success")
+            self.message.emit(plural(n, tr("Exported {n} history row to {path}"),
+                                     tr("Exported {n} history rows to {path}"), path=path), "success")
 
         def failed(exc: BaseException) -> None:
             self.export_button.setEnabled(True)

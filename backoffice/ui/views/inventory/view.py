@@ -31,7 +31,7 @@ from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.base import ViewPage, page_header
 from backoffice.ui.views.inventory.adjust_dialog import AdjustStockDialog
 from backoffice.ui.views.inventory.alerts_panel import AlertsPanel
-from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
+from backoffice.ui.views.inventory.common import error_text, format_qty, plural, setup_table
 from backoffice.ui.views.inventory.count_dialog import StockCountDialog
 from backoffice.ui.views.inventory.details import VariantPanel
 from backoffice.ui.views.inventory.filters import StockFilterBar
@@ -358,8 +358,8 @@ class InventoryView(ViewPage):
         dialog = StockCountDialog(self.context, self.tasks, self.locations, location_id=self._location_hint(),
                                   parent=self)
         dialog.posted.connect(lambda info: self.banner.show_message(
-            self.tr("Count {number} posted: {n} differences corrected.").format(
-                number=info.number, n=format_qty(len(info.differences))), "success"))
+            plural(len(info.differences), self.tr("Count {number} posted: {n} difference corrected."),
+                   self.tr("Count {number} posted: {n} differences corrected."), number=info.number), "success"))
         return self._open(dialog)
 
     def open_threshold(self) -> ThresholdDialog | None:

@@ -10,6 +10,7 @@ its operation id until it succeeds, so a double click or a retry moves the stock
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -43,6 +44,7 @@ from backoffice.ui.views.inventory.common import (
     error_text,
     format_qty,
     format_when,
+    plural,
     setup_table,
 )
 from backoffice.ui.views.transfers.delegates import StatePill
@@ -288,11 +290,13 @@ class TransferEditor(QFrame):
         self.export_button.setEnabled(has_lines and not busy)
         units = sum(ln.quantity for ln in self.lines)
         short = sum(1 for ln in self.lines if ln.short) if editable else 0
-        text = self.tr("{lines} lines · {units} units").format(lines=format_qty(len(self.lines)), units=format_qty(units))
+        text = (plural(len(self.lines), self.tr("{n} line"), self.tr("{n} lines")) + " · "
+                + plural(units, self.tr("{n} unit"), self.tr("{n} units")))
         if info is not None and not editable:
             text += " · " + self.tr("{n} in transit").format(n=format_qty(info.in_transit))
         if short:
-            text += " · " + self.tr("{n} lines more than available").format(n=format_qty(short))
+            text += " · " + plural(short, self.tr("{n} line more than available"),
+                                   self.tr("{n} lines more than available"))
         self.totals.setText(text)
 
     def _set_dirty(self, dirty: bool = True) -> None:
@@ -440,9 +444,12 @@ class TransferEditor(QFrame):
         self._refresh()
         self.banner.show_message(error_text(exc), "error")
 
-    def _open_step(self, dialog: ReceiveDialog | CloseDialog, done_text: str) -> Any:
+    def _open_step(self, dialog: ReceiveDialog | CloseDialog, done_text: str | Callable[[TransferInfo], str]) -> Any:
+        def text(info: TransferInfo) -> str:
+            return done_text(info) if callable(done_text) else done_text.format(number=info.number)
+
         dialog.completed.connect(lambda info: (self.show_transfer(info), self.saved.emit(info),
-                                               self.message.emit(done_text.format(number=info.number), "success")))
+                                               self.message.emit(text(info), "success")))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
         self.dialog = dialog
         dialog.open()
@@ -451,7 +458,8 @@ class TransferEditor(QFrame):
     def open_receive(self) -> ReceiveDialog | None:
         if self.transfer is None or self.state not in ("shipped", "partial"):
             return None
-        return self._open_step(ReceiveDialog(self.context, self.tasks, self.transfer, self), self.tr("{number} received."))
+        dialog = ReceiveDialog(self.context, self.tasks, self.transfer, self)
+        return self._open_step(dialog, dialog.receipt_text)
 
     def open_close(self) -> CloseDialog | None:
         if self.transfer is None or self.state not in ("shipped", "partial"):

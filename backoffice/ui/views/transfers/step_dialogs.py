@@ -34,6 +34,7 @@ from backoffice.ui.views.inventory.common import (
     RecordsModel,
     error_text,
     format_qty,
+    plural,
     setup_table,
 )
 from backoffice.ui.widgets.banner import MessageBanner
@@ -102,6 +103,7 @@ class ReceiveDialog(_StepDialog):
         heading = QLabel(self.tr("Receive at {destination} from {source}").format(
             destination=info.destination, source=info.source))
         heading.setObjectName("DetailsTitle")
+        self.received_units = 0   # posted by the last receive, for the message that reports it
         self.model = RecordsModel(ARRIVAL_COLUMNS, self, on_edit=self._on_edit, foreground=self._foreground)
         self.model.set_rows([Arrival(ln.variant_id, ln.sku, ln.barcode, ln.title, ln.in_transit, ln.in_transit)
                              for ln in info.lines if ln.in_transit > 0])
@@ -172,15 +174,31 @@ class ReceiveDialog(_StepDialog):
     def _refresh(self) -> None:
         arriving = sum(a.arriving for a in self.arrivals)
         transit = sum(a.in_transit for a in self.arrivals)
-        self.summary.setText(self.tr("{arriving} of {transit} units in transit arrive now").format(
-            arriving=format_qty(arriving), transit=format_qty(transit)))
+        self.summary.setText(plural(transit, self.tr("{arriving} of {n} unit in transit arrives now"),
+                                    self.tr("{arriving} of {n} units in transit arrive now"),
+                                    arriving=format_qty(arriving)))
         self.receive_button.setEnabled(arriving > 0 and not self._busy)
+
+    def receipt_text(self, info: TransferInfo) -> str:
+        """What the receipt did, for the banner: "TR-000001: 12 of 30 units received; 18 still in transit"."""
+        if info.replayed:
+            return self.tr("{number}: this receipt was already posted; nothing moved again.").format(number=info.number)
+        before = sum(a.in_transit for a in self.arrivals)
+        left = info.in_transit
+        received = self.received_units
+        if left == 0:
+            return plural(received, self.tr("{number}: {n} unit received; nothing left in transit."),
+                          self.tr("{number}: all {n} units received; nothing left in transit."), number=info.number)
+        return plural(before, self.tr("{number}: {received} of {n} unit received; {left} still in transit."),
+                      self.tr("{number}: {received} of {n} units received; {left} still in transit."),
+                      number=info.number, received=format_qty(received), left=format_qty(left))
 
     def receive(self) -> None:
         db, actor, tid, op = self.context.db, self.context.actor, self.info.id, self.operation_id
         if db is None or actor is None:
             return
         quantities = {a.variant_id: a.arriving for a in self.arrivals if a.arriving}
+        self.received_units = sum(quantities.values())
         self._run(lambda: transfers.receive_transfer(db, actor, tid, quantities=quantities, operation_id=op),
                   self.receive_button)
 
@@ -192,7 +210,8 @@ class CloseDialog(_StepDialog):
         super().__init__(context, tasks, info, parent)
         self.setWindowTitle(self.tr("Close {number}").format(number=info.number))
         self.setMinimumWidth(480)
-        heading = QLabel(self.tr("{units} units are still in transit").format(units=format_qty(info.in_transit)))
+        heading = QLabel(plural(info.in_transit, self.tr("{n} unit is still in transit"),
+                                self.tr("{n} units are still in transit")))
         heading.setObjectName("DetailsTitle")
         text = QLabel(self.tr("Closing the transfer settles what has not arrived at {destination}.").format(
             destination=info.destination))

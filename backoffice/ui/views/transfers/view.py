@@ -30,7 +30,7 @@ from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.base import ViewPage, page_header
-from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
+from backoffice.ui.views.inventory.common import error_text, format_qty, plural, setup_table
 from backoffice.ui.views.transfers.delegates import StatePillDelegate
 from backoffice.ui.views.transfers.editor import TransferEditor
 from backoffice.ui.views.transfers.model import (
@@ -228,7 +228,7 @@ class TransfersView(ViewPage):
     def _show_count(self) -> None:
         n = self.model.rowCount()
         self.count_label.setText(self.tr("{n}+ transfers").format(n=format_qty(n)) if self.model.has_more
-                                 else self.tr("{n} transfers").format(n=format_qty(n)))
+                                 else plural(n, self.tr("{n} transfer"), self.tr("{n} transfers")))
 
     def _on_error(self, gen: int, exc: BaseException) -> None:
         self.more_button.setEnabled(True)
