@@ -12,11 +12,13 @@ import platformdirs
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 
-from backoffice.db import APP_NAME, DatabaseError, default_url, normalise_url
+from backoffice.db import APP_NAME, DatabaseError, data_dir, default_url, normalise_url
 
 ENV_DATABASE_URL = "BACKOFFICE_DATABASE_URL"
 ENV_CONFIG_DIR = "BACKOFFICE_CONFIG_DIR"
 KINDS = ("sqlite", "postgresql")
+DEMO_PROFILE = "demo"
+DEMO_FILE = "demo.sqlite"
 
 
 class ProfileError(Exception):
@@ -155,3 +157,41 @@ def resolve_target(db_url: str | None, profile_name: str | None, store: ProfileS
     if p is not None:
         return p.url, p
     return default_url(), None
+
+
+# -- the demo store ---------------------------------------------------------------------------------------
+def demo_url() -> str:
+    """The demo store's SQLite file, in the user's data folder."""
+    return f"sqlite:///{data_dir() / DEMO_FILE}"
+
+
+def ensure_demo_profile(store: ProfileStore | None = None) -> Profile:
+    """The "demo" profile (kind sqlite, the demo file), saved if missing. It becomes the default only
+    when no other default exists, so after ``backoffice --demo`` a plain ``backoffice stock levels``
+    opens the demo store, and a store someone set up is never pushed aside."""
+    store = store or ProfileStore()
+    url = demo_url()
+    try:
+        existing = store.get(DEMO_PROFILE)
+    except ProfileError:
+        existing = None
+    if existing is not None:
+        if store.default() is None:
+            store.set_default(DEMO_PROFILE)
+        return existing
+    profile, _ = store.save(DEMO_PROFILE, url)  # save() makes it the default when there is none
+    return profile
+
+
+def where_is_the_demo(store: ProfileStore | None = None) -> str:
+    """One phrase saying where the demo store is (or how to make one), for messages."""
+    store = store or ProfileStore()
+    try:
+        profile = store.get(DEMO_PROFILE)
+    except ProfileError:
+        profile = None
+    if profile is not None:
+        return f"the demo store is profile {DEMO_PROFILE!r} ({profile.url}): add --profile {DEMO_PROFILE}"
+    if (data_dir() / DEMO_FILE).exists():
+        return f"the demo store is at {demo_url()}: add --db {demo_url()}"
+    return "no demo store yet: `backoffice --demo` creates one"

@@ -38,6 +38,9 @@ class Context:
 
             url, self._profile = self.target()
             self._db = open_database(url, prompt=terminal_prompt(), require_schema=require_schema)
+            if require_schema and self.db_url_option is None and self.profile_option is None \
+                    and _command_reads_the_catalog():
+                note_if_empty(self._db)  # the database was chosen implicitly: say which one it is
         return self._db
 
     def actor(self):  # type: ignore[no-untyped-def]
@@ -50,6 +53,33 @@ class Context:
     def close(self) -> None:
         if self._db is not None:
             self._db.dispose()
+
+
+# Commands for which an empty catalog is normal (setting up, administering, filling it): no note.
+_NO_EMPTY_NOTE = frozenset({"db", "demo", "profiles", "users", "audit", "import", "serve", "screenshot"})
+
+
+def _command_reads_the_catalog() -> bool:
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return False
+    root = ctx.find_root()
+    return root.invoked_subcommand not in _NO_EMPTY_NOTE
+
+
+def note_if_empty(db: Any) -> None:  # noqa: ANN401 - a backoffice.db.Database
+    """One line on stderr when the database a command opened by default (no --db, --profile or
+    BACKOFFICE_DATABASE_URL) has an empty catalog: which database it is and where the demo store is, so
+    "nothing found" is never a mystery."""
+    from sqlalchemy import select
+
+    from backoffice.config import where_is_the_demo
+    from backoffice.models import Product
+
+    with db.read() as session:
+        if session.scalar(select(Product.id).limit(1)) is not None:
+            return
+    click.echo(f"backoffice: note: {db.display_url()} has no products; {where_is_the_demo()}", err=True)
 
 
 def terminal_prompt() -> Callable[[str], str | None] | None:
@@ -124,13 +154,22 @@ def main(ctx: click.Context, db_url: str | None, profile: str | None, user: str 
     ctx.obj = Context(db_url, profile, user)
     if ctx.invoked_subcommand is not None:
         return
-    from backoffice.config import resolve_target
-    from backoffice.db import data_dir
+    from backoffice.config import ensure_demo_profile, resolve_target
 
     if demo:
-        url, prof = (db_url, None) if db_url else (f"sqlite:///{data_dir() / 'demo.sqlite'}", None)
+        if db_url:
+            url, prof = db_url, None
+        else:
+            prof = ensure_demo_profile()
+            url = prof.url
     else:
         url, prof = resolve_target(db_url, profile)
+    from backoffice.platform_check import check_gui_platform
+
+    problem = check_gui_platform()  # before Qt loads its platform plugin (and aborts without a word of use)
+    if problem:
+        click.echo(f"backoffice: error: {problem}", err=True)
+        ctx.exit(EXIT_ERROR)
     from backoffice.ui.app import run_gui
 
     ctx.exit(run_gui(db_url=url, profile=prof, username=user, demo_products=demo_products if demo else None))
