@@ -46,17 +46,31 @@ def import_group() -> None:
 @click.option("--map", "mappings", multiple=True, metavar='"HEADER=COLUMN"',
               help='Read the file\'s column HEADER as the native COLUMN, e.g. --map "Item code=sku" '
                    '--map "Retail=price"; "HEADER=" ignores that column (repeatable).')
+@click.option("--on-conflict", type=click.Choice(["refuse", "skip", "overwrite"]), default="refuse", show_default=True,
+              help="Rows someone changed since the file was exported (older version column, or changed after "
+                   "--changed-since) whose cells differ from the store: refuse the import, skip those rows, or "
+                   "overwrite them with the file's values.")
+@click.option("--changed-since", default=None, metavar="ISO-TIME",
+              help="For files without a version column: rows the store changed after this time "
+                   "(e.g. 2026-03-01T09:30, UTC unless an offset is given) are treated as stale.")
+@click.option("--op-id", default=None, help="Operation id: a retried import with the same id is applied once "
+                                             "(the retry reports the first result and writes nothing).")
 @db_options
 @click.pass_obj
 def import_products(obj: Context, file: Path, dry_run: bool, fmt: str, error_report: Path | None,
-                    max_size: float | None, mappings: tuple[str, ...]) -> None:
+                    max_size: float | None, mappings: tuple[str, ...], on_conflict: str, changed_since: str | None,
+                    op_id: str | None) -> None:
     """Create and update products and variants from FILE, matched by handle and SKU.
 
     All or nothing: if any row is bad, nothing is written and the first problems are shown (row as
     numbered in the file, column, reason). A successful import is one changeset, revertible later.
+    Rows changed by someone else since the export (their version column is older than the store's)
+    are conflicts: listed in the dry run, and refused (exit status 3) unless --on-conflict says skip or
+    overwrite. Cells equal to the store's value never count as changes.
     """
     from backoffice.services import importexport as ie
 
+    since = _parse_time(changed_since) if changed_since else None
     progress = _progress()
     mapping = ie.parse_map_options(mappings) if mappings else None
     parsed = ie.read_products_file(file, fmt, max_bytes=int(max_size * 1024 * 1024) if max_size else None,
@@ -64,33 +78,75 @@ def import_products(obj: Context, file: Path, dry_run: bool, fmt: str, error_rep
     database = obj.database()
     try:
         if dry_run:
-            report = ie.dry_run(database, parsed, progress=progress)
+            report = ie.dry_run(database, parsed, progress=progress, on_conflict=on_conflict, changed_since=since)
             if report.problems:
                 raise ie.ImportRejected(report, parsed.name)
         else:
-            result = ie.apply_import(database, obj.actor(), parsed, progress=progress)
+            result = ie.apply_import(database, obj.actor(), parsed, progress=progress, operation_id=op_id,
+                                     on_conflict=on_conflict, changed_since=since)
+    except ie.ImportConflicts as exc:
+        _echo_conflicts(exc.report)
+        click.echo(f"backoffice: error: {exc}", err=True)
+        raise SystemExit(3) from None
     except ie.ImportRejected as exc:
         if error_report is not None:
             ie.write_error_report(exc.report, parsed, error_report)
             exc.args = (f"{exc.args[0]} (annotated rows saved to {error_report})",)
         raise
+    finally:
+        parsed.store.close()
     for note in report.notes if dry_run else result.notes:
         click.echo(f"backoffice: note: {note}", err=True)
     if dry_run:
+        _echo_conflicts(report)
         click.echo(f"Dry run of {parsed.name}: would make {report.counts()}; nothing was written.")
+        if report.conflict_rows and on_conflict == "refuse":
+            click.echo(f"backoffice: error: {report.conflict_rows:,} rows changed by someone else since the file was "
+                       "exported; the import would be refused (--on-conflict skip|overwrite)", err=True)
+            raise SystemExit(3)
+    elif result.replayed:
+        where = f"changeset #{result.changeset_id}" if result.changeset_id is not None else "no changes"
+        click.echo(f"Already imported with operation id {op_id}: {_counts(result)} ({where}); nothing written now.")
     elif result.changeset_id is None:
-        click.echo(f"Imported {parsed.name}: nothing to change ({result.unchanged_variants:,} rows already as in the file).")
+        skipped = (f"; {result.conflict_rows:,} conflicting row{'s' if result.conflict_rows != 1 else ''} skipped"
+                   if result.conflict_rows else "")
+        click.echo(f"Imported {parsed.name}: nothing to change ({result.unchanged_variants:,} rows already as in the "
+                   f"file{skipped}).")
     else:
         click.echo(f"Imported {parsed.name}: {_counts(result)} (changeset #{result.changeset_id}).")
+
+
+def _parse_time(text: str):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from backoffice.services.base import ValidationError
+
+    try:
+        t = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise ValidationError(f"--changed-since: {text!r} is not a time such as 2026-03-01T09:30") from exc
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.timezone.utc)
+
+
+def _echo_conflicts(report: Any, shown: int = 50) -> None:
+    """Each conflicting cell on a line of stderr: row, column, the file's and the store's value, who and when."""
+    for c in report.conflicts[:shown]:
+        click.echo(f"backoffice: conflict: {c.label_text()}", err=True)
+    if report.conflict_count > shown:
+        click.echo(f"backoffice: conflict: … and {report.conflict_count - shown:,} more", err=True)
 
 
 def _counts(result: Any) -> str:
     def n(count: int, what: str) -> str:
         return f"{count:,} {what}{'s' if count != 1 else ''}"
 
-    return ", ".join([n(result.new_products, "new product"), n(result.new_variants, "new variant"),
-                      n(result.updated_products, "updated product"), n(result.updated_variants, "updated variant"),
-                      f"{result.unchanged_variants:,} unchanged"])
+    parts = [n(result.new_products, "new product"), n(result.new_variants, "new variant"),
+             n(result.updated_products, "updated product"), n(result.updated_variants, "updated variant"),
+             f"{result.unchanged_variants:,} unchanged"]
+    if getattr(result, "conflict_rows", 0):
+        what = "overwritten" if result.on_conflict == "overwrite" else "skipped"
+        parts.append(f"{n(result.conflict_rows, 'conflicting row')} {what}")
+    return ", ".join(parts)
 
 
 # -- export ---------------------------------------------------------------------------------------------

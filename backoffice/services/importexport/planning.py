@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from decimal import Decimal
 from operator import itemgetter
 from typing import Any
 
@@ -79,6 +80,40 @@ _UPDATED_AT = 11   # a stored variant tuple's updated_at
 
 def _same(text: str) -> str:
     return text
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether a value and one recorded in history (JSON: money as text, statuses as their value) agree."""
+    a, b = getattr(a, "value", a), getattr(b, "value", b)
+    if a == b:
+        return True
+    if a is None or b is None:
+        return a in ("", []) or b in ("", [])
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return sorted(map(str, a)) == sorted(map(str, b))
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except ArithmeticError:
+        return str(a) == str(b)
+
+
+def _three_way(diff: dict[str, Any], now: dict[str, Any], at: dict[str, Any] | None) -> tuple[dict, dict]:
+    """A stale row's cells that differ from the store, split into (the file's own edits, conflicts).
+    ``at``: the values when the row was read (None: unknown). A cell equal to the value it had then was
+    not edited (nothing to do); a field nobody changed since takes the file's edit; a field both changed
+    is a conflict. Without the values of then, every differing cell is a conflict."""
+    if at is None:
+        return {}, dict(diff)
+    own, clash = {}, {}
+    for key, v in diff.items():
+        was = at.get(key, now.get(key)) if key in at else now.get(key)
+        if _same_value(v, was):
+            continue
+        if _same_value(was, now.get(key)):
+            own[key] = v
+        else:
+            clash[key] = v
+    return own, clash
 
 
 def _when(t: Any) -> str | None:
@@ -519,6 +554,7 @@ class Planner:
                     self._merge(handle, cells, nums[k], merged[handle], origin[handle], product_cols)
                     last_cells[handle] = cells
         add_change, updated, unchanged = plan.changes.append, 0, 0
+        stale_rows: list[tuple] = []   # (row number, sku, stored tuple, version, cells that differ)
         since = self.changed_since
         on_conflict = self.on_conflict
         header = self.header
@@ -593,19 +629,36 @@ class Planner:
             stale = (version < ex[2]) if version is not None else (
                 since is not None and ex[_UPDATED_AT] is not None and _utc(ex[_UPDATED_AT]) > since)
             if stale:
-                self.report.conflict_rows += 1
-                for key, v in diff.items():
-                    col = VARIANT_COLUMN[key]
-                    self.conflict(ImportConflict(num, header[cols[col]] if col in cols else col, "variant", sku, key,
-                                                 v, ex[_STORED[key]], version, ex[2],
-                                                 changed_at=_when(ex[_UPDATED_AT])))
-                if on_conflict != "overwrite":
-                    continue
+                stale_rows.append((num, sku, ex, version, diff))
+                continue
             if keep:
                 add_change(RowChange("variant", ex[1], ex[2], diff))
             if locked is not None:
                 locked[ex[1]] = dict(zip(_LOCKED_FIELDS, ex, strict=False))
             updated += 1
+        if stale_rows:
+            history = self._values_at("variant", [(ex[1], version, ex[2]) for _, _, ex, version, _ in stale_rows])
+            for num, sku, ex, version, diff in stale_rows:
+                now = {key: ex[_STORED[key]] for key in diff}
+                own, clash = _three_way(diff, now, history.get(ex[1]))
+                if clash:
+                    self.report.conflict_rows += 1
+                    for key, v in clash.items():
+                        col = VARIANT_COLUMN[key]
+                        self.conflict(ImportConflict(num, header[cols[col]] if col in cols else col, "variant", sku,
+                                                     key, v, now[key], version, ex[2],
+                                                     changed_at=_when(ex[_UPDATED_AT])))
+                    if on_conflict != "overwrite":
+                        continue
+                    own.update(clash)
+                if not own:
+                    unchanged += 1
+                    continue
+                if keep:
+                    add_change(RowChange("variant", ex[1], ex[2], own))
+                if locked is not None:
+                    locked[ex[1]] = dict(zip(_LOCKED_FIELDS, ex, strict=False))
+                updated += 1
         self.report.updated_variants += updated
         self.report.unchanged_variants += unchanged
 
@@ -701,8 +754,11 @@ class Planner:
                 stale = (version < cur[2]) if version is not None else (
                     since is not None and cur[11] is not None and _utc(cur[11]) > since)
                 if stale:
+                    at = self._values_at("product", [(cur[1], version, cur[2])]).get(cur[1]) if version else None
+                    diff, clash = _three_way(diff, now, at)
+                if stale and clash:
                     self.report.conflict_rows += 1
-                    for key, v in diff.items():
+                    for key, v in clash.items():
                         col = "category" if key == "category_id" else key
                         j = next((j for j, (k, _) in enumerate(product_cols) if k == col), None)
                         row = self.origin[handle][j] if j is not None and handle in self.origin else first
@@ -713,10 +769,48 @@ class Planner:
                                                      changed_at=_when(cur[11])))
                     if self.on_conflict != "overwrite":
                         continue
+                    diff.update(clash)
+                if not diff:
+                    continue
                 if keep:
                     plan.changes.append(RowChange("product", cur[1], cur[2], diff, {k: now.get(k) for k in diff}))
                 self.report.updated_products += 1
         self.report.new_products = new_products
+
+    def _values_at(self, entity: str, items: list[tuple[int, int | None, int]]) -> dict[int, dict[str, Any]]:
+        """For rows read at an older version: (id, that version, current version) -> the fields' values at
+        that version, as the changesets recorded them ({}: a field not in it was not changed since).
+        Rows whose history has a gap (a change made outside changesets) are left out: their cells can
+        only be compared with the current values."""
+        wanted = {eid: (v, now) for eid, v, now in items if v is not None and v > 0}
+        out: dict[int, dict[str, Any]] = {}
+        ids = sorted(wanted)
+        for start in range(0, len(ids), CHUNK):
+            part = ids[start:start + CHUNK]
+            low = min(wanted[i][0] for i in part)
+            entries: dict[int, list] = defaultdict(list)
+            for eid, vb, va, before in self.s.execute(
+                    select(ChangesetEntry.entity_id, ChangesetEntry.version_before, ChangesetEntry.version_after,
+                           ChangesetEntry.before)
+                    .where(ChangesetEntry.entity == entity, ChangesetEntry.entity_id.in_(part),
+                           ChangesetEntry.version_after > low)
+                    .order_by(ChangesetEntry.entity_id, ChangesetEntry.version_before)):
+                entries[eid].append((vb, va, before))
+            for eid in part:
+                version, now = wanted[eid]
+                at = version
+                values: dict[str, Any] = {}
+                for vb, va, before in entries.get(eid, ()):
+                    if va <= version:
+                        continue
+                    if vb != at:
+                        break
+                    for f, v in (before or {}).items():
+                        values.setdefault(f, v)
+                    at = va
+                if at == now:
+                    out[eid] = values
+        return out
 
     def _category_path(self, cid: Any) -> str:
         if cid is None:
