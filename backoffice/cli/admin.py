@@ -179,14 +179,19 @@ def users_list(obj: Context) -> None:
 @db_options
 @click.pass_obj
 def audit_cmd(obj: Context, entity: str, username: str, limit: int, as_json: bool) -> None:
-    """Show the newest audit entries."""
-    from backoffice.services.audit import AuditFilter, fetch_page
+    """Show the newest audit entries, described with names (locations, SKUs, products), not ids."""
+    from backoffice.services.audit import AuditFilter, fetch_described_page
     from backoffice.services.base import jsonable
 
-    rows = fetch_page(obj.database(), AuditFilter(entity=entity, username=username), limit=limit)
+    rows = fetch_described_page(obj.database(), AuditFilter(entity=entity, username=username), limit=limit)
     for r in rows:
+        view = r.view
         if as_json:
-            click.echo(json.dumps(jsonable(r.__dict__), sort_keys=True))
+            data = {k: v for k, v in r.__dict__.items() if k != "view"}
+            if view is not None:
+                data.update(subject=view.subject, summary=view.summary, changeset_id=view.changeset_id)
+            click.echo(json.dumps(jsonable(data), sort_keys=True))
         else:
             when = r.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-            click.echo(f"{when}  {r.username:<12} {r.action:<8} {r.entity} {r.entity_id}: {r.summary()}")
+            text = f"{view.subject}: {view.summary}" if view is not None else f"{r.entity} {r.entity_id}: {r.summary()}"
+            click.echo(f"{when}  {r.username:<12} {r.action:<8} {r.entity.replace('_', ' ')} {text}")

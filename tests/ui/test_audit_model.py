@@ -45,7 +45,7 @@ def test_columns_and_display(qapp) -> None:
     model.set_rows([entry], has_more=False)
     assert model.rowCount() == 1 and model.columnCount() == COLUMN_COUNT
     headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(COLUMN_COUNT)]
-    assert headers == ["When", "User", "Entity", "Id", "Action", "Summary"]
+    assert headers == ["When", "User", "Entity", "Item", "Action", "Summary"]
 
     def cell(col: int, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
         return model.data(model.index(0, col), role)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 
 import pytest
 from PySide6.QtCore import QTimer
@@ -45,32 +44,37 @@ def wait_loaded(qtbot, view: AuditView) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_rows_load_in_a_worker_while_the_gui_keeps_running(qtbot, monkeypatch, db, actor, open_view, write_audit_rows) -> None:  # type: ignore[no-untyped-def]
+    """The query blocks until the test releases it. If it ran on the GUI thread, opening the view could
+    not return before the release (and the checks below would never run); nothing here depends on how
+    fast the machine is."""
     write_audit_rows(db, actor, 5)
     original = audit_service.fetch_page
     worker_threads: list[int] = []
+    started, release = threading.Event(), threading.Event()
 
-    def slow_fetch_page(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def blocking_fetch_page(*args, **kwargs):  # type: ignore[no-untyped-def]
         worker_threads.append(threading.get_ident())
-        time.sleep(0.3)
+        started.set()
+        if not release.wait(30):  # never released: the test failed meanwhile; do not hang the pool
+            raise RuntimeError("not released")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(audit_service, "fetch_page", slow_fetch_page)
-    ticks: list[float] = []
-    timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
-    timer.start(10)
-
-    started = time.monotonic()
-    view = open_view(db, actor)
-    assert time.monotonic() - started < 0.25, "opening the view waited for the query"
-    assert view.is_loading() and view.model.rowCount() == 0
-    assert view.count_label.text() == "Loading…"
+    monkeypatch.setattr(audit_service, "fetch_page", blocking_fetch_page)
+    view = open_view(db, actor)  # returns while the query is blocked: the query is not on this thread
+    try:
+        assert started.wait(10), "the query never started"
+        assert worker_threads and threading.get_ident() not in worker_threads
+        # The GUI is responsive while the query waits: it shows its loading state and handles events.
+        assert view.is_loading() and view.model.rowCount() == 0
+        assert view.count_label.text() == "Loading…"
+        ticked: list[bool] = []
+        QTimer.singleShot(0, lambda: ticked.append(True))
+        qtbot.waitUntil(lambda: bool(ticked), timeout=10_000)  # the event loop runs during the load
+        assert view.is_loading() and view.model.rowCount() == 0 and not release.is_set()
+    finally:
+        release.set()
     qtbot.waitUntil(lambda: view.model.rowCount() == 6, timeout=10_000)
     wait_loaded(qtbot, view)
-    timer.stop()
-
-    assert worker_threads and threading.get_ident() not in worker_threads
-    assert len([t for t in ticks if t - started < 0.3]) >= 5, "the event loop did not run during the load"
     assert view.count_label.text() == "6 entries"  # 5 rows + the tester's account creation
     ids = [r.id for r in view.model.rows]
     assert ids == sorted(ids, reverse=True)
@@ -199,7 +203,7 @@ def test_details_show_before_and_after_field_by_field(qtbot, db, actor, open_vie
     assert entry is not None and entry.entity == "product"
     details = view.details
     assert details.model.entry == entry
-    assert details.title.text() == f"Product {entry.entity_id} · Update"
+    assert details.title.text() == f"Product {entry.after['title']} · Update"  # by name: no such product row
     assert "2 fields changed" in details.meta.text() and "by tester" in details.meta.text()
     lines = [(details.model.data(details.model.index(r, COL_FIELD)),
               details.model.data(details.model.index(r, COL_BEFORE)),
@@ -241,3 +245,67 @@ def test_a_failed_page_shows_a_message_not_a_traceback(qtbot, monkeypatch, sqlit
     assert view.banner.isVisible()
     assert view.banner.text.text() == "The audit trail could not be loaded: database went away"
     assert not view.model.canFetchMore()
+
+
+def test_entries_read_with_names_and_a_bulk_edit_opens_its_rows(qtbot, monkeypatch, db, actor, store, open_view) -> None:  # type: ignore[no-untyped-def]
+    import re
+    import uuid
+
+    from backoffice.services import changesets, inventory, transfers
+    from backoffice.services.inventory import MoveLine
+    from backoffice.ui.views.audit.changeset_dialog import COL_AFTER as ROW_AFTER
+    from backoffice.ui.views.audit.changeset_dialog import COL_BEFORE as ROW_BEFORE
+    from backoffice.ui.views.audit.changeset_dialog import COL_ITEM as ROW_ITEM
+    from backoffice.ui.views.audit.model import COL_ID, COL_SUMMARY
+
+    s, m, _ = store.variant_ids
+    wh, shop = store.locations["WH1"], store.locations["SHOP"]
+    inventory.post_moves(db, actor, operation_id=uuid.uuid4().hex, reason="receipt",
+                         lines=[MoveLine(s, store.locations["SUP"], wh, 4)])
+    t = transfers.create_transfer(db, actor, source_location_id=wh, destination_location_id=shop, lines=[(s, 2)])
+    applied = changesets.apply_changes(db, actor, [changesets.RowChange("variant", v, 1, {"price": "64.99"})
+                                                   for v in (s, m)], description="Winter prices", kind="bulk")
+    rows_threads: list[int] = []
+    original_rows = audit_service.changeset_rows
+
+    def recording_rows(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rows_threads.append(threading.get_ident())
+        return original_rows(*args, **kwargs)
+
+    monkeypatch.setattr(audit_service, "changeset_rows", recording_rows)
+    view = open_view(db, actor)
+    qtbot.waitUntil(lambda: view.model.rowCount() > 0, timeout=10_000)
+    wait_loaded(qtbot, view)
+    model = view.model
+    raw = re.compile(r"[{}\[\]]|'[a-z_]+':|\b[a-z]+_id\b")
+    for r in range(model.rowCount()):
+        summary = model.data(model.index(r, COL_SUMMARY))
+        assert not raw.search(summary), summary
+    by_entity = {model.row_at(r).entity: r for r in range(model.rowCount())}
+    transfer_row = by_entity["transfer"]
+    assert model.data(model.index(transfer_row, COL_ID)) == t.number
+    assert model.data(model.index(transfer_row, COL_SUMMARY)).startswith(f"created {t.number} (WH1 → SHOP)")
+
+    view.table.selectRow(transfer_row)
+    details = view.details
+    assert details.title.text() == f"Transfer {t.number} (WH1 → SHOP) · Create"
+    cells = {details.model.data(details.model.index(r, COL_FIELD)): details.model.data(details.model.index(r, COL_AFTER))
+             for r in range(details.model.rowCount())}
+    assert cells["destination location"] == "SHOP · City store"
+    assert cells["line MC-S · Merino Crew"].startswith("quantity 2")
+    assert not details.changeset_button.isVisible()
+
+    view.table.selectRow(by_entity["changeset"])
+    assert details.changeset_button.isVisible() and details.changeset_button.text() == "Show the 2 changed rows…"
+    details.changeset_button.click()
+    dialog = view.dialog
+    assert dialog is not None
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.model.rowCount() == 2, timeout=10_000)
+    assert rows_threads and threading.get_ident() not in rows_threads  # read in a worker
+    assert dialog.heading.text() == f"Bulk edit #{applied.changeset_id}: Winter prices"
+    assert "2 changed rows" in dialog.meta.text()
+    shown = sorted((dialog.model.data(dialog.model.index(r, ROW_ITEM)), dialog.model.data(dialog.model.index(r, ROW_BEFORE)),
+                    dialog.model.data(dialog.model.index(r, ROW_AFTER))) for r in range(2))
+    assert shown == [("MC-M", "59.99", "64.99"), ("MC-S", "59.99", "64.99")]
+    dialog.close()

@@ -1,4 +1,9 @@
-"""The selected audit entry as a field-by-field diff: field, value before, value after."""
+"""The selected audit entry as a field-by-field diff: field, value before, value after.
+
+An entry described by the service (``row.view``) shows its lines as they come, names instead of ids and
+one row per line of a document; a bulk edit, import or revert offers a button that lists the rows its
+changeset changed (:attr:`AuditDetailsPane.changeset_requested`; the view opens them, in the background).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
@@ -21,6 +27,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -45,6 +52,7 @@ class DiffLine:
     before: Any
     after: Any
     changed: bool
+    label: str | None = None   # the service's wording ("destination location", "line MC-S · …")
 
 
 def changed_field_names(row: AuditRow) -> set[str]:
@@ -54,7 +62,11 @@ def changed_field_names(row: AuditRow) -> set[str]:
 
 
 def diff_lines(row: AuditRow, *, include_unchanged: bool = True) -> list[DiffLine]:
-    """Changed fields first, then (optionally) the unchanged ones, each group in name order."""
+    """Changed fields first, then (optionally) the unchanged ones, each group in name order. A described
+    entry gives its display-ready lines (names, not ids)."""
+    if row.view is not None:
+        return [DiffLine(ln.field, ln.before, ln.after, ln.changed, ln.label) for ln in row.view.lines
+                if include_unchanged or ln.changed]
     before, after = row.before or {}, row.after or {}
     changed = changed_field_names(row)
     lines = [DiffLine(f, before.get(f), after.get(f), True) for f in sorted(changed)]
@@ -120,7 +132,7 @@ class AuditDiffModel(QAbstractTableModel):
         line, col = self._lines[index.row()], index.column()
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             if col == COL_FIELD:
-                return field_label(line.field)
+                return line.label if line.label is not None else field_label(line.field)
             return format_value(line.before if col == COL_BEFORE else line.after)
         if role == CHANGED_ROLE:
             return line.changed
@@ -143,10 +155,17 @@ class AuditDiffModel(QAbstractTableModel):
 class AuditDetailsPane(QFrame):
     """Header (what, who, when, operation) over the diff table; a hint when nothing is selected."""
 
+    changeset_requested = Signal(int)  # a changeset id: list the rows it changed
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Card")
         self.model = AuditDiffModel(self)
+        self._changeset_id: int | None = None
+        self.changeset_button = QPushButton()
+        self.changeset_button.setToolTip(self.tr("Which rows this change made, each field before → after"))
+        self.changeset_button.clicked.connect(self._on_changeset_clicked)
+        self.changeset_button.hide()
 
         self.title = QLabel()
         self.title.setObjectName("DetailsTitle")
@@ -180,6 +199,7 @@ class AuditDetailsPane(QFrame):
         text.addWidget(self.title)
         text.addWidget(self.meta)
         heading.addLayout(text, 1)
+        heading.addWidget(self.changeset_button, 0, Qt.AlignmentFlag.AlignTop)
         heading.addWidget(self.show_unchanged, 0, Qt.AlignmentFlag.AlignTop)
         content = QWidget()
         content_layout = QVBoxLayout(content)
@@ -200,17 +220,39 @@ class AuditDetailsPane(QFrame):
 
     def show_entry(self, entry: AuditRow | None) -> None:
         self.model.set_entry(entry)
+        self._changeset_id = None
+        self.changeset_button.hide()
         if entry is None:
             self.stack.setCurrentIndex(0)
             return
-        self.title.setText(f"{entity_label(entry.entity)} {entry.entity_id} · {action_label(entry.action)}")
-        changed = len(changed_field_names(entry))
+        view = entry.view
+        subject = view.subject if view is not None else entry.entity_id
+        if view is not None and view.changeset_id is not None:
+            self.title.setText(subject)  # "Bulk edit #12: Winter prices" says what and which already
+        else:
+            self.title.setText(f"{entity_label(entry.entity)} {subject} · {action_label(entry.action)}")
+        changed = sum(1 for line in diff_lines(entry, include_unchanged=False)) if view is not None \
+            else len(changed_field_names(entry))
         parts = [
             self.tr("by {user}").format(user=entry.username),
             format_when(entry.at),
             self.tr("1 field changed") if changed == 1 else self.tr("{n} fields changed").format(n=changed),
         ]
+        if view is not None:
+            parts.append(self.tr("id {id}").format(id=entry.entity_id))
         if entry.operation_id:
             parts.append(self.tr("operation {id}").format(id=entry.operation_id))
         self.meta.setText("  ·  ".join(parts))
+        if view is not None and view.changeset_id is not None:
+            self._changeset_id = view.changeset_id
+            n = view.changeset_rows
+            self.changeset_button.setText(
+                self.tr("Show the changed rows…") if n is None else
+                self.tr("Show the changed row…") if n == 1 else
+                self.tr("Show the {n} changed rows…").format(n=f"{n:,}"))
+            self.changeset_button.show()
         self.stack.setCurrentIndex(1)
+
+    def _on_changeset_clicked(self) -> None:
+        if self._changeset_id is not None:
+            self.changeset_requested.emit(self._changeset_id)

@@ -1,6 +1,7 @@
 """The audit table's item model: rows handed in page by page, no queries.
 
-The model only holds ``AuditRow`` values. When the view scrolls to the end it calls ``fetchMore``; the
+The model only holds ``AuditRow`` values, described by the service (``row.view``: names instead of ids),
+so the Item and Summary columns read "TR-000012" and "state: draft → shipped", not ids and dicts. When the view scrolls to the end it calls ``fetchMore``; the
 model answers by emitting :attr:`AuditTableModel.more_requested` with the keyset cursor (the last row's
 id), and whoever loads pages (the view, in the background) hands the next page to :meth:`append_rows`.
 """
@@ -27,7 +28,7 @@ COLUMN_COUNT = 6
 OBJECT_ROLE = Qt.ItemDataRole.UserRole + 1   # the AuditRow itself
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2     # a value that sorts naturally (datetimes, numbers)
 
-_HEADERS = ("When", "User", "Entity", "Id", "Action", "Summary")
+_HEADERS = ("When", "User", "Entity", "Item", "Action", "Summary")
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the invalid index: the parent of every row of a table
@@ -156,11 +157,13 @@ class AuditTableModel(QAbstractTableModel):
             if col == COL_WHEN:
                 return row.at.astimezone().isoformat(sep=" ", timespec="seconds")
             if col == COL_SUMMARY:
-                return "\n".join(row.changed_fields()) or None
+                return row.view.summary if row.view is not None else ("\n".join(row.changed_fields()) or None)
+            if col == COL_ID:
+                subject = row.view.subject if row.view is not None else ""
+                return QCoreApplication.translate("AuditTableModel", "{subject}\n{entity} id {id}").format(
+                    subject=subject, entity=entity_label(row.entity), id=row.entity_id).strip()
             if col == COL_ACTION and row.operation_id:
                 return QCoreApplication.translate("AuditTableModel", "Operation {id}").format(id=row.operation_id)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_ID:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     @staticmethod
@@ -172,11 +175,11 @@ class AuditTableModel(QAbstractTableModel):
         if col == COL_ENTITY:
             return entity_label(row.entity)
         if col == COL_ID:
-            return row.entity_id
+            return row.view.item if row.view is not None else row.entity_id
         if col == COL_ACTION:
             return action_label(row.action)
         if col == COL_SUMMARY:
-            return row.summary()
+            return row.view.summary if row.view is not None else row.summary()
         return ""
 
     @staticmethod
@@ -188,7 +191,7 @@ class AuditTableModel(QAbstractTableModel):
         if col == COL_ENTITY:
             return row.entity
         if col == COL_ID:
-            return _entity_id_key(row.entity_id)
+            return row.view.item.lower() if row.view is not None else _entity_id_key(row.entity_id)
         if col == COL_ACTION:
             return row.action
-        return row.summary().lower()
+        return (row.view.summary if row.view is not None else row.summary()).lower()

@@ -1,6 +1,8 @@
 """The audit trail: who changed what and when, newest first, filtered, with a before/after diff.
 
-Every query runs in the background executor through ``backoffice.services.audit``. Each (re)load gets a
+Every query runs in the background executor through ``backoffice.services.audit``; pages come back
+described (``fetch_described_page``: names instead of ids, resolved in batches by the service), and a bulk
+edit or import opens the rows its changeset changed. Each (re)load gets a
 new generation number; a result that comes back for an older generation (the user changed the filter
 meanwhile) is dropped, so a slow early query can never overwrite a newer answer.
 """
@@ -34,6 +36,7 @@ from backoffice.services.audit import AuditFilter, AuditRow
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
+from backoffice.ui.views.audit.changeset_dialog import ChangesetRowsDialog
 from backoffice.ui.views.audit.delegates import ActionPillDelegate
 from backoffice.ui.views.audit.details import AuditDetailsPane
 from backoffice.ui.views.audit.filters import AuditFilterBar
@@ -50,7 +53,7 @@ from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
 
 ROW_HEIGHT = 30
-_COLUMN_WIDTHS = {COL_WHEN: 160, COL_USER: 130, COL_ENTITY: 130, COL_ID: 80, COL_ACTION: 110}
+_COLUMN_WIDTHS = {COL_WHEN: 160, COL_USER: 120, COL_ENTITY: 130, COL_ID: 170, COL_ACTION: 110}
 
 
 def count_text(n: int) -> str:
@@ -126,6 +129,8 @@ class AuditView(ViewPage):
         self.results.addWidget(self.empty)
 
         self.details = AuditDetailsPane()
+        self.details.changeset_requested.connect(self.open_changeset)
+        self.dialog: ChangesetRowsDialog | None = None
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.results)
         self.splitter.addWidget(self.details)
@@ -180,7 +185,7 @@ class AuditView(ViewPage):
         self.banner.hide()
         self.total = None
         self._show_count()
-        self._start(lambda: audit_service.fetch_page(db, f, limit=limit), partial(self._on_first_page, gen))
+        self._start(lambda: audit_service.fetch_described_page(db, f, limit=limit), partial(self._on_first_page, gen))
         self._start(lambda: audit_service.count(db, f), partial(self._on_count, gen))
         if self._needs_facets:
             self._needs_facets = False
@@ -208,7 +213,8 @@ class AuditView(ViewPage):
             self.model.stop_fetching()
             return
         gen, f, limit = self._generation, self._filter, self.page_size
-        self._start(lambda: audit_service.fetch_page(db, f, before_id=before_id, limit=limit), partial(self._on_more, gen))
+        self._start(lambda: audit_service.fetch_described_page(db, f, before_id=before_id, limit=limit),
+                    partial(self._on_more, gen))
 
     def _on_first_page(self, gen: int, rows: list[AuditRow]) -> None:
         if gen != self._generation:
@@ -263,6 +269,19 @@ class AuditView(ViewPage):
 
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.details.show_entry(self.model.row_at(current.row()) if current.isValid() else None)
+
+    def open_changeset(self, changeset_id: int) -> ChangesetRowsDialog:
+        """The rows a bulk edit, import or revert changed, loaded in the background."""
+        if self.dialog is not None:
+            self.dialog.close()
+        self.dialog = ChangesetRowsDialog(self.context, self.tasks, changeset_id, self)
+        self.dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog.destroyed.connect(self._dialog_gone)
+        self.dialog.show()
+        return self.dialog
+
+    def _dialog_gone(self) -> None:
+        self.dialog = None
 
     def _show_count(self) -> None:
         if self.total is None:
