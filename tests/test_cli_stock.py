@@ -117,7 +117,7 @@ def twice(runner: CliRunner, db: Database, *args: str) -> tuple[dict, dict]:  # 
     again = run(runner, db, *args, "--json")
     assert again.exit_code == 0, again.output + again.stderr
     assert ledger_state(db) == before
-    one, two = json.loads(first.output), json.loads(again.output)
+    one, two = json.loads(first.stdout), json.loads(again.stdout)
     assert one["replayed"] is False and two["replayed"] is True
     assert {k: v for k, v in two.items() if k != "replayed"} == {k: v for k, v in one.items() if k != "replayed"}
     return one, two
@@ -150,11 +150,11 @@ def test_every_stock_write_retried_with_its_op_id_reports_the_first_result(runne
     assert closed["state"] == "closed" and closed["lines"][0]["lost"] == 3
     # cancelled as a draft (no stock operation to remember the id by) and once shipped
     third = json.loads(run(runner, db, "stock", "transfer", "create", "--from", "WH1", "--to", "SHOP", "--line",
-                           "MC-M=1", "--json").output)
+                           "MC-M=1", "--json").stdout)
     cancelled, _ = twice(runner, db, "stock", "transfer", "cancel", third["number"], "--op-id", "t3-cancel")
     assert cancelled["state"] == "cancelled"
     fourth = json.loads(run(runner, db, "stock", "transfer", "create", "--from", "WH1", "--to", "SHOP", "--line",
-                            "MC-M=1", "--ship", "--json").output)
+                            "MC-M=1", "--ship", "--json").stdout)
     twice(runner, db, "stock", "transfer", "cancel", fourth["number"], "--op-id", "t4-cancel")
     # an id is not reused for another transfer
     reused = run(runner, db, "stock", "transfer", "cancel", fourth["number"], "--op-id", "t3-cancel")
@@ -179,5 +179,5 @@ def test_mail_settings_retried_with_its_op_id_are_saved_once(runner: CliRunner, 
     assert first.exit_code == 0, first.stderr
     state = ledger_state(db)
     again = run(runner, db, *args)
-    assert again.exit_code == 0 and again.output == first.output
+    assert again.exit_code == 0 and again.stdout == first.stdout
     assert ledger_state(db) == state  # no second audit row, no second applied operation

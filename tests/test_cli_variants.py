@@ -103,3 +103,69 @@ def test_templates_values_and_thresholds(runner: CliRunner, db: Database, actor)
     assert bad.exit_code == 2 and "whole number" in bad.stderr
     bad_price = run(runner, db, "variants", "bulk", "--set", "price=abc")
     assert bad_price.exit_code == 1 and "'abc' is not an amount" in bad_price.stderr
+
+
+def db_state(db: Database) -> dict[str, object]:
+    """Everything a variants command can write, to compare before and after a replay."""
+    from sqlalchemy import func, select
+
+    from backoffice.models import (AppliedOperation, AttributeValue, AuditEntry, Changeset, ChangesetEntry,
+                                   PriceRule, ProductBasePrice, StockLevel, Variant, VariantTemplate)
+
+    with db.read() as session:
+        return {
+            "counts": [session.scalar(select(func.count()).select_from(m)) for m in
+                       (AttributeValue, AuditEntry, AppliedOperation, Changeset, ChangesetEntry, PriceRule,
+                        ProductBasePrice, VariantTemplate, Variant)],
+            "variants": session.execute(select(Variant.sku, Variant.price, Variant.status, Variant.version)
+                                        .order_by(Variant.id)).all(),
+            "values": session.execute(select(AttributeValue.value, AttributeValue.archived)
+                                      .order_by(AttributeValue.id)).all(),
+            "levels": session.execute(select(StockLevel.id, StockLevel.low_stock_threshold, StockLevel.version)
+                                      .order_by(StockLevel.id)).all(),
+        }
+
+
+def test_every_variants_write_retried_with_its_op_id_applies_once(runner: CliRunner, db: Database, actor) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.services import inventory
+
+    inventory.create_location(db, actor, code="WH", name="Warehouse", kind="warehouse")
+    catalog.create_product(db, actor, values={"handle": "tee", "title": "Tee"})
+
+    def twice(*args: str) -> tuple[str, str]:
+        first = ok(run(runner, db, *args))
+        before = db_state(db)
+        again = ok(run(runner, db, *args))
+        assert db_state(db) == before, args
+        assert "already applied with this operation id: nothing changed" in again, (args, again)
+        return first, again
+
+    first, again = twice("variants", "add-attribute", "size", "S,M,L", "--op-id", "v-1")
+    assert again == first.replace(".\n", " (already applied with this operation id: nothing changed).\n")
+    twice("variants", "add-values", "size", "XL", "--op-id", "v-2")
+    twice("variants", "save-template", "Sizes", "--attribute", "size=S,M,L,XL", "--sku-pattern", "{handle}-{size}",
+          "--op-id", "v-3")
+    first, again = twice("variants", "generate", "tee", "--template", "Sizes", "--price", "5.00", "--op-id", "v-4")
+    assert first.startswith("Created 4,") and again.startswith("Created 4,")   # not "Created 0, kept 4"
+    twice("variants", "remove-value", "size", "XL", "--op-id", "v-5")          # archived: TEE-XL exists
+    twice("variants", "base-price", "tee", "20.00", "--op-id", "v-6")
+    twice("variants", "rule", "size=L", "+2.00", "--op-id", "v-7")
+    twice("variants", "override", "TEE-S", "--op-id", "v-8")
+    first, again = twice("variants", "reprice", "tee", "--op-id", "v-9")
+    assert "Applied 3" in first and "3 rows (changeset #" in again
+    twice("variants", "bulk", "--set", "price=30.00", "--option", "size=M", "--op-id", "v-10")
+    twice("variants", "bulk", "--set", "threshold=4", "--product", "tee", "--op-id", "v-11")
+    with db.read() as session:
+        from sqlalchemy import select
+
+        from backoffice.models import Changeset
+
+        thresholds = session.scalar(select(Changeset.id).where(Changeset.operation_id == "v-11"))
+    # a threshold changeset reverted twice with one id (it went to the thresholds' own revert, which
+    # dropped the id) is reverted once
+    first = ok(run(runner, db, "changesets", "revert", str(thresholds), "--op-id", "v-12"))
+    before = db_state(db)
+    ok(run(runner, db, "changesets", "revert", str(thresholds), "--op-id", "v-12"))
+    assert db_state(db) == before
+    prices = {v["sku"]: v["price"] for v in catalog.get_product(db, 1)["variants"]}
+    assert prices == {"TEE-S": "5.00", "TEE-M": "30.00", "TEE-L": "22.00", "TEE-XL": "20.00"}

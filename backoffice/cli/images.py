@@ -7,6 +7,7 @@ import sys
 import click
 
 from backoffice.cli.app import EXIT_ERROR, Context, db_options, main
+from backoffice.cli.replay import REPLAY_NOTE, op_id_option
 
 
 def _store(obj: Context, image_store: str | None):  # type: ignore[no-untyped-def]
@@ -59,10 +60,12 @@ _store_option = click.option("--image-store", default=None, metavar="FOLDER",
 @click.option("--workers", type=click.IntRange(1, 8), default=2, show_default=True,
               help="Processes for the image work.")
 @_store_option
+@op_id_option
 @db_options
 @click.pass_obj
 def upload(obj: Context, paths: tuple[str, ...], product_handle: str | None, pattern: str, dry_run: bool,
-           web_format: str, max_edge: int, quality: int, max_size: float, workers: int, image_store: str | None) -> None:
+           web_format: str, max_edge: int, quality: int, max_size: float, workers: int, image_store: str | None,
+           op_id: str | None) -> None:
     """Add the image files in PATHS (files or folders) to the galleries of the products they name.
 
     Every file is first matched and listed (matched, ambiguous, unmatched, rejected); ambiguous and
@@ -92,8 +95,9 @@ def upload(obj: Context, paths: tuple[str, ...], product_handle: str | None, pat
     if dry_run:
         click.echo("Dry run: nothing was written.")
         return
+    replayed = images.applied_result(database, op_id, "upload_images") is not None
     result = images.ingest(database, obj.actor(), plan.matched, store=_store(obj, image_store), settings=settings,
-                           progress=_progress(), workers=workers)
+                           progress=_progress(), workers=workers, operation_id=op_id)
     for o in result.outcomes:
         if o.status == "added":
             click.echo(f"  added      {o.name} (image {o.image_id}, {describe_size(o.original_bytes)} → "
@@ -102,7 +106,8 @@ def upload(obj: Context, paths: tuple[str, ...], product_handle: str | None, pat
             click.echo(f"  {o.status:<10} {o.message}")
     click.echo(f"Added {len(result.added)} image{'s' if len(result.added) != 1 else ''}, "
                f"{len(result.duplicates)} already there, {len(result.failed)} failed; "
-               f"web versions save {describe_size(max(0, result.bytes_saved))}.")
+               f"web versions save {describe_size(max(0, result.bytes_saved))}"
+               + (REPLAY_NOTE if replayed else "") + ".")
     not_added += len(result.failed)
     if not_added:
         click.echo(f"backoffice: error: {not_added} file{'s were' if not_added != 1 else ' was'} not added "
@@ -150,16 +155,18 @@ def missing_alt(obj: Context, product_handle: str | None, limit: int) -> None:
 @images_group.command("alt")
 @click.argument("image_id", type=int)
 @click.argument("text")
+@op_id_option
 @db_options
 @click.pass_obj
-def set_alt(obj: Context, image_id: int, text: str) -> None:
+def set_alt(obj: Context, image_id: int, text: str, op_id: str | None) -> None:
     """Set the alt text of image IMAGE_ID."""
     from backoffice.services import images
 
     database = obj.database()
+    replayed = images.applied_result(database, op_id, "set_alt_text") is not None
     current = images.get_image(database, image_id)
-    images.set_alt_text(database, obj.actor(), image_id, text, expected_version=current.version)
-    click.echo(f"Alt text of image {image_id} saved.")
+    images.set_alt_text(database, obj.actor(), image_id, text, expected_version=current.version, operation_id=op_id)
+    click.echo(f"Alt text of image {image_id} saved" + (REPLAY_NOTE if replayed else "") + ".")
 
 
 @images_group.command("edit")
@@ -169,10 +176,11 @@ def set_alt(obj: Context, image_id: int, text: str) -> None:
 @click.option("--crop", "aspect", type=click.Choice(["1:1", "4:5", "16:9"]), default=None,
               help="Crop to the largest centred box of this aspect (after rotating).")
 @_store_option
+@op_id_option
 @db_options
 @click.pass_obj
 def edit(obj: Context, image_id: int, rotate: str | None, flip: str | None, aspect: str | None,
-         image_store: str | None) -> None:
+         image_store: str | None, op_id: str | None) -> None:
     """Rotate, flip and/or crop image IMAGE_ID: a new version, rendered from the original."""
     from backoffice.services import images
     from backoffice.services.image_processing import aspect_box
@@ -191,9 +199,11 @@ def edit(obj: Context, image_id: int, rotate: str | None, flip: str | None, aspe
         edits.append({"op": "crop", **aspect_box(w, h, aspect), "aspect": aspect})
     if not edits:
         raise click.UsageError("give at least one of --rotate, --flip, --crop")
+    replayed = images.applied_result(database, op_id, "edit_image") is not None
     change = images.edit_image(database, obj.actor(), image_id, edits, expected_version=current.version,
-                               store=_store(obj, image_store))
-    click.echo(f"Image {image_id}: version {change.after['current_version']} ({change.after['note']}).")
+                               store=_store(obj, image_store), operation_id=op_id)
+    click.echo(f"Image {image_id}: version {change.after['current_version']} ({change.after['note']})"
+               + (REPLAY_NOTE if replayed else "") + ".")
 
 
 @images_group.command("versions")
@@ -215,13 +225,17 @@ def versions(obj: Context, image_id: int) -> None:
 @images_group.command("restore")
 @click.argument("image_id", type=int)
 @click.argument("number", type=int)
+@op_id_option
 @db_options
 @click.pass_obj
-def restore(obj: Context, image_id: int, number: int) -> None:
+def restore(obj: Context, image_id: int, number: int, op_id: str | None) -> None:
     """Make version NUMBER of image IMAGE_ID current again (as a new version)."""
     from backoffice.services import images
 
     database = obj.database()
+    replayed = images.applied_result(database, op_id, "restore_image") is not None
     current = images.get_image(database, image_id)
-    change = images.restore_version(database, obj.actor(), image_id, number, expected_version=current.version)
-    click.echo(f"Image {image_id}: version {change.after['current_version']} ({change.after['note']}).")
+    change = images.restore_version(database, obj.actor(), image_id, number, expected_version=current.version,
+                                    operation_id=op_id)
+    click.echo(f"Image {image_id}: version {change.after['current_version']} ({change.after['note']})"
+               + (REPLAY_NOTE if replayed else "") + ".")

@@ -40,8 +40,10 @@ from backoffice.services.base import (
     ValidationError,
     audit_change,
     chunked_in,
+    claim_operation,
     require_role,
     snapshot,
+    store_operation_result,
 )
 from backoffice.services.image_matching import PlannedFile
 from backoffice.services.image_processing import (
@@ -101,6 +103,32 @@ class IngestResult:
     def bytes_saved(self) -> int:
         """Originals minus their web versions, over the images added."""
         return sum(o.original_bytes - o.web_bytes for o in self.added)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"outcomes": [dict(o.__dict__) for o in self.outcomes], "changes": [c.to_dict() for c in self.changes],
+                "cancelled": self.cancelled}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IngestResult:
+        return cls([FileOutcome(**o) for o in data.get("outcomes", [])],
+                   [Change.from_dict(c) for c in data.get("changes", [])], bool(data.get("cancelled")))
+
+
+def applied_result(db: Database, operation_id: str | None, action: str) -> dict[str, Any] | None:
+    """What ``operation_id`` returned when it was applied, or None: lets a retried upload or edit skip
+    the image work before its write transaction (which checks the id again, under its lock)."""
+    if not operation_id:
+        return None
+    from backoffice.models import AppliedOperation
+
+    with db.read() as session:
+        row = session.execute(select(AppliedOperation.action, AppliedOperation.result)
+                              .where(AppliedOperation.operation_id == operation_id)).first()
+    if row is None:
+        return None
+    if row.action != action:
+        raise ValidationError(f"operation id {operation_id} was already used for {row.action}, not {action}")
+    return dict(row.result or {})
 
 
 @dataclass(frozen=True)
@@ -230,7 +258,7 @@ def process_files(paths: list[str], store: ImageStore, settings: RenditionSettin
 def ingest(db: Database, actor: Actor, files: list[PlannedFile], *, store: ImageStore,
            settings: RenditionSettings | None = None, progress: Progress | None = None,
            cancel: Callable[[], bool] | None = None, workers: int = POOL_WORKERS,
-           pool_threshold: int = POOL_THRESHOLD) -> IngestResult:
+           pool_threshold: int = POOL_THRESHOLD, operation_id: str | None = None) -> IngestResult:
     """Add the planned files to their galleries. A bad file is reported with its reason and the rest go
     on; a file already in that product's gallery (same content hash) is reported, not added twice.
     Cancelled before the write: nothing is written (``cancelled`` is set)."""
@@ -238,6 +266,9 @@ def ingest(db: Database, actor: Actor, files: list[PlannedFile], *, store: Image
     settings = settings or RenditionSettings()
     if settings.web_format not in ("jpeg", "webp"):
         raise ValidationError([("settings", "web_format", f"{settings.web_format!r} is not jpeg or webp")])
+    previous = applied_result(db, operation_id, "upload_images")
+    if previous is not None:   # a retried upload: what the first one did, no file processed again
+        return IngestResult.from_dict(previous)
     if not files:
         return IngestResult()
     store.check_writable()
@@ -249,6 +280,9 @@ def ingest(db: Database, actor: Actor, files: list[PlannedFile], *, store: Image
         progress(1 - _WRITE_SHARE, "Saving to the catalog")
 
     def work(session: Session) -> IngestResult:
+        previous = claim_operation(session, operation_id, "upload_images", actor)
+        if previous is not None:
+            return IngestResult.from_dict(previous)
         result = IngestResult()
         product_ids = sorted({f.target.product_id for f in files})
         found = set()
@@ -303,11 +337,12 @@ def ingest(db: Database, actor: Actor, files: list[PlannedFile], *, store: Image
             change = Change("product_image", image.id, "create", image.version, None,
                             dict(snapshot(image, IMAGE_FIELDS), variant_ids=[vid] if vid else []))
             result.changes.append(change)
-            audit_change(session, actor, change, None)
+            audit_change(session, actor, change, operation_id)
             outcomes[i] = FileOutcome(f.name, f.path, "added", "", image.id, pid, value["original_bytes"],
                                       value["web_bytes"])
         session.flush()
         result.outcomes = [outcomes[i] for i in range(len(files))]
+        store_operation_result(session, operation_id, result.to_dict())
         return result
 
     result = db.run_write(work)
@@ -496,19 +531,24 @@ def set_main_image(db: Database, actor: Actor, image_id: int, *, expected_versio
     return db.run_write(work)
 
 
-def set_alt_text(db: Database, actor: Actor, image_id: int, alt_text: str, *, expected_version: int) -> Change:
+def set_alt_text(db: Database, actor: Actor, image_id: int, alt_text: str, *, expected_version: int,
+                 operation_id: str | None = None) -> Change:
     require_role(actor, *_EDITORS)
     text = " ".join(str(alt_text or "").split())
     if len(text) > MAX_ALT:
         raise ValidationError([(f"image {image_id}", "alt_text", f"is {len(text)} characters long; at most {MAX_ALT}")])
 
     def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, "set_alt_text", actor)
+        if previous is not None:
+            return Change.from_dict(previous)
         img = _lock_image(session, image_id, expected_version)
         before = img.alt_text
         img.alt_text = text
         session.flush()
         change = Change("product_image", img.id, "update", img.version, {"alt_text": before}, {"alt_text": text})
-        audit_change(session, actor, change, None)
+        audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
         return change
 
     return db.run_write(work)
@@ -652,8 +692,11 @@ def clean_edits(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _new_version(db: Database, actor: Actor, image_id: int, expected_version: int, edits: list[dict[str, Any]],
-                 rendition: dict[str, Any], note: str, action: str) -> Change:
+                 rendition: dict[str, Any], note: str, action: str, operation_id: str | None = None) -> Change:
     def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, f"{action}_image", actor)
+        if previous is not None:
+            return Change.from_dict(previous)
         img = _lock_image(session, image_id, expected_version)
         number = (session.scalar(select(func.max(ImageVersion.number)).where(ImageVersion.image_id == img.id)) or 0) + 1
         session.add(ImageVersion(image_id=img.id, number=number, edits=edits, note=note[:200],
@@ -667,18 +710,23 @@ def _new_version(db: Database, actor: Actor, image_id: int, expected_version: in
         session.flush()
         change = Change("product_image", img.id, action, img.version, before,
                         {"current_version": number, "web_hash": img.web_hash, "edits": edits, "note": note})
-        audit_change(session, actor, change, None)
+        audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
         return change
 
     return db.run_write(work)
 
 
 def edit_image(db: Database, actor: Actor, image_id: int, edits: list[dict[str, Any]], *, expected_version: int,
-               store: ImageStore, settings: RenditionSettings | None = None) -> Change:
+               store: ImageStore, settings: RenditionSettings | None = None, operation_id: str | None = None) -> Change:
     """Apply crop / rotate / flip on top of the current version: a new version, rendered from the
-    original. ``expected_version`` is the image row's version the caller read."""
+    original. ``expected_version`` is the image row's version the caller read. A retry with the same
+    ``operation_id`` returns the version the first call made (nothing rendered or written again)."""
     require_role(actor, *_EDITORS)
     new_edits = clean_edits(edits)
+    previous = applied_result(db, operation_id, "edit_image")
+    if previous is not None:
+        return Change.from_dict(previous)
     settings = settings or RenditionSettings()
     img = get_image(db, image_id)
     if img.version != expected_version:
@@ -692,19 +740,24 @@ def edit_image(db: Database, actor: Actor, image_id: int, edits: list[dict[str, 
         raise ValidationError([(f"image {image_id}", "edits", f"more than {MAX_EDITS} edits; restore version 1 and start again")])
     rendition = render_version(str(store.root), content_hash, combined, settings)
     note = ", ".join(_describe(e) for e in new_edits)
-    return _new_version(db, actor, image_id, expected_version, combined, rendition, note, "edit")
+    return _new_version(db, actor, image_id, expected_version, combined, rendition, note, "edit", operation_id)
 
 
-def restore_version(db: Database, actor: Actor, image_id: int, number: int, *, expected_version: int) -> Change:
+def restore_version(db: Database, actor: Actor, image_id: int, number: int, *, expected_version: int,
+                    operation_id: str | None = None) -> Change:
     """Make an older version current again, as a new version (the history only grows)."""
     require_role(actor, *_EDITORS)
+    previous = applied_result(db, operation_id, "restore_image")
+    if previous is not None:
+        return Change.from_dict(previous)
     with db.read() as session:
         old = session.scalar(select(ImageVersion).where(ImageVersion.image_id == image_id, ImageVersion.number == number))
         if old is None:
             raise NotFound(f"image {image_id} has no version {number}")
         rendition = {k: getattr(old, k) for k in ("web_hash", "web_width", "web_height", "web_bytes", "thumb_hash")}
         edits = list(old.edits or [])
-    return _new_version(db, actor, image_id, expected_version, edits, rendition, f"restored version {number}", "restore")
+    return _new_version(db, actor, image_id, expected_version, edits, rendition, f"restored version {number}", "restore",
+                        operation_id)
 
 
 def _describe(edit: dict[str, Any]) -> str:
