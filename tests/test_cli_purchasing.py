@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -122,3 +123,90 @@ def test_settings_and_overrides(runner: CliRunner, db: Database, actor, store, s
     bad = run(runner, db, "purchasing", "override", "--sku", "MC-M", "--location", "WH1", "--reorder-point", "9",
               "--order-up-to", "4")
     assert bad.exit_code == 1 and "below the reorder point" in bad.stderr
+
+
+def test_suggest_table_totals_and_confirmation(runner: CliRunner, db: Database, actor, store, shop,
+                                               monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.cli import purchasing as cli_purchasing
+
+    day = TODAY.isoformat()
+    listed = run(runner, db, "purchasing", "suggest", "--as-of", day)
+    assert listed.exit_code == 0, listed.output + listed.stderr
+    assert re.search(r"^MC-S +Merino Crew +WH1 ", listed.output, re.M)   # the product title beside the SKU
+    assert "Totals by supplier:" in listed.output
+    assert "Norda Knits" in listed.output and "1 lines" in listed.output and "650.00 EUR" in listed.output
+    assert "Total: 1 lines, 65 units, 650.00 EUR" in listed.output
+    # on a terminal it asks first; "no" writes nothing
+    monkeypatch.setattr(cli_purchasing, "_interactive", lambda: True)
+    declined = runner.invoke(main, ["--user", "tester", "purchasing", "suggest", "--as-of", day, "--create-drafts",
+                                    "--db", db.engine.url.render_as_string(hide_password=False)], input="n\n")
+    assert declined.exit_code == 0, declined.output
+    assert "To write: 1 draft order(s), 1 line(s), 65 units, 650.00 EUR." in declined.output
+    assert "Create these draft orders?" in declined.output and "Nothing written." in declined.output
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
+    # --yes does not ask; a script (no terminal) is never asked either
+    yes = run(runner, db, "purchasing", "suggest", "--as-of", day, "--create-drafts", "--yes")
+    assert yes.exit_code == 0 and "Create these draft orders?" not in yes.output
+    assert "Written: 1 draft order(s), 1 line(s), 65 units, 650.00 EUR." in yes.output
+    monkeypatch.setattr(cli_purchasing, "_interactive", lambda: False)
+    again = run(runner, db, "purchasing", "suggest", "--as-of", day, "--create-drafts")
+    assert again.exit_code == 0 and "No draft purchase orders needed" in again.output
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
+
+
+def test_flagged_lines_in_the_table(runner: CliRunner, db: Database, actor, store, shop) -> None:  # type: ignore[no-untyped-def]
+    """A line ordering more days of cover than the setting is marked and explained in the table."""
+    assert run(runner, db, "purchasing", "settings", "--max-cover", "10").exit_code == 0
+    listed = run(runner, db, "purchasing", "suggest", "--as-of", TODAY.isoformat())
+    assert "flag: orders 22 days of demand (more than 10): the order-up-to level asks for it" in listed.output
+    rows = json.loads(run(runner, db, "purchasing", "suggest", "--as-of", TODAY.isoformat(), "--format", "json").output)
+    assert rows[0]["cover_days"] == pytest.approx(65 / 3, abs=0.1) and rows[0]["flag"]
+
+
+def test_every_write_replays_with_its_operation_id(runner: CliRunner, db: Database, actor, store, shop) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.models import AuditEntry, Supplier, SupplierItem
+
+    def twice(*args: str) -> tuple:  # type: ignore[type-arg]
+        first, second = run(runner, db, *args), run(runner, db, *args)
+        assert first.exit_code == 0, first.output + first.stderr
+        assert second.exit_code == 0, second.output + second.stderr
+        return first, second
+
+    def count(model) -> int:  # type: ignore[no-untyped-def]
+        with db.read() as s:
+            return s.scalar(select(func.count()).select_from(model))
+
+    a, second = twice("purchasing", "supplier-add", "--name", "Tessuti", "--currency", "EUR", "--op-id", "sup-1")
+    assert "nothing written" in second.output and count(Supplier) == 2
+    assert a.output.split(" (")[0] == second.output.split(" (")[0]        # "Supplier Tessuti added (id N)"
+    _, second = twice("purchasing", "item", "--supplier", "Tessuti", "--sku", "MC-L", "--cost", "3.00", "--op-id", "it-1")
+    assert "nothing written" in second.output and count(SupplierItem) == 3
+    _, second = twice("purchasing", "override", "--sku", "MC-L", "--location", "WH1", "--reorder-point", "2",
+                      "--op-id", "ov-1")
+    assert "reorder point 2" in second.output and "nothing written" in second.output
+    _, second = twice("purchasing", "settings", "--review", "3", "--op-id", "set-1")
+    assert "review period 3 days" in second.output and "Already saved" in second.output
+    made, second = twice("purchasing", "po", "create", "--supplier", "Tessuti", "--to", "WH1", "--line", "MC-L=6",
+                         "--op-id", "po-1", "--json")
+    assert json.loads(made.output)["number"] == json.loads(second.output)["number"]
+    assert json.loads(second.output)["replayed"] and count(PurchaseOrder) == 1
+    number = json.loads(made.output)["number"]
+    _, second = twice("purchasing", "po", "send", number, "--op-id", "send-1")
+    assert "sent" in second.output and "nothing written" in second.output
+    _, second = twice("purchasing", "po", "receive", number, "--all", "--op-id", "rcv-all")
+    assert "received" in second.output and "nothing moved" in second.output
+    assert inventory.on_hand(db, store.variant_ids[2], store.locations["WH1"]) == 6
+    _, second = twice("purchasing", "po", "close", number, "--op-id", "close-1")
+    assert "closed" in second.output and "nothing written" in second.output
+    other, _ = twice("purchasing", "po", "create", "--supplier", "Tessuti", "--to", "WH1", "--line", "MC-L=1",
+                     "--op-id", "po-2", "--json")
+    _, second = twice("purchasing", "po", "cancel", json.loads(other.output)["number"], "--op-id", "cancel-1")
+    assert "cancelled" in second.output and "nothing written" in second.output
+    with db.read() as s:   # each step audited once
+        actions = [a for (a,) in s.execute(select(AuditEntry.action).where(AuditEntry.entity == "purchase_order"))]
+    assert sorted(actions) == ["cancel", "close", "create", "create", "receive", "send"]
+    # an id used for another step is refused, not silently replayed
+    wrong = run(runner, db, "purchasing", "po", "cancel", number, "--op-id", "send-1")
+    assert wrong.exit_code == 1 and "already used for purchase_order.send" in wrong.stderr

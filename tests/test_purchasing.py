@@ -408,14 +408,14 @@ def test_no_demand_no_order_unless_set_by_hand_and_long_cover_is_flagged(db: Dat
     wh = store.locations["WH1"]
     replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0, review_days=14,
                                                                  max_cover_days=60))
-    suppliers.upsert_item(db, actor, supplier_id=buyer, variant_id=b, values={"min_order_qty": 60})
-    sell(db, b, {20: 1})          # one unit three weeks ago: a need of a unit or two, the MOQ asks for 60
+    suppliers.upsert_item(db, actor, supplier_id=buyer, variant_id=b, values={"min_order_qty": 90})
+    sell(db, b, {back: 1 for back in range(1, 29)})     # 1 a day: reorder at 10, up to 24
+    stock(db, actor, store, b, 10)
     rows = {s.sku: s for s in replenishment.suggest(db, as_of=TODAY)}
     assert set(rows) == {"MC-M"}  # MC-S and MC-L: no sale, no stock, no level set by hand: nothing
     m = rows["MC-M"]
-    assert m.need < 60 and m.quantity == 60 and m.cover_days is not None and m.cover_days > 60
-    assert m.flag == (f"orders {m.cover_days:,.0f} days of demand (more than 60): the minimum order quantity 60 "
-                      f"raises a need of {m.need}")
+    assert (m.need, m.quantity, m.cover_days) == (14, 90, 90.0)
+    assert m.flag == "orders 90 days of demand (more than 60): the minimum order quantity 90 raises a need of 14"
     # a reorder point set by hand is a manual minimum: it orders without demand, flagged as such
     replenishment.set_overrides(db, actor, variant_id=c, location_id=wh, reorder_point=4, order_up_to=None)
     rows = {s.sku: s for s in replenishment.suggest(db, as_of=TODAY)}
@@ -423,9 +423,9 @@ def test_no_demand_no_order_unless_set_by_hand_and_long_cover_is_flagged(db: Dat
     assert rows["MC-L"].cover_days is None
     assert rows["MC-L"].flag == "no sales in the last 28 days: 12 ordered only because of a level set by hand"
     plan = replenishment.plan_drafts(list(rows.values()))
-    assert (plan.orders, plan.lines, plan.units, plan.flagged) == (1, 2, 72, 2)
-    assert plan.value == {"EUR": Decimal("1548.00")}
+    assert (plan.orders, plan.lines, plan.units, plan.flagged) == (1, 2, 102, 2)
+    assert plan.value == {"EUR": Decimal("2193.00")}
     made = replenishment.create_drafts(db, actor, as_of=TODAY)
-    assert (made.lines, made.units, made.value) == (2, 72, {"EUR": "1548.00"})
+    assert (made.lines, made.units, made.value) == (2, 102, {"EUR": "2193.00"})
     with pytest.raises(ValidationError, match="max_cover_days: 0 must be 1 to 3,650 days"):
         replenishment.save_settings(db, actor, ReplenishmentSettings(max_cover_days=0))

@@ -1,8 +1,9 @@
 """``backoffice purchasing …``: suppliers, replenishment suggestions and purchase orders, for buyers and
 schedulers (``purchasing suggest --create-drafts`` nightly never orders the same need twice).
 
-Receiving takes ``--op-id``: run it again with the same id and it reports the first result instead of
-posting twice.
+Every write takes ``--op-id``: run it again with the same id and it reports the first result (exit 0)
+instead of writing twice. ``suggest --create-drafts`` prints what it is about to write and, on a
+terminal, asks first (``--yes`` skips the question; scripts, with no terminal, are never asked).
 """
 
 from __future__ import annotations
@@ -21,6 +22,28 @@ from backoffice.cli.app import Context, db_options, main
 from backoffice.cli.stock import OP_ID_HELP, _location, _parse_lines, _smtp_password, _variant_ids
 
 PO_STATES = ("draft", "sent", "partial", "received", "closed", "cancelled")
+WRITE_OP_HELP = ("Operation id: run again with the same id and the first result is reported, nothing is written "
+                 "twice (give your own in scripts so a retried command is safe).")
+REPLAYED = " (already done with this operation id: nothing written, nothing moved)"
+
+
+def _interactive() -> bool:
+    """A person at a terminal (a script's stdin is not one: it is never asked)."""
+    return sys.stdin.isatty()
+
+
+def _replayed(database: Any, op_id: str | None) -> bool:
+    from backoffice.services.purchase_orders import operation_applied
+
+    return operation_applied(database, op_id)
+
+
+def _middle(text: str, width: int) -> str:
+    """``text`` cut in the middle to ``width`` characters, so both ends (what tells variants apart) show."""
+    if len(text) <= width:
+        return text
+    left = (width - 1) // 2
+    return text[:left] + "…" + text[len(text) - (width - 1 - left):]
 
 
 def _money(amount: Decimal | None, currency: str) -> str:
@@ -33,7 +56,7 @@ def _show_order(po: Any, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(po.to_dict(), indent=2))
         return
-    note = " (already posted with this operation id: nothing moved)" if po.replayed else ""
+    note = REPLAYED if po.replayed else ""
     late = "  LATE" if po.late() else ""
     expected = po.expected_on.isoformat() if po.expected_on else "—"
     click.echo(f"{po.number}  {po.state:<9}  {po.supplier} → {po.destination}  {po.units:,} units, "
@@ -52,16 +75,19 @@ def purchasing() -> None:
 @purchasing.command("suggest")
 @click.option("--location", metavar="CODE", help="Only this warehouse or store.")
 @click.option("--create-drafts", is_flag=True, help="Add the orderable suggestions to draft purchase orders "
-                                                     "(one per supplier and destination).")
+                                                     "(one per supplier and destination); prints what it will write "
+                                                     "and, on a terminal, asks first.")
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="With --create-drafts: do not ask.")
 @click.option("--as-of", "as_of", metavar="YYYY-MM-DD", default=None, help="Compute as on this day (default today).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--op-id", default=None, help="Operation id of --create-drafts: the same id twice creates once.")
 @db_options
 @click.pass_obj
-def suggest(obj: Context, location: str | None, create_drafts: bool, as_of: str | None, fmt: str,
+def suggest(obj: Context, location: str | None, create_drafts: bool, assume_yes: bool, as_of: str | None, fmt: str,
             op_id: str | None) -> None:
     """What to reorder and why: on hand, in transit, on order, daily demand, lead time, safety stock,
-    reorder point, order-up-to level and the quantity rounded to MOQ and packs."""
+    reorder point, order-up-to level and the quantity rounded to MOQ and packs, with totals per supplier
+    and currency. Lines ordering more days of cover than the setting (or with no demand) are flagged (!)."""
     from backoffice.services import replenishment
 
     database = obj.database()
@@ -77,42 +103,91 @@ def suggest(obj: Context, location: str | None, create_drafts: bool, as_of: str 
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
     elif fmt == "csv":
         writer = csv.writer(sys.stdout)
-        writer.writerow(["sku", "location", "on_hand", "available", "in_transit", "on_order", "daily_demand",
-                         "demand_sigma", "lead_time_days", "safety_stock", "reorder_point", "order_up_to", "quantity",
-                         "supplier", "unit_cost", "currency", "problem", "notes"])
+        writer.writerow(["sku", "title", "location", "on_hand", "available", "in_transit", "on_order", "daily_demand",
+                         "demand_sigma", "lead_time_days", "safety_stock", "reorder_point", "order_up_to", "need",
+                         "quantity", "cover_days", "supplier", "unit_cost", "currency", "line_total", "flag", "problem",
+                         "notes"])
         for r in rows:
-            writer.writerow([r.sku, r.location, r.on_hand, r.available, r.in_transit, r.on_order + r.drafted,
+            writer.writerow([r.sku, r.title, r.location, r.on_hand, r.available, r.in_transit, r.on_order + r.drafted,
                              r.daily_demand, r.demand_sigma, r.lead_time_days, r.safety_stock, r.reorder_point,
-                             r.order_up_to, r.quantity, r.supplier, r.unit_cost or "", r.currency, r.problem,
+                             r.order_up_to, r.need, r.quantity, "" if r.cover_days is None else r.cover_days,
+                             r.supplier, r.unit_cost or "", r.currency, r.line_total or "", r.flag, r.problem,
                              "; ".join(r.notes)])
     else:
-        if not rows:
-            click.echo("Nothing to reorder.")
-        else:
-            click.echo(f"{'SKU':<22} {'Loc':<6} {'Avail':>6} {'Trans':>6} {'Order':>6} {'Dem/d':>6} {'Lead':>5} "
-                       f"{'SS':>6} {'ROP':>5} {'S':>5} {'Qty':>6}  Supplier")
-        for r in rows:
-            mark = ("*" if r.reorder_point_override else "") + ("+" if r.order_up_to_override else "")
-            supplier = r.supplier or f"— {r.problem}"
-            click.echo(f"{r.sku:<22} {r.location:<6} {r.available:>6,} {r.in_transit:>6,} {r.on_order + r.drafted:>6,} "
-                       f"{r.daily_demand:>6.2f} {r.lead_time_days:>5} {r.safety_stock:>6.1f} {r.reorder_point:>5,} "
-                       f"{r.order_up_to:>5,} {r.quantity:>6,}{mark:<2} {supplier}")
-            for note in r.notes:
-                click.echo(f"    note: {note}")
-        if any(r.reorder_point_override or r.order_up_to_override for r in rows):
-            click.echo("(* reorder point, + order-up-to level set by hand)")
-    if create_drafts:
-        result = replenishment.create_drafts(database, obj.actor(), location_id=loc, as_of=day,
-                                             operation_id=op_id)
-        skipped = sum(1 for r in rows if not r.orderable)
-        if not result.orders:
-            click.echo("No draft purchase orders needed: nothing orderable is short.", err=fmt != "table")
-        for o in result.orders:
-            verb = "created" if o["created"] else "added to"
-            click.echo(f"{o['number']} {verb}: {o['lines']} line(s) from {o['supplier']} for {o['destination']}",
-                       err=fmt != "table")
-        if skipped:
-            click.echo(f"{skipped} suggestion(s) skipped: no supplier item.", err=True)
+        _suggestion_table(rows)
+    if not create_drafts:
+        return
+    err = fmt != "table"
+    plan = replenishment.plan_drafts(rows)
+    if not plan.lines and op_id is None:
+        click.echo("No draft purchase orders needed: nothing orderable is short.", err=err)
+        return
+    if plan.lines:
+        click.echo(f"To write: {plan.text()}.", err=err)
+    if not assume_yes and plan.lines and _interactive() and not click.confirm("Create these draft orders?",
+                                                                               default=False, err=err):
+        click.echo("Nothing written.", err=err)
+        return
+    result = replenishment.create_drafts(database, obj.actor(), location_id=loc, as_of=day, operation_id=op_id)
+    if result.replayed:
+        click.echo(f"Already done with operation id {op_id}: nothing written again. First result:", err=err)
+    if not result.orders:
+        click.echo("No draft purchase orders needed: nothing orderable is short.", err=err)
+    for o in result.orders:
+        verb = "created" if o["created"] else "added to"
+        click.echo(f"{o['number']} {verb}: {o['lines']} line(s) from {o['supplier']} for {o['destination']}", err=err)
+    if result.orders:
+        money = ", ".join(_money(Decimal(v), c) for c, v in result.value.items())
+        click.echo(f"Written: {len(result.orders):,} draft order(s), {result.lines:,} line(s), {result.units:,} units"
+                   + (f", {money}" if money else "") + ".", err=err)
+    if plan.skipped:
+        click.echo(f"{plan.skipped} suggestion(s) skipped: they cannot be ordered as they are (see the problem).",
+                   err=True)
+
+
+def _suggestion_table(rows: list[Any]) -> None:
+    from backoffice.services import replenishment
+
+    if not rows:
+        click.echo("Nothing to reorder.")
+        return
+    sku_w = max(12, max(len(r.sku) for r in rows))     # never cut: two variants must not look alike
+    title_w = 34
+    click.echo(f"{'SKU':<{sku_w}} {'Title':<{title_w}} {'Loc':<6} {'Avail':>6} {'Trans':>6} {'Order':>6} "
+               f"{'Dem/d':>6} {'Lead':>5} {'SS':>6} {'ROP':>5} {'S':>5} {'Qty':>6}   {'Cover':>6}  Supplier")
+    for r in rows:
+        mark = ("*" if r.reorder_point_override else "") + ("+" if r.order_up_to_override else "")
+        flag = "!" if r.flag else ""
+        cover = "—" if r.cover_days is None else f"{r.cover_days:,.0f} d"
+        supplier = r.supplier or f"— {r.problem}"
+        click.echo(f"{r.sku:<{sku_w}} {_middle(r.title, title_w):<{title_w}} {r.location:<6} {r.available:>6,} "
+                   f"{r.in_transit:>6,} {r.on_order + r.drafted:>6,} {r.daily_demand:>6.2f} {r.lead_time_days:>5} "
+                   f"{r.safety_stock:>6.1f} {r.reorder_point:>5,} {r.order_up_to:>5,} {r.quantity:>6,}{mark:<2}{flag:<1} "
+                   f"{cover:>6}  {supplier}")
+        for note in r.notes:
+            click.echo(f"    note: {note}")
+        if r.flag:
+            click.echo(f"    flag: {r.flag}")
+        if r.problem and r.supplier:
+            click.echo(f"    problem: {r.problem}")
+    marks = []
+    if any(r.reorder_point_override or r.order_up_to_override for r in rows):
+        marks.append("* reorder point, + order-up-to level set by hand")
+    if any(r.flag for r in rows):
+        marks.append("! more days of cover than the setting, or no demand: see the flag")
+    if marks:
+        click.echo("(" + "; ".join(marks) + ")")
+    click.echo("")
+    click.echo("Totals by supplier:")
+    totals = replenishment.supplier_totals(rows)
+    name_w = max(len(t.supplier or "— no supplier item") for t in totals)
+    for t in totals:
+        flagged = f"  ({t.flagged:,} flagged)" if t.flagged else ""
+        value = _money(t.value, t.currency) if t.supplier else "—"
+        click.echo(f"  {t.supplier or '— no supplier item':<{name_w}}  {t.currency:<3}  {t.lines:>5,} lines  "
+                   f"{t.units:>8,} units  {value:>18}{flagged}")
+    money = ", ".join(_money(v, c) for c, v in replenishment.currency_totals(rows).items()) or "—"
+    click.echo(f"Total: {len(rows):,} lines, {sum(r.quantity for r in rows):,} units, {money}")
 
 
 @purchasing.command("settings")
@@ -125,10 +200,14 @@ def suggest(obj: Context, location: str | None, create_drafts: bool, as_of: str 
 @click.option("--default-lead-time", type=click.IntRange(0, 730), default=None,
               help="Lead time of variants without a supplier item.")
 @click.option("--fulfilment", metavar="CODE", default=None, help="The location that ships store orders.")
+@click.option("--max-cover", "max_cover_days", type=click.IntRange(1, 3650), default=None,
+              help="Flag a suggested line that orders more days of demand than this (default 180).")
+@click.option("--op-id", default=None, help=WRITE_OP_HELP)
 @db_options
 @click.pass_obj
 def settings_command(obj: Context, service_level: float | None, window_days: int | None, half_life_days: float | None,
-                     review_days: int | None, default_lead_time: int | None, fulfilment: str | None) -> None:
+                     review_days: int | None, default_lead_time: int | None, fulfilment: str | None,
+                     max_cover_days: int | None, op_id: str | None) -> None:
     """Show or change how reorder points are computed."""
     from dataclasses import replace
 
@@ -138,15 +217,20 @@ def settings_command(obj: Context, service_level: float | None, window_days: int
     current = replenishment.get_settings(database)
     changes = {k: v for k, v in {"service_level": service_level, "window_days": window_days,
                                  "half_life_days": half_life_days, "review_days": review_days,
-                                 "default_lead_time_days": default_lead_time}.items() if v is not None}
+                                 "default_lead_time_days": default_lead_time, "max_cover_days": max_cover_days}.items()
+               if v is not None}
     if fulfilment:
         changes["fulfilment_location_id"] = _location(database, fulfilment)
     if changes:
-        current = replenishment.save_settings(database, obj.actor(), replace(current, **changes))
+        replay = _replayed(database, op_id)
+        current = replenishment.save_settings(database, obj.actor(), replace(current, **changes), operation_id=op_id)
+        if replay:
+            click.echo(f"Already saved with operation id {op_id}: nothing changed. First result:")
     click.echo(f"Service level {current.service_level:.1%} (z = {current.z:.3f}), {current.window_days} days of sales "
                f"weighted with a half-life of {current.half_life_days:g} days, review period {current.review_days} "
                f"days, default lead time {current.default_lead_time_days} days, fulfilment location "
-               f"{current.fulfilment_location_id or 'the first warehouse'}.")
+               f"{current.fulfilment_location_id or 'the first warehouse'}; lines ordering more than "
+               f"{current.max_cover_days} days of cover are flagged.")
 
 
 @purchasing.command("override")
@@ -154,18 +238,22 @@ def settings_command(obj: Context, service_level: float | None, window_days: int
 @click.option("--location", required=True, metavar="CODE")
 @click.option("--reorder-point", type=click.IntRange(min=0), default=None, help="Empty: computed.")
 @click.option("--order-up-to", type=click.IntRange(min=0), default=None, help="Empty: computed.")
+@click.option("--op-id", default=None, help=WRITE_OP_HELP)
 @db_options
 @click.pass_obj
-def override_command(obj: Context, sku: str, location: str, reorder_point: int | None, order_up_to: int | None) -> None:
+def override_command(obj: Context, sku: str, location: str, reorder_point: int | None, order_up_to: int | None,
+                     op_id: str | None) -> None:
     """Set (or, without values, clear) a variant's reorder point and order-up-to level at a location."""
     from backoffice.services import replenishment
 
     database = obj.database()
     [(vid, _)] = _variant_ids(database, [(sku, 1)])
-    replenishment.set_overrides(database, obj.actor(), variant_id=vid, location_id=_location(database, location),
-                                reorder_point=reorder_point, order_up_to=order_up_to)
-    click.echo(f"{sku} at {location.upper()}: reorder point {reorder_point if reorder_point is not None else 'computed'}"
-               f", order up to {order_up_to if order_up_to is not None else 'computed'}.")
+    done = replenishment.set_overrides(database, obj.actor(), variant_id=vid,
+                                       location_id=_location(database, location), reorder_point=reorder_point,
+                                       order_up_to=order_up_to, operation_id=op_id)
+    rop, upto = done["reorder_point"], done["order_up_to"]
+    click.echo(f"{sku} at {location.upper()}: reorder point {rop if rop is not None else 'computed'}"
+               f", order up to {upto if upto is not None else 'computed'}." + (REPLAYED if done["replayed"] else ""))
 
 
 # -- suppliers --------------------------------------------------------------------------------------------
@@ -192,16 +280,21 @@ def suppliers_command(obj: Context, text: str) -> None:
 @click.option("--lead-time", "lead_time", type=int, default=7, show_default=True, help="Default lead time in days.")
 @click.option("--terms", default="", help="Payment terms.")
 @click.option("--contact", default="")
+@click.option("--op-id", default=None, help=WRITE_OP_HELP)
 @db_options
 @click.pass_obj
-def supplier_add(obj: Context, name: str, email: str, currency: str, lead_time: int, terms: str, contact: str) -> None:
+def supplier_add(obj: Context, name: str, email: str, currency: str, lead_time: int, terms: str, contact: str,
+                 op_id: str | None) -> None:
     """Add a supplier."""
     from backoffice.services import suppliers
 
-    change = suppliers.create_supplier(obj.database(), obj.actor(), {
+    database = obj.database()
+    replay = _replayed(database, op_id)
+    change = suppliers.create_supplier(database, obj.actor(), {
         "name": name, "email": email, "currency": currency, "lead_time_days": lead_time, "payment_terms": terms,
-        "contact_name": contact})
-    click.echo(f"Supplier {name} added (id {change.entity_id}).")
+        "contact_name": contact}, operation_id=op_id)
+    first = (change.after or {}).get("name", name)
+    click.echo(f"Supplier {first} added (id {change.entity_id})." + (REPLAYED if replay else ""))
 
 
 @purchasing.command("items")
@@ -233,10 +326,11 @@ def items_command(obj: Context, supplier: str, text: str, limit: int) -> None:
 @click.option("--pack", type=int, default=None, help="Pack size.")
 @click.option("--lead-time", "lead_time", type=int, default=None, help="Lead time in days.")
 @click.option("--preferred/--not-preferred", default=None)
+@click.option("--op-id", default=None, help=WRITE_OP_HELP)
 @db_options
 @click.pass_obj
 def item_command(obj: Context, supplier: str, sku: str, supplier_sku: str | None, cost: str | None, moq: int | None,
-                 pack: int | None, lead_time: int | None, preferred: bool | None) -> None:
+                 pack: int | None, lead_time: int | None, preferred: bool | None, op_id: str | None) -> None:
     """Add or change one supplier item."""
     from backoffice.services import suppliers
 
@@ -246,8 +340,11 @@ def item_command(obj: Context, supplier: str, sku: str, supplier_sku: str | None
     values = {k: v for k, v in {"supplier_sku": supplier_sku, "unit_cost": cost, "min_order_qty": moq,
                                 "pack_size": pack, "lead_time_days": lead_time, "preferred": preferred}.items()
               if v is not None}
-    change = suppliers.upsert_item(database, obj.actor(), supplier_id=s.id, variant_id=vid, values=values)
-    click.echo(f"Supplier item {sku} from {s.name} {'added' if change.action == 'create' else 'changed'}.")
+    replay = _replayed(database, op_id)
+    change = suppliers.upsert_item(database, obj.actor(), supplier_id=s.id, variant_id=vid, values=values,
+                                   operation_id=op_id)
+    click.echo(f"Supplier item {sku} from {s.name} {'added' if change.action == 'create' else 'changed'}."
+               + (REPLAYED if replay else ""))
 
 
 # -- purchase orders --------------------------------------------------------------------------------------
@@ -295,10 +392,12 @@ def po_show(obj: Context, ref: str, as_json: bool) -> None:
 @click.option("--to", "destination", required=True, metavar="CODE", help="Warehouse or store receiving it.")
 @click.option("--line", "lines", multiple=True, required=True, metavar="SKU=QTY", help="A line (repeatable).")
 @click.option("--note", default="")
+@click.option("--op-id", default=None, help=WRITE_OP_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @db_options
 @click.pass_obj
-def po_create(obj: Context, supplier: str, destination: str, lines: tuple[str, ...], note: str, as_json: bool) -> None:
+def po_create(obj: Context, supplier: str, destination: str, lines: tuple[str, ...], note: str, op_id: str | None,
+              as_json: bool) -> None:
     """A draft purchase order at the supplier items' costs."""
     from backoffice.services import purchase_orders, suppliers
 
@@ -307,7 +406,7 @@ def po_create(obj: Context, supplier: str, destination: str, lines: tuple[str, .
     parsed = _variant_ids(database, _parse_lines(lines))
     _show_order(purchase_orders.create_order(database, obj.actor(), supplier_id=s.id,
                                              destination_location_id=_location(database, destination), lines=parsed,
-                                             note=note), as_json)
+                                             note=note, operation_id=op_id), as_json)
 
 
 @po.command("send")
@@ -316,10 +415,12 @@ def po_create(obj: Context, supplier: str, destination: str, lines: tuple[str, .
                                                      "`backoffice stock mail-settings`).")
 @click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="Send to this address instead (repeatable).")
 @click.option("--store-name", default="Backoffice", show_default=True, help="The store's name on the document.")
+@click.option("--op-id", default=None, help=WRITE_OP_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @db_options
 @click.pass_obj
-def po_send(obj: Context, ref: str, mail: bool, recipients: tuple[str, ...], store_name: str, as_json: bool) -> None:
+def po_send(obj: Context, ref: str, mail: bool, recipients: tuple[str, ...], store_name: str, op_id: str | None,
+            as_json: bool) -> None:
     """Send draft REF: it is fixed, its expected date set from the lead times, and with --email mailed."""
     from backoffice.services import purchase_orders, settings
     from backoffice.services.po_documents import OrderMail
@@ -327,14 +428,14 @@ def po_send(obj: Context, ref: str, mail: bool, recipients: tuple[str, ...], sto
     database = obj.database()
     order = purchase_orders.find_order(database, ref)
     order_mail = None
-    if mail or recipients:
+    if (mail or recipients) and not _replayed(database, op_id):
         smtp = settings.get_smtp(database)
         if not smtp.configured:
             raise click.ClickException("no mail server is set: run `backoffice stock mail-settings --host …` first")
         order_mail = OrderMail(smtp, _smtp_password(smtp), tuple(recipients), store_name)
-    sent = purchase_orders.send_order(database, obj.actor(), order.id, mail=order_mail)
+    sent = purchase_orders.send_order(database, obj.actor(), order.id, mail=order_mail, operation_id=op_id)
     _show_order(sent, as_json)
-    if order_mail is not None and not as_json:
+    if order_mail is not None and not as_json and not sent.replayed:
         click.echo(f"Mailed to {', '.join(recipients) or sent.supplier_email}.")
 
 
@@ -397,26 +498,28 @@ def po_receive(obj: Context, ref: str, lines: tuple[str, ...], everything: bool,
 @po.command("close")
 @click.argument("ref")
 @click.option("--reason", default="")
+@click.option("--op-id", default=None, help=WRITE_OP_HELP)
 @db_options
 @click.pass_obj
-def po_close(obj: Context, ref: str, reason: str) -> None:
+def po_close(obj: Context, ref: str, reason: str, op_id: str | None) -> None:
     """Close a received or partly received order: nothing more is expected."""
     from backoffice.services import purchase_orders
 
     database = obj.database()
     _show_order(purchase_orders.close_order(database, obj.actor(), purchase_orders.find_order(database, ref).id,
-                                            reason=reason), False)
+                                     reason=reason, operation_id=op_id), False)
 
 
 @po.command("cancel")
 @click.argument("ref")
 @click.option("--reason", default="")
+@click.option("--op-id", default=None, help=WRITE_OP_HELP)
 @db_options
 @click.pass_obj
-def po_cancel(obj: Context, ref: str, reason: str) -> None:
+def po_cancel(obj: Context, ref: str, reason: str, op_id: str | None) -> None:
     """Cancel a draft or sent order before anything arrived."""
     from backoffice.services import purchase_orders
 
     database = obj.database()
     _show_order(purchase_orders.cancel_order(database, obj.actor(), purchase_orders.find_order(database, ref).id,
-                                             reason=reason), False)
+                                     reason=reason, operation_id=op_id), False)

@@ -49,8 +49,10 @@ from backoffice.services.base import (
     NotFound,
     ValidationError,
     audit,
+    claim_operation,
     provisional_number,
     require_role,
+    store_operation_result,
 )
 from backoffice.services.catalog import parse_money
 from backoffice.services.inventory import MoveLine, _post, open_empty_levels
@@ -297,13 +299,17 @@ def _set_lines(po: PurchaseOrder, priced: list[tuple[int, int, Decimal, str]]) -
 
 
 def create_order(db: Database, actor: Actor, *, supplier_id: int, destination_location_id: int,
-                 lines: list[Any] = (), note: str = "") -> OrderInfo:  # type: ignore[assignment]
+                 lines: list[Any] = (), note: str = "", operation_id: str | None = None) -> OrderInfo:  # type: ignore[assignment]
     """A draft purchase order in the supplier's currency. Lines: (variant id, quantity[, unit cost]) or
-    dicts; the cost defaults to the supplier item's."""
+    dicts; the cost defaults to the supplier item's. The same ``operation_id`` again returns the order
+    the first call created (``replayed``) and creates nothing."""
     require_role(actor, *_BUYERS)
     clean = _clean_lines(list(lines))
 
     def work(session: Session) -> OrderInfo:
+        previous = claim_operation(session, operation_id, "purchase_order.create", actor)
+        if previous is not None:
+            return _info(session, int(previous["id"]), replayed=True)
         supplier = session.get(Supplier, supplier_id)
         if supplier is None:
             raise NotFound(f"supplier {supplier_id} does not exist")
@@ -314,7 +320,8 @@ def create_order(db: Database, actor: Actor, *, supplier_id: int, destination_lo
         session.flush()
         po.expected_on = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=_lead_time(session, po))
         session.flush()
-        audit(session, actor, "purchase_order", po.id, "create", None, _snapshot(po))
+        audit(session, actor, "purchase_order", po.id, "create", None, _snapshot(po), operation_id)
+        store_operation_result(session, operation_id, {"id": po.id, "number": po.number})
         return _info(session, po.id)
 
     return db.run_write(work)
@@ -394,14 +401,30 @@ def update_draft(db: Database, actor: Actor, order_id: int, *, expected_version:
 
 
 # -- sending ----------------------------------------------------------------------------------------------
+def _replay(session: Session, actor: Actor, operation_id: str | None, action: str, order_id: int) -> OrderInfo | None:
+    """Claim ``operation_id`` for a step on ``order_id``; when it was used before, the order as it is now
+    (marked ``replayed``): the step is not taken twice."""
+    previous = claim_operation(session, operation_id, action, actor)
+    if previous is None:
+        return None
+    return _info(session, int(previous.get("id", order_id)), replayed=True)
+
+
+def _done(session: Session, operation_id: str | None, po: PurchaseOrder) -> None:
+    store_operation_result(session, operation_id, {"id": po.id, "number": po.number, "state": po.state.value})
+
+
 def send_order(db: Database, actor: Actor, order_id: int, *, expected_version: int | None = None,
-               mail: Any = None) -> OrderInfo:
+               mail: Any = None, operation_id: str | None = None) -> OrderInfo:
     """Fix a draft and mark it sent; the expected date becomes today plus the longest lead time of its
     lines. With ``mail`` (a :class:`backoffice.services.po_documents.OrderMail`), the document is
     e-mailed to the supplier in the same step: if the mail server refuses, the order stays a draft."""
     require_role(actor, *_BUYERS)
 
     def work(session: Session) -> OrderInfo:
+        replayed = _replay(session, actor, operation_id, "purchase_order.send", order_id)
+        if replayed is not None:
+            return replayed
         po = _lock(session, order_id)
         _require_state(po, PurchaseOrderState.DRAFT, step="sending")
         if expected_version is not None and po.version != expected_version:
@@ -420,7 +443,8 @@ def send_order(db: Database, actor: Actor, order_id: int, *, expected_version: i
             from backoffice.services.po_documents import mail_order
 
             after["mailed_to"] = mail_order(session, info, mail)
-        audit(session, actor, "purchase_order", po.id, "send", before, after)
+        audit(session, actor, "purchase_order", po.id, "send", before, after, operation_id)
+        _done(session, operation_id, po)
         return info
 
     return db.run_write(work, attempts=1 if mail is not None else 6)
@@ -468,12 +492,12 @@ def receive_order(db: Database, actor: Actor, order_id: int, *, quantities: dict
     if problems:
         raise ValidationError(problems)
     wanted = {int(v): q for v, q in quantities.items() if q > 0}
-    if not wanted:
-        raise ValidationError([("receipt", "quantities", "nothing to receive: every quantity is zero")])
 
     def work(session: Session) -> OrderInfo:
         if session.scalar(select(StockOperation.id).where(StockOperation.operation_id == operation_id)) is not None:
-            return _info(session, order_id, replayed=True)
+            return _info(session, order_id, replayed=True)   # checked first: a replay of "--all" asks for nothing
+        if not wanted:
+            raise ValidationError([("receipt", "quantities", "nothing to receive: every quantity is zero")])
         po = _lock(session, order_id)
         _require_state(po, PurchaseOrderState.SENT, PurchaseOrderState.PARTIAL, step="receiving")
         target = location_id if location_id is not None else po.destination_location_id
@@ -522,33 +546,45 @@ def receive_order(db: Database, actor: Actor, order_id: int, *, quantities: dict
     return db.run_write(work)
 
 
-def close_order(db: Database, actor: Actor, order_id: int, *, reason: str = "") -> OrderInfo:
+def close_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
+                operation_id: str | None = None) -> OrderInfo:
     """Settle a received or partly received order: nothing more is expected."""
     require_role(actor, *_BUYERS)
 
     def work(session: Session) -> OrderInfo:
+        replayed = _replay(session, actor, operation_id, "purchase_order.close", order_id)
+        if replayed is not None:
+            return replayed
         po = _lock(session, order_id)
         _require_state(po, PurchaseOrderState.PARTIAL, PurchaseOrderState.RECEIVED, step="closing")
         before = _snapshot(po)
         po.state, po.closed_at = PurchaseOrderState.CLOSED, utcnow()
         session.flush()
-        audit(session, actor, "purchase_order", po.id, "close", before, {**_snapshot(po), "reason": reason})
+        audit(session, actor, "purchase_order", po.id, "close", before, {**_snapshot(po), "reason": reason},
+              operation_id)
+        _done(session, operation_id, po)
         return _info(session, po.id)
 
     return db.run_write(work)
 
 
-def cancel_order(db: Database, actor: Actor, order_id: int, *, reason: str = "") -> OrderInfo:
+def cancel_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
+                 operation_id: str | None = None) -> OrderInfo:
     """Call off a draft or a sent order before anything arrived."""
     require_role(actor, *_BUYERS)
 
     def work(session: Session) -> OrderInfo:
+        replayed = _replay(session, actor, operation_id, "purchase_order.cancel", order_id)
+        if replayed is not None:
+            return replayed
         po = _lock(session, order_id)
         _require_state(po, PurchaseOrderState.DRAFT, PurchaseOrderState.SENT, step="cancelling")
         before = _snapshot(po)
         po.state, po.closed_at = PurchaseOrderState.CANCELLED, utcnow()
         session.flush()
-        audit(session, actor, "purchase_order", po.id, "cancel", before, {**_snapshot(po), "reason": reason})
+        audit(session, actor, "purchase_order", po.id, "cancel", before, {**_snapshot(po), "reason": reason},
+              operation_id)
+        _done(session, operation_id, po)
         return _info(session, po.id)
 
     return db.run_write(work)
@@ -632,3 +668,13 @@ def incoming_subquery():  # type: ignore[no-untyped-def]
             .where(PurchaseOrder.state.in_([PurchaseOrderState.SENT.value, PurchaseOrderState.PARTIAL.value]),
                    PurchaseOrderLine.quantity > PurchaseOrderLine.received)
             .group_by(PurchaseOrderLine.variant_id, PurchaseOrder.destination_location_id).subquery("incoming"))
+
+
+def operation_applied(db: Database, operation_id: str | None) -> bool:
+    """Whether a write with ``operation_id`` already happened (a replay will report its first result)."""
+    from backoffice.models import AppliedOperation
+
+    if not operation_id:
+        return False
+    with db.read() as session:
+        return session.get(AppliedOperation, operation_id) is not None

@@ -138,12 +138,17 @@ def _settings(session: Session) -> ReplenishmentSettings:
     return ReplenishmentSettings.from_dict(row.value) if row else ReplenishmentSettings()
 
 
-def save_settings(db: Database, actor: Actor, settings: ReplenishmentSettings) -> ReplenishmentSettings:
+def save_settings(db: Database, actor: Actor, settings: ReplenishmentSettings, *,
+                  operation_id: str | None = None) -> ReplenishmentSettings:
+    """Store the settings; the same ``operation_id`` again returns what the first call saved."""
     require_role(actor, Role.MANAGER, Role.PURCHASER)
     if settings.problems():
         raise ValidationError(settings.problems())
 
     def work(session: Session) -> ReplenishmentSettings:
+        previous = claim_operation(session, operation_id, "replenishment.settings", actor)
+        if previous is not None:
+            return ReplenishmentSettings.from_dict(previous)
         if settings.fulfilment_location_id is not None:
             loc = session.get(Location, settings.fulfilment_location_id)
             if loc is None or loc.kind.value not in _STOCKED:
@@ -155,7 +160,8 @@ def save_settings(db: Database, actor: Actor, settings: ReplenishmentSettings) -
         else:
             row.value = asdict(settings)
         session.flush()
-        audit(session, actor, "setting", SETTINGS_KEY, "update", before, asdict(settings))
+        audit(session, actor, "setting", SETTINGS_KEY, "update", before, asdict(settings), operation_id)
+        store_operation_result(session, operation_id, asdict(settings))
         return settings
 
     return db.run_write(work)
@@ -204,14 +210,12 @@ def cover_flag(quantity: int, need: int, mean: float, max_cover_days: int, windo
     cover = quantity / mean
     if cover <= max_cover_days:
         return round(cover, 1), ""
-    if quantity > need and min_order_qty >= quantity:
+    if need / mean > max_cover_days:    # the level itself asks for that much
+        reason = "the level set by hand asks for it" if manual else "the order-up-to level asks for it"
+    elif min_order_qty >= quantity:
         reason = f"the minimum order quantity {min_order_qty:,} raises a need of {need:,}"
-    elif quantity > need:
-        reason = f"packs of {pack_size:,} raise a need of {need:,}"
-    elif manual:
-        reason = "the level set by hand asks for it"
     else:
-        reason = "the order-up-to level asks for it"
+        reason = f"packs of {pack_size:,} raise a need of {need:,}"
     return round(cover, 1), (f"orders {cover:,.0f} days of demand (more than {max_cover_days:,}): {reason}")
 
 
@@ -660,8 +664,10 @@ def create_drafts(db: Database, actor: Actor, *, keys: list[tuple[int, int]] | N
 
 
 def set_overrides(db: Database, actor: Actor, *, variant_id: int, location_id: int, reorder_point: int | None,
-                  order_up_to: int | None) -> None:
-    """A buyer's reorder point and order-up-to level for one variant at one location (None: computed)."""
+                  order_up_to: int | None, operation_id: str | None = None) -> dict[str, Any]:
+    """A buyer's reorder point and order-up-to level for one variant at one location (None: computed).
+    Returns {"variant_id", "location_id", "reorder_point", "order_up_to", "replayed"}; the same
+    ``operation_id`` again returns the first result and changes nothing."""
     require_role(actor, Role.PURCHASER, Role.MANAGER, Role.WAREHOUSE)
     problems = []
     for name, value in (("reorder_point", reorder_point), ("order_up_to", order_up_to)):
@@ -673,9 +679,13 @@ def set_overrides(db: Database, actor: Actor, *, variant_id: int, location_id: i
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> None:
+    def work(session: Session) -> dict[str, Any]:
         from backoffice.services.base import dialect_insert
         from backoffice.models import utcnow
+
+        previous = claim_operation(session, operation_id, "replenishment.override", actor)
+        if previous is not None:
+            return {**previous, "replayed": True}
 
         loc = session.get(Location, location_id)
         if loc is None or loc.kind.value not in _STOCKED:
@@ -692,6 +702,10 @@ def set_overrides(db: Database, actor: Actor, *, variant_id: int, location_id: i
         level.reorder_point, level.order_up_to = reorder_point, order_up_to
         session.flush()
         audit(session, actor, "stock_level", level.id, "update", before,
-              {"reorder_point": reorder_point, "order_up_to": order_up_to})
+              {"reorder_point": reorder_point, "order_up_to": order_up_to}, operation_id)
+        result = {"variant_id": variant_id, "location_id": location_id, "reorder_point": reorder_point,
+                  "order_up_to": order_up_to}
+        store_operation_result(session, operation_id, result)
+        return {**result, "replayed": False}
 
-    db.run_write(work)
+    return db.run_write(work)

@@ -27,8 +27,10 @@ from backoffice.services.base import (
     NotFound,
     ValidationError,
     audit_change,
+    claim_operation,
     require_role,
     snapshot,
+    store_operation_result,
 )
 from backoffice.services.catalog import parse_money
 
@@ -137,7 +139,8 @@ def _clean_supplier(values: dict[str, Any], row: str, problems: list, *, partial
     return out
 
 
-def create_supplier(db: Database, actor: Actor, values: dict[str, Any]) -> Change:
+def create_supplier(db: Database, actor: Actor, values: dict[str, Any], *, operation_id: str | None = None) -> Change:
+    """A new supplier; the same ``operation_id`` again returns the first result and adds nothing."""
     require_role(actor, *_BUYERS)
     problems: list = []
     clean = _clean_supplier(values, f"supplier {values.get('name', '')!r}".strip(), problems, partial=False)
@@ -145,13 +148,17 @@ def create_supplier(db: Database, actor: Actor, values: dict[str, Any]) -> Chang
         raise ValidationError(problems)
 
     def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, "supplier.create", actor)
+        if previous is not None:
+            return Change.from_dict(previous)
         if session.scalar(select(Supplier.id).where(func.lower(Supplier.name) == clean["name"].lower())):
             raise ValidationError([(f"supplier {clean['name']}", "name", "is already used")])
         s = Supplier(**clean)
         session.add(s)
         session.flush()
         change = Change("supplier", s.id, "create", s.version, None, snapshot(s, SUPPLIER_FIELDS))
-        audit_change(session, actor, change, None)
+        audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
         return change
 
     return db.run_write(work)
@@ -222,10 +229,10 @@ def find_supplier(db: Database, name_or_id: str | int) -> SupplierRow:
 
 # -- supplier items -------------------------------------------------------------------------------------
 def upsert_item(db: Database, actor: Actor, *, supplier_id: int, variant_id: int, values: dict[str, Any],
-                expected_version: int | None = None) -> Change:
+                expected_version: int | None = None, operation_id: str | None = None) -> Change:
     """Create the supplier item of (supplier, variant), or change it (``expected_version`` then names
     the version read; a stale one is a conflict). ``preferred=True`` makes it the only preferred one of
-    the variant."""
+    the variant. The same ``operation_id`` again returns the first result and changes nothing."""
     require_role(actor, *_BUYERS)
     problems: list = []
     clean = clean_item_values(values, f"supplier item {supplier_id}/{variant_id}", problems)
@@ -233,6 +240,9 @@ def upsert_item(db: Database, actor: Actor, *, supplier_id: int, variant_id: int
         raise ValidationError(problems)
 
     def work(session: Session) -> Change:
+        previous = claim_operation(session, operation_id, "supplier_item.upsert", actor)
+        if previous is not None:
+            return Change.from_dict(previous)
         supplier = session.get(Supplier, supplier_id)
         if supplier is None:
             raise NotFound(f"supplier {supplier_id} does not exist")
@@ -262,7 +272,8 @@ def upsert_item(db: Database, actor: Actor, *, supplier_id: int, variant_id: int
         session.flush()
         change = Change("supplier_item", item.id, "create" if before is None else "update", item.version, before,
                         snapshot(item, ITEM_FIELDS))
-        audit_change(session, actor, change, None)
+        audit_change(session, actor, change, operation_id)
+        store_operation_result(session, operation_id, change.to_dict())
         return change
 
     return db.run_write(work)
