@@ -310,7 +310,7 @@ def _print_setup(sheet: Any, title: str, subtitle: str, run_at: str, *, landscap
         sheet.set_portrait()
     sheet.set_paper(9)   # A4
     # Title and parameters on the left, on two lines, so they never run into each other on a narrow page.
-    sheet.set_header(f"&L&\"-,Bold\"{_hf(title, 80)}&\"-,Regular\"\n{_hf(subtitle, 150)}", {"margin": 0.25})
+    sheet.set_header(f"&L&B{_hf(title, 80)}&B\n{_hf(subtitle, 150)}", {"margin": 0.25})
     sheet.set_footer(f"&L{_hf(run_at, 60)}&RPage &P of &N", {"margin": 0.25})
     if chartsheet:
         return

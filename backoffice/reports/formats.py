@@ -111,16 +111,21 @@ def bucket_label(value: Any, bucket: str, partial: bool = False) -> str:
 
 
 def bucket_number_format(value: Any, bucket: str, partial: bool = False) -> str:
-    """The number format that shows a bucket's date as :func:`bucket_label` does. Months, days and years
-    are plain date formats; an ISO week or a quarter is not something a date format can compute, so its
-    label is the format's literal text (the cell still holds the real date, so it sorts and filters)."""
+    """The number format of a bucket's date: mmm yyyy for months, yyyy for years, ISO yyyy-mm-dd for days,
+    "Q1 "yyyy for quarters, and for an ISO week its label with its Monday ("2026-W01 (29 Dec)": a date
+    format cannot compute the ISO week, so that part is literal). Every one is a date format: the cell
+    holds the real date, so it sorts, filters and reads back as a date."""
     suffix = f'" {PARTIAL_SUFFIX.strip()}"' if partial else ""
     if bucket == "month":
         return "mmm yyyy" + suffix
     if bucket == "year":
         return "yyyy" + suffix
-    if bucket in ("week", "quarter"):
-        return '"' + bucket_label(value, bucket, partial).replace('"', "") + '"'
+    if bucket == "quarter":
+        d = as_date(value)
+        quarter = (d.month - 1) // 3 + 1 if d else 1
+        return f'"Q{quarter} "yyyy' + suffix
+    if bucket == "week":
+        return f'"{bucket_label(value, "week")} ("d mmm")"' + suffix
     return "yyyy-mm-dd" + suffix
 
 
