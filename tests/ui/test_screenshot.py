@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import time
+import threading
 
 import pytest
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 
 from backoffice.services import audit as audit_service
@@ -31,23 +32,44 @@ def test_every_view_renders_to_a_png_of_the_given_size(qtbot, sqlite_db, sqlite_
 
 def test_audit_screenshot_waits_for_the_rows(qtbot, monkeypatch, sqlite_db, sqlite_actor, write_audit_rows,
                                             tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The query blocks until the GUI thread, spinning its event loop while the renderer waits, releases
+    it: the rows can only be in the picture if the renderer waited for the load to finish. No sleep, so a
+    slow machine cannot make it fail."""
     write_audit_rows(sqlite_db, sqlite_actor, 5)
     original_fetch = audit_service.fetch_page
+    started, release = threading.Event(), threading.Event()
 
-    def slow_fetch_page(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(0.3)
+    def blocking_fetch_page(*args, **kwargs):  # type: ignore[no-untyped-def]
+        started.set()
+        if not release.wait(30):
+            raise RuntimeError("not released")
         return original_fetch(*args, **kwargs)
 
     rows_when_grabbed: list[int] = []
+    released_before_grab: list[bool] = []
     original_grab = MainWindow.grab
 
     def recording_grab(window, *args):  # type: ignore[no-untyped-def]
+        released_before_grab.append(release.is_set())
         rows_when_grabbed.append(window.view("audit").model.rowCount())
         return original_grab(window, *args)
 
-    monkeypatch.setattr(audit_service, "fetch_page", slow_fetch_page)
+    def release_once_started() -> None:  # runs on the GUI thread, only while its event loop runs
+        if started.is_set():
+            release.set()
+            poller.stop()
+
+    poller = QTimer()
+    poller.timeout.connect(release_once_started)
+    poller.start(0)
+    monkeypatch.setattr(audit_service, "fetch_page", blocking_fetch_page)
     monkeypatch.setattr(MainWindow, "grab", recording_grab)
-    render_view_to_file(sqlite_db, sqlite_actor, "audit", tmp_path / "audit.png")
+    try:
+        render_view_to_file(sqlite_db, sqlite_actor, "audit", tmp_path / "audit.png")
+    finally:
+        poller.stop()
+        release.set()
+    assert released_before_grab == [True]
     assert rows_when_grabbed == [6]
     assert QImage(str(tmp_path / "audit.png")).size().toTuple() == (1280, 800)
 
