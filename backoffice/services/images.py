@@ -426,6 +426,26 @@ def search_products(db: Database, text: str = "", *, limit: int = 200, with_imag
                 for pid, handle, title, n, missing in session.execute(stmt)]
 
 
+def count_products(db: Database, text: str = "", *, with_images_only: bool = False,
+                   missing_alt_only: bool = False) -> int:
+    """How many products ``search_products`` would find with no limit: the true total beside a capped list."""
+    text = text.strip()
+    stmt = select(func.count()).select_from(Product)
+    if with_images_only or missing_alt_only:
+        images = select(ProductImage.product_id).where(ProductImage.product_id == Product.id)
+        if with_images_only:
+            stmt = stmt.where(images.exists())
+        if missing_alt_only:
+            stmt = stmt.where(images.where(func.length(func.trim(ProductImage.alt_text)) == 0).exists())
+    if text:
+        like = f"%{text.lower()}%"
+        sku_match = select(Variant.product_id).where(func.lower(Variant.sku).like(like))
+        stmt = stmt.where(or_(func.lower(Product.handle).like(like), func.lower(Product.title).like(like),
+                              Product.id.in_(sku_match)))
+    with db.read() as session:
+        return int(session.scalar(stmt) or 0)
+
+
 def product_by_handle(db: Database, handle: str) -> ProductHit:
     hits = [h for h in search_products(db, handle, limit=50) if h.handle == handle]
     if not hits:

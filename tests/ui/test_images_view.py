@@ -314,3 +314,16 @@ def test_drag_images_onto_a_variant_and_tick_variants(qtbot, gallery, sqlite_db,
     panel.list.item(red_row).setCheckState(Qt.CheckState.Checked)
     qtbot.waitUntil(lambda: set(images.get_image(sqlite_db, first.id).variant_ids) == set(by_sku.values()),
                     timeout=10_000)
+
+
+def test_the_product_count_is_the_true_total_when_the_list_is_capped(qtbot, monkeypatch, view) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.ui.views.images import view as view_module
+
+    assert view.products_count.text() == "2 products"
+    monkeypatch.setattr(view_module, "PRODUCT_LIMIT", 1)  # fewer rows listed than there are products
+    view.reload()
+    qtbot.waitUntil(lambda: not view.is_loading() and view.products.rowCount() == 1, timeout=10_000)
+    assert view.products_count.text() == "Showing 1 of 2 products"
+    view.search.setText("mug")
+    qtbot.waitUntil(lambda: not view.is_loading() and view.products_count.text() == "1 product", timeout=10_000)
+    assert view.products.rowCount() == 1

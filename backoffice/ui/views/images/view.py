@@ -59,6 +59,8 @@ class ImagesView(ViewPage):
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(context, tasks, parent)
         self._generation = 0          # of the product list
+        self._product_hits: int | None = None    # products listed (at most PRODUCT_LIMIT)
+        self._product_total: int | None = None   # products found, counted by the service
         self._gallery_generation = 0
         self._inflight = 0
         self._needs_reload = True
@@ -219,18 +221,41 @@ class ImagesView(ViewPage):
             return
         self._needs_reload = False
         gen, text, scope = self._generation, self.search.text(), self.scope.currentData()
+        self._product_hits, self._product_total = None, None
         self._start(lambda: images.search_products(db, text, limit=PRODUCT_LIMIT, with_images_only=scope == "images",
                                                    missing_alt_only=scope == "missing_alt"),
                     partial(self._on_products, gen))
+        self._start(lambda: images.count_products(db, text, with_images_only=scope == "images",
+                                                  missing_alt_only=scope == "missing_alt"),
+                    partial(self._on_product_count, gen))
+
+    def _on_product_count(self, gen: int, total: int) -> None:
+        if gen != self._generation:
+            return
+        self._product_total = total
+        self._show_products_count()
+
+    def _show_products_count(self) -> None:
+        """The true number of products found; "Showing 200 of 5,000 products" when the list is capped."""
+        shown, total = self._product_hits, self._product_total
+        if shown is None:
+            return
+        if total is None and shown >= PRODUCT_LIMIT:
+            text = self.tr("Showing the first {n} products; counting…").format(n=f"{shown:,}")
+        elif total is not None and total > shown:
+            text = self.tr("Showing {shown} of {n} products").format(shown=f"{shown:,}", n=f"{total:,}")
+        else:
+            n = shown if total is None else total
+            text = plural(n, self.tr("{n} product"), self.tr("{n} products"))
+        self.products_count.setText(text)
 
     def _on_products(self, gen: int, hits: list[ProductHit]) -> None:
         if gen != self._generation:
             return
         keep = self.product.id if self.product is not None else None
         self.products.set_rows(hits)
-        n = len(hits)
-        self.products_count.setText(plural(n, self.tr("{n} product"), self.tr("{n} products")) +
-                                    (" " + self.tr("(first {n} shown)").format(n=PRODUCT_LIMIT) if n >= PRODUCT_LIMIT else ""))
+        self._product_hits = len(hits)
+        self._show_products_count()
         row = self.products.row_of(keep) if keep is not None else -1
         row = row if row >= 0 else (0 if hits else -1)
         if row >= 0:
