@@ -284,6 +284,8 @@ def draw(figure: Figure, data: ChartData | None, *, empty_text: str = "No chart 
                     marker="o" if n <= 40 else None, markersize=3)
         _category_ticks(ax, data.labels)
         ax.grid(axis="y", color="#e2e8f0", linewidth=0.8)
+        if all(np.nanmin(v) >= 0 for v in data.series.values() if np.isfinite(v).any()):
+            ax.set_ylim(bottom=0)   # amounts from zero: a dip is not drawn as a collapse
     else:
         stacked = data.kind == "stacked_bar"
         positions = np.arange(n)

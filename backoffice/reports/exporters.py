@@ -750,7 +750,8 @@ def pdf_pages(result: ReportResult, *, rows_per_page: int = 32) -> Iterator[tupl
     first.text(0.04, 0.89, "\n".join(lines[:14]), fontsize=8.5, color="#334155", va="top", linespacing=1.5)
     data = charts.chart_data(result)
     if data is not None:
-        charts.draw(first, data, rect=(0.07, 0.1, 0.88, 0.4) if not data.horizontal else (0.25, 0.1, 0.7, 0.4))
+        # room under the axes for turned period labels, and beside them for long category names
+        charts.draw(first, data, rect=(0.07, 0.17, 0.88, 0.34) if not data.horizontal else (0.25, 0.1, 0.7, 0.4))
     footer(first, 1)
     yield first, 0
     if not rows:

@@ -216,3 +216,45 @@ def test_cancel_in_the_view_stops_the_preview(qtbot, view: ReportsView) -> None:
     wait_loaded(qtbot, view)
     assert not view.cancel_button.isVisible()
     assert view.status.text() in ("Cancelled", "") or "rows" in view.status.text()  # it may have finished first
+
+
+def test_the_current_month_is_marked_partial_in_table_and_chart(qtbot, view: ReportsView, sqlite_db: Database,
+                                                               sold) -> None:
+    from PySide6.QtGui import QFont
+
+    from backoffice.reports.formats import bucket_label
+
+    with sqlite_db.write() as session:   # an order today: the current month has data, and is not over
+        session.add(Order(id=99, number="#99", customer_id=1, ordered_at=dt.datetime.now(UTC), status="paid",
+                          total=Decimal("10.00")))
+        session.flush()
+        session.add(OrderLine(order_id=99, variant_id=sold.variant_ids[0], quantity=1, unit_price=Decimal("10.00"),
+                              discount=Decimal("0")))
+    view.preview()
+    wait_loaded(qtbot, view)
+    model = view.table_model
+    last = model.total_rows - 1
+    this_month = dt.datetime.now(UTC).date().replace(day=1)
+    assert model.value(last, 0) == this_month
+    assert model.display(last, 0) == bucket_label(this_month, "month") + " (partial)"
+    assert model.display(0, 0) == bucket_label(model.value(0, 0), "month")   # "Sep 2026", as the exports show
+    font = model.data(model.index(last, 0), Qt.ItemDataRole.FontRole)
+    assert isinstance(font, QFont) and font.italic()
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.FontRole) is None
+    data = view.chart.data
+    assert data is not None and data.partial[-1] and not any(data.partial[:-1])
+    assert data.labels[-1].endswith("(partial)")
+    assert any("so far" in line for line in view.notes.text().splitlines())
+    # the report's setting leaves it out instead
+    view.builder.partial_combo.setCurrentIndex(view.builder.partial_combo.findData("exclude"))
+    wait_loaded(qtbot, view)
+    assert view.table_model.value(view.table_model.total_rows - 1, 0) < this_month
+    assert view.builder.definition().partial_periods == "exclude"
+
+
+def test_top_products_preview_names_the_amount_gross_profit(qtbot, view: ReportsView) -> None:
+    view.select_report("top-products")
+    wait_loaded(qtbot, view)
+    assert [c.label for c in view.table_model.columns] == ["Product", "Vendor", "Revenue", "Units", "Gross profit",
+                                                           "Margin %"]
+    assert view.table_model.display(0, 5).endswith("%")
