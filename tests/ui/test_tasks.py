@@ -48,8 +48,8 @@ def test_callbacks_are_skipped_when_the_context_object_is_gone(qtbot, tasks: Tas
     gate = threading.Event()
     called: list[int] = []
     tasks.run_in_background(lambda: gate.wait(5) and 1, called.append, context=owner)
-    owner.deleteLater()
-    qtbot.wait(20)  # deleteLater runs
+    with qtbot.waitSignal(owner.destroyed, timeout=10_000):  # deleteLater has run, however long that took
+        owner.deleteLater()
     gate.set()
     assert tasks.wait_idle(5_000)
     assert called == []
