@@ -522,3 +522,59 @@ def test_alerts_tab_badge_and_banner_state_the_true_count_beyond_the_row_limit(q
     assert view.tabs.tabText(1) == f"Alerts ({true_count})"
     assert window.sidebar.badge("inventory") == true_count
     assert f"{true_count} open alerts" in window.sidebar.badge_tooltip("inventory")
+
+
+# -- SKU columns ------------------------------------------------------------------------------------------
+LONG_SKUS = ("MERINO-CREW-NECK-SWEATER-CHARCOAL-XL", "MERINO-CREW-NECK-SWEATER-CHARCOAL-XXL",
+             "MERINO-CREW-NECK-SWEATER-NAVYBLUE-XL")
+
+
+def drawn_sku(table, row: int, column: int) -> str:  # type: ignore[no-untyped-def]
+    """The SKU as painted: elided by the column's delegate to the room its width leaves."""
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    index = table.model().index(row, column)
+    option = QStyleOptionViewItem()
+    option.font = table.font()
+    table.itemDelegateForIndex(index).initStyleOption(option, index)
+    return QFontMetrics(table.font()).elidedText(option.text, option.textElideMode, table.columnWidth(column) - 20)
+
+
+@pytest.fixture
+def long_skus(db: Database, actor: Actor, store):  # type: ignore[no-untyped-def]
+    product = catalog.create_product(db, actor, values={"handle": "merino-crew-neck", "title": "Merino Crew Neck"},
+                                     variants=[{"sku": sku, "price": "89.00"} for sku in LONG_SKUS])
+    for child in product.children:
+        receive(db, actor, store, child.entity_id, 4)
+    return store
+
+
+def test_sku_columns_show_every_sku_whole(qtbot, db, actor, long_skus, open_view) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.ui.views.inventory.model import COL_SKU
+
+    view = open_view(db, actor)
+    rows = view.model.rows
+    assert {r.sku for r in rows} >= set(LONG_SKUS)
+    assert [drawn_sku(view.table, i, COL_SKU) for i in range(len(rows))] == [r.sku for r in rows]
+
+    view.table.setCurrentIndex(view.model.index(-1, -1))
+    dialog = view.open_adjust()       # the adjust dialog's lines
+    for sku in LONG_SKUS:
+        qtbot.keyClicks(dialog.scan, sku)
+        qtbot.keyClick(dialog.scan, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda sku=sku: any(ln.sku == sku for ln in dialog.lines), timeout=5_000)
+    column = dialog.model.column_of("SKU")
+    assert sorted(drawn_sku(dialog.table, r, column) for r in range(len(dialog.lines))) == sorted(LONG_SKUS)
+    dialog.reject()
+
+    count = view.open_count()         # and the count dialog's
+    count.location.setCurrentIndex(count.location.findData(long_skus.locations["WH1"]))
+    count.start()
+    qtbot.waitUntil(lambda: count.count is not None and count.pages.currentIndex() == 1, timeout=5_000)
+    for sku in LONG_SKUS:
+        qtbot.keyClicks(count.scan, sku)
+        qtbot.keyClick(count.scan, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(count.lines) == 3 and not count._pending and not count._writing, timeout=10_000)
+    column = count.model.column_of("SKU")
+    assert sorted(drawn_sku(count.table, r, column) for r in range(3)) == sorted(LONG_SKUS)

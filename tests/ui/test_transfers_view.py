@@ -306,3 +306,41 @@ def test_receipt_messages_say_what_arrived_and_what_is_still_in_transit(qtbot, d
     wait_idle(qtbot, view)
     assert view.banner.text.text() == f"{t.number}: all 18 units received; nothing left in transit."
     assert editor.transfer.in_transit == 0 and editor.transfer.state == "received"
+
+
+LONG_SKUS = ("MERINO-CREW-NECK-SWEATER-CHARCOAL-XL", "MERINO-CREW-NECK-SWEATER-CHARCOAL-XXL",
+             "MERINO-CREW-NECK-SWEATER-NAVYBLUE-XL")
+
+
+def drawn_sku(table, row: int, column: int) -> str:  # type: ignore[no-untyped-def]
+    """The SKU as painted: elided by the column's delegate to the room its width leaves."""
+    from PySide6.QtGui import QFontMetrics
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    index = table.model().index(row, column)
+    option = QStyleOptionViewItem()
+    option.font = table.font()
+    table.itemDelegateForIndex(index).initStyleOption(option, index)
+    return QFontMetrics(table.font()).elidedText(option.text, option.textElideMode, table.columnWidth(column) - 20)
+
+
+def test_sku_columns_of_the_editor_and_the_receive_step_show_every_sku_whole(qtbot, db, actor, store,  # type: ignore[no-untyped-def]
+                                                                            open_view) -> None:
+    from backoffice.services import catalog
+
+    product = catalog.create_product(db, actor, values={"handle": "merino-crew-neck", "title": "Merino Crew Neck"},
+                                     variants=[{"sku": sku, "price": "89.00"} for sku in LONG_SKUS])
+    ids = [c.entity_id for c in product.children]
+    for vid in ids:
+        receive(db, actor, store, vid, 3)
+    t = transfers.create_transfer(db, actor, source_location_id=store.locations["WH1"],
+                                  destination_location_id=store.locations["SHOP"], lines=[(v, 2) for v in ids])
+    transfers.ship_transfer(db, actor, t.id, operation_id="ship-" + uuid.uuid4().hex)
+    view = open_view(db, actor)
+    editor = view.editor
+    assert editor.transfer is not None and editor.transfer.id == t.id
+    column = editor.model.column_of("SKU")
+    assert sorted(drawn_sku(editor.table, r, column) for r in range(3)) == sorted(LONG_SKUS)
+    dialog = editor.open_receive()
+    column = dialog.model.column_of("SKU")
+    assert sorted(drawn_sku(dialog.table, r, column) for r in range(3)) == sorted(LONG_SKUS)

@@ -70,7 +70,7 @@ class AdjustLine:
 
 
 COLUMNS = (
-    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, width=120),
+    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, "sku", 120),
     Column(QT_TRANSLATE_NOOP("Stock", "Product"), lambda r: r.title, width=220),
     Column(QT_TRANSLATE_NOOP("Stock", "On hand"), lambda r: r.on_hand, "qty", 80),
     Column(QT_TRANSLATE_NOOP("Stock", "Change"), lambda r: r.change, "signed", 80, editable=True),

@@ -37,6 +37,7 @@ from backoffice.services.base import (
     ValidationError,
 )
 from backoffice.ui import theme
+from backoffice.ui.widgets.sku_column import fit_sku_column
 
 CONTEXT = "Stock"
 ROW_HEIGHT = 30
@@ -113,7 +114,7 @@ def error_text(exc: BaseException, limit: int = 6) -> str:
 class Column:
     header: str                       # translated in the "Stock" context when shown
     value: Callable[[Any], Any]
-    kind: str = "text"                # text, qty, signed, when
+    kind: str = "text"                # text, sku (sized to its content, elided in the middle), qty, signed, when
     width: int = 0
     editable: bool = False
 
@@ -269,7 +270,9 @@ class QuantityDelegate(QStyledItemDelegate):
 def setup_table(table: QTableView, model: RecordsModel, *, stretch: str | None = None,
                 selectable: bool = True) -> None:
     """Uniform rows, no grid, whole-row selection, fixed column widths from the model's columns (no
-    resize-to-contents pass over the rows); ``stretch`` names the column that takes the spare width."""
+    resize-to-contents pass over the rows); ``stretch`` names the column that takes the spare width.
+    SKU columns (kind "sku") are the exception: as wide as their widest SKU, elided in the middle beyond
+    that, so two variants never look the same (see ``widgets.sku_column``)."""
     table.setModel(model)
     table.setAlternatingRowColors(True)
     table.setShowGrid(False)
@@ -293,7 +296,11 @@ def setup_table(table: QTableView, model: RecordsModel, *, stretch: str | None =
     for i, column in enumerate(model.columns):
         heading = str(model.headerData(i, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole) or "")
         needed = int(metrics.horizontalAdvance(heading) * 1.1) + HEADER_PADDING
-        if column.width:
+        if column.kind == "sku":
+            fitters = getattr(table, "sku_fitters", [])
+            fitters.append(fit_sku_column(table, i, minimum=needed))
+            table.sku_fitters = fitters  # type: ignore[attr-defined]
+        elif column.width:
             table.setColumnWidth(i, max(column.width, needed))
         if column.header == stretch:
             header.setSectionResizeMode(i, QHeaderView.ResizeMode.Stretch)

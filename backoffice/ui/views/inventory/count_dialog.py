@@ -46,7 +46,7 @@ from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.scanner import CodeResolver, ScanField
 
 LINE_COLUMNS = (
-    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, width=120),
+    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, "sku", 120),
     Column(QT_TRANSLATE_NOOP("Stock", "Product"), lambda r: r.title, width=220),
     Column(QT_TRANSLATE_NOOP("Stock", "Counted"), lambda r: r.counted, "qty", 80, editable=True),
     Column(QT_TRANSLATE_NOOP("Stock", "On hand"), lambda r: r.on_hand, "qty", 80),

@@ -31,7 +31,7 @@ REORDER = QT_TRANSLATE_NOOP("Stock", "Reorder at")
 INCOMING = QT_TRANSLATE_NOOP("Stock", "Incoming")
 
 STOCK_COLUMNS = (
-    Column(SKU, lambda r: r.sku, width=150),
+    Column(SKU, lambda r: r.sku, "sku", 150),
     Column(PRODUCT, lambda r: r.title, width=230),
     Column(LOCATION, lambda r: r.location, width=90),
     Column(ON_HAND, lambda r: r.on_hand, "qty", 82),
@@ -184,7 +184,7 @@ def alerts_model(parent: Any = None) -> RecordsModel:
         return theme.DANGER if column == 3 and row.available <= 0 else theme.WARNING if column == 3 else None
 
     return RecordsModel((
-        Column(SKU, lambda r: r.sku, width=150),
+        Column(SKU, lambda r: r.sku, "sku", 150),
         Column(PRODUCT, lambda r: r.title, width=280),
         Column(LOCATION, lambda r: r.location, width=90),
         Column(AVAILABLE, lambda r: r.available, "qty", 82),

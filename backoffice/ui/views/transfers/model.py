@@ -117,7 +117,7 @@ SHIPPED = QT_TRANSLATE_NOOP("Stock", "Shipped")
 RECEIVED = QT_TRANSLATE_NOOP("Stock", "Received")
 
 LINE_COLUMNS = (
-    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, width=110),
+    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, "sku", 110),
     Column(QT_TRANSLATE_NOOP("Stock", "Product"), lambda r: r.title, width=200),
     Column(QUANTITY, lambda r: r.quantity, "qty", 72, editable=True),
     Column(AVAILABLE, lambda r: r.available, "qty", 76),

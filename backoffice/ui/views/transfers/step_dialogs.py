@@ -84,7 +84,7 @@ class Arrival:
 
 
 ARRIVAL_COLUMNS = (
-    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, width=110),
+    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, "sku", 110),
     Column(QT_TRANSLATE_NOOP("Stock", "Product"), lambda r: r.title, width=220),
     Column(QT_TRANSLATE_NOOP("Stock", "In transit"), lambda r: r.in_transit, "qty", 80),
     Column(QT_TRANSLATE_NOOP("Stock", "Arriving now"), lambda r: r.arriving, "qty", 96, editable=True),
