@@ -586,3 +586,17 @@ def test_every_variant_has_one_preferred_supplier_item(db: Database, actor: Acto
     assert len(preferred) == summary.variants and set(preferred.values()) == {1}
     assert all(cost > 0 and cur == sup_cur and moq % pack == 0 for cost, cur, moq, pack, _, sup_cur in rows)
     assert any(lead is None for *_, lead, _ in rows) and any(lead is not None for *_, lead, _ in rows)
+
+
+def test_demo_state_tells_an_empty_store_a_demo_store_and_a_real_catalog_apart(db: Database, actor: Actor) -> None:
+    from backoffice.services.demo import demo_state
+
+    assert demo_state(db) == "empty"
+    _generate(db, actor, products=5)
+    assert demo_state(db) == "demo"
+    _wipe(db)
+    with db.engine.begin() as conn:  # a database that never had the demo store
+        conn.execute(AuditEntry.__table__.delete().where(AuditEntry.entity == "store"))
+    with db.write() as s:
+        s.add(Product(handle="real-product", title="A real product"))
+    assert demo_state(db) == "other"

@@ -187,6 +187,19 @@ def _write(db: Database, actor: Actor, builder: _Builder, plan: list[tuple[str, 
     return summary
 
 
+def demo_state(db: Database) -> str:
+    """What a store holds, for whoever offers to fill it: "empty" (no products), "demo" (the products
+    are a demo store this generator wrote) or "other" (someone's real catalog)."""
+    from backoffice.models import AuditEntry  # noqa: PLC0415
+
+    with db.read() as session:
+        if session.scalar(select(Product.id).limit(1)) is None:
+            return "empty"
+        made = session.scalar(select(AuditEntry.id).where(AuditEntry.entity == "store", AuditEntry.entity_id == "demo",
+                                                          AuditEntry.action == "generate").limit(1))
+    return "demo" if made is not None else "other"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Steps: progress and cancellation
 # ---------------------------------------------------------------------------------------------------------

@@ -38,7 +38,8 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     assert isinstance(app, QApplication)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
-    app.setApplicationDisplayName("Backoffice")
+    # No application display name: the platform would append it to every window title, and the main
+    # window's title already reads "Backoffice — <profile or database>".
     app.setApplicationVersion(__version__)
     apply_theme(app)
     return app
@@ -82,6 +83,8 @@ def start_gui(*, db_url: str, profile: Profile | None = None, username: str | No
         state.status_changed.connect(window.connection_page.set_step)
 
     connector.attempt_started.connect(follow_attempt)
+    connector.demo_started.connect(window.follow_demo)
+    connector.demo_finished.connect(window.demo_finished)
     window.retry_requested.connect(connector.retry)
     window.connect_requested.connect(
         lambda p: connector.connect_to(ConnectTarget(p.url, profile=p, username=p.username or username))

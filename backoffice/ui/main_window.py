@@ -35,6 +35,7 @@ from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views import DEFAULT_VIEW, SECTIONS, VIEW_CLASSES, ViewPage
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.connection_page import ConnectionPage
+from backoffice.ui.widgets.empty_state import EmptyState
 from backoffice.ui.widgets.progress import ProgressPanel
 from backoffice.ui.widgets.sidebar import Sidebar
 from backoffice.ui.widgets.status_bar import SessionStatus
@@ -168,9 +169,12 @@ class MainWindow(QMainWindow):
             view.activate()
         else:
             self.pages.setCurrentWidget(self.connection_page)
-        title = view.title()
-        suffix = f" ({self.context.profile_name})" if self.context.profile_name else ""
-        self.setWindowTitle(f"{title} — {self.tr('Backoffice')}{suffix}")
+        self.setWindowTitle(self.window_title())
+
+    def window_title(self) -> str:
+        """"Backoffice — <profile or database name>": the application's name once, then where the data is."""
+        name = self.context.profile_name or _database_name(self.context.target)
+        return f"{self.tr('Backoffice')} — {name}" if name else self.tr("Backoffice")
 
     def _on_context_changed(self) -> None:
         connected = self.context.state is ConnectionState.CONNECTED
@@ -182,9 +186,54 @@ class MainWindow(QMainWindow):
         self._show_current_page()
 
     # -- messages, dialogs ----------------------------------------------------------------------------------
-    def show_message(self, text: str, level: str = "info") -> None:
-        """A dismissible message above the current page (errors, warnings, results of long jobs)."""
-        self.banner.show_message(text, level)
+    def show_message(self, text: str, level: str = "info", timeout_ms: int | None = None) -> None:
+        """A dismissible message above the current page (errors, warnings, results of long jobs); with
+        ``timeout_ms`` an info or success message hides itself after that long."""
+        self.banner.show_message(text, level, timeout_ms)
+
+    # -- the demo store being built ------------------------------------------------------------------------
+    def follow_demo(self, state) -> None:  # type: ignore[no-untyped-def]  # a ui.tasks.TaskState
+        """While the demo store is being built, every empty page says so, with the progress, instead of
+        "the catalog is empty"."""
+        self._demo_state = state
+        self._demo_fraction: float | None = None
+        self._demo_text = ""
+        state.progress_changed.connect(self._on_demo_progress)
+        state.status_changed.connect(self._on_demo_status)
+        self._show_demo_progress()
+
+    def _on_demo_progress(self, fraction: float) -> None:
+        self._demo_fraction = fraction
+        self._show_demo_progress()
+
+    def _on_demo_status(self, text: str) -> None:
+        self._demo_text = text
+        self._show_demo_progress()
+
+    def _show_demo_progress(self) -> None:
+        if getattr(self, "_demo_state", None) is None:
+            return
+        detail = self._demo_text
+        if self._demo_fraction is not None:
+            percent = self.tr("{pct}% done").format(pct=int(self._demo_fraction * 100))
+            detail = f"{detail} {percent}" if detail else percent
+        title = self.tr("The demo store is being built")
+        text = self.tr("Products, stock, sales and photos appear here when it is ready. {detail}").format(detail=detail)
+        for empty in self.findChildren(EmptyState):
+            empty.set_busy(title, text.strip(), self._demo_fraction)
+
+    def demo_finished(self, _outcome: str = "") -> None:
+        state = getattr(self, "_demo_state", None)
+        if state is not None:
+            for signal, slot in ((state.progress_changed, self._on_demo_progress),
+                                 (state.status_changed, self._on_demo_status)):
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
+        self._demo_state = None
+        for empty in self.findChildren(EmptyState):
+            empty.clear_busy()
 
     def open_profiles(self) -> None:
         from backoffice.ui.dialogs.profiles import ProfilesDialog
@@ -255,3 +304,11 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
         super().closeEvent(event)
+
+
+def _database_name(target: str) -> str:
+    """"shop.sqlite" of "SQLite · /path/shop.sqlite", "shop" of "PostgreSQL · host/shop"."""
+    where = target.split(" · ", 1)[-1].strip()
+    if not where:
+        return ""
+    return where.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]

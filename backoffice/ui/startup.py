@@ -2,8 +2,10 @@
 
 The sequence (one background job): open the database (keyring password, or a prompt marshalled to
 the GUI thread), create the schema of the embedded SQLite file or the demo store when it is missing,
-check the schema, sign in the acting user (``ensure_user``). Then, for ``--demo``, fill the empty
-catalog with demo data as a second, cancellable job shown in the progress panel.
+check the schema, sign in the acting user (``ensure_user``). Then, for ``--demo``, look at what the
+store holds (a short job): empty, it is filled with demo data as a cancellable job shown in the progress
+panel (``demo_started``); already the demo store, nothing is said (a relaunch); someone's catalog, a
+message says the demo data was not added.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from backoffice import migrations
-from backoffice.config import Profile, secret_key_for
+from backoffice.config import DEMO_FILE, DEMO_PROFILE, Profile, secret_key_for
 from backoffice.connection import PasswordPrompt, WrongPassword, open_database
 from backoffice.db import (
     Database,
     DatabaseError,
     DatabaseUnreachable,
     SchemaNotMigrated,
+    data_dir,
     normalise_url,
 )
 from backoffice.secrets import KeyringUnavailable, PasswordRequired, SecretStore
@@ -32,6 +36,7 @@ from backoffice.ui.context import AppContext, describe_target, is_embedded_defau
 from backoffice.ui.tasks import TaskManager, TaskState
 
 log = logging.getLogger(__name__)
+READY_BANNER_MS = 8000  # "The demo store is ready" hides itself after this long
 
 
 def tr(text: str) -> str:
@@ -56,12 +61,20 @@ class ConnectTarget:
     def auto_migrate(self) -> bool:
         """Only Backoffice's own files get their schema created without asking: the embedded default
         SQLite file and the demo store. A shared server is upgraded by its administrator."""
-        return self.is_sqlite and (self.demo_products is not None or is_embedded_default(self.url))
+        return self.is_sqlite and (self.demo_products is not None or is_embedded_default(self.url)
+                                   or self.is_demo_file)
+
+    @property
+    def is_demo_file(self) -> bool:
+        if not self.is_sqlite:
+            return False
+        path = normalise_url(self.url).database or ""
+        return bool(path) and Path(path).expanduser().resolve() == (data_dir() / DEMO_FILE).resolve()
 
     def profile_label(self) -> str:
-        if self.profile is not None:
+        if self.profile is not None and not (self.profile.name == DEMO_PROFILE and self.is_demo_file):
             return self.profile.name
-        if self.demo_products is not None:
+        if self.demo_products is not None or self.is_demo_file:
             return tr("Demo store")
         if is_embedded_default(self.url):
             return tr("Local database")
@@ -142,7 +155,8 @@ class Connector(QObject):
     attempt_started = Signal(object)  # the TaskState of a connection attempt (its status: the current step)
     connected = Signal()
     failed = Signal(str)
-    demo_finished = Signal(str)  # "done", "cancelled", "skipped" or "failed"
+    demo_started = Signal(object)  # the TaskState of the demo store being built
+    demo_finished = Signal(str)  # "done", "cancelled", "existing", "skipped" or "failed"
 
     def __init__(self, context: AppContext, tasks: TaskManager, *, secrets: SecretStore | None = None,
                  prompt: PasswordPrompt | None = None, notify: Callable[[str, str], None] | None = None,
@@ -151,7 +165,7 @@ class Connector(QObject):
         self.context, self.tasks = context, tasks
         self.secrets = secrets or SecretStore()
         self.prompt = prompt
-        self.notify = notify or (lambda text, level: log.info("%s: %s", level, text))
+        self.notify = notify or (lambda text, level, timeout_ms=None: log.info("%s: %s", level, text))
         self.target: ConnectTarget | None = None
         self.state: TaskState | None = None
         self._generation = 0
@@ -193,18 +207,58 @@ class Connector(QObject):
         self.failed.emit(message)
 
     # -- demo data ---------------------------------------------------------------------------------------
-    def start_demo(self, products: int) -> TaskState | None:
+    def start_demo(self, products: int) -> None:
+        """Look at what the store holds (in the background), then build the demo store if it is empty."""
+        db = self.context.db
+        if db is None or self.context.actor is None:
+            return
+        generation = self._generation
+
+        def look() -> str:
+            from backoffice.services import demo  # imported late: only --demo needs it
+
+            return demo.demo_state(db)
+
+        self.tasks.run_in_background(look, partial(self._demo_looked, generation, products),
+                                     partial(self._demo_look_failed, generation))
+
+    def _demo_looked(self, generation: int, products: int, holds: str) -> None:
+        if generation != self._generation:
+            return
+        if holds == "demo":
+            # A relaunch of --demo on the demo store it built before: nothing new to say.
+            self.demo_finished.emit("existing")
+        elif holds == "other":
+            self.notify(tr("Demo data was not added: this database already holds a catalog; the demo store "
+                           "is only ever made in an empty one."), "info")
+            self.demo_finished.emit("skipped")
+        else:
+            self.build_demo(products)
+
+    def _demo_look_failed(self, generation: int, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        message, _hint = describe_error(exc)
+        self.notify(tr("The demo store could not be created: {error}").format(error=message), "error")
+        self.demo_finished.emit("failed")
+
+    def build_demo(self, products: int) -> TaskState | None:
         db, actor = self.context.db, self.context.actor
         if db is None or actor is None:
             return None
         state = TaskState(tr("Creating the demo store"), parent=self)
+        profile_name = self.target.profile.name if self.target is not None and self.target.profile else ""
 
         def job() -> object:
             from backoffice.services import demo  # imported late: only --demo needs it
+            from backoffice.services.image_store import ImageStore, store_root_for
 
             state.report(0.0, tr("Preparing…"))
-            return demo.generate_demo(db, actor, products=products, progress=state.report, cancel=state.cancelled)
+            store = ImageStore(store_root_for(profile_name))
+            return demo.generate_demo(db, actor, products=products, progress=state.report, cancel=state.cancelled,
+                                      image_store=store)
 
+        self.demo_started.emit(state)
         self.tasks.run_in_background(job, partial(self._demo_done, state), partial(self._demo_failed, state), state=state)
         return state
 
@@ -213,7 +267,7 @@ class Connector(QObject):
             self.notify(tr("Creating the demo store was cancelled."), "info")
             self.demo_finished.emit("cancelled")
         else:
-            self.notify(tr("The demo store is ready."), "success")
+            self.notify(tr("The demo store is ready."), "success", READY_BANNER_MS)
             self.demo_finished.emit("done")
         self.context.notify_data_changed()
 
@@ -222,7 +276,7 @@ class Connector(QObject):
             self.notify(tr("Creating the demo store was cancelled; nothing was written."), "info")
             self.demo_finished.emit("cancelled")
         elif isinstance(exc, ValidationError):
-            # The catalog already has products: a demo store is only ever made in an empty one.
+            # Someone filled the catalog between the look and the build: say why nothing was added.
             self.notify(tr("Demo data was not added: {reason}").format(reason=_one_line(exc)), "info")
             self.demo_finished.emit("skipped")
         else:

@@ -120,9 +120,10 @@ def test_connects_to_postgresql(qtbot, launch, pg_db) -> None:  # type: ignore[n
     assert gui.window.session_status.user.text() == "pat · Admin"
 
 
-def fake_demo_module(monkeypatch, generate) -> None:  # type: ignore[no-untyped-def]
+def fake_demo_module(monkeypatch, generate, holds: str = "empty") -> None:  # type: ignore[no-untyped-def]
     module = types.ModuleType("backoffice.services.demo")
     module.generate_demo = generate  # type: ignore[attr-defined]
+    module.demo_state = lambda db: holds  # type: ignore[attr-defined]
     monkeypatch.setitem(__import__("sys").modules, "backoffice.services.demo", module)
     monkeypatch.setattr(backoffice.services, "demo", module, raising=False)
 
@@ -130,8 +131,8 @@ def fake_demo_module(monkeypatch, generate) -> None:  # type: ignore[no-untyped-
 def test_demo_store_is_filled_with_progress_and_can_be_cancelled(qtbot, monkeypatch, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     calls: list[dict] = []
 
-    def generate_demo(db, actor, *, products, progress, cancel):  # type: ignore[no-untyped-def]
-        calls.append({"products": products, "actor": actor.username})
+    def generate_demo(db, actor, *, products, progress, cancel, image_store=None):  # type: ignore[no-untyped-def]
+        calls.append({"products": products, "actor": actor.username, "photos": image_store is not None})
         for i in range(1, 2001):
             if cancel():
                 raise ValidationError("demo generation cancelled; nothing was written")
@@ -146,16 +147,23 @@ def test_demo_store_is_filled_with_progress_and_can_be_cancelled(qtbot, monkeypa
     qtbot.waitUntil(lambda: panel.isVisible() and panel.bar.value() > 0, timeout=10_000)
     assert panel.title.text() == "Creating the demo store"
     assert panel.status.text().startswith("Creating product")
+    # The empty grid says the demo store is being built, with its progress, not "the catalog is empty".
+    empty = gui.window.view("products").empty
+    qtbot.waitUntil(lambda: empty.is_busy() and empty.progress.value() > 0, timeout=10_000)
+    assert empty.title.text() == "The demo store is being built"
+    assert "Creating product" in empty.text.text() and "% done" in empty.text.text()
+    assert "backoffice demo" not in empty.text.text() and not empty.action.isVisibleTo(empty)
     with qtbot.waitSignal(gui.connector.demo_finished, timeout=10_000) as blocker:
         panel.cancel_button.click()
     assert blocker.args == ["cancelled"]
-    assert calls == [{"products": 2000, "actor": "demo"}]
+    assert calls == [{"products": 2000, "actor": "demo", "photos": True}]
     assert not panel.isVisible()
     assert "cancelled" in gui.window.banner.text.text()
+    assert not empty.is_busy() and empty.title.text() != "The demo store is being built"
 
 
-def test_demo_store_ready_and_a_full_catalog_is_left_alone(qtbot, monkeypatch, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    def generate_demo(db, actor, *, products, progress, cancel):  # type: ignore[no-untyped-def]
+def test_demo_store_ready_is_transient_and_a_full_catalog_is_left_alone(qtbot, monkeypatch, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def generate_demo(db, actor, *, products, progress, cancel, image_store=None):  # type: ignore[no-untyped-def]
         progress(1.0, "done")
         return {}
 
@@ -164,17 +172,36 @@ def test_demo_store_ready_and_a_full_catalog_is_left_alone(qtbot, monkeypatch, l
     with qtbot.waitSignal(gui.connector.demo_finished, timeout=20_000) as blocker:
         pass
     assert blocker.args == ["done"]
-    assert gui.window.banner.property("level") == "success"
+    banner = gui.window.banner
+    assert banner.property("level") == "success" and banner.text.text() == "The demo store is ready."
+    assert banner.is_transient() and banner.hide_timer.isActive()  # it goes away by itself
+    banner.hide_timer.timeout.emit()  # its time is up
+    assert not banner.isVisible()
 
-    def full_catalog(db, actor, *, products, progress, cancel):  # type: ignore[no-untyped-def]
-        raise ValidationError("the database already has products")
+    def full_catalog(db, actor, *, products, progress, cancel, image_store=None):  # type: ignore[no-untyped-def]
+        raise AssertionError("a store that holds a catalog is never filled")
 
-    fake_demo_module(monkeypatch, full_catalog)
+    fake_demo_module(monkeypatch, full_catalog, holds="other")
     with qtbot.waitSignal(gui.connector.demo_finished, timeout=20_000) as blocker:
         gui.connector.retry()
     assert blocker.args == ["skipped"]
-    assert gui.window.banner.text.text() == "Demo data was not added: the database already has products"
+    assert banner.isVisible() and banner.text.text().startswith("Demo data was not added: this database already holds")
     assert gui.context.connected
+
+
+def test_relaunching_the_demo_store_says_nothing(qtbot, monkeypatch, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The second --demo opens the demo store built before: no "Demo data was not added" (true, but not
+    news), no rebuild."""
+    def never(db, actor, **kw):  # type: ignore[no-untyped-def]
+        raise AssertionError("the demo store is not built twice")
+
+    fake_demo_module(monkeypatch, never, holds="demo")
+    gui = launch(f"sqlite:///{tmp_path / 'demo.sqlite'}", demo_products=10)
+    with qtbot.waitSignal(gui.connector.demo_finished, timeout=20_000) as blocker:
+        pass
+    assert blocker.args == ["existing"]
+    assert not gui.window.banner.isVisible()
+    assert not gui.window.view("products").empty.is_busy()
 
 
 def test_the_real_demo_generator_fills_an_empty_store_once(qtbot, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -187,10 +214,28 @@ def test_the_real_demo_generator_fills_an_empty_store_once(qtbot, launch, tmp_pa
     audit = gui.window.view("audit")
     qtbot.waitUntil(lambda: any(r.entity == "store" for r in audit.model.rows), timeout=10_000)
 
+    gui.window.banner.dismiss()
     with qtbot.waitSignal(gui.connector.demo_finished, timeout=60_000) as blocker:
-        gui.connector.retry()  # the catalog is no longer empty
-    assert blocker.args == ["skipped"]
-    assert gui.window.banner.text.text().startswith("Demo data was not added:")
+        gui.connector.retry()  # a relaunch: the store already is the demo store
+    assert blocker.args == ["existing"]
+    assert not gui.window.banner.isVisible()
+
+
+def test_window_title_names_the_application_once(qtbot, monkeypatch, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fake_demo_module(monkeypatch, lambda db, actor, **kw: {}, holds="demo")
+    gui = launch(f"sqlite:///{tmp_path / 'demo.sqlite'}", demo_products=10)
+    wait_state(qtbot, gui, ConnectionState.CONNECTED)
+    assert gui.window.windowTitle() == "Backoffice — Demo store"
+    assert gui.app.applicationDisplayName() in ("", "Backoffice", gui.app.applicationName())
+    for key in ("products", "inventory", "reports"):
+        gui.window.show_view(key)
+        assert gui.window.windowTitle().count("Backoffice") == 1
+    shop_db = Database(f"sqlite:///{tmp_path / 'shop.sqlite'}")
+    migrations.upgrade(shop_db)
+    shop_db.dispose()
+    shop = launch(f"sqlite:///{tmp_path / 'shop.sqlite'}")
+    wait_state(qtbot, shop, ConnectionState.CONNECTED)
+    assert shop.window.windowTitle() == "Backoffice — shop.sqlite"
 
 
 def test_run_gui_returns_when_the_window_is_closed(qtbot, monkeypatch) -> None:  # type: ignore[no-untyped-def]

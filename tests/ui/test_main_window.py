@@ -55,7 +55,12 @@ def test_window_hosts_one_page_per_view(qtbot, sqlite_db, sqlite_actor, open_win
         assert isinstance(page, PlaceholderPage)
         assert page.empty.title.text() == page.title()
         assert page.empty.text.text()  # says what the view will hold
-    assert "Products" in window.windowTitle()
+    # The application's name once, then where the data is (no view name, no second "Backoffice").
+    assert window.windowTitle() == "Backoffice — Test profile"
+    window.show_view("audit")
+    assert window.windowTitle() == "Backoffice — Test profile"
+    nameless = open_window(connected_context(sqlite_db, sqlite_actor, profile_name=""))
+    assert nameless.windowTitle() == f"Backoffice — {sqlite_db.url.database.rsplit('/', 1)[-1]}"
 
 
 def test_sidebar_switches_views(qtbot, sqlite_db, sqlite_actor, open_window, connected_context) -> None:  # type: ignore[no-untyped-def]
@@ -100,7 +105,7 @@ def test_status_bar_shows_profile_user_and_connection(qtbot, sqlite_db, sqlite_a
     assert status.user.text() == "tester · Admin"
     assert status.connection.text() == f"SQLite · {sqlite_db.url.database}"
     assert status.connection.toolTip() == f"SQLite · {sqlite_db.url.database}"
-    assert "Shop HQ" in window.windowTitle()
+    assert window.windowTitle() == "Backoffice — Shop HQ"
 
 
 def test_connection_page_until_connected(qtbot, sqlite_db, sqlite_actor, open_window) -> None:  # type: ignore[no-untyped-def]

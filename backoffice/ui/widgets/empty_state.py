@@ -1,4 +1,7 @@
-"""A centred empty state: a large glyph in a soft disc, a title, a few lines of text, an optional action."""
+"""A centred empty state: a large glyph in a soft disc, a title, a few lines of text, an optional action.
+
+While something is filling the store (the demo store being built), :meth:`EmptyState.set_busy` shows
+that instead, with its progress; :meth:`EmptyState.clear_busy` brings back what the view last set."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -76,6 +80,17 @@ class EmptyState(QWidget):
         self.action = QPushButton(action_text)
         self.action.setProperty("primary", True)
         self.action.setVisible(bool(action_text))
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress.setFixedWidth(320)
+        self.progress.hide()
+        self._action_box = QWidget()  # hidden while busy, whatever the view does with the action itself
+        action_layout = QHBoxLayout(self._action_box)
+        action_layout.setContentsMargins(0, 0, 0, 0)
+        action_layout.addWidget(self.action)
+        self._busy = False
+        self._idle_text = (title, text)
 
         column = QVBoxLayout()
         column.setSpacing(10)
@@ -93,7 +108,8 @@ class EmptyState(QWidget):
         column.addSpacing(4)
         column.addLayout(bullet_box)
         column.addSpacing(6)
-        column.addWidget(self.action, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addWidget(self.progress, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addWidget(self._action_box, 0, Qt.AlignmentFlag.AlignHCenter)
         self.set_bullets(bullets)
 
         holder = QWidget()
@@ -127,6 +143,44 @@ class EmptyState(QWidget):
             self._bullets.addWidget(box)
 
     def set_text(self, title: str, text: str = "") -> None:
+        self._idle_text = (title, text)
+        if not self._busy:
+            self._show_text(title, text)
+
+    def _show_text(self, title: str, text: str) -> None:
         self.title.setText(title)
         self.text.setText(text)
         self.text.setVisible(bool(text))
+
+    # -- busy: the store is being filled ---------------------------------------------------------------
+    def is_busy(self) -> bool:
+        return self._busy
+
+    def set_busy(self, title: str, text: str = "", fraction: float | None = None) -> None:
+        """Say what is being done instead of "empty" (the action and bullets hidden), with its progress
+        (``fraction`` 0..1; None: unknown, a moving bar)."""
+        self._busy = True
+        self._show_text(title, text)
+        self._action_box.hide()
+        self._set_bullets_visible(False)
+        if fraction is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        self.progress.show()
+
+    def clear_busy(self) -> None:
+        if not self._busy:
+            return
+        self._busy = False
+        self.progress.hide()
+        self._action_box.show()
+        self._set_bullets_visible(True)
+        self._show_text(*self._idle_text)
+
+    def _set_bullets_visible(self, visible: bool) -> None:
+        for i in range(self._bullets.count()):
+            widget = self._bullets.itemAt(i).widget()
+            if widget is not None:
+                widget.setVisible(visible)
