@@ -263,3 +263,51 @@ def test_show_and_save_a_definition_from_the_command_line(db: Database, actor, s
     path.write_text(json.dumps(doc), encoding="utf-8")
     bad = _cli(db, "reports", "save", str(path))
     assert bad.exit_code == 1 and "has no field 'nothing'" in bad.stderr
+
+
+def _order_on(db: Database, store, oid: int, when: dt.datetime, price: str = "12.50") -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    from backoffice.models import Order, OrderLine
+
+    with db.write() as session:
+        session.add(Order(id=oid, number=f"#{oid}", ordered_at=when, status="paid", total=Decimal(price)))
+        session.flush()
+        session.add(OrderLine(order_id=oid, variant_id=store.variant_ids[0], quantity=1, unit_price=Decimal(price),
+                              discount=Decimal("0")))
+
+
+def test_mailed_report_marks_the_partial_month_and_says_so(db: Database, actor, store, smtp_server) -> None:
+    inbox, port = smtp_server
+    settings.save_smtp(db, actor, SmtpSettings(host="127.0.0.1", port=port, security="none",
+                                               sender="reports@shop.test", recipients=("ops@shop.test",)))
+    _order_on(db, store, 1, at("2026-10-20T10:00"))
+    _order_on(db, store, 2, at("2026-11-02T10:00"))
+    create_schedule(db, actor, ScheduleSpec("sales-by-month", "daily", "07:00", timezone="Europe/Berlin",
+                                            email_to=["boss@shop.test"]), starts_at=at("2026-11-01T00:00"))
+    assert [o.status for o in run_due(db, now=at("2026-11-05T08:00"))] == ["ok"]
+    _, _, msg = inbox.messages[0]
+    body = msg.get_body(preferencelist=("plain",)).get_content()
+    assert "Partial periods (marked): Nov 2026 so far (as of 2026-11-05)." in body
+    wb = openpyxl.load_workbook(io.BytesIO(next(msg.iter_attachments()).get_content()))
+    ws = wb["Report"]
+    assert [ws["A2"].number_format, ws["A3"].number_format] == ["mmm yyyy", 'mmm yyyy" (partial)"']
+    assert ws["B3"].value == 12.5 and ws["B3"].number_format == '"€"#,##0.00;-"€"#,##0.00'
+    params = {r[0].value: r[1].value for r in wb["Parameters"].iter_rows(min_row=2)}
+    assert params["Run at"].endswith("(Europe/Berlin)") and params["Period"].startswith("Last 24 months (")
+
+
+def test_command_line_run_can_leave_the_partial_period_out(db: Database, actor, store, tmp_path) -> None:
+    now = dt.datetime.now(UTC)
+    _order_on(db, store, 1, now - dt.timedelta(days=40))
+    _order_on(db, store, 2, now)
+    marked = _cli(db, "reports", "run", "sales-by-month", "--out", str(tmp_path / "m.csv"), "--tz", "Europe/Berlin")
+    assert marked.exit_code == 0, marked.output + marked.stderr
+    assert "so far" in marked.output
+    this_month = now.date().replace(day=1).isoformat()
+    assert this_month in (tmp_path / "m.csv").read_text(encoding="utf-8")
+    left_out = _cli(db, "reports", "run", "sales-by-month", "--out", str(tmp_path / "x.csv"), "--partial", "exclude")
+    assert left_out.exit_code == 0 and "left out" in left_out.output
+    assert this_month not in (tmp_path / "x.csv").read_text(encoding="utf-8")
+    bad = _cli(db, "reports", "run", "sales-by-month", "--tz", "Mars/Olympus")
+    assert bad.exit_code != 0 and "Mars/Olympus" in bad.stderr

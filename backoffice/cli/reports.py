@@ -77,7 +77,13 @@ def save_cmd(obj: Context, file: Path) -> None:
     click.echo(f"saved {defn.name} (version {version})")
 
 
-@reports.command("run")
+_RANGES_HELP = ("Periods: today, yesterday, this_week, last_week, this_month, last_month, this_quarter, "
+                "last_quarter, this_year, last_year, year_to_date, last_7_days, last_30_days, last_90_days, "
+                "last_12_months, last_24_months, all_time, or FROM..TO as 2026-01-01..2026-04-01 (TO not included). "
+                "`backoffice reports show NAME` shows a report's parameters and their defaults.")
+
+
+@reports.command("run", epilog=_RANGES_HELP)
 @click.argument("name")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here (default: NAME-DATE.FORMAT in the current folder).")
@@ -85,18 +91,32 @@ def save_cmd(obj: Context, file: Path) -> None:
               help="File format (default: from --out's extension, else xlsx).")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A report parameter, e.g. period=last_week or period=2026-01-01..2026-04-01 (repeatable).")
+@click.option("--partial", "partial", type=click.Choice(["mark", "exclude"]), default=None,
+              help="The current, incomplete period (this month of a monthly report): mark it as partial, or "
+                   "leave it out (default: the report's setting, usually mark).")
+@click.option("--tz", "timezone", default="UTC", show_default=True, metavar="ZONE",
+              help="Time zone the run time is shown in (e.g. Europe/Berlin); periods are always UTC.")
 @db_options
 @click.pass_obj
-def run_cmd(obj: Context, name: str, out: Path | None, fmt: str | None, params: tuple[str, ...]) -> None:
-    """Run report NAME now and write it to a file."""
+def run_cmd(obj: Context, name: str, out: Path | None, fmt: str | None, params: tuple[str, ...],
+            partial: str | None, timezone: str) -> None:
+    """Run report NAME now and write it to a file (the file appears whole, with your umask)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     from backoffice.reports.exporters import export_report
     from backoffice.reports.library import get_report, slug
 
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.UsageError(f"--tz {timezone!r} is not a time zone (e.g. Europe/Berlin)") from None
     database = obj.database()
     defn = get_report(database, name)
+    if partial:
+        defn.partial_periods = partial
     if out is None:
         out = Path(f"{slug(name)}-{dt.date.today().isoformat()}.{fmt or 'xlsx'}")
-    result = export_report(database, defn, out, fmt, _params(params))
+    result = export_report(database, defn, out, fmt, _params(params), timezone=timezone)
     sheets = f" on {result.sheets} sheets" if result.sheets > 1 else ""
     click.echo(f"{result.path}: {result.rows:,} rows{sheets} ({result.format})")
     for note in result.notes:

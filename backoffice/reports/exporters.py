@@ -438,7 +438,8 @@ def write_xlsx(tmp: Path, result: ReportResult, chunks: Iterator[list[tuple]], *
                 for i, fmt in moneys:
                     v = r[i]
                     if v is not None:
-                        amount = to_money(v, currency)
+                        # read back rounded already (the query's Money type); anything else is rounded here
+                        amount = v if type(v) is Decimal else to_money(v, currency)
                         if amount is not None:
                             write_number(row, i, float(amount), fmt)
                         elif not isinstance(v, (int, float, Decimal)):
@@ -469,7 +470,8 @@ def write_xlsx(tmp: Path, result: ReportResult, chunks: Iterator[list[tuple]], *
                             write_string(row, i, v)
             for i in additive:
                 if columns[i].kind == "money":
-                    sums[i] += sum((to_money(r[i], currency) or 0 for r in chunk if r[i] is not None), Decimal(0))
+                    sums[i] += sum(((r[i] if type(r[i]) is Decimal else to_money(r[i], currency)) or 0
+                                    for r in chunk if r[i] is not None), Decimal(0))
                 else:
                     sums[i] += sum(r[i] for r in chunk if isinstance(r[i], (int, float)) and r[i] == r[i])
             chart_acc.add(chunk)

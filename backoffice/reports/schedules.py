@@ -373,12 +373,13 @@ def deliver(db: Database, spec: ScheduleSpec, due: dt.datetime, *, password: str
                                    timezone=spec.timezone)
         if spec.email_to:
             values["rows"] = result.rows
-            _mail(db, spec, result.path, values, password)
+            _mail(db, spec, result.path, values, password, result.notes)
             places.append("mail to " + ", ".join(spec.email_to))
     return result.rows, "; ".join(places)
 
 
-def _mail(db: Database, spec: ScheduleSpec, attachment: Path, values: dict[str, Any], password: str | None) -> None:
+def _mail(db: Database, spec: ScheduleSpec, attachment: Path, values: dict[str, Any], password: str | None,
+          notes: list[str] | None = None) -> None:
     from backoffice.secrets import SecretStore
     from backoffice.services.alerts import send_message
     from backoffice.services.settings import get_smtp, smtp_secret_key
@@ -394,7 +395,10 @@ def _mail(db: Database, spec: ScheduleSpec, attachment: Path, values: dict[str, 
     msg["Subject"] = _render(spec.subject or "{title} — {date:%Y-%m-%d}", values)
     body = spec.body or ("{title}, as of {date:%Y-%m-%d %H:%M %Z}: {rows} rows, attached.\n\n"
                          "Sent by Backoffice on schedule.")
-    msg.set_content(_render(body, values))
+    text = _render(body, values)
+    if notes:   # what the reader must know, such as a partial current period
+        text = text.rstrip("\n") + "\n\n" + "\n".join(f"- {n}" for n in notes) + "\n"
+    msg.set_content(text)
     maintype, subtype = (MIME.get(spec.format) or mimetypes.guess_type(attachment.name)[0]
                          or "application/octet-stream").split("/", 1)
     msg.add_attachment(attachment.read_bytes(), maintype=maintype, subtype=subtype, filename=attachment.name)
