@@ -1,0 +1,255 @@
+"""The category tree editor: add a top-level category or one under the selected node, rename, and move a
+category (with everything below it) by dragging it onto another one or with "Move to…". The tree is
+redrawn from the service after every write: a drag never rearranges the widget by itself, so what is
+shown is always what the database holds. Reads and writes run in the background."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backoffice.services import catalog
+from backoffice.ui.context import AppContext
+from backoffice.ui.dialogs.setup_common import OperationIds, error_text
+from backoffice.ui.tasks import TaskManager
+from backoffice.ui.widgets.banner import MessageBanner
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+TOP_LEVEL = -1   # the "parent" of top-level categories in the Move to… list
+
+
+class CategoryTree(QTreeWidget):
+    """A tree whose drops are requests: ``move_requested(category id, new parent id or None)``."""
+
+    move_requested = Signal(int, object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+
+    def drop_parent(self, target: QTreeWidgetItem | None, position: QAbstractItemView.DropIndicatorPosition) -> int | None:
+        """The parent a drop at ``target``/``position`` asks for: onto an item, that item; between items,
+        their parent; on empty space, the top level."""
+        if target is None or position is QAbstractItemView.DropIndicatorPosition.OnViewport:
+            return None
+        if position is QAbstractItemView.DropIndicatorPosition.OnItem:
+            return target.data(0, ID_ROLE)
+        parent = target.parent()
+        return parent.data(0, ID_ROLE) if parent is not None else None
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        dragged = self.currentItem()
+        target = self.itemAt(event.position().toPoint())
+        parent_id = self.drop_parent(target, self.dropIndicatorPosition())
+        event.setDropAction(Qt.DropAction.IgnoreAction)
+        event.accept()   # the tree itself does not move: the move is asked for, then the tree reloaded
+        if dragged is not None:
+            current = dragged.parent().data(0, ID_ROLE) if dragged.parent() is not None else None
+            if parent_id != current:
+                self.move_requested.emit(dragged.data(0, ID_ROLE), parent_id)
+
+
+class CategoriesDialog(QDialog):
+    changed = Signal()
+
+    def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context, self.tasks = context, tasks
+        self.rows: list[dict[str, Any]] = []
+        self.items: dict[int, QTreeWidgetItem] = {}
+        self.ops = OperationIds()
+        self._busy = False
+        self.setWindowTitle(self.tr("Categories"))
+        self.resize(640, 560)
+
+        heading = QLabel(self.tr("Categories"))
+        heading.setObjectName("DetailsTitle")
+        intro = QLabel(self.tr("Drag a category onto another to move it there with everything below it; drop it "
+                               "on empty space to make it top-level. Names are unique among siblings."))
+        intro.setObjectName("Muted")
+        intro.setWordWrap(True)
+
+        self.tree = CategoryTree()
+        self.tree.setHeaderLabels([self.tr("Category"), self.tr("Products")])
+        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
+        self.tree.move_requested.connect(self.move)
+
+        self.name = QLineEdit()
+        self.name.setPlaceholderText(self.tr("Name, e.g. Tops"))
+        self.name.setMaxLength(200)
+        self.name.returnPressed.connect(self.add_child)
+        self.add_top_button = QPushButton(self.tr("Add at top level"))
+        self.add_child_button = QPushButton(self.tr("Add under selected"))
+        self.rename_button = QPushButton(self.tr("Rename selected"))
+        self.add_top_button.clicked.connect(self.add_top)
+        self.add_child_button.clicked.connect(self.add_child)
+        self.rename_button.clicked.connect(self.rename)
+        name_row = QHBoxLayout()
+        name_row.addWidget(self.name, 1)
+        for b in (self.add_top_button, self.add_child_button, self.rename_button):
+            name_row.addWidget(b)
+
+        self.move_target = QComboBox()
+        self.move_target.setMinimumContentsLength(24)
+        self.move_button = QPushButton(self.tr("Move to"))
+        self.move_button.clicked.connect(self.move_to_chosen)
+        move_row = QHBoxLayout()
+        move_row.addWidget(QLabel(self.tr("Move selected under")))
+        move_row.addWidget(self.move_target, 1)
+        move_row.addWidget(self.move_button)
+
+        self.banner = MessageBanner()
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.addWidget(heading)
+        layout.addWidget(intro)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(name_row)
+        layout.addLayout(move_row)
+        layout.addWidget(self.banner)
+        layout.addWidget(close)
+        self._selection_changed()
+        self.reload()
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def reload(self, select_id: int | None = None) -> None:
+        db = self.context.db
+        if db is None:
+            return
+        self._set_busy(True)
+        self.tasks.run_in_background(lambda: catalog.list_categories(db), lambda rows: self._on_loaded(rows, select_id),
+                                     self._on_failed, context=self)
+
+    def _on_loaded(self, rows: list[dict[str, Any]], select_id: int | None) -> None:
+        self.rows = rows
+        self.tree.clear()
+        self.items = {}
+        for r in rows:   # parents come before their children
+            item = QTreeWidgetItem([r["name"], f"{r['products']:,}" if r["products"] else ""])
+            item.setData(0, ID_ROLE, r["id"])
+            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setToolTip(0, r["full_name"])
+            parent = self.items.get(r["parent_id"])
+            if parent is None:
+                self.tree.addTopLevelItem(item)
+            else:
+                parent.addChild(item)
+            self.items[r["id"]] = item
+        self.tree.expandAll()
+        if select_id in self.items:
+            self.tree.setCurrentItem(self.items[select_id])
+        self._set_busy(False)
+
+    def selected(self) -> dict[str, Any] | None:
+        item = self.tree.currentItem()
+        if item is None or not item.isSelected():
+            return None
+        cid = item.data(0, ID_ROLE)
+        return next((r for r in self.rows if r["id"] == cid), None)
+
+    def _selection_changed(self) -> None:
+        chosen = self.selected()
+        if chosen is not None:
+            self.name.setText(chosen["name"])
+        # "Move to…" offers every place except the category itself and what is below it
+        self.move_target.clear()
+        if chosen is not None:
+            self.move_target.addItem(self.tr("(top level)"), TOP_LEVEL)
+            for r in self.rows:
+                if not r["path"].startswith(chosen["path"]):
+                    self.move_target.addItem(r["full_name"], r["id"])
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected() is not None
+        for b, enabled in ((self.add_top_button, True), (self.add_child_button, chosen), (self.rename_button, chosen),
+                           (self.move_button, chosen and self.move_target.count() > 0)):
+            b.setEnabled(enabled and not self._busy)
+
+    # -- writes ------------------------------------------------------------------------------------------
+    def add_top(self) -> None:
+        self._add(None)
+
+    def add_child(self) -> None:
+        chosen = self.selected()
+        if chosen is not None:
+            self._add(chosen["id"])
+
+    def _add(self, parent_id: int | None) -> None:
+        db, actor, name = self.context.db, self.context.actor, self.name.text()
+        if db is None or actor is None or self._busy:
+            return
+        op = self.ops.for_request(("add", parent_id, name))
+        self._write(lambda: catalog.create_category(db, actor, name=name, parent_id=parent_id, operation_id=op),
+                    self.tr("Category {name} added."))
+
+    def rename(self) -> None:
+        db, actor, chosen, name = self.context.db, self.context.actor, self.selected(), self.name.text()
+        if db is None or actor is None or chosen is None or self._busy:
+            return
+        op = self.ops.for_request(("rename", chosen["id"], chosen["version"], name))
+        self._write(lambda: catalog.rename_category(db, actor, chosen["id"], name=name,
+                                                    expected_version=chosen["version"], operation_id=op),
+                    self.tr("Category renamed to {name}."))
+
+    def move_to_chosen(self) -> None:
+        chosen = self.selected()
+        target = self.move_target.currentData()
+        if chosen is not None and target is not None:
+            self.move(chosen["id"], None if target == TOP_LEVEL else target)
+
+    def move(self, category_id: int, parent_id: int | None) -> None:
+        db, actor = self.context.db, self.context.actor
+        row = next((r for r in self.rows if r["id"] == category_id), None)
+        if db is None or actor is None or row is None or self._busy:
+            return
+        op = self.ops.for_request(("move", category_id, row["version"], parent_id))
+        self._write(lambda: catalog.move_category(db, actor, category_id, parent_id=parent_id,
+                                                  expected_version=row["version"], operation_id=op),
+                    self.tr("Moved to {name}."))
+
+    def _write(self, call, done: str) -> None:  # type: ignore[no-untyped-def]
+        self._set_busy(True)
+        self.banner.hide()
+        self.tasks.run_in_background(call, lambda change: self._on_written(change, done), self._on_failed, context=self)
+
+    def _on_written(self, change: Any, done: str) -> None:
+        self.ops.succeeded()
+        after = change.after or {}
+        name = after.get("full_name") or after.get("name") or ""
+        self.banner.show_message(done.format(name=name), "success", 4000)
+        self.changed.emit()
+        self.reload(select_id=change.entity_id)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        self.banner.show_message(error_text(exc), "error")
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.tree.setEnabled(not busy)
+        self._update_buttons()

@@ -1,0 +1,261 @@
+"""The location manager: every warehouse, store and external place, added, renamed, re-kinded, archived
+and restored. Reads and writes run in the background (ui/tasks.py); a refused write is shown on the
+row it concerns and in the banner, nothing else changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from backoffice.services import inventory
+from backoffice.ui import theme
+from backoffice.ui.context import AppContext
+from backoffice.ui.dialogs.setup_common import OperationIds, error_text
+from backoffice.ui.tasks import TaskManager
+from backoffice.ui.widgets.banner import MessageBanner
+
+KINDS = (("warehouse", "Warehouse"), ("store", "Store"), ("supplier", "Supplier"), ("customer", "Customer"),
+         ("adjustment", "Loss and adjustments"), ("transit", "Transit"))
+COLUMNS = ("Code", "Name", "Kind", "On hand", "Status")
+
+
+class LocationsDialog(QDialog):
+    changed = Signal()   # a location was written: views listing locations may reload them
+
+    def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.context, self.tasks = context, tasks
+        self.rows: list[dict[str, Any]] = []
+        self.row_errors: dict[int, str] = {}
+        self.ops = OperationIds()
+        self._busy = False
+        self._editing: dict[str, Any] | None = None
+        self.setWindowTitle(self.tr("Locations"))
+        self.resize(720, 520)
+
+        heading = QLabel(self.tr("Locations"))
+        heading.setObjectName("DetailsTitle")
+        intro = QLabel(self.tr("Warehouses and stores hold stock. Suppliers, customers and the loss location are "
+                               "the other side of receipts, sales and write-offs."))
+        intro.setObjectName("Muted")
+        intro.setWordWrap(True)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([self.tr(c) for c in COLUMNS])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.doubleClicked.connect(lambda _index: self.start_edit())
+
+        self.add_button = QPushButton(self.tr("Add…"))
+        self.edit_button = QPushButton(self.tr("Edit…"))
+        self.archive_button = QPushButton(self.tr("Archive"))
+        self.restore_button = QPushButton(self.tr("Restore"))
+        self.add_button.clicked.connect(self.start_add)
+        self.edit_button.clicked.connect(self.start_edit)
+        self.archive_button.clicked.connect(self.archive_selected)
+        self.restore_button.clicked.connect(self.restore_selected)
+        actions = QHBoxLayout()
+        for b in (self.add_button, self.edit_button, self.archive_button, self.restore_button):
+            actions.addWidget(b)
+        actions.addStretch(1)
+
+        self.form = QGroupBox()
+        self.code = QLineEdit()
+        self.code.setPlaceholderText("WH1")
+        self.code.setMaxLength(50)
+        self.name = QLineEdit()
+        self.name.setPlaceholderText(self.tr("Main warehouse"))
+        self.kind = QComboBox()
+        for value, label in KINDS:
+            self.kind.addItem(self.tr(label), value)
+        self.save_button = QPushButton(self.tr("Save"))
+        self.save_button.setProperty("primary", True)
+        self.cancel_button = QPushButton(self.tr("Cancel"))
+        self.save_button.clicked.connect(self.save_form)
+        self.cancel_button.clicked.connect(self._close_form)
+        form = QFormLayout(self.form)
+        form.addRow(self.tr("Code"), self.code)
+        form.addRow(self.tr("Name"), self.name)
+        form.addRow(self.tr("Kind"), self.kind)
+        form_buttons = QHBoxLayout()
+        form_buttons.addStretch(1)
+        form_buttons.addWidget(self.cancel_button)
+        form_buttons.addWidget(self.save_button)
+        form.addRow(form_buttons)
+        self.form.hide()
+
+        self.banner = MessageBanner()
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.addWidget(heading)
+        layout.addWidget(intro)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(actions)
+        layout.addWidget(self.form)
+        layout.addWidget(self.banner)
+        layout.addWidget(close)
+        self._selection_changed()
+        self.reload()
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def reload(self, select_id: int | None = None) -> None:
+        db = self.context.db
+        if db is None:
+            return
+        self._set_busy(True)
+        self.tasks.run_in_background(lambda: inventory.list_locations(db, with_stock=True),
+                                     lambda rows: self._on_loaded(rows, select_id), self._on_failed, context=self)
+
+    def _on_loaded(self, rows: list[dict[str, Any]], select_id: int | None) -> None:
+        self.rows = rows
+        self.table.setRowCount(len(rows))
+        kinds = dict(KINDS)
+        for r, loc in enumerate(rows):
+            held = f"{loc['on_hand']:,}" if loc["internal"] else "—"
+            status = self.row_errors.get(loc["id"]) or (self.tr("Active") if loc["active"] else self.tr("Archived"))
+            for c, text in enumerate((loc["code"], loc["name"], self.tr(kinds.get(loc["kind"], loc["kind"])), held,
+                                      status)):
+                item = QTableWidgetItem(text)
+                if c == 3:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if not loc["active"]:
+                    item.setForeground(QBrush(QColor(theme.TEXT_MUTED)))
+                if loc["id"] in self.row_errors:
+                    item.setToolTip(self.row_errors[loc["id"]])
+                    if c == 4:
+                        item.setForeground(QBrush(QColor(theme.DANGER)))
+                self.table.setItem(r, c, item)
+            if loc["id"] == select_id:
+                self.table.selectRow(r)
+        self._set_busy(False)
+
+    def selected(self) -> dict[str, Any] | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.rows[rows[0].row()] if rows and rows[0].row() < len(self.rows) else None
+
+    def _selection_changed(self) -> None:
+        loc = self.selected()
+        self.edit_button.setEnabled(loc is not None and not self._busy)
+        self.archive_button.setEnabled(loc is not None and loc["active"] and not self._busy)
+        self.restore_button.setEnabled(loc is not None and not loc["active"] and not self._busy)
+
+    # -- the form ----------------------------------------------------------------------------------------
+    def start_add(self) -> None:
+        self._editing = None
+        self.form.setTitle(self.tr("New location"))
+        self.code.setEnabled(True)
+        self.code.clear()
+        self.name.clear()
+        self.kind.setCurrentIndex(0)
+        self.form.show()
+        self.code.setFocus()
+
+    def start_edit(self) -> None:
+        loc = self.selected()
+        if loc is None:
+            return
+        self._editing = loc
+        self.form.setTitle(self.tr("Edit {code}").format(code=loc["code"]))
+        self.code.setText(loc["code"])
+        self.code.setEnabled(False)
+        self.name.setText(loc["name"])
+        self.kind.setCurrentIndex(max(0, self.kind.findData(loc["kind"])))
+        self.form.show()
+        self.name.setFocus()
+
+    def _close_form(self) -> None:
+        self.form.hide()
+        self._editing = None
+
+    def save_form(self) -> None:
+        db, actor = self.context.db, self.context.actor
+        if db is None or actor is None or self._busy:
+            return
+        code, name, kind, editing = self.code.text(), self.name.text(), self.kind.currentData(), self._editing
+        if editing is None:
+            op = self.ops.for_request(("create", code, name, kind))
+            self._write(lambda: inventory.create_location(db, actor, code=code, name=name, kind=kind, operation_id=op),
+                        None, self.tr("Location {code} added."))
+        else:
+            op = self.ops.for_request(("update", editing["id"], name, kind))
+            new_kind = kind if kind != editing["kind"] else None
+            new_name = name if name != editing["name"] else None
+            self._write(lambda: inventory.update_location(db, actor, editing["id"], expected_version=editing["version"],
+                                                          name=new_name, kind=new_kind, operation_id=op),
+                        editing["id"], self.tr("Location {code} saved."))
+
+    # -- archive / restore --------------------------------------------------------------------------------
+    def archive_selected(self) -> None:
+        self._toggle(inventory.archive_location, "archive", self.tr("Location {code} archived."))
+
+    def restore_selected(self) -> None:
+        self._toggle(inventory.restore_location, "restore", self.tr("Location {code} restored."))
+
+    def _toggle(self, service, what: str, done: str) -> None:  # type: ignore[no-untyped-def]
+        db, actor, loc = self.context.db, self.context.actor, self.selected()
+        if db is None or actor is None or loc is None or self._busy:
+            return
+        op = self.ops.for_request((what, loc["id"], loc["version"]))
+        self._write(lambda: service(db, actor, loc["id"], expected_version=loc["version"], operation_id=op),
+                    loc["id"], done)
+
+    # -- writing -----------------------------------------------------------------------------------------
+    def _write(self, call, row_id: int | None, done: str) -> None:  # type: ignore[no-untyped-def]
+        self._set_busy(True)
+        self.banner.hide()
+        self.tasks.run_in_background(call, lambda change: self._on_written(change, done),
+                                     lambda exc: self._on_write_failed(exc, row_id), context=self)
+
+    def _on_written(self, change: Any, done: str) -> None:
+        self.ops.succeeded()
+        self.row_errors.pop(change.entity_id, None)
+        code = (change.after or {}).get("code") or next((r["code"] for r in self.rows if r["id"] == change.entity_id), "")
+        self.banner.show_message(done.format(code=code), "success", 4000)
+        self._close_form()
+        self.changed.emit()
+        self.reload(select_id=change.entity_id)
+
+    def _on_write_failed(self, exc: BaseException, row_id: int | None) -> None:
+        text = error_text(exc)
+        if row_id is not None:
+            self.row_errors[row_id] = text.splitlines()[0]
+            self._on_loaded(self.rows, row_id)
+        self._set_busy(False)
+        self.banner.show_message(text, "error")
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self._set_busy(False)
+        self.banner.show_message(error_text(exc), "error")
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.add_button.setEnabled(not busy)
+        self.save_button.setEnabled(not busy)
+        self._selection_changed()

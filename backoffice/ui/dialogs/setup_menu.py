@@ -1,0 +1,111 @@
+"""The Store menu of the main window: setting up a store from nothing (locations, the category tree, a
+product with its variants) without a file import. Enabled while a database is open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+from backoffice.ui.context import ConnectionState
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("StoreMenu", text)
+
+
+def install_store_menu(window: QMainWindow) -> QMenu:
+    """Add the Store menu before Help; its dialogs open on ``window.context`` and ``window.tasks``."""
+    menu = QMenu(_tr("&Store"), window)
+    window.new_product_action = menu.addAction(_tr("&New product…"))
+    window.new_product_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
+    window.new_product_action.triggered.connect(lambda: open_product_form(window))
+    menu.addSeparator()
+    window.locations_action = menu.addAction(_tr("&Locations…"))
+    window.locations_action.triggered.connect(lambda: open_locations(window))
+    window.categories_action = menu.addAction(_tr("&Categories…"))
+    window.categories_action.triggered.connect(lambda: open_categories(window))
+    bar = window.menuBar()
+    actions = bar.actions()
+    if actions:
+        bar.insertMenu(actions[-1], menu)   # before Help
+    else:
+        bar.addMenu(menu)
+
+    def follow() -> None:
+        connected = window.context.state is ConnectionState.CONNECTED
+        for action in (window.new_product_action, window.locations_action, window.categories_action):
+            action.setEnabled(connected)
+
+    window.context.changed.connect(follow)
+    follow()
+    return menu
+
+
+def _open(window: QMainWindow, attribute: str, make: Any) -> Any:
+    """One dialog of each kind at a time, deleted when closed."""
+    dialog = getattr(window, attribute, None)
+    if dialog is not None:
+        dialog.raise_()
+        return dialog
+    dialog = make()
+    setattr(window, attribute, dialog)
+
+    def closed() -> None:
+        setattr(window, attribute, None)
+        dialog.deleteLater()
+
+    dialog.finished.connect(closed)
+    dialog.open()
+    return dialog
+
+
+def _reload_views(window: QMainWindow) -> None:
+    """After a write, the Products grid (new rows, new categories in its filters) reloads if it shows
+    and holds no staged edits; other views read locations and categories again when next shown."""
+    view = getattr(window, "views", {}).get("products")
+    model = getattr(view, "model", None)
+    if view is not None and view.isVisible() and not getattr(model, "pending", None) and hasattr(view, "refresh"):
+        view.refresh()
+
+
+def open_locations(window: QMainWindow) -> Any:
+    from backoffice.ui.dialogs.locations import LocationsDialog
+
+    def make() -> Any:
+        dialog = LocationsDialog(window.context, window.tasks, window)
+        dialog.changed.connect(lambda: _reload_views(window))
+        return dialog
+
+    return _open(window, "locations_dialog", make)
+
+
+def open_categories(window: QMainWindow) -> Any:
+    from backoffice.ui.dialogs.categories import CategoriesDialog
+
+    def make() -> Any:
+        dialog = CategoriesDialog(window.context, window.tasks, window)
+        dialog.changed.connect(lambda: _reload_views(window))
+        return dialog
+
+    return _open(window, "categories_dialog", make)
+
+
+def open_product_form(window: QMainWindow) -> Any:
+    from backoffice.ui.views.products.product_form import ProductFormDialog
+
+    def make() -> Any:
+        dialog = ProductFormDialog(window.context, window.tasks, window)
+        dialog.created.connect(lambda _pid: _product_created(window))
+        return dialog
+
+    return _open(window, "product_form", make)
+
+
+def _product_created(window: QMainWindow) -> None:
+    show = getattr(window, "show_message", None)
+    if show is not None:
+        show(_tr("Product created."), "success", 4000)
+    _reload_views(window)

@@ -1,0 +1,189 @@
+"""The store set-up dialogs: locations, the category tree and the product form, on a real database, their
+reads and writes on worker threads, problems shown on the row they concern."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QComboBox
+from sqlalchemy import func, select
+
+from backoffice.db import Database
+from backoffice.models import Category, Product, Variant
+from backoffice.services import catalog, inventory
+from backoffice.services.inventory import MoveLine
+from backoffice.ui.dialogs.categories import CategoriesDialog
+from backoffice.ui.dialogs.locations import LocationsDialog
+from backoffice.ui.views.products.product_form import ProductFormDialog
+
+
+def idle(qtbot, tasks) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: tasks.pending == 0, timeout=10_000)
+
+
+class ThreadRecorder:
+    """Stands for a service module inside a dialog's module: every database call made through it is
+    recorded with the thread it ran on (the test's own calls go to the real module)."""
+
+    def __init__(self, module, seen: dict[str, set[str]]) -> None:  # type: ignore[no-untyped-def]
+        self._module, self._seen = module, seen
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        real = getattr(self._module, name)
+        if not callable(real):
+            return real
+
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if args and isinstance(args[0], Database):   # a database call (pure helpers may run anywhere)
+                self._seen.setdefault(name, set()).add(threading.current_thread().name)
+            return real(*args, **kwargs)
+
+        return wrapper
+
+
+@pytest.fixture
+def service_threads(monkeypatch):  # type: ignore[no-untyped-def]
+    """The threads each service function the dialogs call ran on."""
+    from backoffice.ui.dialogs import categories as categories_module
+    from backoffice.ui.dialogs import locations as locations_module
+    from backoffice.ui.views.products import product_form as form_module
+
+    seen: dict[str, set[str]] = {}
+    monkeypatch.setattr(locations_module, "inventory", ThreadRecorder(inventory, seen))
+    monkeypatch.setattr(categories_module, "catalog", ThreadRecorder(catalog, seen))
+    monkeypatch.setattr(form_module, "catalog", ThreadRecorder(catalog, seen))
+    return seen
+
+
+def test_locations_added_edited_and_archive_refused_on_its_row(qtbot, db: Database, actor, tasks,  # type: ignore[no-untyped-def]
+                                                               connected_context, service_threads, store) -> None:
+    dialog = LocationsDialog(connected_context(db, actor), tasks)
+    qtbot.addWidget(dialog)
+    idle(qtbot, tasks)
+    assert [dialog.table.item(r, 0).text() for r in range(dialog.table.rowCount())] == ["CUS", "LOSS", "SHOP", "SUP", "WH1"]
+    dialog.start_add()
+    dialog.code.setText("wh2")
+    dialog.name.setText("Overflow")
+    dialog.kind.setCurrentIndex(dialog.kind.findData("warehouse"))
+    dialog.save_form()
+    idle(qtbot, tasks)
+    assert {r["code"]: r["name"] for r in inventory.list_locations(db)}["WH2"] == "Overflow"
+    assert dialog.selected()["code"] == "WH2" and not dialog.form.isVisible()
+    # edit the name of the selected one
+    dialog.start_edit()
+    dialog.name.setText("Overflow hall")
+    dialog.save_form()
+    idle(qtbot, tasks)
+    assert {r["code"]: r["name"] for r in inventory.list_locations(db)}["WH2"] == "Overflow hall"
+    # WH1 holds stock: archiving it is refused, on its row
+    inventory.post_moves(db, actor, operation_id="in-1", reason="receipt",
+                         lines=[MoveLine(store.variant_ids[0], store.locations["SUP"], store.locations["WH1"], 5)])
+    dialog.reload()
+    idle(qtbot, tasks)
+    row = next(r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 0).text() == "WH1")
+    dialog.table.selectRow(row)
+    dialog.archive_selected()
+    idle(qtbot, tasks)
+    assert dialog.table.item(row, 4).text() == "location WH1 stock: holds 5 units of 1 variant; transfer or adjust them to zero first"
+    assert dialog.table.item(row, 3).text() == "5"
+    assert {r["code"]: r["active"] for r in inventory.list_locations(db)}["WH1"] is True
+    assert threading.main_thread().name not in set().union(*service_threads.values())
+    assert {"list_locations", "create_location", "update_location", "archive_location"} <= set(service_threads)
+
+
+def test_category_tree_add_rename_and_move_by_drop_or_menu(qtbot, db: Database, actor, tasks,  # type: ignore[no-untyped-def]
+                                                           connected_context, service_threads) -> None:
+    dialog = CategoriesDialog(connected_context(db, actor), tasks)
+    qtbot.addWidget(dialog)
+    idle(qtbot, tasks)
+    assert dialog.tree.topLevelItemCount() == 0
+    for name in ("Clothing", "Sale"):
+        dialog.name.setText(name)
+        dialog.add_top()
+        idle(qtbot, tasks)
+    dialog.tree.setCurrentItem(dialog.items[catalog.find_category(db, "Clothing")["id"]])
+    dialog.name.setText("Tops")
+    dialog.add_child()
+    idle(qtbot, tasks)
+    tops = catalog.find_category(db, "Clothing/Tops")["id"]
+    # a sibling of the same name is refused, shown in the banner, nothing written
+    dialog.tree.setCurrentItem(dialog.items[catalog.find_category(db, "Clothing")["id"]])
+    dialog.name.setText("tops")
+    dialog.add_child()
+    idle(qtbot, tasks)
+    assert "already exists under Clothing" in dialog.banner.text.text()
+    # a drop onto "Sale" asks for the move; the tree is redrawn from the database
+    sale = catalog.find_category(db, "Sale")["id"]
+    assert dialog.tree.drop_parent(dialog.items[sale], QAbstractItemView.DropIndicatorPosition.OnItem) == sale
+    assert dialog.tree.drop_parent(dialog.items[tops], QAbstractItemView.DropIndicatorPosition.BelowItem) == \
+        catalog.find_category(db, "Clothing")["id"]
+    assert dialog.tree.drop_parent(None, QAbstractItemView.DropIndicatorPosition.OnViewport) is None
+    dialog.tree.move_requested.emit(tops, sale)
+    idle(qtbot, tasks)
+    assert [r["full_name"] for r in catalog.list_categories(db)] == ["Clothing", "Sale", "Sale > Tops"]
+    assert dialog.items[tops].parent() is dialog.items[sale]
+    # "Move to": the category itself and what is below it are not offered; a cycle cannot be asked for
+    dialog.tree.setCurrentItem(dialog.items[sale])
+    offered = [dialog.move_target.itemText(i) for i in range(dialog.move_target.count())]
+    assert offered == ["(top level)", "Clothing"]
+    dialog.move_target.setCurrentIndex(1)
+    dialog.move_to_chosen()
+    idle(qtbot, tasks)
+    dialog.tree.setCurrentItem(dialog.items[sale])
+    dialog.name.setText("Outlet")
+    dialog.rename()
+    idle(qtbot, tasks)
+    assert [r["full_name"] for r in catalog.list_categories(db)] == ["Clothing", "Clothing > Outlet",
+                                                                    "Clothing > Outlet > Tops"]
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Category)) == 3
+    assert threading.main_thread().name not in set().union(*service_threads.values())
+
+
+def test_product_form_shows_problems_on_their_rows_then_creates_once(qtbot, db: Database, actor, tasks,  # type: ignore[no-untyped-def]
+                                                                     connected_context, service_threads) -> None:
+    catalog.create_attribute(db, actor, code="size", name="Size", values=["S", "M"])
+    catalog.create_product(db, actor, values={"handle": "old", "title": "Old"}, variants=[{"sku": "TAKEN", "price": "1"}])
+    catalog.add_category_path(db, actor, "Clothing/Shirts")
+    dialog = ProductFormDialog(connected_context(db, actor), tasks)
+    qtbot.addWidget(dialog)
+    idle(qtbot, tasks)
+    dialog.title.setText("Linen Shirt")
+    assert dialog.handle.text() == "linen-shirt"
+    dialog.category.setCurrentIndex(dialog.category.findText("Clothing > Shirts"))
+    dialog.options.item(0).setCheckState(Qt.CheckState.Checked)   # size
+    assert dialog.columns()[:2] == ["sku", "option:size"]
+    dialog.table.item(0, 2).setText("39.00")                       # a price on the first row, then fill
+    dialog.fill_combinations()
+    rows = dialog.rows_data()
+    assert [(r["sku"], r["options"], r["price"]) for r in rows] == [
+        ("LINEN-SHIRT-S", {"size": "S"}, "39.00"), ("LINEN-SHIRT-M", {"size": "M"}, "39.00")]
+    # two bad rows: a SKU of another product, a negative cost
+    dialog.table.item(0, 0).setText("TAKEN")
+    dialog.table.item(1, 3).setText("-4")
+    dialog.save()
+    idle(qtbot, tasks)
+    problem = dialog.table.columnCount() - 1
+    # the form's own checks come first: the negative cost, on its row
+    assert [dialog.table.item(r, problem).text() for r in (0, 1)] == ["", "cost: -4 is negative"]
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Product)) == 1
+    dialog.table.item(1, 3).setText("12.00")
+    dialog.save()
+    idle(qtbot, tasks)
+    assert dialog.table.item(0, problem).text() == "sku: 'TAKEN' is already used by product 'old'"
+    assert dialog.table.item(1, problem).text() == ""
+    dialog.table.item(0, 0).setText("LS-S")
+    with qtbot.waitSignal(dialog.created, timeout=10_000) as created:
+        dialog.save()
+    product = catalog.get_product(db, created.args[0])
+    assert (product["handle"], product["category_id"]) == ("linen-shirt", catalog.find_category(db, "Clothing/Shirts")["id"])
+    assert [(v["sku"], v["price"], v["cost"]) for v in product["variants"]] == [
+        ("LS-S", "39.00", None), ("LINEN-SHIRT-M", "39.00", "12.00")]
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Variant)) == 3
+    assert isinstance(dialog.table.cellWidget(0, 1), QComboBox)
+    assert threading.main_thread().name not in set().union(*service_threads.values())
+    assert "create_product" in service_threads
