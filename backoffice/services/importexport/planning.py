@@ -467,10 +467,11 @@ class Planner:
         # the first non-empty value wins, a different one is a problem
         self.merged: dict[str, list[str]] = {}
         self.origin: dict[str, list[int]] = {}
-        self.last_cells: dict[str, tuple] = {}
+        self.last: tuple[str, tuple] = ("", ())       # the last row's handle and product cells
         self.product_version: dict[str, int] = {}     # handle -> the oldest version the file's rows give
         self.first_row: dict[str, int] = {}
-        self.new_rows: dict[str, list] = defaultdict(list)
+        # handle -> its new variants' values (an import), or how many there are (a dry run)
+        self.new_rows: dict[str, Any] = defaultdict(list) if self.keep else defaultdict(int)
         total = max(1, self.p.data_rows)
         for chunk in self.p.store.chunks(CHUNK_ROWS):
             self.steps.within(0.9 * chunk.start / total)
@@ -482,7 +483,8 @@ class Planner:
         self.steps.within(0.9)
         self._plan_products(plan)
         self.report.new_products = len(plan.new_products) if self.keep else self.report.new_products
-        self.report.new_variants = sum(len(v) for v in self.new_rows.values())
+        self.report.new_variants = sum(len(v) for v in self.new_rows.values()) if self.keep else sum(
+            self.new_rows.values())
         attrs = self.attrs
         if attrs is not None:
             self.report.new_attributes = list(plan.new_attributes.values())
@@ -525,7 +527,7 @@ class Planner:
         compare_col = values.get("compare_at_price")
         get_cells = itemgetter(*[i for _, i in product_cols]) if product_cols else None
         single_product_col = len(product_cols) == 1
-        merged, origin, last_cells, first_row = self.merged, self.origin, self.last_cells, self.first_row
+        merged, origin, first_row = self.merged, self.origin, self.first_row
         new_rows = self.new_rows
         resolved_cache: dict[int, tuple] = {}   # option lists are shared by rows with equal cells
         i_sku = cols["sku"]
@@ -545,14 +547,13 @@ class Planner:
                 cells = get_cells(r)
                 if single_product_col:
                     cells = (cells,)
-                last = last_cells.get(handle)
-                if last is None:
+                m = merged.get(handle)
+                if m is None:
                     merged[handle] = list(cells)
                     origin[handle] = [nums[k]] * len(cells)
-                    last_cells[handle] = cells
-                elif cells != last:
-                    self._merge(handle, cells, nums[k], merged[handle], origin[handle], product_cols)
-                    last_cells[handle] = cells
+                elif cells != self.last[1] or handle != self.last[0]:
+                    self._merge(handle, cells, nums[k], m, origin[handle], product_cols)
+                self.last = (handle, cells)
         add_change, updated, unchanged = plan.changes.append, 0, 0
         stale_rows: list[tuple] = []   # (row number, sku, stored tuple, version, cells that differ)
         since = self.changed_since
@@ -606,7 +607,10 @@ class Planner:
                     if expected is None or stored != expected:   # else: exactly as stored
                         self._check_options(num, sku, resolved, opts, parse_signature(stored), attrs)
             if ex is None:
-                new_rows[handle].append(self._new_variant_values(k, skus, values, opts, resolved) if keep else None)
+                if keep:
+                    new_rows[handle].append(self._new_variant_values(k, skus, values, opts, resolved))
+                else:
+                    new_rows[handle] += 1
                 continue
             if seen is not None:
                 seen.variants[start + k] = ex[2]
