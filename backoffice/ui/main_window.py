@@ -134,6 +134,9 @@ class MainWindow(QMainWindow):
         self.full_screen_action.setShortcut(QKeySequence(QKeySequence.StandardKey.FullScreen))
         self.full_screen_action.toggled.connect(self.set_full_screen)
 
+        from backoffice.ui.dialogs.setup_menu import install_store_menu
+
+        install_store_menu(self)  # Store: new product, locations, categories
         help_menu = self.menuBar().addMenu(self.tr("&Help"))
         self.about_action = help_menu.addAction(self.tr("&About Backoffice"))
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)

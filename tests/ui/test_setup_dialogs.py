@@ -187,3 +187,32 @@ def test_product_form_shows_problems_on_their_rows_then_creates_once(qtbot, db: 
     assert isinstance(dialog.table.cellWidget(0, 1), QComboBox)
     assert threading.main_thread().name not in set().union(*service_threads.values())
     assert "create_product" in service_threads
+
+
+def test_store_menu_opens_each_dialog_once_while_connected(qtbot, tasks, ui_settings, sqlite_db, sqlite_actor,  # type: ignore[no-untyped-def]
+                                                          connected_context) -> None:
+    from backoffice.config import ProfileStore
+    from backoffice.secrets import SecretStore
+    from backoffice.ui.context import AppContext
+    from backoffice.ui.main_window import MainWindow
+
+    offline = MainWindow(AppContext(profile_name="x"), tasks, settings=ui_settings, profiles=ProfileStore(),
+                         secrets=SecretStore())
+    qtbot.addWidget(offline)
+    assert not offline.locations_action.isEnabled() and not offline.new_product_action.isEnabled()
+    window = MainWindow(connected_context(sqlite_db, sqlite_actor), tasks, settings=ui_settings,
+                        profiles=ProfileStore(), secrets=SecretStore())
+    qtbot.addWidget(window)
+    titles = [a.text() for a in window.menuBar().actions()]
+    assert titles.index("&Store") == titles.index("&Help") - 1
+    for action, attribute, cls in ((window.locations_action, "locations_dialog", LocationsDialog),
+                                   (window.categories_action, "categories_dialog", CategoriesDialog),
+                                   (window.new_product_action, "product_form", ProductFormDialog)):
+        assert action.isEnabled()
+        action.trigger()
+        first = getattr(window, attribute)
+        action.trigger()   # a second click raises the open dialog instead of opening another
+        assert isinstance(first, cls) and getattr(window, attribute) is first
+        idle(qtbot, tasks)
+        first.reject()
+        assert getattr(window, attribute) is None

@@ -17,7 +17,7 @@ def _tr(text: str) -> str:
 
 
 def install_store_menu(window: QMainWindow) -> QMenu:
-    """Add the Store menu before Help; its dialogs open on ``window.context`` and ``window.tasks``."""
+    """Add the Store menu to the menu bar; its dialogs open on ``window.context`` and ``window.tasks``."""
     menu = QMenu(_tr("&Store"), window)
     window.new_product_action = menu.addAction(_tr("&New product…"))
     window.new_product_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
@@ -27,12 +27,7 @@ def install_store_menu(window: QMainWindow) -> QMenu:
     window.locations_action.triggered.connect(lambda: open_locations(window))
     window.categories_action = menu.addAction(_tr("&Categories…"))
     window.categories_action.triggered.connect(lambda: open_categories(window))
-    bar = window.menuBar()
-    actions = bar.actions()
-    if actions:
-        bar.insertMenu(actions[-1], menu)   # before Help
-    else:
-        bar.addMenu(menu)
+    window.menuBar().addMenu(menu)
 
     def follow() -> None:
         connected = window.context.state is ConnectionState.CONNECTED
