@@ -445,3 +445,39 @@ def test_title_cells_show_the_rows_picture(qtbot, db, actor, store, open_grid, t
     cell = view.table.visualRect(view.model.index(1, TITLE))
     colour = shot.pixelColor(cell.left() + 6 + 12, cell.center().y())
     assert colour.red() > 180 and colour.green() < 80 and colour.blue() < 80
+
+
+# -- prices below cost ----------------------------------------------------------------------------------
+def _has_colour(image, rect, colour: str, tolerance: int = 40) -> bool:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QColor
+
+    want = QColor(colour)
+    for x in range(rect.left(), rect.right()):
+        for y in range(rect.top(), rect.bottom()):
+            c = image.pixelColor(x, y)
+            if abs(c.red() - want.red()) + abs(c.green() - want.green()) + abs(c.blue() - want.blue()) < tolerance:
+                return True
+    return False
+
+
+def test_a_price_staged_below_cost_is_painted_as_a_warning_and_still_applies(qtbot, demo_db, sqlite_actor,  # type: ignore[no-untyped-def]
+                                                                            open_grid) -> None:
+    from backoffice.ui import theme
+
+    view = open_grid(demo_db, sqlite_actor)
+    model = view.model
+    wait_rows(qtbot, view, 0, 1)
+    row = model.row_at(0)
+    assert row.cost is not None and row.price > row.cost
+    view.table.clearSelection()
+    view.table.setCurrentIndex(model.index(5, TITLE))
+    rect = view.table.visualRect(model.index(0, PRICE))
+    assert not _has_colour(view.table.viewport().grab().toImage(), rect, theme.WARNING)
+    below = (row.cost - D("1.00")).quantize(D("0.01"))
+    model.setData(model.index(0, PRICE), below)
+    assert model.cell(0, PRICE).below_cost
+    assert _has_colour(view.table.viewport().grab().toImage(), rect, theme.WARNING)   # icon and figures
+    assert "Below cost" in model.data(model.index(0, PRICE), Qt.ItemDataRole.ToolTipRole)
+    view.apply_pending()                      # a warning, not a block: it is written like any edit
+    wait_applied(qtbot, view)
+    assert price_of(demo_db, row.variant_id) == below

@@ -16,6 +16,7 @@ from backoffice.db import Database
 from backoffice.services import catalog_grid
 from backoffice.services.catalog_grid import GridRow, VariantFilter
 from backoffice.services.demo import generate_demo
+from backoffice.ui import theme
 from backoffice.ui.views.products.clipboard import parse_tsv, to_tsv
 from backoffice.ui.views.products.columns import (
     INDEX,
@@ -28,6 +29,7 @@ from backoffice.ui.views.products.columns import (
 )
 from backoffice.ui.views.products.loader import GridLoader
 from backoffice.ui.views.products.model import (
+    BELOW_COST_ROLE,
     LOADED_ROLE,
     ORIGINAL_ROLE,
     PAGE_ROWS,
@@ -140,6 +142,30 @@ def test_an_edit_is_staged_highlighted_and_never_written() -> None:
     # back to the value read: nothing left to apply
     model.setData(index, D("10.00"))
     assert len(model.pending) == 0 and text(model, 0, PRICE, STAGED_ROLE) is False
+
+
+def test_a_staged_price_below_cost_is_marked_but_stays_staged(qapp) -> None:  # type: ignore[no-untyped-def]
+    model = loaded_model()
+    assert text(model, 0, PRICE, BELOW_COST_ROLE) is None                         # 10.00 over a 4.00 cost
+    model.setData(model.index(0, PRICE), D("3.50"))                               # below the 4.00 cost
+    assert text(model, 0, PRICE, BELOW_COST_ROLE) == (D("3.50"), D("4.00"))
+    assert text(model, 0, PRICE, Qt.ItemDataRole.ForegroundRole).color().name() == theme.WARNING
+    assert not text(model, 0, PRICE, Qt.ItemDataRole.DecorationRole).isNull()
+    tip = text(model, 0, PRICE, Qt.ItemDataRole.ToolTipRole)
+    assert tip.startswith("Below cost: the price €3.50 is less than the cost €4.00.") and "was: €10.00" in tip
+    assert model.cell(0, PRICE).below_cost and not model.cell(1, PRICE).below_cost
+    assert [e.new for e in model.pending.edits()] == [D("3.50")]                 # a warning, never a block
+    assert model.staged_below_cost() == [("SH-1", D("3.50"), D("4.00"))]
+    # a staged cost above the price is the same warning; a price at the cost is not
+    model.setData(model.index(1, COST), D("12.00"))
+    assert text(model, 1, PRICE, BELOW_COST_ROLE) == (D("10.00"), D("12.00")) and model.cell(1, PRICE).below_cost
+    model.setData(model.index(0, PRICE), D("4.00"))
+    assert text(model, 0, PRICE, BELOW_COST_ROLE) is None and not model.cell(0, PRICE).below_cost
+    assert text(model, 0, PRICE, Qt.ItemDataRole.DecorationRole) is None
+    # undo brings the warning back with the value
+    model.undo_stack.undo()
+    model.undo_stack.undo()
+    assert model.cell(0, PRICE).below_cost and not model.cell(1, PRICE).below_cost
 
 
 def test_product_fields_are_product_changes_shown_on_every_variant_row() -> None:

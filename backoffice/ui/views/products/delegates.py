@@ -29,6 +29,7 @@ from PySide6.QtGui import (
     QFontMetrics,
     QPainter,
     QPainterPath,
+    QPixmap,
     QValidator,
 )
 from PySide6.QtWidgets import (
@@ -45,7 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.ui import theme
+from backoffice.ui import resources, theme
 from backoffice.ui.thumbnails import ThumbnailSource
 from backoffice.ui.views.products.columns import (
     ENUM_VALUES,
@@ -248,6 +249,8 @@ class GridDelegate(QStyledItemDelegate):
         self._staged_bg = QColor(STAGED_BG)
         self._bold: tuple[QFont, QFont, QFontMetrics] | None = None
         self._danger = QColor(theme.DANGER)
+        self._warning = QColor(theme.WARNING)
+        self._warning_icon: QPixmap | None = None
         self._focus = QColor(theme.ACCENT)
 
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: Index) -> QWidget:
@@ -334,7 +337,10 @@ class GridDelegate(QStyledItemDelegate):
         if cell is None:
             self._paint_placeholder(painter, option, index)
         else:
-            if cell.negative:
+            if cell.below_cost:
+                painter.setPen(self._warning)
+                rect = self._paint_warning_icon(painter, rect)
+            elif cell.negative:
                 painter.setPen(self._danger)
             else:
                 painter.setPen(palette.highlightedText().color() if selected else palette.text().color())
@@ -393,6 +399,14 @@ class GridDelegate(QStyledItemDelegate):
         x = rect.right() - _PAD - width + 1 if cell.align & _RIGHT else rect.left() + _PAD
         y = rect.top() + (rect.height() + metrics.ascent() - metrics.descent()) // 2
         painter.drawText(QPoint(x, y), text)
+
+    def _paint_warning_icon(self, painter: QPainter, rect: QRect) -> QRect:
+        """The below-cost mark at the left of a price (prices are right-aligned); returns the room left."""
+        side = min(14, rect.height() - 4)
+        if self._warning_icon is None or self._warning_icon.width() != side:
+            self._warning_icon = resources.icon("alert-circle", theme.WARNING).pixmap(side, side)
+        painter.drawPixmap(rect.left() + _PAD, rect.top() + (rect.height() - side) // 2, self._warning_icon)
+        return rect.adjusted(side + _PAD, 0, 0, 0)
 
     def _paint_staged_mark(self, painter: QPainter, rect: QRect) -> None:
         painter.save()

@@ -39,7 +39,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont, QUndoStack
 
 from backoffice.services.catalog_grid import COLUMNS, Column, GridRow
-from backoffice.ui import theme
+from backoffice.ui import resources, theme
 from backoffice.ui.views.products.columns import (
     CategoryIndex,
     alignment,
@@ -61,6 +61,7 @@ OBJECT_ROLE = Qt.ItemDataRole.UserRole + 1     # the GridRow, or None while load
 STAGED_ROLE = Qt.ItemDataRole.UserRole + 2     # True when the cell holds a staged edit
 LOADED_ROLE = Qt.ItemDataRole.UserRole + 3     # False for a placeholder
 ORIGINAL_ROLE = Qt.ItemDataRole.UserRole + 4   # the value read from the database (before staged edits)
+BELOW_COST_ROLE = Qt.ItemDataRole.UserRole + 5  # (price, cost) when staged edits put the price below the cost
 STAGED_BG = "#fde7b0"
 
 Index = QModelIndex | QPersistentModelIndex
@@ -79,6 +80,7 @@ class Cell:
     align: int
     staged: bool
     negative: bool = False
+    below_cost: bool = False         # the price cell of a row whose staged price (or cost) is below cost
     width: int = -1                  # the text's width in pixels, measured when first painted
     elided: tuple[int, str] | None = None   # (room, text shortened to fit it), for the last room painted
 # service field -> GridRow attribute, for the fields the grid edits
@@ -97,6 +99,8 @@ class ProductGridModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.columns: tuple[Column, ...] = COLUMNS
+        self._price_column = next(c for c in COLUMNS if c.key == "price")
+        self._cost_column = next(c for c in COLUMNS if c.key == "cost")
         self._editable = [is_editable(c) for c in COLUMNS]
         self._categories = CategoryIndex()
         self._cells: dict[int, list[Cell | None]] = {}   # variant id -> cells by column, filled when drawn
@@ -393,6 +397,17 @@ class ProductGridModel(QAbstractTableModel):
             return edit is not None
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return alignment(col)
+        if role == BELOW_COST_ROLE:
+            return self.below_cost(row) if col.key == "price" else None
+        if col.key == "price" and role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole,
+                                           Qt.ItemDataRole.ToolTipRole):
+            below = self.below_cost(row)
+            if below is not None:
+                if role == Qt.ItemDataRole.ForegroundRole:
+                    return QBrush(QColor(theme.WARNING))
+                if role == Qt.ItemDataRole.DecorationRole:
+                    return resources.icon("alert-circle", theme.WARNING)
+                return self.below_cost_tooltip(*below) + ("\n" + self._staged_tooltip(col, edit) if edit else "")
         if role == Qt.ItemDataRole.BackgroundRole and edit is not None:
             return QBrush(QColor(STAGED_BG))
         if role == Qt.ItemDataRole.ForegroundRole and col.key == "margin":
@@ -404,9 +419,41 @@ class ProductGridModel(QAbstractTableModel):
             font.setBold(True)
             return font
         if role == Qt.ItemDataRole.ToolTipRole and edit is not None:
-            return QCoreApplication.translate("ProductGrid", "Staged; was: {old}").format(
-                old=format_value(col, edit.old, self.categories) or "—")
+            return self._staged_tooltip(col, edit)
         return None
+
+    def _staged_tooltip(self, col: Column, edit: PendingEdit) -> str:
+        return QCoreApplication.translate("ProductGrid", "Staged; was: {old}").format(
+            old=format_value(col, edit.old, self.categories) or "—")
+
+    def below_cost_tooltip(self, price: Decimal, cost: Decimal) -> str:
+        return QCoreApplication.translate(
+            "ProductGrid", "Below cost: the price {price} is less than the cost {cost}. It can still be applied.").format(
+            price=format_value(self._column("price"), price), cost=format_value(self._column("cost"), cost))
+
+    def below_cost(self, row: GridRow) -> tuple[Decimal, Decimal] | None:
+        """(price, cost) when a staged price or cost puts the row's price below its cost, else None. A
+        warning only: such edits are applied like any other."""
+        if not len(self.pending):
+            return None
+        price = self._edit_of(row, self._price_column)
+        cost = self._edit_of(row, self._cost_column)
+        if price is None and cost is None:
+            return None
+        p = price.new if price else row.price
+        c = cost.new if cost else row.cost
+        if p is None or c is None or p >= c:
+            return None
+        return p, c
+
+    def staged_below_cost(self) -> list[tuple[str, Decimal, Decimal]]:
+        """(SKU, price, cost) of every loaded row whose staged edits put its price below its cost."""
+        out = []
+        for row in self.cached_rows():
+            below = self.below_cost(row)
+            if below is not None:
+                out.append((row.sku, *below))
+        return out
 
     def cell(self, row: int, column: int) -> Cell | None:
         """The cell as drawn, or None while its row loads (which asks for it). For the delegate's paint:
@@ -425,7 +472,9 @@ class ProductGridModel(QAbstractTableModel):
             if col.key == "margin":
                 margin = self._margin(grid_row)
                 negative = margin is not None and margin < 0
-            cell = cells[column] = Cell(self._display(grid_row, col, edit), alignment(col), edit is not None, negative)
+            below = col.key == "price" and self.below_cost(grid_row) is not None
+            cell = cells[column] = Cell(self._display(grid_row, col, edit), alignment(col), edit is not None, negative,
+                                        below)
         return cell
 
     def _display(self, row: GridRow, col: Column, edit: PendingEdit | None) -> str:
