@@ -183,6 +183,7 @@ class ProductFormDialog(QDialog):
         self.table.setColumnCount(len(headers))
         self.table.setHorizontalHeaderLabels(headers)
         self.table.horizontalHeader().setSectionResizeMode(len(headers) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnWidth(0, 190)
         for data in rows:
             self.add_row(data)
 
