@@ -108,3 +108,34 @@ def test_edit_versions_and_restore(runner, db, actor, shop, tmp_path) -> None:  
     assert missing.exit_code == 1 and "has no version 7" in missing.stderr
     nothing = run(runner, db, "images", "edit", str(img.id))
     assert nothing.exit_code == 2
+
+
+def test_upload_lists_every_skipped_file_with_its_reason(runner, db, actor, shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Hidden files and folders in an upload folder are not skipped without a word: each is listed,
+    with why, and counted; the photos beside them go in."""
+    photos = tmp_path / "photos"
+    (photos / ".thumbnails").mkdir(parents=True)
+    noisy_jpeg(photos / "linen-tee.jpg", (400, 300))
+    noisy_jpeg(photos / ".hidden-tee.jpg", (400, 300), seed=3)
+    (photos / "._linen-tee.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (photos / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    noisy_jpeg(photos / ".thumbnails" / "linen-tee.jpg", (100, 75), seed=4)
+    (photos / "notes.txt").write_text("shoot list")
+    store = tmp_path / "store"
+
+    dry = run(runner, db, "images", "upload", str(photos), "--dry-run", store=store)
+    assert dry.exit_code == 0, dry.output
+    assert "1 matched, 0 ambiguous, 0 unmatched, 5 rejected" in dry.output
+    lines = dry.output.splitlines()
+    for name, reason in [(".DS_Store", "is a hidden file (its name starts with a dot); skipped"),
+                         (".hidden-tee.jpg", "is a hidden file (its name starts with a dot); skipped"),
+                         ("._linen-tee.jpg", "is a macOS metadata file (“._” name), not a photo; skipped"),
+                         (".thumbnails", "is a hidden folder (its name starts with a dot); skipped with what it holds (1 file)"),
+                         ("notes.txt", "is not an image file name; skipped")]:
+        assert f"  rejected   {name}: {reason}" in lines, (name, dry.output)
+
+    done = run(runner, db, "images", "upload", str(photos), store=store)
+    assert [i.filename for i in images.list_gallery(db, shop.entity_id)] == ["linen-tee.jpg"]
+    assert ".DS_Store" in done.output and ".thumbnails" in done.output
+    # As for any file not added, the command says so and exits non-zero (the list above says why).
+    assert done.exit_code == 1 and done.stderr.strip() == "backoffice: error: 5 files were not added (see the list above)"

@@ -121,7 +121,8 @@ def check_source(path: str, settings: RenditionSettings) -> str | None:
 
 def collect_files(paths: list[str | Path], settings: RenditionSettings) -> tuple[list[str], list[SkippedFile]]:
     """The files named or inside the folders named (not following links), and those refused, with why.
-    Inside folders only image file names are taken; hidden files are ignored."""
+    Inside folders only image file names are taken; hidden files (a name starting with a dot, such as
+    macOS's ``.DS_Store`` and ``._photo.jpg``) and hidden folders are skipped, each listed with its reason."""
     files: list[str] = []
     rejected: list[SkippedFile] = []
     seen: set[str] = set()
@@ -140,11 +141,14 @@ def collect_files(paths: list[str | Path], settings: RenditionSettings) -> tuple
         path = os.fspath(raw)
         if os.path.isdir(path) and not os.path.islink(path) and ".." not in Path(path).parts:
             for folder, dirs, names in os.walk(path, followlinks=False):
+                for d in sorted(d for d in dirs if d.startswith(".")):
+                    rejected.append(SkippedFile(os.path.join(folder, d), d, _hidden_folder_reason(os.path.join(folder, d))))
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(names):
-                    if name.startswith("."):
-                        continue
                     full = os.path.join(folder, name)
+                    if name.startswith("."):
+                        rejected.append(SkippedFile(full, name, _hidden_file_reason(name)))
+                        continue
                     if os.path.islink(full) or os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
                         add(full)
                     else:
@@ -155,6 +159,23 @@ def collect_files(paths: list[str | Path], settings: RenditionSettings) -> tuple
         else:
             add(path)
     return files, rejected
+
+
+def _hidden_file_reason(name: str) -> str:
+    if name.startswith("._"):
+        return "is a macOS metadata file (“._” name), not a photo; skipped"
+    return "is a hidden file (its name starts with a dot); skipped"
+
+
+def _hidden_folder_reason(path: str) -> str:
+    count = 0
+    for _folder, _dirs, names in os.walk(path, followlinks=False):
+        count += len(names)
+        if count > 9999:
+            break
+    what = ("nothing" if count == 0 else "1 file" if count == 1 else
+            "more than 9,999 files" if count > 9999 else f"{count:,} files")
+    return f"is a hidden folder (its name starts with a dot); skipped with what it holds ({what})"
 
 
 # -- patterns ------------------------------------------------------------------------------------------
