@@ -55,6 +55,8 @@ TARGET_LABELS = {
     "weight_grams": QT_TRANSLATE_NOOP("ProductsDialogs", "Weight in grams"),
     "variant_status": QT_TRANSLATE_NOOP("ProductsDialogs", "Variant status"),
     "options": QT_TRANSLATE_NOOP("ProductsDialogs", "Options (size=M; colour=Red)"),
+    "version": QT_TRANSLATE_NOOP("ProductsDialogs", "Version (as exported)"),
+    "product_version": QT_TRANSLATE_NOOP("ProductsDialogs", "Product version (as exported)"),
     "published": QT_TRANSLATE_NOOP("ProductsDialogs", "Published (Shopify)"),
 }
 
@@ -198,10 +200,26 @@ class MappingPage(QWidget):
         self.changed.emit()
 
 
+CONFLICT_CHOICES = (("refuse", QT_TRANSLATE_NOOP("ProductsDialogs", "Choose what to do with them…")),
+                    ("skip", QT_TRANSLATE_NOOP("ProductsDialogs", "Skip those rows: keep the store's values")),
+                    ("overwrite", QT_TRANSLATE_NOOP("ProductsDialogs", "Overwrite them with the file's values")))
+
+
+def _shown(value: object) -> str:
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 class CheckPage(QWidget):
-    """The dry run's counts and every problem (row, column, message)."""
+    """The dry run's counts, every problem (row, column, message), and the conflicts: rows someone else
+    changed since the file was exported, with the file's and the store's value, who and when; the user
+    chooses to skip those rows or to overwrite them."""
 
     save_report_requested = Signal()
+    conflict_choice_changed = Signal()
     COUNTS = (("new_products", QT_TRANSLATE_NOOP("ProductsDialogs", "New products")),
               ("new_variants", QT_TRANSLATE_NOOP("ProductsDialogs", "New variants")),
               ("updated_products", QT_TRANSLATE_NOOP("ProductsDialogs", "Updated products")),
@@ -236,6 +254,22 @@ class CheckPage(QWidget):
         problems_bar.addWidget(self.problems_title)
         problems_bar.addStretch(1)
         problems_bar.addWidget(self.save_button)
+        self.conflicts_model = RowsModel([self.tr("Row"), self.tr("Field"), self.tr("In the file"),
+                                          self.tr("In the store now"), self.tr("Changed by"), self.tr("Changed at")],
+                                         colours={2: "#9C0006", 3: "#006100"}, align_right=(0,), parent=self)
+        self.conflicts_table = make_table(self.conflicts_model, {0: 60, 1: 150, 2: 150, 3: 150, 4: 110})
+        self.conflicts_title = heading(self.tr("Conflicts"))
+        self.conflict_choice = QComboBox()
+        for key, label in CONFLICT_CHOICES:
+            self.conflict_choice.addItem(tr(label), key)
+        self.conflict_choice.currentIndexChanged.connect(self.conflict_choice_changed)
+        conflicts_bar = QHBoxLayout()
+        conflicts_bar.addWidget(self.conflicts_title)
+        conflicts_bar.addStretch(1)
+        conflicts_bar.addWidget(self.conflict_choice)
+        self.conflicts_help = muted(self.tr(
+            "These rows were changed by someone else since the file was exported, and their cells differ from "
+            "the store. Cells the file left as exported never overwrite newer values."))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(10)
@@ -243,9 +277,20 @@ class CheckPage(QWidget):
         layout.addWidget(card)
         layout.addWidget(self.details)
         layout.addWidget(self.banner)
+        layout.addLayout(conflicts_bar)
+        layout.addWidget(self.conflicts_help)
+        layout.addWidget(self.conflicts_table, 1)
         layout.addLayout(problems_bar)
         layout.addWidget(self.problems_table, 1)
         self.clear()
+
+    def on_conflict(self) -> str:
+        """What to do with conflicting rows: "refuse" until the user chooses skip or overwrite."""
+        return self.conflict_choice.currentData()
+
+    def _show_conflicts(self, visible: bool) -> None:
+        for w in (self.conflicts_title, self.conflict_choice, self.conflicts_help, self.conflicts_table):
+            w.setVisible(visible)
 
     def clear(self) -> None:
         self.title.setText(self.tr("Checking the file…"))
@@ -255,6 +300,9 @@ class CheckPage(QWidget):
         self.banner.hide()
         self.problems_model.clear()
         self._show_problems(False)
+        self.conflicts_model.clear()
+        self.conflict_choice.setCurrentIndex(0)
+        self._show_conflicts(False)
 
     def _show_problems(self, visible: bool) -> None:
         self.problems_title.setVisible(visible)
@@ -278,15 +326,39 @@ class CheckPage(QWidget):
                                       for p in report.problems], report.problems)
         self.problems_title.setText(self.tr("Problems ({n})").format(n=format_count(len(report.problems))))
         self._show_problems(bool(report.problems))
+        self.conflicts_model.set_rows([(format_count(c.row), f"{c.column} ({c.label})", _shown(c.file_value),
+                                        _shown(c.current_value), c.changed_by or "", (c.changed_at or "").replace("T", " "))
+                                       for c in report.conflicts], report.conflicts)
+        self.conflicts_title.setText(self.tr("Conflicts: {rows} rows, {cells} cells").format(
+            rows=format_count(report.conflict_rows), cells=format_count(report.conflict_count)))
+        self._show_conflicts(bool(report.conflict_rows))
+        if report.problem_count > len(report.problems):
+            self.problems_title.setText(self.tr("Problems ({n}, the first {shown} listed)").format(
+                n=format_count(report.problem_count), shown=format_count(len(report.problems))))
         if report.problems:
             self.banner.show_message(self.tr("{n} problems: nothing can be imported while any row is bad. Fix them "
                                              "in the file (the error report marks each bad cell) and check it again.")
                                      .format(n=format_count(len(report.problems))), "error")
+        elif report.conflict_rows:
+            self.show_conflict_banner(report)
         elif not report.changed_rows:
             self.banner.show_message(self.tr("Nothing to import: the store already matches the file."), "info")
         else:
             self.banner.show_message(self.tr("Every row is fine. Nothing has been written yet: click Import to apply "
                                              "the file as one changeset."), "success")
+
+
+    def show_conflict_banner(self, report: ie.ImportReport) -> None:
+        n = format_count(report.conflict_rows)
+        choice = self.on_conflict()
+        if choice == "skip":
+            text, level = self.tr("{n} conflicting rows will be skipped; the other rows are imported.").format(n=n), "info"
+        elif choice == "overwrite":
+            text, level = self.tr("{n} conflicting rows will be overwritten with the file's values.").format(n=n), "warning"
+        else:
+            text, level = self.tr("{n} rows were changed by someone else since the file was exported. Choose to "
+                                  "skip them or to overwrite them before importing.").format(n=n), "error"
+        self.banner.show_message(text, level)
 
 
 class ResultPage(QWidget):
@@ -314,6 +386,9 @@ class ResultPage(QWidget):
                  (result.updated_products, self.tr("updated products")),
                  (result.updated_variants, self.tr("updated variants")),
                  (result.unchanged_variants, self.tr("unchanged variants"))]
+        if result.conflict_rows:
+            parts.append((result.conflict_rows, self.tr("conflicting rows overwritten") if result.on_conflict == "overwrite"
+                          else self.tr("conflicting rows skipped")))
         lines = [", ".join(f"{format_count(n)} {what}" for n, what in parts)]
         lines.append(self.tr("The import can be reverted from the changesets panel."))
         lines.extend(result.notes)

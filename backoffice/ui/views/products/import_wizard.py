@@ -63,6 +63,7 @@ class ImportWizard(QDialog):
         self.file_page.changed.connect(self._update_buttons)
         self.mapping_page.changed.connect(self._update_buttons)
         self.check_page.save_report_requested.connect(self.choose_error_report)
+        self.check_page.conflict_choice_changed.connect(self._on_conflict_choice)
 
         self.step_labels = [QLabel(text) for text in (self.tr("1  File"), self.tr("2  Columns"), self.tr("3  Check"),
                                                       self.tr("4  Import"))]
@@ -156,7 +157,10 @@ class ImportWizard(QDialog):
                 return self.tr("Check the file first.")
             if self.report.problems:
                 return self.tr("Fix the problems first.")
-            if not self.report.changed_rows:
+            if self.report.conflict_rows and self.check_page.on_conflict() == "refuse":
+                return self.tr("Choose what to do with the conflicting rows.")
+            if not self.report.changed_rows and not (self.report.conflict_rows
+                                                     and self.check_page.on_conflict() == "overwrite"):
                 return self.tr("Nothing to import.")
             if self.context.actor is None:
                 return self.tr("Not connected to a database.")
@@ -268,6 +272,11 @@ class ImportWizard(QDialog):
         self.check_page.banner.show_message(error_message(exc, limit=8), level)
         self._update_buttons()
 
+    def _on_conflict_choice(self) -> None:
+        if self.report is not None and self.report.conflict_rows and not self.report.problems:
+            self.check_page.show_conflict_banner(self.report)
+        self._update_buttons()
+
     # -- error report ---------------------------------------------------------------------------------
     def choose_error_report(self) -> None:
         if self.report is None or self.parsed is None:
@@ -292,7 +301,8 @@ class ImportWizard(QDialog):
 
     # -- step 3 → 4: import ---------------------------------------------------------------------------
     def apply(self) -> None:
-        db, actor, parsed = self.context.db, self.context.actor, self.parsed
+        db, actor, parsed, checked = self.context.db, self.context.actor, self.parsed, self.report
+        on_conflict = self.check_page.on_conflict()
         if self.next_blocked_reason() or db is None or actor is None or parsed is None:
             return
         self.result = None
@@ -302,7 +312,9 @@ class ImportWizard(QDialog):
         self.result_page.banner.hide()
         self._go(STEP_RESULT)
         self._start(self.tr("Importing {name}").format(name=parsed.name),
-                    lambda state: ie.apply_import(db, actor, parsed, progress=state.report, cancel=state.cancelled),
+                    # checked against the dry run's view of the store: rows changed since it are conflicts too
+                    lambda state: ie.apply_import(db, actor, parsed, progress=state.report, cancel=state.cancelled,
+                                                  on_conflict=on_conflict, baseline=checked),
                     self._on_imported, self._on_import_error)
 
     def _on_imported(self, result: ie.ImportResult) -> None:
@@ -314,7 +326,9 @@ class ImportWizard(QDialog):
 
     def _on_import_error(self, exc: BaseException) -> None:
         if isinstance(exc, ie.ImportRejected):   # the store changed since the dry run: show the new problems
-            self.report = exc.report
+            if exc.report.baseline is None and self.report is not None:
+                exc.report.baseline = self.report.baseline   # still measured against the first check
+            self.report = exc.report              # (or conflicts, ImportConflicts)
             self.check_page.show_report(exc.report)
             self._go(STEP_CHECK)
             return
