@@ -231,3 +231,14 @@ def test_prices_below_cost_are_listed_and_need_confirmation(db: Database, actor:
     fine = bulk.plan(db, BulkOperation("money", "price", steps=(PriceStep("set", D("25.00")),)),
                      Target(variant_ids=tuple(store.variant_ids)))
     assert fine.affected == 3 and fine.below_cost == [] and not fine.needs_confirmation
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=D("-99"), max_value=D("500"), places=2),
+       st.sampled_from(["percent", "amount"]))
+def test_surcharges_in_words_have_no_exponent_or_zero_noise(amount, kind) -> None:
+    from backoffice.services.variants.pricing import Surcharge
+
+    text = Surcharge(kind=kind, amount=amount.normalize()).describe()
+    number = text.lstrip("+−").removesuffix(" %")
+    assert _no_noise(number, 0 if kind == "percent" else 2), text
+    assert D(number) == abs(amount)

@@ -240,7 +240,7 @@ def test_reprice_by_rules_keeps_overrides_and_reverts(db: Database, actor: Actor
     assert plan.considered == 4 and plan.skipped_overrides == 1 and plan.products_without_base == ["polo"]
     new = {sku: n for sku, _, n, _ in plan.sample}
     assert new == {"BASIC-TEE-M-L": D("23.00"), "BASIC-TEE-XL-C": D("22.00"), "BASIC-TEE-XL-L": D("25.00")}
-    assert ("BASIC-TEE-XL-L", D("10.00"), D("25.00"), "20.00 +2.00 +15.00 %") in plan.sample
+    assert ("BASIC-TEE-XL-L", D("10.00"), D("25.00"), "20.00 +2.00 +15 %") in plan.sample
     result = vs.apply_reprice(db, actor, plan)
     assert result.applied_rows == 3
     after = _variants(db, shop["tee"])

@@ -152,7 +152,7 @@ def test_surcharge_rule_saved_from_the_panel(qtbot, sqlite_db, sqlite_actor, sho
     panel.amount_edit.setText("15")
     qtbot.mouseClick(panel.save_rule, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, view)
-    assert panel.rules_model.rows == [("Colour", "Blue", "+15.00 %", "All products")]
+    assert panel.rules_model.rows == [("Colour", "Blue", "+15 %", "All products")]
 
 
 def test_bulk_dialog_sets_price_of_all_xl_and_reverts(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]

@@ -49,8 +49,12 @@ class Surcharge:
     amount: Decimal
 
     def describe(self) -> str:
+        from backoffice.services.wording import decimal_text, money_text
+
         sign = "+" if self.amount >= 0 else "−"
-        return f"{sign}{abs(self.amount)}{' %' if self.kind == 'percent' else ''}"
+        if self.kind == "percent":
+            return f"{sign}{decimal_text(abs(self.amount))} %"   # "+15 %", never "+15.00 %" or "+1E+1 %"
+        return f"{sign}{money_text(abs(self.amount))}"
 
 
 def compute_price(base: Decimal, surcharges: Iterable[Surcharge]) -> Decimal:
