@@ -15,13 +15,20 @@ API (plain values, so the GUI can run each call in a worker with progress and ca
     mapping_problems(mapping, layout="native") -> list[str]
         why a complete mapping cannot be used (unknown or repeated columns, sku not mapped ...).
     parse_map_options(["File header=column", ...]) -> mapping   (the CLI's --map; "Header=" ignores)
-    dry_run(db, parsed, *, progress=None, cancel=None) -> ImportReport
+    dry_run(db, parsed, *, progress=None, cancel=None, on_conflict="refuse", changed_since=None) -> ImportReport
         every row checked against the store; counts (new_products, new_variants, updated_products,
-        updated_variants, unchanged_variants) and ``problems``: Problem(row, column, message). Writes nothing.
-    apply_import(db, actor, parsed, *, operation_id=None, progress=None, cancel=None) -> ImportResult
+        updated_variants, unchanged_variants), ``problems``: Problem(row, column, message) (the first
+        10,000; ``problem_count`` all), ``conflicts``: ImportConflict(row, column, entity, label, field,
+        file_value, current_value, file_version, current_version, changed_by, changed_at), and
+        ``baseline``: the versions it read, for apply_import. Writes nothing; memory does not grow with
+        the rows (they are read into a temporary SQLite file and checked in chunks).
+    apply_import(db, actor, parsed, *, operation_id=None, progress=None, cancel=None, on_conflict="refuse",
+                 baseline=None, changed_since=None) -> ImportResult
         the same checks inside one write transaction, then one changeset (kind "import"). Raises
-        ImportRejected (a ValidationError with every problem, and ``.report``) if any row is bad;
-        nothing is written then. No changes: no changeset, ``changeset_id`` None.
+        ImportRejected (a ValidationError with every problem, and ``.report``) if any row is bad, and
+        ImportConflicts (an ImportRejected) for conflicts unless on_conflict is "skip" or "overwrite";
+        nothing is written then. No changes: no changeset, ``changeset_id`` None. A replayed
+        ``operation_id`` returns the first result (``replayed`` True) and writes nothing.
     write_error_report(report, parsed, out_path) -> Path
         the file's rows with an "errors" column and the bad cells highlighted (XLSX).
     export_products(db, path, format="csv", filter=None, *, progress=None, cancel=None) -> int
@@ -37,8 +44,20 @@ Native columns (one row per variant, product fields repeated on each row of the 
     sku, barcode, price, compare_at_price, cost, weight_grams, variant_status,
     option1_name, option1_value, option2_name, option2_value, option3_name, option3_value (more if needed)
 
-or, instead of the optionN columns, ``options`` written as ``size=M; colour=Red``. Headers match
-case-insensitively ("Compare at price" works); other columns are ignored with a note.
+or, instead of the optionN columns, ``options`` written as ``size=M; colour=Red``; and ``version``,
+``product_version``: the row's versions as exported (Shopify: "Backoffice Version", "Backoffice Product
+Version", columns Shopify's importer ignores). Headers match case-insensitively ("Compare at price"
+works); other columns are ignored with a note.
+
+Stale rows (no lost updates): a row whose version is older than the store's (the file's version
+cells; else the ``baseline`` of the dry run the import was checked with; else, with ``changed_since``,
+a row the store changed after that time) is compared field by field. With the changesets' history of
+the row since that version: a cell equal to the value it had then is no change, a field only the file
+changed is written, a field both changed is a conflict. Without that history (a change made outside
+changesets, or no version), every cell that differs from the store is a conflict. Conflicts are
+refused (default), skipped (the row is left as it is) or overwritten. Versions are checked again on the
+rows read locked inside the import's transaction, so of two imports checked against the same state the
+second to commit sees the first's changes as conflicts.
 
 Rules:
 - Only ``sku`` is required (Shopify: Handle and Variant SKU). Variants are matched by SKU, products by
@@ -67,9 +86,11 @@ Rules:
   sniffed among , ; tab |. XLSX: the first sheet, read with calamine after checking the zip (size
   limit, unpacked size, compression ratio). A CSV named .xlsx is read as CSV with a note (unless
   --format xlsx is forced). Size limit: 100 MB (``max_bytes``, or BACKOFFICE_IMPORT_MAX_MB).
-- Export neutralises text cells a spreadsheet could run as a formula (starting with = + - @ tab CR, or
-  quotes followed by one of those) with a leading single quote; import removes exactly that quote, so an
-  exported file imports back unchanged (no changeset).
+- CSV export neutralises text cells a spreadsheet could run as a formula (starting with = + - @ tab CR,
+  or quotes followed by one of those) with a leading single quote; import removes exactly that quote, so
+  an exported file imports back unchanged (no changeset). XLSX writes such text as a plain string cell
+  (never a formula) with the quote-prefix style, and imports string cells exactly as they are.
+- A cell longer than 1,000,000 characters is refused naming its row and column (read without loading it).
 """
 
 from backoffice.services.importexport.common import (

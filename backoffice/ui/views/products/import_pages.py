@@ -213,6 +213,13 @@ def _shown(value: object) -> str:
     return str(value)
 
 
+def _when(iso: str | None) -> str:
+    """"2026-03-01T09:30:12+00:00" as "2026-03-01 09:30 UTC"."""
+    if not iso:
+        return ""
+    return iso[:16].replace("T", " ") + (" UTC" if iso.endswith("+00:00") else "")
+
+
 class CheckPage(QWidget):
     """The dry run's counts, every problem (row, column, message), and the conflicts: rows someone else
     changed since the file was exported, with the file's and the store's value, who and when; the user
@@ -327,7 +334,7 @@ class CheckPage(QWidget):
         self.problems_title.setText(self.tr("Problems ({n})").format(n=format_count(len(report.problems))))
         self._show_problems(bool(report.problems))
         self.conflicts_model.set_rows([(format_count(c.row), f"{c.column} ({c.label})", _shown(c.file_value),
-                                        _shown(c.current_value), c.changed_by or "", (c.changed_at or "").replace("T", " "))
+                                        _shown(c.current_value), c.changed_by or "", _when(c.changed_at))
                                        for c in report.conflicts], report.conflicts)
         self.conflicts_title.setText(self.tr("Conflicts: {rows} rows, {cells} cells").format(
             rows=format_count(report.conflict_rows), cells=format_count(report.conflict_count)))
