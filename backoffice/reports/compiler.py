@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import Date, Float, Integer, Numeric, String, cast, distinct, func, literal_column, select, type_coerce
@@ -36,7 +36,7 @@ from backoffice.reports.definition import (
     ReportDefinition,
     Sort,
 )
-from backoffice.reports.formats import DEFAULT_CURRENCY, bucket_label, to_money
+from backoffice.reports.formats import DEFAULT_CURRENCY, bucket_label, currency_places, to_money
 from backoffice.reports.sources import SOURCES, FieldSpec, Source, context, source
 
 
@@ -50,8 +50,11 @@ class Money(TypeDecorator):
     def __init__(self, currency: str = DEFAULT_CURRENCY) -> None:
         super().__init__(asdecimal=True)
         self.currency = currency
+        self._quantum = Decimal(1).scaleb(-currency_places(currency))
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if type(value) is Decimal and value.is_finite():   # PostgreSQL's numeric: only the rounding
+            return value.quantize(self._quantum, ROUND_HALF_UP)
         return to_money(value, self.currency)
 
 
