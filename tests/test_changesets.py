@@ -146,7 +146,7 @@ def test_staged_and_row_by_row_paths_record_the_same(pg_db: Database, monkeypatc
     def scenario(handle: str) -> tuple:
         catalog.create_product(pg_db, actor, values={"handle": handle, "title": handle},
                                variants=[{"sku": f"{handle}-{i}", "price": "10.00", "compare_at_price": "12.00",
-                                          "cost": "4.00", "barcode": "123", "weight_grams": 50} for i in range(6)])
+                                          "cost": "4.00", "barcode": f"12{i}", "weight_grams": 50} for i in range(6)])
         with pg_db.read() as s:
             ids = list(s.scalars(select(Variant.id).where(Variant.sku.like(f"{handle}-%")).order_by(Variant.id)))
         catalog.update_variant(pg_db, actor, ids[5], expected_version=1, values={"price": "9.50"})  # made stale

@@ -50,6 +50,7 @@ from backoffice.services.base import (
     jsonable,
     require_role,
 )
+from backoffice.services.wording import money_text
 
 EDITABLE = {
     "product": ("title", "handle", "description", "vendor", "product_type", "status", "category_id", "seo_title",
@@ -328,7 +329,8 @@ def _validate_final_state(session: Session, ready: dict[str, list], problems: li
         compare_at = diff.get("compare_at_price", cur.get("compare_at_price"))
         if ("price" in diff or "compare_at_price" in diff) and compare_at is not None and price is not None \
                 and Decimal(compare_at) < Decimal(price):
-            problems.append((label, "compare_at_price", f"{compare_at} would be below the price {price}"))
+            problems.append((label, "compare_at_price",
+                             f"{money_text(compare_at)} would be below the price {money_text(price)}"))
         if "sku" in diff:
             if diff["sku"] in new_skus:
                 problems.append((label, "sku", f"{diff['sku']!r} is given to two variants in this batch"))
@@ -545,7 +547,8 @@ class _StagedVariants:
                 compare, price = self._final("compare_at_price"), self._final("price")
                 cur.execute(f"SELECT s.sku, {compare}, {price} FROM {_STAGE} s WHERE {self.ok} AND ({touched}) "
                             f"AND {compare} < {price} ORDER BY s.pos")
-                self.invalid = [(f"SKU {sku}", "compare_at_price", f"{compare_at} would be below the price {price_}")
+                self.invalid = [(f"SKU {sku}", "compare_at_price",
+                                 f"{money_text(compare_at)} would be below the price {money_text(price_)}")
                                 for sku, compare_at, price_ in cur.fetchall()]
         return int(unchanged)
 

@@ -2,8 +2,9 @@
 
 The user picks what to change and how; the dialog previews it with ``bulk.plan`` in the background
 (again, debounced, after every edit: find and replace shows its matches while typing), shows how many
-rows change, a sample of old → new, the spread of price changes and every row the operation cannot be
-applied to. Invalid rows block Apply. Apply writes the previewed plan with ``bulk.apply_plan`` as one
+rows change, a sample of old → new, the spread of price changes, every row the operation cannot be
+applied to, and every row it would price below its cost. Invalid rows block Apply; rows below cost do not,
+but Apply asks for a confirmation that lists them. Apply writes the previewed plan with ``bulk.apply_plan`` as one
 changeset (revertible), then reports conflicts: rows someone else changed since the preview are left
 as they are.
 """
