@@ -88,11 +88,15 @@ def test_from_suggestion_to_draft_to_sent_to_receipt(qtbot, db, actor, store, sh
     panel.table.selectionModel().select(panel.model.index(0, 0), QItemSelectionModel.SelectionFlag.Select
                                         | QItemSelectionModel.SelectionFlag.Rows)
     assert panel.create_button.text() == "Create draft orders (1)"
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
     panel.create_button.click()
     panel.create_button.click()       # off while the first click runs: one order
     wait_idle(qtbot, view)
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
+    assert len(asked) == 1 and "1 draft order(s) · 1 line(s) · 48 units" in asked[0]
+    assert "Value: " + format_money(Decimal("1032.00"), "EUR") in asked[0]
     assert "added to draft orders PO-000001" in view.banner.text.text()
     assert panel.suggestions == [] and panel.results.currentWidget() is panel.empty   # the draft covers the need
 
@@ -294,3 +298,120 @@ def test_settings_refused_by_the_service_keep_the_dialog_open(qtbot, db, actor, 
     qtbot.waitUntil(lambda: dialog.banner.isVisible(), timeout=5_000)
     assert dialog.isVisible() and dialog.buttons.isEnabled()
     assert replenishment.get_settings(db).review_days == 14
+
+
+def _shown_text(table, row: int, column: int) -> str:  # type: ignore[no-untyped-def]
+    """The text a cell shows: its display text elided by its delegate's mode to the column's width."""
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
+    index = table.model().index(row, column)
+    option = QStyleOptionViewItem()
+    option.initFrom(table)
+    option.textElideMode = table.textElideMode()      # what the view hands its delegates
+    table.itemDelegateForIndex(index).initStyleOption(option, index)
+    room = table.columnWidth(column) - 16      # the cell's padding
+    return option.fontMetrics.elidedText(str(index.data()), option.textElideMode, room)
+
+
+@pytest.fixture
+def long_skus(db: Database, actor, store, shop):  # type: ignore[no-untyped-def]
+    """Two variants whose SKUs differ only in their last characters, both short of stock at WH1."""
+    from backoffice.services import catalog
+
+    product = catalog.create_product(db, actor, values={"handle": "alpaca", "title": "Alpaca Cardigan",
+                                                        "status": "active"},
+                                     variants=[{"sku": f"ALPACA-CARDIGAN-LONGLINE-HEATHER-GREY-{size}", "price": "99.00"}
+                                               for size in ("XS", "XL")])
+    vids = [c.entity_id for c in product.children]
+    for vid in vids:
+        suppliers.upsert_item(db, actor, supplier_id=shop, variant_id=vid, values={"unit_cost": "40.00",
+                                                                                   "preferred": True})
+        replenishment.set_overrides(db, actor, variant_id=vid, location_id=store.locations["WH1"], reorder_point=3,
+                                    order_up_to=5)
+    return vids
+
+
+def test_sku_columns_never_make_two_variants_look_alike(qtbot, db, actor, store, shop, long_skus, open_view,
+                                                        monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.services import purchase_orders
+    from backoffice.ui.views.purchasing.models import COL_SKU
+
+    view = open_view(db, actor)
+    panel = view.suggestions
+    rows = [i for i, s in enumerate(panel.suggestions) if s.sku.startswith("ALPACA")]
+    assert len(rows) == 2
+    assert len({_shown_text(panel.table, r, COL_SKU) for r in rows}) == 2          # Suggestions
+    po = purchase_orders.create_order(db, actor, supplier_id=shop, destination_location_id=store.locations["WH1"],
+                                      lines=[(v, 2) for v in long_skus])
+    view.tabs.setCurrentWidget(view.orders)
+    wait_idle(qtbot, view)
+    editor = view.orders.editor
+    qtbot.waitUntil(lambda: editor.order is not None and editor.order.id == po.id, timeout=5_000)
+    assert len({_shown_text(editor.table, r, 0) for r in range(2)}) == 2           # order editor
+    purchase_orders.send_order(db, actor, po.id)
+    editor.load(po.id)
+    wait_idle(qtbot, view)
+    qtbot.waitUntil(lambda: editor.order.state == "sent", timeout=5_000)
+    editor.open_receive()
+    receive = editor.dialog
+    assert len({_shown_text(receive.table, r, 0) for r in range(2)}) == 2          # Receive dialog
+    receive.reject()
+    view.tabs.setCurrentWidget(view.suppliers)
+    wait_idle(qtbot, view)
+    items = view.suppliers
+    alpaca = [i for i in range(items.model.rowCount()) if items.model.display(i, 1).startswith("ALPACA")]
+    assert len(alpaca) == 2 and len({_shown_text(items.table, r, 1) for r in alpaca}) == 2   # supplier items
+
+
+def test_suggestions_show_titles_totals_flags_and_ask_before_writing(qtbot, db, actor, store, shop, long_skus,
+                                                                     open_view, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.ui.views.purchasing.models import COL_COVER, COL_PRODUCT
+
+    view = open_view(db, actor)
+    panel = view.suggestions
+    by_sku = {s.sku: i for i, s in enumerate(panel.suggestions)}
+    assert panel.model.display(by_sku["MC-S"], COL_PRODUCT) == "Merino Crew"
+    assert panel.model.display(by_sku["MC-S"], COL_COVER) == "24 d"           # 48 units at 2 a day
+    alpaca = by_sku["ALPACA-CARDIGAN-LONGLINE-HEATHER-GREY-XL"]
+    assert panel.model.display(alpaca, COL_COVER) == "⚑ ∞"                    # no demand: levels set by hand
+    assert "no sales in the last 28 days" in panel.model.data(panel.model.index(alpaca, COL_COVER),
+                                                               Qt.ItemDataRole.ToolTipRole)
+    # totals per supplier and currency: 48 + 5 + 5 units, 1,032.00 + 2 x 200.00 EUR
+    total = format_money(Decimal("1432.00"), "EUR")
+    totals = panel.totals_model
+    assert totals.rowCount() == 1
+    assert [totals.display(0, c) for c in range(5)] == ["Norda Knits", "3", "58", total, "2"]
+    assert panel.totals.text() == f"Total: 3 lines, 58 units, {total} · ⚑ 2 flagged"
+    # asked first; cancelled, nothing is written
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Cancel)
+    panel.create_button.click()
+    wait_idle(qtbot, view)
+    assert "1 draft order(s) · 3 line(s) · 58 units" in asked[0] and f"Value: {total}" in asked[0]
+    assert "⚑ 2 line(s) order more days of cover" in asked[0]
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    panel.create_button.click()
+    wait_idle(qtbot, view)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(PurchaseOrder)) == 1
+    assert f"3 line(s), 58 units ({total}) added to draft orders PO-000001" in view.banner.text.text()
+
+
+def test_orders_empty_state_gets_the_room_it_needs(qtbot, db, actor, store, open_view) -> None:  # type: ignore[no-untyped-def]
+    view = open_view(db, actor)
+    view.tabs.setCurrentWidget(view.orders)
+    wait_idle(qtbot, view)
+    panel = view.orders
+    assert panel.results.currentWidget() is panel.empty and not panel.editor.isVisible()
+    empty = panel.empty
+    qtbot.waitUntil(lambda: empty.height() >= empty.sizeHint().height(), timeout=5_000)
+    for part in (empty.glyph, empty.title, empty.text, empty.action):
+        assert part.isVisible() and part.visibleRegion().boundingRect().size() == part.size()
+    panel.state_filter.setCurrentIndex(2)         # all orders, still none: the action starts a new one
+    wait_idle(qtbot, view)
+    assert empty.action.text() == "New order"
+    empty.action.click()
+    assert panel.editor.isVisible() and panel.editor.order is None

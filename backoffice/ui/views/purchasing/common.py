@@ -8,7 +8,15 @@ from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QModelIndex, QPersistentModelIndex, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter
-from PySide6.QtWidgets import QApplication, QLabel, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QLabel,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
 from backoffice.ui import theme
 from backoffice.ui.views.inventory.common import OBJECT_ROLE, RIGHT, SORT_ROLE, RecordsModel, ui_locale
@@ -85,6 +93,25 @@ class MoneyRecordsModel(RecordsModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return RIGHT
         return None
+
+
+class MiddleElideDelegate(QStyledItemDelegate):
+    """A cell whose text, when too long, is cut in the middle: both ends of a SKU stay visible."""
+
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        super().initStyleOption(option, index)
+        option.textElideMode = Qt.TextElideMode.ElideMiddle
+
+
+def elide_sku_columns(table: QTableView, model: RecordsModel) -> None:
+    """SKU columns (kind "sku") never cut on the right, where variants differ. ``setup_table`` sizes them
+    to their SKUs and elides in the middle where the shared table setup does so; elsewhere a
+    middle-eliding delegate is put on them here."""
+    if getattr(table, "sku_fitters", None):
+        return
+    for i, column in enumerate(model.columns):
+        if column.kind == "sku":
+            table.setItemDelegateForColumn(i, MiddleElideDelegate(table))
 
 
 class StatePillDelegate(QStyledItemDelegate):

@@ -46,7 +46,7 @@ from backoffice.ui.views.inventory.common import (
     format_qty,
     setup_table,
 )
-from backoffice.ui.views.purchasing.common import format_money
+from backoffice.ui.views.purchasing.common import elide_sku_columns, format_money
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.scanner import ScanField
 
@@ -172,7 +172,7 @@ class Arrival:
 
 
 ARRIVAL_COLUMNS = (
-    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, width=130),
+    Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, "sku", 130),
     Column(QT_TRANSLATE_NOOP("Stock", "Product"), lambda r: r.title, width=220),
     Column(QT_TRANSLATE_NOOP("Stock", "Outstanding"), lambda r: r.outstanding, "qty", 90),
     Column(QT_TRANSLATE_NOOP("Stock", "Arriving now"), lambda r: r.arriving, "qty", 96, editable=True),
@@ -200,6 +200,7 @@ class ReceiveDialog(_StepDialog):
                              for ln in info.lines])
         self.table = QTableView()
         setup_table(self.table, self.model, stretch=ARRIVAL_COLUMNS[1].header)
+        elide_sku_columns(self.table, self.model)
         self.table.setItemDelegateForColumn(COL_ARRIVING, QuantityDelegate(minimum=0, parent=self.table))
         self.scan = ScanField()
         self.scan.setPlaceholderText(self.tr("Scan each item as it is unpacked (adds one)"))

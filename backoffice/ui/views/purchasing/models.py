@@ -26,21 +26,27 @@ from backoffice.ui.views.purchasing.common import (
 N = QT_TRANSLATE_NOOP
 
 # -- suggestions ----------------------------------------------------------------------------------------
-SUGGESTION_COLUMNS = (    # the product's title and the line total are in the inputs line under the table
-    Column(N("Purchasing", "SKU"), lambda r: r.sku, width=156),
+SUGGESTION_COLUMNS = (    # the line total and every input are in the line under the table and the tooltip
+    Column(N("Purchasing", "SKU"), lambda r: r.sku, "sku", 156),
+    Column(N("Purchasing", "Product"), lambda r: r.title, width=150),
     Column(N("Purchasing", "Location"), lambda r: r.location, width=76),
-    Column(N("Purchasing", "Avail."), lambda r: r.available, "qty", 56),
-    Column(N("Purchasing", "Transit"), lambda r: r.in_transit, "qty", 60),
-    Column(N("Purchasing", "On order"), lambda r: r.on_order + r.drafted, "qty", 70),
+    # available + in transit + on order (drafts included), what is compared with the reorder point; the
+    # split, the lead time and the safety stock are in the line under the table and the tooltip
+    Column(N("Purchasing", "Position"), lambda r: r.position, "qty", 76),
     Column(N("Purchasing", "Per day"), lambda r: f"{r.daily_demand:.2f}", "num", 64),
-    Column(N("Purchasing", "Lead"), lambda r: tr("{n} d").format(n=r.lead_time_days), "num", 54),
-    Column(N("Purchasing", "Safety"), lambda r: f"{r.safety_stock:.1f}", "num", 60),
     Column(N("Purchasing", "ROP"), lambda r: _marked(r.reorder_point, r.reorder_point_override), "num", 56),
     Column(N("Purchasing", "Up to"), lambda r: _marked(r.order_up_to, r.order_up_to_override), "num", 60),
     Column(N("Purchasing", "Order"), lambda r: r.quantity, "qty", 58),
-    Column(N("Purchasing", "Supplier"), lambda r: r.supplier or tr("no supplier item"), width=120),
+    Column(N("Purchasing", "Cover"), lambda r: _cover(r), "num", 92),
+    Column(N("Purchasing", "Supplier"), lambda r: r.supplier or tr("no supplier item"), width=124),
 )
-COL_REORDER, COL_UP_TO, COL_ORDER, COL_SUPPLIER = 8, 9, 10, 11
+COL_SKU, COL_PRODUCT, COL_REORDER, COL_UP_TO, COL_ORDER, COL_COVER, COL_SUPPLIER = 0, 1, 5, 6, 7, 8, 9
+
+
+def _cover(s: Suggestion) -> str:
+    """Days of demand the order lasts; a flagged line (more than the setting, or no demand) carries ⚑."""
+    days = "∞" if s.cover_days is None else tr("{n} d").format(n=format_qty(round(s.cover_days)))
+    return f"⚑ {days}" if s.flag else days
 
 
 def _marked(value: int, overridden: bool) -> str:
@@ -65,6 +71,8 @@ def suggestion_tooltip(s: Suggestion, column: int) -> str:
             pack=format_qty(s.pack_size), cost=format_money(s.unit_cost, s.currency),
             total=format_money(s.line_total, s.currency)))
     lines += list(s.notes)
+    if s.flag:
+        lines.append("⚑ " + s.flag)
     if s.problem:
         lines.append(s.problem)
     return "\n".join(lines)
@@ -77,12 +85,29 @@ def suggestions_model(parent: Any = None) -> MoneyRecordsModel:
         if column in (COL_REORDER, COL_UP_TO) and (s.reorder_point_override if column == COL_REORDER
                                                    else s.order_up_to_override):
             return theme.ACCENT
+        if column in (COL_ORDER, COL_COVER) and s.flag:
+            return theme.WARNING
         if column == COL_ORDER:
             return theme.TEXT
         return None
 
     return MoneyRecordsModel(SUGGESTION_COLUMNS, parent, foreground=foreground, tooltip=suggestion_tooltip,
                              background=lambda s: PROBLEM_BG if s.problem else None)
+
+
+# -- totals per supplier and currency --------------------------------------------------------------------
+TOTAL_COLUMNS = (
+    Column(N("Purchasing", "Supplier"), lambda t: t.supplier or tr("no supplier item"), width=200),
+    Column(N("Purchasing", "Lines"), lambda t: t.lines, "qty", 70),
+    Column(N("Purchasing", "Units"), lambda t: t.units, "qty", 80),
+    Column(N("Purchasing", "Value"), lambda t: (t.value if t.supplier else None, t.currency), "money", 140),
+    Column(N("Purchasing", "Flagged ⚑"), lambda t: t.flagged, "qty", 84),
+)
+
+
+def totals_model(parent: Any = None) -> MoneyRecordsModel:
+    return MoneyRecordsModel(TOTAL_COLUMNS, parent,
+                             foreground=lambda t, c: theme.WARNING if c == 4 and t.flagged else None)
 
 
 # -- purchase orders ------------------------------------------------------------------------------------
@@ -152,7 +177,7 @@ class EditLine:
 def line_columns(currency: Any) -> tuple[Column, ...]:
     """``currency()`` gives the order's currency when a row is drawn."""
     return (
-        Column(N("Purchasing", "SKU"), lambda r: r.sku, width=150),
+        Column(N("Purchasing", "SKU"), lambda r: r.sku, "sku", 150),
         Column(N("Purchasing", "Their SKU"), lambda r: r.supplier_sku, width=90),
         Column(N("Purchasing", "Product"), lambda r: r.title, width=120),
         Column(N("Purchasing", "Quantity"), lambda r: r.quantity, "qty", 70, editable=True),
@@ -182,7 +207,7 @@ def supplier_tooltip(r: SupplierRow, column: int) -> str:
 def item_columns() -> tuple[Column, ...]:
     return (
         Column(N("Purchasing", "Pref."), lambda r: "★" if r.preferred else "", width=44),
-        Column(N("Purchasing", "SKU"), lambda r: r.sku, width=140),
+        Column(N("Purchasing", "SKU"), lambda r: r.sku, "sku", 140),
         Column(N("Purchasing", "Product"), lambda r: r.title, width=170),
         Column(N("Purchasing", "Supplier SKU"), lambda r: r.supplier_sku, width=110, editable=True),
         Column(N("Purchasing", "Unit cost"), lambda r: (r.unit_cost, r.currency), "money", 100, editable=True),

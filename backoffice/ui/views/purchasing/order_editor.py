@@ -40,7 +40,7 @@ from backoffice.services.purchase_orders import OrderInfo
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory.common import QuantityDelegate, error_text, format_qty, format_when, setup_table
-from backoffice.ui.views.purchasing.common import MoneyRecordsModel, StatePill, format_money
+from backoffice.ui.views.purchasing.common import MoneyRecordsModel, StatePill, elide_sku_columns, format_money
 from backoffice.ui.views.purchasing.dialogs import ReceiveDialog, SendDialog
 from backoffice.ui.views.purchasing.models import COL_LINE_QTY, COL_LINE_RECEIVED, EditLine, line_columns
 from backoffice.ui.widgets.banner import MessageBanner
@@ -101,6 +101,7 @@ class OrderEditor(QFrame):
         self.model = MoneyRecordsModel(line_columns(lambda: self.currency), self, on_edit=self._on_edit)
         self.table = QTableView()
         setup_table(self.table, self.model, stretch=self.model.columns[2].header)
+        elide_sku_columns(self.table, self.model)
         self.table.setItemDelegateForColumn(COL_LINE_QTY, QuantityDelegate(minimum=1, parent=self.table))
         self.remove_button = QPushButton(self.tr("Remove line"))
         self.remove_button.setProperty("flat", True)

@@ -70,7 +70,7 @@ class OrdersPanel(QWidget):
         self.more_button.clicked.connect(self.load_more)
         self.more_button.hide()
         self.empty = EmptyState("purchasing", "", "", action_text=self.tr("Show all orders"))
-        self.empty.action.clicked.connect(lambda: self.state_filter.setCurrentIndex(2))
+        self.empty.action.clicked.connect(self._empty_action)
         self.results = QStackedWidget()
         self.results.addWidget(self.table)
         self.results.addWidget(self.empty)
@@ -86,6 +86,7 @@ class OrdersPanel(QWidget):
         left_layout.addWidget(self.results, 1)
         left_layout.addWidget(self.more_button, 0, Qt.AlignmentFlag.AlignHCenter)
         self.editor = OrderEditor(context, tasks)
+        self._editing_new = False      # the buyer asked for a new order: the editor stays, list empty or not
         self.editor.saved.connect(lambda info: setattr(self, "_select_id", info.id))
         self.editor.message.connect(self.message)
         # The list above the editor: both get the full width (an order's lines have many columns).
@@ -196,13 +197,29 @@ class OrdersPanel(QWidget):
                                  else self.tr("{n} orders").format(n=format_qty(n) + more))
         if n:
             self.results.setCurrentWidget(self.table)
+            self._show_editor()
             return
+        every = self.state_filter.currentData() == ""
         if self.state_filter.currentData() == "late":
             self.empty.set_text(self.tr("Nothing is late"), self.tr("Every open order is still within its lead time."))
         else:
             self.empty.set_text(self.tr("No purchase orders here"),
                                 self.tr("Create draft orders from the suggestions, or start a new order."))
+        self.empty.action.setText(self.tr("New order") if every else self.tr("Show all orders"))
         self.results.setCurrentWidget(self.empty)
+        self._show_editor()
+
+    def _empty_action(self) -> None:
+        if self.state_filter.currentData() == "":
+            self.new_order()
+        else:
+            self.state_filter.setCurrentIndex(2)
+
+    def _show_editor(self) -> None:
+        """The editor takes space only when there is an order to show or one being written; otherwise the
+        empty state gets the whole panel (squeezed above an empty editor it could not be read)."""
+        busy_editor = self._editing_new or self.editor.order is not None or bool(self.editor.lines)
+        self.editor.setVisible(self.model.rowCount() > 0 or busy_editor)
 
     # -- reacting --------------------------------------------------------------------------------------
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
@@ -227,7 +244,9 @@ class OrdersPanel(QWidget):
         self.table.clearSelection()
         self.table.setCurrentIndex(QModelIndex())
         self._syncing = False
+        self._editing_new = True
         self.editor.new_order()
+        self._show_editor()
 
     def show_order(self, order_id: int) -> None:
         """Select ``order_id`` after the next reload (a draft just created from the suggestions)."""

@@ -1,6 +1,6 @@
 """How reorder points are computed, store-wide: the sales window and how fast old days fade, the service
 level behind the safety stock, the review period, the lead time used when no supplier gives one, and the
-location that store orders ship from. Read and saved in the background through services.replenishment."""
+location that store orders ship from, and how many days of cover a line may order before it is flagged. Read and saved in the background through services.replenishment."""
 
 from __future__ import annotations
 
@@ -63,6 +63,9 @@ class ReplenishmentSettingsDialog(QDialog):
         self.service_level.valueChanged.connect(self._show_z)
         self.review = _days(0, 365)
         self.lead_time = _days(0, 730)
+        self.max_cover = _days(1, 3650)
+        self.max_cover.setToolTip(self.tr("A suggested line that lasts longer than this at the daily demand (or that "
+                                          "has no demand at all) is flagged with the reason"))
         self.fulfilment = QComboBox()
         self.fulfilment.addItem(self.tr("The first active warehouse"), None)
         form = QFormLayout()
@@ -73,6 +76,7 @@ class ReplenishmentSettingsDialog(QDialog):
         form.addRow(self.tr("Review period"), self.review)
         form.addRow(self.tr("Lead time without a supplier's"), self.lead_time)
         form.addRow(self.tr("Store orders ship from"), self.fulfilment)
+        form.addRow(self.tr("Flag lines with more cover than"), self.max_cover)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
@@ -107,6 +111,7 @@ class ReplenishmentSettingsDialog(QDialog):
         self.service_level.setValue(float(current.service_level) * 100)
         self.review.setValue(current.review_days)
         self.lead_time.setValue(current.default_lead_time_days)
+        self.max_cover.setValue(current.max_cover_days)
         self.fulfilment.setCurrentIndex(max(0, self.fulfilment.findData(current.fulfilment_location_id)))
         self._show_z()
         self.buttons.setEnabled(True)
@@ -120,7 +125,8 @@ class ReplenishmentSettingsDialog(QDialog):
         return ReplenishmentSettings(
             window_days=self.window.value(), half_life_days=round(self.half_life.value(), 1),
             service_level=round(self.service_level.value() / 100, 4), review_days=self.review.value(),
-            default_lead_time_days=self.lead_time.value(), fulfilment_location_id=self.fulfilment.currentData())
+            default_lead_time_days=self.lead_time.value(), fulfilment_location_id=self.fulfilment.currentData(),
+            max_cover_days=self.max_cover.value())
 
     def save(self) -> None:
         db, actor = self.context.db, self.context.actor

@@ -1,23 +1,28 @@
-"""Replenishment suggestions: what to reorder at each location and why, and the step that turns the
-selected ones (or all orderable ones) into draft purchase orders, one per supplier and destination.
+"""Replenishment suggestions: what to reorder at each location and why, with totals per supplier and
+currency, and the step that turns the selected ones (or all orderable ones) into draft purchase orders,
+one per supplier and destination, after the buyer confirmed a summary of what will be written.
 
 The suggestions are computed in the background executor; creating drafts too, with an operation id made
 once per click so a double click creates once. The service counts drafts as on order, so after the
-drafts exist the suggestions are gone from the list.
+drafts exist the suggestions are gone from the list. Lines that order more days of cover than the
+setting (or that have no demand at all) are flagged ⚑ with the reason.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
+    QSplitter,
     QStackedWidget,
     QTableView,
     QVBoxLayout,
@@ -30,10 +35,17 @@ from backoffice.services.replenishment import DraftsResult, Suggestion
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
-from backoffice.ui.views.purchasing.common import format_money
+from backoffice.ui.views.purchasing.common import elide_sku_columns, format_money
 from backoffice.ui.views.purchasing.dialogs import OverrideDialog
 from backoffice.ui.views.purchasing.settings_dialog import ReplenishmentSettingsDialog
-from backoffice.ui.views.purchasing.models import SUGGESTION_COLUMNS, suggestion_tooltip, suggestions_model
+from backoffice.ui.views.purchasing.models import (
+    COL_PRODUCT,
+    SUGGESTION_COLUMNS,
+    TOTAL_COLUMNS,
+    suggestion_tooltip,
+    suggestions_model,
+    totals_model,
+)
 from backoffice.ui.widgets.empty_state import EmptyState
 
 
@@ -69,19 +81,42 @@ class SuggestionsPanel(QWidget):
         self.dialog: Any = None
         self.model = suggestions_model(self)
         self.table = QTableView()
-        setup_table(self.table, self.model, stretch=SUGGESTION_COLUMNS[11].header)
+        setup_table(self.table, self.model, stretch=SUGGESTION_COLUMNS[COL_PRODUCT].header)
+        elide_sku_columns(self.table, self.model)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._refresh())
         self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_inputs())
+        self.totals_model = totals_model(self)
+        self.totals_table = QTableView()
+        setup_table(self.totals_table, self.totals_model, stretch=TOTAL_COLUMNS[0].header, selectable=False)
+        self.totals_table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.totals = QLabel()       # the grand total per currency
+        self.totals.setWordWrap(True)
+        self.totals.setToolTip(self.tr("⚑ flagged: the line orders more days of cover than the setting allows, or "
+                                       "the item has no demand and is ordered for a level set by hand"))
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.inputs = QLabel()
         self.inputs.setObjectName("Muted")
         self.inputs.setWordWrap(True)
         self.empty = EmptyState("purchasing", self.tr("Nothing to reorder"),
                                 self.tr("Every item's stock, transfers and open orders cover its reorder point. "
                                         "Suggestions appear here when an item runs low."))
+        self.totals_box = QWidget()
+        totals_layout = QVBoxLayout(self.totals_box)
+        totals_layout.setContentsMargins(0, 0, 0, 0)
+        totals_layout.setSpacing(4)
+        totals_layout.addWidget(self.totals)
+        totals_layout.addWidget(self.totals_table, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)   # the suggestions above their totals per supplier
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.totals_box)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 4)
+        self.splitter.setStretchFactor(1, 1)
+        self.totals_box.setMinimumHeight(110)
         self.results = QStackedWidget()
-        self.results.addWidget(self.table)
+        self.results.addWidget(self.splitter)
         self.results.addWidget(self.empty)
 
         top = QHBoxLayout()
@@ -149,7 +184,7 @@ class SuggestionsPanel(QWidget):
         if gen != self._generation:
             return
         self.model.set_rows(rows)
-        self.results.setCurrentWidget(self.table if rows else self.empty)
+        self.results.setCurrentWidget(self.splitter if rows else self.empty)
         if rows:   # the first row's inputs are shown; nothing is selected until the buyer picks
             self.table.selectionModel().setCurrentIndex(self.model.index(0, 0),
                                                         QItemSelectionModel.SelectionFlag.NoUpdate)
@@ -165,11 +200,39 @@ class SuggestionsPanel(QWidget):
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
         return [self.model.row_at(r) for r in rows]
 
+    def plan(self) -> replenishment.DraftsPlan:
+        """What "Create draft orders" would write now: the selected suggestions, or every one."""
+        return replenishment.plan_drafts(self.selected() or self.suggestions)
+
+    def plan_text(self, plan: replenishment.DraftsPlan) -> str:
+        money = ", ".join(format_money(v, c) for c, v in plan.value.items()) or "—"
+        lines = [self.tr("{orders} draft order(s) · {lines} line(s) · {units} units").format(
+                     orders=format_qty(plan.orders), lines=format_qty(plan.lines), units=format_qty(plan.units)),
+                 self.tr("Value: {money}").format(money=money)]
+        if plan.flagged:
+            lines.append(self.tr("⚑ {n} line(s) order more days of cover than the setting, or have no demand: "
+                                 "their reasons are under the table").format(n=format_qty(plan.flagged)))
+        if plan.skipped:
+            lines.append(self.tr("{n} suggestion(s) cannot be ordered as they are and are left out").format(
+                n=format_qty(plan.skipped)))
+        lines.append(self.tr("Lines are added to the open draft of each supplier and location, or to a new one. "
+                             "Nothing is sent to suppliers."))
+        return "\n".join(lines)
+
+    def confirm(self, plan: replenishment.DraftsPlan) -> bool:
+        answer = QMessageBox.question(self, self.tr("Create draft orders"), self.plan_text(plan),
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                      QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
     def create_drafts(self) -> None:
         db, actor = self.context.db, self.context.actor
         if db is None or actor is None or self._busy:
             return
         picked = self.selected()
+        plan = self.plan()
+        if plan.lines and not self.confirm(plan):
+            return
         keys = [s.key for s in picked] if picked else None
         loc, op = self.location.currentData(), new_operation_id()
         self.create_button.setEnabled(False)
@@ -179,8 +242,9 @@ class SuggestionsPanel(QWidget):
     def _on_drafts(self, result: DraftsResult) -> None:
         if result.orders:
             names = ", ".join(o["number"] for o in result.orders)
-            self.message.emit(self.tr("{lines} line(s) added to draft orders {names}").format(
-                lines=format_qty(result.lines), names=names), "success")
+            money = ", ".join(format_money(Decimal(v), c) for c, v in result.value.items())
+            self.message.emit(self.tr("{lines} line(s), {units} units ({money}) added to draft orders {names}").format(
+                lines=format_qty(result.lines), units=format_qty(result.units), money=money, names=names), "success")
         else:
             self.message.emit(self.tr("Nothing to add: the needs are already on order."), "info")
         self.drafts_created.emit(result)
@@ -200,6 +264,21 @@ class SuggestionsPanel(QWidget):
         self.dialog.open()
 
     # -- what is shown -----------------------------------------------------------------------------------
+    def _show_totals(self, rows: list[Suggestion]) -> None:
+        """Per supplier and currency: lines, units, value and flagged lines; above them the grand total
+        per currency. Computed again only when the rows change."""
+        if getattr(self, "_totals_of", None) is rows:
+            return
+        self._totals_of = rows
+        self.totals_model.set_rows(replenishment.supplier_totals(rows))
+        money = ", ".join(format_money(v, c) for c, v in replenishment.currency_totals(rows).items()) or "—"
+        flagged = sum(1 for r in rows if r.flag)
+        text = self.tr("Total: {lines} lines, {units} units, {money}").format(
+            lines=format_qty(len(rows)), units=format_qty(sum(r.quantity for r in rows)), money=money)
+        if flagged:
+            text += " · " + self.tr("⚑ {n} flagged").format(n=format_qty(flagged))
+        self.totals.setText(text if rows else "")
+
     def _show_inputs(self) -> None:
         index = self.table.currentIndex()
         s = self.model.row_at(index.row()) if index.isValid() else None
@@ -226,6 +305,7 @@ class SuggestionsPanel(QWidget):
                 text += " · " + self.tr("add supplier items under Suppliers to order them")
             self.summary.setText(f"{text} · {money}" if money else text)
         self.create_button.setEnabled(not self._busy and bool(orderable or picked))
+        self._show_totals(rows)
         self.override_button.setEnabled(not self._busy and bool(rows))
         self.create_button.setText(self.tr("Create draft orders ({n})").format(n=format_qty(len(picked)))
                                    if picked else self.tr("Create draft orders"))

@@ -37,7 +37,7 @@ from backoffice.services.suppliers import SupplierItemRow, SupplierRow
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
-from backoffice.ui.views.purchasing.common import MoneyRecordsModel
+from backoffice.ui.views.purchasing.common import MoneyRecordsModel, elide_sku_columns
 from backoffice.ui.views.purchasing.models import (
     ITEM_FIELDS,
     SUPPLIER_COLUMNS,
@@ -117,6 +117,7 @@ class SuppliersPanel(QWidget):
         self.model = items_model(self, self._on_edit, lambda r: r.id in self.pending)
         self.table = QTableView()
         setup_table(self.table, self.model, stretch=item_columns()[2].header)
+        elide_sku_columns(self.table, self.model)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.bulk_button = QPushButton(self.tr("Change costs by %…"))
         self.bulk_button.setToolTip(self.tr("Raise or lower the unit cost of the selected items (all, if none is "
