@@ -359,3 +359,15 @@ def test_the_target_is_replaced_whole_or_not_at_all(db: Database, sales, tmp_pat
     assert target.read_bytes() == current != before   # the previous file, untouched
     assert [p.name for p in target.parent.iterdir()] == ["r.xlsx"] and len(replaced) == 1
 
+
+
+def test_a_series_without_a_value_is_a_gap_not_a_zero() -> None:
+    """The forecast's months have no actual revenue: the line stops there, it does not drop to zero."""
+    defn = ReportDefinition(name="f", source="sales_lines", group_by=[GroupBy("ordered_at", "month")],
+                            columns=[Column("revenue", "sum")], chart=ChartSpec("line"))
+    compiled = compile_report(defn, "sqlite", today=TODAY)
+    frame = pd.DataFrame({"ordered_at_month": [dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)],
+                          "sum_revenue": pd.Series([Decimal("10.00"), None, Decimal("30.00")], dtype=object)})
+    data = charts.chart_data(ReportResult(compiled, frame, list(compiled.outputs)))
+    assert data is not None and data.series["Revenue"][0] == 10 and data.series["Revenue"][2] == 30
+    assert data.series["Revenue"][1] != data.series["Revenue"][1]   # NaN

@@ -127,13 +127,13 @@ class ChartAccumulator:
                         if v == v:
                             self.overflow[j] += v
                     continue
-                acc = sums[key] = [0.0] * len(yis)
+                acc = sums[key] = [math.nan] * len(yis)   # stays empty (a gap, not a zero) without values
                 counts[key] = 0
             counts[key] += 1
             for j, yi in enumerate(yis):
                 v = _number(r[yi])
                 if v == v:
-                    acc[j] += v
+                    acc[j] = v if acc[j] != acc[j] else acc[j] + v
 
     def data(self) -> ChartData | None:
         if not self.ok or not self.sums:
@@ -160,13 +160,13 @@ class ChartAccumulator:
             limit = PIE_SLICES - 1 if spec.kind == "pie" else TOP_N
             if len(keys) > limit or self.overflowed:
                 def rank(k: Any) -> float:
-                    row = values[k]
+                    row = [v if v == v else 0.0 for v in values[k]]
                     return sum(abs(v) for v in row) if spec.kind == "stacked_bar" else row[0]
 
                 ranked = sorted(keys, key=rank, reverse=True)
                 keys, rest = ranked[:limit], ranked[limit:]
-                other = [sum(values[k][j] for k in rest) + self.overflow[j] if self.additive[j] else math.nan
-                         for j in range(len(self.ys))]
+                other = [sum(v for k in rest if (v := values[k][j]) == v) + self.overflow[j]
+                         if self.additive[j] else math.nan for j in range(len(self.ys))]
         partial = [bool(bucket) and self.is_partial(x.key, k) for k in keys]
         if bucket:
             labels = [bucket_label(k, bucket, p) for k, p in zip(keys, partial)]
