@@ -291,9 +291,11 @@ def adjust(obj: Context, location: str, lines: tuple[str, ...], reason: str, not
 # -- alerts ---------------------------------------------------------------------------------------------
 @stock.command("alerts")
 @click.option("--send", is_flag=True, help="Mail the alerts not mailed yet to the configured recipients.")
+@click.option("--limit", type=click.IntRange(0, 1_000_000), default=50, show_default=True,
+              help="Open alerts listed, newest first (the count printed is always the true total).")
 @db_options
 @click.pass_obj
-def alerts_command(obj: Context, send: bool) -> None:
+def alerts_command(obj: Context, send: bool, limit: int) -> None:
     """Check stock against the low-stock thresholds; list open alerts; with --send, mail the new ones.
 
     Each crossing below a threshold is mailed once, however often this runs (e.g. hourly from cron or the
@@ -303,7 +305,7 @@ def alerts_command(obj: Context, send: bool) -> None:
 
     database = obj.database()
     ev = alerts.evaluate(database)
-    shown = alerts.overview(database, limit=50)  # the newest 50 rows; the counts are never capped
+    shown = alerts.overview(database, limit=limit)  # the newest rows; the counts are never capped
     click.echo(f"{shown.open_total:,} item(s) low on stock ({ev.opened:,} new, {ev.closed:,} recovered since last "
                f"check); {shown.unsent_total:,} not mailed yet.")
     for r in shown.rows:
