@@ -371,3 +371,17 @@ def test_a_series_without_a_value_is_a_gap_not_a_zero() -> None:
     data = charts.chart_data(ReportResult(compiled, frame, list(compiled.outputs)))
     assert data is not None and data.series["Revenue"][0] == 10 and data.series["Revenue"][2] == 30
     assert data.series["Revenue"][1] != data.series["Revenue"][1]   # NaN
+
+
+def test_a_line_reaches_its_partial_period_by_a_dashed_series(db: Database, sales, tmp_path) -> None:
+    defn = by_month(chart=ChartSpec("line", y=["revenue"], title="Revenue by month"))
+    export_report(db, defn, tmp_path / "l.xlsx", params={"period": "all_time"}, today=TODAY)
+    wb = read(tmp_path / "l.xlsx")
+    chart = wb["Chart"]._charts[0]
+    assert len(chart.series) == 2
+    solid, dashed = chart.series
+    assert dashed.spPr.ln.prstDash == "dash" and dashed.val.numRef.f == "'Chart data'!$C$2:$C$5"
+    source = wb["Chart data"]
+    assert [source.cell(1, c).value for c in (2, 3)] == ["Revenue", "Revenue (partial)"]
+    assert [source.cell(r, 2).value for r in range(2, 6)] == [40, 200, 115, None]   # solid: complete months
+    assert [source.cell(r, 3).value for r in range(2, 6)] == [None, None, 115, 60]   # dashed: into April

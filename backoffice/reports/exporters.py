@@ -588,22 +588,35 @@ def _xlsx_chart(wb: Any, data: Any, result: ReportResult, subtitle: str, run_at:
             series["gap"] = 60
         if data.kind == "stacked_bar":
             series["overlap"] = 100
+        if data.kind == "line":
+            points = []   # a line's partial period is a series of its own, dashed (below)
         if any(p is not None for p in points):
             series["points"] = points
         if data.kind == "pie":
             series["data_labels"] = {"percentage": True, "category": True, "separator": "\n",
                                      "position": "best_fit", "font": {"size": 8}}
         chart.add_series(series)
+    dashed = _partial_line(data)
+    if dashed is not None:
+        for j, name in enumerate(names):
+            colour = palette[j % len(palette)]
+            col = len(names) + 1 + j
+            chart.add_series({"name": ["Chart data", 0, col], "categories": ["Chart data", 1, 0, n, 0],
+                              "values": ["Chart data", 1, col, n, col],
+                              "line": {"color": colour, "width": 2, "dash_type": "dash"},
+                              "marker": {"type": "circle", "size": 5, "fill": {"color": "#FFFFFF"},
+                                         "border": {"color": colour}}})
     partial = [data.labels[k] for k in range(n) if k < len(data.partial) and data.partial[k]]
     chart_title = data.title
     if partial and dated:   # the axis shows the period, the title says which one is incomplete
         chart_title += " (" + ", ".join(label.replace(PARTIAL_SUFFIX, "") for label in partial) + \
-            (" is" if len(partial) == 1 else " are") + " partial: lighter)"
+            (" is" if len(partial) == 1 else " are") + " partial: " + ("dashed)" if dashed is not None
+                                                                        else "lighter)")
     chart.set_title({"name": chart_title, "name_font": {"size": 13, "bold": True}})
     value_format = money_format(result.currency) if kinds[names[0]] == "money" else NUM_FORMATS.get(kinds[names[0]],
                                                                                                   "General")
     if data.kind != "pie":
-        chart.set_legend({"position": "bottom"} if len(names) > 1 else {"none": True})
+        chart.set_legend({"position": "bottom"} if len(names) > 1 or dashed is not None else {"none": True})
         category_axis: dict[str, Any] = {"num_font": {"size": 9}}
         if dated:
             category_axis["num_format"] = axis_format
@@ -639,6 +652,18 @@ def _dated(data: Any) -> bool:
                                                         and data.kind != "pie")
 
 
+def _partial_line(data: Any) -> tuple[list[bool], list[bool]] | None:
+    """For a line with partial periods: which points the solid series keeps and which the dashed
+    "(partial)" one draws (the partial points and their complete neighbours, so the dashes join the line)."""
+    n = len(data.labels)
+    partial = [k < len(data.partial) and data.partial[k] for k in range(n)]
+    if data.kind != "line" or not any(partial):
+        return None
+    solid = [not p for p in partial]
+    dashed = [partial[k] or (k > 0 and partial[k - 1]) or (k + 1 < n and partial[k + 1]) for k in range(n)]
+    return solid, dashed
+
+
 def _chart_data_sheet(wb: Any, data: Any, result: ReportResult) -> None:
     n = len(data.labels)
     names = list(data.series)
@@ -651,8 +676,11 @@ def _chart_data_sheet(wb: Any, data: Any, result: ReportResult) -> None:
     category_format = wb.add_format({"num_format": axis_format, "align": "left"})
     value_formats = {k: wb.add_format({"num_format": money_format(result.currency) if k == "money"
                                        else NUM_FORMATS.get(k, "General")}) for k in set(kinds.values())}
+    split = _partial_line(data)
     for j, name in enumerate(names):
         source.write_string(0, j + 1, name, head)
+        if split is not None:
+            source.write_string(0, len(names) + 1 + j, f"{name}{PARTIAL_SUFFIX}", head)
     for k in range(n):
         x = data.x_values[k] if k < len(data.x_values) else data.labels[k]
         d = as_date(x) if dated and x != "Other" else None
@@ -665,9 +693,12 @@ def _chart_data_sheet(wb: Any, data: Any, result: ReportResult) -> None:
             if v == v:
                 if kinds[name] == "money":
                     v = float(to_money(v, result.currency) or 0)
-                source.write_number(k + 1, j + 1, v, value_formats[kinds[name]])
+                if split is None or split[0][k]:
+                    source.write_number(k + 1, j + 1, v, value_formats[kinds[name]])
+                if split is not None and split[1][k]:
+                    source.write_number(k + 1, len(names) + 1 + j, v, value_formats[kinds[name]])
     source.set_column(0, 0, 30)
-    source.set_column(1, len(names), 16)
+    source.set_column(1, len(names) * (2 if split is not None else 1), 16)
     source.hide()
 
 
