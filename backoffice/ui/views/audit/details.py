@@ -191,7 +191,7 @@ class AuditDetailsPane(QFrame):
         header.setSectionResizeMode(COL_FIELD, QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_BEFORE, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(COL_AFTER, QHeaderView.ResizeMode.Stretch)
-        self.table.setColumnWidth(COL_FIELD, 180)
+        self.table.setColumnWidth(COL_FIELD, 300)  # line labels: "line SKU · product title"
 
         heading = QHBoxLayout()
         text = QVBoxLayout()
