@@ -10,8 +10,9 @@ PostgreSQL, against hand-written SQL and raw library writes in the same run.
 2. Export of every order line (about 1M rows, 6 columns). CSV — app: ``export_report(…, "csv")``
    (streamed from a server-side cursor, formula neutralisation, written beside the target and renamed);
    raw: ``COPY (SELECT …) TO STDOUT WITH CSV`` of the same rows written to a file. Target ≤ 1.3x.
-   XLSX — app: ``export_report(…, "xlsx")`` (styled header, formats, autofilter, totals, parameters
-   sheet); raw: the same SELECT through a server-side cursor written with xlsxwriter constant_memory,
+   XLSX — app: ``export_report(…, "xlsx")`` (styled header, formats, money read as Decimal rounded to
+   the currency and written with a currency format, autofilter, totals, print setup, parameters sheet,
+   the file given the user's umask and renamed into place); raw: the same SELECT through a server-side cursor written with xlsxwriter constant_memory,
    one write call per cell. Target ≤ 1.2x. Peak memory: the growth of the process's resident size
    while each export runs, sampled every 20 ms (flat: it does not grow with the row count).
 

@@ -1,24 +1,28 @@
-"""Report exports: XLSX, CSV and PDF, written to a temporary file next to the target and renamed into
-place, so a reader (a shared folder, a mail attachment) never sees half a file.
+"""Report exports: XLSX, CSV and PDF, written to a temporary file next to the target, given the user's
+umask and renamed into place, so a reader (a shared folder, a mail attachment) never sees half a file.
 
 XLSX streams rows with xlsxwriter's constant_memory mode: a report of a million lines holds one chunk
 of rows at a time. Past Excel's 1,048,576 rows per sheet the data continues on "Report (2)" and so on.
-Each sheet has a styled, frozen header, an autofilter, number and date formats, column widths, and the
-last one a totals row (SUBTOTAL formulas with their values cached) under the additive columns. The
-chart is a native Excel chart on its own sheet; a Parameters sheet says how the file was produced.
-Text cells a spreadsheet could take for a formula (= + - @) are neutralised with a leading quote.
+Each sheet has a styled, frozen header, an autofilter, number formats (money in its currency, periods
+as real dates in their bucket's format, a partial period marked), column widths, print setup (header
+row on every page, one page wide, title, parameters and page numbers), and the last one a totals row
+(SUBTOTAL formulas with their values cached) under the additive columns. The chart is a native chart
+on its own sheet, drawn from a hidden "Chart data" sheet of what it shows (top categories and "Other");
+a Parameters sheet says in words how the file was produced. Text is always a string cell, exactly as
+in the data; one a spreadsheet could take for a formula (= + - @) carries the quote-prefix style. In
+CSV, where a cell has no style, such text (a header made from data too) gets a leading quote.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from decimal import Decimal
 import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,6 @@ from backoffice.services.importexport.common import XLSX_MAX_ROWS, neutralise
 FORMATS = ("xlsx", "csv", "pdf")
 PDF_MAX_ROWS = 2_000
 _FORMULA_FIRST = frozenset("=+-@\t\r'")   # the first characters neutralise() may have to act on
-CHART_MAX_POINTS = 1_000
 SHEET_NAME = "Report"
 
 NUM_FORMATS = {"money": "#,##0.00", "int": "#,##0", "number": "#,##0.00", "percent": "0.0%",
