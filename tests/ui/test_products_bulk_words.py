@@ -77,7 +77,8 @@ def _wait_plan(qtbot, dialog: BulkEditDialog):  # type: ignore[no-untyped-def]
 
 
 def test_description_of_a_selection_has_balanced_words(qtbot, tasks: TaskManager, connected_context,  # type: ignore[no-untyped-def]
-                                                      db: Database, actor: Actor, store) -> None:
+                                                      db: Database, actor: Actor, store,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     context = connected_context(db, actor)
     ids = tuple(store.variant_ids)
     dialog = _open(qtbot, tasks, context, Target(variant_ids=ids), selection_label(len(ids)))
@@ -90,6 +91,19 @@ def test_description_of_a_selection_has_balanced_words(qtbot, tasks: TaskManager
     [latest] = changesets.list_changesets(db, limit=1)
     assert latest.description == "Price: raise by 10 % · 3 selected variants"
     assert "(s)" not in latest.description and latest.description.count("(") == latest.description.count(")")
+
+    # the revert question quotes it: one pair of parentheses, closed once
+    from backoffice.ui.views.products.changesets_panel import ChangesetsPanel
+
+    panel = ChangesetsPanel(context, tasks)
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.list_model.rowCount() == 1 and not panel.is_loading(), timeout=WAIT)
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda parent, title, text, *a: asked.append(text)
+                        or QMessageBox.StandardButton.Cancel)
+    panel.revert_button.click()
+    assert asked[0].splitlines()[0] == f"Revert changeset #{latest.id} (Price: raise by 10 % · 3 selected variants)?"
 
 
 def test_prices_below_cost_are_counted_listed_and_confirmed(qtbot, tasks: TaskManager, connected_context,  # type: ignore[no-untyped-def]
