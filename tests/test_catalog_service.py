@@ -77,7 +77,7 @@ def test_validation_reports_every_bad_field(db: Database, actor: Actor, store) -
     with pytest.raises(ValidationError, match="below the price"):
         catalog.create_product(db, actor, values={"handle": "another", "title": "Another"},
                                variants=[{"sku": "AN-1", "price": "5.00", "compare_at_price": "4.00"}])
-    with pytest.raises(ValidationError, match="appears more than once"):
+    with pytest.raises(ValidationError, match="variant 2 sku: 'TW-1' is also the SKU of variant 1"):
         catalog.create_product(db, actor, values={"handle": "twice", "title": "Twice"},
                                variants=[{"sku": "TW-1", "price": "1"}, {"sku": "TW-1", "price": "2"}])
     with db.read() as s:

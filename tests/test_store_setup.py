@@ -165,12 +165,12 @@ def test_product_form_problems_are_reported_per_row(db: Database, actor: Actor) 
     with pytest.raises(ValidationError) as form:
         catalog.create_product(db, actor, values={"handle": "new", "title": "New"}, variants=[
             {"sku": "N-1", "price": "5.00", "options": {"size": "S"}},
-            {"sku": "n-1", "price": "-2.00", "options": {"size": "S"}},
+            {"sku": "N-1", "price": "-2.00", "options": {"size": "S"}},
             {"sku": "N-3", "price": "5.00", "cost": "abc", "options": {"size": "M"}}])
     assert form.value.problems == [
         ("variant 2", "price", "-2.00 is negative"),
         ("variant 3", "cost", "'abc' is not an amount"),
-        ("variant 2", "sku", "'n-1' is also the SKU of variant 1"),
+        ("variant 2", "sku", "'N-1' is also the SKU of variant 1"),
         ("variant 2", "options", "size=S is also the combination of variant 1"),
     ]
     with pytest.raises(ValidationError) as catalog_side:

@@ -282,12 +282,11 @@ def _check_variant_rows(rows: list[dict[str, Any]], problems: list) -> None:
     for i, v in enumerate(rows, 1):
         row = f"variant {i}"
         sku = v.get("sku")
-        if sku:
-            key = sku.casefold()
-            if key in first_sku:
-                problems.append((row, "sku", f"{sku!r} is also the SKU of variant {first_sku[key]}"))
+        if sku:   # exact, as the database's UNIQUE compares them
+            if sku in first_sku:
+                problems.append((row, "sku", f"{sku!r} is also the SKU of variant {first_sku[sku]}"))
             else:
-                first_sku[key] = i
+                first_sku[sku] = i
         code = v.get("barcode")
         if code:
             if code in first_barcode:

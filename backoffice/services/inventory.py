@@ -370,7 +370,8 @@ def _location_write(db: Database, actor: Actor, action: str, operation_id: str |
         if previous is not None:
             return Change.from_dict(previous)
         change = body(session)
-        audit_change(session, actor, change, operation_id)
+        if change.after:   # an edit that changed nothing leaves no audit row
+            audit_change(session, actor, change, operation_id)
         store_operation_result(session, operation_id, change.to_dict())
         return change
 
