@@ -17,6 +17,7 @@ rows are refused (the default), skipped, or overwritten, as ``on_conflict`` says
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections import defaultdict
 from decimal import Decimal
 from operator import itemgetter
@@ -476,6 +477,9 @@ class Planner:
         for chunk in self.p.store.chunks(CHUNK_ROWS):
             self.steps.within(0.9 * chunk.start / total)
             self._plan_chunk(chunk, plan)
+            self.rows = self.nums = chunk = None   # type: ignore[assignment]
+            if self.p.store.spilled:
+                gc.collect(0)   # the collector is paused while planning (no_gc): free this chunk's cycles (young)
         self.rows, self.nums = [], []
         if self.images:
             self.report.notes.append(f"{self.images:,} image URL{'s' if self.images != 1 else ''} not imported "
