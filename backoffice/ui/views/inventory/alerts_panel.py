@@ -226,8 +226,12 @@ class AlertsPanel(QWidget):
             self.banner.show_message(self.tr("Nothing to mail: every open alert has been mailed already."), "info",
                                      TRANSIENT_MS)
         else:
-            self.banner.show_message(self.tr("Mailed {n} alerts to {recipients}.").format(
-                n=format_qty(result.sent), recipients=", ".join(result.recipients)), "success", TRANSIENT_MS)
+            text = self.tr("Mailed {n} alerts to {recipients}.").format(
+                n=format_qty(result.sent), recipients=", ".join(result.recipients))
+            if 0 < result.listed < result.sent:
+                text += " " + self.tr("The mail lists the newest {listed} and states the full count.").format(
+                    listed=format_qty(result.listed))
+            self.banner.show_message(text, "success", TRANSIENT_MS)
             self.context.notify_data_changed()
 
     def _buttons(self, on: bool) -> None:
