@@ -1,7 +1,7 @@
 """Benchmark: the demo store generator at full scale on PostgreSQL, against a raw COPY of the same rows.
 
     python benchmarks/demo_scale.py [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
-                                    [--products 100000] [--seed 42]
+                                    [--products 100000] [--seed 42] [--photos]
 
 1. Creates a scratch database ``bench_demo_<random>`` on the server named by --url (dropped at the end,
    also on failure or Ctrl-C), migrates it, and times ``generate_demo`` (one transaction, committed).
@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import re
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -30,6 +31,7 @@ from sqlalchemy import make_url  # noqa: E402
 from backoffice import migrations  # noqa: E402
 from backoffice.db import Database  # noqa: E402
 from backoffice.services.demo import generate_demo  # noqa: E402
+from backoffice.services.image_store import ImageStore  # noqa: E402
 from backoffice.services.users import ensure_user  # noqa: E402
 
 # The generator's progress labels, in order, and the tables they write.
@@ -89,7 +91,7 @@ def fmt_rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:>12,.0f}" if seconds > 0 else f"{'-':>12}"
 
 
-def run(url: str, products: int, seed: int) -> int:
+def run(url: str, products: int, seed: int, photos: bool = False) -> int:
     name = f"bench_demo_{uuid.uuid4().hex[:10]}"
     admin = psycopg.connect(libpq_url(url), autocommit=True)
     admin.execute(f'CREATE DATABASE "{name}"')
@@ -103,8 +105,12 @@ def run(url: str, products: int, seed: int) -> int:
         # -- the application's path ---------------------------------------------------------------------
         marks: list[tuple[float, str]] = []
         started = time.perf_counter()
+        photo_dir = tempfile.TemporaryDirectory(prefix="bench-demo-photos-") if photos else None
         summary = generate_demo(db, actor, products=products, seed=seed, anchor=dt.date(2026, 1, 31),
-                                progress=lambda fraction, text: marks.append((time.perf_counter(), text)))
+                                progress=lambda fraction, text: marks.append((time.perf_counter(), text)),
+                                image_store=ImageStore(photo_dir.name) if photo_dir else None)
+        if photo_dir is not None:
+            photo_dir.cleanup()
         app_seconds = time.perf_counter() - started
         marks.append((started + app_seconds, "end"))
         # A long step reports progress more than once with the same text: keep its first report.
@@ -191,8 +197,10 @@ def main() -> int:
                         help="a PostgreSQL server (the database named is only used to create the scratch one)")
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--photos", action="store_true",
+                        help="also make the product photos (into an empty, temporary image store)")
     args = parser.parse_args()
-    return run(args.url, args.products, args.seed)
+    return run(args.url, args.products, args.seed, args.photos)
 
 
 if __name__ == "__main__":
