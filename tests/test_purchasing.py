@@ -429,3 +429,21 @@ def test_no_demand_no_order_unless_set_by_hand_and_long_cover_is_flagged(db: Dat
     assert (made.lines, made.units, made.value) == (2, 102, {"EUR": "2193.00"})
     with pytest.raises(ValidationError, match="max_cover_days: 0 must be 1 to 3,650 days"):
         replenishment.save_settings(db, actor, ReplenishmentSettings(max_cover_days=0))
+
+
+def test_an_item_priced_in_another_currency_is_reported_not_ordered(db: Database, actor: Actor, store,
+                                                                    buyer) -> None:
+    """One bad supplier item no longer refuses the whole nightly run: it is listed with its problem."""
+    a, b, _ = store.variant_ids
+    wh = store.locations["WH1"]
+    suppliers.upsert_item(db, actor, supplier_id=buyer, variant_id=b, values={"currency": "USD"})
+    for vid in (a, b):
+        sell(db, vid, {back: 2 for back in range(1, 29)})
+    rows = {s.sku: s for s in replenishment.suggest(db, as_of=TODAY)}
+    assert rows["MC-S"].orderable and not rows["MC-M"].orderable
+    assert rows["MC-M"].problem == ("Norda Knits prices it in USD but orders in EUR: fix the supplier item's currency "
+                                    "before ordering")
+    made = replenishment.create_drafts(db, actor, as_of=TODAY)
+    assert made.lines == 1 and made.units == rows["MC-S"].quantity
+    with pytest.raises(ValidationError, match="SKU MC-M at WH1 supplier: Norda Knits prices it in USD"):
+        replenishment.create_drafts(db, actor, as_of=TODAY, keys=[(b, wh)])

@@ -273,14 +273,17 @@ def test_reorder_point_settings_are_edited_in_the_view(qtbot, db, actor, store, 
     qtbot.waitUntil(lambda: not dialog.is_loading(), timeout=5_000)
     assert (dialog.window.value(), dialog.half_life.value(), dialog.service_level.value()) == (28, 7.0, 95.0)
     assert "z = 1.64" in dialog.z_label.text()
+    assert dialog.max_cover.value() == 180
     dialog.review.setValue(28)          # order up to two days of demand per day of the longer review
     dialog.service_level.setValue(99.0)
+    dialog.max_cover.setValue(30)
     with qtbot.waitSignal(dialog.saved, timeout=5_000):
         dialog.save()
     wait_idle(qtbot, view)
     saved = replenishment.get_settings(db)
-    assert (saved.review_days, saved.service_level, saved.window_days) == (28, 0.99, 28)
+    assert (saved.review_days, saved.service_level, saved.window_days, saved.max_cover_days) == (28, 0.99, 28, 30)
     [after] = panel.suggestions
+    assert after.flag.startswith("orders 36 days of demand (more than 30)")
     # 2 a day with no variability: no safety stock at any level; up to 2 x (10 + 28) = 76, need 71 → 72 in packs of 6
     assert (after.reorder_point, after.order_up_to, after.quantity) == (20, 76, 72)
 
