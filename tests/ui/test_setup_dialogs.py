@@ -216,3 +216,30 @@ def test_store_menu_opens_each_dialog_once_while_connected(qtbot, tasks, ui_sett
         idle(qtbot, tasks)
         first.reject()
         assert getattr(window, attribute) is None
+
+
+def test_empty_catalog_offers_new_product_and_shows_it_once_made(qtbot, tasks, ui_settings, sqlite_db,  # type: ignore[no-untyped-def]
+                                                                 sqlite_actor, connected_context) -> None:
+    from backoffice.config import ProfileStore
+    from backoffice.secrets import SecretStore
+    from backoffice.ui.main_window import MainWindow
+
+    window = MainWindow(connected_context(sqlite_db, sqlite_actor), tasks, settings=ui_settings,
+                        profiles=ProfileStore(), secrets=SecretStore())
+    qtbot.addWidget(window)
+    window.show()
+    window.show_view("products")
+    view = window.view("products")
+    qtbot.waitUntil(lambda: not view.is_loading() and tasks.pending == 0, timeout=10_000)
+    button = window.empty_catalog_new_product
+    assert view.results.currentWidget() is view.empty and button.isVisible()
+    button.click()
+    form = window.product_form
+    idle(qtbot, tasks)
+    form.title.setText("Canvas Tote")
+    form.table.item(0, 0).setText("TOTE-1")
+    form.table.item(0, 1).setText("18.00")
+    with qtbot.waitSignal(form.created, timeout=10_000):
+        form.save()
+    qtbot.waitUntil(lambda: view.model.total == 1 and tasks.pending == 0, timeout=10_000)
+    assert view.results.currentWidget() is view.table and not button.isVisible()

@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu
+from PySide6.QtWidgets import QMainWindow, QMenu, QPushButton
 
 from backoffice.ui.context import ConnectionState
 
@@ -36,7 +36,23 @@ def install_store_menu(window: QMainWindow) -> QMenu:
 
     window.context.changed.connect(follow)
     follow()
+    _empty_catalog_button(window)
     return menu
+
+
+def _empty_catalog_button(window: QMainWindow) -> None:
+    """"New product…" beside the Products view's "Import…" while the catalog is empty."""
+    view = getattr(window, "views", {}).get("products")
+    signal = getattr(view, "catalog_empty_changed", None)
+    empty = getattr(view, "empty", None)
+    if signal is None or empty is None or empty.action.parentWidget() is None:
+        return
+    button = QPushButton(_tr("New product…"))
+    button.hide()
+    empty.action.parentWidget().layout().addWidget(button)
+    button.clicked.connect(lambda: open_product_form(window))
+    signal.connect(button.setVisible)
+    window.empty_catalog_new_product = button
 
 
 def _open(window: QMainWindow, attribute: str, make: Any) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QPoint, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QPoint, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -55,6 +55,7 @@ class ProductsView(ViewPage):
     TITLE = QT_TRANSLATE_NOOP("Views", "Products")
     DESCRIPTION = QT_TRANSLATE_NOOP("Views", "Every variant of the catalog in one grid: filter, edit, apply.")
     icon_name = "products"
+    catalog_empty_changed = Signal(bool)  # the "catalog is empty" page is shown (True) or not
 
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None, *,
                  settings: QSettings | None = None) -> None:
@@ -474,6 +475,7 @@ class ProductsView(ViewPage):
         self._update_empty_state()
 
     def _update_empty_state(self) -> None:
+        self.catalog_empty_changed.emit(self.model.total == 0 and not self.filters.is_filtered())
         if self.model.total != 0:
             self.results.setCurrentWidget(self.table)
             return
@@ -483,8 +485,9 @@ class ProductsView(ViewPage):
             self.empty.action.setText(self.tr("Clear filters"))
         else:
             self.empty.set_text(self.tr("The catalog is empty"),
-                                self.tr("Bring your products in with Import…, or try Backoffice on a demo store: "
-                                        "run “backoffice demo --products 1000” and reopen."))
+                                self.tr("Add a product with New product…, bring your products in with Import…, or "
+                                        "try Backoffice on a demo store: run “backoffice demo --products 1000” and "
+                                        "reopen."))
             self.empty.action.setText(self.tr("Import…"))
         self.empty.action.show()
         self.results.setCurrentWidget(self.empty)
