@@ -481,3 +481,20 @@ def test_a_price_staged_below_cost_is_painted_as_a_warning_and_still_applies(qtb
     view.apply_pending()                      # a warning, not a block: it is written like any edit
     wait_applied(qtbot, view)
     assert price_of(demo_db, row.variant_id) == below
+
+
+def test_skus_in_a_narrowed_column_are_cut_in_the_middle_and_still_differ(qtbot, demo_db, sqlite_actor, open_grid) -> None:  # type: ignore[no-untyped-def]
+    view = open_grid(demo_db, sqlite_actor)
+    model = view.model
+    wait_rows(qtbot, view, 0, 7)
+    skus = [model.row_at(r).sku for r in range(8)]
+    assert len(set(skus)) == 8 and len({s[:8] for s in skus}) < 8     # they share their start
+    view.table.setColumnWidth(SKU, 110)                                 # narrowed by the user
+    metrics = view.table.fontMetrics()
+    assert all(metrics.horizontalAdvance(s) > 110 - 12 for s in skus)  # too narrow for them whole
+    view.table.clearSelection()
+    view.table.setCurrentIndex(model.index(12, TITLE))
+    image = view.table.viewport().grab().toImage()
+    cells = [image.copy(view.table.visualRect(model.index(r, SKU))) for r in range(8)]
+    assert all(cells[0].size() == c.size() for c in cells)
+    assert len({bytes(c.constBits()) for c in cells}) == 8              # no two rows painted alike

@@ -33,6 +33,8 @@ ENUM_VALUES: dict[str, tuple[str, ...]] = {
     "status": tuple(s.value for s in ProductStatus),
     "variant_status": tuple(s.value for s in VariantStatus),
 }
+# Codes that differ at the end or in the middle (MC-NAVY-L / MC-NAVY-XL): cut in the middle, never at the end.
+MIDDLE_ELIDED = frozenset({"sku", "barcode", "handle"})
 DEFAULT_WIDTHS: dict[str, int] = {
     "title": 220, "sku": 140, "options": 130, "barcode": 120, "status": 80, "variant_status": 96,
     "category": 150, "vendor": 120, "product_type": 110, "tags": 140, "price": 86, "compare_at_price": 92,

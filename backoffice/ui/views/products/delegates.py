@@ -50,6 +50,7 @@ from backoffice.ui import resources, theme
 from backoffice.ui.thumbnails import ThumbnailSource
 from backoffice.ui.views.products.columns import (
     ENUM_VALUES,
+    MIDDLE_ELIDED,
     NULLABLE,
     CategoryIndex,
     CellError,
@@ -252,6 +253,7 @@ class GridDelegate(QStyledItemDelegate):
         self._warning = QColor(theme.WARNING)
         self._warning_icon: QPixmap | None = None
         self._focus = QColor(theme.ACCENT)
+        self._middle_elided = {i for i, c in enumerate(model.columns) if c.key in MIDDLE_ELIDED}
 
     def createEditor(self, parent: QWidget, option: QStyleOptionViewItem, index: Index) -> QWidget:
         col = self.grid.columns[index.column()]
@@ -356,7 +358,7 @@ class GridDelegate(QStyledItemDelegate):
                 metrics = option.fontMetrics
             if index.column() == self._thumb_column and self.thumbnails is not None:
                 rect = self._paint_thumbnail(painter, rect, index.row())
-            self._draw_text(painter, rect, cell, metrics)
+            self._draw_text(painter, rect, cell, metrics, index.column() in self._middle_elided)
             if cell.staged:
                 self._paint_staged_mark(painter, rect)
         if state & _HAS_FOCUS:
@@ -387,14 +389,16 @@ class GridDelegate(QStyledItemDelegate):
                                scaled)
         return rect.adjusted(side + _PAD, 0, 0, 0)
 
-    def _draw_text(self, painter: QPainter, rect: QRect, cell: Cell, metrics: QFontMetrics) -> None:
+    def _draw_text(self, painter: QPainter, rect: QRect, cell: Cell, metrics: QFontMetrics,
+                   middle: bool = False) -> None:
         room = rect.width() - 2 * _PAD
         if cell.width < 0:
             cell.width = metrics.horizontalAdvance(cell.text)
         text, width = cell.text, cell.width
         if width > room:
             if cell.elided is None or cell.elided[0] != room:
-                cell.elided = (room, metrics.elidedText(cell.text, Qt.TextElideMode.ElideRight, room))
+                mode = Qt.TextElideMode.ElideMiddle if middle else Qt.TextElideMode.ElideRight
+                cell.elided = (room, metrics.elidedText(cell.text, mode, room))
             text, width = cell.elided[1], min(width, room)
         x = rect.right() - _PAD - width + 1 if cell.align & _RIGHT else rect.left() + _PAD
         y = rect.top() + (rect.height() + metrics.ascent() - metrics.descent()) // 2

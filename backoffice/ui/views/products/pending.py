@@ -49,6 +49,7 @@ from backoffice.ui.views.products.columns import (
     format_value,
 )
 from backoffice.ui.views.products.conflicts import REBASE, THEIRS, ConflictDialog
+from backoffice.ui.widgets.sku_column import MiddleElideDelegate
 
 if TYPE_CHECKING:
     from backoffice.ui.views.products.model import ProductGridModel
@@ -241,6 +242,7 @@ class PendingPanel(QWidget):
         header.setStretchLastSection(True)
         for col, width in ((COL_ROW, 104), (COL_FIELD, 64), (COL_OLD, 64)):
             self.table.setColumnWidth(col, width)
+        self.table.setItemDelegateForColumn(COL_ROW, MiddleElideDelegate(self.table))   # SKUs differ at the end
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)   # busy: the service reports no fractions for one transaction
         self.progress.setTextVisible(False)
