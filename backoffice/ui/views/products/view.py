@@ -485,9 +485,8 @@ class ProductsView(ViewPage):
             self.empty.action.setText(self.tr("Clear filters"))
         else:
             self.empty.set_text(self.tr("The catalog is empty"),
-                                self.tr("Add a product with New product…, bring your products in with Import…, or "
-                                        "try Backoffice on a demo store: run “backoffice demo --products 1000” and "
-                                        "reopen."))
+                                self.tr("Add products with New product… or Import…, or try a demo store: run "
+                                        "“backoffice demo --products 1000” and reopen."))
             self.empty.action.setText(self.tr("Import…"))
         self.empty.action.show()
         self.results.setCurrentWidget(self.empty)
