@@ -64,6 +64,7 @@ from backoffice.ui.views.products.dialog_parts import (
     tr,
 )
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.sku_column import MiddleElideDelegate
 
 PREVIEW_DEBOUNCE_MS = 350
 _VARIANT_FIELDS = {"price", "compare_at_price", "cost", "variant_status", "weight_grams", "sku", "barcode"}
@@ -163,6 +164,8 @@ class BulkEditDialog(QDialog):
         self.invalid_table = make_table(self.invalid_model, {0: 220, 1: 140})
         self.conflict_table = make_table(self.conflict_model, {0: 220, 1: 140}, stretch=(2, 3))
         self.below_cost_table = make_table(self.below_cost_model, {0: 260, 1: 140}, stretch=(2,))
+        for table in (self.sample_table, self.invalid_table, self.conflict_table, self.below_cost_table):
+            table.setItemDelegateForColumn(0, MiddleElideDelegate(table))   # "SKU …-NAVY-XL": keep the end
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.sample_table, self.tr("Changes"))
