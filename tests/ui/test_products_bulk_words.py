@@ -85,6 +85,7 @@ def test_description_of_a_selection_has_balanced_words(qtbot, tasks: TaskManager
     dialog.money.rows[0].value.setText("10")
     plan = _wait_plan(qtbot, dialog)
     assert plan.affected == 3 and plan.below_cost == []
+    assert dialog.summary.text() == "3 of 3 variants will change"
     assert not dialog.tabs.isTabVisible(3)
     with qtbot.waitSignal(context.data_changed, timeout=WAIT):
         dialog.apply_button.click()
@@ -144,3 +145,16 @@ def test_prices_below_cost_are_counted_listed_and_confirmed(qtbot, tasks: TaskMa
     assert dialog.result is not None and dialog.result.applied_rows == 4
     prices = {v["sku"]: v["price"] for v in catalog.get_product(db, store.product.entity_id)["variants"]}
     assert prices == {"MC-S": "20.00", "MC-M": "20.00", "MC-L": "20.00"}
+
+
+def test_one_row_reads_in_the_singular(qtbot, tasks: TaskManager, connected_context,  # type: ignore[no-untyped-def]
+                                       db: Database, actor: Actor, store) -> None:
+    dialog = _open(qtbot, tasks, connected_context(db, actor), Target(variant_ids=(store.variant_ids[0],)),
+                   selection_label(1))
+    assert dialog.target_text.text() == "1 selected variant"
+    dialog.money.rows[0].kind.setCurrentIndex(dialog.money.rows[0].kind.findData("set"))
+    dialog.money.rows[0].value.setText("20")      # below the 21.00 cost
+    _wait_plan(qtbot, dialog)
+    assert dialog.summary.text() == "1 of 1 variant will change"
+    assert dialog.apply_button.text() == "Apply to 1 row"
+    assert "1 row would be priced below its cost." in dialog.banner.text.text()

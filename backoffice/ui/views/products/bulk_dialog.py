@@ -310,9 +310,13 @@ class BulkEditDialog(QDialog):
             self._show_error(self.tr("The preview failed: {error}").format(error=error_message(exc)))
 
     def _show_plan(self, plan: Plan) -> None:
-        what = self.tr("products") if self._product_plan(plan) else self.tr("variants")
-        self.summary.setText(self.tr("{affected} of {considered} {what} will change").format(
-            affected=format_count(plan.affected), considered=format_count(plan.considered), what=what))
+        if self._product_plan(plan):
+            text = plural(plan.considered, self.tr("{affected} of {n} product will change"),
+                          self.tr("{affected} of {n} products will change"), affected=format_count(plan.affected))
+        else:
+            text = plural(plan.considered, self.tr("{affected} of {n} variant will change"),
+                          self.tr("{affected} of {n} variants will change"), affected=format_count(plan.affected))
+        self.summary.setText(text)
         if plan.stats:
             self.stats.setText(self.tr("Change per row: lowest {min} · median {median} · highest {max}").format(
                 min=format_change(plan.stats["min"]), median=format_change(plan.stats["median"]),
