@@ -385,3 +385,22 @@ def test_a_line_reaches_its_partial_period_by_a_dashed_series(db: Database, sale
     assert [source.cell(1, c).value for c in (2, 3)] == ["Revenue", "Revenue (partial)"]
     assert [source.cell(r, 2).value for r in range(2, 6)] == [40, 200, 115, None]   # solid: complete months
     assert [source.cell(r, 3).value for r in range(2, 6)] == [None, None, 115, 60]   # dashed: into April
+
+
+def test_run_times_default_to_this_machines_time_zone(db: Database, sales, tmp_path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from backoffice.cli import main
+    from backoffice.reports.formats import local_zone_name
+
+    monkeypatch.setenv("TZ", "America/New_York")
+    assert local_zone_name() == "America/New_York"
+    monkeypatch.setenv("TZ", "Nowhere/Atlantis")
+    assert local_zone_name() != "Nowhere/Atlantis"   # an unknown name is not trusted
+    url = db.engine.url.render_as_string(hide_password=False)
+    out = tmp_path / "m.xlsx"
+    ran = CliRunner().invoke(main, ["--user", "tester", "reports", "run", "sales-by-month", "--out", str(out), "--db", url],
+                             env={"TZ": "Asia/Tokyo"})
+    assert ran.exit_code == 0, ran.output
+    rows = {r[0].value: r[1].value for r in read(out)["Parameters"].iter_rows(min_row=2)}
+    assert rows["Run at"].endswith("(Asia/Tokyo)") and rows["Time zone"].endswith("run times in Asia/Tokyo")

@@ -94,18 +94,21 @@ _RANGES_HELP = ("Periods: today, yesterday, this_week, last_week, this_month, la
 @click.option("--partial", "partial", type=click.Choice(["mark", "exclude"]), default=None,
               help="The current, incomplete period (this month of a monthly report): mark it as partial, or "
                    "leave it out (default: the report's setting, usually mark).")
-@click.option("--tz", "timezone", default="UTC", show_default=True, metavar="ZONE",
-              help="Time zone the run time is shown in (e.g. Europe/Berlin); periods are always UTC.")
+@click.option("--tz", "timezone", default=None, metavar="ZONE",
+              help="Time zone the run time is shown in (e.g. Europe/Berlin; default: this machine's); "
+                   "periods are always UTC.")
 @db_options
 @click.pass_obj
 def run_cmd(obj: Context, name: str, out: Path | None, fmt: str | None, params: tuple[str, ...],
-            partial: str | None, timezone: str) -> None:
+            partial: str | None, timezone: str | None) -> None:
     """Run report NAME now and write it to a file (the file appears whole, with your umask)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from backoffice.reports.exporters import export_report
+    from backoffice.reports.formats import local_zone_name
     from backoffice.reports.library import get_report, slug
 
+    timezone = timezone or local_zone_name()
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -132,3 +132,26 @@ def bucket_number_format(value: Any, bucket: str, partial: bool = False) -> str:
 def axis_number_format(bucket: str) -> str:
     """The format of a chart's date axis: one for the whole axis (weeks show their Monday)."""
     return {"month": "mmm yyyy", "year": "yyyy", "quarter": "mmm yyyy"}.get(bucket, "yyyy-mm-dd")
+
+
+def local_zone_name() -> str:
+    """The IANA name of this machine's time zone (TZ, else /etc/localtime's link), "UTC" when unknown."""
+    import os
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if not name:
+            continue
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        return name
+    return "UTC"

@@ -42,6 +42,7 @@ from backoffice.reports import library, schedules
 from backoffice.reports.dates import RELATIVE_RANGES
 from backoffice.reports.definition import ReportDefinition
 from backoffice.reports.exporters import ExportResult, export_report
+from backoffice.reports.formats import local_zone_name
 from backoffice.reports.runner import QueryHandle, ReportCancelled, ReportResult, run
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
@@ -458,8 +459,9 @@ class ReportsView(ViewPage):
         handle = QueryHandle()
         state = TaskState(self.tr("Exporting {title}").format(title=defn.display_title()), parent=self)
         state.cancel_requested.connect(handle.cancel)
-        self._start(lambda: export_report(db, defn, path, fmt, params, handle=handle, progress=state.report),
-                    self._on_exported, state=state)
+        zone = local_zone_name()   # the run time in the file in the user's own time
+        self._start(lambda: export_report(db, defn, path, fmt, params, handle=handle, progress=state.report,
+                                          timezone=zone), self._on_exported, state=state)
 
     def _on_exported(self, result: ExportResult) -> None:
         self.last_export = result
