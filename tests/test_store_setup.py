@@ -190,3 +190,52 @@ def test_product_form_problems_are_reported_per_row(db: Database, actor: Actor) 
         catalog.create_product(db, actor, values={"handle": "new", "title": "New"},
                                variants=[{"sku": "N-1", "price": "5.00", "options": {"colour": "red"}}])
     assert count(db, Product) == 1 and count(db, Variant) == 1  # nothing of the refused forms was written
+
+
+def test_crossing_moves_at_once_never_make_a_cycle(db: Database, actor: Actor) -> None:
+    import threading
+
+    a = catalog.create_category(db, actor, name="A").entity_id
+    b = catalog.create_category(db, actor, name="B").entity_id
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def move(cid: int, parent: int) -> None:
+        start.wait()
+        try:
+            catalog.move_category(db, actor, cid, parent_id=parent)
+            outcomes.append("moved")
+        except ValidationError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=move, args=(a, b)), threading.Thread(target=move, args=(b, a))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(o == "moved" for o in outcomes) == [False, True]
+    assert any("which is below it" in o for o in outcomes)
+    rows = catalog.list_categories(db)   # every node reachable from the top: no cycle
+    assert sorted(r["name"] for r in rows) == ["A", "B"] and sum(r["depth"] == 0 for r in rows) == 1
+
+
+def test_the_same_top_level_name_added_at_once_is_made_once(db: Database, actor: Actor) -> None:
+    import threading
+
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def add() -> None:
+        start.wait()
+        try:
+            catalog.add_category_path(db, actor, "Clothing")
+            outcomes.append("added")
+        except ValidationError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=add) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("added") == 1 and count(db, Category) == 1   # NULL parents escape the UNIQUE index

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -638,10 +638,18 @@ def _insert_category(session: Session, name: str, parent: Category | None) -> Ca
     return category
 
 
+_CATEGORY_LOCK = 7_301_402   # one PostgreSQL advisory lock key for writes to the category tree
+
+
 def _category_write(db: Database, actor: Actor, action: str, operation_id: str | None, body) -> Change:  # type: ignore[no-untyped-def]
+    """Tree writes queue behind one another (an advisory lock on PostgreSQL; SQLite has one writer): two
+    moves checked at once could otherwise make a cycle, two adds the same top-level name twice (NULL
+    parents escape the UNIQUE constraint)."""
     require_role(actor, *_EDITORS)
 
     def work(session: Session) -> Change:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CATEGORY_LOCK})
         previous = claim_operation(session, operation_id, action, actor)
         if previous is not None:
             return Change.from_dict(previous)
