@@ -278,7 +278,7 @@ def test_a_file_read_in_small_chunks_plans_exactly_like_one_read_whole(db: Datab
              for i in range(60)]
     rows.append(["new-3", "", "Other", "OLD-7", "1.00"])          # a SKU of another product
     rows.append(["new-5", "", "", "NEW-3", "1.00"])               # repeated SKU, rows apart
-    rows.append(["new-2", "", "Harbour", "NEW-99", "1.00"])        # product fields that disagree
+    rows.append(["new-2", "", "Har\x1fbour", "NEW-99", "1.00"])    # product fields that disagree (and a separator)
     path = write_csv(tmp_path / "big.csv", header, rows)
 
     def plan() -> tuple:
@@ -288,6 +288,7 @@ def test_a_file_read_in_small_chunks_plans_exactly_like_one_read_whole(db: Datab
 
     whole = plan()
     monkeypatch.setattr(rows_module, "SPILL_ROWS", 7)
+    monkeypatch.setattr(rows_module, "SPILL_CHARS", 0)
     monkeypatch.setattr(rows_module, "CHUNK_ROWS", 7)
     monkeypatch.setattr("backoffice.services.importexport.planning.CHUNK_ROWS", 7)
     chunked = plan()

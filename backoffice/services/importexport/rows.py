@@ -1,7 +1,8 @@
-"""The data rows of an import file, held in bounded memory: the first rows in a list, and once a file has
-more than ``SPILL_ROWS`` rows, all of them in a temporary SQLite file on disk (deleted when the store is
-closed or garbage collected). The planner reads them back in chunks, so checking a 2M-row file needs
-memory for one chunk, not for the file."""
+"""The data rows of an import file, held in bounded memory: in a list while they are few, and once a file
+has more than ``SPILL_ROWS`` rows holding more than ``SPILL_CHARS`` characters, all of them in a temporary
+SQLite file on disk (deleted when the store is closed or garbage collected). The planner reads them back
+in chunks, so checking a 2M-row file needs memory for one chunk, not for the file. (A 100k-row price
+list stays in memory: nothing to gain from the disk there.)"""
 
 from __future__ import annotations
 
@@ -13,8 +14,24 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-SPILL_ROWS = 50_000      # rows kept in Python lists; more go to a temporary table
+SPILL_ROWS = 50_000      # rows kept in Python lists; more go to a temporary table ...
+SPILL_CHARS = 8_000_000  # ... when they hold more than this many characters (a Python row costs ~10x its text)
 CHUNK_ROWS = 50_000      # rows the planner handles at once
+_SEP = "\x1f"            # cells of a stored row joined by the unit separator ...
+_JSON = "\x1e"           # ... or, when a cell holds one, the row as JSON after this mark
+
+
+def _pack(cells: list[str]) -> str:
+    text = _SEP.join(cells)
+    if text.count(_SEP) != len(cells) - 1 or text.startswith(_JSON):
+        return _JSON + json.dumps(cells, ensure_ascii=False)
+    return text
+
+
+def _unpack(text: str) -> list[str]:
+    if text.startswith(_JSON):
+        return json.loads(text[1:])
+    return text.split(_SEP)
 
 
 @dataclass
@@ -43,6 +60,7 @@ class RowStore:
         self._numbers: list[int] = []
         self._skus: list[str] = []
         self._n = 0
+        self._chars = 0
         self._db: sqlite3.Connection | None = None
         self._path: str | None = None
         self._finalizer: weakref.finalize | None = None
@@ -53,7 +71,9 @@ class RowStore:
         self._numbers.append(number)
         self._skus.append(sku)
         self._n += 1
-        if len(self._rows) >= SPILL_ROWS:
+        if self._db is None:
+            self._chars += sum(map(len, cells))
+        if len(self._rows) >= SPILL_ROWS and (self._db is not None or self._chars > SPILL_CHARS):
             self._flush()
 
     def _flush(self) -> None:
@@ -67,9 +87,8 @@ class RowStore:
                                    "CREATE TABLE r (k INTEGER PRIMARY KEY, num INTEGER, sku TEXT, cells TEXT);")
             self._finalizer = weakref.finalize(self, _remove, self._db, self._path)
         first = self._n - len(self._rows)
-        dumps = json.dumps
         self._db.executemany("INSERT INTO r VALUES (?, ?, ?, ?)",
-                             ((first + i, num, sku, dumps(cells, ensure_ascii=False))
+                             ((first + i, num, sku, _pack(cells))
                               for i, (cells, num, sku) in enumerate(zip(self._rows, self._numbers, self._skus,
                                                                         strict=True))))
         self._db.commit()
@@ -100,11 +119,10 @@ class RowStore:
                 yield Chunk(start, self._rows[start:start + size], self._numbers[start:start + size],
                             self._skus[start:start + size])
             return
-        loads = json.loads
         for start in range(0, self._n, size):
             got = self._db.execute("SELECT num, sku, cells FROM r WHERE k >= ? AND k < ? ORDER BY k",
                                    (start, start + size)).fetchall()
-            yield Chunk(start, [loads(c) for _, _, c in got], [n for n, _, _ in got], [s for _, s, _ in got])
+            yield Chunk(start, [_unpack(c) for _, _, c in got], [n for n, _, _ in got], [s for _, s, _ in got])
 
     def all_rows(self) -> list[list[str]]:
         """Every row in one list (small files, and the callers that want them all)."""
