@@ -324,3 +324,33 @@ def test_an_oversize_cell_is_refused_naming_row_and_column_in_bounded_memory(tmp
     assert message.startswith("huge.csv row 3, column 'description': the cell holds more than 1,000,000 characters")
     assert "field larger than field limit" not in message
     assert peak < 40 * 1024 * 1024, peak
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "shopify"])
+def test_stale_xlsx_and_shopify_exports_see_conflicts_too(shop: Database, actor: Actor, tmp_path: Path,
+                                                          fmt: str) -> None:
+    path = tmp_path / ("out.xlsx" if fmt == "xlsx" else "out.csv")
+    ie.export_products(shop, path, fmt)
+    if fmt == "xlsx":
+        import openpyxl
+
+        wb = openpyxl.load_workbook(path)
+        ws = wb.active
+        header = [c.value for c in ws[1]]
+        for r in ws.iter_rows(min_row=2):
+            if r[header.index("sku")].value == "PL-1":
+                r[header.index("price")].value = 15.0
+        wb.save(path)
+    else:
+        header, rows = read_csv(path)
+        for r in rows:
+            if r["Variant SKU"] == "PL-1":
+                r["Variant Price"] = "15.00"
+        write_csv(path, header, rows)
+    someone_sets_prices(shop, {"PL-1": "12.00", "PL-3": "13.00"})
+    report = ie.dry_run(shop, ie.read_products_file(path))
+    assert [(c.label, c.field, c.changed_by) for c in report.conflicts] == [("PL-1", "price", "bob")]
+    assert report.unchanged_variants == 5 and report.updated_variants == 0
+    result = ie.apply_import(shop, actor, ie.read_products_file(path), on_conflict="skip")
+    assert result.changeset_id is None and result.conflict_rows == 1
+    assert prices(shop)["PL-1"] == Decimal("12.00") and prices(shop)["PL-3"] == Decimal("13.00")
