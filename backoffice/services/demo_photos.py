@@ -28,7 +28,7 @@ from PIL import Image, ImageDraw
 from backoffice.services.image_processing import RenditionSettings, process_upload
 from backoffice.services.image_store import ImageStore
 
-EDGE = 360
+EDGE = 320  # the thumbnail size: the web version needs no second resize
 MANIFEST_VERSION = 1
 BACKGROUND = (241, 239, 235)
 WORKERS = 2
