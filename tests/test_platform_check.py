@@ -95,8 +95,12 @@ def test_backoffice_exits_with_the_install_command_instead_of_qts_abort(monkeypa
     monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
     started: list[dict] = []
     monkeypatch.setattr("backoffice.ui.app.run_gui", lambda **kw: started.append(kw) or 0)
-    result = CliRunner().invoke(main, [])
-    assert result.exit_code == 1
-    assert not started  # the GUI (and Qt's platform plugin) never started
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].endswith("install with: sudo apt-get install libxcb-icccm4")
+    for args in ([], ["--demo"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 1
+        assert not started  # the GUI (and Qt's platform plugin) never started
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].endswith("install with: sudo apt-get install libxcb-icccm4")
+    from backoffice.config import ProfileStore
+
+    assert ProfileStore().list() == []  # no demo profile pointing at a demo store that was never made

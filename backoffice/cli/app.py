@@ -154,22 +154,22 @@ def main(ctx: click.Context, db_url: str | None, profile: str | None, user: str 
     ctx.obj = Context(db_url, profile, user)
     if ctx.invoked_subcommand is not None:
         return
-    from backoffice.config import ensure_demo_profile, resolve_target
-
-    if demo:
-        if db_url:
-            url, prof = db_url, None
-        else:
-            prof = ensure_demo_profile()
-            url = prof.url
-    else:
-        url, prof = resolve_target(db_url, profile)
     from backoffice.platform_check import check_gui_platform
 
     problem = check_gui_platform()  # before Qt loads its platform plugin (and aborts without a word of use)
     if problem:
         click.echo(f"backoffice: error: {problem}", err=True)
         ctx.exit(EXIT_ERROR)
+    from backoffice.config import ensure_demo_profile, resolve_target
+
+    if demo:
+        if db_url:
+            url, prof = db_url, None
+        else:
+            prof = ensure_demo_profile()  # only once the GUI can start: it is what creates the demo file
+            url = prof.url
+    else:
+        url, prof = resolve_target(db_url, profile)
     from backoffice.ui.app import run_gui
 
     ctx.exit(run_gui(db_url=url, profile=prof, username=user, demo_products=demo_products if demo else None))
