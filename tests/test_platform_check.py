@@ -104,3 +104,24 @@ def test_backoffice_exits_with_the_install_command_instead_of_qts_abort(monkeypa
     from backoffice.config import ProfileStore
 
     assert ProfileStore().list() == []  # no demo profile pointing at a demo store that was never made
+
+
+def test_the_list_covers_what_the_xcb_plugin_links_against() -> None:
+    """Every X11/XCB/xkb library that ``ldd`` reports for PySide6's xcb plugin and libQt6XcbQpa is probed."""
+    import re
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    import PySide6
+
+    qt = Path(PySide6.__file__).parent / "Qt"
+    binaries = [qt / "plugins" / "platforms" / "libqxcb.so", *sorted((qt / "lib").glob("libQt6XcbQpa.so*"))[:1]]
+    if shutil.which("ldd") is None or not all(b.exists() for b in binaries):
+        pytest.skip("no ldd or no xcb plugin in this PySide6 (not Linux)")
+    needed = set()
+    for binary in binaries:
+        out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=False).stdout
+        needed |= {m.group(1) for m in re.finditer(r"^\s*(\S+\.so\.\d+)\s+=>", out, re.M)}
+    x_related = {n for n in needed if re.match(r"lib(xcb|X11|xkbcommon|EGL|GL\.)", n)}
+    assert x_related and x_related <= {lib.soname for lib in XCB_LIBRARIES}, x_related - {lib.soname for lib in XCB_LIBRARIES}
