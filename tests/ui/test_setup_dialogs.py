@@ -243,3 +243,33 @@ def test_empty_catalog_offers_new_product_and_shows_it_once_made(qtbot, tasks, u
         form.save()
     qtbot.waitUntil(lambda: view.model.total == 1 and tasks.pending == 0, timeout=10_000)
     assert view.results.currentWidget() is view.table and not button.isVisible()
+
+
+def test_a_location_added_shows_in_the_inventory_filter_when_it_is_next_shown(qtbot, tasks, ui_settings, sqlite_db,  # type: ignore[no-untyped-def]
+                                                                             sqlite_actor, connected_context) -> None:
+    from backoffice.config import ProfileStore
+    from backoffice.secrets import SecretStore
+    from backoffice.ui.main_window import MainWindow
+
+    window = MainWindow(connected_context(sqlite_db, sqlite_actor), tasks, settings=ui_settings,
+                        profiles=ProfileStore(), secrets=SecretStore())
+    qtbot.addWidget(window)
+    window.show()
+    window.show_view("inventory")
+    inventory_view = window.view("inventory")
+    qtbot.waitUntil(lambda: not inventory_view.is_loading() and tasks.pending == 0, timeout=10_000)
+    choices = inventory_view.filters.location
+    assert [choices.itemText(i) for i in range(1, choices.count())] == []
+    window.show_view("products")
+    window.locations_action.trigger()
+    dialog = window.locations_dialog
+    idle(qtbot, tasks)
+    dialog.start_add()
+    dialog.code.setText("WH1")
+    dialog.name.setText("Main warehouse")
+    dialog.save_form()
+    idle(qtbot, tasks)
+    dialog.reject()
+    window.show_view("inventory")
+    qtbot.waitUntil(lambda: not inventory_view.is_loading() and tasks.pending == 0, timeout=10_000)
+    assert [choices.itemText(i) for i in range(1, choices.count())] == ["WH1 · Main warehouse"]

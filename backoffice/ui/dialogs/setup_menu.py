@@ -73,13 +73,36 @@ def _open(window: QMainWindow, attribute: str, make: Any) -> Any:
     return dialog
 
 
+# Views that show locations or categories (their pickers and filters), refreshed after a set-up write.
+_AFFECTED_VIEWS = ("products", "inventory", "transfers", "purchasing")
+
+
 def _reload_views(window: QMainWindow) -> None:
-    """After a write, the Products grid (new rows, new categories in its filters) reloads if it shows
-    and holds no staged edits; other views read locations and categories again when next shown."""
-    view = getattr(window, "views", {}).get("products")
-    model = getattr(view, "model", None)
-    if view is not None and view.isVisible() and not getattr(model, "pending", None) and hasattr(view, "refresh"):
-        view.refresh()
+    """After a set-up write, the views that list locations or categories read them again: the one on
+    screen now, the others when they are next shown. The Products grid is left alone while it holds
+    staged edits (a reload would not lose them, but it would move the rows under the user)."""
+    stale: set[str] = getattr(window, "_setup_stale_views", None) or set()
+    if not hasattr(window, "_setup_stale_views"):
+        window.view_changed.connect(lambda key: _refresh_if_stale(window, key))
+    window._setup_stale_views = stale
+    views = getattr(window, "views", {})
+    for key in _AFFECTED_VIEWS:
+        if key in views:
+            stale.add(key)
+    for key in _AFFECTED_VIEWS:
+        if key in views and views[key].isVisible():
+            _refresh_if_stale(window, key)
+
+
+def _refresh_if_stale(window: QMainWindow, key: str) -> None:
+    stale: set[str] = getattr(window, "_setup_stale_views", set())
+    view = getattr(window, "views", {}).get(key)
+    if key not in stale or view is None or not hasattr(view, "refresh"):
+        return
+    if getattr(getattr(view, "model", None), "pending", None):
+        return   # staged edits in the grid: it refreshes when they are applied or discarded
+    stale.discard(key)
+    view.refresh()
 
 
 def open_locations(window: QMainWindow) -> Any:
