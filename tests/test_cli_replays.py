@@ -91,3 +91,21 @@ def test_changeset_revert_retried_with_its_op_id_reverts_once(runner, db, actor,
     assert again.stdout.split(" (already")[0] == first.stdout.rstrip(".\n") and "nothing changed" in again.stdout
     with db.read() as session:
         assert sorted(str(p) for p in session.scalars(select(Variant.price))) == ["25.00", "25.00"]
+
+
+def test_an_upload_with_unmatched_files_retried_exits_0_and_adds_nothing(runner, db, actor, shop, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "store"
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    noisy_jpeg(photos / "linen-tee.jpg", (600, 400))
+    noisy_jpeg(photos / "nobody-knows.jpg", (600, 400), seed=3)
+    runner.invoke(main, ["users", "add", "tester", "--role", "merchandiser", "--db",
+                         db.url.render_as_string(hide_password=False)])
+    args = ("images", "upload", str(photos), "--image-store", str(store), "--op-id", "up-2")
+    first = run(runner, db, *args)
+    assert first.exit_code == 1 and "1 file was not added" in first.stderr
+    before = state(db, store)
+    again = run(runner, db, *args)
+    assert again.exit_code == 0 and state(db, store) == before
+    assert "Added 1 image, 0 already there, 0 failed" in again.stdout and "already applied" in again.stdout
+    assert "not added by the first run with this operation id" in again.stderr

@@ -109,7 +109,10 @@ def upload(obj: Context, paths: tuple[str, ...], product_handle: str | None, pat
                f"web versions save {describe_size(max(0, result.bytes_saved))}"
                + (REPLAY_NOTE if replayed else "") + ".")
     not_added += len(result.failed)
-    if not_added:
+    if not_added and replayed:   # a retry: the first run reported these files (and exited 1); nothing ran now
+        click.echo(f"backoffice: note: {not_added} file{'s were' if not_added != 1 else ' was'} not added by the "
+                   "first run with this operation id (see the list above)", err=True)
+    elif not_added:
         click.echo(f"backoffice: error: {not_added} file{'s were' if not_added != 1 else ' was'} not added "
                    "(see the list above)", err=True)
         click.get_current_context().exit(EXIT_ERROR)
