@@ -416,11 +416,11 @@ def _lock_location(session: Session, location_id: int, expected_version: int | N
 
 
 def _location_usage(session: Session, loc: Location) -> tuple[int, int, int]:
-    """(units on hand or reserved there, variants holding them, open documents naming it)."""
+    """(units on hand there (reserved ones are among them), variants holding them, open documents naming it)."""
     from backoffice.models import PurchaseOrder, PurchaseOrderState, Transfer, TransferState
 
     units, variants = session.execute(
-        select(func.coalesce(func.sum(StockLevel.on_hand + StockLevel.reserved), 0), func.count())
+        select(func.coalesce(func.sum(StockLevel.on_hand), 0), func.count())
         .where(StockLevel.location_id == loc.id, (StockLevel.on_hand > 0) | (StockLevel.reserved > 0))
     ).one()
     open_transfers = session.scalar(select(func.count()).select_from(Transfer).where(
