@@ -50,6 +50,13 @@ def test_a_location_holding_stock_cannot_be_archived(db: Database, actor: Actor,
     inventory.post_moves(db, actor, operation_id="in-1", reason="receipt",
                          lines=[MoveLine(store.variant_ids[0], store.locations["SUP"], wh, 7),
                                 MoveLine(store.variant_ids[1], store.locations["SUP"], wh, 3)])
+    from sqlalchemy import update
+
+    from backoffice.models import StockLevel
+
+    with db.write() as session:   # 2 of the 7 promised to an order: still 10 units there, not 12
+        session.execute(update(StockLevel).where(StockLevel.variant_id == store.variant_ids[0],
+                                                 StockLevel.location_id == wh).values(reserved=2))
     with pytest.raises(ValidationError) as refused:
         inventory.archive_location(db, actor, wh)
     assert str(refused.value) == ("location WH1 stock: holds 10 units of 2 variants; transfer or adjust them to zero "
