@@ -1,9 +1,9 @@
 """Benchmark: peak memory of checking (dry run) a 2M-row product CSV, which must not grow with the file.
 
-    python benchmarks/import_memory.py [--rows 2000000] [--url URL] [--keep DIR]
+    python benchmarks/import_memory.py [--rows 2000000] [--per-product 10] [--url URL] [--keep DIR]
 
-Writes a native CSV of ``--rows`` rows (products of 10 variants: handle, title, vendor, sku, price,
-about 55 bytes a row, so 2M rows ≈ 110 MB), then in a fresh Python process reads it with
+Writes a native CSV of ``--rows`` rows (products of ``--per-product`` variants: handle, title, vendor,
+sku, price; about 37 bytes a row), then in a fresh Python process reads it with
 ``read_products_file`` and checks it with ``dry_run`` against an empty store (SQLite in a temporary
 folder, or the PostgreSQL database of ``--url``, whose products must not use the benchmark's SKUs), and
 prints the process's peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) next to the
@@ -47,15 +47,15 @@ print(json.dumps({"start_kb": start, "imported_kb": imported,
 """
 
 
-def write_file(path: Path, rows: int) -> Path:
+def write_file(path: Path, rows: int, per_product: int = 10) -> Path:
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(HEADER)
         for i in range(rows):
-            p = i // 10
-            first = i % 10 == 0
+            p = i // per_product
+            first = i % per_product == 0
             w.writerow([f"mem-{p:07d}", f"Memory Tee {p}" if first else "", VENDORS[p % 4] if first else "",
-                        f"MEM-{p:07d}-{i % 10}", f"{19 + p % 80}.{i % 10}9"])
+                        f"MEM-{p:07d}-{i % per_product}", f"{19 + p % 80}.{i % 10}9"])
     return path
 
 
@@ -68,6 +68,7 @@ def measure(path: Path, url: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--per-product", type=int, default=10, help="variants per product (1: every row a product)")
     ap.add_argument("--url", default=None, help="a database to check against (default: a new SQLite store)")
     ap.add_argument("--keep", default=None, help="folder for the files (default: a temporary one)")
     args = ap.parse_args()
@@ -83,7 +84,7 @@ def main() -> None:
         results = []
         for rows in (args.rows // 10, args.rows):
             started = time.perf_counter()
-            path = write_file(folder / f"products-{rows}.csv", rows)
+            path = write_file(folder / f"products-{rows}.csv", rows, args.per_product)
             print(f"{rows:,} rows: {path.stat().st_size / 1e6:.1f} MB written in {time.perf_counter() - started:.1f} s")
             r = measure(path, url)
             results.append((rows, r))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 from collections import defaultdict
 from decimal import Decimal
 from operator import itemgetter
@@ -130,6 +131,64 @@ def _utc(t: Any) -> Any:
 
 
 # -- the planner ----------------------------------------------------------------------------------------
+class _ProductSpill:
+    """A dry run's per-product state (first row, new variants, oldest version, merged cells and the rows
+    they came from) kept in the row store's SQLite file between chunks, so that a file of two million
+    one-variant products needs no more memory than one of a thousand. Before a chunk, the states of the
+    products it names are loaded into the planner's dicts; after it, they are written back."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        conn.execute("DROP TABLE IF EXISTS p")
+        conn.execute("CREATE TABLE p (handle TEXT PRIMARY KEY, first_row INTEGER, new INTEGER, pversion INTEGER,"
+                     " merged TEXT, origin TEXT)")
+
+    def _fill(self, pl: Planner, rows: list[tuple]) -> None:
+        for handle, first, new, pversion, merged, origin in rows:
+            if first is not None:
+                pl.first_row[handle] = first
+            if new:
+                pl.new_rows[handle] = new
+            if pversion is not None:
+                pl.product_version[handle] = pversion
+            if merged is not None:
+                pl.merged[handle] = json.loads(merged)
+                pl.origin[handle] = json.loads(origin)
+
+    def load(self, pl: Planner, handles: set[str]) -> None:
+        keys = sorted(h for h in handles if h)
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            self._fill(pl, self.conn.execute(
+                f"SELECT handle, first_row, new, pversion, merged, origin FROM p WHERE handle IN "
+                f"({','.join('?' * len(part))})", part).fetchall())
+
+    def save(self, pl: Planner) -> None:
+        handles = set(pl.first_row) | set(pl.new_rows) | set(pl.product_version) | set(pl.merged)
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO p VALUES (?, ?, ?, ?, ?, ?)",
+            ((h, pl.first_row.get(h), pl.new_rows.get(h) or 0, pl.product_version.get(h),
+              json.dumps(pl.merged[h], ensure_ascii=False) if h in pl.merged else None,
+              json.dumps(pl.origin[h]) if h in pl.merged else None) for h in handles))
+        for d in (pl.first_row, pl.new_rows, pl.product_version, pl.merged, pl.origin):
+            d.clear()
+
+    def parts(self, pl: Planner, size: int) -> Any:
+        """The products to plan, ``size`` at a time (by their first row), their state loaded."""
+        self.conn.execute("CREATE INDEX IF NOT EXISTS p_first ON p (first_row)")
+        after = 0
+        while True:
+            rows = self.conn.execute("SELECT handle, first_row, new, pversion, merged, origin FROM p"
+                                     " WHERE first_row > ? ORDER BY first_row LIMIT ?", (after, size)).fetchall()
+            if not rows:
+                return
+            for d in (pl.first_row, pl.new_rows, pl.product_version, pl.merged, pl.origin):
+                d.clear()
+            self._fill(pl, rows)
+            after = rows[-1][1]
+            yield [r[0] for r in rows]
+
+
 class Planner:
     """``lock``: the plan is made inside the import's write transaction: the store's variants that the
     file names are read locked (in id order), so the changeset can take their values as read.
@@ -473,10 +532,15 @@ class Planner:
         self.first_row: dict[str, int] = {}
         # handle -> its new variants' values (an import), or how many there are (a dry run)
         self.new_rows: dict[str, Any] = defaultdict(list) if self.keep else defaultdict(int)
+        self.new_variant_count = 0
+        # a dry run of a file spilled to disk keeps the products' state there too, between chunks
+        self.spill = _ProductSpill(self.p.store.connection) if not self.keep and self.p.store.spilled else None
         total = max(1, self.p.data_rows)
         for chunk in self.p.store.chunks(CHUNK_ROWS):
             self.steps.within(0.9 * chunk.start / total)
             self._plan_chunk(chunk, plan)
+            if self.spill is not None:
+                self.spill.save(self)
             self.rows = self.nums = chunk = None   # type: ignore[assignment]
             if self.p.store.spilled:
                 gc.collect(0)   # the collector is paused while planning (no_gc): free this chunk's cycles (young)
@@ -487,8 +551,7 @@ class Planner:
         self.steps.within(0.9)
         self._plan_products(plan)
         self.report.new_products = len(plan.new_products) if self.keep else self.report.new_products
-        self.report.new_variants = sum(len(v) for v in self.new_rows.values()) if self.keep else sum(
-            self.new_rows.values())
+        self.report.new_variants = self.new_variant_count
         attrs = self.attrs
         if attrs is not None:
             self.report.new_attributes = list(plan.new_attributes.values())
@@ -517,6 +580,8 @@ class Planner:
         file_pversions = self.versions("product_version") if product_cols else None
         # the stored variant's product matters for a row with a handle or product fields (a price list: no)
         existing = self.load_variants(sorted({skus[k] for k in good}), "handle" in cols or bool(product_cols))
+        if self.spill is not None:
+            self.spill.load(self, {h for h in handles if h in valid_handles} | {v[4] for v in existing.values()})
         need_options = any(options[k] for k in good)
         if need_options and self.attrs is None:
             self.attrs = OptionResolver(self.s, plan)
@@ -611,6 +676,7 @@ class Planner:
                     if expected is None or stored != expected:   # else: exactly as stored
                         self._check_options(num, sku, resolved, opts, parse_signature(stored), attrs)
             if ex is None:
+                self.new_variant_count += 1
                 if keep:
                     new_rows[handle].append(self._new_variant_values(k, skus, values, opts, resolved))
                 else:
@@ -708,11 +774,14 @@ class Planner:
         """Products in chunks of handles: new ones, changed ones (stale ones as conflicts), and the new
         variants' places (after the product's last variant)."""
         cols, product_cols, keep = self.cols, self.product_cols, self.keep
-        handles = list(self.first_row)
         seen, base, since = self.seen, self.baseline, self.changed_since
         new_products = 0
-        for start in range(0, len(handles), CHUNK):
-            part = handles[start:start + CHUNK]
+        if self.spill is not None:
+            parts = self.spill.parts(self, CHUNK)
+        else:
+            handles = list(self.first_row)
+            parts = (handles[start:start + CHUNK] for start in range(0, len(handles), CHUNK))
+        for part in parts:
             products, tags = self.load_products(sorted(part), "tags" in cols)
             ids = sorted(products[h][1] for h in part if h in products and h in self.new_rows)
             last_position: dict[int, int] = {}

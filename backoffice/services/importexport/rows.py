@@ -113,6 +113,11 @@ class RowStore:
     def spilled(self) -> bool:
         return self._db is not None
 
+    @property
+    def connection(self) -> sqlite3.Connection | None:
+        """The temporary SQLite file of a spilled store (the planner keeps its own tables there too)."""
+        return self._db
+
     def chunks(self, size: int = CHUNK_ROWS) -> Iterator[Chunk]:
         if self._db is None:
             for start in range(0, self._n, size):
