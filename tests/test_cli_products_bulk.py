@@ -174,3 +174,16 @@ def test_variants_bulk_lists_below_cost_rows_and_needs_the_flag(db: Database, st
     allowed = run(db, "variants", "bulk", "--set", "price=20.00", "--product", "merino-crew", "--allow-below-cost")
     assert allowed.exit_code == 0, allowed.output + allowed.stderr
     assert prices(db, store.product.entity_id) == {"MC-S": "20.00", "MC-M": "20.00", "MC-L": "20.00"}
+
+
+@pytest.mark.parametrize("args,header,sample", [
+    (("--set", "price=-10%", "--round", "0.05"), "Price: lower by 10 %, then round to a multiple of 0.05", "59.99 → 54.00"),
+    (("--set", "price=+2.5"), "Price: add 2.50", "59.99 → 62.49"),
+    (("--set", "compare_at=79.00"), "Compare-at price: set to 79.00", "— → 79.00"),
+    (("--set", "cost=-1"), "Cost: subtract 1.00", "21.00 → 20.00"),
+])
+def test_money_changes_read_as_the_dialog_writes_them(db: Database, store, args, header, sample) -> None:
+    result = run(db, "products", "bulk", "--vendor", "Norda", *args, "--dry-run")
+    assert result.exit_code == 0, result.output + result.stderr
+    assert result.output.splitlines()[0] == f"{header} · 3 variants matching vendor Norda"
+    assert sample in result.output
