@@ -25,7 +25,8 @@ MEASURE_LIMIT = 20_000  # rows measured at a reset (pages measure the rows they 
 
 
 class MiddleElideDelegate(QStyledItemDelegate):
-    """Draws the cell's text elided in the middle, and shows the whole text as a tooltip when it is cut."""
+    """Draws the cell's text elided in the middle, and shows the whole text as a tooltip when it is cut
+    (followed by the model's own tooltip, if it has one)."""
 
     def initStyleOption(self, option: QStyleOptionViewItem, index: Index) -> None:
         super().initStyleOption(option, index)
@@ -36,7 +37,8 @@ class MiddleElideDelegate(QStyledItemDelegate):
         if event.type() == QEvent.Type.ToolTip and index.isValid():
             text = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
             if text and option.fontMetrics.horizontalAdvance(text) + CELL_PADDING > option.rect.width():
-                QToolTip.showText(event.globalPos(), text, view)
+                own = index.data(Qt.ItemDataRole.ToolTipRole)   # the model's own tooltip comes after the SKU
+                QToolTip.showText(event.globalPos(), f"{text}\n{own}" if own else text, view)
                 return True
         return super().helpEvent(event, view, option, index)
 
