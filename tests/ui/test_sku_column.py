@@ -71,3 +71,25 @@ def test_a_reset_shrinks_the_column_to_the_new_rows(qtbot) -> None:  # type: ign
     opt = QStyleOptionViewItem()
     fitter.delegate.initStyleOption(opt, model.index(0, 0))
     assert opt.textElideMode == Qt.TextElideMode.ElideMiddle
+
+
+def test_a_cut_sku_shows_whole_in_its_tooltip(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+
+    sku = "VERY-LONG-PRODUCT-HANDLE-WITH-MANY-WORDS-IN-IT-RED-XXL"
+    table, model = table_of(qtbot, [sku])
+    model.item(0, 0).setToolTip("only 3 available")
+    table.show()
+    fitter = fit_sku_column(table, 0, maximum=150)
+    index = model.index(0, 0)
+    option = QStyleOptionViewItem()
+    option.font = table.font()
+    option.fontMetrics = QFontMetrics(table.font())
+    option.rect = table.visualRect(index)
+    event = QHelpEvent(QEvent.Type.ToolTip, option.rect.center(), table.viewport().mapToGlobal(option.rect.center()))
+    assert fitter.delegate.helpEvent(event, table, option, index)
+    qtbot.waitUntil(QToolTip.isVisible, timeout=2_000)
+    assert QToolTip.text() == f"{sku}\nonly 3 available"
+    QToolTip.hideText()
