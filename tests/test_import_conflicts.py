@@ -225,6 +225,7 @@ def test_changed_since_makes_rows_changed_after_that_time_stale(shop: Database, 
     path = write_csv(tmp_path / "p.csv", ["sku", "price"], [["PL-5", "10.00"], ["PL-6", "11.00"]])
     report = ie.dry_run(shop, ie.read_products_file(path), changed_since=since)
     assert [(c.row, c.label) for c in report.conflicts] == [(2, "PL-5")] and report.updated_variants == 1
+    assert report.changed_since_rows == 1 and any("1 row of the file name variants changed" in n for n in report.notes)
     earlier = ie.dry_run(shop, ie.read_products_file(path), changed_since=now + dt.timedelta(hours=1))
     assert not earlier.conflicts and earlier.updated_variants == 2
 

@@ -548,6 +548,12 @@ class Planner:
         if self.images:
             self.report.notes.append(f"{self.images:,} image URL{'s' if self.images != 1 else ''} not imported "
                                      "(add images in Backoffice's image library)")
+        if self.changed_since is not None:
+            n = self.report.changed_since_rows
+            self.report.notes.append(
+                f"{n:,} row{'s' if n != 1 else ''} of the file name variants changed in the store since "
+                f"{_when(self.changed_since)}; cells that differ from the store on those rows are conflicts, "
+                "the others change nothing")
         self.steps.within(0.9)
         self._plan_products(plan)
         self.report.new_products = len(plan.new_products) if self.keep else self.report.new_products
@@ -684,6 +690,8 @@ class Planner:
                 continue
             if seen is not None:
                 seen.variants[start + k] = ex[2]
+            if since is not None and ex[_UPDATED_AT] is not None and _utc(ex[_UPDATED_AT]) > since:
+                self.report.changed_since_rows += 1
             diff = {}
             for key, column, pos in fields:
                 v = column[k]
