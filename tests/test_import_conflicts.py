@@ -355,3 +355,40 @@ def test_stale_xlsx_and_shopify_exports_see_conflicts_too(shop: Database, actor:
     result = ie.apply_import(shop, actor, ie.read_products_file(path), on_conflict="skip")
     assert result.changeset_id is None and result.conflict_rows == 1
     assert prices(shop)["PL-1"] == Decimal("12.00") and prices(shop)["PL-3"] == Decimal("13.00")
+
+
+@pytest.mark.postgres
+def test_conflicts_on_the_set_based_path_too(pg_db: Database, monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    """PostgreSQL writes big batches of variants through a staging table: the same conflicts there."""
+    monkeypatch.setattr(changesets, "SET_BASED_MIN_ROWS", 0)
+    actor = ensure_user(pg_db, "tester")
+    catalog.create_product(pg_db, actor, values={"handle": "plain-tee", "title": "Plain Tee", "status": "active"},
+                           variants=[{"sku": s, "price": "10.00"} for s in SKUS])
+    first = write_csv(tmp_path / "a.csv", ["sku", "price"], [[s, "20.00"] for s in SKUS[:4]])
+    second = write_csv(tmp_path / "b.csv", ["sku", "price"], [[s, "30.00"] for s in SKUS[2:]])
+    parsed_a, parsed_b = ie.read_products_file(first), ie.read_products_file(second)
+    checked_a, checked_b = ie.dry_run(pg_db, parsed_a), ie.dry_run(pg_db, parsed_b)
+    ie.apply_import(pg_db, actor, parsed_a, baseline=checked_a)
+    with pytest.raises(ie.ImportConflicts) as refused:
+        ie.apply_import(pg_db, actor, parsed_b, baseline=checked_b)
+    assert sorted(c.label for c in refused.value.report.conflicts) == ["PL-3", "PL-4"]
+    result = ie.apply_import(pg_db, actor, parsed_b, baseline=checked_b, on_conflict="skip")
+    assert (result.updated_variants, result.conflict_rows) == (2, 2)
+    assert [prices(pg_db)[s] for s in SKUS] == [Decimal(p) for p in ("20.00",) * 4 + ("30.00",) * 2]
+
+
+def test_the_error_report_of_a_file_read_to_disk(db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import openpyxl
+
+    monkeypatch.setattr(rows_module, "SPILL_ROWS", 3)
+    monkeypatch.setattr(rows_module, "SPILL_CHARS", 0)
+    path = write_csv(tmp_path / "bad.csv", ["handle", "title", "sku", "price"],
+                     [["tee", "Tee", f"T-{i}", "x" if i == 5 else "1.00"] for i in range(8)])
+    parsed = ie.read_products_file(path)
+    report = ie.dry_run(db, parsed)
+    assert parsed.store.spilled and [(p.row, p.column) for p in report.problems] == [(7, "price")]
+    ie.write_error_report(report, parsed, tmp_path / "report.xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "report.xlsx")["Rows"]
+    assert [sheet.cell(r, 3).value for r in range(2, 10)] == [f"T-{i}" for i in range(8)]
+    assert "price" in sheet.cell(7, 5).value and sheet.cell(6, 5).value is None
