@@ -392,3 +392,20 @@ def test_the_error_report_of_a_file_read_to_disk(db: Database, tmp_path: Path, m
     sheet = openpyxl.load_workbook(tmp_path / "report.xlsx")["Rows"]
     assert [sheet.cell(r, 3).value for r in range(2, 10)] == [f"T-{i}" for i in range(8)]
     assert "price" in sheet.cell(7, 5).value and sheet.cell(6, 5).value is None
+
+
+def test_export_with_many_attributes_round_trips(db: Database, actor: Actor, tmp_path: Path) -> None:
+    """More attributes than the export joins one by one: options aggregated per variant instead."""
+    codes = [f"attr{i}" for i in range(10)]
+    for code in codes:
+        catalog.create_attribute(db, actor, code=code, name=code.title(), values=["a", "b"])
+    catalog.create_product(db, actor, values={"handle": "wide", "title": "Wide", "status": "active"},
+                           variants=[{"sku": f"W-{v}", "price": "3.00", "options": {c: v for c in codes}}
+                                     for v in ("a", "b")])
+    for fmt in ("csv", "shopify", "xlsx"):
+        path = tmp_path / ("w.xlsx" if fmt == "xlsx" else f"w-{fmt}.csv")
+        assert ie.export_products(db, path, fmt) == 2
+        parsed = ie.read_products_file(path)
+        assert "version" in parsed.columns
+        report = ie.dry_run(db, parsed)
+        assert report.ok and report.changed_rows == 0, (fmt, report.problems)

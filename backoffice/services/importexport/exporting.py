@@ -328,7 +328,8 @@ def _copy_csv(session: Session, tmp: Path, f: VariantFilter, cats: dict[int, str
     labels = ["pid", "handle", "title", "description", "vendor", "product_type", "status", "category", "seo_title",
               "seo_description", "sku", "barcode", "price", "compare_at_price", "cost", "weight_grams",
               "variant_status", "tags", "names", "vals", "position", "variant_id", "version", "product_version"]
-    labels += [f"a{i}" for i in range(1, len(attrs) + 1)]
+    if 0 < len(attrs) <= MAX_JOINED_ATTRIBUTES:   # (see _pg_select: one column per attribute only then)
+        labels += [f"a{i}" for i in range(1, len(attrs) + 1)]
 
     def t(x: str) -> str:
         return PG_NEUTRALISE.format(x=x)
