@@ -154,7 +154,13 @@ def generate_demo(db: Database, actor: Actor, *, products: int, seed: int = 42,
 
 def _write(db: Database, actor: Actor, builder: _Builder, plan: list[tuple[str, str, Callable[[], _Table]]],
            sink_cls: type[_Sink], steps: _Steps, started: float, seed: int, anchor: dt.date) -> DemoSummary:
-    with db.write() as session, contextlib.closing(_built_ahead(plan)) as tables:
+    def waiting() -> None:
+        steps.check()
+        done, total = builder.photo_progress
+        if steps.key == "product_images" and total:
+            steps.say(f"Making product photos… {done} of {total}")
+
+    with db.write() as session, contextlib.closing(_built_ahead(plan, waiting)) as tables:
         sink = sink_cls(session)
         steps.begin("prepare", "Preparing the database…")
         sink.lock(_ALL_TABLES)
@@ -213,7 +219,7 @@ class _Steps:
         self.progress, self.cancel, self.weights = progress, cancel, weights
         self.total = sum(weights.values())
         self.done_weight = self.current = self.reported = 0.0
-        self.text = ""
+        self.text = self.key = ""
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel():
@@ -221,10 +227,17 @@ class _Steps:
 
     def begin(self, key: str, text: str) -> None:
         self.check()
+        self.key = key
         self.done_weight += self.current
         self.current = self.weights.get(key, 0.0)
         self.text = text
         self._report(self.done_weight / self.total)
+
+    def say(self, text: str) -> None:
+        """New words for the current step, at the progress already reported (nothing if unchanged)."""
+        if text != self.text:
+            self.text = text
+            self._report(self.reported)
 
     def within(self, fraction: float) -> None:
         """``fraction`` of the current step is done."""
@@ -243,9 +256,11 @@ class _Steps:
             self.progress(1.0, "Demo store ready")
 
 
-def _built_ahead(tables: Sequence[tuple[str, str, Callable[[], _Table]]]) -> Iterator[_Table]:
+def _built_ahead(tables: Sequence[tuple[str, str, Callable[[], _Table]]],
+                 waiting: Callable[[], None] | None = None) -> Iterator[_Table]:
     """Build each table in a background thread while the previous one is being written, so the database
-    never waits for numpy (one builder thread, in order: the data does not depend on the timing)."""
+    never waits for numpy (one builder thread, in order: the data does not depend on the timing).
+    ``waiting()`` is called every 0.2 s while the next table is not ready (progress, cancellation)."""
     ready: queue.Queue[Any] = queue.Queue(maxsize=1)
     stop = threading.Event()
 
@@ -262,7 +277,15 @@ def _built_ahead(tables: Sequence[tuple[str, str, Callable[[], _Table]]]) -> Ite
     worker = threading.Thread(target=produce, name="demo-builder", daemon=True)
     worker.start()
     try:
-        while (item := ready.get()) is not None:
+        while True:
+            try:
+                item = ready.get(timeout=0.2)
+            except queue.Empty:
+                if waiting is not None:
+                    waiting()
+                continue
+            if item is None:
+                break
             if isinstance(item, BaseException):
                 raise item
             yield item
@@ -769,6 +792,7 @@ class _Builder:
         self._photo_stop = threading.Event()
         self._photos: dict[tuple[str, str], dict[str, Any]] = {}
         self._photo_error: BaseException | None = None
+        self.photo_progress = (0, 0)  # (pictures made, pictures needed), updated by the photo thread
 
     def rng(self, stream: int) -> np.random.Generator:
         return np.random.Generator(np.random.PCG64([self.seed, stream]))
@@ -1336,10 +1360,13 @@ class _Builder:
         def cancelled() -> bool:
             return stop.is_set() or (user_cancel is not None and bool(user_cancel()))
 
+        def progressed(done: int, total: int) -> None:
+            self.photo_progress = (done, total)
+
         def run() -> None:
             try:
                 self._photos = make_photos(keys, str(self.image_store.root), workers=self.photo_workers,
-                                           cancel=cancelled)
+                                           cancel=cancelled, progress=progressed)
             except BaseException as exc:  # noqa: BLE001 - raised in the builder that needs the photos
                 self._photo_error = exc
 
