@@ -206,7 +206,12 @@ def test_ledger_invariant_holds(db: Database, actor: Actor) -> None:
         assert 0 < sum(q == 0 for q in on_hand) < 0.25 * len(on_hand)
         assert sum(1 <= q <= 3 for q in on_hand) > 0
         assert any(sl.low_stock_threshold is not None for sl in levels.values())
-        assert any(sl.reorder_point is not None for sl in levels.values())
+        # A hand-set reorder point sits only on a variant that sells (a buyer does not pin a minimum on a
+        # line that never moves), and it is the exception: replenishment computes the rest from demand.
+        sold = {m.variant_id for m in s.scalars(select(StockMove)) if kind[m.to_location_id] is LocationKind.CUSTOMER}
+        hand_set = [sl for sl in levels.values() if sl.reorder_point is not None]
+        assert len(hand_set) < 0.1 * len(levels)
+        assert all(sl.variant_id in sold for sl in hand_set)
         assert any(sl.on_hand <= sl.low_stock_threshold for sl in levels.values() if sl.low_stock_threshold is not None)
         ops = {op.id: op for op in s.scalars(select(StockOperation))}
         stocked = {loc for _, loc in levels}
@@ -600,3 +605,19 @@ def test_demo_state_tells_an_empty_store_a_demo_store_and_a_real_catalog_apart(d
     with db.write() as s:
         s.add(Product(handle="real-product", title="A real product"))
     assert demo_state(db) == "other"
+
+
+def test_demo_suggestions_order_only_what_sells(db: Database, actor: Actor) -> None:
+    """On the demo store, replenishment asks for nothing that does not sell, some variants carry a
+    hand-set reorder point, and a supplier's minimum never turns a need of one unit into months of stock
+    for most lines."""
+    from backoffice.services import replenishment
+
+    _generate(db, actor, seed=5, products=1000)
+    with db.read() as s:
+        hand_set = s.scalar(select(func.count()).select_from(StockLevel).where(StockLevel.reorder_point.is_not(None)))
+    lines = replenishment.suggest(db, as_of=ANCHOR)
+    assert lines and hand_set
+    assert [ln.sku for ln in lines if ln.daily_demand == 0] == []
+    moq_raised = [ln for ln in lines if ln.min_order_qty > max(ln.need, 1) and ln.min_order_qty > 1]
+    assert len(moq_raised) < 0.1 * len(lines)

@@ -1135,6 +1135,13 @@ class _Builder:
         has_alt = rng.random(P) < 0.33
         pack = np.array([1, 1, 2, 3, 6, 10, 12])[rng.integers(0, 7, P)]
         moq = pack * np.array([1, 2, 4, 5])[rng.integers(0, 4, P)]
+        # A supplier sells a slow line by the piece: packs and minimums fit about two months of a
+        # variant's sales (a bag that sells one a quarter is not bought sixty at a time).
+        monthly = np.bincount(self.v_product, weights=self._popularity(), minlength=P) * (
+            LINES_PER_PRODUCT * P * 1.3 / 24) / np.maximum(1, np.bincount(self.v_product, minlength=P))
+        cap = np.maximum(1, np.floor(2 * monthly)).astype(np.int64)
+        pack = np.where(pack <= cap, pack, 1)
+        moq = np.maximum(pack, np.where(moq <= cap, moq, pack * (cap // pack)))
         lead = rng.integers(5, 46, P).astype(np.int32)
         lead_null = rng.random(P) < 0.6
         vp = self.v_product
@@ -1274,7 +1281,9 @@ class _Builder:
         threshold = np.maximum(1, np.floor(mean * rng.uniform(0.12, 0.25, n))).astype(np.int64)
         reorder = threshold + np.maximum(1, np.floor(mean * rng.uniform(0.1, 0.3, n))).astype(np.int64)
         threshold_null = rng.random(n) >= 0.35
-        reorder_null = rng.random(n) >= 0.3
+        # A hand-set reorder point is rare (replenishment computes the rest from demand), and a buyer sets
+        # one only on a line that sells every week or so (three a month or more), one in four of those.
+        reorder_null = ~((monthly >= 3) & (rng.random(n) < 0.25))
         self.s_variant, self.s_location, self.s_qty = vi.astype(np.int64) + 1, self.stocked_locations[li], on_hand
         return _Table(
             "stock_levels",
