@@ -308,3 +308,45 @@ def test_bulk_dialog_shows_the_red_photo_on_every_red_variant(qtbot, sqlite_db, 
     wait_idle(qtbot, view, dialog)
     assert images.get_image(sqlite_db, red.id).variant_ids == ()
     dialog.close()
+
+
+def test_bulk_dialog_asks_before_pricing_variants_below_cost(qtbot, monkeypatch, sqlite_db, sqlite_actor, shop,  # type: ignore[no-untyped-def]
+                                                             open_view) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    from backoffice.services import changesets
+    from backoffice.services.bulk import Target
+    from backoffice.services.catalog_grid import VariantFilter
+
+    vs.generate(sqlite_db, sqlite_actor, GenerationRequest((shop["polo"],), {"size": ["M", "XL"]}, price="10.00"))
+    target = Target(filter=VariantFilter(product_ids=(shop["polo"],)))
+    vs.apply_bulk(sqlite_db, sqlite_actor, vs.plan_bulk(sqlite_db, "cost", "8.00", target))
+    before = len(changesets.list_changesets(sqlite_db))
+    view = open_view(sqlite_db, sqlite_actor)
+    dialog = view.open_bulk()
+    wait_idle(qtbot, view, dialog)
+    dialog.all_scope.setChecked(True)
+    dialog.option_attribute.setCurrentIndex(dialog.option_attribute.findData("size"))
+    dialog.option_value.setCurrentIndex(dialog.option_value.findText("XL"))
+    dialog.value.setText("7.50")
+    qtbot.mouseClick(dialog.preview_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    # a warning, not an error: the row is named with its price and cost, and Apply stays enabled
+    assert dialog.banner.property("level") == "warning"
+    assert "1 variant would be priced below its cost." in dialog.banner.text.text()
+    assert "SKU POLO-XL: €7.50 < €8.00" in dialog.banner.text.text()
+    assert dialog.apply_button.isEnabled()
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: asked.append(text)
+                        or QMessageBox.StandardButton.No)
+    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    assert len(asked) == 1 and "Apply the change anyway?" in asked[0]
+    assert len(changesets.list_changesets(sqlite_db)) == before            # refused: nothing written
+    assert skus(sqlite_db, shop["polo"])["POLO-XL"]["price"] == "10.00"
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, view, dialog)
+    assert skus(sqlite_db, shop["polo"])["POLO-XL"]["price"] == "7.50"
+    assert skus(sqlite_db, shop["polo"])["POLO-M"]["price"] == "10.00"
+    dialog.close()

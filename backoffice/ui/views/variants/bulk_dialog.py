@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -31,6 +32,7 @@ from backoffice.ui.views.products.dialog_parts import (
     before_after_colours,
     category_paths,
     format_count,
+    format_money,
     format_value,
     make_table,
     plural,
@@ -230,7 +232,30 @@ class VariantBulkDialog(QDialog):
                 lines.append(self.tr("…and {n} more: nothing is applied while any row is invalid").format(
                     n=format_count(len(invalid) - 6)))
             self.banner.show_message("\n".join(lines), "error")
+        elif isinstance(plan, Plan) and plan.below_cost:
+            self.banner.show_message(self.below_cost_text(plan) + " " + self.tr(
+                "You will be asked to confirm before it is applied.") + "\n" + self.below_cost_rows(plan, 6),
+                "warning")
         self.apply_button.setEnabled(plan.affected > 0 and not invalid)
+
+    def below_cost_text(self, plan: Plan) -> str:
+        return plural(len(plan.below_cost), self.tr("{n} variant would be priced below its cost."),
+                      self.tr("{n} variants would be priced below their cost."))
+
+    def below_cost_rows(self, plan: Plan, limit: int) -> str:
+        rows = [f"{label}: {format_money(price)} < {format_money(cost)}" for label, price, cost in plan.below_cost[:limit]]
+        if len(plan.below_cost) > limit:
+            rows.append(self.tr("…and {n} more").format(n=format_count(len(plan.below_cost) - limit)))
+        return "\n".join(rows)
+
+    def confirm_below_cost(self, plan: Plan) -> bool:
+        """Asks whether to apply a plan that prices variants below their cost (never blocked, always asked)."""
+        answer = QMessageBox.warning(
+            self, self.tr("Prices below cost"),
+            self.below_cost_text(plan) + "\n\n" + self.below_cost_rows(plan, 10) + "\n\n"
+            + self.tr("Apply the change anyway?"),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def apply(self) -> None:
         plan = self.plan
@@ -243,6 +268,10 @@ class VariantBulkDialog(QDialog):
             self.runner.write(lambda db, actor: vs.apply_image_assignment(db, actor, plan),
                               lambda r: self._applied(r, False))
         else:
+            if plan.below_cost and not self.confirm_below_cost(plan):
+                self.banner.show_message(self.below_cost_text(plan) + " " + self.tr("Nothing was applied."), "warning")
+                self.apply_button.setEnabled(True)
+                return
             self.runner.write(lambda db, actor: vs.apply_bulk(db, actor, plan), lambda r: self._applied(r, False))
 
     def _applied(self, result: Any, thresholds: bool) -> None:
