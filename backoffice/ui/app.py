@@ -60,8 +60,8 @@ class Gui:
         """Answer open prompts, cancel and drain background work, close the database (idempotent)."""
         self.prompter.cancel_all()
         self.tasks.shutdown()
-        if self.context.db is not None:
-            self.context.db.dispose()
+        if self.context.ops is not None:
+            self.context.ops.close()
 
 
 def start_gui(*, db_url: str, profile: Profile | None = None, username: str | None = None,

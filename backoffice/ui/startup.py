@@ -175,7 +175,7 @@ class Connector(QObject):
         self.target = target
         old = self.context.set_connecting(profile_name=target.profile_label(), target=describe_target(target.url))
         if old is not None:
-            self.tasks.run_in_background(old.dispose)
+            self.tasks.run_in_background(old.close)
         self.state = TaskState(tr("Connecting"), cancellable=False, parent=self)
         self.attempt_started.emit(self.state)
         secrets, prompt = self.secrets, self.prompt

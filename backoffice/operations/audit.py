@@ -1,0 +1,9 @@
+"""The audit area of the operations contract."""
+
+from __future__ import annotations
+
+from backoffice.operations.base import Area
+
+
+class AuditOperations(Area):
+    pass

@@ -1,0 +1,57 @@
+"""What every area of the contract shares: the errors it raises, the acting user, and the in-process
+plumbing (the database and the change notes of writes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
+
+from backoffice.operations.changes import Changes, record
+from backoffice.services.base import (
+    Actor,
+    ConflictError,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from backoffice.db import Database
+
+__all__ = ["Actor", "Area", "ConflictError", "NotFound", "PermissionDenied", "ProgressCallback",
+           "CancelCallback", "ServiceError", "ValidationError"]
+
+T = TypeVar("T")
+
+# The only callables that cross the contract: a remote implementation drives them from a job's status.
+ProgressCallback = Callable[[float | None, str | None], None]   # (fraction 0..1 or None, status text or None)
+CancelCallback = Callable[[], bool]                              # True once the user asked to stop
+
+
+class Area:
+    """One area of the contract, implemented in-process over the services.
+
+    Methods take and return plain values (dataclasses of str/int/Decimal/datetime/lists, JSON-safe), the
+    acting user is the one the operations were opened for, and writes take ``op_id`` (an operation id:
+    the same id twice writes once). A write notes what it changed with :meth:`changed` once it has
+    committed; nothing else of the database leaks out.
+    """
+
+    def __init__(self, db: Database, actor: Actor) -> None:
+        self._db = db
+        self._actor = actor
+
+    @property
+    def actor(self) -> Actor:
+        return self._actor
+
+    @staticmethod
+    def changed(changes: Changes) -> None:
+        record(changes)
+
+    def _write(self, call: Callable[[], T], changes: Changes | Callable[[T], Changes]) -> T:
+        """Run a service write and note its changes (computed from the result when a callable)."""
+        result = call()
+        record(changes(result) if callable(changes) else changes)
+        return result

@@ -1,0 +1,9 @@
+"""The catalog area of the operations contract."""
+
+from __future__ import annotations
+
+from backoffice.operations.base import Area
+
+
+class CatalogOperations(Area):
+    pass

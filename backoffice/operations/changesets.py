@@ -1,0 +1,9 @@
+"""The changesets area of the operations contract."""
+
+from __future__ import annotations
+
+from backoffice.operations.base import Area
+
+
+class ChangesetOperations(Area):
+    pass

@@ -1,0 +1,9 @@
+"""The importexport area of the operations contract."""
+
+from __future__ import annotations
+
+from backoffice.operations.base import Area
+
+
+class ImportExportOperations(Area):
+    pass

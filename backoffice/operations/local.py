@@ -1,0 +1,158 @@
+"""The in-process implementation of the contract: every area calls the services directly with one
+database and one acting user (what the desktop and the CLI do in direct-database mode)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from backoffice.operations.base import Actor
+
+if TYPE_CHECKING:
+    from backoffice.db import Database
+    from backoffice.operations.adjustments import AdjustmentOperations
+    from backoffice.operations.alerts import AlertOperations
+    from backoffice.operations.audit import AuditOperations
+    from backoffice.operations.bulk import BulkOperations
+    from backoffice.operations.catalog import CatalogOperations
+    from backoffice.operations.changesets import ChangesetOperations
+    from backoffice.operations.images import ImageOperations
+    from backoffice.operations.importexport import ImportExportOperations
+    from backoffice.operations.purchase_orders import PurchaseOrderOperations
+    from backoffice.operations.replenishment import ReplenishmentOperations
+    from backoffice.operations.reports import ReportOperations
+    from backoffice.operations.settings import SettingsOperations
+    from backoffice.operations.stock import StockOperations
+    from backoffice.operations.store import StoreOperations
+    from backoffice.operations.suppliers import SupplierOperations
+    from backoffice.operations.transfers import TransferOperations
+    from backoffice.operations.users import UserOperations
+    from backoffice.operations.variants import VariantOperations
+
+
+class LocalOperations:
+    """``ops.catalog.get_product(7)``, ``ops.transfers.ship("TR-000004", op_id=…)``: one attribute per area.
+
+    Areas are created on first use. The object is safe to use from worker threads (each call opens its
+    own session); :meth:`close` releases the connections (the owner calls it off the GUI thread).
+    """
+
+    remote = False
+
+    def __init__(self, db: Database, actor: Actor) -> None:
+        self._db = db
+        self.actor = actor
+
+    # -- about the connection ------------------------------------------------------------------------
+    @property
+    def target(self) -> str:
+        """Where the data lives, without a password: ``SQLite · /path`` or ``PostgreSQL · host/db``."""
+        from backoffice.operations.session import describe_target
+
+        return describe_target(self._db.url)
+
+    @property
+    def url(self) -> str:
+        return self._db.display_url()
+
+    def close(self) -> None:
+        self._db.dispose()
+
+    def with_actor(self, actor: Actor) -> LocalOperations:
+        """The same connection acting as another user (a login switch)."""
+        return LocalOperations(self._db, actor)
+
+    # -- the areas -----------------------------------------------------------------------------------
+    @cached_property
+    def catalog(self) -> CatalogOperations:
+        from backoffice.operations.catalog import CatalogOperations
+        return CatalogOperations(self._db, self.actor)
+
+    @cached_property
+    def bulk(self) -> BulkOperations:
+        from backoffice.operations.bulk import BulkOperations
+        return BulkOperations(self._db, self.actor)
+
+    @cached_property
+    def changesets(self) -> ChangesetOperations:
+        from backoffice.operations.changesets import ChangesetOperations
+        return ChangesetOperations(self._db, self.actor)
+
+    @cached_property
+    def importexport(self) -> ImportExportOperations:
+        from backoffice.operations.importexport import ImportExportOperations
+        return ImportExportOperations(self._db, self.actor)
+
+    @cached_property
+    def variants(self) -> VariantOperations:
+        from backoffice.operations.variants import VariantOperations
+        return VariantOperations(self._db, self.actor)
+
+    @cached_property
+    def images(self) -> ImageOperations:
+        from backoffice.operations.images import ImageOperations
+        return ImageOperations(self._db, self.actor)
+
+    @cached_property
+    def stock(self) -> StockOperations:
+        from backoffice.operations.stock import StockOperations
+        return StockOperations(self._db, self.actor)
+
+    @cached_property
+    def transfers(self) -> TransferOperations:
+        from backoffice.operations.transfers import TransferOperations
+        return TransferOperations(self._db, self.actor)
+
+    @cached_property
+    def adjustments(self) -> AdjustmentOperations:
+        from backoffice.operations.adjustments import AdjustmentOperations
+        return AdjustmentOperations(self._db, self.actor)
+
+    @cached_property
+    def alerts(self) -> AlertOperations:
+        from backoffice.operations.alerts import AlertOperations
+        return AlertOperations(self._db, self.actor)
+
+    @cached_property
+    def suppliers(self) -> SupplierOperations:
+        from backoffice.operations.suppliers import SupplierOperations
+        return SupplierOperations(self._db, self.actor)
+
+    @cached_property
+    def replenishment(self) -> ReplenishmentOperations:
+        from backoffice.operations.replenishment import ReplenishmentOperations
+        return ReplenishmentOperations(self._db, self.actor)
+
+    @cached_property
+    def purchase_orders(self) -> PurchaseOrderOperations:
+        from backoffice.operations.purchase_orders import PurchaseOrderOperations
+        return PurchaseOrderOperations(self._db, self.actor)
+
+    @cached_property
+    def reports(self) -> ReportOperations:
+        from backoffice.operations.reports import ReportOperations
+        return ReportOperations(self._db, self.actor)
+
+    @cached_property
+    def audit(self) -> AuditOperations:
+        from backoffice.operations.audit import AuditOperations
+        return AuditOperations(self._db, self.actor)
+
+    @cached_property
+    def users(self) -> UserOperations:
+        from backoffice.operations.users import UserOperations
+        return UserOperations(self._db, self.actor)
+
+    @cached_property
+    def settings(self) -> SettingsOperations:
+        from backoffice.operations.settings import SettingsOperations
+        return SettingsOperations(self._db, self.actor)
+
+    @cached_property
+    def store(self) -> StoreOperations:
+        """Locations, categories, the demo store, the schema: setting a store up."""
+        from backoffice.operations.store import StoreOperations
+        return StoreOperations(self._db, self.actor)
+
+
+Operations = LocalOperations   # the contract's shape; an HTTP implementation provides the same attributes

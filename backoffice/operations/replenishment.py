@@ -1,0 +1,9 @@
+"""The replenishment area of the operations contract."""
+
+from __future__ import annotations
+
+from backoffice.operations.base import Area
+
+
+class ReplenishmentOperations(Area):
+    pass

@@ -1,0 +1,9 @@
+"""The settings area of the operations contract."""
+
+from __future__ import annotations
+
+from backoffice.operations.base import Area
+
+
+class SettingsOperations(Area):
+    pass

@@ -1,0 +1,9 @@
+"""The variants area of the operations contract."""
+
+from __future__ import annotations
+
+from backoffice.operations.base import Area
+
+
+class VariantOperations(Area):
+    pass
