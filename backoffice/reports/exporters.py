@@ -20,7 +20,7 @@ import datetime as dt
 import math
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -829,3 +829,46 @@ def pdf_pages(result: ReportResult, *, rows_per_page: int = 32) -> Iterator[tupl
                 cell._loc = "right"  # noqa: SLF001 - matplotlib places a cell's text by its loc
         footer(page, number)
         yield page, end
+
+
+# -- a plain table (the rows a list view shows) ---------------------------------------------------------
+def write_table(path: str | Path, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str = "") -> int:
+    """Write ``rows`` under ``headers`` as CSV (UTF-8 with BOM, for spreadsheets) or XLSX by the file's
+    suffix; returns the number of rows. Call it in a worker."""
+    path = Path(path)
+    if path.suffix.lower() == ".xlsx":
+        from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet((title or "Sheet")[:31])
+        bold = Font(bold=True)
+        header_cells = []
+        for h in headers:
+            cell = WriteOnlyCell(sheet, value=h)
+            cell.font = bold
+            header_cells.append(cell)
+        sheet.append(header_cells)
+        for r in rows:
+            sheet.append([_table_cell_value(v) for v in r])
+        book.save(path)
+    else:
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(headers)
+            for r in rows:
+                writer.writerow([_table_csv_value(v) for v in r])
+    return len(rows)
+
+
+def _table_cell_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        local = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+        return local.astimezone().replace(tzinfo=None)  # spreadsheets have no time zones: local time
+    return value
+
+
+def _table_csv_value(value: Any) -> Any:
+    value = _table_cell_value(value)
+    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else value

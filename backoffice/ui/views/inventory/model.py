@@ -15,7 +15,8 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP, QModelIndex, Signal
 from backoffice.services.alerts import AlertRow
 from backoffice.services.stock_query import LedgerRow, StockRow
 from backoffice.ui import theme
-from backoffice.ui.views.inventory.common import _ROOT, Column, Index, RecordsModel, tr
+from backoffice.ui.views.inventory.common import tr
+from backoffice.ui.widgets.records import ROOT, Column, Index, RecordsModel
 
 LOW_BG = "#fff4e0"
 
@@ -101,10 +102,10 @@ class StockTableModel(RecordsModel):
                 return i
         return -1
 
-    def canFetchMore(self, parent: Index = _ROOT) -> bool:
+    def canFetchMore(self, parent: Index = ROOT) -> bool:
         return not parent.isValid() and self._has_more and not self._fetching and bool(self._rows)
 
-    def fetchMore(self, parent: Index = _ROOT) -> None:
+    def fetchMore(self, parent: Index = ROOT) -> None:
         if self.canFetchMore(parent):
             self._fetching = True
             self.more_requested.emit(self._rows[-1].key)
