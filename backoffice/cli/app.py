@@ -25,6 +25,7 @@ class Context:
     def __init__(self, db_url: str | None, profile: str | None, user: str | None) -> None:
         self.db_url_option, self.profile_option, self.user_option = db_url, profile, user
         self._db = None
+        self._ops = None
         self._profile = None
 
     def target(self) -> tuple[str, Any]:
@@ -49,6 +50,15 @@ class Context:
         username = (self.user_option or os.environ.get("BACKOFFICE_USER")
                     or (self._profile.username if self._profile else "") or current_os_username())
         return ensure_user(self.database(), username)
+
+    def operations(self, *, require_schema: bool = True):  # type: ignore[no-untyped-def]
+        """The operations contract over the chosen database, acting as the chosen user (opened once)."""
+        if self._ops is None:
+            from backoffice.operations.local import LocalOperations
+
+            database = self.database(require_schema=require_schema)
+            self._ops = LocalOperations(database, self.actor())
+        return self._ops
 
     def close(self) -> None:
         if self._db is not None:
