@@ -14,6 +14,7 @@ from backoffice.cli import (  # noqa: F401  (registers the commands)
     reports,
     stock,
     store,
+    transfers,
     variants,
 )
 from backoffice.cli.app import main

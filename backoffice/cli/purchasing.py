@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from backoffice.cli.app import Context, db_options, main
-from backoffice.cli.stock import OP_ID_HELP, _location, _parse_lines, _smtp_password, _variant_ids
+from backoffice.cli.lines import OP_ID_HELP, location_id, parse_lines, smtp_password, variant_ids
 
 PO_STATES = ("draft", "sent", "partial", "received", "closed", "cancelled")
 WRITE_OP_HELP = ("Operation id: run again with the same id and the first result is reported, nothing is written "
@@ -97,7 +97,7 @@ def suggest(obj: Context, location: str | None, create_drafts: bool, assume_yes:
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise click.UsageError(f"--as-of {as_of!r}: write the day as YYYY-MM-DD") from None
-    loc = _location(database, location) if location else None
+    loc = location_id(database, location) if location else None
     rows = replenishment.suggest(database, location_id=loc, as_of=day)
     if fmt == "json":
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
@@ -220,7 +220,7 @@ def settings_command(obj: Context, service_level: float | None, window_days: int
                                  "default_lead_time_days": default_lead_time, "max_cover_days": max_cover_days}.items()
                if v is not None}
     if fulfilment:
-        changes["fulfilment_location_id"] = _location(database, fulfilment)
+        changes["fulfilment_location_id"] = location_id(database, fulfilment)
     if changes:
         replay = _replayed(database, op_id)
         current = replenishment.save_settings(database, obj.actor(), replace(current, **changes), operation_id=op_id)
@@ -247,9 +247,9 @@ def override_command(obj: Context, sku: str, location: str, reorder_point: int |
     from backoffice.services import replenishment
 
     database = obj.database()
-    [(vid, _)] = _variant_ids(database, [(sku, 1)])
+    [(vid, _)] = variant_ids(database, [(sku, 1)])
     done = replenishment.set_overrides(database, obj.actor(), variant_id=vid,
-                                       location_id=_location(database, location), reorder_point=reorder_point,
+                                       location_id=location_id(database, location), reorder_point=reorder_point,
                                        order_up_to=order_up_to, operation_id=op_id)
     rop, upto = done["reorder_point"], done["order_up_to"]
     click.echo(f"{sku} at {location.upper()}: reorder point {rop if rop is not None else 'computed'}"
@@ -336,7 +336,7 @@ def item_command(obj: Context, supplier: str, sku: str, supplier_sku: str | None
 
     database = obj.database()
     s = suppliers.find_supplier(database, supplier)
-    [(vid, _)] = _variant_ids(database, [(sku, 1)])
+    [(vid, _)] = variant_ids(database, [(sku, 1)])
     values = {k: v for k, v in {"supplier_sku": supplier_sku, "unit_cost": cost, "min_order_qty": moq,
                                 "pack_size": pack, "lead_time_days": lead_time, "preferred": preferred}.items()
               if v is not None}
@@ -403,9 +403,9 @@ def po_create(obj: Context, supplier: str, destination: str, lines: tuple[str, .
 
     database = obj.database()
     s = suppliers.find_supplier(database, supplier)
-    parsed = _variant_ids(database, _parse_lines(lines))
+    parsed = variant_ids(database, parse_lines(lines))
     _show_order(purchase_orders.create_order(database, obj.actor(), supplier_id=s.id,
-                                             destination_location_id=_location(database, destination), lines=parsed,
+                                             destination_location_id=location_id(database, destination), lines=parsed,
                                              note=note, operation_id=op_id), as_json)
 
 
@@ -432,7 +432,7 @@ def po_send(obj: Context, ref: str, mail: bool, recipients: tuple[str, ...], sto
         smtp = settings.get_smtp(database)
         if not smtp.configured:
             raise click.ClickException("no mail server is set: run `backoffice stock mail-settings --host …` first")
-        order_mail = OrderMail(smtp, _smtp_password(smtp), tuple(recipients), store_name)
+        order_mail = OrderMail(smtp, smtp_password(smtp), tuple(recipients), store_name)
     sent = purchase_orders.send_order(database, obj.actor(), order.id, mail=order_mail, operation_id=op_id)
     _show_order(sent, as_json)
     if order_mail is not None and not as_json and not sent.replayed:
@@ -486,11 +486,11 @@ def po_receive(obj: Context, ref: str, lines: tuple[str, ...], everything: bool,
         quantities = {ln.variant_id: ln.outstanding for ln in order.lines if ln.outstanding > 0}
     else:
         quantities = {}
-        for vid, q in _variant_ids(database, _parse_lines(lines)):
+        for vid, q in variant_ids(database, parse_lines(lines)):
             quantities[vid] = quantities.get(vid, 0) + q
     result = purchase_orders.receive_order(database, obj.actor(), order.id, quantities=quantities,
                                            operation_id=op_id or uuid.uuid4().hex,
-                                           location_id=_location(database, location) if location else None,
+                                           location_id=location_id(database, location) if location else None,
                                            allow_over_receipt=over)
     _show_order(result, as_json)
 

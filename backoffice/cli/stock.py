@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 import uuid
 from typing import Any
@@ -16,58 +15,7 @@ from typing import Any
 import click
 
 from backoffice.cli.app import Context, db_options, main
-
-OP_ID_HELP = ("Operation id: the same id posted twice moves stock once (default: a new random id; give your "
-              "own in scripts so a retried command is safe).")
-
-
-def _parse_lines(lines: tuple[str, ...], *, signed: bool = False) -> list[tuple[str, int]]:
-    out = []
-    for i, spec in enumerate(lines, 1):
-        sku, sep, qty = spec.rpartition("=")
-        if not sep or not sku.strip():
-            raise click.UsageError(f"--line {i} {spec!r}: write it as SKU=QUANTITY")
-        try:
-            n = int(qty)
-        except ValueError:
-            raise click.UsageError(f"--line {i} {spec!r}: {qty!r} is not a whole number") from None
-        if not signed and n <= 0:
-            raise click.UsageError(f"--line {i} {spec!r}: the quantity must be greater than zero")
-        out.append((sku.strip(), n))
-    return out
-
-
-def _variant_ids(database: Any, lines: list[tuple[str, int]]) -> list[tuple[int, int]]:
-    from backoffice.services.transfers import find_variant_by_code
-
-    resolved, unknown = [], []
-    for sku, qty in lines:
-        found = find_variant_by_code(database, sku)
-        if found is None:
-            unknown.append(sku)
-        else:
-            resolved.append((found["variant_id"], qty))
-    if unknown:
-        raise click.ClickException(f"unknown SKU or barcode: {', '.join(unknown)}")
-    return resolved
-
-
-def _location(database: Any, code: str) -> int:
-    from backoffice.services.stock_query import location_by_code
-
-    return location_by_code(database, code)["id"]
-
-
-def _show_transfer(t: Any, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(t.to_dict(), indent=2))
-        return
-    note = " (already posted with this operation id: nothing moved)" if t.replayed else ""
-    click.echo(f"{t.number}  {t.state:<9}  {t.source} → {t.destination}  {t.total_quantity:,} units, "
-               f"{t.in_transit:,} in transit{note}")
-    for ln in t.lines:
-        click.echo(f"  {ln.sku:<24} qty {ln.quantity:>6,}  shipped {ln.shipped:>6,}  received {ln.received:>6,}"
-                   f"  lost {ln.lost:>4,}  returned {ln.returned:>4,}")
+from backoffice.cli.lines import OP_ID_HELP, location_id, parse_lines, smtp_password, variant_ids
 
 
 @main.group()
@@ -90,7 +38,7 @@ def levels(obj: Context, location: str | None, text: str, low: bool, zero: bool,
     from backoffice.services.stock_query import StockFilter, stock_page
 
     database = obj.database()
-    f = StockFilter(text=text, location_id=_location(database, location) if location else None, low_only=low,
+    f = StockFilter(text=text, location_id=location_id(database, location) if location else None, low_only=low,
                     zero_only=zero)
     writer = csv.writer(sys.stdout) if fmt == "csv" else None
     if writer:
@@ -123,148 +71,6 @@ def levels(obj: Context, location: str | None, text: str, low: bool, zero: bool,
         click.echo(json.dumps(rows_json, indent=2))
 
 
-# -- transfers ------------------------------------------------------------------------------------------
-@stock.group()
-def transfer() -> None:
-    """Create, ship, receive, close and cancel transfers between locations."""
-
-
-@transfer.command("create")
-@click.option("--from", "source", required=True, metavar="CODE", help="Source location code.")
-@click.option("--to", "destination", required=True, metavar="CODE", help="Destination location code.")
-@click.option("--line", "lines", multiple=True, required=True, metavar="SKU=QTY", help="A line (repeatable).")
-@click.option("--note", default="", help="A note on the transfer.")
-@click.option("--ship", is_flag=True, help="Ship it at once (stock leaves the source into transit).")
-@click.option("--op-id", default=None, help=OP_ID_HELP + " The same id given again returns the transfer it made.")
-@click.option("--json", "as_json", is_flag=True, help="Print the transfer as JSON.")
-@db_options
-@click.pass_obj
-def transfer_create(obj: Context, source: str, destination: str, lines: tuple[str, ...], note: str, ship: bool,
-                    op_id: str | None, as_json: bool) -> None:
-    """A draft transfer (and with --ship, shipped)."""
-    from backoffice.services import transfers
-
-    database, actor = obj.database(), obj.actor()
-    parsed = _variant_ids(database, _parse_lines(lines))
-    places = {"source_location_id": _location(database, source), "destination_location_id": _location(database, destination)}
-    if ship:  # one transaction: a refused shipment leaves no draft; a retry with --op-id ships once
-        t = transfers.create_and_ship(database, actor, **places, lines=parsed, note=note,
-                                      operation_id=op_id or uuid.uuid4().hex)
-    else:
-        t = transfers.create_transfer(database, actor, **places, lines=parsed, note=note, operation_id=op_id)
-    _show_transfer(t, as_json)
-
-
-@transfer.command("ship")
-@click.argument("ref")
-@click.option("--op-id", default=None, help=OP_ID_HELP)
-@click.option("--json", "as_json", is_flag=True)
-@db_options
-@click.pass_obj
-def transfer_ship(obj: Context, ref: str, op_id: str | None, as_json: bool) -> None:
-    """Ship transfer REF (number TR-… or id): every line leaves the source, all or nothing."""
-    from backoffice.services import transfers
-
-    database = obj.database()
-    t = transfers.find_transfer(database, ref)
-    _show_transfer(transfers.ship_transfer(database, obj.actor(), t.id, operation_id=op_id or uuid.uuid4().hex), as_json)
-
-
-@transfer.command("receive")
-@click.argument("ref")
-@click.option("--line", "lines", multiple=True, metavar="SKU=QTY", help="Units arriving now (repeatable).")
-@click.option("--all", "everything", is_flag=True, help="Receive everything still in transit.")
-@click.option("--op-id", default=None, help=OP_ID_HELP)
-@click.option("--json", "as_json", is_flag=True)
-@db_options
-@click.pass_obj
-def transfer_receive(obj: Context, ref: str, lines: tuple[str, ...], everything: bool, op_id: str | None,
-                     as_json: bool) -> None:
-    """Receive transfer REF in full (--all) or in part (--line SKU=QTY …)."""
-    from backoffice.services import transfers
-
-    if bool(lines) == everything:
-        raise click.UsageError("give either --all or one or more --line SKU=QTY")
-    database = obj.database()
-    t = transfers.find_transfer(database, ref)
-    if everything:
-        quantities = {ln.variant_id: ln.in_transit for ln in t.lines if ln.in_transit > 0}
-    else:
-        quantities = {}
-        for vid, q in _variant_ids(database, _parse_lines(lines)):
-            quantities[vid] = quantities.get(vid, 0) + q
-    result = transfers.receive_transfer(database, obj.actor(), t.id, quantities=quantities,
-                                        operation_id=op_id or uuid.uuid4().hex)
-    _show_transfer(result, as_json)
-
-
-@transfer.command("close")
-@click.argument("ref")
-@click.option("--shortfall", type=click.Choice(["loss", "return"]), required=True,
-              help="What happens to units still in transit: written off as lost, or returned to the source.")
-@click.option("--reason", default="", help="Why (required for loss).")
-@click.option("--op-id", default=None, help=OP_ID_HELP)
-@click.option("--json", "as_json", is_flag=True)
-@db_options
-@click.pass_obj
-def transfer_close(obj: Context, ref: str, shortfall: str, reason: str, op_id: str | None, as_json: bool) -> None:
-    """Close a shipped or partly received transfer REF."""
-    from backoffice.services import transfers
-
-    database = obj.database()
-    t = transfers.find_transfer(database, ref)
-    _show_transfer(transfers.close_transfer(database, obj.actor(), t.id, shortfall=shortfall, reason=reason,
-                                            operation_id=op_id or uuid.uuid4().hex), as_json)
-
-
-@transfer.command("cancel")
-@click.argument("ref")
-@click.option("--op-id", default=None, help=OP_ID_HELP)
-@click.option("--json", "as_json", is_flag=True)
-@db_options
-@click.pass_obj
-def transfer_cancel(obj: Context, ref: str, op_id: str | None, as_json: bool) -> None:
-    """Cancel a draft, or a shipped transfer (what is in transit goes back to the source)."""
-    from backoffice.services import transfers
-
-    database = obj.database()
-    t = transfers.find_transfer(database, ref)
-    _show_transfer(transfers.cancel_transfer(database, obj.actor(), t.id, operation_id=op_id or uuid.uuid4().hex),
-                   as_json)
-
-
-@transfer.command("show")
-@click.argument("ref")
-@click.option("--json", "as_json", is_flag=True)
-@db_options
-@click.pass_obj
-def transfer_show(obj: Context, ref: str, as_json: bool) -> None:
-    """One transfer with its lines."""
-    from backoffice.services import transfers
-
-    _show_transfer(transfers.find_transfer(obj.database(), ref), as_json)
-
-
-@transfer.command("list")
-@click.option("--state", "states", multiple=True,
-              type=click.Choice(["draft", "shipped", "partial", "received", "closed", "cancelled"]))
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@db_options
-@click.pass_obj
-def transfer_list(obj: Context, states: tuple[str, ...], limit: int) -> None:
-    """Transfers, newest first."""
-    from backoffice.services import transfers
-
-    rows = transfers.list_transfers(obj.database(), states=states, limit=limit)
-    if not rows:
-        click.echo("No transfers.")
-    for r in rows:
-        click.echo(f"{r.number}  {r.state:<9}  {r.source:>8} → {r.destination:<8}  {r.lines:>3} lines  "
-                   f"{r.units:>7,} units  {r.in_transit:>6,} in transit  {r.created_at.astimezone():%Y-%m-%d %H:%M}"
-                   f"  {r.created_by}")
-
-
-# -- adjustments ----------------------------------------------------------------------------------------
 @stock.command("adjust")
 @click.option("--location", required=True, metavar="CODE")
 @click.option("--line", "lines", multiple=True, required=True, metavar="SKU=±QTY",
@@ -280,9 +86,9 @@ def adjust(obj: Context, location: str, lines: tuple[str, ...], reason: str, not
 
     database = obj.database()
     changes: dict[int, int] = {}
-    for vid, q in _variant_ids(database, _parse_lines(lines, signed=True)):
+    for vid, q in variant_ids(database, parse_lines(lines, signed=True)):
         changes[vid] = changes.get(vid, 0) + q
-    result = adjustments.adjust_stock(database, obj.actor(), location_id=_location(database, location), changes=changes,
+    result = adjustments.adjust_stock(database, obj.actor(), location_id=location_id(database, location), changes=changes,
                                       reason=reason, note=note, operation_id=op_id or uuid.uuid4().hex)
     suffix = "" if result.applied else " (already posted with this operation id: nothing moved)"
     click.echo(f"Adjusted {len(changes)} line(s) at {location.upper()}{suffix}.")
@@ -317,28 +123,12 @@ def alerts_command(obj: Context, send: bool, limit: int) -> None:
         smtp = settings.get_smtp(database)
         if not smtp.configured:
             raise click.ClickException("no mail server is set: run `backoffice stock mail-settings --host …` first")
-        result = alerts.send_digest(database, obj.actor(), smtp, _smtp_password(smtp))
+        result = alerts.send_digest(database, obj.actor(), smtp, smtp_password(smtp))
         if result.sent:
             listed = f" (the mail lists the first {result.listed:,})" if result.listed < result.sent else ""
             click.echo(f"Mailed {result.sent:,} new alert(s) to {', '.join(result.recipients)}{listed}.")
         else:
             click.echo("Nothing new to mail.")
-
-
-def _smtp_password(smtp: Any) -> str | None:
-    from backoffice.secrets import SecretStore
-    from backoffice.services.settings import smtp_secret_key
-
-    if not smtp.username:
-        return None
-    env = os.environ.get("BACKOFFICE_SMTP_PASSWORD")
-    if env:
-        return env
-    password = SecretStore().resolve(smtp_secret_key(smtp), None)
-    if password is None:
-        raise click.ClickException(f"no password for {smtp.username}@{smtp.host} in the keyring: run "
-                                   "`backoffice stock mail-settings --ask-password` on this machine")
-    return password
 
 
 @stock.command("mail-settings")

@@ -11,6 +11,7 @@ from backoffice.operations.base import Actor
 if TYPE_CHECKING:
     from backoffice.db import Database
     from backoffice.operations.adjustments import AdjustmentOperations
+    from backoffice.operations.admin import AdminOperations
     from backoffice.operations.alerts import AlertOperations
     from backoffice.operations.audit import AuditOperations
     from backoffice.operations.bulk import BulkOperations
@@ -106,6 +107,7 @@ class LocalOperations:
     @cached_property
     def adjustments(self) -> AdjustmentOperations:
         from backoffice.operations.adjustments import AdjustmentOperations
+    from backoffice.operations.admin import AdminOperations
         return AdjustmentOperations(self._db, self.actor)
 
     @cached_property
@@ -149,8 +151,14 @@ class LocalOperations:
         return SettingsOperations(self._db, self.actor)
 
     @cached_property
+    def admin(self) -> AdminOperations:
+        """The schema (status, upgrade) and the demo store."""
+        from backoffice.operations.admin import AdminOperations
+        return AdminOperations(self._db, self.actor)
+
+    @cached_property
     def store(self) -> StoreOperations:
-        """Locations, categories, the demo store, the schema: setting a store up."""
+        """Locations and categories: setting a store up."""
         from backoffice.operations.store import StoreOperations
         return StoreOperations(self._db, self.actor)
 
