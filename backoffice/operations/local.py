@@ -107,7 +107,6 @@ class LocalOperations:
     @cached_property
     def adjustments(self) -> AdjustmentOperations:
         from backoffice.operations.adjustments import AdjustmentOperations
-    from backoffice.operations.admin import AdminOperations
         return AdjustmentOperations(self._db, self.actor)
 
     @cached_property
