@@ -237,9 +237,9 @@ CUSTOMERS = Source(
 # -- stock levels and valuation -------------------------------------------------------------------------
 def _threshold(ns: dict[str, Any]) -> Any:
     # The same effective low-stock threshold as the alerts use (own, then category/location defaults).
-    from backoffice.services.alerts import _effective_threshold
+    from backoffice.services.alerts import effective_threshold
 
-    return _effective_threshold(StockLevel.low_stock_threshold, StockLevel.location_id, Product)
+    return effective_threshold(StockLevel.low_stock_threshold, StockLevel.location_id, Product)
 
 
 STOCK = Source(

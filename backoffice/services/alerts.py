@@ -125,7 +125,7 @@ def set_default(db: Database, actor: Actor, *, threshold: int | None, category_i
     db.run_write(work)
 
 
-def _effective_threshold(own: Any, location: Any, product: Any) -> Any:
+def effective_threshold(own: Any, location: Any, product: Any) -> Any:
     """SQL for the threshold at ``location`` of a product's variant whose own threshold is ``own``."""
     d, c, pc = aliased(LowStockDefault), aliased(Category), aliased(Category)
     product_path = select(pc.path).where(pc.id == product.category_id).correlate(product).scalar_subquery()
@@ -158,7 +158,7 @@ def low_stock(db: Database, *, location_id: int | None = None) -> list[LowRow]:
 
 
 def _low(session: Session, location_id: int | None = None) -> list[LowRow]:
-    threshold = _effective_threshold(StockLevel.low_stock_threshold, StockLevel.location_id, Product).label("threshold")
+    threshold = effective_threshold(StockLevel.low_stock_threshold, StockLevel.location_id, Product).label("threshold")
     inner = (select(StockLevel.variant_id, StockLevel.location_id,
                     (StockLevel.on_hand - StockLevel.reserved).label("available"), threshold)
              .join(Variant, Variant.id == StockLevel.variant_id).join(Product, Product.id == Variant.product_id)
@@ -415,7 +415,7 @@ def thresholds_for(db: Database, location_id: int, variant_ids: list[int]) -> di
     lvl = aliased(StockLevel)
     with db.read() as session:
         rows = session.execute(
-            select(Variant.id, _effective_threshold(lvl.low_stock_threshold, literal(location_id), Product))
+            select(Variant.id, effective_threshold(lvl.low_stock_threshold, literal(location_id), Product))
             .select_from(Variant).join(Product, Product.id == Variant.product_id)
             .outerjoin(lvl, and_(lvl.variant_id == Variant.id, lvl.location_id == location_id))
             .where(Variant.id.in_(variant_ids)))

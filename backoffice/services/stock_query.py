@@ -28,7 +28,7 @@ from backoffice.models import (
     User,
     Variant,
 )
-from backoffice.services.alerts import _effective_threshold
+from backoffice.services.alerts import effective_threshold
 from backoffice.services.purchase_orders import incoming_subquery
 
 
@@ -82,7 +82,7 @@ def _in_transit_to():  # type: ignore[no-untyped-def]
 def _query(f: StockFilter) -> Select:
     transit = _in_transit_to()
     incoming = incoming_subquery()
-    threshold = _effective_threshold(StockLevel.low_stock_threshold, StockLevel.location_id, Product)
+    threshold = effective_threshold(StockLevel.low_stock_threshold, StockLevel.location_id, Product)
     stmt = (select(StockLevel.variant_id, StockLevel.location_id, Variant.sku, Variant.barcode, Product.title,
                    Variant.title, Location.code, StockLevel.on_hand, StockLevel.reserved,
                    func.coalesce(transit.c.qty, 0), threshold.label("threshold"), StockLevel.reorder_point,
