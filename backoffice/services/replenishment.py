@@ -207,16 +207,16 @@ def cover_flag(quantity: int, need: int, mean: float, max_cover_days: int, windo
     if mean <= 0:
         why = "a level set by hand" if manual else "the order-up-to level"
         return None, (f"no sales in the last {window_days} days: {quantity:,} ordered only because of {why}")
-    cover = quantity / mean
+    cover = round(quantity / mean, 1)      # the one value the view, the CLI and this text show
     if cover <= max_cover_days:
-        return round(cover, 1), ""
+        return cover, ""
     if need / mean > max_cover_days:    # the level itself asks for that much
         reason = "the level set by hand asks for it" if manual else "the order-up-to level asks for it"
     elif min_order_qty >= quantity:
         reason = f"the minimum order quantity {min_order_qty:,} raises a need of {need:,}"
     else:
         reason = f"packs of {pack_size:,} raise a need of {need:,}"
-    return round(cover, 1), (f"orders {cover:,.0f} days of demand (more than {max_cover_days:,}): {reason}")
+    return cover, (f"orders {round(cover):,} days of demand (more than {max_cover_days:,}): {reason}")
 
 
 # -- what the suggestion shows ---------------------------------------------------------------------------
