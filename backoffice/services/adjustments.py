@@ -41,7 +41,7 @@ from backoffice.services.base import (
     provisional_number,
     require_role,
 )
-from backoffice.services.inventory import MoveLine, PostResult, _post
+from backoffice.services.inventory import MoveLine, PostResult, post_in_transaction
 from backoffice.services.transfers import LOSS_CODE, _system_location
 
 ADJUSTMENT_REASONS = ("count", "damage", "loss", "found")
@@ -82,7 +82,7 @@ def adjust_stock(db: Database, actor: Actor, *, location_id: int, changes: dict[
         loss = _system_location(session, actor, LOSS_CODE, "Loss and adjustments", LocationKind.ADJUSTMENT)
         lines = [MoveLine(vid, loc.id, loss.id, -q) if q < 0 else MoveLine(vid, loss.id, loc.id, q)
                  for vid, q in sorted(changes.items()) if q]
-        return _post(session, actor, operation_id, reason, lines, f"adjustment at {loc.code}", note)
+        return post_in_transaction(session, actor, operation_id, reason, lines, f"adjustment at {loc.code}", note)
 
     return db.run_write(work)
 
@@ -207,7 +207,8 @@ def post_count(db: Database, actor: Actor, count_id: int, *, operation_id: str) 
             elif diff > 0:
                 moves.append(MoveLine(ln.variant_id, loss.id, count.location_id, diff))
         if moves:
-            _post(session, actor, f"{operation_id}:moves"[:64], "count", moves, count.number, f"stock count {count.number}")
+            post_in_transaction(session, actor, f"{operation_id}:moves"[:64], "count", moves, count.number,
+                                f"stock count {count.number}")
         count.state, count.posted_at = CountState.POSTED, utcnow()
         session.flush()
         audit(session, actor, "stock_count", count.id, "post", None,

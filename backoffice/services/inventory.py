@@ -122,7 +122,7 @@ def post_moves(db: Database, actor: Actor, *, operation_id: str, reason: str, li
     _validate(moves, operation_id, reason)
 
     def work(session: Session) -> PostResult:
-        return _post(session, actor, operation_id, reason, moves, document, note)
+        return post_in_transaction(session, actor, operation_id, reason, moves, document, note)
 
     try:
         return db.run_write(work)
@@ -132,9 +132,10 @@ def post_moves(db: Database, actor: Actor, *, operation_id: str, reason: str, li
         raise
 
 
-def _post(session: Session, actor: Actor, operation_id: str, reason: str, moves: list[MoveLine],
+def post_in_transaction(session: Session, actor: Actor, operation_id: str, reason: str, moves: list[MoveLine],
           document: str, note: str, *, keep_reserved: bool = False) -> PostResult:
-    """Post inside the caller's transaction (documents change their state and post in one). With
+    """Post inside the caller's transaction (documents change their state and post in one: transfers,
+    purchase-order receipts, adjustments and counts call this within their own ``run_write``). With
     ``keep_reserved`` stock promised to orders (``reserved``) cannot leave: only what is available can."""
     conn = session.connection()  # Core statements straight on the connection: this path runs for every move
     if conn.dialect.name == "postgresql":

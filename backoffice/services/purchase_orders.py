@@ -55,7 +55,7 @@ from backoffice.services.base import (
     store_operation_result,
 )
 from backoffice.services.catalog import parse_money
-from backoffice.services.inventory import MoveLine, _post, open_empty_levels
+from backoffice.services.inventory import MoveLine, open_empty_levels, post_in_transaction as _post
 
 SUPPLIER_CODE = "SUPPLIERS"
 _BUYERS = (Role.PURCHASER, Role.MANAGER)

@@ -53,7 +53,7 @@ from backoffice.services.base import (
     require_role,
     store_operation_result,
 )
-from backoffice.services.inventory import MoveLine, _post, open_empty_levels
+from backoffice.services.inventory import MoveLine, open_empty_levels, post_in_transaction as _post
 
 TRANSIT_CODE = "TRANSIT"
 LOSS_CODE = "LOSS"

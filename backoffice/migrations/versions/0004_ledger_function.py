@@ -5,8 +5,8 @@ Revises: 0003
 Create Date: 2026-11-22
 
 ``bo_post_moves`` does on the server, in one round trip, exactly what
-``backoffice.services.inventory._post`` does in Python on SQLite: claim the operation id, check the
-locations and variants, create missing level rows, lock the levels in (variant, location) order, refuse
+``backoffice.services.inventory.post_in_transaction`` does in Python on SQLite: claim the operation id,
+check the locations and variants, create missing level rows, lock the levels in (variant, location) order, refuse
 any that would go below zero (or below what is reserved), update them, append the ledger lines and the
 audit row. Problems are raised as ``bo:validation`` / ``bo:shortage`` with a JSON detail that the
 service turns into the same errors as the Python path. The CHECK on_hand >= 0 stays the last line of
