@@ -621,3 +621,14 @@ def test_demo_suggestions_order_only_what_sells(db: Database, actor: Actor) -> N
     assert [ln.sku for ln in lines if ln.daily_demand == 0] == []
     moq_raised = [ln for ln in lines if ln.min_order_qty > max(ln.need, 1) and ln.min_order_qty > 1]
     assert len(moq_raised) < 0.1 * len(lines)
+
+
+def test_the_ledger_is_numbered_in_the_order_it_happened(db: Database, actor: Actor) -> None:
+    """Newest first by id is newest first by time (the history panes page on the move id), as in a
+    ledger that a running store appends to."""
+    _generate(db, actor, seed=4)
+    with db.read() as s:
+        times = list(s.scalars(select(StockOperation.created_at).order_by(StockOperation.id)))
+        ops_of_moves = list(s.scalars(select(StockMove.operation_pk).order_by(StockMove.id)))
+    assert len(times) > 10 and times == sorted(times)
+    assert ops_of_moves == sorted(ops_of_moves)

@@ -1261,6 +1261,17 @@ class _Builder:
         self.m_to = np.concatenate([self.s_location[opening], self.s_location[r_level[r_order]],
                                     np.full(len(lvl), cust, np.int64)])
         self.m_qty = np.concatenate([self.s_qty[opening], r_qty[r_order], qty]).astype(np.int32)
+        # Documents and moves are numbered in the order they happened, as a live ledger appends them, so
+        # "newest first" by id is newest first by time (the history panes page on the id).
+        r_time = self.sales_start + (doc_keys // L) * QUARTER_DAYS * 86_400 - 6 * 3600
+        op_time = np.concatenate([np.full(n_open, self.ledger_start), r_time, self.o_time[shipped_orders]])
+        self.op_order = np.argsort(op_time, kind="stable")          # row i of the table is document op_order[i]
+        new_id = np.empty(len(op_time), dtype=np.int64)
+        new_id[self.op_order] = np.arange(1, len(op_time) + 1)
+        self.m_op = new_id[self.m_op - 1]
+        chronological = np.argsort(self.m_op, kind="stable")
+        self.m_op, self.m_variant, self.m_from, self.m_to, self.m_qty = (
+            a[chronological] for a in (self.m_op, self.m_variant, self.m_from, self.m_to, self.m_qty))
 
     def stock_levels(self) -> _Table:
         self._level_pairs()
@@ -1325,9 +1336,10 @@ class _Builder:
             "stock_operations",
             [("id", I8), ("operation_id", TEXT), ("reason", TEXT), ("document", TEXT), ("note", TEXT),
              ("user_id", I8), ("created_at", TS)],
-            {"id": np.arange(1, n + 1, dtype=np.int64), "operation_id": operation_id, "reason": reason,
-             "document": document, "note": note, "user_id": np.full(n, self.user_id, dtype=np.int64),
-             "created_at": created.astype(np.int64)},
+            {"id": np.arange(1, n + 1, dtype=np.int64), "operation_id": operation_id[self.op_order],
+             "reason": reason[self.op_order], "document": document[self.op_order], "note": note[self.op_order],
+             "user_id": np.full(n, self.user_id, dtype=np.int64),
+             "created_at": created.astype(np.int64)[self.op_order]},
         )
 
     def stock_levels_table(self) -> _Table:
