@@ -1,9 +1,98 @@
-"""The alerts area of the operations contract."""
+"""The alerts area of the operations contract: low-stock thresholds and defaults, the open alerts with
+their true counts, "check now", the e-mail digest, and the store's outgoing mail server.
+
+The mail server's password is not part of the settings: it lives in the keyring of the machine that
+sends (:func:`smtp_secret_key` names its entry), and the client hands it to :meth:`AlertOperations.send_digest`
+and :meth:`AlertOperations.send_test_message`.
+"""
 
 from __future__ import annotations
 
-from backoffice.operations.base import Area
+from email.message import EmailMessage
+
+from backoffice.operations.base import Area, ValidationError
+from backoffice.operations.changes import ALERTS, SETTINGS, THRESHOLDS, Changes
+from backoffice.services import alerts, settings
+from backoffice.services.alerts import (
+    LIST_LIMIT,
+    AlertOverview,
+    AlertRow,
+    DigestResult,
+    Evaluation,
+    MailError,
+)
+from backoffice.services.settings import SECURITY, SmtpSettings, smtp_secret_key
+
+__all__ = ["LIST_LIMIT", "SECURITY", "AlertOperations", "AlertOverview", "AlertRow", "DigestResult", "Evaluation",
+           "MailError", "SmtpSettings", "smtp_secret_key"]
 
 
 class AlertOperations(Area):
-    pass
+    # -- thresholds ----------------------------------------------------------------------------------------
+    def set_threshold(self, variant_id: int, location_id: int, *, threshold: int | None,
+                      reorder_point: int | None = None, op_id: str | None = None) -> None:
+        """The low-stock threshold (None: the default rules apply) and reorder point of one variant at one
+        warehouse or store."""
+        alerts.set_threshold(self._db, self._actor, variant_id=variant_id, location_id=location_id,
+                             threshold=threshold, reorder_point=reorder_point)
+        self.changed(Changes.of(THRESHOLDS, variant=[variant_id], location=[location_id]))
+
+    def set_default_threshold(self, threshold: int | None, *, category_id: int | None = None,
+                              location_id: int | None = None, op_id: str | None = None) -> None:
+        """A default threshold for a category and/or a location (both None: store-wide); None removes it."""
+        alerts.set_default(self._db, self._actor, threshold=threshold, category_id=category_id,
+                           location_id=location_id)
+        self.changed(Changes.of(THRESHOLDS))
+
+    def thresholds_for(self, location_id: int, variant_ids: list[int]) -> dict[int, int | None]:
+        """The effective threshold of each variant at the location (None: no rule applies)."""
+        return alerts.thresholds_for(self._db, location_id, list(variant_ids))
+
+    # -- alerts --------------------------------------------------------------------------------------------
+    def overview(self, *, limit: int = LIST_LIMIT) -> AlertOverview:
+        """The newest ``limit`` open alerts with the true open and not-mailed counts and the last check."""
+        return alerts.overview(self._db, limit=limit)
+
+    def open_count(self) -> int:
+        """How many alerts are open: the true number."""
+        return alerts.open_alert_count(self._db)
+
+    def check_now(self, *, op_id: str | None = None) -> Evaluation:
+        """Compare every level with its threshold: open an alert per new crossing, close the recovered."""
+        result = alerts.evaluate(self._db)
+        self.changed(Changes.of(ALERTS))
+        return result
+
+    def send_digest(self, password: str | None = None, *, op_id: str | None = None) -> DigestResult:
+        """Mail the alerts not mailed yet through the saved mail server (``password``: its login's, from the
+        sending machine's keyring), then mark them. ``sent`` 0: nothing new, no message."""
+        result = alerts.send_digest(self._db, self._actor, settings.get_smtp(self._db), password)
+        if result.sent:
+            self.changed(Changes.of(ALERTS))
+        return result
+
+    # -- the mail server -------------------------------------------------------------------------------------
+    def mail_settings(self) -> SmtpSettings:
+        """The store's outgoing mail server (empty settings when none is set: ``configured`` False)."""
+        return settings.get_smtp(self._db)
+
+    def save_mail_settings(self, smtp: SmtpSettings, *, op_id: str | None = None) -> SmtpSettings:
+        """Save the mail server; every problem is reported at once (ValidationError)."""
+        saved = settings.save_smtp(self._db, self._actor, smtp, operation_id=op_id)
+        self.changed(Changes.of(SETTINGS))
+        return saved
+
+    def send_test_message(self, smtp: SmtpSettings, password: str | None = None) -> tuple[str, ...]:
+        """Send a short message to the recipients with these settings (saved or not); the recipients."""
+        problems = smtp.problems()
+        if not smtp.recipients:
+            problems.append(("mail server", "recipients", "name at least one recipient"))
+        if problems:
+            raise ValidationError(problems)
+        msg = EmailMessage()
+        msg["Subject"] = "Backoffice: test message"
+        msg["From"] = smtp.sender
+        msg["To"] = ", ".join(smtp.recipients)
+        msg.set_content("This is a test message from Backoffice. Low-stock digests will be sent the same way.\n")
+        alerts.send_message(smtp, password, msg)
+        return smtp.recipients
