@@ -1,9 +1,282 @@
-"""The variants area of the operations contract."""
+"""The variants area of the operations contract: attributes and their ordered values, variant templates,
+the combination generator, surcharge pricing and repricing, the price/stock matrix of a product, and
+bulk changes of variant fields, low-stock thresholds and the image each variant shows.
+
+Plans (generation, repricing, bulk, thresholds, images) are read first and shown; the apply methods
+take the plan that was shown, so rows changed by someone else since the preview are reported as
+conflicts instead of being overwritten.
+"""
 
 from __future__ import annotations
 
-from backoffice.operations.base import Area
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from backoffice.operations.base import Area, NotFound
+from backoffice.operations.changes import (
+    ATTRIBUTES,
+    CHANGESETS,
+    IMAGES,
+    PRICES,
+    PRODUCTS,
+    THRESHOLDS,
+    VARIANTS,
+    Changes,
+)
+from backoffice.services import variants as vs
+from backoffice.services.base import Change
+from backoffice.services.bulk import BulkOperation, Plan, Target
+from backoffice.services.catalog_grid import VariantFilter
+from backoffice.services.changesets import ApplyResult, Conflict
+from backoffice.services.variants import (
+    AttributeInfo,
+    GenerationPlan,
+    GenerationRequest,
+    GenerationResult,
+    ImagePlan,
+    Matrix,
+    MatrixCell,
+    Overview,
+    ProductRow,
+    RepricePlan,
+    RuleInfo,
+    Surcharge,
+    TemplateInfo,
+    ThresholdPlan,
+    ValueInfo,
+)
+from backoffice.services.variants.operations import BULK_FIELDS
+
+__all__ = [
+    "BULK_FIELDS", "ApplyResult", "AttributeInfo", "BulkOperation", "Change", "Conflict", "GenerationPlan",
+    "GenerationRequest", "GenerationResult", "ImagePlan", "Matrix", "MatrixCell", "MatrixPrice", "Overview", "Plan",
+    "ProductRow", "RepricePlan", "RuleInfo", "Surcharge", "Target", "TemplateInfo", "ThresholdPlan", "ValueInfo",
+    "VariantFilter", "VariantOperations",
+]
+
+
+@dataclass(frozen=True)
+class MatrixPrice:
+    """A price typed into one cell of the matrix (every variant of the cell gets it)."""
+
+    row: str
+    column: str
+    price: Decimal
+
+
+def _variant_ids(rows: Iterable[Any]) -> list[int]:
+    return sorted({r.entity_id for r in rows if getattr(r, "entity", "variant") == "variant"})
 
 
 class VariantOperations(Area):
-    pass
+    # -- reads -------------------------------------------------------------------------------------------
+    def overview(self) -> Overview:
+        """Attributes (archived ones too), templates and store-wide surcharge rules, in one read."""
+        return vs.overview(self._db)
+
+    def find_products(self, text: str = "", *, limit: int = 200) -> list[ProductRow]:
+        """Products whose title or handle contains ``text``, by title (a picker: at most ``limit``)."""
+        return vs.find_products(self._db, text, limit=limit)
+
+    def resolve_products(self, refs: list[str]) -> list[int]:
+        """The ids of the products named by handle (or id); NotFound naming every unknown one."""
+        ids, unknown = vs.queries.resolve_products(self._db, list(refs))
+        if unknown:
+            raise NotFound(f"unknown product: {', '.join(unknown)}")
+        return ids
+
+    def products_with_base_price(self) -> list[int]:
+        return vs.queries.products_with_base_price(self._db)
+
+    def variant_ids_by_sku(self, skus: list[str]) -> dict[str, int]:
+        """{SKU: variant id} of the SKUs that exist."""
+        return vs.queries.variant_ids_by_sku(self._db, list(skus))
+
+    def attributes(self, *, include_archived: bool = True) -> list[AttributeInfo]:
+        return vs.list_attributes(self._db, include_archived=include_archived)
+
+    def attribute(self, code: str) -> AttributeInfo:
+        found = next((a for a in vs.list_attributes(self._db) if a.code == code), None)
+        if found is None:
+            raise NotFound(f"unknown attribute: {code}")
+        return found
+
+    def templates(self) -> list[TemplateInfo]:
+        return vs.list_templates(self._db)
+
+    def rules(self, *, product_id: int | None = None) -> list[RuleInfo]:
+        """Store-wide surcharge rules, and with ``product_id`` that product's own rules too."""
+        return vs.list_rules(self._db, product_id=product_id)
+
+    def matrix(self, product_id: int, row_attribute: str = "", column_attribute: str = "") -> Matrix:
+        """One product's variants laid out by two attributes: price(s) and total stock per cell."""
+        return vs.matrix(self._db, product_id, row_attribute, column_attribute)
+
+    def option_filter(self, options: dict[str, str], base: VariantFilter | None = None) -> VariantFilter:
+        """``base`` narrowed to the variants carrying these values ({"size": "XL"})."""
+        return vs.option_filter(self._db, dict(options), base or VariantFilter())
+
+    # -- attributes and values ---------------------------------------------------------------------------
+    def create_attribute(self, code: str, *, name: str = "", values: list[str] = (),  # type: ignore[assignment]
+                         op_id: str | None = None) -> Change:
+        return self._write(lambda: vs.create_attribute(self._db, self._actor, code=code, name=name,
+                                                       values=list(values), operation_id=op_id), self._attribute_changes)
+
+    def rename_attribute(self, attribute_id: int, name: str, *, expected_version: int | None = None,
+                         op_id: str | None = None) -> Change:
+        return self._write(lambda: vs.rename_attribute(self._db, self._actor, attribute_id, name=name,
+                                                       expected_version=expected_version, operation_id=op_id),
+                           Changes.of(ATTRIBUTES, VARIANTS, attribute=[attribute_id]))
+
+    def add_values(self, attribute_id: int, values: list[str], *, op_id: str | None = None) -> Change:
+        """Append values at the end of the attribute's order (an archived one of the same name comes back)."""
+        return self._write(lambda: vs.add_values(self._db, self._actor, attribute_id, list(values), operation_id=op_id),
+                           Changes.of(ATTRIBUTES, attribute=[attribute_id]))
+
+    def rename_value(self, value_id: int, value: str, *, expected_version: int | None = None,
+                     op_id: str | None = None) -> Change:
+        return self._write(lambda: vs.rename_value(self._db, self._actor, value_id, value=value,
+                                                   expected_version=expected_version, operation_id=op_id),
+                           Changes.of(ATTRIBUTES, VARIANTS))
+
+    def reorder_values(self, attribute_id: int, value_ids: list[int], *, expected_version: int | None = None,
+                       op_id: str | None = None) -> Change:
+        """Put the attribute's values in the order of ``value_ids`` (every value, once)."""
+        return self._write(lambda: vs.reorder_values(self._db, self._actor, attribute_id, list(value_ids),
+                                                     expected_version=expected_version, operation_id=op_id),
+                           Changes.of(ATTRIBUTES, attribute=[attribute_id]))
+
+    def remove_value(self, value_id: int, *, expected_version: int | None = None, op_id: str | None = None) -> Change:
+        """Delete a value nothing uses; archive one that variants carry (``Change.action`` says which)."""
+        return self._write(lambda: vs.remove_value(self._db, self._actor, value_id, expected_version=expected_version,
+                                                   operation_id=op_id), Changes.of(ATTRIBUTES))
+
+    def remove_attribute(self, attribute_id: int, *, expected_version: int | None = None,
+                         op_id: str | None = None) -> Change:
+        """Delete an attribute no variant uses (with its values); archive one in use."""
+        return self._write(lambda: vs.remove_attribute(self._db, self._actor, attribute_id,
+                                                       expected_version=expected_version, operation_id=op_id),
+                           Changes.of(ATTRIBUTES, attribute=[attribute_id]))
+
+    def restore_attribute(self, attribute_id: int, *, op_id: str | None = None) -> Change:
+        return self._write(lambda: vs.restore_attribute(self._db, self._actor, attribute_id, operation_id=op_id),
+                           Changes.of(ATTRIBUTES, attribute=[attribute_id]))
+
+    @staticmethod
+    def _attribute_changes(change: Change) -> Changes:
+        return Changes.of(ATTRIBUTES, attribute=[change.entity_id])
+
+    # -- templates ---------------------------------------------------------------------------------------
+    def save_template(self, name: str, options: dict[str, list[str]], *, exclusions: list[dict[str, str]] = (),  # type: ignore[assignment]
+                      sku_pattern: str = "", description: str = "", template_id: int | None = None,
+                      expected_version: int | None = None, op_id: str | None = None) -> Change:
+        """Create a template (no ``template_id``) or replace one's contents (version-checked)."""
+        return self._write(lambda: vs.save_template(
+            self._db, self._actor, name=name, options=dict(options), exclusions=list(exclusions),
+            sku_pattern=sku_pattern, description=description, template_id=template_id,
+            expected_version=expected_version, operation_id=op_id), Changes.of(ATTRIBUTES))
+
+    def delete_template(self, template_id: int, *, op_id: str | None = None) -> Change:
+        return self._write(lambda: vs.delete_template(self._db, self._actor, template_id, operation_id=op_id),
+                           Changes.of(ATTRIBUTES))
+
+    # -- the generator -----------------------------------------------------------------------------------
+    def plan_generation(self, request: GenerationRequest) -> GenerationPlan:
+        """What ``generate`` would create (and with ``prune`` archive or delete), every problem listed."""
+        return vs.plan_generation(self._db, request)
+
+    def generate(self, request: GenerationRequest, *, description: str = "", op_id: str | None = None) -> GenerationResult:
+        """Create the missing combinations as one changeset; any problem refuses the whole run."""
+        return self._write(lambda: vs.generate(self._db, self._actor, request, operation_id=op_id,
+                                               description=description),
+                           Changes.of(VARIANTS, PRICES, CHANGESETS, product=request.product_ids))
+
+    # -- pricing -----------------------------------------------------------------------------------------
+    def set_rule(self, attribute: str, value: str, kind: str, amount: Decimal | str, *, product_id: int | None = None,
+                 op_id: str | None = None) -> Change:
+        """Create or replace the surcharge ("amount" or "percent") of one attribute value, store-wide or for
+        one product."""
+        return self._write(lambda: vs.set_rule(self._db, self._actor, attribute=attribute, value=value, kind=kind,
+                                               amount=amount, product_id=product_id, operation_id=op_id),
+                           Changes.of(ATTRIBUTES))
+
+    def delete_rule(self, rule_id: int, *, op_id: str | None = None) -> Change:
+        return self._write(lambda: vs.delete_rule(self._db, self._actor, rule_id, operation_id=op_id),
+                           Changes.of(ATTRIBUTES))
+
+    def set_base_price(self, product_id: int, base_price: Decimal | str | None, *, op_id: str | None = None) -> Change:
+        """The price the product's variants start from (None removes it)."""
+        return self._write(lambda: vs.set_base_price(self._db, self._actor, product_id, base_price, operation_id=op_id),
+                           Changes.of(PRICES, product=[product_id]))
+
+    def set_price_override(self, variant_ids: list[int], override: bool, *, op_id: str | None = None) -> Change:
+        """Mark variants as keeping their own price when repricing (or as priced by the rules again)."""
+        return self._write(lambda: vs.set_price_override(self._db, self._actor, list(variant_ids), override,
+                                                         operation_id=op_id),
+                           Changes.of(PRICES, variant=variant_ids))
+
+    def plan_reprice(self, product_ids: list[int]) -> RepricePlan:
+        """Every price change the rules make on the products' variants; nothing written."""
+        return vs.plan_reprice(self._db, list(product_ids))
+
+    def apply_reprice(self, plan: RepricePlan, *, description: str = "", op_id: str | None = None) -> ApplyResult:
+        """Write a previewed repricing as one revertible changeset (invalid rows block it)."""
+        return self._write(lambda: vs.apply_reprice(self._db, self._actor, plan, description=description,
+                                                    operation_id=op_id),
+                           Changes.of(PRICES, CHANGESETS, variant=_variant_ids(plan.changes)))
+
+    # -- the matrix ----------------------------------------------------------------------------------------
+    def save_matrix_prices(self, grid: Matrix, prices: list[MatrixPrice], *, keep_prices: bool = True,
+                           op_id: str | None = None) -> ApplyResult:
+        """Set the price of every variant in the given cells (versions as read in ``grid``) as one changeset;
+        with ``keep_prices`` they keep that price when the product is repriced by rules."""
+        by_cell = {(p.row, p.column): p.price for p in prices}
+        ids = sorted({vid for p in prices for cell in [grid.cell(p.row, p.column)] if cell for vid in cell.variant_ids})
+        return self._write(lambda: vs.set_matrix_prices(self._db, self._actor, grid.product_id, by_cell, grid,
+                                                        mark_override=keep_prices, operation_id=op_id),
+                           Changes.of(PRICES, CHANGESETS, variant=ids, product=[grid.product_id]))
+
+    # -- bulk: variant fields, thresholds, images ---------------------------------------------------------
+    def plan_bulk(self, field_name: str, value: Any, target: Target) -> Plan:
+        """One field (price, compare_at_price, cost, weight_grams, status; enable / disable) on the target
+        variants: counts, a sample of old → new, invalid rows and rows priced below their cost."""
+        return vs.plan_bulk(self._db, field_name, value, target)
+
+    def apply_bulk(self, plan: Plan, *, allow_below_cost: bool = True, description: str = "",
+                   op_id: str | None = None) -> ApplyResult:
+        """Write a previewed bulk change as one revertible changeset. Rows priced below their cost are
+        written only with ``allow_below_cost`` (the caller asked the user)."""
+        from backoffice.services import bulk
+
+        kinds = (PRICES,) if plan.operation.kind == "money" else (PRODUCTS,)
+        return self._write(lambda: bulk.apply_plan(self._db, self._actor, plan, description=description,
+                                                   operation_id=op_id, allow_below_cost=allow_below_cost),
+                           Changes.of(*kinds, CHANGESETS, variant=_variant_ids(plan.changes)))
+
+    def plan_thresholds(self, target: Target, threshold: int | None,
+                        location_ids: list[int] | None = None) -> ThresholdPlan:
+        """The low-stock threshold (None: back to the defaults) of the target variants at the given
+        locations (every active internal one when None)."""
+        return vs.plan_thresholds(self._db, target, threshold, location_ids)
+
+    def apply_thresholds(self, plan: ThresholdPlan, *, description: str = "", op_id: str | None = None) -> ApplyResult:
+        """Write a previewed threshold change as one changeset of kind "threshold" (version-checked)."""
+        return self._write(lambda: vs.apply_thresholds(self._db, self._actor, plan, description=description,
+                                                       operation_id=op_id),
+                           Changes.of(THRESHOLDS, CHANGESETS, variant={r.variant_id for r in plan.rows},
+                                      location={r.location_id for r in plan.rows}))
+
+    def plan_image_assignment(self, target: Target, match: str | None) -> ImagePlan:
+        """Per target variant, the first image of its product's gallery whose file name contains ``match``
+        (no text: back to the product's main image); variants without such an image are invalid rows."""
+        return vs.plan_image_assignment(self._db, target, match)
+
+    def apply_image_assignment(self, plan: ImagePlan, *, description: str = "",
+                               op_id: str | None = None) -> ApplyResult:
+        """Write a previewed image assignment as one revertible changeset of kind "image"."""
+        return self._write(lambda: vs.apply_image_assignment(self._db, self._actor, plan, description=description,
+                                                             operation_id=op_id),
+                           Changes.of(IMAGES, CHANGESETS, variant={r.variant_id for r in plan.rows},
+                                      product={r.product_id for r in plan.rows}))

@@ -279,7 +279,7 @@ def ingest(db: Database, actor: Actor, files: list[PlannedFile], *, store: Image
     if progress is not None:
         progress(1 - _WRITE_SHARE, "Saving to the catalog")
 
-    def work(session: Session) -> IngestResult:
+    def add_to_galleries(session: Session) -> IngestResult:
         previous = claim_operation(session, operation_id, "upload_images", actor)
         if previous is not None:
             return IngestResult.from_dict(previous)
@@ -345,7 +345,7 @@ def ingest(db: Database, actor: Actor, files: list[PlannedFile], *, store: Image
         store_operation_result(session, operation_id, result.to_dict())
         return result
 
-    result = db.run_write(work)
+    result = db.run_write(add_to_galleries)
     if progress is not None:
         progress(1.0, f"Added {len(result.added)} images")
     return result
@@ -507,7 +507,7 @@ def reorder_images(db: Database, actor: Actor, product_id: int, ordered_ids: lis
     if len(set(ordered_ids)) != len(ordered_ids):
         raise ValidationError([("gallery", "order", "an image appears more than once")])
 
-    def work(session: Session) -> list[Change]:
+    def store_order(session: Session) -> list[Change]:
         images = session.scalars(select(ProductImage).where(ProductImage.product_id == product_id)
                                  .order_by(ProductImage.id).with_for_update()).all()
         by_id = {i.id: i for i in images}
@@ -527,14 +527,14 @@ def reorder_images(db: Database, actor: Actor, product_id: int, ordered_ids: lis
             audit_change(session, actor, change, None)
         return changes
 
-    return db.run_write(work)
+    return db.run_write(store_order)
 
 
 def set_main_image(db: Database, actor: Actor, image_id: int, *, expected_version: int) -> list[Change]:
     """Make this image the main one (position 0); the others keep their order behind it."""
     require_role(actor, *_EDITORS)
 
-    def work(session: Session) -> list[Change]:
+    def make_main(session: Session) -> list[Change]:
         img = _lock_image(session, image_id, expected_version)
         others = session.scalars(select(ProductImage).where(ProductImage.product_id == img.product_id,
                                                             ProductImage.id != img.id)
@@ -548,7 +548,7 @@ def set_main_image(db: Database, actor: Actor, image_id: int, *, expected_versio
             audit_change(session, actor, change, None)
         return changes
 
-    return db.run_write(work)
+    return db.run_write(make_main)
 
 
 def set_alt_text(db: Database, actor: Actor, image_id: int, alt_text: str, *, expected_version: int,
@@ -558,7 +558,7 @@ def set_alt_text(db: Database, actor: Actor, image_id: int, alt_text: str, *, ex
     if len(text) > MAX_ALT:
         raise ValidationError([(f"image {image_id}", "alt_text", f"is {len(text)} characters long; at most {MAX_ALT}")])
 
-    def work(session: Session) -> Change:
+    def store_alt_text(session: Session) -> Change:
         previous = claim_operation(session, operation_id, "set_alt_text", actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -571,7 +571,7 @@ def set_alt_text(db: Database, actor: Actor, image_id: int, alt_text: str, *, ex
         store_operation_result(session, operation_id, change.to_dict())
         return change
 
-    return db.run_write(work)
+    return db.run_write(store_alt_text)
 
 
 def _variant_ids_with_option(session: Session, product_id: int, attribute_code: str, value: str) -> list[int]:
@@ -603,7 +603,7 @@ def assign_variants(db: Database, actor: Actor, image_id: int, variant_ids: list
     """Show this image for exactly these variants (of its product); an empty list removes them all."""
     require_role(actor, *_EDITORS)
 
-    def work(session: Session) -> Change:
+    def assign(session: Session) -> Change:
         img = _lock_image(session, image_id, expected_version)
         change = _assign(session, img, list(variant_ids), "assign_variants")
         _bump(session, img)
@@ -611,7 +611,7 @@ def assign_variants(db: Database, actor: Actor, image_id: int, variant_ids: list
         audit_change(session, actor, change, None)
         return change
 
-    return db.run_write(work)
+    return db.run_write(assign)
 
 
 def assign_by_option(db: Database, actor: Actor, image_id: int, attribute_code: str, value: str, *,
@@ -620,7 +620,7 @@ def assign_by_option(db: Database, actor: Actor, image_id: int, attribute_code: 
     variants"); with ``replace=False`` they are added to the variants it already has."""
     require_role(actor, *_EDITORS)
 
-    def work(session: Session) -> Change:
+    def assign_matching(session: Session) -> Change:
         img = _lock_image(session, image_id, expected_version)
         matching = _variant_ids_with_option(session, img.product_id, attribute_code, value)
         if not matching:
@@ -636,7 +636,7 @@ def assign_by_option(db: Database, actor: Actor, image_id: int, attribute_code: 
         audit_change(session, actor, change, None)
         return change
 
-    return db.run_write(work)
+    return db.run_write(assign_matching)
 
 
 def _bump(session: Session, img: ProductImage) -> None:
@@ -649,7 +649,7 @@ def delete_image(db: Database, actor: Actor, image_id: int, *, expected_version:
     """Remove an image from its gallery (the files stay in the store: other rows may share them)."""
     require_role(actor, *_EDITORS)
 
-    def work(session: Session) -> Change:
+    def remove(session: Session) -> Change:
         img = _lock_image(session, image_id, expected_version)
         before = snapshot(img, IMAGE_FIELDS)
         product_id = img.product_id
@@ -665,7 +665,7 @@ def delete_image(db: Database, actor: Actor, image_id: int, *, expected_version:
         audit_change(session, actor, change, None)
         return change
 
-    return db.run_write(work)
+    return db.run_write(remove)
 
 
 # -- edits and versions --------------------------------------------------------------------------------
@@ -713,7 +713,7 @@ def clean_edits(edits: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _new_version(db: Database, actor: Actor, image_id: int, expected_version: int, edits: list[dict[str, Any]],
                  rendition: dict[str, Any], note: str, action: str, operation_id: str | None = None) -> Change:
-    def work(session: Session) -> Change:
+    def add_version(session: Session) -> Change:
         previous = claim_operation(session, operation_id, f"{action}_image", actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -734,7 +734,7 @@ def _new_version(db: Database, actor: Actor, image_id: int, expected_version: in
         store_operation_result(session, operation_id, change.to_dict())
         return change
 
-    return db.run_write(work)
+    return db.run_write(add_version)
 
 
 def edit_image(db: Database, actor: Actor, image_id: int, edits: list[dict[str, Any]], *, expected_version: int,

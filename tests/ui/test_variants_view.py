@@ -213,9 +213,9 @@ def test_values_reordered_from_the_panel(qtbot, sqlite_db, sqlite_actor, shop, o
 
 
 def test_matrix_model_without_a_window() -> None:
-    cell = MatrixCell((1, 2), (1, 1), ("A", "B"), (D("10.00"), D("12.00")), 7, 0)
+    cell = MatrixCell((1, 2), (1, 1), ("A", "B"), (D("10.00"), D("12.00")), 7, 0, "M", "Red")
     grid = Matrix(1, "tee", "Tee", (("size", "Size"), ("color", "Colour")), "size", "color", ("M", "L"),
-                  ("Red",), {("M", "Red"): cell})
+                  ("Red",), (cell,))
     model = MatrixModel()
     model.set_matrix(grid)
     assert (model.rowCount(), model.columnCount()) == (2, 1)

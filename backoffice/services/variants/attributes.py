@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,11 +169,13 @@ def _check_version(entity: str, obj: Any, label: str, expected: int | None) -> N
         raise ConflictError(entity, obj.id, label, expected, obj.version)
 
 
-def _write(db: Database, actor: Actor, action: str, operation_id: str | None, body) -> Change:  # type: ignore[no-untyped-def]
-    """Run ``body(session) -> Change`` in one transaction with the idempotency claim and the audit."""
+def write_audited(db: Database, actor: Actor, action: str, operation_id: str | None,
+                  body: Callable[[Session], Change]) -> Change:
+    """Run ``body(session) -> Change`` in one transaction with the idempotency claim and the audit (the
+    writes of attributes, templates and pricing rules)."""
     require_role(actor, *EDITORS)
 
-    def work(session: Session) -> Change:
+    def claim_and_write(session: Session) -> Change:
         previous = claim_operation(session, operation_id, action, actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -181,7 +184,7 @@ def _write(db: Database, actor: Actor, action: str, operation_id: str | None, bo
         store_operation_result(session, operation_id, change.to_dict())
         return change
 
-    return db.run_write(work)
+    return db.run_write(claim_and_write)
 
 
 def create_attribute(db: Database, actor: Actor, *, code: str, name: str = "", values: list[str] = (),  # type: ignore[assignment]
@@ -209,7 +212,7 @@ def create_attribute(db: Database, actor: Actor, *, code: str, name: str = "", v
         return Change("attribute", attribute.id, "create", attribute.version, None,
                       {"code": code, "name": name, "values": clean})
 
-    return _write(db, actor, "create_attribute", operation_id, body)
+    return write_audited(db, actor, "create_attribute", operation_id, body)
 
 
 def rename_attribute(db: Database, actor: Actor, attribute_id: int, *, name: str, expected_version: int | None = None,
@@ -226,7 +229,7 @@ def rename_attribute(db: Database, actor: Actor, attribute_id: int, *, name: str
         session.flush()
         return Change("attribute", a.id, "update", a.version, {"name": before}, {"name": name})
 
-    return _write(db, actor, "rename_attribute", operation_id, body)
+    return write_audited(db, actor, "rename_attribute", operation_id, body)
 
 
 def add_values(db: Database, actor: Actor, attribute_id: int, values: list[str], *,
@@ -263,7 +266,7 @@ def add_values(db: Database, actor: Actor, attribute_id: int, values: list[str],
                                           {"attribute": a.code, "value": v, "position": position}))
         return change
 
-    return _write(db, actor, "add_attribute_values", operation_id, body)
+    return write_audited(db, actor, "add_attribute_values", operation_id, body)
 
 
 def rename_value(db: Database, actor: Actor, value_id: int, *, value: str, expected_version: int | None = None,
@@ -284,7 +287,7 @@ def rename_value(db: Database, actor: Actor, value_id: int, *, value: str, expec
         session.flush()
         return Change("attribute_value", v.id, "update", v.version, {"value": before}, {"value": value})
 
-    return _write(db, actor, "rename_attribute_value", operation_id, body)
+    return write_audited(db, actor, "rename_attribute_value", operation_id, body)
 
 
 def reorder_values(db: Database, actor: Actor, attribute_id: int, value_ids: list[int], *,
@@ -308,7 +311,7 @@ def reorder_values(db: Database, actor: Actor, attribute_id: int, value_ids: lis
         after = [by_id[i].value for i in value_ids]
         return Change("attribute", a.id, "reorder", a.version + 1, {"values": before}, {"values": after})
 
-    return _write(db, actor, "reorder_attribute_values", operation_id, body)
+    return write_audited(db, actor, "reorder_attribute_values", operation_id, body)
 
 
 def remove_value(db: Database, actor: Actor, value_id: int, *, expected_version: int | None = None,
@@ -331,7 +334,7 @@ def remove_value(db: Database, actor: Actor, value_id: int, *, expected_version:
         session.flush()
         return Change("attribute_value", value_id, "delete", None, snap, None)
 
-    return _write(db, actor, "remove_attribute_value", operation_id, body)
+    return write_audited(db, actor, "remove_attribute_value", operation_id, body)
 
 
 def remove_attribute(db: Database, actor: Actor, attribute_id: int, *, expected_version: int | None = None,
@@ -358,7 +361,7 @@ def remove_attribute(db: Database, actor: Actor, attribute_id: int, *, expected_
         session.flush()
         return Change("attribute", attribute_id, "delete", None, snap, None)
 
-    return _write(db, actor, "remove_attribute", operation_id, body)
+    return write_audited(db, actor, "remove_attribute", operation_id, body)
 
 
 def restore_attribute(db: Database, actor: Actor, attribute_id: int, *, operation_id: str | None = None) -> Change:
@@ -368,7 +371,7 @@ def restore_attribute(db: Database, actor: Actor, attribute_id: int, *, operatio
         session.flush()
         return Change("attribute", a.id, "restore", a.version, {"archived": True}, {"archived": False})
 
-    return _write(db, actor, "restore_attribute", operation_id, body)
+    return write_audited(db, actor, "restore_attribute", operation_id, body)
 
 
 # -- templates ------------------------------------------------------------------------------------------
@@ -457,7 +460,7 @@ def save_template(db: Database, actor: Actor, *, name: str, options: dict[str, l
         session.flush()
         return Change("variant_template", t.id, action, t.version, before, after)
 
-    return _write(db, actor, "save_variant_template", operation_id, body)
+    return write_audited(db, actor, "save_variant_template", operation_id, body)
 
 
 def delete_template(db: Database, actor: Actor, template_id: int, *, operation_id: str | None = None) -> Change:
@@ -468,4 +471,4 @@ def delete_template(db: Database, actor: Actor, template_id: int, *, operation_i
         session.flush()
         return Change("variant_template", template_id, "delete", None, snap, None)
 
-    return _write(db, actor, "delete_variant_template", operation_id, body)
+    return write_audited(db, actor, "delete_variant_template", operation_id, body)

@@ -341,7 +341,7 @@ def generate(db: Database, actor: Actor, request: GenerationRequest, *, operatio
     transaction, recorded as one changeset. Any problem refuses the whole run (ValidationError)."""
     require_role(actor, *EDITORS)
 
-    def work(session: Session) -> GenerationResult:
+    def generate_in(session: Session) -> GenerationResult:
         previous = claim_operation(session, operation_id, "generate_variants", actor)
         if previous is not None:
             return GenerationResult(**previous)
@@ -409,7 +409,7 @@ def generate(db: Database, actor: Actor, request: GenerationRequest, *, operatio
         return result
 
     try:
-        return db.run_write(work)
+        return db.run_write(generate_in)
     except IntegrityError as exc:
         text = str(exc.orig).splitlines()[0]
         if "sku" in text.lower():   # a concurrent writer took one of the SKUs first

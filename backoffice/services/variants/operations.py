@@ -11,7 +11,7 @@ previewed the same way, written in one version-checked transaction, recorded as 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -232,6 +232,8 @@ class MatrixCell:
     prices: tuple[Decimal, ...]
     stock: int
     overrides: int                   # how many of the cell's variants keep their own price
+    row: str = ""                    # the cell's value of the row attribute ("" when the variants have none)
+    column: str = ""                 # and of the column attribute
 
     @property
     def price_min(self) -> Decimal:
@@ -252,11 +254,19 @@ class Matrix:
     column_attribute: str                        # "" when the product has one attribute or none
     rows: tuple[str, ...]
     columns: tuple[str, ...]
-    cells: dict[tuple[str, str], MatrixCell]
+    cells: tuple[MatrixCell, ...]                # the cells that hold variants, each naming its row and column
     base_price: Decimal | None = None
+    _by_key: dict[tuple[str, str], MatrixCell] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key", {(c.row, c.column): c for c in self.cells})
 
     def cell(self, row: str, column: str) -> MatrixCell | None:
-        return self.cells.get((row, column))
+        return self._by_key.get((row, column))
+
+    @property
+    def variant_count(self) -> int:
+        return sum(len(c.variant_ids) for c in self.cells)
 
 
 def matrix(db: Database, product_id: int, row_attribute: str = "", column_attribute: str = "",
@@ -311,10 +321,10 @@ def matrix(db: Database, product_id: int, row_attribute: str = "", column_attrib
         o = opts.get(vid, {})
         groups[(o.get(row_attr, "") if row_attr else "", o.get(col_attr, "") if col_attr else "")].append(
             (vid, version, sku, price))
-    cells = {key: MatrixCell(tuple(v[0] for v in vs), tuple(v[1] for v in vs), tuple(v[2] for v in vs),
+    cells = tuple(MatrixCell(tuple(v[0] for v in vs), tuple(v[1] for v in vs), tuple(v[2] for v in vs),
                              tuple(v[3] for v in vs), sum(stock.get(v[0], 0) for v in vs),
-                             sum(1 for v in vs if v[0] in marked))
-             for key, vs in groups.items()}
+                             sum(1 for v in vs if v[0] in marked), row, column)
+                  for (row, column), vs in groups.items())
     return Matrix(product_id, product.handle, product.title, tuple((c, used[c][1]) for c in codes), row_attr, col_attr,
                   values_of(row_attr), values_of(col_attr), cells, base)
 
@@ -343,7 +353,7 @@ def set_matrix_prices(db: Database, actor: Actor, product_id: int, prices: dict[
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> ApplyResult:
+    def write_prices(session: Session) -> ApplyResult:
         result = apply_in_session(session, actor, changes, description=f"Matrix prices of {grid.handle}",
                                   kind="edit", operation_id=operation_id)
         if mark_override and result.changeset_id is not None:
@@ -353,4 +363,4 @@ def set_matrix_prices(db: Database, actor: Actor, product_id: int, prices: dict[
                             for i in ids if i not in have)
         return result
 
-    return db.run_write(work)
+    return db.run_write(write_prices)

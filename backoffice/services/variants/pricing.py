@@ -38,7 +38,7 @@ from backoffice.models import (
 from backoffice.services import catalog
 from backoffice.services.base import Actor, Change, NotFound, ValidationError, chunked_in
 from backoffice.services.changesets import ApplyResult, RowChange, apply_changes
-from backoffice.services.variants.attributes import _write
+from backoffice.services.variants.attributes import write_audited
 
 CENT = Decimal("0.01")
 
@@ -144,7 +144,7 @@ def set_rule(db: Database, actor: Actor, *, attribute: str, value: str, kind: st
         session.flush()
         return Change("price_rule", rule.id, "update", rule.version, before, after)
 
-    return _write(db, actor, "set_price_rule", operation_id, body)
+    return write_audited(db, actor, "set_price_rule", operation_id, body)
 
 
 def delete_rule(db: Database, actor: Actor, rule_id: int, *, operation_id: str | None = None) -> Change:
@@ -158,7 +158,7 @@ def delete_rule(db: Database, actor: Actor, rule_id: int, *, operation_id: str |
         session.flush()
         return Change("price_rule", rule_id, "delete", None, snap, None)
 
-    return _write(db, actor, "delete_price_rule", operation_id, body)
+    return write_audited(db, actor, "delete_price_rule", operation_id, body)
 
 
 def set_base_price(db: Database, actor: Actor, product_id: int, base_price: Any, *,
@@ -187,7 +187,7 @@ def set_base_price(db: Database, actor: Actor, product_id: int, base_price: Any,
         session.flush()
         return Change("product", product_id, "base_price", row.version, before, {"base_price": str(price)})
 
-    return _write(db, actor, "set_base_price", operation_id, body)
+    return write_audited(db, actor, "set_base_price", operation_id, body)
 
 
 def base_prices(session: Session, product_ids: list[int]) -> dict[int, Decimal]:
@@ -250,7 +250,7 @@ def set_price_override(db: Database, actor: Actor, variant_ids: list[int], overr
                                   {"price_override": override}) for i in changed]
         return change
 
-    return _write(db, actor, "set_price_override", operation_id, body)
+    return write_audited(db, actor, "set_price_override", operation_id, body)
 
 
 def overridden(session: Session, variant_ids: list[int]) -> set[int]:

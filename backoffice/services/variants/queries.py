@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 
 from backoffice.db import Database
 from backoffice.models import Product, ProductBasePrice, Variant, VariantStatus
+from backoffice.services.base import chunked_in
 from backoffice.services.variants.attributes import AttributeInfo, TemplateInfo, list_attributes, list_templates
 from backoffice.services.variants.pricing import RuleInfo, list_rules
 
@@ -51,3 +52,34 @@ class Overview:
 
 def overview(db: Database) -> Overview:
     return Overview(list_attributes(db), list_templates(db), list_rules(db))
+
+
+def resolve_products(db: Database, refs: list[str]) -> tuple[list[int], list[str]]:
+    """The ids of the products named by handle (or by id, for a reference made of digits), in the order
+    given, and the references that name no product."""
+    ids, unknown = [], []
+    with db.read() as session:
+        for ref in refs:
+            pid = session.scalar(select(Product.id).where(Product.handle == ref))
+            if pid is None and ref.isdigit():
+                pid = session.scalar(select(Product.id).where(Product.id == int(ref)))
+            if pid is None:
+                unknown.append(ref)
+            else:
+                ids.append(pid)
+    return ids, unknown
+
+
+def products_with_base_price(db: Database) -> list[int]:
+    """Every product that has a base price (the ones repricing by rules can work on)."""
+    with db.read() as session:
+        return list(session.scalars(select(ProductBasePrice.product_id).order_by(ProductBasePrice.product_id)))
+
+
+def variant_ids_by_sku(db: Database, skus: list[str]) -> dict[str, int]:
+    """{SKU: variant id} of the SKUs that exist (exact spelling)."""
+    out: dict[str, int] = {}
+    with db.read() as session:
+        for cond in chunked_in(session, Variant.sku, sorted(set(skus))):
+            out.update(session.execute(select(Variant.sku, Variant.id).where(cond)).all())
+    return out

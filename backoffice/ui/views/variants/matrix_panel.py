@@ -138,7 +138,7 @@ class MatrixPanel(QWidget):
             return
         self.model.set_matrix(grid)
         self.title.setText(grid.title)
-        variants = sum(len(c.variant_ids) for c in grid.cells.values())
+        variants = grid.variant_count
         base = self.tr("base price {price}").format(price=format_money(grid.base_price)) if grid.base_price is not None \
             else self.tr("no base price")
         self.subtitle.setText(plural(variants, self.tr("{n} variant"), self.tr("{n} variants")) + " · " + base)
