@@ -41,6 +41,7 @@ from backoffice.services.base import (
     snapshot,
     store_operation_result,
 )
+from backoffice.services.price_rules import compare_at_below_price
 
 PRODUCT_FIELDS = ("handle", "title", "description", "vendor", "product_type", "status", "category_id",
                   "seo_title", "seo_description")
@@ -72,11 +73,11 @@ class VariantInput:
 
 # -- validation -----------------------------------------------------------------------------------------
 _CENT = Decimal("0.01")
-_MONEY_LIMIT = Decimal("10000000000")
+MONEY_LIMIT = Decimal("10000000000")
 
 
 def parse_money(value: Any, row: str, name: str, problems: list, *, required: bool) -> Decimal | None:
-    if type(value) is Decimal and value.is_finite() and 0 <= value < _MONEY_LIMIT and value.as_tuple().exponent == -2:
+    if type(value) is Decimal and value.is_finite() and 0 <= value < MONEY_LIMIT and value.as_tuple().exponent == -2:
         return value  # already an exact amount in cents (values computed by bulk operations)
     if value is None or value == "":
         if required:
@@ -114,7 +115,9 @@ def _check_text(values: dict[str, Any], row: str, problems: list) -> None:
             problems.append((row, name, f"is {len(v)} characters long; at most {limit}"))
 
 
-def _clean_product(values: dict[str, Any], row: str, problems: list, *, partial: bool) -> dict[str, Any]:
+def clean_product_values(values: dict[str, Any], row: str, problems: list, *, partial: bool) -> dict[str, Any]:
+    """Product field values checked and normalised (problems appended as (row, field, message)); with
+    ``partial`` only the fields given (an edit), else a whole product (a new one)."""
     unknown = set(values) - set(PRODUCT_FIELDS) - {"tags"}
     for name in sorted(unknown):
         problems.append((row, name, "is not a product field"))
@@ -147,7 +150,8 @@ def _clean_product(values: dict[str, Any], row: str, problems: list, *, partial:
     return out
 
 
-def _clean_variant(values: dict[str, Any], row: str, problems: list, *, partial: bool) -> dict[str, Any]:
+def clean_variant_values(values: dict[str, Any], row: str, problems: list, *, partial: bool) -> dict[str, Any]:
+    """Variant field values checked and normalised, as :func:`clean_product_values` does for products."""
     unknown = set(values) - set(VARIANT_FIELDS) - {"options"}
     for name in sorted(unknown):
         problems.append((row, name, "is not a variant field"))
@@ -180,7 +184,7 @@ def _clean_variant(values: dict[str, Any], row: str, problems: list, *, partial:
 
 
 def _check_variant_prices(v: Variant, row: str, problems: list) -> None:
-    if v.compare_at_price is not None and v.price is not None and v.compare_at_price < v.price:
+    if compare_at_below_price(v.price, v.compare_at_price):
         problems.append((row, "compare_at_price", f"{v.compare_at_price} is below the price {v.price}"))
 
 
@@ -342,9 +346,9 @@ def create_product(db: Database, actor: Actor, *, values: dict[str, Any], varian
     """Create a product with its variants in one transaction."""
     require_role(actor, *_EDITORS)
     problems: list = []
-    clean = _clean_product(values, "product", problems, partial=False)
+    clean = clean_product_values(values, "product", problems, partial=False)
     clean_variants = [
-        _clean_variant(dict(v), f"variant {i + 1}", problems, partial=False) for i, v in enumerate(variants)
+        clean_variant_values(dict(v), f"variant {i + 1}", problems, partial=False) for i, v in enumerate(variants)
     ]
     _check_variant_rows(clean_variants, problems)
     if problems:
@@ -396,7 +400,7 @@ def update_product(db: Database, actor: Actor, product_id: int, *, expected_vers
     on since, ConflictError reports it and nothing is written."""
     require_role(actor, *_EDITORS)
     problems: list = []
-    clean = _clean_product(values, f"product {product_id}", problems, partial=True)
+    clean = clean_product_values(values, f"product {product_id}", problems, partial=True)
     if problems:
         raise ValidationError(problems)
 
@@ -468,7 +472,7 @@ def add_variant(db: Database, actor: Actor, product_id: int, *, values: dict[str
                 operation_id: str | None = None) -> Change:
     require_role(actor, *_EDITORS)
     problems: list = []
-    clean = _clean_variant(values, "variant", problems, partial=False)
+    clean = clean_variant_values(values, "variant", problems, partial=False)
     if problems:
         raise ValidationError(problems)
 
@@ -501,7 +505,7 @@ def update_variant(db: Database, actor: Actor, variant_id: int, *, expected_vers
                    operation_id: str | None = None) -> Change:
     require_role(actor, *_EDITORS)
     problems: list = []
-    clean = _clean_variant(values, f"variant {variant_id}", problems, partial=True)
+    clean = clean_variant_values(values, f"variant {variant_id}", problems, partial=True)
     if "options" in clean:
         problems.append((f"variant {variant_id}", "options", "change options with the variant generator"))
     if problems:

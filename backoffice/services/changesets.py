@@ -115,7 +115,7 @@ _MONEY = frozenset({"price", "compare_at_price", "cost"})
 
 def _exact_money(v: Any) -> bool:
     # exponent -2 exactly ("12.50", not "12.5"): str() shows it as cheaply as anything (as_tuple() is 3x slower)
-    return type(v) is Decimal and v.is_finite() and 0 <= v < catalog._MONEY_LIMIT and str(v)[-3:-2] == "."
+    return type(v) is Decimal and v.is_finite() and 0 <= v < catalog.MONEY_LIMIT and str(v)[-3:-2] == "."
 
 
 def _clean_values(change: RowChange, problems: list) -> dict[str, Any]:
@@ -136,13 +136,13 @@ def _clean_values(change: RowChange, problems: list) -> dict[str, Any]:
     values = {k: v for k, v in change.values.items() if k in allowed}
     local: list = []
     if change.entity == "variant":
-        clean = catalog._clean_variant(values, row, local, partial=True)
+        clean = catalog.clean_variant_values(values, row, local, partial=True)
     elif change.entity == "supplier_item":
         from backoffice.services.suppliers import clean_item_values
 
         clean = clean_item_values(values, row, local)
     else:
-        clean = catalog._clean_product(values, row, local, partial=True)
+        clean = catalog.clean_product_values(values, row, local, partial=True)
     problems.extend(local)
     return clean
 
