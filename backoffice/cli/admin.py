@@ -180,17 +180,13 @@ def users_list(obj: Context) -> None:
 @click.pass_obj
 def audit_cmd(obj: Context, entity: str, username: str, limit: int, as_json: bool) -> None:
     """Show the newest audit entries, described with names (locations, SKUs, products), not ids."""
-    from backoffice.services.audit import AuditFilter, fetch_described_page
-    from backoffice.services.base import jsonable
+    from backoffice.operations.audit import AuditFilter
 
-    rows = fetch_described_page(obj.database(), AuditFilter(entity=entity, username=username), limit=limit)
+    rows = obj.operations().audit.page(AuditFilter(entity=entity, username=username), limit=limit)
     for r in rows:
         view = r.view
         if as_json:
-            data = {k: v for k, v in r.__dict__.items() if k != "view"}
-            if view is not None:
-                data.update(subject=view.subject, summary=view.summary, changeset_id=view.changeset_id)
-            click.echo(json.dumps(jsonable(data), sort_keys=True))
+            click.echo(json.dumps(r.to_json(), sort_keys=True))
         else:
             when = r.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
             text = f"{view.subject}: {view.summary}" if view is not None else f"{r.entity} {r.entity_id}: {r.summary()}"

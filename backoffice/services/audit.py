@@ -12,6 +12,7 @@ from sqlalchemy import Select, func, or_, select
 
 from backoffice.db import Database
 from backoffice.models import AuditEntry
+from backoffice.services.base import NotFound, jsonable
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,16 @@ class AuditRow:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     view: EntryView | None = None   # display-ready text with names (``describe``); None: not described
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as JSON-safe values (``backoffice audit --json``); a described one adds its subject,
+        summary and changeset."""
+        data: dict[str, Any] = {"id": self.id, "at": self.at, "username": self.username, "entity": self.entity,
+                                "entity_id": self.entity_id, "action": self.action,
+                                "operation_id": self.operation_id, "before": self.before, "after": self.after}
+        if self.view is not None:
+            data.update(subject=self.view.subject, summary=self.view.summary, changeset_id=self.view.changeset_id)
+        return jsonable(data)
 
     def changed_fields(self) -> list[str]:
         before, after = self.before or {}, self.after or {}
@@ -99,10 +110,21 @@ def fetch_page(db: Database, f: AuditFilter = AuditFilter(), *, before_id: int |
         stmt = stmt.where(AuditEntry.id < before_id)
     stmt = stmt.order_by(AuditEntry.id.desc()).limit(limit)
     with db.read() as session:
-        return [
-            AuditRow(e.id, e.at, e.username, e.entity, e.entity_id, e.action, e.operation_id, e.before, e.after)
-            for e in session.scalars(stmt)
-        ]
+        return [_row_of(e) for e in session.scalars(stmt)]
+
+
+def fetch_entry(db: Database, entry_id: int) -> AuditRow:
+    """One entry, described (names, not ids); NotFound when there is none."""
+    with db.read() as session:
+        e = session.get(AuditEntry, entry_id)
+        if e is None:
+            raise NotFound(f"audit entry {entry_id} does not exist")
+        row = _row_of(e)
+    return describe(db, [row])[0]
+
+
+def _row_of(e: AuditEntry) -> AuditRow:
+    return AuditRow(e.id, e.at, e.username, e.entity, e.entity_id, e.action, e.operation_id, e.before, e.after)
 
 
 def count(db: Database, f: AuditFilter = AuditFilter()) -> int:
@@ -602,8 +624,6 @@ def changeset_rows(db: Database, changeset_id: int, *, limit: int = 1000) -> Cha
     with db.read() as session:
         cs = session.get(Changeset, changeset_id)
         if cs is None:
-            from backoffice.services.base import NotFound
-
             raise NotFound(f"changeset {changeset_id} does not exist")
         total = int(session.scalar(select(func.count()).select_from(ChangesetEntry)
                                    .where(ChangesetEntry.changeset_id == changeset_id)) or 0)
