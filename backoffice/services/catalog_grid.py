@@ -231,7 +231,8 @@ class _Ordering:
         return cond if descending else or_(cond, self.expr.is_(None))
 
 
-def _apply_filter(stmt: Select, f: VariantFilter, session_stock_sq=None) -> Select:  # type: ignore[no-untyped-def]
+def apply_filter(stmt: Select, f: VariantFilter, session_stock_sq=None) -> Select:  # type: ignore[no-untyped-def]
+    """``stmt`` (a select over variants joined to their products) narrowed to the rows ``f`` matches."""
     conds: list[ColumnElement] = []
     text = f.text.strip()
     if text:
@@ -281,7 +282,7 @@ def _base(columns, f: VariantFilter, sort_key: str, *, with_category: bool = Fal
         stmt = stmt.outerjoin(_GridCategory, _GridCategory.id == Product.category_id)
     if stock_sq is not None:
         stmt = stmt.outerjoin(stock_sq, stock_sq.c.variant_id == Variant.id)
-    return _apply_filter(stmt, f), _Ordering(sort_key, _sort_expression(sort_key, stock_sq))
+    return apply_filter(stmt, f), _Ordering(sort_key, _sort_expression(sort_key, stock_sq))
 
 
 def count(db: Database, f: VariantFilter = VariantFilter()) -> int:
