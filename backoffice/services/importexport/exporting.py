@@ -44,7 +44,7 @@ from backoffice.models import (
     VariantOption,
 )
 from backoffice.services.base import ValidationError
-from backoffice.services.catalog_grid import VariantFilter, _apply_filter
+from backoffice.services.catalog_grid import VariantFilter, apply_filter
 from backoffice.services.importexport.common import (
     EXPORT_FORMATS,
     OPTION_SLOTS,
@@ -119,11 +119,11 @@ def export_products(db: Database, path: str | os.PathLike[str], format: str = "c
 # -- what to read ---------------------------------------------------------------------------------------
 def _base_select(f: VariantFilter):  # type: ignore[no-untyped-def]
     stmt = select(*_BASE_COLUMNS).select_from(Variant).join(Product, Product.id == Variant.product_id)
-    return _apply_filter(stmt, f)
+    return apply_filter(stmt, f)
 
 
 def _count(session: Session, f: VariantFilter) -> int:
-    stmt = _apply_filter(select(func.count()).select_from(Variant).join(Product, Product.id == Variant.product_id), f)
+    stmt = apply_filter(select(func.count()).select_from(Variant).join(Product, Product.id == Variant.product_id), f)
     return int(session.scalar(stmt) or 0)
 
 
@@ -135,7 +135,7 @@ def _option_slots(session: Session, f: VariantFilter) -> int:
     per_variant = (select(func.count().label("n")).select_from(VariantOption)
                    .join(Variant, Variant.id == VariantOption.variant_id).join(Product, Product.id == Variant.product_id)
                    .group_by(VariantOption.variant_id))
-    widest = session.scalar(select(func.max(_apply_filter(per_variant, f).subquery().c.n)))
+    widest = session.scalar(select(func.max(apply_filter(per_variant, f).subquery().c.n)))
     return max(OPTION_SLOTS, int(widest or 0))
 
 
@@ -194,7 +194,7 @@ def _pg_select(f: VariantFilter, cats: dict[int, str], attrs: list[tuple[int, st
     stmt = stmt.add_columns(*cols, tags.c.tags, names.label("names"), vals.label("vals"), Variant.position,
                             Variant.id.label("variant_id"), Variant.version.label("version"),
                             Product.version.label("product_version"), *per_attribute)
-    return _apply_filter(stmt, f).order_by(Product.id, Variant.position, Variant.id)
+    return apply_filter(stmt, f).order_by(Product.id, Variant.position, Variant.id)
 
 
 def _array(values: list[Any], item_type: Any):  # type: ignore[no-untyped-def]
