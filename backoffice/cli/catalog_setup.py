@@ -1,5 +1,5 @@
 """``backoffice locations …``, ``backoffice categories …`` and ``backoffice products add``: setting up a
-store from nothing, through the same services as the GUI.
+store from nothing, through the same operations as the GUI.
 
 Every write takes ``--op-id``: the same command retried with the same id writes nothing and reports
 what the first run did, with exit status 0.
@@ -15,18 +15,16 @@ import click
 
 from backoffice.cli.app import Context, db_options, main
 from backoffice.cli.products import products
-from backoffice.cli.replay import REPLAY_NOTE, op_id_option, previous_result
+from backoffice.cli.replay import REPLAY_NOTE, op_id_option
+from backoffice.operations.store import LOCATION_KINDS
 
-LOCATION_KINDS = ("warehouse", "store", "supplier", "customer", "adjustment", "transit")
 
-
-def _change(database: Any, op_id: str | None, action: str, write) -> tuple[Any, bool]:  # type: ignore[no-untyped-def]
-    """Run ``write(op_id)`` unless ``op_id`` was applied before: (the Change, replayed?)."""
-    from backoffice.services.base import Change
-
-    previous = previous_result(database, op_id, action)
+def _change(area: Any, op_id: str | None, action: str, write) -> tuple[Any, bool]:  # type: ignore[no-untyped-def]
+    """Run ``write(op_id)`` unless ``op_id`` was applied before (checked before the command resolves its
+    arguments: a moved category is no longer where the command names it): (the Change, replayed?)."""
+    previous = area.previous_change(op_id, action)
     if previous is not None:
-        return Change.from_dict(previous), True
+        return previous, True
     return write(op_id), False
 
 
@@ -43,15 +41,6 @@ def locations() -> None:
     """Warehouses, stores and the external places stock comes from and goes to."""
 
 
-def _location(database: Any, code: str) -> dict[str, Any]:
-    from backoffice.services.stock_query import location_by_code
-
-    found = location_by_code(database, code)
-    from backoffice.services import inventory
-
-    return next(r for r in inventory.list_locations(database) if r["id"] == found["id"])
-
-
 @locations.command("list")
 @click.option("--active", "active_only", is_flag=True, help="Leave archived locations out.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -59,9 +48,7 @@ def _location(database: Any, code: str) -> dict[str, Any]:
 @click.pass_obj
 def locations_list(obj: Context, active_only: bool, as_json: bool) -> None:
     """Every location: code, kind, name, units held, and whether it is archived."""
-    from backoffice.services import inventory
-
-    rows = inventory.list_locations(obj.database(), include_archived=not active_only, with_stock=True)
+    rows = obj.operations().store.list_locations(include_archived=not active_only, with_stock=True)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -86,11 +73,9 @@ def locations_list(obj: Context, active_only: bool, as_json: bool) -> None:
 @click.pass_obj
 def locations_add(obj: Context, code: str, name: str, kind: str, op_id: str | None, as_json: bool) -> None:
     """Create location CODE (upper-case, no spaces) called NAME."""
-    from backoffice.services import inventory
-
-    database, actor = obj.database(), obj.actor()
-    change, replayed = _change(database, op_id, "create_location", lambda op: inventory.create_location(
-        database, actor, code=code, name=name, kind=kind, operation_id=op))
+    store = obj.operations().store
+    change, replayed = _change(store, op_id, "create_location",
+                               lambda op: store.add_location(code, name, kind, op_id=op))
     after = change.after or {}
     _emit(change, replayed, as_json, f"Created location {after.get('code')} ({after.get('kind')}): {after.get('name')}")
 
@@ -106,18 +91,15 @@ def locations_add(obj: Context, code: str, name: str, kind: str, op_id: str | No
 def locations_edit(obj: Context, code: str, name: str | None, kind: str | None, op_id: str | None,
                    as_json: bool) -> None:
     """Rename location CODE or change its kind."""
-    from backoffice.services import inventory
-
     if name is None and kind is None:
         raise click.UsageError("give --name and/or --kind")
-    database, actor = obj.database(), obj.actor()
+    store = obj.operations().store
 
-    def write(op: str | None):  # type: ignore[no-untyped-def]
-        loc = _location(database, code)
-        return inventory.update_location(database, actor, loc["id"], expected_version=loc["version"], name=name,
-                                         kind=kind, operation_id=op)
+    def edit_location(op: str | None):  # type: ignore[no-untyped-def]
+        loc = store.find_location(code)
+        return store.edit_location(loc["id"], expected_version=loc["version"], name=name, kind=kind, op_id=op)
 
-    change, replayed = _change(database, op_id, "update_location", write)
+    change, replayed = _change(store, op_id, "update_location", edit_location)
     what = ", ".join(f"{k} {change.before.get(k)} → {v}" for k, v in (change.after or {}).items()) or "nothing to change"
     _emit(change, replayed, as_json, f"Location {code.upper()}: {what}")
 
@@ -131,11 +113,9 @@ def locations_edit(obj: Context, code: str, name: str | None, kind: str | None, 
 def locations_archive(obj: Context, code: str, op_id: str | None, as_json: bool) -> None:
     """Archive location CODE: no stock moves to or from it any more; its history stays. Refused while it
     holds stock or an open transfer or purchase order names it."""
-    from backoffice.services import inventory
-
-    database, actor = obj.database(), obj.actor()
-    change, replayed = _change(database, op_id, "archive_location", lambda op: inventory.archive_location(
-        database, actor, _location(database, code)["id"], operation_id=op))
+    store = obj.operations().store
+    change, replayed = _change(store, op_id, "archive_location",
+                               lambda op: store.archive_location(store.find_location(code)["id"], op_id=op))
     _emit(change, replayed, as_json, f"Archived location {code.upper()}")
 
 
@@ -147,11 +127,9 @@ def locations_archive(obj: Context, code: str, op_id: str | None, as_json: bool)
 @click.pass_obj
 def locations_restore(obj: Context, code: str, op_id: str | None, as_json: bool) -> None:
     """Make archived location CODE active again."""
-    from backoffice.services import inventory
-
-    database, actor = obj.database(), obj.actor()
-    change, replayed = _change(database, op_id, "restore_location", lambda op: inventory.restore_location(
-        database, actor, _location(database, code)["id"], operation_id=op))
+    store = obj.operations().store
+    change, replayed = _change(store, op_id, "restore_location",
+                               lambda op: store.restore_location(store.find_location(code)["id"], op_id=op))
     _emit(change, replayed, as_json, f"Restored location {code.upper()}")
 
 
@@ -167,9 +145,7 @@ def categories() -> None:
 @click.pass_obj
 def categories_list(obj: Context, as_json: bool) -> None:
     """The category tree, indented, with the number of products directly in each category."""
-    from backoffice.services import catalog
-
-    rows = catalog.list_categories(obj.database())
+    rows = obj.operations().store.list_categories()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -189,11 +165,8 @@ def categories_list(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def categories_add(obj: Context, path: str, op_id: str | None, as_json: bool) -> None:
     """Create category PATH, e.g. Clothing/Tops, with any missing level above it."""
-    from backoffice.services import catalog
-
-    database, actor = obj.database(), obj.actor()
-    change, replayed = _change(database, op_id, "add_category_path",
-                               lambda op: catalog.add_category_path(database, actor, path, operation_id=op))
+    store = obj.operations().store
+    change, replayed = _change(store, op_id, "add_category_path", lambda op: store.add_category_path(path, op_id=op))
     made = len(change.children) + 1
     _emit(change, replayed, as_json, f"Created category {change.after.get('full_name')}"
           + (f" ({made} levels)" if made > 1 else ""))
@@ -208,16 +181,13 @@ def categories_add(obj: Context, path: str, op_id: str | None, as_json: bool) ->
 @click.pass_obj
 def categories_rename(obj: Context, path: str, name: str, op_id: str | None, as_json: bool) -> None:
     """Rename the category at PATH to NAME (it keeps its place and its products)."""
-    from backoffice.services import catalog
+    store = obj.operations().store
 
-    database, actor = obj.database(), obj.actor()
+    def rename_category(op: str | None):  # type: ignore[no-untyped-def]
+        found = store.find_category(path)
+        return store.rename_category(found["id"], name, expected_version=found["version"], op_id=op)
 
-    def write(op: str | None):  # type: ignore[no-untyped-def]
-        found = catalog.find_category(database, path)
-        return catalog.rename_category(database, actor, found["id"], name=name, expected_version=found["version"],
-                                       operation_id=op)
-
-    change, replayed = _change(database, op_id, "rename_category", write)
+    change, replayed = _change(store, op_id, "rename_category", rename_category)
     _emit(change, replayed, as_json, f"Renamed category {change.before.get('name')} to {change.after.get('name')}")
 
 
@@ -231,17 +201,14 @@ def categories_rename(obj: Context, path: str, name: str, op_id: str | None, as_
 @click.pass_obj
 def categories_move(obj: Context, path: str, parent: str, op_id: str | None, as_json: bool) -> None:
     """Move the category at PATH, with everything below it, under PARENT."""
-    from backoffice.services import catalog
+    store = obj.operations().store
 
-    database, actor = obj.database(), obj.actor()
+    def move_category(op: str | None):  # type: ignore[no-untyped-def]
+        found = store.find_category(path)
+        parent_id = None if parent.strip() in ("", "/", ">") else store.find_category(parent)["id"]
+        return store.move_category(found["id"], parent_id, expected_version=found["version"], op_id=op)
 
-    def write(op: str | None):  # type: ignore[no-untyped-def]
-        found = catalog.find_category(database, path)
-        parent_id = None if parent.strip() in ("", "/", ">") else catalog.find_category(database, parent)["id"]
-        return catalog.move_category(database, actor, found["id"], parent_id=parent_id,
-                                     expected_version=found["version"], operation_id=op)
-
-    change, replayed = _change(database, op_id, "move_category", write)
+    change, replayed = _change(store, op_id, "move_category", move_category)
     below = f", with {len(change.children)} below it" if change.children else ""
     _emit(change, replayed, as_json,
           f"Moved category {change.before.get('full_name')} to {change.after.get('full_name')}{below}")
@@ -323,7 +290,7 @@ def products_add(obj: Context, handle: str | None, title: str | None, vendor: st
                  variant_specs: tuple[str, ...], json_file: Path | None, op_id: str | None, as_json: bool) -> None:
     """Create product HANDLE with its variants, in one transaction: every bad row is reported, nothing
     is written unless all of it is good."""
-    from backoffice.services import catalog
+    from backoffice.operations.catalog import handle_from_title
 
     form: dict[str, Any] = _read_json_form(json_file) if json_file else {}
     variants = [dict(v) for v in form.pop("variants", [])]
@@ -337,19 +304,19 @@ def products_add(obj: Context, handle: str | None, title: str | None, vendor: st
         variants = [parse_variant(spec, i) for i, spec in enumerate(variant_specs, 1)]
     if not form.get("title"):
         raise click.UsageError("give the product's --title")
-    form.setdefault("handle", catalog.handle_from_title(str(form["title"])))
+    form.setdefault("handle", handle_from_title(str(form["title"])))
     if not variants:
         raise click.UsageError("give at least one --variant SKU,price=… (a product is sold through its variants)")
-    database, actor = obj.database(), obj.actor()
+    ops = obj.operations()
 
-    def write(op: str | None):  # type: ignore[no-untyped-def]
+    def create_product(op: str | None):  # type: ignore[no-untyped-def]
         values = dict(form)
         path = values.pop("category", None)
         if path:
-            values["category_id"] = catalog.find_category(database, str(path))["id"]
-        return catalog.create_product(database, actor, values=values, variants=variants, operation_id=op)
+            values["category_id"] = ops.store.find_category(str(path))["id"]
+        return ops.catalog.create_product(values, variants, op_id=op)
 
-    change, replayed = _change(database, op_id, "create_product", write)
+    change, replayed = _change(ops.catalog, op_id, "create_product", create_product)
     skus = ", ".join(c.after.get("sku", "") for c in change.children)
     _emit(change, replayed, as_json, f"Created product {change.after.get('handle')} (id {change.entity_id}) with "
           f"{len(change.children)} variant{'s' if len(change.children) != 1 else ''}: {skus}")

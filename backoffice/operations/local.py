@@ -57,6 +57,9 @@ class LocalOperations:
         return self._db.display_url()
 
     def close(self) -> None:
+        catalog = self.__dict__.get("catalog")   # created on first use: it keeps a connection for page reads
+        if catalog is not None:
+            catalog.close()
         self._db.dispose()
 
     def with_actor(self, actor: Actor) -> LocalOperations:

@@ -223,6 +223,22 @@ def store_operation_result(session: Session, operation_id: str | None, result: d
     op.result = jsonable(result)
 
 
+def applied_result(db: Any, operation_id: str | None, action: str) -> dict[str, Any] | None:  # noqa: ANN401 - a Database
+    """The stored result of ``operation_id`` if a write already applied it, else None: lets a caller see,
+    before it resolves its arguments against the current data, that a retried request ran already. An id
+    used for another kind of write is refused, as :func:`claim_operation` refuses it."""
+    if not operation_id:
+        return None
+    with db.read() as session:
+        row = session.execute(select(AppliedOperation.action, AppliedOperation.result)
+                              .where(AppliedOperation.operation_id == operation_id)).first()
+    if row is None:
+        return None
+    if row.action != action:
+        raise ValidationError(f"operation id {operation_id} was already used for {row.action}, not {action}")
+    return dict(row.result or {})
+
+
 def require_role(actor: Actor, *roles: Role) -> None:
     if actor.role is Role.ADMIN or actor.role in roles:
         return
