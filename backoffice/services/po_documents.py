@@ -9,7 +9,6 @@ pages as needed); the workbook with openpyxl, money as numbers with a currency f
 from __future__ import annotations
 
 import datetime as dt
-import io
 from dataclasses import dataclass
 from decimal import Decimal
 from email.message import EmailMessage
@@ -19,9 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from backoffice.db import Database
 from backoffice.models import Supplier
 from backoffice.services.alerts import MailError, send_message
 from backoffice.services.base import ValidationError
+from backoffice.services import paper
+from backoffice.services.paper import Column, Paper
 from backoffice.services.settings import SmtpSettings
 
 if TYPE_CHECKING:
@@ -70,127 +72,43 @@ def build_document(info: OrderInfo, supplier: Supplier | None, store_name: str =
         tuple((ln.sku, ln.supplier_sku, ln.title, ln.quantity, ln.unit_cost, ln.line_total) for ln in info.lines))
 
 
+def order_document(db: Database, order_id: int, store_name: str = "Backoffice") -> PurchaseDocument:
+    """The document of a saved order, with its supplier's contact and terms."""
+    from backoffice.services.purchase_orders import get_order
+
+    info = get_order(db, order_id)
+    with db.read() as session:
+        return build_document(info, session.get(Supplier, info.supplier_id), store_name)
+
+
+def order_paper(doc: PurchaseDocument) -> Paper:
+    money = "#,##0.00"
+    columns = (Column("Our SKU", 0.07, 20, 24), Column("Your SKU", 0.29, 16, 14), Column("Product", 0.43, 46, 30),
+               Column("Quantity", 0.70, 10, number_format="#,##0", short="Qty"),
+               Column(f"Unit cost ({doc.currency})", 0.82, 16, number_format=money, short="Unit cost"),
+               Column(f"Total ({doc.currency})", 0.94, 16, number_format=money, short="Total"))
+    return Paper(f"{doc.store_name} — purchase order {doc.number}", columns, doc.lines, tuple(doc.facts()),
+                 sheet=doc.number, heading=f"Purchase order {doc.number}", subtitle=doc.store_name,
+                 creator=doc.store_name, total=("Total", doc.total, format_money(doc.total, doc.currency)),
+                 footer="Please quote the order number on the delivery note and the invoice.")
+
+
 def xlsx_bytes(doc: PurchaseDocument) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = doc.number[:31]
-    sheet["A1"] = f"{doc.store_name} — purchase order {doc.number}"
-    sheet["A1"].font = Font(bold=True, size=14)
-    row = 3
-    for label, value in doc.facts():
-        if value:
-            sheet.cell(row, 1, label).font = Font(bold=True)
-            sheet.cell(row, 2, value)
-            row += 1
-    row += 1
-    fill = PatternFill("solid", fgColor="E8EFFD")
-    headers = ("Our SKU", "Your SKU", "Product", "Quantity", f"Unit cost ({doc.currency})", f"Total ({doc.currency})")
-    for col, header in enumerate(headers, 1):
-        cell = sheet.cell(row, col, header)
-        cell.font, cell.fill = Font(bold=True), fill
-    thin = Side(style="thin", color="C8CDD4")
-    money = '#,##0.00'
-    for sku, ssku, title, qty, unit, total in doc.lines:
-        row += 1
-        for col, value in enumerate((sku, ssku, title, qty, unit, total), 1):
-            cell = sheet.cell(row, col, value)
-            cell.border = Border(bottom=thin)
-        sheet.cell(row, 4).number_format = "#,##0"
-        sheet.cell(row, 5).number_format = money
-        sheet.cell(row, 6).number_format = money
-        for col in (4, 5, 6):
-            sheet.cell(row, col).alignment = Alignment(horizontal="right")
-    row += 1
-    sheet.cell(row, 5, "Total").font = Font(bold=True)
-    total = sheet.cell(row, 6, doc.total)
-    total.font, total.number_format = Font(bold=True), money
-    for col, width in zip("ABCDEF", (20, 16, 46, 10, 16, 16), strict=True):
-        sheet.column_dimensions[col].width = width
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-_FIRST_PAGE_ROWS = 30
-_ROWS_PER_PAGE = 40
+    return paper.xlsx_bytes(order_paper(doc))
 
 
 def pages(doc: PurchaseDocument) -> list[Any]:
     """The document as matplotlib figures, one per A4 page (the PDF's pages)."""
-    from matplotlib.figure import Figure
-
-    def clip(text: str, n: int) -> str:
-        return text if len(text) <= n else text[: n - 1] + "…"
-
-    # The first page also holds the order's facts: fewer lines fit on it.
-    chunks = [doc.lines[:_FIRST_PAGE_ROWS]] + [doc.lines[i:i + _ROWS_PER_PAGE]
-                                               for i in range(_FIRST_PAGE_ROWS, len(doc.lines), _ROWS_PER_PAGE)]
-    columns = ((0.07, "left", "Our SKU"), (0.29, "left", "Your SKU"), (0.43, "left", "Product"),
-               (0.70, "right", "Qty"), (0.82, "right", "Unit cost"), (0.94, "right", "Total"))
-    figures = []
-    for page_no, lines in enumerate(chunks, 1):
-        fig = Figure(figsize=(8.27, 11.69))
-        fig.text(0.07, 0.94, f"Purchase order {doc.number}", fontsize=18, weight="bold")
-        fig.text(0.07, 0.918, doc.store_name, fontsize=10, color="#6b7280")
-        fig.text(0.94, 0.94, f"page {page_no} of {len(chunks)}", fontsize=8, ha="right", color="#6b7280")
-        y = 0.88 if page_no == 1 else 0.89
-        if page_no == 1:
-            for label, value in doc.facts():
-                if value:
-                    fig.text(0.07, y, label, fontsize=9, color="#6b7280")
-                    fig.text(0.25, y, clip(value, 80), fontsize=9)
-                    y -= 0.02
-            y -= 0.015
-        fig.patches.append(_band(fig, y - 0.006))
-        for x, ha, header in columns:
-            fig.text(x, y, header, fontsize=9, weight="bold", ha=ha)
-        y -= 0.024
-        for sku, ssku, title, qty, unit, total in lines:
-            values = (clip(sku, 24), clip(ssku, 14), clip(title, 30), f"{qty:,}", f"{unit:,.2f}", f"{total:,.2f}")
-            for (x, ha, _), value in zip(columns, values, strict=True):
-                fig.text(x, y, value, fontsize=8.5, ha=ha)
-            y -= 0.02
-        if page_no == len(chunks):
-            y -= 0.012
-            fig.text(0.72, y, "Total", fontsize=10, weight="bold", ha="right")
-            fig.text(0.94, y, format_money(doc.total, doc.currency), fontsize=10, weight="bold", ha="right")
-            fig.text(0.07, 0.05, "Please quote the order number on the delivery note and the invoice.", fontsize=8,
-                     color="#6b7280")
-        figures.append(fig)
-    return figures
+    return paper.pages(order_paper(doc))
 
 
 def pdf_bytes(doc: PurchaseDocument) -> bytes:
-    from matplotlib.backends.backend_pdf import PdfPages
-
-    out = io.BytesIO()
-    with PdfPages(out, metadata={"Title": f"Purchase order {doc.number}", "Creator": doc.store_name}) as pdf:
-        for fig in pages(doc):
-            pdf.savefig(fig)
-    return out.getvalue()
-
-
-def _band(fig: Any, y: float) -> Any:
-    from matplotlib.patches import Rectangle
-
-    return Rectangle((0.06, y), 0.89, 0.02, transform=fig.transFigure, facecolor="#e8effd", edgecolor="none",
-                     zorder=-1)
+    return paper.pdf_bytes(order_paper(doc))
 
 
 def write_document(doc: PurchaseDocument, path: str | Path) -> Path:
     """By the file's suffix: .pdf or .xlsx."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        path.write_bytes(pdf_bytes(doc))
-    elif suffix == ".xlsx":
-        path.write_bytes(xlsx_bytes(doc))
-    else:
-        raise ValueError(f"{path.name}: a purchase order is written as .pdf or .xlsx")
-    return path
+    return paper.write(order_paper(doc), path, "a purchase order")
 
 
 # -- e-mail -------------------------------------------------------------------------------------------------
@@ -244,4 +162,4 @@ def mail_order(session: Session, info: OrderInfo, mail: OrderMail) -> list[str]:
 
 
 __all__ = ["MailError", "OrderMail", "PurchaseDocument", "build_document", "compose_message", "format_money",
-           "mail_order", "pdf_bytes", "write_document", "xlsx_bytes"]
+           "mail_order", "order_document", "pdf_bytes", "write_document", "xlsx_bytes"]

@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from backoffice.db import Database
 from backoffice.models import (
     Location,
     LocationKind,
-    Product,
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderState,
@@ -55,9 +54,20 @@ from backoffice.services.base import (
     store_operation_result,
 )
 from backoffice.services.catalog import parse_money
-from backoffice.services.inventory import MoveLine, open_empty_levels, post_in_transaction as _post
+from backoffice.services.documents import (
+    SUPPLIER_CODE,
+    arriving_quantities,
+    document_id,
+    line_quantity_problem,
+    lock_document,
+    newest_first,
+    nothing_to_receive,
+    require_state,
+    system_location,
+    variant_labels,
+)
+from backoffice.services.inventory import MoveLine, open_empty_levels, post_in_transaction
 
-SUPPLIER_CODE = "SUPPLIERS"
 _BUYERS = (Role.PURCHASER, Role.MANAGER)
 _RECEIVERS = (Role.PURCHASER, Role.MANAGER, Role.WAREHOUSE)
 _STOCKED = (LocationKind.WAREHOUSE, LocationKind.STORE)
@@ -156,17 +166,11 @@ def lock_purchasing(session: Session) -> None:
 
 
 def _lock(session: Session, order_id: int) -> PurchaseOrder:
-    po = session.scalar(select(PurchaseOrder).where(PurchaseOrder.id == order_id).with_for_update()
-                        .options(selectinload(PurchaseOrder.lines)))
-    if po is None:
-        raise NotFound(f"purchase order {order_id} does not exist")
-    return po
+    return lock_document(session, PurchaseOrder, order_id, "purchase order")
 
 
 def _require_state(po: PurchaseOrder, *states: PurchaseOrderState, step: str) -> None:
-    if po.state not in states:
-        allowed = " or ".join(s.value for s in states)
-        raise PurchaseOrderStateError([(po.number, "state", f"is {po.state.value}; {step} needs {allowed}")])
+    require_state(po, *states, step=step, error=PurchaseOrderStateError)
 
 
 def _check_destination(session: Session, location_id: int, what: str = "destination") -> Location:
@@ -190,11 +194,9 @@ def _clean_lines(lines: list[Any]) -> list[tuple[int, int, Decimal | None]]:
             vid, qty, cost = line.get("variant_id"), line.get("quantity"), line.get("unit_cost")
         else:
             vid, qty, cost = (tuple(line) + (None,))[:3]
-        if isinstance(qty, bool) or not isinstance(qty, int):
-            problems.append((f"line {i}", "quantity", f"{qty!r} is not a whole number"))
-            continue
-        if qty <= 0:
-            problems.append((f"line {i}", "quantity", f"{qty} must be greater than zero"))
+        problem = line_quantity_problem(qty)
+        if problem:
+            problems.append((f"line {i}", "quantity", problem))
             continue
         amount = None
         if cost is not None:
@@ -262,10 +264,7 @@ def _info(session: Session, order_id: int, replayed: bool = False) -> OrderInfo:
     supplier = session.get(Supplier, po.supplier_id)
     dest = session.scalar(select(Location.code).where(Location.id == po.destination_location_id))
     creator = session.scalar(select(User.username).where(User.id == po.created_by)) if po.created_by else ""
-    vids = [ln.variant_id for ln in po.lines]
-    meta = {vid: (sku, barcode, f"{title} · {vtitle}" if vtitle else title) for vid, sku, barcode, title, vtitle in
-            session.execute(select(Variant.id, Variant.sku, Variant.barcode, Product.title, Variant.title)
-                            .join(Product, Product.id == Variant.product_id).where(Variant.id.in_(vids or [0])))}
+    meta = variant_labels(session, [ln.variant_id for ln in po.lines])
     lines = [OrderLineInfo(ln.id, ln.variant_id, *meta[ln.variant_id], ln.supplier_sku, ln.quantity, ln.unit_cost,
                            ln.received) for ln in po.lines]
     receipts = [ReceiptInfo(r.id, r.created_at, code, r.units, r.over_receipt, user or "", op_id) for r, code, user, op_id in
@@ -306,7 +305,7 @@ def create_order(db: Database, actor: Actor, *, supplier_id: int, destination_lo
     require_role(actor, *_BUYERS)
     clean = _clean_lines(list(lines))
 
-    def work(session: Session) -> OrderInfo:
+    def create_once(session: Session) -> OrderInfo:
         previous = claim_operation(session, operation_id, "purchase_order.create", actor)
         if previous is not None:
             return _info(session, int(previous["id"]), replayed=True)
@@ -324,7 +323,7 @@ def create_order(db: Database, actor: Actor, *, supplier_id: int, destination_lo
         store_operation_result(session, operation_id, {"id": po.id, "number": po.number})
         return _info(session, po.id)
 
-    return db.run_write(work)
+    return db.run_write(create_once)
 
 
 def add_lines_to_draft(session: Session, actor: Actor, *, supplier_id: int, destination_location_id: int,
@@ -371,7 +370,7 @@ def update_draft(db: Database, actor: Actor, order_id: int, *, expected_version:
     require_role(actor, *_BUYERS)
     clean = _clean_lines(list(lines)) if lines is not None else None
 
-    def work(session: Session) -> OrderInfo:
+    def replace_draft(session: Session) -> OrderInfo:
         po = _lock(session, order_id)
         _require_state(po, PurchaseOrderState.DRAFT, step="editing")
         if po.version != expected_version:
@@ -397,7 +396,7 @@ def update_draft(db: Database, actor: Actor, order_id: int, *, expected_version:
         audit(session, actor, "purchase_order", po.id, "update", before, _snapshot(po))
         return _info(session, po.id)
 
-    return db.run_write(work)
+    return db.run_write(replace_draft)
 
 
 # -- sending ----------------------------------------------------------------------------------------------
@@ -421,7 +420,7 @@ def send_order(db: Database, actor: Actor, order_id: int, *, expected_version: i
     e-mailed to the supplier in the same step: if the mail server refuses, the order stays a draft."""
     require_role(actor, *_BUYERS)
 
-    def work(session: Session) -> OrderInfo:
+    def send_once(session: Session) -> OrderInfo:
         replayed = _replay(session, actor, operation_id, "purchase_order.send", order_id)
         if replayed is not None:
             return replayed
@@ -447,14 +446,14 @@ def send_order(db: Database, actor: Actor, order_id: int, *, expected_version: i
         _done(session, operation_id, po)
         return info
 
-    return db.run_write(work, attempts=1 if mail is not None else 6)
+    return db.run_write(send_once, attempts=1 if mail is not None else 6)
 
 
 def email_order(db: Database, actor: Actor, order_id: int, *, mail: Any) -> list[str]:
     """E-mail a sent order's document (again) to the supplier; returns the recipients."""
     require_role(actor, *_BUYERS)
 
-    def work(session: Session) -> list[str]:
+    def mail_again(session: Session) -> list[str]:
         po = _lock(session, order_id)
         _require_state(po, PurchaseOrderState.SENT, PurchaseOrderState.PARTIAL, step="e-mailing")
         from backoffice.services.po_documents import mail_order
@@ -463,7 +462,7 @@ def email_order(db: Database, actor: Actor, order_id: int, *, mail: Any) -> list
         audit(session, actor, "purchase_order", po.id, "email", None, {"mailed_to": recipients})
         return recipients
 
-    return db.run_write(work, attempts=1)
+    return db.run_write(mail_again, attempts=1)
 
 
 # -- receiving --------------------------------------------------------------------------------------------
@@ -472,9 +471,7 @@ def _supplier_location(session: Session, actor: Actor) -> int:
                            .order_by(Location.code == SUPPLIER_CODE, Location.id).limit(1))
     if found is not None:
         return found
-    from backoffice.services.transfers import _system_location
-
-    return _system_location(session, actor, SUPPLIER_CODE, "Suppliers (receipts)", LocationKind.SUPPLIER).id
+    return system_location(session, actor, SUPPLIER_CODE, "Suppliers (receipts)", LocationKind.SUPPLIER).id
 
 
 def receive_order(db: Database, actor: Actor, order_id: int, *, quantities: dict[int, int], operation_id: str,
@@ -483,21 +480,14 @@ def receive_order(db: Database, actor: Actor, order_id: int, *, quantities: dict
     ``quantities``: variant id -> units arriving now. Posting the same ``operation_id`` again returns
     the order as it is and moves nothing."""
     require_role(actor, *_RECEIVERS)
-    problems = []
-    for vid, q in quantities.items():
-        if isinstance(q, bool) or not isinstance(q, int) or q < 0:
-            problems.append((f"variant {vid}", "quantity", f"{q!r} must be a whole number, zero or more"))
-    if not operation_id or len(operation_id) > 64:
-        problems.append(("receipt", "operation_id", "must be 1 to 64 characters"))
-    if problems:
-        raise ValidationError(problems)
-    wanted = {int(v): q for v, q in quantities.items() if q > 0}
+    bad_id = not operation_id or len(operation_id) > 64
+    wanted = arriving_quantities(quantities, [("receipt", "operation_id", "must be 1 to 64 characters")] if bad_id else [])
 
-    def work(session: Session) -> OrderInfo:
+    def post_receipt(session: Session) -> OrderInfo:
         if session.scalar(select(StockOperation.id).where(StockOperation.operation_id == operation_id)) is not None:
             return _info(session, order_id, replayed=True)   # checked first: a replay of "--all" asks for nothing
         if not wanted:
-            raise ValidationError([("receipt", "quantities", "nothing to receive: every quantity is zero")])
+            raise nothing_to_receive()
         po = _lock(session, order_id)
         _require_state(po, PurchaseOrderState.SENT, PurchaseOrderState.PARTIAL, step="receiving")
         target = location_id if location_id is not None else po.destination_location_id
@@ -524,7 +514,7 @@ def receive_order(db: Database, actor: Actor, order_id: int, *, quantities: dict
             raise ValidationError(bad)
         before = _snapshot(po)
         source = _supplier_location(session, actor)
-        result = _post(session, actor, operation_id, "receipt",
+        result = post_in_transaction(session, actor, operation_id, "receipt",
                        [MoveLine(vid, source, target, q) for vid, q in sorted(wanted.items())],
                        po.number, f"received {po.number}" + (f": {note}" if note else ""))
         if not result.applied:
@@ -543,7 +533,7 @@ def receive_order(db: Database, actor: Actor, order_id: int, *, quantities: dict
               {**_snapshot(po), "location": loc.code, "over_receipt": over}, operation_id)
         return _info(session, po.id)
 
-    return db.run_write(work)
+    return db.run_write(post_receipt)
 
 
 def close_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
@@ -551,7 +541,7 @@ def close_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
     """Settle a received or partly received order: nothing more is expected."""
     require_role(actor, *_BUYERS)
 
-    def work(session: Session) -> OrderInfo:
+    def close_once(session: Session) -> OrderInfo:
         replayed = _replay(session, actor, operation_id, "purchase_order.close", order_id)
         if replayed is not None:
             return replayed
@@ -565,7 +555,7 @@ def close_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
         _done(session, operation_id, po)
         return _info(session, po.id)
 
-    return db.run_write(work)
+    return db.run_write(close_once)
 
 
 def cancel_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
@@ -573,7 +563,7 @@ def cancel_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
     """Call off a draft or a sent order before anything arrived."""
     require_role(actor, *_BUYERS)
 
-    def work(session: Session) -> OrderInfo:
+    def cancel_once(session: Session) -> OrderInfo:
         replayed = _replay(session, actor, operation_id, "purchase_order.cancel", order_id)
         if replayed is not None:
             return replayed
@@ -587,7 +577,7 @@ def cancel_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
         _done(session, operation_id, po)
         return _info(session, po.id)
 
-    return db.run_write(work)
+    return db.run_write(cancel_once)
 
 
 # -- reads ----------------------------------------------------------------------------------------------
@@ -598,13 +588,8 @@ def get_order(db: Database, order_id: int) -> OrderInfo:
 
 def find_order(db: Database, number_or_id: str) -> OrderInfo:
     """By number (PO-000012) or id (12)."""
-    key = str(number_or_id).strip()
     with db.read() as session:
-        oid = session.scalar(select(PurchaseOrder.id).where(
-            or_(PurchaseOrder.number == key.upper(), PurchaseOrder.id == (int(key) if key.isdigit() else -1))))
-        if oid is None:
-            raise NotFound(f"purchase order {number_or_id!r} does not exist")
-        return _info(session, oid)
+        return _info(session, document_id(session, PurchaseOrder, number_or_id, "purchase order"))
 
 
 @dataclass(frozen=True)
@@ -640,13 +625,10 @@ def list_orders(db: Database, *, states: tuple[str, ...] = (), supplier_id: int 
                    PurchaseOrder.created_at, PurchaseOrder.sent_at)
             .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
             .join(Location, Location.id == PurchaseOrder.destination_location_id)
-            .outerjoin(agg, agg.c.oid == PurchaseOrder.id).order_by(PurchaseOrder.id.desc()).limit(limit))
-    if states:
-        stmt = stmt.where(PurchaseOrder.state.in_(states))
+            .outerjoin(agg, agg.c.oid == PurchaseOrder.id))
+    stmt = newest_first(stmt, PurchaseOrder, states=states, before_id=before_id, limit=limit)
     if supplier_id is not None:
         stmt = stmt.where(PurchaseOrder.supplier_id == supplier_id)
-    if before_id is not None:
-        stmt = stmt.where(PurchaseOrder.id < before_id)
     out = []
     with db.read() as session:
         for r in session.execute(stmt):

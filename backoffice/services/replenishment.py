@@ -86,6 +86,7 @@ from backoffice.services.base import (
     require_role,
     store_operation_result,
 )
+from backoffice.services.documents import variant_label
 
 SETTINGS_KEY = "replenishment"
 _STOCKED = (LocationKind.WAREHOUSE.value, LocationKind.STORE.value)
@@ -145,7 +146,7 @@ def save_settings(db: Database, actor: Actor, settings: ReplenishmentSettings, *
     if settings.problems():
         raise ValidationError(settings.problems())
 
-    def work(session: Session) -> ReplenishmentSettings:
+    def store_settings(session: Session) -> ReplenishmentSettings:
         previous = claim_operation(session, operation_id, "replenishment.settings", actor)
         if previous is not None:
             return ReplenishmentSettings.from_dict(previous)
@@ -164,7 +165,7 @@ def save_settings(db: Database, actor: Actor, settings: ReplenishmentSettings, *
         store_operation_result(session, operation_id, asdict(settings))
         return settings
 
-    return db.run_write(work)
+    return db.run_write(store_settings)
 
 
 # -- the arithmetic (pure, tested on known answers) -------------------------------------------------------
@@ -488,7 +489,7 @@ def compute(session: Session, *, settings: ReplenishmentSettings | None = None, 
         for vid, sku, ptitle, vtitle in session.execute(
                 select(Variant.id, Variant.sku, Product.title, Variant.title)
                 .join(Product, Product.id == Variant.product_id).where(cond)):
-            meta[vid] = (sku, f"{ptitle} · {vtitle}" if vtitle else ptitle)
+            meta[vid] = (sku, variant_label(ptitle, vtitle))
     out = []
     for v, loc, p, safety, rop, s, lead, need in triggered:
         item = items.get(v)
@@ -626,7 +627,7 @@ def create_drafts(db: Database, actor: Actor, *, keys: list[tuple[int, int]] | N
     require_role(actor, Role.PURCHASER, Role.MANAGER)
     from backoffice.services.purchase_orders import add_lines_to_draft, lock_purchasing
 
-    def work(session: Session) -> DraftsResult:
+    def write_drafts(session: Session) -> DraftsResult:
         previous = claim_operation(session, operation_id, "purchasing.create_drafts", actor)
         if previous is not None:
             return DraftsResult(previous.get("orders", []), previous.get("lines", 0),
@@ -660,7 +661,7 @@ def create_drafts(db: Database, actor: Actor, *, keys: list[tuple[int, int]] | N
         store_operation_result(session, operation_id, result.to_dict())
         return result
 
-    return db.run_write(work)
+    return db.run_write(write_drafts)
 
 
 def set_overrides(db: Database, actor: Actor, *, variant_id: int, location_id: int, reorder_point: int | None,
@@ -679,7 +680,7 @@ def set_overrides(db: Database, actor: Actor, *, variant_id: int, location_id: i
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> dict[str, Any]:
+    def set_levels(session: Session) -> dict[str, Any]:
         from backoffice.services.base import dialect_insert
         from backoffice.models import utcnow
 
@@ -708,4 +709,4 @@ def set_overrides(db: Database, actor: Actor, *, variant_id: int, location_id: i
         store_operation_result(session, operation_id, result)
         return {**result, "replayed": False}
 
-    return db.run_write(work)
+    return db.run_write(set_levels)

@@ -33,6 +33,7 @@ from backoffice.services.base import (
     store_operation_result,
 )
 from backoffice.services.catalog import parse_money
+from backoffice.services.documents import variant_label
 
 _BUYERS = (Role.PURCHASER, Role.MANAGER)
 SUPPLIER_FIELDS = ("name", "email", "contact_name", "phone", "currency", "payment_terms", "lead_time_days", "notes")
@@ -147,7 +148,7 @@ def create_supplier(db: Database, actor: Actor, values: dict[str, Any], *, opera
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> Change:
+    def create_once(session: Session) -> Change:
         previous = claim_operation(session, operation_id, "supplier.create", actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -161,7 +162,7 @@ def create_supplier(db: Database, actor: Actor, values: dict[str, Any], *, opera
         store_operation_result(session, operation_id, change.to_dict())
         return change
 
-    return db.run_write(work)
+    return db.run_write(create_once)
 
 
 def update_supplier(db: Database, actor: Actor, supplier_id: int, *, expected_version: int,
@@ -172,7 +173,7 @@ def update_supplier(db: Database, actor: Actor, supplier_id: int, *, expected_ve
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> Change:
+    def change_supplier(session: Session) -> Change:
         s = session.scalar(select(Supplier).where(Supplier.id == supplier_id).with_for_update())
         if s is None:
             raise NotFound(f"supplier {supplier_id} does not exist")
@@ -186,7 +187,7 @@ def update_supplier(db: Database, actor: Actor, supplier_id: int, *, expected_ve
         audit_change(session, actor, change, None)
         return change
 
-    return db.run_write(work)
+    return db.run_write(change_supplier)
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ def upsert_item(db: Database, actor: Actor, *, supplier_id: int, variant_id: int
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> Change:
+    def upsert_once(session: Session) -> Change:
         previous = claim_operation(session, operation_id, "supplier_item.upsert", actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -276,22 +277,7 @@ def upsert_item(db: Database, actor: Actor, *, supplier_id: int, variant_id: int
         store_operation_result(session, operation_id, change.to_dict())
         return change
 
-    return db.run_write(work)
-
-
-def delete_item(db: Database, actor: Actor, item_id: int) -> None:
-    require_role(actor, *_BUYERS)
-
-    def work(session: Session) -> None:
-        item = session.get(SupplierItem, item_id)
-        if item is None:
-            raise NotFound(f"supplier item {item_id} does not exist")
-        before = snapshot(item, ITEM_FIELDS)
-        session.delete(item)
-        session.flush()
-        audit_change(session, actor, Change("supplier_item", item_id, "delete", None, before, None), None)
-
-    db.run_write(work)
+    return db.run_write(upsert_once)
 
 
 @dataclass(frozen=True)
@@ -332,7 +318,7 @@ def list_items(db: Database, *, supplier_id: int | None = None, variant_ids: lis
         stmt = stmt.where(SupplierItem.id > after_id)
     with db.read() as session:
         return [SupplierItemRow(i.id, i.version, i.supplier_id, sname, i.variant_id, sku,
-                                f"{ptitle} · {vtitle}" if vtitle else ptitle, i.supplier_sku, i.unit_cost, i.currency,
+                                variant_label(ptitle, vtitle), i.supplier_sku, i.unit_cost, i.currency,
                                 i.min_order_qty, i.pack_size, i.lead_time_days,
                                 i.lead_time_days if i.lead_time_days is not None else slead, i.preferred)
                 for i, sname, slead, sku, ptitle, vtitle in session.execute(stmt)]

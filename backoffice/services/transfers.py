@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, or_, select
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased
 
 from backoffice.db import Database
 from backoffice.models import (
@@ -32,7 +32,6 @@ from backoffice.models import (
     LocationKind,
     Product,
     Role,
-    StockLevel,
     StockOperation,
     Transfer,
     TransferLine,
@@ -48,15 +47,32 @@ from backoffice.services.base import (
     ValidationError,
     audit,
     claim_operation,
-    dialect_insert,
     provisional_number,
     require_role,
     store_operation_result,
 )
-from backoffice.services.inventory import MoveLine, open_empty_levels, post_in_transaction as _post
+from backoffice.services.documents import (
+    LOSS_CODE,
+    TRANSIT_CODE,
+    arriving_quantities,
+    available_at,
+    document_id,
+    find_variant_by_code,
+    line_quantity_problem,
+    lock_document,
+    loss_location,
+    newest_first,
+    nothing_to_receive,
+    require_state,
+    transit_location,
+    variant_label,
+)
+from backoffice.services.inventory import MoveLine, open_empty_levels, post_in_transaction
 
-TRANSIT_CODE = "TRANSIT"
-LOSS_CODE = "LOSS"
+__all__ = ["LOSS_CODE", "TRANSIT_CODE", "TransferInfo", "TransferLineInfo", "TransferStateError", "TransferSummary",
+           "available_at", "cancel_transfer", "close_transfer", "create_and_ship", "create_transfer",
+           "find_transfer", "find_variant_by_code", "get_transfer", "list_transfers", "receive_transfer",
+           "ship_transfer", "update_draft"]
 _STAFF = (Role.WAREHOUSE, Role.MANAGER, Role.PURCHASER)
 
 
@@ -125,32 +141,14 @@ def _clean_lines(lines: list[dict[str, Any]] | list[tuple[int, int]]) -> list[tu
     merged: dict[int, int] = {}
     for i, line in enumerate(lines, 1):
         variant_id, quantity = (line["variant_id"], line["quantity"]) if isinstance(line, dict) else line
-        if isinstance(quantity, bool) or not isinstance(quantity, int):
-            problems.append((f"line {i}", "quantity", f"{quantity!r} is not a whole number"))
-            continue
-        if quantity <= 0:
-            problems.append((f"line {i}", "quantity", f"{quantity} must be greater than zero"))
+        problem = line_quantity_problem(quantity)
+        if problem:
+            problems.append((f"line {i}", "quantity", problem))
             continue
         merged[int(variant_id)] = merged.get(int(variant_id), 0) + quantity
     if problems:
         raise ValidationError(problems)
     return list(merged.items())
-
-
-def _system_location(session: Session, actor: Actor, code: str, name: str, kind: LocationKind) -> Location:
-    """The shared transit or loss location, created the first time it is needed (by whichever of several
-    concurrent first users gets there first: the others find it)."""
-    loc = session.scalar(select(Location).where(Location.code == code))
-    if loc is None:
-        now = utcnow()
-        created = session.execute(
-            dialect_insert(session)(Location)
-            .values(code=code, name=name, kind=kind.value, active=True, created_at=now, updated_at=now, version=1)
-            .on_conflict_do_nothing(index_elements=["code"]).returning(Location.id)).scalar()
-        if created is not None:
-            audit(session, actor, "location", created, "create", None, {"code": code, "name": name, "kind": kind.value})
-        loc = session.scalar(select(Location).where(Location.code == code))
-    return loc
 
 
 def _check_locations(session: Session, source_id: int, destination_id: int) -> None:
@@ -178,17 +176,11 @@ def _check_variants(session: Session, variant_ids: list[int]) -> None:
 
 
 def _lock(session: Session, transfer_id: int) -> Transfer:
-    transfer = session.scalar(select(Transfer).where(Transfer.id == transfer_id).with_for_update()
-                              .options(selectinload(Transfer.lines)))
-    if transfer is None:
-        raise NotFound(f"transfer {transfer_id} does not exist")
-    return transfer
+    return lock_document(session, Transfer, transfer_id, "transfer")
 
 
 def _require_state(transfer: Transfer, *states: TransferState, step: str) -> None:
-    if transfer.state not in states:
-        allowed = " or ".join(s.value for s in states)
-        raise TransferStateError([(transfer.number, "state", f"is {transfer.state.value}; {step} needs {allowed}")])
+    require_state(transfer, *states, step=step, error=TransferStateError)
 
 
 def _replay(session: Session, operation_id: str, transfer_id: int) -> bool:
@@ -243,8 +235,7 @@ def _info(session: Session, transfer_id: int, replayed: bool = False) -> Transfe
     head = session.execute(head_stmt, {"tid": transfer_id}).first()
     if head is None:
         raise NotFound(f"transfer {transfer_id} does not exist")
-    lines = [TransferLineInfo(vid, sku, barcode, f"{title} · {vtitle}" if vtitle else title, qty, shipped, received,
-                              lost, returned)
+    lines = [TransferLineInfo(vid, sku, barcode, variant_label(title, vtitle), qty, shipped, received, lost, returned)
              for vid, sku, barcode, title, vtitle, qty, shipped, received, lost, returned in session.execute(
                  lines_stmt, {"tid": transfer_id})]
     (tid, number, state, version, src_id, src_code, dst_id, dst_code, note, creator, created_at, shipped_at,
@@ -270,7 +261,7 @@ def create_transfer(db: Database, actor: Actor, *, source_location_id: int, dest
     require_role(actor, *_STAFF)
     clean = _clean_lines(list(lines))
 
-    def work(session: Session) -> TransferInfo:
+    def create_draft_once(session: Session) -> TransferInfo:
         previous = claim_operation(session, operation_id, "create_transfer", actor)
         if previous is not None:
             return _info(session, int(previous["transfer_id"]), replayed=True)
@@ -278,7 +269,7 @@ def create_transfer(db: Database, actor: Actor, *, source_location_id: int, dest
         store_operation_result(session, operation_id, {"transfer_id": transfer_id})
         return _info(session, transfer_id)
 
-    return db.run_write(work)
+    return db.run_write(create_draft_once)
 
 
 def create_and_ship(db: Database, actor: Actor, *, source_location_id: int, destination_location_id: int,
@@ -289,7 +280,7 @@ def create_and_ship(db: Database, actor: Actor, *, source_location_id: int, dest
     require_role(actor, *_STAFF)
     clean = _clean_lines(list(lines))
 
-    def work(session: Session) -> TransferInfo:
+    def create_and_ship_once(session: Session) -> TransferInfo:
         shipped = _transfer_of_operation(session, operation_id)
         if shipped is not None:
             return _info(session, shipped, replayed=True)
@@ -300,7 +291,7 @@ def create_and_ship(db: Database, actor: Actor, *, source_location_id: int, dest
         return info
 
     try:
-        return db.run_write(work)
+        return db.run_write(create_and_ship_once)
     except _LostRace:
         with db.read() as session:
             winner = _transfer_of_operation(session, operation_id)
@@ -337,7 +328,7 @@ def update_draft(db: Database, actor: Actor, transfer_id: int, *, expected_versi
     require_role(actor, *_STAFF)
     clean = _clean_lines(list(lines)) if lines is not None else None
 
-    def work(session: Session) -> TransferInfo:
+    def replace_draft(session: Session) -> TransferInfo:
         t = _lock(session, transfer_id)
         _require_state(t, TransferState.DRAFT, step="editing")
         if t.version != expected_version:
@@ -360,7 +351,7 @@ def update_draft(db: Database, actor: Actor, transfer_id: int, *, expected_versi
         audit(session, actor, "transfer", t.id, "update", before, _snapshot(t))
         return _info(session, t.id)
 
-    return db.run_write(work)
+    return db.run_write(replace_draft)
 
 
 # -- stock-moving steps ---------------------------------------------------------------------------------
@@ -377,9 +368,9 @@ def _ship(session: Session, actor: Actor, transfer_id: int, operation_id: str) -
     _require_state(t, TransferState.DRAFT, step="shipping")
     if not t.lines:
         raise ValidationError([(t.number, "lines", "a transfer needs at least one line to ship")])
-    transit = _system_location(session, actor, TRANSIT_CODE, "In transit", LocationKind.TRANSIT)
+    transit = transit_location(session, actor)
     before = _snapshot(t)
-    result = _post(session, actor, operation_id, "transfer",
+    result = post_in_transaction(session, actor, operation_id, "transfer",
                    [MoveLine(ln.variant_id, t.source_location_id, transit.id, ln.quantity) for ln in t.lines],
                    t.number, f"shipped {t.number}", keep_reserved=True)
     if not result.applied:  # a concurrent duplicate of this operation id won the race
@@ -398,19 +389,13 @@ def receive_transfer(db: Database, actor: Actor, transfer_id: int, *, quantities
     """Receive some or all of what is in transit into the destination. ``quantities``: variant id ->
     units arriving now (at most what is still in transit for that line)."""
     require_role(actor, *_STAFF)
-    problems = []
-    for vid, q in quantities.items():
-        if isinstance(q, bool) or not isinstance(q, int) or q < 0:
-            problems.append((f"variant {vid}", "quantity", f"{q!r} must be a whole number, zero or more"))
-    if problems:
-        raise ValidationError(problems)
-    wanted = {int(v): q for v, q in quantities.items() if q > 0}
+    wanted = arriving_quantities(quantities)
 
-    def work(session: Session) -> TransferInfo:
+    def post_receipt(session: Session) -> TransferInfo:
         if _replay(session, operation_id, transfer_id):   # before "nothing to receive": a retry of a full
             return _info(session, transfer_id, replayed=True)   # receipt finds nothing left in transit
         if not wanted:
-            raise ValidationError([("receipt", "quantities", "nothing to receive: every quantity is zero")])
+            raise nothing_to_receive()
         t = _lock(session, transfer_id)
         _require_state(t, TransferState.SHIPPED, TransferState.PARTIAL, step="receiving")
         by_variant = {ln.variant_id: ln for ln in t.lines}
@@ -425,7 +410,7 @@ def receive_transfer(db: Database, actor: Actor, transfer_id: int, *, quantities
         if bad:
             raise ValidationError(bad)
         before = _snapshot(t)
-        result = _post(session, actor, operation_id, "transfer",
+        result = post_in_transaction(session, actor, operation_id, "transfer",
                        [MoveLine(vid, t.transit_location_id, t.destination_location_id, q) for vid, q in sorted(wanted.items())],
                        t.number, f"received {t.number}")
         if not result.applied:
@@ -440,7 +425,7 @@ def receive_transfer(db: Database, actor: Actor, transfer_id: int, *, quantities
         audit(session, actor, "transfer", t.id, "receive", before, _snapshot(t), operation_id)
         return _info(session, t.id)
 
-    return db.run_write(work)
+    return db.run_write(post_receipt)
 
 
 def close_transfer(db: Database, actor: Actor, transfer_id: int, *, shortfall: str, reason: str = "",
@@ -453,7 +438,7 @@ def close_transfer(db: Database, actor: Actor, transfer_id: int, *, shortfall: s
     if shortfall == "loss" and not reason.strip():
         raise ValidationError([("close", "reason", "say why the missing units are written off")])
 
-    def work(session: Session) -> TransferInfo:
+    def settle_shortfall(session: Session) -> TransferInfo:
         if _replay(session, operation_id, transfer_id):
             return _info(session, transfer_id, replayed=True)
         t = _lock(session, transfer_id)
@@ -461,14 +446,14 @@ def close_transfer(db: Database, actor: Actor, transfer_id: int, *, shortfall: s
         return _settle(session, actor, t, operation_id, "loss" if shortfall == "loss" else "return",
                        TransferState.CLOSED, reason)
 
-    return db.run_write(work)
+    return db.run_write(settle_shortfall)
 
 
 def cancel_transfer(db: Database, actor: Actor, transfer_id: int, *, operation_id: str) -> TransferInfo:
     """Cancel a draft (nothing moves) or a shipped transfer (what is in transit goes back to the source)."""
     require_role(actor, *_STAFF)
 
-    def work(session: Session) -> TransferInfo:
+    def cancel_or_return(session: Session) -> TransferInfo:
         if _replay(session, operation_id, transfer_id):
             return _info(session, transfer_id, replayed=True)
         t = _lock(session, transfer_id)
@@ -482,7 +467,7 @@ def cancel_transfer(db: Database, actor: Actor, transfer_id: int, *, operation_i
             return _info(session, t.id)
         return _settle(session, actor, t, operation_id, "return", TransferState.CANCELLED, "cancelled")
 
-    return db.run_write(work)
+    return db.run_write(cancel_or_return)
 
 
 def _settle(session: Session, actor: Actor, t: Transfer, operation_id: str, how: str, final: TransferState,
@@ -491,10 +476,10 @@ def _settle(session: Session, actor: Actor, t: Transfer, operation_id: str, how:
     outstanding = [(ln, ln.in_transit) for ln in t.lines if ln.in_transit > 0]
     if outstanding:
         if how == "loss":
-            target = _system_location(session, actor, LOSS_CODE, "Loss and adjustments", LocationKind.ADJUSTMENT).id
+            target = loss_location(session, actor).id
         else:
             target = t.source_location_id
-        result = _post(session, actor, operation_id, "loss" if how == "loss" else "return",
+        result = post_in_transaction(session, actor, operation_id, "loss" if how == "loss" else "return",
                        [MoveLine(ln.variant_id, t.transit_location_id, target, q) for ln, q in outstanding],
                        t.number, f"{final.value} {t.number}: {reason}"[:500])
         if not result.applied:
@@ -522,13 +507,8 @@ def get_transfer(db: Database, transfer_id: int) -> TransferInfo:
 
 def find_transfer(db: Database, number_or_id: str) -> TransferInfo:
     """By number (TR-000012) or id (12)."""
-    key = number_or_id.strip()
     with db.read() as session:
-        tid = session.scalar(select(Transfer.id).where(
-            or_(Transfer.number == key.upper(), Transfer.id == (int(key) if key.isdigit() else -1))))
-        if tid is None:
-            raise NotFound(f"transfer {number_or_id!r} does not exist")
-        return _info(session, tid)
+        return _info(session, document_id(session, Transfer, number_or_id, "transfer"))
 
 
 @dataclass(frozen=True)
@@ -558,23 +538,13 @@ def list_transfers(db: Database, *, states: tuple[str, ...] = (), location_id: i
     stmt = (select(Transfer.id, Transfer.number, Transfer.state, src.c.code, dst.c.code, agg.c.n, agg.c.units,
                    agg.c.transit, User.username, Transfer.created_at, Transfer.shipped_at, Transfer.received_at)
             .join(src, src.c.id == Transfer.source_location_id).join(dst, dst.c.id == Transfer.destination_location_id)
-            .outerjoin(agg, agg.c.tid == Transfer.id).outerjoin(User, User.id == Transfer.created_by)
-            .order_by(Transfer.id.desc()).limit(limit))
-    if states:
-        stmt = stmt.where(Transfer.state.in_(states))
+            .outerjoin(agg, agg.c.tid == Transfer.id).outerjoin(User, User.id == Transfer.created_by))
+    stmt = newest_first(stmt, Transfer, states=states, before_id=before_id, limit=limit)
     if location_id is not None:
         stmt = stmt.where(or_(Transfer.source_location_id == location_id, Transfer.destination_location_id == location_id))
-    if before_id is not None:
-        stmt = stmt.where(Transfer.id < before_id)
     with db.read() as session:
         return [TransferSummary(r[0], r[1], r[2].value, r[3], r[4], int(r[5] or 0), int(r[6] or 0), int(r[7] or 0),
                                 r[8] or "", r[9], r[10], r[11]) for r in session.execute(stmt)]
-
-
-def transfer_for_operation(db: Database, operation_id: str) -> int | None:
-    """The transfer a posted operation id belongs to (None if that id was never posted for a transfer)."""
-    with db.read() as session:
-        return _transfer_of_operation(session, operation_id)
 
 
 def _transfer_of_operation(session: Session, operation_id: str) -> int | None:
@@ -582,31 +552,3 @@ def _transfer_of_operation(session: Session, operation_id: str) -> int | None:
     if not document:
         return None
     return session.scalar(select(Transfer.id).where(Transfer.number == document))
-
-
-def find_variant_by_code(db: Database, code: str) -> dict[str, Any] | None:
-    """What a barcode scanner typed: a barcode, else a SKU (exact, then ignoring case)."""
-    code = (code or "").strip()
-    if not code:
-        return None
-    with db.read() as session:
-        cols = (Variant.id, Variant.sku, Variant.barcode, Product.title, Variant.title)
-        base = select(*cols).join(Product, Product.id == Variant.product_id)
-        row = (session.execute(base.where(Variant.barcode == code)).first()
-               or session.execute(base.where(Variant.sku == code)).first()
-               or session.execute(base.where(func.lower(Variant.sku) == code.lower())).first())
-        if row is None:
-            return None
-        return {"variant_id": row[0], "sku": row[1], "barcode": row[2],
-                "title": f"{row[3]} · {row[4]}" if row[4] else row[3]}
-
-
-def available_at(db: Database, location_id: int, variant_ids: list[int]) -> dict[int, int]:
-    """Available stock (on hand minus reserved) of the variants at a location."""
-    if not variant_ids:
-        return {}
-    with db.read() as session:
-        rows = session.execute(select(StockLevel.variant_id, StockLevel.on_hand - StockLevel.reserved)
-                               .where(StockLevel.location_id == location_id, StockLevel.variant_id.in_(variant_ids)))
-        found = {v: int(q) for v, q in rows}
-    return {v: found.get(v, 0) for v in variant_ids}
