@@ -32,6 +32,7 @@ from backoffice.reports.definition import (
 from backoffice.reports.exporters import export_report
 from backoffice.reports.forecast import forecast_monthly
 from backoffice.reports.runner import run
+from backoffice.services import report_state
 from backoffice.services.base import ConflictError, ValidationError
 
 UTC = dt.timezone.utc
@@ -266,25 +267,25 @@ def test_forecast_report_shows_backtest_error(db: Database, sales) -> None:
 # -- saved reports ----------------------------------------------------------------------------------------
 def test_save_duplicate_delete_and_conflicts(db: Database, actor, sales) -> None:
     defn = monthly().copy(name="my-monthly", title="My monthly")
-    version = library.save_report(db, actor, defn)
+    version = report_state.save_report(db, actor, defn)
     assert library.get_report(db, "my-monthly").to_dict() == defn.to_dict()
     with pytest.raises(ValidationError, match="already exists"):
-        library.save_report(db, actor, defn)
+        report_state.save_report(db, actor, defn)
     changed = defn.copy(limit=2)
-    new_version = library.save_report(db, actor, changed, expected_version=version)
+    new_version = report_state.save_report(db, actor, changed, expected_version=version)
     with pytest.raises(ConflictError):
-        library.save_report(db, actor, changed, expected_version=version)
+        report_state.save_report(db, actor, changed, expected_version=version)
     assert new_version == version + 1
-    copy = library.duplicate_report(db, actor, "sales-by-month")
+    copy = report_state.duplicate_report(db, actor, "sales-by-month")
     assert copy.name == "sales-by-month-copy" and not copy.builtin
-    assert library.duplicate_report(db, actor, "sales-by-month").name == "sales-by-month-copy-2"
+    assert report_state.duplicate_report(db, actor, "sales-by-month").name == "sales-by-month-copy-2"
     names = [e.name for e in library.list_reports(db)]
     assert {"my-monthly", "sales-by-month-copy", "sales-by-month-copy-2"} <= set(names)
-    library.delete_report(db, actor, "my-monthly")
+    report_state.delete_report(db, actor, "my-monthly")
     with pytest.raises(ValidationError, match="built in"):
-        library.delete_report(db, actor, "sales-by-month")
+        report_state.delete_report(db, actor, "sales-by-month")
     with pytest.raises(ValidationError, match="has no field"):
-        library.save_report(db, actor, defn.copy(name="bad", columns=[Column("nothing")]))
+        report_state.save_report(db, actor, defn.copy(name="bad", columns=[Column("nothing")]))
 
 
 # -- exports --------------------------------------------------------------------------------------------

@@ -318,7 +318,8 @@ def test_files_get_the_users_umask_and_no_temporary_file_stays(db: Database, sal
 @pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 def test_scheduled_delivery_to_a_shared_folder_honours_the_umask(db: Database, actor, sales, tmp_path,
                                                                   umask_027) -> None:
-    from backoffice.reports.schedules import ScheduleSpec, deliver
+    from backoffice.reports.schedules import ScheduleSpec
+    from backoffice.services.report_state import deliver
 
     spec = ScheduleSpec("sales-by-month", folder_pattern=str(tmp_path / "share") + "/", timezone="Europe/Berlin")
     rows, where = deliver(db, spec, dt.datetime(2026, 4, 20, 5, 0, tzinfo=dt.timezone.utc))

@@ -20,8 +20,9 @@ from click.testing import CliRunner
 from backoffice.cli import main
 from backoffice.db import Database
 from backoffice.reports import schedules
-from backoffice.reports.schedules import ScheduleSpec, create_schedule, last_due, next_due, run_due, slot
+from backoffice.reports.schedules import ScheduleSpec, last_due, next_due, slot
 from backoffice.services import settings
+from backoffice.services.report_state import create_schedule, run_due
 from backoffice.services.base import ValidationError
 from backoffice.services.settings import SmtpSettings
 

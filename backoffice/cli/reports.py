@@ -38,9 +38,7 @@ def reports() -> None:
 @click.pass_obj
 def list_cmd(obj: Context, as_json: bool) -> None:
     """The built-in and saved reports, by name."""
-    from backoffice.reports.library import list_reports
-
-    entries = list_reports(obj.database())
+    entries = obj.operations().reports.library()
     if as_json:
         click.echo(json.dumps([e.__dict__ for e in entries], indent=2))
         return
@@ -56,9 +54,7 @@ def list_cmd(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def show_cmd(obj: Context, name: str) -> None:
     """The definition of report NAME as JSON (save it, edit it, load it with `reports save`)."""
-    from backoffice.reports.library import get_report
-
-    click.echo(get_report(obj.database(), name).to_json())
+    click.echo(obj.operations().reports.get(name).to_json())
 
 
 @reports.command("save")
@@ -68,12 +64,11 @@ def show_cmd(obj: Context, name: str) -> None:
 def save_cmd(obj: Context, file: Path) -> None:
     """Save the report definition in FILE (JSON, as `reports show` prints it); replaces a saved one of
     the same name."""
-    from backoffice.reports.definition import ReportDefinition
-    from backoffice.reports.library import save_report, saved_version
+    from backoffice.operations.reports import ReportDefinition
 
     defn = ReportDefinition.from_json(file.read_text(encoding="utf-8"))
-    database = obj.database()
-    version = save_report(database, obj.actor(), defn, expected_version=saved_version(database, defn.name))
+    reports_area = obj.operations().reports
+    version = reports_area.save(defn, expected_version=reports_area.saved_version(defn.name))
     click.echo(f"saved {defn.name} (version {version})")
 
 
@@ -104,22 +99,21 @@ def run_cmd(obj: Context, name: str, out: Path | None, fmt: str | None, params: 
     """Run report NAME now and write it to a file (the file appears whole, with your umask)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from backoffice.reports.exporters import export_report
+    from backoffice.operations.reports import slug
     from backoffice.reports.formats import local_zone_name
-    from backoffice.reports.library import get_report, slug
 
     timezone = timezone or local_zone_name()
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise click.UsageError(f"--tz {timezone!r} is not a time zone (e.g. Europe/Berlin)") from None
-    database = obj.database()
-    defn = get_report(database, name)
+    reports_area = obj.operations().reports
+    defn = reports_area.get(name)
     if partial:
         defn.partial_periods = partial
     if out is None:
         out = Path(f"{slug(name)}-{dt.date.today().isoformat()}.{fmt or 'xlsx'}")
-    result = export_report(database, defn, out, fmt, _params(params), timezone=timezone)
+    result = reports_area.export(defn, out, fmt, _params(params), timezone=timezone)
     sheets = f" on {result.sheets} sheets" if result.sheets > 1 else ""
     click.echo(f"{result.path}: {result.rows:,} rows{sheets} ({result.format})")
     for note in result.notes:
@@ -134,8 +128,6 @@ def run_cmd(obj: Context, name: str, out: Path | None, fmt: str | None, params: 
 def run_due_cmd(obj: Context, now_text: str | None) -> None:
     """Run every scheduled report that is due (for cron / Task Scheduler; safe to call repeatedly).
     Exits 1 if a delivery failed (it is recorded and retried by the next call)."""
-    from backoffice.reports.schedules import run_due
-
     now = None
     if now_text:
         try:
@@ -143,7 +135,7 @@ def run_due_cmd(obj: Context, now_text: str | None) -> None:
         except ValueError:
             raise click.UsageError(f"--now {now_text!r} is not an ISO date and time") from None
         now = now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
-    outcomes = run_due(obj.database(), now=now)
+    outcomes = obj.operations().reports.run_due(now=now)
     if not outcomes:
         click.echo("nothing due")
     failed = 0
@@ -188,7 +180,7 @@ def schedule_add(obj: Context, name: str, kind: str, weekday: str | None, day_of
                  timezone: str, fmt: str, params: tuple[str, ...], folder: str, emails: tuple[str, ...],
                  subject: str, body: str) -> None:
     """Schedule report NAME."""
-    from backoffice.reports.schedules import ScheduleSpec, create_schedule, next_due
+    from backoffice.operations.reports import ScheduleSpec
 
     if weekday and day_of_month:
         raise click.UsageError("choose --weekly DAY or --monthly N, not both")
@@ -196,10 +188,10 @@ def schedule_add(obj: Context, name: str, kind: str, weekday: str | None, day_of
     kind = "weekly" if weekday else "monthly" if day_of_month else kind
     spec = ScheduleSpec(name, kind, at_time, wd, day_of_month, timezone, _params(params), fmt, folder, list(emails),
                         subject, body)
-    sid = create_schedule(obj.database(), obj.actor(), spec)
-    due = next_due(spec, dt.datetime.now(dt.timezone.utc))
-    click.echo(f"schedule {sid}: {name} {spec.describe()}; next run {due:%Y-%m-%d %H:%M} UTC" if due else
-               f"schedule {sid}: {name} {spec.describe()}")
+    info = obj.operations().reports.add_schedule(spec)
+    due = info.next_due
+    click.echo(f"schedule {info.id}: {name} {spec.describe()}; next run {due:%Y-%m-%d %H:%M} UTC" if due else
+               f"schedule {info.id}: {name} {spec.describe()}")
 
 
 @schedule.command("list")
@@ -207,9 +199,7 @@ def schedule_add(obj: Context, name: str, kind: str, weekday: str | None, day_of
 @click.pass_obj
 def schedule_list(obj: Context) -> None:
     """Every schedule with its next due time and last result."""
-    from backoffice.reports.schedules import list_schedules
-
-    infos = list_schedules(obj.database())
+    infos = obj.operations().reports.schedules()
     if not infos:
         click.echo("no schedules")
     for s in infos:
@@ -226,9 +216,7 @@ def schedule_list(obj: Context) -> None:
 @click.pass_obj
 def schedule_delete(obj: Context, schedule_id: int) -> None:
     """Delete schedule SCHEDULE_ID and its history."""
-    from backoffice.reports.schedules import delete_schedule
-
-    delete_schedule(obj.database(), obj.actor(), schedule_id)
+    obj.operations().reports.delete_schedule(schedule_id)
     click.echo(f"schedule {schedule_id} deleted")
 
 
@@ -239,9 +227,7 @@ def schedule_delete(obj: Context, schedule_id: int) -> None:
 @click.pass_obj
 def schedule_history(obj: Context, schedule_id: int | None, limit: int) -> None:
     """Runs of one schedule (or all): due time, start, end, rows, status, error."""
-    from backoffice.reports.schedules import run_history
-
-    runs = run_history(obj.database(), schedule_id, limit)
+    runs = obj.operations().reports.last_runs(schedule_id, limit=limit)
     if not runs:
         click.echo("no runs")
     for r in runs:

@@ -18,7 +18,7 @@ from backoffice.reports.definition import ChartSpec
 from backoffice.reports.formats import bucket_label, bucket_of
 
 if TYPE_CHECKING:
-    from backoffice.reports.runner import ReportResult
+    from backoffice.reports.runner import ReportResult, ReportTable
 
 PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#84cc16", "#ec4899", "#64748b",
            "#14b8a6", "#f97316", "#a855f7"]
@@ -199,18 +199,22 @@ def _fit(label: str, width: int = LABEL_CHARS) -> str:
 
 
 def chart_data(result: ReportResult, spec: ChartSpec | None = None) -> ChartData | None:
+    """What a chart of this result shows (see :func:`table_chart`)."""
+    return table_chart(result.table(), spec)
+
+
+def table_chart(table: ReportTable, spec: ChartSpec | None = None) -> ChartData | None:
     """What a chart of this result shows: the x column (default: the first dimension), the y series
     (default: every numeric measure), summed per x when other dimensions split it; at most TOP_N
     categories plus "Other", or the latest periods of a long time series."""
-    spec = spec or result.definition.chart
-    if spec is None or result.frame.empty:
+    spec = spec or table.chart
+    if spec is None or not table.rows:
         return None
-    acc = ChartAccumulator(result.columns, spec, title=result.definition.display_title(),
-                           is_partial=result.is_partial, currency=result.currency)
+    acc = ChartAccumulator(table.columns, spec, title=table.title, is_partial=table.is_partial,
+                           currency=table.currency)
     if not acc.ok:
         return None
-    frame = result.frame.astype(object).where(result.frame.notna(), None)
-    acc.add(frame.itertuples(index=False, name=None))
+    acc.add(table.rows)
     return acc.data()
 
 

@@ -43,7 +43,7 @@ from backoffice.reports.formats import (
     money_text,
     to_money,
 )
-from backoffice.reports.runner import QueryHandle, ReportCancelled, ReportResult, run, stream
+from backoffice.reports.runner import QueryHandle, ReportCancelled, ReportResult, frame_rows, run, stream
 from backoffice.services.base import ValidationError
 from backoffice.services.importexport.common import XLSX_MAX_ROWS, neutralise
 
@@ -79,18 +79,9 @@ def format_for(path: str | os.PathLike[str], fmt: str | None) -> str:
 
 
 def _frame_chunks(result: ReportResult, size: int = 5_000) -> Iterator[list[tuple]]:
-    frame = result.frame.astype(object).where(result.frame.notna(), None)
-    rows = list(frame.itertuples(index=False, name=None))
+    rows = frame_rows(result.frame)
     for start in range(0, len(rows), size):
-        yield [tuple(_unpandas(v) for v in r) for r in rows[start:start + size]]
-
-
-def _unpandas(v: Any) -> Any:
-    if hasattr(v, "to_pydatetime"):
-        return v.to_pydatetime()
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    return v
+        yield rows[start:start + size]
 
 
 def export_report(db: Database, defn: ReportDefinition, path: str | os.PathLike[str], fmt: str | None = None,

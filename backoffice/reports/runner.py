@@ -7,19 +7,22 @@ an already small result); the forecast is a post-processing step of its built-in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from backoffice.db import Database
 from backoffice.reports.compiler import CompiledReport, OutputColumn, compile_report
 from backoffice.reports.dates import RELATIVE_RANGES, describe_range
-from backoffice.reports.definition import ReportDefinition
-from backoffice.reports.formats import bucket_label, bucket_of, to_money
+from backoffice.reports.definition import ChartSpec, ReportDefinition
+from backoffice.reports.formats import DEFAULT_CURRENCY, bucket_label, bucket_of, to_money
 from backoffice.services.base import ServiceError
 
 CHUNK_ROWS = 10_000
@@ -72,6 +75,80 @@ class QueryHandle:
             pass
 
 
+@contextlib.contextmanager
+def cancelled_by(cancel: Callable[[], bool] | None, *, interval: float = 0.05) -> Iterator[QueryHandle]:
+    """A :class:`QueryHandle` that cancels itself once ``cancel()`` answers True (polled every
+    ``interval`` seconds while the block runs), so a caller that can only be asked "stop?" still
+    interrupts the statement in the database."""
+    handle = QueryHandle()
+    if cancel is None:
+        yield handle
+        return
+    stop = threading.Event()
+
+    def watch_for_cancel() -> None:
+        while True:
+            if cancel():
+                handle.cancel()
+                return
+            if stop.wait(interval):
+                return
+
+    watcher = threading.Thread(target=watch_for_cancel, name="report-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield handle
+    finally:
+        stop.set()
+
+
+def plain_value(v: Any) -> Any:
+    """A value of a result frame as a plain Python value: numpy scalars as int/float, timestamps as
+    datetimes, NaN and NA as None."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if hasattr(v, "to_pydatetime"):
+        return v.to_pydatetime()
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def frame_rows(frame: pd.DataFrame) -> list[tuple]:
+    """The rows of a result frame as tuples of plain values."""
+    objects = frame.astype(object).where(frame.notna(), None)
+    return [tuple(plain_value(v) for v in r) for r in objects.itertuples(index=False, name=None)]
+
+
+@dataclass
+class ReportTable:
+    """A report's result as plain values, what the operations contract returns: the columns, the rows
+    (str, int, float, Decimal money, dates, zoned datetimes, None), the chart the report asks for, the
+    notes, whether the rows were cut at a limit, and per date-bucket column the periods it covers only
+    in part."""
+
+    name: str
+    title: str
+    columns: list[OutputColumn]
+    rows: list[tuple]
+    chart: ChartSpec | None = None
+    currency: str = DEFAULT_CURRENCY
+    notes: list[str] = field(default_factory=list)
+    truncated: bool = False
+    partial: dict[str, list[dt.date]] = field(default_factory=dict)
+
+    def is_partial(self, key: str, value: Any) -> bool:
+        """Whether ``value`` of the date-bucket column ``key`` is a period the report covers in part."""
+        marks = self.partial.get(key)
+        if not marks or value is None:
+            return False
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        return value in marks
+
+
 @dataclass
 class ReportResult:
     compiled: CompiledReport
@@ -93,6 +170,13 @@ class ReportResult:
     def is_partial(self, key: str, value: Any) -> bool:
         """Whether ``value`` of the date-bucket column ``key`` is a period the report covers in part."""
         return self.compiled.is_partial(key, value)
+
+    def table(self) -> ReportTable:
+        """This result as plain values (columns, rows, chart spec, notes)."""
+        d = self.definition
+        return ReportTable(d.name, d.display_title(), list(self.columns), frame_rows(self.frame), d.chart,
+                           self.currency, list(self.notes), self.truncated,
+                           {k: sorted(v) for k, v in self.compiled.partial.items()})
 
     def parameter_rows(self, rows: int | None = None, *, timezone: str = "UTC",
                        run_at: dt.datetime | None = None) -> list[tuple[str, str]]:

@@ -197,7 +197,8 @@ def test_schedules_dialog_adds_lists_and_deletes(qtbot, view: ReportsView, tmp_p
 
 def test_due_schedules_run_while_the_app_is_open(qtbot, view: ReportsView, sqlite_db: Database, sqlite_actor: Actor,
                                                  tmp_path) -> None:
-    from backoffice.reports.schedules import ScheduleSpec, create_schedule, run_history
+    from backoffice.reports.schedules import ScheduleSpec, run_history
+    from backoffice.services.report_state import create_schedule
 
     create_schedule(sqlite_db, sqlite_actor, ScheduleSpec("sales-by-month", "daily", "00:00", format="csv",
                                                           folder_pattern=str(tmp_path / "share") + "/"),

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from backoffice.reports import charts
 
 if TYPE_CHECKING:
-    from backoffice.reports.runner import ReportResult
+    from backoffice.operations.reports import ReportTable
 
 
 class ChartCanvas(FigureCanvasQTAgg):
@@ -25,13 +25,13 @@ class ChartCanvas(FigureCanvasQTAgg):
         self.draws = 0
         self.show_result(None)
 
-    def show_result(self, result: ReportResult | None, empty_text: str = "") -> None:
-        self.data = charts.chart_data(result) if result is not None else None
+    def show_result(self, result: ReportTable | None, empty_text: str = "") -> None:
+        self.data = charts.table_chart(result) if result is not None else None
         if empty_text:
             text = empty_text
         elif result is None:
             text = "Run a report to see its chart"
-        elif result.definition.chart is None:
+        elif result.chart is None:
             text = "This report has no chart: choose one under Chart"
         else:
             text = "Nothing to chart: no rows"

@@ -15,16 +15,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, Qt
 
-from backoffice.reports.compiler import OutputColumn
+from backoffice.operations.reports import OutputColumn, ReportEntry
 from backoffice.reports.formats import bucket_label, bucket_of, currency_places, to_money
-from backoffice.reports.library import ReportEntry
 from backoffice.ui import theme
-from backoffice.ui.views.inventory.common import LEFT, OBJECT_ROLE, RIGHT, SORT_ROLE, ui_locale
+from backoffice.ui.format import ui_locale
+from backoffice.ui.widgets.records import LEFT, OBJECT_ROLE, RIGHT, ROOT, SORT_ROLE, Index
 
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
 BATCH = 200
 
 
@@ -92,10 +90,10 @@ class ResultTableModel(QAbstractTableModel):
         return str(self.data(self.index(row, column)) or "")
 
     # -- lazy rows ------------------------------------------------------------------------------------
-    def canFetchMore(self, parent: Index = _ROOT) -> bool:
+    def canFetchMore(self, parent: Index = ROOT) -> bool:
         return not parent.isValid() and self._shown < len(self._rows)
 
-    def fetchMore(self, parent: Index = _ROOT) -> None:
+    def fetchMore(self, parent: Index = ROOT) -> None:
         if parent.isValid() or self._shown >= len(self._rows):
             return
         more = min(BATCH, len(self._rows) - self._shown)
@@ -104,10 +102,10 @@ class ResultTableModel(QAbstractTableModel):
         self.endInsertRows()
 
     # -- Qt model interface -----------------------------------------------------------------------------
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else self._shown
 
-    def columnCount(self, parent: Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -164,7 +162,7 @@ class ReportListModel(QAbstractListModel):
     def row_of(self, name: str) -> int:
         return next((i for i, e in enumerate(self.entries) if e.name == name), -1)
 
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self.entries)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -1,9 +1,8 @@
 """The schedules of one report: when it runs, where the file goes, and how the last runs went; add and
-delete schedules. Reads and writes through ``backoffice.reports.schedules`` in the background."""
+delete schedules. Reads and writes through ``ops.reports`` in the background."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from PySide6.QtCore import QTime
@@ -24,21 +23,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.reports import schedules
-from backoffice.reports.schedules import WEEKDAYS, ScheduleInfo, ScheduleSpec
+from backoffice.operations.reports import WEEKDAYS, RunRow, ScheduleInfo, ScheduleSpec
+from backoffice.reports.formats import local_zone_name
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import format_when
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import error_text
 from backoffice.ui.widgets.banner import MessageBanner
 
 KIND_LABELS = {"daily": "Every day", "weekdays": "Monday to Friday", "weekly": "Every week on", "monthly": "Every month on day"}
 ZONES = ("UTC", "Europe/Berlin", "Europe/London", "Europe/Paris", "Europe/Amsterdam", "America/New_York",
          "America/Los_Angeles", "Asia/Tokyo", "Australia/Sydney")
-
-
-def _local_zone() -> str:
-    name = getattr(dt.datetime.now().astimezone().tzinfo, "key", None)
-    return name or "UTC"
 
 
 class ScheduleDialog(QDialog):
@@ -47,7 +42,9 @@ class ScheduleDialog(QDialog):
         super().__init__(parent)
         self.context, self.tasks, self.report_name, self.params = context, tasks, report_name, dict(params)
         self.infos: list[ScheduleInfo] = []
-        self.pending = 0
+        self.runner = Runner(context, tasks, self)
+        self.runner.failed.connect(lambda text: self.banner.show_message(text, "error"))
+        self.runner.succeeded.connect(lambda text: self.banner.show_message(text, "success"))
         self.setWindowTitle(self.tr("Schedules of {name}").format(name=report_name))
         self.resize(760, 560)
         self.banner = MessageBanner()
@@ -78,7 +75,7 @@ class ScheduleDialog(QDialog):
         self.at.setDisplayFormat("HH:mm")
         self.zone = QComboBox()
         self.zone.setEditable(True)
-        self.zone.addItems(list(dict.fromkeys((_local_zone(), *ZONES))))
+        self.zone.addItems(list(dict.fromkeys((local_zone_name(), *ZONES))))
         self.format = QComboBox()
         self.format.addItems(["xlsx", "csv", "pdf"])
         self.folder = QLineEdit()
@@ -120,32 +117,22 @@ class ScheduleDialog(QDialog):
         self.weekday.setVisible(self.kind.currentData() == "weekly")
         self.day.setVisible(self.kind.currentData() == "monthly")
 
-    def _start(self, task, on_done) -> None:  # type: ignore[no-untyped-def]
-        self.pending += 1
-
-        def done(value: Any) -> None:
-            self.pending -= 1
-            on_done(value)
-
-        def failed(exc: BaseException) -> None:
-            self.pending -= 1
-            self.banner.show_message(error_text(exc), "error")
-
-        self.tasks.run_in_background(task, done, failed, context=self)
+    @property
+    def pending(self) -> int:
+        """Reads and writes still under way."""
+        return self.runner.inflight
 
     def reload(self) -> None:
-        db, name = self.context.db, self.report_name
-        if db is not None:
-            self._start(lambda: schedules.list_schedules(db, report_name=name), self._show)
+        name = self.report_name
+        self.runner.read(lambda ops: ops.reports.schedules(name), self._show)
 
     def _show(self, infos: list[ScheduleInfo]) -> None:
         self.infos = infos
         self.table.setRowCount(len(infos))
         for r, info in enumerate(infos):
             where = "; ".join(p for p in (info.spec.folder_pattern, ", ".join(info.spec.email_to)) if p)
-            nxt = info.next_due.astimezone().strftime("%Y-%m-%d %H:%M") if info.next_due else self.tr("inactive")
-            last = f"{info.last_status} {info.last_due.astimezone():%Y-%m-%d %H:%M}" if info.last_status else \
-                self.tr("never run")
+            nxt = format_when(info.next_due) if info.next_due else self.tr("inactive")
+            last = f"{info.last_status} {format_when(info.last_due)}" if info.last_status else self.tr("never run")
             if info.last_status == "failed" and info.last_error:
                 last += f": {info.last_error}"
             for c, text in enumerate((info.spec.describe(), info.spec.format, where, nxt, last)):
@@ -156,15 +143,15 @@ class ScheduleDialog(QDialog):
         self.delete_button.setEnabled(bool(infos))
 
     def _load_history(self) -> None:
-        row, db = self.table.currentRow(), self.context.db
-        if db is None or not 0 <= row < len(self.infos):
+        row = self.table.currentRow()
+        if self.context.ops is None or not 0 <= row < len(self.infos):
             self.history.clear()
             return
         sid = self.infos[row].id
-        self._start(lambda: schedules.run_history(db, sid, limit=5), self._show_history)
+        self.runner.read(lambda ops: ops.reports.last_runs(sid, limit=5), self._show_history)
 
-    def _show_history(self, runs: list[schedules.RunRow]) -> None:
-        lines = [f"{r.due_at.astimezone():%Y-%m-%d %H:%M}  {r.status}  "
+    def _show_history(self, runs: list[RunRow]) -> None:
+        lines = [f"{format_when(r.due_at)}  {r.status}  "
                  f"{'' if r.rows is None else f'{r.rows:,} rows  '}{r.error or r.output}" for r in runs]
         self.history.setText("\n".join(lines) or self.tr("No runs yet."))
 
@@ -178,20 +165,14 @@ class ScheduleDialog(QDialog):
             [a.strip() for a in self.emails.text().split(",") if a.strip()], self.subject.text().strip())
 
     def add(self) -> None:
-        db, actor, spec = self.context.db, self.context.actor, self.spec()
-        if db is None or actor is None:
-            return
-
-        def added(sid: int) -> None:
-            self.banner.show_message(self.tr("Schedule {id} added: {when}").format(id=sid, when=spec.describe()),
-                                     "success")
-            self.reload()
-
-        self._start(lambda: schedules.create_schedule(db, actor, spec), added)
+        spec = self.spec()
+        self.runner.write(lambda ops: ops.reports.add_schedule(spec), lambda _info: self.reload(),
+                          success=lambda info: self.tr("Schedule {id} added: {when}").format(
+                              id=info.id, when=info.spec.describe()))
 
     def delete_selected(self) -> None:
-        row, db, actor = self.table.currentRow(), self.context.db, self.context.actor
-        if db is None or actor is None or not 0 <= row < len(self.infos):
+        row = self.table.currentRow()
+        if not 0 <= row < len(self.infos):
             return
         sid = self.infos[row].id
-        self._start(lambda: schedules.delete_schedule(db, actor, sid), lambda _v: self.reload())
+        self.runner.write(lambda ops: ops.reports.delete_schedule(sid), lambda _none: self.reload())

@@ -1,8 +1,15 @@
 """Reports: the list of built-in and saved reports, the builder, and the result as a chart and a lazy table.
 
-Every query runs in the background executor with a TaskState and a QueryHandle: Cancel (here or in the
-progress panel) interrupts the statement in the database. Each preview has a generation number; an
-answer to an older one is dropped, so a slow early query never overwrites what the builder shows now.
+Everything goes through the operations contract (``ops.reports``) with the view's :class:`Runner`. A
+preview runs with a cancel flag: Cancel (here, or in the progress panel for an export) interrupts the
+statement in the database. Each preview has a generation number; an answer to an older one is dropped,
+so a slow early query never overwrites what the builder shows now.
+
+The view reloads its list of reports when reports change (a save, a schedule, a scheduled run) and
+re-runs the shown report only when the user asks or its own saved definition changed: a write of
+anything else (stock, prices, a shipped transfer) never re-runs it. ``query_runs`` counts the queries
+started (``query_started`` says when one starts).
+
 While the application is open it also runs due report schedules every few minutes, as
 ``backoffice reports run-due`` does from cron.
 """
@@ -10,12 +17,13 @@ While the application is open it also runs due report schedules every few minute
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,32 +46,35 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.reports import library, schedules
+from backoffice.operations.changes import REPORTS, Changes
+from backoffice.operations.reports import (
+    ExportResult,
+    ReportCancelled,
+    ReportDefinition,
+    ReportEntry,
+    ReportTable,
+    RunOutcome,
+    slug,
+)
 from backoffice.reports.dates import RELATIVE_RANGES
-from backoffice.reports.definition import ReportDefinition
-from backoffice.reports.exporters import ExportResult, export_report
 from backoffice.reports.formats import local_zone_name
-from backoffice.reports.runner import QueryHandle, ReportCancelled, ReportResult, run
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
 from backoffice.ui.views.base import ViewPage, page_header
-from backoffice.ui.views.inventory.common import OBJECT_ROLE, ROW_HEIGHT, error_text
 from backoffice.ui.views.reports.builder import BuilderPanel
 from backoffice.ui.views.reports.chart import ChartCanvas
 from backoffice.ui.views.reports.models import ReportListModel, ResultTableModel
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
+from backoffice.ui.widgets.records import OBJECT_ROLE, ROW_HEIGHT
 
 PREVIEW_ROWS = 5_000
 PREVIEW_DELAY_MS = 350
 DUE_CHECK_MS = 5 * 60 * 1000
 DEFAULT_REPORT = "sales-by-month"
-
-
-def _rows(result: ReportResult) -> list[tuple]:
-    frame = result.frame.astype(object).where(result.frame.notna(), None)
-    return list(frame.itertuples(index=False, name=None))
 
 
 class ReportsView(ViewPage):
@@ -72,16 +83,23 @@ class ReportsView(ViewPage):
     DESCRIPTION = QT_TRANSLATE_NOOP("Views", "Report builder, charts and scheduled Excel delivery.")
     icon_name = "reports"
 
+    query_started = Signal(str)   # the name of the report whose query just started
+
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(context, tasks, parent)
         self._generation = 0
-        self._inflight = 0
         self._needs_list = True
-        self._handle: QueryHandle | None = None
-        self.current: library.ReportEntry | None = None
-        self.result: ReportResult | None = None
+        self._stop: threading.Event | None = None          # the running preview's cancel flag
+        self._loaded: tuple[str, int | None] | None = None  # (name, version) of the report in the builder
+        self._select_after_write: str | None = None
+        self.query_runs = 0
+        self.current: ReportEntry | None = None
+        self.result: ReportTable | None = None
         self.last_export: ExportResult | None = None
         self.param_boxes: dict[str, QComboBox] = {}
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self._on_busy)
+        self.due_runner = Runner(context, tasks, self)   # scheduled runs: not shown as the view loading
 
         self.status = QLabel()
         self.status.setObjectName("CountLabel")
@@ -199,7 +217,10 @@ class ReportsView(ViewPage):
         self._due_timer = QTimer(self)
         self._due_timer.setInterval(DUE_CHECK_MS)
         self._due_timer.timeout.connect(self.run_due_schedules)
+        self.runner.failed.connect(self._show_error)
+        self.runner.succeeded.connect(lambda text: self.banner.show_message(text, "success"))
         context.changed.connect(self._on_context_changed)
+        context.data_changed.connect(self._on_data_changed)
         self._on_context_changed()
 
     # -- ViewPage --------------------------------------------------------------------------------------
@@ -208,12 +229,13 @@ class ReportsView(ViewPage):
             self.load_list(select=self.current.name if self.current else DEFAULT_REPORT)
 
     def is_loading(self) -> bool:
-        return self._inflight > 0 or self._debounce.isActive()
+        return self.runner.busy or self._debounce.isActive()
 
     def _on_context_changed(self) -> None:
         self._needs_list = True
         self._generation += 1
-        if self.context.db is None:
+        self._loaded = None
+        if self.context.ops is None:
             self._due_timer.stop()
             self.list_model.set_entries([])
             self.table_model.clear()
@@ -222,31 +244,37 @@ class ReportsView(ViewPage):
             self._due_timer.start()
         self._update_actions()
 
-    def _start(self, task, on_done, *, state: TaskState | None = None, on_error=None) -> None:  # type: ignore[no-untyped-def]
-        self._inflight += 1
-        self.tasks.run_in_background(task, partial(self._finished, on_done),
-                                     partial(self._finished, on_error or self._on_error), state=state, context=self)
+    def _on_data_changed(self, changes: Changes) -> None:
+        """Reports changed (saved, deleted, scheduled, run): the list reloads; the shown result re-runs only
+        if its own saved definition changed. Any other change leaves the view alone."""
+        if not changes.concerns(REPORTS):
+            return
+        select = self._select_after_write or (self.current.name if self.current else DEFAULT_REPORT)
+        self._select_after_write = None
+        if self.isVisible():
+            self.load_list(select=select)
+        else:
+            self._needs_list = True
 
-    def _finished(self, callback, value) -> None:  # type: ignore[no-untyped-def]
-        self._inflight -= 1
-        callback(value)
+    def _on_busy(self, busy: bool) -> None:
+        self.loading_changed.emit(busy)
         self._update_actions()
+
+    def _show_error(self, text: str) -> None:
+        self.banner.show_message(text, "error")
 
     def _on_error(self, exc: BaseException) -> None:
         if isinstance(exc, ReportCancelled):
             self.status.setText(self.tr("Cancelled"))
             return
-        self.banner.show_message(error_text(exc), "error")
+        self._show_error(error_text(exc))
 
     # -- the report list -----------------------------------------------------------------------------------
     def load_list(self, select: str | None = None) -> None:
-        db = self.context.db
-        if db is None:
-            return
-        self._needs_list = False
-        self._start(lambda: library.list_reports(db), partial(self._on_list, select))
+        if self.runner.read(lambda ops: ops.reports.library(), partial(self._on_list, select)):
+            self._needs_list = False
 
-    def _on_list(self, select: str | None, entries: list[library.ReportEntry]) -> None:
+    def _on_list(self, select: str | None, entries: list[ReportEntry]) -> None:
         self.list_model.set_entries(entries)
         row = self.list_model.row_of(select) if select else -1
         if row >= 0:
@@ -263,16 +291,18 @@ class ReportsView(ViewPage):
         entry = current.data(OBJECT_ROLE) if current.isValid() else None
         self.current = entry
         self._update_actions()
-        db = self.context.db
-        if entry is None or db is None:
-            return
-        self._start(lambda: library.get_report(db, entry.name), self._on_definition)
+        if entry is None or (entry.name, entry.version) == self._loaded:
+            return   # the list was reloaded and this report did not change: its result stands
+        name = entry.name
+        self.runner.read(lambda ops: ops.reports.get(name), partial(self._on_definition, entry))
 
-    def _on_definition(self, defn: ReportDefinition) -> None:
+    def _on_definition(self, entry: ReportEntry, defn: ReportDefinition) -> None:
+        if self.current is None or self.current.name != entry.name:
+            return   # another report was chosen meanwhile
+        self._loaded = (entry.name, entry.version)
         self.builder.load(defn)
         self._set_params(defn)
         self.preview()
-
     def _set_params(self, defn: ReportDefinition) -> None:
         while self.params_row.count():
             item = self.params_row.takeAt(0)
@@ -320,61 +350,59 @@ class ReportsView(ViewPage):
         self._debounce.start()
 
     def preview(self) -> None:
+        """Run the builder's report with the chosen parameters (at most PREVIEW_ROWS rows)."""
         self._debounce.stop()
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             return
         self.cancel()
         self._generation += 1
         gen = self._generation
         defn = self.builder.definition()
         params = self.params(defn)
-        handle = QueryHandle()
-        self._handle = handle
+        stop = threading.Event()
+        self._stop = stop
         started = time.monotonic()
         self.status.setText(self.tr("Running…"))
         self.cancel_button.setVisible(True)
-
-        def task() -> tuple[ReportResult, list[tuple]]:
-            result = run(db, defn, params, max_rows=PREVIEW_ROWS, handle=handle)
-            return result, _rows(result)
-
+        self.query_runs += 1
+        self.query_started.emit(defn.name)
         # Not announced to the progress strip (most previews take a fraction of a second, and the strip
         # would flicker on every change); the view shows "Running…" and its own Cancel button instead.
-        self._start(task, partial(self._on_result, gen, started), on_error=partial(self._on_preview_error, gen))
+        self.runner.read(lambda ops: ops.reports.run(defn, params, max_rows=PREVIEW_ROWS, cancel=stop.is_set),
+                         partial(self._on_result, gen, started), on_error=partial(self._on_preview_error, gen))
 
     def cancel(self) -> None:
         """Stop the running preview: its statement is interrupted in the database."""
-        if self._handle is not None:
-            self._handle.cancel()
-        self._handle = None
+        if self._stop is not None:
+            self._stop.set()
+        self._stop = None
         self.cancel_button.setVisible(False)
 
-    def _on_result(self, gen: int, started: float, value: tuple[ReportResult, list[tuple]]) -> None:
+    def _on_result(self, gen: int, started: float, table: ReportTable) -> None:
         if gen != self._generation:
             return
-        self._handle = None
+        self._stop = None
         self.cancel_button.setVisible(False)
-        result, rows = value
-        self.result = result
+        rows = table.rows
+        self.result = table
         self.banner.hide()
-        self.table_model.set_result(result.columns, rows, is_partial=result.is_partial, currency=result.currency)
+        self.table_model.set_result(table.columns, rows, is_partial=table.is_partial, currency=table.currency)
         self._size_columns(rows)
         if not rows:
             self.empty.set_text(self.tr("No rows"), self.tr("Nothing matches: widen the period or remove a filter."))
         self.results.setCurrentWidget(self.table if rows else self.empty)
-        self.chart.show_result(result)
-        self.chart.setVisible(result.definition.chart is not None)   # the table takes the room of no chart
-        self.notes.setText("\n".join(result.notes))
-        self.notes.setVisible(bool(result.notes))
+        self.chart.show_result(table)
+        self.chart.setVisible(table.chart is not None)   # the table takes the room of no chart
+        self.notes.setText("\n".join(table.notes))
+        self.notes.setVisible(bool(table.notes))
         n = len(rows)
-        more = self.tr(" (the first {n}; export for all)").format(n=f"{PREVIEW_ROWS:,}") if result.truncated else ""
+        more = self.tr(" (the first {n}; export for all)").format(n=f"{PREVIEW_ROWS:,}") if table.truncated else ""
         self.status.setText(self.tr("{n} rows · {s:.2f} s").format(n=f"{n:,}", s=time.monotonic() - started) + more)
 
     def _on_preview_error(self, gen: int, exc: BaseException) -> None:
         if gen != self._generation:
             return
-        self._handle = None
+        self._stop = None
         self.cancel_button.setVisible(False)
         if isinstance(exc, ReportCancelled):
             self.status.setText(self.tr("Cancelled"))
@@ -401,8 +429,7 @@ class ReportsView(ViewPage):
 
     # -- save, duplicate, delete ----------------------------------------------------------------------------
     def save(self, _checked: bool = False, name: str | None = None) -> None:
-        db, actor = self.context.db, self.context.actor
-        if db is None or actor is None:
+        if self.context.ops is None:
             return
         defn = self.builder.definition()
         entry = self.current
@@ -410,58 +437,57 @@ class ReportsView(ViewPage):
             version: int | None = entry.version
         else:
             if name is None:
-                suggestion = library.slug(f"{defn.name}-copy" if entry is None or entry.builtin else defn.name)
+                suggestion = slug(f"{defn.name}-copy" if entry is None or entry.builtin else defn.name)
                 name, ok = QInputDialog.getText(self, self.tr("Save report"), self.tr("Name (letters, digits, -):"),
                                                 text=suggestion)
                 if not ok or not name.strip():
                     return
-            defn.name, defn.title, version = library.slug(name), defn.title or name.strip(), None
-        self._start(lambda: library.save_report(db, actor, defn, expected_version=version),
-                    lambda _v: self._after_write(defn.name, self.tr("Saved {name}").format(name=defn.name)))
+            defn.name, defn.title, version = slug(name), defn.title or name.strip(), None
+        self.runner.write(lambda ops: ops.reports.save(defn, expected_version=version),
+                          lambda _version: self._after_write(defn.name),
+                          success=self.tr("Saved {name}").format(name=defn.name))
 
     def duplicate(self) -> None:
-        db, actor, entry = self.context.db, self.context.actor, self.current
-        if db is None or actor is None or entry is None:
+        entry = self.current
+        if self.context.ops is None or entry is None:
             return
-        self._start(lambda: library.duplicate_report(db, actor, entry.name),
-                    lambda copy: self._after_write(copy.name, self.tr("Copied to {name}").format(name=copy.name)))
+        self.runner.write(lambda ops: ops.reports.duplicate(entry.name), lambda copy: self._after_write(copy.name),
+                          success=lambda copy: self.tr("Copied to {name}").format(name=copy.name))
 
     def delete(self, _checked: bool = False, *, confirm: bool = True) -> None:
-        db, actor, entry = self.context.db, self.context.actor, self.current
-        if db is None or actor is None or entry is None or entry.builtin:
+        entry = self.current
+        if self.context.ops is None or entry is None or entry.builtin:
             return
         if confirm and QMessageBox.question(self, self.tr("Delete report"),
                                             self.tr("Delete the saved report “{title}”?").format(title=entry.title)) \
                 != QMessageBox.StandardButton.Yes:
             return
-        self._start(lambda: library.delete_report(db, actor, entry.name),
-                    lambda _v: self._after_write(DEFAULT_REPORT, self.tr("Deleted {name}").format(name=entry.name)))
+        self.runner.write(lambda ops: ops.reports.delete(entry.name), lambda _none: self._after_write(DEFAULT_REPORT),
+                          success=self.tr("Deleted {name}").format(name=entry.name))
 
-    def _after_write(self, select: str, message: str) -> None:
-        self.banner.show_message(message, "success")
-        self.load_list(select=select)
+    def _after_write(self, select: str) -> None:
+        """The list reloads when the write's changes arrive (right after this); it then selects ``select``."""
+        self._select_after_write = select
 
     # -- export ----------------------------------------------------------------------------------------------
     def choose_export(self, fmt: str) -> None:
         defn = self.builder.definition()
-        default = f"{library.slug(defn.name)}-{dt.date.today().isoformat()}.{fmt}"
+        default = f"{slug(defn.name)}-{dt.date.today().isoformat()}.{fmt}"
         path, _ = QFileDialog.getSaveFileName(self, self.tr("Export report"), str(Path.home() / default),
                                               {"xlsx": "Excel (*.xlsx)", "csv": "CSV (*.csv)", "pdf": "PDF (*.pdf)"}[fmt])
         if path:
             self.export_to(Path(path), fmt)
 
     def export_to(self, path: Path, fmt: str) -> None:
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             return
         defn = self.builder.definition()
         params = self.params(defn)
-        handle = QueryHandle()
         state = TaskState(self.tr("Exporting {title}").format(title=defn.display_title()), parent=self)
-        state.cancel_requested.connect(handle.cancel)
         zone = local_zone_name()   # the run time in the file in the user's own time
-        self._start(lambda: export_report(db, defn, path, fmt, params, handle=handle, progress=state.report,
-                                          timezone=zone), self._on_exported, state=state)
+        self.runner.read(lambda ops: ops.reports.export(defn, path, fmt, params, timezone=zone, progress=state.report,
+                                                        cancel=state.cancelled),
+                         self._on_exported, on_error=self._on_error, state=state)
 
     def _on_exported(self, result: ExportResult) -> None:
         self.last_export = result
@@ -482,19 +508,19 @@ class ReportsView(ViewPage):
 
     # -- schedules while the application is open -----------------------------------------------------------------
     def run_due_schedules(self) -> None:
-        db = self.context.db
-        if db is None:
-            return
-        self.tasks.run_in_background(lambda: schedules.run_due(db), self._on_due_done, lambda _e: None, context=self)
+        self.due_runner.write(lambda ops: ops.reports.run_due(), self._on_due_done, on_error=self._on_due_error)
 
-    def _on_due_done(self, outcomes: list[schedules.RunOutcome]) -> None:
+    def _on_due_done(self, outcomes: list[RunOutcome]) -> None:
         failed = [o for o in outcomes if o.status != "ok"]
         if failed:
             self.banner.show_message(self.tr("Scheduled report {name} failed: {error} (it is retried)").format(
                 name=failed[0].report_name, error=failed[0].error), "warning")
 
+    def _on_due_error(self, _exc: BaseException) -> None:
+        """A run-due call that could not even start (the database away): the next check tries again."""
+
     def _update_actions(self) -> None:
-        connected = self.context.db is not None
+        connected = self.context.ops is not None
         saved = self.current is not None and not self.current.builtin
         for b in (self.run_button, self.export_button, self.save_button, self.more_button):
             b.setEnabled(connected)
