@@ -12,14 +12,15 @@ import csv
 import datetime as dt
 import json
 import sys
-import uuid
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 import click
 
 from backoffice.cli.app import Context, db_options, main
-from backoffice.cli.lines import OP_ID_HELP, location_id, parse_lines, smtp_password, variant_ids
+from backoffice.cli.lines import OP_ID_HELP, find_location_id, find_variant_ids, parse_lines, smtp_password
+from backoffice.cli.transfers import summed
 
 PO_STATES = ("draft", "sent", "partial", "received", "closed", "cancelled")
 WRITE_OP_HELP = ("Operation id: run again with the same id and the first result is reported, nothing is written "
@@ -32,12 +33,6 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _replayed(database: Any, op_id: str | None) -> bool:
-    from backoffice.services.purchase_orders import operation_applied
-
-    return operation_applied(database, op_id)
-
-
 def _middle(text: str, width: int) -> str:
     """``text`` cut in the middle to ``width`` characters, so both ends (what tells variants apart) show."""
     if len(text) <= width:
@@ -47,7 +42,7 @@ def _middle(text: str, width: int) -> str:
 
 
 def _money(amount: Decimal | None, currency: str) -> str:
-    from backoffice.services.po_documents import format_money
+    from backoffice.operations.purchase_orders import format_money
 
     return format_money(amount, currency)
 
@@ -88,17 +83,17 @@ def suggest(obj: Context, location: str | None, create_drafts: bool, assume_yes:
     """What to reorder and why: on hand, in transit, on order, daily demand, lead time, safety stock,
     reorder point, order-up-to level and the quantity rounded to MOQ and packs, with totals per supplier
     and currency. Lines ordering more days of cover than the setting (or with no demand) are flagged (!)."""
-    from backoffice.services import replenishment
+    from backoffice.operations.replenishment import plan_drafts
 
-    database = obj.database()
+    ops = obj.operations()
     day = None
     if as_of:
         try:
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise click.UsageError(f"--as-of {as_of!r}: write the day as YYYY-MM-DD") from None
-    loc = location_id(database, location) if location else None
-    rows = replenishment.suggest(database, location_id=loc, as_of=day)
+    loc = find_location_id(ops, location) if location else None
+    rows = ops.replenishment.suggest(location_id=loc, as_of=day)
     if fmt == "json":
         click.echo(json.dumps([r.to_dict() for r in rows], indent=2))
     elif fmt == "csv":
@@ -118,7 +113,7 @@ def suggest(obj: Context, location: str | None, create_drafts: bool, assume_yes:
     if not create_drafts:
         return
     err = fmt != "table"
-    plan = replenishment.plan_drafts(rows)
+    plan = plan_drafts(rows)
     if not plan.lines and op_id is None:
         click.echo("No draft purchase orders needed: nothing orderable is short.", err=err)
         return
@@ -128,7 +123,7 @@ def suggest(obj: Context, location: str | None, create_drafts: bool, assume_yes:
                                                                                default=False, err=err):
         click.echo("Nothing written.", err=err)
         return
-    result = replenishment.create_drafts(database, obj.actor(), location_id=loc, as_of=day, operation_id=op_id)
+    result = ops.replenishment.create_drafts(location_id=loc, as_of=day, op_id=op_id)
     if result.replayed:
         click.echo(f"Already done with operation id {op_id}: nothing written again. First result:", err=err)
     if not result.orders:
@@ -146,7 +141,7 @@ def suggest(obj: Context, location: str | None, create_drafts: bool, assume_yes:
 
 
 def _suggestion_table(rows: list[Any]) -> None:
-    from backoffice.services import replenishment
+    from backoffice.operations.replenishment import currency_totals, supplier_totals
 
     if not rows:
         click.echo("Nothing to reorder.")
@@ -179,14 +174,14 @@ def _suggestion_table(rows: list[Any]) -> None:
         click.echo("(" + "; ".join(marks) + ")")
     click.echo("")
     click.echo("Totals by supplier:")
-    totals = replenishment.supplier_totals(rows)
+    totals = supplier_totals(rows)
     name_w = max(len(t.supplier or "— no supplier item") for t in totals)
     for t in totals:
         flagged = f"  ({t.flagged:,} flagged)" if t.flagged else ""
         value = _money(t.value, t.currency) if t.supplier else "—"
         click.echo(f"  {t.supplier or '— no supplier item':<{name_w}}  {t.currency:<3}  {t.lines:>5,} lines  "
                    f"{t.units:>8,} units  {value:>18}{flagged}")
-    money = ", ".join(_money(v, c) for c, v in replenishment.currency_totals(rows).items()) or "—"
+    money = ", ".join(_money(v, c) for c, v in currency_totals(rows).items()) or "—"
     click.echo(f"Total: {len(rows):,} lines, {sum(r.quantity for r in rows):,} units, {money}")
 
 
@@ -209,22 +204,18 @@ def settings_command(obj: Context, service_level: float | None, window_days: int
                      review_days: int | None, default_lead_time: int | None, fulfilment: str | None,
                      max_cover_days: int | None, op_id: str | None) -> None:
     """Show or change how reorder points are computed."""
-    from dataclasses import replace
-
-    from backoffice.services import replenishment
-
-    database = obj.database()
-    current = replenishment.get_settings(database)
+    ops = obj.operations()
+    current = ops.replenishment.settings()
     changes = {k: v for k, v in {"service_level": service_level, "window_days": window_days,
                                  "half_life_days": half_life_days, "review_days": review_days,
                                  "default_lead_time_days": default_lead_time, "max_cover_days": max_cover_days}.items()
                if v is not None}
     if fulfilment:
-        changes["fulfilment_location_id"] = location_id(database, fulfilment)
+        changes["fulfilment_location_id"] = find_location_id(ops, fulfilment)
     if changes:
-        replay = _replayed(database, op_id)
-        current = replenishment.save_settings(database, obj.actor(), replace(current, **changes), operation_id=op_id)
-        if replay:
+        saved = ops.replenishment.save_settings(replace(current, **changes), op_id=op_id)
+        current = saved.settings
+        if saved.replayed:
             click.echo(f"Already saved with operation id {op_id}: nothing changed. First result:")
     click.echo(f"Service level {current.service_level:.1%} (z = {current.z:.3f}), {current.window_days} days of sales "
                f"weighted with a half-life of {current.half_life_days:g} days, review period {current.review_days} "
@@ -244,16 +235,13 @@ def settings_command(obj: Context, service_level: float | None, window_days: int
 def override_command(obj: Context, sku: str, location: str, reorder_point: int | None, order_up_to: int | None,
                      op_id: str | None) -> None:
     """Set (or, without values, clear) a variant's reorder point and order-up-to level at a location."""
-    from backoffice.services import replenishment
-
-    database = obj.database()
-    [(vid, _)] = variant_ids(database, [(sku, 1)])
-    done = replenishment.set_overrides(database, obj.actor(), variant_id=vid,
-                                       location_id=location_id(database, location), reorder_point=reorder_point,
-                                       order_up_to=order_up_to, operation_id=op_id)
-    rop, upto = done["reorder_point"], done["order_up_to"]
+    ops = obj.operations()
+    [(vid, _)] = find_variant_ids(ops, [(sku, 1)])
+    done = ops.replenishment.set_levels(variant_id=vid, location_id=find_location_id(ops, location),
+                                        reorder_point=reorder_point, order_up_to=order_up_to, op_id=op_id)
+    rop, upto = done.reorder_point, done.order_up_to
     click.echo(f"{sku} at {location.upper()}: reorder point {rop if rop is not None else 'computed'}"
-               f", order up to {upto if upto is not None else 'computed'}." + (REPLAYED if done["replayed"] else ""))
+               f", order up to {upto if upto is not None else 'computed'}." + (REPLAYED if done.replayed else ""))
 
 
 # -- suppliers --------------------------------------------------------------------------------------------
@@ -263,9 +251,7 @@ def override_command(obj: Context, sku: str, location: str, reorder_point: int |
 @click.pass_obj
 def suppliers_command(obj: Context, text: str) -> None:
     """Suppliers with their currency, lead time, terms and number of items."""
-    from backoffice.services import suppliers
-
-    rows = suppliers.list_suppliers(obj.database(), text=text)
+    rows = obj.operations().suppliers.list(text=text)
     if not rows:
         click.echo("No suppliers.")
     for r in rows:
@@ -286,15 +272,11 @@ def suppliers_command(obj: Context, text: str) -> None:
 def supplier_add(obj: Context, name: str, email: str, currency: str, lead_time: int, terms: str, contact: str,
                  op_id: str | None) -> None:
     """Add a supplier."""
-    from backoffice.services import suppliers
-
-    database = obj.database()
-    replay = _replayed(database, op_id)
-    change = suppliers.create_supplier(database, obj.actor(), {
+    saved = obj.operations().suppliers.create({
         "name": name, "email": email, "currency": currency, "lead_time_days": lead_time, "payment_terms": terms,
-        "contact_name": contact}, operation_id=op_id)
-    first = (change.after or {}).get("name", name)
-    click.echo(f"Supplier {first} added (id {change.entity_id})." + (REPLAYED if replay else ""))
+        "contact_name": contact}, op_id=op_id)
+    first = saved.values.get("name", name)
+    click.echo(f"Supplier {first} added (id {saved.id})." + (REPLAYED if saved.replayed else ""))
 
 
 @purchasing.command("items")
@@ -305,11 +287,9 @@ def supplier_add(obj: Context, name: str, email: str, currency: str, lead_time: 
 @click.pass_obj
 def items_command(obj: Context, supplier: str, text: str, limit: int) -> None:
     """A supplier's items: their SKU, unit cost, MOQ, pack size, lead time; * marks the preferred ones."""
-    from backoffice.services import suppliers
-
-    database = obj.database()
-    s = suppliers.find_supplier(database, supplier)
-    rows = suppliers.list_items(database, supplier_id=s.id, text=text, limit=limit)
+    ops = obj.operations()
+    s = ops.suppliers.find(supplier)
+    rows = ops.suppliers.items(supplier_id=s.id, text=text, limit=limit)
     if not rows:
         click.echo(f"{s.name} has no supplier items.")
     for r in rows:
@@ -332,19 +312,15 @@ def items_command(obj: Context, supplier: str, text: str, limit: int) -> None:
 def item_command(obj: Context, supplier: str, sku: str, supplier_sku: str | None, cost: str | None, moq: int | None,
                  pack: int | None, lead_time: int | None, preferred: bool | None, op_id: str | None) -> None:
     """Add or change one supplier item."""
-    from backoffice.services import suppliers
-
-    database = obj.database()
-    s = suppliers.find_supplier(database, supplier)
-    [(vid, _)] = variant_ids(database, [(sku, 1)])
+    ops = obj.operations()
+    s = ops.suppliers.find(supplier)
+    [(vid, _)] = find_variant_ids(ops, [(sku, 1)])
     values = {k: v for k, v in {"supplier_sku": supplier_sku, "unit_cost": cost, "min_order_qty": moq,
                                 "pack_size": pack, "lead_time_days": lead_time, "preferred": preferred}.items()
               if v is not None}
-    replay = _replayed(database, op_id)
-    change = suppliers.upsert_item(database, obj.actor(), supplier_id=s.id, variant_id=vid, values=values,
-                                   operation_id=op_id)
-    click.echo(f"Supplier item {sku} from {s.name} {'added' if change.action == 'create' else 'changed'}."
-               + (REPLAYED if replay else ""))
+    saved = ops.suppliers.save_item(supplier_id=s.id, variant_id=vid, values=values, op_id=op_id)
+    click.echo(f"Supplier item {sku} from {s.name} {'added' if saved.action == 'create' else 'changed'}."
+               + (REPLAYED if saved.replayed else ""))
 
 
 # -- purchase orders --------------------------------------------------------------------------------------
@@ -361,11 +337,7 @@ def po() -> None:
 @click.pass_obj
 def po_list(obj: Context, states: tuple[str, ...], late: bool, limit: int) -> None:
     """Purchase orders, newest first."""
-    from backoffice.services import purchase_orders
-
-    rows = purchase_orders.list_orders(obj.database(), states=states or (("sent", "partial") if late else ()),
-                                       limit=limit)
-    rows = [r for r in rows if r.late] if late else rows
+    rows = obj.operations().purchase_orders.list(states=states, limit=limit, late_only=late)
     if not rows:
         click.echo("No purchase orders.")
     for r in rows:
@@ -382,9 +354,7 @@ def po_list(obj: Context, states: tuple[str, ...], late: bool, limit: int) -> No
 @click.pass_obj
 def po_show(obj: Context, ref: str, as_json: bool) -> None:
     """One purchase order with its lines."""
-    from backoffice.services import purchase_orders
-
-    _show_order(purchase_orders.find_order(obj.database(), ref), as_json)
+    _show_order(obj.operations().purchase_orders.find(ref), as_json)
 
 
 @po.command("create")
@@ -399,14 +369,11 @@ def po_show(obj: Context, ref: str, as_json: bool) -> None:
 def po_create(obj: Context, supplier: str, destination: str, lines: tuple[str, ...], note: str, op_id: str | None,
               as_json: bool) -> None:
     """A draft purchase order at the supplier items' costs."""
-    from backoffice.services import purchase_orders, suppliers
-
-    database = obj.database()
-    s = suppliers.find_supplier(database, supplier)
-    parsed = variant_ids(database, parse_lines(lines))
-    _show_order(purchase_orders.create_order(database, obj.actor(), supplier_id=s.id,
-                                             destination_location_id=location_id(database, destination), lines=parsed,
-                                             note=note, operation_id=op_id), as_json)
+    ops = obj.operations()
+    s = ops.suppliers.find(supplier)
+    parsed = find_variant_ids(ops, parse_lines(lines))
+    _show_order(ops.purchase_orders.create(supplier_id=s.id, destination_location_id=find_location_id(ops, destination),
+                                           lines=parsed, note=note, op_id=op_id), as_json)
 
 
 @po.command("send")
@@ -422,18 +389,17 @@ def po_create(obj: Context, supplier: str, destination: str, lines: tuple[str, .
 def po_send(obj: Context, ref: str, mail: bool, recipients: tuple[str, ...], store_name: str, op_id: str | None,
             as_json: bool) -> None:
     """Send draft REF: it is fixed, its expected date set from the lead times, and with --email mailed."""
-    from backoffice.services import purchase_orders, settings
-    from backoffice.services.po_documents import OrderMail
+    from backoffice.operations.purchase_orders import MailRequest
 
-    database = obj.database()
-    order = purchase_orders.find_order(database, ref)
+    ops = obj.operations()
+    order = ops.purchase_orders.find(ref)
     order_mail = None
-    if (mail or recipients) and not _replayed(database, op_id):
-        smtp = settings.get_smtp(database)
+    if (mail or recipients) and order.state == "draft":   # a replayed send mails nothing again
+        smtp = ops.alerts.mail_settings()
         if not smtp.configured:
             raise click.ClickException("no mail server is set: run `backoffice stock mail-settings --host …` first")
-        order_mail = OrderMail(smtp, smtp_password(smtp), tuple(recipients), store_name)
-    sent = purchase_orders.send_order(database, obj.actor(), order.id, mail=order_mail, operation_id=op_id)
+        order_mail = MailRequest(tuple(recipients), store_name, password=smtp_password(smtp))
+    sent = ops.purchase_orders.send(order.id, mail=order_mail, op_id=op_id)
     _show_order(sent, as_json)
     if order_mail is not None and not as_json and not sent.replayed:
         click.echo(f"Mailed to {', '.join(recipients) or sent.supplier_email}.")
@@ -447,17 +413,10 @@ def po_send(obj: Context, ref: str, mail: bool, recipients: tuple[str, ...], sto
 @click.pass_obj
 def po_export(obj: Context, ref: str, path: str, store_name: str) -> None:
     """Write REF's document as PATH (.pdf or .xlsx)."""
-    from backoffice.models import Supplier
-    from backoffice.services import purchase_orders
-    from backoffice.services.po_documents import build_document, write_document
-
-    database = obj.database()
-    order = purchase_orders.find_order(database, ref)
-    with database.read() as session:
-        supplier = session.get(Supplier, order.supplier_id)
-        doc = build_document(order, supplier, store_name)
+    ops = obj.operations()
+    order = ops.purchase_orders.find(ref)
     try:
-        written = write_document(doc, path)
+        written = ops.purchase_orders.write_document(order.id, path, store_name=store_name)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"{order.number} written to {written}.")
@@ -476,22 +435,14 @@ def po_export(obj: Context, ref: str, path: str, store_name: str) -> None:
 def po_receive(obj: Context, ref: str, lines: tuple[str, ...], everything: bool, location: str | None, over: bool,
                op_id: str | None, as_json: bool) -> None:
     """Receive REF in full (--all) or in part (--line SKU=QTY …); posted to the stock ledger."""
-    from backoffice.services import purchase_orders
-
     if bool(lines) == everything:
         raise click.UsageError("give either --all or one or more --line SKU=QTY")
-    database = obj.database()
-    order = purchase_orders.find_order(database, ref)
-    if everything:
-        quantities = {ln.variant_id: ln.outstanding for ln in order.lines if ln.outstanding > 0}
-    else:
-        quantities = {}
-        for vid, q in variant_ids(database, parse_lines(lines)):
-            quantities[vid] = quantities.get(vid, 0) + q
-    result = purchase_orders.receive_order(database, obj.actor(), order.id, quantities=quantities,
-                                           operation_id=op_id or uuid.uuid4().hex,
-                                           location_id=location_id(database, location) if location else None,
-                                           allow_over_receipt=over)
+    ops = obj.operations()
+    order = ops.purchase_orders.find(ref)
+    quantities = None if everything else summed(find_variant_ids(ops, parse_lines(lines)))
+    result = ops.purchase_orders.receive(order.id, quantities, op_id=op_id,
+                                         location_id=find_location_id(ops, location) if location else None,
+                                         allow_over_receipt=over)
     _show_order(result, as_json)
 
 
@@ -503,11 +454,8 @@ def po_receive(obj: Context, ref: str, lines: tuple[str, ...], everything: bool,
 @click.pass_obj
 def po_close(obj: Context, ref: str, reason: str, op_id: str | None) -> None:
     """Close a received or partly received order: nothing more is expected."""
-    from backoffice.services import purchase_orders
-
-    database = obj.database()
-    _show_order(purchase_orders.close_order(database, obj.actor(), purchase_orders.find_order(database, ref).id,
-                                     reason=reason, operation_id=op_id), False)
+    ops = obj.operations()
+    _show_order(ops.purchase_orders.close(ops.purchase_orders.find(ref).id, reason=reason, op_id=op_id), False)
 
 
 @po.command("cancel")
@@ -518,8 +466,5 @@ def po_close(obj: Context, ref: str, reason: str, op_id: str | None) -> None:
 @click.pass_obj
 def po_cancel(obj: Context, ref: str, reason: str, op_id: str | None) -> None:
     """Cancel a draft or sent order before anything arrived."""
-    from backoffice.services import purchase_orders
-
-    database = obj.database()
-    _show_order(purchase_orders.cancel_order(database, obj.actor(), purchase_orders.find_order(database, ref).id,
-                                     reason=reason, operation_id=op_id), False)
+    ops = obj.operations()
+    _show_order(ops.purchase_orders.cancel(ops.purchase_orders.find(ref).id, reason=reason, op_id=op_id), False)

@@ -1,4 +1,4 @@
-"""``backoffice stock transfer …``: create, ship, receive, close, cancel, show and list transfers.
+"""``backoffice stock transfer …``: create, ship, receive, close, cancel, show, list and export transfers.
 
 Every command that moves stock takes ``--op-id``: run it again with the same id and it reports the first
 result instead of posting twice.
@@ -7,13 +7,12 @@ result instead of posting twice.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import click
 
 from backoffice.cli.app import Context, db_options
-from backoffice.cli.lines import OP_ID_HELP, location_id, parse_lines, variant_ids
+from backoffice.cli.lines import OP_ID_HELP, find_location_id, find_variant_ids, parse_lines
 from backoffice.cli.stock import stock
 
 
@@ -27,6 +26,14 @@ def show_transfer(t: Any, as_json: bool) -> None:
     for ln in t.lines:
         click.echo(f"  {ln.sku:<24} qty {ln.quantity:>6,}  shipped {ln.shipped:>6,}  received {ln.received:>6,}"
                    f"  lost {ln.lost:>4,}  returned {ln.returned:>4,}")
+
+
+def summed(lines: list[tuple[int, int]]) -> dict[int, int]:
+    """(variant id, quantity) lines as variant id -> total quantity (a SKU given twice adds up)."""
+    quantities: dict[int, int] = {}
+    for vid, q in lines:
+        quantities[vid] = quantities.get(vid, 0) + q
+    return quantities
 
 
 # -- transfers ------------------------------------------------------------------------------------------
@@ -48,16 +55,14 @@ def transfer() -> None:
 def transfer_create(obj: Context, source: str, destination: str, lines: tuple[str, ...], note: str, ship: bool,
                     op_id: str | None, as_json: bool) -> None:
     """A draft transfer (and with --ship, shipped)."""
-    from backoffice.services import transfers
-
-    database, actor = obj.database(), obj.actor()
-    parsed = variant_ids(database, parse_lines(lines))
-    places = {"source_location_id": location_id(database, source), "destination_location_id": location_id(database, destination)}
+    ops = obj.operations()
+    parsed = find_variant_ids(ops, parse_lines(lines))
+    places = {"source_location_id": find_location_id(ops, source),
+              "destination_location_id": find_location_id(ops, destination)}
     if ship:  # one transaction: a refused shipment leaves no draft; a retry with --op-id ships once
-        t = transfers.create_and_ship(database, actor, **places, lines=parsed, note=note,
-                                      operation_id=op_id or uuid.uuid4().hex)
+        t = ops.transfers.create_and_ship(**places, lines=parsed, note=note, op_id=op_id)
     else:
-        t = transfers.create_transfer(database, actor, **places, lines=parsed, note=note, operation_id=op_id)
+        t = ops.transfers.create(**places, lines=parsed, note=note, op_id=op_id)
     show_transfer(t, as_json)
 
 
@@ -69,11 +74,8 @@ def transfer_create(obj: Context, source: str, destination: str, lines: tuple[st
 @click.pass_obj
 def transfer_ship(obj: Context, ref: str, op_id: str | None, as_json: bool) -> None:
     """Ship transfer REF (number TR-… or id): every line leaves the source, all or nothing."""
-    from backoffice.services import transfers
-
-    database = obj.database()
-    t = transfers.find_transfer(database, ref)
-    show_transfer(transfers.ship_transfer(database, obj.actor(), t.id, operation_id=op_id or uuid.uuid4().hex), as_json)
+    ops = obj.operations()
+    show_transfer(ops.transfers.ship(ops.transfers.find(ref).id, op_id=op_id), as_json)
 
 
 @transfer.command("receive")
@@ -87,21 +89,12 @@ def transfer_ship(obj: Context, ref: str, op_id: str | None, as_json: bool) -> N
 def transfer_receive(obj: Context, ref: str, lines: tuple[str, ...], everything: bool, op_id: str | None,
                      as_json: bool) -> None:
     """Receive transfer REF in full (--all) or in part (--line SKU=QTY …)."""
-    from backoffice.services import transfers
-
     if bool(lines) == everything:
         raise click.UsageError("give either --all or one or more --line SKU=QTY")
-    database = obj.database()
-    t = transfers.find_transfer(database, ref)
-    if everything:
-        quantities = {ln.variant_id: ln.in_transit for ln in t.lines if ln.in_transit > 0}
-    else:
-        quantities = {}
-        for vid, q in variant_ids(database, parse_lines(lines)):
-            quantities[vid] = quantities.get(vid, 0) + q
-    result = transfers.receive_transfer(database, obj.actor(), t.id, quantities=quantities,
-                                        operation_id=op_id or uuid.uuid4().hex)
-    show_transfer(result, as_json)
+    ops = obj.operations()
+    t = ops.transfers.find(ref)
+    quantities = None if everything else summed(find_variant_ids(ops, parse_lines(lines)))
+    show_transfer(ops.transfers.receive(t.id, quantities, op_id=op_id), as_json)
 
 
 @transfer.command("close")
@@ -115,12 +108,9 @@ def transfer_receive(obj: Context, ref: str, lines: tuple[str, ...], everything:
 @click.pass_obj
 def transfer_close(obj: Context, ref: str, shortfall: str, reason: str, op_id: str | None, as_json: bool) -> None:
     """Close a shipped or partly received transfer REF."""
-    from backoffice.services import transfers
-
-    database = obj.database()
-    t = transfers.find_transfer(database, ref)
-    show_transfer(transfers.close_transfer(database, obj.actor(), t.id, shortfall=shortfall, reason=reason,
-                                            operation_id=op_id or uuid.uuid4().hex), as_json)
+    ops = obj.operations()
+    show_transfer(ops.transfers.close(ops.transfers.find(ref).id, shortfall=shortfall, reason=reason, op_id=op_id),
+                  as_json)
 
 
 @transfer.command("cancel")
@@ -131,12 +121,8 @@ def transfer_close(obj: Context, ref: str, shortfall: str, reason: str, op_id: s
 @click.pass_obj
 def transfer_cancel(obj: Context, ref: str, op_id: str | None, as_json: bool) -> None:
     """Cancel a draft, or a shipped transfer (what is in transit goes back to the source)."""
-    from backoffice.services import transfers
-
-    database = obj.database()
-    t = transfers.find_transfer(database, ref)
-    show_transfer(transfers.cancel_transfer(database, obj.actor(), t.id, operation_id=op_id or uuid.uuid4().hex),
-                   as_json)
+    ops = obj.operations()
+    show_transfer(ops.transfers.cancel(ops.transfers.find(ref).id, op_id=op_id), as_json)
 
 
 @transfer.command("show")
@@ -146,9 +132,7 @@ def transfer_cancel(obj: Context, ref: str, op_id: str | None, as_json: bool) ->
 @click.pass_obj
 def transfer_show(obj: Context, ref: str, as_json: bool) -> None:
     """One transfer with its lines."""
-    from backoffice.services import transfers
-
-    show_transfer(transfers.find_transfer(obj.database(), ref), as_json)
+    show_transfer(obj.operations().transfers.find(ref), as_json)
 
 
 @transfer.command("list")
@@ -159,9 +143,7 @@ def transfer_show(obj: Context, ref: str, as_json: bool) -> None:
 @click.pass_obj
 def transfer_list(obj: Context, states: tuple[str, ...], limit: int) -> None:
     """Transfers, newest first."""
-    from backoffice.services import transfers
-
-    rows = transfers.list_transfers(obj.database(), states=states, limit=limit)
+    rows = obj.operations().transfers.list(states=states, limit=limit)
     if not rows:
         click.echo("No transfers.")
     for r in rows:
@@ -170,4 +152,17 @@ def transfer_list(obj: Context, states: tuple[str, ...], limit: int) -> None:
                    f"  {r.created_by}")
 
 
-# -- adjustments ----------------------------------------------------------------------------------------
+@transfer.command("export")
+@click.argument("ref")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+@db_options
+@click.pass_obj
+def transfer_export(obj: Context, ref: str, path: str) -> None:
+    """Write REF's pick list (before shipping) or packing slip (once shipped) as PATH (.pdf or .xlsx)."""
+    ops = obj.operations()
+    doc = ops.transfers.document(ops.transfers.find(ref).id)
+    try:
+        written = ops.transfers.write_document(doc, path)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"{doc.title} of {doc.number} written to {written}.")

@@ -19,7 +19,7 @@ from backoffice.operations.base import Area
 from backoffice.operations.changes import PURCHASE_ORDERS, STOCK, Changes
 from backoffice.operations.transfers import new_op_id
 from backoffice.services import documents, po_documents, purchase_orders, settings, suppliers
-from backoffice.services.po_documents import OrderMail, PurchaseDocument
+from backoffice.services.po_documents import OrderMail, PurchaseDocument, format_money
 from backoffice.services.purchase_orders import (
     OrderInfo,
     OrderLineInfo,
@@ -30,7 +30,7 @@ from backoffice.services.purchase_orders import (
 from backoffice.services.suppliers import SupplierItemRow
 
 __all__ = ["MailRequest", "OrderInfo", "OrderLineInfo", "OrderSummary", "PurchaseDocument", "PurchaseOrderOperations",
-           "PurchaseOrderStateError", "ReceiptInfo", "ScannedLine"]
+           "PurchaseOrderStateError", "ReceiptInfo", "ScannedLine", "format_money"]
 
 @dataclass(frozen=True)
 class MailRequest:
