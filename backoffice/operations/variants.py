@@ -2,9 +2,10 @@
 the combination generator, surcharge pricing and repricing, the price/stock matrix of a product, and
 bulk changes of variant fields, low-stock thresholds and the image each variant shows.
 
-Plans (generation, repricing, bulk, thresholds, images) are read first and shown; the apply methods
-take the plan that was shown, so rows changed by someone else since the preview are reported as
-conflicts instead of being overwritten.
+Plans (generation, repricing, thresholds, images) are read first and shown; the apply methods take the
+plan that was shown, so rows changed by someone else since the preview are reported as conflicts
+instead of being overwritten. A change of one plain variant field is a bulk operation
+(:meth:`VariantOperations.bulk_operation`) previewed and applied by the bulk area (``ops.bulk``).
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from backoffice.operations.changes import (
     CHANGESETS,
     IMAGES,
     PRICES,
-    PRODUCTS,
     THRESHOLDS,
     VARIANTS,
     Changes,
 )
 from backoffice.services import variants as vs
 from backoffice.services.base import Change
-from backoffice.services.bulk import BulkOperation, Plan, Target
+from backoffice.services.bulk import BulkOperation, Target
 from backoffice.services.catalog_grid import VariantFilter
 from backoffice.services.changesets import ApplyResult, Conflict
 from backoffice.services.variants import (
@@ -51,7 +51,7 @@ from backoffice.services.variants.operations import BULK_FIELDS
 
 __all__ = [
     "BULK_FIELDS", "ApplyResult", "AttributeInfo", "BulkOperation", "Change", "Conflict", "GenerationPlan",
-    "GenerationRequest", "GenerationResult", "ImagePlan", "Matrix", "MatrixCell", "MatrixPrice", "Overview", "Plan",
+    "GenerationRequest", "GenerationResult", "ImagePlan", "Matrix", "MatrixCell", "MatrixPrice", "Overview",
     "ProductRow", "RepricePlan", "RuleInfo", "Surcharge", "Target", "TemplateInfo", "ThresholdPlan", "ValueInfo",
     "VariantFilter", "VariantOperations",
 ]
@@ -239,21 +239,11 @@ class VariantOperations(Area):
                            Changes.of(PRICES, CHANGESETS, variant=ids, product=[grid.product_id]))
 
     # -- bulk: variant fields, thresholds, images ---------------------------------------------------------
-    def plan_bulk(self, field_name: str, value: Any, target: Target) -> Plan:
-        """One field (price, compare_at_price, cost, weight_grams, status; enable / disable) on the target
-        variants: counts, a sample of old → new, invalid rows and rows priced below their cost."""
-        return vs.plan_bulk(self._db, field_name, value, target)
-
-    def apply_bulk(self, plan: Plan, *, allow_below_cost: bool = True, description: str = "",
-                   op_id: str | None = None) -> ApplyResult:
-        """Write a previewed bulk change as one revertible changeset. Rows priced below their cost are
-        written only with ``allow_below_cost`` (the caller asked the user)."""
-        from backoffice.services import bulk
-
-        kinds = (PRICES,) if plan.operation.kind == "money" else (PRODUCTS,)
-        return self._write(lambda: bulk.apply_plan(self._db, self._actor, plan, description=description,
-                                                   operation_id=op_id, allow_below_cost=allow_below_cost),
-                           Changes.of(*kinds, CHANGESETS, variant=_variant_ids(plan.changes)))
+    @staticmethod
+    def bulk_operation(field_name: str, value: Any = None) -> BulkOperation:
+        """The bulk operation that sets one variant field (price, compare_at_price, cost, weight_grams,
+        status; enable / disable take no value) to ``value``: previewed and applied with ``ops.bulk``."""
+        return vs.bulk_operation(field_name, value)
 
     def plan_thresholds(self, target: Target, threshold: int | None,
                         location_ids: list[int] | None = None) -> ThresholdPlan:

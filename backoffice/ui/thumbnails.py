@@ -1,6 +1,7 @@
 """Thumbnails read from the image store off the GUI thread, a batch per background task, and kept by
 content hash (the same thumbnail is read once however many views show it). Used by the Images view's
-gallery and the Products grid."""
+gallery and the Products grid. The files come through the operations contract (``ops.images.read_files``)
+from the image store of the connection's profile."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Iterable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from backoffice.services.image_store import ImageStore, StoreError
+from backoffice.operations import Operations
+from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 
 BATCH = 24
@@ -26,16 +28,17 @@ class ThumbnailSource:
         return self.pixmaps.get(content_hash or "")
 
 
-def read_images(store: ImageStore, hashes: list[str]) -> dict[str, QImage]:
-    """Runs on a worker: QImage (unlike QPixmap) may be made off the GUI thread."""
-    out: dict[str, QImage] = {}
-    for h in hashes:
-        try:
-            image = QImage.fromData(store.read_bytes(h))
-        except (StoreError, OSError):
-            image = QImage()
-        out[h] = image
-    return out
+def read_images(ops: Operations, hashes: list[str]) -> dict[str, QImage]:
+    """Runs on a worker: QImage (unlike QPixmap) may be made off the GUI thread. A file the store does not
+    have is a null image."""
+    return {h: QImage() if data is None else QImage.fromData(data)
+            for h, data in ops.images.read_files(hashes).items()}
+
+
+def use_profile_store(context: AppContext) -> None:
+    """Point the connection's image files at the folder of the context's profile."""
+    if context.ops is not None:
+        context.ops.images.use_store(profile=context.profile_name)
 
 
 class ThumbnailLoader(QObject):
@@ -46,28 +49,32 @@ class ThumbnailLoader(QObject):
         super().__init__(parent)
         self.tasks = tasks
         self.source = ThumbnailSource()
-        self.store: ImageStore | None = None
+        self.ops: Operations | None = None
+        self._profile = ""
         self._asked: set[str] = set()
         self.in_flight = 0
 
-    def set_store(self, store: ImageStore) -> None:
-        if self.store is None or store.root != self.store.root:
-            self.store = store
+    def follow(self, context: AppContext) -> None:
+        """Read from the image store of the context's connection and profile; another connection or
+        profile clears what was read."""
+        use_profile_store(context)
+        if context.ops is not self.ops or context.profile_name != self._profile:
+            self.ops, self._profile = context.ops, context.profile_name
             self.source.pixmaps.clear()
-            self._asked.clear()
             self.source.missing.clear()
+            self._asked.clear()
 
     def request(self, hashes: Iterable[str]) -> None:
-        store = self.store
+        ops = self.ops
         wanted = [h for h in dict.fromkeys(hashes) if h and h not in self._asked]
-        if store is None or not wanted:
+        if ops is None or not wanted:
             return
         self._asked.update(wanted)
         for start in range(0, len(wanted), BATCH):
             batch = wanted[start:start + BATCH]
             self.in_flight += 1
             try:
-                self.tasks.run_in_background(lambda b=batch: read_images(store, b), self._arrived, self._failed,
+                self.tasks.run_in_background(lambda b=batch: read_images(ops, b), self._arrived, self._failed,
                                              context=self)
             except RuntimeError:   # the application is closing
                 self.in_flight -= 1

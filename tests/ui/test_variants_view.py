@@ -52,7 +52,7 @@ def wait_idle(qtbot, view, dialog=None) -> None:  # type: ignore[no-untyped-def]
 
 
 def select_product(view: VariantsView, title: str) -> None:
-    row = next(i for i, p in enumerate(view.products_model.objects) if p.title == title)
+    row = next(i for i, p in enumerate(view.products_model.rows) if p.title == title)
     view.products_table.selectRow(row)
 
 
@@ -62,7 +62,7 @@ def skus(db: Database, product_id: int) -> dict[str, dict]:
 
 def test_generator_previews_then_creates(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
     view = open_view(sqlite_db, sqlite_actor)
-    assert [p.title for p in view.products_model.objects] == ["Basic Tee", "Polo"]
+    assert [p.title for p in view.products_model.rows] == ["Basic Tee", "Polo"]
     assert view.attributes.attributes_model.rowCount() == 2
     select_product(view, "Basic Tee")
     dialog = view.open_generator()
@@ -89,7 +89,7 @@ def test_generator_previews_then_creates(qtbot, sqlite_db, sqlite_actor, shop, o
     assert dialog.plan is not None and dialog.plan.to_create == 0 and dialog.plan.existing == 5
     assert not dialog.create.isEnabled()
     # the view reloaded: the product shows its variants and the matrix lays them out
-    product = next(p for p in view.products_model.objects if p.title == "Basic Tee")
+    product = next(p for p in view.products_model.rows if p.title == "Basic Tee")
     assert product.variants == 5
     wait_idle(qtbot, view)
     grid = view.matrix.model.grid
@@ -206,7 +206,7 @@ def test_values_reordered_from_the_panel(qtbot, sqlite_db, sqlite_actor, shop, o
     wait_idle(qtbot, view)
     size = next(a for a in vs.list_attributes(sqlite_db) if a.code == "size")
     assert size.offered() == ["S", "M", "XL", "L"]
-    assert [r.value for r in panel.values_model.objects] == ["S", "M", "XL", "L"]
+    assert [r.value for r in panel.values_model.rows] == ["S", "M", "XL", "L"]
     panel.create_attribute("material", "Material", ["Cotton", "Leather"])
     wait_idle(qtbot, view)
     assert panel.attributes_model.rowCount() == 3

@@ -8,13 +8,14 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QTextDocument
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QHeaderView,
     QLabel,
+    QPushButton,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.ui import theme
+from backoffice.ui import resources, theme
 from backoffice.ui.widgets.records import OBJECT_ROLE, ROOT, Index
 
 MATCH_BG = "#fde68a"   # a find-and-replace match
@@ -136,6 +137,17 @@ def muted(text: str = "", *, wrap: bool = True) -> QLabel:
     label.setObjectName("Muted")
     label.setWordWrap(wrap)
     return label
+
+
+def tool_button(text: str, icon: str = "", tip: str = "", parent: QWidget | None = None) -> QPushButton:
+    """A push button with an optional 16 px icon (drawn in the text colour) and tooltip."""
+    button = QPushButton(text, parent)
+    if icon:
+        button.setIcon(resources.icon(icon, theme.TEXT))
+        button.setIconSize(QSize(16, 16))
+    if tip:
+        button.setToolTip(tip)
+    return button
 
 
 class HighlightDelegate(QStyledItemDelegate):

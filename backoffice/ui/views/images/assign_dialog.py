@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services.images import GalleryImage, VariantChoice
+from backoffice.operations.images import GalleryImage, VariantChoice
 
 
 class AssignVariantsDialog(QDialog):

@@ -7,8 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from backoffice.services.image_processing import describe_size
-from backoffice.services.images import GalleryImage
+from backoffice.operations.images import GalleryImage, describe_size
 from backoffice.ui import theme
 
 PREVIEW_EDGE = 208

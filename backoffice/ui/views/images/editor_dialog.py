@@ -19,37 +19,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import images
-from backoffice.services.image_processing import ASPECT_PRESETS, RenditionSettings, aspect_box
-from backoffice.services.image_store import ImageStore
-from backoffice.services.images import GalleryImage, VersionInfo
+from backoffice.operations import Operations
+from backoffice.operations.images import ASPECT_PRESETS, Change, GalleryImage, RenditionSettings, VersionInfo, aspect_box
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
+from backoffice.ui.thumbnails import ThumbnailLoader
 from backoffice.ui.views.images.crop_canvas import CropCanvas
 from backoffice.ui.views.images.models import VersionsModel
-from backoffice.ui.thumbnails import ThumbnailLoader
-from backoffice.ui.views.inventory.common import error_text
 from backoffice.ui.widgets.banner import MessageBanner
 
 
-def load_preview(store: ImageStore, content_hash: str) -> QImage:
-    return QImage.fromData(store.read_bytes(content_hash))
+def load_image(ops: Operations, image_id: int) -> tuple[GalleryImage, list[VersionInfo], QImage]:
+    """The image, its versions and its current web version's picture (runs on a worker: a QImage may be
+    made off the GUI thread)."""
+    current = ops.images.image(image_id)
+    data = ops.images.read_files([current.web_hash]).get(current.web_hash) if current.web_hash else None
+    return current, ops.images.versions(image_id), QImage() if data is None else QImage.fromData(data)
 
 
 class ImageEditorDialog(QDialog):
     changed = Signal(object)        # the GalleryImage after a saved edit or a restore
 
-    def __init__(self, context: AppContext, tasks: TaskManager, store: ImageStore, image: GalleryImage,
-                 thumbnails: ThumbnailLoader, parent: QWidget | None = None,
-                 settings: RenditionSettings | None = None) -> None:
+    def __init__(self, context: AppContext, tasks: TaskManager, image: GalleryImage, thumbnails: ThumbnailLoader,
+                 parent: QWidget | None = None, settings: RenditionSettings | None = None) -> None:
         super().__init__(parent)
-        self.context, self.tasks, self.store, self.image = context, tasks, store, image
+        self.context, self.tasks, self.image = context, tasks, image
         self.thumbnails = thumbnails
         self.settings = settings
         self.base = QImage()                      # the current version's web rendition
         self.pending: list[dict[str, Any]] = []   # rotate / flip edits not saved yet
-        self.busy = 0
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(lambda _busy: self._refresh())
         self.setWindowTitle(self.tr("Edit {name}").format(name=image.filename))
         self.resize(980, 640)
 
@@ -130,17 +133,8 @@ class ImageEditorDialog(QDialog):
 
     # -- loading -----------------------------------------------------------------------------------------
     def load(self) -> None:
-        db = self.context.db
-        if db is None:
-            return
-        image_id, store = self.image.id, self.store
-
-        def task() -> tuple[GalleryImage, list[VersionInfo], QImage]:
-            current = images.get_image(db, image_id)
-            preview = load_preview(store, current.web_hash) if current.web_hash else QImage()
-            return current, images.list_versions(db, image_id), preview
-
-        self._start(task, self._on_loaded)
+        image_id = self.image.id
+        self.runner.read(lambda ops: load_image(ops, image_id), self._on_loaded, on_error=self._failed)
 
     def _on_loaded(self, loaded: tuple[GalleryImage, list[VersionInfo], QImage]) -> None:
         self.image, versions, self.base = loaded
@@ -201,28 +195,26 @@ class ImageEditorDialog(QDialog):
         return out
 
     def save(self) -> None:
-        db, actor, edits = self.context.db, self.context.actor, self.edits()
-        if db is None or actor is None or not edits or self.busy:
+        edits = self.edits()
+        if not edits or self.busy:
             return
-        image_id, version, store, settings = self.image.id, self.image.version, self.store, self.settings
-        self._start(lambda: (images.edit_image(db, actor, image_id, edits, expected_version=version, store=store,
-                                               settings=settings), images.get_image(db, image_id)), self._on_saved)
+        image_id, version, settings = self.image.id, self.image.version, self.settings
+        self.runner.write(lambda ops: (ops.images.edit(image_id, edits, expected_version=version, settings=settings),
+                                       ops.images.image(image_id)), self._on_saved, on_error=self._failed)
 
     def restore_selected(self) -> None:
-        db, actor = self.context.db, self.context.actor
         chosen = self.versions.row_at(self.versions_list.currentIndex().row())
-        if db is None or actor is None or chosen is None or self.busy:
+        if chosen is None or self.busy:
             return
         image_id, version = self.image.id, self.image.version
-        self._start(lambda: (images.restore_version(db, actor, image_id, chosen.number, expected_version=version),
-                             images.get_image(db, image_id)), self._on_saved)
+        self.runner.write(lambda ops: (ops.images.restore_version(image_id, chosen.number, expected_version=version),
+                                       ops.images.image(image_id)), self._on_saved, on_error=self._failed)
 
-    def _on_saved(self, result: tuple[Any, GalleryImage]) -> None:
+    def _on_saved(self, result: tuple[Change, GalleryImage]) -> None:
         change, current = result
         self.banner.show_message(self.tr("Saved as version {n}.").format(n=current.current_version), "success")
         self.image = current
         self.changed.emit(current)
-        self.context.notify_data_changed()
         self.reset_after_save()
 
     def reset_after_save(self) -> None:
@@ -231,22 +223,15 @@ class ImageEditorDialog(QDialog):
         self.canvas.set_ratio(None)
         self.load()
 
-    # -- plumbing ----------------------------------------------------------------------------------------
-    def _start(self, task, on_done) -> None:  # type: ignore[no-untyped-def]
-        self.busy += 1
+    # -- state -------------------------------------------------------------------------------------------
+    @property
+    def busy(self) -> int:
+        """Reads and writes in flight."""
+        return self.runner.inflight
+
+    def _failed(self, exc: BaseException) -> None:
+        self.banner.show_message(error_text(exc), "error")
         self._refresh()
-
-        def done(value: Any) -> None:
-            self.busy -= 1
-            on_done(value)
-            self._refresh()
-
-        def failed(exc: BaseException) -> None:
-            self.busy -= 1
-            self.banner.show_message(error_text(exc), "error")
-            self._refresh()
-
-        self.tasks.run_in_background(task, done, failed, context=self)
 
     def _refresh(self) -> None:
         edits = self.edits() if not self.canvas.image.isNull() else []

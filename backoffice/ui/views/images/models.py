@@ -8,42 +8,30 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import (
-    QT_TRANSLATE_NOOP,
-    QAbstractListModel,
-    QAbstractTableModel,
-    QCoreApplication,
-    QMimeData,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QAbstractListModel, QAbstractTableModel, QMimeData, QModelIndex, Qt
 from PySide6.QtGui import QColor, QIcon
 
-from backoffice.services.image_matching import PlannedFile, Target, UploadPlan
-from backoffice.services.image_processing import describe_size
-from backoffice.services.images import GalleryImage, ProductHit, VersionInfo
+from backoffice.operations.images import (
+    GalleryImage,
+    PlannedFile,
+    ProductHit,
+    UploadPlan,
+    UploadTarget,
+    VersionInfo,
+    describe_size,
+)
 from backoffice.ui import theme
+from backoffice.ui.format import plural, translator
 from backoffice.ui.thumbnails import ThumbnailSource
+from backoffice.ui.widgets.records import OBJECT_ROLE, ROOT, Index
 
 CONTEXT = "Images"
-OBJECT_ROLE = Qt.ItemDataRole.UserRole + 1
+tr = translator(CONTEXT)
 MISSING_ALT_ROLE = Qt.ItemDataRole.UserRole + 2
 MAIN_ROLE = Qt.ItemDataRole.UserRole + 3
 SUBTITLE_ROLE = Qt.ItemDataRole.UserRole + 4
 THUMB_MISSING_ROLE = Qt.ItemDataRole.UserRole + 5
 IMAGE_IDS_MIME = "application/x-backoffice-image-ids"
-
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
-
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate(CONTEXT, text)
-
-
-def plural(n: int, one: str, many: str) -> str:
-    return (one if n == 1 else many).format(n=f"{n:,}")
 
 
 # -- products ------------------------------------------------------------------------------------------
@@ -70,7 +58,7 @@ class ProductListModel(QAbstractListModel):
             self._rows[row] = ProductHit(old.id, old.handle, old.title, images, missing_alt)
             self.dataChanged.emit(self.index(row), self.index(row))
 
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -149,7 +137,7 @@ class GalleryModel(QAbstractListModel):
         return True
 
     # -- Qt model interface -------------------------------------------------------------------------
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -222,8 +210,8 @@ class ReviewRow:
 
     __slots__ = ("path", "name", "status", "target", "note", "candidates", "n")
 
-    def __init__(self, path: str, name: str, status: str, target: Target | None = None, note: str = "",
-                 candidates: tuple[Target, ...] = (), n: int | None = None) -> None:
+    def __init__(self, path: str, name: str, status: str, target: UploadTarget | None = None, note: str = "",
+                 candidates: tuple[UploadTarget, ...] = (), n: int | None = None) -> None:
         self.path, self.name, self.status, self.target, self.note = path, name, status, target, note
         self.candidates, self.n = candidates, n
 
@@ -249,7 +237,7 @@ class ReviewModel(QAbstractTableModel):
     def rows(self) -> list[ReviewRow]:
         return list(self._rows)
 
-    def choose(self, row: int, target: Target | None) -> None:
+    def choose(self, row: int, target: UploadTarget | None) -> None:
         """The user picked where an ambiguous or unmatched file goes (None: skip it)."""
         r = self._rows[row]
         r.target = target
@@ -276,10 +264,10 @@ class ReviewModel(QAbstractTableModel):
             out[r.status] = out.get(r.status, 0) + 1
         return out
 
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(REVIEW_HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -332,7 +320,7 @@ class VersionsModel(QAbstractListModel):
             if r.thumb_hash == content_hash:
                 self.dataChanged.emit(self.index(i), self.index(i), [Qt.ItemDataRole.DecorationRole])
 
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -23,15 +23,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import image_matching, images
-from backoffice.services.image_matching import Target, UploadPlan
-from backoffice.services.image_processing import IMAGE_SUFFIXES, RenditionSettings, describe_size
-from backoffice.services.image_store import ImageStore
-from backoffice.services.images import IngestResult, ProductHit
+from backoffice.operations.images import (
+    IMAGE_SUFFIXES,
+    IngestResult,
+    ProductHit,
+    RenditionSettings,
+    UploadPlan,
+    UploadTarget,
+    describe_size,
+)
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
-from backoffice.ui.views.images.models import COL_FILE, COL_NOTE, COL_STATUS, COL_TARGET, ReviewModel, plural
-from backoffice.ui.views.inventory.common import error_text
+from backoffice.ui.views.images.models import COL_FILE, COL_NOTE, COL_STATUS, COL_TARGET, ReviewModel
 from backoffice.ui.widgets.banner import MessageBanner
 
 PATTERNS = ("auto", "{sku}_{n}.jpg", "{sku}-{n}", "{handle}_{n}", "{handle}-{n}", "{sku}", "{handle}")
@@ -40,10 +45,11 @@ PATTERNS = ("auto", "{sku}_{n}.jpg", "{sku}-{n}", "{handle}_{n}", "{handle}-{n}"
 class BulkUploadDialog(QDialog):
     ingested = Signal(object)   # IngestResult, after a finished (not cancelled) upload
 
-    def __init__(self, context: AppContext, tasks: TaskManager, store: ImageStore, product: ProductHit | None = None,
+    def __init__(self, context: AppContext, tasks: TaskManager, product: ProductHit | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.context, self.tasks, self.store, self.product = context, tasks, store, product
+        self.context, self.tasks, self.product = context, tasks, product
+        self.runner = Runner(context, tasks, self)
         self.paths: list[str] = []
         self.plan: UploadPlan | None = None
         self.result: IngestResult | None = None
@@ -195,15 +201,14 @@ class BulkUploadDialog(QDialog):
         self._refresh()
 
     def review(self) -> None:
-        db = self.context.db
-        if db is None or not self.paths or self.busy:
+        if self.context.ops is None or not self.paths or self.busy:
             return
         paths, pattern, settings = list(self.paths), self.pattern.currentText().strip() or "auto", self.settings()
         handle = self.product.handle if self.product is not None and self.fixed.isChecked() else None
         self._set_busy(True, self.tr("Matching file names…"))
-        self.tasks.run_in_background(
-            lambda: image_matching.plan_upload(db, paths, pattern=pattern, product_handle=handle, settings=settings),
-            self._on_plan, self._on_error, context=self)
+        self.runner.read(lambda ops: ops.images.plan_upload(paths, pattern=pattern, product_handle=handle,
+                                                            settings=settings),
+                         self._on_plan, on_error=self._on_error)
 
     def _on_plan(self, plan: UploadPlan) -> None:
         self._set_busy(False)
@@ -216,11 +221,11 @@ class BulkUploadDialog(QDialog):
     def _add_choosers(self) -> None:
         """A choice per ambiguous file (its candidates) and per unmatched file (the current product)."""
         for row, r in enumerate(self.model.rows):
-            options: list[tuple[str, Target | None]] = []
+            options: list[tuple[str, UploadTarget | None]] = []
             if r.status == "ambiguous":
                 options = [(self.tr("Choose…"), None)] + [(t.label(), t) for t in r.candidates]
             elif r.status == "unmatched" and self.product is not None:
-                target = Target(self.product.id, self.product.handle, self.product.title)
+                target = UploadTarget(self.product.id, self.product.handle, self.product.title)
                 options = [(self.tr("Skip"), None), (target.label(), target)]
             if not options:
                 continue
@@ -230,26 +235,24 @@ class BulkUploadDialog(QDialog):
             combo.currentIndexChanged.connect(lambda i, row=row, c=combo: self._chosen(row, c.itemData(i)))
             self.table.setIndexWidget(self.model.index(row, COL_TARGET), combo)
 
-    def _chosen(self, row: int, target: Target | None) -> None:
+    def _chosen(self, row: int, target: UploadTarget | None) -> None:
         self.model.choose(row, target)
         self._refresh()
 
     # -- ingest ------------------------------------------------------------------------------------------
     def upload(self) -> None:
-        db, actor = self.context.db, self.context.actor
         planned = self.model.planned()
-        if db is None or actor is None or not planned or self.busy or self.result is not None:
+        if self.context.ops is None or not planned or self.busy or self.result is not None:
             return
-        store, settings = self.store, self.settings()
+        settings = self.settings()
         self.job = state = TaskState(self.tr("Uploading images"), parent=self)
         state.progress_changed.connect(lambda f: self.progress.setValue(int(f * 1000)))
         state.status_changed.connect(self.status.setText)
         self._set_busy(True, self.tr("Optimising {n}…").format(n=plural(len(planned), self.tr("{n} image"),
                                                                           self.tr("{n} images"))))
-        self.tasks.run_in_background(
-            lambda: images.ingest(db, actor, planned, store=store, settings=settings, progress=state.report,
-                                  cancel=state.cancelled),
-            self._on_ingested, self._on_error, state=state, context=self)
+        self.runner.write(lambda ops: ops.images.upload(planned, settings=settings, progress=state.report,
+                                                        cancel=state.cancelled),
+                          self._on_ingested, on_error=self._on_error, state=state)
 
     def cancel(self) -> None:
         if self.job is not None:
@@ -277,7 +280,6 @@ class BulkUploadDialog(QDialog):
             parts.append(plural(failed, self.tr("{n} failed"), self.tr("{n} failed")))
         self.banner.show_message("; ".join(parts) + ".", "warning" if failed else "success")
         self.ingested.emit(result)
-        self.context.notify_data_changed()
         self._refresh()
 
     def _on_error(self, exc: BaseException) -> None:

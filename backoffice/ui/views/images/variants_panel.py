@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services.images import GalleryImage, VariantChoice
+from backoffice.operations.images import GalleryImage, VariantChoice
 from backoffice.ui.views.images.models import IMAGE_IDS_MIME
 
 VARIANT_ROLE = Qt.ItemDataRole.UserRole

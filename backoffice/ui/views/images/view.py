@@ -3,15 +3,17 @@ images show as thumbnails in gallery order (the first is the main image), dragge
 the right edits the selected image's alt text (flagged when missing) and shows its sizes and variants.
 Bulk upload, the editor (crop, rotate, flip, versions) and variant assignment open from the toolbar.
 
-Every read and write runs through the task manager; thumbnails are read from the image store off the
-GUI thread. Each (re)load carries a generation number and answers to an older one are dropped.
+Every read and write goes through the operations contract off the GUI thread (``ui/operations.Runner``);
+thumbnails are read from the image store the same way. Each (re)load carries a generation number and
+answers to an older one are dropped; the gallery reloads when a write changed images, products or
+variants.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QItemSelectionModel, QSize, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -29,25 +31,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import images
-from backoffice.services.image_store import ImageStore, store_root_for
-from backoffice.services.images import GalleryImage, ProductHit, VariantChoice
+from backoffice.operations import Operations
+from backoffice.operations.changes import IMAGES, PRODUCTS, VARIANTS, Changes
+from backoffice.operations.images import GalleryImage, ProductHit, VariantChoice
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
+from backoffice.ui.thumbnails import ThumbnailLoader
 from backoffice.ui.views.base import ViewPage, page_header
 from backoffice.ui.views.images.delegates import ProductDelegate
 from backoffice.ui.views.images.details import ImageDetails
 from backoffice.ui.views.images.gallery import GalleryView
-from backoffice.ui.views.images.models import GalleryModel, ProductListModel, plural
-from backoffice.ui.thumbnails import ThumbnailLoader
+from backoffice.ui.views.images.models import GalleryModel, ProductListModel
 from backoffice.ui.views.images.variants_panel import VariantsPanel
-from backoffice.ui.views.inventory.common import error_text
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
 
 SEARCH_DELAY_MS = 250
 PRODUCT_LIMIT = 200
+SHOWN = (IMAGES, PRODUCTS, VARIANTS)   # galleries, the products they belong to, the variants they show
+T = TypeVar("T")
 
 
 class ImagesView(ViewPage):
@@ -62,14 +67,15 @@ class ImagesView(ViewPage):
         self._product_hits: int | None = None    # products listed (at most PRODUCT_LIMIT)
         self._product_total: int | None = None   # products found, counted by the service
         self._gallery_generation = 0
-        self._inflight = 0
         self._needs_reload = True
         self.product: ProductHit | None = None
         self.variants: list[VariantChoice] = []
         self.dialog: QWidget | None = None
+        self.runner = Runner(context, tasks, self)
+        self.runner.failed.connect(lambda text: self.banner.show_message(text, "error"))
+        self.runner.busy_changed.connect(lambda _busy: self._emit_loading())
         self.thumbnails = ThumbnailLoader(tasks, self)
-        self.store = ImageStore(store_root_for(context.profile_name))
-        self.thumbnails.set_store(self.store)
+        self.thumbnails.follow(context)
 
         self.upload_button = QPushButton(self.tr("Upload images…"))
         self.upload_button.setProperty("primary", True)
@@ -191,7 +197,7 @@ class ImagesView(ViewPage):
         self._show_gallery_state()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self.context.db is not None and any(u.isLocalFile() for u in event.mimeData().urls()):
+        if self.context.ops is not None and any(u.isLocalFile() for u in event.mimeData().urls()):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
@@ -206,7 +212,7 @@ class ImagesView(ViewPage):
             self.reload()
 
     def is_loading(self) -> bool:
-        return self._inflight > 0 or self.thumbnails.in_flight > 0
+        return self.runner.busy or self.thumbnails.in_flight > 0
 
     def _emit_loading(self) -> None:
         self.loading_changed.emit(self.is_loading())
@@ -215,19 +221,16 @@ class ImagesView(ViewPage):
     def reload(self) -> None:
         """The product list for the current search; then the gallery of the selected (or first) product."""
         self._generation += 1
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             self._needs_reload = True
             return
         self._needs_reload = False
         gen, text, scope = self._generation, self.search.text(), self.scope.currentData()
+        only = {"with_images_only": scope == "images", "missing_alt_only": scope == "missing_alt"}
         self._product_hits, self._product_total = None, None
-        self._start(lambda: images.search_products(db, text, limit=PRODUCT_LIMIT, with_images_only=scope == "images",
-                                                   missing_alt_only=scope == "missing_alt"),
-                    partial(self._on_products, gen))
-        self._start(lambda: images.count_products(db, text, with_images_only=scope == "images",
-                                                  missing_alt_only=scope == "missing_alt"),
-                    partial(self._on_product_count, gen))
+        self.runner.read(lambda ops: ops.images.search_products(text, limit=PRODUCT_LIMIT, **only),
+                         partial(self._on_products, gen))
+        self.runner.read(lambda ops: ops.images.count_products(text, **only), partial(self._on_product_count, gen))
 
     def _on_product_count(self, gen: int, total: int) -> None:
         if gen != self._generation:
@@ -278,13 +281,13 @@ class ImagesView(ViewPage):
         self.load_gallery()
 
     def load_gallery(self, select_id: int | None = None) -> None:
-        db, product = self.context.db, self.product
-        if db is None or product is None:
+        product = self.product
+        if self.context.ops is None or product is None:
             return
         self._gallery_generation += 1
         gen = self._gallery_generation
-        self._start(lambda: (images.list_gallery(db, product.id), images.product_variants(db, product.id)),
-                    partial(self._on_gallery, gen, select_id))
+        self.runner.read(lambda ops: (ops.images.gallery(product.id), ops.images.product_variants(product.id)),
+                         partial(self._on_gallery, gen, select_id))
 
     def _on_gallery(self, gen: int, select_id: int | None, loaded: tuple[list[GalleryImage], list[VariantChoice]]) -> None:
         if gen != self._gallery_generation:
@@ -366,55 +369,55 @@ class ImagesView(ViewPage):
                                             "SKU go to that variant.").format(title=product.title))
                 self.empty.action.show()
                 self.stack.setCurrentWidget(self.empty)
-        self.upload_button.setEnabled(self.context.db is not None)
+        self.upload_button.setEnabled(self.context.ops is not None)
 
     # -- writes ------------------------------------------------------------------------------------------
-    def _write(self, task: Callable[[Any, Any], Any], select_id: int | None = None) -> None:
-        db, actor = self.context.db, self.context.actor
-        if db is None or actor is None:
-            return
-
-        def done(_result: Any) -> None:
+    def _write(self, action: Callable[[Operations], T], select_id: int | None = None) -> None:
+        """A gallery write; then the gallery again (with ``select_id`` selected). A refused write shows why
+        and reloads the gallery as it is now."""
+        def written(_result: T) -> None:
+            self.banner.hide()   # an earlier write's error is stale now
             self.load_gallery(select_id)
-            self.context.notify_data_changed()
 
-        self._start(lambda: task(db, actor), done, reload_on_error=True)
+        def refused(exc: BaseException) -> None:
+            self.banner.show_message(error_text(exc), "error")
+            self.load_gallery()
+
+        self.runner.write(action, written, on_error=refused)
 
     def store_order(self, ids: list[int]) -> None:
         product = self.product
         if product is None:
             return
         versions = {r.id: r.version for r in self.gallery.rows}
-        self._write(lambda db, actor: images.reorder_images(db, actor, product.id, ids, expected_versions=versions),
+        self._write(lambda ops: ops.images.reorder(product.id, ids, expected_versions=versions),
                     select_id=self.selected_image().id if self.selected_image() else None)
 
     def set_main(self) -> None:
         image = self.selected_image()
         if image is not None:
-            self._write(lambda db, actor: images.set_main_image(db, actor, image.id, expected_version=image.version),
-                        select_id=image.id)
+            self._write(lambda ops: ops.images.set_main(image.id, expected_version=image.version), select_id=image.id)
 
     def save_alt_text(self, image_id: int, version: int, text: str) -> None:
-        self._write(lambda db, actor: images.set_alt_text(db, actor, image_id, text, expected_version=version),
-                    select_id=image_id)
+        self._write(lambda ops: ops.images.set_alt_text(image_id, text, expected_version=version), select_id=image_id)
 
     def toggle_variant(self, variant_id: int, shown: bool) -> None:
         image = self.selected_image()
         if image is not None:
             ids = sorted((set(image.variant_ids) | {variant_id}) if shown else (set(image.variant_ids) - {variant_id}))
-            self._write(lambda db, actor: images.assign_variants(db, actor, image.id, ids, expected_version=image.version),
+            self._write(lambda ops: ops.images.assign_variants(image.id, ids, expected_version=image.version),
                         select_id=image.id)
 
     def add_to_variant(self, variant_id: int, image_ids: list[int]) -> None:
         """Images dragged onto a variant: each also shows for it (one write per image, its version checked)."""
         rows = [r for r in self.gallery.rows if r.id in set(image_ids) and variant_id not in r.variant_ids]
 
-        def task(db, actor):  # type: ignore[no-untyped-def]
-            return [images.assign_variants(db, actor, r.id, sorted({*r.variant_ids, variant_id}),
-                                           expected_version=r.version) for r in rows]
+        def add_each(ops: Operations) -> list[Any]:
+            return [ops.images.assign_variants(r.id, sorted({*r.variant_ids, variant_id}), expected_version=r.version)
+                    for r in rows]
 
         if rows:
-            self._write(task, select_id=rows[0].id)
+            self._write(add_each, select_id=rows[0].id)
 
     def remove_selected(self) -> None:
         image = self.selected_image()
@@ -427,7 +430,7 @@ class ImagesView(ViewPage):
         remove = box.addButton(self.tr("Remove"), QMessageBox.ButtonRole.DestructiveRole)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.buttonClicked.connect(lambda b: b is remove and self._write(
-            lambda db, actor: images.delete_image(db, actor, image.id, expected_version=image.version)))
+            lambda ops: ops.images.delete(image.id, expected_version=image.version)))
         self.dialog = box
         box.open()
 
@@ -435,9 +438,9 @@ class ImagesView(ViewPage):
     def open_upload(self, paths: list[str] | None = None) -> None:
         from backoffice.ui.views.images.upload_dialog import BulkUploadDialog
 
-        if self.context.db is None:
+        if self.context.ops is None:
             return
-        dialog = BulkUploadDialog(self.context, self.tasks, self.store, self.product, self)
+        dialog = BulkUploadDialog(self.context, self.tasks, self.product, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.ingested.connect(lambda _r: self.reload())
         self.dialog = dialog
@@ -451,7 +454,7 @@ class ImagesView(ViewPage):
         image = self.selected_image()
         if image is None:
             return
-        dialog = ImageEditorDialog(self.context, self.tasks, self.store, image, self.thumbnails, self)
+        dialog = ImageEditorDialog(self.context, self.tasks, image, self.thumbnails, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.changed.connect(lambda img: self.load_gallery(img.id))
         self.dialog = dialog
@@ -472,50 +475,23 @@ class ImagesView(ViewPage):
     def assign(self, image: GalleryImage, choice: tuple[str, str] | list[int]) -> None:
         if isinstance(choice, tuple):
             code, value = choice
-            self._write(lambda db, actor: images.assign_by_option(db, actor, image.id, code, value,
-                                                                  expected_version=image.version), select_id=image.id)
+            self._write(lambda ops: ops.images.assign_by_option(image.id, code, value, expected_version=image.version),
+                        select_id=image.id)
         else:
-            self._write(lambda db, actor: images.assign_variants(db, actor, image.id, choice,
-                                                                 expected_version=image.version), select_id=image.id)
+            self._write(lambda ops: ops.images.assign_variants(image.id, choice, expected_version=image.version),
+                        select_id=image.id)
 
-    # -- plumbing ----------------------------------------------------------------------------------------
-    def _start(self, task: Callable[[], Any], on_done: Callable[[Any], None], *, reload_on_error: bool = False) -> None:
-        self._inflight += 1
-        if self._inflight == 1:
-            self._emit_loading()
-
-        def finish() -> None:
-            self._inflight -= 1
-            if self._inflight == 0:
-                self._emit_loading()
-
-        def done(value: Any) -> None:
-            try:
-                if reload_on_error:   # a write went through: an earlier write's error is stale now
-                    self.banner.hide()
-                on_done(value)
-            finally:
-                finish()
-
-        def failed(exc: BaseException) -> None:
-            try:
-                self.banner.show_message(error_text(exc), "error")
-                if reload_on_error:
-                    self.load_gallery()
-            finally:
-                finish()
-
-        self.tasks.run_in_background(task, done, failed, context=self)
-
+    # -- reacting ----------------------------------------------------------------------------------------
     def _on_context_changed(self) -> None:
         self._needs_reload = True
-        self.store = ImageStore(store_root_for(self.context.profile_name))
-        self.thumbnails.set_store(self.store)
+        self.thumbnails.follow(self.context)
         self.product = None
-        if self.isVisible() and self.context.db is not None:
+        if self.isVisible() and self.context.ops is not None:
             self.reload()
 
-    def _on_data_changed(self) -> None:
+    def _on_data_changed(self, changes: Changes) -> None:
+        if not changes.concerns(*SHOWN):
+            return
         if self.isVisible():
             self.load_gallery()
         else:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QTableView
 
-from backoffice.services.image_store import ImageStore, store_root_for
 from backoffice.ui.context import AppContext
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.thumbnails import ThumbnailLoader
@@ -32,7 +31,7 @@ class GridThumbnails(QObject):
         self._follow_profile()
 
     def _follow_profile(self) -> None:
-        self.loader.set_store(ImageStore(store_root_for(self.context.profile_name)))
+        self.loader.follow(self.context)
 
     def want(self, content_hash: str) -> None:
         """Called while painting: remember the hash; the batch is fetched once the paint is over."""

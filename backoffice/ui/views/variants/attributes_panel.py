@@ -14,11 +14,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import variants as vs
-from backoffice.services.variants import AttributeInfo, TemplateInfo, ValueInfo
-from backoffice.ui.views.products.dialog_parts import RowsModel, format_count, make_table, muted
-from backoffice.ui.views.variants.common import Runner, tool_button
-from backoffice.ui.views.variants.models import AttributesModel, ValuesModel
+from backoffice.operations.variants import AttributeInfo, TemplateInfo, ValueInfo
+from backoffice.ui.format import format_count
+from backoffice.ui.operations import Runner
+from backoffice.ui.views.variants.models import attributes_model, values_model
+from backoffice.ui.widgets.rows import RowsModel, make_table, muted, tool_button
 
 
 class AttributesPanel(QWidget):
@@ -27,8 +27,8 @@ class AttributesPanel(QWidget):
     def __init__(self, runner: Runner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.runner = runner
-        self.attributes_model = AttributesModel(self)
-        self.values_model = ValuesModel(self)
+        self.attributes_model = attributes_model(self)
+        self.values_model = values_model(self)
         self.attributes_table = make_table(self.attributes_model, {0: 150, 1: 100}, stretch=())
         self.values_table = make_table(self.values_model, {0: 170, 1: 80})
         self.attributes_table.selectionModel().currentRowChanged.connect(lambda *_: self._show_values())
@@ -94,11 +94,11 @@ class AttributesPanel(QWidget):
 
     def current_attribute(self) -> AttributeInfo | None:
         index = self.attributes_table.currentIndex()
-        return self.attributes_model.object_at(index.row()) if index.isValid() else None
+        return self.attributes_model.row_at(index.row()) if index.isValid() else None
 
     def current_value(self) -> ValueInfo | None:
         index = self.values_table.currentIndex()
-        return self.values_model.object_at(index.row()) if index.isValid() else None
+        return self.values_model.row_at(index.row()) if index.isValid() else None
 
     def _show_values(self) -> None:
         attribute = self.current_attribute()
@@ -124,7 +124,7 @@ class AttributesPanel(QWidget):
 
     # -- writes (the dialogs only ask; the services decide) --------------------------------------------
     def create_attribute(self, code: str, name: str, values: list[str]) -> None:
-        self.runner.write(lambda db, actor: vs.create_attribute(db, actor, code=code, name=name, values=values))
+        self.runner.write(lambda ops: ops.variants.create_attribute(code, name=name, values=values))
 
     def move_value(self, step: int) -> None:
         attribute, value = self.current_attribute(), self.current_value()
@@ -137,7 +137,7 @@ class AttributesPanel(QWidget):
             return
         ids[i], ids[j] = ids[j], ids[i]
         version = attribute.version
-        self.runner.write(lambda db, actor: vs.reorder_values(db, actor, attribute.id, ids, expected_version=version))
+        self.runner.write(lambda ops: ops.variants.reorder_values(attribute.id, ids, expected_version=version))
 
     def _ask_new_attribute(self) -> None:
         code, ok = QInputDialog.getText(self, self.tr("New attribute"),
@@ -155,7 +155,7 @@ class AttributesPanel(QWidget):
             return
         name, ok = QInputDialog.getText(self, self.tr("Rename attribute"), self.tr("Name:"), text=a.name)
         if ok and name.strip():
-            self.runner.write(lambda db, actor: vs.rename_attribute(db, actor, a.id, name=name, expected_version=a.version))
+            self.runner.write(lambda ops: ops.variants.rename_attribute(a.id, name, expected_version=a.version))
 
     def _remove_attribute(self) -> None:
         a = self.current_attribute()
@@ -165,7 +165,7 @@ class AttributesPanel(QWidget):
             "Remove {name}? If variants use it, it is archived instead: they keep their values, and it is no longer "
             "offered for new combinations.").format(name=a.name))
         if answer == QMessageBox.StandardButton.Yes:
-            self.runner.write(lambda db, actor: vs.remove_attribute(db, actor, a.id, expected_version=a.version))
+            self.runner.write(lambda ops: ops.variants.remove_attribute(a.id, expected_version=a.version))
 
     def _ask_add_values(self) -> None:
         a = self.current_attribute()
@@ -175,7 +175,7 @@ class AttributesPanel(QWidget):
                                         self.tr("New values of {name}, separated by commas:").format(name=a.name))
         values = [v.strip() for v in text.split(",") if v.strip()]
         if ok and values:
-            self.runner.write(lambda db, actor: vs.add_values(db, actor, a.id, values))
+            self.runner.write(lambda ops: ops.variants.add_values(a.id, values))
 
     def _ask_rename_value(self) -> None:
         v = self.current_value()
@@ -183,12 +183,12 @@ class AttributesPanel(QWidget):
             return
         text, ok = QInputDialog.getText(self, self.tr("Rename value"), self.tr("Value:"), text=v.value)
         if ok and text.strip():
-            self.runner.write(lambda db, actor: vs.rename_value(db, actor, v.id, value=text, expected_version=v.version))
+            self.runner.write(lambda ops: ops.variants.rename_value(v.id, text, expected_version=v.version))
 
     def _remove_value(self) -> None:
         v = self.current_value()
         if v is not None:
-            self.runner.write(lambda db, actor: vs.remove_value(db, actor, v.id, expected_version=v.version))
+            self.runner.write(lambda ops: ops.variants.remove_value(v.id, expected_version=v.version))
 
 
 class TemplatesPanel(QWidget):
@@ -248,4 +248,4 @@ class TemplatesPanel(QWidget):
     def _delete(self) -> None:
         t = self.current()
         if t is not None:
-            self.runner.write(lambda db, actor: vs.delete_template(db, actor, t.id))
+            self.runner.write(lambda ops: ops.variants.delete_template(t.id))

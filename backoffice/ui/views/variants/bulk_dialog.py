@@ -20,25 +20,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import catalog_grid, changesets
-from backoffice.services import variants as vs
-from backoffice.services.bulk import Plan, Target
-from backoffice.services.catalog_grid import VariantFilter
-from backoffice.services.variants import AttributeInfo, ImagePlan, ProductRow, ThresholdPlan
-from backoffice.ui.context import AppContext
-from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.products.dialog_parts import (
-    RowsModel,
-    before_after_colours,
-    category_paths,
-    format_count,
-    format_money,
-    format_value,
-    make_table,
-    plural,
+from backoffice.operations.bulk import BulkPreview
+from backoffice.operations.variants import (
+    ApplyResult,
+    AttributeInfo,
+    ImagePlan,
+    ProductRow,
+    Target,
+    ThresholdPlan,
+    VariantFilter,
 )
-from backoffice.ui.views.variants.common import Runner, tool_button
+from backoffice.ui.context import AppContext
+from backoffice.ui.format import format_count, format_money, plural
+from backoffice.ui.operations import Runner
+from backoffice.ui.tasks import TaskManager
+from backoffice.ui.views.products.dialog_parts import category_paths, format_value
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.rows import RowsModel, before_after_colours, make_table, tool_button
 
 # (field, label, needs a value)
 FIELDS = (
@@ -63,9 +61,8 @@ class VariantBulkDialog(QDialog):
         self.products = list(products)
         self.variant_ids = tuple(variant_ids)
         self.attributes = attributes
-        self.plan: Plan | ThresholdPlan | ImagePlan | None = None
+        self.plan: BulkPreview | ThresholdPlan | ImagePlan | None = None
         self.changeset_id: int | None = None
-        self.threshold_changeset = False
         self._generation = 0
         self.setWindowTitle(self.tr("Bulk edit variants"))
         self.resize(860, 620)
@@ -145,7 +142,7 @@ class VariantBulkDialog(QDialog):
         layout.addWidget(self.preview_table, 1)
         layout.addLayout(buttons)
         self.runner.failed.connect(lambda text: self.banner.show_message(text, "error"))
-        self.runner.read(lambda db: catalog_grid.facets(db)["categories"], self._fill_categories)
+        self.runner.read(lambda ops: ops.catalog.facets()["categories"], self._fill_categories)
         self._fill_values()
         self._changed()
 
@@ -193,7 +190,8 @@ class VariantBulkDialog(QDialog):
         value: Any = self.status_value.currentData() if name == "status" else self.value.text().strip() or None
         gen, target = self._generation, self.target()
         if name == "image":
-            self.runner.read(lambda db: vs.plan_image_assignment(db, target, value or ""), lambda p: self._show(gen, p))
+            self.runner.read(lambda ops: ops.variants.plan_image_assignment(target, value or ""),
+                             lambda plan: self._show(gen, plan))
             return
         if name == "threshold":
             try:
@@ -201,11 +199,13 @@ class VariantBulkDialog(QDialog):
             except ValueError:
                 self.banner.show_message(self.tr("The threshold must be a whole number."), "error")
                 return
-            self.runner.read(lambda db: vs.plan_thresholds(db, target, threshold), lambda p: self._show(gen, p))
+            self.runner.read(lambda ops: ops.variants.plan_thresholds(target, threshold),
+                             lambda plan: self._show(gen, plan))
             return
-        self.runner.read(lambda db: vs.plan_bulk(db, name, value, target), lambda p: self._show(gen, p))
+        self.runner.read(lambda ops: ops.bulk.preview(ops.variants.bulk_operation(name, value), target),
+                         lambda plan: self._show(gen, plan))
 
-    def _show(self, gen: int, plan: Plan | ThresholdPlan | ImagePlan) -> None:
+    def _show(self, gen: int, plan: BulkPreview | ThresholdPlan | ImagePlan) -> None:
         if gen != self._generation:
             return
         self.plan = plan
@@ -232,23 +232,23 @@ class VariantBulkDialog(QDialog):
                 lines.append(self.tr("…and {n} more: nothing is applied while any row is invalid").format(
                     n=format_count(len(invalid) - 6)))
             self.banner.show_message("\n".join(lines), "error")
-        elif isinstance(plan, Plan) and plan.below_cost:
+        elif isinstance(plan, BulkPreview) and plan.below_cost:
             self.banner.show_message(self.below_cost_text(plan) + " " + self.tr(
                 "You will be asked to confirm before it is applied.") + "\n" + self.below_cost_rows(plan, 6),
                 "warning")
         self.apply_button.setEnabled(plan.affected > 0 and not invalid)
 
-    def below_cost_text(self, plan: Plan) -> str:
+    def below_cost_text(self, plan: BulkPreview) -> str:
         return plural(len(plan.below_cost), self.tr("{n} variant would be priced below its cost."),
                       self.tr("{n} variants would be priced below their cost."))
 
-    def below_cost_rows(self, plan: Plan, limit: int) -> str:
+    def below_cost_rows(self, plan: BulkPreview, limit: int) -> str:
         rows = [f"{label}: {format_money(price)} < {format_money(cost)}" for label, price, cost in plan.below_cost[:limit]]
         if len(plan.below_cost) > limit:
             rows.append(self.tr("…and {n} more").format(n=format_count(len(plan.below_cost) - limit)))
         return "\n".join(rows)
 
-    def confirm_below_cost(self, plan: Plan) -> bool:
+    def confirm_below_cost(self, plan: BulkPreview) -> bool:
         """Asks whether to apply a plan that prices variants below their cost (never blocked, always asked)."""
         answer = QMessageBox.warning(
             self, self.tr("Prices below cost"),
@@ -263,19 +263,19 @@ class VariantBulkDialog(QDialog):
             return
         self.apply_button.setEnabled(False)
         if isinstance(plan, ThresholdPlan):
-            self.runner.write(lambda db, actor: vs.apply_thresholds(db, actor, plan), lambda r: self._applied(r, True))
-        elif isinstance(plan, ImagePlan):   # reverted through changesets.revert_changeset like the others
-            self.runner.write(lambda db, actor: vs.apply_image_assignment(db, actor, plan),
-                              lambda r: self._applied(r, False))
+            self.runner.write(lambda ops: ops.variants.apply_thresholds(plan), self._applied)
+        elif isinstance(plan, ImagePlan):
+            self.runner.write(lambda ops: ops.variants.apply_image_assignment(plan), self._applied)
         else:
             if plan.below_cost and not self.confirm_below_cost(plan):
                 self.banner.show_message(self.below_cost_text(plan) + " " + self.tr("Nothing was applied."), "warning")
                 self.apply_button.setEnabled(True)
                 return
-            self.runner.write(lambda db, actor: vs.apply_bulk(db, actor, plan), lambda r: self._applied(r, False))
+            self.runner.write(lambda ops: ops.bulk.apply(plan.operation, plan.target, stamp=plan.stamp,
+                                                         allow_below_cost=True), self._applied)
 
-    def _applied(self, result: Any, thresholds: bool) -> None:
-        self.changeset_id, self.threshold_changeset = result.changeset_id, thresholds
+    def _applied(self, result: ApplyResult) -> None:
+        self.changeset_id = result.changeset_id
         text = self.tr("Applied to {n} rows (changeset #{cs}).").format(n=format_count(result.applied_rows),
                                                                         cs=result.changeset_id)
         if result.conflicts:
@@ -285,14 +285,13 @@ class VariantBulkDialog(QDialog):
         self._changed()
 
     def revert(self) -> None:
-        cs, thresholds = self.changeset_id, self.threshold_changeset
+        cs = self.changeset_id
         if cs is None:
             return
-        task = (lambda db, actor: vs.revert_thresholds(db, actor, cs)) if thresholds else \
-            (lambda db, actor: changesets.revert_changeset(db, actor, cs))
-        self.runner.write(task, self._reverted)
+        # every kind of changeset (fields, thresholds, images) is reverted the same way
+        self.runner.write(lambda ops: ops.changesets.revert(cs), self._reverted)
 
-    def _reverted(self, result: Any) -> None:
+    def _reverted(self, result: ApplyResult) -> None:
         self.changeset_id = None
         self.banner.show_message(self.tr("Reverted {n} rows.").format(n=format_count(result.applied_rows)), "success")
         self._changed()

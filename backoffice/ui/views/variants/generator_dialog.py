@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import variants as vs
-from backoffice.services.variants import (
+from backoffice.operations.variants import (
     AttributeInfo,
     GenerationPlan,
     GenerationRequest,
@@ -38,10 +37,11 @@ from backoffice.services.variants import (
     TemplateInfo,
 )
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import format_count, format_money, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.products.dialog_parts import RowsModel, format_count, format_money, make_table, muted, plural
-from backoffice.ui.views.variants.common import Runner, tool_button
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.rows import RowsModel, make_table, muted, tool_button
 
 PREVIEW_DEBOUNCE_MS = 300
 ACTION_LABELS = {"create": QT_TRANSLATE_NOOP("GeneratorDialog", "Create"),
@@ -235,7 +235,7 @@ class GeneratorDialog(QDialog):
         if not self.options():
             return
         gen, request = self._generation, self.request()
-        self.runner.read(lambda db: vs.plan_generation(db, request), lambda plan: self._show_plan(gen, plan))
+        self.runner.read(lambda ops: ops.variants.plan_generation(request), lambda plan: self._show_plan(gen, plan))
 
     def _show_plan(self, gen: int, plan: GenerationPlan) -> None:
         if gen != self._generation:
@@ -269,7 +269,7 @@ class GeneratorDialog(QDialog):
             return
         self.create.setEnabled(False)
         request = self.request()
-        self.runner.write(lambda db, actor: vs.generate(db, actor, request), self._created)
+        self.runner.write(lambda ops: ops.variants.generate(request), self._created)
 
     def _created(self, result: GenerationResult) -> None:
         self.result = result
@@ -290,7 +290,7 @@ class GeneratorDialog(QDialog):
 
     def save_as_template(self, name: str) -> None:
         request = self.request()
-        self.runner.write(lambda db, actor: vs.save_template(
-            db, actor, name=name, options=request.options, exclusions=list(request.exclusions),
-            sku_pattern=request.sku_pattern), lambda _: self.banner.show_message(
-            self.tr("Saved the template {name}.").format(name=name), "success"))
+        self.runner.write(lambda ops: ops.variants.save_template(
+            name, request.options, exclusions=list(request.exclusions), sku_pattern=request.sku_pattern),
+            lambda _change: self.banner.show_message(self.tr("Saved the template {name}.").format(name=name),
+                                                     "success"))

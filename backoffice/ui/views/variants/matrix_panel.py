@@ -19,13 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import variants as vs
-from backoffice.services.changesets import ApplyResult
-from backoffice.services.variants import Matrix, ProductRow
-from backoffice.ui.views.products.dialog_parts import format_money, muted, plural
-from backoffice.ui.views.variants.common import Runner, tool_button
+from backoffice.operations.variants import ApplyResult, Matrix, MatrixPrice, ProductRow
+from backoffice.ui.format import format_money, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.views.variants.models import MatrixModel
 from backoffice.ui.widgets.empty_state import EmptyState
+from backoffice.ui.widgets.rows import muted, tool_button
 
 STRETCH_COLUMNS = 6
 
@@ -131,7 +130,7 @@ class MatrixPanel(QWidget):
             self._update_buttons()
             return
         gen, rows, columns = self._generation, self.rows_box.currentData() or "", self.columns_box.currentData() or ""
-        self.runner.read(lambda db: vs.matrix(db, product.id, rows, columns), lambda grid: self._show(gen, grid))
+        self.runner.read(lambda ops: ops.variants.matrix(product.id, rows, columns), lambda grid: self._show(gen, grid))
 
     def _show(self, gen: int, grid: Matrix) -> None:
         if gen != self._generation:
@@ -190,12 +189,12 @@ class MatrixPanel(QWidget):
         self.discard.setEnabled(pending)
 
     def save_prices(self) -> None:
-        grid, edits, keep = self.model.grid, dict(self.model.edits), self.keep.isChecked()
-        if grid is None or not edits:
+        grid, keep = self.model.grid, self.keep.isChecked()
+        prices = [MatrixPrice(row, column, price) for (row, column), price in self.model.edits.items()]
+        if grid is None or not prices:
             return
         self.save.setEnabled(False)
-        self.runner.write(lambda db, actor: vs.set_matrix_prices(db, actor, grid.product_id, edits, grid,
-                                                                 mark_override=keep), self._saved)
+        self.runner.write(lambda ops: ops.variants.save_matrix_prices(grid, prices, keep_prices=keep), self._saved)
 
     def _saved(self, result: ApplyResult) -> None:
         text = plural(result.applied_rows, self.tr("Saved {n} price."), self.tr("Saved {n} prices."))

@@ -1,122 +1,58 @@
-"""Qt item models of the Variants view. Rows are handed in (plain service results); no queries here."""
+"""Qt item models of the Variants view. Rows are handed in (plain values of the contract); no queries here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QAbstractTableModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 
-from backoffice.services.variants import AttributeInfo, Matrix, ProductRow, ValueInfo
+from backoffice.operations.variants import AttributeInfo, Matrix, ValueInfo
 from backoffice.ui import theme
-from backoffice.ui.views.products.dialog_parts import format_count, format_money
+from backoffice.ui.format import format_count, format_money, translator
+from backoffice.ui.widgets.records import ROOT, Column, Index, RecordsModel
 
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
-OBJECT_ROLE = Qt.ItemDataRole.UserRole + 1
-SORT_ROLE = Qt.ItemDataRole.UserRole + 2
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+CONTEXT = "VariantsView"
+tr = translator(CONTEXT)
 _MUTED = QBrush(QColor(theme.TEXT_MUTED))
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("VariantsView", text)
+def _records(columns: list[Column], parent: Any, *, muted_when_archived: bool = False) -> RecordsModel:
+    """A records model whose tooltips repeat the cell (long titles are cut in narrow columns); archived
+    rows in the muted colour."""
+    return RecordsModel(columns, parent, context=CONTEXT,
+                        tooltip=lambda row, column: str(columns[column].value(row)),
+                        foreground=(lambda row, _column: theme.TEXT_MUTED if row.archived else None)
+                        if muted_when_archived else None)
 
 
-class _ObjectsModel(QAbstractTableModel):
-    """Rows of objects; subclasses say how each column shows one."""
-
-    HEADERS: tuple[str, ...] = ()
-    RIGHT: frozenset[int] = frozenset()
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Any] = []
-
-    def set_rows(self, rows: Sequence[Any]) -> None:
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def object_at(self, row: int) -> Any:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    @property
-    def objects(self) -> list[Any]:
-        return list(self._rows)
-
-    def rowCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = _ROOT) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return tr(self.HEADERS[section])
-        return None
-
-    def display(self, obj: Any, column: int) -> str:
-        raise NotImplementedError
-
-    def muted(self, obj: Any) -> bool:
-        return False
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        obj = self.object_at(index.row()) if index.isValid() else None
-        if obj is None:
-            return None
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return self.display(obj, index.column())
-        if role == OBJECT_ROLE:
-            return obj
-        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in self.RIGHT:
-            return _RIGHT
-        if role == Qt.ItemDataRole.ForegroundRole and self.muted(obj):
-            return _MUTED
-        return None
+def products_model(parent: Any = None) -> RecordsModel:
+    """The products to pick from: title and number of variants."""
+    return _records([Column(QT_TRANSLATE_NOOP("VariantsView", "Product"), lambda p: p.title),
+                     Column(QT_TRANSLATE_NOOP("VariantsView", "Variants"), lambda p: p.variants, "qty")], parent)
 
 
-class ProductsModel(_ObjectsModel):
-    HEADERS = (QT_TRANSLATE_NOOP("VariantsView", "Product"), QT_TRANSLATE_NOOP("VariantsView", "Variants"))
-    RIGHT = frozenset({1})
-
-    def display(self, obj: ProductRow, column: int) -> str:
-        if column == 0:
-            return obj.title
-        return format_count(obj.variants)
+def attribute_name(a: AttributeInfo) -> str:
+    return a.name + (" " + tr("(archived)") if a.archived else "")
 
 
-class AttributesModel(_ObjectsModel):
-    HEADERS = (QT_TRANSLATE_NOOP("VariantsView", "Attribute"), QT_TRANSLATE_NOOP("VariantsView", "Code"), QT_TRANSLATE_NOOP("VariantsView", "Values"))
-    RIGHT = frozenset({2})
-
-    def display(self, obj: AttributeInfo, column: int) -> str:
-        if column == 0:
-            return obj.name + (" " + tr("(archived)") if obj.archived else "")
-        if column == 1:
-            return obj.code
-        return format_count(len(obj.offered()))
-
-    def muted(self, obj: AttributeInfo) -> bool:
-        return obj.archived
+def attributes_model(parent: Any = None) -> RecordsModel:
+    return _records([Column(QT_TRANSLATE_NOOP("VariantsView", "Attribute"), attribute_name),
+                     Column(QT_TRANSLATE_NOOP("VariantsView", "Code"), lambda a: a.code),
+                     Column(QT_TRANSLATE_NOOP("VariantsView", "Values"), lambda a: len(a.offered()), "qty")],
+                    parent, muted_when_archived=True)
 
 
-class ValuesModel(_ObjectsModel):
-    HEADERS = (QT_TRANSLATE_NOOP("VariantsView", "Value"), QT_TRANSLATE_NOOP("VariantsView", "Variants"), QT_TRANSLATE_NOOP("VariantsView", "State"))
-    RIGHT = frozenset({1})
+def value_state(v: ValueInfo) -> str:
+    return tr("Archived") if v.archived else tr("Offered")
 
-    def display(self, obj: ValueInfo, column: int) -> str:
-        if column == 0:
-            return obj.value
-        if column == 1:
-            return format_count(obj.variant_count)
-        return tr("Archived") if obj.archived else tr("Offered")
 
-    def muted(self, obj: ValueInfo) -> bool:
-        return obj.archived
+def values_model(parent: Any = None) -> RecordsModel:
+    return _records([Column(QT_TRANSLATE_NOOP("VariantsView", "Value"), lambda v: v.value),
+                     Column(QT_TRANSLATE_NOOP("VariantsView", "Variants"), lambda v: v.variant_count, "qty"),
+                     Column(QT_TRANSLATE_NOOP("VariantsView", "State"), value_state)],
+                    parent, muted_when_archived=True)
 
 
 def parse_amount(text: str) -> Decimal | None:
@@ -154,10 +90,10 @@ class MatrixModel(QAbstractTableModel):
             return None
         return self.grid.rows[index.row()], self.grid.columns[index.column()]
 
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() or self.grid is None else len(self.grid.rows)
 
-    def columnCount(self, parent: Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() or self.grid is None else len(self.grid.columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

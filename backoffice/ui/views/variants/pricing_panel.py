@@ -15,20 +15,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import changesets
-from backoffice.services import variants as vs
-from backoffice.services.changesets import ApplyResult
-from backoffice.services.variants import AttributeInfo, ProductRow, RepricePlan, RuleInfo
-from backoffice.ui.views.products.dialog_parts import (
-    RowsModel,
-    before_after_colours,
-    format_count,
-    format_money,
-    make_table,
-    muted,
-    plural,
-)
-from backoffice.ui.views.variants.common import Runner, tool_button
+from backoffice.operations.variants import ApplyResult, AttributeInfo, ProductRow, RepricePlan, RuleInfo
+from backoffice.ui.format import format_count, format_money, plural
+from backoffice.ui.operations import Runner
+from backoffice.ui.widgets.rows import RowsModel, before_after_colours, make_table, muted, tool_button
 
 
 class PricingPanel(QWidget):
@@ -181,26 +171,26 @@ class PricingPanel(QWidget):
         if not code or not value or not amount:
             self.message.emit(self.tr("Choose an attribute, a value and a surcharge."), "warning")
             return
-        self.runner.write(lambda db, actor: vs.set_rule(db, actor, attribute=code, value=value, kind=kind,
-                                                        amount=amount, product_id=product_id),
-                          lambda _: self.amount_edit.clear())
+        self.runner.write(lambda ops: ops.variants.set_rule(code, value, kind, amount, product_id=product_id),
+                          lambda _change: self.amount_edit.clear())
 
     def _delete_rule(self) -> None:
         index = self.rules_table.currentIndex()
         rule = self.rules_model.object_at(index.row()) if index.isValid() else None
         if rule is not None:
-            self.runner.write(lambda db, actor: vs.delete_rule(db, actor, rule.id))
+            self.runner.write(lambda ops: ops.variants.delete_rule(rule.id))
 
     def _set_base(self) -> None:
         if len(self.products) != 1:
             return
         pid, text = self.products[0].id, self.base_edit.text().strip().replace("€", "") or None
-        self.runner.write(lambda db, actor: vs.set_base_price(db, actor, pid, text),
-                          lambda _: self.message.emit(self.tr("Base price saved; preview to see what changes."), "success"))
+        self.runner.write(lambda ops: ops.variants.set_base_price(pid, text),
+                          lambda _change: self.message.emit(self.tr("Base price saved; preview to see what changes."),
+                                                            "success"))
 
     def preview(self) -> None:
         ids = [p.id for p in self.products]
-        self.runner.read(lambda db: vs.plan_reprice(db, ids), self._show_plan)
+        self.runner.read(lambda ops: ops.variants.plan_reprice(ids), self._show_plan)
 
     def _show_plan(self, plan: RepricePlan) -> None:
         self.plan = plan
@@ -223,7 +213,7 @@ class PricingPanel(QWidget):
         if plan is None:
             return
         self.apply_button.setEnabled(False)
-        self.runner.write(lambda db, actor: vs.apply_reprice(db, actor, plan), self._applied)
+        self.runner.write(lambda ops: ops.variants.apply_reprice(plan), self._applied)
 
     def _applied(self, result: ApplyResult) -> None:
         self.last_result = result
@@ -243,7 +233,7 @@ class PricingPanel(QWidget):
         if result is None or result.changeset_id is None:
             return
         cs = result.changeset_id
-        self.runner.write(lambda db, actor: changesets.revert_changeset(db, actor, cs), self._reverted)
+        self.runner.write(lambda ops: ops.changesets.revert(cs), self._reverted)
 
     def _reverted(self, result: ApplyResult) -> None:
         self.last_result = None

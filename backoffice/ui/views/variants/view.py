@@ -3,8 +3,8 @@ bulk variant operations and the price/stock matrix of a product.
 
 Products to work on are picked on the left (a search, not the whole catalog). The tabs show the matrix
 of the current product, the attributes and their ordered values, the templates and the pricing rules.
-Every read and write goes through the background executor (``Runner`` over ``ui/tasks.py``); writes
-announce themselves with ``AppContext.notify_data_changed`` and the view reloads what it shows.
+Every read and write goes through the operations contract off the GUI thread (``ui/operations.Runner``);
+a write announces what it changed and the view reloads when that concerns what it shows.
 """
 
 from __future__ import annotations
@@ -20,23 +20,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import variants as vs
-from backoffice.services.variants import Overview, ProductRow
+from backoffice.operations.changes import ATTRIBUTES, PRICES, PRODUCTS, STOCK, VARIANTS, Changes
+from backoffice.operations.variants import Overview, ProductRow
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.base import ViewPage, page_header
-from backoffice.ui.views.products.dialog_parts import make_table, plural
 from backoffice.ui.views.variants.attributes_panel import AttributesPanel, TemplatesPanel
 from backoffice.ui.views.variants.bulk_dialog import VariantBulkDialog
-from backoffice.ui.views.variants.common import Runner, tool_button
 from backoffice.ui.views.variants.generator_dialog import GeneratorDialog
 from backoffice.ui.views.variants.matrix_panel import MatrixPanel
-from backoffice.ui.views.variants.models import ProductsModel
+from backoffice.ui.views.variants.models import products_model
 from backoffice.ui.views.variants.pricing_panel import PricingPanel
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.rows import make_table, tool_button
 
 SEARCH_DEBOUNCE_MS = 250
 PRODUCT_LIMIT = 200
+SHOWN = (VARIANTS, PRICES, ATTRIBUTES, STOCK, PRODUCTS)   # what the products, matrix and panels show
 
 
 class VariantsView(ViewPage):
@@ -75,7 +77,7 @@ class VariantsView(ViewPage):
         self._search_timer.setInterval(SEARCH_DEBOUNCE_MS)
         self._search_timer.timeout.connect(self.load_products)
         self.search.textChanged.connect(lambda _: self._search_timer.start())
-        self.products_model = ProductsModel(self)
+        self.products_model = products_model(self)
         self.products_table = make_table(self.products_model, {1: 80}, stretch=(0,))
         self.products_table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.products_table.selectionModel().selectionChanged.connect(lambda *_: self._on_selection())
@@ -134,17 +136,18 @@ class VariantsView(ViewPage):
         return self.runner.inflight > 0
 
     def reload(self) -> None:
-        if self.context.db is None:
+        if self.context.ops is None:
             self._needs_reload = True
             return
         self._needs_reload = False
-        self.runner.read(vs.overview, self._show_overview)
+        self.runner.read(lambda ops: ops.variants.overview(), self._show_overview)
         self.load_products()
 
     def load_products(self) -> None:
         self._search_generation += 1
         gen, text = self._search_generation, self.search.text()
-        self.runner.read(lambda db: vs.find_products(db, text, limit=PRODUCT_LIMIT), lambda rows: self._show_products(gen, rows))
+        self.runner.read(lambda ops: ops.variants.find_products(text, limit=PRODUCT_LIMIT),
+                         lambda rows: self._show_products(gen, rows))
 
     # -- results -------------------------------------------------------------------------------------
     def _show_overview(self, overview: Overview) -> None:
@@ -188,20 +191,20 @@ class VariantsView(ViewPage):
 
     def selected_products(self) -> list[ProductRow]:
         rows = sorted({i.row() for i in self.products_table.selectionModel().selectedRows()})
-        return [p for p in (self.products_model.object_at(r) for r in rows) if p is not None]
+        return [p for p in (self.products_model.row_at(r) for r in rows) if p is not None]
 
     def _on_selection(self) -> None:
         products = self.selected_products()
         current = products[0] if len(products) == 1 else None
         if current is None and products:
             index = self.products_table.currentIndex()
-            current = self.products_model.object_at(index.row()) if index.isValid() else products[0]
+            current = self.products_model.row_at(index.row()) if index.isValid() else products[0]
         self.matrix.show_product(current, catalog_empty=not self.products_model.rowCount() and not self.search.text())
         self.pricing.set_products(products)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        ready = self.context.db is not None and self.overview is not None
+        ready = self.context.ops is not None and self.overview is not None
         self.generate_button.setEnabled(ready and bool(self.selected_products()))
         self.bulk_button.setEnabled(ready)
 
@@ -231,13 +234,15 @@ class VariantsView(ViewPage):
     # -- reacting ------------------------------------------------------------------------------------
     def _on_context_changed(self) -> None:
         self._needs_reload = True
-        if self.context.db is None:
+        if self.context.ops is None:
             self.overview = None
             self.products_model.set_rows([])
             self.matrix.show_product(None)
             self._update_buttons()
 
-    def _on_data_changed(self) -> None:
+    def _on_data_changed(self, changes: Changes) -> None:
+        if not changes.concerns(*SHOWN):
+            return
         self._needs_reload = True
         if self.isVisible():
             self.reload()
