@@ -49,9 +49,29 @@ def location_id(database: Any, code: str) -> int:
     return location_by_code(database, code)["id"]
 
 
+def find_variant_ids(ops: Any, lines: list[tuple[str, int]]) -> list[tuple[int, int]]:
+    """``variant_ids`` through the operations contract: (variant id, quantity) of each (SKU or barcode,
+    quantity); every unknown code named in one error."""
+    resolved, unknown = [], []
+    for code, qty in lines:
+        found = ops.transfers.find_variant(code)
+        if found is None:
+            unknown.append(code)
+        else:
+            resolved.append((found["variant_id"], qty))
+    if unknown:
+        raise click.ClickException(f"unknown SKU or barcode: {', '.join(unknown)}")
+    return resolved
+
+
+def find_location_id(ops: Any, code: str) -> int:
+    """``location_id`` through the operations contract."""
+    return ops.stock.location_by_code(code)["id"]
+
+
 def smtp_password(smtp: Any) -> str | None:
+    from backoffice.operations.alerts import smtp_secret_key
     from backoffice.secrets import SecretStore
-    from backoffice.services.settings import smtp_secret_key
 
     if not smtp.username:
         return None
