@@ -42,7 +42,7 @@ from backoffice.services.base import (
     require_role,
 )
 from backoffice.services.inventory import MoveLine, PostResult, post_in_transaction
-from backoffice.services.transfers import LOSS_CODE, _system_location
+from backoffice.services.documents import loss_location
 
 ADJUSTMENT_REASONS = ("count", "damage", "loss", "found")
 _STAFF = (Role.WAREHOUSE, Role.MANAGER)
@@ -79,7 +79,7 @@ def adjust_stock(db: Database, actor: Actor, *, location_id: int, changes: dict[
 
     def work(session: Session) -> PostResult:
         loc = _internal_location(session, location_id)
-        loss = _system_location(session, actor, LOSS_CODE, "Loss and adjustments", LocationKind.ADJUSTMENT)
+        loss = loss_location(session, actor)
         lines = [MoveLine(vid, loc.id, loss.id, -q) if q < 0 else MoveLine(vid, loss.id, loc.id, q)
                  for vid, q in sorted(changes.items()) if q]
         return post_in_transaction(session, actor, operation_id, reason, lines, f"adjustment at {loc.code}", note)
@@ -191,7 +191,7 @@ def post_count(db: Database, actor: Actor, count_id: int, *, operation_id: str) 
             raise CountStateError([(count.number, "state", f"is {count.state.value}; only an open count can be posted")])
         if not count.lines:
             raise ValidationError([(count.number, "lines", "nothing was counted")])
-        loss = _system_location(session, actor, LOSS_CODE, "Loss and adjustments", LocationKind.ADJUSTMENT)
+        loss = loss_location(session, actor)
         vids = sorted(ln.variant_id for ln in count.lines)
         # Lock the levels in (variant, location) order, then read the books under the lock.
         books = dict(session.execute(
