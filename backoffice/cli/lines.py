@@ -28,30 +28,9 @@ def parse_lines(lines: tuple[str, ...], *, signed: bool = False) -> list[tuple[s
     return out
 
 
-def variant_ids(database: Any, lines: list[tuple[str, int]]) -> list[tuple[int, int]]:
-    from backoffice.services.transfers import find_variant_by_code
-
-    resolved, unknown = [], []
-    for sku, qty in lines:
-        found = find_variant_by_code(database, sku)
-        if found is None:
-            unknown.append(sku)
-        else:
-            resolved.append((found["variant_id"], qty))
-    if unknown:
-        raise click.ClickException(f"unknown SKU or barcode: {', '.join(unknown)}")
-    return resolved
-
-
-def location_id(database: Any, code: str) -> int:
-    from backoffice.services.stock_query import location_by_code
-
-    return location_by_code(database, code)["id"]
-
-
 def find_variant_ids(ops: Any, lines: list[tuple[str, int]]) -> list[tuple[int, int]]:
-    """``variant_ids`` through the operations contract: (variant id, quantity) of each (SKU or barcode,
-    quantity); every unknown code named in one error."""
+    """(variant id, quantity) of each (SKU or barcode, quantity), found through the operations contract;
+    every unknown code named in one error."""
     resolved, unknown = [], []
     for code, qty in lines:
         found = ops.transfers.find_variant(code)
@@ -65,7 +44,7 @@ def find_variant_ids(ops: Any, lines: list[tuple[str, int]]) -> list[tuple[int, 
 
 
 def find_location_id(ops: Any, code: str) -> int:
-    """``location_id`` through the operations contract."""
+    """The id of the location with this code (any case); an unknown code is an error naming the known ones."""
     return ops.stock.location_by_code(code)["id"]
 
 

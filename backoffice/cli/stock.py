@@ -9,13 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-import uuid
 from typing import Any
 
 import click
 
 from backoffice.cli.app import Context, db_options, main
-from backoffice.cli.lines import OP_ID_HELP, location_id, parse_lines, smtp_password, variant_ids
+from backoffice.cli.lines import OP_ID_HELP, find_location_id, find_variant_ids, parse_lines, smtp_password
 
 
 @main.group()
@@ -35,10 +34,10 @@ def stock() -> None:
 @click.pass_obj
 def levels(obj: Context, location: str | None, text: str, low: bool, zero: bool, fmt: str, limit: int | None) -> None:
     """Stock per variant and location: on hand, reserved, available, in transit, threshold."""
-    from backoffice.services.stock_query import StockFilter, stock_page
+    from backoffice.operations.stock import StockFilter
 
-    database = obj.database()
-    f = StockFilter(text=text, location_id=location_id(database, location) if location else None, low_only=low,
+    ops = obj.operations()
+    f = StockFilter(text=text, location_id=find_location_id(ops, location) if location else None, low_only=low,
                     zero_only=zero)
     writer = csv.writer(sys.stdout) if fmt == "csv" else None
     if writer:
@@ -49,7 +48,7 @@ def levels(obj: Context, location: str | None, text: str, low: bool, zero: bool,
     rows_json: list[dict[str, Any]] = []
     after, shown = None, 0
     while limit is None or shown < limit:
-        page = stock_page(database, f, after=after, limit=min(1000, (limit - shown) if limit else 1000))
+        page = ops.stock.levels(f, after=after, limit=min(1000, (limit - shown) if limit else 1000))
         if not page:
             break
         for r in page:
@@ -82,14 +81,11 @@ def levels(obj: Context, location: str | None, text: str, low: bool, zero: bool,
 @click.pass_obj
 def adjust(obj: Context, location: str, lines: tuple[str, ...], reason: str, note: str, op_id: str | None) -> None:
     """Correct on-hand at a location, with a reason."""
-    from backoffice.services import adjustments
-
-    database = obj.database()
+    ops = obj.operations()
     changes: dict[int, int] = {}
-    for vid, q in variant_ids(database, parse_lines(lines, signed=True)):
+    for vid, q in find_variant_ids(ops, parse_lines(lines, signed=True)):
         changes[vid] = changes.get(vid, 0) + q
-    result = adjustments.adjust_stock(database, obj.actor(), location_id=location_id(database, location), changes=changes,
-                                      reason=reason, note=note, operation_id=op_id or uuid.uuid4().hex)
+    result = ops.adjustments.adjust(find_location_id(ops, location), changes, reason=reason, note=note, op_id=op_id)
     suffix = "" if result.applied else " (already posted with this operation id: nothing moved)"
     click.echo(f"Adjusted {len(changes)} line(s) at {location.upper()}{suffix}.")
 
@@ -107,11 +103,9 @@ def alerts_command(obj: Context, send: bool, limit: int) -> None:
     Each crossing below a threshold is mailed once, however often this runs (e.g. hourly from cron or the
     Windows task scheduler). The mail server is set with `backoffice stock mail-settings`.
     """
-    from backoffice.services import alerts, settings
-
-    database = obj.database()
-    ev = alerts.evaluate(database)
-    shown = alerts.overview(database, limit=limit)  # the newest rows; the counts are never capped
+    ops = obj.operations()
+    ev = ops.alerts.check_now()
+    shown = ops.alerts.overview(limit=limit)  # the newest rows; the counts are never capped
     click.echo(f"{shown.open_total:,} item(s) low on stock ({ev.opened:,} new, {ev.closed:,} recovered since last "
                f"check); {shown.unsent_total:,} not mailed yet.")
     for r in shown.rows:
@@ -120,10 +114,10 @@ def alerts_command(obj: Context, send: bool, limit: int) -> None:
         click.echo(f"  … and {shown.open_total - len(shown.rows):,} more (showing {len(shown.rows):,} of "
                    f"{shown.open_total:,} open alerts)")
     if send:
-        smtp = settings.get_smtp(database)
+        smtp = ops.alerts.mail_settings()
         if not smtp.configured:
             raise click.ClickException("no mail server is set: run `backoffice stock mail-settings --host …` first")
-        result = alerts.send_digest(database, obj.actor(), smtp, smtp_password(smtp))
+        result = ops.alerts.send_digest(smtp_password(smtp))
         if result.sent:
             listed = f" (the mail lists the first {result.listed:,})" if result.listed < result.sent else ""
             click.echo(f"Mailed {result.sent:,} new alert(s) to {', '.join(result.recipients)}{listed}.")
@@ -147,21 +141,21 @@ def mail_settings(obj: Context, host: str | None, port: int | None, security: st
     """Show or change the outgoing mail server used for alert digests."""
     from dataclasses import replace
 
+    from backoffice.operations.alerts import smtp_secret_key
     from backoffice.secrets import SecretStore
-    from backoffice.services import settings
 
-    database = obj.database()
-    current = settings.get_smtp(database)
+    ops = obj.operations()
+    current = ops.alerts.mail_settings()
     changes = {k: v for k, v in {"host": host, "port": port, "security": security, "username": username,
                                  "sender": sender}.items() if v is not None}
     if recipients:
         changes["recipients"] = tuple(recipients)
     if changes:
-        current = settings.save_smtp(database, obj.actor(), replace(current, **changes), operation_id=op_id)
+        current = ops.alerts.save_mail_settings(replace(current, **changes), op_id=op_id)
     if ask_password:
         if not current.username:
             raise click.ClickException("set --username first: a password is only used with a login")
-        SecretStore().set(settings.smtp_secret_key(current),
+        SecretStore().set(smtp_secret_key(current),
                           click.prompt(f"Password for {current.username}@{current.host}", hide_input=True))
         click.echo("Password stored in the keyring.")
     if not current.configured:
