@@ -27,7 +27,7 @@ from backoffice.services.settings import SmtpSettings, smtp_secret_key
 from backoffice.ui.dialogs.mail_settings import MailSettingsDialog
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory import InventoryView
-from backoffice.ui.views.inventory.model import COL_AVAILABLE, COL_ON_HAND, LOW_BG
+from backoffice.ui.views.inventory.models import COL_AVAILABLE, COL_ON_HAND, LOW_BG
 
 
 def receive(db: Database, actor: Actor, store, variant: int, qty: int, at: str = "WH1") -> None:  # type: ignore[no-untyped-def]
@@ -551,7 +551,7 @@ def long_skus(db: Database, actor: Actor, store):  # type: ignore[no-untyped-def
 
 
 def test_sku_columns_show_every_sku_whole(qtbot, db, actor, long_skus, open_view) -> None:  # type: ignore[no-untyped-def]
-    from backoffice.ui.views.inventory.model import COL_SKU
+    from backoffice.ui.views.inventory.models import COL_SKU
 
     view = open_view(db, actor)
     rows = view.model.rows

@@ -18,7 +18,7 @@ from backoffice.services import inventory, replenishment, suppliers
 from backoffice.services.replenishment import ReplenishmentSettings
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory import InventoryView
-from backoffice.ui.views.inventory.model import COL_INCOMING
+from backoffice.ui.views.inventory.models import COL_INCOMING
 from backoffice.ui.views.purchasing import PurchasingView
 from backoffice.ui.views.purchasing.common import format_money
 from backoffice.ui.views.purchasing.models import COL_REORDER, suggestions_model

@@ -1,6 +1,6 @@
 """The outgoing mail server: where low-stock digests and scheduled reports are sent from.
 
-The settings are store-wide (in the database, via ``services.settings``); the password is not: it goes
+The settings are store-wide (in the database, through ``ops.alerts``); the password is not: it goes
 to this machine's keyring under ``smtp_secret_key`` and is never shown again, only replaced. Loading,
 saving and the test message all run in the background.
 """
@@ -8,7 +8,6 @@ saving and the test message all run in the background.
 from __future__ import annotations
 
 import re
-from email.message import EmailMessage
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, Qt
 from PySide6.QtWidgets import (
@@ -24,12 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from backoffice.operations import Operations, ValidationError
+from backoffice.operations.alerts import SmtpSettings, smtp_secret_key
 from backoffice.secrets import KeyringUnavailable, SecretStore
-from backoffice.services import alerts, settings
-from backoffice.services.base import ValidationError
-from backoffice.services.settings import SmtpSettings, smtp_secret_key
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.empty_state import Glyph
@@ -49,6 +48,7 @@ class MailSettingsDialog(QDialog):
                  secrets: SecretStore | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
+        self.runner = Runner(context, tasks, self)
         self.secrets = secrets or SecretStore()
         self.loaded: SmtpSettings | None = None
         self._busy = False
@@ -114,13 +114,10 @@ class MailSettingsDialog(QDialog):
 
     # -- loading -----------------------------------------------------------------------------------------
     def _load(self) -> None:
-        db, secrets = self.context.db, self.secrets
-        if db is None:
-            self._set_busy(False)
-            return
+        secrets = self.secrets
 
-        def work() -> tuple[SmtpSettings, bool]:
-            smtp = settings.get_smtp(db)
+        def settings_and_password_kept(ops: Operations) -> tuple[SmtpSettings, bool]:
+            smtp = ops.alerts.mail_settings()
             stored = False
             if smtp.username:
                 try:
@@ -129,7 +126,8 @@ class MailSettingsDialog(QDialog):
                     stored = False
             return smtp, stored
 
-        self.tasks.run_in_background(work, self._on_loaded, self._on_failed, context=self)
+        if not self.runner.read(settings_and_password_kept, self._on_loaded, on_error=self._on_failed):
+            self._set_busy(False)
 
     def _on_loaded(self, loaded: tuple[SmtpSettings, bool]) -> None:
         smtp, has_password = loaded
@@ -155,13 +153,12 @@ class MailSettingsDialog(QDialog):
 
     # -- saving ------------------------------------------------------------------------------------------
     def save(self) -> None:
-        db, actor = self.context.db, self.context.actor
-        if db is None or actor is None or self._busy:
+        if self.context.ops is None or self._busy:
             return
         smtp, password, secrets = self.current_settings(), self.password.text(), self.secrets
 
-        def work() -> str:
-            settings.save_smtp(db, actor, smtp)
+        def save_settings_and_password(ops: Operations) -> str:
+            ops.alerts.save_mail_settings(smtp)
             if password and smtp.username:
                 try:
                     secrets.set(smtp_secret_key(smtp), password)
@@ -171,7 +168,7 @@ class MailSettingsDialog(QDialog):
             return ""
 
         self._set_busy(True)
-        self.tasks.run_in_background(work, self._on_saved, self._on_failed, context=self)
+        self.runner.write(save_settings_and_password, self._on_saved, on_error=self._on_failed)
 
     def _on_saved(self, keyring_problem: str) -> None:
         self._set_busy(False)
@@ -184,7 +181,7 @@ class MailSettingsDialog(QDialog):
 
     # -- test message ------------------------------------------------------------------------------------
     def send_test(self) -> None:
-        if self._busy:
+        if self._busy or self.context.ops is None:
             return
         smtp, typed, secrets = self.current_settings(), self.password.text(), self.secrets
         problems = smtp.problems() + ([] if smtp.recipients else [("mail server", "recipients",
@@ -193,19 +190,13 @@ class MailSettingsDialog(QDialog):
             self._on_failed(ValidationError(problems))
             return
 
-        def work() -> tuple[str, ...]:
+        def send_test_message(ops: Operations) -> tuple[str, ...]:
             password = typed or (secrets.get(smtp_secret_key(smtp)) if smtp.username else None)
-            msg = EmailMessage()
-            msg["Subject"] = "Backoffice: test message"
-            msg["From"] = smtp.sender
-            msg["To"] = ", ".join(smtp.recipients)
-            msg.set_content("This is a test message from Backoffice. Low-stock digests will be sent the same way.\n")
-            alerts.send_message(smtp, password, msg)
-            return smtp.recipients
+            return ops.alerts.send_test_message(smtp, password)
 
         self._set_busy(True)
         self.banner.show_message(self.tr("Sending a test message…"), "info")
-        self.tasks.run_in_background(work, self._on_test_sent, self._on_failed, context=self)
+        self.runner.read(send_test_message, self._on_test_sent, on_error=self._on_failed)
 
     def _on_test_sent(self, recipients: tuple[str, ...]) -> None:
         self._set_busy(False)

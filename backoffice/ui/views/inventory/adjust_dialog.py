@@ -7,6 +7,7 @@ a retry after a lost answer) moves the stock once.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -26,24 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import adjustments, stock_ui_queries, transfers
-from backoffice.services.base import new_operation_id
-from backoffice.services.inventory import PostResult
+from backoffice.operations import Operations
+from backoffice.operations.adjustments import StockPosted
+from backoffice.operations.stock import INTERNAL_KINDS
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import (
-    Column,
-    QuantityDelegate,
-    RecordsModel,
-    error_text,
-    format_qty,
-    plural,
-    setup_table,
-    tr,
-)
-from backoffice.ui.views.inventory.filters import INTERNAL_KINDS
+from backoffice.ui.views.inventory.models import tr
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.records import Column, QuantityDelegate, RecordsModel, setup_table
 from backoffice.ui.widgets.scanner import CodeResolver, ScanField
 
 REASONS = (
@@ -83,14 +77,25 @@ def internal_locations(locations: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [loc for loc in locations if loc["kind"] in INTERNAL_KINDS and loc.get("active", True)]
 
 
+def variant_resolver(context: AppContext, tasks: TaskManager, parent: QWidget) -> CodeResolver:
+    """Looks up what the scanner typed (a barcode or a SKU) through the contract, in scan order."""
+    ops: Operations | None = context.ops
+
+    def find_variant(code: str) -> dict[str, Any] | None:
+        return ops.transfers.find_variant(code) if ops is not None else None
+
+    return CodeResolver(tasks, find_variant, parent)
+
+
 class AdjustStockDialog(QDialog):
-    posted = Signal(object)   # the PostResult
+    posted = Signal(object)   # the StockPosted
 
     def __init__(self, context: AppContext, tasks: TaskManager, locations: list[dict[str, Any]], *,
                  location_id: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
-        self.operation_id = new_operation_id()
+        self.runner = Runner(context, tasks, self)
+        self.operation_id = uuid.uuid4().hex
         self.setWindowTitle(self.tr("Adjust stock"))
         self.setMinimumSize(720, 520)
         self._levels_generation = 0
@@ -110,8 +115,7 @@ class AdjustStockDialog(QDialog):
         self.note.setMaxLength(500)
 
         self.scan = ScanField()
-        db = context.db
-        self.resolver = CodeResolver(tasks, lambda code: transfers.find_variant_by_code(db, code), self)
+        self.resolver = variant_resolver(context, tasks, self)
         self.resolver.resolved.connect(self._on_resolved)
         self.resolver.failed.connect(lambda code, exc: self.banner.show_message(error_text(exc), "error"))
         self.scan.scanned.connect(self.resolver.submit)
@@ -159,7 +163,7 @@ class AdjustStockDialog(QDialog):
         return self.model.rows
 
     def add_variant(self, variant: dict[str, Any], change: int | None = None) -> None:
-        """One more unit (found, or gone for damage and loss) of ``variant`` (a find_variant_by_code
+        """One more unit (found, or gone for damage and loss) of ``variant`` (an ``ops.transfers.find_variant``
         answer), or the given change for a new line."""
         step = -1 if self.reason.currentData() in NEGATIVE_REASONS else 1
         for i, line in enumerate(self.lines):
@@ -215,14 +219,14 @@ class AdjustStockDialog(QDialog):
         self.post_button.setEnabled(bool(changed) and not self._posting)
 
     def _refresh_levels(self) -> None:
-        db, location_id = self.context.db, self.location.currentData()
+        location_id = self.location.currentData()
         vids = [ln.variant_id for ln in self.lines]
-        if db is None or location_id is None or not vids:
+        if location_id is None or not vids:
             return
         self._levels_generation += 1
         gen = self._levels_generation
-        self.tasks.run_in_background(lambda: stock_ui_queries.levels_at(db, location_id, vids),
-                                     partial(self._on_levels, gen), lambda exc: None, context=self)
+        self.runner.read(lambda ops: ops.stock.levels_at(location_id, vids), partial(self._on_levels, gen),
+                         on_error=lambda _exc: None)
 
     def _on_levels(self, gen: int, levels: dict[int, tuple[int, int]]) -> None:
         if gen != self._levels_generation:
@@ -233,17 +237,14 @@ class AdjustStockDialog(QDialog):
 
     # -- posting ----------------------------------------------------------------------------------------
     def post(self) -> None:
-        db, actor = self.context.db, self.context.actor
         changes = {ln.variant_id: ln.change for ln in self.lines if ln.change}
-        if self._posting or db is None or actor is None or not changes:
+        if self._posting or self.context.ops is None or not changes:
             return
         location_id, reason, note = self.location.currentData(), self.reason.currentData(), self.note.text().strip()
         op = self.operation_id
         self._set_posting(True)
-        self.tasks.run_in_background(
-            lambda: adjustments.adjust_stock(db, actor, location_id=location_id, changes=changes, reason=reason,
-                                             note=note, operation_id=op),
-            self._on_posted, self._on_failed, context=self)
+        self.runner.write(lambda ops: ops.adjustments.adjust(location_id, changes, reason=reason, note=note, op_id=op),
+                          self._on_posted, on_error=self._on_failed)
 
     def _set_posting(self, on: bool) -> None:
         self._posting = on
@@ -251,9 +252,8 @@ class AdjustStockDialog(QDialog):
             w.setEnabled(not on)
         self._refresh_summary()
 
-    def _on_posted(self, result: PostResult) -> None:
+    def _on_posted(self, result: StockPosted) -> None:
         self._set_posting(False)
-        self.context.notify_data_changed()
         self.posted.emit(result)
         self.accept()
 

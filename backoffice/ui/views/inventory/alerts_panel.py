@@ -1,10 +1,10 @@
 """The Alerts tab of the Inventory view: open low-stock alerts, "Check now" and "Mail digest now".
 
-Checking compares every level with its threshold (``alerts.evaluate``); the digest mails the alerts not
+Checking compares every level with its threshold (``ops.alerts.check_now``); the digest mails the alerts not
 mailed yet through the store's mail server, with the password from this machine's keyring. With no mail
 server set up, the tab says so and offers the settings instead of failing.
 
-Every number shown is a true count (``alerts.overview``): the list reads at most ``LIST_LIMIT`` rows and then
+Every number shown is a true count (``ops.alerts.overview``): the list reads at most ``LIST_LIMIT`` rows and then
 says "Showing 2,000 of 6,892 open alerts". A store that was never checked shows that state ("Not checked
 yet"), not "no alerts": the thresholds have not been compared with the stock yet.
 """
@@ -26,21 +26,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.db import Database
+from backoffice.operations import Changes, Operations
+from backoffice.operations import alerts as alert_ops
+from backoffice.operations.alerts import AlertOverview, DigestResult, Evaluation, smtp_secret_key
+from backoffice.operations.changes import ALERTS, STOCK, THRESHOLDS
 from backoffice.secrets import SecretStore
-from backoffice.services import alerts, settings
-from backoffice.services.alerts import AlertOverview, DigestResult, Evaluation
-from backoffice.services.base import Actor
-from backoffice.services.settings import smtp_secret_key
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, format_qty, format_when
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import error_text, format_qty, format_when, setup_table
-from backoffice.ui.views.inventory.model import PRODUCT, alerts_model
+from backoffice.ui.views.inventory.models import PRODUCT, alerts_model
 from backoffice.ui.widgets.banner import TRANSIENT_MS, MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
+from backoffice.ui.widgets.records import setup_table
 
-
-LIST_LIMIT = alerts.LIST_LIMIT  # rows read for the list; the counts are never capped
+LIST_LIMIT = alert_ops.LIST_LIMIT  # rows read for the list; the counts are never capped
+SHOWN = (ALERTS, STOCK, THRESHOLDS)
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,9 @@ class DigestOutcome:
     account: str = ""
 
 
-def mail_digest(db: Database, actor: Actor, secrets: SecretStore) -> DigestOutcome:
+def mail_digest(ops: Operations, secrets: SecretStore) -> DigestOutcome:
     """Send the digest with the saved mail settings; run in a worker (it reads the keyring and talks SMTP)."""
-    smtp = settings.get_smtp(db)
+    smtp = ops.alerts.mail_settings()
     if not smtp.configured:
         return DigestOutcome("no_server")
     password = None
@@ -60,7 +61,7 @@ def mail_digest(db: Database, actor: Actor, secrets: SecretStore) -> DigestOutco
         password = secrets.get(smtp_secret_key(smtp))
         if password is None:
             return DigestOutcome("no_password", account=f"{smtp.username}@{smtp.host}")
-    return DigestOutcome("sent", alerts.send_digest(db, actor, smtp, password))
+    return DigestOutcome("sent", ops.alerts.send_digest(password))
 
 
 class AlertsPanel(QWidget):
@@ -72,7 +73,7 @@ class AlertsPanel(QWidget):
         super().__init__(parent)
         self.context, self.tasks = context, tasks
         self.secrets = secrets or SecretStore()
-        self._inflight = 0
+        self.runner = Runner(context, tasks, self)
         self._generation = 0
         self._stale = True
         self.overview: AlertOverview | None = None
@@ -122,7 +123,9 @@ class AlertsPanel(QWidget):
         layout.addWidget(self.stack, 1)
         context.data_changed.connect(self._on_data_changed)
 
-    def _on_data_changed(self) -> None:
+    def _on_data_changed(self, changes: Changes) -> None:
+        if not changes.concerns(*SHOWN):
+            return
         self._stale = True
         if self.isVisible():
             self.load()
@@ -133,18 +136,18 @@ class AlertsPanel(QWidget):
             self.load()
 
     def is_loading(self) -> bool:
-        return self._inflight > 0
+        return self.runner.busy
 
     def load(self) -> None:
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             return
         self._stale = False
         self._generation += 1
-        gen = self._generation
+        gen, limit = self._generation, LIST_LIMIT
         if self.overview is None:
             self.summary.setText(self.tr("Loading…"))
-        self._start(lambda: alerts.overview(db, limit=LIST_LIMIT), lambda found: self._on_overview(gen, found))
+        self.runner.read(lambda ops: ops.alerts.overview(limit=limit), lambda found: self._on_overview(gen, found),
+                         on_error=self._show_error)
 
     def _on_overview(self, gen: int, found: AlertOverview) -> None:
         if gen != self._generation:
@@ -186,30 +189,31 @@ class AlertsPanel(QWidget):
         return " · ".join((shown, unsent, checked))
 
     def check_now(self) -> None:
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             return
         self._buttons(False)
-        self._start(lambda: alerts.evaluate(db), self._on_evaluated, enable_after=True)
+        self.runner.write(lambda ops: ops.alerts.check_now(), self._on_evaluated, on_error=self._on_action_failed)
 
     def _on_evaluated(self, ev: Evaluation) -> None:
+        self._buttons(True)
         text = self.tr("Checked: {opened} new alerts, {closed} closed, {open} open.").format(
             opened=format_qty(ev.opened), closed=format_qty(ev.closed), open=format_qty(ev.open_now))
         if ev.opened:
             self.banner.show_message(text, "warning")  # new low stock: stays until read
         else:
             self.banner.show_message(text, "success", TRANSIENT_MS)
-        self.context.notify_data_changed()  # alerts were written: badges and this list refresh
+        # the write's changes (alerts) reach every view next: the badge and this list refresh
 
     def mail_digest_now(self) -> None:
-        db, actor, secrets = self.context.db, self.context.actor, self.secrets
-        if db is None or actor is None:
+        secrets = self.secrets
+        if self.context.ops is None:
             return
         self._buttons(False)
         self.setup_notice.hide()
-        self._start(lambda: mail_digest(db, actor, secrets), self._on_mailed, enable_after=True)
+        self.runner.write(lambda ops: mail_digest(ops, secrets), self._on_mailed, on_error=self._on_action_failed)
 
     def _on_mailed(self, outcome: DigestOutcome) -> None:
+        self._buttons(True)
         if outcome.status == "no_server":
             self.banner.hide()
             self.setup_notice.show()
@@ -232,26 +236,15 @@ class AlertsPanel(QWidget):
                 text += " " + self.tr("The mail lists the newest {listed} and states the full count.").format(
                     listed=format_qty(result.listed))
             self.banner.show_message(text, "success", TRANSIENT_MS)
-            self.context.notify_data_changed()
 
     def _buttons(self, on: bool) -> None:
         self.check_button.setEnabled(on)
         self.empty.action.setEnabled(on)
         self.mail_button.setEnabled(on)
 
-    def _start(self, task, on_done, *, enable_after: bool = False) -> None:  # type: ignore[no-untyped-def]
-        self._inflight += 1
+    def _on_action_failed(self, exc: BaseException) -> None:
+        self._buttons(True)
+        self._show_error(exc)
 
-        def done(value) -> None:  # type: ignore[no-untyped-def]
-            self._inflight -= 1
-            if enable_after:
-                self._buttons(True)
-            on_done(value)
-
-        def failed(exc: BaseException) -> None:
-            self._inflight -= 1
-            if enable_after:
-                self._buttons(True)
-            self.banner.show_message(error_text(exc), "error")
-
-        self.tasks.run_in_background(task, done, failed, context=self)
+    def _show_error(self, exc: BaseException) -> None:
+        self.banner.show_message(error_text(exc), "error")

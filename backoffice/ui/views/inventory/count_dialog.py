@@ -4,10 +4,15 @@ differences against the books, post them as one adjustment or cancel the count.
 Each scan adds one to the item's counted quantity. Writes to the count go to the database one at a time,
 in order, and scans that arrive while one is under way are sent together, so a fast scanner is never
 refused and never counted twice. Posting uses one operation id per dialog: a second click posts nothing.
+
+The steps of the count (start, resume, post, cancel) run through one runner whose busy state locks the
+dialog; the counted quantities through another, so scanning goes on while they are written.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -26,24 +31,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import adjustments, stock_ui_queries, transfers
-from backoffice.services.adjustments import CountInfo, CountLineInfo
-from backoffice.services.base import new_operation_id
-from backoffice.services.stock_ui_queries import OpenCount
+from backoffice.operations import Operations
+from backoffice.operations.adjustments import CountInfo, CountLineInfo, OpenCount
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, format_qty, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.adjust_dialog import internal_locations
-from backoffice.ui.views.inventory.common import (
-    Column,
-    QuantityDelegate,
-    RecordsModel,
-    error_text,
-    format_qty,
-    plural,
-    setup_table,
-)
+from backoffice.ui.views.inventory.adjust_dialog import internal_locations, variant_resolver
 from backoffice.ui.widgets.banner import MessageBanner
-from backoffice.ui.widgets.scanner import CodeResolver, ScanField
+from backoffice.ui.widgets.records import Column, QuantityDelegate, RecordsModel, setup_table
+from backoffice.ui.widgets.scanner import ScanField
 
 LINE_COLUMNS = (
     Column(QT_TRANSLATE_NOOP("Stock", "SKU"), lambda r: r.sku, "sku", 120),
@@ -64,11 +61,14 @@ OPEN_COLUMNS = (
 
 class StockCountDialog(QDialog):
     posted = Signal(object)   # the CountInfo, posted
+
     def __init__(self, context: AppContext, tasks: TaskManager, locations: list[dict[str, Any]], *,
                  location_id: int | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
-        self.operation_id = new_operation_id()
+        self.steps = Runner(context, tasks, self)      # start, resume, post, cancel: the dialog waits
+        self.counting = Runner(context, tasks, self)   # the counted quantities, while scanning goes on
+        self.operation_id = uuid.uuid4().hex
         self.count: CountInfo | None = None
         self._pending: list[tuple[dict[int, int], bool]] = []   # writes not sent yet, in order
         self._writing = False
@@ -84,6 +84,7 @@ class StockCountDialog(QDialog):
         layout.setSpacing(10)
         layout.addWidget(self.pages, 1)
         layout.addWidget(self.banner)
+        self.steps.busy_changed.connect(self._set_busy)
         self._load_open_counts()
 
     # -- page 1: start or resume --------------------------------------------------------------------------
@@ -134,27 +135,25 @@ class StockCountDialog(QDialog):
         return page
 
     def _load_open_counts(self) -> None:
-        db = self.context.db
-        if db is not None:
-            self.tasks.run_in_background(lambda: stock_ui_queries.open_counts(db), self._on_open_counts,
-                                         self._show_error, context=self)
+        self.counting.read(lambda ops: ops.adjustments.open_counts(), self._on_open_counts, on_error=self._show_error)
 
     def _on_open_counts(self, counts: list[OpenCount]) -> None:
         self.open_model.set_rows(counts)
         self.resume_button.setEnabled(bool(counts))
 
     def start(self) -> None:
-        db, actor, location_id = self.context.db, self.context.actor, self.location.currentData()
-        if db is None or actor is None or location_id is None or self._busy:
+        location_id = self.location.currentData()
+        if location_id is None or self._busy:
             return
         note = self.note.text().strip()
-        self._run(lambda: adjustments.start_count(db, actor, location_id=location_id, note=note), self._show_count)
+        self.steps.write(lambda ops: ops.adjustments.start_count(location_id, note=note),
+                         self._step_done(self._show_count), on_error=self._show_error)
 
     def resume_selected(self) -> None:
         row = self.open_model.row_at(self.open_table.currentIndex().row())
-        db = self.context.db
-        if row is not None and db is not None and not self._busy:
-            self._run(lambda: adjustments.get_count(db, row.id), self._show_count)
+        if row is not None and not self._busy:
+            self.steps.read(lambda ops: ops.adjustments.get_count(row.id), self._step_done(self._show_count),
+                            on_error=self._show_error)
 
     # -- page 2: counting ------------------------------------------------------------------------------
     def _count_page(self) -> QWidget:
@@ -162,8 +161,7 @@ class StockCountDialog(QDialog):
         self.heading = QLabel()
         self.heading.setObjectName("DetailsTitle")
         self.scan = ScanField()
-        db = self.context.db
-        self.resolver = CodeResolver(self.tasks, lambda code: transfers.find_variant_by_code(db, code), self)
+        self.resolver = variant_resolver(self.context, self.tasks, self)
         self.resolver.resolved.connect(self._on_resolved)
         self.resolver.failed.connect(lambda _code, exc: self._show_error(exc))
         self.scan.scanned.connect(self.resolver.submit)
@@ -245,15 +243,18 @@ class StockCountDialog(QDialog):
         self._send_next()
 
     def _send_next(self) -> None:
-        db, actor, count = self.context.db, self.context.actor, self.count
-        if self._writing or not self._pending or db is None or actor is None or count is None:
+        count = self.count
+        if self._writing or not self._pending or self.context.ops is None or count is None:
             self._refresh()
             return
         counted, add = self._pending.pop(0)
         self._writing = True
         self._refresh()
-        self.tasks.run_in_background(lambda: adjustments.record_counts(db, actor, count.id, counted, add=add),
-                                     self._on_written, self._on_write_failed, context=self)
+
+        def record(ops: Operations) -> CountInfo:
+            return ops.adjustments.record_counts(count.id, counted, add=add)
+
+        self.counting.write(record, self._on_written, on_error=self._on_write_failed)
 
     def _on_written(self, info: CountInfo) -> None:
         self._writing = False
@@ -269,10 +270,10 @@ class StockCountDialog(QDialog):
         self._writing = False
         self._pending.clear()
         self._show_error(exc)
-        db, count = self.context.db, self.count
-        if db is not None and count is not None:  # show what the count really holds
-            self.tasks.run_in_background(lambda: adjustments.get_count(db, count.id), self._show_count,
-                                         self._show_error, context=self)
+        count = self.count
+        if count is not None:  # show what the count really holds
+            self.counting.read(lambda ops: ops.adjustments.get_count(count.id), self._show_count,
+                               on_error=self._show_error)
 
     def _refresh(self) -> None:
         lines = self.lines
@@ -290,47 +291,41 @@ class StockCountDialog(QDialog):
 
     # -- post, cancel ----------------------------------------------------------------------------------
     def post(self) -> None:
-        db, actor, count = self.context.db, self.context.actor, self.count
-        if db is None or actor is None or count is None or self._busy or self._writing or self._pending:
+        count = self.count
+        if count is None or self._busy or self._writing or self._pending:
             return
         op = self.operation_id
-        self._run(lambda: adjustments.post_count(db, actor, count.id, operation_id=op), self._on_posted)
+        self.steps.write(lambda ops: ops.adjustments.post_count(count.id, op_id=op), self._step_done(self._on_posted),
+                         on_error=self._show_error)
 
     def _on_posted(self, info: CountInfo) -> None:
         self.count = info
-        self.context.notify_data_changed()
         self.posted.emit(info)
         self.accept()
 
     def cancel_count(self) -> None:
-        db, actor, count = self.context.db, self.context.actor, self.count
-        if db is None or actor is None or count is None or self._busy:
+        count = self.count
+        if count is None or self._busy:
             return
-        self._run(lambda: adjustments.cancel_count(db, actor, count.id), self._on_cancelled)
+        self.steps.write(lambda ops: ops.adjustments.cancel_count(count.id), self._step_done(self._on_cancelled),
+                         on_error=self._show_error)
 
     def _on_cancelled(self, info: CountInfo) -> None:
         self.count = info
         self.reject()
 
-    def _run(self, task, on_done) -> None:  # type: ignore[no-untyped-def]
-        self._busy = True
-        self.start_button.setEnabled(False)
-        self._refresh()
-
-        def done(value: Any) -> None:
-            self._busy = False
-            self.start_button.setEnabled(True)
+    def _step_done(self, then: Callable[[CountInfo], None]) -> Callable[[CountInfo], None]:
+        """A step's answer: the last error goes, then ``then(info)``."""
+        def show_step(info: CountInfo) -> None:
             self.banner.hide()
-            on_done(value)
-            self._refresh()
+            then(info)
 
-        def failed(exc: BaseException) -> None:
-            self._busy = False
-            self.start_button.setEnabled(True)
-            self._refresh()
-            self._show_error(exc)
+        return show_step
 
-        self.tasks.run_in_background(task, done, failed, context=self)
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.start_button.setEnabled(not busy)
+        self._refresh()
 
     def _show_error(self, exc: BaseException) -> None:
         self.banner.show_message(error_text(exc), "error")

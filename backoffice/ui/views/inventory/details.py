@@ -20,42 +20,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.db import Database
-from backoffice.services import stock_query
-from backoffice.services.stock_query import LedgerRow, StockRow
+from backoffice.operations import Operations
+from backoffice.operations.stock import LedgerRow, StockRow
+from backoffice.reports.exporters import write_table
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, format_qty, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import (
-    error_text,
-    format_qty,
-    plural,
-    setup_table,
-    tr,
-    write_table,
-)
-from backoffice.ui.views.inventory.model import (
+from backoffice.ui.views.inventory.models import (
     HISTORY_HEADERS,
     PRODUCT,
     availability_model,
     history_model,
     history_values,
+    tr,
 )
+from backoffice.ui.widgets.records import setup_table
 
 HISTORY_LIMIT = 200           # rows shown in the panel; an export writes the whole history
-EXPORT_PAGE = 5_000
-
-
-def full_history(db: Database, variant_id: int, location_id: int | None) -> list[LedgerRow]:
-    """Every ledger row of the variant (at the location), newest first, read in keyset pages."""
-    out: list[LedgerRow] = []
-    before: int | None = None
-    while True:
-        page = stock_query.stock_history(db, variant_id=variant_id, location_id=location_id, before_id=before,
-                                         limit=EXPORT_PAGE)
-        out.extend(page)
-        if len(page) < EXPORT_PAGE:
-            return out
-        before = page[-1].move_id
 
 
 class VariantPanel(QFrame):
@@ -69,7 +51,7 @@ class VariantPanel(QFrame):
         self.context, self.tasks = context, tasks
         self.row: StockRow | None = None
         self._generation = 0
-        self._inflight = 0
+        self.runner = Runner(context, tasks, self)
 
         self.heading = QLabel(self.tr("No item selected"))
         self.heading.setObjectName("DetailsTitle")
@@ -118,7 +100,7 @@ class VariantPanel(QFrame):
         self._enable(False)
 
     def is_loading(self) -> bool:
-        return self._inflight > 0
+        return self.runner.busy
 
     def _enable(self, on: bool) -> None:
         for w in (self.all_locations, self.export_button, self.availability_table, self.history_table):
@@ -137,38 +119,27 @@ class VariantPanel(QFrame):
         self.heading.setText(f"{row.sku} · {row.title}")
         self.subheading.setText(self.tr("Selected at {location}: {on_hand} on hand, {available} available").format(
             location=row.location, on_hand=format_qty(row.on_hand), available=format_qty(row.available)))
-        db, gen, vid = self.context.db, self._generation, row.variant_id
-        if db is None:
-            return
-        self._start(lambda: stock_query.availability(db, vid), partial(self._on_availability, gen))
-        self._load_history()
+        gen, vid = self._generation, row.variant_id
+        if self.runner.read(lambda ops: ops.stock.availability(vid), partial(self._on_availability, gen),
+                            on_error=partial(self._on_load_failed, gen)):
+            self._load_history()
 
     def _load_history(self) -> None:
-        row, db = self.row, self.context.db
-        if row is None or db is None:
+        row = self.row
+        if row is None or self.context.ops is None:
             return
         gen = self._generation
         location = None if self.all_locations.isChecked() else row.location_id
         self.history_label.setText(self.tr("History at {location}").format(location=row.location) if location
                                    else self.tr("History at every location"))
-        self._start(lambda: stock_query.stock_history(db, variant_id=row.variant_id, location_id=location,
-                                                      limit=HISTORY_LIMIT), partial(self._on_history, gen))
+        self.runner.read(lambda ops: ops.stock.history(variant_id=row.variant_id, location_id=location,
+                                                       limit=HISTORY_LIMIT),
+                         partial(self._on_history, gen), on_error=partial(self._on_load_failed, gen))
 
-    def _start(self, task, on_done) -> None:  # type: ignore[no-untyped-def]
-        self._inflight += 1
-        gen = self._generation
-
-        def done(value) -> None:  # type: ignore[no-untyped-def]
-            self._inflight -= 1
-            on_done(value)
-
-        def failed(exc: BaseException) -> None:
-            self._inflight -= 1
-            if gen == self._generation:
-                self.message.emit(tr("The item's stock could not be loaded: {error}").format(error=error_text(exc)),
-                                  "error")
-
-        self.tasks.run_in_background(task, done, failed, context=self)
+    def _on_load_failed(self, gen: int, exc: BaseException) -> None:
+        if gen == self._generation:
+            self.message.emit(tr("The item's stock could not be loaded: {error}").format(error=error_text(exc)),
+                              "error")
 
     def _on_availability(self, gen: int, rows: list[StockRow]) -> None:
         if gen == self._generation:
@@ -192,32 +163,26 @@ class VariantPanel(QFrame):
 
     def export_history(self, path: str | Path) -> None:
         """Write the whole history of the selected item (at its location, or everywhere) in a worker."""
-        row, db = self.row, self.context.db
-        if row is None or db is None:
+        row = self.row
+        if row is None or self.context.ops is None:
             return
         location = None if self.all_locations.isChecked() else row.location_id
         headers = [tr(h) for h in HISTORY_HEADERS[:1]] + [tr("SKU"), tr(PRODUCT)] + [tr(h) for h in HISTORY_HEADERS[1:]]
 
-        def work() -> int:
-            rows = full_history(db, row.variant_id, location)
+        def write_history(ops: Operations) -> int:
+            rows = ops.stock.all_history(row.variant_id, location)
             values = [(v[0], r.sku, row.title, *v[1:]) for r in rows for v in [history_values(r)]]
             return write_table(path, headers, values, title=row.sku)
 
-        self.export_button.setEnabled(False)
-
-        def done(n: int) -> None:
+        def show_exported(n: int) -> None:
             self.export_button.setEnabled(True)
             self.message.emit(plural(n, tr("Exported {n} history row to {path}"),
                                      tr("Exported {n} history rows to {path}"), path=path), "success")
 
-        def failed(exc: BaseException) -> None:
+        def show_export_failed(exc: BaseException) -> None:
             self.export_button.setEnabled(True)
             self.message.emit(tr("The history could not be exported: {error}").format(error=error_text(exc)), "error")
 
-        self._inflight += 1
-        self.tasks.run_in_background(work, lambda n: (self._dec(), done(n)), lambda e: (self._dec(), failed(e)),
-                                     context=self)
-
-    def _dec(self) -> None:
-        self._inflight -= 1
+        self.export_button.setEnabled(False)
+        self.runner.read(write_history, show_exported, on_error=show_export_failed)
 

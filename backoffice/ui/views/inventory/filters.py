@@ -17,12 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services.stock_query import StockFilter
-from backoffice.services.stock_ui_queries import CategoryChoice
+from backoffice.operations.stock import INTERNAL_KINDS, CategoryChoice, StockFilter
 from backoffice.ui import resources, theme
 
 SEARCH_DEBOUNCE_MS = 300
-INTERNAL_KINDS = ("warehouse", "store")
 
 
 class StockFilterBar(QWidget):
@@ -86,7 +84,7 @@ class StockFilterBar(QWidget):
         return self.current_filter() != StockFilter()
 
     def set_locations(self, locations: Sequence[dict[str, Any]]) -> None:
-        """Warehouses and stores from ``inventory.list_locations``, keeping the current choice."""
+        """Warehouses and stores from ``ops.stock.locations()``, keeping the current choice."""
         current = self.location.currentData()
         self.location.blockSignals(True)
         while self.location.count() > 1:

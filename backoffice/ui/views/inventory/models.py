@@ -12,11 +12,13 @@ from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QModelIndex, Signal
 
-from backoffice.services.alerts import AlertRow
-from backoffice.services.stock_query import LedgerRow, StockRow
+from backoffice.operations.alerts import AlertRow
+from backoffice.operations.stock import LedgerRow, StockRow
 from backoffice.ui import theme
-from backoffice.ui.views.inventory.common import tr
+from backoffice.ui.format import translator
 from backoffice.ui.widgets.records import ROOT, Column, Index, RecordsModel
+
+tr = translator("Stock")
 
 LOW_BG = "#fff4e0"
 

@@ -13,12 +13,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import alerts
-from backoffice.services.stock_query import StockRow
+from backoffice.operations.stock import StockRow
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, format_qty
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import MAX_QTY, error_text, format_qty
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.records import MAX_QTY
 
 
 def _spin(value: int) -> QSpinBox:
@@ -33,6 +34,7 @@ class ThresholdDialog(QDialog):
     def __init__(self, context: AppContext, tasks: TaskManager, row: StockRow, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks, self.row = context, tasks, row
+        self.runner = Runner(context, tasks, self)
         self.setWindowTitle(self.tr("Low-stock threshold"))
         self.setMinimumWidth(440)
         heading = QLabel(f"{row.sku} · {row.title}")
@@ -66,19 +68,15 @@ class ThresholdDialog(QDialog):
         layout.addWidget(self.buttons)
 
     def save(self) -> None:
-        db, actor, row = self.context.db, self.context.actor, self.row
-        if db is None or actor is None:
-            return
+        row = self.row
         threshold = None if self.use_defaults.isChecked() else self.threshold.value()
         reorder = self.reorder_point.value()
-        self.save_button.setEnabled(False)
-        self.tasks.run_in_background(
-            lambda: alerts.set_threshold(db, actor, variant_id=row.variant_id, location_id=row.location_id,
-                                         threshold=threshold, reorder_point=reorder),
-            self._on_saved, self._on_failed, context=self)
+        if self.runner.write(lambda ops: ops.alerts.set_threshold(row.variant_id, row.location_id, threshold=threshold,
+                                                                  reorder_point=reorder),
+                             self._on_saved, on_error=self._on_failed):
+            self.save_button.setEnabled(False)
 
     def _on_saved(self, _result: object) -> None:
-        self.context.notify_data_changed()
         self.accept()
 
     def _on_failed(self, exc: BaseException) -> None:

@@ -1,9 +1,10 @@
 """Inventory: stock per variant and location, the selected item everywhere with its history, low-stock
 alerts, and the warehouse's actions (adjust, count, thresholds).
 
-Every query runs in the background executor. The grid is read in keyset pages (``stock_page`` after
-the last row's (variant, location) key) as the table scrolls. Each (re)load gets a generation number
-and answers to an older one are dropped, so a slow early query never overwrites a newer filter's rows.
+Every query runs in the background executor through the operations contract. The grid is read in keyset
+pages (``ops.stock.levels`` after the last row's (variant, location) key) as the table scrolls. Each
+(re)load gets a generation number and answers to an older one are dropped, so a slow early query never
+overwrites a newer filter's rows. The view reloads only for writes that change what it shows.
 """
 
 from __future__ import annotations
@@ -23,24 +24,41 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import alerts, inventory, stock_query, stock_ui_queries
-from backoffice.services.stock_query import StockFilter, StockRow
+from backoffice.operations import Changes, Operations
+from backoffice.operations.changes import (
+    ALERTS,
+    CATEGORIES,
+    LOCATIONS,
+    PRODUCTS,
+    PURCHASE_ORDERS,
+    STOCK,
+    THRESHOLDS,
+    VARIANTS,
+)
+from backoffice.operations.stock import CategoryChoice, StockFilter, StockRow
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, format_qty, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.base import ViewPage, page_header
 from backoffice.ui.views.inventory.adjust_dialog import AdjustStockDialog
 from backoffice.ui.views.inventory.alerts_panel import AlertsPanel
-from backoffice.ui.views.inventory.common import error_text, format_qty, plural, setup_table
 from backoffice.ui.views.inventory.count_dialog import StockCountDialog
 from backoffice.ui.views.inventory.details import VariantPanel
 from backoffice.ui.views.inventory.filters import StockFilterBar
-from backoffice.ui.views.inventory.model import PRODUCT, StockTableModel
+from backoffice.ui.views.inventory.models import PRODUCT, StockTableModel
 from backoffice.ui.views.inventory.threshold_dialog import ThresholdDialog
+from backoffice.ui.widgets.records import setup_table
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
 
 PAGE_SIZE = 200
+# What the grid shows: levels (stock, thresholds, incoming on sent purchase orders) of products' variants
+# at locations. A write of any other kind leaves it as it is.
+SHOWN = (STOCK, THRESHOLDS, LOCATIONS, PRODUCTS, VARIANTS, PURCHASE_ORDERS)
+PICKERS = (LOCATIONS, CATEGORIES)     # the filter bar's choices
+BADGE = (ALERTS, VARIANTS)            # the open-alert count of the sidebar badge
 
 
 class InventoryView(ViewPage):
@@ -54,7 +72,9 @@ class InventoryView(ViewPage):
         super().__init__(context, tasks, parent)
         self.page_size = page_size
         self._generation = 0
-        self._inflight = 0
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self.loading_changed)
+        self.badge_runner = Runner(context, tasks, self)   # the badge loads without the view's busy state
         self._filter = StockFilter()
         self._needs_reload = True
         self._needs_pickers = True
@@ -128,7 +148,7 @@ class InventoryView(ViewPage):
         context.data_changed.connect(self._on_data_changed)
         self._update_actions()
         self._show_count()
-        if context.db is not None:
+        if context.ops is not None:
             self._refresh_badge()
 
     @staticmethod
@@ -142,9 +162,11 @@ class InventoryView(ViewPage):
     def activate(self) -> None:
         if self._needs_reload:
             self.reload()
+        elif self._needs_pickers and self.context.ops is not None:
+            self._load_pickers()
 
     def is_loading(self) -> bool:
-        return self._inflight > 0 or self.details.is_loading() or self.alerts.is_loading()
+        return self.runner.busy or self.details.is_loading() or self.alerts.is_loading()
 
     def refresh(self) -> None:
         self._needs_pickers = True
@@ -155,8 +177,7 @@ class InventoryView(ViewPage):
     def reload(self) -> None:
         """Start over from the first page with the current filter; earlier answers become stale."""
         self._generation += 1
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             self._needs_reload = True
             self.model.set_page([], has_more=False)
             self.total = None
@@ -168,36 +189,25 @@ class InventoryView(ViewPage):
         self.model.set_fetching(True)
         self.total = None
         self._show_count()
-        self._start(lambda: stock_query.stock_page(db, f, limit=limit), partial(self._on_first_page, gen))
-        self._start(lambda: stock_query.stock_count(db, f), partial(self._on_count, gen))
+        on_error = partial(self._on_error, gen)
+        self.runner.read(lambda ops: ops.stock.levels(f, limit=limit), partial(self._on_first_page, gen),
+                         on_error=on_error)
+        self.runner.read(lambda ops: ops.stock.count_levels(f), partial(self._on_count, gen), on_error=on_error)
         if self._needs_pickers:
-            self._needs_pickers = False
-            self._start(lambda: (inventory.list_locations(db), stock_ui_queries.category_choices(db)),
-                        self._on_pickers)
+            self._load_pickers()
 
-    def _start(self, task, on_done) -> None:  # type: ignore[no-untyped-def]
-        self._inflight += 1
-        if self._inflight == 1:
-            self.loading_changed.emit(True)
-        gen = self._generation
-        self.tasks.run_in_background(task, partial(self._finished, on_done),
-                                     partial(self._finished, partial(self._on_error, gen)), context=self)
+    def _load_pickers(self) -> None:
+        def locations_and_categories(ops: Operations) -> tuple[list[dict[str, Any]], list[CategoryChoice]]:
+            return ops.stock.locations(), ops.stock.category_choices()
 
-    def _finished(self, callback, value) -> None:  # type: ignore[no-untyped-def]
-        self._inflight -= 1
-        try:
-            callback(value)
-        finally:
-            if self._inflight == 0:
-                self.loading_changed.emit(False)
+        self._needs_pickers = False
+        self.runner.read(locations_and_categories, self._on_pickers, on_error=partial(self._on_error, self._generation))
 
     def _fetch_more(self, after: tuple[int, int]) -> None:
-        db = self.context.db
-        if db is None:
-            self.model.stop_fetching()
-            return
         gen, f, limit = self._generation, self._filter, self.page_size
-        self._start(lambda: stock_query.stock_page(db, f, after=after, limit=limit), partial(self._on_more, gen))
+        if not self.runner.read(lambda ops: ops.stock.levels(f, after=after, limit=limit), partial(self._on_more, gen),
+                                on_error=partial(self._on_error, gen)):
+            self.model.stop_fetching()
 
     def _on_first_page(self, gen: int, rows: list[StockRow]) -> None:
         if gen != self._generation:
@@ -250,17 +260,14 @@ class InventoryView(ViewPage):
 
     # -- reacting --------------------------------------------------------------------------------------
     def _on_filter_changed(self) -> None:
-        if self.context.db is not None:
+        if self.context.ops is not None:
             self.reload()
 
     def _refresh_badge(self) -> None:
         """The open-alert count for the sidebar badge, also while another view is showing."""
-        db = self.context.db
-        if db is None:
+        if not self.badge_runner.read(lambda ops: ops.alerts.open_count(), self._on_badge_count,
+                                      on_error=lambda _exc: None):
             self.badge_changed.emit(0)
-            return
-        self.tasks.run_in_background(lambda: alerts.open_alert_count(db), self._on_badge_count,
-                                     lambda _exc: None, context=self)
 
     def _on_badge_count(self, n: int) -> None:
         self._on_alert_count(n)
@@ -269,20 +276,26 @@ class InventoryView(ViewPage):
     def _on_context_changed(self) -> None:
         self._needs_reload = self._needs_pickers = True
         self._refresh_badge()
-        if self.context.db is None:
+        if self.context.ops is None:
             self._generation += 1
             self.model.set_page([], has_more=False)
             self.details.show_row(None)
             self.total = None
             self._show_count()
 
-    def _on_data_changed(self) -> None:
-        self._needs_reload = True
-        self._refresh_badge()
-        if self.isVisible():
+    def _on_data_changed(self, changes: Changes) -> None:
+        if changes.concerns(*BADGE):
+            self._refresh_badge()
+        if changes.concerns(*PICKERS):
+            self._needs_pickers = True
+        if changes.concerns(*SHOWN):
+            self._needs_reload = True
+        if not self.isVisible():
+            return
+        if self._needs_reload:
             current = self.current_row()
             self._keep_key = current.key if current else None
-            self.reload()
+        self.activate()
 
     def _on_current_row(self, current: QModelIndex, _previous: QModelIndex) -> None:
         self.details.show_row(self.model.row_at(current.row()) if current.isValid() else None)
@@ -296,14 +309,14 @@ class InventoryView(ViewPage):
         return self.model.row_at(index.row()) if index.isValid() else None
 
     def _update_actions(self) -> None:
-        connected = self.context.db is not None
+        connected = self.context.ops is not None
         for button in (self.adjust_button, self.count_button):
             button.setEnabled(connected and bool(self.locations))
         self.threshold_button.setEnabled(connected and self.current_row() is not None)
 
     def _show_count(self) -> None:
         if self.total is None:
-            self.count_label.setText(self.tr("Loading…") if self.context.db is not None else "")
+            self.count_label.setText(self.tr("Loading…") if self.context.ops is not None else "")
         elif self.total == 1:
             self.count_label.setText(self.tr("1 stock line"))
         else:
@@ -341,7 +354,7 @@ class InventoryView(ViewPage):
         return row.location_id if row else self.filters.current_filter().location_id
 
     def open_adjust(self) -> AdjustStockDialog | None:
-        if self.context.db is None or not self.locations:
+        if self.context.ops is None or not self.locations:
             return None
         dialog = AdjustStockDialog(self.context, self.tasks, self.locations, location_id=self._location_hint(),
                                    parent=self)
@@ -353,7 +366,7 @@ class InventoryView(ViewPage):
         return self._open(dialog)
 
     def open_count(self) -> StockCountDialog | None:
-        if self.context.db is None or not self.locations:
+        if self.context.ops is None or not self.locations:
             return None
         dialog = StockCountDialog(self.context, self.tasks, self.locations, location_id=self._location_hint(),
                                   parent=self)
@@ -364,13 +377,13 @@ class InventoryView(ViewPage):
 
     def open_threshold(self) -> ThresholdDialog | None:
         row = self.current_row()
-        if self.context.db is None or row is None:
+        if self.context.ops is None or row is None:
             return None
         return self._open(ThresholdDialog(self.context, self.tasks, row, parent=self))
 
     def open_mail_settings(self) -> Any:
         from backoffice.ui.dialogs.mail_settings import MailSettingsDialog
 
-        if self.context.db is None:
+        if self.context.ops is None:
             return None
         return self._open(MailSettingsDialog(self.context, self.tasks, self, secrets=self.alerts.secrets))
