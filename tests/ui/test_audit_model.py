@@ -15,7 +15,7 @@ from backoffice.ui.views.audit.details import (
     AuditDiffModel,
     diff_lines,
 )
-from backoffice.ui.views.audit.model import (
+from backoffice.ui.views.audit.models import (
     COL_ACTION,
     COL_ENTITY,
     COL_ID,
@@ -26,7 +26,7 @@ from backoffice.ui.views.audit.model import (
     OBJECT_ROLE,
     SORT_ROLE,
     AuditTableModel,
-    format_when,
+    format_timestamp,
 )
 
 AT = dt.datetime(2025, 3, 14, 9, 26, 53, tzinfo=dt.UTC)
@@ -50,7 +50,7 @@ def test_columns_and_display(qapp) -> None:
     def cell(col: int, role: int = Qt.ItemDataRole.DisplayRole):  # type: ignore[no-untyped-def]
         return model.data(model.index(0, col), role)
 
-    assert cell(COL_WHEN) == format_when(entry.at)
+    assert cell(COL_WHEN) == format_timestamp(entry.at)
     assert cell(COL_WHEN) == entry.at.astimezone().strftime("%Y-%m-%d %H:%M:%S")  # local time
     assert cell(COL_USER) == "alice"
     assert cell(COL_ENTITY) == "Stock operation"

@@ -256,7 +256,7 @@ def test_entries_read_with_names_and_a_bulk_edit_opens_its_rows(qtbot, monkeypat
     from backoffice.ui.views.audit.changeset_dialog import COL_AFTER as ROW_AFTER
     from backoffice.ui.views.audit.changeset_dialog import COL_BEFORE as ROW_BEFORE
     from backoffice.ui.views.audit.changeset_dialog import COL_ITEM as ROW_ITEM
-    from backoffice.ui.views.audit.model import COL_ID, COL_SUMMARY
+    from backoffice.ui.views.audit.models import COL_ID, COL_SUMMARY
 
     s, m, _ = store.variant_ids
     wh, shop = store.locations["WH1"], store.locations["SHOP"]

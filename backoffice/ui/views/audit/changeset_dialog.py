@@ -9,13 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QCoreApplication,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-)
+from PySide6.QtCore import QAbstractTableModel, QCoreApplication, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -28,20 +22,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import audit as audit_service
-from backoffice.services.audit import ChangesetRow, ChangesetRows
+from backoffice.operations.audit import ChangesetRow, ChangesetRows
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.audit.model import format_when
+from backoffice.ui.views.audit.models import format_timestamp
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.records import ROOT, Index
 
 ROW_LIMIT = 1000
 COL_ITEM, COL_NAME, COL_FIELD, COL_BEFORE, COL_AFTER = range(5)
 _HEADERS = ("SKU / handle", "Product", "Field", "Before", "After")
-
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
 
 
 class ChangesetRowsModel(QAbstractTableModel):
@@ -58,10 +51,10 @@ class ChangesetRowsModel(QAbstractTableModel):
     def rows(self) -> list[ChangesetRow]:
         return list(self._rows)
 
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(_HEADERS)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -87,7 +80,7 @@ class ChangesetRowsDialog(QDialog):
         super().__init__(parent)
         self.context, self.tasks, self.changeset_id = context, tasks, changeset_id
         self.result_rows: ChangesetRows | None = None
-        self._loading = False
+        self.runner = Runner(context, tasks, self)
         self.setWindowTitle(self.tr("Changeset #{id}").format(id=changeset_id))
         self.resize(900, 560)
         self.heading = QLabel(self.tr("Changeset #{id}").format(id=changeset_id))
@@ -123,19 +116,15 @@ class ChangesetRowsDialog(QDialog):
         self.load()
 
     def is_loading(self) -> bool:
-        return self._loading
+        return self.runner.busy
 
     def load(self) -> None:
-        db = self.context.db
-        if db is None:
-            return
-        cid, limit = self.changeset_id, ROW_LIMIT
-        self._loading = True
-        self.tasks.run_in_background(lambda: audit_service.changeset_rows(db, cid, limit=limit), self._on_rows,
-                                     self._on_error, context=self)
+        """Read the changeset's rows in the background (at most ROW_LIMIT entries)."""
+        cid = self.changeset_id
+        self.runner.read(lambda ops: ops.audit.changeset_rows(cid, limit=ROW_LIMIT), self._on_rows,
+                         on_error=self._on_error)
 
     def _on_rows(self, found: ChangesetRows) -> None:
-        self._loading = False
         self.result_rows = found
         self.heading.setText(found.title)
         self.setWindowTitle(found.title)
@@ -146,13 +135,11 @@ class ChangesetRowsDialog(QDialog):
             rows = self.tr("1 changed row")
         else:
             rows = self.tr("{n} changed rows").format(n=f"{found.total_entries:,}")
-        when = format_when(found.at) if found.at else ""
+        when = format_timestamp(found.at) if found.at else ""
         self.meta.setText("  ·  ".join(p for p in (self.tr("by {user}").format(user=found.username), when, rows) if p))
         self.model.set_rows(found.rows)
 
     def _on_error(self, exc: BaseException) -> None:
-        self._loading = False
-        text = str(exc).strip().splitlines()
         self.meta.setText("")
         self.banner.show_message(self.tr("The changed rows could not be loaded: {error}").format(
-            error=text[0] if text else type(exc).__name__), "error")
+            error=error_message(exc)), "error")

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from backoffice.ui import theme
-from backoffice.ui.views.audit.model import OBJECT_ROLE
+from backoffice.ui.widgets.records import OBJECT_ROLE
 
 _COLOURS = {
     "create": theme.SUCCESS,

@@ -11,14 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QCoreApplication,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QAbstractTableModel, QCoreApplication, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,16 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services.audit import AuditRow
+from backoffice.operations.audit import AuditRow
 from backoffice.ui import theme
-from backoffice.ui.views.audit.model import action_label, entity_label, format_when
+from backoffice.ui.views.audit.models import action_label, entity_label, format_timestamp
+from backoffice.ui.widgets.records import ROOT, Index
 
 COL_FIELD, COL_BEFORE, COL_AFTER = range(3)
 _HEADERS = ("Field", "Before", "After")
 CHANGED_ROLE = Qt.ItemDataRole.UserRole + 1
-
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()  # the invalid index: the parent of every row of a table
 
 
 @dataclass(frozen=True)
@@ -115,10 +106,10 @@ class AuditDiffModel(QAbstractTableModel):
         self._include_unchanged = include
         self.set_entry(self._entry)
 
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._lines)
 
-    def columnCount(self, parent: Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else 3
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -235,7 +226,7 @@ class AuditDetailsPane(QFrame):
             else len(changed_field_names(entry))
         parts = [
             self.tr("by {user}").format(user=entry.username),
-            format_when(entry.at),
+            format_timestamp(entry.at),
             self.tr("1 field changed") if changed == 1 else self.tr("{n} fields changed").format(n=changed),
         ]
         if view is not None:

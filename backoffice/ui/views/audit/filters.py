@@ -20,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from backoffice.services.audit import AuditFilter
+from backoffice.operations.audit import AuditFilter
 from backoffice.ui import resources, theme
-from backoffice.ui.views.audit.model import action_label, entity_label
+from backoffice.ui.views.audit.models import action_label, entity_label
 
 SEARCH_DEBOUNCE_MS = 300
 _NO_DATE = QDate(2000, 1, 1)  # the minimum of the date edits, shown as "Any"

@@ -12,29 +12,22 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import (
-    QAbstractTableModel,
-    QCoreApplication,
-    QModelIndex,
-    QPersistentModelIndex,
-    Qt,
-    Signal,
-)
+from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, Qt, Signal
 
-from backoffice.services.audit import AuditRow
+from backoffice.operations.audit import AuditRow
+from backoffice.ui.widgets.records import OBJECT_ROLE, ROOT, SORT_ROLE, Index
+
+__all__ = ["COLUMN_COUNT", "COL_ACTION", "COL_ENTITY", "COL_ID", "COL_SUMMARY", "COL_USER", "COL_WHEN", "OBJECT_ROLE",
+           "SORT_ROLE", "AuditTableModel", "action_label", "entity_label", "format_timestamp"]
 
 COL_WHEN, COL_USER, COL_ENTITY, COL_ID, COL_ACTION, COL_SUMMARY = range(6)
 COLUMN_COUNT = 6
-OBJECT_ROLE = Qt.ItemDataRole.UserRole + 1   # the AuditRow itself
-SORT_ROLE = Qt.ItemDataRole.UserRole + 2     # a value that sorts naturally (datetimes, numbers)
+# OBJECT_ROLE gives the AuditRow itself; SORT_ROLE a value that sorts naturally (datetimes, numbers)
 
 _HEADERS = ("When", "User", "Entity", "Item", "Action", "Summary")
 
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()  # the invalid index: the parent of every row of a table
 
-
-def format_when(at: dt.datetime) -> str:
+def format_timestamp(at: dt.datetime) -> str:
     """A timestamp in the user's local time zone, to the second."""
     return at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
@@ -117,20 +110,20 @@ class AuditTableModel(QAbstractTableModel):
         return -1
 
     # -- lazy loading -------------------------------------------------------------------------------
-    def canFetchMore(self, parent: Index = _ROOT) -> bool:
+    def canFetchMore(self, parent: Index = ROOT) -> bool:
         return not parent.isValid() and self._has_more and not self._fetching and bool(self._rows)
 
-    def fetchMore(self, parent: Index = _ROOT) -> None:
+    def fetchMore(self, parent: Index = ROOT) -> None:
         if not self.canFetchMore(parent):
             return
         self._fetching = True
         self.more_requested.emit(self._rows[-1].id)
 
     # -- Qt model interface -------------------------------------------------------------------------
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else COLUMN_COUNT
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -169,7 +162,7 @@ class AuditTableModel(QAbstractTableModel):
     @staticmethod
     def _display(row: AuditRow, col: int) -> str:
         if col == COL_WHEN:
-            return format_when(row.at)
+            return format_timestamp(row.at)
         if col == COL_USER:
             return row.username
         if col == COL_ENTITY:

@@ -1,24 +1,17 @@
 """The audit trail: who changed what and when, newest first, filtered, with a before/after diff.
 
-Every query runs in the background executor through ``backoffice.services.audit``; pages come back
-described (``fetch_described_page``: names instead of ids, resolved in batches by the service), and a bulk
-edit or import opens the rows its changeset changed. Each (re)load gets a
-new generation number; a result that comes back for an older generation (the user changed the filter
-meanwhile) is dropped, so a slow early query can never overwrite a newer answer.
+Every query runs in the background through the operations contract (``ops.audit``); pages come back
+described (names instead of ids, resolved in batches), and a bulk edit or import opens the rows its
+changeset changed. Each (re)load gets a new generation number; a result that comes back for an older
+generation (the user changed the filter meanwhile) is dropped, so a slow early query can never overwrite
+a newer answer. Every write is audited, so any change reloads the trail, when it is shown.
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from PySide6.QtCore import (
-    QT_TRANSLATE_NOOP,
-    QCoreApplication,
-    QLocale,
-    QModelIndex,
-    QSize,
-    Qt,
-)
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QModelIndex, QSize, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -31,16 +24,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import audit as audit_service
-from backoffice.services.audit import AuditFilter, AuditRow
+from backoffice.operations.audit import PAGE_SIZE, AuditFilter, AuditRow
+from backoffice.operations.changes import Changes
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message, plural, translator
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.audit.changeset_dialog import ChangesetRowsDialog
 from backoffice.ui.views.audit.delegates import ActionPillDelegate
 from backoffice.ui.views.audit.details import AuditDetailsPane
 from backoffice.ui.views.audit.filters import AuditFilterBar
-from backoffice.ui.views.audit.model import (
+from backoffice.ui.views.audit.models import (
     COL_ACTION,
     COL_ENTITY,
     COL_ID,
@@ -51,20 +46,15 @@ from backoffice.ui.views.audit.model import (
 from backoffice.ui.views.base import ViewPage, page_header
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
+from backoffice.ui.widgets.records import ROW_HEIGHT
 
-ROW_HEIGHT = 30
 _COLUMN_WIDTHS = {COL_WHEN: 160, COL_USER: 120, COL_ENTITY: 130, COL_ID: 170, COL_ACTION: 110}
+tr = translator("AuditView")
 
 
 def count_text(n: int) -> str:
     """``1,234 entries`` in the user's number format."""
-    locale = QLocale()
-    if locale.language() == QLocale.Language.C:
-        locale = QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
-    number = locale.toString(n)
-    if n == 1:
-        return QCoreApplication.translate("AuditView", "1 entry")
-    return QCoreApplication.translate("AuditView", "{n} entries").format(n=number)
+    return plural(n, tr("1 entry"), tr("{n} entries"))
 
 
 class AuditView(ViewPage):
@@ -74,11 +64,12 @@ class AuditView(ViewPage):
     icon_name = "audit"
 
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None, *,
-                 page_size: int = audit_service.PAGE_SIZE) -> None:
+                 page_size: int = PAGE_SIZE) -> None:
         super().__init__(context, tasks, parent)
         self.page_size = page_size
         self._generation = 0
-        self._inflight = 0
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self.loading_changed)
         self._filter = AuditFilter()
         self._needs_reload = True
         self._needs_facets = True
@@ -157,7 +148,7 @@ class AuditView(ViewPage):
             self.reload()
 
     def is_loading(self) -> bool:
-        return self._inflight > 0
+        return self.runner.busy
 
     def refresh(self) -> None:
         self._needs_facets = True
@@ -171,8 +162,7 @@ class AuditView(ViewPage):
     def reload(self) -> None:
         """Start over from the first page with the current filter; earlier answers become stale."""
         self._generation += 1
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             self._needs_reload = True
             self.model.clear()
             self.total = None
@@ -185,36 +175,18 @@ class AuditView(ViewPage):
         self.banner.hide()
         self.total = None
         self._show_count()
-        self._start(lambda: audit_service.fetch_described_page(db, f, limit=limit), partial(self._on_first_page, gen))
-        self._start(lambda: audit_service.count(db, f), partial(self._on_count, gen))
+        failed = partial(self._on_error, gen)
+        self.runner.read(lambda ops: ops.audit.page(f, limit=limit), partial(self._on_first_page, gen), on_error=failed)
+        self.runner.read(lambda ops: ops.audit.count(f), partial(self._on_count, gen), on_error=failed)
         if self._needs_facets:
             self._needs_facets = False
-            self._start(lambda: audit_service.facets(db), partial(self._on_facets, gen))
-
-    def _start(self, task, on_done) -> None:  # type: ignore[no-untyped-def]
-        self._inflight += 1
-        if self._inflight == 1:
-            self.loading_changed.emit(True)
-        gen = self._generation
-        self.tasks.run_in_background(task, partial(self._finished, on_done), partial(self._finished, partial(self._on_error, gen)),
-                                     context=self)
-
-    def _finished(self, callback, value) -> None:  # type: ignore[no-untyped-def]
-        self._inflight -= 1
-        try:
-            callback(value)
-        finally:
-            if self._inflight == 0:
-                self.loading_changed.emit(False)
+            self.runner.read(lambda ops: ops.audit.facets(), self._on_facets, on_error=failed)
 
     def _fetch_more(self, before_id: int) -> None:
-        db = self.context.db
-        if db is None:
-            self.model.stop_fetching()
-            return
         gen, f, limit = self._generation, self._filter, self.page_size
-        self._start(lambda: audit_service.fetch_described_page(db, f, before_id=before_id, limit=limit),
-                    partial(self._on_more, gen))
+        if not self.runner.read(lambda ops: ops.audit.page(f, before_id=before_id, limit=limit),
+                                partial(self._on_more, gen), on_error=partial(self._on_error, gen)):
+            self.model.stop_fetching()
 
     def _on_first_page(self, gen: int, rows: list[AuditRow]) -> None:
         if gen != self._generation:
@@ -236,25 +208,25 @@ class AuditView(ViewPage):
         self.total = total
         self._show_count()
 
-    def _on_facets(self, gen: int, facets: dict[str, list[str]]) -> None:
+    def _on_facets(self, facets: dict[str, list[str]]) -> None:
         self.filters.set_facets(facets)
 
     def _on_error(self, gen: int, exc: BaseException) -> None:
         if gen != self._generation:
             return
         self.model.stop_fetching()
-        self.banner.show_message(self.tr("The audit trail could not be loaded: {error}").format(error=_one_line(exc)),
-                                 "error")
+        self.banner.show_message(self.tr("The audit trail could not be loaded: {error}").format(
+            error=error_message(exc)), "error")
         self._show_count()
 
     # -- reacting ------------------------------------------------------------------------------------
     def _on_filter_changed(self) -> None:
-        if self.context.db is not None:
+        if self.context.ops is not None:
             self.reload()
 
     def _on_context_changed(self) -> None:
         self._needs_reload = self._needs_facets = True
-        if self.context.db is None:
+        if self.context.ops is None:
             self._generation += 1
             self.model.clear()
             self.details.show_entry(None)
@@ -262,7 +234,10 @@ class AuditView(ViewPage):
             self._show_count()
         # Connected: the main window activates the visible view, which then loads.
 
-    def _on_data_changed(self) -> None:
+    def _on_data_changed(self, changes: Changes) -> None:
+        """Every write is audited: any change reloads the trail, now if it is shown, else when it is."""
+        if not changes:
+            return
         self._needs_reload = self._needs_facets = True
         if self.isVisible():
             self.refresh()
@@ -285,7 +260,7 @@ class AuditView(ViewPage):
 
     def _show_count(self) -> None:
         if self.total is None:
-            self.count_label.setText(self.tr("Loading…") if self.context.db is not None else "")
+            self.count_label.setText(self.tr("Loading…") if self.context.ops is not None else "")
         else:
             self.count_label.setText(count_text(self.total))
 
@@ -303,8 +278,3 @@ class AuditView(ViewPage):
                                         "store API, appears here with who made it and the values before and after."))
             self.empty.action.hide()
         self.results.setCurrentWidget(self.empty)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
