@@ -7,14 +7,15 @@ import sys
 import click
 
 from backoffice.cli.app import EXIT_ERROR, Context, db_options, main
-from backoffice.cli.replay import REPLAY_NOTE, op_id_option
+from backoffice.cli.replay import REPLAY_NOTE, op_id_option, previous_result
 
 
-def _store(obj: Context, image_store: str | None):  # type: ignore[no-untyped-def]
-    from backoffice.services.image_store import ImageStore, store_root_for
-
+def _operations(obj: Context, image_store: str | None = None):  # type: ignore[no-untyped-def]
+    """The operations, their image files in ``--image-store`` or else in the profile's folder."""
+    ops = obj.operations()
     _url, profile = obj.target()
-    return ImageStore(store_root_for(profile.name if profile else "", image_store))
+    ops.images.use_store(profile=profile.name if profile else "", folder=image_store)
+    return ops
 
 
 def _progress():  # type: ignore[no-untyped-def]
@@ -72,14 +73,12 @@ def upload(obj: Context, paths: tuple[str, ...], product_handle: str | None, pat
     unmatched files are not uploaded. A file already in that gallery is reported and not added twice.
     Exits with status 1 when any file was not added.
     """
-    from backoffice.services import image_matching, images
-    from backoffice.services.image_processing import RenditionSettings, describe_size
+    from backoffice.operations.images import RenditionSettings, describe_size
 
     settings = RenditionSettings(web_max_edge=max_edge, web_format=web_format, web_quality=quality,
                                  max_bytes=int(max_size * 1024 * 1024))
-    database = obj.database()
-    plan = image_matching.plan_upload(database, list(paths), pattern=pattern, product_handle=product_handle,
-                                      settings=settings)
+    ops = _operations(obj, image_store)
+    plan = ops.images.plan_upload(list(paths), pattern=pattern, product_handle=product_handle, settings=settings)
     counts = plan.counts()
     click.echo(f"{counts['matched']} matched, {counts['ambiguous']} ambiguous, {counts['unmatched']} unmatched, "
                f"{counts['rejected']} rejected")
@@ -95,9 +94,8 @@ def upload(obj: Context, paths: tuple[str, ...], product_handle: str | None, pat
     if dry_run:
         click.echo("Dry run: nothing was written.")
         return
-    replayed = images.applied_result(database, op_id, "upload_images") is not None
-    result = images.ingest(database, obj.actor(), plan.matched, store=_store(obj, image_store), settings=settings,
-                           progress=_progress(), workers=workers, operation_id=op_id)
+    replayed = previous_result(ops, op_id, "upload_images") is not None
+    result = ops.images.upload(plan.matched, settings=settings, progress=_progress(), workers=workers, op_id=op_id)
     for o in result.outcomes:
         if o.status == "added":
             click.echo(f"  added      {o.name} (image {o.image_id}, {describe_size(o.original_bytes)} → "
@@ -124,12 +122,11 @@ def upload(obj: Context, paths: tuple[str, ...], product_handle: str | None, pat
 @click.pass_obj
 def list_images(obj: Context, product: str) -> None:
     """The gallery of PRODUCT (its handle), main image first."""
-    from backoffice.services import images
-    from backoffice.services.image_processing import describe_size
+    from backoffice.operations.images import describe_size
 
-    database = obj.database()
-    hit = images.product_by_handle(database, product)
-    gallery = images.list_gallery(database, hit.id)
+    ops = obj.operations()
+    hit = ops.images.product_by_handle(product)
+    gallery = ops.images.gallery(hit.id)
     click.echo(f"{hit.handle}: {len(gallery)} image{'s' if len(gallery) != 1 else ''}")
     for img in gallery:
         alt = img.alt_text or "(no alt text)"
@@ -145,11 +142,9 @@ def list_images(obj: Context, product: str) -> None:
 @click.pass_obj
 def missing_alt(obj: Context, product_handle: str | None, limit: int) -> None:
     """Images without alt text, one a line (handle, image id, place, file name)."""
-    from backoffice.services import images
-
-    database = obj.database()
-    pid = images.product_by_handle(database, product_handle).id if product_handle else None
-    rows = images.missing_alt_text(database, product_id=pid, limit=limit)
+    ops = obj.operations()
+    pid = ops.images.product_by_handle(product_handle).id if product_handle else None
+    rows = ops.images.missing_alt_text(product_id=pid, limit=limit)
     for r in rows:
         click.echo(f"{r.handle}\timage {r.image_id}\t#{r.position + 1}\t{r.filename}")
     click.echo(f"{len(rows)} image{'s' if len(rows) != 1 else ''} without alt text", err=True)
@@ -163,12 +158,10 @@ def missing_alt(obj: Context, product_handle: str | None, limit: int) -> None:
 @click.pass_obj
 def set_alt(obj: Context, image_id: int, text: str, op_id: str | None) -> None:
     """Set the alt text of image IMAGE_ID."""
-    from backoffice.services import images
-
-    database = obj.database()
-    replayed = images.applied_result(database, op_id, "set_alt_text") is not None
-    current = images.get_image(database, image_id)
-    images.set_alt_text(database, obj.actor(), image_id, text, expected_version=current.version, operation_id=op_id)
+    ops = obj.operations()
+    replayed = previous_result(ops, op_id, "set_alt_text") is not None
+    current = ops.images.image(image_id)
+    ops.images.set_alt_text(image_id, text, expected_version=current.version, op_id=op_id)
     click.echo(f"Alt text of image {image_id} saved" + (REPLAY_NOTE if replayed else "") + ".")
 
 
@@ -185,16 +178,15 @@ def set_alt(obj: Context, image_id: int, text: str, op_id: str | None) -> None:
 def edit(obj: Context, image_id: int, rotate: str | None, flip: str | None, aspect: str | None,
          image_store: str | None, op_id: str | None) -> None:
     """Rotate, flip and/or crop image IMAGE_ID: a new version, rendered from the original."""
-    from backoffice.services import images
-    from backoffice.services.image_processing import aspect_box
+    from backoffice.operations.images import aspect_box
 
     edits: list[dict] = []
     if rotate:
         edits.append({"op": "rotate", "degrees": int(rotate)})
     if flip:
         edits.append({"op": "flip", "axis": flip})
-    database = obj.database()
-    current = images.get_image(database, image_id)
+    ops = _operations(obj, image_store)
+    current = ops.images.image(image_id)
     if aspect:
         w, h = current.web_width or 1, current.web_height or 1
         if rotate in ("90", "270"):
@@ -202,9 +194,8 @@ def edit(obj: Context, image_id: int, rotate: str | None, flip: str | None, aspe
         edits.append({"op": "crop", **aspect_box(w, h, aspect), "aspect": aspect})
     if not edits:
         raise click.UsageError("give at least one of --rotate, --flip, --crop")
-    replayed = images.applied_result(database, op_id, "edit_image") is not None
-    change = images.edit_image(database, obj.actor(), image_id, edits, expected_version=current.version,
-                               store=_store(obj, image_store), operation_id=op_id)
+    replayed = previous_result(ops, op_id, "edit_image") is not None
+    change = ops.images.edit(image_id, edits, expected_version=current.version, op_id=op_id)
     click.echo(f"Image {image_id}: version {change.after['current_version']} ({change.after['note']})"
                + (REPLAY_NOTE if replayed else "") + ".")
 
@@ -215,11 +206,9 @@ def edit(obj: Context, image_id: int, rotate: str | None, flip: str | None, aspe
 @click.pass_obj
 def versions(obj: Context, image_id: int) -> None:
     """The versions of image IMAGE_ID, newest first."""
-    from backoffice.services import images
-
-    database = obj.database()
-    current = images.get_image(database, image_id)
-    for v in images.list_versions(database, image_id):
+    ops = obj.operations()
+    current = ops.images.image(image_id)
+    for v in ops.images.versions(image_id):
         mark = "*" if v.number == current.current_version else " "
         click.echo(f"{mark} v{v.number:<3} {v.web_width}x{v.web_height}  {v.created_at:%Y-%m-%d %H:%M}  "
                    f"{v.created_by or '-'}  {v.note}")
@@ -233,12 +222,9 @@ def versions(obj: Context, image_id: int) -> None:
 @click.pass_obj
 def restore(obj: Context, image_id: int, number: int, op_id: str | None) -> None:
     """Make version NUMBER of image IMAGE_ID current again (as a new version)."""
-    from backoffice.services import images
-
-    database = obj.database()
-    replayed = images.applied_result(database, op_id, "restore_image") is not None
-    current = images.get_image(database, image_id)
-    change = images.restore_version(database, obj.actor(), image_id, number, expected_version=current.version,
-                                    operation_id=op_id)
+    ops = obj.operations()
+    replayed = previous_result(ops, op_id, "restore_image") is not None
+    current = ops.images.image(image_id)
+    change = ops.images.restore_version(image_id, number, expected_version=current.version, op_id=op_id)
     click.echo(f"Image {image_id}: version {change.after['current_version']} ({change.after['note']})"
                + (REPLAY_NOTE if replayed else "") + ".")

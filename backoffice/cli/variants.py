@@ -1,5 +1,5 @@
 """``backoffice variants …``: attributes, templates, the combination generator, surcharge pricing, bulk
-variant changes and the matrix of one product, over the same services as the GUI."""
+variant changes and the matrix of one product, through the same operations as the GUI."""
 
 from __future__ import annotations
 
@@ -48,24 +48,13 @@ def _exclusions(specs: tuple[str, ...]) -> tuple[dict[str, str], ...]:
     return tuple(out)
 
 
-def _product_ids(database: Any, products: tuple[str, ...]) -> list[int]:
-    from sqlalchemy import select
+def _product_ids(ops: Any, products: tuple[str, ...]) -> list[int]:
+    from backoffice.operations import NotFound
 
-    from backoffice.models import Product
-
-    ids, unknown = [], []
-    with database.read() as session:
-        for ref in products:
-            pid = session.scalar(select(Product.id).where(Product.handle == ref))
-            if pid is None and ref.isdigit():
-                pid = session.scalar(select(Product.id).where(Product.id == int(ref)))
-            if pid is None:
-                unknown.append(ref)
-            else:
-                ids.append(pid)
-    if unknown:
-        raise click.ClickException(f"unknown product: {', '.join(unknown)}")
-    return ids
+    try:
+        return ops.variants.resolve_products(list(products))
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _money(value: Decimal | None) -> str:
@@ -84,9 +73,7 @@ def variants() -> None:
 @click.pass_obj
 def attributes_cmd(obj: Context, as_json: bool) -> None:
     """List attributes and their values, in order (archived ones marked)."""
-    from backoffice.services import variants as vs
-
-    rows = vs.list_attributes(obj.database())
+    rows = obj.operations().variants.attributes()
     if as_json:
         click.echo(json.dumps([{"code": a.code, "name": a.name, "archived": a.archived,
                                 "values": [{"value": v.value, "archived": v.archived, "variants": v.variant_count}
@@ -108,25 +95,24 @@ def attributes_cmd(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def add_attribute(obj: Context, code: str, values: str, name: str, op_id: str | None) -> None:
     """Create attribute CODE with comma-separated VALUES in order, e.g. size XS,S,M,L,XL."""
-    from backoffice.services import variants as vs
-    from backoffice.services.base import Change
+    from backoffice.operations.variants import Change
 
-    database = obj.database()
-    previous = previous_result(database, op_id, "create_attribute")
-    change = Change.from_dict(previous) if previous is not None else vs.create_attribute(
-        database, obj.actor(), code=code, name=name, values=[v.strip() for v in values.split(",")], operation_id=op_id)
+    ops = obj.operations()
+    previous = previous_result(ops, op_id, "create_attribute")
+    change = Change.from_dict(previous) if previous is not None else ops.variants.create_attribute(
+        code, name=name, values=[v.strip() for v in values.split(",")], op_id=op_id)
     made = change.after or {}
     click.echo(f"Created attribute {made.get('code')} with {len(made.get('values') or [])} values"
                + (REPLAY_NOTE if previous is not None else "") + ".")
 
 
-def _attribute(database: Any, code: str) -> Any:
-    from backoffice.services import variants as vs
+def _attribute(ops: Any, code: str) -> Any:
+    from backoffice.operations import NotFound
 
-    found = next((a for a in vs.list_attributes(database) if a.code == code), None)
-    if found is None:
-        raise click.ClickException(f"unknown attribute: {code}")
-    return found
+    try:
+        return ops.variants.attribute(code)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @variants.command("add-values")
@@ -137,13 +123,12 @@ def _attribute(database: Any, code: str) -> Any:
 @click.pass_obj
 def add_values(obj: Context, code: str, values: str, op_id: str | None) -> None:
     """Append comma-separated VALUES to attribute CODE."""
-    from backoffice.services import variants as vs
-    from backoffice.services.base import Change
+    from backoffice.operations.variants import Change
 
-    database = obj.database()
-    previous = previous_result(database, op_id, "add_attribute_values")
-    change = Change.from_dict(previous) if previous is not None else vs.add_values(
-        database, obj.actor(), _attribute(database, code).id, values.split(","), operation_id=op_id)
+    ops = obj.operations()
+    previous = previous_result(ops, op_id, "add_attribute_values")
+    change = Change.from_dict(previous) if previous is not None else ops.variants.add_values(
+        _attribute(ops, code).id, values.split(","), op_id=op_id)
     click.echo(f"Added {len(change.children)} value(s) to {code}" + (REPLAY_NOTE if previous is not None else "") + ".")
 
 
@@ -155,18 +140,17 @@ def add_values(obj: Context, code: str, values: str, op_id: str | None) -> None:
 @click.pass_obj
 def remove_value(obj: Context, code: str, value: str, op_id: str | None) -> None:
     """Remove VALUE from attribute CODE: deleted if no variant uses it, archived otherwise."""
-    from backoffice.services import variants as vs
-    from backoffice.services.base import Change
+    from backoffice.operations.variants import Change
 
-    database = obj.database()
-    previous = previous_result(database, op_id, "remove_attribute_value")
+    ops = obj.operations()
+    previous = previous_result(ops, op_id, "remove_attribute_value")
     if previous is not None:   # the value may be gone by now: report the first removal
         change = Change.from_dict(previous)
     else:
-        found = next((v for v in _attribute(database, code).values if v.value == value), None)
+        found = next((v for v in _attribute(ops, code).values if v.value == value), None)
         if found is None:
             raise click.ClickException(f"{value!r} is not a value of {code}")
-        change = vs.remove_value(database, obj.actor(), found.id, operation_id=op_id)
+        change = ops.variants.remove_value(found.id, op_id=op_id)
     click.echo(f"{code}={value} {'deleted' if change.action == 'delete' else 'archived (variants use it)'}"
                + (REPLAY_NOTE if previous is not None else "") + ".")
 
@@ -177,9 +161,7 @@ def remove_value(obj: Context, code: str, value: str, op_id: str | None) -> None
 @click.pass_obj
 def templates_cmd(obj: Context) -> None:
     """List variant templates."""
-    from backoffice.services import variants as vs
-
-    rows = vs.list_templates(obj.database())
+    rows = obj.operations().variants.templates()
     if not rows:
         click.echo("No templates yet: save one with `backoffice variants save-template`.")
     for t in rows:
@@ -199,20 +181,18 @@ def templates_cmd(obj: Context) -> None:
 def save_template(obj: Context, name: str, attributes: tuple[str, ...], exclude: tuple[str, ...],
                   sku_pattern: str, op_id: str | None) -> None:
     """Save (create or replace) the variant template NAME."""
-    from backoffice.services import variants as vs
-    from backoffice.services.base import Change
+    from backoffice.operations.variants import Change
 
-    database = obj.database()
-    previous = previous_result(database, op_id, "save_variant_template")
+    ops = obj.operations()
+    previous = previous_result(ops, op_id, "save_variant_template")
     if previous is not None:
         verb = "Saved" if Change.from_dict(previous).action == "create" else "Updated"
         click.echo(f"{verb} template {name}{REPLAY_NOTE}.")
         return
-    existing = next((t for t in vs.list_templates(database) if t.name == name), None)
-    vs.save_template(database, obj.actor(), name=name, options=_options(attributes),
-                     exclusions=list(_exclusions(exclude)), sku_pattern=sku_pattern,
-                     template_id=existing.id if existing else None,
-                     expected_version=existing.version if existing else None, operation_id=op_id)
+    existing = next((t for t in ops.variants.templates() if t.name == name), None)
+    ops.variants.save_template(name, _options(attributes), exclusions=list(_exclusions(exclude)),
+                               sku_pattern=sku_pattern, template_id=existing.id if existing else None,
+                               expected_version=existing.version if existing else None, op_id=op_id)
     click.echo(f"{'Updated' if existing else 'Saved'} template {name}.")
 
 
@@ -236,17 +216,18 @@ def generate(obj: Context, products: tuple[str, ...], attributes: tuple[str, ...
              exclude: tuple[str, ...], sku_pattern: str, price: str | None, prune: bool, dry_run: bool,
              op_id: str | None, as_json: bool) -> None:
     """Create every missing combination for PRODUCTS (handles). Running it again adds only what is missing."""
-    from backoffice.services import variants as vs
+    from backoffice.operations import ValidationError
+    from backoffice.operations.variants import GenerationRequest, GenerationResult
 
-    database = obj.database()
-    previous = None if dry_run else previous_result(database, op_id, "generate_variants")
+    ops = obj.operations()
+    previous = None if dry_run else previous_result(ops, op_id, "generate_variants")
     if previous is not None:   # a retry: what the first run did, nothing planned or written again
-        _show_generated(vs.GenerationResult(**previous), as_json, replayed=True)
+        _show_generated(GenerationResult(**previous), as_json, replayed=True)
         return
-    ids = _product_ids(database, products)
+    ids = _product_ids(ops, products)
     chosen, exclusions, pattern = _options(attributes), _exclusions(exclude), sku_pattern
     if template:
-        found = next((t for t in vs.list_templates(database) if t.name == template), None)
+        found = next((t for t in ops.variants.templates() if t.name == template), None)
         if found is None:
             raise click.ClickException(f"unknown template: {template}")
         chosen = chosen or found.options
@@ -254,11 +235,9 @@ def generate(obj: Context, products: tuple[str, ...], attributes: tuple[str, ...
         pattern = pattern or found.sku_pattern
     if not chosen:
         raise click.UsageError("give --attribute CODE=VALUES at least once, or --template NAME")
-    request = vs.GenerationRequest(tuple(ids), chosen, exclusions, pattern, price, prune)
-    plan = vs.plan_generation(database, request)
+    request = GenerationRequest(tuple(ids), chosen, exclusions, pattern, price, prune)
+    plan = ops.variants.plan_generation(request)
     if plan.problems:
-        from backoffice.services.base import ValidationError
-
         raise ValidationError(plan.problems)
     if dry_run:
         if as_json:
@@ -272,7 +251,7 @@ def generate(obj: Context, products: tuple[str, ...], attributes: tuple[str, ...
         click.echo(f"Dry run: would create {plan.to_create}, keep {plan.existing} existing, archive {plan.to_archive}, "
                    f"delete {plan.to_delete}{other}; nothing was written.")
         return
-    result = vs.generate(database, obj.actor(), request, operation_id=op_id or uuid.uuid4().hex)
+    result = ops.variants.generate(request, op_id=op_id or uuid.uuid4().hex)
     _show_generated(result, as_json, replayed=False)
 
 
@@ -294,13 +273,11 @@ def _show_generated(result: Any, as_json: bool, *, replayed: bool) -> None:
 @click.pass_obj
 def base_price(obj: Context, product: str, price: str, op_id: str | None) -> None:
     """Set PRODUCT's base price (the price before surcharges); "none" removes it."""
-    from backoffice.services import variants as vs
-
-    database = obj.database()
-    previous = previous_result(database, op_id, "set_base_price")
+    ops = obj.operations()
+    previous = previous_result(ops, op_id, "set_base_price")
     if previous is None:
-        pid = _product_ids(database, (product,))[0]
-        vs.set_base_price(database, obj.actor(), pid, None if price.lower() == "none" else price, operation_id=op_id)
+        pid = _product_ids(ops, (product,))[0]
+        ops.variants.set_base_price(pid, None if price.lower() == "none" else price, op_id=op_id)
     else:
         price = str((previous.get("after") or {}).get("base_price") or "none")
     click.echo(f"Base price of {product}: {price}" + (REPLAY_NOTE if previous is not None else "") + ".")
@@ -315,18 +292,16 @@ def base_price(obj: Context, product: str, price: str, op_id: str | None) -> Non
 @click.pass_obj
 def rule(obj: Context, option: str, surcharge: str, product: str | None, op_id: str | None) -> None:
     """Surcharge for variants with OPTION (CODE=VALUE): an amount (+2.00, -1.50) or a percentage (15%)."""
-    from backoffice.services import variants as vs
-
     code, sep, value = option.partition("=")
     if not sep:
         raise click.UsageError(f"{option!r}: write the option as CODE=VALUE, e.g. size=XL")
     kind = "percent" if surcharge.strip().endswith("%") else "amount"
-    database = obj.database()
-    previous = previous_result(database, op_id, "set_price_rule")
+    ops = obj.operations()
+    previous = previous_result(ops, op_id, "set_price_rule")
     if previous is None:
-        pid = _product_ids(database, (product,))[0] if product else None
-        vs.set_rule(database, obj.actor(), attribute=code.strip(), value=value.strip(), kind=kind,
-                    amount=surcharge.strip().rstrip("%"), product_id=pid, operation_id=op_id)
+        pid = _product_ids(ops, (product,))[0] if product else None
+        ops.variants.set_rule(code.strip(), value.strip(), kind, surcharge.strip().rstrip("%"), product_id=pid,
+                              op_id=op_id)
     click.echo(f"Surcharge {code}={value}: {surcharge}{' for ' + product if product else ''}"
                + (REPLAY_NOTE if previous is not None else "") + ".")
 
@@ -336,9 +311,7 @@ def rule(obj: Context, option: str, surcharge: str, product: str | None, op_id: 
 @click.pass_obj
 def rules(obj: Context) -> None:
     """List surcharge rules."""
-    from backoffice.services import variants as vs
-
-    found = vs.list_rules(obj.database())
+    found = obj.operations().variants.rules()
     if not found:
         click.echo("No surcharge rules yet: add one with `backoffice variants rule size=XL +2.00`.")
     for r in found:
@@ -354,24 +327,18 @@ def rules(obj: Context) -> None:
 @click.pass_obj
 def reprice(obj: Context, products: tuple[str, ...], all_products: bool, dry_run: bool, op_id: str | None) -> None:
     """Set variant prices to base price + surcharges, as one revertible changeset (overrides untouched)."""
-    from sqlalchemy import select
-
-    from backoffice.models import ProductBasePrice
-    from backoffice.services import variants as vs
-
-    database = obj.database()
-    done = None if dry_run else previous_changeset(database, op_id)
+    ops = obj.operations()
+    done = None if dry_run else previous_changeset(ops, op_id)
     if done is not None:   # a retry: the first run's changeset, nothing planned or written again
         click.echo(replayed_changeset_line(done))
         return
     if all_products:
-        with database.read() as session:
-            ids = list(session.scalars(select(ProductBasePrice.product_id)))
+        ids = ops.variants.products_with_base_price()
     elif products:
-        ids = _product_ids(database, products)
+        ids = _product_ids(ops, products)
     else:
         raise click.UsageError("name the products to reprice, or give --all")
-    plan = vs.plan_reprice(database, ids)
+    plan = ops.variants.plan_reprice(ids)
     for sku, old, new, how in plan.sample:
         click.echo(f"{sku:<28} {_money(old):>10} → {_money(new):>10}   {how}")
     if plan.products_without_base:
@@ -383,7 +350,7 @@ def reprice(obj: Context, products: tuple[str, ...], all_products: bool, dry_run
         for row, _, message in plan.invalid:
             click.echo(f"  {row}: {message}")
         return
-    result = vs.apply_reprice(database, obj.actor(), plan, operation_id=op_id)
+    result = ops.variants.apply_reprice(plan, op_id=op_id)
     click.echo(f"{summary}. Applied {result.applied_rows}"
                + (f" (changeset #{result.changeset_id})" if result.changeset_id else "")
                + (f"; {len(result.conflicts)} conflicts skipped" if result.conflicts else "") + ".")
@@ -397,24 +364,18 @@ def reprice(obj: Context, products: tuple[str, ...], all_products: bool, dry_run
 @click.pass_obj
 def override(obj: Context, skus: tuple[str, ...], off: bool, op_id: str | None) -> None:
     """Mark variants (by SKU) as keeping their own price when repricing."""
-    from sqlalchemy import select
+    from backoffice.operations.variants import Change
 
-    from backoffice.models import Variant
-    from backoffice.services import variants as vs
-
-    from backoffice.services.base import Change
-
-    database = obj.database()
-    previous = previous_result(database, op_id, "set_price_override")
+    ops = obj.operations()
+    previous = previous_result(ops, op_id, "set_price_override")
     if previous is not None:
         change = Change.from_dict(previous)
     else:
-        with database.read() as session:
-            found = dict(session.execute(select(Variant.sku, Variant.id).where(Variant.sku.in_(skus))).all())
+        found = ops.variants.variant_ids_by_sku(list(skus))
         unknown = [s for s in skus if s not in found]
         if unknown:
             raise click.ClickException(f"unknown SKU: {', '.join(unknown)}")
-        change = vs.set_price_override(database, obj.actor(), list(found.values()), not off, operation_id=op_id)
+        change = ops.variants.set_price_override(list(found.values()), not off, op_id=op_id)
     click.echo(f"{len(change.children)} variant(s) {'priced by rules again' if off else 'marked as price overrides'}"
                + (REPLAY_NOTE if previous is not None else "") + ".")
 
@@ -436,15 +397,14 @@ def override(obj: Context, skus: tuple[str, ...], off: bool, op_id: str | None) 
 def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: int | None,
              products: tuple[str, ...], dry_run: bool, allow_below_cost: bool, op_id: str | None) -> None:
     """Change one field of every matching variant as one revertible changeset, e.g. all XL in a category."""
-    from backoffice.services import variants as vs
-    from backoffice.services.bulk import Target
-    from backoffice.services.catalog_grid import VariantFilter
+    from backoffice.operations import ValidationError
+    from backoffice.operations.variants import Target, VariantFilter
 
-    database = obj.database()
+    ops = obj.operations()
     field_name, sep, value = assignment.partition("=")
     if not sep and field_name not in ("enable", "disable"):
         raise click.UsageError(f"--set {assignment!r}: write it as FIELD=VALUE, or enable / disable")
-    done = None if dry_run else previous_changeset(database, op_id)
+    done = None if dry_run else previous_changeset(ops, op_id)
     if done is not None:   # a retry: the first run's changeset, nothing planned or written again
         click.echo(replayed_changeset_line(done))
         return
@@ -454,37 +414,36 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
         if not sep2:
             raise click.UsageError(f"--option {spec!r}: write it as CODE=VALUE")
         pairs[code.strip()] = val.strip()
-    base = VariantFilter(category_id=category, product_ids=tuple(_product_ids(database, products)) if products else ())
-    target = Target(filter=vs.option_filter(database, pairs, base))
+    base = VariantFilter(category_id=category, product_ids=tuple(_product_ids(ops, products)) if products else ())
+    target = Target(filter=ops.variants.option_filter(pairs, base))
     if field_name == "threshold":
         if value.lower() != "none" and not value.strip().isdigit():
             raise click.UsageError(f"--set threshold={value}: give a whole number, or none for the defaults")
-        tplan = vs.plan_thresholds(database, target, None if value.lower() == "none" else int(value))
+        tplan = ops.variants.plan_thresholds(target, None if value.lower() == "none" else int(value))
         if dry_run:
             click.echo(f"Dry run: {tplan.affected} stock levels of {tplan.considered} variants would change.")
             return
-        tresult = vs.apply_thresholds(database, obj.actor(), tplan, operation_id=op_id)
+        tresult = ops.variants.apply_thresholds(tplan, op_id=op_id)
         click.echo(f"Changed {tresult.applied_rows} stock levels (changeset #{tresult.changeset_id}).")
         return
     if field_name == "image":   # image=TEXT: per product, the image whose file name holds TEXT; image= : main
-        iplan = vs.plan_image_assignment(database, target, value)
+        iplan = ops.variants.plan_image_assignment(target, value)
         for r in iplan.rows[:20]:
             click.echo(f"SKU {r.sku:<24} image: {', '.join(r.before_names) or '(main image)'} → "
                        f"{r.after_name or '(main image)'}")
         if iplan.invalid:
-            from backoffice.services.base import ValidationError
-
             raise ValidationError(iplan.invalid[:20])
         if dry_run:
             click.echo(f"Dry run: {iplan.affected} of {iplan.considered} variants would change; nothing was written.")
             return
-        iresult = vs.apply_image_assignment(database, obj.actor(), iplan, operation_id=op_id)
+        iresult = ops.variants.apply_image_assignment(iplan, op_id=op_id)
         click.echo(f"Changed {iresult.applied_rows} variants" + (f" (changeset #{iresult.changeset_id})"
                                                                  if iresult.changeset_id else "") + ".")
         for c in iresult.conflicts:
             click.echo(f"backoffice: conflict: {c.label}: its image changed meanwhile; left as it is", err=True)
         return
-    plan = vs.plan_bulk(database, field_name, value or None, target)
+    operation = ops.variants.bulk_operation(field_name, value or None)
+    plan = ops.bulk.preview(operation, target)
     for label, name, old, new in plan.sample[:20]:
         click.echo(f"{label:<28} {name}: {old} → {new}")
     if plan.invalid:
@@ -497,7 +456,7 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
         click.echo(f"Dry run: {plan.affected} of {plan.considered} variants would change; nothing was written.")
         return
     confirm_below_cost(plan, allow_below_cost)
-    result = vs.apply_bulk(database, obj.actor(), plan, operation_id=op_id)
+    result = ops.bulk.apply(operation, target, stamp=plan.stamp, allow_below_cost=True, op_id=op_id)
     click.echo(f"Changed {result.applied_rows} variants" + (f" (changeset #{result.changeset_id})"
                                                             if result.changeset_id else "") + ".")
 
@@ -510,10 +469,8 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
 @click.pass_obj
 def matrix_cmd(obj: Context, product: str, row_attribute: str, column_attribute: str) -> None:
     """Print PRODUCT's variants as a grid: price and total stock per pair of values."""
-    from backoffice.services import variants as vs
-
-    database = obj.database()
-    grid = vs.matrix(database, _product_ids(database, (product,))[0], row_attribute, column_attribute)
+    ops = obj.operations()
+    grid = ops.variants.matrix(_product_ids(ops, (product,))[0], row_attribute, column_attribute)
     width = 18
     click.echo(f"{grid.row_attribute or '':<12}" + "".join(f"{c or '—':>{width}}" for c in grid.columns))
     for r in grid.rows:

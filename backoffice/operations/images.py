@@ -120,11 +120,6 @@ class ImageOperations(Area):
     def missing_alt_text(self, *, product_id: int | None = None, limit: int = 1000) -> list[MissingAlt]:
         return images.missing_alt_text(self._db, product_id=product_id, limit=limit)
 
-    def previous_result(self, op_id: str | None, action: str) -> dict[str, Any] | None:
-        """What the write ``op_id`` returned if it was applied already (``action``: "upload_images",
-        "set_alt_text", "edit_image", "restore_image"), else None."""
-        return images.applied_result(self._db, op_id, action)
-
     # -- upload ------------------------------------------------------------------------------------------
     def plan_upload(self, paths: list[str], *, pattern: str | None = None, product_handle: str | None = None,
                     settings: RenditionSettings | None = None) -> UploadPlan:

@@ -38,6 +38,7 @@ from backoffice.services.base import (
     ConflictError,
     NotFound,
     ValidationError,
+    applied_result,
     audit_change,
     chunked_in,
     claim_operation,
@@ -112,23 +113,6 @@ class IngestResult:
     def from_dict(cls, data: dict[str, Any]) -> IngestResult:
         return cls([FileOutcome(**o) for o in data.get("outcomes", [])],
                    [Change.from_dict(c) for c in data.get("changes", [])], bool(data.get("cancelled")))
-
-
-def applied_result(db: Database, operation_id: str | None, action: str) -> dict[str, Any] | None:
-    """What ``operation_id`` returned when it was applied, or None: lets a retried upload or edit skip
-    the image work before its write transaction (which checks the id again, under its lock)."""
-    if not operation_id:
-        return None
-    from backoffice.models import AppliedOperation
-
-    with db.read() as session:
-        row = session.execute(select(AppliedOperation.action, AppliedOperation.result)
-                              .where(AppliedOperation.operation_id == operation_id)).first()
-    if row is None:
-        return None
-    if row.action != action:
-        raise ValidationError(f"operation id {operation_id} was already used for {row.action}, not {action}")
-    return dict(row.result or {})
 
 
 @dataclass(frozen=True)
