@@ -5,8 +5,9 @@ audit rows, against raw SQL doing the same work in the same run.
 
 Runs on a private copy of the shared demo store (see scratch.py), dropped at the end.
 App path: ``bulk.plan`` (reads the target rows, computes every new price, checks compare-at) then
-``bulk.apply_plan`` (one transaction: rows locked, versions checked, staged UPDATE … FROM, one changeset
-entry per row with before/after, one audit row).
+``bulk.apply_plan`` with the plan's versions (one transaction: the rows planned again and locked, versions
+checked against the preview's, staged UPDATE … FROM, one changeset entry per row with before/after, one
+audit row).
 Raw path: on a *different* block of the same size, in one transaction: a changeset row, UPDATE … FROM
 a computed subquery (price × 1.07 rounded to .99 in SQL) plus INSERT … SELECT of one changeset entry per
 variant with the version and the old and new price as JSON (the same records the app writes), one audit
@@ -95,7 +96,8 @@ def main() -> None:
             print(f"run {run + 1}: mass price change over {args.rows:,} variants (+7 %, round to .99)")
             settle(db)
             p, t_plan = timed("app: plan (read, compute, validate)", bulk.plan, db, op, Target(variant_ids=tuple(app_ids)))
-            result, t_apply = timed("app: apply (update, changeset entries, audit, commit)", bulk.apply_plan, db, actor, p)
+            result, t_apply = timed("app: apply (update, changeset entries, audit, commit)", bulk.apply_plan, db, actor,
+                                    p.operation, p.target, previewed=p.versions)
             app = t_plan + t_apply
             print(f"  app total{'':<49}{app:9.3f} s   ({result.applied_rows:,} rows changed)")
 

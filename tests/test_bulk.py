@@ -55,7 +55,7 @@ def test_bulk_price_change_on_a_filter_previews_and_applies(db: Database, actor:
     assert p.considered == 3 and p.affected == 3 and p.invalid == []
     assert p.sample[0] == ("SKU MC-S", "price", D("59.99"), D("63.99"))
     assert p.stats == {"min": D("4.00"), "median": D("4.00"), "max": D("4.00")}
-    result = bulk.apply_plan(db, actor, p)
+    result = bulk.apply_plan(db, actor, p.operation, p.target, previewed=p.versions)
     assert result.applied_rows == 3
     assert {v["price"] for v in catalog.get_product(db, store.product.entity_id)["variants"]} == {"63.99"}
     assert catalog.get_product(db, other.entity_id)["variants"][0]["price"] == "15.00"  # not matched by the filter
@@ -64,7 +64,7 @@ def test_bulk_price_change_on_a_filter_previews_and_applies(db: Database, actor:
                         Target(variant_ids=(other.children[0].entity_id,)))
     assert blocked.invalid == [("SKU CAP-1", "price", "compare-at 16.00 would be below the price 17.00")]
     with pytest.raises(ValidationError, match="CAP-1"):
-        bulk.apply_plan(db, actor, blocked)
+        bulk.apply_plan(db, actor, blocked.operation, blocked.target, previewed=blocked.versions)
     changesets.revert_changeset(db, actor, result.changeset_id)
     assert {v["price"] for v in catalog.get_product(db, store.product.entity_id)["variants"]} == {"59.99"}
 
@@ -73,12 +73,12 @@ def test_product_level_operations_on_a_selection(db: Database, actor: Actor, sto
     sel = Target(variant_ids=tuple(store.variant_ids[:2]))  # two variants of one product = one product
     p = bulk.plan(db, BulkOperation("tags_add", tags=("sale",)), sel)
     assert p.affected == 1 and p.sample == [("product merino-crew", "tags", "winter, wool", "sale, winter, wool")]
-    bulk.apply_plan(db, actor, p)
+    bulk.apply_plan(db, actor, p.operation, p.target, previewed=p.versions)
     p2 = bulk.plan(db, BulkOperation("set", "status", value="draft"), sel)
-    bulk.apply_plan(db, actor, p2)
+    bulk.apply_plan(db, actor, p2.operation, p2.target, previewed=p2.versions)
     p3 = bulk.plan(db, BulkOperation("replace", "title", find="merino", replace="Alpaca"), sel)
     assert p3.sample == [("product merino-crew", "title", "Merino Crew", "Alpaca Crew")]
-    bulk.apply_plan(db, actor, p3)
+    bulk.apply_plan(db, actor, p3.operation, p3.target, previewed=p3.versions)
     data = catalog.get_product(db, store.product.entity_id)
     assert (data["tags"], data["status"], data["title"]) == (["sale", "winter", "wool"], "draft", "Alpaca Crew")
     rx = bulk.plan(db, BulkOperation("replace", "sku", find=r"^MC-(\w)$", replace=r"MCX-\1", regex=True, case_sensitive=True),
@@ -89,7 +89,7 @@ def test_product_level_operations_on_a_selection(db: Database, actor: Actor, sto
     assert sorted(p[0] for p in same.invalid) == sorted(f"variant {v}" for v in store.variant_ids)
     assert all("'MC-ONE' would be used twice" in p[2] for p in same.invalid)
     with pytest.raises(ValidationError):
-        bulk.apply_plan(db, actor, same)
+        bulk.apply_plan(db, actor, same.operation, same.target, previewed=same.versions)
 
 
 def test_bad_operations_are_refused(db: Database, actor: Actor, store) -> None:
@@ -110,19 +110,19 @@ def test_category_set_replace_remove(db: Database, actor: Actor, store) -> None:
                                    variants=[{"sku": "SC-1", "price": "19.99"}])
     everyone = Target(filter=VariantFilter())
     # set: every targeted product
-    bulk.apply_plan(db, actor, bulk.plan(db, BulkOperation("set", "category_id", value=knit),
-                                         Target(variant_ids=tuple(store.variant_ids))))
+    bulk.apply_plan(db, actor, BulkOperation("set", "category_id", value=knit),
+                                         Target(variant_ids=tuple(store.variant_ids)))
     assert catalog.get_product(db, store.product.entity_id)["category_id"] == knit
     # replace: only products in the old category move; the plan counts products, not variants
     p = bulk.plan(db, BulkOperation("category_replace", find=str(knit), value=apparel), everyone)
     assert p.considered == 2 and p.affected == 1
     assert p.sample == [("product merino-crew", "category_id", knit, apparel)]
-    bulk.apply_plan(db, actor, p)
+    bulk.apply_plan(db, actor, p.operation, p.target, previewed=p.versions)
     assert catalog.get_product(db, store.product.entity_id)["category_id"] == apparel
     # remove a given category: only its products lose it
-    bulk.apply_plan(db, actor, bulk.plan(db, BulkOperation("set", "category_id", value=knit),
-                                         Target(variant_ids=tuple(store.variant_ids))))
-    result = bulk.apply_plan(db, actor, bulk.plan(db, BulkOperation("category_remove", value=apparel), everyone))
+    bulk.apply_plan(db, actor, BulkOperation("set", "category_id", value=knit),
+                                         Target(variant_ids=tuple(store.variant_ids)))
+    result = bulk.apply_plan(db, actor, BulkOperation("category_remove", value=apparel), everyone)
     assert result.applied_rows == 1
     assert catalog.get_product(db, other.entity_id)["category_id"] is None
     assert catalog.get_product(db, store.product.entity_id)["category_id"] == knit
@@ -198,7 +198,7 @@ def test_percent_description_reads_as_written(value, expected) -> None:
 def test_a_bulk_changeset_description_has_no_exponent(db: Database, actor: Actor, store) -> None:
     op = BulkOperation("money", "price", steps=(PriceStep("percent", D("10").normalize()),
                                                 PriceStep("round_ending", D("0.99"))))
-    result = bulk.apply_plan(db, actor, bulk.plan(db, op, Target(variant_ids=tuple(store.variant_ids))))
+    result = bulk.apply_plan(db, actor, op, Target(variant_ids=tuple(store.variant_ids)))
     [latest] = changesets.list_changesets(db, limit=1)
     assert latest.id == result.changeset_id
     assert latest.description == "Price: raise by 10 %, then round to ending .99"
@@ -220,9 +220,9 @@ def test_prices_below_cost_are_listed_and_need_confirmation(db: Database, actor:
     assert p.needs_confirmation
     assert bulk.below_cost_text(p)[0] == "SKU MC-S: price 20.00 is below its cost 21.00"
     with pytest.raises(ValidationError, match="below its cost 21.00"):
-        bulk.apply_plan(db, actor, p, allow_below_cost=False)
+        bulk.apply_plan(db, actor, p.operation, p.target, previewed=p.versions, allow_below_cost=False)
     assert changesets.list_changesets(db) == []            # refused: nothing written
-    assert bulk.apply_plan(db, actor, p, allow_below_cost=True).applied_rows == 4   # confirmed: written
+    assert bulk.apply_plan(db, actor, p.operation, p.target, previewed=p.versions, allow_below_cost=True).applied_rows == 4   # confirmed: written
     # a cost raised above the price is the same warning; a price at or above cost is not
     up = bulk.plan(db, BulkOperation("money", "cost", steps=(PriceStep("set", D("25.00")),)),
                    Target(variant_ids=tuple(store.variant_ids)))

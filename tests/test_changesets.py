@@ -21,7 +21,7 @@ def db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Datab
     """Each test on SQLite, on PostgreSQL, and on PostgreSQL with every batch of variant edits taking the
     staged (set-based) path that big batches take there: the results must be the same."""
     if request.param == "postgresql-staged":
-        monkeypatch.setattr(changesets, "SET_BASED_MIN_ROWS", 0)
+        monkeypatch.setattr(changesets.staging, "SET_BASED_MIN_ROWS", 0)
     return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
 
 
@@ -169,7 +169,7 @@ def test_staged_and_row_by_row_paths_record_the_same(pg_db: Database, monkeypatc
         return result.applied_rows, result.unchanged_rows, conflicts, versions, rows, entries
 
     row_by_row = scenario("rows")
-    monkeypatch.setattr(changesets, "SET_BASED_MIN_ROWS", 0)
+    monkeypatch.setattr(changesets.staging, "SET_BASED_MIN_ROWS", 0)
     staged = scenario("staged")
     assert staged == row_by_row
     applied, unchanged, conflicts, versions, _, entries = staged

@@ -361,7 +361,7 @@ def test_stale_xlsx_and_shopify_exports_see_conflicts_too(shop: Database, actor:
 def test_conflicts_on_the_set_based_path_too(pg_db: Database, monkeypatch: pytest.MonkeyPatch,
                                              tmp_path: Path) -> None:
     """PostgreSQL writes big batches of variants through a staging table: the same conflicts there."""
-    monkeypatch.setattr(changesets, "SET_BASED_MIN_ROWS", 0)
+    monkeypatch.setattr(changesets.staging, "SET_BASED_MIN_ROWS", 0)
     actor = ensure_user(pg_db, "tester")
     catalog.create_product(pg_db, actor, values={"handle": "plain-tee", "title": "Plain Tee", "status": "active"},
                            variants=[{"sku": s, "price": "10.00"} for s in SKUS])

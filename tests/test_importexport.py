@@ -45,7 +45,7 @@ def db(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Datab
     """Each test on SQLite, on PostgreSQL, and on PostgreSQL with the import's variant updates taking the
     staged (set-based) changeset path that big files take there: the results must be the same."""
     if request.param == "postgresql-staged":
-        monkeypatch.setattr(changesets, "SET_BASED_MIN_ROWS", 0)
+        monkeypatch.setattr(changesets.staging, "SET_BASED_MIN_ROWS", 0)
     return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
 
 

@@ -68,38 +68,37 @@ def import_products(obj: Context, file: Path, dry_run: bool, fmt: str, error_rep
     are conflicts: listed in the dry run, and refused (exit status 3) unless --on-conflict says skip or
     overwrite. Cells equal to the store's value never count as changes.
     """
-    from backoffice.services import importexport as ie
+    from backoffice.operations.importexport import ImportConflicts, ImportRejected, parse_map_options
 
     since = _parse_time(changed_since) if changed_since else None
     progress = _progress()
-    mapping = ie.parse_map_options(mappings) if mappings else None
-    parsed = ie.read_products_file(file, fmt, max_bytes=int(max_size * 1024 * 1024) if max_size else None,
-                                   progress=progress, mapping=mapping)
-    database = obj.database()
+    mapping = parse_map_options(mappings) if mappings else None
+    max_bytes = int(max_size * 1024 * 1024) if max_size else None
+    files = obj.operations().importexport
     try:
         if dry_run:
-            report = ie.dry_run(database, parsed, progress=progress, on_conflict=on_conflict, changed_since=since)
+            report = files.check(file, fmt, mapping=mapping, on_conflict=on_conflict, changed_since=since,
+                                 max_bytes=max_bytes, progress=progress)
             if report.problems:
-                raise ie.ImportRejected(report, parsed.name)
+                if error_report is not None:
+                    files.write_error_report(file, report, error_report, fmt, mapping=mapping, max_bytes=max_bytes)
+                raise ImportRejected(report, file.name)
         else:
-            result = ie.apply_import(database, obj.actor(), parsed, progress=progress, operation_id=op_id,
-                                     on_conflict=on_conflict, changed_since=since)
-    except ie.ImportConflicts as exc:
+            result = files.apply(file, fmt, mapping=mapping, on_conflict=on_conflict, changed_since=since,
+                                 max_bytes=max_bytes, op_id=op_id, error_report=error_report, progress=progress)
+    except ImportConflicts as exc:
         _echo_conflicts(exc.report)
         click.echo(f"backoffice: error: {exc}", err=True)
         raise SystemExit(3) from None
-    except ie.ImportRejected as exc:
+    except ImportRejected as exc:
         if error_report is not None:
-            ie.write_error_report(exc.report, parsed, error_report)
             exc.args = (f"{exc.args[0]} (annotated rows saved to {error_report})",)
         raise
-    finally:
-        parsed.store.close()
     for note in report.notes if dry_run else result.notes:
         click.echo(f"backoffice: note: {note}", err=True)
     if dry_run:
         _echo_conflicts(report)
-        click.echo(f"Dry run of {parsed.name}: would make {report.counts()}; nothing was written.")
+        click.echo(f"Dry run of {file.name}: would make {report.counts()}; nothing was written.")
         if report.conflict_rows and on_conflict == "refuse":
             click.echo(f"backoffice: error: {report.conflict_rows:,} rows changed by someone else since the file was "
                        "exported; the import would be refused (--on-conflict skip|overwrite)", err=True)
@@ -110,16 +109,16 @@ def import_products(obj: Context, file: Path, dry_run: bool, fmt: str, error_rep
     elif result.changeset_id is None:
         skipped = (f"; {result.conflict_rows:,} conflicting row{'s' if result.conflict_rows != 1 else ''} skipped"
                    if result.conflict_rows else "")
-        click.echo(f"Imported {parsed.name}: nothing to change ({result.unchanged_variants:,} rows already as in the "
+        click.echo(f"Imported {file.name}: nothing to change ({result.unchanged_variants:,} rows already as in the "
                    f"file{skipped}).")
     else:
-        click.echo(f"Imported {parsed.name}: {_counts(result)} (changeset #{result.changeset_id}).")
+        click.echo(f"Imported {file.name}: {_counts(result)} (changeset #{result.changeset_id}).")
 
 
 def _parse_time(text: str):  # type: ignore[no-untyped-def]
     import datetime as dt
 
-    from backoffice.services.base import ValidationError
+    from backoffice.operations import ValidationError
 
     try:
         t = dt.datetime.fromisoformat(text.strip())
@@ -173,22 +172,20 @@ def export_group() -> None:
 def export_products_cmd(obj: Context, file: Path, fmt: str | None, filter_json: str | None, vendors: tuple[str, ...],
                         statuses: tuple[str, ...], category: str | None, tags: tuple[str, ...], text: str) -> None:
     """Write the matching variants to FILE, one row per variant (the import's own format)."""
-    from backoffice.services import importexport as ie
-
-    database = obj.database()
-    flt = build_filter(database, filter_json, vendors=vendors, statuses=statuses, category=category, tags=tags,
+    ops = obj.operations()
+    flt = build_filter(ops, filter_json, vendors=vendors, statuses=statuses, category=category, tags=tags,
                        text=text)
     fmt = fmt or ("xlsx" if file.suffix.lower() == ".xlsx" else "csv")
-    n = ie.export_products(database, file, fmt, flt, progress=_progress())
+    n = ops.importexport.export(file, fmt, flt, progress=_progress())
     click.echo(f"Exported {n:,} row{'s' if n != 1 else ''} to {file} ({fmt}).")
 
 
-def build_filter(database: Any, filter_json: str | None, *, vendors: tuple[str, ...] = (),
+def build_filter(ops: Any, filter_json: str | None, *, vendors: tuple[str, ...] = (),
                  statuses: tuple[str, ...] = (), category: str | None = None, tags: tuple[str, ...] = (),
                  text: str = ""):  # type: ignore[no-untyped-def]
     """A VariantFilter from --filter JSON plus the simple options (which win where both are given)."""
-    from backoffice.services.base import ValidationError
-    from backoffice.services.catalog_grid import VariantFilter
+    from backoffice.operations import ValidationError
+    from backoffice.operations.importexport import VariantFilter
 
     data: dict[str, Any] = {}
     if filter_json:
@@ -209,16 +206,16 @@ def build_filter(database: Any, filter_json: str | None, *, vendors: tuple[str, 
     if text:
         data["text"] = text
     if category:
-        data["category_id"] = _category_id(database, category)
+        data["category_id"] = category_id(ops, category)
     return VariantFilter.from_dict(data)
 
 
-def _category_id(database: Any, text: str) -> int:
-    from backoffice.services.base import ValidationError
-    from backoffice.services.importexport.common import category_key, category_paths
+def category_id(ops: Any, text: str) -> int:
+    """The id of the category ``text`` names: its id, or its path ("Apparel > Shirts", any case)."""
+    from backoffice.operations import ValidationError
+    from backoffice.operations.importexport import category_key
 
-    with database.read() as session:
-        paths = category_paths(session)
+    paths = ops.importexport.category_paths()
     if text.strip().isdigit() and int(text) in paths:
         return int(text)
     wanted = category_key(text)
@@ -242,9 +239,7 @@ def changesets_group() -> None:
 @click.pass_obj
 def changesets_list(obj: Context, limit: int, as_json: bool) -> None:
     """Changesets, newest first: who, when, what, how many rows, and what reverted what."""
-    from backoffice.services import changesets
-
-    rows = changesets.list_changesets(obj.database(), limit=limit)
+    rows = obj.operations().changesets.list(limit=limit)
     if as_json:
         for r in rows:
             click.echo(json.dumps({"id": r.id, "created_at": r.created_at.isoformat(), "username": r.username,
@@ -271,17 +266,11 @@ def changesets_list(obj: Context, limit: int, as_json: bool) -> None:
 @click.pass_obj
 def changesets_show(obj: Context, changeset_id: int, limit: int) -> None:
     """The rows of changeset CHANGESET_ID with each field's value before and after."""
-    from backoffice.services import changesets
-    from backoffice.services.base import NotFound
-
-    database = obj.database()
-    info = next((c for c in changesets.list_changesets(database, before_id=changeset_id + 1, limit=1)
-                 if c.id == changeset_id), None)
-    if info is None:
-        raise NotFound(f"changeset {changeset_id} does not exist")
+    ops = obj.operations()
+    info = ops.changesets.get(changeset_id)
     click.echo(f"#{info.id} {info.kind} by {info.username} at {info.created_at:%Y-%m-%d %H:%M}: {info.description} "
                f"({info.row_count:,} rows)")
-    for e in changesets.changeset_entries(database, changeset_id, limit=limit):
+    for e in ops.changesets.entries(changeset_id, limit=limit):
         fields = sorted(set(e["before"]) | set(e["after"]))
         diff = ", ".join(f"{f}: {e['before'].get(f)!s} → {e['after'].get(f)!s}" for f in fields)
         click.echo(f"  {e['entity']} {e['entity_id']}: {diff}")
@@ -300,15 +289,14 @@ def changesets_revert(obj: Context, changeset_id: int, op_id: str | None) -> Non
     Rows someone changed since are not overwritten: they are listed as conflicts (exit status 3) and
     every other row is restored.
     """
-    from backoffice.cli.replay import REPLAY_NOTE, previous_changeset
-    from backoffice.services import changesets
+    from backoffice.cli.replay import REPLAY_NOTE
 
-    database = obj.database()
-    done = previous_changeset(database, op_id)
+    ops = obj.operations()
+    done = ops.changesets.for_operation(op_id)
     if done is not None:   # a retry: the revert the first run made (its conflicts were reported then)
-        click.echo(f"Reverted #{changeset_id} as changeset #{done[0]}: {done[1]:,} rows restored{REPLAY_NOTE}.")
+        click.echo(f"Reverted #{changeset_id} as changeset #{done.id}: {done.row_count:,} rows restored{REPLAY_NOTE}.")
         return
-    result = changesets.revert_changeset(database, obj.actor(), changeset_id, operation_id=op_id)
+    result = ops.changesets.revert(changeset_id, op_id=op_id)
     if result.changeset_id is None:
         click.echo(f"Nothing to revert in #{changeset_id}: every row already holds its earlier value.")
     else:

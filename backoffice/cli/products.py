@@ -1,8 +1,8 @@
-"""``backoffice products …``: scripted catalog edits over the same services as the GUI.
+"""``backoffice products …``: scripted catalog edits through the same operations as the GUI.
 
 ``products bulk`` is the bulk edit dialog for scripts: the rows chosen by the same filter options as
-``backoffice export products``, one operation (``--set``), the same plan and preview (``bulk.plan``) and
-the same write (``bulk.apply_plan``: one changeset, revertible with ``backoffice changesets revert``).
+``backoffice export products``, one operation (``--set``), the same preview (``ops.bulk.preview``) and
+the same write (``ops.bulk.apply``: one changeset, revertible with ``backoffice changesets revert``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from backoffice.cli.app import Context, db_options, main
-from backoffice.cli.replay import op_id_option, previous_changeset, replayed_changeset_line
+from backoffice.cli.replay import op_id_option, replayed_changeset_line
 
 MONEY_ALIASES = {"price": "price", "compare_at": "compare_at_price", "compare_at_price": "compare_at_price",
                  "compare-at": "compare_at_price", "cost": "cost"}
@@ -51,7 +51,7 @@ def _decimal(text: str, what: str, *, places: int | None = 2) -> Decimal:
 def money_steps(spec: str, rounding: str | None, option: str = "--set") -> tuple[Any, ...]:
     """``12.50`` (set), ``+2``/``-2`` (add or subtract), ``+10%``/``-10%`` (raise or lower), then the
     rounding: ``.99`` (the nearest price ending in .99) or ``0.05`` (the nearest multiple)."""
-    from backoffice.services.bulk import PriceStep
+    from backoffice.operations.bulk import PriceStep
 
     m = _MONEY.match(spec)
     if m is None:
@@ -77,7 +77,7 @@ def money_steps(spec: str, rounding: str | None, option: str = "--set") -> tuple
 def rounding_step(text: str) -> Any:
     """``.99``/``.95``/``.00``: round to the nearest price with that ending; ``0.05``, ``1``: to the
     nearest multiple."""
-    from backoffice.services.bulk import PriceStep
+    from backoffice.operations.bulk import PriceStep
 
     cleaned = text.strip()
     if cleaned.startswith("."):
@@ -91,10 +91,9 @@ def rounding_step(text: str) -> Any:
     return PriceStep("round_step", step)
 
 
-def build_operation(database: Any, assignment: str, rounding: str | None) -> Any:
+def build_operation(ops: Any, assignment: str, rounding: str | None) -> Any:
     """The ``BulkOperation`` a ``--set`` (and ``--round``) asks for, as the bulk dialog builds it."""
-    from backoffice.models import ProductStatus, VariantStatus
-    from backoffice.services.bulk import BulkOperation
+    from backoffice.operations.bulk import PRODUCT_STATUSES, VARIANT_STATUSES, BulkOperation
 
     name, sep, value = assignment.partition("=")
     name = name.strip().lower()
@@ -106,7 +105,7 @@ def build_operation(database: Any, assignment: str, rounding: str | None) -> Any
         return BulkOperation("money", MONEY_ALIASES[name], steps=money_steps(value, rounding))
     if name in ("status", "variant_status", "variant-status"):
         field = "status" if name == "status" else "variant_status"
-        allowed = [s.value for s in (ProductStatus if field == "status" else VariantStatus)]
+        allowed = list(PRODUCT_STATUSES if field == "status" else VARIANT_STATUSES)
         if value.strip().lower() not in allowed:
             raise click.UsageError(f"--set {assignment!r}: the status is one of {', '.join(allowed)}")
         return BulkOperation("set", field, value=value.strip().lower())
@@ -115,9 +114,9 @@ def build_operation(database: Any, assignment: str, rounding: str | None) -> Any
     if name == "category":
         if not value.strip():
             return BulkOperation("category_remove")
-        from backoffice.cli.catalog import _category_id
+        from backoffice.cli.catalog import category_id
 
-        return BulkOperation("set", "category_id", value=_category_id(database, value))
+        return BulkOperation("set", "category_id", value=category_id(ops, value))
     if name in ("tags+", "tags-"):
         tags = tuple(dict.fromkeys(t.strip() for t in value.split(",") if t.strip()))
         if not tags:
@@ -145,7 +144,7 @@ def operation_text(op: Any, categories: dict[int, str]) -> str:
 
 
 def target_text(considered: int, noun: str, filters: list[str]) -> str:
-    from backoffice.services.wording import count_text
+    from backoffice.operations.bulk import count_text
 
     counted = count_text(considered, noun, noun + "s")
     if not filters:
@@ -154,7 +153,7 @@ def target_text(considered: int, noun: str, filters: list[str]) -> str:
 
 
 def value_text(field: str, value: Any, categories: dict[int, str]) -> str:
-    from backoffice.services.wording import decimal_text, money_text
+    from backoffice.operations.bulk import decimal_text, money_text
 
     if value is None:
         return "—"
@@ -171,7 +170,7 @@ def value_text(field: str, value: Any, categories: dict[int, str]) -> str:
 
 
 def print_preview(plan: Any, header: str, categories: dict[int, str], noun: str) -> None:
-    from backoffice.services.wording import count_text, money_text
+    from backoffice.operations.bulk import count_text, money_text
 
     click.echo(header)
     line = f"{plan.affected:,} of {count_text(plan.considered, noun, noun + 's')} will change"
@@ -190,13 +189,12 @@ def print_preview(plan: Any, header: str, categories: dict[int, str], noun: str)
 
 def print_below_cost(plan: Any) -> None:
     """The plan's rows priced below their cost (for ``products bulk`` and ``variants bulk``)."""
-    from backoffice.services import bulk
-    from backoffice.services.wording import count_text
+    from backoffice.operations.bulk import below_cost_text, count_text
 
     if plan.below_cost:
         click.echo(f"Below cost: {count_text(len(plan.below_cost), 'row', 'rows')} would be priced below "
                    f"{'its' if len(plan.below_cost) == 1 else 'their'} cost:")
-        for text in bulk.below_cost_text(plan, limit=SAMPLE_ROWS):
+        for text in below_cost_text(plan, limit=SAMPLE_ROWS):
             click.echo(f"  {text}")
 
 
@@ -205,8 +203,8 @@ def confirm_below_cost(plan: Any, allowed: bool) -> None:
     either the command stops here, having written nothing."""
     if not plan.below_cost or allowed:
         return
-    from backoffice.services.base import ValidationError
-    from backoffice.services.wording import count_text
+    from backoffice.operations import ValidationError
+    from backoffice.operations.bulk import count_text
 
     rows = count_text(len(plan.below_cost), "row", "rows")
     if _terminal() and click.confirm(f"{rows} would be priced below cost. Apply anyway?", default=False,
@@ -258,24 +256,21 @@ def bulk_cmd(obj: Context, assignment: str, rounding: str | None, filter_json: s
     take the change (nothing written), 3 applied but some rows changed meanwhile were left as they are.
     """
     from backoffice.cli.catalog import build_filter
-    from backoffice.services import bulk
-    from backoffice.services.base import ValidationError
-    from backoffice.services.bulk import Target
-    from backoffice.services.importexport.common import category_paths
+    from backoffice.operations import ValidationError
+    from backoffice.operations.bulk import Target
 
-    database = obj.database()
-    done = None if dry_run else previous_changeset(database, op_id)
+    ops = obj.operations()
+    done = None if dry_run else ops.changesets.for_operation(op_id)
     if done is not None:   # a retry: the first run's changeset, nothing planned or written again
-        click.echo(replayed_changeset_line(done))
+        click.echo(replayed_changeset_line((done.id, done.row_count, done.description)))
         return
-    flt = build_filter(database, filter_json, vendors=vendors, statuses=statuses, category=category, tags=tags,
+    flt = build_filter(ops, filter_json, vendors=vendors, statuses=statuses, category=category, tags=tags,
                        text=text)
-    op = build_operation(database, assignment, rounding)
-    with database.read() as session:
-        categories = category_paths(session)
-    plan = bulk.plan(database, op, Target(filter=flt))
-    product_plan = op.kind != "money" and op.field not in ("variant_status",)
-    noun = "product" if product_plan else "variant"
+    op = build_operation(ops, assignment, rounding)
+    categories = ops.importexport.category_paths()
+    target = Target(filter=flt)
+    plan = ops.bulk.preview(op, target)
+    noun = plan.entity
     filters = ([f"vendor {v}" for v in vendors] + [f"status {s}" for s in statuses]
                + ([f"category {categories.get(flt.category_id, category)}"] if category else [])
                + [f"tag {t}" for t in tags] + ([f"“{text}”"] if text else []) + (["a filter"] if filter_json else []))
@@ -293,8 +288,8 @@ def bulk_cmd(obj: Context, assignment: str, rounding: str | None, filter_json: s
         click.echo("Nothing to change: every row already has this value.")
         return
     confirm_below_cost(plan, allow_below_cost)
-    result = bulk.apply_plan(database, obj.actor(), plan, description=description[:500], operation_id=op_id,
-                             allow_below_cost=True)   # confirmed just above
+    result = ops.bulk.apply(op, target, stamp=plan.stamp, description=description[:500], op_id=op_id,
+                            allow_below_cost=True)   # confirmed just above
     if result.changeset_id is None:
         click.echo("Nothing was applied: every row already has this value.")
     else:

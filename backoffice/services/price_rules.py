@@ -15,9 +15,13 @@ from typing import Any
 def compare_at_below_price(price: Any, compare_at: Any) -> bool:
     """True when a row would break the rule: it has both prices and the compare-at one is lower. A row
     without a compare-at price (or without a price yet) is fine."""
-    if compare_at is None or price is None or compare_at == "" or price == "":
+    if compare_at is None or price is None:
         return False
-    return Decimal(compare_at) < Decimal(price)
+    if type(compare_at) is not Decimal or type(price) is not Decimal:   # "12.50" as stored in JSON
+        if compare_at == "" or price == "":
+            return False
+        compare_at, price = Decimal(compare_at), Decimal(price)
+    return compare_at < price
 
 
 def compare_at_below_price_sql(price: str, compare_at: str) -> str:

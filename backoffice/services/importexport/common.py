@@ -84,13 +84,13 @@ SHOPIFY_IMAGE_COLUMNS = ("Image Src", "Variant Image")
 # that already start with quotes followed by such a character get one more, so that the importer's
 # "remove one quote" undoes exactly what the exporter did and nothing else.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-_FIRST = frozenset("=+-@\t\r'")
-_NEEDS_QUOTE = re.compile(r"'*[=+\-@\t\r]")
+FORMULA_FIRST = frozenset("=+-@\t\r'")
+NEEDS_QUOTE = re.compile(r"'*[=+\-@\t\r]")
 _WAS_QUOTED = re.compile(r"'+[=+\-@\t\r]")
 
 
 def neutralise(text: str) -> str:
-    if text and text[0] in _FIRST and _NEEDS_QUOTE.match(text):
+    if text and text[0] in FORMULA_FIRST and NEEDS_QUOTE.match(text):
         return "'" + text
     return text
 

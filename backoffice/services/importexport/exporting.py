@@ -55,8 +55,8 @@ from backoffice.services.importexport.common import (
     CancelFn,
     ProgressFn,
     Steps,
-    _FIRST,
-    _NEEDS_QUOTE,
+    FORMULA_FIRST,
+    NEEDS_QUOTE,
     category_paths,
     native_header,
     neutralise,
@@ -428,7 +428,7 @@ def _write_xlsx(tmp: Path, chunks: Iterator[list[tuple]], slots: int, steps: Ste
         def ws_s(row: int, col: int, v: str) -> None:
             # the exact text in a string cell (a string cell is never a formula); text a spreadsheet could
             # take for one gets Excel's quote-prefix style, so editing the cell keeps it text
-            if v[0] in _FIRST and _NEEDS_QUOTE.match(v):
+            if v[0] in FORMULA_FIRST and NEEDS_QUOTE.match(v):
                 ws.write_string(row, col, v, quoted)
             else:
                 ws.write_string(row, col, v)

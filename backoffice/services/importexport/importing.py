@@ -44,6 +44,7 @@ from backoffice.services.importexport.cells import ABSENT
 from backoffice.services.importexport.common import (
     CancelFn,
     ImportConflicts,
+    ImportFileError,
     ImportRejected,
     ProgressFn,
     Steps,
@@ -131,8 +132,10 @@ def apply_import(db: Database, actor: Actor, parsed: ParsedFile, *, operation_id
     steps = Steps(progress, cancel)
     if isinstance(baseline, ImportReport):
         baseline = baseline.baseline
+    if baseline is not None and baseline.signature and baseline.signature != parsed.signature:
+        raise ImportFileError(f"{parsed.name} has changed since it was checked: check it again before importing")
 
-    def work(session: Session) -> ImportResult:
+    def import_in_transaction(session: Session) -> ImportResult:
         previous = claim_operation(session, operation_id, "import_products", actor)
         if previous is not None:
             result = ImportResult.from_dict(previous)
@@ -154,7 +157,7 @@ def apply_import(db: Database, actor: Actor, parsed: ParsedFile, *, operation_id
 
     for attempt in range(1, _WRITE_ATTEMPTS + 1):
         try:
-            result = db.run_write(work)
+            result = db.run_write(import_in_transaction)
             steps.done(f"Imported {parsed.name}")
             return result
         except _RowsMoved:

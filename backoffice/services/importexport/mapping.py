@@ -22,13 +22,13 @@ from backoffice.services.importexport.common import (
 from backoffice.services.importexport.reading import (
     NATIVE_FIELDS,
     REQUIRED,
-    _cell_text,
-    _check_zip,
-    _decode,
-    _is_shopify,
-    _native_key,
-    _shopify_case,
-    _sniff_delimiter,
+    cell_text,
+    check_zip,
+    decode_bytes,
+    is_shopify,
+    native_key,
+    shopify_case,
+    sniff_delimiter,
     check_file,
 )
 
@@ -127,12 +127,12 @@ def suggest_mapping(headers: list[str], layout: str = "native") -> dict[str, str
 
 def _guess(header: str, layout: str) -> tuple[str | None, int]:
     if layout == "shopify":
-        key = SHOPIFY_FIELDS.get(header) or SHOPIFY_FIELDS.get(_shopify_case(header))
+        key = SHOPIFY_FIELDS.get(header) or SHOPIFY_FIELDS.get(shopify_case(header))
         if key:
             return key, 3
         m = re.match(r"^option(\d+) (name|value)$", header.strip().lower())
         return (f"option{m.group(1)}_{m.group(2)}", 3) if m else (None, 0)
-    key, m = _native_key(header, "native")
+    key, m = native_key(header, "native")
     if key:
         return key, 3
     if m:
@@ -195,7 +195,7 @@ def parse_map_options(items: tuple[str, ...] | list[str]) -> dict[str, str | Non
         if target.lower() in ("", "ignore", "-", "none"):
             out[header] = None
             continue
-        key, m = _native_key(target, "shopify")
+        key, m = native_key(target, "shopify")
         name = key or (f"option{m.group(1)}_{m.group(2)}" if m else None)
         if name is None:
             problems.append(("--map", header, f"{target!r} is not a product column; use one of {', '.join(TARGETS)}"))
@@ -224,7 +224,7 @@ def preview_file(path: str | os.PathLike[str], format: str = "auto", rows: int =
     header = [h.strip() for h in raw[0]]
     width = len(header)
     sample = [(r + [""] * (width - len(r)))[:width] for r in raw[1:]]
-    layout = "shopify" if format == "shopify" or _is_shopify(header) else "native"
+    layout = "shopify" if format == "shopify" or is_shopify(header) else "native"
     return FilePreview(str(p), layout, container, header, sample, suggest_mapping(header, layout), notes)
 
 
@@ -237,8 +237,8 @@ def _first_csv_rows(p: Path, n: int, notes: list[str]) -> list[list[str]]:
         data = data[: data.rfind(b"\n") + 1] or data   # a whole number of lines (UTF-8 safe)
     elif cut:
         data = data[: len(data) - len(data) % 2]        # UTF-16: whole code units
-    text, _ = _decode(data, p.name, notes)
-    delimiter = _sniff_delimiter(text)
+    text, _ = decode_bytes(data, p.name, notes)
+    delimiter = sniff_delimiter(text)
     out: list[list[str]] = []
     try:
         for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
@@ -254,7 +254,7 @@ def _first_csv_rows(p: Path, n: int, notes: list[str]) -> list[list[str]]:
 
 
 def _first_xlsx_rows(p: Path, limit: int, n: int) -> list[list[str]]:
-    _check_zip(p, limit)
+    check_zip(p, limit)
     from python_calamine import CalamineWorkbook
 
     try:
@@ -264,7 +264,7 @@ def _first_xlsx_rows(p: Path, limit: int, n: int) -> list[list[str]]:
                 raise ImportFileError(f"{p.name} has no worksheet")
             out: list[list[str]] = []
             for row in wb.get_sheet_by_index(0).iter_rows():
-                cells = [_cell_text(c) for c in row]
+                cells = [cell_text(c) for c in row]
                 if any(c.strip() for c in cells):
                     out.append(cells)
                     if len(out) == n:

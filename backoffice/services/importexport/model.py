@@ -60,10 +60,11 @@ class Baseline:
     the file carried those versions: an import checked against the same state as another one sees the
     other's changes as conflicts."""
 
-    def __init__(self, rows: int) -> None:
+    def __init__(self, rows: int, signature: str = "") -> None:
         self.variants = array("q", bytes(8 * rows))
         self.products: dict[str, int] = {}
         self.rows = rows
+        self.signature = signature    # of the file the dry run read (see reading.file_signature)
 
 
 @dataclass

@@ -64,6 +64,7 @@ from backoffice.services.importexport.model import (
 )
 from backoffice.services.importexport.reading import ParsedFile
 from backoffice.services.importexport.rows import CHUNK_ROWS, Chunk
+from backoffice.services.price_rules import compare_at_below_price
 
 CHUNK = 5000
 PRODUCT_TEXT = {"title": 255, "vendor": 200, "product_type": 200, "seo_title": 255, "seo_description": 500}
@@ -213,7 +214,7 @@ class Planner:
             baseline = None   # not this file's
         self.baseline = baseline
         self.changed_since = _utc(changed_since)
-        self.seen = Baseline(parsed.data_rows) if not keep else None   # what this dry run reads
+        self.seen = Baseline(parsed.data_rows, parsed.signature) if not keep else None   # what this dry run reads
         self.repeated = parsed.store.repeated_skus()
         self.names_by_handle: dict[str, list[str]] = {}
         self.images = 0
@@ -576,7 +577,7 @@ class Planner:
         for r in self.rows:   # pad short rows once, so every column index is valid below
             if len(r) < width:
                 r.extend([""] * (width - len(r)))
-        p, cols, nums = self.p, self.cols, self.nums
+        cols, nums = self.cols, self.nums
         good, skus, handles, values, options = self.read_rows()
         valid_handles = self.valid_handles
         locked = plan.locked_variants
@@ -661,7 +662,7 @@ class Planner:
                 if price is None:
                     self.problem(num, cols.get("price", i_sku), "is required for a new variant")
                     continue
-            if compare_at is not None and price is not None and compare_at < price:
+            if compare_at_below_price(price, compare_at):
                 self.problem(num, cols.get("compare_at_price", cols.get("price")), f"{compare_at} is below the price {price}")
                 continue
             if handle not in first_row and (ex is None or product_cols):   # (no product fields: nothing to plan)

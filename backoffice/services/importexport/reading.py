@@ -66,6 +66,7 @@ class ParsedFile:
     delimiter: str | None = None
     notes: list[str] = field(default_factory=list)
     header_row: int = 1
+    signature: str = ""                           # the file's size and time of change when it was read
 
     @property
     def name(self) -> str:
@@ -110,6 +111,7 @@ def read_products_file(path: str | os.PathLike[str], format: str = "auto", *, ma
     steps.step(0.0, 1.0, "Reading file")
     p = Path(path)
     limit = max_bytes if max_bytes is not None else default_max_bytes()
+    signature = file_signature(p)
     container, notes = check_file(p, format, limit)
     with no_gc():
         if container == "xlsx":
@@ -119,8 +121,16 @@ def read_products_file(path: str | os.PathLike[str], format: str = "auto", *, ma
     if not parsed.data_rows:
         parsed.store.close()
         raise ImportFileError(f"{p.name} has a header row but no data rows")
+    parsed.signature = signature
     steps.within(0.99)
     return parsed
+
+
+def file_signature(path: str | os.PathLike[str]) -> str:
+    """The file's size and time of last change: a file read again with the same signature holds the
+    same rows (an import checked against a dry run's baseline must read the rows that run read)."""
+    st = Path(path).stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 class _Sink:
@@ -207,7 +217,7 @@ def _lenient_cp1252(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error("backoffice-cp1252", _lenient_cp1252)
 
 
-def _decode(data: bytes, name: str, notes: list[str]) -> tuple[str, str]:
+def decode_bytes(data: bytes, name: str, notes: list[str]) -> tuple[str, str]:
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
@@ -238,7 +248,7 @@ def _legacy(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def _sniff_delimiter(text: str) -> str:
+def sniff_delimiter(text: str) -> str:
     sample = text[:65536]
     if len(text) > len(sample):  # drop a partial last line
         sample = sample[: sample.rfind("\n") + 1] or sample
@@ -364,7 +374,7 @@ def _read_csv_as(p: Path, format: str, encoding: str, notes: list[str], steps: S
     name = p.name
     with _open_text(p, encoding) as text:
         sample = _sample(text)
-    delimiter = _sniff_delimiter(sample)
+    delimiter = sniff_delimiter(sample)
     del sample
     with _open_text(p, encoding) as text:
         lines = _Lines(text, name)
@@ -436,7 +446,7 @@ def _oversize_column(p: Path, encoding: str, delimiter: str, start_line: int) ->
 
 
 # -- XLSX -----------------------------------------------------------------------------------------------
-def _check_zip(p: Path, limit: int) -> None:
+def check_zip(p: Path, limit: int) -> None:
     name = p.name
     try:
         with zipfile.ZipFile(p) as z:
@@ -458,7 +468,7 @@ def _check_zip(p: Path, limit: int) -> None:
                 f"(over {XLSX_MAX_RATIO}:1); refused without unpacking it")
 
 
-def _cell_text(v: Any) -> str:
+def cell_text(v: Any) -> str:
     if isinstance(v, str):
         return v
     if v is None:
@@ -478,7 +488,7 @@ def _cell_text(v: Any) -> str:
 
 def _read_xlsx(p: Path, format: str, limit: int, notes: list[str], steps: Steps,
                mapping: dict[str, str | None] | None) -> ParsedFile:
-    _check_zip(p, limit)
+    check_zip(p, limit)
     from python_calamine import CalamineWorkbook
 
     name = p.name
@@ -493,7 +503,7 @@ def _read_xlsx(p: Path, format: str, limit: int, notes: list[str], steps: Steps,
         for i, row in enumerate(sheet.iter_rows()):
             if i % 20000 == 0:
                 steps.within(0.05 + 0.9 * i / height)
-            cells = [c if type(c) is str else _cell_text(c) for c in row]
+            cells = [c if type(c) is str else cell_text(c) for c in row]
             if any(c.strip() for c in cells):
                 while cells and cells[-1] == "":
                     cells.pop()
@@ -513,7 +523,7 @@ def _read_xlsx(p: Path, format: str, limit: int, notes: list[str], steps: Steps,
 
 
 # -- columns --------------------------------------------------------------------------------------------
-def _is_shopify(header: list[str]) -> bool:
+def is_shopify(header: list[str]) -> bool:
     low = {h.strip().lower() for h in header}
     return "handle" in low and bool(low & {"variant sku", "variant price", "body (html)", "option1 value"})
 
@@ -533,7 +543,7 @@ def _map_columns(p: Path, format: str, container: str, header_cells: list[str], 
     header = [h.strip() for h in header_cells]
     if header_row != 1:
         notes.append(f"{name}: the header is on row {header_row} (rows above it are empty)")
-    layout = "shopify" if format == "shopify" or _is_shopify(header) else "native"
+    layout = "shopify" if format == "shopify" or is_shopify(header) else "native"
     columns: dict[str, int] = {}
     options: dict[int, list[int | None]] = {}
     options_column = None
@@ -555,15 +565,15 @@ def _map_columns(p: Path, format: str, container: str, header_cells: list[str], 
             if target is None or not target.strip():
                 ignored.append(h)
                 continue
-            key, m = _native_key(target, "native" if layout == "native" else "shopify")
+            key, m = native_key(target, "native" if layout == "native" else "shopify")
             if key is None and m is None:
                 problems.append(f"column {h!r} is mapped to {target!r}, which is not a product column")
                 continue
         elif layout == "shopify":
-            key = SHOPIFY_FIELDS.get(h) or SHOPIFY_FIELDS.get(_shopify_case(h))
+            key = SHOPIFY_FIELDS.get(h) or SHOPIFY_FIELDS.get(shopify_case(h))
             m = _SHOPIFY_OPTION_RE.match(h.lower())
         else:
-            key, m = _native_key(h, "native")
+            key, m = native_key(h, "native")
         ident = key or (f"option{m.group(1)}_{m.group(2)}" if m else None)
         if ident is None:
             ignored.append(h)
@@ -609,7 +619,7 @@ def _map_columns(p: Path, format: str, container: str, header_cells: list[str], 
 
 
 
-def _native_key(name: str, layout: str) -> tuple[str | None, re.Match[str] | None]:
+def native_key(name: str, layout: str) -> tuple[str | None, re.Match[str] | None]:
     """A header (or a mapping's target) read as a native column: (field, None), (None, option match) or
     (None, None) when it is not one. Spaces and dashes count as underscores ("Compare at price")."""
     norm = re.sub(r"[\s\-]+", "_", name.strip().lower())
@@ -619,7 +629,7 @@ def _native_key(name: str, layout: str) -> tuple[str | None, re.Match[str] | Non
     return None, m
 
 
-def _shopify_case(h: str) -> str:
+def shopify_case(h: str) -> str:
     low = h.lower()
     for k in SHOPIFY_FIELDS:
         if k.lower() == low:

@@ -22,7 +22,7 @@ from backoffice.db import Database
 from backoffice.models import Changeset, ChangesetEntry, Product, ProductImage, ProductImageVariant, Variant, utcnow
 from backoffice.services import bulk
 from backoffice.services.base import Actor, NotFound, ValidationError, audit, chunked_in, require_role
-from backoffice.services.changesets import ApplyResult, Conflict
+from backoffice.services.changesets import ApplyResult, Conflict, register_reverter
 from backoffice.services.variants.attributes import EDITORS
 
 KIND, ENTITY = "image", "variant_image"
@@ -63,7 +63,7 @@ def _assigned(session: Session, variant_ids: list[int]) -> dict[int, tuple[int, 
 def plan_image_assignment(db: Database, target: bulk.Target, match: str | None) -> ImagePlan:
     """What a bulk "show image" would change; writes nothing."""
     text = " ".join(str(match or "").split())
-    variant_ids = bulk._target_variant_ids(db, target)
+    variant_ids = bulk.target_variant_ids(db, target)
     with db.read() as session:
         variants: dict[int, tuple[str, int, str]] = {}
         for cond in chunked_in(session, Variant.id, variant_ids):
@@ -187,3 +187,6 @@ def revert_image_assignment(db: Database, actor: Actor, changeset_id: int, *,
                  tuple(e.after.get("image_ids", ())), tuple(e.before.get("image_ids", ()))) for e in entries]
         description = f"Revert #{cs.id}: {cs.description}"
     return db.run_write(lambda session: _write(session, actor, rows, description, changeset_id, operation_id))
+
+
+register_reverter(KIND, revert_image_assignment)

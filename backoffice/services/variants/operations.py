@@ -36,7 +36,7 @@ from backoffice.models import (
 from backoffice.services import bulk
 from backoffice.services.base import Actor, NotFound, ValidationError, audit, chunked_in, require_role
 from backoffice.services.catalog_grid import VariantFilter
-from backoffice.services.changesets import ApplyResult, Conflict, RowChange, apply_in_session
+from backoffice.services.changesets import ApplyResult, Conflict, RowChange, apply_in_session, register_reverter
 from backoffice.services.variants.attributes import EDITORS
 from backoffice.services.variants.pricing import overridden
 
@@ -74,7 +74,7 @@ def plan_bulk(db: Database, field_name: str, value: Any, target: bulk.Target) ->
 
 
 def apply_bulk(db: Database, actor: Actor, plan: bulk.Plan, *, operation_id: str | None = None) -> ApplyResult:
-    return bulk.apply_plan(db, actor, plan, operation_id=operation_id)
+    return bulk.apply_plan(db, actor, plan.operation, plan.target, previewed=plan.versions, operation_id=operation_id)
 
 
 def option_filter(db: Database, options: dict[str, str], base: VariantFilter = VariantFilter()) -> VariantFilter:
@@ -122,7 +122,7 @@ def plan_thresholds(db: Database, target: bulk.Target, threshold: int | None,
     the given internal locations (all active ones when None)."""
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0):
         raise ValidationError([("operation", "threshold", f"{threshold!r} must be a whole number, zero or more")])
-    variant_ids = bulk._target_variant_ids(db, target)
+    variant_ids = bulk.target_variant_ids(db, target)
     with db.read() as session:
         stmt = select(Location.id, Location.code).where(Location.kind.in_(list(INTERNAL_KINDS)), Location.active)
         if location_ids:
@@ -208,7 +208,7 @@ def apply_thresholds(db: Database, actor: Actor, plan: ThresholdPlan, *, descrip
 
 def revert_thresholds(db: Database, actor: Actor, changeset_id: int, *, operation_id: str | None = None) -> ApplyResult:
     """Put back the thresholds a "threshold" changeset replaced; levels changed since are conflicts.
-    (``changesets.revert_changeset`` comes here for changesets of kind "threshold".)"""
+    (``changesets.revert_changeset`` comes here for changesets of kind "threshold": registered below.)"""
     require_role(actor, *EDITORS)
     with db.read() as session:
         cs = session.get(Changeset, changeset_id)
@@ -221,6 +221,9 @@ def revert_thresholds(db: Database, actor: Actor, changeset_id: int, *, operatio
                              (e.before or {}).get("low_stock_threshold")) for e in entries]
         description = f"Revert #{cs.id}: {cs.description}"
     return db.run_write(lambda session: _write_thresholds(session, actor, rows, description, changeset_id, operation_id))
+
+
+register_reverter("threshold", revert_thresholds)
 
 
 # -- matrix ---------------------------------------------------------------------------------------------
