@@ -44,7 +44,7 @@ class Profile:
         return secret_key_for(make_url(self.url))
 
 
-def secret_key_for(url: URL) -> str:
+def secret_key_for(url: str | URL) -> str:
     """The keyring entry name for a server login: scheme, user, host, port and database, no password."""
     u = normalise_url(url)
     return f"{u.get_backend_name()}://{u.username or ''}@{u.host or 'localhost'}:{u.port or 5432}/{u.database or ''}"

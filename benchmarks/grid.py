@@ -42,6 +42,7 @@ from PySide6.QtTest import QTest
 from sqlalchemy import make_url
 
 from backoffice.db import Database
+from backoffice.operations import LocalOperations
 from backoffice.services import catalog_grid
 from backoffice.services.base import Actor
 from backoffice.services.users import ensure_user
@@ -107,7 +108,7 @@ class Bench:
 
     def open_view(self, db: Database) -> ProductsView:
         context = AppContext(profile_name="bench")
-        context.set_connected(db, self.actors[db])
+        context.set_connected(LocalOperations(db, self.actors[db]))
         view = ProductsView(context, self.tasks, settings=self.settings)
         view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
         view.resize(1280, 760)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from backoffice.cli.app import Context, db_options, terminal_prompt, main
+from backoffice.cli.app import Context, db_options, main, terminal_prompt
 
 
 # -- db -------------------------------------------------------------------------------------------------
@@ -20,14 +20,12 @@ def db() -> None:
 @click.pass_obj
 def db_upgrade(obj: Context) -> None:
     """Create the schema, or migrate it to this version of Backoffice."""
-    from backoffice import migrations
-
-    database = obj.database(require_schema=False)
-    before, after = migrations.upgrade(database)
-    if before == after:
-        click.echo(f"{database.display_url()} is up to date (revision {after}).")
+    ops = obj.operations(require_schema=False, sign_in=False)
+    done = ops.admin.upgrade()
+    if not done.changed:
+        click.echo(f"{ops.url} is up to date (revision {done.after}).")
     else:
-        click.echo(f"{database.display_url()}: migrated from {before or 'empty'} to {after}.")
+        click.echo(f"{ops.url}: migrated from {done.before or 'empty'} to {done.after}.")
 
 
 @db.command("current")
@@ -35,10 +33,8 @@ def db_upgrade(obj: Context) -> None:
 @click.pass_obj
 def db_current(obj: Context) -> None:
     """Show the schema revision of the database and the one this version expects."""
-    from backoffice import migrations
-
-    database = obj.database(require_schema=False)
-    click.echo(f"database: {migrations.current_revision(database) or 'empty'}; application: {migrations.head_revision()}")
+    schema = obj.operations(require_schema=False, sign_in=False).admin.schema()
+    click.echo(f"database: {schema.current or 'empty'}; application: {schema.head}")
 
 
 # -- profiles -------------------------------------------------------------------------------------------
@@ -113,18 +109,14 @@ def profiles_remove(name: str) -> None:
 @click.argument("name")
 def profiles_test(name: str) -> None:
     """Connect with a profile and report the schema state."""
-    from backoffice import migrations
     from backoffice.config import ProfileStore
-    from backoffice.connection import open_database
+    from backoffice.operations.session import check_connection
 
     profile = ProfileStore().get(name)
-    database = open_database(profile.url, prompt=terminal_prompt(), require_schema=False)
-    try:
-        rev = migrations.current_revision(database)
-        state = "up to date" if rev == migrations.head_revision() else f"needs `backoffice db upgrade` (at {rev or 'empty'})"
-        click.echo(f"Connected to {database.display_url()}: schema {state}.")
-    finally:
-        database.dispose()
+    checked = check_connection(profile.url, prompt=terminal_prompt())
+    schema = checked.schema
+    state = "up to date" if schema.up_to_date else f"needs `backoffice db upgrade` (at {schema.current or 'empty'})"
+    click.echo(f"Connected to {checked.url}: schema {state}.")
 
 
 @profiles.command("default")
@@ -152,11 +144,8 @@ def users() -> None:
 @click.pass_obj
 def users_add(obj: Context, username: str, role: str, display_name: str) -> None:
     """Create a user (the first user of a database is always an admin)."""
-    from backoffice.models import Role
-    from backoffice.services.users import ensure_user
-
-    actor = ensure_user(obj.database(), username, Role(role), display_name)
-    click.echo(f"{actor.username}: {actor.role.value} (id {actor.user_id})")
+    user = obj.operations(sign_in=False).users.add(username, role=role, display_name=display_name)
+    click.echo(f"{user.username}: {user.role} (id {user.id})")
 
 
 @users.command("list")
@@ -164,10 +153,8 @@ def users_add(obj: Context, username: str, role: str, display_name: str) -> None
 @click.pass_obj
 def users_list(obj: Context) -> None:
     """List users and roles."""
-    from backoffice.services.users import list_users
-
-    for u in list_users(obj.database()):
-        click.echo(f"{u['username']:<20} {u['role']:<13} {'active' if u['active'] else 'inactive'}")
+    for u in obj.operations(sign_in=False).users.list():
+        click.echo(f"{u.username:<20} {u.role:<13} {'active' if u.active else 'inactive'}")
 
 
 # -- audit ----------------------------------------------------------------------------------------------
@@ -182,7 +169,7 @@ def audit_cmd(obj: Context, entity: str, username: str, limit: int, as_json: boo
     """Show the newest audit entries, described with names (locations, SKUs, products), not ids."""
     from backoffice.operations.audit import AuditFilter
 
-    rows = obj.operations().audit.page(AuditFilter(entity=entity, username=username), limit=limit)
+    rows = obj.operations(sign_in=False).audit.page(AuditFilter(entity=entity, username=username), limit=limit)
     for r in rows:
         view = r.view
         if as_json:

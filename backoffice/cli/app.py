@@ -20,7 +20,7 @@ EXIT_USAGE = 2
 
 
 class Context:
-    """What the top-level options chose; opens the database lazily, once."""
+    """What the top-level options chose; opens the operations lazily, once."""
 
     def __init__(self, db_url: str | None, profile: str | None, user: str | None) -> None:
         self.db_url_option, self.profile_option, self.user_option = db_url, profile, user
@@ -33,34 +33,64 @@ class Context:
 
         return resolve_target(self.db_url_option, self.profile_option)
 
+    @property
+    def profile_name(self) -> str:
+        """The connection profile in use ("" for --db, the environment or the embedded file)."""
+        if self._profile is None and self._ops is None and self._db is None:
+            _url, self._profile = self.target()
+        return self._profile.name if self._profile is not None else ""
+
+    def username(self) -> str:
+        """Who acts: --user, then BACKOFFICE_USER, then the profile's user, then the login name."""
+        from backoffice.operations.session import current_os_username
+
+        return (self.user_option or os.environ.get("BACKOFFICE_USER")
+                or (self._profile.username if self._profile else "") or current_os_username())
+
+    def operations(self, *, require_schema: bool = True, create_schema: bool = False, sign_in: bool = True):  # type: ignore[no-untyped-def]
+        """The operations contract over the chosen database, acting as the chosen user (opened once).
+
+        ``require_schema=False`` opens a database whose schema is missing or old (``db upgrade``),
+        ``create_schema`` creates the schema of an empty one first (``demo``); ``sign_in=False`` acts as
+        nobody, so that a command that only reads, or creates accounts, does not create the account of
+        whoever runs it (``users add``, ``users list``, ``db …``).
+        """
+        if self._ops is not None and sign_in and self._ops.actor is None:
+            self._ops.close()   # opened without signing in by an earlier call: open it again, signed in
+            self._ops = None
+        if self._ops is None:
+            from backoffice.operations.session import connect
+
+            url, self._profile = self.target()
+            self._ops = connect(url, self.username() if sign_in else None, prompt=terminal_prompt(),
+                                require_schema=require_schema, create_schema=create_schema)
+            if (require_schema or create_schema) and self._chosen_implicitly() and _command_reads_the_catalog():
+                note_if_empty(self._ops)  # the database was chosen implicitly: say which one it is
+        return self._ops
+
+    def _chosen_implicitly(self) -> bool:
+        return self.db_url_option is None and self.profile_option is None
+
+    # -- for commands not yet moved to ``operations()`` ----------------------------------------------------
     def database(self, *, require_schema: bool = True):  # type: ignore[no-untyped-def]
         if self._db is None:
             from backoffice.connection import open_database
+            from backoffice.operations.local import LocalOperations
 
             url, self._profile = self.target()
             self._db = open_database(url, prompt=terminal_prompt(), require_schema=require_schema)
-            if require_schema and self.db_url_option is None and self.profile_option is None \
-                    and _command_reads_the_catalog():
-                note_if_empty(self._db)  # the database was chosen implicitly: say which one it is
+            if require_schema and self._chosen_implicitly() and _command_reads_the_catalog():
+                note_if_empty(LocalOperations(self._db, None))  # type: ignore[arg-type]
         return self._db
 
     def actor(self):  # type: ignore[no-untyped-def]
-        from backoffice.services.users import current_os_username, ensure_user
+        from backoffice.operations.session import operations_for
 
-        username = (self.user_option or os.environ.get("BACKOFFICE_USER")
-                    or (self._profile.username if self._profile else "") or current_os_username())
-        return ensure_user(self.database(), username)
-
-    def operations(self, *, require_schema: bool = True):  # type: ignore[no-untyped-def]
-        """The operations contract over the chosen database, acting as the chosen user (opened once)."""
-        if self._ops is None:
-            from backoffice.operations.local import LocalOperations
-
-            database = self.database(require_schema=require_schema)
-            self._ops = LocalOperations(database, self.actor())
-        return self._ops
+        return operations_for(self.database(), self.username()).actor
 
     def close(self) -> None:
+        if self._ops is not None:
+            self._ops.close()
         if self._db is not None:
             self._db.dispose()
 
@@ -77,19 +107,14 @@ def _command_reads_the_catalog() -> bool:
     return root.invoked_subcommand not in _NO_EMPTY_NOTE
 
 
-def note_if_empty(db: Any) -> None:  # noqa: ANN401 - a backoffice.db.Database
+def note_if_empty(ops: Any) -> None:  # noqa: ANN401 - backoffice.operations.Operations
     """One line on stderr when the database a command opened by default (no --db, --profile or
     BACKOFFICE_DATABASE_URL) has an empty catalog: which database it is and where the demo store is, so
     "nothing found" is never a mystery."""
-    from sqlalchemy import select
-
     from backoffice.config import where_is_the_demo
-    from backoffice.models import Product
 
-    with db.read() as session:
-        if session.scalar(select(Product.id).limit(1)) is not None:
-            return
-    click.echo(f"backoffice: note: {db.display_url()} has no products; {where_is_the_demo()}", err=True)
+    if ops.admin.demo_state() == "empty":
+        click.echo(f"backoffice: note: {ops.url} has no products; {where_is_the_demo()}", err=True)
 
 
 def terminal_prompt() -> Callable[[str], str | None] | None:
@@ -102,9 +127,9 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from sqlalchemy.exc import SQLAlchemyError
 
     from backoffice.config import ProfileError
-    from backoffice.db import DatabaseError
+    from backoffice.operations import ServiceError
+    from backoffice.operations.session import DatabaseError
     from backoffice.secrets import KeyringUnavailable, PasswordRequired
-    from backoffice.services.base import ServiceError
 
     return (DatabaseError, ServiceError, ProfileError, PasswordRequired, KeyringUnavailable, SQLAlchemyError, OSError)
 

@@ -22,39 +22,26 @@ def op_id_option(f):  # type: ignore[no-untyped-def]
     return click.option("--op-id", default=None, metavar="ID", help=OP_ID_HELP)(f)
 
 
-def previous_result(database: Any, operation_id: str | None, action: str) -> dict[str, Any] | None:
-    """The stored result of ``operation_id`` if a service write already applied it, else None. An id used
-    for another kind of write is an error, as the services say."""
-    if not operation_id:
-        return None
-    from sqlalchemy import select
+def _admin(ops: Any) -> Any:  # noqa: ANN401 - the operations (or, from a command not moved yet, a database)
+    admin = getattr(ops, "admin", None)
+    if admin is None:
+        from backoffice.operations.local import LocalOperations
 
-    from backoffice.models import AppliedOperation
-    from backoffice.services.base import ValidationError
-
-    with database.read() as session:
-        row = session.execute(select(AppliedOperation.action, AppliedOperation.result)
-                              .where(AppliedOperation.operation_id == operation_id)).first()
-    if row is None:
-        return None
-    if row.action != action:
-        raise ValidationError(f"operation id {operation_id} was already used for {row.action}, not {action}")
-    return dict(row.result or {})
+        admin = LocalOperations(ops, None).admin  # type: ignore[arg-type]  # a read: nobody needs to act
+    return admin
 
 
-def previous_changeset(database: Any, operation_id: str | None) -> tuple[int, int, str] | None:
+def previous_result(ops: Any, operation_id: str | None, action: str) -> dict[str, Any] | None:  # noqa: ANN401
+    """The stored result of ``operation_id`` if a write ``action`` already applied it, else None. An id
+    used for another kind of write is an error, as the services say."""
+    return _admin(ops).previous_result(operation_id, action)
+
+
+def previous_changeset(ops: Any, operation_id: str | None) -> tuple[int, int, str] | None:  # noqa: ANN401
     """(changeset id, rows, description) of the changeset ``operation_id`` applied, if any: bulk edits,
     repricing, generated variants and reverts record their operation id on their changeset."""
-    if not operation_id:
-        return None
-    from sqlalchemy import select
-
-    from backoffice.models import Changeset
-
-    with database.read() as session:
-        row = session.execute(select(Changeset.id, Changeset.row_count, Changeset.description)
-                              .where(Changeset.operation_id == operation_id)).first()
-    return None if row is None else (row[0], row[1], row[2])
+    found = _admin(ops).previous_changeset(operation_id)
+    return None if found is None else (found.id, found.rows, found.description)
 
 
 def replayed_changeset_line(found: tuple[int, int, str]) -> str:

@@ -27,32 +27,24 @@ def demo(obj: Context, products: int, seed: int, anchor: dt.datetime | None, pho
          image_store: str | None) -> None:
     """Fill an empty database with a realistic demo store (about 10 variants per product, two years of
     sales posted through the stock ledger, a photo per product and colour)."""
-    from backoffice import migrations
-    from backoffice.services.demo import generate_demo
-    from backoffice.services.image_store import ImageStore, store_root_for
-
-    database = obj.database(require_schema=False)
-    if migrations.current_revision(database) is None:
-        migrations.upgrade(database)
-    migrations.ensure_current(database)
+    ops = obj.operations(create_schema=True)
     last = [-1]
 
-    def progress(fraction: float, text: str) -> None:
+    def show_progress(fraction: float | None, text: str | None) -> None:
+        if fraction is None:
+            return
         pct = int(fraction * 100)
         if pct != last[0] and sys.stderr.isatty():
-            click.echo(f"\r{pct:3d}%  {text:<50}", err=True, nl=False)
+            click.echo(f"\r{pct:3d}%  {text or '':<50}", err=True, nl=False)
         last[0] = pct
 
-    store = None
-    if photos:
-        store = ImageStore(store_root_for(obj._profile.name if obj._profile else "", image_store))
-    summary = generate_demo(database, obj.actor(), products=products, seed=seed,
-                            anchor=anchor.date() if anchor else None, progress=progress, image_store=store)
+    summary = ops.admin.generate_demo(products, seed=seed, anchor=anchor.date() if anchor else None, photos=photos,
+                                      profile=obj.profile_name, image_folder=image_store, progress=show_progress)
     if sys.stderr.isatty():
         click.echo("", err=True)
     counts = summary.to_dict()
     seconds = counts.pop("seconds")
-    click.echo(f"Demo store written to {database.display_url()} in {seconds:.1f} s:")
+    click.echo(f"Demo store written to {ops.url} in {seconds:.1f} s:")
     for name, value in counts.items():
         click.echo(f"  {name.replace('_', ' '):<14}{value:>12,}")
 
@@ -72,8 +64,5 @@ def screenshot(obj: Context, view: str, file: Path, width: int, height: int) -> 
 
     if view not in VIEW_NAMES:
         raise click.BadParameter(f"unknown view {view!r}; choose from {', '.join(VIEW_NAMES)}", param_hint="--view")
-    database = obj.database()
-    actor = obj.actor()
-    render_view_to_file(database, actor, view, file, width=width, height=height,
-                        profile_name=obj._profile.name if obj._profile else "")
+    render_view_to_file(obj.operations(), view, file, width=width, height=height, profile_name=obj.profile_name)
     click.echo(f"{file} ({width}x{height})")

@@ -20,16 +20,6 @@ def current_os_username() -> str:
         return "backoffice"
 
 
-def actor_for(db: Database, username: str) -> Actor:
-    with db.read() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"no user named {username!r}; create it with `backoffice users add`")
-        if not user.active:
-            raise ValidationError(f"user {username!r} is deactivated")
-        return Actor(user.id, user.username, user.role)
-
-
 def ensure_user(db: Database, username: str, role: Role | None = None, display_name: str = "") -> Actor:
     """Return the user's actor, creating the account if it does not exist yet. The first account of a
     new database becomes an admin (someone has to be); later ones get ``role`` or merchandiser."""
@@ -37,7 +27,7 @@ def ensure_user(db: Database, username: str, role: Role | None = None, display_n
     if not username:
         raise ValidationError([("user", "username", "must not be empty")])
 
-    def work(session):  # type: ignore[no-untyped-def]
+    def find_or_create(session):  # type: ignore[no-untyped-def]
         user = session.scalar(select(User).where(User.username == username))
         if user is not None:
             return Actor(user.id, user.username, user.role)
@@ -50,10 +40,22 @@ def ensure_user(db: Database, username: str, role: Role | None = None, display_n
         audit(session, actor, "user", user.id, "create", None, snapshot(user, USER_FIELDS))
         return actor
 
-    return db.run_write(work)
+    return db.run_write(find_or_create)
+
+
+def _user_dict(u: User) -> dict:
+    return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role.value,
+            "active": u.active}
 
 
 def list_users(db: Database) -> list[dict]:
     with db.read() as session:
-        return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role.value,
-                 "active": u.active} for u in session.scalars(select(User).order_by(User.username))]
+        return [_user_dict(u) for u in session.scalars(select(User).order_by(User.username))]
+
+
+def get_user(db: Database, user_id: int) -> dict:
+    with db.read() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user with id {user_id}")
+        return _user_dict(user)

@@ -1,5 +1,6 @@
-"""What one main window is connected to: the database, the acting user, the profile, and the state of
-the connection. Created per window and handed to every view (no global, nothing shared between tests).
+"""What one main window is connected to: the operations (``context.ops``: the data, through the
+contract), the acting user, the profile, and the state of the connection. Created per window and
+handed to every view (no global, nothing shared between tests).
 
 ``data_changed`` is the one "something was written" notification (Anki's ``operation_did_execute``):
 after a write finishes, whoever ran it calls :meth:`AppContext.notify_data_changed` and each open view
@@ -57,10 +58,7 @@ class AppContext(QObject):
         self.changed.emit()
         return old
 
-    def set_connected(self, ops: Operations, actor: Actor | None = None, display_name: str = "") -> None:
-        if actor is not None and not hasattr(ops, "catalog"):   # (database, actor): open operations over it
-            from backoffice.operations.local import LocalOperations
-            ops = LocalOperations(ops, actor)
+    def set_connected(self, ops: Operations, display_name: str = "") -> None:
         self.ops, self.actor = ops, ops.actor
         self.display_name = display_name or ops.actor.username
         self.target = ops.target

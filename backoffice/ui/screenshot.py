@@ -1,6 +1,6 @@
 """Rendering a view of the main window to a PNG without a display (``backoffice screenshot``).
 
-The window is built on the given database and user, switched to the view, given time to finish its
+The window is built on the given operations (a database and the user acting on it), switched to the view, given time to finish its
 background load (bounded by a timeout), then grabbed at exactly the requested size.
 """
 
@@ -20,8 +20,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QWidget
 
-from backoffice.db import Database
-from backoffice.services.base import Actor
+from backoffice.operations import Operations
 from backoffice.ui.views import DEFAULT_VIEW, VIEW_KEYS
 
 VIEW_NAMES: tuple[str, ...] = (*VIEW_KEYS, "shell", "profiles")
@@ -34,9 +33,9 @@ def _process_events(ms: int = 50) -> None:
         QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 10)
 
 
-def render_view_to_file(db: Database, actor: Actor, view: str, path: Path, *, width: int = 1280, height: int = 800,
+def render_view_to_file(ops: Operations, view: str, path: Path, *, width: int = 1280, height: int = 800,
                         profile_name: str = "") -> None:
-    """Save a PNG of ``view`` (one of VIEW_NAMES) as the user ``actor`` would see it on ``db``.
+    """Save a PNG of ``view`` (one of VIEW_NAMES) as the user of ``ops`` would see it.
 
     "shell" is the main window on its default view; "profiles" is the connection profiles dialog over
     it. Raises ValueError for an unknown view and OSError if the file cannot be written.
@@ -56,7 +55,7 @@ def render_view_to_file(db: Database, actor: Actor, view: str, path: Path, *, wi
 
     app = create_application()
     context = AppContext(profile_name=profile_name)
-    context.set_connected(db, actor)
+    context.set_connected(ops)
     tasks = TaskManager()
     window = MainWindow(context, tasks, settings=None, profiles=ProfileStore(), secrets=SecretStore())
     window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)

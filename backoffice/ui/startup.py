@@ -1,11 +1,12 @@
 """Connecting the GUI to its database, in the background, with every failure turned into a message.
 
-The sequence (one background job): open the database (keyring password, or a prompt marshalled to
-the GUI thread), create the schema of the embedded SQLite file or the demo store when it is missing,
-check the schema, sign in the acting user (``ensure_user``). Then, for ``--demo``, look at what the
-store holds (a short job): empty, it is filled with demo data as a cancellable job shown in the progress
-panel (``demo_started``); already the demo store, nothing is said (a relaunch); someone's catalog, a
-message says the demo data was not added.
+The sequence (one background job, :func:`backoffice.operations.session.connect`): open the database
+(keyring password, or a prompt marshalled to the GUI thread), create the schema of the embedded SQLite
+file or the demo store when it is missing, check the schema, sign in the acting user. The window then
+holds the operations it returned (``context.ops``). For ``--demo``, it looks at what the store holds (a
+short read): empty, it is filled with demo data (``ops.admin.generate_demo``) as a cancellable job shown
+in the progress panel (``demo_started``); already the demo store, nothing is said (a relaunch);
+someone's catalog, a message says the demo data was not added.
 """
 
 from __future__ import annotations
@@ -14,33 +15,33 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QObject, Signal
+from PySide6.QtCore import QObject, Signal
 
-from backoffice import migrations
-from backoffice.config import DEMO_FILE, DEMO_PROFILE, Profile, secret_key_for
-from backoffice.connection import PasswordPrompt, WrongPassword, open_database
-from backoffice.db import (
-    Database,
+from backoffice.config import DEMO_PROFILE, Profile, secret_key_for
+from backoffice.operations import Operations, ServiceError, ValidationError
+from backoffice.operations.session import (
     DatabaseError,
     DatabaseUnreachable,
+    PasswordPrompt,
     SchemaNotMigrated,
-    data_dir,
-    normalise_url,
+    WrongPassword,
+    connect,
+    current_os_username,
+    describe_target,
+    is_demo_file,
+    is_embedded_default,
+    is_sqlite,
 )
 from backoffice.secrets import KeyringUnavailable, PasswordRequired, SecretStore
-from backoffice.services import users
-from backoffice.services.base import Actor, ServiceError, ValidationError
-from backoffice.ui.context import AppContext, describe_target, is_embedded_default
+from backoffice.ui.context import AppContext
+from backoffice.ui.format import translator
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
 
 log = logging.getLogger(__name__)
 READY_BANNER_MS = 8000  # "The demo store is ready" hides itself after this long
-
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate("Startup", text)
+tr = translator("Startup")
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,7 @@ class ConnectTarget:
 
     @property
     def is_sqlite(self) -> bool:
-        try:
-            return normalise_url(self.url).get_backend_name() == "sqlite"
-        except DatabaseError:
-            return False
+        return is_sqlite(self.url)
 
     @property
     def auto_migrate(self) -> bool:
@@ -66,10 +64,7 @@ class ConnectTarget:
 
     @property
     def is_demo_file(self) -> bool:
-        if not self.is_sqlite:
-            return False
-        path = normalise_url(self.url).database or ""
-        return bool(path) and Path(path).expanduser().resolve() == (data_dir() / DEMO_FILE).resolve()
+        return is_demo_file(self.url)
 
     def profile_label(self) -> str:
         if self.profile is not None and not (self.profile.name == DEMO_PROFILE and self.is_demo_file):
@@ -81,37 +76,27 @@ class ConnectTarget:
         return ""
 
     def acting_username(self) -> str:
-        return self.username or (self.profile.username if self.profile else "") or users.current_os_username()
+        return self.username or (self.profile.username if self.profile else "") or current_os_username()
 
 
 def connect_job(target: ConnectTarget, state: TaskState, secrets: SecretStore,
-                prompt: PasswordPrompt | None) -> tuple[Database, Actor, str]:
-    """Runs in a worker: (database, acting user, a note for the user or "")."""
-    state.report(0.1, tr("Opening the database…"))
-    db = open_database(target.url, secrets=secrets, prompt=prompt, require_schema=False)
-    note = ""
+                prompt: PasswordPrompt | None) -> tuple[Operations, str]:
+    """Runs in a worker: (the operations, signed in as the acting user; a note for the user or "")."""
+    ops = connect(target.url, target.acting_username(), secrets=secrets, prompt=prompt,
+                  create_schema=target.auto_migrate, progress=state.report)
     try:
-        if target.auto_migrate and migrations.current_revision(db) is None:
-            state.report(0.4, tr("Creating the database…"))
-            migrations.upgrade(db)
-        state.report(0.6, tr("Checking the schema…"))
-        migrations.ensure_current(db)
-        username = target.acting_username()
-        state.report(0.8, tr("Signing in as {user}…").format(user=username))
-        actor = users.ensure_user(db, username)
         note = _remember_prompted_password(target, secrets, prompt)
     except BaseException:
-        db.dispose()
+        ops.close()
         raise
-    state.report(1.0, tr("Connected"))
-    return db, actor, note
+    return ops, note
 
 
 def _remember_prompted_password(target: ConnectTarget, secrets: SecretStore, prompt: PasswordPrompt | None) -> str:
     """After a prompted password worked, store it in the keyring if the user asked for that."""
     if target.is_sqlite:
         return ""
-    key = secret_key_for(normalise_url(target.url))
+    key = secret_key_for(target.url)
     wants = getattr(prompt, "wants_keyring", None)
     if wants is None or not wants(key):
         return ""
@@ -168,6 +153,7 @@ class Connector(QObject):
         self.notify = notify or (lambda text, level, timeout_ms=None: log.info("%s: %s", level, text))
         self.target: ConnectTarget | None = None
         self.state: TaskState | None = None
+        self.runner = Runner(context, tasks, self)
         self._generation = 0
 
     def connect_to(self, target: ConnectTarget) -> None:
@@ -187,12 +173,12 @@ class Connector(QObject):
         if self.target is not None:
             self.connect_to(self.target)
 
-    def _on_connected(self, generation: int, target: ConnectTarget, result: tuple[Database, Actor, str]) -> None:
-        db, actor, note = result
+    def _on_connected(self, generation: int, target: ConnectTarget, result: tuple[Operations, str]) -> None:
+        ops, note = result
         if generation != self._generation:
-            self.tasks.run_in_background(db.dispose)  # a newer attempt replaced this one
+            self.tasks.run_in_background(ops.close)  # a newer attempt replaced this one
             return
-        self.context.set_connected(db, actor)
+        self.context.set_connected(ops)
         if note:
             self.notify(note, "warning")
         self.connected.emit()
@@ -209,18 +195,9 @@ class Connector(QObject):
     # -- demo data ---------------------------------------------------------------------------------------
     def start_demo(self, products: int) -> None:
         """Look at what the store holds (in the background), then build the demo store if it is empty."""
-        db = self.context.db
-        if db is None or self.context.actor is None:
-            return
         generation = self._generation
-
-        def look() -> str:
-            from backoffice.services import demo  # imported late: only --demo needs it
-
-            return demo.demo_state(db)
-
-        self.tasks.run_in_background(look, partial(self._demo_looked, generation, products),
-                                     partial(self._demo_look_failed, generation))
+        self.runner.read(lambda ops: ops.admin.demo_state(), partial(self._demo_looked, generation, products),
+                         on_error=partial(self._demo_look_failed, generation))
 
     def _demo_looked(self, generation: int, products: int, holds: str) -> None:
         if generation != self._generation:
@@ -243,23 +220,18 @@ class Connector(QObject):
         self.demo_finished.emit("failed")
 
     def build_demo(self, products: int) -> TaskState | None:
-        db, actor = self.context.db, self.context.actor
-        if db is None or actor is None:
+        if self.context.ops is None:
             return None
         state = TaskState(tr("Creating the demo store"), parent=self)
         profile_name = self.target.profile.name if self.target is not None and self.target.profile else ""
 
-        def job() -> object:
-            from backoffice.services import demo  # imported late: only --demo needs it
-            from backoffice.services.image_store import ImageStore, store_root_for
-
-            state.report(0.0, tr("Preparing…"))
-            store = ImageStore(store_root_for(profile_name))
-            return demo.generate_demo(db, actor, products=products, progress=state.report, cancel=state.cancelled,
-                                      image_store=store)
+        def fill_demo_store(ops: Operations) -> object:
+            return ops.admin.generate_demo(products, profile=profile_name, progress=state.report,
+                                           cancel=state.cancelled)
 
         self.demo_started.emit(state)
-        self.tasks.run_in_background(job, partial(self._demo_done, state), partial(self._demo_failed, state), state=state)
+        self.runner.write(fill_demo_store, partial(self._demo_done, state), on_error=partial(self._demo_failed, state),
+                          state=state)
         return state
 
     def _demo_done(self, state: TaskState, _result: object) -> None:
@@ -269,7 +241,6 @@ class Connector(QObject):
         else:
             self.notify(tr("The demo store is ready."), "success", READY_BANNER_MS)
             self.demo_finished.emit("done")
-        self.context.notify_data_changed()
 
     def _demo_failed(self, state: TaskState, exc: BaseException) -> None:
         if state.cancelled():
@@ -283,4 +254,3 @@ class Connector(QObject):
             message, _hint = describe_error(exc)
             self.notify(tr("The demo store could not be created: {error}").format(error=message), "error")
             self.demo_finished.emit("failed")
-        self.context.notify_data_changed()

@@ -194,7 +194,6 @@ class TaskManager(QObject):
     job_started = Signal(object)   # TaskState of a long job, for progress panels
     job_finished = Signal(object)
     _done = Signal(int)            # a task id: its outcome is waiting in _outcomes
-    _deliver = Signal(object)
 
     def __init__(self, parent: QObject | None = None, *, max_threads: int | None = None) -> None:
         super().__init__(parent)
@@ -208,7 +207,6 @@ class TaskManager(QObject):
         self._outcomes_lock = threading.Lock()
         self._ids = itertools.count(1)
         self._done.connect(self._finish, Qt.ConnectionType.QueuedConnection)
-        self._deliver.connect(self._run_closure, Qt.ConnectionType.QueuedConnection)
 
     @property
     def pending(self) -> int:
@@ -234,13 +232,6 @@ class TaskManager(QObject):
             self._jobs.append(state)
             self.job_started.emit(state)
         self._pool.start(_Job(self, task_id, task))
-
-    def run_on_main(self, closure: Callable[[], Any]) -> None:
-        """Call ``closure`` on the GUI thread soon; safe from any thread."""
-        self._deliver.emit(closure)
-
-    def _run_closure(self, closure: Callable[[], Any]) -> None:
-        closure()
 
     def _store_outcome(self, task_id: int, outcome: tuple[bool, Any]) -> None:
         with self._outcomes_lock:

@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings
 
 import backoffice.ui  # noqa: F401 - installs the PySide6 6.12 guard before any Qt call
 from backoffice.db import Database
+from backoffice.operations import LocalOperations
 from backoffice.services.base import Actor, audit
 from backoffice.services.users import ensure_user
 from backoffice.ui.context import AppContext
@@ -53,7 +54,8 @@ def ui_settings(tmp_path: Path) -> QSettings:
 
 @pytest.fixture
 def connected_context():  # type: ignore[no-untyped-def]
-    """``connected_context(db, actor, profile_name=...)``: an AppContext already connected."""
+    """``connected_context(db, actor, profile_name=...)``: an AppContext already connected (operations
+    over ``db`` acting as ``actor``)."""
     return _connected_context
 
 
@@ -65,7 +67,7 @@ def write_audit_rows():  # type: ignore[no-untyped-def]
 
 def _connected_context(db: Database, actor: Actor, profile_name: str = "Test profile") -> AppContext:
     context = AppContext(profile_name=profile_name)
-    context.set_connected(db, actor)
+    context.set_connected(LocalOperations(db, actor))
     return context
 
 

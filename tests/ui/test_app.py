@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, make_url, text
 import backoffice.services
 from backoffice import migrations
 from backoffice.db import Database, default_sqlite_path, default_url
+from backoffice.operations import session
 from backoffice.services.base import ValidationError
 from backoffice.ui import app as app_module
-from backoffice.ui import startup
 from backoffice.ui.app import Gui, run_gui, start_gui
 from backoffice.ui.context import ConnectionState
 
@@ -46,7 +46,7 @@ def wait_state(qtbot, gui: Gui, state: ConnectionState) -> None:  # type: ignore
 
 
 def test_window_shows_at_once_then_connects_the_embedded_database(qtbot, monkeypatch, launch) -> None:  # type: ignore[no-untyped-def]
-    original = startup.open_database
+    original = session.open_database
     opened_from: list[int] = []
 
     def recording_open_database(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -54,7 +54,7 @@ def test_window_shows_at_once_then_connects_the_embedded_database(qtbot, monkeyp
         time.sleep(0.1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(startup, "open_database", recording_open_database)
+    monkeypatch.setattr(session, "open_database", recording_open_database)
     assert not default_sqlite_path().exists()
     gui = launch(default_url(), username="alice")
     assert gui.window.isVisible()
@@ -63,8 +63,8 @@ def test_window_shows_at_once_then_connects_the_embedded_database(qtbot, monkeyp
 
     wait_state(qtbot, gui, ConnectionState.CONNECTED)
     assert opened_from and opened_from[0] != threading.get_ident()
-    assert gui.context.db is not None
-    assert migrations.current_revision(gui.context.db) == migrations.head_revision()  # created automatically
+    assert gui.context.ops is not None
+    assert gui.context.ops.admin.schema().current == migrations.head_revision()  # created automatically
     status = gui.window.session_status
     assert status.profile.text() == "Local database"
     assert status.user.text() == "alice · Admin"

@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from backoffice.config import ProfileStore
+from backoffice.operations import LocalOperations
 from backoffice.secrets import SecretStore
 from backoffice.ui.context import AppContext
 from backoffice.ui.main_window import MainWindow
@@ -126,7 +127,7 @@ def test_connection_page_until_connected(qtbot, sqlite_db, sqlite_actor, open_wi
         window.connection_page.retry.click()
 
     window.show_view("audit")  # chosen while offline: shown once connected
-    context.set_connected(sqlite_db, sqlite_actor)
+    context.set_connected(LocalOperations(sqlite_db, sqlite_actor))
     assert window.sidebar.list.isEnabled()
     assert window.pages.currentWidget() is window.view("audit")
     qtbot.waitUntil(lambda: window.view("audit").model.rowCount() == 1, timeout=10_000)

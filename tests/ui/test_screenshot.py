@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 
+from backoffice.operations import LocalOperations
 from backoffice.services import audit as audit_service
 from backoffice.ui.main_window import MainWindow
 from backoffice.ui.screenshot import VIEW_NAMES, render_view_to_file
@@ -23,7 +24,7 @@ def test_every_view_renders_to_a_png_of_the_given_size(qtbot, sqlite_db, sqlite_
                                                        view) -> None:  # type: ignore[no-untyped-def]
     write_audit_rows(sqlite_db, sqlite_actor, 30)
     path = tmp_path / "shots" / f"{view}.png"
-    render_view_to_file(sqlite_db, sqlite_actor, view, path, width=1100, height=720, profile_name="Shop HQ")
+    render_view_to_file(LocalOperations(sqlite_db, sqlite_actor), view, path, width=1100, height=720, profile_name="Shop HQ")
     image = QImage(str(path))
     assert not image.isNull()
     assert (image.width(), image.height()) == (1100, 720)
@@ -65,7 +66,7 @@ def test_audit_screenshot_waits_for_the_rows(qtbot, monkeypatch, sqlite_db, sqli
     monkeypatch.setattr(audit_service, "fetch_page", blocking_fetch_page)
     monkeypatch.setattr(MainWindow, "grab", recording_grab)
     try:
-        render_view_to_file(sqlite_db, sqlite_actor, "audit", tmp_path / "audit.png")
+        render_view_to_file(LocalOperations(sqlite_db, sqlite_actor), "audit", tmp_path / "audit.png")
     finally:
         poller.stop()
         release.set()
@@ -76,7 +77,7 @@ def test_audit_screenshot_waits_for_the_rows(qtbot, monkeypatch, sqlite_db, sqli
 
 def test_unknown_view_is_a_value_error_listing_the_valid_ones(sqlite_db, sqlite_actor, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError) as excinfo:
-        render_view_to_file(sqlite_db, sqlite_actor, "warehouse", tmp_path / "x.png")
+        render_view_to_file(LocalOperations(sqlite_db, sqlite_actor), "warehouse", tmp_path / "x.png")
     message = str(excinfo.value)
     assert "warehouse" in message
     for name in VIEW_NAMES:

@@ -46,12 +46,10 @@ from PySide6.QtWidgets import (
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 
-from backoffice import migrations
 from backoffice.config import Profile, ProfileError, ProfileStore
-from backoffice.connection import open_database
-from backoffice.db import DatabaseError, default_sqlite_path
+from backoffice.operations import session
+from backoffice.operations.session import DatabaseError, current_os_username, default_sqlite_path
 from backoffice.secrets import KeyringUnavailable, SecretStore
-from backoffice.services.users import current_os_username
 from backoffice.ui import resources, theme
 from backoffice.ui.context import describe_target
 from backoffice.ui.tasks import TaskManager
@@ -65,16 +63,10 @@ DEFAULT_ROLE = Qt.ItemDataRole.UserRole + 3
 def check_connection(url: str, secrets: SecretStore) -> str:
     """Connect, ping, and check the schema (in a worker). Returns a sentence for the user; raises
     DatabaseError with a one-line reason when the database cannot be reached."""
-    db = open_database(url, secrets=secrets, prompt=None, require_schema=False)
-    try:
-        db.ping()
-        try:
-            migrations.ensure_current(db)
-        except DatabaseError as exc:
-            return QCoreApplication.translate("ProfilesDialog", "Connected, but: {error}").format(error=exc)
-        return QCoreApplication.translate("ProfilesDialog", "Connected. The schema is up to date.")
-    finally:
-        db.dispose()
+    checked = session.check_connection(url, secrets=secrets)
+    if checked.schema.problem:
+        return QCoreApplication.translate("ProfilesDialog", "Connected, but: {error}").format(error=checked.schema.problem)
+    return QCoreApplication.translate("ProfilesDialog", "Connected. The schema is up to date.")
 
 
 class ProfileItemDelegate(QStyledItemDelegate):
