@@ -327,3 +327,25 @@ def test_the_product_count_is_the_true_total_when_the_list_is_capped(qtbot, monk
     view.search.setText("mug")
     qtbot.waitUntil(lambda: not view.is_loading() and view.products_count.text() == "1 product", timeout=10_000)
     assert view.products.rowCount() == 1
+
+
+def test_the_gallery_reloads_only_for_changes_it_shows(qtbot, gallery, sqlite_db, shop) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.operations import collecting, merge
+
+    view = gallery
+    loads: list[int] = []
+    read_gallery = view.context.ops.images.gallery
+    view.context.ops.images.gallery = lambda product_id: loads.append(product_id) or read_gallery(product_id)
+    ops = view.context.ops
+    with collecting() as noted:                      # a category: no image, product or variant of it
+        ops.store.add_category("Shirts")
+    view.context.notify_data_changed(merge(noted))
+    qtbot.waitUntil(lambda: not view.is_loading(), timeout=10_000)
+    assert loads == []
+    image = view.gallery.rows[2]
+    with collecting() as noted:                      # written elsewhere (another window, the CLI)
+        ops.images.set_alt_text(image.id, "Linen tee, detail", expected_version=image.version)
+    view.context.notify_data_changed(merge(noted))
+    qtbot.waitUntil(lambda: not view.is_loading() and view.gallery.rows[2].alt_text == "Linen tee, detail",
+                    timeout=10_000)
+    assert loads == [shop]

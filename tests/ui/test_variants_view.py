@@ -350,3 +350,26 @@ def test_bulk_dialog_asks_before_pricing_variants_below_cost(qtbot, monkeypatch,
     assert skus(sqlite_db, shop["polo"])["POLO-XL"]["price"] == "7.50"
     assert skus(sqlite_db, shop["polo"])["POLO-M"]["price"] == "10.00"
     dialog.close()
+
+
+def test_the_view_reloads_only_for_changes_it_shows(qtbot, sqlite_db, sqlite_actor, shop, open_view) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.operations import collecting, merge
+    from backoffice.ui.operations import Runner
+
+    view = open_view(sqlite_db, sqlite_actor)
+    reads: list[str] = []
+    overview, find = view.context.ops.variants.overview, view.context.ops.variants.find_products
+    view.context.ops.variants.overview = lambda: reads.append("overview") or overview()
+    view.context.ops.variants.find_products = lambda *a, **k: reads.append("products") or find(*a, **k)
+    with collecting() as noted:                      # a category: nothing the view shows
+        view.context.ops.store.add_category("Shirts")
+    view.context.notify_data_changed(merge(noted))
+    wait_idle(qtbot, view)
+    assert reads == []
+    runner = Runner(view.context, view.tasks, view)  # a base price: the products and the pricing panel show it
+    runner.write(lambda ops: ops.variants.set_base_price(shop["tee"], "20.00"))
+    qtbot.waitUntil(lambda: not runner.busy, timeout=10_000)
+    wait_idle(qtbot, view)
+    assert sorted(reads) == ["overview", "products"]
+    tee = next(p for p in view.products_model.rows if p.title == "Basic Tee")
+    assert tee.base_price == D("20.00")
