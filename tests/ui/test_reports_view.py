@@ -259,3 +259,29 @@ def test_top_products_preview_names_the_amount_gross_profit(qtbot, view: Reports
     assert [c.label for c in view.table_model.columns] == ["Product", "Vendor", "Revenue", "Units", "Gross profit",
                                                            "Margin %"]
     assert view.table_model.display(0, 5).endswith("%")
+
+
+def test_the_shown_report_reruns_only_when_its_own_definition_changes(qtbot, view: ReportsView) -> None:
+    from backoffice.operations.changes import REPORTS, STOCK, TRANSFERS, Changes
+
+    started: list[str] = []
+    view.query_started.connect(started.append)
+    runs = view.query_runs
+    view.context.notify_data_changed(Changes.of(STOCK, TRANSFERS, location=[1], transfer=[1]))   # not reports
+    wait_loaded(qtbot, view)
+    assert view.query_runs == runs and started == []
+    view.context.notify_data_changed(Changes.of(REPORTS, schedule=[7]))   # reports, not this definition
+    wait_loaded(qtbot, view)
+    assert view.query_runs == runs and view.current is not None and view.current.name == "sales-by-month"
+
+    view.save(name="My monthly")   # a new saved report: chosen and run
+    wait_loaded(qtbot, view)
+    assert view.current is not None and view.current.name == "my-monthly" and view.query_runs == runs + 1
+    assert started == ["my-monthly"]
+    reports = view.context.ops.reports
+    changed = reports.get("my-monthly").copy(limit=1)
+    reports.save(changed, expected_version=view.current.version)   # saved again, elsewhere
+    view.context.notify_data_changed(Changes.of(REPORTS))
+    wait_loaded(qtbot, view)
+    assert view.query_runs == runs + 2 and view.builder.definition().limit == 1
+    assert view.table_model.total_rows == 1

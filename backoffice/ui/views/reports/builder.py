@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -31,6 +31,7 @@ from backoffice.reports.compiler import BUCKET_LABELS, OP_LABELS
 from backoffice.reports.dates import RELATIVE_RANGES
 from backoffice.reports.definition import AGGREGATE_LABELS, ChartSpec, Column, Filter, GroupBy, ReportDefinition, Sort
 from backoffice.reports.sources import SOURCES, Source
+from backoffice.ui.format import translator
 
 DATA = Qt.ItemDataRole.UserRole + 10
 CHARTS = {"": "No chart", "line": "Line", "bar": "Bar", "stacked_bar": "Stacked bar", "pie": "Pie"}
@@ -39,8 +40,7 @@ NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between", "in", "is_null", 
 DATE_OPS = ("range", "gte", "lt", "is_null", "not_null")
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("Reports", text)
+tr = translator("Reports")
 
 
 # Entries keep their settings as JSON text: a drag between lists carries item data through a QDataStream,
