@@ -20,7 +20,7 @@ from backoffice.services.inventory import MoveLine
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory import InventoryView
 from backoffice.ui.views.transfers import TransfersView
-from backoffice.ui.views.transfers.model import COL_QUANTITY, COL_STATE
+from backoffice.ui.views.transfers.models import COL_QUANTITY, COL_STATE
 
 
 def receive(db: Database, actor: Actor, store, variant: int, qty: int, at: str = "WH1") -> None:  # type: ignore[no-untyped-def]

@@ -1,9 +1,10 @@
 """Transfers: stock moving between warehouses and stores. The list (newest first, by state, a keyset page
 at a time) on the left; the selected or new transfer in the editor on the right.
 
-Queries run in the background executor; each list (re)load gets a generation number and answers to an
-older one are dropped. After any write the editor calls ``context.notify_data_changed()``; the list
-reloads and keeps the same transfer selected.
+Queries run through the operations contract in the background; each list (re)load gets a generation
+number and answers to an older one are dropped. A write's changes reach the view by
+``context.data_changed``: the list reloads (keeping the same transfer selected) when transfers or
+locations changed, and a draft's available figures when stock did; nothing else makes it reload.
 """
 
 from __future__ import annotations
@@ -24,16 +25,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import inventory, transfers
-from backoffice.services.transfers import TransferSummary
+from backoffice.operations import Changes
+from backoffice.operations.changes import LOCATIONS, STOCK, TRANSFERS
+from backoffice.operations.transfers import TransferSummary
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, format_qty, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.base import ViewPage, page_header
-from backoffice.ui.views.inventory.common import error_text, format_qty, plural, setup_table
-from backoffice.ui.views.transfers.delegates import StatePillDelegate
 from backoffice.ui.views.transfers.editor import TransferEditor
-from backoffice.ui.views.transfers.model import (
+from backoffice.ui.views.transfers.models import (
     COL_STATE,
     OPEN_STATES,
     STATES,
@@ -42,6 +44,8 @@ from backoffice.ui.views.transfers.model import (
 )
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
+from backoffice.ui.widgets.pills import StatePillDelegate
+from backoffice.ui.widgets.records import setup_table
 
 PAGE_SIZE = 100
 
@@ -57,7 +61,8 @@ class TransfersView(ViewPage):
         super().__init__(context, tasks, parent)
         self.page_size = page_size
         self._generation = 0
-        self._inflight = 0
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self.loading_changed)
         self._needs_reload = True
         self._needs_locations = True
         self._select_id: int | None = None
@@ -138,7 +143,7 @@ class TransfersView(ViewPage):
             self.reload()
 
     def is_loading(self) -> bool:
-        return self._inflight > 0 or self.editor._busy
+        return self.runner.busy or self.editor.busy
 
     def refresh(self) -> None:
         self._needs_locations = True
@@ -147,8 +152,7 @@ class TransfersView(ViewPage):
     # -- loading ---------------------------------------------------------------------------------------
     def reload(self) -> None:
         self._generation += 1
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             self._needs_reload = True
             self.model.clear()
             return
@@ -157,10 +161,12 @@ class TransfersView(ViewPage):
         current = self.current_summary()
         if self._select_id is None and current is not None:
             self._select_id = current.id
-        self._start(lambda: transfers.list_transfers(db, states=states, limit=limit), partial(self._on_first_page, gen))
+        self.runner.read(lambda ops: ops.transfers.list(states=states, limit=limit), partial(self._on_first_page, gen),
+                         on_error=partial(self._on_error, gen))
         if self._needs_locations:
             self._needs_locations = False
-            self._start(lambda: inventory.list_locations(db), self.editor.set_locations)
+            self.runner.read(lambda ops: ops.stock.locations(), self.editor.set_locations,
+                             on_error=partial(self._on_error, gen))
 
     def states(self) -> tuple[str, ...]:
         """The states the list shows (none: all)."""
@@ -168,30 +174,14 @@ class TransfersView(ViewPage):
         return OPEN_STATES if choice == "open" else (choice,) if choice else ()
 
     def load_more(self) -> None:
-        db, before = self.context.db, self.model.last_id()
-        if db is None or before is None:
+        before = self.model.last_id()
+        if before is None:
             return
         gen, states, limit = self._generation, self.states(), self.page_size
         self.more_button.setEnabled(False)
-        self._start(lambda: transfers.list_transfers(db, states=states, before_id=before, limit=limit),
-                    partial(self._on_more, gen))
-
-    def _start(self, task, on_done) -> None:  # type: ignore[no-untyped-def]
-        self._inflight += 1
-        if self._inflight == 1:
-            self.loading_changed.emit(True)
-        gen = self._generation
-
-        def finished(callback, value) -> None:  # type: ignore[no-untyped-def]
-            self._inflight -= 1
-            try:
-                callback(value)
-            finally:
-                if self._inflight == 0:
-                    self.loading_changed.emit(False)
-
-        self.tasks.run_in_background(task, partial(finished, on_done), partial(finished, partial(self._on_error, gen)),
-                                     context=self)
+        if not self.runner.read(lambda ops: ops.transfers.list(states=states, before_id=before, limit=limit),
+                                partial(self._on_more, gen), on_error=partial(self._on_error, gen)):
+            self.more_button.setEnabled(True)
 
     def _on_first_page(self, gen: int, rows: list[TransferSummary]) -> None:
         if gen != self._generation:
@@ -278,14 +268,19 @@ class TransfersView(ViewPage):
 
     def _on_context_changed(self) -> None:
         self._needs_reload = self._needs_locations = True
-        if self.context.db is None:
+        if self.context.ops is None:
             self._generation += 1
             self.model.clear()
 
-    def _on_data_changed(self) -> None:
-        self._needs_reload = True
-        if self.isVisible():
-            self.reload()
+    def _on_data_changed(self, changes: Changes) -> None:
+        if changes.concerns(LOCATIONS):
+            self._needs_locations = True
+        if changes.concerns(TRANSFERS, LOCATIONS):
+            self._needs_reload = True
+            if self.isVisible():
+                self.reload()
+        elif changes.concerns(STOCK) and self.isVisible():
+            self.editor.load_available()   # a draft's available figures
 
     def _update_empty_state(self) -> None:
         if self.model.rowCount():

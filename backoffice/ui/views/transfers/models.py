@@ -8,9 +8,12 @@ from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP
 
-from backoffice.services.transfers import TransferLineInfo, TransferSummary
+from backoffice.operations.transfers import TransferLineInfo, TransferSummary
 from backoffice.ui import theme
-from backoffice.ui.views.inventory.common import Column, RecordsModel, format_qty, tr
+from backoffice.ui.format import format_qty, translator
+from backoffice.ui.widgets.records import Column, RecordsModel
+
+tr = translator("Stock")
 
 STATES = ("draft", "shipped", "partial", "received", "closed", "cancelled")
 STATE_LABELS = {
@@ -20,14 +23,6 @@ STATE_LABELS = {
     "received": QT_TRANSLATE_NOOP("Stock", "Received"),
     "closed": QT_TRANSLATE_NOOP("Stock", "Closed"),
     "cancelled": QT_TRANSLATE_NOOP("Stock", "Cancelled"),
-}
-STATE_COLOURS = {
-    "draft": theme.TEXT_MUTED,
-    "shipped": theme.ACCENT,
-    "partial": theme.WARNING,
-    "received": theme.SUCCESS,
-    "closed": "#7c3aed",
-    "cancelled": theme.DANGER,
 }
 OPEN_STATES = ("draft", "shipped", "partial")
 
@@ -59,25 +54,29 @@ LIST_COLUMNS = (
 COL_NUMBER, COL_STATE = 0, 1
 
 
-class TransferListModel(RecordsModel):
+class DocumentListModel(RecordsModel):
+    """A list of documents, newest first, a keyset page at a time: ``has_more`` when a page was full."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.has_more = False
+
+    def row_of_id(self, document_id: int) -> int:
+        return next((i for i, r in enumerate(self._rows) if r.id == document_id), -1)
+
+    def last_id(self) -> int | None:
+        return self._rows[-1].id if self._rows else None
+
+
+class TransferListModel(DocumentListModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(LIST_COLUMNS, parent, foreground=self._foreground)
-        self.has_more = False
 
     @staticmethod
     def _foreground(row: TransferSummary, column: int) -> str | None:
         if column == 5 and row.in_transit:
             return theme.ACCENT
         return None
-
-    def row_of_id(self, transfer_id: int) -> int:
-        for i, r in enumerate(self._rows):
-            if r.id == transfer_id:
-                return i
-        return -1
-
-    def last_id(self) -> int | None:
-        return self._rows[-1].id if self._rows else None
 
 
 # -- a transfer's lines -----------------------------------------------------------------------------------
