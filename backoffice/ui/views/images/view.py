@@ -67,6 +67,7 @@ class ImagesView(ViewPage):
         self._product_hits: int | None = None    # products listed (at most PRODUCT_LIMIT)
         self._product_total: int | None = None   # products found, counted by the service
         self._gallery_generation = 0
+        self._select_next: int | None = None   # the image to select when the gallery reloads after a write
         self._needs_reload = True
         self.product: ProductHit | None = None
         self.variants: list[VariantChoice] = []
@@ -281,6 +282,7 @@ class ImagesView(ViewPage):
         self.load_gallery()
 
     def load_gallery(self, select_id: int | None = None) -> None:
+        select_id, self._select_next = select_id or self._select_next, None
         product = self.product
         if self.context.ops is None or product is None:
             return
@@ -372,12 +374,16 @@ class ImagesView(ViewPage):
         self.upload_button.setEnabled(self.context.ops is not None)
 
     # -- writes ------------------------------------------------------------------------------------------
+    def select_after_reload(self, image_id: int | None) -> None:
+        """Select this image when the gallery reloads next (the change a write made reloads it)."""
+        self._select_next = image_id
+
     def _write(self, action: Callable[[Operations], T], select_id: int | None = None) -> None:
-        """A gallery write; then the gallery again (with ``select_id`` selected). A refused write shows why
-        and reloads the gallery as it is now."""
+        """A gallery write; the change it made then reloads the gallery (with ``select_id`` selected). A
+        refused write shows why and reloads the gallery as it is now."""
         def written(_result: T) -> None:
             self.banner.hide()   # an earlier write's error is stale now
-            self.load_gallery(select_id)
+            self.select_after_reload(select_id)
 
         def refused(exc: BaseException) -> None:
             self.banner.show_message(error_text(exc), "error")
@@ -456,7 +462,7 @@ class ImagesView(ViewPage):
             return
         dialog = ImageEditorDialog(self.context, self.tasks, image, self.thumbnails, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.changed.connect(lambda img: self.load_gallery(img.id))
+        dialog.changed.connect(lambda img: self.select_after_reload(img.id))
         self.dialog = dialog
         dialog.open()
 

@@ -203,4 +203,4 @@ class MatrixPanel(QWidget):
                                   "the matrix shows them as they are now.").format(
                 n=len({c.entity_id for c in result.conflicts}))
         self.message.emit(text, "warning" if result.conflicts else "success")
-        self.reload()
+        # the prices written reload the view, and with it this matrix
