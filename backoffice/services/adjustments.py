@@ -77,14 +77,14 @@ def adjust_stock(db: Database, actor: Actor, *, location_id: int, changes: dict[
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> PostResult:
+    def adjust_at_location(session: Session) -> PostResult:
         loc = _internal_location(session, location_id)
         loss = loss_location(session, actor)
         lines = [MoveLine(vid, loc.id, loss.id, -q) if q < 0 else MoveLine(vid, loss.id, loc.id, q)
                  for vid, q in sorted(changes.items()) if q]
         return post_in_transaction(session, actor, operation_id, reason, lines, f"adjustment at {loc.code}", note)
 
-    return db.run_write(work)
+    return db.run_write(adjust_at_location)
 
 
 # -- counts ---------------------------------------------------------------------------------------------
@@ -123,7 +123,7 @@ class CountInfo:
 def start_count(db: Database, actor: Actor, *, location_id: int, note: str = "") -> CountInfo:
     require_role(actor, *_STAFF)
 
-    def work(session: Session) -> CountInfo:
+    def create_count(session: Session) -> CountInfo:
         loc = _internal_location(session, location_id)
         count = StockCount(number=provisional_number(), location_id=loc.id, state=CountState.OPEN, note=note[:500],
                            created_by=actor.user_id)
@@ -134,7 +134,7 @@ def start_count(db: Database, actor: Actor, *, location_id: int, note: str = "")
         audit(session, actor, "stock_count", count.id, "create", None, {"number": count.number, "location": loc.code})
         return _count_info(session, count.id)
 
-    return db.run_write(work)
+    return db.run_write(create_count)
 
 
 def record_counts(db: Database, actor: Actor, count_id: int, counted: dict[int, int], *, add: bool = False) -> CountInfo:
@@ -146,7 +146,7 @@ def record_counts(db: Database, actor: Actor, count_id: int, counted: dict[int, 
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> CountInfo:
+    def record_lines(session: Session) -> CountInfo:
         count = session.scalar(select(StockCount).where(StockCount.id == count_id).with_for_update()
                                .options(selectinload(StockCount.lines)))
         if count is None:
@@ -173,14 +173,14 @@ def record_counts(db: Database, actor: Actor, count_id: int, counted: dict[int, 
         session.flush()
         return _count_info(session, count.id)
 
-    return db.run_write(work)
+    return db.run_write(record_lines)
 
 
 def post_count(db: Database, actor: Actor, count_id: int, *, operation_id: str) -> CountInfo:
     """Post every difference between counted and on-hand as one adjustment (reason "count")."""
     require_role(actor, *_STAFF)
 
-    def work(session: Session) -> CountInfo:
+    def post_differences(session: Session) -> CountInfo:
         if claim_operation(session, operation_id, "post_count", actor) is not None:
             return _count_info(session, count_id)  # posted before under this operation id
         count = session.scalar(select(StockCount).where(StockCount.id == count_id).with_for_update()
@@ -215,13 +215,13 @@ def post_count(db: Database, actor: Actor, count_id: int, *, operation_id: str) 
               {"number": count.number, "lines": len(count.lines), "differences": len(moves)}, operation_id)
         return _count_info(session, count.id)
 
-    return db.run_write(work)
+    return db.run_write(post_differences)
 
 
 def cancel_count(db: Database, actor: Actor, count_id: int) -> CountInfo:
     require_role(actor, *_STAFF)
 
-    def work(session: Session) -> CountInfo:
+    def cancel_open_count(session: Session) -> CountInfo:
         count = session.scalar(select(StockCount).where(StockCount.id == count_id).with_for_update())
         if count is None:
             raise NotFound(f"stock count {count_id} does not exist")
@@ -232,7 +232,7 @@ def cancel_count(db: Database, actor: Actor, count_id: int) -> CountInfo:
         audit(session, actor, "stock_count", count.id, "cancel", None, {"number": count.number})
         return _count_info(session, count.id)
 
-    return db.run_write(work)
+    return db.run_write(cancel_open_count)
 
 
 def get_count(db: Database, count_id: int) -> CountInfo:

@@ -71,7 +71,7 @@ def set_threshold(db: Database, actor: Actor, *, variant_id: int, location_id: i
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ValidationError([(f"variant {variant_id}", name, f"{value!r} must be a whole number, zero or more")])
 
-    def work(session: Session) -> None:
+    def set_level_threshold(session: Session) -> None:
         loc = session.get(Location, location_id)
         if loc is None or loc.kind not in (LocationKind.WAREHOUSE, LocationKind.STORE):
             raise ValidationError([(f"location {location_id}", "location", "is not a warehouse or store")])
@@ -91,7 +91,7 @@ def set_threshold(db: Database, actor: Actor, *, variant_id: int, location_id: i
         audit(session, actor, "stock_level", level.id, "update", before,
               {"low_stock_threshold": level.low_stock_threshold, "reorder_point": level.reorder_point})
 
-    db.run_write(work)
+    db.run_write(set_level_threshold)
 
 
 def set_default(db: Database, actor: Actor, *, threshold: int | None, category_id: int | None = None,
@@ -102,7 +102,7 @@ def set_default(db: Database, actor: Actor, *, threshold: int | None, category_i
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0):
         raise ValidationError([("default", "threshold", f"{threshold!r} must be a whole number, zero or more")])
 
-    def work(session: Session) -> None:
+    def set_default_rule(session: Session) -> None:
         if category_id is not None and session.get(Category, category_id) is None:
             raise NotFound(f"category {category_id} does not exist")
         if location_id is not None and session.get(Location, location_id) is None:
@@ -122,7 +122,7 @@ def set_default(db: Database, actor: Actor, *, threshold: int | None, category_i
         audit(session, actor, "low_stock_default", f"{category_id or '*'}/{location_id or '*'}", "update", before,
               {"threshold": threshold})
 
-    db.run_write(work)
+    db.run_write(set_default_rule)
 
 
 def effective_threshold(own: Any, location: Any, product: Any) -> Any:
@@ -184,7 +184,7 @@ class Evaluation:
 def evaluate(db: Database) -> Evaluation:
     """Open an alert for each new crossing, close the alerts of pairs that recovered, and record the check."""
 
-    def work(session: Session) -> Evaluation:
+    def open_and_close_alerts(session: Session) -> Evaluation:
         low = {(r.variant_id, r.location_id): r for r in _low(session)}
         open_alerts = {(a.variant_id, a.location_id): a for a in session.scalars(
             select(StockAlert).where(StockAlert.closed_at.is_(None)).with_for_update())}
@@ -207,7 +207,7 @@ def evaluate(db: Database) -> Evaluation:
         _record_check(session, now, {"opened": len(new), "closed": len(recovered), "open": open_now})
         return Evaluation(len(new), len(recovered), open_now, now)
 
-    return db.run_write(work)
+    return db.run_write(open_and_close_alerts)
 
 
 def _record_check(session: Session, at: dt.datetime, figures: dict[str, int]) -> None:
@@ -390,7 +390,7 @@ def send_digest(db: Database, actor: Actor, smtp: SmtpSettings, password: str | 
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> DigestResult:
+    def mail_unsent_alerts(session: Session) -> DigestResult:
         ids = list(session.scalars(
             select(StockAlert.id).where(StockAlert.closed_at.is_(None), StockAlert.notified_at.is_(None))
             .order_by(StockAlert.opened_at.desc(), StockAlert.id.desc()).with_for_update()))
@@ -405,7 +405,7 @@ def send_digest(db: Database, actor: Actor, smtp: SmtpSettings, password: str | 
               {"alerts": len(ids), "listed": len(rows), "recipients": list(smtp.recipients)})
         return DigestResult(len(ids), smtp.recipients, len(rows))
 
-    return db.run_write(work, attempts=1)
+    return db.run_write(mail_unsent_alerts, attempts=1)
 
 
 def thresholds_for(db: Database, location_id: int, variant_ids: list[int]) -> dict[int, int | None]:

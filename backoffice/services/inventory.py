@@ -121,11 +121,11 @@ def post_moves(db: Database, actor: Actor, *, operation_id: str, reason: str, li
     moves = [line if isinstance(line, MoveLine) else MoveLine.from_dict(line) for line in lines]
     _validate(moves, operation_id, reason)
 
-    def work(session: Session) -> PostResult:
+    def post_moves_once(session: Session) -> PostResult:
         return post_in_transaction(session, actor, operation_id, reason, moves, document, note)
 
     try:
-        return db.run_write(work)
+        return db.run_write(post_moves_once)
     except IntegrityError as exc:
         if "on_hand" in str(exc.orig).lower():  # the CHECK caught what the service check did not
             raise InsufficientStock([]) from exc
@@ -366,7 +366,7 @@ def _clean_location_kind(kind: Any, row: str, problems: list) -> LocationKind | 
 def _location_write(db: Database, actor: Actor, action: str, operation_id: str | None, body) -> Change:  # type: ignore[no-untyped-def]
     """One location write: the operation id claimed first (a replay returns the first result and writes
     nothing), then ``body(session)`` makes the change, then it is audited and its result stored."""
-    def work(session: Session) -> Change:
+    def write_location(session: Session) -> Change:
         previous = claim_operation(session, operation_id, action, actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -377,7 +377,7 @@ def _location_write(db: Database, actor: Actor, action: str, operation_id: str |
         return change
 
     try:
-        return db.run_write(work)
+        return db.run_write(write_location)
     except IntegrityError as exc:  # a concurrent writer took the code first
         raise ValidationError([("location", "code", "is already used")]) from exc
 

@@ -85,7 +85,7 @@ def save_smtp(db: Database, actor: Actor, settings: SmtpSettings, *, operation_i
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> SmtpSettings:
+    def save_smtp_row(session: Session) -> SmtpSettings:
         previous = claim_operation(session, operation_id, "save_smtp", actor)
         if previous is not None:   # a retry: the settings the first call saved, nothing written again
             return SmtpSettings.from_dict(previous)
@@ -101,4 +101,4 @@ def save_smtp(db: Database, actor: Actor, settings: SmtpSettings, *, operation_i
         store_operation_result(session, operation_id, settings.to_dict())
         return settings
 
-    return db.run_write(work)
+    return db.run_write(save_smtp_row)
