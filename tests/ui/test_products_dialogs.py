@@ -28,7 +28,7 @@ from backoffice.services.users import ensure_user
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.products.bulk_dialog import BulkEditDialog
 from backoffice.ui.views.products.changesets_panel import ChangesetsPanel
-from backoffice.ui.views.products.dialog_parts import format_change, format_money
+from backoffice.ui.format import format_change, format_money
 from backoffice.ui.views.products.export_dialog import ExportDialog
 from backoffice.ui.views.products.history_dialog import HistoryDialog
 from backoffice.ui.views.products.import_wizard import (
@@ -419,7 +419,7 @@ def test_import_wizard_cancel_writes_nothing(qtbot, monkeypatch, tasks: TaskMana
     path = write_supplier(tmp_path / "supplier.csv", [["tote", "TT-1", "Tote", "19.00", ""]])
     started = threading.Event()
 
-    def slow_dry_run(db, parsed, *, progress=None, cancel=None):  # type: ignore[no-untyped-def]
+    def slow_dry_run(db, parsed, *, progress=None, cancel=None, **options):  # type: ignore[no-untyped-def]
         started.set()
         while not cancel():
             progress(0.5, "Checking rows")

@@ -1,12 +1,12 @@
 """Bulk edit: one operation on many rows (a selection, or every row matching the grid's filter).
 
-The user picks what to change and how; the dialog previews it with ``bulk.plan`` in the background
+The user picks what to change and how; the dialog previews it with ``ops.bulk.preview`` in the background
 (again, debounced, after every edit: find and replace shows its matches while typing), shows how many
 rows change, a sample of old → new, the spread of price changes, every row the operation cannot be
 applied to, and every row it would price below its cost. Invalid rows block Apply; rows below cost do not,
-but Apply asks for a confirmation that lists them. Apply writes the previewed plan with ``bulk.apply_plan`` as one
-changeset (revertible), then reports conflicts: rows someone else changed since the preview are left
-as they are.
+but Apply asks for a confirmation that lists them. Apply sends the operation, the target and the preview's
+stamp to ``ops.bulk.apply``, which writes it as one changeset (revertible), then reports conflicts: rows
+someone else changed since the preview are left as they are.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import bulk, catalog_grid
-from backoffice.services.bulk import BulkOperation, Plan, Target
-from backoffice.services.changesets import ApplyResult
+from backoffice.operations.bulk import ApplyResult, BulkChoices, BulkOperation, BulkPreview, Target, replacer
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message, format_change, format_count, format_money, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
 from backoffice.ui.views.products.bulk_editors import (
     CategoryEditor,
@@ -46,28 +46,12 @@ from backoffice.ui.views.products.bulk_editors import (
     TextValueEditor,
     describe_operation,
 )
-from backoffice.ui.views.products.dialog_parts import (
-    FIELD_LABELS,
-    HighlightDelegate,
-    RowsModel,
-    before_after_colours,
-    category_paths,
-    error_message,
-    field_label,
-    format_change,
-    format_count,
-    format_money,
-    format_value,
-    make_table,
-    muted,
-    plural,
-    tr,
-)
+from backoffice.ui.views.products.dialog_parts import FIELD_LABELS, field_label, format_value, tr
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.rows import HighlightDelegate, RowsModel, before_after_colours, make_table, muted
 from backoffice.ui.widgets.sku_column import MiddleElideDelegate
 
 PREVIEW_DEBOUNCE_MS = 350
-_VARIANT_FIELDS = {"price", "compare_at_price", "cost", "variant_status", "weight_grams", "sku", "barcode"}
 
 
 def selection_label(n: int) -> str:
@@ -88,7 +72,8 @@ class BulkEditDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks, self.target, self.target_label = context, tasks, target, target_label
-        self.plan: Plan | None = None           # the preview on screen, for the operation on screen
+        self.runner = Runner(context, tasks, self)
+        self.plan: BulkPreview | None = None    # the preview on screen, for the operation on screen
         self.result: ApplyResult | None = None
         self.categories: dict[int, str] = {}
         self._planning = False
@@ -263,15 +248,14 @@ class BulkEditDialog(QDialog):
 
     # -- preview --------------------------------------------------------------------------------------
     def preview(self) -> None:
-        """Compute the plan for the operation on screen in the background (at most one at a time)."""
+        """Compute the preview of the operation on screen in the background (at most one at a time)."""
         self._debounce.stop()
-        db = self.context.db
         try:
             op = self.operation()
         except Incomplete as exc:
             self._show_incomplete(str(exc))
             return
-        if db is None:
+        if self.context.ops is None:
             self._show_error(self.tr("Not connected to a database."))
             return
         if self._planning:
@@ -279,8 +263,8 @@ class BulkEditDialog(QDialog):
         self._planning = True
         self.busy.show()
         target = self.target
-        self.tasks.run_in_background(lambda: bulk.plan(db, op, target), lambda p: self._on_plan(op, p),
-                                     lambda exc: self._on_plan_error(op, exc), context=self)
+        self.runner.read(lambda ops: ops.bulk.preview(op, target), lambda p: self._on_plan(op, p),
+                         on_error=lambda exc: self._on_plan_error(op, exc))
 
     def _finish_planning(self, op: BulkOperation) -> bool:
         """Common end of a preview; True when the answer is for the operation now on screen (else a
@@ -296,7 +280,7 @@ class BulkEditDialog(QDialog):
             return False
         return True
 
-    def _on_plan(self, op: BulkOperation, plan: Plan) -> None:
+    def _on_plan(self, op: BulkOperation, plan: BulkPreview) -> None:
         if self._finish_planning(op):
             self.plan = plan
             self._show_plan(plan)
@@ -309,8 +293,8 @@ class BulkEditDialog(QDialog):
             self._update_tabs()
             self._show_error(self.tr("The preview failed: {error}").format(error=error_message(exc)))
 
-    def _show_plan(self, plan: Plan) -> None:
-        if self._product_plan(plan):
+    def _show_plan(self, plan: BulkPreview) -> None:
+        if plan.entity == "product":
             text = plural(plan.considered, self.tr("{affected} of {n} product will change"),
                           self.tr("{affected} of {n} products will change"), affected=format_count(plan.affected))
         else:
@@ -327,7 +311,7 @@ class BulkEditDialog(QDialog):
         op = plan.operation
         if op.kind == "replace":
             pattern = re.compile(op.find if op.regex else re.escape(op.find), 0 if op.case_sensitive else re.IGNORECASE)
-            fix = bulk.replacer(op)
+            fix = replacer(op)
             rows = [(label, field_label(f), *_excerpts(old or "", pattern, fix)) for label, f, old, _ in plan.sample]
         else:
             pattern = None
@@ -359,12 +343,6 @@ class BulkEditDialog(QDialog):
             self.tabs.setCurrentWidget(self.sample_table)
         self._update_buttons()
 
-    def _product_plan(self, plan: Plan) -> bool:
-        if plan.changes:
-            return plan.changes[0].entity == "product"
-        op = plan.operation
-        return op.kind != "money" and op.field not in _VARIANT_FIELDS
-
     def _show_incomplete(self, message: str) -> None:
         self.plan = None
         self.summary.setText(self.tr("Nothing to preview yet"))
@@ -395,7 +373,7 @@ class BulkEditDialog(QDialog):
             return self.tr("Applying…")
         if self.result is not None:
             return self.tr("Applied. Change the operation to make another edit.")
-        if self.context.actor is None or self.context.db is None:
+        if self.context.actor is None or self.context.ops is None:
             return self.tr("Not connected to a database.")
         if self.plan is None:
             return self.tr("Preview the change first.")
@@ -421,11 +399,11 @@ class BulkEditDialog(QDialog):
         self.editors.setEnabled(not self._applying)
 
     # -- apply ----------------------------------------------------------------------------------------
-    def below_cost_text(self, plan: Plan) -> str:
+    def below_cost_text(self, plan: BulkPreview) -> str:
         return plural(len(plan.below_cost), self.tr("{n} row would be priced below its cost."),
                       self.tr("{n} rows would be priced below their cost."))
 
-    def confirm_below_cost(self, plan: Plan) -> bool:
+    def confirm_below_cost(self, plan: BulkPreview) -> bool:
         """Asks whether to apply a plan that prices rows below their cost (never blocked, always asked)."""
         rows = "\n".join(f"{label}: {format_money(price)} < {format_money(cost)}"
                          for label, price, cost in plan.below_cost[:10])
@@ -441,8 +419,8 @@ class BulkEditDialog(QDialog):
     def apply(self) -> None:
         if self.apply_blocked_reason():
             return
-        db, actor, plan = self.context.db, self.context.actor, self.plan
-        assert db is not None and actor is not None and plan is not None
+        plan = self.plan
+        assert plan is not None
         if plan.below_cost and not self.confirm_below_cost(plan):
             self.banner.show_message(self.below_cost_text(plan) + " " + self.tr("Nothing was applied."), "warning")
             return
@@ -455,9 +433,10 @@ class BulkEditDialog(QDialog):
         self.busy.show()
         self.banner.hide()
         self._update_buttons()
-        self.tasks.run_in_background(lambda: bulk.apply_plan(db, actor, plan, description=description,
-                                                             allow_below_cost=True),   # confirmed above
-                                     self._on_applied, self._on_apply_error, state=state, context=self)
+        target, stamp = self.target, plan.stamp
+        self.runner.write(lambda ops: ops.bulk.apply(op, target, stamp=stamp, description=description,
+                                                     allow_below_cost=True),   # confirmed above
+                          self._on_applied, on_error=self._on_apply_error, state=state)
 
     def _on_applied(self, result: ApplyResult) -> None:
         self._applying = False
@@ -485,8 +464,6 @@ class BulkEditDialog(QDialog):
         self.banner.show_message(text, "warning" if result.conflicts else "success")
         self.close_button.setText(self.tr("Done"))
         self._update_buttons()
-        if result.changeset_id is not None:
-            self.context.notify_data_changed()
 
     def _on_apply_error(self, exc: BaseException) -> None:
         self._applying = False
@@ -502,17 +479,14 @@ class BulkEditDialog(QDialog):
 
     # -- facets ---------------------------------------------------------------------------------------
     def _load_facets(self) -> None:
-        db = self.context.db
-        if db is None:
-            return
-        self.tasks.run_in_background(lambda: catalog_grid.facets(db), self._on_facets, lambda exc: None, context=self)
+        self.runner.read(lambda ops: ops.bulk.choices(), self._on_facets, on_error=lambda exc: None)
 
-    def _on_facets(self, facets: dict) -> None:
-        self.categories = category_paths(facets.get("categories", []))
+    def _on_facets(self, choices: BulkChoices) -> None:
+        self.categories = choices.categories
         self.category.set_categories(self.categories)
-        self.vendor.set_values(facets.get("vendors", []))
-        self.tags_add.set_values(facets.get("tags", []))
-        self.tags_remove.set_values(facets.get("tags", []))
+        self.vendor.set_values(choices.vendors)
+        self.tags_add.set_values(choices.tags)
+        self.tags_remove.set_values(choices.tags)
         if self.plan is not None:
             self._show_plan(self.plan)   # category names instead of ids
 

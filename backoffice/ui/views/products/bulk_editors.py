@@ -23,9 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.models import ProductStatus, VariantStatus
-from backoffice.services.bulk import BulkOperation, PriceStep
-from backoffice.services.wording import decimal_text, money_text
+from backoffice.operations.bulk import (
+    PRODUCT_STATUSES,
+    VARIANT_STATUSES,
+    BulkOperation,
+    PriceStep,
+    decimal_text,
+    money_text,
+)
 from backoffice.ui import resources, theme
 from backoffice.ui.views.products.dialog_parts import tr
 
@@ -284,9 +289,9 @@ class ChoiceEditor(QWidget):
         super().__init__(parent)
         self.field = field
         self.combo = QComboBox()
-        values = ProductStatus if field == "status" else VariantStatus
+        values = PRODUCT_STATUSES if field == "status" else VARIANT_STATUSES
         for v in values:
-            self.combo.addItem(tr(STATUS_LABELS.get(v.value, v.value)), v.value)
+            self.combo.addItem(tr(STATUS_LABELS.get(v, v)), v)
         self.combo.setMinimumWidth(200)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)

@@ -5,7 +5,6 @@ changeset, and lists the rows changed since instead of overwriting them."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from PySide6.QtCore import QModelIndex, QSize, Qt
 from PySide6.QtGui import QResizeEvent, QShowEvent
@@ -21,27 +20,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.db import Database
-from backoffice.services import catalog_grid, changesets
-from backoffice.services.catalog_grid import VariantFilter
-from backoffice.services.changesets import ApplyResult, ChangesetInfo
+from backoffice.operations import Changes
+from backoffice.operations.changes import CHANGESETS
+from backoffice.operations.changesets import ApplyResult, ChangesetInfo, FieldChange
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message, format_count, format_when, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
-from backoffice.ui.views.products.dialog_parts import (
-    RowsModel,
-    before_after_colours,
-    error_message,
-    field_label,
-    format_count,
-    format_value,
-    format_when,
-    heading,
-    make_table,
-    muted,
-    plural,
-)
+from backoffice.ui.views.products.dialog_parts import field_label, format_value
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.rows import RowsModel, before_after_colours, heading, make_table, muted
 
 PAGE_SIZE = 100
 ENTRY_LIMIT = 1000     # entries shown for one changeset (the changeset keeps them all)
@@ -49,45 +38,14 @@ NARROW = 640           # below this width (docked beside the grid) the list show
 KIND_LABELS = {"bulk": "Bulk edit", "import": "Import", "revert": "Revert", "edit": "Grid edit"}
 
 
-def entry_rows(db: Database, changeset_id: int, limit: int = ENTRY_LIMIT) -> list[tuple[str, str, Any, Any]]:
-    """(row label, field, before, after) for each changed field of a changeset's entries; rows are
-    labelled by SKU or handle (worker thread)."""
-    entries = changesets.changeset_entries(db, changeset_id, limit)
-    labels: dict[tuple[str, int], str] = {}
-    for e in entries:   # created rows carry their own SKU or handle
-        name = (e["after"] or {}).get("sku" if e["entity"] == "variant" else "handle")
-        if name:
-            labels[(e["entity"], e["entity_id"])] = name
-    variant_ids = [e["entity_id"] for e in entries if e["entity"] == "variant" and ("variant", e["entity_id"]) not in labels]
-    for vid, row in catalog_grid.rows_by_id(db, variant_ids).items():
-        labels[("variant", vid)] = row.sku
-    product_ids = sorted({e["entity_id"] for e in entries if e["entity"] == "product"
-                          and ("product", e["entity_id"]) not in labels})
-    if product_ids:
-        grid = catalog_grid.first_page(db, VariantFilter(product_ids=tuple(product_ids)),
-                                       limit=min(20_000, 50 * len(product_ids)))
-        for row in grid:
-            labels.setdefault(("product", row.product_id), row.handle)
-    out = []
-    for e in entries:
-        entity, eid = e["entity"], e["entity_id"]
-        name = labels.get((entity, eid))
-        label = (f"SKU {name}" if entity == "variant" else f"product {name}") if name else f"{entity} #{eid}"
-        before, after = e["before"] or {}, e["after"] or {}
-        for f in sorted(set(before) | set(after)):
-            if before.get(f) != after.get(f):
-                out.append((label, "variant_status" if entity == "variant" and f == "status" else f,
-                            before.get(f), after.get(f)))
-    return out
-
-
 class ChangesetsPanel(QWidget):
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None, *,
                  page_size: int = PAGE_SIZE) -> None:
         super().__init__(parent)
         self.context, self.tasks, self.page_size = context, tasks, page_size
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self._on_busy)
         self._generation = 0
-        self._loading = 0
         self._needs_reload = True
         self._has_more = False
         self._selected_id: int | None = None
@@ -168,11 +126,14 @@ class ChangesetsPanel(QWidget):
         layout.addWidget(self.banner)
         layout.addWidget(splitter, 1)
         context.data_changed.connect(self._on_data_changed)
-        context.changed.connect(self._on_data_changed)
+        context.changed.connect(self._on_connection_changed)
 
     # -- loading --------------------------------------------------------------------------------------
     def is_loading(self) -> bool:
-        return self._loading > 0
+        return self.runner.busy
+
+    def _on_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -196,43 +157,37 @@ class ChangesetsPanel(QWidget):
         if self._needs_reload:
             self.reload()
 
-    def _on_data_changed(self) -> None:
+    def _on_data_changed(self, changes: Changes) -> None:
+        if changes.concerns(CHANGESETS):
+            self._reload_when_shown()
+
+    def _on_connection_changed(self) -> None:
+        self._reload_when_shown()
+
+    def _reload_when_shown(self) -> None:
         self._needs_reload = True
         if self.isVisible():
             self.reload()
 
-    def _run(self, task, on_done, on_error=None) -> None:  # type: ignore[no-untyped-def]
-        self._loading += 1
-        self.busy.show()
-
-        def finish(callback, value) -> None:  # type: ignore[no-untyped-def]
-            self._loading -= 1
-            self.busy.setVisible(self._loading > 0 or self._reverting)
-            callback(value)
-
-        self.tasks.run_in_background(task, partial(finish, on_done), partial(finish, on_error or self._on_error),
-                                     context=self)
-
     def reload(self) -> None:
         """The newest page again (after a write, or Refresh); the selected changeset stays selected."""
-        db = self.context.db
         self._generation += 1
-        if db is None:
+        gen, limit = self._generation, self.page_size
+        if not self.runner.read(lambda ops: ops.changesets.list(limit=limit), partial(self._on_page, gen, False),
+                                on_error=self._on_error):
             self.list_model.clear()
             return
         self._needs_reload = False
-        gen, limit = self._generation, self.page_size
-        self._run(lambda: changesets.list_changesets(db, limit=limit), partial(self._on_page, gen, False))
 
     def load_more(self) -> None:
-        db = self.context.db
         last: ChangesetInfo | None = self.list_model.object_at(self.list_model.rowCount() - 1)
-        if db is None or last is None:
+        if last is None:
             return
         gen, limit, before = self._generation, self.page_size, last.id
         self.more_button.setEnabled(False)
-        self._run(lambda: changesets.list_changesets(db, before_id=before, limit=limit),
-                  partial(self._on_page, gen, True))
+        if not self.runner.read(lambda ops: ops.changesets.list(before_id=before, limit=limit),
+                                partial(self._on_page, gen, True), on_error=self._on_error):
+            self.more_button.setEnabled(True)
 
     def _on_page(self, gen: int, append: bool, infos: list[ChangesetInfo]) -> None:
         if gen != self._generation:
@@ -300,17 +255,15 @@ class ChangesetsPanel(QWidget):
         self.details_meta.setText(self.tr("{kind} by {user} on {when} · {rows}").format(
             kind=self._list_row(info)[3], user=info.username, when=when,
             rows=plural(info.row_count, self.tr("{n} row"), self.tr("{n} rows"))))
-        db = self.context.db
-        if db is None:
-            return
         cid = info.id
-        self._run(lambda: entry_rows(db, cid), partial(self._on_entries, cid, info.row_count))
+        self.runner.read(lambda ops: ops.changesets.rows(cid, limit=ENTRY_LIMIT),
+                         partial(self._on_entries, cid, info.row_count), on_error=self._on_error)
 
-    def _on_entries(self, changeset_id: int, row_count: int, rows: list[tuple[str, str, Any, Any]]) -> None:
+    def _on_entries(self, changeset_id: int, row_count: int, rows: list[FieldChange]) -> None:
         if changeset_id != self._selected_id:
             return
-        self.entries_model.set_rows([(label, field_label(f), format_value(f, b), format_value(f, a))
-                                     for label, f, b, a in rows])
+        self.entries_model.set_rows([(r.label, field_label(r.field), format_value(r.field, r.before),
+                                      format_value(r.field, r.after)) for r in rows])
         self.entries_note.setText(self.tr("Showing the first {n} rows.").format(n=format_count(ENTRY_LIMIT))
                                   if row_count > ENTRY_LIMIT else "")
         self.entries_note.setVisible(row_count > ENTRY_LIMIT)
@@ -336,21 +289,20 @@ class ChangesetsPanel(QWidget):
 
     def revert_selected(self) -> None:
         info = self.selected()
-        db, actor = self.context.db, self.context.actor
-        if info is None or db is None or actor is None or self._reverting or not self.confirm_revert(info):
+        if info is None or self.context.ops is None or self._reverting or not self.confirm_revert(info):
             return
         self._reverting = True
         self._update_revert_button(info)
-        self.busy.show()
         self.banner.hide()
         state = TaskState(self.tr("Reverting changeset #{id}").format(id=info.id), cancellable=False, parent=self)
         cid = info.id
-        self.tasks.run_in_background(lambda: changesets.revert_changeset(db, actor, cid),
-                                     partial(self._on_reverted, info), self._on_revert_error, state=state, context=self)
+        if not self.runner.write(lambda ops: ops.changesets.revert(cid), partial(self._on_reverted, info),
+                                 on_error=self._on_revert_error, state=state):
+            self._reverting = False
+            self._update_revert_button(info)
 
     def _on_reverted(self, info: ChangesetInfo, result: ApplyResult) -> None:
         self._reverting = False
-        self.busy.setVisible(self._loading > 0)
         self.last_revert = result
         self.conflicts_model.set_rows([(f"SKU {c.label}" if c.entity == "variant" else f"product {c.label}",
                                         field_label(c.field), format_value(c.field, c.theirs),
@@ -368,14 +320,11 @@ class ChangesetsPanel(QWidget):
             text += " " + plural(n_conf, self.tr("{n} change was left as it is because the row changed since."),
                                  self.tr("{n} changes were left as they are because the rows changed since."))
         self.banner.show_message(text, "warning" if n_conf else "success")
-        if result.changeset_id is not None:
-            self.context.notify_data_changed()
-        else:
+        if result.changeset_id is None:
             self._update_revert_button(self.selected())
 
     def _on_revert_error(self, exc: BaseException) -> None:
         self._reverting = False
-        self.busy.setVisible(self._loading > 0)
         self._update_revert_button(self.selected())
         self.banner.show_message(self.tr("Nothing was reverted: {error}").format(error=error_message(exc)), "error")
 

@@ -24,12 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import importexport as ie
-from backoffice.services.catalog_grid import VariantFilter
+from backoffice.operations.importexport import Cancelled, VariantFilter
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message, plural
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
-from backoffice.ui.views.products.dialog_parts import error_message, muted, plural
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.rows import muted
 
 SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "shopify": ".csv"}
 
@@ -39,6 +40,7 @@ class ExportDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks, self.filter, self.row_count = context, tasks, filter, row_count
+        self.runner = Runner(context, tasks, self)
         self.job: TaskState | None = None
         self.written: int | None = None
         self.written_path: Path | None = None
@@ -152,7 +154,7 @@ class ExportDialog(QDialog):
 
     def _update_buttons(self) -> None:
         busy = self.busy
-        self.export_button.setEnabled(not busy and bool(self.path.text().strip()) and self.context.db is not None)
+        self.export_button.setEnabled(not busy and bool(self.path.text().strip()) and self.context.ops is not None)
         for w in (self.format, self.filtered, self.everything, self.path, self.choose):
             w.setEnabled(not busy)
         self.cancel_button.setVisible(busy)
@@ -167,9 +169,8 @@ class ExportDialog(QDialog):
         return answer == QMessageBox.StandardButton.Yes
 
     def export(self) -> None:
-        db = self.context.db
         text = self.path.text().strip()
-        if db is None or not text or self.busy:
+        if self.context.ops is None or not text or self.busy:
             return
         path = Path(text).expanduser()
         if path.exists() and not self._chosen_by_dialog and not self.confirm_replace(path):
@@ -186,9 +187,10 @@ class ExportDialog(QDialog):
         self.open_folder.hide()
         self.cancel_button.setEnabled(True)
         self._update_buttons()
-        self.tasks.run_in_background(
-            lambda: ie.export_products(db, path, fmt, flt, progress=state.report, cancel=state.cancelled),
-            lambda n: self._on_done(path, n), self._on_error, state=state, context=self)
+        if not self.runner.read(lambda ops: ops.importexport.export(path, fmt, flt, progress=state.report,
+                                                                    cancel=state.cancelled),
+                                lambda n: self._on_done(path, n), on_error=self._on_error, state=state):
+            self._on_error(ConnectionError(self.tr("Not connected to a database.")))
 
     def cancel_job(self) -> None:
         if self.job is not None:
@@ -217,7 +219,7 @@ class ExportDialog(QDialog):
         if self._finished():
             return
         self._update_buttons()
-        if isinstance(exc, ie.Cancelled):
+        if isinstance(exc, Cancelled):
             self.banner.show_message(self.tr("Export cancelled; no file was written."), "info")
         else:
             self.banner.show_message(self.tr("The export failed: {error}").format(error=error_message(exc)), "error")

@@ -21,16 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import importexport as ie
-from backoffice.ui.views.products.dialog_parts import (
-    RowsModel,
-    format_count,
-    heading,
-    make_table,
-    muted,
-    tr,
-)
+from backoffice.operations import importexport as ie
+from backoffice.ui.format import NO_VALUE, format_count
+from backoffice.ui.views.products.dialog_parts import tr
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.rows import RowsModel, heading, make_table, muted
 
 FORMATS = (("auto", QT_TRANSLATE_NOOP("ProductsDialogs", "Detect automatically")),
            ("csv", QT_TRANSLATE_NOOP("ProductsDialogs", "CSV (native columns)")),
@@ -207,7 +202,7 @@ CONFLICT_CHOICES = (("refuse", QT_TRANSLATE_NOOP("ProductsDialogs", "Choose what
 
 def _shown(value: object) -> str:
     if value is None or value == "" or value == []:
-        return "—"
+        return NO_VALUE
     if isinstance(value, list):
         return ", ".join(map(str, value))
     return str(value)

@@ -20,10 +20,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import importexport as ie
+from backoffice.operations import Operations
+from backoffice.operations import importexport as ie
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
-from backoffice.ui.views.products.dialog_parts import error_message, muted
+from backoffice.ui.widgets.rows import muted
 from backoffice.ui.views.products.import_pages import (
     CheckPage,
     FilePage,
@@ -34,17 +37,13 @@ from backoffice.ui.views.products.import_pages import (
 STEP_FILE, STEP_COLUMNS, STEP_CHECK, STEP_RESULT = range(4)
 
 
-def _scaled(report: Callable[[float, str], None], start: float, end: float) -> Callable[[float, str], None]:
-    """A progress callback that maps 0..1 of one stage onto ``start..end`` of the whole job."""
-    return lambda fraction, text: report(start + (end - start) * fraction, text)
-
-
 class ImportWizard(QDialog):
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
+        self.runner = Runner(context, tasks, self)
         self.preview: ie.FilePreview | None = None
-        self.parsed: ie.ParsedFile | None = None
+        self.checked: tuple[str, str, ie.Mapping] | None = None   # the file, format and mapping of ``report``
         self.report: ie.ImportReport | None = None
         self.result: ie.ImportResult | None = None
         self.job: TaskState | None = None
@@ -187,8 +186,10 @@ class ImportWizard(QDialog):
         self.close_button.setText(self.tr("Done") if step == STEP_RESULT and self.result is not None else self.tr("Close"))
 
     # -- background jobs ------------------------------------------------------------------------------
-    def _start(self, title: str, work: Callable[[TaskState], Any], on_done: Callable[[Any], None],
-               on_error: Callable[[BaseException], None], *, cancellable: bool = True) -> None:
+    def _start(self, title: str, call: Callable[[Operations, TaskState], Any], on_done: Callable[[Any], None],
+               on_error: Callable[[BaseException], None], *, cancellable: bool = True, write: bool = False) -> None:
+        """``call(ops, state)`` in the background with progress and (when ``cancellable``) Cancel; a write
+        announces what it changed to every view."""
         state = TaskState(title, cancellable=cancellable, parent=self)
         state.progress_changed.connect(lambda f: self.progress.setValue(int(f * 1000)))
         state.status_changed.connect(self.status.setText)
@@ -206,8 +207,10 @@ class ImportWizard(QDialog):
                 return
             callback(value)
 
-        self.tasks.run_in_background(lambda: work(state), lambda v: finish(on_done, v),
-                                     lambda e: finish(on_error, e), state=state, context=self)
+        start = self.runner.write if write else self.runner.read
+        if not start(lambda ops: call(ops, state), lambda v: finish(on_done, v), on_error=lambda e: finish(on_error, e),
+                     state=state):
+            finish(on_error, ConnectionError(self.tr("Not connected to a database.")))
 
     def cancel_job(self) -> None:
         if self.job is not None:
@@ -229,7 +232,7 @@ class ImportWizard(QDialog):
             return
         self.file_page.banner.hide()
         self._start(self.tr("Reading {name}").format(name=Path(path).name),
-                    lambda state: ie.preview_file(path, fmt), lambda p: self._on_preview(path, fmt, p),
+                    lambda ops, state: ops.importexport.preview_file(path, fmt), lambda p: self._on_preview(path, fmt, p),
                     self._on_preview_error, cancellable=False)
 
     def _on_preview(self, path: str, fmt: str, preview: ie.FilePreview) -> None:
@@ -244,25 +247,22 @@ class ImportWizard(QDialog):
 
     # -- step 2 → 3: dry run --------------------------------------------------------------------------
     def check(self) -> None:
-        db = self.context.db
         path, fmt = self.file_page.chosen()
-        if db is None or self.busy or self.mapping_page.mapping_problems():
+        if self.context.ops is None or self.busy or self.mapping_page.mapping_problems():
             return
         mapping = self.mapping_page.mapping()
-        self.parsed = self.report = None
+        self.checked = self.report = None
         self.check_page.clear()
         self._go(STEP_CHECK)
 
-        def work(state: TaskState) -> tuple[ie.ParsedFile, ie.ImportReport]:
-            parsed = ie.read_products_file(path, fmt, progress=_scaled(state.report, 0.0, 0.4),
-                                           cancel=state.cancelled, mapping=mapping)
-            return parsed, ie.dry_run(db, parsed, progress=_scaled(state.report, 0.4, 1.0), cancel=state.cancelled)
+        def check_file(ops: Operations, state: TaskState) -> ie.ImportReport:
+            return ops.importexport.check(path, fmt, mapping=mapping, progress=state.report, cancel=state.cancelled)
 
-        self._start(self.tr("Checking {name}").format(name=Path(path).name), work, self._on_checked,
-                    self._on_check_error)
+        self._start(self.tr("Checking {name}").format(name=Path(path).name), check_file,
+                    lambda report: self._on_checked((path, fmt, mapping), report), self._on_check_error)
 
-    def _on_checked(self, outcome: tuple[ie.ParsedFile, ie.ImportReport]) -> None:
-        self.parsed, self.report = outcome
+    def _on_checked(self, checked: tuple[str, str, ie.Mapping], report: ie.ImportReport) -> None:
+        self.checked, self.report = checked, report
         self.check_page.show_report(self.report)
         self._update_buttons()
 
@@ -279,19 +279,22 @@ class ImportWizard(QDialog):
 
     # -- error report ---------------------------------------------------------------------------------
     def choose_error_report(self) -> None:
-        if self.report is None or self.parsed is None:
+        if self.report is None or self.checked is None:
             return
-        suggested = Path(self.parsed.path).with_name(Path(self.parsed.path).stem + "-errors.xlsx")
+        checked = Path(self.checked[0])
+        suggested = checked.with_name(checked.stem + "-errors.xlsx")
         name, _ = QFileDialog.getSaveFileName(self, self.tr("Save error report"), str(suggested),
                                               self.tr("Excel workbook (*.xlsx)"))
         if name:
             self.save_error_report(name if name.lower().endswith(".xlsx") else name + ".xlsx")
 
     def save_error_report(self, path: str) -> None:
-        report, parsed = self.report, self.parsed
-        if report is None or parsed is None or self.busy:
+        report, checked = self.report, self.checked
+        if report is None or checked is None or self.busy:
             return
-        self._start(self.tr("Saving the error report"), lambda state: ie.write_error_report(report, parsed, path),
+        file, fmt, mapping = checked
+        self._start(self.tr("Saving the error report"),
+                    lambda ops, state: ops.importexport.write_error_report(file, report, path, fmt, mapping=mapping),
                     lambda out: self.check_page.banner.show_message(
                         self.tr("Error report saved to {path}: the file's rows with the bad cells marked and an "
                                 "errors column.").format(path=out), "info"),
@@ -301,28 +304,30 @@ class ImportWizard(QDialog):
 
     # -- step 3 → 4: import ---------------------------------------------------------------------------
     def apply(self) -> None:
-        db, actor, parsed, checked = self.context.db, self.context.actor, self.parsed, self.report
+        checked, report = self.checked, self.report
         on_conflict = self.check_page.on_conflict()
-        if self.next_blocked_reason() or db is None or actor is None or parsed is None:
+        if self.next_blocked_reason() or self.context.ops is None or checked is None:
             return
+        file, fmt, mapping = checked
+        name = Path(file).name
         self.result = None
-        self.result_page.title.setText(self.tr("Importing {name}…").format(name=parsed.name))
+        self.result_page.title.setText(self.tr("Importing {name}…").format(name=name))
         self.result_page.text.setText(self.tr("All or nothing: if anything goes wrong, or you cancel, nothing is "
                                               "written."))
         self.result_page.banner.hide()
         self._go(STEP_RESULT)
-        self._start(self.tr("Importing {name}").format(name=parsed.name),
-                    # checked against the dry run's view of the store: rows changed since it are conflicts too
-                    lambda state: ie.apply_import(db, actor, parsed, progress=state.report, cancel=state.cancelled,
-                                                  on_conflict=on_conflict, baseline=checked),
-                    self._on_imported, self._on_import_error)
+        def import_file(ops: Operations, state: TaskState) -> ie.ImportResult:
+            # checked against the dry run's view of the store: rows changed since it are conflicts too
+            return ops.importexport.apply(file, fmt, mapping=mapping, on_conflict=on_conflict, baseline=report,
+                                          progress=state.report, cancel=state.cancelled)
+
+        self._start(self.tr("Importing {name}").format(name=name), import_file, self._on_imported,
+                    self._on_import_error, write=True)
 
     def _on_imported(self, result: ie.ImportResult) -> None:
         self.result = result
         self.result_page.show_result(result)
         self._update_buttons()
-        if result.changeset_id is not None:
-            self.context.notify_data_changed()
 
     def _on_import_error(self, exc: BaseException) -> None:
         if isinstance(exc, ie.ImportRejected):   # the store changed since the dry run: show the new problems
