@@ -34,7 +34,7 @@ from backoffice.ui.context import AppContext
 from backoffice.ui.format import format_count, format_money, plural
 from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.products.dialog_parts import category_paths, format_value
+from backoffice.ui.views.products.dialog_parts import format_value
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.rows import RowsModel, before_after_colours, make_table, tool_button
 
@@ -142,12 +142,12 @@ class VariantBulkDialog(QDialog):
         layout.addWidget(self.preview_table, 1)
         layout.addLayout(buttons)
         self.runner.failed.connect(lambda text: self.banner.show_message(text, "error"))
-        self.runner.read(lambda ops: ops.catalog.facets()["categories"], self._fill_categories)
+        self.runner.read(lambda ops: ops.bulk.choices().categories, self._fill_categories)
         self._fill_values()
         self._changed()
 
-    def _fill_categories(self, categories: list[dict[str, Any]]) -> None:
-        for cid, path in sorted(category_paths(categories).items(), key=lambda kv: kv[1]):
+    def _fill_categories(self, paths: dict[int, str]) -> None:
+        for cid, path in sorted(paths.items(), key=lambda kv: kv[1]):
             self.category.addItem(path, cid)
 
     def _fill_values(self) -> None:
