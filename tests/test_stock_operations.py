@@ -14,7 +14,7 @@ from backoffice.operations.alerts import SmtpSettings
 from backoffice.operations.changes import ADJUSTMENTS, ALERTS, AUDIT, SETTINGS, STOCK, THRESHOLDS, TRANSFERS
 from backoffice.operations.local import LocalOperations
 from backoffice.operations.stock import StockFilter
-from backoffice.services import inventory
+from backoffice.services import alerts, inventory
 from backoffice.services.base import Actor, ValidationError
 from backoffice.services.inventory import MoveLine
 
@@ -93,16 +93,13 @@ def test_thresholds_alerts_and_mail_settings(db, actor, store, ops) -> None:  # 
     changes = merge(noted)
     assert changes.concerns(THRESHOLDS) and not changes.concerns(STOCK, ALERTS)
     assert changes.ids_of("variant") == {s} and changes.ids_of("location") == {wh}
-    assert ops.alerts.thresholds_for(wh, [s, m]) == {s: 3, m: None}
+    assert alerts.thresholds_for(db, wh, [s, m]) == {s: 3, m: None}
     before = ops.alerts.overview()
     assert not before.checked and before.open_total == 0
     with collecting() as noted:
         evaluation = ops.alerts.check_now()
     assert merge(noted).concerns(ALERTS) and evaluation.opened == 1
     assert ops.alerts.open_count() == 1 and ops.alerts.overview().rows[0].sku == "MC-S"
-    with collecting() as noted:
-        ops.alerts.set_default_threshold(1)
-    assert merge(noted).concerns(THRESHOLDS)
 
     assert not ops.alerts.mail_settings().configured
     smtp = SmtpSettings(host="mail.example.com", sender="stock@shop.test", recipients=("buyer@shop.test",))

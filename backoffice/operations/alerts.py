@@ -21,9 +21,9 @@ from backoffice.services.alerts import (
     Evaluation,
     MailError,
 )
-from backoffice.services.settings import SECURITY, SmtpSettings, smtp_secret_key
+from backoffice.services.settings import SmtpSettings, smtp_secret_key
 
-__all__ = ["LIST_LIMIT", "SECURITY", "AlertOperations", "AlertOverview", "AlertRow", "DigestResult", "Evaluation",
+__all__ = ["LIST_LIMIT", "AlertOperations", "AlertOverview", "AlertRow", "DigestResult", "Evaluation",
            "MailError", "SmtpSettings", "smtp_secret_key"]
 
 
@@ -36,17 +36,6 @@ class AlertOperations(Area):
         alerts.set_threshold(self._db, self._actor, variant_id=variant_id, location_id=location_id,
                              threshold=threshold, reorder_point=reorder_point)
         self.changed(Changes.of(THRESHOLDS, variant=[variant_id], location=[location_id]))
-
-    def set_default_threshold(self, threshold: int | None, *, category_id: int | None = None,
-                              location_id: int | None = None, op_id: str | None = None) -> None:
-        """A default threshold for a category and/or a location (both None: store-wide); None removes it."""
-        alerts.set_default(self._db, self._actor, threshold=threshold, category_id=category_id,
-                           location_id=location_id)
-        self.changed(Changes.of(THRESHOLDS))
-
-    def thresholds_for(self, location_id: int, variant_ids: list[int]) -> dict[int, int | None]:
-        """The effective threshold of each variant at the location (None: no rule applies)."""
-        return alerts.thresholds_for(self._db, location_id, list(variant_ids))
 
     # -- alerts --------------------------------------------------------------------------------------------
     def overview(self, *, limit: int = LIST_LIMIT) -> AlertOverview:

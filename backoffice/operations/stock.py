@@ -38,9 +38,6 @@ class StockOperations(Area):
         """(on hand, reserved) of the variants at one location; (0, 0) where never stocked."""
         return stock_ui_queries.levels_at(self._db, location_id, list(variant_ids))
 
-    def on_hand(self, variant_id: int, location_id: int) -> int:
-        return inventory.on_hand(self._db, variant_id, location_id)
-
     # -- the ledger ---------------------------------------------------------------------------------------
     def history(self, *, variant_id: int | None = None, location_id: int | None = None,
                 before_id: int | None = None, limit: int = 500) -> list[LedgerRow]:
