@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from backoffice import __version__
+
+if TYPE_CHECKING:
+    from backoffice.operations import Operations
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -24,8 +27,7 @@ class Context:
 
     def __init__(self, db_url: str | None, profile: str | None, user: str | None) -> None:
         self.db_url_option, self.profile_option, self.user_option = db_url, profile, user
-        self._db = None
-        self._ops = None
+        self._ops: Operations | None = None
         self._profile = None
 
     def target(self) -> tuple[str, Any]:
@@ -36,7 +38,7 @@ class Context:
     @property
     def profile_name(self) -> str:
         """The connection profile in use ("" for --db, the environment or the embedded file)."""
-        if self._profile is None and self._ops is None and self._db is None:
+        if self._profile is None and self._ops is None:
             _url, self._profile = self.target()
         return self._profile.name if self._profile is not None else ""
 
@@ -47,7 +49,8 @@ class Context:
         return (self.user_option or os.environ.get("BACKOFFICE_USER")
                 or (self._profile.username if self._profile else "") or current_os_username())
 
-    def operations(self, *, require_schema: bool = True, create_schema: bool = False, sign_in: bool = True):  # type: ignore[no-untyped-def]
+    def operations(self, *, require_schema: bool = True, create_schema: bool = False,
+                   sign_in: bool = True) -> Operations:
         """The operations contract over the chosen database, acting as the chosen user (opened once).
 
         ``require_schema=False`` opens a database whose schema is missing or old (``db upgrade``),
@@ -71,28 +74,9 @@ class Context:
     def _chosen_implicitly(self) -> bool:
         return self.db_url_option is None and self.profile_option is None
 
-    # -- for commands not yet moved to ``operations()`` ----------------------------------------------------
-    def database(self, *, require_schema: bool = True):  # type: ignore[no-untyped-def]
-        if self._db is None:
-            from backoffice.connection import open_database
-            from backoffice.operations.local import LocalOperations
-
-            url, self._profile = self.target()
-            self._db = open_database(url, prompt=terminal_prompt(), require_schema=require_schema)
-            if require_schema and self._chosen_implicitly() and _command_reads_the_catalog():
-                note_if_empty(LocalOperations(self._db, None))  # type: ignore[arg-type]
-        return self._db
-
-    def actor(self):  # type: ignore[no-untyped-def]
-        from backoffice.operations.session import operations_for
-
-        return operations_for(self.database(), self.username()).actor
-
     def close(self) -> None:
         if self._ops is not None:
             self._ops.close()
-        if self._db is not None:
-            self._db.dispose()
 
 
 # Commands for which an empty catalog is normal (setting up, administering, filling it): no note.
@@ -107,7 +91,7 @@ def _command_reads_the_catalog() -> bool:
     return root.invoked_subcommand not in _NO_EMPTY_NOTE
 
 
-def note_if_empty(ops: Any) -> None:  # noqa: ANN401 - backoffice.operations.Operations
+def note_if_empty(ops: Operations) -> None:
     """One line on stderr when the database a command opened by default (no --db, --profile or
     BACKOFFICE_DATABASE_URL) has an empty catalog: which database it is and where the demo store is, so
     "nothing found" is never a mystery."""

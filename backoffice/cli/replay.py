@@ -9,9 +9,12 @@ command see, before it resolves its arguments against the current data, that the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from backoffice.operations import Operations
 
 OP_ID_HELP = ("Operation id: run again with the same id (a retry) and nothing is written twice; the first "
               "result is reported (default: a new random id).")
@@ -22,25 +25,16 @@ def op_id_option(f):  # type: ignore[no-untyped-def]
     return click.option("--op-id", default=None, metavar="ID", help=OP_ID_HELP)(f)
 
 
-def _admin(ops: Any) -> Any:  # noqa: ANN401 - the operations (or, from a command not moved yet, a database)
-    admin = getattr(ops, "admin", None)
-    if admin is None:
-        from backoffice.operations.local import LocalOperations
-
-        admin = LocalOperations(ops, None).admin  # type: ignore[arg-type]  # a read: nobody needs to act
-    return admin
-
-
-def previous_result(ops: Any, operation_id: str | None, action: str) -> dict[str, Any] | None:  # noqa: ANN401
+def previous_result(ops: Operations, operation_id: str | None, action: str) -> dict[str, Any] | None:
     """The stored result of ``operation_id`` if a write ``action`` already applied it, else None. An id
     used for another kind of write is an error, as the services say."""
-    return _admin(ops).previous_result(operation_id, action)
+    return ops.admin.previous_result(operation_id, action)
 
 
-def previous_changeset(ops: Any, operation_id: str | None) -> tuple[int, int, str] | None:  # noqa: ANN401
+def previous_changeset(ops: Operations, operation_id: str | None) -> tuple[int, int, str] | None:
     """(changeset id, rows, description) of the changeset ``operation_id`` applied, if any: bulk edits,
     repricing, generated variants and reverts record their operation id on their changeset."""
-    found = _admin(ops).previous_changeset(operation_id)
+    found = ops.admin.previous_changeset(operation_id)
     return None if found is None else (found.id, found.rows, found.description)
 
 
