@@ -18,13 +18,15 @@ from backoffice.services.base import Actor
 from backoffice.services.bulk import Target
 from backoffice.services.catalog_grid import VariantFilter
 from backoffice.services.demo import generate_demo
+from backoffice.services.changesets import RowChange
 from backoffice.services.users import ensure_user
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.products import ProductsView
 from backoffice.ui.views.products.columns import INDEX
 from backoffice.ui.views.products.conflicts import REBASE, SKIP, THEIRS
 from backoffice.ui.views.products.delegates import CategoryPicker, MoneyEdit
-from backoffice.ui.views.products.model import STAGED_ROLE
+from backoffice.ui.views.products.models import STAGED_ROLE
 
 D = Decimal
 PRICE, COST, TITLE, STOCK, STATUS, CATEGORY, SKU = (
@@ -289,6 +291,61 @@ def test_fill_down_copies_the_top_cell_down_the_selection(qtbot, demo_db, sqlite
     assert model.undo_stack.count() == 2
     model.undo_stack.undo()
     assert [e.entity_id for e in model.pending.edits()] == [top.variant_id]
+
+
+# -- writes made elsewhere ----------------------------------------------------------------------------------
+def test_a_price_write_elsewhere_refetches_only_its_rows_without_resetting_the_grid(  # type: ignore[no-untyped-def]
+        qtbot, monkeypatch, tasks, demo_db, sqlite_actor, open_grid) -> None:
+    view = open_grid(demo_db, sqlite_actor)
+    model = view.model
+    qtbot.waitUntil(lambda: model.ids_loaded and not view.is_loading(), timeout=10_000)
+    wait_rows(qtbot, view, *range(10))
+    written = [model.row_at(r) for r in (2, 5)]
+    new_price = {row.variant_id: (row.compare_at_price or row.price + D("1.00")) for row in written}
+    new_price = {vid: price if price != row.price else price - D("0.01")
+                 for (vid, price), row in zip(new_price.items(), written, strict=True)}
+    fetched: list[int] = []
+    resets: list[bool] = []
+    id_reads: list[tuple] = []
+    model.fetch_requested.connect(fetched.extend)
+    model.modelReset.connect(lambda: resets.append(True))
+    original_ids = catalog_grid.ordered_ids
+    monkeypatch.setattr(catalog_grid, "ordered_ids", lambda *a, **k: (id_reads.append(a), original_ids(*a, **k))[1])
+    # another part of the application writes the prices of two rows through the contract
+    other = Runner(view.context, tasks, view)
+    rows = [RowChange("variant", r.variant_id, r.variant_version, {"price": new_price[r.variant_id]},
+                      {"price": r.price}) for r in written]
+    with qtbot.waitSignal(view.context.data_changed, timeout=10_000) as announced:
+        other.write(lambda ops: ops.catalog.save_edits(rows, description="Prices from elsewhere"))
+    assert announced.args[0].ids_of("variant") == {r.variant_id for r in written}
+    qtbot.waitUntil(lambda: all(model.row_at(r).price == new_price[model.row_at(r).variant_id] for r in (2, 5)),
+                    timeout=10_000)
+    assert sorted(fetched) == sorted(r.variant_id for r in written)     # those two rows, nothing else
+    assert resets == [] and id_reads == []                              # no reset, the ids are not read again
+    assert all(model.is_fresh(r) for r in range(10))
+    assert model.data(model.index(2, PRICE)) == f"€{new_price[written[0].variant_id]}"
+    assert model.row_at(2).variant_version == written[0].variant_version + 1
+
+    # a write of something the grid does not show: nothing is read again
+    fetched.clear()
+    other.write(lambda ops: ops.store.add_location("WH9", "Overflow", "warehouse"))
+    qtbot.waitUntil(lambda: not other.busy, timeout=10_000)
+    assert fetched == [] and id_reads == [] and resets == []
+
+    # sorted by price, the order may change: the rows are refetched and the ids read again
+    view.table.horizontalHeader().setSortIndicator(PRICE, Qt.SortOrder.AscendingOrder)
+    qtbot.waitUntil(lambda: view.loader.sort_key == "price" and model.ids_loaded and not view.is_loading(),
+                    timeout=10_000)
+    wait_rows(qtbot, view, 0)
+    cheapest = model.row_at(0)
+    id_reads.clear()
+    resets.clear()
+    rows = [RowChange("variant", cheapest.variant_id, cheapest.variant_version,
+                      {"price": max(cheapest.compare_at_price or D("0"), cheapest.price) + D("500.00"),
+                       "compare_at_price": None}, {"price": cheapest.price})]
+    other.write(lambda ops: ops.catalog.save_edits(rows, description="Dearer"))
+    qtbot.waitUntil(lambda: len(id_reads) == 1 and model.id_at(0) != cheapest.variant_id, timeout=10_000)
+    assert resets == []
 
 
 # -- conflicts ---------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from backoffice.ui.views.products.columns import (
     parse_value,
 )
 from backoffice.ui.views.products.loader import GridLoader
-from backoffice.ui.views.products.model import (
+from backoffice.ui.views.products.models import (
     BELOW_COST_ROLE,
     LOADED_ROLE,
     ORIGINAL_ROLE,
@@ -280,8 +280,8 @@ def demo_db(sqlite_db: Database, sqlite_actor) -> Database:  # type: ignore[no-u
     return sqlite_db
 
 
-def test_loader_shows_the_first_page_before_the_ids_and_sorts_in_the_database(qtbot, tasks, demo_db,  # type: ignore[no-untyped-def]
-                                                                               monkeypatch) -> None:
+def test_loader_shows_the_first_page_before_the_ids_and_sorts_in_the_database(qtbot, tasks, demo_db, sqlite_actor,  # type: ignore[no-untyped-def]
+                                                                               connected_context, monkeypatch) -> None:
     release = threading.Event()
     original = catalog_grid.ordered_ids
 
@@ -291,8 +291,8 @@ def test_loader_shows_the_first_page_before_the_ids_and_sorts_in_the_database(qt
 
     monkeypatch.setattr(catalog_grid, "ordered_ids", held_ids)
     model = ProductGridModel()
-    loader = GridLoader(model, tasks)
-    loader.load(demo_db, VariantFilter(), "price", True)
+    loader = GridLoader(model, connected_context(demo_db, sqlite_actor), tasks)
+    loader.load(VariantFilter(), "price", True)
     assert loader.loading
     qtbot.waitUntil(lambda: model.rowCount() > 0 and model.total is not None, timeout=10_000)
     total = catalog_grid.count(demo_db)
@@ -304,11 +304,12 @@ def test_loader_shows_the_first_page_before_the_ids_and_sorts_in_the_database(qt
     assert model.id_at(total - 1) == original(demo_db, VariantFilter(), "price", True)[-1]
 
 
-def test_loader_counts_only_matching_rows(qtbot, tasks, demo_db) -> None:  # type: ignore[no-untyped-def]
+def test_loader_counts_only_matching_rows(qtbot, tasks, demo_db, sqlite_actor,  # type: ignore[no-untyped-def]
+                                          connected_context) -> None:
     model = ProductGridModel()
-    loader = GridLoader(model, tasks)
+    loader = GridLoader(model, connected_context(demo_db, sqlite_actor), tasks)
     f = VariantFilter(statuses=("draft",))
-    loader.load(demo_db, f)
+    loader.load(f)
     qtbot.waitUntil(lambda: model.ids_loaded, timeout=10_000)
     assert model.total == catalog_grid.count(demo_db, f) < catalog_grid.count(demo_db)
     model.request_rows(0, model.rowCount() - 1)

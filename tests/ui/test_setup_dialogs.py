@@ -24,8 +24,8 @@ def idle(qtbot, tasks) -> None:  # type: ignore[no-untyped-def]
 
 
 class ThreadRecorder:
-    """Stands for a service module inside a dialog's module: every database call made through it is
-    recorded with the thread it ran on (the test's own calls go to the real module)."""
+    """Stands for a service module inside an operations area's module: every database call made through it
+    is recorded with the thread it ran on (the test's own calls go to the real module)."""
 
     def __init__(self, module, seen: dict[str, set[str]]) -> None:  # type: ignore[no-untyped-def]
         self._module, self._seen = module, seen
@@ -45,15 +45,14 @@ class ThreadRecorder:
 
 @pytest.fixture
 def service_threads(monkeypatch):  # type: ignore[no-untyped-def]
-    """The threads each service function the dialogs call ran on."""
-    from backoffice.ui.dialogs import categories as categories_module
-    from backoffice.ui.dialogs import locations as locations_module
-    from backoffice.ui.views.products import product_form as form_module
+    """The threads each service function the dialogs' operations call ran on."""
+    from backoffice.operations import catalog as catalog_area
+    from backoffice.operations import store as store_area
 
     seen: dict[str, set[str]] = {}
-    monkeypatch.setattr(locations_module, "inventory", ThreadRecorder(inventory, seen))
-    monkeypatch.setattr(categories_module, "catalog", ThreadRecorder(catalog, seen))
-    monkeypatch.setattr(form_module, "catalog", ThreadRecorder(catalog, seen))
+    monkeypatch.setattr(store_area, "inventory", ThreadRecorder(inventory, seen))
+    monkeypatch.setattr(store_area, "catalog", ThreadRecorder(catalog, seen))
+    monkeypatch.setattr(catalog_area, "catalog", ThreadRecorder(catalog, seen))
     return seen
 
 

@@ -1,10 +1,12 @@
 """The category tree editor: add a top-level category or one under the selected node, rename, and move a
 category (with everything below it) by dragging it onto another one or with "Move to…". The tree is
 redrawn from the service after every write: a drag never rearranges the widget by itself, so what is
-shown is always what the database holds. Reads and writes run in the background."""
+shown is always what the database holds. Reads and writes go through the operations contract in the
+background (ui/operations.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -25,9 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import catalog
+from backoffice.operations import Operations
+from backoffice.operations.store import Change
 from backoffice.ui.context import AppContext
-from backoffice.ui.dialogs.setup_common import OperationIds, error_text
+from backoffice.ui.dialogs.setup_common import OperationIds
+from backoffice.ui.format import error_text, format_count
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.widgets.banner import MessageBanner
 
@@ -77,8 +82,8 @@ class CategoriesDialog(QDialog):
         self.context, self.tasks = context, tasks
         self.rows: list[dict[str, Any]] = []
         self.items: dict[int, QTreeWidgetItem] = {}
-        self.ops = OperationIds()
-        self._busy = False
+        self.op_ids = OperationIds()
+        self.runner = Runner(context, tasks, self)
         self.setWindowTitle(self.tr("Categories"))
         self.resize(640, 560)
 
@@ -132,24 +137,22 @@ class CategoriesDialog(QDialog):
         layout.addLayout(move_row)
         layout.addWidget(self.banner)
         layout.addWidget(close)
+        self.runner.busy_changed.connect(self._set_busy)
+        self.runner.succeeded.connect(lambda text: self.banner.show_message(text, "success", 4000))
         self._selection_changed()
         self.reload()
 
     # -- reading -----------------------------------------------------------------------------------------
     def reload(self, select_id: int | None = None) -> None:
-        db = self.context.db
-        if db is None:
-            return
-        self._set_busy(True)
-        self.tasks.run_in_background(lambda: catalog.list_categories(db), lambda rows: self._on_loaded(rows, select_id),
-                                     self._on_failed, context=self)
+        self.runner.read(lambda ops: ops.store.list_categories(), lambda rows: self._on_loaded(rows, select_id),
+                         on_error=self._on_failed)
 
     def _on_loaded(self, rows: list[dict[str, Any]], select_id: int | None) -> None:
         self.rows = rows
         self.tree.clear()
         self.items = {}
         for r in rows:   # parents come before their children
-            item = QTreeWidgetItem([r["name"], f"{r['products']:,}" if r["products"] else ""])
+            item = QTreeWidgetItem([r["name"], format_count(r["products"]) if r["products"] else ""])
             item.setData(0, ID_ROLE, r["id"])
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             item.setToolTip(0, r["full_name"])
@@ -162,7 +165,6 @@ class CategoriesDialog(QDialog):
         self.tree.expandAll()
         if select_id in self.items:
             self.tree.setCurrentItem(self.items[select_id])
-        self._set_busy(False)
 
     def selected(self) -> dict[str, Any] | None:
         item = self.tree.currentItem()
@@ -188,7 +190,7 @@ class CategoriesDialog(QDialog):
         chosen = self.selected() is not None
         for b, enabled in ((self.add_top_button, True), (self.add_child_button, chosen), (self.rename_button, chosen),
                            (self.move_button, chosen and self.move_target.count() > 0)):
-            b.setEnabled(enabled and not self._busy)
+            b.setEnabled(enabled and not self.runner.busy)
 
     # -- writes ------------------------------------------------------------------------------------------
     def add_top(self) -> None:
@@ -200,21 +202,21 @@ class CategoriesDialog(QDialog):
             self._add(chosen["id"])
 
     def _add(self, parent_id: int | None) -> None:
-        db, actor, name = self.context.db, self.context.actor, self.name.text()
-        if db is None or actor is None or self._busy:
+        name = self.name.text()
+        if self.runner.busy:
             return
-        op = self.ops.for_request(("add", parent_id, name))
-        self._write(lambda: catalog.create_category(db, actor, name=name, parent_id=parent_id, operation_id=op),
-                    self.tr("Category {name} added."))
+        op = self.op_ids.for_request(("add", parent_id, name))
+        self._write_tree(lambda ops: ops.store.add_category(name, parent_id, op_id=op),
+                         self.tr("Category {name} added."))
 
     def rename(self) -> None:
-        db, actor, chosen, name = self.context.db, self.context.actor, self.selected(), self.name.text()
-        if db is None or actor is None or chosen is None or self._busy:
+        chosen, name = self.selected(), self.name.text()
+        if chosen is None or self.runner.busy:
             return
-        op = self.ops.for_request(("rename", chosen["id"], chosen["version"], name))
-        self._write(lambda: catalog.rename_category(db, actor, chosen["id"], name=name,
-                                                    expected_version=chosen["version"], operation_id=op),
-                    self.tr("Category renamed to {name}."))
+        op = self.op_ids.for_request(("rename", chosen["id"], chosen["version"], name))
+        self._write_tree(lambda ops: ops.store.rename_category(chosen["id"], name, expected_version=chosen["version"],
+                                                               op_id=op),
+                         self.tr("Category renamed to {name}."))
 
     def move_to_chosen(self) -> None:
         chosen = self.selected()
@@ -223,33 +225,33 @@ class CategoriesDialog(QDialog):
             self.move(chosen["id"], None if target == TOP_LEVEL else target)
 
     def move(self, category_id: int, parent_id: int | None) -> None:
-        db, actor = self.context.db, self.context.actor
         row = next((r for r in self.rows if r["id"] == category_id), None)
-        if db is None or actor is None or row is None or self._busy:
+        if row is None or self.runner.busy:
             return
-        op = self.ops.for_request(("move", category_id, row["version"], parent_id))
-        self._write(lambda: catalog.move_category(db, actor, category_id, parent_id=parent_id,
-                                                  expected_version=row["version"], operation_id=op),
-                    self.tr("Moved to {name}."))
+        op = self.op_ids.for_request(("move", category_id, row["version"], parent_id))
+        self._write_tree(lambda ops: ops.store.move_category(category_id, parent_id, expected_version=row["version"],
+                                                             op_id=op),
+                         self.tr("Moved to {name}."))
 
-    def _write(self, call, done: str) -> None:  # type: ignore[no-untyped-def]
-        self._set_busy(True)
+    def _write_tree(self, action: Callable[[Operations], Change], text: str) -> None:
+        """A tree write; the tree is read again after it, with the written category selected."""
         self.banner.hide()
-        self.tasks.run_in_background(call, lambda change: self._on_written(change, done), self._on_failed, context=self)
+        self.runner.write(action, self._on_written, on_error=self._on_failed,
+                          success=lambda change: text.format(name=_name_of(change)))
 
-    def _on_written(self, change: Any, done: str) -> None:
-        self.ops.succeeded()
-        after = change.after or {}
-        name = after.get("full_name") or after.get("name") or ""
-        self.banner.show_message(done.format(name=name), "success", 4000)
+    def _on_written(self, change: Change) -> None:
+        self.op_ids.succeeded()
         self.changed.emit()
         self.reload(select_id=change.entity_id)
 
     def _on_failed(self, exc: BaseException) -> None:
-        self._set_busy(False)
         self.banner.show_message(error_text(exc), "error")
 
     def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
         self.tree.setEnabled(not busy)
         self._update_buttons()
+
+
+def _name_of(change: Change) -> str:
+    after = change.after or {}
+    return after.get("full_name") or after.get("name") or ""

@@ -1,6 +1,6 @@
 """The location manager: every warehouse, store and external place, added, renamed, re-kinded, archived
-and restored. Reads and writes run in the background (ui/tasks.py); a refused write is shown on the
-row it concerns and in the banner, nothing else changes."""
+and restored. Reads and writes go through the operations contract in the background (ui/operations.py);
+a refused write is shown on the row it concerns and in the banner, nothing else changes."""
 
 from __future__ import annotations
 
@@ -26,10 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import inventory
+from backoffice.operations import Operations
+from backoffice.operations.store import Change
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
-from backoffice.ui.dialogs.setup_common import OperationIds, error_text
+from backoffice.ui.dialogs.setup_common import OperationIds
+from backoffice.ui.format import error_text, format_count
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.widgets.banner import MessageBanner
 
@@ -46,8 +49,8 @@ class LocationsDialog(QDialog):
         self.context, self.tasks = context, tasks
         self.rows: list[dict[str, Any]] = []
         self.row_errors: dict[int, str] = {}
-        self.ops = OperationIds()
-        self._busy = False
+        self.op_ids = OperationIds()
+        self.runner = Runner(context, tasks, self)
         self._editing: dict[str, Any] | None = None
         self.setWindowTitle(self.tr("Locations"))
         self.resize(720, 520)
@@ -123,24 +126,22 @@ class LocationsDialog(QDialog):
         layout.addWidget(self.form)
         layout.addWidget(self.banner)
         layout.addWidget(close)
+        self.runner.busy_changed.connect(self._set_busy)
+        self.runner.succeeded.connect(lambda text: self.banner.show_message(text, "success", 4000))
         self._selection_changed()
         self.reload()
 
     # -- reading -----------------------------------------------------------------------------------------
     def reload(self, select_id: int | None = None) -> None:
-        db = self.context.db
-        if db is None:
-            return
-        self._set_busy(True)
-        self.tasks.run_in_background(lambda: inventory.list_locations(db, with_stock=True),
-                                     lambda rows: self._on_loaded(rows, select_id), self._on_failed, context=self)
+        self.runner.read(lambda ops: ops.store.list_locations(with_stock=True),
+                         lambda rows: self._on_loaded(rows, select_id), on_error=self._on_failed)
 
     def _on_loaded(self, rows: list[dict[str, Any]], select_id: int | None) -> None:
         self.rows = rows
         self.table.setRowCount(len(rows))
         kinds = dict(KINDS)
         for r, loc in enumerate(rows):
-            held = f"{loc['on_hand']:,}" if loc["internal"] else "—"
+            held = format_count(loc["on_hand"]) if loc["internal"] else "—"
             status = self.row_errors.get(loc["id"]) or (self.tr("Active") if loc["active"] else self.tr("Archived"))
             for c, text in enumerate((loc["code"], loc["name"], self.tr(kinds.get(loc["kind"], loc["kind"])), held,
                                       status)):
@@ -156,7 +157,6 @@ class LocationsDialog(QDialog):
                 self.table.setItem(r, c, item)
             if loc["id"] == select_id:
                 self.table.selectRow(r)
-        self._set_busy(False)
 
     def selected(self) -> dict[str, Any] | None:
         rows = self.table.selectionModel().selectedRows()
@@ -164,9 +164,10 @@ class LocationsDialog(QDialog):
 
     def _selection_changed(self) -> None:
         loc = self.selected()
-        self.edit_button.setEnabled(loc is not None and not self._busy)
-        self.archive_button.setEnabled(loc is not None and loc["active"] and not self._busy)
-        self.restore_button.setEnabled(loc is not None and not loc["active"] and not self._busy)
+        busy = self.runner.busy
+        self.edit_button.setEnabled(loc is not None and not busy)
+        self.archive_button.setEnabled(loc is not None and loc["active"] and not busy)
+        self.restore_button.setEnabled(loc is not None and not loc["active"] and not busy)
 
     # -- the form ----------------------------------------------------------------------------------------
     def start_add(self) -> None:
@@ -197,49 +198,54 @@ class LocationsDialog(QDialog):
         self._editing = None
 
     def save_form(self) -> None:
-        db, actor = self.context.db, self.context.actor
-        if db is None or actor is None or self._busy:
+        if self.runner.busy:
             return
         code, name, kind, editing = self.code.text(), self.name.text(), self.kind.currentData(), self._editing
+        self.banner.hide()
         if editing is None:
-            op = self.ops.for_request(("create", code, name, kind))
-            self._write(lambda: inventory.create_location(db, actor, code=code, name=name, kind=kind, operation_id=op),
-                        None, self.tr("Location {code} added."))
-        else:
-            op = self.ops.for_request(("update", editing["id"], name, kind))
-            new_kind = kind if kind != editing["kind"] else None
-            new_name = name if name != editing["name"] else None
-            self._write(lambda: inventory.update_location(db, actor, editing["id"], expected_version=editing["version"],
-                                                          name=new_name, kind=new_kind, operation_id=op),
-                        editing["id"], self.tr("Location {code} saved."))
+            op = self.op_ids.for_request(("create", code, name, kind))
+            self.runner.write(lambda ops: ops.store.add_location(code, name, kind, op_id=op), self._on_written,
+                              on_error=lambda exc: self._on_write_failed(exc, None),
+                              success=lambda change: self._done(self.tr("Location {code} added."), change))
+            return
+        op = self.op_ids.for_request(("update", editing["id"], name, kind))
+        new_kind = kind if kind != editing["kind"] else None
+        new_name = name if name != editing["name"] else None
+        self.runner.write(lambda ops: ops.store.edit_location(editing["id"], expected_version=editing["version"],
+                                                              name=new_name, kind=new_kind, op_id=op),
+                          self._on_written, on_error=lambda exc: self._on_write_failed(exc, editing["id"]),
+                          success=lambda change: self._done(self.tr("Location {code} saved."), change))
 
     # -- archive / restore --------------------------------------------------------------------------------
     def archive_selected(self) -> None:
-        self._toggle(inventory.archive_location, "archive", self.tr("Location {code} archived."))
+        self._set_active(False)
 
     def restore_selected(self) -> None:
-        self._toggle(inventory.restore_location, "restore", self.tr("Location {code} restored."))
+        self._set_active(True)
 
-    def _toggle(self, service, what: str, done: str) -> None:  # type: ignore[no-untyped-def]
-        db, actor, loc = self.context.db, self.context.actor, self.selected()
-        if db is None or actor is None or loc is None or self._busy:
+    def _set_active(self, active: bool) -> None:
+        loc = self.selected()
+        if loc is None or self.runner.busy:
             return
-        op = self.ops.for_request((what, loc["id"], loc["version"]))
-        self._write(lambda: service(db, actor, loc["id"], expected_version=loc["version"], operation_id=op),
-                    loc["id"], done)
+        op = self.op_ids.for_request(("restore" if active else "archive", loc["id"], loc["version"]))
+        text = self.tr("Location {code} restored.") if active else self.tr("Location {code} archived.")
 
-    # -- writing -----------------------------------------------------------------------------------------
-    def _write(self, call, row_id: int | None, done: str) -> None:  # type: ignore[no-untyped-def]
-        self._set_busy(True)
+        def set_active(ops: Operations) -> Change:
+            write = ops.store.restore_location if active else ops.store.archive_location
+            return write(loc["id"], expected_version=loc["version"], op_id=op)
+
         self.banner.hide()
-        self.tasks.run_in_background(call, lambda change: self._on_written(change, done),
-                                     lambda exc: self._on_write_failed(exc, row_id), context=self)
+        self.runner.write(set_active, self._on_written, on_error=lambda exc: self._on_write_failed(exc, loc["id"]),
+                          success=lambda change: self._done(text, change))
 
-    def _on_written(self, change: Any, done: str) -> None:
-        self.ops.succeeded()
-        self.row_errors.pop(change.entity_id, None)
+    # -- after a write -------------------------------------------------------------------------------------
+    def _done(self, text: str, change: Change) -> str:
         code = (change.after or {}).get("code") or next((r["code"] for r in self.rows if r["id"] == change.entity_id), "")
-        self.banner.show_message(done.format(code=code), "success", 4000)
+        return text.format(code=code)
+
+    def _on_written(self, change: Change) -> None:
+        self.op_ids.succeeded()
+        self.row_errors.pop(change.entity_id, None)
         self._close_form()
         self.changed.emit()
         self.reload(select_id=change.entity_id)
@@ -249,15 +255,12 @@ class LocationsDialog(QDialog):
         if row_id is not None:
             self.row_errors[row_id] = text.splitlines()[0]
             self._on_loaded(self.rows, row_id)
-        self._set_busy(False)
         self.banner.show_message(text, "error")
 
     def _on_failed(self, exc: BaseException) -> None:
-        self._set_busy(False)
         self.banner.show_message(error_text(exc), "error")
 
     def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
         self.add_button.setEnabled(not busy)
         self.save_button.setEnabled(not busy)
         self._selection_changed()

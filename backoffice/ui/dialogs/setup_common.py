@@ -1,12 +1,12 @@
 """What the store set-up dialogs (locations, categories, the product form) share: an operation id per
 attempted write, so that retrying the same request after a failure (a lost connection, a timeout)
-writes once; and problems turned into text."""
+writes once."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from backoffice.services.base import ValidationError, new_operation_id
+from backoffice.operations.store import new_operation_id
 
 
 class OperationIds:
@@ -25,11 +25,3 @@ class OperationIds:
 
     def succeeded(self) -> None:
         self._key, self._id = None, ""
-
-
-def error_text(exc: BaseException) -> str:
-    """One line per problem, naming the row and field as the service did."""
-    if isinstance(exc, ValidationError):
-        return "\n".join(" ".join(p for p in (row, field) if p) + (": " if row or field else "") + message
-                         for row, field, message in exc.problems)
-    return str(exc) or type(exc).__name__

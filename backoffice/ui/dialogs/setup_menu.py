@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QPushButton
 
 from backoffice.ui.context import ConnectionState
+from backoffice.ui.format import translator
 
-
-def _tr(text: str) -> str:
-    return QCoreApplication.translate("StoreMenu", text)
+_tr = translator("StoreMenu")
 
 
 def install_store_menu(window: QMainWindow) -> QMenu:
@@ -73,14 +71,14 @@ def _open(window: QMainWindow, attribute: str, make: Any) -> Any:
     return dialog
 
 
-# Views that show locations or categories (their pickers and filters), refreshed after a set-up write.
-_AFFECTED_VIEWS = ("products", "inventory", "transfers", "purchasing")
+# Views that show locations or categories in their pickers and filters, refreshed after a set-up write.
+# (The Products grid follows the write's changes itself: its categories and the rows of a new product.)
+_AFFECTED_VIEWS = ("inventory", "transfers", "purchasing")
 
 
 def _reload_views(window: QMainWindow) -> None:
     """After a set-up write, the views that list locations or categories read them again: the one on
-    screen now, the others when they are next shown. The Products grid is left alone while it holds
-    staged edits (a reload would not lose them, but it would move the rows under the user)."""
+    screen now, the others when they are next shown."""
     stale: set[str] = getattr(window, "_setup_stale_views", None) or set()
     if not hasattr(window, "_setup_stale_views"):
         window.view_changed.connect(lambda key: _refresh_if_stale(window, key))
@@ -99,8 +97,6 @@ def _refresh_if_stale(window: QMainWindow, key: str) -> None:
     view = getattr(window, "views", {}).get(key)
     if key not in stale or view is None or not hasattr(view, "refresh"):
         return
-    if getattr(getattr(view, "model", None), "pending", None):
-        return   # staged edits in the grid: it refreshes when they are applied or discarded
     stale.discard(key)
     view.refresh()
 

@@ -16,25 +16,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QTableView
 
-from backoffice.services.catalog_grid import Column
+from backoffice.operations.catalog import Column
+from backoffice.ui.format import format_count, translator
 from backoffice.ui.views.products.columns import (
     CellError,
     clipboard_text,
     column_label,
     is_editable,
-    locale,
     parse_value,
 )
-from backoffice.ui.views.products.model import ProductGridModel
+from backoffice.ui.views.products.models import ProductGridModel
 
 MAX_ROWS = 10_000   # rows one copy, paste or fill may span; Export… is the way to take more
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("GridClipboard", text)
+tr = translator("GridClipboard")
 
 
 # -- tab-separated text ----------------------------------------------------------------------------------
@@ -102,7 +101,7 @@ class CellProblem:
     message: str
 
     def text(self) -> str:
-        where = tr("Row {n}").format(n=locale().toString(self.row + 1))
+        where = tr("Row {n}").format(n=format_count(self.row + 1))
         if self.label:
             where += f" ({self.label})"
         if self.column is not None:
@@ -152,7 +151,7 @@ class GridClipboard(QObject):
         if last - first + 1 <= MAX_ROWS:
             return False
         self.problems.emit(action, [CellProblem(first, None, "", tr(
-            "at most {n} rows at a time; use Export… or Bulk edit… for more").format(n=locale().toString(MAX_ROWS)))])
+            "at most {n} rows at a time; use Export… or Bulk edit… for more").format(n=format_count(MAX_ROWS)))])
         return True
 
     # -- copy ------------------------------------------------------------------------------------------------

@@ -8,30 +8,37 @@ when it cannot be taken. The category tree (names and paths by id) lives here to
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QLocale, Qt
+from PySide6.QtCore import QCoreApplication, Qt
 
-from backoffice.models import ProductStatus, VariantStatus
-from backoffice.services.catalog import HANDLE_RE, MAX_LENGTHS, SKU_RE
-from backoffice.services.catalog_grid import COLUMN_BY_KEY, COLUMNS, Column, GridRow
+from backoffice.operations.catalog import (
+    COLUMN_BY_KEY,
+    COLUMNS,
+    HANDLE_RE,
+    MAX_LENGTHS,
+    MONEY_LIMIT,
+    PRODUCT_STATUSES,
+    SKU_RE,
+    VARIANT_STATUSES,
+    Column,
+    GridRow,
+)
+from backoffice.ui.format import format_money, format_percent, format_qty, format_when, translator
 
-CURRENCY_SYMBOL = "€"  # the store's currency (orders and suppliers default to EUR)
 CENT = Decimal("0.01")
-MONEY_LIMIT = Decimal(10000000000)
 
 KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS)
 INDEX: dict[str, int] = {k: i for i, k in enumerate(KEYS)}
 NUMERIC_KINDS = frozenset({"money", "int", "percent"})
 NULLABLE = frozenset({"barcode", "compare_at_price", "cost", "category"})
 ENUM_VALUES: dict[str, tuple[str, ...]] = {
-    "status": tuple(s.value for s in ProductStatus),
-    "variant_status": tuple(s.value for s in VariantStatus),
+    "status": PRODUCT_STATUSES,
+    "variant_status": VARIANT_STATUSES,
 }
 # Codes that differ at the end or in the middle (MC-NAVY-L / MC-NAVY-XL): cut in the middle, never at the end.
 MIDDLE_ELIDED = frozenset({"sku", "barcode", "handle"})
@@ -52,8 +59,7 @@ class CellError(ValueError):
     """A value a cell cannot take; the message says why, in words for the user."""
 
 
-def tr(text: str) -> str:
-    return QCoreApplication.translate("ProductGrid", text)
+tr = translator("ProductGrid")
 
 
 def column_label(column: Column) -> str:
@@ -70,14 +76,6 @@ def alignment(column: Column) -> int:
     return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
 
-def locale() -> QLocale:
-    """The user's number format; the C locale (no LANG set) reads as US English."""
-    loc = QLocale()
-    if loc.language() == QLocale.Language.C:
-        loc = QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
-    return loc
-
-
 # -- the category tree ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CategoryNode:
@@ -88,7 +86,7 @@ class CategoryNode:
 
 
 class CategoryIndex:
-    """Categories by id, with readable paths, built from ``catalog_grid.facets()["categories"]``."""
+    """Categories by id, with readable paths, built from ``ops.catalog.facets()["categories"]``."""
 
     def __init__(self, categories: Iterable[dict[str, Any]] = ()) -> None:
         raw = {int(c["id"]): c for c in categories}
@@ -161,29 +159,19 @@ def row_label(row: GridRow, entity: str) -> str:
 
 
 # -- showing values -------------------------------------------------------------------------------------
-def format_money(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    return locale().toCurrencyString(float(value), CURRENCY_SYMBOL, 2)
-
-
-def format_quantity(value: int | None) -> str:
-    return "" if value is None else locale().toString(int(value))
-
-
 def format_value(column: Column, value: Any, categories: CategoryIndex | None = None) -> str:
     """A value as a cell shows it."""
     if value is None:
         return ""
     kind = column.kind
     if kind == "money":
-        return format_money(value)
+        return format_money(value, empty="")
     if kind == "int":
-        return format_quantity(value)
+        return format_qty(value, empty="")
     if kind == "percent":
-        return locale().toString(float(value), "f", 1) + " %"
+        return format_percent(value, 1)
     if kind == "datetime":
-        return value.astimezone().strftime("%Y-%m-%d %H:%M")
+        return format_when(value)
     if kind == "category":
         return categories.path(value) if categories is not None else str(value)
     if kind == "tags":
@@ -298,6 +286,3 @@ def parse_value(column: Column, text: str, categories: CategoryIndex | None = No
 def column(key: str) -> Column:
     return COLUMN_BY_KEY[key]
 
-
-def when_text(at: dt.datetime | None) -> str:
-    return "" if at is None else at.astimezone().strftime("%Y-%m-%d %H:%M")

@@ -30,8 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services.catalog_grid import COLUMNS, Column
-from backoffice.services.changesets import Conflict
+from backoffice.operations.catalog import COLUMNS, Column, Conflict
 from backoffice.ui import theme
 from backoffice.ui.views.products.columns import (
     CategoryIndex,

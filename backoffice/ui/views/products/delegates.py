@@ -14,8 +14,6 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractItemModel,
-    QModelIndex,
-    QPersistentModelIndex,
     QPoint,
     QRect,
     QRectF,
@@ -47,6 +45,7 @@ from PySide6.QtWidgets import (
 )
 
 from backoffice.ui import resources, theme
+from backoffice.ui.format import ui_locale
 from backoffice.ui.thumbnails import ThumbnailSource
 from backoffice.ui.views.products.columns import (
     ENUM_VALUES,
@@ -55,15 +54,14 @@ from backoffice.ui.views.products.columns import (
     CategoryIndex,
     CellError,
     format_value,
-    locale,
     parse_money,
     parse_tags,
     parse_value,
     tr,
 )
-from backoffice.ui.views.products.model import STAGED_BG, Cell, ProductGridModel
+from backoffice.ui.views.products.models import STAGED_BG, Cell, ProductGridModel
+from backoffice.ui.widgets.records import Index
 
-Index = QModelIndex | QPersistentModelIndex
 _ID_ROLE = Qt.ItemDataRole.UserRole + 1
 _PAD = 6   # horizontal padding of cell text, as the style sheet gives other tables
 THUMB_SIDE = 24  # the Title column's picture, in a 30-pixel row
@@ -100,7 +98,7 @@ class MoneyEdit(QLineEdit):
         self.setPlaceholderText(tr("none") if nullable else "0.00")
 
     def set_value(self, value: Decimal | None) -> None:
-        self.setText("" if value is None else locale().toString(float(value), "f", 2))
+        self.setText("" if value is None else ui_locale().toString(float(value), "f", 2))
         self.selectAll()
 
     def value(self) -> Decimal | None:

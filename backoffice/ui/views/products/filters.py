@@ -24,8 +24,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
-from backoffice.models import ProductStatus, VariantStatus
-from backoffice.services.catalog_grid import VariantFilter
+from backoffice.operations.catalog import PRODUCT_STATUSES, VARIANT_STATUSES, VariantFilter
 from backoffice.ui import resources, theme
 from backoffice.ui.views.products.columns import CategoryIndex, CellError, parse_money
 from backoffice.ui.views.products.delegates import CategoryPicker
@@ -104,7 +103,7 @@ class ProductFilterBar(QWidget):
         self.search.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.category = CategoryPicker(self.tr("All categories"))
         self.category.setMaximumWidth(200)
-        self.status = _combo(self.tr("Any status"), [(s.value.capitalize(), s.value) for s in ProductStatus])
+        self.status = _combo(self.tr("Any status"), [(s.capitalize(), s) for s in PRODUCT_STATUSES])
         self.vendor = _combo(self.tr("All vendors"), [])
         self.tags_button = QToolButton()
         self.tags_button.setObjectName("FilterButton")
@@ -129,7 +128,7 @@ class ProductFilterBar(QWidget):
         self.changed_since.setDate(_NO_DATE)
         self.low_stock = QCheckBox(self.tr("Low stock only"))
         self.variant_status = _combo(self.tr("Any variant status"),
-                                     [(s.value.capitalize(), s.value) for s in VariantStatus])
+                                     [(s.capitalize(), s) for s in VARIANT_STATUSES])
         panel = QWidget()
         form = QFormLayout(panel)
         form.setContentsMargins(12, 10, 12, 10)
@@ -260,7 +259,7 @@ class ProductFilterBar(QWidget):
         self.set_filter(VariantFilter())
 
     def set_facets(self, facets: dict, categories: CategoryIndex) -> None:
-        """Vendors, tags and the category tree from ``catalog_grid.facets``; current choices are kept."""
+        """Vendors, tags and the category tree from ``ops.catalog.facets``; current choices are kept."""
         self.category.set_categories(categories)
         current = self.vendor.currentData() or ""
         self.vendor.blockSignals(True)

@@ -4,10 +4,6 @@ per field: when, who, where it came from, field, old → new."""
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
-from typing import Any
-
 from PySide6.QtCore import QSortFilterProxyModel, Qt
 from PySide6.QtWidgets import (
     QDialog,
@@ -20,61 +16,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.db import Database
-from backoffice.services import catalog, catalog_grid, changesets
+from backoffice.operations.catalog import HistoryLine, ProductHistory
+from backoffice.operations.changes import CATEGORIES, CHANGESETS, PRICES, PRODUCTS, VARIANTS, Changes
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message, format_when, plural, translator
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.products.dialog_parts import (
-    RowsModel,
-    before_after_colours,
-    category_paths,
-    error_message,
-    field_label,
-    format_value,
-    format_when,
-    make_table,
-    muted,
-    plural,
-    tr,
-)
+from backoffice.ui.views.products.dialog_parts import category_paths, field_label, format_value
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.widgets.rows import RowsModel, before_after_colours, make_table, muted
 
-_INTERNAL = frozenset({"id", "version", "created_at", "updated_at", "position", "product_id"})
 COL_WHEN, COL_WHO, COL_SOURCE, COL_ROW, COL_FIELD, COL_BEFORE, COL_AFTER = range(7)
-
-
-@dataclass(frozen=True)
-class HistoryLine:
-    at: dt.datetime
-    username: str
-    source: str        # "changeset #12 (bulk): …" or an audit action ("update")
-    row: str           # "product merino-crew" / "SKU MC-S"
-    field: str
-    before: Any
-    after: Any
-
-
-def load_history(db: Database, product_id: int, variant_id: int | None) -> tuple[str, list[HistoryLine], dict[int, str]]:
-    """The product's title and its (and the variant's) changes, newest first (worker thread)."""
-    product = catalog.get_product(db, product_id)
-    categories = category_paths(catalog_grid.facets(db)["categories"])
-    skus = {v["id"]: v["sku"] for v in product.get("variants", [])}
-    sources = [("product", product_id, f"product {product['handle']}")]
-    if variant_id is not None:
-        sources.append(("variant", variant_id, f"SKU {skus.get(variant_id, variant_id)}"))
-    lines: list[HistoryLine] = []
-    for entity, entity_id, label in sources:
-        for h in changesets.history(db, entity, entity_id):
-            before, after = h["before"] or {}, h["after"] or {}
-            for f in sorted(set(before) | set(after)):
-                if before.get(f) == after.get(f) or f in _INTERNAL:
-                    continue
-                if f not in before and after.get(f) in (None, "", [], {}):
-                    continue   # a created row's empty fields say nothing
-                name = "variant_status" if entity == "variant" and f == "status" else f
-                lines.append(HistoryLine(h["at"], h["username"], h["source"], label, name, before.get(f), after.get(f)))
-    lines.sort(key=lambda line: line.at, reverse=True)
-    return product.get("title", ""), lines, categories
+SHOWN = (PRODUCTS, PRICES, VARIANTS, CATEGORIES, CHANGESETS)   # what a product's history is made of
+tr = translator("ProductsDialogs")
 
 
 def source_label(source: str) -> str:
@@ -106,6 +60,8 @@ class HistoryDialog(QDialog):
         self.busy.setRange(0, 0)
         self.busy.setTextVisible(False)
         self.busy.setFixedWidth(100)
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self.busy.setVisible)
 
         self.model = RowsModel([self.tr("When"), self.tr("Who"), self.tr("Source"), self.tr("Row"), self.tr("Field"),
                                 self.tr("Before"), self.tr("After")],
@@ -139,25 +95,25 @@ class HistoryDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.empty, 1)
         layout.addWidget(buttons)
-        context.data_changed.connect(self.reload)
+        context.data_changed.connect(self._on_data_changed)
         self.reload()
 
     def is_loading(self) -> bool:
         return self.busy.isVisible()
 
     def reload(self) -> None:
-        db = self.context.db
-        if db is None:
+        pid, vid = self.product_id, self.variant_id
+        if not self.runner.read(lambda ops: ops.catalog.product_history(pid, vid), self._on_loaded,
+                                on_error=self._on_error):
             self.busy.hide()
             self.banner.show_message(self.tr("Not connected to a database."), "error")
-            return
-        self.busy.show()
-        pid, vid = self.product_id, self.variant_id
-        self.tasks.run_in_background(lambda: load_history(db, pid, vid), self._on_loaded, self._on_error, context=self)
 
-    def _on_loaded(self, loaded: tuple[str, list[HistoryLine], dict[int, str]]) -> None:
-        title, lines, categories = loaded
-        self.busy.hide()
+    def _on_data_changed(self, changes: Changes) -> None:
+        if changes.concerns(*SHOWN):
+            self.reload()
+
+    def _on_loaded(self, history: ProductHistory) -> None:
+        title, lines, categories = history.title, history.lines, category_paths(history.categories)
         self.banner.hide()
         self.lines = lines
         self.title.setText(self.tr("History of {title}").format(title=title))
@@ -170,7 +126,6 @@ class HistoryDialog(QDialog):
         self.empty.setVisible(not lines)
 
     def _on_error(self, exc: BaseException) -> None:
-        self.busy.hide()
         self.subtitle.setText("")
         self.banner.show_message(self.tr("The history could not be loaded: {error}").format(error=error_message(exc)),
                                  "error")

@@ -1,4 +1,5 @@
-"""Loads what the grid model asks for, in the background, and hands it back on the GUI thread.
+"""Loads what the grid model asks for, through the operations contract in the background, and hands it
+back on the GUI thread.
 
 Opening the grid costs one keyset page: the first rows are shown as soon as they arrive ("first paint"),
 and only then are the row count and the ordered ids loaded (so the scroll bar becomes true and any row
@@ -15,11 +16,13 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from backoffice.db import Database
-from backoffice.services import catalog_grid
-from backoffice.services.catalog_grid import GridRow, PageReader, VariantFilter
+from backoffice.operations import Operations
+from backoffice.operations.catalog import GridRow, VariantFilter
+from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.products.model import PAGE_ROWS, ProductGridModel
+from backoffice.ui.views.products.models import PAGE_ROWS, ProductGridModel
 
 FIRST_PAGE_ROWS = PAGE_ROWS
 
@@ -32,15 +35,16 @@ class GridLoader(QObject):
     loading_changed = Signal(bool)    # the first load (first page and count) started / finished
     failed = Signal(str)              # a load failed: the text for the error banner
 
-    def __init__(self, model: ProductGridModel, tasks: TaskManager, parent: QObject | None = None) -> None:
+    def __init__(self, model: ProductGridModel, context: AppContext, tasks: TaskManager,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model = model
-        self.tasks = tasks
-        self.db: Database | None = None
-        self.reader: PageReader | None = None   # the connection kept for page reads of self.db
+        self.context = context
+        self.runner = Runner(context, tasks, self)
         self.filter = VariantFilter()
         self.sort_key = "id"
         self.descending = False
+        self.connected = False            # the last load had operations to read from
         self.generation = 0
         self._first_loading = 0
         self.ids_loading = False
@@ -54,33 +58,32 @@ class GridLoader(QObject):
         return self._first_loading > 0
 
     # -- loading ---------------------------------------------------------------------------------------
-    def load(self, db: Database | None, f: VariantFilter, sort_key: str = "id", descending: bool = False) -> None:
-        """Start over: the first page, then the count and the ids."""
+    def load(self, f: VariantFilter, sort_key: str = "id", descending: bool = False) -> None:
+        """Start over: the first page, then the count and the ids (nothing while not connected)."""
         self.generation += 1
-        if db is not self.db:
-            self._close_reader()
-            self.reader = PageReader(db) if db is not None else None
-            if self.reader is not None:
-                self.destroyed.connect(self.reader.close)
-        self.db, self.filter, self.sort_key, self.descending = db, f, sort_key, descending
+        self.filter, self.sort_key, self.descending = f, sort_key, descending
+        self.connected = self.context.ops is not None
         self._ids_waiting = False   # a read of the ids for the older filter is no longer wanted
         self.ids_loading = False
         self.model.reset()
-        if db is None:
+        if not self.connected:
             self._set_first_loading(0)
             return
-        gen, reader = self.generation, self.reader
         self._set_first_loading(2)   # the first page, then the count
-        self._run(lambda: catalog_grid.first_page(reader, f, sort_key, descending, limit=FIRST_PAGE_ROWS),
-                  partial(self._on_first_page, gen), first=True)
+        self._read_first(lambda ops: ops.catalog.first_page(f, sort_key, descending, limit=FIRST_PAGE_ROWS),
+                         partial(self._on_first_page, self.generation))
 
     def revalidate(self) -> None:
         """Data was written: cached rows are refetched when drawn, and the ids are read again in the
         background (rows added or removed, or moved by the sort), while the grid keeps showing rows."""
         self.model.invalidate()
-        if self.db is None or self._first_loading:
-            return
-        self._load_ids(self.generation)
+        self.reload_ids()
+
+    def reload_ids(self) -> None:
+        """Read the ids again (rows may have entered or left the filter, or moved in the sort); the rows
+        already loaded stay as they are."""
+        if self.connected and not self._first_loading:
+            self._load_ids(self.generation)
 
     def _on_first_page(self, gen: int, rows: list[GridRow]) -> None:
         if gen != self.generation:
@@ -92,9 +95,8 @@ class GridLoader(QObject):
             self._set_first_loading(0)
             self.count_changed.emit()
             return
-        db, f = self.db, self.filter
-        assert db is not None
-        self._run(lambda: catalog_grid.count(db, f), partial(self._on_count, gen), first=True)
+        f = self.filter
+        self._read_first(lambda ops: ops.catalog.count(f), partial(self._on_count, gen))
         self._load_ids(gen)
 
     def _on_count(self, gen: int, total: int) -> None:
@@ -110,27 +112,26 @@ class GridLoader(QObject):
         if self._ids_running:
             self._ids_waiting = True
             return
-        db, f, key, desc = self.db, self.filter, self.sort_key, self.descending
-        assert db is not None
+        f, key, desc = self.filter, self.sort_key, self.descending
         self._ids_running, self._ids_waiting = True, False
 
-        def done(ids: Any) -> None:
+        def show_ids(ids: Any) -> None:
             self._ids_running = False
             self._on_ids(gen, ids)
             self._next_ids()
 
-        def fail(exc: BaseException) -> None:
+        def ids_failed(exc: BaseException) -> None:
             self._ids_running = False
             if gen == self.generation:
                 self.ids_loading = False
-                self.failed.emit(self.tr("The catalog could not be loaded: {error}").format(error=one_line(exc)))
+                self.failed.emit(self.tr("The catalog could not be loaded: {error}").format(error=error_message(exc)))
             self._next_ids()
 
-        if not self._submit(lambda: catalog_grid.ordered_ids(db, f, key, desc), done, fail):
+        if not self._read(lambda ops: ops.catalog.ordered_ids(f, key, desc), show_ids, ids_failed):
             self._ids_running = False
 
     def _next_ids(self) -> None:
-        if self._ids_waiting and self.db is not None:
+        if self._ids_waiting and self.connected:
             self._load_ids(self.generation)
 
     def _on_ids(self, gen: int, ids: Any) -> None:
@@ -143,16 +144,16 @@ class GridLoader(QObject):
 
     def load_tail(self) -> None:
         """The last page by a reverse keyset query (and the count, if not known yet)."""
-        db, reader, f, key, desc = self.db, self.reader, self.filter, self.sort_key, self.descending
-        if db is None or reader is None:
+        if not self.connected:
             return
+        f, key, desc = self.filter, self.sort_key, self.descending
         gen, need_count = self.generation, self.model.total is None
 
-        def task() -> tuple[int | None, list[GridRow]]:
-            total = catalog_grid.count(db, f) if need_count else None
-            return total, catalog_grid.last_page(reader, f, key, desc, limit=PAGE_ROWS)
+        def read_tail(ops: Operations) -> tuple[int | None, list[GridRow]]:
+            total = ops.catalog.count(f) if need_count else None
+            return total, ops.catalog.last_page(f, key, desc, limit=PAGE_ROWS)
 
-        self._run(task, partial(self._on_tail, gen))
+        self._read(read_tail, partial(self._on_tail, gen), partial(self._load_failed, gen))
 
     def _on_tail(self, gen: int, result: tuple[int | None, list[GridRow]]) -> None:
         if gen != self.generation:
@@ -165,72 +166,61 @@ class GridLoader(QObject):
         self.tail_loaded.emit()
 
     def fetch_rows(self, ids: list[int]) -> None:
-        reader = self.reader
-        if reader is None:
+        if not self.connected:
             self.model.fetch_failed(ids)
             return
         self.fetches += 1
 
-        def done(rows: dict[int, GridRow]) -> None:
+        def show_rows(rows: dict[int, GridRow]) -> None:
             self.fetches -= 1
             self.model.receive_rows(ids, rows)
 
-        def fail(exc: BaseException) -> None:
+        def rows_failed(exc: BaseException) -> None:
             self.fetches -= 1
             self.model.fetch_failed(ids)
-            self.failed.emit(self.tr("Rows could not be loaded: {error}").format(error=one_line(exc)))
+            self.failed.emit(self.tr("Rows could not be loaded: {error}").format(error=error_message(exc)))
 
-        if not self._submit(lambda: catalog_grid.rows_by_id(reader, ids), done, fail):
+        if not self._read(lambda ops: ops.catalog.rows_by_id(ids), show_rows, rows_failed):
             self.fetches -= 1
             self.model.fetch_failed(ids)
 
-    # -- plumbing --------------------------------------------------------------------------------------------
-    def _run(self, task: Callable[[], Any], on_done: Callable[[Any], None], *, first: bool = False) -> None:
+    # -- reading ---------------------------------------------------------------------------------------------
+    def _read_first(self, query: Callable[[Operations], Any], on_done: Callable[[Any], None]) -> None:
+        """A read of the first load (its first page, its count): the load is over when both are in, or
+        when one fails."""
         gen = self.generation
 
-        def done(value: Any) -> None:
+        def first_read_done(value: Any) -> None:
             try:
                 on_done(value)
             finally:
-                if first:
-                    self._finish_first(gen)
+                if gen == self.generation and self._first_loading:
+                    self._set_first_loading(self._first_loading - 1)
 
-        def fail(exc: BaseException) -> None:
-            if gen == self.generation and first:
-                self._set_first_loading(0)   # nothing more of this load will come
+        def first_read_failed(exc: BaseException) -> None:
             if gen == self.generation:
-                self.ids_loading = False
-                self.failed.emit(self.tr("The catalog could not be loaded: {error}").format(error=one_line(exc)))
+                self._set_first_loading(0)   # nothing more of this load will come
+            self._load_failed(gen, exc)
 
-        if not self._submit(task, done, fail) and first:
+        if not self._read(query, first_read_done, first_read_failed):
             self._set_first_loading(0)
 
-    def _submit(self, task: Callable[[], Any], done: Callable[[Any], None],
-                fail: Callable[[BaseException], None]) -> bool:
-        """Hand a task to the executor; False when it no longer takes any (the application is closing)."""
+    def _load_failed(self, gen: int, exc: BaseException) -> None:
+        if gen == self.generation:
+            self.ids_loading = False
+            self.failed.emit(self.tr("The catalog could not be loaded: {error}").format(error=error_message(exc)))
+
+    def _read(self, query: Callable[[Operations], Any], on_done: Callable[[Any], None],
+              on_error: Callable[[BaseException], None]) -> bool:
+        """Hand a read to the runner; False when not connected or when the executor no longer takes any
+        (the application is closing)."""
         try:
-            self.tasks.run_in_background(task, done, fail, context=self)
+            return self.runner.read(query, on_done, on_error=on_error)
         except RuntimeError:
             return False
-        return True
-
-    def _finish_first(self, gen: int) -> None:
-        if gen == self.generation and self._first_loading:
-            self._set_first_loading(self._first_loading - 1)
 
     def _set_first_loading(self, n: int) -> None:
         was = self.loading
         self._first_loading = n
         if was != self.loading:
             self.loading_changed.emit(self.loading)
-
-
-    def _close_reader(self) -> None:
-        reader, self.reader = self.reader, None
-        if reader is not None:
-            reader.close()   # hands a socket back to the pool: no round trip
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__

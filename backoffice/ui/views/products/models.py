@@ -29,17 +29,16 @@ from typing import Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QCoreApplication,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QUndoStack
 
-from backoffice.services.catalog_grid import COLUMNS, Column, GridRow
+from backoffice.operations.catalog import COLUMNS, Column, GridRow
 from backoffice.ui import resources, theme
+from backoffice.ui.widgets.records import OBJECT_ROLE, ROOT, Index
 from backoffice.ui.views.products.columns import (
     CategoryIndex,
     alignment,
@@ -57,16 +56,14 @@ FETCH_DELAY_MS = 30        # pages asked for while scrolling are collected this 
 MAX_PAGES_PER_FETCH = 3    # pages scrolled past meanwhile are dropped; they are asked again if shown again
 CACHE_ROWS = 20_000
 
-OBJECT_ROLE = Qt.ItemDataRole.UserRole + 1     # the GridRow, or None while loading
 STAGED_ROLE = Qt.ItemDataRole.UserRole + 2     # True when the cell holds a staged edit
 LOADED_ROLE = Qt.ItemDataRole.UserRole + 3     # False for a placeholder
 ORIGINAL_ROLE = Qt.ItemDataRole.UserRole + 4   # the value read from the database (before staged edits)
 BELOW_COST_ROLE = Qt.ItemDataRole.UserRole + 5  # (price, cost) when staged edits put the price below the cost
 STAGED_BG = "#fde7b0"
 
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
 _GONE = object()
+_STALE = -1   # the epoch of a cached row known to be out of date: fetched again when drawn
 _NO_FLAGS = Qt.ItemFlag.NoItemFlags
 _CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _EDITABLE_FLAGS = _CELL_FLAGS | Qt.ItemFlag.ItemIsEditable
@@ -221,11 +218,11 @@ class ProductGridModel(QAbstractTableModel):
         """Change what the rows are (``apply``) and tell the views how many were added or removed."""
         current = self.rowCount()
         if count > current:
-            self.beginInsertRows(_ROOT, current, count - 1)
+            self.beginInsertRows(ROOT, current, count - 1)
             apply()
             self.endInsertRows()
         elif count < current:
-            self.beginRemoveRows(_ROOT, count, current - 1)
+            self.beginRemoveRows(ROOT, count, current - 1)
             apply()
             self.endRemoveRows()
         else:
@@ -251,6 +248,28 @@ class ProductGridModel(QAbstractTableModel):
         self._epoch += 1
         self._failed.clear()
         self._repaint()
+
+    def refetch(self, variant_ids: Iterable[int] = (), product_ids: Iterable[int] = ()) -> list[int]:
+        """Rows written elsewhere (these variants, and every variant of these products): the loaded ones
+        among them keep showing their values and are fetched again now; nothing else is. Returns their
+        ids."""
+        variants, products = set(variant_ids), set(product_ids)
+        stale = [vid for vid, (row, _epoch) in self._cache.items()
+                 if vid in variants or (row is not _GONE and row.product_id in products)]
+        wanted = []
+        for vid in stale:
+            self._cache[vid] = (self._cache[vid][0], _STALE)   # the LRU order stays
+            self._failed.discard(vid)
+            if vid in self._inflight:
+                self._inflight[vid] = _STALE   # an answer on its way may have been read before the write
+            else:
+                wanted.append(vid)
+        for start in range(0, len(wanted), PAGE_ROWS):
+            page = wanted[start:start + PAGE_ROWS]
+            for vid in page:
+                self._inflight[vid] = self._epoch
+            self.fetch_requested.emit(page)
+        return stale
 
     def patch_rows(self, values: dict[tuple[str, int], dict[str, Any]], versions: dict[tuple[str, int], int]) -> None:
         """Show applied values and versions at once, before the rows come back from the database."""
@@ -339,14 +358,14 @@ class ProductGridModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, cols - 1))
 
     # -- Qt model interface --------------------------------------------------------------------------------
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         if parent.isValid():
             return 0
         if self._ids is not None:
             return len(self._ids)
         return self._total if self._total is not None else len(self._head)
 
-    def columnCount(self, parent: Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self.columns)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -4,7 +4,7 @@ Nothing typed into the grid is written at once. Each edited cell becomes a :clas
 row and field, the value read, the new value, and the version of the row it was read at) held in
 :class:`PendingEdits`. Every staging is one :class:`StageCommand` on a QUndoStack, so undo and redo
 walk the edits back and forth; "Apply" turns them into ``RowChange`` values for one
-``changesets.apply_changes`` call. The panel lists them with a count, Apply and Discard.
+``ops.catalog.save_edits`` call (one changeset). The panel lists them with a count, Apply and Discard.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import (
     QAbstractTableModel,
     QCoreApplication,
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     Qt,
     Signal,
 )
@@ -37,10 +35,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import changesets
-from backoffice.services.changesets import ApplyResult, Conflict, RowChange
+from backoffice.operations.catalog import ApplyResult, Conflict, RowChange
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message, format_count
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
 from backoffice.ui.views.products.columns import (
     CategoryIndex,
@@ -49,15 +48,14 @@ from backoffice.ui.views.products.columns import (
     format_value,
 )
 from backoffice.ui.views.products.conflicts import REBASE, THEIRS, ConflictDialog
+from backoffice.ui.widgets.records import ROOT, Index
 from backoffice.ui.widgets.sku_column import MiddleElideDelegate
 
 if TYPE_CHECKING:
-    from backoffice.ui.views.products.model import ProductGridModel
+    from backoffice.ui.views.products.models import ProductGridModel
 
 Key = tuple[str, int, str]   # (entity, entity id, field)
 MAX_PROBLEMS_SHOWN = 12
-Index = QModelIndex | QPersistentModelIndex
-_ROOT = QModelIndex()
 
 
 @dataclass(frozen=True)
@@ -188,10 +186,10 @@ class PendingTableModel(QAbstractTableModel):
     def edit_at(self, row: int) -> PendingEdit | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
-    def rowCount(self, parent: Index = _ROOT) -> int:
+    def rowCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: Index = _ROOT) -> int:
+    def columnCount(self, parent: Index = ROOT) -> int:
         return 0 if parent.isValid() else 4
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -298,9 +296,10 @@ class PendingPanel(QWidget):
 
 # -- applying -------------------------------------------------------------------------------------------
 class ApplyController(QObject):
-    """Applies the staged edits in one ``apply_changes`` call in the background, then: drops the applied
-    edits, shows the applied values and versions at once, opens the conflict dialog for rows someone else
-    changed (re-based rows are submitted again), and tells every view that data changed."""
+    """Applies the staged edits in one ``ops.catalog.save_edits`` call in the background, then: drops the
+    applied edits, shows the applied values and versions at once, reads the rows someone else changed
+    again and opens the conflict dialog for them (re-based rows are submitted again). What was written
+    reaches every view as the write's changes."""
 
     busy_changed = Signal(bool)
     message = Signal(str, str)       # text, banner level
@@ -308,24 +307,21 @@ class ApplyController(QObject):
     def __init__(self, model: ProductGridModel, context: AppContext, tasks: TaskManager, parent: QWidget) -> None:
         super().__init__(parent)
         self.model = model
-        self.context = context
-        self.tasks = tasks
+        self.runner = Runner(context, tasks, self)
         self.busy = False
         self.last_result: ApplyResult | None = None
         self.conflict_dialog: ConflictDialog | None = None
 
     def apply(self, rows: set[tuple[str, int]] | None = None) -> None:
         """Write the staged edits (or only those of ``rows``)."""
-        db, actor = self.context.db, self.context.actor
         changes = [ch for ch in self.model.pending.row_changes() if rows is None or (ch.entity, ch.entity_id) in rows]
-        if self.busy or not changes or db is None or actor is None:
+        if self.busy or not changes:
             return
         description = self.model.pending.summary()
-        self._set_busy(True)
         state = TaskState(self.tr("Applying {n} changed rows").format(n=len(changes)), cancellable=False, parent=self)
-        self.tasks.run_in_background(
-            lambda: changesets.apply_changes(db, actor, changes, description=description),
-            partial(self._on_applied, changes), self._on_failed, state=state, context=self)
+        if self.runner.write(lambda ops: ops.catalog.save_edits(changes, description=description),
+                             partial(self._on_applied, changes), on_error=self._on_failed, state=state):
+            self._set_busy(True)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = self.model.read_only = busy
@@ -337,21 +333,23 @@ class ApplyController(QObject):
         conflicted = {(c.entity, c.entity_id) for c in result.conflicts}
         done = [ch for ch in changes if (ch.entity, ch.entity_id) not in conflicted]
         self.model.patch_rows({(ch.entity, ch.entity_id): ch.values for ch in done}, result.versions)
+        self.model.refetch([entity_id for entity, entity_id in conflicted if entity == "variant"],
+                           [entity_id for entity, entity_id in conflicted if entity == "product"])
         self.model.pending.drop_rows((ch.entity, ch.entity_id) for ch in done)
         self.model.undo_stack.clear()
         if result.changeset_id is not None:
             text = (self.tr("Applied {n} row as changeset #{id}.") if result.applied_rows == 1 else
-                    self.tr("Applied {n} rows as changeset #{id}.")).format(n=f"{result.applied_rows:,}",
+                    self.tr("Applied {n} rows as changeset #{id}.")).format(n=format_count(result.applied_rows),
                                                                            id=result.changeset_id)
         else:
             text = self.tr("Nothing needed writing: the values were already stored.")
         if result.conflicts:
             text += " " + (self.tr("{n} row was changed by someone else meanwhile.") if len(conflicted) == 1 else
-                           self.tr("{n} rows were changed by someone else meanwhile.")).format(n=f"{len(conflicted):,}")
+                           self.tr("{n} rows were changed by someone else meanwhile.")
+                           ).format(n=format_count(len(conflicted)))
         self.message.emit(text, "warning" if result.conflicts else "success")
         if result.conflicts:
             self._show_conflicts(result.conflicts)
-        self.context.notify_data_changed()
 
     def _on_failed(self, exc: BaseException) -> None:
         self._set_busy(False)
@@ -363,8 +361,7 @@ class ApplyController(QObject):
             if len(problems) > len(lines):
                 text += "\n" + self.tr("…and {n} more").format(n=len(problems) - len(lines))
         else:
-            text = self.tr("Nothing was applied: {error}").format(error=str(exc).strip().splitlines()[0]
-                                                                  if str(exc).strip() else type(exc).__name__)
+            text = self.tr("Nothing was applied: {error}").format(error=error_message(exc))
         self.message.emit(text, "error")
 
     def _show_conflicts(self, conflicts: list[Conflict]) -> None:

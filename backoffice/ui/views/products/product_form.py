@@ -3,7 +3,7 @@ category, status, the option attributes the variants differ by, and a variants t
 per chosen attribute, price, cost, compare-at price, barcode). "Fill combinations" adds a row for each
 combination of the chosen attributes' values not in the table yet.
 
-Saving runs ``catalog.create_product`` in the background with an operation id (the same one again if
+Saving runs ``ops.catalog.create_product`` in the background with an operation id (the same one again if
 the same form is saved again after an error), so a retry never creates the product twice. Every
 problem the service finds is shown on the variant row it names; nothing is written until all is good.
 """
@@ -35,12 +35,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import catalog, catalog_grid
-from backoffice.services import variants as variant_service
-from backoffice.services.base import ValidationError
+from backoffice.operations import ValidationError
+from backoffice.operations.catalog import AttributeInfo, Change, NewProductChoices, handle_from_title
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
-from backoffice.ui.dialogs.setup_common import OperationIds, error_text
+from backoffice.ui.dialogs.setup_common import OperationIds
+from backoffice.ui.format import error_text
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.widgets.banner import MessageBanner
 
@@ -54,10 +55,11 @@ class ProductFormDialog(QDialog):
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
-        self.attributes: list[Any] = []          # AttributeInfo of the store
-        self.chosen: list[str] = []              # attribute codes that are columns, in order
-        self.ops = OperationIds()
-        self._busy = False
+        self.attributes: list[AttributeInfo] = []   # of the store
+        self.chosen: list[str] = []                 # attribute codes that are columns, in order
+        self.op_ids = OperationIds()
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self._set_busy)
         self._handle_edited = False
         self.row_problems: dict[int, list[str]] = {}
         self.setWindowTitle(self.tr("New product"))
@@ -122,27 +124,14 @@ class ProductFormDialog(QDialog):
         layout.addWidget(self.buttons)
         self._rebuild_columns([])
         self.add_row()
-        self._set_busy(True)
-        self._load()
+        self.runner.read(lambda ops: ops.catalog.new_product_choices(), self._on_loaded, on_error=self._on_failed)
 
     # -- loading choices ---------------------------------------------------------------------------------
-    def _load(self) -> None:
-        db = self.context.db
-        if db is None:
-            self._set_busy(False)
-            return
-
-        def work() -> tuple[list[Any], list[dict[str, Any]], list[str]]:
-            return (variant_service.list_attributes(db, include_archived=False), catalog.list_categories(db),
-                    catalog_grid.facets(db)["vendors"])
-
-        self.tasks.run_in_background(work, self._on_loaded, self._on_failed, context=self)
-
-    def _on_loaded(self, loaded: tuple[list[Any], list[dict[str, Any]], list[str]]) -> None:
-        self.attributes, categories, vendors = loaded
-        self.vendor.addItems(vendors)
+    def _on_loaded(self, choices: NewProductChoices) -> None:
+        self.attributes = choices.attributes
+        self.vendor.addItems(choices.vendors)
         self.vendor.setCurrentText("")
-        for c in categories:
+        for c in choices.categories:
             self.category.addItem(c["full_name"], c["id"])
         self.options.blockSignals(True)
         for a in self.attributes:
@@ -154,12 +143,11 @@ class ProductFormDialog(QDialog):
         self.options.blockSignals(False)
         if not self.attributes:
             self.options.setToolTip(self.tr("No attributes yet: add them in the Variants view"))
-        self._set_busy(False)
 
     # -- title and handle --------------------------------------------------------------------------------
     def _title_changed(self, text: str) -> None:
         if not self._handle_edited:
-            self.handle.setText(catalog.handle_from_title(text))
+            self.handle.setText(handle_from_title(text))
 
     def _handle_typed(self, text: str) -> None:
         self._handle_edited = bool(text.strip())
@@ -275,29 +263,24 @@ class ProductFormDialog(QDialog):
         return values, variants, where
 
     def save(self) -> None:
-        db, actor = self.context.db, self.context.actor
-        if db is None or actor is None or self._busy:
+        if self.runner.busy or self.context.ops is None:
             return
         values, variants, where = self.form_values()
         self._show_problems([], where)
         if not variants:
             self.banner.show_message(self.tr("Add at least one variant with its SKU and price."), "error")
             return
-        op = self.ops.for_request(json.dumps([values, variants], sort_keys=True, default=str))
-        self._set_busy(True)
+        op = self.op_ids.for_request(json.dumps([values, variants], sort_keys=True, default=str))
         self.banner.hide()
-        self.tasks.run_in_background(
-            lambda: catalog.create_product(db, actor, values=values, variants=variants, operation_id=op),
-            self._on_saved, lambda exc: self._on_save_failed(exc, where), context=self)
+        self.runner.write(lambda ops: ops.catalog.create_product(values, variants, op_id=op), self._on_saved,
+                          on_error=lambda exc: self._on_save_failed(exc, where))
 
-    def _on_saved(self, change: Any) -> None:
-        self.ops.succeeded()
-        self._set_busy(False)
+    def _on_saved(self, change: Change) -> None:
+        self.op_ids.succeeded()
         self.created.emit(change.entity_id)
         self.accept()
 
     def _on_save_failed(self, exc: BaseException, where: list[int]) -> None:
-        self._set_busy(False)
         if isinstance(exc, ValidationError):
             self._show_problems(exc.problems, where)
         self.banner.show_message(error_text(exc), "error")
@@ -321,14 +304,12 @@ class ProductFormDialog(QDialog):
                     cell.setBackground(QBrush(QColor("#fdecec")) if text else QBrush())
 
     def _on_failed(self, exc: BaseException) -> None:
-        self._set_busy(False)
         self.banner.show_message(error_text(exc), "error")
 
     def _set_busy(self, busy: bool) -> None:
-        self._busy = busy
         self.save_button.setEnabled(not busy)
 
 
 def catalog_sku_part(value: str) -> str:
     """An option value as part of a SKU: "Navy Blue" -> "NAVY-BLUE"."""
-    return catalog.handle_from_title(value).upper() or "X"
+    return handle_from_title(value).upper() or "X"

@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services.catalog_grid import COLUMNS
+from backoffice.operations.catalog import COLUMNS
+from backoffice.ui.widgets.records import ROW_HEIGHT
 from backoffice.ui.views.products.columns import (
     DEFAULT_HIDDEN,
     DEFAULT_ORDER,
@@ -31,7 +32,6 @@ from backoffice.ui.views.products.columns import (
     column_label,
 )
 
-ROW_HEIGHT = 30
 CURRENT_LAYOUT_KEY = "products/header_state"
 LAYOUTS_KEY = "products/column_layouts"
 

@@ -4,12 +4,18 @@ One row per variant with its product's fields. Opening costs one keyset page; th
 the background (``loader``), and rows are fetched as they come into view (``model``). Edits are staged,
 highlighted and listed in the Pending changes panel, with undo and redo, copy, paste and fill-down; Apply
 writes them all as one changeset, and rows someone else changed meanwhile go to the conflict dialog.
-The GUI thread never queries: every read and write runs through the task manager.
+The GUI thread never queries: every read and write goes through the operations contract in the background.
+
+After a write anywhere in the application the grid reloads only for changes of what it shows; when the
+write names the variants or products it changed and they are few, only the loaded rows among them are
+fetched again (the grid is not reset, the ids are read again only if the filter or sort depends on what
+changed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QPoint, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -27,19 +33,32 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import catalog_grid
+from backoffice.operations.catalog import VariantFilter
+from backoffice.operations.changes import (
+    ATTRIBUTES,
+    CATEGORIES,
+    IMAGES,
+    PRICES,
+    PRODUCTS,
+    STOCK,
+    THRESHOLDS,
+    VARIANTS,
+    Changes,
+)
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_message, format_count
+from backoffice.ui.operations import Runner
 from backoffice.ui.settings import app_settings
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.base import ViewPage, page_header
 from backoffice.ui.views.products.clipboard import CellProblem, GridClipboard
-from backoffice.ui.views.products.columns import CategoryIndex, locale
+from backoffice.ui.views.products.columns import CategoryIndex
 from backoffice.ui.views.products.delegates import GridDelegate
 from backoffice.ui.views.products.thumbs import GridThumbnails
 from backoffice.ui.views.products.filters import ProductFilterBar
-from backoffice.ui.views.products.loader import GridLoader, one_line
-from backoffice.ui.views.products.model import PAGE_ROWS, ProductGridModel
+from backoffice.ui.views.products.loader import GridLoader
+from backoffice.ui.views.products.models import PAGE_ROWS, ProductGridModel
 from backoffice.ui.views.products.pending import ApplyController, PendingPanel
 from backoffice.ui.views.products.table import ColumnLayouts, GridTable
 from backoffice.ui.widgets.banner import MessageBanner
@@ -47,7 +66,10 @@ from backoffice.ui.widgets.empty_state import EmptyState
 
 MAX_PROBLEMS_SHOWN = 12
 JUMP_PATIENCE_MS = 150   # Ctrl+End waits this long for the last rows before showing placeholders
-
+# What the grid shows: a write of anything else does not concern it.
+SHOWN = (PRODUCTS, PRICES, VARIANTS, CATEGORIES, ATTRIBUTES, IMAGES, STOCK, THRESHOLDS)
+FACETS = (PRODUCTS, VARIANTS, CATEGORIES)     # vendors, tags and the category tree of the filter bar
+ROWS_REFETCHED = 200    # a write naming at most this many variants and products refetches just their rows
 
 
 class ProductsView(ViewPage):
@@ -62,12 +84,13 @@ class ProductsView(ViewPage):
         super().__init__(context, tasks, parent)
         self.settings = settings if settings is not None else app_settings()
         self._needs_reload = self._needs_facets = True
-        self._needs_revalidate = self._jump_pending = False
+        self._needs_revalidate = self._needs_ids = self._jump_pending = False
         self.dialog: QWidget | None = None           # the last dialog opened from here
         self.last_problems: list[CellProblem] = []
 
         self.model = ProductGridModel(self)
-        self.loader = GridLoader(self.model, tasks, self)
+        self.runner = Runner(context, tasks, self)
+        self.loader = GridLoader(self.model, context, tasks, self)
         self.table = GridTable()
         self.table.setModel(self.model)
         self.delegate = GridDelegate(self.model, self.table)
@@ -236,8 +259,11 @@ class ProductsView(ViewPage):
         if self._needs_reload:
             self.reload()
         elif self._needs_revalidate:
-            self._needs_revalidate = False
+            self._needs_revalidate = self._needs_ids = False
             self.loader.revalidate()
+        elif self._needs_ids:
+            self._needs_ids = False
+            self.loader.reload_ids()
         if self._needs_facets and not self.loader.loading:
             self._load_facets()
 
@@ -259,11 +285,11 @@ class ProductsView(ViewPage):
 
     def reload(self) -> None:
         """Start over with the current filter and sort: first page, then count and ids."""
-        self._needs_reload = self.context.db is None
-        self._needs_revalidate = self._jump_pending = False
+        self._needs_reload = self.context.ops is None
+        self._needs_revalidate = self._needs_ids = self._jump_pending = False
         self.banner.hide()
         key, descending = self.sort()
-        self.loader.load(self.context.db, self.filters.current_filter(), key, descending)
+        self.loader.load(self.filters.current_filter(), key, descending)
         self.results.setCurrentWidget(self.table)
         self._show_count()
 
@@ -272,37 +298,33 @@ class ProductsView(ViewPage):
         self.reload()
 
     def _load_facets(self) -> None:
-        db = self.context.db
-        if db is None:
-            return
-        self._needs_facets = False
+        if self.runner.read(lambda ops: ops.catalog.facets(), self._show_facets, on_error=self._facets_failed):
+            self._needs_facets = False
 
-        def done(facets: dict) -> None:
-            categories = CategoryIndex(facets.get("categories", []))
-            self.model.categories = categories
-            self.pending_panel.set_categories(categories)
-            self.filters.set_facets(facets, categories)
-            self.table.viewport().update()
+    def _show_facets(self, facets: dict) -> None:
+        categories = CategoryIndex(facets.get("categories", []))
+        self.model.categories = categories
+        self.pending_panel.set_categories(categories)
+        self.filters.set_facets(facets, categories)
+        self.table.viewport().update()
 
-        self.tasks.run_in_background(lambda: catalog_grid.facets(db), done,
-                                     lambda exc: self.banner.show_message(
-                                         self.tr("Filter choices could not be loaded: {e}").format(e=one_line(exc)),
-                                         "warning"), context=self)
+    def _facets_failed(self, exc: BaseException) -> None:
+        self.banner.show_message(self.tr("Filter choices could not be loaded: {e}").format(e=error_message(exc)),
+                                 "warning")
 
     def ensure_rows(self, rows: list[int], then: Callable[[], None]) -> None:
         """Load the grid rows that are not cached yet (in the background), then call ``then``."""
         missing = [vid for r in rows if self.model.row_at(r) is None and (vid := self.model.id_at(r)) is not None]
-        db = self.loader.reader
-        if not missing or db is None:
+        if not missing or not self.loader.connected:
             then()
             return
 
-        def done(loaded: dict) -> None:
+        def show_then_continue(loaded: dict) -> None:
             self.model.receive_rows(missing, loaded)
             then()
 
-        self.tasks.run_in_background(lambda: catalog_grid.rows_by_id(db, missing), done,
-                                     lambda exc: self.banner.show_message(one_line(exc), "error"), context=self)
+        self.runner.read(lambda ops: ops.catalog.rows_by_id(missing), show_then_continue,
+                         on_error=lambda exc: self.banner.show_message(error_message(exc), "error"))
 
     def go_to_last_row(self) -> None:
         """Ctrl+End: the last row, by a reverse keyset page when the ids are not loaded yet. The view moves
@@ -363,14 +385,14 @@ class ProductsView(ViewPage):
         if not ids:
             self.banner.show_message(self.tr("Select the rows to edit first."), "info")
             return
-        from backoffice.services.bulk import Target
+        from backoffice.operations.bulk import Target
         from backoffice.ui.views.products.bulk_dialog import BulkEditDialog, selection_label
 
         label = selection_label(len(ids))
         self._open(BulkEditDialog(self.context, self.tasks, Target(variant_ids=tuple(ids)), label, self))
 
     def bulk_edit_all(self) -> None:
-        from backoffice.services.bulk import Target
+        from backoffice.operations.bulk import Target
         from backoffice.ui.views.products.bulk_dialog import BulkEditDialog, filter_label
 
         label = filter_label(self.model.total)
@@ -445,17 +467,54 @@ class ProductsView(ViewPage):
         self._needs_reload = self._needs_facets = True
         self.model.pending.clear()
         self.model.undo_stack.clear()
-        if self.context.db is None:
-            self.loader.load(None, self.filters.current_filter())
+        if self.context.ops is None:
+            self.loader.load(self.filters.current_filter())
             self._show_count()
 
-    def _on_data_changed(self) -> None:
-        self._needs_facets = True
-        if self.isVisible() and not self._needs_reload:
-            self.loader.revalidate()
-            self._load_facets()
+    def _on_data_changed(self, changes: Changes) -> None:
+        if not changes.concerns(*SHOWN):
+            return
+        if changes.concerns(*FACETS):
+            self._needs_facets = True
+        shown = self.isVisible() and not self._needs_reload
+        rows = self.changed_rows(changes)
+        if rows is None:
+            if shown:
+                self.loader.revalidate()
+            else:
+                self._needs_revalidate = True
         else:
-            self._needs_revalidate = True
+            self.model.refetch(*rows)   # the loaded rows among them; the rest are read when first drawn
+            if self._order_may_change(changes):
+                if shown:
+                    self.loader.reload_ids()
+                else:
+                    self._needs_ids = True
+        if shown and self._needs_facets:
+            self._load_facets()
+
+    @staticmethod
+    def changed_rows(changes: Changes) -> tuple[frozenset[int], frozenset[int]] | None:
+        """(variant ids, product ids) a write changed, when it names them and they are few enough to fetch
+        their rows again; None when the grid must read everything again (rows added or removed, names
+        of categories or options changed, or what changed is not known)."""
+        if changes.everything or changes.concerns(VARIANTS, CATEGORIES, ATTRIBUTES):
+            return None
+        variants, products = changes.ids_of("variant"), changes.ids_of("product")
+        if variants is None and products is None:
+            return None
+        variants, products = variants or frozenset(), products or frozenset()
+        return (variants, products) if len(variants) + len(products) <= ROWS_REFETCHED else None
+
+    def _order_may_change(self, changes: Changes) -> bool:
+        """True when the filter or the sort depends on what changed: rows may have entered or left the
+        filter, or moved, so the ids are read again."""
+        f, key = self.loader.filter, self.loader.sort_key
+        on_stock = f.stock_min is not None or f.stock_max is not None or f.low_stock
+        if changes.concerns(STOCK, THRESHOLDS) and (key == "stock" or on_stock):
+            return True
+        on_fields = replace(f, stock_min=None, stock_max=None, low_stock=False) != VariantFilter()
+        return changes.concerns(PRODUCTS, PRICES) and (key not in ("id", "stock") or on_fields)
 
     def _on_empty_action(self) -> None:
         if self.filters.is_filtered():
@@ -465,13 +524,13 @@ class ProductsView(ViewPage):
 
     def _show_count(self) -> None:
         total = self.model.total
-        if self.context.db is None:
+        if self.context.ops is None:
             self.count_label.setText("")
         elif total is None:
             self.count_label.setText(self.tr("Loading…"))
         else:
             self.count_label.setText(self.tr("1 variant") if total == 1 else
-                                     self.tr("{n} variants").format(n=locale().toString(total)))
+                                     self.tr("{n} variants").format(n=format_count(total)))
         self._update_empty_state()
 
     def _update_empty_state(self) -> None:
