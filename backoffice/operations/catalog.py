@@ -22,7 +22,7 @@ from backoffice.operations.changes import CHANGESETS, PRICES, PRODUCTS, VARIANTS
 from backoffice.services import catalog, catalog_grid, changesets
 from backoffice.services import variants as variant_service
 from backoffice.services.base import Change, applied_result
-from backoffice.services.catalog import HANDLE_RE, MAX_LENGTHS, SKU_RE, handle_from_title
+from backoffice.services.catalog import HANDLE_RE, MAX_LENGTHS, MONEY_LIMIT, SKU_RE, handle_from_title
 from backoffice.services.catalog_grid import (
     COLUMN_BY_KEY,
     COLUMNS,
@@ -38,10 +38,10 @@ from backoffice.services.variants import AttributeInfo
 if TYPE_CHECKING:
     from backoffice.db import Database
 
-__all__ = ["COLUMNS", "COLUMN_BY_KEY", "HANDLE_RE", "MAX_LENGTHS", "MONEY_FIELDS", "PRODUCT_STATUSES", "SKU_RE",
-           "SORT_KEYS", "VARIANT_STATUSES", "ApplyResult", "AttributeInfo", "CatalogOperations", "Change", "Column",
-           "Conflict", "GridRow", "HistoryLine", "NewProductChoices", "ProductHistory", "RowChange", "VariantFilter",
-           "handle_from_title"]
+__all__ = ["COLUMNS", "COLUMN_BY_KEY", "HANDLE_RE", "MAX_LENGTHS", "MONEY_FIELDS", "MONEY_LIMIT", "PRODUCT_STATUSES",
+           "SKU_RE", "SORT_KEYS", "VARIANT_STATUSES", "ApplyResult", "AttributeInfo", "CatalogOperations", "Change",
+           "Column", "Conflict", "GridRow", "HistoryLine", "NewProductChoices", "ProductHistory", "RowChange",
+           "VariantFilter", "handle_from_title"]
 
 PRODUCT_STATUSES: tuple[str, ...] = tuple(s.value for s in ProductStatus)
 VARIANT_STATUSES: tuple[str, ...] = tuple(s.value for s in VariantStatus)
