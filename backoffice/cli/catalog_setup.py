@@ -15,16 +15,17 @@ import click
 
 from backoffice.cli.app import Context, db_options, main
 from backoffice.cli.products import products
-from backoffice.cli.replay import REPLAY_NOTE, op_id_option
-from backoffice.operations.store import LOCATION_KINDS
+from backoffice.cli.replay import REPLAY_NOTE, op_id_option, previous_result
+from backoffice.operations import Operations
+from backoffice.operations.store import LOCATION_KINDS, Change
 
 
-def _change(area: Any, op_id: str | None, action: str, write) -> tuple[Any, bool]:  # type: ignore[no-untyped-def]
+def _change(ops: Operations, op_id: str | None, action: str, write) -> tuple[Change, bool]:  # type: ignore[no-untyped-def]
     """Run ``write(op_id)`` unless ``op_id`` was applied before (checked before the command resolves its
     arguments: a moved category is no longer where the command names it): (the Change, replayed?)."""
-    previous = area.previous_change(op_id, action)
+    previous = previous_result(ops, op_id, action)
     if previous is not None:
-        return previous, True
+        return Change.from_dict(previous), True
     return write(op_id), False
 
 
@@ -73,8 +74,9 @@ def locations_list(obj: Context, active_only: bool, as_json: bool) -> None:
 @click.pass_obj
 def locations_add(obj: Context, code: str, name: str, kind: str, op_id: str | None, as_json: bool) -> None:
     """Create location CODE (upper-case, no spaces) called NAME."""
-    store = obj.operations().store
-    change, replayed = _change(store, op_id, "create_location",
+    ops = obj.operations()
+    store = ops.store
+    change, replayed = _change(ops, op_id, "create_location",
                                lambda op: store.add_location(code, name, kind, op_id=op))
     after = change.after or {}
     _emit(change, replayed, as_json, f"Created location {after.get('code')} ({after.get('kind')}): {after.get('name')}")
@@ -93,13 +95,14 @@ def locations_edit(obj: Context, code: str, name: str | None, kind: str | None, 
     """Rename location CODE or change its kind."""
     if name is None and kind is None:
         raise click.UsageError("give --name and/or --kind")
-    store = obj.operations().store
+    ops = obj.operations()
+    store = ops.store
 
     def edit_location(op: str | None):  # type: ignore[no-untyped-def]
         loc = store.find_location(code)
         return store.edit_location(loc["id"], expected_version=loc["version"], name=name, kind=kind, op_id=op)
 
-    change, replayed = _change(store, op_id, "update_location", edit_location)
+    change, replayed = _change(ops, op_id, "update_location", edit_location)
     what = ", ".join(f"{k} {change.before.get(k)} → {v}" for k, v in (change.after or {}).items()) or "nothing to change"
     _emit(change, replayed, as_json, f"Location {code.upper()}: {what}")
 
@@ -113,8 +116,9 @@ def locations_edit(obj: Context, code: str, name: str | None, kind: str | None, 
 def locations_archive(obj: Context, code: str, op_id: str | None, as_json: bool) -> None:
     """Archive location CODE: no stock moves to or from it any more; its history stays. Refused while it
     holds stock or an open transfer or purchase order names it."""
-    store = obj.operations().store
-    change, replayed = _change(store, op_id, "archive_location",
+    ops = obj.operations()
+    store = ops.store
+    change, replayed = _change(ops, op_id, "archive_location",
                                lambda op: store.archive_location(store.find_location(code)["id"], op_id=op))
     _emit(change, replayed, as_json, f"Archived location {code.upper()}")
 
@@ -127,8 +131,9 @@ def locations_archive(obj: Context, code: str, op_id: str | None, as_json: bool)
 @click.pass_obj
 def locations_restore(obj: Context, code: str, op_id: str | None, as_json: bool) -> None:
     """Make archived location CODE active again."""
-    store = obj.operations().store
-    change, replayed = _change(store, op_id, "restore_location",
+    ops = obj.operations()
+    store = ops.store
+    change, replayed = _change(ops, op_id, "restore_location",
                                lambda op: store.restore_location(store.find_location(code)["id"], op_id=op))
     _emit(change, replayed, as_json, f"Restored location {code.upper()}")
 
@@ -165,8 +170,9 @@ def categories_list(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def categories_add(obj: Context, path: str, op_id: str | None, as_json: bool) -> None:
     """Create category PATH, e.g. Clothing/Tops, with any missing level above it."""
-    store = obj.operations().store
-    change, replayed = _change(store, op_id, "add_category_path", lambda op: store.add_category_path(path, op_id=op))
+    ops = obj.operations()
+    store = ops.store
+    change, replayed = _change(ops, op_id, "add_category_path", lambda op: store.add_category_path(path, op_id=op))
     made = len(change.children) + 1
     _emit(change, replayed, as_json, f"Created category {change.after.get('full_name')}"
           + (f" ({made} levels)" if made > 1 else ""))
@@ -181,13 +187,14 @@ def categories_add(obj: Context, path: str, op_id: str | None, as_json: bool) ->
 @click.pass_obj
 def categories_rename(obj: Context, path: str, name: str, op_id: str | None, as_json: bool) -> None:
     """Rename the category at PATH to NAME (it keeps its place and its products)."""
-    store = obj.operations().store
+    ops = obj.operations()
+    store = ops.store
 
     def rename_category(op: str | None):  # type: ignore[no-untyped-def]
         found = store.find_category(path)
         return store.rename_category(found["id"], name, expected_version=found["version"], op_id=op)
 
-    change, replayed = _change(store, op_id, "rename_category", rename_category)
+    change, replayed = _change(ops, op_id, "rename_category", rename_category)
     _emit(change, replayed, as_json, f"Renamed category {change.before.get('name')} to {change.after.get('name')}")
 
 
@@ -201,14 +208,15 @@ def categories_rename(obj: Context, path: str, name: str, op_id: str | None, as_
 @click.pass_obj
 def categories_move(obj: Context, path: str, parent: str, op_id: str | None, as_json: bool) -> None:
     """Move the category at PATH, with everything below it, under PARENT."""
-    store = obj.operations().store
+    ops = obj.operations()
+    store = ops.store
 
     def move_category(op: str | None):  # type: ignore[no-untyped-def]
         found = store.find_category(path)
         parent_id = None if parent.strip() in ("", "/", ">") else store.find_category(parent)["id"]
         return store.move_category(found["id"], parent_id, expected_version=found["version"], op_id=op)
 
-    change, replayed = _change(store, op_id, "move_category", move_category)
+    change, replayed = _change(ops, op_id, "move_category", move_category)
     below = f", with {len(change.children)} below it" if change.children else ""
     _emit(change, replayed, as_json,
           f"Moved category {change.before.get('full_name')} to {change.after.get('full_name')}{below}")
@@ -316,7 +324,7 @@ def products_add(obj: Context, handle: str | None, title: str | None, vendor: st
             values["category_id"] = ops.store.find_category(str(path))["id"]
         return ops.catalog.create_product(values, variants, op_id=op)
 
-    change, replayed = _change(ops.catalog, op_id, "create_product", create_product)
+    change, replayed = _change(ops, op_id, "create_product", create_product)
     skus = ", ".join(c.after.get("sku", "") for c in change.children)
     _emit(change, replayed, as_json, f"Created product {change.after.get('handle')} (id {change.entity_id}) with "
           f"{len(change.children)} variant{'s' if len(change.children) != 1 else ''}: {skus}")

@@ -21,7 +21,7 @@ from backoffice.operations.base import Actor, Area
 from backoffice.operations.changes import CHANGESETS, PRICES, PRODUCTS, VARIANTS, Changes
 from backoffice.services import catalog, catalog_grid, changesets
 from backoffice.services import variants as variant_service
-from backoffice.services.base import Change, applied_result
+from backoffice.services.base import Change
 from backoffice.services.catalog import HANDLE_RE, MAX_LENGTHS, MONEY_LIMIT, SKU_RE, handle_from_title
 from backoffice.services.catalog_grid import (
     COLUMN_BY_KEY,
@@ -102,11 +102,6 @@ class CatalogOperations(Area):
         """The first rows in display order (one keyset page)."""
         return catalog_grid.first_page(self._pages, f, sort_key, descending, limit=limit)
 
-    def page_after(self, after_id: int, f: VariantFilter = VariantFilter(), sort_key: str = "id",
-                   descending: bool = False, limit: int = 200) -> list[GridRow]:
-        """The rows that follow variant ``after_id`` in display order."""
-        return catalog_grid.page_after(self._pages, after_id, f, sort_key, descending, limit=limit)
-
     def last_page(self, f: VariantFilter = VariantFilter(), sort_key: str = "id", descending: bool = False,
                   limit: int = 200) -> list[GridRow]:
         """The last rows in display order (a reverse keyset page)."""
@@ -121,10 +116,6 @@ class CatalogOperations(Area):
         return catalog_grid.facets(self._db)
 
     # -- one product ---------------------------------------------------------------------------------------
-    def get_product(self, product_id: int) -> dict[str, Any]:
-        """A product's fields with its variants, versions included."""
-        return catalog.get_product(self._db, product_id)
-
     def product_history(self, product_id: int, variant_id: int | None = None) -> ProductHistory:
         """Every recorded change of the product (and of one of its variants), one line per field, newest
         first: changesets (bulk edits, imports, grid saves, reverts) and single audited edits."""
@@ -175,8 +166,3 @@ class CatalogOperations(Area):
         self.changed(Changes.of(PRODUCTS, VARIANTS, PRICES, product=[change.entity_id],
                                 variant=[c.entity_id for c in change.children if c.entity == "variant"]))
         return change
-
-    def previous_change(self, op_id: str | None, action: str) -> Change | None:
-        """What the write ``action`` did under ``op_id`` if it ran already (a retried request), else None."""
-        previous = applied_result(self._db, op_id, action)
-        return None if previous is None else Change.from_dict(previous)

@@ -12,7 +12,7 @@ from typing import Any
 from backoffice.operations.base import Area
 from backoffice.operations.changes import CATEGORIES, LOCATIONS, Changes
 from backoffice.services import catalog, inventory, stock_query
-from backoffice.services.base import Change, applied_result, new_operation_id
+from backoffice.services.base import Change, new_operation_id
 from backoffice.services.catalog import split_category_path
 
 __all__ = ["LOCATION_KINDS", "Change", "StoreOperations", "new_operation_id", "split_category_path"]
@@ -98,10 +98,3 @@ class StoreOperations(Area):
         return self._write(lambda: catalog.move_category(self._db, self._actor, category_id, parent_id=parent_id,
                                                          expected_version=expected_version, operation_id=op_id),
                            _category_written)
-
-    # -- retries -------------------------------------------------------------------------------------------
-    def previous_change(self, op_id: str | None, action: str) -> Change | None:
-        """What the write ``action`` ("create_location", "move_category", …) did under ``op_id`` if it ran
-        already (a retried request), else None."""
-        previous = applied_result(self._db, op_id, action)
-        return None if previous is None else Change.from_dict(previous)

@@ -540,12 +540,6 @@ def update_variant(db: Database, actor: Actor, variant_id: int, *, expected_vers
         raise _integrity_to_validation(exc, f"variant {variant_id}") from exc
 
 
-def archive_variant(db: Database, actor: Actor, variant_id: int, *, expected_version: int,
-                    operation_id: str | None = None) -> Change:
-    return update_variant(db, actor, variant_id, expected_version=expected_version,
-                          values={"status": VariantStatus.ARCHIVED.value}, operation_id=operation_id)
-
-
 def _diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     keys = [k for k in after if before.get(k) != after.get(k)]
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
