@@ -20,7 +20,7 @@ from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory import InventoryView
 from backoffice.ui.views.inventory.models import COL_INCOMING
 from backoffice.ui.views.purchasing import PurchasingView
-from backoffice.ui.views.purchasing.common import format_money
+from backoffice.ui.format import format_amount as format_money
 from backoffice.ui.views.purchasing.models import COL_REORDER, suggestions_model
 
 

@@ -1,42 +1,17 @@
-"""What the Purchasing screens share: money as money (exact, grouped, with its currency), purchase-order
-state labels and colours, a records model that knows money columns, and the state pill."""
+"""What the Purchasing screens share: the translation context, purchase-order state labels, and a records
+model that knows money columns (exact, grouped, with their currency)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QModelIndex, QPersistentModelIndex, QRectF, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter
-from PySide6.QtWidgets import (
-    QApplication,
-    QLabel,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
-    QTableView,
-    QWidget,
-)
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QModelIndex, QPersistentModelIndex, Qt
 
-from backoffice.ui import theme
-from backoffice.ui.views.inventory.common import OBJECT_ROLE, RIGHT, SORT_ROLE, RecordsModel, ui_locale
+from backoffice.ui.format import format_amount, translator
+from backoffice.ui.widgets.records import OBJECT_ROLE, RIGHT, SORT_ROLE, RecordsModel
 
 CONTEXT = "Purchasing"
-
-
-def tr(text: str) -> str:
-    return QCoreApplication.translate(CONTEXT, text)
-
-
-def format_money(amount: Decimal | None, currency: str = "") -> str:
-    """``1,234.50 EUR`` in the user's separators; exact (Decimal, never float); "—" for no amount."""
-    if amount is None:
-        return "—"
-    loc = ui_locale()
-    text = f"{Decimal(amount).quantize(Decimal('0.01')):,}"
-    text = text.replace(",", "\x00").replace(".", loc.decimalPoint()).replace("\x00", loc.groupSeparator())
-    return f"{text} {currency}".strip()
-
+tr = translator(CONTEXT)
 
 STATES = ("draft", "sent", "partial", "received", "closed", "cancelled")
 OPEN_STATES = ("draft", "sent", "partial")
@@ -48,8 +23,6 @@ STATE_LABELS = {
     "closed": QT_TRANSLATE_NOOP("Purchasing", "Closed"),
     "cancelled": QT_TRANSLATE_NOOP("Purchasing", "Cancelled"),
 }
-STATE_COLOURS = {"draft": theme.TEXT_MUTED, "sent": theme.ACCENT, "partial": theme.WARNING, "received": theme.SUCCESS,
-                 "closed": "#7c3aed", "cancelled": theme.DANGER}
 LATE_BG = "#fdecec"
 PROBLEM_BG = "#fff4e0"
 
@@ -61,14 +34,15 @@ def state_label(state: str) -> str:
 
 class MoneyRecordsModel(RecordsModel):
     """A RecordsModel whose ``money`` columns hold (amount, currency) pairs: shown as money, right-aligned,
-    edited and sorted by the amount; ``num`` columns hold numbers already formatted, right-aligned."""
+    edited and sorted by the amount; ``num`` columns hold numbers already formatted, right-aligned.
+    Headers are translated in the Purchasing context."""
+
+    def __init__(self, columns: Any, parent: Any = None, **kwargs: Any) -> None:
+        super().__init__(columns, parent, context=CONTEXT, **kwargs)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
-                and 0 <= section < len(self.columns)):
-            return tr(self.columns[section].header)
-        if (role == Qt.ItemDataRole.TextAlignmentRole and 0 <= section < len(self.columns)
-                and self.columns[section].kind in ("money", "num")):
+        if (role == Qt.ItemDataRole.TextAlignmentRole and orientation == Qt.Orientation.Horizontal
+                and 0 <= section < len(self.columns) and self.columns[section].kind in ("money", "num")):
             return RIGHT
         return super().headerData(section, orientation, role)
 
@@ -85,7 +59,7 @@ class MoneyRecordsModel(RecordsModel):
             return super().data(index, role)
         amount, currency = col.value(self._rows[index.row()])
         if role == Qt.ItemDataRole.DisplayRole:
-            return format_money(amount, currency)
+            return format_amount(amount, currency)
         if role == Qt.ItemDataRole.EditRole:
             return "" if amount is None else str(amount)
         if role == SORT_ROLE:
@@ -93,69 +67,3 @@ class MoneyRecordsModel(RecordsModel):
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return RIGHT
         return None
-
-
-class MiddleElideDelegate(QStyledItemDelegate):
-    """A cell whose text, when too long, is cut in the middle: both ends of a SKU stay visible."""
-
-    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
-        super().initStyleOption(option, index)
-        option.textElideMode = Qt.TextElideMode.ElideMiddle
-
-
-def elide_sku_columns(table: QTableView, model: RecordsModel) -> None:
-    """SKU columns (kind "sku") never cut on the right, where variants differ. ``setup_table`` sizes them
-    to their SKUs and elides in the middle where the shared table setup does so; elsewhere a
-    middle-eliding delegate is put on them here."""
-    if getattr(table, "sku_fitters", None):
-        return
-    for i, column in enumerate(model.columns):
-        if column.kind == "sku":
-            table.setItemDelegateForColumn(i, MiddleElideDelegate(table))
-
-
-class StatePillDelegate(QStyledItemDelegate):
-    """A purchase order's state as a small coloured pill."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        text, opt.text = opt.text, ""
-        style = opt.widget.style() if opt.widget else QApplication.style()
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        row = index.data(OBJECT_ROLE)
-        if not text or row is None:
-            return
-        colour = QColor(STATE_COLOURS.get(row.state, theme.TEXT_MUTED))
-        metrics = QFontMetrics(opt.font)
-        width = min(metrics.horizontalAdvance(text) + 16, opt.rect.width() - 12)
-        height = metrics.height() + 4
-        rect = QRectF(opt.rect.left() + 6, opt.rect.center().y() - height / 2 + 1, width, height)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        fill = QColor(colour)
-        fill.setAlpha(30)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(fill)
-        painter.drawRoundedRect(rect, height / 2, height / 2)
-        painter.setPen(colour.darker(115))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter,
-                         metrics.elidedText(text, Qt.TextElideMode.ElideRight, int(width) - 8))
-        painter.restore()
-
-
-class StatePill(QLabel):
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("StatePill")
-        self.set_state("")
-
-    def set_state(self, state: str, late: bool = False) -> None:
-        self.state = state
-        self.setVisible(bool(state))
-        colour = QColor(theme.DANGER if late else STATE_COLOURS.get(state, theme.TEXT_MUTED))
-        text = state_label(state) if state else ""
-        self.setText(f"{text} · {tr('late')}" if late and text else text)
-        self.setStyleSheet(f"QLabel#StatePill {{ color: {colour.darker(115).name()}; "
-                           f"background: rgba({colour.red()}, {colour.green()}, {colour.blue()}, 30); "
-                           "border-radius: 10px; padding: 2px 10px; font-weight: 600; }")

@@ -9,19 +9,13 @@ from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP
 
-from backoffice.services.purchase_orders import OrderLineInfo, OrderSummary
-from backoffice.services.replenishment import Suggestion
-from backoffice.services.suppliers import SupplierItemRow, SupplierRow
+from backoffice.operations.purchase_orders import OrderLineInfo, OrderSummary
+from backoffice.operations.replenishment import Suggestion
+from backoffice.operations.suppliers import SupplierItemRow, SupplierRow
 from backoffice.ui import theme
-from backoffice.ui.views.inventory.common import Column, format_qty
-from backoffice.ui.views.purchasing.common import (
-    LATE_BG,
-    PROBLEM_BG,
-    MoneyRecordsModel,
-    format_money,
-    state_label,
-    tr,
-)
+from backoffice.ui.format import format_amount, format_qty
+from backoffice.ui.views.purchasing.common import LATE_BG, PROBLEM_BG, MoneyRecordsModel, state_label, tr
+from backoffice.ui.widgets.records import Column
 
 N = QT_TRANSLATE_NOOP
 
@@ -68,8 +62,8 @@ def suggestion_tooltip(s: Suggestion, column: int) -> str:
     if s.orderable:
         lines.append(tr("Need {need}, ordered as {qty} (minimum {moq}, packs of {pack}) at {cost}: {total}").format(
             need=format_qty(s.need), qty=format_qty(s.quantity), moq=format_qty(s.min_order_qty),
-            pack=format_qty(s.pack_size), cost=format_money(s.unit_cost, s.currency),
-            total=format_money(s.line_total, s.currency)))
+            pack=format_qty(s.pack_size), cost=format_amount(s.unit_cost, s.currency),
+            total=format_amount(s.line_total, s.currency)))
     lines += list(s.notes)
     if s.flag:
         lines.append("⚑ " + s.flag)

@@ -1,6 +1,6 @@
 """Purchase orders: the list (newest first, by state; late ones highlighted) above, the selected or
-new order in the editor below. Lists load in the background, a keyset page at a time; each
-reload has a generation number and answers to an older one are dropped."""
+new order in the editor below. Lists load through the operations contract in the background, a keyset
+page at a time; each reload has a generation number and answers to an older one are dropped."""
 
 from __future__ import annotations
 
@@ -21,15 +21,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import purchase_orders
-from backoffice.services.purchase_orders import OrderSummary
+from backoffice.operations.purchase_orders import OrderSummary
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, format_qty
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
-from backoffice.ui.views.purchasing.common import OPEN_STATES, STATES, StatePillDelegate, state_label
+from backoffice.ui.views.purchasing.common import OPEN_STATES, STATES, state_label
 from backoffice.ui.views.purchasing.models import COL_STATE, ORDER_COLUMNS, OrderListModel
 from backoffice.ui.views.purchasing.order_editor import OrderEditor
 from backoffice.ui.widgets.empty_state import EmptyState
+from backoffice.ui.widgets.pills import StatePillDelegate
+from backoffice.ui.widgets.records import setup_table
 
 PAGE_SIZE = 100
 
@@ -43,7 +45,8 @@ class OrdersPanel(QWidget):
         super().__init__(parent)
         self.context, self.tasks, self.page_size = context, tasks, page_size
         self._generation = 0
-        self._inflight = 0
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self.loading_changed)
         self._select_id: int | None = None
         self._syncing = False
         self.needs_reload = True
@@ -102,7 +105,7 @@ class OrdersPanel(QWidget):
         layout.addWidget(self.splitter, 1)
 
     def is_loading(self) -> bool:
-        return self._inflight > 0 or self.editor._busy or self.editor.resolver.busy
+        return self.runner.busy or self.editor.busy or self.editor.resolver.busy
 
     def states(self) -> tuple[str, ...]:
         choice = self.state_filter.currentData() or ""
@@ -114,30 +117,14 @@ class OrdersPanel(QWidget):
         self.editor.set_choices(supplier_rows, locations)
 
     # -- loading -------------------------------------------------------------------------------------
-    def _start(self, task, on_done) -> None:  # type: ignore[no-untyped-def]
-        self._inflight += 1
-        self.loading_changed.emit(True)
-        gen = self._generation
-
-        def finished(callback, value) -> None:  # type: ignore[no-untyped-def]
-            self._inflight -= 1
-            try:
-                callback(value)
-            finally:
-                if not self._inflight:
-                    self.loading_changed.emit(False)
-
-        def failed(exc: BaseException) -> None:
-            if gen == self._generation:
-                self.message.emit(self.tr("The purchase orders could not be loaded: {error}").format(
-                    error=error_text(exc)), "error")
-
-        self.tasks.run_in_background(task, partial(finished, on_done), partial(finished, failed), context=self)
+    def _load_failed(self, gen: int, exc: BaseException) -> None:
+        if gen == self._generation:
+            self.message.emit(self.tr("The purchase orders could not be loaded: {error}").format(
+                error=error_text(exc)), "error")
 
     def reload(self) -> None:
         self._generation += 1
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             self.needs_reload = True
             self.model.clear()
             return
@@ -146,15 +133,16 @@ class OrdersPanel(QWidget):
         current = self.table.currentIndex()
         if self._select_id is None and current.isValid():
             self._select_id = self.model.row_at(current.row()).id
-        self._start(lambda: purchase_orders.list_orders(db, states=states, limit=limit), partial(self._on_page, gen))
+        self.runner.read(lambda ops: ops.purchase_orders.list(states=states, limit=limit), partial(self._on_page, gen),
+                         on_error=partial(self._load_failed, gen))
 
     def load_more(self) -> None:
-        db, before = self.context.db, self.model.last_id()
-        if db is None or before is None:
+        before = self.model.last_id()
+        if before is None:
             return
         gen, states, limit = self._generation, self.states(), self.page_size
-        self._start(lambda: purchase_orders.list_orders(db, states=states, before_id=before, limit=limit),
-                    partial(self._on_more, gen))
+        self.runner.read(lambda ops: ops.purchase_orders.list(states=states, before_id=before, limit=limit),
+                         partial(self._on_more, gen), on_error=partial(self._load_failed, gen))
 
     def _shown(self, rows: list[OrderSummary]) -> list[OrderSummary]:
         return [r for r in rows if r.late] if self.state_filter.currentData() == "late" else rows

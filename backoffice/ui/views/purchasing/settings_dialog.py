@@ -1,6 +1,7 @@
 """How reorder points are computed, store-wide: the sales window and how fast old days fade, the service
 level behind the safety stock, the review period, the lead time used when no supplier gives one, and the
-location that store orders ship from, and how many days of cover a line may order before it is flagged. Read and saved in the background through services.replenishment."""
+location that store orders ship from, and how many days of cover a line may order before it is flagged.
+Read and saved in the background through the operations contract."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import inventory, replenishment
-from backoffice.services.replenishment import ReplenishmentSettings
+from backoffice.operations.replenishment import ReplenishmentSettings, SavedSettings
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import error_text
 from backoffice.ui.widgets.banner import MessageBanner
 
 
@@ -41,6 +42,7 @@ class ReplenishmentSettingsDialog(QDialog):
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
+        self.runner = Runner(context, tasks, self)
         self.setWindowTitle(self.tr("Reorder point settings"))
         self.setMinimumWidth(460)
         self.banner = MessageBanner()
@@ -92,11 +94,8 @@ class ReplenishmentSettingsDialog(QDialog):
         return not self.buttons.isEnabled()
 
     def _load(self) -> None:
-        db = self.context.db
-        if db is None:
-            return
-        self.tasks.run_in_background(lambda: (replenishment.get_settings(db), inventory.list_locations(db)),
-                                     self._show, self._load_failed, context=self)
+        self.runner.read(lambda ops: (ops.replenishment.settings(), ops.stock.locations()), self._show,
+                         on_error=self._load_failed)
 
     def _load_failed(self, exc: BaseException) -> None:
         self.banner.show_message(error_text(exc), "error")   # nothing to save over: Save stays disabled
@@ -129,19 +128,15 @@ class ReplenishmentSettingsDialog(QDialog):
             max_cover_days=self.max_cover.value())
 
     def save(self) -> None:
-        db, actor = self.context.db, self.context.actor
-        if db is None or actor is None:
-            return
         chosen = self.current_settings()
         self.buttons.setEnabled(False)
+        if not self.runner.write(lambda ops: ops.replenishment.save_settings(chosen), self._saved,
+                                 on_error=self._failed):
+            self.buttons.setEnabled(True)
 
-        def done(result: ReplenishmentSettings) -> None:
-            self.context.notify_data_changed()
-            self.saved.emit(result)
-            self.accept()
-
-        self.tasks.run_in_background(lambda: replenishment.save_settings(db, actor, chosen), done, self._failed,
-                                     context=self)
+    def _saved(self, result: SavedSettings) -> None:
+        self.saved.emit(result.settings)
+        self.accept()
 
     def _failed(self, exc: BaseException) -> None:
         self.buttons.setEnabled(True)

@@ -2,14 +2,15 @@
 currency, and the step that turns the selected ones (or all orderable ones) into draft purchase orders,
 one per supplier and destination, after the buyer confirmed a summary of what will be written.
 
-The suggestions are computed in the background executor; creating drafts too, with an operation id made
-once per click so a double click creates once. The service counts drafts as on order, so after the
+The suggestions are computed through the operations contract in the background; creating drafts too,
+with an operation id made once per click so a double click creates once. The service counts drafts as on order, so after the
 drafts exist the suggestions are gone from the list. Lines that order more days of cover than the
 setting (or that have no demand at all) are flagged ⚑ with the reason.
 """
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -29,13 +30,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import replenishment
-from backoffice.services.base import new_operation_id
-from backoffice.services.replenishment import DraftsResult, Suggestion
+from backoffice.operations.replenishment import (
+    DraftsPlan,
+    DraftsResult,
+    Suggestion,
+    currency_totals,
+    plan_drafts,
+    supplier_totals,
+)
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text, format_amount, format_qty
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
-from backoffice.ui.views.purchasing.common import elide_sku_columns, format_money
 from backoffice.ui.views.purchasing.dialogs import OverrideDialog
 from backoffice.ui.views.purchasing.settings_dialog import ReplenishmentSettingsDialog
 from backoffice.ui.views.purchasing.models import (
@@ -47,6 +53,8 @@ from backoffice.ui.views.purchasing.models import (
     totals_model,
 )
 from backoffice.ui.widgets.empty_state import EmptyState
+from backoffice.ui.widgets.pills import elide_sku_columns
+from backoffice.ui.widgets.records import setup_table
 
 
 class SuggestionsPanel(QWidget):
@@ -58,7 +66,9 @@ class SuggestionsPanel(QWidget):
         super().__init__(parent)
         self.context, self.tasks = context, tasks
         self._generation = 0
-        self._busy = 0
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self.loading_changed)
+        self.runner.busy_changed.connect(lambda _b: self._refresh())
         self.needs_reload = True
 
         self.location = QComboBox()
@@ -139,7 +149,7 @@ class SuggestionsPanel(QWidget):
         return self.model.rows
 
     def is_loading(self) -> bool:
-        return self._busy > 0
+        return self.runner.busy
 
     def set_locations(self, locations: list[dict[str, Any]]) -> None:
         current = self.location.currentData()
@@ -153,32 +163,16 @@ class SuggestionsPanel(QWidget):
         self.location.blockSignals(False)
 
     # -- loading -------------------------------------------------------------------------------------
-    def _start(self, task, on_done, on_error) -> None:  # type: ignore[no-untyped-def]
-        self._busy += 1
-        self.loading_changed.emit(True)
-
-        def finish(callback, value) -> None:  # type: ignore[no-untyped-def]
-            self._busy -= 1
-            try:
-                callback(value)
-            finally:
-                self._refresh()
-                if not self._busy:
-                    self.loading_changed.emit(False)
-
-        self.tasks.run_in_background(task, partial(finish, on_done), partial(finish, on_error), context=self)
-
     def reload(self) -> None:
-        db = self.context.db
         self._generation += 1
-        if db is None:
+        if self.context.ops is None:
             self.needs_reload = True
             self.model.clear()
             return
         self.needs_reload = False
         gen, loc = self._generation, self.location.currentData()
-        self._start(lambda: replenishment.suggest(db, location_id=loc), partial(self._on_loaded, gen),
-                    partial(self._on_error, gen))
+        self.runner.read(lambda ops: ops.replenishment.suggest(location_id=loc), partial(self._on_loaded, gen),
+                         on_error=partial(self._on_error, gen))
 
     def _on_loaded(self, gen: int, rows: list[Suggestion]) -> None:
         if gen != self._generation:
@@ -200,12 +194,12 @@ class SuggestionsPanel(QWidget):
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
         return [self.model.row_at(r) for r in rows]
 
-    def plan(self) -> replenishment.DraftsPlan:
+    def plan(self) -> DraftsPlan:
         """What "Create draft orders" would write now: the selected suggestions, or every one."""
-        return replenishment.plan_drafts(self.selected() or self.suggestions)
+        return plan_drafts(self.selected() or self.suggestions)
 
-    def plan_text(self, plan: replenishment.DraftsPlan) -> str:
-        money = ", ".join(format_money(v, c) for c, v in plan.value.items()) or "—"
+    def plan_text(self, plan: DraftsPlan) -> str:
+        money = ", ".join(format_amount(v, c) for c, v in plan.value.items()) or "—"
         lines = [self.tr("{orders} draft order(s) · {lines} line(s) · {units} units").format(
                      orders=format_qty(plan.orders), lines=format_qty(plan.lines), units=format_qty(plan.units)),
                  self.tr("Value: {money}").format(money=money)]
@@ -219,36 +213,34 @@ class SuggestionsPanel(QWidget):
                              "Nothing is sent to suppliers."))
         return "\n".join(lines)
 
-    def confirm(self, plan: replenishment.DraftsPlan) -> bool:
+    def confirm(self, plan: DraftsPlan) -> bool:
         answer = QMessageBox.question(self, self.tr("Create draft orders"), self.plan_text(plan),
                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                                       QMessageBox.StandardButton.Yes)
         return answer == QMessageBox.StandardButton.Yes
 
     def create_drafts(self) -> None:
-        db, actor = self.context.db, self.context.actor
-        if db is None or actor is None or self._busy:
+        if self.context.ops is None or self.runner.busy:
             return
         picked = self.selected()
         plan = self.plan()
         if plan.lines and not self.confirm(plan):
             return
         keys = [s.key for s in picked] if picked else None
-        loc, op = self.location.currentData(), new_operation_id()
+        loc, op = self.location.currentData(), uuid.uuid4().hex
         self.create_button.setEnabled(False)
-        self._start(lambda: replenishment.create_drafts(db, actor, keys=keys, location_id=loc, operation_id=op),
-                    self._on_drafts, lambda exc: self.message.emit(error_text(exc), "error"))
+        self.runner.write(lambda ops: ops.replenishment.create_drafts(keys=keys, location_id=loc, op_id=op),
+                          self._on_drafts, on_error=lambda exc: self.message.emit(error_text(exc), "error"))
 
     def _on_drafts(self, result: DraftsResult) -> None:
         if result.orders:
             names = ", ".join(o["number"] for o in result.orders)
-            money = ", ".join(format_money(Decimal(v), c) for c, v in result.value.items())
+            money = ", ".join(format_amount(Decimal(v), c) for c, v in result.value.items())
             self.message.emit(self.tr("{lines} line(s), {units} units ({money}) added to draft orders {names}").format(
                 lines=format_qty(result.lines), units=format_qty(result.units), money=money, names=names), "success")
         else:
             self.message.emit(self.tr("Nothing to add: the needs are already on order."), "info")
         self.drafts_created.emit(result)
-        self.context.notify_data_changed()
 
     def open_override(self) -> None:
         index = self.table.currentIndex()
@@ -270,8 +262,8 @@ class SuggestionsPanel(QWidget):
         if getattr(self, "_totals_of", None) is rows:
             return
         self._totals_of = rows
-        self.totals_model.set_rows(replenishment.supplier_totals(rows))
-        money = ", ".join(format_money(v, c) for c, v in replenishment.currency_totals(rows).items()) or "—"
+        self.totals_model.set_rows(supplier_totals(rows))
+        money = ", ".join(format_amount(v, c) for c, v in currency_totals(rows).items()) or "—"
         flagged = sum(1 for r in rows if r.flag)
         text = self.tr("Total: {lines} lines, {units} units, {money}").format(
             lines=format_qty(len(rows)), units=format_qty(sum(r.quantity for r in rows)), money=money)
@@ -294,9 +286,9 @@ class SuggestionsPanel(QWidget):
         for s in picked:
             if s.line_total is not None:
                 totals[s.currency] = totals.get(s.currency, 0) + s.line_total
-        money = ", ".join(format_money(v, c) for c, v in sorted(totals.items()))
+        money = ", ".join(format_amount(v, c) for c, v in sorted(totals.items()))
         if not rows:
-            self.summary.setText("" if self._busy else self.tr("No suggestions"))
+            self.summary.setText("" if self.runner.busy else self.tr("No suggestions"))
         else:
             text = self.tr("{n} suggestions · {m} orderable").format(n=format_qty(len(rows)), m=format_qty(len(orderable)))
             if picked:
@@ -304,8 +296,8 @@ class SuggestionsPanel(QWidget):
             if not orderable:
                 text += " · " + self.tr("add supplier items under Suppliers to order them")
             self.summary.setText(f"{text} · {money}" if money else text)
-        self.create_button.setEnabled(not self._busy and bool(orderable or picked))
+        self.create_button.setEnabled(not self.runner.busy and bool(orderable or picked))
         self._show_totals(rows)
-        self.override_button.setEnabled(not self._busy and bool(rows))
+        self.override_button.setEnabled(not self.runner.busy and bool(rows))
         self.create_button.setText(self.tr("Create draft orders ({n})").format(n=format_qty(len(picked)))
                                    if picked else self.tr("Create draft orders"))

@@ -6,6 +6,7 @@ conflict, reported and not overwritten."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
@@ -30,14 +31,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.services import changesets, suppliers
-from backoffice.services.base import new_operation_id
-from backoffice.services.changesets import ApplyResult, RowChange
-from backoffice.services.suppliers import SupplierItemRow, SupplierRow
+from backoffice.operations.suppliers import ItemEdit, ItemsSaved, SupplierItemRow, SupplierRow
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import format_qty
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.inventory.common import error_text, format_qty, setup_table
-from backoffice.ui.views.purchasing.common import MoneyRecordsModel, elide_sku_columns
+from backoffice.ui.views.purchasing.common import MoneyRecordsModel
 from backoffice.ui.views.purchasing.models import (
     ITEM_FIELDS,
     SUPPLIER_COLUMNS,
@@ -45,6 +44,8 @@ from backoffice.ui.views.purchasing.models import (
     items_model,
     supplier_tooltip,
 )
+from backoffice.ui.widgets.pills import elide_sku_columns
+from backoffice.ui.widgets.records import setup_table
 
 ITEM_LIMIT = 5000
 
@@ -96,7 +97,10 @@ class SuppliersPanel(QWidget):
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
-        self._busy = 0
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(self.loading_changed)
+        self.runner.busy_changed.connect(lambda _b: self._refresh())
+        self.runner.failed.connect(lambda text: self.message.emit(text, "error"))
         self._generation = 0
         self.needs_reload = True
         self.pending: dict[int, dict[str, Any]] = {}     # item id -> field -> new value
@@ -161,33 +165,15 @@ class SuppliersPanel(QWidget):
         self._refresh()
 
     def is_loading(self) -> bool:
-        return self._busy > 0
-
-    def _start(self, task, on_done, on_error=None) -> None:  # type: ignore[no-untyped-def]
-        self._busy += 1
-        self.loading_changed.emit(True)
-
-        def finish(callback, value) -> None:  # type: ignore[no-untyped-def]
-            self._busy -= 1
-            try:
-                callback(value)
-            finally:
-                self._refresh()
-                if not self._busy:
-                    self.loading_changed.emit(False)
-
-        self.tasks.run_in_background(task, partial(finish, on_done),
-                                     partial(finish, on_error or (lambda exc: self.message.emit(error_text(exc), "error"))),
-                                     context=self)
+        return self.runner.busy
 
     # -- suppliers ------------------------------------------------------------------------------------
     def reload(self) -> None:
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             self.needs_reload = True
             return
         self.needs_reload = False
-        self._start(lambda: suppliers.list_suppliers(db), self._on_suppliers)
+        self.runner.read(lambda ops: ops.suppliers.list(), self._on_suppliers)
 
     def _on_suppliers(self, rows: list[SupplierRow]) -> None:
         current = self.current_supplier()
@@ -211,10 +197,9 @@ class SuppliersPanel(QWidget):
         dialog = SupplierDialog(self)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
-        db, actor, values = self.context.db, self.context.actor, dialog.values()
-        self._start(lambda: suppliers.create_supplier(db, actor, values),
-                    lambda _c: (self.message.emit(self.tr("Supplier {name} added.").format(name=values["name"].strip()),
-                                                  "success"), self.reload()))
+        values = dialog.values()
+        self.runner.write(lambda ops: ops.suppliers.create(values, op_id=uuid.uuid4().hex),
+                          partial(self._supplier_saved, self.tr("Supplier {name} added.")))
 
     def edit_supplier(self) -> None:
         row = self.current_supplier()
@@ -223,22 +208,25 @@ class SuppliersPanel(QWidget):
         dialog = SupplierDialog(row, self)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
-        db, actor, values = self.context.db, self.context.actor, dialog.values()
-        self._start(lambda: suppliers.update_supplier(db, actor, row.id, expected_version=row.version, values=values),
-                    lambda _c: (self.message.emit(self.tr("Supplier {name} saved.").format(name=values["name"].strip()),
-                                                  "success"), self.reload()))
+        values = dialog.values()
+        self.runner.write(lambda ops: ops.suppliers.update(row.id, expected_version=row.version, values=values),
+                          partial(self._supplier_saved, self.tr("Supplier {name} saved.")))
+
+    def _supplier_saved(self, text: str, saved: Any) -> None:
+        self.message.emit(text.format(name=saved.values.get("name", "")), "success")
+        self.reload()
 
     # -- items ------------------------------------------------------------------------------------------
     def load_items(self) -> None:
-        db, supplier = self.context.db, self.current_supplier()
+        supplier = self.current_supplier()
         self._generation += 1
-        if db is None or supplier is None:
+        if self.context.ops is None or supplier is None:
             self.model.clear()
             return
         gen = self._generation
         self.items_label.setText(self.tr("Items from {name}").format(name=supplier.name))
-        self._start(lambda: suppliers.list_items(db, supplier_id=supplier.id, limit=ITEM_LIMIT),
-                    partial(self._on_items, gen))
+        self.runner.read(lambda ops: ops.suppliers.items(supplier_id=supplier.id, limit=ITEM_LIMIT),
+                         partial(self._on_items, gen))
 
     def _on_items(self, gen: int, rows: list[SupplierItemRow]) -> None:
         if gen != self._generation:
@@ -307,20 +295,19 @@ class SuppliersPanel(QWidget):
         self._refresh()
 
     def save(self) -> None:
-        db, actor = self.context.db, self.context.actor
-        if db is None or actor is None or not self.pending or self._busy:
+        if self.context.ops is None or not self.pending or self.runner.busy:
             return
         supplier = self.current_supplier()
-        changes = [RowChange("supplier_item", item_id, self._read[item_id].version, dict(values),
-                             {k: str(getattr(self._read[item_id], k)) for k in values})
-                   for item_id, values in sorted(self.pending.items())]
+        edits = [ItemEdit(item_id, self._read[item_id].version, dict(values),
+                          {k: str(getattr(self._read[item_id], k)) for k in values})
+                 for item_id, values in sorted(self.pending.items())]
         description = self.tr("Supplier items of {name}").format(name=supplier.name if supplier else "")
-        op = new_operation_id()
-        self._start(lambda: changesets.apply_changes(db, actor, changes, description=description, operation_id=op),
-                    self._on_saved)
+        op = uuid.uuid4().hex
+        self.runner.write(lambda ops: ops.suppliers.save_items(edits, description=description, op_id=op),
+                          self._on_saved)
 
-    def _on_saved(self, result: ApplyResult) -> None:
-        conflicted = {c.entity_id for c in result.conflicts}
+    def _on_saved(self, result: ItemsSaved) -> None:
+        conflicted = set(result.conflicts)
         self.pending = {k: v for k, v in self.pending.items() if k in conflicted}
         if result.conflicts:
             self.message.emit(self.tr("{n} rows were changed by someone else meanwhile and were not saved; they are "
@@ -330,14 +317,13 @@ class SuppliersPanel(QWidget):
         else:
             self.message.emit(self.tr("{n} supplier items saved as changeset {id}.").format(
                 n=format_qty(result.applied_rows), id=result.changeset_id), "success")
-        self.context.notify_data_changed()
         self.load_items()
 
     def _refresh(self) -> None:
         n = len(self.pending)
-        self.save_button.setEnabled(bool(n) and not self._busy)
-        self.discard_button.setEnabled(bool(n) and not self._busy)
-        self.bulk_button.setEnabled(self.model.rowCount() > 0 and not self._busy)
+        self.save_button.setEnabled(bool(n) and not self.runner.busy)
+        self.discard_button.setEnabled(bool(n) and not self.runner.busy)
+        self.bulk_button.setEnabled(self.model.rowCount() > 0 and not self.runner.busy)
         total = self.model.rowCount()
         text = self.tr("{n} items · ★ preferred · empty lead time: the supplier's default").format(n=format_qty(total))
         self.status.setText(text + (" · " + self.tr("{n} rows changed").format(n=format_qty(n)) if n else ""))

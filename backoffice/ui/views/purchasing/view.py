@@ -1,23 +1,43 @@
 """Purchasing: replenishment suggestions that explain themselves, purchase orders from draft to received,
-and suppliers with their items. One tab each; every query and write runs in the background executor,
-and after any write the view reloads what it shows (``context.data_changed``)."""
+and suppliers with their items. One tab each; every query and write runs through the operations contract
+in the background. After a write each tab reloads only when the change concerns it
+(``context.data_changed``): the suggestions on stock, thresholds, transfers, orders, suppliers, settings
+and the catalog; the orders on orders, suppliers and locations; the suppliers on suppliers."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP, QSize
 from PySide6.QtWidgets import QPushButton, QTabWidget, QVBoxLayout, QWidget
 
-from backoffice.services import inventory, suppliers
-from backoffice.services.replenishment import DraftsResult
+from backoffice.operations import Changes
+from backoffice.operations.changes import (
+    LOCATIONS,
+    PRODUCTS,
+    PURCHASE_ORDERS,
+    SETTINGS,
+    STOCK,
+    SUPPLIERS,
+    THRESHOLDS,
+    TRANSFERS,
+    VARIANTS,
+)
+from backoffice.operations.replenishment import DraftsResult
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext
+from backoffice.ui.format import error_text
+from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.base import ViewPage, page_header
-from backoffice.ui.views.inventory.common import error_text
 from backoffice.ui.views.purchasing.orders_panel import OrdersPanel
 from backoffice.ui.views.purchasing.suggestions_panel import SuggestionsPanel
 from backoffice.ui.views.purchasing.suppliers_panel import SuppliersPanel
 from backoffice.ui.widgets.banner import MessageBanner
+
+
+# What each tab shows, by the kinds of change that make it reload.
+SUGGESTION_KINDS = (STOCK, THRESHOLDS, TRANSFERS, PURCHASE_ORDERS, SUPPLIERS, SETTINGS, LOCATIONS, PRODUCTS, VARIANTS)
+ORDER_KINDS = (PURCHASE_ORDERS, SUPPLIERS, LOCATIONS)
+SUPPLIER_KINDS = (SUPPLIERS,)
 
 
 class PurchasingView(ViewPage):
@@ -28,7 +48,8 @@ class PurchasingView(ViewPage):
 
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(context, tasks, parent)
-        self._inflight = 0
+        self.runner = Runner(context, tasks, self)
+        self.runner.busy_changed.connect(lambda _b: self.loading_changed.emit(self.is_loading()))
         self._needs_choices = True
         self.locations: list[dict] = []
         self.banner = MessageBanner()
@@ -69,7 +90,7 @@ class PurchasingView(ViewPage):
         self._load_current()
 
     def is_loading(self) -> bool:
-        return (self._inflight > 0 or self.suggestions.is_loading() or self.orders.is_loading()
+        return (self.runner.busy or self.suggestions.is_loading() or self.orders.is_loading()
                 or self.suppliers.is_loading())
 
     def refresh(self) -> None:
@@ -80,26 +101,20 @@ class PurchasingView(ViewPage):
 
     # -- loading ---------------------------------------------------------------------------------------
     def _load_choices(self) -> None:
-        db = self.context.db
-        if db is None:
+        if self.context.ops is None:
             return
         self._needs_choices = False
-        self._inflight += 1
+        self.runner.read(lambda ops: (ops.stock.locations(), ops.suppliers.list()), self._show_choices,
+                         on_error=self._choices_failed)
 
-        def done(result: tuple[list[dict], list]) -> None:  # type: ignore[type-arg]
-            self._inflight -= 1
-            self.locations, supplier_rows = result
-            self.suggestions.set_locations(self.locations)
-            self.orders.set_choices(supplier_rows, self.locations)
-            self.loading_changed.emit(self.is_loading())
+    def _show_choices(self, result: tuple[list[dict], list]) -> None:  # type: ignore[type-arg]
+        self.locations, supplier_rows = result
+        self.suggestions.set_locations(self.locations)
+        self.orders.set_choices(supplier_rows, self.locations)
 
-        def failed(exc: BaseException) -> None:
-            self._inflight -= 1
-            self._needs_choices = True
-            self.banner.show_message(error_text(exc), "error")
-
-        self.tasks.run_in_background(lambda: (inventory.list_locations(db), suppliers.list_suppliers(db)), done, failed,
-                                     context=self)
+    def _choices_failed(self, exc: BaseException) -> None:
+        self._needs_choices = True
+        self.banner.show_message(error_text(exc), "error")
 
     def _load_current(self) -> None:
         panel = self.tabs.currentWidget()
@@ -115,8 +130,15 @@ class PurchasingView(ViewPage):
         for panel in (self.suggestions, self.orders, self.suppliers):
             panel.needs_reload = True
 
-    def _on_data_changed(self) -> None:
-        for panel in (self.suggestions, self.orders, self.suppliers):
+    def _on_data_changed(self, changes: Changes) -> None:
+        if changes.concerns(LOCATIONS, SUPPLIERS):
+            self._needs_choices = True
+        concerned = [panel for panel, kinds in ((self.suggestions, SUGGESTION_KINDS), (self.orders, ORDER_KINDS),
+                                                (self.suppliers, SUPPLIER_KINDS)) if changes.concerns(*kinds)]
+        for panel in concerned:
             panel.needs_reload = True
         if self.isVisible():
-            self._load_current()
+            if self._needs_choices:
+                self._load_choices()
+            if concerned:
+                self._load_current()
