@@ -354,7 +354,7 @@ def create_product(db: Database, actor: Actor, *, values: dict[str, Any], varian
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> Change:
+    def insert_product(session: Session) -> Change:
         previous = claim_operation(session, operation_id, "create_product", actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -389,7 +389,7 @@ def create_product(db: Database, actor: Actor, *, values: dict[str, Any], varian
         return change
 
     try:
-        return db.run_write(work)
+        return db.run_write(insert_product)
     except IntegrityError as exc:  # a concurrent writer took the handle or a SKU first
         raise _integrity_to_validation(exc, "product") from exc
 
@@ -404,7 +404,7 @@ def update_product(db: Database, actor: Actor, product_id: int, *, expected_vers
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> Change:
+    def write_product(session: Session) -> Change:
         previous = claim_operation(session, operation_id, "update_product", actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -431,7 +431,7 @@ def update_product(db: Database, actor: Actor, product_id: int, *, expected_vers
         return change
 
     try:
-        return db.run_write(work)
+        return db.run_write(write_product)
     except IntegrityError as exc:
         raise _integrity_to_validation(exc, f"product {product_id}") from exc
 
@@ -441,7 +441,7 @@ def archive_product(db: Database, actor: Actor, product_id: int, *, expected_ver
     """Archive a product and its variants (they keep their stock and sales history)."""
     require_role(actor, *_EDITORS)
 
-    def work(session: Session) -> Change:
+    def archive_product_and_variants(session: Session) -> Change:
         previous = claim_operation(session, operation_id, "archive_product", actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -465,7 +465,7 @@ def archive_product(db: Database, actor: Actor, product_id: int, *, expected_ver
         store_operation_result(session, operation_id, change.to_dict())
         return change
 
-    return db.run_write(work)
+    return db.run_write(archive_product_and_variants)
 
 
 def add_variant(db: Database, actor: Actor, product_id: int, *, values: dict[str, Any],
@@ -476,7 +476,7 @@ def add_variant(db: Database, actor: Actor, product_id: int, *, values: dict[str
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> Change:
+    def insert_variant(session: Session) -> Change:
         previous = claim_operation(session, operation_id, "add_variant", actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -496,7 +496,7 @@ def add_variant(db: Database, actor: Actor, product_id: int, *, values: dict[str
         return change
 
     try:
-        return db.run_write(work)
+        return db.run_write(insert_variant)
     except IntegrityError as exc:
         raise _integrity_to_validation(exc, f"variant {clean['sku']}") from exc
 
@@ -511,7 +511,7 @@ def update_variant(db: Database, actor: Actor, variant_id: int, *, expected_vers
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> Change:
+    def write_variant(session: Session) -> Change:
         previous = claim_operation(session, operation_id, "update_variant", actor)
         if previous is not None:
             return Change.from_dict(previous)
@@ -535,7 +535,7 @@ def update_variant(db: Database, actor: Actor, variant_id: int, *, expected_vers
         return change
 
     try:
-        return db.run_write(work)
+        return db.run_write(write_variant)
     except IntegrityError as exc:
         raise _integrity_to_validation(exc, f"variant {variant_id}") from exc
 
@@ -571,7 +571,7 @@ def create_attribute(db: Database, actor: Actor, *, code: str, name: str, values
     if problems:
         raise ValidationError(problems)
 
-    def work(session: Session) -> Change:
+    def insert_attribute(session: Session) -> Change:
         if session.scalar(select(Attribute.id).where(Attribute.code == code)) is not None:
             raise ValidationError([(f"attribute {code}", "code", "is already used")])
         attribute = Attribute(code=code, name=name or code.title())
@@ -583,7 +583,7 @@ def create_attribute(db: Database, actor: Actor, *, code: str, name: str, values
         audit_change(session, actor, change, None)
         return change
 
-    return db.run_write(work)
+    return db.run_write(insert_attribute)
 
 
 # -- categories -----------------------------------------------------------------------------------------
@@ -645,7 +645,7 @@ def _category_write(db: Database, actor: Actor, action: str, operation_id: str |
     parents escape the UNIQUE constraint)."""
     require_role(actor, *_EDITORS)
 
-    def work(session: Session) -> Change:
+    def write_tree(session: Session) -> Change:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CATEGORY_LOCK})
         previous = claim_operation(session, operation_id, action, actor)
@@ -657,7 +657,7 @@ def _category_write(db: Database, actor: Actor, action: str, operation_id: str |
         return change
 
     try:
-        return db.run_write(work)
+        return db.run_write(write_tree)
     except IntegrityError as exc:  # a concurrent writer made the same sibling first
         raise ValidationError([("category", "name", "already exists at this place in the tree")]) from exc
 
