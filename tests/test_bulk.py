@@ -242,3 +242,64 @@ def test_surcharges_in_words_have_no_exponent_or_zero_noise(amount, kind) -> Non
     number = text.lstrip("+−").removesuffix(" %")
     assert _no_noise(number, 0 if kind == "percent" else 2), text
     assert D(number) == abs(amount)
+
+
+# -- apply plans again, against the preview's versions ----------------------------------------------------
+def test_apply_plans_again_and_rows_changed_since_the_preview_are_conflicts(db: Database, actor: Actor,
+                                                                             store) -> None:
+    target = Target(variant_ids=tuple(store.variant_ids))
+    op = BulkOperation("money", "price", steps=(PriceStep("add", D("4")),))
+    preview = bulk.plan(db, op, target)
+    assert preview.affected == 3 and set(preview.versions) == {("variant", v) for v in store.variant_ids}
+    mc_m = next(v for v in catalog.get_product(db, store.product.entity_id)["variants"] if v["sku"] == "MC-M")
+    catalog.update_variant(db, actor, mc_m["id"], expected_version=mc_m["version"], values={"price": "70.00"})
+
+    result = bulk.apply_plan(db, actor, op, target, previewed=preview.versions)
+    assert result.applied_rows == 2
+    [conflict] = result.conflicts   # what the operation would make of the row now, and what it holds
+    assert (conflict.label, conflict.field, conflict.theirs, conflict.yours) == ("MC-M", "price", "70.00", "74.00")
+    prices = {v["sku"]: v["price"] for v in catalog.get_product(db, store.product.entity_id)["variants"]}
+    assert prices == {"MC-S": "63.99", "MC-M": "70.00", "MC-L": "63.99"}
+    assert set(result.versions) == {("variant", v) for v in store.variant_ids if v != mc_m["id"]}
+
+    # without a preview's versions, every row the operation changes now is written
+    again = bulk.apply_plan(db, actor, op, target)
+    assert (again.applied_rows, again.conflicts) == (3, [])
+
+
+def test_rows_that_were_not_previewed_are_left_alone(db: Database, actor: Actor, store) -> None:
+    everyone = Target(filter=VariantFilter(vendors=("Norda",)))
+    op = BulkOperation("set", "status", value="archived")
+    preview = bulk.plan(db, op, everyone)
+    other = catalog.create_product(db, actor, values={"handle": "cap", "title": "Wool Cap", "vendor": "Norda"},
+                                   variants=[{"sku": "CAP-1", "price": "15.00"}])   # matches only after the preview
+    result = bulk.apply_plan(db, actor, op, everyone, previewed=preview.versions)
+    assert (result.applied_rows, result.conflicts) == (1, [])
+    assert catalog.get_product(db, other.entity_id)["status"] == "draft"   # as created
+    assert catalog.get_product(db, store.product.entity_id)["status"] == "archived"
+
+
+def test_the_contract_previews_with_a_stamp_and_notes_what_it_changed(db: Database, actor: Actor, store) -> None:
+    from backoffice.operations import LocalOperations, collecting, merge
+    from backoffice.operations.bulk import pack_versions, unpack_versions
+    from backoffice.operations.changes import CHANGESETS, PRICES, PRODUCTS
+
+    versions = {("variant", 3): 1, ("variant", 17): 12, ("variant", 1_000_000): 300, ("product", 5): 2}
+    assert unpack_versions(pack_versions(versions)) == versions and unpack_versions("") == {}
+    ops = LocalOperations(db, actor)
+    target = Target(variant_ids=tuple(store.variant_ids))
+    op = BulkOperation("money", "price", steps=(PriceStep("set", D("10.00")),))
+    preview = ops.bulk.preview(op, target)
+    assert (preview.entity, preview.affected, preview.considered) == ("variant", 3, 3)
+    assert preview.below_cost and preview.stamp
+    assert unpack_versions(preview.stamp) == bulk.plan(db, op, target).versions
+    with pytest.raises(ValidationError, match="below its cost"):   # the user has not confirmed yet
+        ops.bulk.apply(op, target, stamp=preview.stamp)
+    with collecting() as noted:
+        result = ops.bulk.apply(op, target, stamp=preview.stamp, allow_below_cost=True, op_id="ten")
+    changes = merge(noted)
+    assert changes.concerns(PRICES, CHANGESETS) and not changes.concerns(PRODUCTS)
+    assert changes.ids_of("variant") == frozenset(store.variant_ids)
+    assert ops.changesets.for_operation("ten").id == result.changeset_id
+    invalid = ops.bulk.preview(BulkOperation("money", "price", steps=(PriceStep("add", D("-100")),)), target)
+    assert invalid.invalid and invalid.stamp == ""   # a preview that cannot be applied has no stamp

@@ -178,3 +178,33 @@ def test_staged_and_row_by_row_paths_record_the_same(pg_db: Database, monkeypatc
     assert entries[1][1:3] == ({"cost": "4.00"}, {"cost": None})   # the price was given but did not change
     with pytest.raises(ValidationError, match="variant 999999: does not exist"):
         changesets.apply_changes(pg_db, actor, [RowChange("variant", 999999, 1, {"price": "1.00"})], description="x")
+
+
+def test_the_contract_lists_labels_and_reverts_through_each_kinds_reverter(db: Database, actor: Actor,
+                                                                             store) -> None:
+    """Row changesets are reverted by the changesets; a threshold changeset by the reverter the variants
+    register: both through ``ops.changesets.revert``, each noting the kinds of data it changed."""
+    from backoffice.operations import LocalOperations, collecting, merge
+    from backoffice.operations.bulk import BulkOperation, PriceStep, Target
+    from backoffice.operations.changes import CHANGESETS, PRICES, THRESHOLDS
+    from backoffice.services import variants
+
+    ops = LocalOperations(db, actor)
+    target = Target(variant_ids=tuple(store.variant_ids))
+    priced = ops.bulk.apply(BulkOperation("money", "price", steps=(PriceStep("set", Decimal("64.00")),)), target)
+    levels = variants.apply_thresholds(db, actor, variants.plan_thresholds(db, target, 4, [store.locations["WH1"]]))
+    assert [c.id for c in ops.changesets.list()] == [levels.changeset_id, priced.changeset_id]
+    assert ops.changesets.get(priced.changeset_id).kind == "bulk"
+    rows = ops.changesets.rows(priced.changeset_id)
+    assert sorted((r.label, r.field, r.before, r.after) for r in rows) == [
+        (f"SKU MC-{s}", "price", "59.99", "64.00") for s in "LMS"]
+
+    with collecting() as noted:
+        ops.changesets.revert(levels.changeset_id)
+    assert merge(noted).concerns(THRESHOLDS) and not merge(noted).concerns(PRICES)
+    with collecting() as noted:
+        undo = ops.changesets.revert(priced.changeset_id, op_id="undo-1")
+    assert undo.applied_rows == 3 and merge(noted).concerns(PRICES, CHANGESETS)
+    assert merge(noted).ids_of("variant") == frozenset(store.variant_ids)
+    assert {price_of(db, v) for v in store.variant_ids} == {Decimal("59.99")}
+    assert ops.changesets.for_operation("undo-1").reverts_id == priced.changeset_id

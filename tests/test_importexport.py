@@ -694,3 +694,21 @@ def test_cli_export_with_simple_filters_and_json(db: Database, actor: Actor, tmp
     assert not (tmp_path / "x.csv").exists()
     back = runner.invoke(main, ["import", "products", str(tmp_path / "v.xlsx"), "--db", _url(db)])
     assert back.exit_code == 0 and "nothing to change (3 rows" in back.stdout
+
+
+def test_an_import_checked_by_a_dry_run_refuses_the_file_changed_since(db: Database, actor: Actor,
+                                                                       tmp_path: Path) -> None:
+    """The contract reads the file again to import it: the dry run's baseline must be of the same rows."""
+    from backoffice.operations import LocalOperations
+
+    ops = LocalOperations(db, actor).importexport
+    path = write_csv(tmp_path / "in.csv", [row(handle="tote", title="Tote", sku="TT-1", price="19.00")])
+    report = ops.check(path)
+    assert report.problems == [] and report.new_variants == 1
+    write_csv(path, [row(handle="tote", title="Tote", sku="TT-1", price="19.00"),
+                     row(handle="tote", sku="TT-2", price="21.00")])
+    with pytest.raises(ie.ImportFileError, match="has changed since it was checked"):
+        ops.apply(path, baseline=report)
+    assert count(db, Variant) == 0
+    result = ops.apply(path, baseline=ops.check(path))
+    assert (result.new_variants, count(db, Variant)) == (2, 2)
