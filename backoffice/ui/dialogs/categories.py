@@ -75,8 +75,6 @@ class CategoryTree(QTreeWidget):
 
 
 class CategoriesDialog(QDialog):
-    changed = Signal()
-
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
@@ -241,7 +239,6 @@ class CategoriesDialog(QDialog):
 
     def _on_written(self, change: Change) -> None:
         self.op_ids.succeeded()
-        self.changed.emit()
         self.reload(select_id=change.entity_id)
 
     def _on_failed(self, exc: BaseException) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,8 +42,6 @@ COLUMNS = ("Code", "Name", "Kind", "On hand", "Status")
 
 
 class LocationsDialog(QDialog):
-    changed = Signal()   # a location was written: views listing locations may reload them
-
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
@@ -247,7 +245,6 @@ class LocationsDialog(QDialog):
         self.op_ids.succeeded()
         self.row_errors.pop(change.entity_id, None)
         self._close_form()
-        self.changed.emit()
         self.reload(select_id=change.entity_id)
 
     def _on_write_failed(self, exc: BaseException, row_id: int | None) -> None:

@@ -1,5 +1,7 @@
 """The Store menu of the main window: setting up a store from nothing (locations, the category tree, a
-product with its variants) without a file import. Enabled while a database is open."""
+product with its variants) without a file import. Enabled while a database is open. The dialogs' writes
+reach the views as typed changes (locations, categories, products): each view reloads what it shows of
+them."""
 
 from __future__ import annotations
 
@@ -71,71 +73,30 @@ def _open(window: QMainWindow, attribute: str, make: Any) -> Any:
     return dialog
 
 
-# Views that show locations or categories in their pickers and filters, refreshed after a set-up write.
-# (The Products grid follows the write's changes itself: its categories and the rows of a new product.)
-_AFFECTED_VIEWS = ("inventory", "transfers", "purchasing")
-
-
-def _reload_views(window: QMainWindow) -> None:
-    """After a set-up write, the views that list locations or categories read them again: the one on
-    screen now, the others when they are next shown."""
-    stale: set[str] = getattr(window, "_setup_stale_views", None) or set()
-    if not hasattr(window, "_setup_stale_views"):
-        window.view_changed.connect(lambda key: _refresh_if_stale(window, key))
-    window._setup_stale_views = stale
-    views = getattr(window, "views", {})
-    for key in _AFFECTED_VIEWS:
-        if key in views:
-            stale.add(key)
-    for key in _AFFECTED_VIEWS:
-        if key in views and views[key].isVisible():
-            _refresh_if_stale(window, key)
-
-
-def _refresh_if_stale(window: QMainWindow, key: str) -> None:
-    stale: set[str] = getattr(window, "_setup_stale_views", set())
-    view = getattr(window, "views", {}).get(key)
-    if key not in stale or view is None or not hasattr(view, "refresh"):
-        return
-    stale.discard(key)
-    view.refresh()
-
-
 def open_locations(window: QMainWindow) -> Any:
     from backoffice.ui.dialogs.locations import LocationsDialog
 
-    def make() -> Any:
-        dialog = LocationsDialog(window.context, window.tasks, window)
-        dialog.changed.connect(lambda: _reload_views(window))
-        return dialog
-
-    return _open(window, "locations_dialog", make)
+    return _open(window, "locations_dialog", lambda: LocationsDialog(window.context, window.tasks, window))
 
 
 def open_categories(window: QMainWindow) -> Any:
     from backoffice.ui.dialogs.categories import CategoriesDialog
 
-    def make() -> Any:
-        dialog = CategoriesDialog(window.context, window.tasks, window)
-        dialog.changed.connect(lambda: _reload_views(window))
-        return dialog
-
-    return _open(window, "categories_dialog", make)
+    return _open(window, "categories_dialog", lambda: CategoriesDialog(window.context, window.tasks, window))
 
 
 def open_product_form(window: QMainWindow) -> Any:
     from backoffice.ui.views.products.product_form import ProductFormDialog
 
-    def make() -> Any:
+    def new_form() -> Any:
         dialog = ProductFormDialog(window.context, window.tasks, window)
         dialog.created.connect(lambda _pid: _product_created(window))
         return dialog
 
-    return _open(window, "product_form", make)
+    return _open(window, "product_form", new_form)
 
 
 def _product_created(window: QMainWindow) -> None:
     show = getattr(window, "show_message", None)
     if show is not None:
         show(_tr("Product created."), "success", 4000)
-    _reload_views(window)
