@@ -38,6 +38,7 @@ from backoffice.models import (
 from backoffice.services import catalog
 from backoffice.services.base import Actor, Change, NotFound, ValidationError, chunked_in
 from backoffice.services.changesets import ApplyResult, RowChange, apply_changes
+from backoffice.services.price_rules import compare_at_below_price
 from backoffice.services.variants.attributes import write_audited
 
 CENT = Decimal("0.01")
@@ -308,7 +309,7 @@ def plan_reprice(db: Database, product_ids: list[int]) -> RepricePlan:
         new = compute_price(bases[pid], [s for _, s in applied])
         if new == price:
             continue
-        if compare_at is not None and compare_at < new:
+        if compare_at_below_price(new, compare_at):
             plan.invalid.append((f"SKU {sku}", "price", f"{new} would be above the compare-at price {compare_at}"))
             continue
         plan.changes.append(RowChange("variant", vid, version, {"price": new}, {"price": price}))
