@@ -95,6 +95,23 @@ def test_assignments_made_since_the_preview_are_conflicts(db: Database, actor: A
         images.assign_variants(db, actor, blue.id, [], expected_version=blue.version)
 
 
+def test_planned_again_at_apply_with_the_preview_stamp(db: Database, actor: Actor, gallery) -> None:
+    plan = vs.plan_image_assignment(db, red_target(db), "red")
+    blue = next(img for img in images.list_gallery(db, gallery["tee-a"]) if "blue" in img.filename)
+    r_s = next(v.id for v in images.product_variants(db, gallery["tee-a"]) if v.sku == "TEE-A-R-S")
+    images.assign_variants(db, actor, blue.id, [r_s], expected_version=blue.version)   # another user, meanwhile
+    result = vs.apply_image_assignment_to(db, actor, red_target(db), "red", previewed=plan.versions,
+                                          operation_id="img-2")
+    assert result.applied_rows == 3 and [c.label for c in result.conflicts] == ["TEE-A-R-S"]
+    assert shown(db, gallery["tee-a"])["TEE-A-R-S"] == ("tee-a_2_blue.jpg",)    # theirs kept
+    assert shown(db, gallery["tee-a"])["TEE-A-R-M"] == ("tee-a_1_red.jpg",)
+    retry = vs.apply_image_assignment_to(db, actor, red_target(db), "red", previewed=plan.versions,
+                                         operation_id="img-2")
+    assert (retry.changeset_id, retry.conflicts) == (result.changeset_id, [])
+    with pytest.raises(ValidationError):             # a variant without a matching image refuses it all
+        vs.apply_image_assignment_to(db, actor, Target(filter=VariantFilter()), "blue")
+
+
 def test_back_to_the_main_image(db: Database, actor: Actor, gallery) -> None:
     vs.apply_image_assignment(db, actor, vs.plan_image_assignment(db, red_target(db), "red"))
     plan = vs.plan_image_assignment(db, Target(filter=VariantFilter(product_ids=(gallery["tee-a"],))), "")

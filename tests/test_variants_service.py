@@ -316,6 +316,32 @@ def test_bulk_thresholds_preview_apply_revert(db: Database, actor: Actor, shop) 
         vs.plan_thresholds(db, Target(variant_ids=tuple(ids)), -1)
 
 
+def test_thresholds_planned_again_at_apply_keep_what_changed_since_the_preview(db: Database, actor: Actor,
+                                                                               shop) -> None:
+    wh = inventory.create_location(db, actor, code="WH", name="Warehouse", kind="warehouse").entity_id
+    vs.generate(db, actor, GenerationRequest((shop["tee"],), {"size": ["S", "M", "XL"]}, price="10.00"))
+    by_sku = {s: v["id"] for s, v in _variants(db, shop["tee"]).items()}
+    target = Target(filter=VariantFilter(product_ids=(shop["tee"],)))
+    vs.apply_thresholds(db, actor, vs.plan_thresholds(db, Target(variant_ids=(by_sku["BASIC-TEE-S"],)), 1, [wh]))
+    preview = vs.plan_thresholds(db, target, 4, [wh])
+    assert preview.affected == 3 and preview.versions == {
+        (f"location {wh}", by_sku["BASIC-TEE-S"]): 1, (f"location {wh}", by_sku["BASIC-TEE-M"]): 0,
+        (f"location {wh}", by_sku["BASIC-TEE-XL"]): 0}
+    # meanwhile: another user changes S, and M gets a level row of its own
+    vs.apply_thresholds(db, actor, vs.plan_thresholds(db, Target(variant_ids=(by_sku["BASIC-TEE-S"],)), 2, [wh]))
+    vs.apply_thresholds(db, actor, vs.plan_thresholds(db, Target(variant_ids=(by_sku["BASIC-TEE-M"],)), 7, [wh]))
+    vs.generate(db, actor, GenerationRequest((shop["tee"],), {"size": ["S", "M", "L", "XL"]}, price="10.00"))  # L: new
+    result = vs.apply_thresholds_to(db, actor, target, 4, [wh], previewed=preview.versions, operation_id="thr-2")
+    assert result.applied_rows == 1 and sorted(c.label for c in result.conflicts) == [
+        "SKU BASIC-TEE-M at WH", "SKU BASIC-TEE-S at WH"]
+    now = {r.sku: r.old for r in vs.plan_thresholds(db, target, 99, [wh]).rows}
+    assert now == {"BASIC-TEE-S": 2, "BASIC-TEE-M": 7, "BASIC-TEE-L": None, "BASIC-TEE-XL": 4}
+    again = vs.apply_thresholds_to(db, actor, target, 4, [wh], previewed=preview.versions, operation_id="thr-2")
+    assert again.changeset_id == result.changeset_id                                   # a retry writes once
+    everything = vs.apply_thresholds_to(db, actor, target, 4, [wh])                     # no preview: all that differ
+    assert everything.applied_rows == 3 and everything.conflicts == []
+
+
 # -- matrix ---------------------------------------------------------------------------------------------
 def test_matrix_prices_and_stock(db: Database, actor: Actor, shop) -> None:
     wh = inventory.create_location(db, actor, code="WH", name="Warehouse", kind="warehouse").entity_id

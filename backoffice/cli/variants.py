@@ -419,16 +419,17 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
     if field_name == "threshold":
         if value.lower() != "none" and not value.strip().isdigit():
             raise click.UsageError(f"--set threshold={value}: give a whole number, or none for the defaults")
-        tplan = ops.variants.plan_thresholds(target, None if value.lower() == "none" else int(value))
+        threshold = None if value.lower() == "none" else int(value)
+        tplan = ops.variants.preview_thresholds(target, threshold)
         if dry_run:
             click.echo(f"Dry run: {tplan.affected} stock levels of {tplan.considered} variants would change.")
             return
-        tresult = ops.variants.apply_thresholds(tplan, op_id=op_id)
+        tresult = ops.variants.apply_thresholds(target, threshold, stamp=tplan.stamp, op_id=op_id)
         click.echo(f"Changed {tresult.applied_rows} stock levels (changeset #{tresult.changeset_id}).")
         return
     if field_name == "image":   # image=TEXT: per product, the image whose file name holds TEXT; image= : main
-        iplan = ops.variants.plan_image_assignment(target, value)
-        for r in iplan.rows[:20]:
+        iplan = ops.variants.preview_image_assignment(target, value)
+        for r in iplan.sample[:20]:
             click.echo(f"SKU {r.sku:<24} image: {', '.join(r.before_names) or '(main image)'} → "
                        f"{r.after_name or '(main image)'}")
         if iplan.invalid:
@@ -436,7 +437,7 @@ def bulk_cmd(obj: Context, assignment: str, options: tuple[str, ...], category: 
         if dry_run:
             click.echo(f"Dry run: {iplan.affected} of {iplan.considered} variants would change; nothing was written.")
             return
-        iresult = ops.variants.apply_image_assignment(iplan, op_id=op_id)
+        iresult = ops.variants.apply_image_assignment(target, value, stamp=iplan.stamp, op_id=op_id)
         click.echo(f"Changed {iresult.applied_rows} variants" + (f" (changeset #{iresult.changeset_id})"
                                                                  if iresult.changeset_id else "") + ".")
         for c in iresult.conflicts:

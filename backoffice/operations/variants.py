@@ -2,10 +2,13 @@
 the combination generator, surcharge pricing and repricing, the price/stock matrix of a product, and
 bulk changes of variant fields, low-stock thresholds and the image each variant shows.
 
-Plans (generation, repricing, thresholds, images) are read first and shown; the apply methods take the
-plan that was shown, so rows changed by someone else since the preview are reported as conflicts
-instead of being overwritten. A change of one plain variant field is a bulk operation
-(:meth:`VariantOperations.bulk_operation`) previewed and applied by the bulk area (``ops.bulk``).
+Generation and repricing plans are read first and shown, and their apply methods take the plan that was
+shown (one product's or a selection's variants). Thresholds and images on many variants are previewed as
+counts, a sample and a ``stamp`` (the versions of the rows the preview would change, packed): the apply
+methods take the target again with that stamp, plan anew inside the write and report the rows changed
+since the preview as conflicts, so a catalog-wide change never travels to the client and back. A change
+of one plain variant field is a bulk operation (:meth:`VariantOperations.bulk_operation`) previewed and
+applied by the bulk area (``ops.bulk``) the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from backoffice.operations.base import Area, NotFound
+from backoffice.operations.bulk import pack_versions, unpack_versions
 from backoffice.operations.changes import (
     ATTRIBUTES,
     CHANGESETS,
@@ -35,7 +39,6 @@ from backoffice.services.variants import (
     GenerationPlan,
     GenerationRequest,
     GenerationResult,
-    ImagePlan,
     Matrix,
     MatrixCell,
     Overview,
@@ -44,17 +47,50 @@ from backoffice.services.variants import (
     RuleInfo,
     Surcharge,
     TemplateInfo,
-    ThresholdPlan,
     ValueInfo,
 )
-from backoffice.services.variants.operations import BULK_FIELDS
+from backoffice.services.variants.image_assignment import ImageRow
+from backoffice.services.variants.operations import BULK_FIELDS, ThresholdRow
 
 __all__ = [
     "BULK_FIELDS", "ApplyResult", "AttributeInfo", "BulkOperation", "Change", "Conflict", "GenerationPlan",
-    "GenerationRequest", "GenerationResult", "ImagePlan", "Matrix", "MatrixCell", "MatrixPrice", "Overview",
-    "ProductRow", "RepricePlan", "RuleInfo", "Surcharge", "Target", "TemplateInfo", "ThresholdPlan", "ValueInfo",
-    "VariantFilter", "VariantOperations",
+    "GenerationRequest", "GenerationResult", "ImagePreview", "ImageRow", "Matrix", "MatrixCell", "MatrixPrice",
+    "Overview", "ProductRow", "RepricePlan", "RuleInfo", "Surcharge", "Target", "TemplateInfo", "ThresholdPreview",
+    "ThresholdRow", "ValueInfo", "VariantFilter", "VariantOperations",
 ]
+
+
+SAMPLE = 200   # rows of a preview shown
+
+
+@dataclass(frozen=True)
+class ThresholdPreview:
+    """What setting a low-stock threshold would change: ``affected`` stock levels (a variant at a
+    location) of ``considered`` variants, the first of them in ``sample``, and the ``stamp`` that
+    :meth:`VariantOperations.apply_thresholds` checks them against ("" when nothing changes)."""
+
+    target: Target
+    threshold: int | None
+    location_ids: tuple[int, ...]
+    considered: int
+    affected: int
+    sample: list[ThresholdRow]
+    stamp: str = ""
+
+
+@dataclass(frozen=True)
+class ImagePreview:
+    """What showing the image matching ``match`` would change: ``affected`` of ``considered`` variants,
+    the first of them in ``sample``; ``invalid`` the variants whose product has no such image (they block
+    the apply); ``stamp`` what :meth:`VariantOperations.apply_image_assignment` checks the rows against."""
+
+    target: Target
+    match: str
+    considered: int
+    affected: int
+    sample: list[ImageRow]
+    invalid: list[tuple[str, str, str]]
+    stamp: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,28 +281,42 @@ class VariantOperations(Area):
         status; enable / disable take no value) to ``value``: previewed and applied with ``ops.bulk``."""
         return vs.bulk_operation(field_name, value)
 
-    def plan_thresholds(self, target: Target, threshold: int | None,
-                        location_ids: list[int] | None = None) -> ThresholdPlan:
+    def preview_thresholds(self, target: Target, threshold: int | None,
+                           location_ids: list[int] | None = None) -> ThresholdPreview:
         """The low-stock threshold (None: back to the defaults) of the target variants at the given
-        locations (every active internal one when None)."""
-        return vs.plan_thresholds(self._db, target, threshold, location_ids)
+        locations (every active internal one when None): how many stock levels change, the first of them,
+        and the stamp :meth:`apply_thresholds` checks them against."""
+        plan = vs.plan_thresholds(self._db, target, threshold, location_ids)
+        return ThresholdPreview(target, threshold, tuple(location_ids or ()), plan.considered, plan.affected,
+                                plan.rows[:SAMPLE], pack_versions(plan.versions) if plan.rows else "")
 
-    def apply_thresholds(self, plan: ThresholdPlan, *, description: str = "", op_id: str | None = None) -> ApplyResult:
-        """Write a previewed threshold change as one changeset of kind "threshold" (version-checked)."""
-        return self._write(lambda: vs.apply_thresholds(self._db, self._actor, plan, description=description,
-                                                       operation_id=op_id),
-                           Changes.of(THRESHOLDS, CHANGESETS, variant={r.variant_id for r in plan.rows},
-                                      location={r.location_id for r in plan.rows}))
+    def apply_thresholds(self, target: Target, threshold: int | None, location_ids: list[int] | None = None, *,
+                         stamp: str = "", description: str = "", op_id: str | None = None) -> ApplyResult:
+        """Set the threshold as one changeset of kind "threshold". With the ``stamp`` of the preview the
+        user saw, only the levels it showed are written; those changed since are ``conflicts``."""
+        previewed = unpack_versions(stamp) if stamp else None
+        variants = sorted({vid for _, vid in previewed}) if previewed else None
+        return self._write(lambda: vs.apply_thresholds_to(self._db, self._actor, target, threshold, location_ids,
+                                                          previewed=previewed, description=description,
+                                                          operation_id=op_id),
+                           Changes.of(THRESHOLDS, CHANGESETS, **({"variant": variants} if variants else {})))
 
-    def plan_image_assignment(self, target: Target, match: str | None) -> ImagePlan:
+    def preview_image_assignment(self, target: Target, match: str | None) -> ImagePreview:
         """Per target variant, the first image of its product's gallery whose file name contains ``match``
-        (no text: back to the product's main image); variants without such an image are invalid rows."""
-        return vs.plan_image_assignment(self._db, target, match)
+        (no text: back to the product's main image): how many variants change, the first of them, the
+        variants without such an image (they block the apply) and the stamp of the preview."""
+        plan = vs.plan_image_assignment(self._db, target, match)
+        return ImagePreview(target, plan.match, plan.considered, plan.affected, plan.rows[:SAMPLE], plan.invalid,
+                            pack_versions(plan.versions) if plan.rows and not plan.invalid else "")
 
-    def apply_image_assignment(self, plan: ImagePlan, *, description: str = "",
+    def apply_image_assignment(self, target: Target, match: str | None, *, stamp: str = "", description: str = "",
                                op_id: str | None = None) -> ApplyResult:
-        """Write a previewed image assignment as one revertible changeset of kind "image"."""
-        return self._write(lambda: vs.apply_image_assignment(self._db, self._actor, plan, description=description,
-                                                             operation_id=op_id),
-                           Changes.of(IMAGES, CHANGESETS, variant={r.variant_id for r in plan.rows},
-                                      product={r.product_id for r in plan.rows}))
+        """Show the matching images as one revertible changeset of kind "image". With the ``stamp`` of the
+        preview the user saw, only the variants it showed are written; those changed since are
+        ``conflicts``."""
+        previewed = unpack_versions(stamp) if stamp else None
+        variants = sorted({vid for _, vid in previewed}) if previewed else None
+        return self._write(lambda: vs.apply_image_assignment_to(self._db, self._actor, target, match,
+                                                                previewed=previewed, description=description,
+                                                                operation_id=op_id),
+                           Changes.of(IMAGES, CHANGESETS, **({"variant": variants} if variants else {})))

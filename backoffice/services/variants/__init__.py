@@ -36,6 +36,7 @@ from backoffice.services.variants.operations import (
     ThresholdPlan,
     apply_bulk,
     apply_thresholds,
+    apply_thresholds_to,
     bulk_operation,
     matrix,
     option_filter,
@@ -60,6 +61,7 @@ from backoffice.services.variants.pricing import (
 from backoffice.services.variants.image_assignment import (
     ImagePlan,
     apply_image_assignment,
+    apply_image_assignment_to,
     plan_image_assignment,
     revert_image_assignment,
 )
@@ -74,5 +76,5 @@ __all__ = [
     "plan_thresholds", "pricing", "remove_attribute", "remove_value", "rename_attribute", "rename_value",
     "reorder_values", "restore_attribute", "revert_thresholds", "sanitise", "save_template", "set_base_price",
     "set_matrix_prices", "set_price_override", "set_rule", "ImagePlan", "apply_image_assignment", "image_assignment",
-    "plan_image_assignment", "revert_image_assignment",
+    "plan_image_assignment", "revert_image_assignment", "apply_image_assignment_to", "apply_thresholds_to",
 ]

@@ -12,6 +12,7 @@ ids before and after) and an audit row. ``revert_image_assignment`` (reached thr
 
 from __future__ import annotations
 
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -50,6 +51,17 @@ class ImagePlan:
     def affected(self) -> int:
         return len(self.rows)
 
+    @property
+    def versions(self) -> bulk.Versions:
+        """What :func:`apply_image_assignment_to` checks the rows against: per ("variant_image", variant id)
+        a fingerprint of the images the variant showed as read."""
+        return {(ENTITY, r.variant_id): shown_fingerprint(r.before) for r in self.rows}
+
+
+def shown_fingerprint(image_ids: tuple[int, ...]) -> int:
+    """A number that changes when the set of images a variant shows changes."""
+    return zlib.crc32(",".join(str(i) for i in sorted(image_ids)).encode("ascii"))
+
 
 def _assigned(session: Session, variant_ids: list[int]) -> dict[int, tuple[int, ...]]:
     shown: dict[int, list[int]] = defaultdict(list)
@@ -62,23 +74,27 @@ def _assigned(session: Session, variant_ids: list[int]) -> dict[int, tuple[int, 
 
 def plan_image_assignment(db: Database, target: bulk.Target, match: str | None) -> ImagePlan:
     """What a bulk "show image" would change; writes nothing."""
-    text = " ".join(str(match or "").split())
     variant_ids = bulk.target_variant_ids(db, target)
     with db.read() as session:
-        variants: dict[int, tuple[str, int, str]] = {}
-        for cond in chunked_in(session, Variant.id, variant_ids):
-            for vid, sku, pid, handle in session.execute(
-                    select(Variant.id, Variant.sku, Variant.product_id, Product.handle)
-                    .join(Product, Product.id == Variant.product_id).where(cond)):
-                variants[vid] = (sku, pid, handle)
-        product_ids = sorted({pid for _, pid, _ in variants.values()})
-        galleries: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for cond in chunked_in(session, ProductImage.product_id, product_ids):
-            for pid, image_id, name in session.execute(
-                    select(ProductImage.product_id, ProductImage.id, ProductImage.filename).where(cond)
-                    .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id)):
-                galleries[pid].append((image_id, name))
-        current = _assigned(session, variant_ids)
+        return _plan(session, variant_ids, match)
+
+
+def _plan(session: Session, variant_ids: list[int], match: str | None) -> ImagePlan:
+    text = " ".join(str(match or "").split())
+    variants: dict[int, tuple[str, int, str]] = {}
+    for cond in chunked_in(session, Variant.id, variant_ids):
+        for vid, sku, pid, handle in session.execute(
+                select(Variant.id, Variant.sku, Variant.product_id, Product.handle)
+                .join(Product, Product.id == Variant.product_id).where(cond)):
+            variants[vid] = (sku, pid, handle)
+    product_ids = sorted({pid for _, pid, _ in variants.values()})
+    galleries: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for cond in chunked_in(session, ProductImage.product_id, product_ids):
+        for pid, image_id, name in session.execute(
+                select(ProductImage.product_id, ProductImage.id, ProductImage.filename).where(cond)
+                .order_by(ProductImage.product_id, ProductImage.position, ProductImage.id)):
+            galleries[pid].append((image_id, name))
+    current = _assigned(session, variant_ids)
     rows, invalid = [], []
     needle = text.casefold()
     for vid in variant_ids:
@@ -100,14 +116,20 @@ def plan_image_assignment(db: Database, target: bulk.Target, match: str | None) 
     return ImagePlan(text, rows, len(variant_ids), invalid)
 
 
+def _applied_before(session: Session, operation_id: str | None) -> ApplyResult | None:
+    """The changeset ``operation_id`` wrote already (a retry, a double click), else None."""
+    if operation_id is None:
+        return None
+    done = session.execute(select(Changeset.id, Changeset.row_count).where(Changeset.operation_id == operation_id)).first()
+    return None if done is None else ApplyResult(done[0], done[1], [])
+
+
 def _write(session: Session, actor: Actor, rows: list[tuple[ImageRow, tuple[int, ...], tuple[int, ...]]],
            description: str, reverts_id: int | None, operation_id: str | None) -> ApplyResult:
     """``rows``: (row, the images expected now, the images to show)."""
-    if operation_id is not None:
-        done = session.execute(select(Changeset.id, Changeset.row_count)
-                               .where(Changeset.operation_id == operation_id)).first()
-        if done is not None:
-            return ApplyResult(done[0], done[1], [])
+    done = _applied_before(session, operation_id)
+    if done is not None:
+        return done
     ids = sorted(r.variant_id for r, _, _ in rows)
     # Lock the variants in id order, so two assignments over the same rows queue instead of interleaving.
     versions = {vid: version for cond in chunked_in(session, Variant.id, ids)
@@ -161,15 +183,50 @@ def _write(session: Session, actor: Actor, rows: list[tuple[ImageRow, tuple[int,
     return ApplyResult(changeset.id, len(ready), conflicts)
 
 
+def _description(match: str, description: str) -> str:
+    return description or (f"Show the image named like {match!r}" if match else "Show the product's main image")
+
+
 def apply_image_assignment(db: Database, actor: Actor, plan: ImagePlan, *, description: str = "",
                            operation_id: str | None = None) -> ApplyResult:
     require_role(actor, *EDITORS)
     if plan.invalid:
         raise ValidationError(plan.invalid[:200])
-    text = description or (f"Show the image named like {plan.match!r}" if plan.match
-                           else "Show the product's main image")
     rows = [(r, r.before, r.after) for r in plan.rows]
-    return db.run_write(lambda session: _write(session, actor, rows, text, None, operation_id))
+    return db.run_write(lambda session: _write(session, actor, rows, _description(plan.match, description), None,
+                                               operation_id))
+
+
+def apply_image_assignment_to(db: Database, actor: Actor, target: bulk.Target, match: str | None, *,
+                              previewed: bulk.Versions | None = None, description: str = "",
+                              operation_id: str | None = None) -> ApplyResult:
+    """Show the matching image on the target variants as one changeset, planned again inside the write.
+
+    ``previewed`` (``ImagePlan.versions`` of the preview the user saw): only the variants that preview
+    changed are written, and those whose images changed since are left as they are and reported as
+    conflicts. Without it, every variant that differs now. Variants without a matching image refuse it."""
+    require_role(actor, *EDITORS)
+    variant_ids = bulk.target_variant_ids(db, target)
+
+    def plan_and_write(session: Session) -> ApplyResult:
+        done = _applied_before(session, operation_id)
+        if done is not None:
+            return done
+        plan = _plan(session, variant_ids, match)
+        if plan.invalid:
+            raise ValidationError(plan.invalid[:200])
+        rows, changed = plan.rows, []
+        if previewed is not None:
+            rows = [r for r in plan.rows if (ENTITY, r.variant_id) in previewed]
+            changed = [r for r in rows if shown_fingerprint(r.before) != previewed[(ENTITY, r.variant_id)]]
+            rows = [r for r in rows if r not in changed]
+        result = _write(session, actor, [(r, r.before, r.after) for r in rows], _description(plan.match, description),
+                        None, operation_id)
+        result.conflicts[:0] = [Conflict("variant", r.variant_id, r.sku, "image", None, list(r.after), list(r.before), 0)
+                                for r in changed]
+        return result
+
+    return db.run_write(plan_and_write)
 
 
 def revert_image_assignment(db: Database, actor: Actor, changeset_id: int, *,

@@ -11,7 +11,7 @@ previewed the same way, written in one version-checked transaction, recorded as 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -87,8 +87,6 @@ def option_filter(db: Database, options: dict[str, str], base: VariantFilter = V
             if vid is None:
                 raise ValidationError([(f"attribute {code}", "value", f"{value!r} is not one of its values")])
             ids.append(vid)
-    from dataclasses import replace
-
     return replace(base, option_value_ids=tuple(base.option_value_ids) + tuple(ids))
 
 
@@ -115,36 +113,59 @@ class ThresholdPlan:
     def affected(self) -> int:
         return len(self.rows)
 
+    @property
+    def versions(self) -> bulk.Versions:
+        """What :func:`apply_thresholds_to` checks the rows against: per ("location <id>", variant id) the
+        version of the stock level as read (0: it had no level row there yet)."""
+        return {threshold_key(r): r.version or 0 for r in self.rows}
 
-def plan_thresholds(db: Database, target: bulk.Target, threshold: int | None,
-                    location_ids: list[int] | None = None) -> ThresholdPlan:
-    """The low-stock threshold ``threshold`` (None: back to the defaults) for the target variants at
-    the given internal locations (all active ones when None)."""
+
+def threshold_key(row: ThresholdRow) -> tuple[str, int]:
+    return f"location {row.location_id}", row.variant_id
+
+
+def _check_threshold(threshold: int | None) -> None:
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0):
         raise ValidationError([("operation", "threshold", f"{threshold!r} must be a whole number, zero or more")])
-    variant_ids = bulk.target_variant_ids(db, target)
-    with db.read() as session:
-        stmt = select(Location.id, Location.code).where(Location.kind.in_(list(INTERNAL_KINDS)), Location.active)
-        if location_ids:
-            stmt = select(Location.id, Location.code).where(Location.id.in_(location_ids))
-        locations = list(session.execute(stmt.order_by(Location.id)))
-        if location_ids and len(locations) != len(set(location_ids)):
-            raise NotFound("a chosen location does not exist")
-        skus = {vid: sku for cond in chunked_in(session, Variant.id, variant_ids)
-                for vid, sku in session.execute(select(Variant.id, Variant.sku).where(cond))}
-        levels = {(vid, lid): (level_id, version, old) for cond in chunked_in(session, StockLevel.variant_id, variant_ids)
-                  for vid, lid, level_id, version, old in session.execute(
-                      select(StockLevel.variant_id, StockLevel.location_id, StockLevel.id, StockLevel.version,
-                             StockLevel.low_stock_threshold).where(cond))}
+
+
+def _threshold_rows(session: Session, variant_ids: list[int], threshold: int | None,
+                    location_ids: list[int] | None) -> list[ThresholdRow]:
+    stmt = select(Location.id, Location.code).where(Location.kind.in_(list(INTERNAL_KINDS)), Location.active)
+    if location_ids:
+        stmt = select(Location.id, Location.code).where(Location.id.in_(location_ids))
+    locations = list(session.execute(stmt.order_by(Location.id)))
+    if location_ids and len(locations) != len(set(location_ids)):
+        raise NotFound("a chosen location does not exist")
+    skus = {vid: sku for cond in chunked_in(session, Variant.id, variant_ids)
+            for vid, sku in session.execute(select(Variant.id, Variant.sku).where(cond))}
+    levels = {(vid, lid): (level_id, version, old) for cond in chunked_in(session, StockLevel.variant_id, variant_ids)
+              for vid, lid, level_id, version, old in session.execute(
+                  select(StockLevel.variant_id, StockLevel.location_id, StockLevel.id, StockLevel.version,
+                         StockLevel.low_stock_threshold).where(cond))}
     rows = []
     for vid in variant_ids:
         for lid, code in locations:
             level_id, version, old = levels.get((vid, lid), (None, None, None))
             if old != threshold:
                 rows.append(ThresholdRow(vid, skus.get(vid, str(vid)), lid, code, level_id, version, old, threshold))
+    return rows
+
+
+def plan_thresholds(db: Database, target: bulk.Target, threshold: int | None,
+                    location_ids: list[int] | None = None) -> ThresholdPlan:
+    """The low-stock threshold ``threshold`` (None: back to the defaults) for the target variants at
+    the given internal locations (all active ones when None)."""
+    _check_threshold(threshold)
+    variant_ids = bulk.target_variant_ids(db, target)
+    with db.read() as session:
+        rows = _threshold_rows(session, variant_ids, threshold, location_ids)
     return ThresholdPlan(rows, len(variant_ids), threshold)
 
 
+def _threshold_text(threshold: int | None, description: str) -> str:
+    return description or (f"Set the low-stock threshold to {threshold}" if threshold is not None
+                           else "Clear the low-stock threshold")
 
 
 def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], description: str,
@@ -201,9 +222,37 @@ def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], 
 def apply_thresholds(db: Database, actor: Actor, plan: ThresholdPlan, *, description: str = "",
                      operation_id: str | None = None) -> ApplyResult:
     require_role(actor, *EDITORS)
-    text = description or (f"Set the low-stock threshold to {plan.threshold}" if plan.threshold is not None
-                           else "Clear the low-stock threshold")
+    text = _threshold_text(plan.threshold, description)
     return db.run_write(lambda session: _write_thresholds(session, actor, plan.rows, text, None, operation_id))
+
+
+def apply_thresholds_to(db: Database, actor: Actor, target: bulk.Target, threshold: int | None,
+                        location_ids: list[int] | None = None, *, previewed: bulk.Versions | None = None,
+                        description: str = "", operation_id: str | None = None) -> ApplyResult:
+    """Set the threshold of the target variants as one changeset, planned again inside the write.
+
+    ``previewed`` (``ThresholdPlan.versions`` of the preview the user saw): only the levels that preview
+    changed are written, and those changed since (their version moved, or a level row appeared where there
+    was none) are left as they are and reported as conflicts. Without it, every level that differs now."""
+    require_role(actor, *EDITORS)
+    _check_threshold(threshold)
+    variant_ids = bulk.target_variant_ids(db, target)
+
+    def plan_and_write(session: Session) -> ApplyResult:
+        rows = _threshold_rows(session, variant_ids, threshold, location_ids)
+        if previewed is not None:
+            rows = [_as_previewed(r, previewed[threshold_key(r)]) for r in rows if threshold_key(r) in previewed]
+        return _write_thresholds(session, actor, rows, _threshold_text(threshold, description), None, operation_id)
+
+    return db.run_write(plan_and_write)
+
+
+def _as_previewed(row: ThresholdRow, version: int) -> ThresholdRow:
+    """The row as the preview read it: no level row (version 0), or the level at that version (a level
+    gone since keeps a level id no row has, so the write reports it as a conflict)."""
+    if version == 0:
+        return replace(row, level_id=None, version=None)
+    return replace(row, level_id=row.level_id if row.level_id is not None else -1, version=version)
 
 
 def revert_thresholds(db: Database, actor: Actor, changeset_id: int, *, operation_id: str | None = None) -> ApplyResult:

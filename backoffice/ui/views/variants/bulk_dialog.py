@@ -24,10 +24,10 @@ from backoffice.operations.bulk import BulkPreview
 from backoffice.operations.variants import (
     ApplyResult,
     AttributeInfo,
-    ImagePlan,
+    ImagePreview,
     ProductRow,
     Target,
-    ThresholdPlan,
+    ThresholdPreview,
     VariantFilter,
 )
 from backoffice.ui.context import AppContext
@@ -61,7 +61,7 @@ class VariantBulkDialog(QDialog):
         self.products = list(products)
         self.variant_ids = tuple(variant_ids)
         self.attributes = attributes
-        self.plan: BulkPreview | ThresholdPlan | ImagePlan | None = None
+        self.plan: BulkPreview | ThresholdPreview | ImagePreview | None = None
         self.changeset_id: int | None = None
         self._generation = 0
         self.setWindowTitle(self.tr("Bulk edit variants"))
@@ -190,7 +190,7 @@ class VariantBulkDialog(QDialog):
         value: Any = self.status_value.currentData() if name == "status" else self.value.text().strip() or None
         gen, target = self._generation, self.target()
         if name == "image":
-            self.runner.read(lambda ops: ops.variants.plan_image_assignment(target, value or ""),
+            self.runner.read(lambda ops: ops.variants.preview_image_assignment(target, value or ""),
                              lambda plan: self._show(gen, plan))
             return
         if name == "threshold":
@@ -199,25 +199,25 @@ class VariantBulkDialog(QDialog):
             except ValueError:
                 self.banner.show_message(self.tr("The threshold must be a whole number."), "error")
                 return
-            self.runner.read(lambda ops: ops.variants.plan_thresholds(target, threshold),
+            self.runner.read(lambda ops: ops.variants.preview_thresholds(target, threshold),
                              lambda plan: self._show(gen, plan))
             return
         self.runner.read(lambda ops: ops.bulk.preview(ops.variants.bulk_operation(name, value), target),
                          lambda plan: self._show(gen, plan))
 
-    def _show(self, gen: int, plan: BulkPreview | ThresholdPlan | ImagePlan) -> None:
+    def _show(self, gen: int, plan: BulkPreview | ThresholdPreview | ImagePreview) -> None:
         if gen != self._generation:
             return
         self.plan = plan
         self.banner.hide()
         main = self.tr("(main image)")
-        if isinstance(plan, ImagePlan):
+        if isinstance(plan, ImagePreview):
             rows = [(f"SKU {r.sku}", self.tr("Image shown"), ", ".join(r.before_names) or main, r.after_name or main)
-                    for r in plan.rows[:200]]
+                    for r in plan.sample]
             invalid = plan.invalid
-        elif isinstance(plan, ThresholdPlan):
+        elif isinstance(plan, ThresholdPreview):
             rows = [(f"SKU {r.sku} · {r.location}", self.tr("Low-stock threshold"), format_value("", r.old),
-                     format_value("", r.new)) for r in plan.rows[:200]]
+                     format_value("", r.new)) for r in plan.sample]
             invalid: list = []
         else:
             rows = [(label, self.field.currentText(), format_value(field_name, old), format_value(field_name, new))
@@ -262,10 +262,12 @@ class VariantBulkDialog(QDialog):
         if plan is None:
             return
         self.apply_button.setEnabled(False)
-        if isinstance(plan, ThresholdPlan):
-            self.runner.write(lambda ops: ops.variants.apply_thresholds(plan), self._applied)
-        elif isinstance(plan, ImagePlan):
-            self.runner.write(lambda ops: ops.variants.apply_image_assignment(plan), self._applied)
+        if isinstance(plan, ThresholdPreview):
+            self.runner.write(lambda ops: ops.variants.apply_thresholds(plan.target, plan.threshold, stamp=plan.stamp),
+                              self._applied)
+        elif isinstance(plan, ImagePreview):
+            self.runner.write(lambda ops: ops.variants.apply_image_assignment(plan.target, plan.match, stamp=plan.stamp),
+                              self._applied)
         else:
             if plan.below_cost and not self.confirm_below_cost(plan):
                 self.banner.show_message(self.below_cost_text(plan) + " " + self.tr("Nothing was applied."), "warning")
