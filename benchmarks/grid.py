@@ -118,6 +118,7 @@ class Bench:
 
     def close(self, view: ProductsView) -> None:
         self.tasks.wait_idle(120_000)
+        view.context.ops.catalog.close()   # the connection kept for the grid's page reads goes back to the pool
         view.close()
         view.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
@@ -192,10 +193,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--page", type=int, default=100, help="rows per keyset page (the grid's page size)")
     args = ap.parse_args()
-    from backoffice.ui.views.products import loader, model
+    from backoffice.ui.views.products import loader, models
 
-    if args.page != model.PAGE_ROWS:
-        raise SystemExit(f"the grid's page is {model.PAGE_ROWS} rows; run with --page {model.PAGE_ROWS}")
+    if args.page != models.PAGE_ROWS:
+        raise SystemExit(f"the grid's page is {models.PAGE_ROWS} rows; run with --page {models.PAGE_ROWS}")
     big, small = demo_store(args.url, 100_000), demo_store(args.url, 1000)
     n_big, n_small = catalog_grid.count(big), catalog_grid.count(small)
     print(f"stores: {n_big:,} variants (bench_store_100000_42) and {n_small:,} variants (bench_store_1000_42)")
