@@ -712,3 +712,15 @@ def test_an_import_checked_by_a_dry_run_refuses_the_file_changed_since(db: Datab
     assert count(db, Variant) == 0
     result = ops.apply(path, baseline=ops.check(path))
     assert (result.new_variants, count(db, Variant)) == (2, 2)
+
+
+def test_a_dry_runs_baseline_goes_through_json_unchanged(db: Database, actor: Actor, store, tmp_path: Path) -> None:
+    import json
+
+    path = write_csv(tmp_path / "in.csv", [row(sku="MC-S", price="49.00"), row(handle="tote", title="Tote", sku="TT-1",
+                                                                             price="19.00")])
+    report = ie.dry_run(db, ie.read_products_file(path))
+    again = ie.Baseline.from_json(json.loads(json.dumps(report.baseline.to_json())))
+    assert (list(again.variants), again.products, again.rows, again.signature) == (
+        list(report.baseline.variants), report.baseline.products, report.baseline.rows, report.baseline.signature)
+    assert list(again.variants)[1] == 0 and list(again.variants)[0] > 0   # TT-1 is not in the store yet

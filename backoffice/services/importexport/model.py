@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import zlib
 from array import array
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +67,22 @@ class Baseline:
         self.products: dict[str, int] = {}
         self.rows = rows
         self.signature = signature    # of the file the dry run read (see reading.file_signature)
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON (the variant versions packed: 8 bytes a row, compressed), for a client of a remote store."""
+        packed = zlib.compress(self.variants.tobytes(), 6)
+        return {"rows": self.rows, "signature": self.signature, "products": dict(self.products),
+                "variants": base64.b64encode(packed).decode("ascii")}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Baseline:
+        baseline = cls(0, str(data.get("signature", "")))
+        baseline.rows = int(data["rows"])
+        baseline.variants = array("q", zlib.decompress(base64.b64decode(data["variants"])))
+        baseline.products = {str(k): int(v) for k, v in data.get("products", {}).items()}
+        if len(baseline.variants) != baseline.rows:
+            raise ValueError("not a dry run's baseline")
+        return baseline
 
 
 @dataclass
