@@ -154,19 +154,32 @@ def export_group() -> None:
     """Export catalog files (CSV, XLSX, Shopify CSV)."""
 
 
+FILTER_OPTIONS = (
+    click.option("--filter", "filter_json", default=None, metavar="JSON",
+                 help='A grid filter as JSON, e.g. \'{"vendors": ["Norda"], "price_min": "10"}\'.'),
+    click.option("--vendor", "vendors", multiple=True, help="Only this vendor (repeatable)."),
+    click.option("--status", "statuses", multiple=True, type=click.Choice(["draft", "active", "archived"]),
+                 help="Only products with this status (repeatable)."),
+    click.option("--category", default=None, metavar="PATH",
+                 help='Only this category and those below it: its path ("Apparel > Shirts") or id.'),
+    click.option("--tag", "tags", multiple=True, help="Only products with this tag (repeatable)."),
+    click.option("--text", default="", help="Title, SKU or barcode contains this."),
+)
+
+
+def filter_options(f: Any) -> Any:
+    """The options that choose rows as the grid's filter does (``export products``, ``products bulk``):
+    they arrive as filter_json, vendors, statuses, category, tags and text (see :func:`build_filter`)."""
+    for option in reversed(FILTER_OPTIONS):
+        f = option(f)
+    return f
+
+
 @export_group.command("products")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "shopify"]), default=None,
               help="File format (default: xlsx for .xlsx files, else csv).")
-@click.option("--filter", "filter_json", default=None, metavar="JSON",
-              help='A grid filter as JSON, e.g. \'{"vendors": ["Norda"], "price_min": "10"}\'.')
-@click.option("--vendor", "vendors", multiple=True, help="Only this vendor (repeatable).")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(["draft", "active", "archived"]),
-              help="Only products with this status (repeatable).")
-@click.option("--category", default=None, metavar="PATH",
-              help='Only this category and those below it: its path ("Apparel > Shirts") or id.')
-@click.option("--tag", "tags", multiple=True, help="Only products with this tag (repeatable).")
-@click.option("--text", default="", help="Title, SKU or barcode contains this.")
+@filter_options
 @db_options
 @click.pass_obj
 def export_products_cmd(obj: Context, file: Path, fmt: str | None, filter_json: str | None, vendors: tuple[str, ...],

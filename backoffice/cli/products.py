@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from backoffice.cli.app import Context, db_options, main
+from backoffice.cli.catalog import filter_options
 from backoffice.cli.replay import op_id_option, replayed_changeset_line
 
 MONEY_ALIASES = {"price": "price", "compare_at": "compare_at_price", "compare_at_price": "compare_at_price",
@@ -224,15 +225,7 @@ def _terminal() -> bool:
 @click.option("--round", "rounding", default=None, metavar=".99|STEP",
               help="After a price change: .99 (or .95, .00) rounds to the nearest price with that ending; "
                    "0.05 (or 1, …) to the nearest multiple.")
-@click.option("--filter", "filter_json", default=None, metavar="JSON",
-              help='A grid filter as JSON, e.g. \'{"vendors": ["Norda"], "price_min": "10"}\'.')
-@click.option("--vendor", "vendors", multiple=True, help="Only this vendor (repeatable).")
-@click.option("--status", "statuses", multiple=True, type=click.Choice(["draft", "active", "archived"]),
-              help="Only products with this status (repeatable).")
-@click.option("--category", default=None, metavar="PATH",
-              help='Only this category and those below it: its path ("Apparel > Shirts") or id.')
-@click.option("--tag", "tags", multiple=True, help="Only products with this tag (repeatable).")
-@click.option("--text", default="", help="Title, SKU or barcode contains this.")
+@filter_options
 @click.option("--dry-run", is_flag=True, help="Show the preview; write nothing.")
 @click.option("--allow-below-cost", is_flag=True,
               help="Apply even when some prices end up below their cost (else a terminal asks; a script stops).")
