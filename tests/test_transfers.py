@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from backoffice.db import Database
 from backoffice.models import Location, StockLevel, StockOperation, Transfer
-from backoffice.services import inventory, transfers
+from backoffice.services import documents, inventory, transfers
 from backoffice.services.base import Actor, ConflictError, NotFound, ValidationError
 from backoffice.services.inventory import InsufficientStock, MoveLine
 from backoffice.services.transfers import TransferStateError
@@ -195,8 +195,8 @@ def test_lists_and_scanner_lookup(db: Database, actor: Actor, store) -> None:
     assert (rows[0].source, rows[0].destination, rows[0].units) == ("SHOP", "WH1", 2)
     assert [r.number for r in transfers.list_transfers(db, before_id=second.id)] == [first.number]
     assert transfers.find_transfer(db, first.number.lower()).id == first.id
-    assert transfers.find_variant_by_code(db, "mc-s")["variant_id"] == a
-    assert transfers.find_variant_by_code(db, "no-such-code") is None
+    assert documents.find_variant_by_code(db, "mc-s")["variant_id"] == a
+    assert documents.find_variant_by_code(db, "no-such-code") is None
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Transfer)) == 2
 

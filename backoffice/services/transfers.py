@@ -55,9 +55,7 @@ from backoffice.services.documents import (
     LOSS_CODE,
     TRANSIT_CODE,
     arriving_quantities,
-    available_at,
     document_id,
-    find_variant_by_code,
     line_quantity_problem,
     lock_document,
     loss_location,
@@ -70,9 +68,8 @@ from backoffice.services.documents import (
 from backoffice.services.inventory import MoveLine, open_empty_levels, post_in_transaction
 
 __all__ = ["LOSS_CODE", "TRANSIT_CODE", "TransferInfo", "TransferLineInfo", "TransferStateError", "TransferSummary",
-           "available_at", "cancel_transfer", "close_transfer", "create_and_ship", "create_transfer",
-           "find_transfer", "find_variant_by_code", "get_transfer", "list_transfers", "receive_transfer",
-           "ship_transfer", "update_draft"]
+           "cancel_transfer", "close_transfer", "create_and_ship", "create_transfer", "find_transfer",
+           "get_transfer", "list_transfers", "receive_transfer", "ship_transfer", "update_draft"]
 _STAFF = (Role.WAREHOUSE, Role.MANAGER, Role.PURCHASER)
 
 

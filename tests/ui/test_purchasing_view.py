@@ -418,3 +418,25 @@ def test_orders_empty_state_gets_the_room_it_needs(qtbot, db, actor, store, open
     assert empty.action.text() == "New order"
     empty.action.click()
     assert panel.editor.isVisible() and panel.editor.order is None
+
+
+def test_each_tab_reloads_only_for_changes_that_concern_it(qtbot, db, actor, store, open_view, connected_context,  # type: ignore[no-untyped-def]
+                                                           monkeypatch) -> None:
+    from backoffice.operations import Changes
+    from backoffice.operations.changes import ALERTS, IMAGES, PURCHASE_ORDERS, REPORTS, SUPPLIERS, THRESHOLDS
+
+    context = connected_context(db, actor)
+    view = open_view(db, actor, context=context)
+    reloads: list[str] = []
+    for name in ("suggestions", "orders", "suppliers"):
+        monkeypatch.setattr(getattr(view, name), "reload", lambda name=name: reloads.append(name))
+        getattr(view, name).needs_reload = False    # as if each tab had been shown once
+    for kind in (REPORTS, ALERTS, IMAGES):
+        context.notify_data_changed(Changes.of(kind))
+    assert reloads == [] and not any(p.needs_reload for p in (view.suggestions, view.orders, view.suppliers))
+    context.notify_data_changed(Changes.of(THRESHOLDS))       # the suggestions tab is shown: it reloads
+    assert reloads == ["suggestions"] and not view.orders.needs_reload and not view.suppliers.needs_reload
+    context.notify_data_changed(Changes.of(PURCHASE_ORDERS))
+    assert view.orders.needs_reload and not view.suppliers.needs_reload
+    context.notify_data_changed(Changes.of(SUPPLIERS))
+    assert view.suppliers.needs_reload

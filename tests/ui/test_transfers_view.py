@@ -344,3 +344,24 @@ def test_sku_columns_of_the_editor_and_the_receive_step_show_every_sku_whole(qtb
     dialog = editor.open_receive()
     column = dialog.model.column_of("SKU")
     assert sorted(drawn_sku(dialog.table, r, column) for r in range(3)) == sorted(LONG_SKUS)
+
+
+def test_the_view_reloads_only_for_changes_that_concern_it(qtbot, db, actor, store, open_view, connected_context,  # type: ignore[no-untyped-def]
+                                                          monkeypatch) -> None:
+    from backoffice.operations import Changes
+    from backoffice.operations.changes import ALERTS, LOCATIONS, REPORTS, STOCK, TRANSFERS
+
+    context = connected_context(db, actor)
+    view = open_view(db, actor, context=context)
+    reloads: list[bool] = []
+    availability: list[bool] = []
+    monkeypatch.setattr(view, "reload", lambda: reloads.append(True))
+    monkeypatch.setattr(view.editor, "load_available", lambda: availability.append(True))
+    context.notify_data_changed(Changes.of(REPORTS))
+    context.notify_data_changed(Changes.of(ALERTS))
+    assert reloads == [] and availability == []
+    context.notify_data_changed(Changes.of(STOCK, location=[store.locations["WH1"]]))
+    assert reloads == [] and availability == [True]      # only a draft's available figures
+    context.notify_data_changed(Changes.of(TRANSFERS, transfer=[1]))
+    context.notify_data_changed(Changes.of(LOCATIONS))
+    assert reloads == [True, True]
