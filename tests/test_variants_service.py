@@ -267,6 +267,30 @@ def test_reprice_refuses_prices_above_compare_at(db: Database, actor: Actor, sho
         vs.apply_reprice(db, actor, plan)
 
 
+def test_reprice_planned_again_at_apply_keeps_prices_changed_since_the_preview(db: Database, actor: Actor,
+                                                                              shop) -> None:
+    vs.generate(db, actor, GenerationRequest((shop["tee"],), {"size": ["M", "L", "XL"]}, price="10.00"))
+    vs.set_base_price(db, actor, shop["tee"], "20.00")
+    vs.set_rule(db, actor, attribute="size", value="XL", kind="amount", amount="2.00")
+    plan = vs.plan_reprice(db, [shop["tee"]])
+    tee = _variants(db, shop["tee"])
+    assert plan.versions == {("variant", v["id"]): v["version"] for v in tee.values()}
+    catalog.update_variant(db, actor, tee["BASIC-TEE-M"]["id"], expected_version=tee["BASIC-TEE-M"]["version"],
+                           values={"price": "15.00"})                       # another user, meanwhile
+    vs.generate(db, actor, GenerationRequest((shop["tee"],), {"size": ["S", "M", "L", "XL"]}, price="10.00"))
+    s_id = _variants(db, shop["tee"])["BASIC-TEE-S"]["id"]            # generated at base: not in the preview
+    catalog.update_variant(db, actor, s_id, expected_version=_variants(db, shop["tee"])["BASIC-TEE-S"]["version"],
+                           values={"price": "9.00"})
+    result = vs.apply_reprice_to(db, actor, [shop["tee"]], previewed=plan.versions, operation_id="rep-1")
+    assert result.applied_rows == 2 and [c.label for c in result.conflicts] == ["BASIC-TEE-M"]
+    prices = {sku: v["price"] for sku, v in _variants(db, shop["tee"]).items()}
+    assert prices == {"BASIC-TEE-S": "9.00", "BASIC-TEE-M": "15.00", "BASIC-TEE-L": "20.00", "BASIC-TEE-XL": "22.00"}
+    retry = vs.apply_reprice_to(db, actor, [shop["tee"]], previewed=plan.versions, operation_id="rep-1")
+    assert retry.changeset_id == result.changeset_id
+    everything = vs.apply_reprice_to(db, actor, [shop["tee"]])            # no preview: every price that differs
+    assert everything.applied_rows == 2
+
+
 # -- bulk -----------------------------------------------------------------------------------------------
 def test_bulk_on_all_xl_in_a_category_applies_and_reverts(db: Database, actor: Actor, shop) -> None:
     shirts = catalog.create_category(db, actor, name="Shirts").entity_id

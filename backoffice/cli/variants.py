@@ -338,7 +338,7 @@ def reprice(obj: Context, products: tuple[str, ...], all_products: bool, dry_run
         ids = _product_ids(ops, products)
     else:
         raise click.UsageError("name the products to reprice, or give --all")
-    plan = ops.variants.plan_reprice(ids)
+    plan = ops.variants.preview_reprice(ids)
     for sku, old, new, how in plan.sample:
         click.echo(f"{sku:<28} {_money(old):>10} → {_money(new):>10}   {how}")
     if plan.products_without_base:
@@ -350,7 +350,7 @@ def reprice(obj: Context, products: tuple[str, ...], all_products: bool, dry_run
         for row, _, message in plan.invalid:
             click.echo(f"  {row}: {message}")
         return
-    result = ops.variants.apply_reprice(plan, op_id=op_id)
+    result = ops.variants.apply_reprice(ids, stamp=plan.stamp, op_id=op_id)
     click.echo(f"{summary}. Applied {result.applied_rows}"
                + (f" (changeset #{result.changeset_id})" if result.changeset_id else "")
                + (f"; {len(result.conflicts)} conflicts skipped" if result.conflicts else "") + ".")

@@ -2,10 +2,10 @@
 the combination generator, surcharge pricing and repricing, the price/stock matrix of a product, and
 bulk changes of variant fields, low-stock thresholds and the image each variant shows.
 
-Generation and repricing plans are read first and shown, and their apply methods take the plan that was
-shown (one product's or a selection's variants). Thresholds and images on many variants are previewed as
-counts, a sample and a ``stamp`` (the versions of the rows the preview would change, packed): the apply
-methods take the target again with that stamp, plan anew inside the write and report the rows changed
+A generation plan is read first and shown; generating plans again inside the write and refuses any
+problem. Repricing, thresholds and images on many variants are previewed as counts, a sample and a
+``stamp`` (the versions of the rows the preview would change, packed): the apply methods take the
+products or the target again with that stamp, plan anew inside the write and report the rows changed
 since the preview as conflicts, so a catalog-wide change never travels to the client and back. A change
 of one plain variant field is a bulk operation (:meth:`VariantOperations.bulk_operation`) previewed and
 applied by the bulk area (``ops.bulk``) the same way.
@@ -13,13 +13,12 @@ applied by the bulk area (``ops.bulk``) the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from backoffice.operations.base import Area, NotFound
-from backoffice.operations.bulk import pack_versions, unpack_versions
+from backoffice.operations.bulk import changes_of_rows, pack_versions, unpack_versions
 from backoffice.operations.changes import (
     ATTRIBUTES,
     CHANGESETS,
@@ -43,7 +42,6 @@ from backoffice.services.variants import (
     MatrixCell,
     Overview,
     ProductRow,
-    RepricePlan,
     RuleInfo,
     Surcharge,
     TemplateInfo,
@@ -55,12 +53,30 @@ from backoffice.services.variants.operations import BULK_FIELDS, ThresholdRow
 __all__ = [
     "BULK_FIELDS", "ApplyResult", "AttributeInfo", "BulkOperation", "Change", "Conflict", "GenerationPlan",
     "GenerationRequest", "GenerationResult", "ImagePreview", "ImageRow", "Matrix", "MatrixCell", "MatrixPrice",
-    "Overview", "ProductRow", "RepricePlan", "RuleInfo", "Surcharge", "Target", "TemplateInfo", "ThresholdPreview",
+    "Overview", "ProductRow", "RepricePreview", "RuleInfo", "Surcharge", "Target", "TemplateInfo", "ThresholdPreview",
     "ThresholdRow", "ValueInfo", "VariantFilter", "VariantOperations",
 ]
 
 
 SAMPLE = 200   # rows of a preview shown
+
+
+@dataclass(frozen=True)
+class RepricePreview:
+    """What repricing ``product_ids`` by the surcharge rules would change: ``affected`` of ``considered``
+    variants, the first 200 as (SKU, now, new, how: "20.00 +2.00 +15 %"); variants keeping their own
+    price and archived ones passed by; products without a base price (handles); ``invalid`` rows (they
+    block the apply); ``stamp`` what :meth:`VariantOperations.apply_reprice` checks the rows against."""
+
+    product_ids: tuple[int, ...]
+    considered: int
+    affected: int
+    sample: list[tuple[str, Decimal, Decimal, str]]
+    skipped_overrides: int
+    skipped_archived: int
+    products_without_base: list[str]
+    invalid: list[tuple[str, str, str]]
+    stamp: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,10 +116,6 @@ class MatrixPrice:
     row: str
     column: str
     price: Decimal
-
-
-def _variant_ids(rows: Iterable[Any]) -> list[int]:
-    return sorted({r.entity_id for r in rows if getattr(r, "entity", "variant") == "variant"})
 
 
 class VariantOperations(Area):
@@ -253,15 +265,22 @@ class VariantOperations(Area):
                                                          operation_id=op_id),
                            Changes.of(PRICES, variant=variant_ids))
 
-    def plan_reprice(self, product_ids: list[int]) -> RepricePlan:
-        """Every price change the rules make on the products' variants; nothing written."""
-        return vs.plan_reprice(self._db, list(product_ids))
+    def preview_reprice(self, product_ids: list[int]) -> RepricePreview:
+        """Every price change the rules make on the products' variants, summed up; nothing written."""
+        plan = vs.plan_reprice(self._db, list(product_ids))
+        return RepricePreview(tuple(sorted(set(product_ids))), plan.considered, plan.affected, plan.sample,
+                              plan.skipped_overrides, plan.skipped_archived, plan.products_without_base, plan.invalid,
+                              pack_versions(plan.versions) if plan.changes and not plan.invalid else "")
 
-    def apply_reprice(self, plan: RepricePlan, *, description: str = "", op_id: str | None = None) -> ApplyResult:
-        """Write a previewed repricing as one revertible changeset (invalid rows block it)."""
-        return self._write(lambda: vs.apply_reprice(self._db, self._actor, plan, description=description,
-                                                    operation_id=op_id),
-                           Changes.of(PRICES, CHANGESETS, variant=_variant_ids(plan.changes)))
+    def apply_reprice(self, product_ids: list[int], *, stamp: str = "", description: str = "",
+                      op_id: str | None = None) -> ApplyResult:
+        """Reprice the products' variants as one revertible changeset (invalid rows refuse it). With the
+        ``stamp`` of the preview the user saw, only the variants it showed are written; those changed
+        since are ``conflicts``."""
+        previewed = unpack_versions(stamp) if stamp else None
+        return self._write(lambda: vs.apply_reprice_to(self._db, self._actor, list(product_ids), previewed=previewed,
+                                                       description=description, operation_id=op_id),
+                           lambda result: changes_of_rows(result, PRICES))
 
     # -- the matrix ----------------------------------------------------------------------------------------
     def save_matrix_prices(self, grid: Matrix, prices: list[MatrixPrice], *, keep_prices: bool = True,

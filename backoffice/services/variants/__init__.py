@@ -50,6 +50,7 @@ from backoffice.services.variants.pricing import (
     RuleInfo,
     Surcharge,
     apply_reprice,
+    apply_reprice_to,
     compute_price,
     delete_rule,
     list_rules,
@@ -76,5 +77,5 @@ __all__ = [
     "plan_thresholds", "pricing", "remove_attribute", "remove_value", "rename_attribute", "rename_value",
     "reorder_values", "restore_attribute", "revert_thresholds", "sanitise", "save_template", "set_base_price",
     "set_matrix_prices", "set_price_override", "set_rule", "ImagePlan", "apply_image_assignment", "image_assignment",
-    "plan_image_assignment", "revert_image_assignment", "apply_image_assignment_to", "apply_thresholds_to",
+    "plan_image_assignment", "revert_image_assignment", "apply_image_assignment_to", "apply_reprice_to", "apply_thresholds_to",
 ]

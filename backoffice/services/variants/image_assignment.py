@@ -23,7 +23,7 @@ from backoffice.db import Database
 from backoffice.models import Changeset, ChangesetEntry, Product, ProductImage, ProductImageVariant, Variant, utcnow
 from backoffice.services import bulk
 from backoffice.services.base import Actor, NotFound, ValidationError, audit, chunked_in, require_role
-from backoffice.services.changesets import ApplyResult, Conflict, register_reverter
+from backoffice.services.changesets import ApplyResult, Conflict, register_reverter, replayed
 from backoffice.services.variants.attributes import EDITORS
 
 KIND, ENTITY = "image", "variant_image"
@@ -116,18 +116,10 @@ def _plan(session: Session, variant_ids: list[int], match: str | None) -> ImageP
     return ImagePlan(text, rows, len(variant_ids), invalid)
 
 
-def _applied_before(session: Session, operation_id: str | None) -> ApplyResult | None:
-    """The changeset ``operation_id`` wrote already (a retry, a double click), else None."""
-    if operation_id is None:
-        return None
-    done = session.execute(select(Changeset.id, Changeset.row_count).where(Changeset.operation_id == operation_id)).first()
-    return None if done is None else ApplyResult(done[0], done[1], [])
-
-
 def _write(session: Session, actor: Actor, rows: list[tuple[ImageRow, tuple[int, ...], tuple[int, ...]]],
            description: str, reverts_id: int | None, operation_id: str | None) -> ApplyResult:
     """``rows``: (row, the images expected now, the images to show)."""
-    done = _applied_before(session, operation_id)
+    done = replayed(session, operation_id)
     if done is not None:
         return done
     ids = sorted(r.variant_id for r, _, _ in rows)
@@ -209,7 +201,7 @@ def apply_image_assignment_to(db: Database, actor: Actor, target: bulk.Target, m
     variant_ids = bulk.target_variant_ids(db, target)
 
     def plan_and_write(session: Session) -> ApplyResult:
-        done = _applied_before(session, operation_id)
+        done = replayed(session, operation_id)
         if done is not None:
             return done
         plan = _plan(session, variant_ids, match)

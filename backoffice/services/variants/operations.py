@@ -36,7 +36,14 @@ from backoffice.models import (
 from backoffice.services import bulk
 from backoffice.services.base import Actor, NotFound, ValidationError, audit, chunked_in, require_role
 from backoffice.services.catalog_grid import VariantFilter
-from backoffice.services.changesets import ApplyResult, Conflict, RowChange, apply_in_session, register_reverter
+from backoffice.services.changesets import (
+    ApplyResult,
+    Conflict,
+    RowChange,
+    apply_in_session,
+    register_reverter,
+    replayed,
+)
 from backoffice.services.variants.attributes import EDITORS
 from backoffice.services.variants.pricing import overridden
 
@@ -170,11 +177,9 @@ def _threshold_text(threshold: int | None, description: str) -> str:
 
 def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], description: str,
                       reverts_id: int | None, operation_id: str | None = None) -> ApplyResult:
-    if operation_id is not None:   # applied before (a retry, a double click): report it, write nothing
-        done = session.execute(select(Changeset.id, Changeset.row_count)
-                               .where(Changeset.operation_id == operation_id)).first()
-        if done is not None:
-            return ApplyResult(done[0], done[1], [])
+    done = replayed(session, operation_id)   # applied before (a retry, a double click): report it, write nothing
+    if done is not None:
+        return done
     conflicts: list[Conflict] = []
     now = utcnow()
     entries = []

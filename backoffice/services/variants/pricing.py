@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -36,12 +36,14 @@ from backoffice.models import (
     utcnow,
 )
 from backoffice.services import catalog
-from backoffice.services.base import Actor, Change, NotFound, ValidationError, chunked_in
-from backoffice.services.changesets import ApplyResult, RowChange, apply_changes
+from backoffice.services.base import Actor, Change, NotFound, ValidationError, chunked_in, require_role
+from backoffice.services.bulk import Versions
+from backoffice.services.changesets import ApplyResult, RowChange, apply_changes, apply_in_session, replayed
 from backoffice.services.price_rules import compare_at_below_price
-from backoffice.services.variants.attributes import write_audited
+from backoffice.services.variants.attributes import EDITORS, write_audited
 
 CENT = Decimal("0.01")
+REPRICE_TEXT = "Reprice variants by surcharge rules"
 
 
 @dataclass(frozen=True)
@@ -274,26 +276,34 @@ class RepricePlan:
     def affected(self) -> int:
         return len(self.changes)
 
+    @property
+    def versions(self) -> Versions:
+        """What :func:`apply_reprice_to` checks the rows against: each changed variant's version as read."""
+        return {(c.entity, c.entity_id): c.expected_version for c in self.changes}
+
 
 def plan_reprice(db: Database, product_ids: list[int]) -> RepricePlan:
     """Every price change the rules make on the products' variants, nothing written."""
-    ids = sorted(set(product_ids))
     with db.read() as session:
-        products = {pid: handle for cond in chunked_in(session, Product.id, ids)
-                    for pid, handle in session.execute(select(Product.id, Product.handle).where(cond))}
-        bases = base_prices(session, ids)
-        rules = surcharges_by_value(session, ids)
-        variants = [row for cond in chunked_in(session, Variant.product_id, ids)
-                    for row in session.execute(select(Variant.id, Variant.product_id, Variant.version, Variant.sku,
-                                                      Variant.price, Variant.compare_at_price, Variant.status)
-                                               .where(cond).order_by(Variant.product_id, Variant.position, Variant.id))]
-        vids = [r[0] for r in variants]
-        options: dict[int, list[int]] = defaultdict(list)
-        for cond in chunked_in(session, VariantOption.variant_id, vids):
-            for vid, value_id in session.execute(select(VariantOption.variant_id, VariantOption.attribute_value_id)
-                                                 .where(cond)):
-                options[vid].append(value_id)
-        marked = overridden(session, vids)
+        return _plan_reprice(session, sorted(set(product_ids)))
+
+
+def _plan_reprice(session: Session, ids: list[int]) -> RepricePlan:
+    products = {pid: handle for cond in chunked_in(session, Product.id, ids)
+                for pid, handle in session.execute(select(Product.id, Product.handle).where(cond))}
+    bases = base_prices(session, ids)
+    rules = surcharges_by_value(session, ids)
+    variants = [row for cond in chunked_in(session, Variant.product_id, ids)
+                for row in session.execute(select(Variant.id, Variant.product_id, Variant.version, Variant.sku,
+                                                  Variant.price, Variant.compare_at_price, Variant.status)
+                                           .where(cond).order_by(Variant.product_id, Variant.position, Variant.id))]
+    vids = [r[0] for r in variants]
+    options: dict[int, list[int]] = defaultdict(list)
+    for cond in chunked_in(session, VariantOption.variant_id, vids):
+        for vid, value_id in session.execute(select(VariantOption.variant_id, VariantOption.attribute_value_id)
+                                             .where(cond)):
+            options[vid].append(value_id)
+    marked = overridden(session, vids)
     plan = RepricePlan([], len(variants), [])
     plan.products_without_base = sorted(products[pid] for pid in products if pid not in bases)
     for vid, pid, version, sku, price, compare_at, status in variants:
@@ -324,5 +334,32 @@ def apply_reprice(db: Database, actor: Actor, plan: RepricePlan, *, description:
     """Write a previewed repricing as one changeset (revertible). Invalid rows block it."""
     if plan.invalid:
         raise ValidationError(plan.invalid[:200])
-    return apply_changes(db, actor, plan.changes, description=description or "Reprice variants by surcharge rules",
-                         kind="reprice", operation_id=operation_id)
+    return apply_changes(db, actor, plan.changes, description=description or REPRICE_TEXT, kind="reprice",
+                         operation_id=operation_id)
+
+
+def apply_reprice_to(db: Database, actor: Actor, product_ids: list[int], *, previewed: Versions | None = None,
+                     description: str = "", operation_id: str | None = None) -> ApplyResult:
+    """Reprice the products' variants as one changeset, planned again inside the write.
+
+    ``previewed`` (``RepricePlan.versions`` of the preview the user saw): only the variants that preview
+    changed are written, and those changed since (their version moved) are left as they are and reported
+    as conflicts. Without it, every variant whose price differs now. Invalid rows refuse it."""
+    require_role(actor, *EDITORS)
+    ids = sorted(set(product_ids))
+
+    def plan_and_apply(session: Session) -> ApplyResult:
+        done = replayed(session, operation_id)
+        if done is not None:
+            return done
+        plan = _plan_reprice(session, ids)
+        if plan.invalid:
+            raise ValidationError(plan.invalid[:200])
+        changes = plan.changes
+        if previewed is not None:
+            changes = [replace(c, expected_version=previewed[(c.entity, c.entity_id)]) for c in changes
+                       if (c.entity, c.entity_id) in previewed]
+        return apply_in_session(session, actor, changes, description=description or REPRICE_TEXT, kind="reprice",
+                                operation_id=operation_id)
+
+    return db.run_write(plan_and_apply)

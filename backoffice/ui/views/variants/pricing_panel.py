@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from backoffice.operations.variants import ApplyResult, AttributeInfo, ProductRow, RepricePlan, RuleInfo
+from backoffice.operations.variants import ApplyResult, AttributeInfo, ProductRow, RepricePreview, RuleInfo
 from backoffice.ui.format import format_count, format_money, plural
 from backoffice.ui.operations import Runner
 from backoffice.ui.widgets.rows import RowsModel, before_after_colours, make_table, muted, tool_button
@@ -31,7 +31,7 @@ class PricingPanel(QWidget):
         self.runner = runner
         self.attributes: list[AttributeInfo] = []
         self.products: list[ProductRow] = []       # the products repricing works on (the selection)
-        self.plan: RepricePlan | None = None
+        self.plan: RepricePreview | None = None
         self.last_result: ApplyResult | None = None
 
         self.rules_model = RowsModel([self.tr("Attribute"), self.tr("Value"), self.tr("Surcharge"),
@@ -190,9 +190,9 @@ class PricingPanel(QWidget):
 
     def preview(self) -> None:
         ids = [p.id for p in self.products]
-        self.runner.read(lambda ops: ops.variants.plan_reprice(ids), self._show_plan)
+        self.runner.read(lambda ops: ops.variants.preview_reprice(ids), self._show_plan)
 
-    def _show_plan(self, plan: RepricePlan) -> None:
+    def _show_plan(self, plan: RepricePreview) -> None:
         self.plan = plan
         self.preview_model.set_rows([(sku, format_money(old), format_money(new), how)
                                      for sku, old, new, how in plan.sample])
@@ -213,7 +213,7 @@ class PricingPanel(QWidget):
         if plan is None:
             return
         self.apply_button.setEnabled(False)
-        self.runner.write(lambda ops: ops.variants.apply_reprice(plan), self._applied)
+        self.runner.write(lambda ops: ops.variants.apply_reprice(plan.product_ids, stamp=plan.stamp), self._applied)
 
     def _applied(self, result: ApplyResult) -> None:
         self.last_result = result
