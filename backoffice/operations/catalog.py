@@ -26,7 +26,6 @@ from backoffice.services.catalog import HANDLE_RE, MAX_LENGTHS, MONEY_LIMIT, SKU
 from backoffice.services.catalog_grid import (
     COLUMN_BY_KEY,
     COLUMNS,
-    SORT_KEYS,
     Column,
     GridRow,
     PageReader,
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
     from backoffice.db import Database
 
 __all__ = ["COLUMNS", "COLUMN_BY_KEY", "HANDLE_RE", "MAX_LENGTHS", "MONEY_FIELDS", "MONEY_LIMIT", "PRODUCT_STATUSES",
-           "SKU_RE", "SORT_KEYS", "VARIANT_STATUSES", "ApplyResult", "AttributeInfo", "CatalogOperations", "Change",
+           "SKU_RE", "VARIANT_STATUSES", "ApplyResult", "AttributeInfo", "CatalogOperations", "Change",
            "Column", "Conflict", "GridRow", "HistoryLine", "NewProductChoices", "ProductHistory", "RowChange",
            "VariantFilter", "handle_from_title"]
 

@@ -13,9 +13,8 @@ from backoffice.operations.base import Area
 from backoffice.operations.changes import CATEGORIES, LOCATIONS, Changes
 from backoffice.services import catalog, inventory, stock_query
 from backoffice.services.base import Change, new_operation_id
-from backoffice.services.catalog import split_category_path
 
-__all__ = ["LOCATION_KINDS", "Change", "StoreOperations", "new_operation_id", "split_category_path"]
+__all__ = ["LOCATION_KINDS", "Change", "StoreOperations", "new_operation_id"]
 
 LOCATION_KINDS = ("warehouse", "store", "supplier", "customer", "adjustment", "transit")
 
