@@ -1,4 +1,4 @@
-"""The Products view (planned): Bulk editing of the whole catalog."""
+"""The Products view: the grid over every variant of the catalog, with its edits, filters and dialogs."""
 
 from backoffice.ui.views.products.view import ProductsView
 
