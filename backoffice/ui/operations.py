@@ -84,12 +84,15 @@ class Runner(QObject):
 
     def _start(self, task: Callable[[], Any], on_done: Callable[[Any], Any],
                on_error: Callable[[BaseException], Any] | None, state: TaskState | None) -> None:
+        try:
+            self.tasks.run_in_background(task, lambda result: self._finish(on_done, result),
+                                         lambda exc: self._finish(None, exc, on_error), state=state,
+                                         context=self.parent())
+        except RuntimeError:   # the application is closing: nothing more is started
+            return
         self.inflight += 1
         if self.inflight == 1:
             self.busy_changed.emit(True)
-        self.tasks.run_in_background(task, lambda result: self._finish(on_done, result),
-                                     lambda exc: self._finish(None, exc, on_error), state=state,
-                                     context=self.parent())
 
     def _finish(self, on_done: Callable[[Any], Any] | None, value: Any,
                 on_error: Callable[[BaseException], Any] | None = None) -> None:
