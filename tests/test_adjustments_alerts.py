@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import email
-import socket
 import uuid
-from collections.abc import Iterator
-from email import policy
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from backoffice.db import Database
 from backoffice.services import adjustments, alerts, catalog, inventory, settings, transfers
@@ -18,6 +13,9 @@ from backoffice.services.alerts import MailError
 from backoffice.services.base import Actor, ValidationError
 from backoffice.services.inventory import InsufficientStock, MoveLine
 from backoffice.services.settings import SmtpSettings
+from tests import mail_server
+
+smtp_server = mail_server.smtp_server   # a real SMTP server on loopback (the fixture)
 
 
 def op() -> str:
@@ -160,34 +158,6 @@ def test_counts_are_true_counts_whatever_the_row_limit(db: Database, actor: Acto
 
 
 # -- the digest through a real SMTP server ---------------------------------------------------------------
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        msg = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
 def test_digest_mails_each_crossing_once(db: Database, actor: Actor, store, smtp_server) -> None:
     inbox, port = smtp_server
     a, b, _ = store.variant_ids
@@ -223,7 +193,7 @@ def test_digest_failure_marks_nothing(db: Database, actor: Actor, store) -> None
     stock(db, actor, store, a, 1)
     alerts.set_default(db, actor, threshold=4)
     alerts.evaluate(db)
-    dead = SmtpSettings(host="127.0.0.1", port=_free_port(), security="none", sender="stock@shop.test",
+    dead = SmtpSettings(host="127.0.0.1", port=mail_server.free_port(), security="none", sender="stock@shop.test",
                         recipients=("buyer@shop.test",), timeout_s=2)
     with pytest.raises(MailError, match="could not send through 127.0.0.1"):
         alerts.send_digest(db, actor, dead, None)

@@ -5,15 +5,10 @@ the mail settings dialog with its password in the keyring."""
 from __future__ import annotations
 
 import csv
-import email
-import socket
 import uuid
-from collections.abc import Iterator
-from email import policy
 
 import openpyxl
 import pytest
-from aiosmtpd.controller import Controller
 from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
@@ -28,6 +23,9 @@ from backoffice.ui.dialogs.mail_settings import MailSettingsDialog
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.inventory import InventoryView
 from backoffice.ui.views.inventory.models import COL_AVAILABLE, COL_ON_HAND, LOW_BG
+from tests import mail_server
+
+smtp_server = mail_server.smtp_server   # a real SMTP server on loopback (the fixture)
 
 
 def receive(db: Database, actor: Actor, store, variant: int, qty: int, at: str = "WH1") -> None:  # type: ignore[no-untyped-def]
@@ -305,30 +303,6 @@ def test_empty_store_says_how_stock_arrives(qtbot, db, actor, store, open_view) 
 
 
 # -- alerts and mail ---------------------------------------------------------------------------------------
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-        msg = email.message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
 def test_alerts_check_now_and_mail_digest(qtbot, sqlite_db, sqlite_actor, open_view, smtp_server) -> None:  # type: ignore[no-untyped-def]
     from tests.conftest import SmallStore
 
