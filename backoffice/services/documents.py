@@ -8,6 +8,7 @@ Adjustments and counts use :func:`system_location` for the loss location too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, or_, select
@@ -108,6 +109,15 @@ def nothing_to_receive() -> ValidationError:
 
 
 # -- lists ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DocumentSummary:
+    """What every row of a documents list starts with."""
+
+    id: int
+    number: str
+    state: str
+
+
 def newest_first(stmt: Select, model: type, *, states: tuple[str, ...] = (), before_id: int | None = None,
                  limit: int = 200) -> Select:
     """A list of ``model`` documents newest first, a keyset page at a time, in the given states."""

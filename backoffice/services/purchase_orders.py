@@ -56,6 +56,7 @@ from backoffice.services.base import (
 from backoffice.services.catalog import parse_money
 from backoffice.services.documents import (
     SUPPLIER_CODE,
+    DocumentSummary,
     arriving_quantities,
     document_id,
     line_quantity_problem,
@@ -539,45 +540,37 @@ def receive_order(db: Database, actor: Actor, order_id: int, *, quantities: dict
 def close_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
                 operation_id: str | None = None) -> OrderInfo:
     """Settle a received or partly received order: nothing more is expected."""
-    require_role(actor, *_BUYERS)
-
-    def close_once(session: Session) -> OrderInfo:
-        replayed = _replay(session, actor, operation_id, "purchase_order.close", order_id)
-        if replayed is not None:
-            return replayed
-        po = _lock(session, order_id)
-        _require_state(po, PurchaseOrderState.PARTIAL, PurchaseOrderState.RECEIVED, step="closing")
-        before = _snapshot(po)
-        po.state, po.closed_at = PurchaseOrderState.CLOSED, utcnow()
-        session.flush()
-        audit(session, actor, "purchase_order", po.id, "close", before, {**_snapshot(po), "reason": reason},
-              operation_id)
-        _done(session, operation_id, po)
-        return _info(session, po.id)
-
-    return db.run_write(close_once)
+    return _settle(db, actor, order_id, reason, operation_id, "close",
+                   (PurchaseOrderState.PARTIAL, PurchaseOrderState.RECEIVED), PurchaseOrderState.CLOSED, "closing")
 
 
 def cancel_order(db: Database, actor: Actor, order_id: int, *, reason: str = "",
                  operation_id: str | None = None) -> OrderInfo:
     """Call off a draft or a sent order before anything arrived."""
+    return _settle(db, actor, order_id, reason, operation_id, "cancel",
+                   (PurchaseOrderState.DRAFT, PurchaseOrderState.SENT), PurchaseOrderState.CANCELLED, "cancelling")
+
+
+def _settle(db: Database, actor: Actor, order_id: int, reason: str, operation_id: str | None, action: str,
+            states: tuple[PurchaseOrderState, ...], final: PurchaseOrderState, step: str) -> OrderInfo:
+    """Close or cancel: the order ends in ``final`` from one of ``states``; nothing moves."""
     require_role(actor, *_BUYERS)
 
-    def cancel_once(session: Session) -> OrderInfo:
-        replayed = _replay(session, actor, operation_id, "purchase_order.cancel", order_id)
+    def settle_once(session: Session) -> OrderInfo:
+        replayed = _replay(session, actor, operation_id, f"purchase_order.{action}", order_id)
         if replayed is not None:
             return replayed
         po = _lock(session, order_id)
-        _require_state(po, PurchaseOrderState.DRAFT, PurchaseOrderState.SENT, step="cancelling")
+        _require_state(po, *states, step=step)
         before = _snapshot(po)
-        po.state, po.closed_at = PurchaseOrderState.CANCELLED, utcnow()
+        po.state, po.closed_at = final, utcnow()
         session.flush()
-        audit(session, actor, "purchase_order", po.id, "cancel", before, {**_snapshot(po), "reason": reason},
+        audit(session, actor, "purchase_order", po.id, action, before, {**_snapshot(po), "reason": reason},
               operation_id)
         _done(session, operation_id, po)
         return _info(session, po.id)
 
-    return db.run_write(cancel_once)
+    return db.run_write(settle_once)
 
 
 # -- reads ----------------------------------------------------------------------------------------------
@@ -593,10 +586,7 @@ def find_order(db: Database, number_or_id: str) -> OrderInfo:
 
 
 @dataclass(frozen=True)
-class OrderSummary:
-    id: int
-    number: str
-    state: str
+class OrderSummary(DocumentSummary):
     supplier: str
     destination: str
     currency: str

@@ -54,6 +54,7 @@ from backoffice.services.base import (
 from backoffice.services.documents import (
     LOSS_CODE,
     TRANSIT_CODE,
+    DocumentSummary,
     arriving_quantities,
     document_id,
     line_quantity_problem,
@@ -509,10 +510,7 @@ def find_transfer(db: Database, number_or_id: str) -> TransferInfo:
 
 
 @dataclass(frozen=True)
-class TransferSummary:
-    id: int
-    number: str
-    state: str
+class TransferSummary(DocumentSummary):
     source: str
     destination: str
     lines: int

@@ -95,9 +95,10 @@ class DocumentEditor(QFrame):
     message = Signal(str, str)      # text, level: for the view's banner
 
     def __init__(self, context: AppContext, tasks: TaskManager, lines_model: Callable[[Any], RecordsModel], *,
-                 pill: StatePill, new_title: str, export_text: str, stretch: str, quantity_column: int,
-                 parent: QWidget | None = None) -> None:
-        """``lines_model(editor)``: the model of the lines, made once the editor exists."""
+                 pill: StatePill, new_title: str, unsaved_name: str, export_text: str, stretch: str,
+                 quantity_column: int, parent: QWidget | None = None) -> None:
+        """``lines_model(editor)``: the model of the lines, made once the editor exists; ``unsaved_name``: what
+        a new document is called when asking whether to discard it ("the new transfer")."""
         super().__init__(parent)
         self.setObjectName("Card")
         self.context, self.tasks = context, tasks
@@ -107,7 +108,7 @@ class DocumentEditor(QFrame):
         self.dirty = False
         self.busy = False
         self.dialog: Any = None
-        self.new_title = new_title
+        self.new_title, self.unsaved_name = new_title, unsaved_name
         self.quantity_column = quantity_column
         self._load_generation = 0
 
@@ -257,6 +258,13 @@ class DocumentEditor(QFrame):
         self.note.setText(document.note)
         self.model.set_rows(lines)
         self._set_dirty(False)
+
+    def may_leave(self) -> bool:
+        """True when showing another document loses nothing typed, or the user agreed to lose it."""
+        if not (self.dirty and self.lines):
+            return True
+        name = self.document.number if self.document is not None else self.unsaved_name
+        return self.confirm(tr("Unsaved changes"), tr("Discard the changes to {name}?").format(name=name))
 
     def clear_document(self) -> None:
         """A new document: nothing read, no lines, nothing typed."""

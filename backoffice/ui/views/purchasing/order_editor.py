@@ -33,7 +33,7 @@ from backoffice.ui.widgets.scanner import CodeResolver
 class OrderEditor(DocumentEditor):
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(context, tasks, OrderEditor._lines_model, pill=StatePill(state_label, tr("late")),
-                         new_title=tr("New purchase order"), export_text=tr("Document"),
+                         new_title=tr("New purchase order"), unsaved_name=tr("the new order"), export_text=tr("Document"),
                          stretch=line_columns(str)[2].header, quantity_column=COL_LINE_QTY, parent=parent)
         self.locations: list[dict[str, Any]] = []
         self.currency = ""

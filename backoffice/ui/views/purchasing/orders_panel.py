@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -214,19 +213,11 @@ class OrdersPanel(QWidget):
         summary = self.model.row_at(current.row()) if current.isValid() else None
         if self._syncing or summary is None or (self.editor.order is not None and self.editor.order.id == summary.id):
             return
-        if self._may_leave_editor():
+        if self.editor.may_leave():
             self.editor.load(summary.id)
 
-    def _may_leave_editor(self) -> bool:
-        if not (self.editor.dirty and self.editor.lines):
-            return True
-        name = self.editor.order.number if self.editor.order else self.tr("the new order")
-        answer = QMessageBox.question(self, self.tr("Unsaved changes"),
-                                      self.tr("Discard the changes to {name}?").format(name=name))
-        return answer == QMessageBox.StandardButton.Yes
-
     def new_order(self) -> None:
-        if not self._may_leave_editor():
+        if not self.editor.may_leave():
             return
         self._syncing = True
         self.table.clearSelection()

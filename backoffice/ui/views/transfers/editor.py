@@ -45,7 +45,8 @@ tr = translator("Stock")
 class TransferEditor(DocumentEditor):
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(context, tasks, lambda editor: lines_model(editor, editor._on_edit), pill=StatePill(state_label),
-                         new_title=tr("New transfer"), export_text=tr("Pick list"), stretch=LINE_COLUMNS[1].header,
+                         new_title=tr("New transfer"), unsaved_name=tr("the new transfer"),
+                         export_text=tr("Pick list"), stretch=LINE_COLUMNS[1].header,
                          quantity_column=COL_QUANTITY, parent=parent)
         self._ops: dict[str, str] = {}
         self._available_generation = 0

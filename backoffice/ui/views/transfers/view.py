@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -235,7 +234,7 @@ class TransfersView(ViewPage):
         summary = self.model.row_at(current.row()) if current.isValid() else None
         if self._syncing or summary is None or (self.editor.transfer is not None and self.editor.transfer.id == summary.id):
             return
-        if not self._may_leave_editor():
+        if not self.editor.may_leave():
             return
         self.editor.load(summary.id)
 
@@ -243,22 +242,14 @@ class TransfersView(ViewPage):
         """Show the selected transfer, reloading it if it changed since the editor read it."""
         shown = self.editor.transfer
         if shown is None or shown.id != summary.id:
-            if self._may_leave_editor():
+            if self.editor.may_leave():
                 self.editor.load(summary.id)
         elif not self.editor.dirty and (shown.state, len(shown.lines), shown.total_quantity, shown.in_transit) != (
                 summary.state, summary.lines, summary.units, summary.in_transit):
             self.editor.load(summary.id)
 
-    def _may_leave_editor(self) -> bool:
-        if not (self.editor.dirty and self.editor.lines):
-            return True
-        name = self.editor.transfer.number if self.editor.transfer else self.tr("the new transfer")
-        answer = QMessageBox.question(self, self.tr("Unsaved changes"),
-                                      self.tr("Discard the changes to {name}?").format(name=name))
-        return answer == QMessageBox.StandardButton.Yes
-
     def new_transfer(self) -> None:
-        if not self._may_leave_editor():
+        if not self.editor.may_leave():
             return
         self._syncing = True
         self.table.clearSelection()
