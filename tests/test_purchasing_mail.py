@@ -1,52 +1,26 @@
 """The purchase-order document (PDF and XLSX) and sending it to the supplier through a real SMTP server
-on loopback; a refused mail leaves the order a draft."""
+on loopback (the service, the contract and the command line); a refused mail leaves the order a draft."""
 
 from __future__ import annotations
 
-import email
 import io
-import socket
-from collections.abc import Iterator
-from email import policy
 
 import openpyxl
 import pytest
-from aiosmtpd.controller import Controller
+from click.testing import CliRunner
 
+from backoffice.cli import main
 from backoffice.db import Database
+from backoffice.operations.local import LocalOperations
+from backoffice.operations.purchase_orders import MailRequest
 from backoffice.services import purchase_orders, suppliers
 from backoffice.services.alerts import MailError
 from backoffice.services.base import Actor, ValidationError
 from backoffice.services.po_documents import OrderMail, build_document, format_money, write_document
 from backoffice.services.settings import SmtpSettings
+from tests import mail_server
 
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                              email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+smtp_server = mail_server.smtp_server   # a real SMTP server on loopback (the fixture)
 
 
 @pytest.fixture
@@ -84,7 +58,7 @@ def test_send_mails_the_supplier_with_pdf_and_xlsx(db: Database, actor: Actor, d
 
 
 def test_a_refused_mail_leaves_the_order_a_draft(db: Database, actor: Actor, draft) -> None:
-    dead = SmtpSettings(host="127.0.0.1", port=_free_port(), security="none", sender="buying@shop.test", timeout_s=2)
+    dead = SmtpSettings(host="127.0.0.1", port=mail_server.free_port(), security="none", sender="buying@shop.test", timeout_s=2)
     with pytest.raises(MailError, match="could not send through 127.0.0.1"):
         purchase_orders.send_order(db, actor, draft.id, mail=OrderMail(dead))
     assert purchase_orders.get_order(db, draft.id).state == "draft"
@@ -102,3 +76,22 @@ def test_documents_written_to_files(db: Database, actor: Actor, draft, tmp_path)
     with pytest.raises(ValueError):
         write_document(doc, tmp_path / "po.txt")
     assert format_money(doc.total, "EUR") == "17,283.00 EUR"
+
+
+def test_send_and_mail_again_through_the_contract_and_the_command_line(db: Database, actor: Actor, draft,
+                                                                       smtp_server) -> None:
+    inbox, port = smtp_server
+    ops = LocalOperations(db, actor)
+    ops.alerts.save_mail_settings(SmtpSettings(host="127.0.0.1", port=port, security="none",
+                                               sender="buying@shop.test", recipients=("boss@shop.test",)))
+    sent = ops.purchase_orders.send(draft.id, mail=MailRequest(store_name="Shop HQ"), op_id="send-mail-1")
+    again = ops.purchase_orders.send(draft.id, mail=MailRequest(store_name="Shop HQ"), op_id="send-mail-1")
+    assert sent.state == "sent" and again.replayed and len(inbox.messages) == 1     # mailed once
+    assert inbox.messages[0][1] == ["orders@norda.test"]
+    assert ops.purchase_orders.email(sent.id, MailRequest(("ana@norda.test",))) == ["ana@norda.test"]
+    url = db.engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(main, ["--user", actor.username, "purchasing", "po", "email", sent.number, "--to",
+                                       "desk@norda.test", "--db", url])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert f"{sent.number} mailed to desk@norda.test." in result.output
+    assert [rcpts for _, rcpts, _ in inbox.messages[1:]] == [["ana@norda.test"], ["desk@norda.test"]]

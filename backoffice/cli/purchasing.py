@@ -326,7 +326,7 @@ def item_command(obj: Context, supplier: str, sku: str, supplier_sku: str | None
 # -- purchase orders --------------------------------------------------------------------------------------
 @purchasing.group("po")
 def po() -> None:
-    """Purchase orders: list, show, create, send, receive, close, cancel, export."""
+    """Purchase orders: list, show, create, send, e-mail, receive, close, cancel, export."""
 
 
 @po.command("list")
@@ -403,6 +403,26 @@ def po_send(obj: Context, ref: str, mail: bool, recipients: tuple[str, ...], sto
     _show_order(sent, as_json)
     if order_mail is not None and not as_json and not sent.replayed:
         click.echo(f"Mailed to {', '.join(recipients) or sent.supplier_email}.")
+
+
+@po.command("email")
+@click.argument("ref")
+@click.option("--to", "recipients", multiple=True, metavar="ADDRESS", help="Send to this address instead (repeatable).")
+@click.option("--store-name", default="Backoffice", show_default=True, help="The store's name on the document.")
+@db_options
+@click.pass_obj
+def po_email(obj: Context, ref: str, recipients: tuple[str, ...], store_name: str) -> None:
+    """E-mail sent order REF's PDF and XLSX to the supplier (again)."""
+    from backoffice.operations.purchase_orders import MailRequest
+
+    ops = obj.operations()
+    order = ops.purchase_orders.find(ref)
+    smtp = ops.alerts.mail_settings()
+    if not smtp.configured:
+        raise click.ClickException("no mail server is set: run `backoffice stock mail-settings --host …` first")
+    sent_to = ops.purchase_orders.email(order.id, MailRequest(tuple(recipients), store_name,
+                                                              password=smtp_password(smtp)))
+    click.echo(f"{order.number} mailed to {', '.join(sent_to)}.")
 
 
 @po.command("export")

@@ -19,7 +19,7 @@ from backoffice.operations.base import Area
 from backoffice.operations.changes import PURCHASE_ORDERS, STOCK, Changes
 from backoffice.operations.transfers import new_op_id
 from backoffice.services import documents, po_documents, purchase_orders, settings, suppliers
-from backoffice.services.po_documents import OrderMail, PurchaseDocument, format_money
+from backoffice.services.po_documents import OrderMail, format_money
 from backoffice.services.purchase_orders import (
     OrderInfo,
     OrderLineInfo,
@@ -29,7 +29,7 @@ from backoffice.services.purchase_orders import (
 )
 from backoffice.services.suppliers import SupplierItemRow
 
-__all__ = ["MailRequest", "OrderInfo", "OrderLineInfo", "OrderSummary", "PurchaseDocument", "PurchaseOrderOperations",
+__all__ = ["MailRequest", "OrderInfo", "OrderLineInfo", "OrderSummary", "PurchaseOrderOperations",
            "PurchaseOrderStateError", "ReceiptInfo", "ScannedLine", "format_money"]
 
 @dataclass(frozen=True)
@@ -149,13 +149,10 @@ class PurchaseOrderOperations(Area):
                                                                 operation_id=op_id), _expected)
 
     # -- the document ---------------------------------------------------------------------------------------
-    def document(self, order_id: int, *, store_name: str = "Backoffice") -> PurchaseDocument:
-        """What the supplier gets, as plain values."""
-        return po_documents.order_document(self._db, order_id, store_name)
-
     def write_document(self, order_id: int, path: str, *, store_name: str = "Backoffice") -> str:
-        """Write the order's document as ``path`` (.pdf or .xlsx); the path written."""
-        return str(po_documents.write_document(self.document(order_id, store_name=store_name), Path(path)))
+        """Write what the supplier gets as ``path`` (.pdf or .xlsx); the path written."""
+        document = po_documents.order_document(self._db, order_id, store_name)
+        return str(po_documents.write_document(document, Path(path)))
 
     # -- plumbing --------------------------------------------------------------------------------------------
     def _order_mail(self, mail: MailRequest | None) -> OrderMail | None:
