@@ -10,7 +10,6 @@ decides what to reload.
 from __future__ import annotations
 
 import enum
-from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
@@ -45,10 +44,6 @@ class AppContext(QObject):
     @property
     def connected(self) -> bool:
         return self.state is ConnectionState.CONNECTED and self.ops is not None
-
-    @property
-    def db(self) -> Any:  # noqa: ANN401 - the in-process database, for code not yet moved to the contract
-        return getattr(self.ops, "_db", None)
 
     def set_connecting(self, *, profile_name: str, target: str) -> Operations | None:
         """Forget the current connection; returns the old operations for the caller to close off-thread."""
