@@ -111,7 +111,7 @@ def test_category_set_replace_remove(db: Database, actor: Actor, store) -> None:
     everyone = Target(filter=VariantFilter())
     # set: every targeted product
     bulk.apply_plan(db, actor, BulkOperation("set", "category_id", value=knit),
-                                         Target(variant_ids=tuple(store.variant_ids)))
+                    Target(variant_ids=tuple(store.variant_ids)))
     assert catalog.get_product(db, store.product.entity_id)["category_id"] == knit
     # replace: only products in the old category move; the plan counts products, not variants
     p = bulk.plan(db, BulkOperation("category_replace", find=str(knit), value=apparel), everyone)
@@ -121,7 +121,7 @@ def test_category_set_replace_remove(db: Database, actor: Actor, store) -> None:
     assert catalog.get_product(db, store.product.entity_id)["category_id"] == apparel
     # remove a given category: only its products lose it
     bulk.apply_plan(db, actor, BulkOperation("set", "category_id", value=knit),
-                                         Target(variant_ids=tuple(store.variant_ids)))
+                    Target(variant_ids=tuple(store.variant_ids)))
     result = bulk.apply_plan(db, actor, BulkOperation("category_remove", value=apparel), everyone)
     assert result.applied_rows == 1
     assert catalog.get_product(db, other.entity_id)["category_id"] is None
@@ -222,7 +222,8 @@ def test_prices_below_cost_are_listed_and_need_confirmation(db: Database, actor:
     with pytest.raises(ValidationError, match="below its cost 21.00"):
         bulk.apply_plan(db, actor, p.operation, p.target, previewed=p.versions, allow_below_cost=False)
     assert changesets.list_changesets(db) == []            # refused: nothing written
-    assert bulk.apply_plan(db, actor, p.operation, p.target, previewed=p.versions, allow_below_cost=True).applied_rows == 4   # confirmed: written
+    confirmed = bulk.apply_plan(db, actor, p.operation, p.target, previewed=p.versions, allow_below_cost=True)
+    assert confirmed.applied_rows == 4   # confirmed: written
     # a cost raised above the price is the same warning; a price at or above cost is not
     up = bulk.plan(db, BulkOperation("money", "cost", steps=(PriceStep("set", D("25.00")),)),
                    Target(variant_ids=tuple(store.variant_ids)))

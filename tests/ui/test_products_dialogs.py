@@ -264,8 +264,7 @@ def test_changesets_panel_reverts_and_reports_rows_changed_since(qtbot, monkeypa
     target = Target(variant_ids=tuple(store.variant_ids))
     for tag in ("a", "b"):   # two older changesets, for paging
         bulk.apply_plan(db, actor, BulkOperation("tags_add", tags=(tag,)), target)
-    applied = bulk.apply_plan(db, actor, BulkOperation("money", "price", steps=(PriceStep("add", D("4")),)),
-                                                   target)
+    applied = bulk.apply_plan(db, actor, BulkOperation("money", "price", steps=(PriceStep("add", D("4")),)), target)
     mc_s = next(v for v in catalog.get_product(db, store.product.entity_id)["variants"] if v["sku"] == "MC-S")
     catalog.update_variant(db, actor, mc_s["id"], expected_version=mc_s["version"], values={"price": "70.00"})
 
@@ -323,9 +322,11 @@ def test_history_lists_edits_newest_first(qtbot, tasks: TaskManager, connected_c
     product = catalog.get_product(db, store.product.entity_id)
     catalog.update_product(db, actor, store.product.entity_id, expected_version=product["version"],
                            values={"vendor": "Norda Studio"})
-    result = bulk.apply_plan(db, actor, BulkOperation("money", "price", steps=(PriceStep("set", D("49.00")),)), Target(variant_ids=(vid,)))
+    result = bulk.apply_plan(db, actor, BulkOperation("money", "price", steps=(PriceStep("set", D("49.00")),)),
+                             Target(variant_ids=(vid,)))
     other = store.variant_ids[1]   # another variant's edits are not this variant's history
-    bulk.apply_plan(db, actor, BulkOperation("money", "cost", steps=(PriceStep("set", D("1.00")),)), Target(variant_ids=(other,)))
+    bulk.apply_plan(db, actor, BulkOperation("money", "cost", steps=(PriceStep("set", D("1.00")),)),
+                    Target(variant_ids=(other,)))
 
     dialog = HistoryDialog(connected_context(db, actor), tasks, store.product.entity_id, vid)
     qtbot.addWidget(dialog)
