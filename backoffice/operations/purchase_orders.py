@@ -151,7 +151,7 @@ class PurchaseOrderOperations(Area):
     # -- the document ---------------------------------------------------------------------------------------
     def write_document(self, order_id: int, path: str, *, store_name: str = "Backoffice") -> str:
         """Write what the supplier gets as ``path`` (.pdf or .xlsx); the path written."""
-        document = po_documents.order_document(self._db, order_id, store_name)
+        document = purchase_orders.order_document(self._db, order_id, store_name)
         return str(po_documents.write_document(document, Path(path)))
 
     # -- plumbing --------------------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from backoffice.db import Database
 from backoffice.models import Supplier
 from backoffice.services.alerts import MailError, send_message
 from backoffice.services.base import ValidationError
@@ -70,15 +69,6 @@ def build_document(info: OrderInfo, supplier: Supplier | None, store_name: str =
         info.number, store_name, info.supplier, supplier.contact_name if supplier else "", info.supplier_email,
         supplier.payment_terms if supplier else "", info.destination, info.currency, on, info.expected_on, info.note,
         tuple((ln.sku, ln.supplier_sku, ln.title, ln.quantity, ln.unit_cost, ln.line_total) for ln in info.lines))
-
-
-def order_document(db: Database, order_id: int, store_name: str = "Backoffice") -> PurchaseDocument:
-    """The document of a saved order, with its supplier's contact and terms."""
-    from backoffice.services.purchase_orders import get_order
-
-    info = get_order(db, order_id)
-    with db.read() as session:
-        return build_document(info, session.get(Supplier, info.supplier_id), store_name)
 
 
 def order_paper(doc: PurchaseDocument) -> Paper:
@@ -162,4 +152,4 @@ def mail_order(session: Session, info: OrderInfo, mail: OrderMail) -> list[str]:
 
 
 __all__ = ["MailError", "OrderMail", "PurchaseDocument", "build_document", "compose_message", "format_money",
-           "mail_order", "order_document", "pdf_bytes", "write_document", "xlsx_bytes"]
+           "mail_order", "pdf_bytes", "write_document", "xlsx_bytes"]

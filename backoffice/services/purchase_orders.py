@@ -650,3 +650,13 @@ def operation_applied(db: Database, operation_id: str | None) -> bool:
         return False
     with db.read() as session:
         return session.get(AppliedOperation, operation_id) is not None
+
+
+def order_document(db: Database, order_id: int, store_name: str = "Backoffice") -> Any:
+    """The document the supplier gets for a saved order (a ``po_documents.PurchaseDocument``), with its
+    supplier's contact and terms."""
+    from backoffice.services.po_documents import build_document
+
+    info = get_order(db, order_id)
+    with db.read() as session:
+        return build_document(info, session.get(Supplier, info.supplier_id), store_name)

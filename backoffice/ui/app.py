@@ -25,7 +25,7 @@ from backoffice.ui.main_window import MainWindow
 from backoffice.ui.settings import APPLICATION, ORGANIZATION, app_settings
 from backoffice.ui.startup import Connector, ConnectTarget
 from backoffice.ui.tasks import TaskManager, TaskState
-from backoffice.ui.theme import apply_theme
+from backoffice.ui.resources import apply_theme
 
 log = logging.getLogger(__name__)
 

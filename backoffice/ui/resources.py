@@ -13,8 +13,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QApplication, QStyleFactory
 
 from backoffice.ui import theme
 
@@ -91,3 +92,15 @@ def app_icon() -> QIcon:
         painter.end()
         result.addPixmap(pixmap)
     return result
+
+
+def apply_theme(app: QApplication) -> None:
+    """Fusion, the light palette, a slightly larger default font and the application style sheet."""
+    app.setStyle(QStyleFactory.create("Fusion"))
+    app.setPalette(theme.palette())
+    font = QFont(app.font())
+    if font.pointSizeF() < 10:
+        font.setPointSizeF(10)
+    app.setFont(font)
+    app.setStyleSheet(style_sheet())
+    app.setWindowIcon(app_icon())

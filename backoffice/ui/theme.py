@@ -1,9 +1,9 @@
-"""Colours and the light Fusion theme. Widgets use these names instead of literal colours."""
+"""Colours and the light palette. Widgets use these names instead of literal colours; the theme is
+applied by ``resources.apply_theme`` with the style sheet."""
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QFont, QPalette
-from PySide6.QtWidgets import QApplication, QStyleFactory
+from PySide6.QtGui import QColor, QPalette
 
 ACCENT = "#2563eb"
 ACCENT_HOVER = "#1d4ed8"
@@ -52,17 +52,3 @@ def palette() -> QPalette:
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.WindowText, QPalette.ColorRole.ButtonText):
         p.setColor(QPalette.ColorGroup.Disabled, role, QColor(TEXT_DISABLED))
     return p
-
-
-def apply_theme(app: QApplication) -> None:
-    """Fusion, the light palette, a slightly larger default font and the application style sheet."""
-    from backoffice.ui import resources  # resources imports this module for its colours
-
-    app.setStyle(QStyleFactory.create("Fusion"))
-    app.setPalette(palette())
-    font = QFont(app.font())
-    if font.pointSizeF() < 10:
-        font.setPointSizeF(10)
-    app.setFont(font)
-    app.setStyleSheet(resources.style_sheet())
-    app.setWindowIcon(resources.app_icon())

@@ -25,11 +25,10 @@ from backoffice.services.variants.generator import (
     GenerationPlan,
     GenerationRequest,
     GenerationResult,
-    SkuPattern,
     generate,
     plan_generation,
-    sanitise,
 )
+from backoffice.services.variants.sku_pattern import SkuPattern, sanitise
 from backoffice.services.variants.operations import (
     Matrix,
     MatrixCell,

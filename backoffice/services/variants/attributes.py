@@ -418,7 +418,7 @@ def _template_rows(session: Session, name: str, options: dict[str, list[str]], e
                 ids.append(vid)
         combos.append(sorted(ids))
     if sku_pattern:
-        from backoffice.services.variants.generator import SkuPattern
+        from backoffice.services.variants.sku_pattern import SkuPattern
 
         try:
             SkuPattern(sku_pattern).check(set(options))
