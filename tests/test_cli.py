@@ -106,3 +106,19 @@ def test_demo_command_creates_a_migrated_store_and_refuses_a_second_fill(runner:
     assert "already holds 30 products" in one_error_line(again)
     audit = runner.invoke(main, ["audit", "--db", url, "--entity", "store"])
     assert "generate" in audit.output
+
+
+def test_a_command_that_only_reads_creates_no_account(runner: CliRunner, tmp_path: Path) -> None:
+    """Whoever runs a read (stock levels, reports list, locations list) is signed in only when a write
+    needs to know who acts: reading creates no account and no audit row."""
+    url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
+    runner.invoke(main, ["db", "upgrade", "--db", url])
+    runner.invoke(main, ["users", "add", "boss", "--role", "admin", "--db", url])
+    for command in (["stock", "levels"], ["reports", "list"], ["locations", "list"], ["purchasing", "suggest"]):
+        result = runner.invoke(main, [*command, "--db", url, "--user", "reader"])
+        assert result.exit_code == 0, (command, result.output)
+    listed = runner.invoke(main, ["users", "list", "--db", url])
+    assert "reader" not in listed.output
+    added = runner.invoke(main, ["categories", "add", "Clothing", "--db", url, "--user", "reader"])
+    assert added.exit_code == 0, added.output
+    assert "reader" in runner.invoke(main, ["users", "list", "--db", url]).output   # a write signs in

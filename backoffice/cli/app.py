@@ -58,7 +58,7 @@ class Context:
         nobody, so that a command that only reads, or creates accounts, does not create the account of
         whoever runs it (``users add``, ``users list``, ``db …``).
         """
-        if self._ops is not None and sign_in and self._ops.actor is None:
+        if self._ops is not None and sign_in and not self._ops.signs_in:
             self._ops.close()   # opened without signing in by an earlier call: open it again, signed in
             self._ops = None
         if self._ops is None:
@@ -66,7 +66,8 @@ class Context:
 
             url, self._profile = self.target()
             self._ops = connect(url, self.username() if sign_in else None, prompt=terminal_prompt(),
-                                require_schema=require_schema, create_schema=create_schema)
+                                require_schema=require_schema, create_schema=create_schema,
+                                sign_in_when_needed=True)
             if (require_schema or create_schema) and self._chosen_implicitly() and _command_reads_the_catalog():
                 note_if_empty(self._ops)  # the database was chosen implicitly: say which one it is
         return self._ops

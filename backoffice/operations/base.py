@@ -38,9 +38,17 @@ class Area:
     committed; nothing else of the database leaks out.
     """
 
-    def __init__(self, db: Database, actor: Actor) -> None:
+    def __init__(self, db: Database, actor: Actor | Callable[[], Actor]) -> None:
         self._db = db
-        self._actor = actor
+        self._acting = actor       # the user, or how to sign them in when first needed
+
+    @property
+    def _actor(self) -> Actor:
+        """The acting user; signed in on first use when the operations were opened to sign in lazily
+        (so a command that only reads creates no account)."""
+        if not isinstance(self._acting, Actor) and callable(self._acting):
+            self._acting = self._acting()
+        return self._acting  # type: ignore[return-value]
 
     @property
     def actor(self) -> Actor:

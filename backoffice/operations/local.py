@@ -40,15 +40,35 @@ class LocalOperations:
 
     remote = False
 
-    def __init__(self, db: Database, actor: Actor) -> None:
+    def __init__(self, db: Database, actor: Actor | None, *, sign_in: str | None = None) -> None:
+        """Operations over ``db`` acting as ``actor``; or, with ``sign_in`` (a user name) and no actor,
+        signing that user in when an operation first needs to know who acts (a read-only command then
+        creates no account). Without either, nobody is signed in: schema work only."""
         self._db = db
-        self.actor = actor
+        self._actor = actor
+        self._sign_in = sign_in
+
+    @property
+    def actor(self) -> Actor | None:
+        if self._actor is None and self._sign_in is not None:
+            from backoffice.services.users import ensure_user
+
+            self._actor = ensure_user(self._db, self._sign_in)
+        return self._actor
+
+    @property
+    def signs_in(self) -> bool:
+        """True when someone is (or will be, on first need) signed in."""
+        return self._actor is not None or self._sign_in is not None
+
+    def _acting(self) -> Actor:
+        return self.actor  # type: ignore[return-value]
 
     # -- about the connection ------------------------------------------------------------------------
     @property
     def target(self) -> str:
         """Where the data lives, without a password: ``SQLite · /path`` or ``PostgreSQL · host/db``."""
-        from backoffice.operations.session import describe_target
+        from backoffice.operations.targets import describe_target
 
         return describe_target(self._db.url)
 
@@ -70,99 +90,99 @@ class LocalOperations:
     @cached_property
     def catalog(self) -> CatalogOperations:
         from backoffice.operations.catalog import CatalogOperations
-        return CatalogOperations(self._db, self.actor)
+        return CatalogOperations(self._db, self._acting)
 
     @cached_property
     def bulk(self) -> BulkOperations:
         from backoffice.operations.bulk import BulkOperations
-        return BulkOperations(self._db, self.actor)
+        return BulkOperations(self._db, self._acting)
 
     @cached_property
     def changesets(self) -> ChangesetOperations:
         from backoffice.operations.changesets import ChangesetOperations
-        return ChangesetOperations(self._db, self.actor)
+        return ChangesetOperations(self._db, self._acting)
 
     @cached_property
     def importexport(self) -> ImportExportOperations:
         from backoffice.operations.importexport import ImportExportOperations
-        return ImportExportOperations(self._db, self.actor)
+        return ImportExportOperations(self._db, self._acting)
 
     @cached_property
     def variants(self) -> VariantOperations:
         from backoffice.operations.variants import VariantOperations
-        return VariantOperations(self._db, self.actor)
+        return VariantOperations(self._db, self._acting)
 
     @cached_property
     def images(self) -> ImageOperations:
         from backoffice.operations.images import ImageOperations
-        return ImageOperations(self._db, self.actor)
+        return ImageOperations(self._db, self._acting)
 
     @cached_property
     def stock(self) -> StockOperations:
         from backoffice.operations.stock import StockOperations
-        return StockOperations(self._db, self.actor)
+        return StockOperations(self._db, self._acting)
 
     @cached_property
     def transfers(self) -> TransferOperations:
         from backoffice.operations.transfers import TransferOperations
-        return TransferOperations(self._db, self.actor)
+        return TransferOperations(self._db, self._acting)
 
     @cached_property
     def adjustments(self) -> AdjustmentOperations:
         from backoffice.operations.adjustments import AdjustmentOperations
-        return AdjustmentOperations(self._db, self.actor)
+        return AdjustmentOperations(self._db, self._acting)
 
     @cached_property
     def alerts(self) -> AlertOperations:
         from backoffice.operations.alerts import AlertOperations
-        return AlertOperations(self._db, self.actor)
+        return AlertOperations(self._db, self._acting)
 
     @cached_property
     def suppliers(self) -> SupplierOperations:
         from backoffice.operations.suppliers import SupplierOperations
-        return SupplierOperations(self._db, self.actor)
+        return SupplierOperations(self._db, self._acting)
 
     @cached_property
     def replenishment(self) -> ReplenishmentOperations:
         from backoffice.operations.replenishment import ReplenishmentOperations
-        return ReplenishmentOperations(self._db, self.actor)
+        return ReplenishmentOperations(self._db, self._acting)
 
     @cached_property
     def purchase_orders(self) -> PurchaseOrderOperations:
         from backoffice.operations.purchase_orders import PurchaseOrderOperations
-        return PurchaseOrderOperations(self._db, self.actor)
+        return PurchaseOrderOperations(self._db, self._acting)
 
     @cached_property
     def reports(self) -> ReportOperations:
         from backoffice.operations.reports import ReportOperations
-        return ReportOperations(self._db, self.actor)
+        return ReportOperations(self._db, self._acting)
 
     @cached_property
     def audit(self) -> AuditOperations:
         from backoffice.operations.audit import AuditOperations
-        return AuditOperations(self._db, self.actor)
+        return AuditOperations(self._db, self._acting)
 
     @cached_property
     def users(self) -> UserOperations:
         from backoffice.operations.users import UserOperations
-        return UserOperations(self._db, self.actor)
+        return UserOperations(self._db, self._acting)
 
     @cached_property
     def settings(self) -> SettingsOperations:
         from backoffice.operations.settings import SettingsOperations
-        return SettingsOperations(self._db, self.actor)
+        return SettingsOperations(self._db, self._acting)
 
     @cached_property
     def admin(self) -> AdminOperations:
         """The schema (status, upgrade) and the demo store."""
         from backoffice.operations.admin import AdminOperations
-        return AdminOperations(self._db, self.actor)
+        return AdminOperations(self._db, self._acting)
 
     @cached_property
     def store(self) -> StoreOperations:
         """Locations and categories: setting a store up."""
         from backoffice.operations.store import StoreOperations
-        return StoreOperations(self._db, self.actor)
+        return StoreOperations(self._db, self._acting)
 
 
 Operations = LocalOperations   # the contract's shape; an HTTP implementation provides the same attributes

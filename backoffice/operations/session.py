@@ -29,26 +29,13 @@ from backoffice.db import (
 from backoffice.operations.admin import SchemaStatus
 from backoffice.operations.base import ProgressCallback
 from backoffice.operations.local import LocalOperations
+from backoffice.operations.targets import describe_target
 from backoffice.secrets import SecretStore
 
 __all__ = ["ConnectionCheck", "DatabaseError", "DatabaseUnreachable", "PasswordPrompt", "SchemaNotMigrated",
            "WrongPassword", "check_connection", "connect", "current_os_username", "default_sqlite_path",
            "default_target_url", "describe_target", "is_demo_file", "is_embedded_default", "is_sqlite",
            "operations_for"]
-
-
-def describe_target(url: str | URL) -> str:
-    """``SQLite · /path/file.sqlite`` or ``PostgreSQL · host/db``: where the data lives, no password."""
-    try:
-        u = normalise_url(url)
-    except DatabaseError:
-        return str(url)
-    if u.get_backend_name() == "sqlite":
-        return f"SQLite · {u.database or ':memory:'}"
-    host = u.host or "localhost"
-    if u.port and u.port != 5432:
-        host = f"{host}:{u.port}"
-    return f"PostgreSQL · {host}/{u.database or ''}"
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -90,7 +77,7 @@ def current_os_username() -> str:
 
 def connect(url: str, username: str | None, *, secrets: SecretStore | None = None,
             prompt: PasswordPrompt | None = None, require_schema: bool = True, create_schema: bool = False,
-            progress: ProgressCallback | None = None) -> LocalOperations:
+            progress: ProgressCallback | None = None, sign_in_when_needed: bool = False) -> LocalOperations:
     """Open ``url`` and sign in ``username``: the operations every client then uses.
 
     ``create_schema`` builds the tables of an empty database first (the embedded default, the demo
@@ -111,14 +98,16 @@ def connect(url: str, username: str | None, *, secrets: SecretStore | None = Non
             report(0.6, "Checking the schema…")
             migrations.ensure_current(db)
         actor = None
-        if username is not None:
+        if username is not None and not sign_in_when_needed:
             report(0.8, f"Signing in as {username}…")
             actor = users.ensure_user(db, username)
     except BaseException:
         db.dispose()
         raise
     report(1.0, "Connected")
-    return LocalOperations(db, actor)  # type: ignore[arg-type]  # None: not signed in (schema work only)
+    if sign_in_when_needed:     # the command line: a command that only reads creates no account
+        return LocalOperations(db, None, sign_in=username)
+    return LocalOperations(db, actor)  # None: not signed in (schema work only)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ the builder), plus the forecast step of the revenue forecast."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -12,8 +12,6 @@ from backoffice.reports.compiler import OutputColumn
 from backoffice.reports.definition import ChartSpec, Column, Filter, GroupBy, ReportDefinition, Sort
 from backoffice.reports.formats import to_money
 
-if TYPE_CHECKING:
-    from backoffice.reports.runner import ReportResult
 
 PAID = Filter("order_status", "eq", "paid")
 SALES_MEASURES = [Column("revenue", "sum", "Revenue"), Column("order_id", "count_distinct", "Orders"),
@@ -142,7 +140,7 @@ BUILTIN: dict[str, ReportDefinition] = {d.name: d for d in (*_definitions(), *_p
 
 
 # -- the forecast step ------------------------------------------------------------------------------------
-def _forecast_step(result: ReportResult) -> None:
+def _forecast_step(result: Any) -> None:  # a runner.ReportResult (the runner imports this module)
     from backoffice.reports.forecast import forecast_monthly
 
     frame = result.frame
@@ -186,4 +184,4 @@ def _forecast_step(result: ReportResult) -> None:
     result.forecast = fc
 
 
-POST_STEPS: dict[str, Callable[[ReportResult], None]] = {"forecast": _forecast_step}
+POST_STEPS: dict[str, Callable[[Any], None]] = {"forecast": _forecast_step}

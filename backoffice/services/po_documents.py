@@ -14,7 +14,7 @@ from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,8 +25,6 @@ from backoffice.services import paper
 from backoffice.services.paper import Column, Paper
 from backoffice.services.settings import SmtpSettings
 
-if TYPE_CHECKING:
-    from backoffice.services.purchase_orders import OrderInfo
 
 
 def format_money(amount: Decimal | None, currency: str) -> str:
@@ -63,7 +61,7 @@ class PurchaseDocument:
                 ("Payment terms", self.payment_terms), ("Currency", self.currency), ("Note", self.note)]
 
 
-def build_document(info: OrderInfo, supplier: Supplier | None, store_name: str = "Backoffice") -> PurchaseDocument:
+def build_document(info: Any, supplier: Supplier | None, store_name: str = "Backoffice") -> PurchaseDocument:
     on = (info.sent_at or info.created_at).date()
     return PurchaseDocument(
         info.number, store_name, info.supplier, supplier.contact_name if supplier else "", info.supplier_email,
@@ -133,7 +131,7 @@ def compose_message(doc: PurchaseDocument, sender: str, recipients: list[str], m
     return msg
 
 
-def mail_order(session: Session, info: OrderInfo, mail: OrderMail) -> list[str]:
+def mail_order(session: Session, info: Any, mail: OrderMail) -> list[str]:
     """Send the order's document; the caller's transaction rolls back if the server refuses."""
     problems = [p for p in mail.smtp.problems() if p[1] != "recipients"]
     recipients = list(mail.to) or ([info.supplier_email] if info.supplier_email else [])

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -51,8 +51,6 @@ from backoffice.ui.views.products.conflicts import REBASE, THEIRS, ConflictDialo
 from backoffice.ui.widgets.records import ROOT, Index
 from backoffice.ui.widgets.sku_column import MiddleElideDelegate
 
-if TYPE_CHECKING:
-    from backoffice.ui.views.products.models import ProductGridModel
 
 Key = tuple[str, int, str]   # (entity, entity id, field)
 MAX_PROBLEMS_SHOWN = 12
@@ -304,9 +302,9 @@ class ApplyController(QObject):
     busy_changed = Signal(bool)
     message = Signal(str, str)       # text, banner level
 
-    def __init__(self, model: ProductGridModel, context: AppContext, tasks: TaskManager, parent: QWidget) -> None:
+    def __init__(self, model: Any, context: AppContext, tasks: TaskManager, parent: QWidget) -> None:
         super().__init__(parent)
-        self.model = model
+        self.model = model            # the ProductGridModel (models.py imports this module)
         self.runner = Runner(context, tasks, self)
         self.busy = False
         self.last_result: ApplyResult | None = None
