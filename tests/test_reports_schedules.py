@@ -5,16 +5,11 @@ failures recorded and retried; and the ``backoffice reports`` command line."""
 from __future__ import annotations
 
 import datetime as dt
-import email
 import io
-import socket
 import threading
-from collections.abc import Iterator
-from email import policy
 
 import openpyxl
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from backoffice.cli import main
@@ -25,6 +20,7 @@ from backoffice.services import settings
 from backoffice.services.report_state import create_schedule, run_due
 from backoffice.services.base import ValidationError
 from backoffice.services.settings import SmtpSettings
+from tests.mail_server import free_port, smtp_server  # noqa: F401 - the fixture
 
 UTC = dt.timezone.utc
 
@@ -140,33 +136,6 @@ def test_an_unwritable_folder_is_a_failed_run_retried_next_time(db: Database, ac
 
 
 # -- e-mail -----------------------------------------------------------------------------------------------
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                              email.message_from_bytes(envelope.content, policy=policy.default)))
-        return "250 Message accepted for delivery"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
 def test_email_delivery_with_the_xlsx_attached(db: Database, actor, store, smtp_server) -> None:
     inbox, port = smtp_server
     settings.save_smtp(db, actor, SmtpSettings(host="127.0.0.1", port=port, security="none",
@@ -191,7 +160,7 @@ def test_email_delivery_with_the_xlsx_attached(db: Database, actor, store, smtp_
 
 def test_unreachable_mail_server_is_recorded_and_retried(db: Database, actor, store, smtp_server) -> None:
     inbox, port = smtp_server
-    dead = _free_port()
+    dead = free_port()
     settings.save_smtp(db, actor, SmtpSettings(host="127.0.0.1", port=dead, security="none", timeout_s=2,
                                                sender="reports@shop.test", recipients=("ops@shop.test",)))
     sid = create_schedule(db, actor, ScheduleSpec("sales-by-month", "daily", "06:00", format="pdf",
