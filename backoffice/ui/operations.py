@@ -68,7 +68,7 @@ class Runner(QObject):
         if ops is None:
             return False
 
-        def done(outcome: tuple[T, Changes]) -> None:
+        def deliver_and_announce(outcome: tuple[T, Changes]) -> None:
             result, changes = outcome
             try:
                 if on_done is not None:
@@ -79,7 +79,7 @@ class Runner(QObject):
             finally:
                 self.context.notify_data_changed(changes)
 
-        self._start(lambda: run_write(ops, action), done, on_error, state)
+        self._start(lambda: run_write(ops, action), deliver_and_announce, on_error, state)
         return True
 
     def _start(self, task: Callable[[], Any], on_done: Callable[[Any], Any],
