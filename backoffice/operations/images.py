@@ -70,10 +70,6 @@ class ImageOperations(Area):
                 self._store = ImageStore(store_root_for(self._store_profile, self._store_folder))
             return self._store
 
-    def store_location(self) -> str:
-        """The folder the image files are kept in."""
-        return str(self._image_store().root)
-
     def read_files(self, content_hashes: list[str]) -> dict[str, bytes | None]:
         """The bytes of stored files (thumbnails, web versions) by content hash; None for a file the store
         does not have or cannot read."""

@@ -82,10 +82,6 @@ class LocalOperations:
             catalog.close()
         self._db.dispose()
 
-    def with_actor(self, actor: Actor) -> LocalOperations:
-        """The same connection acting as another user (a login switch)."""
-        return LocalOperations(self._db, actor)
-
     # -- the areas -----------------------------------------------------------------------------------
     @cached_property
     def catalog(self) -> CatalogOperations:

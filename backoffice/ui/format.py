@@ -120,10 +120,6 @@ def format_when(at: dt.datetime | None) -> str:
     return at.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def format_date(day: dt.date | None) -> str:
-    return "" if day is None else day.isoformat()
-
-
 # -- errors ---------------------------------------------------------------------------------------------
 def error_text(exc: BaseException, limit: int = 6) -> str:
     """What went wrong, fit for a banner: every problem of a ValidationError on its own line, a service's

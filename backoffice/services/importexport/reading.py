@@ -84,11 +84,6 @@ class ParsedFile:
     def row_numbers(self) -> list[int]:
         return self.store.all_numbers()
 
-    def column_name(self, key: str) -> str:
-        """The header text of a field's column ("Variant Price" in a Shopify file)."""
-        i = self.columns.get(key)
-        return self.header[i] if i is not None else key
-
     def clean(self, text: str) -> str:
         """A cell's text as the import reads it: a CSV's neutralising quote removed (an XLSX string cell
         is never a formula, so its text is taken exactly), spaces around it trimmed."""

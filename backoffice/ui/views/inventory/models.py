@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QT_TRANSLATE_NOOP, QModelIndex, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, Signal
 
 from backoffice.operations.alerts import AlertRow
 from backoffice.operations.stock import LedgerRow, StockRow
@@ -195,7 +195,3 @@ def alerts_model(parent: Any = None) -> RecordsModel:
         Column(OPENED, lambda r: r.opened_at, "when", 130),
         Column(MAILED, lambda r: r.notified_at, "when", 130),
     ), parent, foreground=foreground)
-
-
-def first_index(model: RecordsModel) -> QModelIndex:
-    return model.index(0, 0) if model.rowCount() else QModelIndex()

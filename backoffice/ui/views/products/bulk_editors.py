@@ -192,10 +192,6 @@ class MoneyStepsEditor(QWidget):
         self.changed.emit()
         return row
 
-    def clear_steps(self) -> None:
-        for row in list(self.rows):
-            self._remove(row, notify=False)
-
     def _remove(self, row: MoneyStepRow, notify: bool = True) -> None:
         self.rows.remove(row)
         self._list.removeWidget(row)
