@@ -69,6 +69,10 @@ def test_stale_rows_are_conflicts_and_the_rest_applies(db: Database, actor: Acto
         "yours": "55.00", "theirs": "61.00", "current_version": 2}]
     assert price_of(db, v2) == Decimal("61.00") and price_of(db, v1) == Decimal("50.00")
     assert other.username == "other"
+    # the whole result crosses JSON and back unchanged (a remote client reads the same)
+    import json
+    sent = json.loads(json.dumps(result.to_dict()))
+    assert sent["versions"] == [{"entity": "variant", "id": v1, "version": 2}] and sent == result.to_dict()
 
 
 def test_invalid_final_state_refuses_the_whole_batch(db: Database, actor: Actor, store) -> None:

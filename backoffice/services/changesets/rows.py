@@ -62,7 +62,9 @@ class ApplyResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"changeset_id": self.changeset_id, "applied_rows": self.applied_rows,
-                "unchanged_rows": self.unchanged_rows, "conflicts": [c.to_dict() for c in self.conflicts]}
+                "unchanged_rows": self.unchanged_rows, "conflicts": [c.to_dict() for c in self.conflicts],
+                "versions": [{"entity": entity, "id": entity_id, "version": version}
+                             for (entity, entity_id), version in sorted(self.versions.items())]}
 
 
 
