@@ -16,7 +16,7 @@ from backoffice.models.catalog import (
 from backoffice.models.changesets import Changeset, ChangesetEntry
 from backoffice.models.images import ImageVersion, ProductImageVariant
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
-from backoffice.models.people import AppliedOperation, AuditEntry, Role, Supplier, User
+from backoffice.models.people import AppliedOperation, AuditEntry, AuthToken, Role, Supplier, TokenKind, User
 from backoffice.models.purchasing import (  # noqa: F401
     PurchaseOrder,
     PurchaseOrderLine,
@@ -62,6 +62,7 @@ __all__ = [
     "Attribute",
     "AttributeValue",
     "AuditEntry",
+    "AuthToken",
     "Base",
     "Category",
     "Changeset",
@@ -82,6 +83,7 @@ __all__ = [
     "StockMove",
     "StockOperation",
     "Supplier",
+    "TokenKind",
     "User",
     "Variant",
     "VariantOption",

@@ -28,6 +28,38 @@ class User(EditableMixin, Base):
     email: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    # Proven identity (services/auth.py). Accounts made before passwords existed have none and cannot
+    # log in over the API until one is set. Never shown, never audited.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    password_reset_hash: Mapped[str | None] = mapped_column(String(64))
+    password_reset_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class TokenKind(str, enum.Enum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+    API_KEY = "api_key"
+
+
+class AuthToken(Base):
+    """A bearer secret, stored only as its SHA-256: a short-lived access token, the refresh token of a
+    session (access tokens name it as ``session_id``), or an API key for an integration (no expiry)."""
+
+    __tablename__ = "auth_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[TokenKind] = mapped_column(enum_column(TokenKind, "auth_token_kind"))
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    session_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("auth_tokens.id", ondelete="CASCADE"),
+                                                   index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Supplier(EditableMixin, Base):
