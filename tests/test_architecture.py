@@ -37,7 +37,7 @@ def _rel(path: Path) -> str:
     return str(path.relative_to(PACKAGE.parent))
 
 
-@pytest.mark.parametrize("path", _modules("ui", "cli"), ids=_rel)
+@pytest.mark.parametrize("path", _modules("ui", "cli", "server"), ids=_rel)
 def test_clients_use_only_the_operations_contract(path: Path) -> None:
     bad = [f"line {line}: {module}" for line, module, names in _imports(path)
            if any(module == f or module.startswith(f + ".") for f in FORBIDDEN)

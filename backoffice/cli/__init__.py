@@ -12,6 +12,7 @@ from backoffice.cli import (  # noqa: F401  (registers the commands)
     products,
     purchasing,
     reports,
+    serve,
     stock,
     store,
     transfers,
