@@ -139,9 +139,7 @@ def test_health_of_an_unmigrated_database_is_503(tmp_path: Path) -> None:
 
 
 def test_health_of_an_unreachable_database_says_why() -> None:
-    with socket.socket() as probe:      # a loopback port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()      # a loopback port nobody listens on
     running, stop = start_server(create_app_for_url(f"postgresql+psycopg://nobody:x@127.0.0.1:{port}/none"))
     try:
         with running.client() as client:
@@ -156,8 +154,20 @@ def test_health_of_an_unreachable_database_says_why() -> None:
 
 
 # -- request ids and the log line -----------------------------------------------------------------------
+def request_lines(caplog: pytest.LogCaptureFixture, until: Callable[[str], bool]) -> list[str]:
+    """The request log lines so far, once one satisfies ``until`` (the server thread writes a request's
+    line just after the response has gone, so the client can be a moment ahead)."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [r.getMessage() for r in caplog.records if r.name == "backoffice.server" and not r.exc_info]
+        if any(until(line) for line in lines) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.01)
+
+
 def test_request_id_is_echoed_or_made(server: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="backoffice.server"), server.client() as client:
+    caplog.set_level(logging.INFO, logger="backoffice.server")
+    with server.client() as client:
         given = client.get("/health", headers={"X-Request-ID": "req-123.abc"})
         made = client.get("/health")
         unsafe = client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
@@ -165,7 +175,7 @@ def test_request_id_is_echoed_or_made(server: RunningServer, caplog: pytest.LogC
     assert given.headers["X-Request-ID"] == "req-123.abc"
     assert len(made.headers["X-Request-ID"]) == 32
     assert unsafe.headers["X-Request-ID"] != "bad id\twith spaces" and len(unsafe.headers["X-Request-ID"]) == 32
-    lines = [r.getMessage() for r in caplog.records if r.name == "backoffice.server"]
+    lines = request_lines(caplog, lambda m: m.endswith(" as-alice"))
     line = next(m for m in lines if m.endswith(" req-123.abc"))
     method, path, status, ms, user, request_id = line.split(" ")
     assert (method, path, status, user, request_id) == ("GET", "/health", "200", "-", "req-123.abc")
@@ -219,13 +229,15 @@ def test_request_validation_lists_each_field(server: RunningServer) -> None:
 
 
 def test_unexpected_error_is_a_generic_500(server: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.INFO, logger="backoffice.server"), server.client() as client:
+    caplog.set_level(logging.INFO, logger="backoffice.server")
+    with server.client() as client:
         response = client.get("/test/raise/crash", headers={"X-Request-ID": "crash-1"})
     body = assert_problem(response, 500)
     assert "crash-1" in body["detail"]
     assert "hunter2" not in response.text and "Traceback" not in response.text
     assert any(r.exc_info and "crash-1" in r.getMessage() for r in caplog.records)   # the log has it
-    assert any(r.getMessage().startswith("GET /test/raise/crash 500 ") for r in caplog.records)
+    assert any(m.startswith("GET /test/raise/crash 500 ") and m.endswith(" crash-1")
+               for m in request_lines(caplog, lambda m: m.endswith(" crash-1")))
 
 
 # -- the body cap ---------------------------------------------------------------------------------------
@@ -311,31 +323,80 @@ def test_write_openapi_writes_the_committed_document(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == openapi_text(create_app(lambda: None))  # type: ignore[arg-type]
 
 
-def test_backoffice_serve_runs_and_stops(sqlite_db: Database, tmp_path: Path) -> None:
-    """The command itself, as a process: it serves /health, logs the request, and stops on SIGTERM."""
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        return probe.getsockname()[1]
+
+
+def run_serve(args: list[str], url: str, **get_options) -> tuple[httpx.Response, str, int]:
+    """``backoffice serve ARGS`` as a process: GET /health once it answers, then SIGTERM; returns the
+    response, everything the process printed and its exit status."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", "--db", url_of(sqlite_db),
-                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, env=env)
+    process = subprocess.Popen([sys.executable, "-m", "backoffice", "serve", *args], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, env=env)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/health", headers={"X-Request-ID": "from-test"},
-                                     timeout=2)
+                response = httpx.get(url, headers={"X-Request-ID": "from-test"}, timeout=2, **get_options)
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(process.communicate()[0]) from None
                 time.sleep(0.1)
-        assert response.status_code == 200 and response.json()["status"] == "ok"
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
-    assert process.returncode in (0, -signal.SIGTERM), output   # uvicorn stops cleanly, then re-raises the signal
+    return response, output, process.returncode
+
+
+def test_backoffice_serve_runs_and_stops(sqlite_db: Database) -> None:
+    """The command itself, as a process: it serves /health, logs the request, and stops on SIGTERM."""
+    port = free_port()
+    response, output, status = run_serve(["--db", url_of(sqlite_db), "--port", str(port)],
+                                         f"http://127.0.0.1:{port}/health")
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    assert status in (0, -signal.SIGTERM), output   # uvicorn stops cleanly, then re-raises the signal
     assert "Application shutdown complete" in output
     assert "GET /health 200 " in output and " - from-test" in output
     assert "alembic" not in output
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_backoffice_serve_with_certfile_and_keyfile_serves_https(sqlite_db: Database, tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = self_signed_certificate(tmp_path)
+    port = free_port()
+    trust = ssl.create_default_context(cafile=str(cert))
+    response, output, _ = run_serve(["--db", url_of(sqlite_db), "--port", str(port), "--certfile", str(cert),
+                                     "--keyfile", str(key)], f"https://127.0.0.1:{port}/health", verify=trust)
+    assert response.status_code == 200 and response.json()["status"] == "ok", output
+    assert f"https://127.0.0.1:{port}" in output
