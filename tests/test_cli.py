@@ -85,7 +85,7 @@ def test_users_and_audit(runner: CliRunner, tmp_path: Path) -> None:
     runner.invoke(main, ["db", "upgrade", "--db", url])
     boss = runner.invoke(main, ["users", "add", "boss", "--role", "manager", "--db", url])
     assert boss.exit_code == 0 and "boss: admin" in boss.output  # the first user is an admin
-    clerk = runner.invoke(main, ["users", "add", "clerk", "--role", "warehouse", "--db", url])
+    clerk = runner.invoke(main, ["users", "add", "clerk", "--role", "warehouse", "--db", url, "--user", "boss"])
     assert "clerk: warehouse" in clerk.output
     listed = runner.invoke(main, ["users", "list", "--db", url])
     assert re.search(r"clerk\s+warehouse\s+active", listed.output)

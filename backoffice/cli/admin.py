@@ -135,17 +135,62 @@ def users() -> None:
     """Staff accounts and their roles."""
 
 
+ROLE_CHOICE = click.Choice(["merchandiser", "warehouse", "purchaser", "manager", "admin"])
+
+
+def _read_password(*, required: bool) -> str | None:
+    """A new password: typed twice at a terminal; otherwise read as two lines from standard input (for
+    scripts). None when nothing is given and ``required`` is False."""
+    import sys
+
+    if sys.stdin is not None and sys.stdin.isatty():
+        password = click.prompt("New password" + ("" if required else " (empty for none)"), hide_input=True,
+                                confirmation_prompt="Repeat the password", default="", show_default=False)
+    else:
+        lines = (sys.stdin.read() if sys.stdin is not None else "").splitlines()
+        if not lines or (len(lines) == 1 and not lines[0]):
+            password = ""
+        elif len(lines) < 2:
+            raise click.UsageError("give the password twice, as two lines on standard input")
+        elif lines[0] != lines[1]:
+            raise click.UsageError("the two passwords differ")
+        else:
+            password = lines[0]
+    if not password:
+        if required:
+            raise click.UsageError("no password given")
+        return None
+    return password
+
+
 @users.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["merchandiser", "warehouse", "purchaser", "manager", "admin"]),
-              default="merchandiser", show_default=True)
+@click.option("--role", type=ROLE_CHOICE, default="merchandiser", show_default=True)
 @click.option("--name", "display_name", default="", help="Display name.")
+@click.option("--password-stdin", is_flag=True,
+              help="Require a password: typed twice at a terminal, or two lines on standard input.")
+@click.option("--reset-token", is_flag=True,
+              help="Set no password; print a one-time token with which the user sets one.")
 @db_options
 @click.pass_obj
-def users_add(obj: Context, username: str, role: str, display_name: str) -> None:
-    """Create a user (the first user of a database is always an admin)."""
-    user = obj.operations(sign_in=False).users.add(username, role=role, display_name=display_name)
+def users_add(obj: Context, username: str, role: str, display_name: str, password_stdin: bool,
+              reset_token: bool) -> None:
+    """Create a user (only an admin may, once the database has one; the first user of a database is
+    always an admin).
+
+    The password is typed twice at a terminal, or read as two lines from standard input. With no
+    password (empty input) the account has none and cannot log in to the store API until
+    `users passwd` or a reset token sets one. An existing account is shown as it is.
+    """
+    if password_stdin and reset_token:
+        raise click.UsageError("--password-stdin and --reset-token exclude each other")
+    password = None if reset_token else _read_password(required=password_stdin)
+    ops = obj.operations()
+    user = ops.users.add(username, role=role, display_name=display_name, password=password)
     click.echo(f"{user.username}: {user.role} (id {user.id})")
+    if reset_token:
+        token = ops.users.issue_reset_token(user.username)
+        click.echo(f"One-time password reset token for {user.username} (shown once): {token}")
 
 
 @users.command("list")
@@ -155,6 +200,100 @@ def users_list(obj: Context) -> None:
     """List users and roles."""
     for u in obj.operations(sign_in=False).users.list():
         click.echo(f"{u.username:<20} {u.role:<13} {'active' if u.active else 'inactive'}")
+
+
+@users.command("passwd")
+@click.argument("username")
+@click.option("--reset-token", is_flag=True, help="Print a one-time reset token instead of setting a password.")
+@db_options
+@click.pass_obj
+def users_passwd(obj: Context, username: str, reset_token: bool) -> None:
+    """Set a user's password (one's own, or anyone's as an admin); their sessions end. Typed twice at
+    a terminal, or two lines on standard input."""
+    ops = obj.operations()
+    if reset_token:
+        token = ops.users.issue_reset_token(username)
+        click.echo(f"One-time password reset token for {username} (shown once): {token}")
+        return
+    ops.users.set_password(username, _read_password(required=True) or "")
+    click.echo(f"Password of {username} set.")
+
+
+@users.command("deactivate")
+@click.argument("username")
+@db_options
+@click.pass_obj
+def users_deactivate(obj: Context, username: str) -> None:
+    """Deactivate a user (admin only; never the last active admin); their sessions and API keys end."""
+    user = obj.operations().users.deactivate(username)
+    click.echo(f"{user.username}: deactivated")
+
+
+@users.command("role")
+@click.argument("username")
+@click.argument("role", type=ROLE_CHOICE)
+@db_options
+@click.pass_obj
+def users_role(obj: Context, username: str, role: str) -> None:
+    """Give a user another role (admin only; the last active admin stays one)."""
+    user = obj.operations().users.set_role(username, role)
+    click.echo(f"{user.username}: {user.role} (id {user.id})")
+
+
+@users.command("bootstrap-admin")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True,
+              help="Require a password: typed twice at a terminal, or two lines on standard input.")
+@db_options
+@click.pass_obj
+def users_bootstrap_admin(obj: Context, username: str, password_stdin: bool) -> None:
+    """Make USERNAME an admin (creating the account) while the database has no active admin."""
+    password = _read_password(required=password_stdin)
+    user = obj.operations(sign_in=False).users.bootstrap_admin(username, password=password)
+    click.echo(f"{user.username}: {user.role} (id {user.id})")
+
+
+@users.command("api-key")
+@click.argument("username")
+@click.argument("name")
+@db_options
+@click.pass_obj
+def users_api_key(obj: Context, username: str, name: str) -> None:
+    """Create an API key named NAME acting as USERNAME (admin only). The key is shown once."""
+    secret = obj.operations().users.create_api_key(username, name)
+    click.echo(f"API key {name!r} for {username} (shown once, store it now): {secret}")
+
+
+# -- sessions -------------------------------------------------------------------------------------------
+@main.group()
+def sessions() -> None:
+    """Sign-in sessions and API keys of the store API."""
+
+
+@sessions.command("list")
+@click.option("--of", "of_user", default=None, metavar="NAME", help="Only this user's (admins see everyone's).")
+@db_options
+@click.pass_obj
+def sessions_list(obj: Context, of_user: str | None) -> None:
+    """List live sessions and API keys (an admin sees everyone's, others their own)."""
+    rows = obj.operations().users.sessions(of_user)
+    if not rows:
+        click.echo("No live sessions or API keys.")
+    for s in rows:
+        used = s.last_used_at.strftime("%Y-%m-%d %H:%M") if s.last_used_at else "never used"
+        expires = s.expires_at.strftime("%Y-%m-%d %H:%M") if s.expires_at else "no expiry"
+        label = f"{s.kind} {s.name}".strip()
+        click.echo(f"{s.id:>6}  {s.username:<16} {label:<24} expires {expires:<16}  {used}")
+
+
+@sessions.command("revoke")
+@click.argument("session_id", type=int)
+@db_options
+@click.pass_obj
+def sessions_revoke(obj: Context, session_id: int) -> None:
+    """End a session or API key by its id (its owner or an admin)."""
+    obj.operations().users.revoke_session(session_id)
+    click.echo(f"Session {session_id} revoked.")
 
 
 # -- audit ----------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from backoffice.operations.adjustments import AdjustmentOperations
     from backoffice.operations.admin import AdminOperations
     from backoffice.operations.alerts import AlertOperations
+    from backoffice.operations.auth import AuthOperations
     from backoffice.operations.audit import AuditOperations
     from backoffice.operations.bulk import BulkOperations
     from backoffice.operations.catalog import CatalogOperations
@@ -162,6 +163,12 @@ class LocalOperations:
     def users(self) -> UserOperations:
         from backoffice.operations.users import UserOperations
         return UserOperations(self._db, self._acting)
+
+    @cached_property
+    def auth(self) -> AuthOperations:
+        """Proving who acts: login, refresh, logout, verifying a token (needs no acting user)."""
+        from backoffice.operations.auth import AuthOperations
+        return AuthOperations(self._db, None)  # type: ignore[arg-type]
 
     @cached_property
     def settings(self) -> SettingsOperations:

@@ -35,7 +35,7 @@ from backoffice.secrets import SecretStore
 __all__ = ["ConnectionCheck", "DatabaseError", "DatabaseUnreachable", "PasswordPrompt", "SchemaNotMigrated",
            "WrongPassword", "check_connection", "connect", "current_os_username", "default_sqlite_path",
            "default_target_url", "describe_target", "is_demo_file", "is_embedded_default", "is_sqlite",
-           "operations_for"]
+           "login", "operations_for"]
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -128,6 +128,22 @@ def check_connection(url: str, *, secrets: SecretStore | None = None,
         return ConnectionCheck(ops.url, ops.admin.schema())
     finally:
         ops.close()
+
+
+def login(url: str, username: str, password: str, *, secrets: SecretStore | None = None,
+          prompt: PasswordPrompt | None = None) -> LocalOperations:
+    """Open ``url`` and sign ``username`` in with their password: identity proven, not typed. Raises
+    ``AuthenticationFailed`` (services.auth) for a wrong password or an unknown name alike."""
+    from backoffice.services import auth
+
+    db = open_database(url, secrets=secrets, prompt=prompt, require_schema=False)
+    try:
+        migrations.ensure_current(db)
+        actor = auth.login(db, username, password)
+    except BaseException:
+        db.dispose()
+        raise
+    return LocalOperations(db, actor)
 
 
 def operations_for(db: Database, username: str) -> LocalOperations:

@@ -1,14 +1,21 @@
-"""Staff accounts and who is acting."""
+"""Staff accounts and who is acting.
+
+Once a database has an active admin, only an admin creates, promotes, demotes or deactivates accounts,
+and the last active admin can be neither demoted nor deactivated. The very first account of an empty
+database is an admin (someone has to be). ``ensure_user`` still creates an unknown name on first use
+(as a merchandiser): many flows sign in that way until implicit accounts are removed.
+"""
 
 from __future__ import annotations
 
 import getpass
+from typing import Any
 
 from sqlalchemy import func, select
 
 from backoffice.db import Database
-from backoffice.models import Role, User
-from backoffice.services.base import Actor, NotFound, ValidationError, audit, snapshot
+from backoffice.models import Role, User, utcnow
+from backoffice.services.base import Actor, NotFound, PermissionDenied, ValidationError, audit, snapshot
 
 USER_FIELDS = ("username", "display_name", "email", "role", "active")
 
@@ -30,6 +37,8 @@ def ensure_user(db: Database, username: str, role: Role | None = None, display_n
     def find_or_create(session):  # type: ignore[no-untyped-def]
         user = session.scalar(select(User).where(User.username == username))
         if user is not None:
+            if not user.active:
+                raise PermissionDenied(f"{username}: account deactivated")
             return Actor(user.id, user.username, user.role)
         first = session.scalar(select(func.count()).select_from(User)) == 0
         user = User(username=username, display_name=display_name or username,
@@ -53,9 +62,154 @@ def list_users(db: Database) -> list[dict]:
         return [_user_dict(u) for u in session.scalars(select(User).order_by(User.username))]
 
 
+def find_user(db: Database, username: str) -> dict | None:
+    with db.read() as session:
+        user = session.scalar(select(User).where(User.username == username.strip()))
+        return _user_dict(user) if user is not None else None
+
+
 def get_user(db: Database, user_id: int) -> dict:
     with db.read() as session:
         user = session.get(User, user_id)
         if user is None:
             raise NotFound(f"no user with id {user_id}")
         return _user_dict(user)
+
+
+# -- administering accounts ---------------------------------------------------------------------------
+def _active_admins(session: Any) -> int:
+    return session.scalar(select(func.count()).select_from(User)
+                          .where(User.role == Role.ADMIN, User.active.is_(True))) or 0
+
+
+def _require_admin(session: Any, actor: Actor | None, what: str) -> None:
+    if actor is None:
+        raise PermissionDenied(f"only an admin may {what}: sign in as one")
+    me = session.get(User, actor.user_id)
+    if me is None or not me.active:
+        raise PermissionDenied(f"{actor.username}: account deactivated" if me is not None
+                               else f"{actor.username}: no such account")
+    if me.role is not Role.ADMIN:
+        raise PermissionDenied(f"{actor.username} ({me.role.value}) may not {what}; it needs the role admin")
+
+
+def _named(session: Any, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        raise NotFound(f"no user named {username.strip()!r}")
+    return user
+
+
+def create_user(db: Database, creator: Actor | None, username: str, role: Role, display_name: str = "",
+                *, password: str | None = None) -> tuple[Actor, bool]:
+    """Create ``username`` (returns its actor and True), or return an existing account as it is (and
+    False). Once an active admin exists only an admin creates accounts; the first account of an empty
+    database is an admin whatever ``role`` says. The audit row names the creator (the new account
+    itself only for the very first one)."""
+    username = username.strip()
+    if not username:
+        raise ValidationError([("user", "username", "must not be empty")])
+    if len(username) > 100:
+        raise ValidationError([("user", "username", "must be at most 100 characters long")])
+    hashed = None
+    if password is not None:
+        from backoffice.services.auth import hash_password
+
+        hashed = hash_password(password)
+
+    def work(session):  # type: ignore[no-untyped-def]
+        user = session.scalar(select(User).where(User.username == username))
+        if user is not None:
+            return Actor(user.id, user.username, user.role), False
+        first = session.scalar(select(func.count()).select_from(User)) == 0
+        if not first and _active_admins(session) > 0:
+            _require_admin(session, creator, "create accounts")
+        user = User(username=username, display_name=display_name or username,
+                    role=Role.ADMIN if first else role, password_hash=hashed)
+        session.add(user)
+        session.flush()
+        made = Actor(user.id, user.username, user.role)
+        audit(session, creator if creator is not None and not first else made, "user", user.id, "create", None,
+              snapshot(user, USER_FIELDS))
+        return made, True
+
+    return db.run_write(work)
+
+
+def set_role(db: Database, actor: Actor, username: str, role: Role) -> dict:
+    """Change an account's role (admin only); the last active admin keeps theirs."""
+    def work(session):  # type: ignore[no-untyped-def]
+        _require_admin(session, actor, "change roles")
+        user = _named(session, username)
+        if user.role is role:
+            return _user_dict(user)
+        if user.role is Role.ADMIN and user.active and _active_admins(session) <= 1:
+            raise PermissionDenied(f"{user.username} is the last active admin: make another admin first")
+        before = snapshot(user, ("role",))
+        user.role = role
+        session.flush()
+        audit(session, actor, "user", user.id, "role", before, snapshot(user, ("role",)))
+        return _user_dict(user)
+
+    return db.run_write(work)
+
+
+def deactivate(db: Database, actor: Actor, username: str) -> dict:
+    """Deactivate an account (admin only): it can no longer sign in, and its sessions and API keys end.
+    The last active admin cannot be deactivated."""
+    from backoffice.services.auth import revoke_all
+
+    def work(session):  # type: ignore[no-untyped-def]
+        _require_admin(session, actor, "deactivate accounts")
+        user = _named(session, username)
+        if not user.active:
+            return _user_dict(user)
+        if user.role is Role.ADMIN and _active_admins(session) <= 1:
+            raise PermissionDenied(f"{user.username} is the last active admin: make another admin first")
+        user.active = False
+        session.flush()
+        ended = revoke_all(session, user.id, utcnow())
+        audit(session, actor, "user", user.id, "deactivate", {"active": True},
+              {"active": False, "sessions_revoked": ended})
+        return _user_dict(user)
+
+    return db.run_write(work)
+
+
+def bootstrap_admin(db: Database, username: str, *, password: str | None = None) -> tuple[Actor, bool]:
+    """Make ``username`` an active admin, only while the database has no active admin (a new store, or
+    one whose admins are all gone): creates the account (True) or promotes and reactivates it (False)."""
+    username = username.strip()
+    if not username:
+        raise ValidationError([("user", "username", "must not be empty")])
+    hashed = None
+    if password is not None:
+        from backoffice.services.auth import hash_password
+
+        hashed = hash_password(password)
+
+    def work(session):  # type: ignore[no-untyped-def]
+        if _active_admins(session) > 0:
+            raise PermissionDenied("the database has an active admin already: ask them "
+                                   "(`backoffice users role NAME admin`)")
+        user = session.scalar(select(User).where(User.username == username))
+        created = user is None
+        before = None if created else snapshot(user, USER_FIELDS)
+        if created:
+            user = User(username=username, display_name=username, role=Role.ADMIN)
+            session.add(user)
+        user.role, user.active = Role.ADMIN, True
+        if hashed is not None:
+            user.password_hash = hashed
+        session.flush()
+        made = Actor(user.id, user.username, user.role)
+        audit(session, made, "user", user.id, "create" if created else "bootstrap", before,
+              snapshot(user, USER_FIELDS))
+        return made, created
+
+    return db.run_write(work)
+
+
+def has_active_admin(db: Database) -> bool:
+    with db.read() as session:
+        return _active_admins(session) > 0
