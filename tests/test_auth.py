@@ -293,3 +293,16 @@ def test_the_operations_contract(db: Database, admin: Actor) -> None:
         clerk_ops.users.add("eve", role="admin")
     with pytest.raises(ValidationError, match="role"):
         ops.users.set_role("root", "owner")
+
+
+def test_session_login_opens_the_contract_as_the_proven_user(db: Database, admin: Actor) -> None:
+    from backoffice.operations.session import login
+
+    url = db.url.render_as_string(hide_password=False)
+    with pytest.raises(AuthenticationFailed, match="wrong user name or password"):
+        login(url, "root", "not it")
+    ops = login(url, "root", PW)
+    try:
+        assert ops.actor == admin and ops.users.whoami().username == "root"
+    finally:
+        ops.close()
