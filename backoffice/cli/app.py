@@ -81,7 +81,7 @@ class Context:
 
 
 # Commands for which an empty catalog is normal (setting up, administering, filling it): no note.
-_NO_EMPTY_NOTE = frozenset({"db", "demo", "profiles", "users", "audit", "import", "serve", "screenshot"})
+_NO_EMPTY_NOTE = frozenset({"db", "demo", "profiles", "users", "sessions", "audit", "import", "serve", "screenshot"})
 
 
 def _command_reads_the_catalog() -> bool:
