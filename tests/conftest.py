@@ -19,6 +19,7 @@ from backoffice.db import Database
 from backoffice.models import Base
 from backoffice.services.base import Actor
 from backoffice.services.users import ensure_user
+from tests.api_support import RunningServer, add_staff, start_server, url_of
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -170,3 +171,17 @@ class SmallStore:
 @pytest.fixture
 def store(db: Database, actor: Actor) -> SmallStore:
     return SmallStore(db, actor)
+
+
+# -- the store API on a real loopback server ------------------------------------------------------------
+@pytest.fixture
+def api(db: Database) -> Iterator[RunningServer]:
+    """``backoffice serve``'s app over this test's database on a real uvicorn (loopback, a free port),
+    with one account per role (named after the role, password ``api_support.PASSWORD``). Rate limits
+    are high enough for the tests that do not test them."""
+    from backoffice.server import create_app_for_url
+
+    add_staff(db)
+    running, stop = start_server(create_app_for_url(url_of(db), rate=10_000, burst=10_000))
+    yield running
+    stop()

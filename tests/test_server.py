@@ -30,51 +30,14 @@ from backoffice.db import Database
 from backoffice.operations import ConflictError, NotFound, PermissionDenied, ServiceError, ValidationError
 from backoffice.server import create_app, create_app_for_url, openapi_text
 from backoffice.server.middleware import DEFAULT_MAX_BODY_BYTES
+from tests.api_support import RunningServer, start_server, url_of
 
 OPENAPI_FILE = Path(__file__).resolve().parent.parent / "resources" / "openapi.json"
 REGENERATE = "backoffice serve --write-openapi resources/openapi.json"
 SMALL_CAP = 4096
 
 
-# -- a real server in a thread --------------------------------------------------------------------------
-@dataclass
-class RunningServer:
-    app: FastAPI
-    base_url: str
-
-    def client(self, **kwargs) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=10, **kwargs)
-
-
-def start_server(app: FastAPI) -> tuple[RunningServer, Callable[[], None]]:
-    """``app`` on uvicorn in a thread, on a loopback port the OS picked (bound before the server starts,
-    so no other process can take it meanwhile); returns the server and how to stop it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
-
-    return RunningServer(app, f"http://127.0.0.1:{port}"), stop
-
-
-def url_of(db: Database) -> str:
-    return db.engine.url.render_as_string(hide_password=False)
-
-
+# -- the test routes ---------------------------------------------------------------------------------
 def add_test_routes(app: FastAPI) -> None:
     """Routes that exist only in these tests: an echo of the body, and one per kind of error."""
 

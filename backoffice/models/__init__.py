@@ -16,7 +16,7 @@ from backoffice.models.catalog import (
 from backoffice.models.changesets import Changeset, ChangesetEntry
 from backoffice.models.images import ImageVersion, ProductImageVariant
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
-from backoffice.models.people import AppliedOperation, AuditEntry, AuthToken, Role, Supplier, TokenKind, User
+from backoffice.models.people import ApiRequest, AppliedOperation, AuditEntry, AuthToken, Role, Supplier, TokenKind, User
 from backoffice.models.purchasing import (  # noqa: F401
     PurchaseOrder,
     PurchaseOrderLine,
@@ -58,7 +58,7 @@ __all__ = [
     "CountState",
     "ImageVersion",
     "ProductImageVariant",
-    "AppliedOperation",
+    "ApiRequest", "AppliedOperation",
     "Attribute",
     "AttributeValue",
     "AuditEntry",

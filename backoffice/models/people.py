@@ -108,3 +108,23 @@ class AppliedOperation(Base):
     user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id", ondelete="RESTRICT"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     result: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+
+
+class ApiRequest(Base):
+    """A store-API request sent with an ``Idempotency-Key``: the hash of what was asked and, once it
+    has been answered, the answer, so that a replay gets the first response and the same key with
+    another request is refused. Per user: two users' keys never meet."""
+
+    __tablename__ = "api_requests"
+    __table_args__ = (Index("uq_api_requests_user_key", "user_id", "idempotency_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[int | None] = mapped_column(Integer)          # None while it is being answered
+    response: Mapped[str | None] = mapped_column(Text)           # the body, as sent
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

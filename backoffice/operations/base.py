@@ -3,10 +3,13 @@ plumbing (the database and the change notes of writes)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from backoffice.operations.changes import Changes, record
+from backoffice.services import permissions
 from backoffice.services.base import (
     Actor,
     ConflictError,
@@ -38,6 +41,16 @@ class Area:
     committed; nothing else of the database leaks out.
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every public method of an area checks the permission table first: ``area.method`` (the area
+        is the module's name), so no client can reach an operation its role may not run."""
+        super().__init_subclass__(**kwargs)
+        area = cls.__module__.rsplit(".", 1)[-1]
+        for name, member in list(vars(cls).items()):
+            if name.startswith("_") or not inspect.isfunction(member):
+                continue    # private helpers, static and class methods, properties
+            setattr(cls, name, _guarded(member, f"{area}.{name}"))
+
     def __init__(self, db: Database, actor: Actor | Callable[[], Actor]) -> None:
         self._db = db
         self._acting = actor       # the user, or how to sign them in when first needed
@@ -63,3 +76,17 @@ class Area:
         result = call()
         record(changes(result) if callable(changes) else changes)
         return result
+
+
+def _guarded(method: Callable[..., T], operation: str) -> Callable[..., T]:
+    @functools.wraps(method)
+    def guarded(self: Area, *args: Any, **kwargs: Any) -> T:
+        if permissions.needs_sign_in(operation):
+            actor = self._actor
+            if actor is None:
+                raise PermissionDenied(f"{operation} needs a signed-in user")
+            permissions.require(actor, operation)
+        return method(self, *args, **kwargs)
+
+    guarded.operation = operation  # type: ignore[attr-defined]
+    return guarded

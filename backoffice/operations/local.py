@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from backoffice.operations.bulk import BulkOperations
     from backoffice.operations.catalog import CatalogOperations
     from backoffice.operations.changesets import ChangesetOperations
+    from backoffice.operations.idempotency import IdempotencyOperations
     from backoffice.operations.images import ImageOperations
     from backoffice.operations.importexport import ImportExportOperations
     from backoffice.operations.purchase_orders import PurchaseOrderOperations
@@ -41,13 +42,20 @@ class LocalOperations:
 
     remote = False
 
-    def __init__(self, db: Database, actor: Actor | None, *, sign_in: str | None = None) -> None:
+    def __init__(self, db: Database, actor: Actor | None, *, sign_in: str | None = None,
+                 owns_database: bool = True) -> None:
         """Operations over ``db`` acting as ``actor``; or, with ``sign_in`` (a user name) and no actor,
         signing that user in when an operation first needs to know who acts (a read-only command then
         creates no account). Without either, nobody is signed in: schema work only."""
         self._db = db
         self._actor = actor
         self._sign_in = sign_in
+        self._owns_database = owns_database
+
+    def acting_as(self, actor: Actor) -> LocalOperations:
+        """Operations over the same database acting as ``actor`` (a server's per-caller operations);
+        closing them leaves the database open for its owner."""
+        return LocalOperations(self._db, actor, owns_database=False)
 
     @property
     def actor(self) -> Actor | None:
@@ -81,7 +89,8 @@ class LocalOperations:
         catalog = self.__dict__.get("catalog")   # created on first use: it keeps a connection for page reads
         if catalog is not None:
             catalog.close()
-        self._db.dispose()
+        if self._owns_database:
+            self._db.dispose()
 
     # -- the areas -----------------------------------------------------------------------------------
     @cached_property
@@ -174,6 +183,12 @@ class LocalOperations:
     def settings(self) -> SettingsOperations:
         from backoffice.operations.settings import SettingsOperations
         return SettingsOperations(self._db, self._acting)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyOperations:
+        """Idempotency keys of the store API (what a server remembers of keyed requests)."""
+        from backoffice.operations.idempotency import IdempotencyOperations
+        return IdempotencyOperations(self._db, self._acting)
 
     @cached_property
     def admin(self) -> AdminOperations:

@@ -19,11 +19,12 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.gzip import GZipMiddleware
 
 from backoffice import __version__
-from backoffice.operations import Operations
+from backoffice.operations import Actor, Operations
 from backoffice.operations.admin import SchemaStatus
 from backoffice.operations.session import connect
 from backoffice.server import problems, v1
 from backoffice.server.middleware import DEFAULT_MAX_BODY_BYTES, RequestMiddleware
+from backoffice.server.security import RateLimiter
 
 API_VERSION = "1.0"     # the API's own version (the document's info.version), not the package's
 GZIP_MINIMUM_BYTES = 1000
@@ -38,6 +39,7 @@ class StoreAccess:
     def __init__(self, open_operations: OperationsOpener) -> None:
         self._open = open_operations
         self._ops: Operations | None = None
+        self._acting: dict[tuple[int, object], Operations] = {}
         self._lock = threading.Lock()
 
     def operations(self) -> Operations:
@@ -45,6 +47,17 @@ class StoreAccess:
             if self._ops is None:
                 self._ops = self._open()
             return self._ops
+
+    def operations_as(self, actor: Actor) -> Operations:
+        """The operations acting as ``actor`` (kept per user and role, sharing the database)."""
+        key = (actor.user_id, actor.role)
+        with self._lock:
+            ops = self._acting.get(key)
+        if ops is None:
+            ops = self.operations().acting_as(actor)
+            with self._lock:
+                ops = self._acting.setdefault(key, ops)
+        return ops
 
     def check(self) -> SchemaStatus:
         """Reach the database and read its schema; DatabaseError (one line) when it cannot be reached."""
@@ -54,6 +67,9 @@ class StoreAccess:
 
     def close(self) -> None:
         with self._lock:
+            for ops in self._acting.values():
+                ops.close()
+            self._acting.clear()
             if self._ops is not None:
                 self._ops.close()
                 self._ops = None
@@ -70,7 +86,12 @@ class Health:
     expected_schema: str | None  # the revision this version of the server expects
 
 
-def create_app(open_operations: OperationsOpener, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+DEFAULT_RATE = 50.0       # requests per second per user, on average
+DEFAULT_BURST = 200       # requests a user may send at once
+
+
+def create_app(open_operations: OperationsOpener, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+               rate: float = DEFAULT_RATE, burst: int = DEFAULT_BURST) -> FastAPI:
     """The store API over the operations that ``open_operations`` opens (nothing is opened before the
     first request that needs the store)."""
     store = StoreAccess(open_operations)
@@ -90,6 +111,7 @@ def create_app(open_operations: OperationsOpener, *, max_body_bytes: int = DEFAU
         lifespan=lifespan,
     )
     app.state.store = store
+    app.state.rate_limiter = RateLimiter(rate, burst)
     problems.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
     app.add_middleware(RequestMiddleware, max_body_bytes=max_body_bytes)   # outermost: sees every response
@@ -114,9 +136,11 @@ def create_app(open_operations: OperationsOpener, *, max_body_bytes: int = DEFAU
     return app
 
 
-def create_app_for_url(url: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+def create_app_for_url(url: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, rate: float = DEFAULT_RATE,
+                       burst: int = DEFAULT_BURST) -> FastAPI:
     """The store API over the database at ``url`` (its password from the URL or the keyring; no prompt)."""
-    return create_app(lambda: connect(url, None, require_schema=False), max_body_bytes=max_body_bytes)
+    return create_app(lambda: connect(url, None, require_schema=False), max_body_bytes=max_body_bytes,
+                      rate=rate, burst=burst)
 
 
 def openapi_text(app: FastAPI) -> str:

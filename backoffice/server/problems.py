@@ -8,6 +8,7 @@ generic detail and the request id: the traceback goes to the server's log, never
 
 from __future__ import annotations
 
+import datetime as dt
 import http
 import json
 from typing import Any
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from backoffice.operations import ConflictError, NotFound, PermissionDenied, ServiceError, ValidationError
+from backoffice.operations.auth import AccountLocked, AuthenticationFailed
 from backoffice.operations.session import DatabaseError
 
 MEDIA_TYPE = "application/problem+json"
@@ -106,10 +108,15 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _conflict(request: Request, exc: Exception) -> Response:
+    """409; 412 when the request named the version it edited (If-Match): the body's ``current`` is the
+    representation now, and ``ETag`` its version, so a client can merge and retry."""
     assert isinstance(exc, ConflictError)
-    return _for(request, 409, kind="conflict", detail=_one_line(exc), entity=exc.entity,
-                entity_id=exc.entity_id, expected_version=exc.expected_version,
-                actual_version=exc.actual_version, current=exc.current or None)
+    stale = request.headers.get("if-match") is not None and exc.actual_version is not None
+    headers = {"ETag": f'"{int(exc.actual_version)}"'} if stale else None
+    return _for(request, 412 if stale else 409, kind="stale-version" if stale else "conflict",
+                detail=_one_line(exc), entity=exc.entity, entity_id=exc.entity_id,
+                expected_version=exc.expected_version, actual_version=exc.actual_version,
+                current=exc.current or None, headers=headers)
 
 
 async def _permission_denied(request: Request, exc: Exception) -> Response:
@@ -120,17 +127,51 @@ async def _refused(request: Request, exc: Exception) -> Response:
     return _for(request, 400, kind="refused", detail=_one_line(exc))
 
 
+async def _authentication_failed(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, AccountLocked):
+        wait = max(1, int((exc.until - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 1)
+        return _for(request, 423, kind="account-locked", detail=_one_line(exc), headers={"Retry-After": str(wait)})
+    return _for(request, 401, kind="authentication-failed", detail=_one_line(exc),
+                headers={"WWW-Authenticate": 'Bearer realm="backoffice"'})
+
+
 async def _database(request: Request, exc: Exception) -> Response:
     return _for(request, 503, kind="database-unavailable", detail=_one_line(exc))
+
+
+_HANDLERS: list[tuple[type[BaseException], Any]] = [
+    (AuthenticationFailed, _authentication_failed),
+    (ValidationError, _validation),
+    (NotFound, _not_found),
+    (ConflictError, _conflict),
+    (PermissionDenied, _permission_denied),
+    (ServiceError, _refused),
+    (DatabaseError, _database),
+]
+
+
+def response_for(request: Request, exc: BaseException) -> Response:
+    """The problem response of an error of the contract (what the app's handlers would send), for a
+    route that must see the response before it goes (idempotent requests store it)."""
+    for kind, handler in _HANDLERS:
+        if isinstance(exc, kind):
+            return _run_sync(handler, request, exc)
+    raise exc
+
+
+def _run_sync(handler: Any, request: Request, exc: BaseException) -> Response:  # noqa: ANN401
+    coroutine = handler(request, exc)
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("problem handlers do not await")
+
 
 
 def install(app: FastAPI) -> None:
     """Every error of the app's routes as problem details (the most specific class wins)."""
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _request_invalid)
-    app.add_exception_handler(ValidationError, _validation)
-    app.add_exception_handler(NotFound, _not_found)
-    app.add_exception_handler(ConflictError, _conflict)
-    app.add_exception_handler(PermissionDenied, _permission_denied)
-    app.add_exception_handler(ServiceError, _refused)
-    app.add_exception_handler(DatabaseError, _database)
+    for kind, handler in _HANDLERS:
+        app.add_exception_handler(kind, handler)
