@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from backoffice.operations.idempotency import IdempotencyOperations
     from backoffice.operations.images import ImageOperations
     from backoffice.operations.importexport import ImportExportOperations
+    from backoffice.operations.jobs import JobOperations
     from backoffice.operations.purchase_orders import PurchaseOrderOperations
     from backoffice.operations.replenishment import ReplenishmentOperations
     from backoffice.operations.reports import ReportOperations
@@ -189,6 +190,12 @@ class LocalOperations:
         """Idempotency keys of the store API (what a server remembers of keyed requests)."""
         from backoffice.operations.idempotency import IdempotencyOperations
         return IdempotencyOperations(self._db, self._acting)
+
+    @cached_property
+    def jobs(self) -> JobOperations:
+        """Who may follow the store API's background jobs (their owner or an admin)."""
+        from backoffice.operations.jobs import JobOperations
+        return JobOperations(self._db, self._acting)
 
     @cached_property
     def admin(self) -> AdminOperations:

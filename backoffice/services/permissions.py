@@ -127,6 +127,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         "login": ANYONE, "refresh": ANYONE, "logout": ANYONE, "verify": ANYONE, "reset_password": ANYONE,
     }),
     **_area("settings", {}),
+    **_area("jobs", {"status": EVERYONE, "result": EVERYONE, "cancel": EVERYONE}),   # a job's owner or an admin
     **_area("idempotency", {"begin": EVERYONE, "finish": EVERYONE, "forget": EVERYONE, "operation_id": EVERYONE}),
     **_area("admin", {
         "ping": ANYONE, "schema": ANYONE, "upgrade": ANYONE, "demo_state": ANYONE,
