@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from backoffice.models import Role
-from backoffice.operations.base import Area, ValidationError
+from backoffice.operations.base import Area, NotFound, ValidationError
 from backoffice.operations.changes import USERS, Changes
 from backoffice.services import auth, users
 
@@ -25,10 +25,11 @@ class UserInfo:
     role: str            # one of ROLES
     display_name: str = ""
     active: bool = True
+    version: int = 0     # changes with every change of the account (its role, activity, password)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> UserInfo:
-        return cls(d["id"], d["username"], d["role"], d["display_name"], d["active"])
+        return cls(d["id"], d["username"], d["role"], d["display_name"], d["active"], d.get("version", 0))
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,13 @@ class UserOperations(Area):
         """Every account, by user name, with its role and whether it is active."""
         return [UserInfo.from_dict(u) for u in users.list_users(self._db)]
 
+    def get(self, username: str) -> UserInfo:
+        """One account by user name (NotFound when there is none)."""
+        found = users.find_user(self._db, username)
+        if found is None:
+            raise NotFound(f"no user named {username.strip()!r}")
+        return UserInfo.from_dict(found)
+
     def add(self, username: str, *, role: str = "merchandiser", display_name: str = "",
             password: str | None = None, op_id: str | None = None) -> UserInfo:
         """Create the account ``username`` with ``role`` (and ``password``, if given). Once the database
@@ -91,16 +99,20 @@ class UserOperations(Area):
                                       lambda made: Changes.of(USERS, user=[made[0].user_id]))
         return UserInfo.from_dict(users.get_user(self._db, actor.user_id))
 
-    def set_role(self, username: str, role: str) -> UserInfo:
-        """Give ``username`` another role (admin only; the last active admin stays one)."""
+    def set_role(self, username: str, role: str, *, expected_version: int | None = None) -> UserInfo:
+        """Give ``username`` another role (admin only; the last active admin stays one); a stale
+        ``expected_version`` is a ConflictError."""
         wanted = _role(role)
-        done = self._write(lambda: users.set_role(self._db, self._actor, username, wanted),
+        done = self._write(lambda: users.set_role(self._db, self._actor, username, wanted,
+                                                  expected_version=expected_version),
                            lambda d: Changes.of(USERS, user=[d["id"]]))
         return UserInfo.from_dict(done)
 
-    def deactivate(self, username: str) -> UserInfo:
-        """Deactivate ``username`` (admin only): no more sign-ins; its sessions and API keys end."""
-        done = self._write(lambda: users.deactivate(self._db, self._actor, username),
+    def deactivate(self, username: str, *, expected_version: int | None = None) -> UserInfo:
+        """Deactivate ``username`` (admin only): no more sign-ins; its sessions and API keys end. A stale
+        ``expected_version`` is a ConflictError."""
+        done = self._write(lambda: users.deactivate(self._db, self._actor, username,
+                                                    expected_version=expected_version),
                            lambda d: Changes.of(USERS, user=[d["id"]]))
         return UserInfo.from_dict(done)
 

@@ -39,7 +39,8 @@ def _area(name: str, entries: Mapping[str, frozenset[Role]]) -> dict[str, frozen
 PERMISSIONS: dict[str, frozenset[Role]] = {
     **_area("catalog", {
         "close": ANYONE, "count": EVERYONE, "ordered_ids": EVERYONE, "first_page": EVERYONE,
-        "last_page": EVERYONE, "rows_by_id": EVERYONE, "facets": EVERYONE, "product_history": EVERYONE,
+        "last_page": EVERYONE, "page": EVERYONE, "rows_by_id": EVERYONE, "facets": EVERYONE,
+        "product_history": EVERYONE, "product": EVERYONE, "variant": EVERYONE,
         "new_product_choices": CATALOG, "save_edits": CATALOG, "create_product": CATALOG,
     }),
     **_area("bulk", {"choices": EVERYONE, "preview": CATALOG, "apply": CATALOG}),
@@ -119,8 +120,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         "page": MANAGERS, "entry": MANAGERS, "count": MANAGERS, "facets": MANAGERS, "changeset_rows": MANAGERS,
     }),
     **_area("users", {
-        "whoami": EVERYONE, "list": ADMINS, "add": ADMINS, "bootstrap_admin": ANYONE, "set_role": ADMINS,
-        "deactivate": ADMINS, "set_password": EVERYONE, "issue_reset_token": ADMINS,
+        "whoami": EVERYONE, "list": ADMINS, "get": ADMINS, "add": ADMINS, "bootstrap_admin": ANYONE,
+        "set_role": ADMINS, "deactivate": ADMINS, "set_password": EVERYONE, "issue_reset_token": ADMINS,
         "create_api_key": ADMINS, "sessions": EVERYONE, "revoke_session": EVERYONE,
     }),
     **_area("auth", {

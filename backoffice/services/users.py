@@ -1,9 +1,11 @@
 """Staff accounts and who is acting.
 
 Once a database has an active admin, only an admin creates, promotes, demotes or deactivates accounts,
-and the last active admin can be neither demoted nor deactivated. The very first account of an empty
-database is an admin (someone has to be). ``ensure_user`` still creates an unknown name on first use
-(as a merchandiser): many flows sign in that way until implicit accounts are removed.
+and the last active admin can be neither demoted nor deactivated. Accounts are never created by signing
+in: :func:`sign_in` finds an existing active account or fails. The first admin is made explicitly
+(:func:`create_first_admin` at ``backoffice db upgrade`` or when the application creates its own SQLite
+file, :func:`bootstrap_admin`). ``ensure_user`` creates accounts on purpose, for tests and demo code only;
+no client path calls it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,19 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from backoffice.db import Database
 from backoffice.models import Role, User, utcnow
-from backoffice.services.base import Actor, NotFound, PermissionDenied, ValidationError, audit, snapshot
+from backoffice.services.base import (
+    Actor,
+    ConflictError,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+    audit,
+    snapshot,
+)
 
 USER_FIELDS = ("username", "display_name", "email", "role", "active")
 
@@ -27,12 +37,87 @@ def current_os_username() -> str:
         return "backoffice"
 
 
-def ensure_user(db: Database, username: str, role: Role | None = None, display_name: str = "") -> Actor:
-    """Return the user's actor, creating the account if it does not exist yet. The first account of a
-    new database becomes an admin (someone has to be); later ones get ``role`` or merchandiser."""
+class UnknownAccount(NotFound):
+    """Signing in named no existing account (accounts are never created by signing in)."""
+
+    def __init__(self, username: str) -> None:
+        self.username = username
+        super().__init__(f"no account named {username}: an admin creates it with "
+                         f"`backoffice users add {username} --role R`")
+
+
+def sign_in(db: Database, username: str) -> Actor:
+    """The actor of the existing, active account ``username``; UnknownAccount when there is none (nothing
+    is written), PermissionDenied when it is deactivated. Proves nothing: the caller decides whether the
+    name is proof enough (the owner of an SQLite file acting as one of its accounts)."""
     username = username.strip()
     if not username:
         raise ValidationError([("user", "username", "must not be empty")])
+    with db.read() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise UnknownAccount(username)
+        if not user.active:
+            raise PermissionDenied(f"{username}: account deactivated")
+        return Actor(user.id, user.username, user.role)
+
+
+def owner(db: Database) -> Actor | None:
+    """The owner of a database file: its oldest active admin (None when it has no active admin)."""
+    with db.read() as session:
+        user = session.scalar(select(User).where(User.role == Role.ADMIN, User.active.is_(True))
+                              .order_by(User.id).limit(1))
+        return Actor(user.id, user.username, user.role) if user is not None else None
+
+
+def has_accounts(db: Database) -> bool:
+    with db.read() as session:
+        return session.scalar(select(func.count()).select_from(User)) > 0
+
+
+def create_first_admin(db: Database, username: str, *, password: str | None = None) -> Actor | None:
+    """Make ``username`` the first admin of a database that has no accounts at all (audited as made by
+    itself); None, writing nothing, when the database has any account already. Two processes doing this
+    at once make one admin: the write holds the table (PostgreSQL) or the file (SQLite)."""
+    username = username.strip()
+    if not username:
+        raise ValidationError([("user", "username", "must not be empty")])
+    if len(username) > 100:
+        raise ValidationError([("user", "username", "must be at most 100 characters long")])
+    hashed = None
+    if password is not None:
+        from backoffice.services.auth import hash_password
+
+        hashed = hash_password(password)
+
+    def work(session):  # type: ignore[no-untyped-def]
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+        if session.scalar(select(func.count()).select_from(User)) > 0:
+            return None
+        user = User(username=username, display_name=username, role=Role.ADMIN, password_hash=hashed)
+        session.add(user)
+        session.flush()
+        made = Actor(user.id, user.username, user.role)
+        audit(session, made, "user", user.id, "create", None, snapshot(user, USER_FIELDS))
+        return made
+
+    return db.run_write(work)
+
+
+def ensure_user(db: Database, username: str, role: Role | None = None, display_name: str = "", *,
+                password: str | None = None) -> Actor:
+    """For tests and demo code that create accounts on purpose (never a sign-in): return the user's
+    actor, creating the account if it does not exist yet (with ``password``, if given). The first
+    account of a new database becomes an admin; later ones get ``role`` or merchandiser."""
+    username = username.strip()
+    if not username:
+        raise ValidationError([("user", "username", "must not be empty")])
+    hashed = None
+    if password is not None:
+        from backoffice.services.auth import hash_password
+
+        hashed = hash_password(password)
 
     def find_or_create(session):  # type: ignore[no-untyped-def]
         user = session.scalar(select(User).where(User.username == username))
@@ -42,7 +127,7 @@ def ensure_user(db: Database, username: str, role: Role | None = None, display_n
             return Actor(user.id, user.username, user.role)
         first = session.scalar(select(func.count()).select_from(User)) == 0
         user = User(username=username, display_name=display_name or username,
-                    role=Role.ADMIN if first else (role or Role.MERCHANDISER))
+                    role=Role.ADMIN if first else (role or Role.MERCHANDISER), password_hash=hashed)
         session.add(user)
         session.flush()
         actor = Actor(user.id, user.username, user.role)
@@ -54,7 +139,7 @@ def ensure_user(db: Database, username: str, role: Role | None = None, display_n
 
 def _user_dict(u: User) -> dict:
     return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role.value,
-            "active": u.active}
+            "active": u.active, "version": u.version}
 
 
 def list_users(db: Database) -> list[dict]:
@@ -136,11 +221,19 @@ def create_user(db: Database, creator: Actor | None, username: str, role: Role, 
     return db.run_write(work)
 
 
-def set_role(db: Database, actor: Actor, username: str, role: Role) -> dict:
-    """Change an account's role (admin only); the last active admin keeps theirs."""
+def _check_version(user: User, expected_version: int | None) -> None:
+    """ConflictError, with the account as it is now, when ``expected_version`` is given and stale."""
+    if expected_version is not None and user.version != expected_version:
+        raise ConflictError("user", user.id, user.username, expected_version, user.version, _user_dict(user))
+
+
+def set_role(db: Database, actor: Actor, username: str, role: Role, *, expected_version: int | None = None) -> dict:
+    """Change an account's role (admin only); the last active admin keeps theirs. With
+    ``expected_version`` (the version read), a stale one is a ConflictError."""
     def work(session):  # type: ignore[no-untyped-def]
         _require_admin(session, actor, "change roles")
         user = _named(session, username)
+        _check_version(user, expected_version)
         if user.role is role:
             return _user_dict(user)
         if user.role is Role.ADMIN and user.active and _active_admins(session) <= 1:
@@ -154,14 +247,15 @@ def set_role(db: Database, actor: Actor, username: str, role: Role) -> dict:
     return db.run_write(work)
 
 
-def deactivate(db: Database, actor: Actor, username: str) -> dict:
+def deactivate(db: Database, actor: Actor, username: str, *, expected_version: int | None = None) -> dict:
     """Deactivate an account (admin only): it can no longer sign in, and its sessions and API keys end.
-    The last active admin cannot be deactivated."""
+    The last active admin cannot be deactivated. With ``expected_version``, a stale one is a ConflictError."""
     from backoffice.services.auth import revoke_all
 
     def work(session):  # type: ignore[no-untyped-def]
         _require_admin(session, actor, "deactivate accounts")
         user = _named(session, username)
+        _check_version(user, expected_version)
         if not user.active:
             return _user_dict(user)
         if user.role is Role.ADMIN and _active_admins(session) <= 1:
