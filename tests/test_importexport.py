@@ -603,9 +603,11 @@ def test_revert_of_an_import_restores_updates_and_archives_created_rows(db: Data
 def test_import_needs_an_editor_role(db: Database, actor: Actor, tmp_path: Path) -> None:
     from backoffice.models import Role
 
+    from backoffice.operations.local import LocalOperations
+
     clerk = ensure_user(db, "clerk", Role.WAREHOUSE)
-    with pytest.raises(PermissionDenied):
-        import_file(db, clerk, SAMPLE)
+    with pytest.raises(PermissionDenied, match="merchandiser, manager or admin"):
+        LocalOperations(db, clerk, owns_database=False).importexport.apply(SAMPLE)
     assert count(db, Product) == 0
 
 

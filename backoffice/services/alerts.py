@@ -34,7 +34,6 @@ from backoffice.models import (
     LocationKind,
     LowStockDefault,
     Product,
-    Role,
     StockAlert,
     StockLevel,
     StoreSetting,
@@ -48,11 +47,9 @@ from backoffice.services.base import (
     ValidationError,
     audit,
     dialect_insert,
-    require_role,
 )
 from backoffice.services.settings import SmtpSettings
 
-_STAFF = (Role.WAREHOUSE, Role.MANAGER, Role.PURCHASER)
 CHECK_KEY = "low_stock_check"   # store setting: when evaluate last ran, and what it found
 DIGEST_ROWS = 500               # rows listed in one digest mail; its subject and text give the true count
 LIST_LIMIT = 2000               # rows read for the Alerts tab (the counts beside them are never capped)
@@ -66,7 +63,6 @@ class MailError(ServiceError):
 def set_threshold(db: Database, actor: Actor, *, variant_id: int, location_id: int, threshold: int | None,
                   reorder_point: int | None = None) -> None:
     """The threshold (None: use the defaults) of one variant at one location."""
-    require_role(actor, *_STAFF)
     for name, value in (("threshold", threshold), ("reorder_point", reorder_point)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ValidationError([(f"variant {variant_id}", name, f"{value!r} must be a whole number, zero or more")])
@@ -98,7 +94,6 @@ def set_default(db: Database, actor: Actor, *, threshold: int | None, category_i
                 location_id: int | None = None) -> None:
     """A default threshold for a category and/or a location (both None: the store-wide default).
     ``threshold`` None removes the rule."""
-    require_role(actor, Role.MANAGER, Role.WAREHOUSE)
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0):
         raise ValidationError([("default", "threshold", f"{threshold!r} must be a whole number, zero or more")])
 
@@ -383,7 +378,6 @@ def send_digest(db: Database, actor: Actor, smtp: SmtpSettings, password: str | 
     ``max_rows`` of them and states the true number. Two senders at once cannot both mail an alert: the
     rows are locked while the message goes out. If the mail server refuses, nothing is marked and the next
     run tries again."""
-    require_role(actor, *_STAFF)
     problems = smtp.problems()
     if not smtp.recipients:
         problems.append(("mail server", "recipients", "name at least one recipient"))

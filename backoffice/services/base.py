@@ -238,9 +238,3 @@ def applied_result(db: Any, operation_id: str | None, action: str) -> dict[str, 
         raise ValidationError(f"operation id {operation_id} was already used for {row.action}, not {action}")
     return dict(row.result or {})
 
-
-def require_role(actor: Actor, *roles: Role) -> None:
-    if actor.role is Role.ADMIN or actor.role in roles:
-        return
-    allowed = ", ".join(r.value for r in roles)
-    raise PermissionDenied(f"{actor.username} ({actor.role.value}) may not do this; it needs the role {allowed}")

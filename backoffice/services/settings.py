@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backoffice.db import Database
-from backoffice.models import Role, StoreSetting
-from backoffice.services.base import Actor, ValidationError, audit, claim_operation, require_role, store_operation_result
+from backoffice.models import StoreSetting
+from backoffice.services.base import Actor, ValidationError, audit, claim_operation, store_operation_result
 
 SMTP_KEY = "smtp"
 SECURITY = ("starttls", "ssl", "none")
@@ -78,7 +78,6 @@ def get_smtp(db: Database) -> SmtpSettings:
 
 
 def save_smtp(db: Database, actor: Actor, settings: SmtpSettings, *, operation_id: str | None = None) -> SmtpSettings:
-    require_role(actor, Role.MANAGER)
     problems = settings.problems()
     if not settings.recipients:
         problems.append(("mail server", "recipients", "name at least one recipient"))

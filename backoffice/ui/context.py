@@ -14,6 +14,7 @@ import enum
 from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from backoffice.operations import Actor, Changes, Operations
+from backoffice.operations.permissions import Role, allowed, describe, roles_for
 from backoffice.operations.session import describe_target, is_embedded_default
 
 __all__ = ["AppContext", "ConnectionState", "describe_target", "is_embedded_default"]
@@ -68,6 +69,16 @@ class AppContext(QObject):
     def notify_data_changed(self, changes: Changes | None = None) -> None:
         """Tell every view what a write changed (everything, when the writer cannot tell)."""
         self.data_changed.emit(changes if changes is not None else Changes.all())
+
+    def may(self, operation: str) -> bool:
+        """True when the signed-in user's role may run ``operation`` (``area.method``) by the permission
+        table; the contract refuses the others whatever the window shows."""
+        return self.actor is not None and allowed(operation, self.actor.role)
+
+    def roles_for(self, operation: str) -> str:
+        """Who may run ``operation``: ``manager or admin``."""
+        roles = roles_for(operation) or frozenset()
+        return describe(roles | {Role.ADMIN})
 
     def role_label(self) -> str:
         if self.actor is None:

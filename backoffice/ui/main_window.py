@@ -64,6 +64,8 @@ class MainWindow(QMainWindow):
         self.connection_page.retry_requested.connect(self.retry_requested)
         self.connection_page.profiles_requested.connect(self.open_profiles)
         self.pages.addWidget(self.connection_page)
+        self.no_access = EmptyState("user", "", "")
+        self.pages.addWidget(self.no_access)
         self.views: dict[str, ViewPage] = {}
         for section, classes in SECTIONS:
             self.sidebar.add_section(QCoreApplication.translate("Views", section))
@@ -167,12 +169,25 @@ class MainWindow(QMainWindow):
 
     def _show_current_page(self) -> None:
         view = self.views[self._current]
-        if self.context.state is ConnectionState.CONNECTED:
+        if self.context.state is ConnectionState.CONNECTED and view.REQUIRES and not self.context.may(view.REQUIRES):
+            self._show_no_access(view)
+        elif self.context.state is ConnectionState.CONNECTED:
             self.pages.setCurrentWidget(view)
             view.activate()
         else:
             self.pages.setCurrentWidget(self.connection_page)
         self.setWindowTitle(self.window_title())
+
+    def _show_no_access(self, view: ViewPage) -> None:
+        """The page says who may open it, instead of failing on its first read."""
+        actor = self.context.actor
+        self.no_access.set_text(
+            view.title(),
+            self.tr("{view} is for the roles {roles}. You are signed in as {user} ({role}); "
+                    "ask an admin if you need it.").format(
+                view=view.title(), roles=self.context.roles_for(view.REQUIRES),
+                user=actor.username if actor else "", role=self.context.role_label().lower()))
+        self.pages.setCurrentWidget(self.no_access)
 
     def window_title(self) -> str:
         """"Backoffice — <profile or database name>": the application's name once, then where the data is."""

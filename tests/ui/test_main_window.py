@@ -6,8 +6,10 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from backoffice.config import ProfileStore
+from backoffice.models import Role
 from backoffice.operations import LocalOperations
 from backoffice.secrets import SecretStore
+from backoffice.services.users import ensure_user
 from backoffice.ui.context import AppContext
 from backoffice.ui.main_window import MainWindow
 from backoffice.ui.views import VIEW_KEYS, PlaceholderPage
@@ -161,3 +163,19 @@ def test_profiles_dialog_opens_from_the_file_menu(qtbot, sqlite_db, sqlite_actor
     assert dialog is not None and dialog.isVisible()
     dialog.reject()
     qtbot.waitUntil(lambda: window.profiles_dialog is None, timeout=2_000)
+
+
+def test_a_role_that_may_not_read_a_view_is_told_who_may(qtbot, sqlite_db, open_window,  # type: ignore[no-untyped-def]
+                                                         connected_context) -> None:
+    """A merchandiser opening Audit sees which roles it is for, and the view never asks for the log."""
+    ensure_user(sqlite_db, "boss", Role.ADMIN)
+    mia = ensure_user(sqlite_db, "mia", Role.MERCHANDISER)
+    window = open_window(connected_context(sqlite_db, mia))
+    window.show_view("audit")
+    assert window.pages.currentWidget() is window.no_access
+    shown = window.no_access.title.text() + " " + window.no_access.text.text()
+    assert "manager or admin" in shown and "mia (merchandiser)" in shown
+    qtbot.wait(200)
+    assert window.view("audit").model.rowCount() == 0       # never read
+    window.show_view("products")
+    assert window.pages.currentWidget() is window.view("products")

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from backoffice.services.changesets.apply import (
     CREATED_VARIANT_FIELDS,
-    EDITORS,
     apply_changes,
     apply_in_session,
     replayed,
@@ -44,7 +43,7 @@ from backoffice.services.changesets.revert import Reverter, register_reverter, r
 from backoffice.services.changesets.rows import EDITABLE, ApplyResult, Conflict, RowChange
 
 __all__ = [
-    "CREATED_VARIANT_FIELDS", "EDITABLE", "EDITORS", "ApplyResult", "ChangesetInfo", "Conflict", "FieldChange",
+    "CREATED_VARIANT_FIELDS", "EDITABLE", "ApplyResult", "ChangesetInfo", "Conflict", "FieldChange",
     "Reverter", "RowChange", "apply_changes", "apply_in_session", "changed_entities", "changeset_entries",
     "changeset_for_operation", "changeset_rows", "get_changeset", "history", "list_changesets", "register_reverter",
     "replayed", "revert_changeset", "revert_rows",

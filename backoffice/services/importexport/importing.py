@@ -25,7 +25,6 @@ from backoffice.models import (
     AttributeValue,
     Product,
     ProductTag,
-    Role,
     Variant,
     VariantOption,
     VariantStatus,
@@ -36,7 +35,6 @@ from backoffice.services.base import (
     ValidationError,
     audit,
     claim_operation,
-    require_role,
     store_operation_result,
 )
 from backoffice.services.changesets import apply_in_session
@@ -127,7 +125,6 @@ def apply_import(db: Database, actor: Actor, parsed: ParsedFile, *, operation_id
     ImportConflicts, a kind of ImportRejected, writing nothing), skip (those rows are left as they are)
     or overwrite (the file's values win). A replayed ``operation_id`` returns the first result
     (``replayed`` True) and writes nothing."""
-    require_role(actor, Role.MERCHANDISER, Role.MANAGER)
     _check_on_conflict(on_conflict)
     steps = Steps(progress, cancel)
     if isinstance(baseline, ImportReport):

@@ -21,6 +21,7 @@ class ViewPage(QWidget):
     TITLE: ClassVar[str] = ""
     DESCRIPTION: ClassVar[str] = ""
     icon_name: ClassVar[str] = ""
+    REQUIRES: ClassVar[str] = ""    # the operation the page reads first; a role that may not run it sees why
 
     loading_changed = Signal(bool)
     badge_changed = Signal(int)  # a count worth the user's attention (open alerts); 0 hides the badge

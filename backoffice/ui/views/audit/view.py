@@ -62,6 +62,7 @@ class AuditView(ViewPage):
     TITLE = QT_TRANSLATE_NOOP("Views", "Audit")
     DESCRIPTION = QT_TRANSLATE_NOOP("Views", "Every change: who made it, when, and the values before and after.")
     icon_name = "audit"
+    REQUIRES = "audit.page"
 
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None, *,
                  page_size: int = PAGE_SIZE) -> None:

@@ -45,6 +45,7 @@ class PurchasingView(ViewPage):
     TITLE = QT_TRANSLATE_NOOP("Views", "Purchasing")
     DESCRIPTION = QT_TRANSLATE_NOOP("Views", "Suppliers, reorder suggestions and purchase orders.")
     icon_name = "purchasing"
+    REQUIRES = "purchase_orders.list"
 
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None) -> None:
         super().__init__(context, tasks, parent)
