@@ -27,12 +27,16 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
               help="Least severe level logged (info: one line per request).")
 @click.option("--forwarded-allow-ips", default="127.0.0.1", show_default=True, metavar="IPS",
               help="Proxies whose X-Forwarded-For/-Proto headers are trusted (comma-separated, * for any).")
+@click.option("--rate-limit", default=50.0, show_default=True, type=click.FloatRange(min=0), metavar="PER_SECOND",
+              help="Requests per second each user (or API key's user) may make on average; 0: no limit.")
+@click.option("--burst", default=200, show_default=True, type=click.IntRange(min=1),
+              help="Requests a user may make at once before the rate limit applies (429 with Retry-After).")
 @click.option("--write-openapi", type=click.Path(dir_okay=False, writable=True), default=None, metavar="FILE",
               help="Write the API's OpenAPI document to FILE and exit (no database needed).")
 @click.pass_context
 def serve(ctx: click.Context, db_url: str | None, profile: str | None, host: str, port: int,
           certfile: str | None, keyfile: str | None, log_level: str, forwarded_allow_ips: str,
-          write_openapi: str | None) -> None:
+          rate_limit: float, burst: int, write_openapi: str | None) -> None:
     """Serve the store API over HTTP(S) for the database.
 
     Health is at /health, the API's document at /openapi.json. The server listens on loopback unless
@@ -53,7 +57,7 @@ def serve(ctx: click.Context, db_url: str | None, profile: str | None, host: str
     if profile is not None:
         obj.profile_option = profile
     url, _profile = obj.target()
-    app = create_app_for_url(url)
+    app = create_app_for_url(url, rate=rate_limit, burst=burst)
     schema = app.state.store.check()     # fail now, in one line, rather than at the first request
     if not schema.up_to_date:
         app.state.store.close()
