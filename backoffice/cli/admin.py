@@ -16,16 +16,44 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@click.option("--admin", "admin_name", metavar="NAME",
+              help="On a database without accounts: make NAME its first admin (password typed twice at a "
+                   "terminal, or two lines on standard input; required on PostgreSQL).")
 @db_options
 @click.pass_obj
-def db_upgrade(obj: Context) -> None:
-    """Create the schema, or migrate it to this version of Backoffice."""
+def db_upgrade(obj: Context, admin_name: str | None) -> None:
+    """Create the schema, or migrate it to this version of Backoffice.
+
+    A database without accounts gets its first admin here: NAME with --admin; on an SQLite file without
+    --admin, your login name (the file's owner); on PostgreSQL without --admin, none (`backoffice users
+    bootstrap-admin NAME` makes one later). A database with accounts keeps them as they are.
+    """
+    from backoffice.operations.session import current_os_username, is_sqlite
+
     ops = obj.operations(require_schema=False, sign_in=False)
     done = ops.admin.upgrade()
     if not done.changed:
         click.echo(f"{ops.url} is up to date (revision {done.after}).")
     else:
         click.echo(f"{ops.url}: migrated from {done.before or 'empty'} to {done.after}.")
+    sqlite = is_sqlite(ops.url)
+    if ops.has_accounts():
+        if admin_name:
+            click.echo(f"The database has accounts already: --admin {admin_name} changes nothing (an admin "
+                       "adds accounts with `backoffice users add`).", err=True)
+        return
+    if admin_name:
+        made = ops.create_first_admin(admin_name, password=_read_password(required=not sqlite))
+    elif sqlite:
+        made = ops.create_first_admin(current_os_username())
+    else:
+        click.echo("The database has no accounts yet: make the first admin with "
+                   "`backoffice users bootstrap-admin NAME --password-stdin`, or `backoffice db upgrade "
+                   "--admin NAME`.", err=True)
+        return
+    if made is not None:
+        owner = ", the owner of this file" if sqlite else ""
+        click.echo(f"{made.username}: admin (id {made.user_id}){owner}: the first account.")
 
 
 @db.command("current")
@@ -175,8 +203,8 @@ def _read_password(*, required: bool) -> str | None:
 @click.pass_obj
 def users_add(obj: Context, username: str, role: str, display_name: str, password_stdin: bool,
               reset_token: bool) -> None:
-    """Create a user (only an admin may, once the database has one; the first user of a database is
-    always an admin).
+    """Create a user (admin only; a database's first admin is made by `backoffice db upgrade` or
+    `backoffice users bootstrap-admin`). Signing in never creates an account.
 
     The password is typed twice at a terminal, or read as two lines from standard input. With no
     password (empty input) the account has none and cannot log in to the store API until
@@ -193,12 +221,25 @@ def users_add(obj: Context, username: str, role: str, display_name: str, passwor
         click.echo(f"One-time password reset token for {user.username} (shown once): {token}")
 
 
+@users.command("whoami")
+@db_options
+@click.pass_obj
+def users_whoami(obj: Context) -> None:
+    """Who acts: the signed-in user and role; on an SQLite file without --user, its owner."""
+    ops = obj.operations()
+    me = ops.users.whoami()
+    if ops.owner_mode:
+        click.echo(f"{me.username} · owner of this file ({me.role})")
+    else:
+        click.echo(f"{me.username} ({me.role})")
+
+
 @users.command("list")
 @db_options
 @click.pass_obj
 def users_list(obj: Context) -> None:
-    """List users and roles."""
-    for u in obj.operations(sign_in=False).users.list():
+    """List users and roles (admin only)."""
+    for u in obj.operations().users.list():
         click.echo(f"{u.username:<20} {u.role:<13} {'active' if u.active else 'inactive'}")
 
 
@@ -308,7 +349,7 @@ def audit_cmd(obj: Context, entity: str, username: str, limit: int, as_json: boo
     """Show the newest audit entries, described with names (locations, SKUs, products), not ids."""
     from backoffice.operations.audit import AuditFilter
 
-    rows = obj.operations(sign_in=False).audit.page(AuditFilter(entity=entity, username=username), limit=limit)
+    rows = obj.operations().audit.page(AuditFilter(entity=entity, username=username), limit=limit)
     for r in rows:
         view = r.view
         if as_json:

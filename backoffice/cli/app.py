@@ -23,10 +23,18 @@ EXIT_USAGE = 2
 
 
 class Context:
-    """What the top-level options chose; opens the operations lazily, once."""
+    """What the top-level options chose; opens the operations lazily, once.
 
-    def __init__(self, db_url: str | None, profile: str | None, user: str | None) -> None:
+    Who acts: on an SQLite file, the account named by --user, BACKOFFICE_USER or the profile (having the
+    file is the proof), or else the file's owner (its oldest active admin); on a shared PostgreSQL
+    database, that name (or the login name) proven by a password: --password-stdin, BACKOFFICE_PASSWORD
+    or a hidden prompt at a terminal. An unknown name is an error: no account is created by signing in.
+    """
+
+    def __init__(self, db_url: str | None, profile: str | None, user: str | None,
+                 password_stdin: bool = False) -> None:
         self.db_url_option, self.profile_option, self.user_option = db_url, profile, user
+        self.password_stdin = password_stdin
         self._ops: Operations | None = None
         self._profile = None
 
@@ -42,12 +50,16 @@ class Context:
             _url, self._profile = self.target()
         return self._profile.name if self._profile is not None else ""
 
+    def named_user(self) -> str | None:
+        """The user named for this run: --user, then BACKOFFICE_USER, then the profile's user (None)."""
+        return (self.user_option or os.environ.get("BACKOFFICE_USER")
+                or (self._profile.username if self._profile else "") or None)
+
     def username(self) -> str:
-        """Who acts: --user, then BACKOFFICE_USER, then the profile's user, then the login name."""
+        """Who signs in to a shared database: the named user, or else the login name."""
         from backoffice.operations.session import current_os_username
 
-        return (self.user_option or os.environ.get("BACKOFFICE_USER")
-                or (self._profile.username if self._profile else "") or current_os_username())
+        return self.named_user() or current_os_username()
 
     def operations(self, *, require_schema: bool = True, create_schema: bool = False,
                    sign_in: bool = True) -> Operations:
@@ -55,22 +67,48 @@ class Context:
 
         ``require_schema=False`` opens a database whose schema is missing or old (``db upgrade``),
         ``create_schema`` creates the schema of an empty one first (``demo``); ``sign_in=False`` acts as
-        nobody, so that a command that only reads, or creates accounts, does not create the account of
-        whoever runs it (``users add``, ``users list``, ``db …``).
+        nobody (``db …``, ``users bootstrap-admin``): no password is asked for.
         """
         if self._ops is not None and sign_in and not self._ops.signs_in:
             self._ops.close()   # opened without signing in by an earlier call: open it again, signed in
             self._ops = None
         if self._ops is None:
-            from backoffice.operations.session import connect
+            from backoffice.operations.session import connect, is_sqlite
 
             url, self._profile = self.target()
-            self._ops = connect(url, self.username() if sign_in else None, prompt=terminal_prompt(),
-                                require_schema=require_schema, create_schema=create_schema,
-                                sign_in_when_needed=True)
+            options = {"prompt": terminal_prompt(), "require_schema": require_schema, "create_schema": create_schema}
+            if not sign_in:
+                self._ops = connect(url, None, **options)
+            elif is_sqlite(url):
+                name = self.named_user()
+                self._ops = connect(url, name, as_owner=name is None, **options)
+            else:
+                name = self.username()
+                self._ops = connect(url, name, password=self._password(url, name), **options)
             if (require_schema or create_schema) and self._chosen_implicitly() and _command_reads_the_catalog():
                 note_if_empty(self._ops)  # the database was chosen implicitly: say which one it is
         return self._ops
+
+    def _password(self, url: str, username: str) -> str:
+        """``username``'s password for a shared database: one line of standard input with
+        --password-stdin, BACKOFFICE_PASSWORD, or a hidden prompt at a terminal; else a clear error."""
+        from backoffice.operations.session import SignInRequired, shared_database_refusal
+
+        if self.password_stdin:
+            line = click.get_text_stream("stdin").readline().rstrip("\r\n")
+            if line:
+                return line
+        else:
+            from_env = os.environ.get("BACKOFFICE_PASSWORD")
+            if from_env:
+                return from_env
+            if sys.stdin is not None and sys.stdin.isatty():
+                typed = click.prompt(f"Password of {username}", hide_input=True, default="", show_default=False,
+                                     err=True)
+                if typed:
+                    return typed
+        raise SignInRequired(f"{shared_database_refusal(url)} (--password-stdin, BACKOFFICE_PASSWORD, "
+                             "or run at a terminal)")
 
     def _chosen_implicitly(self) -> bool:
         return self.db_url_option is None and self.profile_option is None
@@ -148,7 +186,7 @@ def db_options(f: Callable) -> Callable:
         return callback
 
     f = click.option("--user", "user_", metavar="NAME", expose_value=False, callback=remember("user"),
-                     help="Act as this Backoffice user.")(f)
+                     help="Act as this existing Backoffice user.")(f)
     f = click.option("--profile", metavar="NAME", expose_value=False, callback=remember("profile"),
                      help="Use a saved connection profile.")(f)
     f = click.option("--db", metavar="URL", expose_value=False, callback=remember("db_url"),
@@ -160,18 +198,22 @@ def db_options(f: Callable) -> Callable:
 @click.option("--db", "db_url", metavar="URL", envvar="BACKOFFICE_DATABASE_URL",
               help="Database URL (default: the embedded SQLite file, or the default profile).")
 @click.option("--profile", metavar="NAME", help="Use a saved connection profile.")
-@click.option("--user", metavar="NAME", help="Act as this Backoffice user (default: your login name).")
+@click.option("--user", metavar="NAME",
+              help="Act as this existing Backoffice user (default: on an SQLite file its owner, on "
+                   "PostgreSQL your login name).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read your Backoffice password (PostgreSQL sign-in) as one line of standard input.")
 @click.option("--demo", is_flag=True, help="Open the GUI on a demo store (created on first use).")
 @click.option("--demo-products", default=2000, show_default=True, metavar="N", help="Size of the --demo store.")
 @click.version_option(__version__, prog_name="backoffice")
 @click.pass_context
-def main(ctx: click.Context, db_url: str | None, profile: str | None, user: str | None, demo: bool,
-         demo_products: int) -> None:
+def main(ctx: click.Context, db_url: str | None, profile: str | None, user: str | None, password_stdin: bool,
+         demo: bool, demo_products: int) -> None:
     """Backoffice: bulk catalog editing, inventory, purchasing and reports for your store.
 
     Without a command, opens the desktop application.
     """
-    ctx.obj = Context(db_url, profile, user)
+    ctx.obj = Context(db_url, profile, user, password_stdin)
     if ctx.invoked_subcommand is not None:
         return
     from backoffice.platform_check import check_gui_platform

@@ -44,14 +44,17 @@ class LocalOperations:
     remote = False
 
     def __init__(self, db: Database, actor: Actor | None, *, sign_in: str | None = None,
-                 owns_database: bool = True) -> None:
-        """Operations over ``db`` acting as ``actor``; or, with ``sign_in`` (a user name) and no actor,
-        signing that user in when an operation first needs to know who acts (a read-only command then
-        creates no account). Without either, nobody is signed in: schema work only."""
+                 owns_database: bool = True, owner_mode: bool = False) -> None:
+        """Operations over ``db`` acting as ``actor``; or, with ``sign_in`` (the name of an existing
+        account) and no actor, acting as that account from the first operation that needs to know who
+        acts (an unknown name is an error then: no account is ever created here). Without either, nobody
+        is signed in: schema work only. ``owner_mode``: ``actor`` is the owner of an SQLite file (its
+        oldest active admin), acting without a login."""
         self._db = db
         self._actor = actor
         self._sign_in = sign_in
         self._owns_database = owns_database
+        self.owner_mode = owner_mode and actor is not None
 
     def acting_as(self, actor: Actor) -> LocalOperations:
         """Operations over the same database acting as ``actor`` (a server's per-caller operations);
@@ -61,15 +64,29 @@ class LocalOperations:
     @property
     def actor(self) -> Actor | None:
         if self._actor is None and self._sign_in is not None:
-            from backoffice.services.users import ensure_user
+            from backoffice.services.users import sign_in
 
-            self._actor = ensure_user(self._db, self._sign_in)
+            self._actor = sign_in(self._db, self._sign_in)
         return self._actor
 
     @property
     def signs_in(self) -> bool:
         """True when someone is (or will be, on first need) signed in."""
         return self._actor is not None or self._sign_in is not None
+
+    # -- the first admin (the schema's administrator, before anyone can sign in) ------------------------
+    def has_accounts(self) -> bool:
+        """True once the database has any account (needs no signed-in user)."""
+        from backoffice.services.users import has_accounts
+
+        return has_accounts(self._db)
+
+    def create_first_admin(self, username: str, *, password: str | None = None) -> Actor | None:
+        """Make ``username`` the first admin of a database that has no account at all (``backoffice db
+        upgrade --admin NAME``); None, writing nothing, once it has any account."""
+        from backoffice.services.users import create_first_admin
+
+        return create_first_admin(self._db, username, password=password)
 
     def _acting(self) -> Actor:
         return self.actor  # type: ignore[return-value]

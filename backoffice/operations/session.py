@@ -3,7 +3,10 @@ LocalOperations` acting as a signed-in user. The clients (GUI, CLI, server) neve
 themselves; they ask here and receive operations, and name databases by URL (what a profile holds).
 
 The errors of opening are re-exported here: ``DatabaseError`` (one line for the user) and its kinds
-``DatabaseUnreachable``, ``SchemaNotMigrated`` and ``WrongPassword``.
+``DatabaseUnreachable``, ``SchemaNotMigrated`` and ``WrongPassword``; and those of signing in:
+``AuthenticationFailed`` (a wrong password or unknown name on a shared database), ``UnknownAccount`` and
+``SignInRequired`` (no password for a shared database, no owner for a file). Signing in never creates an
+account.
 """
 
 from __future__ import annotations
@@ -27,15 +30,17 @@ from backoffice.db import (
     normalise_url,
 )
 from backoffice.operations.admin import SchemaStatus
-from backoffice.operations.base import ProgressCallback
+from backoffice.operations.base import PermissionDenied, ProgressCallback
 from backoffice.operations.local import LocalOperations
 from backoffice.operations.targets import describe_target
 from backoffice.secrets import SecretStore
+from backoffice.services.auth import AuthenticationFailed
+from backoffice.services.users import UnknownAccount
 
-__all__ = ["ConnectionCheck", "DatabaseError", "DatabaseUnreachable", "PasswordPrompt", "SchemaNotMigrated",
-           "WrongPassword", "check_connection", "connect", "current_os_username", "default_sqlite_path",
-           "default_target_url", "describe_target", "is_demo_file", "is_embedded_default", "is_sqlite",
-           "login", "operations_for"]
+__all__ = ["AuthenticationFailed", "ConnectionCheck", "DatabaseError", "DatabaseUnreachable", "PasswordPrompt",
+           "SchemaNotMigrated", "SignInRequired", "UnknownAccount", "WrongPassword", "check_connection", "connect",
+           "current_os_username", "default_sqlite_path", "default_target_url", "describe_target", "is_demo_file",
+           "is_embedded_default", "is_sqlite", "login", "operations_for", "shared_database_refusal"]
 
 
 def is_sqlite(url: str | URL) -> bool:
@@ -75,18 +80,50 @@ def current_os_username() -> str:
     return os_user()
 
 
-def connect(url: str, username: str | None, *, secrets: SecretStore | None = None,
-            prompt: PasswordPrompt | None = None, require_schema: bool = True, create_schema: bool = False,
-            progress: ProgressCallback | None = None, sign_in_when_needed: bool = False) -> LocalOperations:
-    """Open ``url`` and sign in ``username``: the operations every client then uses.
+class SignInRequired(PermissionDenied):
+    """Who acts is not proven: a shared (PostgreSQL) database needs the user's password, an SQLite file
+    without an active admin has no owner to act as."""
+
+
+def shared_database_refusal(url: str | URL) -> str:
+    """Why a name alone does not sign anyone in to ``url`` (a shared PostgreSQL database)."""
+    return f"{_shown(url)} is a shared PostgreSQL database: sign in with your password"
+
+
+def _shown(url: str | URL) -> str:
+    try:
+        return normalise_url(url).render_as_string(hide_password=True)
+    except DatabaseError:
+        return str(url)
+
+
+def connect(url: str, username: str | None = None, *, password: str | None = None, as_owner: bool = False,
+            secrets: SecretStore | None = None, prompt: PasswordPrompt | None = None, require_schema: bool = True,
+            create_schema: bool = False, progress: ProgressCallback | None = None) -> LocalOperations:
+    """Open ``url`` and sign someone in: the operations every client then uses. Never creates an account.
+
+    Who acts:
+    - ``username`` with ``password``: proven by the password (``services.auth.login``: argon2, lockout,
+      audited), on either engine; the only way onto a shared PostgreSQL database;
+    - ``username`` alone, on an SQLite file: that existing, active account (having the file is the proof);
+      on PostgreSQL: refused (SignInRequired);
+    - ``as_owner`` (SQLite only): the file's owner, its oldest active admin (``ops.owner_mode``);
+    - neither: nobody (with ``require_schema=False``: to look at or upgrade the schema, ``ops.admin``).
+    An unknown name is an error (UnknownAccount; on PostgreSQL AuthenticationFailed, which does not tell
+    unknown names from wrong passwords); no ``users`` row is written.
 
     ``create_schema`` builds the tables of an empty database first (the embedded default, the demo
-    store); otherwise a database without the current schema is refused with a clear message (``backoffice
-    db upgrade``). ``username=None`` signs nobody in (with ``require_schema=False``: to look at or
-    upgrade the schema, ``ops.admin``, before any account can exist).
+    store); on SQLite it then makes the OS login name the first admin, the file's owner, when the file
+    has no account. Otherwise a database without the current schema is refused with a clear message
+    (``backoffice db upgrade``).
     """
-    from backoffice.services import users
+    from backoffice.services import auth, users
 
+    sqlite = is_sqlite(url)
+    if as_owner and not sqlite:
+        raise SignInRequired(shared_database_refusal(url))
+    if username is not None and password is None and not as_owner and not sqlite:
+        raise SignInRequired(shared_database_refusal(url))
     report = progress or (lambda fraction, text: None)
     report(0.1, "Opening the database…")
     db = open_database(url, secrets=secrets, prompt=prompt, require_schema=False)
@@ -94,20 +131,30 @@ def connect(url: str, username: str | None, *, secrets: SecretStore | None = Non
         if create_schema and migrations.current_revision(db) is None:
             report(0.4, "Creating the database…")
             migrations.upgrade(db)
-        if require_schema or create_schema:
+        if require_schema or create_schema or username is not None or as_owner:
             report(0.6, "Checking the schema…")
             migrations.ensure_current(db)
+        if create_schema and sqlite:
+            users.create_first_admin(db, current_os_username())   # a new file of the app: its owner
         actor = None
-        if username is not None and not sign_in_when_needed:
+        if as_owner:
+            report(0.8, "Signing in as the owner of this file…")
+            actor = users.owner(db)
+            if actor is None:
+                raise SignInRequired(f"{_shown(url)} has no active admin to act as its owner: make one with "
+                                     "`backoffice db upgrade` (you become its owner) or "
+                                     "`backoffice users bootstrap-admin NAME`")
+        elif username is not None and password is not None:
             report(0.8, f"Signing in as {username}…")
-            actor = users.ensure_user(db, username)
+            actor = auth.login(db, username, password)
+        elif username is not None:
+            report(0.8, f"Signing in as {username}…")
+            actor = users.sign_in(db, username)
     except BaseException:
         db.dispose()
         raise
     report(1.0, "Connected")
-    if sign_in_when_needed:     # the command line: a command that only reads creates no account
-        return LocalOperations(db, None, sign_in=username)
-    return LocalOperations(db, actor)  # None: not signed in (schema work only)
+    return LocalOperations(db, actor, owner_mode=as_owner)
 
 
 @dataclass(frozen=True)
@@ -131,23 +178,15 @@ def check_connection(url: str, *, secrets: SecretStore | None = None,
 
 
 def login(url: str, username: str, password: str, *, secrets: SecretStore | None = None,
-          prompt: PasswordPrompt | None = None) -> LocalOperations:
+          prompt: PasswordPrompt | None = None, progress: ProgressCallback | None = None) -> LocalOperations:
     """Open ``url`` and sign ``username`` in with their password: identity proven, not typed. Raises
-    ``AuthenticationFailed`` (services.auth) for a wrong password or an unknown name alike."""
-    from backoffice.services import auth
-
-    db = open_database(url, secrets=secrets, prompt=prompt, require_schema=False)
-    try:
-        migrations.ensure_current(db)
-        actor = auth.login(db, username, password)
-    except BaseException:
-        db.dispose()
-        raise
-    return LocalOperations(db, actor)
+    ``AuthenticationFailed`` (services.auth) for a wrong password or an unknown name alike (audited)."""
+    return connect(url, username, password=password, secrets=secrets, prompt=prompt, progress=progress)
 
 
 def operations_for(db: Database, username: str) -> LocalOperations:
-    """Operations over an open database (tests, the server): signs ``username`` in."""
+    """Operations over an open database (tests, the server) acting as the existing account ``username``
+    (UnknownAccount when there is none: nothing is created)."""
     from backoffice.services import users
 
-    return LocalOperations(db, users.ensure_user(db, username))
+    return LocalOperations(db, users.sign_in(db, username))
