@@ -4,4 +4,7 @@ permission-checked); :data:`MODULES` lists them in the order the API's document 
 
 MODULES: tuple[str, ...] = (
     "auth",
+    "purchasing",
+    "audit",
+    "users",
 )
