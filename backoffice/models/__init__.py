@@ -14,6 +14,7 @@ from backoffice.models.catalog import (
     VariantStatus,
 )
 from backoffice.models.changesets import Changeset, ChangesetEntry
+from backoffice.models.feeds import CHANGE_OPS, LOGGED_TABLES, ChangeLogEntry
 from backoffice.models.images import ImageVersion, ProductImageVariant
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
 from backoffice.models.people import ApiRequest, AppliedOperation, AuditEntry, AuthToken, Role, Supplier, TokenKind, User
@@ -65,11 +66,14 @@ __all__ = [
     "AuthToken",
     "Base",
     "Category",
+    "CHANGE_OPS",
+    "ChangeLogEntry",
     "Changeset",
     "ChangesetEntry",
     "Customer",
     "EditableMixin",
     "INTERNAL_KINDS",
+    "LOGGED_TABLES",
     "Location",
     "LocationKind",
     "Order",

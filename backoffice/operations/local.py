@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from backoffice.operations.bulk import BulkOperations
     from backoffice.operations.catalog import CatalogOperations
     from backoffice.operations.changesets import ChangesetOperations
+    from backoffice.operations.feeds import FeedOperations
     from backoffice.operations.idempotency import IdempotencyOperations
     from backoffice.operations.images import ImageOperations
     from backoffice.operations.importexport import ImportExportOperations
@@ -219,6 +220,12 @@ class LocalOperations:
         """The schema (status, upgrade) and the demo store."""
         from backoffice.operations.admin import AdminOperations
         return AdminOperations(self._db, self._acting)
+
+    @cached_property
+    def feeds(self) -> FeedOperations:
+        """Change feeds: what changed after a cursor (products, variants, stock levels, orders, audit)."""
+        from backoffice.operations.feeds import FeedOperations
+        return FeedOperations(self._db, self._acting)
 
     @cached_property
     def store(self) -> StoreOperations:

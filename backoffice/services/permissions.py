@@ -119,6 +119,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     **_area("audit", {
         "page": MANAGERS, "entry": MANAGERS, "count": MANAGERS, "facets": MANAGERS, "changeset_rows": MANAGERS,
     }),
+    **_area("feeds", {"changes": EVERYONE, "cursor": EVERYONE, "audit_changes": MANAGERS, "audit_cursor": MANAGERS}),
     **_area("users", {
         "whoami": EVERYONE, "list": ADMINS, "get": ADMINS, "add": ADMINS, "bootstrap_admin": ANYONE,
         "set_role": ADMINS, "deactivate": ADMINS, "set_password": EVERYONE, "issue_reset_token": ADMINS,

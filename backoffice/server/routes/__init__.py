@@ -7,4 +7,5 @@ MODULES: tuple[str, ...] = (
     "purchasing",
     "audit",
     "users",
+    "changes",
 )
