@@ -23,6 +23,7 @@ from backoffice.operations import Actor, Operations
 from backoffice.operations.admin import SchemaStatus
 from backoffice.operations.session import connect
 from backoffice.server import problems, v1
+from backoffice.server.jobs import JobRunner
 from backoffice.server.middleware import DEFAULT_MAX_BODY_BYTES, RequestMiddleware
 from backoffice.server.security import RateLimiter
 
@@ -95,12 +96,14 @@ def create_app(open_operations: OperationsOpener, *, max_body_bytes: int = DEFAU
     """The store API over the operations that ``open_operations`` opens (nothing is opened before the
     first request that needs the store)."""
     store = StoreAccess(open_operations)
+    jobs = JobRunner()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            jobs.shutdown()     # before the store closes: running jobs still use it while they stop
             store.close()
 
     app = FastAPI(
@@ -111,6 +114,7 @@ def create_app(open_operations: OperationsOpener, *, max_body_bytes: int = DEFAU
         lifespan=lifespan,
     )
     app.state.store = store
+    app.state.jobs = jobs
     app.state.rate_limiter = RateLimiter(rate, burst)
     problems.install(app)
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)

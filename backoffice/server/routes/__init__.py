@@ -4,6 +4,9 @@ permission-checked); :data:`MODULES` lists them in the order the API's document 
 
 MODULES: tuple[str, ...] = (
     "auth",
+    "jobs",
+    "imports",
+    "reports",
     "purchasing",
     "audit",
     "users",
