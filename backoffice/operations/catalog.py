@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from backoffice.models import ProductStatus, VariantStatus
-from backoffice.operations.base import Actor, Area
+from backoffice.operations.base import Actor, Area, ValidationError
 from backoffice.operations.changes import CHANGESETS, PRICES, PRODUCTS, VARIANTS, Changes
 from backoffice.services import catalog, catalog_grid, changesets
 from backoffice.services import variants as variant_service
@@ -26,6 +26,7 @@ from backoffice.services.catalog import HANDLE_RE, MAX_LENGTHS, MONEY_LIMIT, SKU
 from backoffice.services.catalog_grid import (
     COLUMN_BY_KEY,
     COLUMNS,
+    SORT_KEYS,
     Column,
     GridRow,
     PageReader,
@@ -38,9 +39,9 @@ if TYPE_CHECKING:
     from backoffice.db import Database
 
 __all__ = ["COLUMNS", "COLUMN_BY_KEY", "HANDLE_RE", "MAX_LENGTHS", "MONEY_FIELDS", "MONEY_LIMIT", "PRODUCT_STATUSES",
-           "SKU_RE", "VARIANT_STATUSES", "ApplyResult", "AttributeInfo", "CatalogOperations", "Change",
-           "Column", "Conflict", "GridRow", "HistoryLine", "NewProductChoices", "ProductHistory", "RowChange",
-           "VariantFilter", "handle_from_title"]
+           "SKU_RE", "SORT_KEYS", "VARIANT_STATUSES", "ApplyResult", "AttributeInfo", "CatalogOperations", "Change",
+           "Column", "Conflict", "GridPage", "GridRow", "HistoryLine", "NewProductChoices", "ProductHistory",
+           "RowChange", "VariantFilter", "handle_from_title"]
 
 PRODUCT_STATUSES: tuple[str, ...] = tuple(s.value for s in ProductStatus)
 VARIANT_STATUSES: tuple[str, ...] = tuple(s.value for s in VariantStatus)
@@ -77,6 +78,15 @@ class NewProductChoices:
     vendors: list[str]
 
 
+@dataclass(frozen=True)
+class GridPage:
+    """One keyset page of the grid; ``next_after`` is the key to pass for the next page (None when this
+    page was the last)."""
+
+    rows: list[GridRow]
+    next_after: list[Any] | None
+
+
 class CatalogOperations(Area):
     def __init__(self, db: Database, actor: Actor) -> None:
         super().__init__(db, actor)
@@ -105,6 +115,25 @@ class CatalogOperations(Area):
                   limit: int = 200) -> list[GridRow]:
         """The last rows in display order (a reverse keyset page)."""
         return catalog_grid.last_page(self._pages, f, sort_key, descending, limit=limit)
+
+    def page(self, f: VariantFilter = VariantFilter(), sort_key: str = "id", descending: bool = False,
+             limit: int = 100, after: Sequence[Any] | None = None) -> GridPage:
+        """One keyset page in display order: the rows after ``after`` (a page's ``next_after``: the last
+        row's sort value and variant id, JSON-safe), the first rows without one. Read through the pool,
+        not the kept connection, so concurrent callers (the store API's clients) never queue for it."""
+        key: tuple[Any, int] | None = None
+        if after is not None:
+            try:
+                if len(after) != 2 or type(after[1]) is not int:
+                    raise ValueError("a key is [sort value, variant id]")
+                key = (catalog_grid.sort_value_from_json(sort_key, after[0]), after[1])
+            except (ValueError, TypeError) as exc:
+                raise ValidationError([("cursor", "after", f"not a key of this order: {exc}")]) from None
+        if sort_key not in catalog_grid.SORT_KEYS:
+            raise ValidationError([("sort", "sort_key", f"unknown sort key {sort_key!r}")])
+        rows, last = catalog_grid.keyset_page(self._db, f, sort_key, descending, limit, key)
+        more = last is not None and len(rows) == limit
+        return GridPage(rows, [catalog_grid.sort_value_to_json(last[0]), last[1]] if more and last else None)
 
     def rows_by_id(self, variant_ids: Sequence[int]) -> dict[int, GridRow]:
         """Grid rows of these variants (ids with no row were deleted)."""
@@ -137,6 +166,16 @@ class CatalogOperations(Area):
                                              after.get(name)))
         lines.sort(key=lambda line: line.at, reverse=True)
         return ProductHistory(product.get("title", ""), lines, catalog_grid.facets(self._db)["categories"])
+
+    def product(self, product_id: int) -> dict[str, Any]:
+        """A product with its variants as plain values (fields, tags, ``id`` and ``version``; each variant
+        with its own); NotFound when there is none."""
+        return catalog.get_product(self._db, product_id)
+
+    def variant(self, variant_id: int) -> dict[str, Any]:
+        """One variant as plain values (its fields, ``product_id``, ``id`` and ``version``); NotFound when
+        there is none."""
+        return catalog.get_variant(self._db, variant_id)
 
     def new_product_choices(self) -> NewProductChoices:
         return NewProductChoices(variant_service.list_attributes(self._db, include_archived=False),

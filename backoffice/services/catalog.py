@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, noload
+from sqlalchemy.orm import Session, lazyload
 
 from backoffice.db import Database
 from backoffice.models import (
@@ -552,7 +552,7 @@ def get_product(db: Database, product_id: int) -> dict[str, Any]:
 def get_variant(db: Database, variant_id: int) -> dict[str, Any]:
     """One variant as plain values, with its id and version (for a later update)."""
     with db.read() as session:
-        v = session.scalar(select(Variant).where(Variant.id == variant_id).options(noload(Variant.options)))
+        v = session.scalar(select(Variant).where(Variant.id == variant_id).options(lazyload(Variant.options)))
         if v is None:
             raise NotFound(f"variant {variant_id} does not exist")
         return _variant_snapshot(v) | {"id": v.id, "version": v.version}

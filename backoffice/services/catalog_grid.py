@@ -42,10 +42,12 @@ from backoffice.models import (
     Product,
     ProductImage,
     ProductImageVariant,
+    ProductStatus,
     ProductTag,
     StockLevel,
     Variant,
     VariantOption,
+    VariantStatus,
 )
 
 
@@ -434,6 +436,84 @@ def _page(db: Database | PageReader, f: VariantFilter, sort_key: str, descending
         return list(conn.execute(stmt.limit(limit)).all())
 
     return [_grid_row(r) for r in _read(db, read)]
+
+
+# -- keyset pages with the key in hand (the store API's cursors) -----------------------------------------
+_MONEY_SORTS = frozenset({"price", "compare_at_price", "cost"})
+_INT_SORTS = frozenset({"id", "margin", "stock", "tags"})
+_ENUM_SORTS = {"status": ProductStatus, "variant_status": VariantStatus}
+
+
+def sort_value_from_json(sort_key: str, value: Any) -> Any:
+    """A row's sort value of ``sort_key`` as :func:`keyset_page` gives it in JSON form (money as a
+    string, a time in ISO 8601, a status by its value), back as the value to compare with; ValueError
+    for a value that cannot be one."""
+    if sort_key not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort_key!r}")
+    if value is None:
+        if sort_key not in _NULLABLE_SORTS:
+            raise ValueError(f"{sort_key} is never empty")
+        return None
+    if sort_key in _INT_SORTS:
+        if type(value) is not int:
+            raise ValueError(f"{sort_key} sorts by a whole number")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"{sort_key} sorts by a text value")
+    if sort_key in _MONEY_SORTS:
+        amount = Decimal(value)        # InvalidOperation is a ValueError
+        if not amount.is_finite():
+            raise ValueError("not an amount")
+        return amount
+    if sort_key == "updated_at":
+        return dt.datetime.fromisoformat(value)
+    if sort_key in _ENUM_SORTS:
+        return _ENUM_SORTS[sort_key](value)
+    return value
+
+
+def sort_value_to_json(value: Any) -> Any:
+    """The JSON form of a sort value (see :func:`sort_value_from_json`)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return getattr(value, "value", value)
+
+
+@functools.lru_cache(maxsize=256)
+def _keyset_statement(f: VariantFilter, sort_key: str, descending: bool, limit: int, after: str) -> Select:
+    """A page's statement with the sort value as its last column; ``after`` is "" (the first page),
+    "value" (after the row of :after_value, :after_id) or "null" (after :after_id among the NULLs).
+    Built once per filter and order: the key is bound per read."""
+    stmt, order = _base(_row_columns(), f, sort_key, with_category=True)
+    stmt = stmt.add_columns(order.expr.label("grid_sort_value"))
+    if after == "value":
+        stmt = stmt.where(order.after(bindparam("after_value", type_=order.expr.type), bindparam("after_id"),
+                                      descending))
+    elif after == "null":
+        stmt = stmt.where(order.after(None, bindparam("after_id"), descending))
+    return stmt.order_by(*order.clauses(descending)).limit(limit)
+
+
+def keyset_page(db: Database | PageReader, f: VariantFilter = VariantFilter(), sort_key: str = "id",
+                descending: bool = False, limit: int = 200,
+                after: tuple[Any, int] | None = None) -> tuple[list[GridRow], tuple[Any, int] | None]:
+    """The rows after the key ``after`` = (sort value, variant id) in display order (the first rows
+    without one), and the key of the last row returned (None when none was). Unlike :func:`page_after`
+    the key is not read again, so a page follows its cursor even when that row changed or is gone."""
+    if sort_key not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort_key!r}; valid: {', '.join(SORT_KEYS)}")
+    if after is None:
+        stmt, params = _keyset_statement(f, sort_key, descending, limit, ""), {}
+    elif after[0] is None:
+        stmt, params = _keyset_statement(f, sort_key, descending, limit, "null"), {"after_id": after[1]}
+    else:
+        stmt = _keyset_statement(f, sort_key, descending, limit, "value")
+        params = {"after_value": after[0], "after_id": after[1]}
+    found = _read(db, lambda conn: conn.execute(stmt, params).all())
+    rows = [_grid_row(r[:-1]) for r in found]
+    return rows, ((found[-1][-1], found[-1][0]) if found else None)
 
 
 def first_page(db: Database | PageReader, f: VariantFilter = VariantFilter(), sort_key: str = "id",

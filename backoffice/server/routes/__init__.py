@@ -7,6 +7,8 @@ MODULES: tuple[str, ...] = (
     "jobs",
     "imports",
     "reports",
+    "catalog",
+    "changesets",
     "purchasing",
     "audit",
     "users",
