@@ -4,6 +4,8 @@ permission-checked); :data:`MODULES` lists them in the order the API's document 
 
 MODULES: tuple[str, ...] = (
     "auth",
+    "variants",
+    "images",
     "jobs",
     "imports",
     "reports",
