@@ -168,6 +168,7 @@ def test_repricing_applies_what_its_preview_showed_and_other_roles_change_nothin
         assert {s["sku"]: s["new_price"] for s in shown["sample"]} == {"MC-S": "50.00", "MC-M": "50.00",
                                                                         "MC-L": "55.00"}
         assert [money(p) for _, p in rows(db, prices, pid=pid)] == [Decimal("59.99")] * 3   # nothing written
+        read_before = c.get(f"/v1/products/{pid}/matrix").json()
 
     state = ("SELECT (SELECT count(*) FROM variants), (SELECT sum(price) FROM variants), "
              "(SELECT count(*) FROM product_images), (SELECT count(*) FROM attributes), "
@@ -192,6 +193,25 @@ def test_repricing_applies_what_its_preview_showed_and_other_roles_change_nothin
         assert {sku: money(p) for sku, p in rows(db, prices, pid=pid)} == {
             s["sku"]: Decimal(s["new_price"]) for s in shown["sample"]}
         assert c.post("/v1/repricing/preview", json={"product_ids": [pid]}).json()["affected"] == 0
+
+        # the matrix shows the new prices; a cell saved with the versions read before the repricing is a
+        # conflict (nothing written), with the versions read now it is written
+        grid = c.get(f"/v1/products/{pid}/matrix").json()
+        assert {sku: price for cell in grid["cells"] for sku, price in zip(cell["skus"], cell["prices"])} == {
+            s["sku"]: s["new_price"] for s in shown["sample"]}
+
+        def versions(matrix: dict) -> dict[str, int]:
+            return {str(v): n for cell in matrix["cells"] for v, n in zip(cell["variant_ids"], cell["versions"])}
+
+        cells = [{"row": "S", "column": "", "price": "70.00"}]
+        stale = c.post(f"/v1/products/{pid}/matrix/prices", json={"cells": cells, "versions": versions(read_before)},
+                       headers=key())
+        assert stale.status_code == 200 and stale.json()["applied_rows"] == 0
+        assert [x["label"] for x in stale.json()["conflicts"]] == ["MC-S"]
+        saved = c.post(f"/v1/products/{pid}/matrix/prices", json={"cells": cells, "versions": versions(grid)},
+                       headers=key())
+        assert saved.status_code == 200 and saved.json()["applied_rows"] == 1 and saved.json()["conflicts"] == []
+        assert money(dict(rows(db, prices, pid=pid))["MC-S"]) == Decimal("70.00")
 
 
 # -- images ------------------------------------------------------------------------------------------------------

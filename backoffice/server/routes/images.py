@@ -172,10 +172,8 @@ def register_reads(router: APIRouter) -> None:
         tag = f'"{content_hash}"'
         headers = {"ETag": tag, "Cache-Control": CACHE_FOREVER}
         wanted = request.headers.get("if-none-match")
-        if wanted is not None and (wanted.strip() == "*" or tag in [t.strip().removeprefix("W/")
-                                                                   for t in wanted.split(",")]):
-            if caller.ops.images.read_files([content_hash]).get(content_hash) is not None:
-                return Response(status_code=304, headers=headers)
+        if wanted is not None and tag in [t.strip().removeprefix("W/") for t in wanted.split(",")]:
+            return Response(status_code=304, headers=headers)     # the client has these bytes: they never change
         data = caller.ops.images.read_files([content_hash]).get(content_hash)
         if data is None:
             raise NotFound(f"the image store has no file {content_hash}")
@@ -256,15 +254,16 @@ def register_edits(router: APIRouter) -> None:
         return image_response(caller.ops.images.image(image_id))
 
     @route(router, "PUT", "/products/{product_id}/images/order", "images.reorder", tags=[TAG],
-           responses={**IF_MATCH_RESPONSES, 409: {"description": "An image changed since it was read (no If-Match "
-                                                                 "for a gallery: the body's versions)"}})
+           responses={409: {"description": "An image changed since it was read: ``current`` is the gallery now"}})
     def reorder(product_id: Id, body: Order, *, caller: Caller) -> dict[str, Any]:
-        """Put the gallery in this order: every image once, each with the version read (``versions``)."""
+        """Put the gallery in this order: every image once, each with the version read (``versions``: the
+        gallery has no version of its own, so the body carries its images' versions instead of If-Match)."""
         missing = [i for i in body.image_ids if i not in body.versions]
         if missing:
             raise ValidationError([(f"image {i}", "versions", "give the version you read") for i in missing])
-        caller.ops.images.reorder(product_id, list(body.image_ids),
-                                  expected_versions={i: body.versions[i] for i in body.image_ids})
+        with current_on_conflict(lambda: {"items": [image_json(i) for i in caller.ops.images.gallery(product_id)]}):
+            caller.ops.images.reorder(product_id, list(body.image_ids),
+                                      expected_versions={i: body.versions[i] for i in body.image_ids})
         return {"product_id": product_id, "items": [image_json(i) for i in caller.ops.images.gallery(product_id)]}
 
     @route(router, "PUT", "/images/{image_id}/variants", "images.assign_variants", tags=[TAG],
