@@ -101,7 +101,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         "create": BUYING, "update": BUYING, "save_item": BUYING, "save_items": BUYING,
     }),
     **_area("replenishment", {
-        "suggest": BUYING, "settings": BUYING, "save_settings": BUYING, "set_levels": BUYING,
+        "suggest": RECEIVING, "settings": EVERYONE, "save_settings": BUYING, "set_levels": RECEIVING,
         "create_drafts": BUYING,
     }),
     **_area("purchase_orders", {
