@@ -251,8 +251,12 @@ def test_order_lists_page_by_cursor_drafts_edit_with_if_match_and_the_document_s
         assert edited.status_code == 200 and edited.json()["lines"][0]["quantity"] == 7
         stale = c.patch(ref, json={"note": "late"}, headers={"If-Match": tag})
         assert stale.status_code == 412 and stale.json()["current"]["note"] == "rush"
-        cancelled = c.post(f"/v1/purchase-orders/{made[1]['id']}/cancel", json={"reason": "duplicate"})
+        keyed = key()
+        cancelled = c.post(f"/v1/purchase-orders/{made[1]['id']}/cancel", json={"reason": "duplicate"}, headers=keyed)
         assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+        replayed = c.post(f"/v1/purchase-orders/{made[1]['id']}/cancel", json={"reason": "duplicate"}, headers=keyed)
+        assert replayed.headers["idempotent-replayed"] == "true" and replayed.json() == cancelled.json()
+        assert c.post(f"/v1/purchase-orders/{made[1]['id']}/cancel", json={"reason": "again"}).status_code == 422
         assert c.post(f"/v1/purchase-orders/{made[1]['id']}/send").status_code == 422   # not a draft any more
 
         pdf = c.get(f"{ref}/document")

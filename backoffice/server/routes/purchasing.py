@@ -409,8 +409,9 @@ def _suppliers(router: APIRouter) -> None:  # noqa: C901 - one route after anoth
 
     @route(router, "GET", "/suppliers/{supplier_id}/items", "suppliers.items", response_model=SupplierItemPage,
            tags=tags, responses={404: {"description": "No such supplier"}})
-    def list_items(supplier_id: IdPath, text: str = Query("", max_length=200), cursor: str | None = Query(None, max_length=100),
-                   limit: int = Query(200, ge=1, le=MAX_LIMIT), *, caller: Caller) -> dict[str, Any]:
+    def list_items(supplier_id: IdPath, text: str = Query("", max_length=200),
+                   cursor: str | None = Query(None, max_length=100), limit: int = Query(200, ge=1, le=MAX_LIMIT),
+                   *, caller: Caller) -> dict[str, Any]:
         """The supplier's items in id order, a keyset page at a time (``text``: SKU, supplier SKU or title)."""
         after = decode_cursor(cursor)
         caller.ops.suppliers.find(supplier_id)
@@ -488,7 +489,8 @@ def _suppliers(router: APIRouter) -> None:  # noqa: C901 - one route after anoth
                 problems.append((f"row {n}", "values", "changes nothing"))
         if problems:
             raise ValidationError(problems)
-        edits = [ItemEdit(items[r.variant_id].id, r.version, r.values.model_dump(exclude_unset=True)) for r in body.rows]
+        edits = [ItemEdit(items[r.variant_id].id, r.version, r.values.model_dump(exclude_unset=True))
+                 for r in body.rows]
         saved = caller.ops.suppliers.save_items(edits, description=body.description)
         by_item = {i.id: v for v, i in items.items()}
         return {"changeset_id": saved.changeset_id, "applied_rows": saved.applied_rows,
@@ -615,7 +617,8 @@ def _purchase_orders(router: APIRouter) -> None:  # noqa: C901 - one route after
             quantities = {}
             for n, ln in enumerate(body.lines, 1):
                 if ln.variant_id in quantities:
-                    raise ValidationError([(f"line {n}", "variant_id", f"variant {ln.variant_id} appears more than once")])
+                    raise ValidationError([(f"line {n}", "variant_id",
+                                            f"variant {ln.variant_id} appears more than once")])
                 quantities[ln.variant_id] = ln.quantity
 
         def run(op_id: str) -> Response:

@@ -18,14 +18,22 @@ from starlette.responses import Response
 
 from backoffice.operations import NotFound, ValidationError
 from backoffice.operations.users import ROLES
-from backoffice.server.http import IDEMPOTENT_RESPONSES, IF_MATCH_RESPONSES, REPLAYED_HEADER, expected_version, idempotent, with_etag
+from backoffice.server.http import (
+    IDEMPOTENT_RESPONSES,
+    IF_MATCH_RESPONSES,
+    REPLAYED_HEADER,
+    expected_version,
+    idempotent,
+    with_etag,
+)
 from backoffice.server.routes.purchasing import IdPath, plain
 from backoffice.server.security import Caller, route
 
 TAG = "users"
 UserName = Annotated[str, Path(min_length=1, max_length=100, description="The account's user name")]
 RoleName = Literal["merchandiser", "warehouse", "purchaser", "manager", "admin"]
-assert set(RoleName.__args__) == set(ROLES), "the roles of the API are the roles of the contract"  # type: ignore[attr-defined]
+if set(RoleName.__args__) != set(ROLES):  # type: ignore[attr-defined]
+    raise ImportError("the roles of the API must be the roles of the contract")
 
 
 class User(BaseModel):
