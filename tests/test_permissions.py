@@ -112,3 +112,24 @@ def test_the_measured_defects_are_decided_by_the_table(role_operations: dict[Rol
         role_operations[Role.WAREHOUSE].users.add("mallory", role="admin")
     with pytest.raises(PermissionDenied):
         role_operations[Role.MERCHANDISER].audit.page()
+
+
+def test_the_committed_permissions_document_is_the_table() -> None:
+    """docs/permissions.md is generated from the table; regenerate it with
+    ``backoffice users permissions --markdown > docs/permissions.md``."""
+    from pathlib import Path
+
+    committed = (Path(__file__).resolve().parent.parent / "docs" / "permissions.md").read_text(encoding="utf-8")
+    assert committed == permissions.markdown()
+
+
+def test_the_permissions_command_lists_what_a_role_may_run() -> None:
+    from click.testing import CliRunner
+
+    from backoffice.cli import main
+
+    result = CliRunner().invoke(main, ["users", "permissions", "--role", "warehouse"])
+    assert result.exit_code == 0, result.output
+    listed = set(result.output.split())
+    assert listed == {op for op in permissions.PERMISSIONS if permissions.allowed(op, Role.WAREHOUSE)}
+    assert "transfers.ship" in listed and "catalog.save_edits" not in listed

@@ -2,6 +2,15 @@
 from): which roles may run each ``area.method``."""
 
 from backoffice.models import Role
-from backoffice.services.permissions import ANYONE, PERMISSIONS, allowed, describe, needs_sign_in, require, roles_for
+from backoffice.services.permissions import (
+    ANYONE,
+    PERMISSIONS,
+    allowed,
+    describe,
+    markdown,
+    needs_sign_in,
+    require,
+    roles_for,
+)
 
-__all__ = ["ANYONE", "PERMISSIONS", "Role", "allowed", "describe", "needs_sign_in", "require", "roles_for"]
+__all__ = ["ANYONE", "PERMISSIONS", "Role", "allowed", "describe", "markdown", "needs_sign_in", "require", "roles_for"]

@@ -177,3 +177,26 @@ def require(actor: Actor, operation: str) -> None:
         raise PermissionDenied(f"{operation} is not in the permission table: nobody may run it")
     raise PermissionDenied(f"{actor.username} ({actor.role.value}) may not run {operation}; "
                            f"it needs the role {describe(roles | {Role.ADMIN})}")
+
+
+def markdown() -> str:
+    """The table as the document ``docs/permissions.md`` (one row per operation, a column per role)."""
+    roles = list(Role)
+    lines = [
+        "# Permissions",
+        "",
+        "Which role may run each operation of Backoffice, whichever client asks (the desktop, the command",
+        "line, the store API). Generated from `backoffice/services/permissions.py` by",
+        "`backoffice users permissions --markdown > docs/permissions.md`; a test fails when they differ.",
+        "`open` marks operations that need no signed-in user (signing in, looking at the schema).",
+        "",
+        "| operation | " + " | ".join(r.value for r in roles) + " |",
+        "| --- | " + " | ".join(":---:" for _ in roles) + " |",
+    ]
+    for operation in sorted(PERMISSIONS):
+        if PERMISSIONS[operation] == ANYONE:
+            cells = ["open"] * len(roles)
+        else:
+            cells = ["yes" if allowed(operation, r) else "" for r in roles]
+        lines.append(f"| `{operation}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
