@@ -1,0 +1,149 @@
+"""Bad input never yields a 500: schemathesis fuzzes every operation of the app's OpenAPI document on a
+real loopback server, as a signed-in admin (so the requests get past authorisation into the routes),
+with data that fits the document and data that does not. No response may be a server error, and every
+response must match the document's schema for its status.
+
+Bounded: rounds over every operation, each round a few examples per operation and method of generation
+from a fixed seed (round n uses seed n, so a run is repeatable), no shrinking; the first round always
+covers every operation, further rounds run while the engine's time budget lasts. Every failure is
+collected (operation, the request as a curl command, the response) before the test fails, so one run
+names them all.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+import schemathesis
+from fastapi import FastAPI, Query
+from fastapi.responses import JSONResponse
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from pydantic import BaseModel
+
+from backoffice.db import Database
+from backoffice.services.users import ensure_user
+from tests.api_support import RunningServer, start_server
+from tests.conftest import SmallStore
+
+EXAMPLES = {GenerationMode.POSITIVE: 2, GenerationMode.NEGATIVE: 1}     # per operation and round
+BUDGET_SECONDS = {"sqlite": 50.0, "postgresql": 35.0}    # no new round starts after this
+MAX_ROUNDS = 4
+CHECKS = [not_a_server_error, response_schema_conformance]
+
+
+def operations(app: FastAPI) -> list[Any]:
+    """The operations of the app's OpenAPI document, in a stable order."""
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    found = [result.ok() for result in schema.get_all_operations()]
+    return sorted(found, key=lambda op: (op.path, op.method))
+
+
+def fuzz(operation: Any, mode: GenerationMode, examples: int, rng_seed: int,
+         call: Callable[[Any], Any]) -> str | None:
+    """Run ``examples`` cases of ``operation`` from ``rng_seed``; the first failure, described, or None."""
+    seen: list[str] = []
+
+    @seed(rng_seed)
+    @settings(max_examples=examples, deadline=None, database=None, print_blob=False,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: Any) -> None:
+        response = call(case)
+        try:
+            case.validate_response(response, checks=CHECKS)
+        except (AssertionError, BaseExceptionGroup) as exc:   # one failure, or a group of them
+            seen.append(f"{operation.label} [{mode.value}]: {exc}\n    request: {case.as_curl_command()}\n"
+                        f"    response: {response.status_code} {response.text[:600]}")
+            raise AssertionError(seen[-1]) from None
+
+    try:
+        run()
+    except AssertionError:
+        return seen[-1] if seen else f"{operation.label} [{mode.value}]: failed"
+    except Unsatisfiable:
+        if mode is GenerationMode.NEGATIVE:
+            return None                 # nothing to get wrong: the operation takes no input
+        return f"{operation.label} [{mode.value}]: no valid input can be generated from the document"
+    return None
+
+
+def test_the_fuzzer_names_a_server_error_and_an_off_schema_response() -> None:
+    """The harness itself: on an app with a route that crashes and one that answers off its schema,
+    both are reported (with the request that did it), and a sound route is not."""
+    app = FastAPI()
+
+    class Count(BaseModel):
+        count: int
+
+    @app.get("/crash/{n}")
+    def crash(n: int) -> dict[str, int]:
+        return {"inverse": 1 // (n - n)}
+
+    @app.get("/off-schema", response_model=Count, responses={200: {"model": Count}})
+    def off_schema() -> JSONResponse:
+        return JSONResponse({"count": "many"})
+
+    @app.get("/sound", response_model=Count)
+    def sound(n: int = Query(ge=0, le=10)) -> dict[str, int]:
+        return {"count": n}
+
+    running, stop = start_server(app)
+    session = requests.Session()
+    try:
+        found = {op.label: op for op in operations(app)}
+        report = {label: fuzz(op, GenerationMode.POSITIVE, 3, 1,
+                              lambda case: case.call(base_url=running.base_url, session=session, timeout=30))
+                  for label, op in found.items()}
+    finally:
+        session.close()
+        stop()
+    assert report["GET /crash/{n}"] is not None and "500" in report["GET /crash/{n}"]
+    assert "curl" in report["GET /crash/{n}"]
+    assert report["GET /off-schema"] is not None and "many" in report["GET /off-schema"]
+    assert report["GET /sound"] is None
+
+
+def test_no_operation_answers_bad_or_odd_input_with_a_server_error_or_off_schema(
+        api: RunningServer, db: Database) -> None:
+    SmallStore(db, ensure_user(db, "admin"))
+    session = requests.Session()
+    engine = "postgresql" if db.engine.dialect.name == "postgresql" else "sqlite"
+
+    def send(case: Any) -> Any:
+        return case.call(base_url=api.base_url, session=session,
+                         headers={"Authorization": f"Bearer {api.login('admin')}"}, timeout=30)
+
+    def call(case: Any) -> Any:
+        """As the admin; a session that an earlier case ended (a logout, a revoked session) is renewed."""
+        response = send(case)
+        if response.status_code == 401 and session.get(
+                f"{api.base_url}/v1/auth/me", headers={"Authorization": f"Bearer {api.login('admin')}"},
+                timeout=30).status_code == 401:
+            api.tokens.pop("admin", None)
+            response = send(case)
+        return response
+
+    found = operations(api.app)
+    assert any(op.path == "/v1/auth/me" for op in found) and any(op.path == "/health" for op in found)
+    failures: dict[str, str] = {}            # the first failure of each operation and mode
+    started = time.monotonic()
+    rounds = 0
+    while rounds < MAX_ROUNDS and (rounds == 0 or time.monotonic() - started < BUDGET_SECONDS[engine]):
+        rounds += 1
+        for operation in found:
+            for mode, examples in EXAMPLES.items():
+                key = f"{operation.label} [{mode.value}]"
+                if key not in failures:
+                    failure = fuzz(operation, mode, examples, rounds, call)
+                    if failure is not None:
+                        failures[key] = failure
+    session.close()
+    assert failures == {}, f"{len(failures)} operations failed ({rounds} rounds):\n\n" + "\n\n".join(failures.values())
