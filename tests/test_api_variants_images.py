@@ -186,6 +186,16 @@ def test_repricing_applies_what_its_preview_showed_and_other_roles_change_nothin
     assert all(is_problem(r, 403) for r in refused)
     assert rows(db, state) == before
 
+    with api.as_user("warehouse") as w:                  # reorder points are the warehouse's to set
+        target = {"target": {"filter": {"product_ids": [pid]}}, "threshold": 4}
+        levels = w.post("/v1/thresholds/preview", json=target)
+        assert levels.status_code == 200, levels.text
+        assert levels.json()["considered"] == 3 and levels.json()["affected"] == 6      # 3 variants × WH1, SHOP
+        assert is_problem(w.post("/v1/thresholds/preview", json={"target": {}, "threshold": 4}), 422)
+        set_ = w.post("/v1/thresholds/apply", json={**target, "stamp": levels.json()["stamp"]}, headers=key())
+        assert set_.status_code == 200 and set_.json()["applied_rows"] == 6, set_.text
+    assert scalar(db, "SELECT count(*) FROM stock_levels WHERE low_stock_threshold = 4") == 6
+
     with api.as_user("merchandiser") as c:
         applied = c.post("/v1/repricing/apply", json={"product_ids": [pid], "stamp": shown["stamp"]}, headers=key())
         assert applied.status_code == 200, applied.text

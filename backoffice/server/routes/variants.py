@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.responses import JSONResponse, Response
 
 from backoffice.operations import ConflictError, NotFound
@@ -225,6 +225,12 @@ class TargetBody(Body):
 
     variant_ids: list[RowId] = Field(default_factory=list, max_length=100_000)
     filter: Filter | None = None
+
+    @model_validator(mode="after")
+    def one_of_them(self) -> TargetBody:
+        if bool(self.variant_ids) == (self.filter is not None):
+            raise ValueError("give either variant_ids or a filter ({} for every variant), not both")
+        return self
 
     def target(self) -> Target:
         return Target(tuple(self.variant_ids), self.filter.to_filter() if self.filter is not None else None)
