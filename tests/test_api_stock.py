@@ -97,13 +97,16 @@ def problem_rows(response: httpx.Response) -> list[str]:
     return [e["row"] for e in response.json().get("errors", [])]
 
 
-# -- Idempotency-Key -----------------------------------------------------------------------------------------
-def test_every_stock_post_needs_an_idempotency_key(api: RunningServer, stocked: Stocked, db: Database) -> None:
-    a = stocked.variants[0]
+# -- Idempotency-Key, roles, stock below zero ----------------------------------------------------------------
+def test_stock_posts_need_a_key_and_a_replay_moves_stock_once(api: RunningServer, stocked: Stocked,
+                                                              db: Database) -> None:
+    """428 without a key and nothing moves; a replay gets the first answer (and its header) and the
+    ledger (from SQL) shows one move; the same key with another body is a 422; a replayed ship ships once."""
+    a, b = stocked.variants[:2]
     with api.as_user("warehouse") as c:
         draft = c.post("/v1/transfers", headers=keyed(), json={
             "source_location_id": stocked.wh, "destination_location_id": stocked.shop,
-            "lines": [{"variant_id": a, "quantity": 2}]})
+            "lines": [{"variant_id": a, "quantity": 5}]})
         assert draft.status_code == 201, draft.text
         count = c.post("/v1/counts", headers=keyed(), json={"location_id": stocked.wh})
         assert count.status_code == 201, count.text
@@ -127,59 +130,47 @@ def test_every_stock_post_needs_an_idempotency_key(api: RunningServer, stocked: 
         ]
         answers = {path: c.post(path, json=body) for path, body in requests}
         after = (moves(db), rows(db, "transfers"), rows(db, "stock_counts"), rows(db, "locations"))
-        state = c.get(f"/v1/transfers/{tid}").json()["state"]
-    assert {path: r.status_code for path, r in answers.items()} == {path: 428 for path, _ in requests}
-    assert all(r.headers["content-type"] == "application/problem+json" for r in answers.values())
-    assert after == before
-    assert state == "draft"
+        assert c.get(f"/v1/transfers/{tid}").json()["state"] == "draft"
+        assert {path: r.status_code for path, r in answers.items()} == {path: 428 for path, _ in requests}
+        assert all(r.headers["content-type"] == "application/problem+json" for r in answers.values())
+        assert after == before
 
-
-def test_a_replay_gets_the_first_answer_and_moves_stock_once(api: RunningServer, stocked: Stocked, db: Database) -> None:
-    a, b = stocked.variants[:2]
-    body = {"location_id": stocked.wh, "reason": "damage", "note": "dropped",
-            "lines": [{"variant_id": a, "quantity": -3}, {"variant_id": b, "quantity": 2}]}
-    key = keyed()
-    with api.as_user("warehouse") as c:
+        body = {"location_id": stocked.wh, "reason": "damage", "note": "dropped",
+                "lines": [{"variant_id": a, "quantity": -3}, {"variant_id": b, "quantity": 2}]}
+        key = keyed()
         first = c.post("/v1/adjustments", headers=key, json=body)
         again = c.post("/v1/adjustments", headers=key, json=body)
         other = c.post("/v1/adjustments", headers=key, json={**body, "note": "another"})
         third = c.post("/v1/adjustments", headers=key, json=body)
-    assert first.status_code == 200, first.text
-    assert (again.status_code, again.content) == (200, first.content)
-    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
-    assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
-    assert third.content == first.content
-    posted = first.json()
-    assert posted["applied"] is True
-    assert {(lv["variant_id"], lv["on_hand"]) for lv in posted["levels"]} == {(a, 47), (b, 52)}
-    # moved once: the ledger (from SQL) and on hand agree on one adjustment
-    assert (ledger(db, a, stocked.wh), ledger(db, b, stocked.wh)) == (47, 52)
-    assert (on_hand(db, a, stocked.wh), on_hand(db, b, stocked.wh)) == (47, 52)
-    assert int(scalar(db, "SELECT COUNT(*) FROM stock_operations WHERE operation_id = :op",
-                      op=posted["operation_id"])) == 1
-    assert ledger_mismatches(db) == []
+        assert first.status_code == 200, first.text
+        assert (again.status_code, again.content) == (200, first.content)
+        assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+        assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
+        assert third.content == first.content
+        posted = first.json()
+        assert posted["applied"] is True
+        assert {(lv["variant_id"], lv["on_hand"]) for lv in posted["levels"]} == {(a, 47), (b, 52)}
+        # moved once: the ledger (from SQL) and on hand agree on one adjustment
+        assert (ledger(db, a, stocked.wh), ledger(db, b, stocked.wh)) == (47, 52)
+        assert (on_hand(db, a, stocked.wh), on_hand(db, b, stocked.wh)) == (47, 52)
+        assert int(scalar(db, "SELECT COUNT(*) FROM stock_operations WHERE operation_id = :op",
+                          op=posted["operation_id"])) == 1
 
-
-def test_a_replayed_ship_moves_stock_once(api: RunningServer, stocked: Stocked, db: Database) -> None:
-    a = stocked.variants[0]
-    with api.as_user("warehouse") as c:
-        draft = c.post("/v1/transfers", headers=keyed(), json={
-            "source_location_id": stocked.wh, "destination_location_id": stocked.shop,
-            "lines": [{"variant_id": a, "quantity": 5}]}).json()
         key = keyed()
-        shipped = [c.post(f"/v1/transfers/{draft['id']}/ship", headers=key) for _ in range(3)]
+        shipped = [c.post(f"/v1/transfers/{tid}/ship", headers=key) for _ in range(3)]
         # another key for the same step finds the transfer shipped already: refused, nothing moves
-        twice = c.post(f"/v1/transfers/{draft['id']}/ship", headers=keyed())
+        twice = c.post(f"/v1/transfers/{tid}/ship", headers=keyed())
     assert [r.status_code for r in shipped] == [200, 200, 200]
     assert shipped[1].content == shipped[0].content == shipped[2].content
     assert shipped[0].json()["state"] == "shipped" and shipped[0].json()["in_transit"] == 5
     assert twice.status_code == 422
-    assert on_hand(db, a, stocked.wh) == ledger(db, a, stocked.wh) == 45
+    assert on_hand(db, a, stocked.wh) == ledger(db, a, stocked.wh) == 42
     assert ledger_mismatches(db) == []
 
 
-def test_a_merchandiser_may_not_ship_and_nothing_moves(api: RunningServer, stocked: Stocked, db: Database) -> None:
-    a = stocked.variants[0]
+def test_a_merchandiser_may_not_move_stock_nor_may_stock_go_below_zero(api: RunningServer, stocked: Stocked,
+                                                                       db: Database) -> None:
+    a, b = stocked.variants[:2]
     with api.as_user("warehouse") as c:
         draft = c.post("/v1/transfers", headers=keyed(), json={
             "source_location_id": stocked.wh, "destination_location_id": stocked.shop,
@@ -196,36 +187,30 @@ def test_a_merchandiser_may_not_ship_and_nothing_moves(api: RunningServer, stock
     assert (refused.status_code, adjust.status_code, ship_now.status_code) == (403, 403, 403)
     assert refused.headers["content-type"] == "application/problem+json"
     assert readable.status_code == 200 and readable.json()["state"] == "draft"
-    assert moves(db) == before
-    assert on_hand(db, a, stocked.wh) == 50
-    assert rows(db, "transfers") == 1
+    assert moves(db) == before and on_hand(db, a, stocked.wh) == 50 and rows(db, "transfers") == 1
 
-
-def test_stock_that_would_go_negative_is_a_422_naming_the_row(api: RunningServer, stocked: Stocked,
-                                                               db: Database) -> None:
-    a, b = stocked.variants[:2]
-    before = moves(db)
     with api.as_user("warehouse") as c:
-        adjust = c.post("/v1/adjustments", headers=keyed(), json={
+        short = c.post("/v1/adjustments", headers=keyed(), json={
             "location_id": stocked.wh, "reason": "loss",
             "lines": [{"variant_id": a, "quantity": -51}, {"variant_id": b, "quantity": -1}]})
-        ship_now = c.post("/v1/transfers/ship-now", headers=keyed(), json={
+        short_ship = c.post("/v1/transfers/ship-now", headers=keyed(), json={
             "source_location_id": stocked.shop, "destination_location_id": stocked.wh,
             "lines": [{"variant_id": b, "quantity": 60}]})
         twice = c.post("/v1/adjustments", headers=keyed(), json={
             "location_id": stocked.wh, "reason": "loss",
             "lines": [{"variant_id": a, "quantity": -1}, {"variant_id": a, "quantity": -1}]})
-    assert adjust.status_code == 422, adjust.text
-    assert problem_rows(adjust) == ["MC-S at WH1"]
-    assert adjust.json()["errors"][0]["field"] == "quantity"
-    assert ship_now.status_code == 422 and problem_rows(ship_now) == ["MC-M at SHOP"]
+    assert short.status_code == 422, short.text
+    assert problem_rows(short) == ["MC-S at WH1"]
+    assert short.json()["errors"][0]["field"] == "quantity"
+    assert short_ship.status_code == 422 and problem_rows(short_ship) == ["MC-M at SHOP"]
     assert twice.status_code == 422 and problem_rows(twice) == ["line 2"]
-    assert moves(db) == before and rows(db, "transfers") == 0
+    assert moves(db) == before and rows(db, "transfers") == 1           # a refused ship-now leaves no draft
     assert (on_hand(db, a, stocked.wh), on_hand(db, b, stocked.wh), on_hand(db, b, stocked.shop)) == (50, 50, 50)
 
 
 # -- transfers ----------------------------------------------------------------------------------------------
-def test_a_transfer_from_draft_to_closed(api: RunningServer, stocked: Stocked, db: Database) -> None:
+def test_a_transfer_from_draft_to_closed_and_pages_of_transfers(api: RunningServer, stocked: Stocked,
+                                                                db: Database) -> None:
     a, b = stocked.variants[:2]
     with api.as_user("warehouse") as c:
         made = c.post("/v1/transfers", headers=keyed(), json={
@@ -284,11 +269,9 @@ def test_a_transfer_from_draft_to_closed(api: RunningServer, stocked: Stocked, d
     assert (on_hand(db, a, stocked.wh), on_hand(db, b, stocked.wh)) == (44, 47)
     assert ledger_mismatches(db) == []
 
-
-def test_transfer_pages_walk_every_transfer_once(api: RunningServer, stocked: Stocked, db: Database) -> None:
-    a = stocked.variants[0]
+    # pages of transfers, newest first: every transfer once
     with api.as_user("purchaser") as c:
-        for _ in range(5):
+        for _ in range(4):
             r = c.post("/v1/transfers/ship-now", headers=keyed(), json={
                 "source_location_id": stocked.wh, "destination_location_id": stocked.shop,
                 "lines": [{"variant_id": a, "quantity": 1}]})
@@ -306,8 +289,8 @@ def test_transfer_pages_walk_every_transfer_once(api: RunningServer, stocked: St
     assert bad.status_code == 422
 
 
-# -- levels, availability, history ---------------------------------------------------------------------------
-def test_stock_level_pages_and_counts_equal_sql(api: RunningServer, stocked: Stocked, db: Database) -> None:
+# -- levels, history, alerts ---------------------------------------------------------------------------------
+def test_levels_history_and_alerts_agree_with_sql(api: RunningServer, stocked: Stocked, db: Database) -> None:
     a = stocked.variants[0]
     internal = int(scalar(db, "SELECT COUNT(*) FROM stock_levels l JOIN locations c ON c.id = l.location_id "
                               "WHERE c.kind IN ('warehouse', 'store')"))
@@ -337,29 +320,50 @@ def test_stock_level_pages_and_counts_equal_sql(api: RunningServer, stocked: Sto
     assert unknown.status_code == 404
     assert bad_cursors == [422, 422, 422]
 
-
-def test_history_pages_walk_the_ledger_newest_first(api: RunningServer, stocked: Stocked, db: Database) -> None:
-    a = stocked.variants[0]
+    # the ledger, newest first, a page at a time
     with api.as_user("warehouse") as c:
         for q in (1, 2, 3):
             c.post("/v1/adjustments", headers=keyed(), json={
                 "location_id": stocked.wh, "reason": "found", "lines": [{"variant_id": a, "quantity": q}]})
-        seen = []
-        cursor: str | None = None
+        entries = []
+        cursor = None
         while True:
             page = c.get("/v1/stock/history", params={"variant_id": a, "location_id": stocked.wh, "limit": 2,
                                                       **({"cursor": cursor} if cursor else {})}).json()
-            seen += page["items"]
+            entries += page["items"]
             cursor = page["next_cursor"]
             if cursor is None:
                 break
-    assert [h["quantity"] for h in seen] == [3, 2, 1, 50]
-    assert sum(h["quantity"] for h in seen) == ledger(db, a, stocked.wh) == on_hand(db, a, stocked.wh) == 56
-    assert [h["user"] for h in seen[:3]] == ["warehouse"] * 3
+    assert [h["quantity"] for h in entries] == [3, 2, 1, 50]
+    assert sum(h["quantity"] for h in entries) == ledger(db, a, stocked.wh) == on_hand(db, a, stocked.wh) == 56
+    assert [h["user"] for h in entries[:3]] == ["warehouse"] * 3
+
+    # alerts: one per crossing, however often checked; the counts agree with SQL
+    with api.as_user("warehouse") as c:
+        threshold = c.put("/v1/alerts/thresholds", json={"variant_id": a, "location_id": stocked.wh, "threshold": 60})
+        assert threshold.status_code == 200, threshold.text
+        first = c.post("/v1/alerts/check").json()
+        second = c.post("/v1/alerts/check").json()
+        overview = c.get("/v1/alerts").json()
+        alert_count = c.get("/v1/alerts/count").json()["count"]
+        low = c.get("/v1/stock/levels", params={"low_only": True}).json()["items"]
+        external = c.put("/v1/alerts/thresholds", json={"variant_id": a, "location_id": stocked.store.locations["SUP"],
+                                                        "threshold": 1})
+    with api.as_user("merchandiser") as c:
+        refused = c.put("/v1/alerts/thresholds", json={"variant_id": a, "location_id": stocked.wh, "threshold": 1})
+        readable = c.get("/v1/alerts/count")
+    open_in_sql = int(scalar(db, "SELECT COUNT(*) FROM stock_alerts WHERE closed_at IS NULL"))
+    assert (first["opened"], second["opened"], second["closed"]) == (1, 0, 0)
+    assert alert_count == overview["open_total"] == len(overview["rows"]) == open_in_sql == 1
+    assert (overview["rows"][0]["sku"], overview["rows"][0]["threshold"]) == ("MC-S", 60)
+    assert [(r["variant_id"], r["location_id"], r["low"]) for r in low] == [(a, stocked.wh, True)]
+    assert external.status_code == 422
+    assert refused.status_code == 403 and readable.json()["count"] == 1
+    assert alerts.open_alert_count(db) == 1
 
 
-# -- locations -----------------------------------------------------------------------------------------------
-def test_locations_are_created_once_and_edited_with_if_match(api: RunningServer, stocked: Stocked, db: Database) -> None:
+# -- locations and counts ------------------------------------------------------------------------------------
+def test_locations_and_counts_are_written_once(api: RunningServer, stocked: Stocked, db: Database) -> None:
     body = {"code": "wh2", "name": "Second warehouse", "kind": "warehouse"}
     key = keyed()
     with api.as_user("warehouse") as c:
@@ -391,9 +395,7 @@ def test_locations_are_created_once_and_edited_with_if_match(api: RunningServer,
     assert int(scalar(db, "SELECT COUNT(*) FROM locations WHERE code = 'WH2'")) == 1
     assert rows(db, "locations") == 6
 
-
-# -- counts --------------------------------------------------------------------------------------------------
-def test_a_count_posts_its_differences_once(api: RunningServer, stocked: Stocked, db: Database) -> None:
+    # a count: set, scan (+1, replayed: added once), post (replayed: posted once), cancel another
     a, b = stocked.variants[:2]
     with api.as_user("warehouse") as c:
         started = c.post("/v1/counts", headers=keyed(), json={"location_id": stocked.wh, "note": "spring"})
@@ -407,7 +409,7 @@ def test_a_count_posts_its_differences_once(api: RunningServer, stocked: Stocked
         scanned = [c.post(f"/v1/counts/{cid}/lines", headers=scan_key, json=scan) for _ in range(2)]
         assert set_lines.status_code == 200 and scanned[1].content == scanned[0].content
         counted = {ln["variant_id"]: (ln["counted"], ln["difference"]) for ln in scanned[0].json()["lines"]}
-        assert counted == {a: (41, -9), b: (50, 0)}                       # the scan added once
+        assert counted == {a: (41, -9), b: (50, 0)}
         post_key = keyed()
         posted = [c.post(f"/v1/counts/{cid}/post", headers=post_key) for _ in range(2)]
         again = c.post(f"/v1/counts/{cid}/post", headers=keyed())
@@ -424,32 +426,6 @@ def test_a_count_posts_its_differences_once(api: RunningServer, stocked: Stocked
     assert on_hand(db, a, stocked.wh) == ledger(db, a, stocked.wh) == 41
     assert on_hand(db, b, stocked.wh) == 50 and on_hand(db, a, stocked.shop) == 50
     assert ledger_mismatches(db) == []
-
-
-# -- alerts --------------------------------------------------------------------------------------------------
-def test_alerts_open_once_per_crossing_and_the_counts_agree(api: RunningServer, stocked: Stocked, db: Database) -> None:
-    a = stocked.variants[0]
-    with api.as_user("warehouse") as c:
-        threshold = c.put("/v1/alerts/thresholds", json={"variant_id": a, "location_id": stocked.wh, "threshold": 60})
-        assert threshold.status_code == 200, threshold.text
-        first = c.post("/v1/alerts/check").json()
-        second = c.post("/v1/alerts/check").json()
-        overview = c.get("/v1/alerts").json()
-        count = c.get("/v1/alerts/count").json()["count"]
-        low = c.get("/v1/stock/levels", params={"low_only": True}).json()["items"]
-        external = c.put("/v1/alerts/thresholds", json={"variant_id": a, "location_id": stocked.store.locations["SUP"],
-                                                        "threshold": 1})
-    with api.as_user("merchandiser") as c:
-        refused = c.put("/v1/alerts/thresholds", json={"variant_id": a, "location_id": stocked.wh, "threshold": 1})
-        readable = c.get("/v1/alerts/count")
-    open_in_sql = int(scalar(db, "SELECT COUNT(*) FROM stock_alerts WHERE closed_at IS NULL"))
-    assert (first["opened"], second["opened"], second["closed"]) == (1, 0, 0)
-    assert count == overview["open_total"] == len(overview["rows"]) == open_in_sql == 1
-    assert (overview["rows"][0]["sku"], overview["rows"][0]["threshold"]) == ("MC-S", 60)
-    assert [(r["variant_id"], r["location_id"], r["low"]) for r in low] == [(a, stocked.wh, True)]
-    assert external.status_code == 422
-    assert refused.status_code == 403 and readable.json()["count"] == 1
-    assert alerts.open_alert_count(db) == 1
 
 
 # -- 16 clients, replays and dropped connections ---------------------------------------------------------------

@@ -32,13 +32,13 @@ from backoffice.server.security import Caller, route
 TAG = "stock"
 
 MAX_ID = 2_147_483_647           # ids beyond any row (and any column type) are refused before the database
-MAX_QUANTITY = 1_000_000_000     # units in one line
+MAX_QUANTITY = 1_000_000         # units in one line (far from the columns' limits however often sent)
 MAX_LIMIT = 1000
 NO_NUL = r"^[^\x00]*$"           # text the database can store
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
-Note = Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
+Note = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (at most 1000).")]
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the page before.")]
