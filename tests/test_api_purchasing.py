@@ -277,16 +277,32 @@ def test_replenishment_settings_and_drafts(api: RunningServer, db: Database, sho
         good = c.put("/v1/replenishment/settings", json={**settings.json(), "review_days": 7})
         assert good.status_code == 200 and c.get("/v1/replenishment/settings").json()["review_days"] == 7
 
-        suggestions = c.get("/v1/replenishment/suggestions")
+        vid, wh = shop.variant_ids[0], shop.locations["WH1"]
+        levels = c.put(f"/v1/replenishment/levels/{vid}/{wh}", json={"reorder_point": 5, "order_up_to": 20})
+        assert levels.status_code == 200, levels.text
+        assert c.put(f"/v1/replenishment/levels/{vid}/{wh}",
+                     json={"reorder_point": 9, "order_up_to": 2}).status_code == 422
+        suggestions = c.get("/v1/replenishment/suggestions", params={"location_id": wh})
         assert suggestions.status_code == 200
+        wanted = {(s["variant_id"], s["location_id"]): s["quantity"] for s in suggestions.json()["items"]}
+        assert wanted.get((vid, wh)) == 20
         keyed = key()
-        drafts = c.post("/v1/replenishment/drafts", json={}, headers=keyed)
+        drafts = c.post("/v1/replenishment/drafts", json={"keys": [[vid, wh]]}, headers=keyed)
         assert drafts.status_code == 201, drafts.text
-        again = c.post("/v1/replenishment/drafts", json={}, headers=keyed)
+        assert drafts.json()["units"] == 20 and len(drafts.json()["orders"]) == 1
+        again = c.post("/v1/replenishment/drafts", json={"keys": [[vid, wh]]}, headers=keyed)
         assert again.json() == drafts.json()
-    assert scalar(db, "SELECT COUNT(*) FROM purchase_orders") == len(drafts.json()["orders"])
-    with api.as_user("warehouse") as c:
+        more = c.post("/v1/replenishment/drafts", json={"keys": [[vid, wh]]}, headers=key())
+        assert more.status_code == 201 and more.json()["units"] == 0      # already on a draft: not ordered twice
+    assert scalar(db, "SELECT COUNT(*) FROM purchase_orders") == 1
+    assert scalar(db, "SELECT SUM(quantity) FROM purchase_order_lines") == 20
+    with api.as_user("warehouse") as c:                       # the warehouse sees the needs; buyers order
+        assert c.get("/v1/replenishment/suggestions").status_code == 200
+        assert c.post("/v1/replenishment/drafts", json={}, headers=key()).status_code == 403
+        assert c.put("/v1/replenishment/settings", json=settings.json()).status_code == 403
+    with api.as_user("merchandiser") as c:
         assert c.get("/v1/replenishment/suggestions").status_code == 403
+    assert scalar(db, "SELECT COUNT(*) FROM purchase_orders") == len(drafts.json()["orders"])
 
 
 def test_managers_read_the_audit_trail_by_pages_and_filters(api: RunningServer, db: Database,

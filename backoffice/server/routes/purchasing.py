@@ -203,6 +203,20 @@ class Settings(BaseModel):
     max_cover_days: int = 180
 
 
+class LevelsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reorder_point: int | None = Field(None, ge=0, le=10_000_000)
+    order_up_to: int | None = Field(None, ge=0, le=10_000_000)
+
+
+class LevelsOut(BaseModel):
+    variant_id: int
+    location_id: int
+    reorder_point: int | None
+    order_up_to: int | None
+
+
 class DraftsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -518,6 +532,17 @@ def _replenishment(router: APIRouter) -> None:
         """Store how reorder points are computed (every problem is reported at once)."""
         saved = caller.ops.replenishment.save_settings(ReplenishmentSettings(**body.model_dump()))
         return plain(saved.settings)
+
+    @route(router, "PUT", "/replenishment/levels/{variant_id}/{location_id}", "replenishment.set_levels",
+           response_model=LevelsOut, tags=tags,
+           responses={404: {"description": "No such variant"},
+                      422: {"description": "Invalid levels, or the location is not a warehouse or store"}})
+    def put_levels(variant_id: IdPath, location_id: IdPath, body: LevelsIn, *, caller: Caller) -> dict[str, Any]:
+        """A buyer's reorder point and order-up-to level for a variant at a location (null: computed)."""
+        done = caller.ops.replenishment.set_levels(variant_id=variant_id, location_id=location_id,
+                                                   reorder_point=body.reorder_point, order_up_to=body.order_up_to)
+        return {"variant_id": done.variant_id, "location_id": done.location_id,
+                "reorder_point": done.reorder_point, "order_up_to": done.order_up_to}
 
     @route(router, "POST", "/replenishment/drafts", "replenishment.create_drafts", status_code=201,
            response_model=Drafts, tags=tags, responses=IDEMPOTENT_RESPONSES)
