@@ -24,6 +24,7 @@ from tests.api_support import RunningServer, add_staff, start_server, url_of
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 PG_ENV = "BACKOFFICE_TEST_DATABASE_URL"
+STAFF_PASSWORD = "staff password for tests"   # the password of the accounts tests make (see staff_sign_in)
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -59,6 +60,19 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     keyring.set_keyring(backend)
     yield backend
     keyring.set_keyring(previous)
+
+
+@pytest.fixture(autouse=True)
+def staff_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signing in is proven on PostgreSQL: accounts made by tests for the command line carry
+    STAFF_PASSWORD (the ``actor`` fixture's does), and BACKOFFICE_PASSWORD holds it, as in a user's script
+    (tests of the refusal remove it). argon2id with light parameters keeps each sign-in quick (a hash
+    carries its parameters: verification is the real one)."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setenv("BACKOFFICE_PASSWORD", STAFF_PASSWORD)
+    monkeypatch.delenv("BACKOFFICE_USER", raising=False)
+    monkeypatch.setattr("backoffice.services.auth._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 # -- SQLite ---------------------------------------------------------------------------------------------
@@ -141,7 +155,8 @@ def db(request: pytest.FixtureRequest) -> Database:
 
 @pytest.fixture
 def actor(db: Database) -> Actor:
-    return ensure_user(db, "tester")
+    """The first account of the test's database (an admin), with STAFF_PASSWORD."""
+    return ensure_user(db, "tester", password=STAFF_PASSWORD)
 
 
 # -- a small store built through the services ------------------------------------------------------------

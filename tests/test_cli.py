@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from backoffice.cli import main
 from backoffice.config import ProfileStore
+from backoffice.operations.session import current_os_username
 
 
 @pytest.fixture
@@ -82,16 +83,20 @@ def test_profiles_add_moves_the_password_to_the_keyring(runner: CliRunner, isola
 
 def test_users_and_audit(runner: CliRunner, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
-    runner.invoke(main, ["db", "upgrade", "--db", url])
-    boss = runner.invoke(main, ["users", "add", "boss", "--role", "manager", "--db", url])
-    assert boss.exit_code == 0 and "boss: admin" in boss.output  # the first user is an admin
+    made = runner.invoke(main, ["db", "upgrade", "--db", url])
+    owner = current_os_username()
+    assert f"{owner}: admin (id 1), the owner of this file" in made.output   # the first account, explicitly
+    boss = runner.invoke(main, ["users", "add", "boss", "--role", "manager", "--db", url])   # as the owner
+    assert boss.exit_code == 0 and "boss: manager" in boss.output, boss.output
     clerk = runner.invoke(main, ["users", "add", "clerk", "--role", "warehouse", "--db", url, "--user", "boss"])
+    assert clerk.exit_code == 1 and "boss (manager) may not run users.add" in one_error_line(clerk)
+    clerk = runner.invoke(main, ["users", "add", "clerk", "--role", "warehouse", "--db", url])
     assert "clerk: warehouse" in clerk.output
     listed = runner.invoke(main, ["users", "list", "--db", url])
     assert re.search(r"clerk\s+warehouse\s+active", listed.output)
     audit = runner.invoke(main, ["audit", "--db", url, "--entity", "user"])
     assert audit.exit_code == 0
-    assert len(audit.output.strip().splitlines()) == 2 and "created clerk" in audit.output
+    assert len(audit.output.strip().splitlines()) == 3 and "created clerk" in audit.output
 
 
 def test_demo_command_creates_a_migrated_store_and_refuses_a_second_fill(runner: CliRunner, tmp_path: Path) -> None:
@@ -108,17 +113,16 @@ def test_demo_command_creates_a_migrated_store_and_refuses_a_second_fill(runner:
     assert "generate" in audit.output
 
 
-def test_a_command_that_only_reads_creates_no_account(runner: CliRunner, tmp_path: Path) -> None:
-    """Whoever runs a read (stock levels, reports list, locations list) is signed in only when a write
-    needs to know who acts: reading creates no account and no audit row."""
+def test_an_unknown_user_is_refused_by_every_command_and_creates_no_account(runner: CliRunner, tmp_path: Path) -> None:
+    """A typed name is no account: reads and writes alike are refused with one line saying how an
+    account is made, and the users table is as it was."""
     url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
     runner.invoke(main, ["db", "upgrade", "--db", url])
-    runner.invoke(main, ["users", "add", "boss", "--role", "admin", "--db", url])
-    for command in (["stock", "levels"], ["reports", "list"], ["locations", "list"], ["purchasing", "suggest"]):
+    for command in (["stock", "levels"], ["reports", "list"], ["locations", "list"], ["purchasing", "suggest"],
+                    ["categories", "add", "Clothing"], ["users", "whoami"]):
         result = runner.invoke(main, [*command, "--db", url, "--user", "reader"])
-        assert result.exit_code == 0, (command, result.output)
+        assert result.exit_code == 1, (command, result.output)
+        assert one_error_line(result) == ("backoffice: error: no account named reader: an admin creates it with "
+                                          "`backoffice users add reader --role R`")
     listed = runner.invoke(main, ["users", "list", "--db", url])
-    assert "reader" not in listed.output
-    added = runner.invoke(main, ["categories", "add", "Clothing", "--db", url, "--user", "reader"])
-    assert added.exit_code == 0, added.output
-    assert "reader" in runner.invoke(main, ["users", "list", "--db", url]).output   # a write signs in
+    assert listed.output.split() == [current_os_username(), "admin", "active"]

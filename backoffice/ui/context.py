@@ -38,6 +38,7 @@ class AppContext(QObject):
         self.state = ConnectionState.DISCONNECTED
         self.ops: Operations | None = None
         self.actor: Actor | None = None
+        self.owner_mode = False         # acting as the owner of an SQLite file (no login)
         self.display_name = ""
         self.error = ""
         self.hint = ""
@@ -48,7 +49,7 @@ class AppContext(QObject):
 
     def set_connecting(self, *, profile_name: str, target: str) -> Operations | None:
         """Forget the current connection; returns the old operations for the caller to close off-thread."""
-        old, self.ops, self.actor = self.ops, None, None
+        old, self.ops, self.actor, self.owner_mode = self.ops, None, None, False
         self.profile_name, self.target = profile_name, target
         self.state, self.error, self.hint = ConnectionState.CONNECTING, "", ""
         self.changed.emit()
@@ -56,13 +57,14 @@ class AppContext(QObject):
 
     def set_connected(self, ops: Operations, display_name: str = "") -> None:
         self.ops, self.actor = ops, ops.actor
+        self.owner_mode = bool(getattr(ops, "owner_mode", False))
         self.display_name = display_name or ops.actor.username
         self.target = ops.target
         self.state, self.error, self.hint = ConnectionState.CONNECTED, "", ""
         self.changed.emit()
 
     def set_failed(self, error: str, hint: str = "") -> None:
-        self.ops, self.actor = None, None
+        self.ops, self.actor, self.owner_mode = None, None, False
         self.state, self.error, self.hint = ConnectionState.FAILED, error, hint
         self.changed.emit()
 
@@ -84,3 +86,13 @@ class AppContext(QObject):
         if self.actor is None:
             return ""
         return QCoreApplication.translate("Roles", self.actor.role.value.capitalize())
+
+    def user_label(self) -> str:
+        """Who acts, for the status bar: "bob · Warehouse", or "alice · owner of this file (admin)"."""
+        if self.actor is None:
+            return ""
+        name = self.display_name or self.actor.username
+        if self.owner_mode:
+            return QCoreApplication.translate("Roles", "{name} · owner of this file ({role})").format(
+                name=name, role=self.role_label().lower())
+        return f"{name} · {self.role_label()}"

@@ -2,8 +2,13 @@
 
 The sequence (one background job, :func:`backoffice.operations.session.connect`): open the database
 (keyring password, or a prompt marshalled to the GUI thread), create the schema of the embedded SQLite
-file or the demo store when it is missing, check the schema, sign in the acting user. The window then
-holds the operations it returned (``context.ops``). For ``--demo``, it looks at what the store holds (a
+file or the demo store when it is missing (its first admin, the file's owner, is the OS user), check the
+schema, sign in. On an SQLite file the acting user is the named account (``--user`` or the profile's
+user; having the file is the proof) or else the file's owner. A shared PostgreSQL database first shows
+the sign-in dialog (user name prefilled, password); the password is checked in the background job
+(``session.login``), a refusal is shown in the dialog, Cancel leaves the window not connected. No
+account is ever created by connecting. The window then holds the operations it returned
+(``context.ops``). For ``--demo``, it looks at what the store holds (a
 short read): empty, it is filled with demo data (``ops.admin.generate_demo``) as a cancellable job shown
 in the progress panel (``demo_started``); already the demo store, nothing is said (a relaunch);
 someone's catalog, a message says the demo data was not added.
@@ -16,15 +21,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from PySide6.QtCore import QObject, Signal
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QWidget
 
 from backoffice.config import DEMO_PROFILE, Profile, secret_key_for
 from backoffice.operations import Operations, ServiceError, ValidationError
 from backoffice.operations.session import (
+    AuthenticationFailed,
     DatabaseError,
     DatabaseUnreachable,
     PasswordPrompt,
     SchemaNotMigrated,
+    SignInRequired,
+    UnknownAccount,
     WrongPassword,
     connect,
     current_os_username,
@@ -35,6 +45,7 @@ from backoffice.operations.session import (
 )
 from backoffice.secrets import KeyringUnavailable, PasswordRequired, SecretStore
 from backoffice.ui.context import AppContext
+from backoffice.ui.dialogs.sign_in import SignInDialog
 from backoffice.ui.format import translator
 from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
@@ -75,15 +86,32 @@ class ConnectTarget:
             return tr("Local database")
         return ""
 
-    def acting_username(self) -> str:
-        return self.username or (self.profile.username if self.profile else "") or current_os_username()
+    def named_user(self) -> str | None:
+        """The account named for this connection (``--user``, then the profile's user), or None."""
+        return self.username or (self.profile.username if self.profile else "") or None
+
+    @property
+    def needs_sign_in(self) -> bool:
+        """A shared database: who acts is proven with a password (the sign-in dialog)."""
+        return not self.is_sqlite
+
+    def sign_in_name(self) -> str:
+        """The user name the sign-in dialog starts with."""
+        return self.named_user() or current_os_username()
 
 
 def connect_job(target: ConnectTarget, state: TaskState, secrets: SecretStore,
-                prompt: PasswordPrompt | None) -> tuple[Operations, str]:
-    """Runs in a worker: (the operations, signed in as the acting user; a note for the user or "")."""
-    ops = connect(target.url, target.acting_username(), secrets=secrets, prompt=prompt,
-                  create_schema=target.auto_migrate, progress=state.report)
+                prompt: PasswordPrompt | None, credentials: tuple[str, str] | None = None) -> tuple[Operations, str]:
+    """Runs in a worker: (the operations, signed in; a note for the user or ""). An SQLite file: as the
+    named account or its owner; a shared database: as ``credentials`` (user name, password), proven."""
+    if credentials is not None:
+        username, password = credentials
+        ops = connect(target.url, username, password=password, secrets=secrets, prompt=prompt,
+                      progress=state.report)
+    else:
+        name = target.named_user()
+        ops = connect(target.url, name, as_owner=name is None, secrets=secrets, prompt=prompt,
+                      create_schema=target.auto_migrate, progress=state.report)
     try:
         note = _remember_prompted_password(target, secrets, prompt)
     except BaseException:
@@ -119,6 +147,12 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
                            "then choose Retry.")
     if isinstance(exc, WrongPassword | PasswordRequired):
         return message, tr("Choose Retry to enter the password again, or update the profile.")
+    if isinstance(exc, SignInRequired):
+        return message, tr("Make the first admin with “backoffice db upgrade” (on this file: you become its "
+                           "owner) or “backoffice users bootstrap-admin NAME”, then choose Retry.")
+    if isinstance(exc, UnknownAccount):
+        return message, tr("Ask an admin to create the account, or connect without a user name (as the owner "
+                           "of an SQLite file).")
     if isinstance(exc, DatabaseUnreachable):
         return message, tr("Check that the database server is running and reachable from this computer, "
                            "then choose Retry, or pick another connection profile.")
@@ -142,6 +176,7 @@ class Connector(QObject):
     failed = Signal(str)
     demo_started = Signal(object)  # the TaskState of the demo store being built
     demo_finished = Signal(str)  # "done", "cancelled", "existing", "skipped" or "failed"
+    sign_in_shown = Signal(object)  # the SignInDialog of a shared database, once shown (lets tests fill it in)
 
     def __init__(self, context: AppContext, tasks: TaskManager, *, secrets: SecretStore | None = None,
                  prompt: PasswordPrompt | None = None, notify: Callable[[str, str], None] | None = None,
@@ -155,6 +190,7 @@ class Connector(QObject):
         self.state: TaskState | None = None
         self.runner = Runner(context, tasks, self)
         self._generation = 0
+        self.sign_in_dialog: SignInDialog | None = None
 
     def connect_to(self, target: ConnectTarget) -> None:
         self._generation += 1
@@ -164,10 +200,48 @@ class Connector(QObject):
             self.tasks.run_in_background(old.close)
         self.state = TaskState(tr("Connecting"), cancellable=False, parent=self)
         self.attempt_started.emit(self.state)
-        secrets, prompt = self.secrets, self.prompt
-        self.tasks.run_in_background(partial(connect_job, target, self.state, secrets, prompt),
-                                     partial(self._on_connected, self._generation, target),
-                                     partial(self._on_failed, self._generation))
+        self._close_sign_in()
+        if target.needs_sign_in:
+            self._ask_sign_in(self._generation, target)
+            return
+        self._start(self._generation, target, None)
+
+    def _start(self, generation: int, target: ConnectTarget, credentials: tuple[str, str] | None) -> None:
+        assert self.state is not None
+        self.tasks.run_in_background(partial(connect_job, target, self.state, self.secrets, self.prompt, credentials),
+                                     partial(self._on_connected, generation, target),
+                                     partial(self._on_failed, generation))
+
+    # -- signing in to a shared database ---------------------------------------------------------------
+    def _ask_sign_in(self, generation: int, target: ConnectTarget) -> None:
+        parent = self.parent()
+        dialog = SignInDialog(describe_target(target.url), target.sign_in_name(),
+                              parent if isinstance(parent, QWidget) else None)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.submitted.connect(lambda name, password: self._start(generation, target, (name, password)))
+        dialog.rejected.connect(partial(self._sign_in_cancelled, generation, dialog))
+        self.sign_in_dialog = dialog
+        dialog.open()
+        self.sign_in_shown.emit(dialog)
+
+    def _sign_in_cancelled(self, generation: int, dialog: SignInDialog) -> None:
+        if self.sign_in_dialog is dialog:
+            self.sign_in_dialog = None
+        dialog.deleteLater()
+        if generation != self._generation:
+            return
+        message = tr("Not signed in")
+        self.context.set_failed(message, tr("This is a shared database: choose Retry to sign in with your user "
+                                            "name and password."))
+        self.failed.emit(message)
+
+    def _close_sign_in(self) -> None:
+        """Close the dialog of a finished or replaced attempt (without counting it as cancelled)."""
+        dialog, self.sign_in_dialog = self.sign_in_dialog, None
+        if dialog is not None and shiboken6.isValid(dialog):
+            dialog.rejected.disconnect()
+            dialog.done(0)
+            dialog.deleteLater()
 
     def retry(self) -> None:
         if self.target is not None:
@@ -178,6 +252,7 @@ class Connector(QObject):
         if generation != self._generation:
             self.tasks.run_in_background(ops.close)  # a newer attempt replaced this one
             return
+        self._close_sign_in()
         self.context.set_connected(ops)
         if note:
             self.notify(note, "warning")
@@ -188,6 +263,11 @@ class Connector(QObject):
     def _on_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
             return
+        dialog = self.sign_in_dialog
+        if dialog is not None and shiboken6.isValid(dialog) and isinstance(exc, AuthenticationFailed | UnknownAccount):
+            dialog.show_error(_one_line(exc))   # refused: say so in the dialog, which stays open for another try
+            return
+        self._close_sign_in()
         message, hint = describe_error(exc)
         self.context.set_failed(message, hint)
         self.failed.emit(message)

@@ -18,6 +18,8 @@ from backoffice import migrations
 from backoffice.db import Database, default_sqlite_path, default_url
 from backoffice.operations import session
 from backoffice.services.base import ValidationError
+from backoffice.services.users import ensure_user
+from tests.conftest import STAFF_PASSWORD
 from backoffice.ui import app as app_module
 from backoffice.ui.app import Gui, run_gui, start_gui
 from backoffice.ui.context import ConnectionState
@@ -45,6 +47,18 @@ def wait_state(qtbot, gui: Gui, state: ConnectionState) -> None:  # type: ignore
     qtbot.waitUntil(lambda: gui.context.state is state, timeout=20_000)
 
 
+def sign_in(qtbot, gui: Gui, password: str, username: str | None = None):  # type: ignore[no-untyped-def]
+    """Answer the sign-in dialog of a shared database (shown before connecting)."""
+    qtbot.waitUntil(lambda: gui.connector.sign_in_dialog is not None and gui.connector.sign_in_dialog.isVisible(),
+                    timeout=10_000)
+    dialog = gui.connector.sign_in_dialog
+    if username is not None:
+        dialog.username.setText(username)
+    qtbot.keyClicks(dialog.password, password)
+    dialog.sign_in_button.click()
+    return dialog
+
+
 def test_window_shows_at_once_then_connects_the_embedded_database(qtbot, monkeypatch, launch) -> None:  # type: ignore[no-untyped-def]
     original = session.open_database
     opened_from: list[int] = []
@@ -56,7 +70,7 @@ def test_window_shows_at_once_then_connects_the_embedded_database(qtbot, monkeyp
 
     monkeypatch.setattr(session, "open_database", recording_open_database)
     assert not default_sqlite_path().exists()
-    gui = launch(default_url(), username="alice")
+    gui = launch(default_url())
     assert gui.window.isVisible()
     assert gui.context.state is ConnectionState.CONNECTING
     assert gui.window.pages.currentWidget() is gui.window.connection_page
@@ -67,7 +81,8 @@ def test_window_shows_at_once_then_connects_the_embedded_database(qtbot, monkeyp
     assert gui.context.ops.admin.schema().current == migrations.head_revision()  # created automatically
     status = gui.window.session_status
     assert status.profile.text() == "Local database"
-    assert status.user.text() == "alice · Admin"
+    owner = session.current_os_username()     # the new file's first admin: its owner, acting without a login
+    assert status.user.text() == f"{owner} · owner of this file (admin)"
     assert status.connection.text() == f"SQLite · {default_sqlite_path()}"
     assert gui.window.pages.currentWidget() is gui.window.view("products")
 
@@ -84,7 +99,9 @@ def test_a_chosen_sqlite_file_without_schema_is_not_created(qtbot, launch, tmp_p
 
 def test_an_unreachable_server_is_one_clear_message(qtbot, launch) -> None:  # type: ignore[no-untyped-def]
     gui = launch("postgresql://staff@127.0.0.1:1/shop")
+    sign_in(qtbot, gui, "any password")
     wait_state(qtbot, gui, ConnectionState.FAILED)
+    assert gui.connector.sign_in_dialog is None
     page = gui.window.connection_page
     assert page.error.text().startswith("cannot connect to postgresql+psycopg://staff@127.0.0.1:1/shop")
     assert "\n" not in page.error.text()
@@ -101,6 +118,7 @@ def test_postgresql_without_schema_shows_the_upgrade_hint(qtbot, launch, pg_serv
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:
         gui = launch(admin.set(database=name).render_as_string(hide_password=False))
+        sign_in(qtbot, gui, "any password")
         wait_state(qtbot, gui, ConnectionState.FAILED)
         assert "has no Backoffice schema" in gui.window.connection_page.error.text()
         assert "backoffice db upgrade" in gui.window.connection_page.hint.text()
@@ -113,7 +131,9 @@ def test_postgresql_without_schema_shows_the_upgrade_hint(qtbot, launch, pg_serv
 
 @pytest.mark.postgres
 def test_connects_to_postgresql(qtbot, launch, pg_db) -> None:  # type: ignore[no-untyped-def]
+    ensure_user(pg_db, "pat", password=STAFF_PASSWORD)
     gui = launch(pg_db.url.render_as_string(hide_password=False), username="pat")
+    assert sign_in(qtbot, gui, STAFF_PASSWORD).username.text() == "pat"   # prefilled
     wait_state(qtbot, gui, ConnectionState.CONNECTED)
     u = pg_db.url
     assert gui.window.session_status.connection.text() == f"PostgreSQL · {u.host}/{u.database}"
@@ -146,7 +166,7 @@ def test_demo_store_is_filled_with_progress_and_can_be_cancelled(qtbot, monkeypa
         return {"products": products}
 
     fake_demo_module(monkeypatch, generate_demo)
-    gui = launch(f"sqlite:///{tmp_path / 'demo.sqlite'}", username="demo", demo_products=2000)
+    gui = launch(f"sqlite:///{tmp_path / 'demo.sqlite'}", demo_products=2000)
     wait_state(qtbot, gui, ConnectionState.CONNECTED)
     panel = gui.window.progress
     qtbot.waitUntil(lambda: panel.isVisible() and panel.bar.value() > 0, timeout=10_000)
@@ -161,7 +181,7 @@ def test_demo_store_is_filled_with_progress_and_can_be_cancelled(qtbot, monkeypa
     with qtbot.waitSignal(gui.connector.demo_finished, timeout=10_000) as blocker:
         panel.cancel_button.click()
     assert blocker.args == ["cancelled"]
-    assert calls == [{"products": 2000, "actor": "demo", "photos": True}]
+    assert calls == [{"products": 2000, "actor": session.current_os_username(), "photos": True}]   # the owner
     assert not panel.isVisible()
     assert "cancelled" in gui.window.banner.text.text()
     assert not empty.is_busy() and empty.title.text() != "The demo store is being built"
@@ -211,7 +231,7 @@ def test_relaunching_the_demo_store_says_nothing(qtbot, monkeypatch, launch, tmp
 
 def test_the_real_demo_generator_fills_an_empty_store_once(qtbot, launch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     pytest.importorskip("backoffice.services.demo")
-    gui = launch(f"sqlite:///{tmp_path / 'demo.sqlite'}", username="demo", demo_products=20)
+    gui = launch(f"sqlite:///{tmp_path / 'demo.sqlite'}", demo_products=20)
     with qtbot.waitSignal(gui.connector.demo_finished, timeout=60_000) as blocker:
         pass
     assert blocker.args == ["done"]
@@ -237,6 +257,7 @@ def test_window_title_names_the_application_once(qtbot, monkeypatch, launch, tmp
         assert gui.window.windowTitle().count("Backoffice") == 1
     shop_db = Database(f"sqlite:///{tmp_path / 'shop.sqlite'}")
     migrations.upgrade(shop_db)
+    ensure_user(shop_db, "shopkeeper")      # a file made elsewhere: its owner is its oldest admin
     shop_db.dispose()
     shop = launch(f"sqlite:///{tmp_path / 'shop.sqlite'}")
     wait_state(qtbot, shop, ConnectionState.CONNECTED)
@@ -261,11 +282,11 @@ def test_run_gui_returns_when_the_window_is_closed(qtbot, monkeypatch) -> None: 
     timer = QTimer()
     timer.timeout.connect(close_when_connected)
     timer.start(20)
-    code = run_gui(db_url=default_url(), profile=None, username="carol", demo_products=None)
+    code = run_gui(db_url=default_url(), profile=None, username=None, demo_products=None)
     timer.stop()
     assert code == 0
     gui = windows[0]
-    assert gui.context.actor is not None and gui.context.actor.username == "carol"
+    assert gui.context.actor is not None and gui.context.actor.username == session.current_os_username()
     assert gui.tasks.pending == 0
     db = Database(default_url())
     try:

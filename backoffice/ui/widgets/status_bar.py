@@ -79,7 +79,7 @@ class SessionStatus(QObject):
             self.tr("Connection profile"),
         )
         if c.actor is not None:
-            user_text = f"{c.display_name or c.actor.username} · {c.role_label()}"
+            user_text = c.user_label()
         else:
             user_text = self.tr("Not signed in")
         self.user.set(resources.svg_pixmap("user", 14, theme.TEXT_MUTED, device_ratio=ratio), user_text,
