@@ -147,6 +147,13 @@ def test_the_generator_applies_exactly_its_plan_once_per_idempotency_key(api: Ru
         assert gone.status_code == 200 and gone.json()["action"] == "delete"       # nothing carried it
         assert c.get(f"/v1/attributes/size/values/{ids[3]}").status_code == 404
         assert is_problem(c.get("/v1/attributes/nosuch"), 404)
+        color = c.get("/v1/attributes/color")
+        archived = c.delete("/v1/attributes/color", headers={"If-Match": color.headers["etag"]})
+        assert archived.status_code == 200 and archived.json()["action"] == "archive"    # variants carry it
+        assert c.get("/v1/attributes/color").json()["archived"] is True
+        assert "color" not in {a["code"] for a in c.get("/v1/attributes?include_archived=false").json()["items"]}
+        back = c.post("/v1/attributes/color/restore")
+        assert back.status_code == 200 and back.json()["archived"] is False
         assert is_problem(c.post("/v1/attributes", json={"code": "Bad Code"}, headers=key()), 422)
 
 
@@ -312,5 +319,6 @@ def test_a_malformed_upload_gets_a_4xx_problem_and_adds_nothing(api: RunningServ
         sneaky = upload(c, pid, [("../../etc/passwd.png", png(), "image/png")])
         assert sneaky.status_code == 201 and sneaky.json()["images"][0]["filename"] == "passwd.png"
         assert is_problem(upload(c, 999_999, [("x.png", png(), "image/png")]), 404)
+        assert is_problem(c.get("/v1/products/999999/images"), 404)
         assert is_problem(upload(c, pid, [("x.png", png(), "image/png")], headers={}), 428)
     assert scalar(db, "SELECT count(*) FROM product_images") == 1
