@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from backoffice.db import Database
+from backoffice.operations import Actor, ValidationError
 from backoffice.operations.local import LocalOperations
 from tests.api_support import RunningServer
 
@@ -104,6 +105,37 @@ def test_walks_of_two_row_pages_return_every_variant_once_in_order(api: RunningS
     assert (one["sku"], one["title"], one["price"], one["cost"], one["compare_at_price"], one["category"]) == (
         "MC-S", "Merino Crew", "59.99", "21.00", None, "Apparel")
     assert one["margin"] == "65.0" and one["tags"] == ["winter", "wool"] and one["variant_version"] == 1
+
+
+def test_the_contracts_keyset_pages_follow_the_grid_order_for_every_sort_key(db: Database, actor: Actor) -> None:
+    """What the cursors wrap: page after page from the last row's key, each order is the grid's own
+    (``ordered_ids``), NULLs and ties included; a key that is not one of the order is refused."""
+    from backoffice.operations.catalog import SORT_KEYS
+
+    ops = LocalOperations(db, actor)
+    for n, (vendor, prices) in enumerate((("Norda", ("59.99", "59.99", "12.00")), ("", ("12.00", "8.50")),
+                                          ("Other", ("59.99",)))):
+        ops.catalog.create_product(
+            {"handle": f"p-{n}", "title": f"Product {2 - n}", "vendor": vendor, "tags": ["a", f"t{n}"][: n + 1],
+             "status": ("active", "draft", "archived")[n]},
+            [{"sku": f"S{n}-{i}", "price": price, **({"cost": "5.00"} if i % 2 else {}),
+              **({"barcode": f"{n}{i}"} if i else {})} for i, price in enumerate(prices)])
+    for key in SORT_KEYS:
+        for descending in (False, True):
+            walked: list[int] = []
+            after = None
+            while True:
+                page = ops.catalog.page(sort_key=key, descending=descending, limit=2, after=after)
+                walked += [r.variant_id for r in page.rows]
+                if page.next_after is None:
+                    break
+                after = page.next_after
+            assert walked == list(ops.catalog.ordered_ids(sort_key=key, descending=descending)), (key, descending)
+    for key, after in (("price", ["x", 1]), ("price", [None, 1]), ("price", ["1e999999", 1]), ("id", ["7", 1]),
+                       ("id", [2**70, 1]), ("id", [1, 2**64]), ("status", ["sold", 1]), ("title", ["a\x00", 1]),
+                       ("title", ["a"]), ("updated_at", ["noon", 1]), ("bogus", None)):
+        with pytest.raises(ValidationError):
+            ops.catalog.page(sort_key=key, after=after)
 
 
 FILTERS: list[tuple[dict[str, Any], set[str]]] = [

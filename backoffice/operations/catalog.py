@@ -124,7 +124,7 @@ class CatalogOperations(Area):
         key: tuple[Any, int] | None = None
         if after is not None:
             try:
-                if len(after) != 2 or type(after[1]) is not int:
+                if len(after) != 2 or type(after[1]) is not int or not 0 <= after[1] < 2**63:
                     raise ValueError("a key is [sort value, variant id]")
                 key = (catalog_grid.sort_value_from_json(sort_key, after[0]), after[1])
             except (ValueError, TypeError) as exc:

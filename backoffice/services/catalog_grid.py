@@ -455,15 +455,18 @@ def sort_value_from_json(sort_key: str, value: Any) -> Any:
             raise ValueError(f"{sort_key} is never empty")
         return None
     if sort_key in _INT_SORTS:
-        if type(value) is not int:
+        if type(value) is not int or not -2**63 <= value < 2**63:
             raise ValueError(f"{sort_key} sorts by a whole number")
         return value
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         raise ValueError(f"{sort_key} sorts by a text value")
     if sort_key in _MONEY_SORTS:
-        amount = Decimal(value)        # InvalidOperation is a ValueError
-        if not amount.is_finite():
-            raise ValueError("not an amount")
+        try:
+            amount = Decimal(value)
+        except ArithmeticError:       # decimal.InvalidOperation
+            raise ValueError(f"{value!r} is not an amount") from None
+        if not amount.is_finite() or abs(amount) >= 10**15:
+            raise ValueError(f"{value!r} is not an amount")
         return amount
     if sort_key == "updated_at":
         return dt.datetime.fromisoformat(value)
