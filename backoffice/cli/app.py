@@ -95,7 +95,7 @@ class Context:
         from backoffice.operations.session import SignInRequired, shared_database_refusal
 
         if self.password_stdin:
-            line = click.get_text_stream("stdin").readline().rstrip("\r\n")
+            line = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
             if line:
                 return line
         else:
