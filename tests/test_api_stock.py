@@ -377,7 +377,8 @@ def test_locations_and_counts_are_written_once(api: RunningServer, stocked: Stoc
         stale = c.patch(path, json={"name": "Late"}, headers={"If-Match": made.headers["etag"]})
         archived = c.post(f"{path}/archive", headers={"If-Match": renamed.headers["etag"]})
         restored = c.post(f"{path}/restore", headers={"If-Match": archived.headers["etag"]})
-        held = c.post(f"/v1/locations/{stocked.wh}/archive", headers={"If-Match": '"1"'})
+        wh_version = int(scalar(db, "SELECT version FROM locations WHERE id = :i", i=stocked.wh))
+        held = c.post(f"/v1/locations/{stocked.wh}/archive", headers={"If-Match": f'"{wh_version}"'})
         unknown = c.patch("/v1/locations/999999", json={"name": "x"}, headers={"If-Match": '"1"'})
     with api.as_user("merchandiser") as c:
         refused = c.post("/v1/locations", headers=keyed(), json={**body, "code": "WH3"})
@@ -389,7 +390,7 @@ def test_locations_and_counts_are_written_once(api: RunningServer, stocked: Stoc
     assert renamed.status_code == 200 and renamed.json()["name"] == "Overflow"
     assert stale.status_code == 412 and stale.headers["etag"] == renamed.headers["etag"]
     assert archived.json()["active"] is False and restored.json()["active"] is True
-    assert held.status_code in (400, 412, 422)
+    assert held.status_code == 422 and [e["field"] for e in held.json()["errors"]] == ["stock"]   # it holds stock
     assert unknown.status_code == 404
     assert refused.status_code == 403
     assert int(scalar(db, "SELECT COUNT(*) FROM locations WHERE code = 'WH2'")) == 1
