@@ -28,7 +28,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from backoffice.operations.importexport import ImportReport, VariantFilter
 from backoffice.server.http import IDEMPOTENT_RESPONSES, idempotent
@@ -46,6 +46,7 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 ImportFormat = Literal["auto", "csv", "xlsx", "shopify"]
 OnConflict = Literal["refuse", "skip", "overwrite"]
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 DRY_RUN_ID = PathParam(description="The id of the import's dry-run job", min_length=1, max_length=64)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such dry run (or not the caller's)"}}
 
@@ -59,19 +60,19 @@ class ExportFilter(BaseModel):
     """Which variants to export (the catalog grid's filter; empty fields do not filter)."""
 
     text: str = Field("", max_length=200, description="Title, SKU or barcode contains")
-    category_id: int | None = Field(None, ge=1)
-    statuses: list[str] = Field(default_factory=list, max_length=20)
-    variant_statuses: list[str] = Field(default_factory=list, max_length=20)
+    category_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    statuses: list[Literal["draft", "active", "archived"]] = Field(default_factory=list, max_length=3)
+    variant_statuses: list[Literal["active", "disabled", "archived"]] = Field(default_factory=list, max_length=3)
     vendors: list[str] = Field(default_factory=list, max_length=200)
     tags: list[str] = Field(default_factory=list, max_length=200)
     price_min: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
     price_max: Decimal | None = Field(None, ge=0, max_digits=14, decimal_places=2)
     stock_min: int | None = Field(None, ge=-(2**31), le=2**31)
     stock_max: int | None = Field(None, ge=-(2**31), le=2**31)
-    changed_since: dt.datetime | None = None
+    changed_since: AwareDatetime | None = None
     low_stock: bool = False
-    product_ids: list[int] = Field(default_factory=list, max_length=10_000)
-    variant_ids: list[int] = Field(default_factory=list, max_length=10_000)
+    product_ids: list[Id] = Field(default_factory=list, max_length=10_000)
+    variant_ids: list[Id] = Field(default_factory=list, max_length=10_000)
 
 
 class ExportRequest(BaseModel):
