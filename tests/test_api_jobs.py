@@ -5,6 +5,7 @@ errors as problem details) without a server."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import threading
@@ -20,6 +21,7 @@ from sqlalchemy import text
 
 from backoffice.db import Database
 from backoffice.operations import ValidationError
+from backoffice.server import create_app
 from backoffice.server.jobs import CANCELLED, FAILED, SUCCEEDED, Job, JobRunner, error_of
 from backoffice.services import inventory
 from backoffice.services.users import ensure_user
@@ -290,5 +292,21 @@ def test_the_runner_cancels_expires_and_reports_errors_as_problems() -> None:
     runner.prune(now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2))   # an hour after they finished
     assert runner.get(ok.id) is None and not folder.exists()
     runner.shutdown()
+    assert runner.get(failed.id) is None and not failed.directory.exists()
     assert error_of(RuntimeError("secret detail"), "/v1/jobs/x")["status"] == 500
     assert "secret" not in str(error_of(RuntimeError("secret detail"), "/v1/jobs/x"))
+
+
+def test_the_app_removes_its_jobs_and_their_files_when_it_stops() -> None:
+    app = create_app(lambda: None)     # no store is opened: the job needs none
+
+    async def serve_one_job() -> Job:
+        async with app.router.lifespan_context(app):
+            job = app.state.jobs.submit(1, "test", lambda job: (job.directory / "out.csv").write_text("sku\n"))
+            while not job.finished:
+                await asyncio.sleep(0.01)
+            assert (job.directory / "out.csv").exists()
+            return job
+
+    job = asyncio.run(serve_one_job())
+    assert job.state == SUCCEEDED and not job.directory.exists() and not job.directory.parent.exists()
