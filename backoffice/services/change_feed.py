@@ -28,14 +28,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, TextClause, text
+from sqlalchemy import BigInteger, TextClause, select, text
 from sqlalchemy.engine import Connection
 
 from backoffice.db import Database
+from backoffice.models import Attribute, AttributeValue
 from backoffice.models.base import JsonDoc, Money, UTCDateTime
 from backoffice.services.base import ValidationError
 
@@ -46,7 +47,7 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000          # a feed is read in bulk: larger pages than the API's lists (1000)
 _BIGINT_MAX = 2**63 - 1
 _CURSOR = re.compile(r"^(\d{1,19})\.(\d{1,19})$")
-_SEP, _PAIR = "\x1f", "\x1e"   # unit and record separators: lists packed in one text column
+_SEP = "\x1f"   # the unit separator: lists packed in one text column
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,10 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
 class _Kind:
     entity: str                                   # change_log.entity: the table
     select: str                                   # columns of the row, aliased; "x" is the row
-    joins: str                                    # FROM … after "page p LEFT JOIN <table> x ON x.id = p.entity_id"
     types: dict[str, Any]                         # result types (money, timestamps, JSON) by column
-    shape: Callable[[Any], dict[str, Any]]        # a result row -> the feed's JSON row
+    shape: Callable[[Any, Any], dict[str, Any]]   # (a result row, the page's lookup) -> the feed's JSON row
+    joins: str = ""                               # more joins after "page p LEFT JOIN <table> x"
+    lookup: Callable[[Connection, Sequence[Any]], Any] | None = None   # what the rows refer to, once a page
 
 
 def _money(value: Any) -> str | None:
@@ -109,87 +111,108 @@ def _tags(packed: str | None) -> list[str]:
     return packed.split(_SEP) if packed else []
 
 
-def _options(packed: str | None) -> dict[str, str]:
-    if not packed:
-        return {}
-    return dict(pair.split(_PAIR, 1) for pair in packed.split(_SEP))
+# Shapes: a result row (txid, seq, entity_id, present, *the kind's columns) -> the feed's JSON row. Rows
+# are unpacked by position: a page is thousands of rows, and this is most of the Python work per row.
+def _product(r: Any, _lookup: Any = None) -> dict[str, Any]:
+    _, _, id_, _, handle, title, vendor, product_type, status, category_id, category, tags, version, updated_at = r
+    return {"id": id_, "handle": handle, "title": title, "vendor": vendor, "product_type": product_type,
+            "status": status, "category_id": category_id, "category": category, "tags": _tags(tags),
+            "version": version, "updated_at": _when(updated_at), "deleted": False}
 
 
-def _product(r: Any) -> dict[str, Any]:
-    return {"id": r.entity_id, "handle": r.handle, "title": r.title, "vendor": r.vendor,
-            "product_type": r.product_type, "status": r.status, "category_id": r.category_id,
-            "category": r.category, "tags": _tags(r.tags), "version": r.version,
-            "updated_at": _when(r.updated_at), "deleted": False}
+def _variant(r: Any, options: Callable[[str | None], dict[str, str]]) -> dict[str, Any]:
+    (_, _, id_, _, product_id, sku, barcode, title, price, compare_at_price, cost, weight_grams, status, position,
+     packed, version, updated_at) = r
+    return {"id": id_, "product_id": product_id, "sku": sku, "barcode": barcode, "title": title,
+            "price": None if price is None else str(price),
+            "compare_at_price": None if compare_at_price is None else str(compare_at_price),
+            "cost": None if cost is None else str(cost), "weight_grams": weight_grams, "status": status,
+            "position": position, "options": options(packed), "version": version,
+            "updated_at": None if updated_at is None else updated_at.isoformat(), "deleted": False}
 
 
-def _variant(r: Any) -> dict[str, Any]:
-    return {"id": r.entity_id, "product_id": r.product_id, "sku": r.sku, "barcode": r.barcode, "title": r.title,
-            "price": _money(r.price), "compare_at_price": _money(r.compare_at_price), "cost": _money(r.cost),
-            "weight_grams": r.weight_grams, "status": r.status, "position": r.position,
-            "options": _options(r.options), "version": r.version, "updated_at": _when(r.updated_at),
-            "deleted": False}
+def _stock_level(r: Any, _lookup: Any = None) -> dict[str, Any]:
+    _, _, id_, _, variant_id, location_id, on_hand, reserved, threshold, reorder_point, version, updated_at = r
+    return {"id": id_, "variant_id": variant_id, "location_id": location_id, "on_hand": on_hand,
+            "reserved": reserved, "low_stock_threshold": threshold, "reorder_point": reorder_point,
+            "version": version, "updated_at": _when(updated_at), "deleted": False}
 
 
-def _stock_level(r: Any) -> dict[str, Any]:
-    return {"id": r.entity_id, "variant_id": r.variant_id, "location_id": r.location_id, "on_hand": r.on_hand,
-            "reserved": r.reserved, "low_stock_threshold": r.low_stock_threshold,
-            "reorder_point": r.reorder_point, "version": r.version, "updated_at": _when(r.updated_at),
-            "deleted": False}
+def _order(r: Any, _lookup: Any = None) -> dict[str, Any]:
+    _, _, id_, _, number, customer_id, ordered_at, status, currency, total = r
+    return {"id": id_, "number": number, "customer_id": customer_id, "ordered_at": _when(ordered_at),
+            "status": status, "currency": currency, "total": _money(total), "deleted": False}
 
 
-def _order(r: Any) -> dict[str, Any]:
-    return {"id": r.entity_id, "number": r.number, "customer_id": r.customer_id,
-            "ordered_at": _when(r.ordered_at), "status": r.status, "currency": r.currency,
-            "total": _money(r.total), "deleted": False}
+def _audit(r: Any, _lookup: Any = None) -> dict[str, Any]:
+    _, _, id_, _, at, user_id, username, entity, entity_id, action, operation_id, before, after = r
+    return {"id": id_, "at": _when(at), "user_id": user_id, "username": username, "entity": entity,
+            "entity_id": entity_id, "action": action, "operation_id": operation_id, "before": before,
+            "after": after, "deleted": False}
 
 
-def _audit(r: Any) -> dict[str, Any]:
-    return {"id": r.entity_id, "at": _when(r.at), "user_id": r.user_id, "username": r.username,
-            "entity": r.entity, "entity_id": r.audit_entity_id, "action": r.action,
-            "operation_id": r.operation_id, "before": r.before, "after": r.after, "deleted": False}
+def _option_values(conn: Connection, rows: Sequence[Any]) -> Callable[[str | None], dict[str, str]]:
+    """How to read a page's variants' options (attribute code -> value, in the attributes' order) from
+    their packed value ids: the attribute values the page uses, looked up once; each combination once."""
+    packs = {r[14] for r in rows if r[14]}
+    ids = sorted({int(i) for packed in packs for i in packed.split(_SEP)})
+    values: dict[str, tuple[Any, str, str]] = {}
+    if ids:
+        found = conn.execute(
+            select(AttributeValue.id, Attribute.position, Attribute.id, Attribute.code, AttributeValue.value)
+            .join(Attribute, Attribute.id == AttributeValue.attribute_id).where(AttributeValue.id.in_(ids)))
+        values = {str(vid): ((position, aid), code, value) for vid, position, aid, code, value in found}
+    combos = {packed: {code: value for _, code, value in sorted(values[i] for i in packed.split(_SEP) if i in values)}
+              for packed in packs}
+
+    def options(packed: str | None) -> dict[str, str]:
+        return dict(combos[packed]) if packed else {}
+
+    return options
 
 
 def _packed(pg: bool, value: str, order: str, source: str) -> str:
-    """A correlated subquery packing ``value`` of the rows of ``source`` into one text, in ``order``."""
+    """A correlated subquery packing ``value`` of the rows of ``source`` into one text, in ``order``. Keep
+    ``source`` to one index (no joins): it runs once per row of the page."""
     if pg:
         return f"(SELECT string_agg({value}, chr(31) ORDER BY {order}) FROM {source})"
     return f"(SELECT group_concat(v, char(31)) FROM (SELECT {value} AS v FROM {source} ORDER BY {order}))"
 
 
 def _kinds(pg: bool) -> dict[str, _Kind]:
-    pair = "a.code || chr(30) || av.value" if pg else "a.code || char(30) || av.value"
     return {
         "products": _Kind(
             "products",
             "x.handle, x.title, x.vendor, x.product_type, x.status, x.category_id, c.name AS category, "
             + _packed(pg, "t.tag", "t.tag", "product_tags t WHERE t.product_id = x.id")
             + " AS tags, x.version, x.updated_at",
-            "LEFT JOIN categories c ON c.id = x.category_id",
-            {"updated_at": UTCDateTime()}, _product),
+            {"updated_at": UTCDateTime()}, _product,
+            joins="LEFT JOIN categories c ON c.id = x.category_id"),
         "variants": _Kind(
             "variants",
             "x.product_id, x.sku, x.barcode, x.title, x.price, x.compare_at_price, x.cost, x.weight_grams, "
             "x.status, x.position, "
-            + _packed(pg, pair, "a.position, a.id",
-                      "variant_options vo JOIN attributes a ON a.id = vo.attribute_id "
-                      "JOIN attribute_values av ON av.id = vo.attribute_value_id WHERE vo.variant_id = x.id")
+            # the option values' ids (an index-only scan); their attributes and text come from one lookup
+            # per page (attribute values are few), see _with_options
+            + _packed(pg, "CAST(vo.attribute_value_id AS TEXT)", "vo.attribute_value_id",
+                      "variant_options vo WHERE vo.variant_id = x.id")
             + " AS options, x.version, x.updated_at",
-            "",
-            {"price": Money, "compare_at_price": Money, "cost": Money, "updated_at": UTCDateTime()}, _variant),
+            {"price": Money, "compare_at_price": Money, "cost": Money, "updated_at": UTCDateTime()}, _variant,
+            lookup=_option_values),
         "stock-levels": _Kind(
             "stock_levels",
             "x.variant_id, x.location_id, x.on_hand, x.reserved, x.low_stock_threshold, x.reorder_point, "
             "x.version, x.updated_at",
-            "", {"updated_at": UTCDateTime()}, _stock_level),
+            {"updated_at": UTCDateTime()}, _stock_level),
         "orders": _Kind(
             "orders",
             "x.number, x.customer_id, x.ordered_at, x.status, x.currency, x.total",
-            "", {"ordered_at": UTCDateTime(), "total": Money}, _order),
+            {"ordered_at": UTCDateTime(), "total": Money}, _order),
         "audit": _Kind(
             "audit_log",
             "x.at, x.user_id, x.username, x.entity, x.entity_id AS audit_entity_id, x.action, x.operation_id, "
             "x.before, x.after",
-            "", {"at": UTCDateTime(), "before": JsonDoc, "after": JsonDoc}, _audit),
+            {"at": UTCDateTime(), "before": JsonDoc, "after": JsonDoc}, _audit),
     }
 
 
@@ -248,17 +271,19 @@ def read_page(db: Database, kind: str, cursor: str | None = None, limit: int = D
     position = decode_cursor(cursor)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ValidationError([("", "limit", f"must be a whole number from 1 to {MAX_LIMIT}, not {limit!r}")])
-    shape = _BY_DIALECT[not db.is_sqlite][kind].shape
+    k = _BY_DIALECT[not db.is_sqlite][kind]
     with db.read() as session:
-        result = session.connection().execute(page_statement(db, kind),
-                                              {"txid": position[0], "seq": position[1], "limit": limit + 1})
-        rows = result.all()
-    has_more = len(rows) > limit
-    if has_more:
-        rows = rows[:limit]
+        conn = session.connection()
+        rows = conn.execute(page_statement(db, kind),
+                            {"txid": position[0], "seq": position[1], "limit": limit + 1}).all()
+        has_more = len(rows) > limit
+        if has_more:
+            rows = rows[:limit]
+        lookup = k.lookup(conn, rows) if k.lookup is not None else None
     if rows:
-        position = (rows[-1].txid, rows[-1].seq)
-    out = [shape(r) if r.present is not None else {"id": r.entity_id, "deleted": True} for r in rows]
+        position = (rows[-1][0], rows[-1][1])
+    shape = k.shape
+    out = [shape(r, lookup) if r[3] is not None else {"id": r[2], "deleted": True} for r in rows]
     return FeedPage(out, encode_cursor(*position), has_more)
 
 
