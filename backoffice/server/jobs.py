@@ -107,7 +107,7 @@ class Job:
         with self._lock:
             return {
                 "id": self.id, "kind": self.kind, "state": self.state, "progress": self.progress,
-                "status": self.status, "result": self.result, "has_file": self.file is not None,
+                "status": self.status, "result": self.result, "has_file": self.file is not None and self.state == SUCCEEDED,
                 "error": self.error, "cancel_requested": self._cancel.is_set(),
                 "created_at": self.created_at, "started_at": self.started_at, "finished_at": self.finished_at,
             }

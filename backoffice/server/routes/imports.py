@@ -32,7 +32,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from backoffice.operations.importexport import ImportReport, VariantFilter
 from backoffice.server.http import IDEMPOTENT_RESPONSES, idempotent
-from backoffice.server.jobs import Job
+from backoffice.server.jobs import SUCCEEDED, Job
 from backoffice.server.routes.jobs import ACCEPTED, accepted, file_response, find_job, runner
 from backoffice.server.security import Caller, route
 
@@ -124,7 +124,7 @@ def register(router: APIRouter) -> None:
               caller: Caller) -> Response:
         """Import the file a dry run checked, all or nothing, as one changeset (a job)."""
         checked = find_job(request, job_id, caller.ops.jobs.status, (CHECK,))
-        if checked.state != "succeeded":
+        if checked.state != SUCCEEDED:
             raise HTTPException(409, detail=f"The dry run {job_id} has not succeeded ({checked.state}); "
                                             "import a file whose dry run finished.")
         kept = checked.kept
@@ -157,7 +157,7 @@ def register(router: APIRouter) -> None:
         """The dry run's bad rows marked in the file: its rows with an errors column (XLSX)."""
         checked = find_job(request, job_id, caller.ops.jobs.result, (CHECK,))
         report: ImportReport | None = checked.kept.get("report")
-        if checked.state != "succeeded" or report is None:
+        if checked.state != SUCCEEDED or report is None:
             raise HTTPException(409, detail=f"The dry run {job_id} has not succeeded ({checked.state}).")
         if not report.problems:
             raise HTTPException(409, detail=f"The dry run {job_id} found no bad rows.")

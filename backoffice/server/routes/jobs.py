@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from backoffice.server.jobs import Job, JobRunner
+from backoffice.server.jobs import SUCCEEDED, Job, JobRunner
 from backoffice.server.security import Caller, route
 
 TAG = "jobs"
@@ -78,7 +78,7 @@ def file_response(job: Job) -> FileResponse:
     """The job's result file (409 while the job has not finished, or when it has none)."""
     if not job.finished:
         raise HTTPException(409, detail=f"Job {job.id} has not finished ({job.state}); poll GET /v1/jobs/{job.id}.")
-    if job.file is None or not job.file.path.exists():
+    if job.state != SUCCEEDED or job.file is None or not job.file.path.exists():
         raise HTTPException(409, detail=f"Job {job.id} {job.state} without a result file.")
     return FileResponse(job.file.path, media_type=job.file.media_type, filename=job.file.filename)
 
