@@ -33,7 +33,7 @@ def test_a_warehouse_token_cannot_create_an_admin(api: RunningServer, db: Databa
         assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
         assert c.get("/v1/users").status_code == 403
         assert c.patch("/v1/users/warehouse", json={"role": "admin"}, headers={"If-Match": '"1"'}).status_code == 403
-        assert c.post("/v1/users/warehouse/api-keys", json={"name": "mine"}).status_code == 403
+        assert c.post("/v1/users/warehouse/api-keys", json={"name": "mine"}, headers=key()).status_code == 403
     assert scalar(db, "SELECT COUNT(*) FROM users") == users
     assert scalar(db, "SELECT role FROM users WHERE username = 'warehouse'") == "warehouse"
 
@@ -71,13 +71,15 @@ def test_an_admin_creates_a_user_once_per_key_and_the_audit_names_the_admin(api:
     assert [r["username"] for r in made_rows] == ["admin"]
 
 
-def test_the_reset_token_is_never_stored_in_clear(api: RunningServer, db: Database) -> None:
+def test_reset_tokens_and_api_keys_are_never_stored_in_clear(api: RunningServer, db: Database) -> None:
     with api.as_user("admin") as c:
         token = c.post("/v1/users", json={"username": "otto", "role": "warehouse"}, headers=key()).json()["reset_token"]
+        secret = c.post("/v1/users/otto/api-keys", json={"name": "till"}, headers=key()).json()["api_key"]
     with db.engine.connect() as conn:
-        stored = [str(v) for row in conn.execute(text("SELECT * FROM api_requests")).all() for v in row]
-        users = [str(v) for row in conn.execute(text("SELECT * FROM users")).all() for v in row]
-    assert token and not any(token in v for v in stored + users)
+        stored = [str(v) for table in ("api_requests", "users", "auth_tokens", "audit_log")
+                  for row in conn.execute(text(f"SELECT * FROM {table}")).all() for v in row]
+    assert scalar(db, "SELECT COUNT(*) FROM api_requests") >= 2          # both answers were kept, without them
+    assert token and secret and not any(token in v or secret in v for v in stored)
 
 
 def test_deactivating_a_user_ends_their_token_at_once(api: RunningServer, db: Database) -> None:
@@ -134,10 +136,17 @@ def test_passwords_are_ones_own_unless_an_admin_sets_them(api: RunningServer) ->
 
 def test_api_keys_are_shown_once_and_sessions_can_be_ended(api: RunningServer) -> None:
     with api.as_user("admin") as c:
-        made = c.post("/v1/users/warehouse/api-keys", json={"name": "scanner"})
+        keyed = key()
+        made = c.post("/v1/users/warehouse/api-keys", json={"name": "scanner"}, headers=keyed)
         assert made.status_code == 201, made.text
         secret = made.json()["api_key"]
-        assert c.post("/v1/users/nobody/api-keys", json={"name": "x"}).status_code == 404
+        again = c.post("/v1/users/warehouse/api-keys", json={"name": "scanner"}, headers=keyed)
+        assert again.status_code == 201 and again.json() == {**made.json(), "api_key": None}   # shown once
+        assert c.post("/v1/users/warehouse/api-keys", json={"name": "scanner"}).status_code == 428
+        assert c.post("/v1/users/nobody/api-keys", json={"name": "x"}, headers=key()).status_code == 404
+        keys = [s for s in c.get("/v1/sessions", params={"username": "warehouse"}).json()["items"]
+                if s["kind"] == "api_key"]
+        assert [s["name"] for s in keys] == ["scanner"]                      # made once
     with api.client(headers={"Authorization": f"Bearer {secret}"}) as k:
         assert k.get("/v1/auth/me").json()["username"] == "warehouse"
         own = k.get("/v1/sessions").json()["items"]

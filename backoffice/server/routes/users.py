@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from backoffice.operations import NotFound, ValidationError
 from backoffice.operations.users import ROLES
@@ -85,7 +85,8 @@ class ApiKeyRequest(BaseModel):
 class ApiKey(BaseModel):
     username: str
     name: str
-    api_key: str = Field(description="The key, shown once: send it as Authorization: Bearer")
+    api_key: str | None = Field(description="The key, shown once (null in a replay): send it as "
+                                            "Authorization: Bearer")
 
 
 class ResetToken(BaseModel):
@@ -188,13 +189,23 @@ def register(router: APIRouter) -> None:  # noqa: C901 - one route after another
         return {"username": info.username, "reset_token": caller.ops.users.issue_reset_token(info.username)}
 
     @route(router, "POST", "/users/{username}/api-keys", "users.create_api_key", status_code=201,
-           response_model=ApiKey, tags=[TAG], responses=not_found)
-    def create_api_key(username: UserName, body: ApiKeyRequest, *, caller: Caller) -> dict[str, Any]:
-        """An API key acting as the user (with the user's role), for an integration. The key is in this
-        response only: it is kept hashed."""
-        info = caller.ops.users.get(username)
-        return {"username": info.username, "name": body.name,
-                "api_key": caller.ops.users.create_api_key(info.username, body.name)}
+           response_model=ApiKey, tags=[TAG], responses={**IDEMPOTENT_RESPONSES, **not_found})
+    def create_api_key(username: UserName, body: ApiKeyRequest, request: Request, *, caller: Caller) -> Response:
+        """An API key acting as the user (with the user's role), for an integration. Needs an
+        ``Idempotency-Key``. The key is in the first response only (a replay has ``api_key: null``): it is
+        kept hashed."""
+        made: list[str] = []
+
+        def run(op_id: str) -> Response:
+            info = caller.ops.users.get(username)
+            made.append(caller.ops.users.create_api_key(info.username, body.name))
+            return JSONResponse({"username": info.username, "name": body.name, "api_key": None}, status_code=201)
+
+        response = idempotent(request, caller, {"username": username, **body.model_dump()}, run)
+        if not made or response.status_code != 201:
+            return response
+        # The secret joins the answer after the keyed answer was stored, so it is never kept in clear.
+        return JSONResponse({**json.loads(bytes(response.body)), "api_key": made[0]}, status_code=201)
 
     @route(router, "GET", "/sessions", "users.sessions", response_model=SessionList, tags=[TAG])
     def sessions(username: str | None = Query(None, min_length=1, max_length=100), *,
