@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from backoffice.db import Database
 from backoffice.models import (
@@ -36,6 +36,7 @@ from backoffice.services.base import (
     ValidationError,
     audit_change,
     claim_operation,
+    jsonable,
     snapshot,
     store_operation_result,
 )
@@ -551,11 +552,12 @@ def get_product(db: Database, product_id: int) -> dict[str, Any]:
 
 def get_variant(db: Database, variant_id: int) -> dict[str, Any]:
     """One variant as plain values, with its id and version (for a later update)."""
-    with db.read() as session:
-        v = session.scalar(select(Variant).where(Variant.id == variant_id).options(lazyload(Variant.options)))
-        if v is None:
-            raise NotFound(f"variant {variant_id} does not exist")
-        return _variant_snapshot(v) | {"id": v.id, "version": v.version}
+    columns = (*VARIANT_FIELDS, "product_id", "id", "version")
+    with db.read() as session:   # columns, not an entity: the store API reads one after every write
+        row = session.execute(select(*(getattr(Variant, c) for c in columns)).where(Variant.id == variant_id)).first()
+    if row is None:
+        raise NotFound(f"variant {variant_id} does not exist")
+    return {c: jsonable(v) for c, v in zip(columns, row, strict=True)}
 
 
 def create_attribute(db: Database, actor: Actor, *, code: str, name: str, values: list[str]) -> Change:
