@@ -68,11 +68,17 @@ def media_type_of(data: bytes) -> str:
 
 
 def safe_name(name: str | None, n: int) -> str:
-    """The file's own name (no folders), usable on this machine; ``upload-N`` when it has none."""
+    """The file's own name (no folders, at most 200 bytes), usable on this machine; ``upload-N`` when it
+    has none."""
     base = re.split(r"[\\/]", name or "")[-1].replace("\x00", "").strip()
-    if base in ("", ".", "..") or base.startswith("."):
-        base = f"upload-{n}{os.path.splitext(base)[1] if base.startswith('.') and base not in ('.', '..') else ''}"
-    return base[:200]
+    if base in ("", ".", ".."):
+        base = f"upload-{n}"
+    elif base.startswith("."):          # a hidden name (".png") would be skipped as hidden: give it a stem
+        base = f"upload-{n}{base}"
+    stem, suffix = os.path.splitext(base)
+    suffix = suffix.encode()[:20].decode(errors="ignore")
+    room = 200 - len(suffix.encode())          # bytes: file systems allow 255 per name
+    return stem.encode()[:room].decode(errors="ignore") + suffix
 
 
 # -- request bodies ----------------------------------------------------------------------------------------
