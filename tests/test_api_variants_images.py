@@ -318,7 +318,10 @@ def test_a_malformed_upload_gets_a_4xx_problem_and_adds_nothing(api: RunningServ
         assert is_problem(truncated, 422)
         sneaky = upload(c, pid, [("../../etc/passwd.png", png(), "image/png")])
         assert sneaky.status_code == 201 and sneaky.json()["images"][0]["filename"] == "passwd.png"
+        long = upload(c, pid, [("é" * 300 + ".png", png(color=(1, 2, 3)), "image/png")])
+        assert long.status_code == 201, long.text
+        assert long.json()["images"][0]["filename"] == "é" * 98 + ".png"          # 200 bytes of name
         assert is_problem(upload(c, 999_999, [("x.png", png(), "image/png")]), 404)
         assert is_problem(c.get("/v1/products/999999/images"), 404)
         assert is_problem(upload(c, pid, [("x.png", png(), "image/png")], headers={}), 428)
-    assert scalar(db, "SELECT count(*) FROM product_images") == 1
+    assert scalar(db, "SELECT count(*) FROM product_images") == 2
