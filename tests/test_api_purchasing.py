@@ -282,6 +282,8 @@ def test_replenishment_settings_and_drafts(api: RunningServer, db: Database, sho
         assert levels.status_code == 200, levels.text
         assert c.put(f"/v1/replenishment/levels/{vid}/{wh}",
                      json={"reorder_point": 9, "order_up_to": 2}).status_code == 422
+        assert c.get("/v1/replenishment/suggestions", params={"as_of": "0001-01-02"}).status_code == 422
+        assert c.post("/v1/replenishment/drafts", json={"as_of": "9999-12-31"}, headers=key()).status_code == 422
         suggestions = c.get("/v1/replenishment/suggestions", params={"location_id": wh})
         assert suggestions.status_code == 200
         wanted = {(s["variant_id"], s["location_id"]): s["quantity"] for s in suggestions.json()["items"]}
@@ -322,5 +324,10 @@ def test_managers_read_the_audit_trail_by_pages_and_filters(api: RunningServer, 
         one = c.get(f"/v1/audit/{created[0]['id']}")
         assert one.status_code == 200 and any(line["field"] == "name" for line in one.json()["lines"])
         assert c.get("/v1/audit/999999").status_code == 404
+        naive = c.get("/v1/audit", params={"entity": "supplier", "since": "2000-01-01T00:00:00"})
+        assert naive.status_code == 200 and len(naive.json()["items"]) == 1          # taken as UTC
+        later = c.get("/v1/audit", params={"entity": "supplier", "since": "2999-01-01T00:00:00+02:00"})
+        assert later.status_code == 200 and later.json()["items"] == []
+        assert c.get("/v1/audit", params={"since": "0001-01-01T00:00:00+05:00"}).status_code == 422
         facets = c.get("/v1/audit/facets").json()
         assert {"supplier", "supplier_item"} <= set(facets["entity"]) and "purchaser" in facets["username"]

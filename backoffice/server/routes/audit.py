@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from backoffice.operations import ValidationError
 from backoffice.operations.audit import AuditFilter
 from backoffice.server.routes.purchasing import MAX_LIMIT, IdPath, decode_cursor, encode_cursor, plain
 from backoffice.server.security import Caller, route
@@ -58,6 +59,16 @@ class AuditFacets(BaseModel):
     username: list[str]
 
 
+def _utc(value: dt.datetime | None, name: str) -> dt.datetime | None:
+    """A time filter in UTC (one without an offset is taken as UTC); a time UTC cannot hold is a 422."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+    except (OverflowError, ValueError):
+        raise ValidationError([("", name, f"{value.isoformat()} is out of range")]) from None
+
+
 def register(router: APIRouter) -> None:
     @route(router, "GET", "/audit", "audit.page", response_model=AuditPage, tags=[TAG])
     def audit_page(text: str = Query("", max_length=200), entity: str = Query("", max_length=100),
@@ -68,7 +79,8 @@ def register(router: APIRouter) -> None:
         """Entries newest first matching the filters (``text``: entity id, user, action or operation id;
         ``since``/``until``: times, inclusive), a keyset page at a time."""
         before = decode_cursor(cursor)
-        f = AuditFilter(text=text, entity=entity, username=username, action=action, since=since, until=until)
+        f = AuditFilter(text=text, entity=entity, username=username, action=action, since=_utc(since, "since"),
+                        until=_utc(until, "until"))
         rows = caller.ops.audit.page(f, before_id=before, limit=limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]

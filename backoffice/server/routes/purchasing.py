@@ -40,6 +40,7 @@ from backoffice.server.http import (
 from backoffice.server.security import Caller, route
 
 MAX_LIMIT = 1000
+IdValue = Annotated[int, Field(ge=1, le=2**53)]
 IdPath = Annotated[int, PathParam(ge=1, le=2**53, description="An id")]
 OrderRef = Annotated[str, PathParam(pattern=r"^(?:[0-9]{1,15}|[A-Za-z][A-Za-z0-9-]{0,29})$",
                                     description="The order's id or number (PO-000012)")]
@@ -199,7 +200,7 @@ class Settings(BaseModel):
     service_level: float = 0.95
     review_days: int = 14
     default_lead_time_days: int = 14
-    fulfilment_location_id: int | None = None
+    fulfilment_location_id: int | None = Field(None, ge=1, le=2**53)
     max_cover_days: int = 180
 
 
@@ -220,7 +221,7 @@ class LevelsOut(BaseModel):
 class DraftsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    keys: list[tuple[int, int]] | None = Field(
+    keys: list[tuple[IdValue, IdValue]] | None = Field(
         None, max_length=100_000,
         description="(variant id, location id) of the suggestions to order; null: every orderable one")
     location_id: int | None = Field(None, ge=1, le=2**53)
@@ -375,6 +376,13 @@ def _item(caller: Caller, supplier_id: int, variant_id: int) -> Any:  # noqa: AN
     return found[0]
 
 
+def _as_of(day: dt.date | None) -> dt.date | None:
+    """The day suggestions are computed for: windows and lead times of years reach back and ahead of it."""
+    if day is not None and not 1900 <= day.year <= 2999:
+        raise ValidationError([("", "as_of", f"{day.isoformat()} is not a day between 1900 and 2999")])
+    return day
+
+
 def _page_limit(limit: int) -> int:
     return max(1, min(MAX_LIMIT, limit))
 
@@ -519,7 +527,7 @@ def _replenishment(router: APIRouter) -> None:
     def suggestions(location_id: int | None = Query(None, ge=1, le=2**53), as_of: dt.date | None = None, *,
                     caller: Caller) -> dict[str, Any]:
         """What to reorder at each warehouse and store (or ``location_id``) and why, as of today (or ``as_of``)."""
-        return {"items": plain(caller.ops.replenishment.suggest(location_id=location_id, as_of=as_of))}
+        return {"items": plain(caller.ops.replenishment.suggest(location_id=location_id, as_of=_as_of(as_of)))}
 
     @route(router, "GET", "/replenishment/settings", "replenishment.settings", response_model=Settings, tags=tags)
     def get_settings(*, caller: Caller) -> dict[str, Any]:
@@ -552,7 +560,7 @@ def _replenishment(router: APIRouter) -> None:
         def run(op_id: str) -> Response:
             result = caller.ops.replenishment.create_drafts(
                 keys=None if body.keys is None else [tuple(k) for k in body.keys], location_id=body.location_id,
-                as_of=body.as_of, op_id=op_id)
+                as_of=_as_of(body.as_of), op_id=op_id)
             return JSONResponse(plain(result.to_dict()), status_code=201)
 
         return idempotent(request, caller, body, run)
