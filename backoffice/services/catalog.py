@@ -40,6 +40,7 @@ from backoffice.services.base import (
     snapshot,
     store_operation_result,
 )
+from backoffice.services.catalog_grid import read_one_statement
 from backoffice.services.price_rules import compare_at_below_price
 
 PRODUCT_FIELDS = ("handle", "title", "description", "vendor", "product_type", "status", "category_id",
@@ -553,8 +554,9 @@ def get_product(db: Database, product_id: int) -> dict[str, Any]:
 def get_variant(db: Database, variant_id: int) -> dict[str, Any]:
     """One variant as plain values, with its id and version (for a later update)."""
     columns = (*VARIANT_FIELDS, "product_id", "id", "version")
-    with db.read() as session:   # columns, not an entity: the store API reads one after every write
-        row = session.execute(select(*(getattr(Variant, c) for c in columns)).where(Variant.id == variant_id)).first()
+    stmt = select(*(getattr(Variant, c) for c in columns)).where(Variant.id == variant_id)
+    # one statement, columns not an entity: the store API reads a variant after every write of one
+    row = read_one_statement(db, lambda conn: conn.execute(stmt).first())
     if row is None:
         raise NotFound(f"variant {variant_id} does not exist")
     return {c: jsonable(v) for c, v in zip(columns, row, strict=True)}
