@@ -55,15 +55,15 @@ Money = Annotated[str, StringConstraints(pattern=r"^\s*\d{1,10}(\.\d{1,2})?\s*$"
 ProductStatusName = Literal[PRODUCT_STATUSES]  # type: ignore[valid-type]
 VariantStatusName = Literal[VARIANT_STATUSES]  # type: ignore[valid-type]
 SortKey = Literal[SORT_KEYS]  # type: ignore[valid-type]
-Tag = text(100, 1)
-Text100 = text(100, 1)
+NonEmpty100 = text(100, 1)
+Tag = NonEmpty100
 Text64 = text(64)
 Text255 = text(255)
-Text255Required = text(255, 1)
+NonEmpty255 = text(255, 1)
 LongText = text(100_000)
 Text200 = text(200)
 Text500 = text(500)
-Text100Optional = text(100)
+Text100 = text(100)
 Text1000 = text(1000)
 StampText = text(10_000_000)
 
@@ -179,7 +179,7 @@ class VariantIn(BaseModel):
     """A new variant of a new product."""
 
     model_config = ConfigDict(extra="forbid")
-    sku: Text100
+    sku: NonEmpty100
     price: Money
     barcode: Text64 | None = None
     title: Text255 = ""
@@ -187,7 +187,7 @@ class VariantIn(BaseModel):
     cost: Money | None = None
     weight_grams: Annotated[int, Field(ge=0, le=MAX_INT)] | None = None
     status: VariantStatusName = "active"
-    options: dict[Text100, Text255Required] = Field(
+    options: dict[NonEmpty100, NonEmpty255] = Field(
         default_factory=dict, max_length=20, description="Attribute code → value: {\"size\": \"M\"}")
 
 
@@ -195,8 +195,8 @@ class ProductIn(BaseModel):
     """A new product with its variants, created in one transaction."""
 
     model_config = ConfigDict(extra="forbid")
-    handle: Text255Required
-    title: Text255Required
+    handle: NonEmpty255
+    title: NonEmpty255
     description: LongText = ""
     vendor: Text200 = ""
     product_type: Text200 = ""
@@ -212,8 +212,8 @@ class ProductPatch(BaseModel):
     """The product fields to change (those left out stay as they are)."""
 
     model_config = ConfigDict(extra="forbid")
-    handle: Text255Required | None = None
-    title: Text255Required | None = None
+    handle: NonEmpty255 | None = None
+    title: NonEmpty255 | None = None
     description: LongText | None = None
     vendor: Text200 | None = None
     product_type: Text200 | None = None
@@ -229,7 +229,7 @@ class VariantPatch(BaseModel):
     compare_at_price, cost and weight_grams)."""
 
     model_config = ConfigDict(extra="forbid")
-    sku: Text100 | None = None
+    sku: NonEmpty100 | None = None
     barcode: Text64 | None = None
     title: Text255 | None = None
     price: Money | None = None
@@ -376,7 +376,7 @@ class OperationIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["money", "set", "tags_add", "tags_remove", "replace", "category_replace", "category_remove"]
-    field: Text100Optional = ""
+    field: Text100 = ""
     steps: list[PriceStepIn] = Field(default_factory=list, max_length=20)
     value: str | int | bool | None = Field(None, description="For set and the category kinds")
     tags: list[Tag] = Field(default_factory=list, max_length=100)
