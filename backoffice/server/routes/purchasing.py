@@ -46,6 +46,7 @@ OrderRef = Annotated[str, PathParam(pattern=r"^(?:[0-9]{1,15}|[A-Za-z][A-Za-z0-9
                                     description="The order's id or number (PO-000012)")]
 Id = Field(ge=1, le=2**53)
 MONEY = "An amount as a string, e.g. \"12.50\""
+MONEY_PATTERN = r"^\s*-?[0-9]{1,16}(?:\.[0-9]{1,8})?\s*$"    # plain decimals (the contract checks range, cents)
 
 
 # -- plain values -----------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ class ItemFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     supplier_sku: str | None = Field(None, max_length=100)
-    unit_cost: str | None = Field(None, min_length=1, max_length=30, description=MONEY)
+    unit_cost: str | None = Field(None, min_length=1, max_length=30, pattern=MONEY_PATTERN, description=MONEY)
     currency: str | None = Field(None, min_length=3, max_length=3)
     min_order_qty: int | None = Field(None, ge=1, le=1_000_000)
     pack_size: int | None = Field(None, ge=1, le=1_000_000)
@@ -168,7 +169,7 @@ class ItemFields(BaseModel):
 
 class ItemCreate(ItemFields):
     variant_id: int = Id
-    unit_cost: str = Field(min_length=1, max_length=30, description=MONEY)
+    unit_cost: str = Field(min_length=1, max_length=30, pattern=MONEY_PATTERN, description=MONEY)
 
 
 class ItemRow(BaseModel):
@@ -311,7 +312,7 @@ class LineIn(BaseModel):
 
     variant_id: int = Id
     quantity: int = Field(ge=1, le=1_000_000)
-    unit_cost: str | None = Field(None, min_length=1, max_length=30,
+    unit_cost: str | None = Field(None, min_length=1, max_length=30, pattern=MONEY_PATTERN,
                                   description="Defaults to the supplier item's cost")
 
 
