@@ -127,4 +127,5 @@ class ApiRequest(Base):
     status: Mapped[int | None] = mapped_column(Integer)          # None while it is being answered
     response: Mapped[str | None] = mapped_column(Text)           # the body, as sent
     media_type: Mapped[str | None] = mapped_column(String(100))
+    headers: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)   # ETag, Location… of the answer
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

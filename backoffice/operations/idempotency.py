@@ -16,9 +16,10 @@ class IdempotencyOperations(Area):
         """Claim ``key`` for this request (``fingerprint``: :func:`request_hash` of route and body)."""
         return api_requests.begin(self._db, self._actor, key, route, fingerprint)
 
-    def finish(self, key: str, status: int, body: str, media_type: str) -> None:
-        """Store the answer a replay of ``key`` gets."""
-        api_requests.finish(self._db, self._actor, key, status, body, media_type)
+    def finish(self, key: str, status: int, body: str, media_type: str,
+               headers: dict[str, str] | None = None) -> None:
+        """Store the answer a replay of ``key`` gets (with the headers that describe it: ETag, Location)."""
+        api_requests.finish(self._db, self._actor, key, status, body, media_type, headers)
 
     def forget(self, key: str) -> None:
         """Drop the unanswered claim of ``key`` (the request failed in a way a retry should run again)."""

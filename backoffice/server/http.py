@@ -28,6 +28,7 @@ from backoffice.server.security import Caller
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
+REPLAYED_HEADERS = ("etag", "location", "content-disposition", "retry-after")   # kept with a stored answer
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
 
 IF_MATCH_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -74,7 +75,7 @@ def idempotent(request: Request, caller: Caller, payload: Any, run: Callable[[st
     claim = caller.ops.idempotency.begin(key, route, request_hash(route, body.encode()))
     if claim.outcome == "replay":
         return Response(claim.body or "", status_code=claim.status or 200, media_type=claim.media_type,
-                        headers={REPLAYED_HEADER: "true"})
+                        headers={**(claim.headers or {}), REPLAYED_HEADER: "true"})
     if claim.outcome == "mismatch":
         return problems.problem_response(
             422, kind="idempotency-key-reused", instance=request.url.path, request_id=problems.request_id_of(request),
@@ -94,6 +95,7 @@ def idempotent(request: Request, caller: Caller, payload: Any, run: Callable[[st
     if response.status_code >= 500:
         caller.ops.idempotency.forget(key)
         return response
+    kept = {name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers}
     caller.ops.idempotency.finish(key, response.status_code, bytes(response.body).decode(),
-                                  response.media_type or "application/json")
+                                  response.media_type or "application/json", kept)
     return response

@@ -37,6 +37,7 @@ class Claim:
     body: str | None = None
     media_type: str | None = None
     route: str = ""
+    headers: dict[str, str] | None = None
 
 
 def operation_id_for(actor: Actor, key: str) -> str:
@@ -75,7 +76,7 @@ def begin(db: Database, actor: Actor, key: str, route: str, fingerprint: str, *,
     if row.request_hash != fingerprint:
         return Claim("mismatch", op_id, route=row.route)
     if row.status is not None:
-        return Claim("replay", op_id, row.status, row.response, row.media_type, row.route)
+        return Claim("replay", op_id, row.status, row.response, row.media_type, row.route, dict(row.headers or {}))
     if moment - row.started_at > ABANDONED_AFTER:
         with db.write() as session:
             session.execute(update(ApiRequest).where(ApiRequest.id == row.id).values(started_at=moment))
@@ -83,11 +84,13 @@ def begin(db: Database, actor: Actor, key: str, route: str, fingerprint: str, *,
     return Claim("busy", op_id, route=row.route)
 
 
-def finish(db: Database, actor: Actor, key: str, status: int, body: str, media_type: str) -> None:
+def finish(db: Database, actor: Actor, key: str, status: int, body: str, media_type: str,
+           headers: dict[str, str] | None = None) -> None:
     with db.write() as session:
         session.execute(update(ApiRequest)
                         .where(ApiRequest.user_id == actor.user_id, ApiRequest.idempotency_key == key.strip())
-                        .values(status=status, response=body, media_type=media_type, answered_at=utcnow()))
+                        .values(status=status, response=body, media_type=media_type, headers=headers or None,
+                                answered_at=utcnow()))
 
 
 def forget(db: Database, actor: Actor, key: str) -> None:
