@@ -136,8 +136,8 @@ def test_a_good_file_is_applied_once_per_key_by_a_role_that_may(api: RunningServ
 
 
 # -- exports ---------------------------------------------------------------------------------------------------
-def test_an_xlsx_export_has_a_row_per_variant_and_only_its_owner_sees_it(api: RunningServer, db: Database,
-                                                                         shop: SmallStore) -> None:
+def test_an_export_has_a_row_per_variant_and_its_job_is_its_owners_to_follow_and_cancel(
+        api: RunningServer, db: Database, shop: SmallStore) -> None:
     with api.as_user("warehouse") as c:
         job = finished(c, c.post("/v1/exports", json={"format": "xlsx"}).json())
         assert job["state"] == "succeeded" and job["has_file"], job
@@ -164,6 +164,25 @@ def test_an_xlsx_export_has_a_row_per_variant_and_only_its_owner_sees_it(api: Ru
     with api.as_user("warehouse") as owner:
         assert owner.delete(f"/v1/jobs/{job['id']}").status_code == 204          # finished: forgotten
         assert owner.get(f"/v1/jobs/{job['id']}").status_code == 404
+
+        started = threading.Event()
+
+        def until_cancelled(job: Job) -> None:         # long work, as an operation runs it
+            job.report(0.5, "half way")
+            started.set()
+            while not job.cancelled():
+                time.sleep(0.01)
+            raise RuntimeError("stopped")              # what an operation's Cancelled does
+
+        slow = api.app.state.jobs.submit(owner.get("/v1/auth/me").json()["id"], "test", until_cancelled)
+        assert started.wait(10)
+        running = owner.get(f"/v1/jobs/{slow.id}").json()
+        assert (running["state"], running["progress"], running["status"]) == ("running", 0.5, "half way")
+        assert owner.get(f"/v1/jobs/{slow.id}/result").status_code == 409     # not finished
+        cancel = owner.delete(f"/v1/jobs/{slow.id}")
+        assert cancel.status_code == 202 and cancel.json()["cancel_requested"] is True
+        stopped = finished(owner, cancel.json())
+        assert (stopped["state"], stopped["error"]) == ("cancelled", None)
 
 
 # -- reports ---------------------------------------------------------------------------------------------------
