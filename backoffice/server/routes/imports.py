@@ -33,7 +33,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from backoffice.operations.importexport import ImportReport, VariantFilter
 from backoffice.server.http import IDEMPOTENT_RESPONSES, idempotent
 from backoffice.server.jobs import SUCCEEDED, Job
-from backoffice.server.routes.jobs import ACCEPTED, accepted, file_response, find_job, runner
+from backoffice.server.routes.jobs import ACCEPTED, accepted, find_job, runner
 from backoffice.server.security import Caller, route
 
 TAG = "import-export"
