@@ -71,6 +71,28 @@ def test_count_session_posts_differences_as_one_document(db: Database, actor: Ac
     assert inventory.ledger_mismatches(db) == []
 
 
+def test_a_retried_count_step_applies_once(db: Database, actor: Actor, store) -> None:
+    """Starting a count, a scan and cancelling, each retried under its operation id, happen once."""
+    from sqlalchemy import func, select
+
+    from backoffice.models import StockCount
+
+    a = store.variant_ids[0]
+    wh = store.locations["WH1"]
+    first = adjustments.start_count(db, actor, location_id=wh, operation_id="start-1")
+    again = adjustments.start_count(db, actor, location_id=wh, operation_id="start-1")
+    assert again.id == first.id
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(StockCount)) == 1
+    for _ in range(3):          # one scan, sent three times
+        scanned = adjustments.record_counts(db, actor, first.id, {a: 1}, add=True, operation_id="scan-1")
+    assert [ln.counted for ln in scanned.lines] == [1]
+    assert adjustments.cancel_count(db, actor, first.id, operation_id="cancel-1").state == "cancelled"
+    assert adjustments.cancel_count(db, actor, first.id, operation_id="cancel-1").state == "cancelled"
+    with pytest.raises(CountStateError):
+        adjustments.cancel_count(db, actor, first.id, operation_id="cancel-2")
+
+
 # -- thresholds and alerts ------------------------------------------------------------------------------
 def test_thresholds_resolve_from_most_specific_rule(db: Database, actor: Actor, store) -> None:
     a, b, _ = store.variant_ids

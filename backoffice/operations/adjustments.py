@@ -55,14 +55,16 @@ class AdjustmentOperations(Area):
 
     def start_count(self, location_id: int, *, note: str = "", op_id: str | None = None) -> CountInfo:
         """A new open count at one warehouse or store."""
-        info = adjustments.start_count(self._db, self._actor, location_id=location_id, note=note)
+        info = adjustments.start_count(self._db, self._actor, location_id=location_id, note=note,
+                                         operation_id=op_id)
         self.changed(Changes.of(ADJUSTMENTS, count=[info.id]))
         return info
 
     def record_counts(self, count_id: int, counted: dict[int, int], *, add: bool = False,
                       op_id: str | None = None) -> CountInfo:
         """Set (or with ``add``, increase: one scan = +1) the counted quantity of variants on an open count."""
-        info = adjustments.record_counts(self._db, self._actor, count_id, dict(counted), add=add)
+        info = adjustments.record_counts(self._db, self._actor, count_id, dict(counted), add=add,
+                                           operation_id=op_id)
         self.changed(Changes.of(ADJUSTMENTS, count=[count_id]))
         return info
 
@@ -75,6 +77,6 @@ class AdjustmentOperations(Area):
 
     def cancel_count(self, count_id: int, *, op_id: str | None = None) -> CountInfo:
         """Discard an open count; the stock is not changed."""
-        info = adjustments.cancel_count(self._db, self._actor, count_id)
+        info = adjustments.cancel_count(self._db, self._actor, count_id, operation_id=op_id)
         self.changed(Changes.of(ADJUSTMENTS, count=[count_id]))
         return info

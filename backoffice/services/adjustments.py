@@ -38,6 +38,7 @@ from backoffice.services.base import (
     audit,
     claim_operation,
     provisional_number,
+    store_operation_result,
 )
 from backoffice.services.inventory import MoveLine, PostResult, post_in_transaction
 from backoffice.services.documents import loss_location
@@ -116,9 +117,14 @@ class CountInfo:
         return [ln for ln in self.lines if ln.difference]
 
 
-def start_count(db: Database, actor: Actor, *, location_id: int, note: str = "") -> CountInfo:
+def start_count(db: Database, actor: Actor, *, location_id: int, note: str = "",
+                operation_id: str | None = None) -> CountInfo:
+    """A new open count; with ``operation_id``, a retry returns the count the first call started."""
 
     def create_count(session: Session) -> CountInfo:
+        previous = claim_operation(session, operation_id, "start_count", actor)
+        if previous is not None:
+            return _count_info(session, int(previous["count_id"]))
         loc = _internal_location(session, location_id)
         count = StockCount(number=provisional_number(), location_id=loc.id, state=CountState.OPEN, note=note[:500],
                            created_by=actor.user_id)
@@ -127,13 +133,17 @@ def start_count(db: Database, actor: Actor, *, location_id: int, note: str = "")
         count.number = f"SC-{count.id:06d}"
         session.flush()
         audit(session, actor, "stock_count", count.id, "create", None, {"number": count.number, "location": loc.code})
+        if operation_id:
+            store_operation_result(session, operation_id, {"count_id": count.id})
         return _count_info(session, count.id)
 
     return db.run_write(create_count)
 
 
-def record_counts(db: Database, actor: Actor, count_id: int, counted: dict[int, int], *, add: bool = False) -> CountInfo:
-    """Set (or with ``add``, increase: one scan = +1) the counted quantity of variants on an open count."""
+def record_counts(db: Database, actor: Actor, count_id: int, counted: dict[int, int], *, add: bool = False,
+                  operation_id: str | None = None) -> CountInfo:
+    """Set (or with ``add``, increase: one scan = +1) the counted quantity of variants on an open count;
+    with ``operation_id`` a retried scan counts once."""
     problems = [(f"variant {vid}", "counted", f"{q!r} must be a whole number, zero or more")
                 for vid, q in counted.items()
                 if isinstance(q, bool) or not isinstance(q, int) or (q < 0 and not add)]
@@ -141,6 +151,8 @@ def record_counts(db: Database, actor: Actor, count_id: int, counted: dict[int, 
         raise ValidationError(problems)
 
     def record_lines(session: Session) -> CountInfo:
+        if claim_operation(session, operation_id, "record_counts", actor) is not None:
+            return _count_info(session, count_id)
         count = session.scalar(select(StockCount).where(StockCount.id == count_id).with_for_update()
                                .options(selectinload(StockCount.lines)))
         if count is None:
@@ -211,9 +223,11 @@ def post_count(db: Database, actor: Actor, count_id: int, *, operation_id: str) 
     return db.run_write(post_differences)
 
 
-def cancel_count(db: Database, actor: Actor, count_id: int) -> CountInfo:
+def cancel_count(db: Database, actor: Actor, count_id: int, *, operation_id: str | None = None) -> CountInfo:
 
     def cancel_open_count(session: Session) -> CountInfo:
+        if claim_operation(session, operation_id, "cancel_count", actor) is not None:
+            return _count_info(session, count_id)
         count = session.scalar(select(StockCount).where(StockCount.id == count_id).with_for_update())
         if count is None:
             raise NotFound(f"stock count {count_id} does not exist")
