@@ -98,7 +98,7 @@ def test_a_dry_run_names_the_bad_row_and_writes_nothing(api: RunningServer, db: 
 
 
 def test_a_good_file_is_applied_once_per_key_by_a_role_that_may(api: RunningServer, db: Database,
-                                                         shop: SmallStore) -> None:
+                                                                shop: SmallStore) -> None:
     csv = "sku,price\nMC-S,61.50\nMC-M,62.50\nMC-L,63.50\n"
     with api.as_user("merchandiser") as c:
         first = upload(c, csv, key="upload-1")
