@@ -75,6 +75,19 @@ def staff_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("backoffice.services.auth._hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
+def rows_written(session, model: type) -> int:  # type: ignore[no-untyped-def]
+    """How many rows ``model`` holds; for the audit trail, without sign-ins (a command line run on
+    PostgreSQL signs in with a password, and every login is audited): what a replayed write must not add."""
+    from sqlalchemy import func, select
+
+    from backoffice.models import AuditEntry
+
+    query = select(func.count()).select_from(model)
+    if model is AuditEntry:
+        query = query.where(AuditEntry.action != "login")
+    return session.scalar(query)
+
+
 # -- SQLite ---------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -121,7 +121,7 @@ def test_names_are_resolved_in_batches_not_per_entry(db: Database, actor: Actor,
 def test_the_audit_command_prints_the_same_summaries(db: Database, actor: Actor, store) -> None:
     ship_a_transfer(db, actor, store)
     url = db.engine.url.render_as_string(hide_password=False)
-    out = CliRunner().invoke(main, ["audit", "--entity", "transfer", "--db", url])
+    out = CliRunner().invoke(main, ["audit", "--entity", "transfer", "--db", url, "--user", "tester"])
     assert out.exit_code == 0, out.output
     rows = described(db, entity="transfer")
     lines = out.output.splitlines()

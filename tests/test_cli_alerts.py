@@ -17,7 +17,7 @@ def test_stock_alerts_prints_the_true_count_beside_the_rows_it_lists(db: Databas
     inventory.post_moves(db, actor, operation_id=uuid.uuid4().hex, reason="receipt", lines=lines)
     alerts.set_default(db, actor, threshold=4)
     url = db.engine.url.render_as_string(hide_password=False)
-    out = CliRunner().invoke(main, ["stock", "alerts", "--limit", "2", "--db", url])
+    out = CliRunner().invoke(main, ["stock", "alerts", "--limit", "2", "--db", url, "--user", "tester"])
     assert out.exit_code == 0, out.output
     total = alerts.open_alert_count(db)
     assert total == len(lines) == 6
@@ -25,6 +25,6 @@ def test_stock_alerts_prints_the_true_count_beside_the_rows_it_lists(db: Databas
     assert text[0] == f"{total} item(s) low on stock ({total} new, 0 recovered since last check); {total} not mailed yet."
     assert len([ln for ln in text if ln.startswith("  MC-")]) == 2
     assert text[-1] == f"  … and {total - 2} more (showing 2 of {total} open alerts)"
-    again = CliRunner().invoke(main, ["stock", "alerts", "--db", url])  # the default lists all six: no "more" line
+    again = CliRunner().invoke(main, ["stock", "alerts", "--db", url, "--user", "tester"])  # the default lists all six: no "more" line
     assert again.output.splitlines()[0].startswith(f"{total} item(s) low on stock (0 new")
     assert "more" not in again.output and len([ln for ln in again.output.splitlines() if ln.startswith("  MC-")]) == 6

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from image_samples import noisy_jpeg
 from backoffice.cli import main
 from backoffice.db import Database
 from backoffice.models import AppliedOperation, AuditEntry, Changeset, ChangesetEntry, ImageVersion, ProductImage, Variant
 from backoffice.services import catalog, images
+from tests.conftest import rows_written
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def run(runner: CliRunner, db: Database, *args: str):  # type: ignore[no-untyped
 def state(db: Database, store: Path | None = None) -> dict[str, object]:
     with db.read() as session:
         out: dict[str, object] = {
-            "counts": [session.scalar(select(func.count()).select_from(m)) for m in
+            "counts": [rows_written(session, m) for m in
                        (ProductImage, ImageVersion, AuditEntry, AppliedOperation, Changeset, ChangesetEntry)],
             "images": session.execute(select(ProductImage.id, ProductImage.alt_text, ProductImage.current_version,
                                              ProductImage.version).order_by(ProductImage.id)).all(),

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from backoffice.cli import main
 from backoffice.db import Database
 from backoffice.models import AppliedOperation, AuditEntry, Category, Location, Product, Variant
+from tests.conftest import rows_written
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def state(db: Database) -> dict[str, object]:
     """Everything these commands can write, to compare before and after a replay."""
     with db.read() as session:
         return {
-            "counts": [session.scalar(select(func.count()).select_from(m)) for m in
+            "counts": [rows_written(session, m) for m in
                        (Location, Category, Product, Variant, AuditEntry, AppliedOperation)],
             "locations": session.execute(select(Location.code, Location.name, Location.kind, Location.active,
                                                 Location.version).order_by(Location.id)).all(),

@@ -11,6 +11,7 @@ from backoffice.cli import main
 from backoffice.db import Database
 from backoffice.services import inventory
 from backoffice.services.inventory import MoveLine
+from tests.conftest import rows_written
 
 
 @pytest.fixture
@@ -91,13 +92,13 @@ def test_adjust_and_alerts_from_the_command_line(runner: CliRunner, db: Database
 
 def ledger_state(db: Database) -> dict[str, object]:
     """What a stock command can write, to compare before and after a replay."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from backoffice.models import AppliedOperation, AuditEntry, StockLevel, StockMove, StockOperation, Transfer, TransferLine
 
     with db.read() as session:
         return {
-            "counts": [session.scalar(select(func.count()).select_from(m)) for m in
+            "counts": [rows_written(session, m) for m in
                        (StockOperation, StockMove, AuditEntry, AppliedOperation, Transfer)],
             "levels": session.execute(select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand,
                                              StockLevel.version).order_by(StockLevel.id)).all(),

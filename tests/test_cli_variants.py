@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from backoffice.cli import main
 from backoffice.db import Database
 from backoffice.services import catalog
+from tests.conftest import rows_written
 
 
 @pytest.fixture
@@ -107,14 +108,14 @@ def test_templates_values_and_thresholds(runner: CliRunner, db: Database, actor)
 
 def db_state(db: Database) -> dict[str, object]:
     """Everything a variants command can write, to compare before and after a replay."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
     from backoffice.models import (AppliedOperation, AttributeValue, AuditEntry, Changeset, ChangesetEntry,
                                    PriceRule, ProductBasePrice, StockLevel, Variant, VariantTemplate)
 
     with db.read() as session:
         return {
-            "counts": [session.scalar(select(func.count()).select_from(m)) for m in
+            "counts": [rows_written(session, m) for m in
                        (AttributeValue, AuditEntry, AppliedOperation, Changeset, ChangesetEntry, PriceRule,
                         ProductBasePrice, VariantTemplate, Variant)],
             "variants": session.execute(select(Variant.sku, Variant.price, Variant.status, Variant.version)

@@ -238,11 +238,11 @@ def _url(db: Database) -> str:
 def test_cli_op_id_replay_reports_the_first_result_and_writes_nothing(shop: Database, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "p.csv", ["sku", "price"], [["PL-1", "21.00"]])
     runner = CliRunner()
-    first = runner.invoke(main, ["import", "products", str(path), "--op-id", "imp-1", "--db", _url(shop)])
+    first = runner.invoke(main, ["import", "products", str(path), "--op-id", "imp-1", "--db", _url(shop), "--user", "tester"])
     assert first.exit_code == 0, first.output
     count = changeset_count(shop)
     someone_sets_prices(shop, {"PL-1": "22.00"})
-    again = runner.invoke(main, ["import", "products", str(path), "--op-id", "imp-1", "--db", _url(shop)])
+    again = runner.invoke(main, ["import", "products", str(path), "--op-id", "imp-1", "--db", _url(shop), "--user", "tester"])
     assert again.exit_code == 0, again.output
     assert "Already imported with operation id imp-1" in again.stdout and f"changeset #{count}" in again.stdout
     assert prices(shop)["PL-1"] == Decimal("22.00") and changeset_count(shop) == count + 1
@@ -256,15 +256,15 @@ def test_cli_conflicts_are_listed_and_refused_unless_chosen(shop: Database, tmp_
     edited = export_then_edit(shop, tmp_path, edit)
     someone_sets_prices(shop, {"PL-2": "12.00"})
     runner = CliRunner()
-    dry = runner.invoke(main, ["import", "products", str(edited), "--dry-run", "--db", _url(shop)])
+    dry = runner.invoke(main, ["import", "products", str(edited), "--dry-run", "--db", _url(shop), "--user", "tester"])
     assert dry.exit_code == 3
     assert "backoffice: conflict: row 3 price: variant PL-2 has 12.00 in the store now (changed by bob" in dry.stderr
-    refused = runner.invoke(main, ["import", "products", str(edited), "--db", _url(shop)])
+    refused = runner.invoke(main, ["import", "products", str(edited), "--db", _url(shop), "--user", "tester"])
     assert refused.exit_code == 3 and prices(shop)["PL-2"] == Decimal("12.00")
-    skipped = runner.invoke(main, ["import", "products", str(edited), "--on-conflict", "skip", "--db", _url(shop)])
+    skipped = runner.invoke(main, ["import", "products", str(edited), "--on-conflict", "skip", "--db", _url(shop), "--user", "tester"])
     assert skipped.exit_code == 0 and "1 conflicting row skipped" in skipped.stdout
     assert prices(shop)["PL-2"] == Decimal("12.00")
-    over = runner.invoke(main, ["import", "products", str(edited), "--on-conflict", "overwrite", "--db", _url(shop)])
+    over = runner.invoke(main, ["import", "products", str(edited), "--on-conflict", "overwrite", "--db", _url(shop), "--user", "tester"])
     assert over.exit_code == 0 and prices(shop)["PL-2"] == Decimal("17.00")
 
 

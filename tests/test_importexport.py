@@ -645,7 +645,7 @@ def one_error_line(result) -> str:  # type: ignore[no-untyped-def]
 
 def test_cli_import_dry_run_then_import(db: Database, actor: Actor) -> None:
     runner = CliRunner()
-    dry = runner.invoke(main, ["import", "products", str(SAMPLE), "--dry-run", "--db", _url(db)])
+    dry = runner.invoke(main, ["import", "products", str(SAMPLE), "--dry-run", "--db", _url(db), "--user", "tester"])
     assert dry.exit_code == 0, dry.output
     assert dry.stdout.strip() == ("Dry run of products.csv: would make 2 new products, 4 new variants, 0 updated "
                                   "products, 0 updated variants, 0 unchanged, 2 new option names, 5 new option values; "
@@ -655,14 +655,14 @@ def test_cli_import_dry_run_then_import(db: Database, actor: Actor) -> None:
     assert done.exit_code == 0, done.output
     assert done.stdout.strip() == ("Imported products.csv: 2 new products, 4 new variants, 0 updated products, "
                                    "0 updated variants, 0 unchanged (changeset #1).")
-    again = runner.invoke(main, ["import", "products", str(SAMPLE), "--db", _url(db)])
+    again = runner.invoke(main, ["import", "products", str(SAMPLE), "--db", _url(db), "--user", "tester"])
     assert again.exit_code == 0 and "nothing to change (4 rows already as in the file)" in again.stdout
 
 
 def test_cli_bad_file_is_one_error_line_and_writes_the_report(db: Database, actor: Actor, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "bad.csv", [row(handle="tee", title="Tee", sku="T-1", price="x")] +
                      [row(handle="tee", title="Tee", sku=f"T-{i}", price="-1") for i in range(2, 9)])
-    result = CliRunner().invoke(main, ["import", "products", str(path), "--db", _url(db),
+    result = CliRunner().invoke(main, ["import", "products", str(path), "--db", _url(db), "--user", "tester",
                                        "--error-report", str(tmp_path / "report.xlsx")])
     assert result.exit_code == 1
     line = one_error_line(result)
@@ -670,31 +670,31 @@ def test_cli_bad_file_is_one_error_line_and_writes_the_report(db: Database, acto
     assert "and 3 more; nothing was imported (annotated rows saved to" in line
     assert openpyxl.load_workbook(tmp_path / "report.xlsx")["Rows"].cell(2, len(HEADER) + 1).value
     assert count(db, Product) == 0
-    dry = CliRunner().invoke(main, ["import", "products", str(path), "--dry-run", "--db", _url(db)])
+    dry = CliRunner().invoke(main, ["import", "products", str(path), "--dry-run", "--db", _url(db), "--user", "tester"])
     assert dry.exit_code == 1 and "8 problems" in one_error_line(dry)
     missing = write_csv(tmp_path / "cols.csv", [["x"]], ["title"])
-    result = CliRunner().invoke(main, ["import", "products", str(missing), "--db", _url(db)])
+    result = CliRunner().invoke(main, ["import", "products", str(missing), "--db", _url(db), "--user", "tester"])
     assert result.exit_code == 1 and "missing required column sku" in one_error_line(result)
 
 
 def test_cli_export_with_simple_filters_and_json(db: Database, actor: Actor, tmp_path: Path) -> None:
     _rich_store(db, actor, tmp_path)
     runner = CliRunner()
-    out = runner.invoke(main, ["export", "products", str(tmp_path / "v.xlsx"), "--vendor", "+Vendor", "--db", _url(db)])
+    out = runner.invoke(main, ["export", "products", str(tmp_path / "v.xlsx"), "--vendor", "+Vendor", "--db", _url(db), "--user", "tester"])
     assert out.exit_code == 0, out.output
     assert out.stdout.strip() == f"Exported 3 rows to {tmp_path / 'v.xlsx'} (xlsx)."
     out = runner.invoke(main, ["export", "products", str(tmp_path / "c.csv"), "--category", "apparel > shirts",
-                               "--status", "draft", "--db", _url(db)])
+                               "--status", "draft", "--db", _url(db), "--user", "tester"])
     assert out.exit_code == 0 and "Exported 1 row to" in out.stdout
     out = runner.invoke(main, ["export", "products", str(tmp_path / "j.csv"), "--format", "shopify", "--filter",
-                               '{"variant_statuses": ["disabled"]}', "--db", _url(db)])
+                               '{"variant_statuses": ["disabled"]}', "--db", _url(db), "--user", "tester"])
     assert out.exit_code == 0 and "Exported 1 row to" in out.stdout and "(shopify)" in out.stdout
-    bad = runner.invoke(main, ["export", "products", str(tmp_path / "x.csv"), "--filter", "[1]", "--db", _url(db)])
+    bad = runner.invoke(main, ["export", "products", str(tmp_path / "x.csv"), "--filter", "[1]", "--db", _url(db), "--user", "tester"])
     assert bad.exit_code == 1 and "--filter: not a valid filter" in one_error_line(bad)
-    bad = runner.invoke(main, ["export", "products", str(tmp_path / "x.csv"), "--category", "Hats", "--db", _url(db)])
+    bad = runner.invoke(main, ["export", "products", str(tmp_path / "x.csv"), "--category", "Hats", "--db", _url(db), "--user", "tester"])
     assert bad.exit_code == 1 and "unknown category 'Hats'" in one_error_line(bad)
     assert not (tmp_path / "x.csv").exists()
-    back = runner.invoke(main, ["import", "products", str(tmp_path / "v.xlsx"), "--db", _url(db)])
+    back = runner.invoke(main, ["import", "products", str(tmp_path / "v.xlsx"), "--db", _url(db), "--user", "tester"])
     assert back.exit_code == 0 and "nothing to change (3 rows" in back.stdout
 
 
