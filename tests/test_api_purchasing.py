@@ -211,14 +211,21 @@ def test_suppliers_are_created_once_per_key_and_items_saved_together(api: Runnin
         v1, v2, v3 = shop.variant_ids
         version = {i["variant_id"]: i["version"] for i in items}
         bad = c.put(f"/v1/suppliers/{supplier_id}/items", json={"rows": [
-            {"variant_id": v1, "version": version[v1], "values": {"unit_cost": "abc"}},
+            {"variant_id": v1, "version": version[v1], "values": {"unit_cost": "12.345"}},
             {"variant_id": v2, "version": version[v2], "values": {"pack_size": 6}},
             {"variant_id": 999_999, "version": 1, "values": {"pack_size": 2}}]})
         assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
         assert {e["field"] for e in bad.json()["errors"]} == {"variant_id"}
         invalid = c.put(f"/v1/suppliers/{supplier_id}/items", json={"rows": [
+            {"variant_id": v2, "version": version[v2], "values": {"pack_size": 6}},
+            {"variant_id": v1, "version": version[v1], "values": {"unit_cost": "12.345"}}]})
+        assert invalid.status_code == 422
+        assert [(e["row"], e["field"]) for e in invalid.json()["errors"]] == [
+            (f"supplier_item {items[[i['variant_id'] for i in items].index(v1)]['id']}", "unit_cost")]
+        unparsable = c.put(f"/v1/suppliers/{supplier_id}/items", json={"rows": [
             {"variant_id": v1, "version": version[v1], "values": {"unit_cost": "abc"}}]})
-        assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "unit_cost"
+        assert unparsable.status_code == 422
+        assert [e["field"] for e in unparsable.json()["errors"]] == ["body.rows.0.values.unit_cost"]
 
         saved = c.put(f"/v1/suppliers/{supplier_id}/items", json={"rows": [
             {"variant_id": v1, "version": version[v1], "values": {"unit_cost": "8.00"}},
