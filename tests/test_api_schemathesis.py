@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import requests
 import schemathesis
@@ -147,3 +148,59 @@ def test_no_operation_answers_bad_or_odd_input_with_a_server_error_or_off_schema
                         failures[key] = failure
     session.close()
     assert failures == {}, f"{len(failures)} operations failed ({rounds} rounds):\n\n" + "\n\n".join(failures.values())
+
+
+def _placeholder(schema: dict[str, Any]) -> Any:  # noqa: ANN401
+    """A plain valid-looking value of a parameter's schema (the first enum value, 1, a date, "x")."""
+    options = schema.get("anyOf") or [schema]
+    kinds = {o.get("type") for o in options}
+    first = next((o for o in options if o.get("type") not in (None, "null")), schema)
+    if "enum" in first:
+        return first["enum"][0]
+    if kinds & {"integer", "number"}:
+        return 1
+    if "boolean" in kinds:
+        return "false"
+    if first.get("format") == "date-time":
+        return "2026-01-02T03:04:05Z"
+    if first.get("format") == "date":
+        return "2026-01-02"
+    return "x"
+
+
+def _takes_text(schema: dict[str, Any]) -> bool:
+    options = schema.get("anyOf") or [schema]
+    return any(o.get("type") == "string" and "enum" not in o for o in options) or any(
+        o.get("type") == "array" and (o.get("items") or {}).get("type") == "string" for o in options)
+
+
+def test_a_nul_character_in_any_text_parameter_is_refused_not_a_server_error(
+        api: RunningServer, db: Database) -> None:
+    """PostgreSQL stores no NUL character, so a text parameter carrying one must be refused (4xx) by every
+    route, never passed on to the database (a 500): each path and query parameter of every operation,
+    one at a time, the others given plain values, as an admin."""
+    SmallStore(db, ensure_user(db, "admin"))
+    problems: list[str] = []
+    probed = 0
+    with api.as_user("admin") as client:
+        for path, item in sorted(api.app.openapi()["paths"].items()):
+            if not path.startswith("/v1/") or path in ("/v1/auth/logout",):
+                continue
+            for method, operation in item.items():
+                params = [p for p in operation.get("parameters", []) if p["in"] in ("path", "query")]
+                for probe in [p for p in params if _takes_text(p.get("schema", {}))]:
+                    values = {p["name"]: ("a\x00b" if p is probe else _placeholder(p.get("schema", {})))
+                              for p in params if p is probe or p.get("required")}
+                    url = path
+                    for p in params:
+                        if p["in"] == "path":
+                            url = url.replace("{" + p["name"] + "}", quote(str(values[p["name"]]), safe=""))
+                    query = {p["name"]: values[p["name"]] for p in params if p["in"] == "query" and p["name"] in values}
+                    body = {"json": {}} if method.upper() in ("POST", "PUT", "PATCH") else {}
+                    r = client.request(method.upper(), url, params=query, **body)
+                    probed += 1
+                    if r.status_code >= 500:
+                        problems.append(f"{method.upper()} {path} with NUL in {probe['in']} parameter "
+                                        f"{probe['name']!r}: {r.status_code} {r.text[:300]}")
+    assert probed > 0
+    assert problems == [], "\n".join(problems)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from backoffice.operations import Actor, Operations
@@ -98,10 +99,22 @@ def permit(operation: str) -> Callable[..., Caller]:
             roles = roles_for(operation) or frozenset()
             raise HTTPException(403, detail=f"{actor.username} ({actor.role.value}) may not run {operation}; "
                                             f"it needs the role {describe(roles | {Role.ADMIN})}.")
+        refuse_nul(request)
         return Caller(actor, request.app.state.store.operations_as(actor), operation)
 
     caller.operation = operation  # type: ignore[attr-defined]
     return caller
+
+
+def refuse_nul(request: Request) -> None:
+    """422 for a NUL character in a path or query parameter: no database stores or compares text with
+    one (PostgreSQL refuses it), so no route can answer it but with an error."""
+    params = [("path", k, v) for k, v in request.path_params.items()] + \
+             [("query", k, v) for k, v in request.query_params.multi_items()]
+    bad = [(where, name) for where, name, value in params if "\x00" in name or "\x00" in str(value)]
+    if bad:
+        raise RequestValidationError([{"loc": (where, name), "msg": "must not contain a NUL character",
+                                       "type": "value_error"} for where, name in bad])
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
