@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import platformdirs
-from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -151,6 +151,16 @@ class Database:
         """One write transaction: committed if the block succeeds, rolled back if it raises."""
         with self._write_factory() as session, session.begin():
             yield session
+
+    def read_statement(self, read: Callable[[Connection], T]) -> T:
+        """Run a read of one statement on a pooled connection in autocommit: on PostgreSQL that spares the
+        BEGIN and ROLLBACK round trips a session pays (one statement sees one snapshot anyway), and any
+        number of threads read at once (the store API's requests)."""
+        if self.is_sqlite:
+            with self.read() as session:
+                return read(session.connection())
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return read(conn)
 
     def run_write(self, work: Callable[[Session], T], *, attempts: int = RETRY_ATTEMPTS) -> T:
         """Run ``work`` in a write transaction, retrying on serialization failures, deadlocks and a busy

@@ -294,14 +294,16 @@ def verify_access_token(db: Database, token: str, *, now: dt.datetime | None = N
     revoked or its account deactivated."""
     now = now or utcnow()
     digest = token_digest(token or "")
-    with db.read() as session:
-        found = session.scalar(_live([TokenKind.ACCESS, TokenKind.API_KEY], digest, now))
-        if found is None:
-            raise AuthenticationFailed(BAD_TOKEN)
-        user = session.get(User, found.user_id)
-        if user is None or not user.active:
-            raise AuthenticationFailed(BAD_TOKEN if user is None else f"{user.username}: account deactivated")
-        actor, token_id, last = _actor(user), found.id, found.last_used_at
+    live = _live([TokenKind.ACCESS, TokenKind.API_KEY], digest, now).subquery()
+    statement = (select(live.c.id, live.c.last_used_at, User.id, User.username, User.role, User.active)
+                 .join(User, User.id == live.c.user_id))     # one statement: every request pays it
+    found = db.read_statement(lambda conn: conn.execute(statement).first())
+    if found is None:
+        raise AuthenticationFailed(BAD_TOKEN)
+    token_id, last, user_id, username, role, active = found
+    if not active:
+        raise AuthenticationFailed(f"{username}: account deactivated")
+    actor = Actor(user_id, username, role if isinstance(role, Role) else Role(role))
     if last is None or now - last >= _TOUCH_EVERY:
         db.run_write(lambda s: s.execute(update(AuthToken).where(AuthToken.id == token_id)
                                          .values(last_used_at=now)))

@@ -410,11 +410,7 @@ def read_one_statement(db: Database, read: Callable[[Connection], T]) -> T:
     """Run a read of one statement on a pooled connection in autocommit: on PostgreSQL that spares the
     BEGIN and ROLLBACK round trips a session pays (the statement sees one snapshot anyway), and unlike
     :class:`PageReader` any number of threads read at once (the store API's clients)."""
-    if db.is_sqlite:
-        with db.read() as session:
-            return read(session.connection())
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        return read(conn)
+    return db.read_statement(read)
 
 
 def _read(db: Database | PageReader, read: Callable[[Connection], T]) -> T:
