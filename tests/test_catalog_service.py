@@ -114,3 +114,24 @@ def test_roles_are_enforced(db: Database, actor: Actor, store) -> None:
 
     with pytest.raises(PermissionDenied, match="merchandiser"):     # the permission table, at the contract
         LocalOperations(db, clerk, owns_database=False).catalog.save_edits([], description="price")
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("1e10000", "is too large"), ("9999999999.995", "is too large"), ("10000000000", "is too large"),
+    ("1.234", "more than two decimals"), ("-0.01", "is negative"), ("NaN", "not an amount"), ("12,50", "not an amount"),
+])
+def test_money_that_is_not_an_amount_is_a_problem_never_a_crash(text: str, problem: str) -> None:
+    from backoffice.services.catalog import parse_money
+
+    problems: list = []
+    assert parse_money(text, "row 2", "price", problems, required=True) is None
+    assert len(problems) == 1 and problems[0][:2] == ("row 2", "price") and problem in problems[0][2]
+
+
+def test_money_in_range_is_kept_to_the_cent() -> None:
+    from backoffice.services.catalog import parse_money
+
+    problems: list = []
+    assert [parse_money(t, "r", "price", problems, required=True) for t in ("12.5", "0", "9999999999.99")] == [
+        Decimal("12.50"), Decimal("0.00"), Decimal("9999999999.99")]
+    assert problems == []

@@ -96,11 +96,11 @@ def parse_money(value: Any, row: str, name: str, problems: list, *, required: bo
     if amount < 0:
         problems.append((row, name, f"{amount} is negative"))
         return None
+    if amount >= Decimal("10000000000"):      # before rounding: 1e10000 cannot be rounded to cents
+        problems.append((row, name, f"{amount} is too large"))
+        return None
     if amount != amount.quantize(Decimal("0.01")):
         problems.append((row, name, f"{amount} has more than two decimals"))
-        return None
-    if amount >= Decimal("10000000000"):
-        problems.append((row, name, f"{amount} is too large"))
         return None
     return amount.quantize(Decimal("0.01"))
 
