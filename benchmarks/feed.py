@@ -12,8 +12,11 @@ in the change log since the generator's COPY went through the log's triggers), d
   statement (the log's range scan after the cursor, the rows joined by id, options packed), shapes each
   row and writes the JSON. Without ``--gzip`` the client asks for no compression (loopback: compressing
   only costs); with it, the usual ``Accept-Encoding: gzip``.
-- **Raw**: the same statement (``change_feed.page_statement``, compiled for psycopg) on one open psycopg
-  connection, page after page with the same keyset, rows fetched as tuples.
+- **Raw**: the same statement (``change_feed.page_statement``, compiled for psycopg, one row more than the
+  page as the service asks) on one open psycopg connection, with the same keyset, rows fetched as tuples.
+
+Both paths walk in lockstep, page by page from the same position (raw, then API), so a change in the
+machine's load touches both; the row counts of every page must agree.
 
 Prints rows/s of both per repeat (with the share of the API's time the client spends parsing JSON), and
 ``API/raw`` of the median rows/s (target ≥ 0.5x).
@@ -69,49 +72,48 @@ def start_server(url: str, port: int) -> subprocess.Popen:
     raise SystemExit("backoffice serve did not answer /health within 60 s")
 
 
-def api_walk(base: str, page: int, gzip: bool) -> tuple[int, float, int, float]:
-    with httpx.Client(base_url=base, timeout=600) as c:
+def walk_both(base: str, dsn: str, sql: str, page: int, gzip: bool) -> dict[str, float]:
+    """Walk the feed from the beginning with both paths in lockstep, page by page from the same position
+    (the machine's load moves during a run; each page is timed raw, then through the API, so a busy
+    moment touches both). Returns the rows, pages and seconds of each path (and of the client's parse)."""
+    with httpx.Client(base_url=base, timeout=600) as c, psycopg.connect(dsn, autocommit=True) as conn:
         r = c.post("/v1/auth/token", json={"username": "feed-bench", "password": PASSWORD})
         r.raise_for_status()
         headers = {"Authorization": f"Bearer {r.json()['access_token']}",
                    "Accept-Encoding": "gzip" if gzip else "identity"}
-        c.get(f"/v1/changes/{KIND}", params={"limit": 1}, headers=headers).raise_for_status()   # warm
-        rows = pages = 0
-        parsing = 0.0
+        c.get(f"/v1/changes/{KIND}", params={"limit": 1}, headers=headers).raise_for_status()   # warm both
+        conn.execute(sql, {"txid": 0, "seq": 0, "limit": 1}).fetchall()
+        out = {"rows": 0, "pages": 0, "raw": 0.0, "api": 0.0, "parse": 0.0}
+        txid = seq = 0
         cursor: str | None = None
-        started = time.perf_counter()
         while True:
+            # raw: the statement as the service runs it (one row more than the page, to tell has_more)
+            started = time.perf_counter()
+            got = conn.execute(sql, {"txid": txid, "seq": seq, "limit": page + 1}).fetchall()
+            more = len(got) > page
+            got = got[:page]
+            out["raw"] += time.perf_counter() - started
+            if got:
+                txid, seq = got[-1][0], got[-1][1]
+            # API: the same page over HTTP, parsed
             params: dict[str, str | int] = {"limit": page}
             if cursor:
                 params["cursor"] = cursor
+            started = time.perf_counter()
             r = c.get(f"/v1/changes/{KIND}", params=params, headers=headers)
             r.raise_for_status()
             parse_started = time.perf_counter()
             body = r.json()
-            parsing += time.perf_counter() - parse_started
-            rows += len(body["rows"])
-            pages += 1
+            out["parse"] += time.perf_counter() - parse_started
+            out["api"] += time.perf_counter() - started
+            if len(body["rows"]) != len(got) or body["has_more"] != more:
+                raise SystemExit(f"page {out['pages'] + 1}: the API returned {len(body['rows'])} rows, the raw read "
+                                 f"{len(got)}")
+            out["rows"] += len(got)
+            out["pages"] += 1
             cursor = body["next_cursor"]
-            if not body["has_more"]:
-                break
-        return rows, time.perf_counter() - started, pages, parsing
-
-
-def raw_walk(dsn: str, sql: str, page: int) -> tuple[int, float, int]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SELECT 1")
-        rows = pages = 0
-        txid = seq = 0
-        started = time.perf_counter()
-        while True:
-            got = conn.execute(sql, {"txid": txid, "seq": seq, "limit": page}).fetchall()
-            rows += len(got)
-            pages += 1
-            if got:
-                txid, seq = got[-1][0], got[-1][1]
-            if len(got) < page:
-                break
-        return rows, time.perf_counter() - started, pages
+            if not more:
+                return out
 
 
 def prepare(db: Database) -> None:
@@ -145,16 +147,14 @@ def main() -> None:
         try:
             api_rates, raw_rates = [], []
             for run in range(1, args.repeat + 1):
-                raw_rows, raw_s, raw_pages = raw_walk(dsn, sql, args.page)
-                api_rows, api_s, api_pages, parse_s = api_walk(f"http://127.0.0.1:{port}", args.page, args.gzip)
-                if api_rows != raw_rows:
-                    raise SystemExit(f"the API returned {api_rows:,} rows, the raw read {raw_rows:,}")
-                raw_rates.append(raw_rows / raw_s)
-                api_rates.append(api_rows / api_s)
-                print(f"run {run}: raw {raw_rows:,} rows in {raw_s:.2f} s ({raw_rows / raw_s:,.0f} rows/s, "
-                      f"{raw_s / raw_pages * 1000:.0f} ms/page); API {api_s:.2f} s ({api_rows / api_s:,.0f} rows/s, "
-                      f"{api_s / api_pages * 1000:.0f} ms/page, of which the client's JSON parse "
-                      f"{parse_s / api_pages * 1000:.0f} ms); API/raw {raw_s / api_s:.2f}x", flush=True)
+                w = walk_both(f"http://127.0.0.1:{port}", dsn, sql, args.page, args.gzip)
+                rows, pages = w["rows"], w["pages"]
+                raw_rates.append(rows / w["raw"])
+                api_rates.append(rows / w["api"])
+                print(f"run {run}: {rows:,} rows in {pages} pages: raw {w['raw']:.2f} s ({rows / w['raw']:,.0f} rows/s, "
+                      f"{w['raw'] / pages * 1000:.0f} ms/page); API {w['api']:.2f} s ({rows / w['api']:,.0f} rows/s, "
+                      f"{w['api'] / pages * 1000:.0f} ms/page, of which the client's JSON parse "
+                      f"{w['parse'] / pages * 1000:.0f} ms); API/raw {w['raw'] / w['api']:.2f}x", flush=True)
             api, raw = statistics.median(api_rates), statistics.median(raw_rates)
             print(f"median rows/s: API {api:,.0f}, raw {raw:,.0f}")
             print(f"ratio API/raw: {api / raw:.2f}x (rows/s, medians; target ≥ 0.5x)"

@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from sqlalchemy import BigInteger, TextClause, select, text
+from sqlalchemy import BigInteger, Text, TextClause, text
 from sqlalchemy.engine import Connection
 
 from backoffice.db import Database
-from backoffice.models import Attribute, AttributeValue
-from backoffice.models.base import JsonDoc, Money, UTCDateTime
 from backoffice.services.base import ValidationError
 
 __all__ = ["DEFAULT_LIMIT", "KINDS", "MAX_LIMIT", "FeedPage", "current_cursor", "decode_cursor", "encode_cursor",
@@ -47,19 +46,28 @@ DEFAULT_LIMIT = 1000
 MAX_LIMIT = 10_000          # a feed is read in bulk: larger pages than the API's lists (1000)
 _BIGINT_MAX = 2**63 - 1
 _CURSOR = re.compile(r"^(\d{1,19})\.(\d{1,19})$")
-_SEP = "\x1f"   # the unit separator: lists packed in one text column
 
 
 @dataclass(frozen=True)
 class FeedPage:
-    """Rows changed after a cursor (JSON-ready dicts), where to continue, and whether more are there now."""
+    """Rows changed after a cursor, where to continue, and whether more are there now. The database writes
+    the rows as JSON (``body``, an array): a server sends it as it is; ``rows`` parses it."""
 
-    rows: list[dict[str, Any]]
+    body: str
     next_cursor: str
     has_more: bool
 
+    @cached_property
+    def rows(self) -> list[dict[str, Any]]:
+        return json.loads(self.body)
+
     def to_json(self) -> dict[str, Any]:
         return {"rows": self.rows, "next_cursor": self.next_cursor, "has_more": self.has_more}
+
+    def to_json_text(self) -> str:
+        """The page as the API's JSON document, without parsing the rows again."""
+        return (f'{{"rows":{self.body},"next_cursor":{json.dumps(self.next_cursor)},'
+                f'"has_more":{"true" if self.has_more else "false"}}}')
 
 
 # -- cursors ---------------------------------------------------------------------------------------------
@@ -89,135 +97,85 @@ def decode_cursor(cursor: str | None) -> tuple[int, int]:
 
 
 # -- the kinds -------------------------------------------------------------------------------------------
+# -- the kinds: each row as a JSON document written by the database ------------------------------------
+# Fields are (key, PostgreSQL expression, SQLite expression) over the row "x"; money as text with two
+# decimals, times as ISO 8601 in UTC. Written by the database so a page is one statement and no Python
+# work per row: a feed page is thousands of rows.
+def _money(column: str) -> tuple[str, str]:
+    return f"{column}::text", f"CASE WHEN {column} IS NULL THEN NULL ELSE printf('%.2f', {column}) END"
+
+
+def _time(column: str) -> tuple[str, str]:
+    return (f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""",
+            f"CASE WHEN {column} IS NULL THEN NULL ELSE replace({column}, ' ', 'T') || '+00:00' END")
+
+
+def _same(column: str) -> tuple[str, str]:
+    return column, column
+
+
 @dataclass(frozen=True)
 class _Kind:
-    entity: str                                   # change_log.entity: the table
-    select: str                                   # columns of the row, aliased; "x" is the row
-    types: dict[str, Any]                         # result types (money, timestamps, JSON) by column
-    shape: Callable[[Any, Any], dict[str, Any]]   # (a result row, the page's lookup) -> the feed's JSON row
-    joins: str = ""                               # more joins after "page p LEFT JOIN <table> x"
-    lookup: Callable[[Connection, Sequence[Any]], Any] | None = None   # what the rows refer to, once a page
+    entity: str                                        # change_log.entity: the table
+    fields: tuple[tuple[str, tuple[str, str]], ...]    # (key, (PostgreSQL, SQLite expression))
+    joins: str = ""                                    # more joins after "page p LEFT JOIN <table> x"
+    pg_lookup: str = ""                                # PostgreSQL: a one-row CTE "m" made once, joined to the page
+
+    def document(self, pg: bool) -> str:
+        pairs = ", ".join(f"'{key}', {exprs[0] if pg else exprs[1]}" for key, exprs in self.fields)
+        if pg:
+            return (f"CASE WHEN x.id IS NULL THEN json_build_object('id', p.entity_id, 'deleted', true)::text "
+                    f"ELSE json_build_object({pairs}, 'deleted', false)::text END")
+        return (f"CASE WHEN x.id IS NULL THEN json_object('id', p.entity_id, 'deleted', json('true')) "
+                f"ELSE json_object({pairs}, 'deleted', json('false')) END")
 
 
-def _money(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _when(value: Any) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _tags(packed: str | None) -> list[str]:
-    return packed.split(_SEP) if packed else []
-
-
-# Shapes: a result row (txid, seq, entity_id, present, *the kind's columns) -> the feed's JSON row. Rows
-# are unpacked by position: a page is thousands of rows, and this is most of the Python work per row.
-def _product(r: Any, _lookup: Any = None) -> dict[str, Any]:
-    _, _, id_, _, handle, title, vendor, product_type, status, category_id, category, tags, version, updated_at = r
-    return {"id": id_, "handle": handle, "title": title, "vendor": vendor, "product_type": product_type,
-            "status": status, "category_id": category_id, "category": category, "tags": _tags(tags),
-            "version": version, "updated_at": _when(updated_at), "deleted": False}
-
-
-def _variant(r: Any, options: Callable[[str | None], dict[str, str]]) -> dict[str, Any]:
-    (_, _, id_, _, product_id, sku, barcode, title, price, compare_at_price, cost, weight_grams, status, position,
-     packed, version, updated_at) = r
-    return {"id": id_, "product_id": product_id, "sku": sku, "barcode": barcode, "title": title,
-            "price": None if price is None else str(price),
-            "compare_at_price": None if compare_at_price is None else str(compare_at_price),
-            "cost": None if cost is None else str(cost), "weight_grams": weight_grams, "status": status,
-            "position": position, "options": options(packed), "version": version,
-            "updated_at": None if updated_at is None else updated_at.isoformat(), "deleted": False}
-
-
-def _stock_level(r: Any, _lookup: Any = None) -> dict[str, Any]:
-    _, _, id_, _, variant_id, location_id, on_hand, reserved, threshold, reorder_point, version, updated_at = r
-    return {"id": id_, "variant_id": variant_id, "location_id": location_id, "on_hand": on_hand,
-            "reserved": reserved, "low_stock_threshold": threshold, "reorder_point": reorder_point,
-            "version": version, "updated_at": _when(updated_at), "deleted": False}
-
-
-def _order(r: Any, _lookup: Any = None) -> dict[str, Any]:
-    _, _, id_, _, number, customer_id, ordered_at, status, currency, total = r
-    return {"id": id_, "number": number, "customer_id": customer_id, "ordered_at": _when(ordered_at),
-            "status": status, "currency": currency, "total": _money(total), "deleted": False}
-
-
-def _audit(r: Any, _lookup: Any = None) -> dict[str, Any]:
-    _, _, id_, _, at, user_id, username, entity, entity_id, action, operation_id, before, after = r
-    return {"id": id_, "at": _when(at), "user_id": user_id, "username": username, "entity": entity,
-            "entity_id": entity_id, "action": action, "operation_id": operation_id, "before": before,
-            "after": after, "deleted": False}
-
-
-def _option_values(conn: Connection, rows: Sequence[Any]) -> Callable[[str | None], dict[str, str]]:
-    """How to read a page's variants' options (attribute code -> value, in the attributes' order) from
-    their packed value ids: the attribute values the page uses, looked up once; each combination once."""
-    packs = {r[14] for r in rows if r[14]}
-    ids = sorted({int(i) for packed in packs for i in packed.split(_SEP)})
-    values: dict[str, tuple[Any, str, str]] = {}
-    if ids:
-        found = conn.execute(
-            select(AttributeValue.id, Attribute.position, Attribute.id, Attribute.code, AttributeValue.value)
-            .join(Attribute, Attribute.id == AttributeValue.attribute_id).where(AttributeValue.id.in_(ids)))
-        values = {str(vid): ((position, aid), code, value) for vid, position, aid, code, value in found}
-    combos = {packed: {code: value for _, code, value in sorted(values[i] for i in packed.split(_SEP) if i in values)}
-              for packed in packs}
-
-    def options(packed: str | None) -> dict[str, str]:
-        return dict(combos[packed]) if packed else {}
-
-    return options
-
-
-def _packed(pg: bool, value: str, order: str, source: str) -> str:
-    """A correlated subquery packing ``value`` of the rows of ``source`` into one text, in ``order``. Keep
-    ``source`` to one index (no joins): it runs once per row of the page."""
-    if pg:
-        return f"(SELECT string_agg({value}, chr(31) ORDER BY {order}) FROM {source})"
-    return f"(SELECT group_concat(v, char(31)) FROM (SELECT {value} AS v FROM {source} ORDER BY {order}))"
-
-
-def _kinds(pg: bool) -> dict[str, _Kind]:
-    return {
-        "products": _Kind(
-            "products",
-            "x.handle, x.title, x.vendor, x.product_type, x.status, x.category_id, c.name AS category, "
-            + _packed(pg, "t.tag", "t.tag", "product_tags t WHERE t.product_id = x.id")
-            + " AS tags, x.version, x.updated_at",
-            {"updated_at": UTCDateTime()}, _product,
-            joins="LEFT JOIN categories c ON c.id = x.category_id"),
-        "variants": _Kind(
-            "variants",
-            "x.product_id, x.sku, x.barcode, x.title, x.price, x.compare_at_price, x.cost, x.weight_grams, "
-            "x.status, x.position, "
-            # the option values' ids (an index-only scan); their attributes and text come from one lookup
-            # per page (attribute values are few), see _with_options
-            + _packed(pg, "CAST(vo.attribute_value_id AS TEXT)", "vo.attribute_value_id",
-                      "variant_options vo WHERE vo.variant_id = x.id")
-            + " AS options, x.version, x.updated_at",
-            {"price": Money, "compare_at_price": Money, "cost": Money, "updated_at": UTCDateTime()}, _variant,
-            lookup=_option_values),
-        "stock-levels": _Kind(
-            "stock_levels",
-            "x.variant_id, x.location_id, x.on_hand, x.reserved, x.low_stock_threshold, x.reorder_point, "
-            "x.version, x.updated_at",
-            {"updated_at": UTCDateTime()}, _stock_level),
-        "orders": _Kind(
-            "orders",
-            "x.number, x.customer_id, x.ordered_at, x.status, x.currency, x.total",
-            {"ordered_at": UTCDateTime(), "total": Money}, _order),
-        "audit": _Kind(
-            "audit_log",
-            "x.at, x.user_id, x.username, x.entity, x.entity_id AS audit_entity_id, x.action, x.operation_id, "
-            "x.before, x.after",
-            {"at": UTCDateTime(), "before": JsonDoc, "after": JsonDoc}, _audit),
-    }
+_KINDS: dict[str, _Kind] = {
+    "products": _Kind("products", (
+        ("id", _same("x.id")), ("handle", _same("x.handle")), ("title", _same("x.title")),
+        ("vendor", _same("x.vendor")), ("product_type", _same("x.product_type")), ("status", _same("x.status")),
+        ("category_id", _same("x.category_id")), ("category", _same("c.name")),
+        ("tags", ("coalesce((SELECT json_agg(t.tag ORDER BY t.tag) FROM product_tags t WHERE t.product_id = x.id), "
+                  "'[]'::json)",
+                  "json((SELECT json_group_array(tag) FROM (SELECT t.tag FROM product_tags t "
+                  "WHERE t.product_id = x.id ORDER BY t.tag)))")),
+        ("version", _same("x.version")), ("updated_at", _time("x.updated_at"))),
+        joins="LEFT JOIN categories c ON c.id = x.category_id"),
+    "variants": _Kind("variants", (
+        ("id", _same("x.id")), ("product_id", _same("x.product_id")), ("sku", _same("x.sku")),
+        ("barcode", _same("x.barcode")), ("title", _same("x.title")), ("price", _money("x.price")),
+        ("compare_at_price", _money("x.compare_at_price")), ("cost", _money("x.cost")),
+        ("weight_grams", _same("x.weight_grams")), ("status", _same("x.status")), ("position", _same("x.position")),
+        # attribute code -> value. PostgreSQL: each value's [code, value] from a map of every attribute value
+        # made once per page (the CTE "m", see pg_lookup); joining the attribute tables in this subquery instead
+        # makes the planner hash them again for every row (twice the time of the whole page).
+        ("options", ("coalesce((SELECT json_object_agg(m.map -> vo.attribute_value_id::text ->> 0, "
+                     "m.map -> vo.attribute_value_id::text ->> 1 ORDER BY vo.attribute_id) "
+                     "FROM variant_options vo WHERE vo.variant_id = x.id), '{}'::json)",
+                     "json((SELECT json_group_object(a.code, av.value) FROM variant_options vo "
+                     "JOIN attributes a ON a.id = vo.attribute_id JOIN attribute_values av ON av.id = vo.attribute_value_id "
+                     "WHERE vo.variant_id = x.id))")),
+        ("version", _same("x.version")), ("updated_at", _time("x.updated_at"))),
+        pg_lookup="m AS MATERIALIZED (SELECT jsonb_object_agg(av.id::text, jsonb_build_array(a.code, av.value)) "
+                  "AS map FROM attribute_values av JOIN attributes a ON a.id = av.attribute_id)"),
+    "stock-levels": _Kind("stock_levels", (
+        ("id", _same("x.id")), ("variant_id", _same("x.variant_id")), ("location_id", _same("x.location_id")),
+        ("on_hand", _same("x.on_hand")), ("reserved", _same("x.reserved")),
+        ("low_stock_threshold", _same("x.low_stock_threshold")), ("reorder_point", _same("x.reorder_point")),
+        ("version", _same("x.version")), ("updated_at", _time("x.updated_at")))),
+    "orders": _Kind("orders", (
+        ("id", _same("x.id")), ("number", _same("x.number")), ("customer_id", _same("x.customer_id")),
+        ("ordered_at", _time("x.ordered_at")), ("status", _same("x.status")), ("currency", _same("x.currency")),
+        ("total", _money("x.total")))),
+    "audit": _Kind("audit_log", (
+        ("id", _same("x.id")), ("at", _time("x.at")), ("user_id", _same("x.user_id")),
+        ("username", _same("x.username")), ("entity", _same("x.entity")), ("entity_id", _same("x.entity_id")),
+        ("action", _same("x.action")), ("operation_id", _same("x.operation_id")),
+        ("before", ("x.before", "json(x.before)")), ("after", ("x.after", "json(x.after)")))),
+}
 
 
 KINDS: tuple[str, ...] = ("products", "variants", "stock-levels", "orders", "audit")
-_BY_DIALECT = {True: _kinds(True), False: _kinds(False)}
 
 # PostgreSQL: the oldest transaction still running as of this statement's snapshot (its xmin), or the
 # next transaction id when none is. Transactions of *other databases* on the same server are passed
@@ -243,10 +201,10 @@ def _kind(kind: str) -> str:
 
 
 def page_statement(db: Database, kind: str) -> TextClause:
-    """The page read of ``kind`` as one statement (parameters: txid, seq, limit). The benchmark runs the
-    same statement directly."""
+    """The page read of ``kind`` as one statement (parameters: txid, seq, limit; columns: txid, seq, doc,
+    the row's JSON document or its tombstone). The benchmark runs the same statement directly."""
     pg = not db.is_sqlite
-    k = _BY_DIALECT[pg][_kind(kind)]
+    k = _KINDS[_kind(kind)]
     horizon = f"AND c.txid < {_PG_HORIZON}" if pg else ""
     sql = f"""
         WITH page AS (
@@ -257,12 +215,13 @@ def page_statement(db: Database, kind: str) -> TextClause:
                                 AND (l.txid, l.seq) > (c.txid, c.seq))
             ORDER BY c.txid, c.seq
             LIMIT :limit
-        )
-        SELECT p.txid, p.seq, p.entity_id, x.id AS present, {k.select}
-        FROM page p LEFT JOIN {k.entity} x ON x.id = p.entity_id {k.joins}
+        ){(", " + k.pg_lookup) if pg and k.pg_lookup else ""}
+        SELECT p.txid, p.seq, {k.document(pg)} AS doc
+        FROM page p {"CROSS JOIN m" if pg and k.pg_lookup else ""}
+             LEFT JOIN {k.entity} x ON x.id = p.entity_id {k.joins}
         ORDER BY p.txid, p.seq
     """
-    return text(sql).columns(txid=BigInteger, seq=BigInteger, present=BigInteger, **k.types)
+    return text(sql).columns(txid=BigInteger, seq=BigInteger, doc=Text)
 
 
 def read_page(db: Database, kind: str, cursor: str | None = None, limit: int = DEFAULT_LIMIT) -> FeedPage:
@@ -271,20 +230,16 @@ def read_page(db: Database, kind: str, cursor: str | None = None, limit: int = D
     position = decode_cursor(cursor)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ValidationError([("", "limit", f"must be a whole number from 1 to {MAX_LIMIT}, not {limit!r}")])
-    k = _BY_DIALECT[not db.is_sqlite][kind]
     with db.read() as session:
-        conn = session.connection()
-        rows = conn.execute(page_statement(db, kind),
-                            {"txid": position[0], "seq": position[1], "limit": limit + 1}).all()
-        has_more = len(rows) > limit
-        if has_more:
-            rows = rows[:limit]
-        lookup = k.lookup(conn, rows) if k.lookup is not None else None
+        result = session.connection().execute(page_statement(db, kind),
+                                              {"txid": position[0], "seq": position[1], "limit": limit + 1})
+        rows = result.all()
+    has_more = len(rows) > limit
+    if has_more:
+        rows = rows[:limit]
     if rows:
         position = (rows[-1][0], rows[-1][1])
-    shape = k.shape
-    out = [shape(r, lookup) if r[3] is not None else {"id": r[2], "deleted": True} for r in rows]
-    return FeedPage(out, encode_cursor(*position), has_more)
+    return FeedPage("[" + ",".join(r[2] for r in rows) + "]", encode_cursor(*position), has_more)
 
 
 def current_cursor(db: Database, kind: str) -> str:

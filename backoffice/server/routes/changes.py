@@ -11,7 +11,6 @@ The audit feed (``/v1/changes/audit``) is for those who may read the audit log.
 from __future__ import annotations
 
 import enum
-import json
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -52,9 +51,9 @@ _LIMIT = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="rows at most")
 
 
 def _page(page: FeedPage) -> Response:
-    # Pages are big (thousands of rows of plain JSON values): serialised once, without re-validation.
-    body = json.dumps(page.to_json(), ensure_ascii=False, separators=(",", ":"))
-    return Response(body.encode(), media_type="application/json")
+    # Pages are big (thousands of rows) and their rows arrive as JSON written by the database: sent as
+    # they are, neither parsed nor validated again.
+    return Response(page.to_json_text().encode(), media_type="application/json")
 
 
 def register(router: APIRouter) -> None:
