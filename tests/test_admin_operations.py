@@ -16,11 +16,22 @@ from backoffice.operations.changes import USERS
 from backoffice.operations.session import (
     DatabaseUnreachable,
     SchemaNotMigrated,
+    UnknownAccount,
     check_connection,
     connect,
+    current_os_username,
     operations_for,
 )
 from backoffice.services.settings import SmtpSettings, save_smtp
+from backoffice.services.users import ensure_user, list_users
+
+
+def _usernames(url: str) -> list[str]:
+    db = Database(url)
+    try:
+        return [u["username"] for u in list_users(db)]
+    finally:
+        db.dispose()
 
 
 def _user_count(db: Database) -> int:
@@ -29,6 +40,7 @@ def _user_count(db: Database) -> int:
 
 
 def test_accounts_the_first_of_which_is_an_admin(db: Database) -> None:
+    ensure_user(db, "owner")                  # made on purpose: signing in creates no account
     ops = operations_for(db, "owner")
     me = ops.users.whoami()
     assert (me.username, me.role) == ("owner", "admin")
@@ -63,6 +75,12 @@ def test_schema_work_without_signing_in(tmp_path: Path) -> None:
             assert not ops.admin.upgrade().changed
         assert not merge(noted)
         assert ops.admin.demo_state() == "empty"
+        with pytest.raises(UnknownAccount, match="no account named someone"):
+            connect(url, "someone")           # no account is made by signing in
+        assert not ops.has_accounts()
+        made = ops.create_first_admin("someone")
+        assert made is not None and made.role.value == "admin"
+        assert ops.create_first_admin("other") is None and _usernames(url) == ["someone"]
     finally:
         ops.close()
     signed_in = connect(url, "someone")
@@ -74,14 +92,15 @@ def test_schema_work_without_signing_in(tmp_path: Path) -> None:
 
 def test_connect_creates_the_schema_of_an_empty_file_when_asked(tmp_path: Path) -> None:
     steps: list[tuple[float | None, str | None]] = []
-    ops = connect(f"sqlite:///{tmp_path / 'own.sqlite'}", "ann", create_schema=True,
+    ops = connect(f"sqlite:///{tmp_path / 'own.sqlite'}", as_owner=True, create_schema=True,
                   progress=lambda fraction, text: steps.append((fraction, text)))
-    try:
-        assert ops.admin.schema().up_to_date and ops.users.whoami().username == "ann"
+    try:   # the new file's first admin is its owner, named after the login
+        assert ops.admin.schema().up_to_date and ops.users.whoami().username == current_os_username()
+        assert ops.owner_mode
     finally:
         ops.close()
     assert [text for _f, text in steps] == ["Opening the database…", "Creating the database…", "Checking the schema…",
-                                            "Signing in as ann…", "Connected"]
+                                            "Signing in as the owner of this file…", "Connected"]
 
 
 def test_a_connection_test_reports_the_schema_and_writes_nothing(db: Database, tmp_path: Path) -> None:
@@ -96,6 +115,7 @@ def test_a_connection_test_reports_the_schema_and_writes_nothing(db: Database, t
 
 
 def test_what_an_operation_id_already_did(db: Database) -> None:
+    ensure_user(db, "owner")
     ops = operations_for(db, "owner")
     assert ops.admin.previous_result("op-mail-1", "save_smtp") is None
     assert ops.admin.previous_result(None, "save_smtp") is None
