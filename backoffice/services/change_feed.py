@@ -3,7 +3,7 @@ after a position, in keyset pages, each at its current state, deletions as tombs
 
 The database's triggers log every change in ``change_log`` (models/feeds.py, migration 0011). A page is
 one statement: an indexed range scan of the log after the cursor, joined by id to the rows as they are
-now. A row comes back once, at the position of its latest change: a change followed by a later one of
+now, each written as a JSON document by the database (no per-row work in Python). A row comes back once, at the position of its latest change: a change followed by a later one of
 the same row is passed over (one index probe), so a walk from the beginning returns each row once and a
 row changed many times within a page or across pages is sent once. A row gone since is
 ``{"id": …, "deleted": true}``. An archived product is a row with ``status: archived``.
