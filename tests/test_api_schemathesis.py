@@ -228,3 +228,17 @@ def test_a_nul_character_in_any_text_parameter_is_refused_not_a_server_error(
                                         f"{probe['name']!r}: {r.status_code} {r.text[:300]}")
     assert probed > 0
     assert problems == [], "\n".join(problems)
+
+
+def test_a_nul_character_in_a_created_thing_is_refused_with_the_field_named(api: RunningServer, db: Database) -> None:
+    """The same for the body of a request that creates something (Idempotency-Key): 422 naming each
+    field, nothing created, and the key is not used up."""
+    with api.as_user("admin") as client:
+        r = client.post("/v1/suppliers", json={"name": "Nul\x00 Supplies", "email": "a\x00@b.c"},
+                        headers={"Idempotency-Key": "nul-1"})
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert sorted(e["field"] for e in r.json()["errors"]) == ["email", "name"]
+        assert all(s["name"] != "Nul\x00 Supplies" for s in client.get("/v1/suppliers").json()["items"])
+        again = client.post("/v1/suppliers", json={"name": "Nul Supplies"}, headers={"Idempotency-Key": "nul-1"})
+    assert again.status_code == 201, again.text
