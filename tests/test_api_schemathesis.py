@@ -51,6 +51,8 @@ KNOWN_SERVER_ERRORS = {
     "POST /v1/image-assignment/apply": "the same stamp error (operations.variants.apply_image_assignment)",
     "POST /v1/users": "a user name outside latin-1 breaks the Location header (routes/users.py) after the "
                       "account is created",
+    "POST /v1/auth/token": "on PostgreSQL, a NUL character in the user name reaches the database "
+                           "(services.auth.login: DataError)",
 }
 
 
