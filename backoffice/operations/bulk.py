@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from backoffice.models import ProductStatus, VariantStatus
-from backoffice.operations.base import Area
+from backoffice.operations.base import Area, ValidationError
 from backoffice.operations.changes import CHANGESETS, PRICES, PRODUCTS, Changes
 from backoffice.services import bulk as bulk_service
 from backoffice.services.bulk import (
@@ -108,7 +108,16 @@ def pack_versions(versions: Versions) -> str:
 
 
 def unpack_versions(stamp: str) -> Versions:
-    """The versions :func:`pack_versions` packed (ValueError for a text it did not make)."""
+    """The versions :func:`pack_versions` packed (ValidationError for a text it did not make: a stamp
+    comes back from a client, and a mangled one is the client's mistake, not the server's)."""
+    try:
+        return _unpack(stamp)
+    except (ValueError, zlib.error, UnicodeError) as exc:   # binascii.Error is a ValueError
+        raise ValidationError([("", "stamp", "is not a stamp of a preview: preview again and apply with "
+                                             "the stamp it returns")]) from exc
+
+
+def _unpack(stamp: str) -> Versions:
     versions: Versions = {}
     for part in filter(None, stamp.split(";")):
         entity, sep, text = part.partition(":")

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from backoffice.operations import ServiceError, ValidationError
 from backoffice.operations.idempotency import request_hash
 from backoffice.server import problems
-from backoffice.server.security import Caller
+from backoffice.server.security import Caller, nul_fields
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -62,21 +62,6 @@ def expected_version(request: Request) -> int:
     return int(match.group(1))
 
 
-def _nul_fields(value: Any, path: str = "") -> list[str]:  # noqa: ANN401
-    """The paths of the text values (or keys) in ``value`` that hold a NUL character."""
-    if isinstance(value, str):
-        return [path] if "\x00" in value else []
-    if isinstance(value, dict):
-        found: list[str] = []
-        for key, item in value.items():
-            where = f"{path}.{key}".lstrip(".")
-            found += ([where] if "\x00" in str(key) else []) + _nul_fields(item, where)
-        return found
-    if isinstance(value, (list, tuple)):
-        return [f for i, v in enumerate(value) for f in _nul_fields(v, f"{path}[{i}]")]
-    return []
-
-
 def idempotent(request: Request, caller: Caller, payload: Any, run: Callable[[str], Response]) -> Response:  # noqa: ANN401
     """Answer a keyed request once. ``run(op_id)`` performs it (its write under ``op_id``) and returns
     the response; ``payload`` (the parsed body) and the route make the request's hash."""
@@ -84,7 +69,7 @@ def idempotent(request: Request, caller: Caller, payload: Any, run: Callable[[st
     if key is None:
         raise HTTPException(428, detail=f"This request creates or moves something: send an {IDEMPOTENCY_HEADER} "
                                         "header (a unique value per intended request, e.g. a UUID).")
-    nul = _nul_fields(payload.model_dump() if isinstance(payload, BaseModel) else jsonable_encoder(payload))
+    nul = nul_fields(payload.model_dump() if isinstance(payload, BaseModel) else jsonable_encoder(payload))
     if nul:       # no database stores a NUL character (PostgreSQL refuses it): an invalid request
         raise ValidationError([("body", field, "must not contain a NUL character") for field in nul])
     route = f"{request.method} {request.url.path}"

@@ -10,6 +10,7 @@ besides the token chooses the user.
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import threading
 import time
@@ -21,7 +22,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from backoffice.operations import Actor, Operations
+from backoffice.operations import Actor, Operations, ValidationError
 from backoffice.operations.auth import AuthenticationFailed
 from backoffice.operations.permissions import Role, allowed, describe, roles_for
 
@@ -117,6 +118,41 @@ def refuse_nul(request: Request) -> None:
                                        "type": "value_error"} for where, name in bad])
 
 
+def nul_fields(value: Any, path: str = "") -> list[str]:  # noqa: ANN401
+    """The paths of the text values (or keys) in ``value`` that hold a NUL character."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        found: list[str] = []
+        for key, item in value.items():
+            where = f"{path}.{key}".lstrip(".")
+            found += ([where] if "\x00" in str(key) else []) + nul_fields(item, where)
+        return found
+    if isinstance(value, (list, tuple)):
+        return [f for i, v in enumerate(value) for f in nul_fields(v, f"{path}[{i}]")]
+    return []
+
+
+def _body_guard(guard: Callable[..., Caller]) -> Callable[..., Any]:
+    """422 for a JSON body holding a NUL character (``\\u0000``), checked once the caller is known (the
+    same ``guard`` as the route's, so FastAPI runs it once): every write route, whatever its model."""
+
+    async def refuse_nul_body(request: Request, _caller: Caller = Depends(guard)) -> None:
+        if "json" not in request.headers.get("content-type", ""):
+            return      # files are bytes: a NUL in an uploaded image is no one's business
+        body = await request.body()           # read already by the route (Starlette keeps it)
+        if b"\\u0000" not in body and b"\x00" not in body:
+            return
+        try:
+            fields = nul_fields(json.loads(body))
+        except ValueError:
+            return                            # not JSON: the route's own validation answers it
+        if fields:
+            raise ValidationError([("body", field, "must not contain a NUL character") for field in fields])
+
+    return refuse_nul_body
+
+
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No live access token or API key"},
     403: {"description": "The caller's role may not run this operation"},
@@ -139,13 +175,16 @@ def route(router: Any, method: str, path: str, operation: str, **kwargs: Any) ->
     kwargs.setdefault("operation_id", operation.replace(".", "_") + "_" + method.lower())
 
     def register(handler: Callable) -> Callable:
-        check = Depends(permit(operation))
+        guard = permit(operation)
+        check = Depends(guard)
         signature = inspect.signature(handler)
         if "caller" in signature.parameters:
             handler.__signature__ = signature.replace(parameters=[  # type: ignore[attr-defined]
                 p.replace(default=check) if p.name == "caller" else p for p in signature.parameters.values()])
         else:
             kwargs["dependencies"] = [*kwargs.get("dependencies", []), check]
+        if method in ("POST", "PUT", "PATCH"):
+            kwargs["dependencies"] = [*kwargs.get("dependencies", []), Depends(_body_guard(guard))]
         router.add_api_route(path, handler, methods=[method], openapi_extra=extra, responses=responses,
                              **kwargs)
         return handler

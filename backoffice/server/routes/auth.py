@@ -18,18 +18,21 @@ from backoffice.server.security import Caller, bearer, route, unauthorized
 TAG = "auth"
 
 
+NO_NUL = r"^[^\x00]*$"       # no database stores a NUL character
+
+
 class TokenRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=150)
-    password: str = Field(min_length=1, max_length=1000)
+    username: str = Field(min_length=1, max_length=150, pattern=NO_NUL)
+    password: str = Field(min_length=1, max_length=1000, pattern=NO_NUL)
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=500)
+    refresh_token: str = Field(min_length=1, max_length=500, pattern=NO_NUL)
 
 
 class ResetRequest(BaseModel):
-    reset_token: str = Field(min_length=1, max_length=500)
-    password: str = Field(min_length=1, max_length=1000)
+    reset_token: str = Field(min_length=1, max_length=500, pattern=NO_NUL)
+    password: str = Field(min_length=1, max_length=1000, pattern=NO_NUL)
 
 
 class Tokens(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -136,7 +137,7 @@ def register(router: APIRouter) -> None:  # noqa: C901 - one route after another
             made = caller.ops.users.add(body.username, role=body.role, display_name=body.display_name,
                                         password=body.password, op_id=op_id)
             response = with_etag({**_user(made), "reset_token": None}, made.version, status_code=201)
-            response.headers["Location"] = f"/v1/users/{made.username}"
+            response.headers["Location"] = f"/v1/users/{quote(made.username, safe='')}"
             return response
 
         fingerprint = body.model_dump(exclude={"password"}) | {"password": body.password is not None}

@@ -145,6 +145,9 @@ def _threshold_rows(session: Session, variant_ids: list[int], threshold: int | N
         raise NotFound("a chosen location does not exist")
     skus = {vid: sku for cond in chunked_in(session, Variant.id, variant_ids)
             for vid, sku in session.execute(select(Variant.id, Variant.sku).where(cond))}
+    unknown = [vid for vid in variant_ids if vid not in skus]
+    if unknown:
+        raise ValidationError([(f"variant {vid}", "variant", "does not exist") for vid in unknown[:100]])
     levels = {(vid, lid): (level_id, version, old) for cond in chunked_in(session, StockLevel.variant_id, variant_ids)
               for vid, lid, level_id, version, old in session.execute(
                   select(StockLevel.variant_id, StockLevel.location_id, StockLevel.id, StockLevel.version,
