@@ -33,7 +33,14 @@ from backoffice.operations.catalog import (
     RowChange,
     VariantFilter,
 )
-from backoffice.server.http import IDEMPOTENT_RESPONSES, IF_MATCH_RESPONSES, expected_version, idempotent, with_etag
+from backoffice.server.http import (
+    IDEMPOTENT_RESPONSES,
+    IF_MATCH_RESPONSES,
+    expected_version,
+    idempotent,
+    plain,
+    with_etag,
+)
 from backoffice.server.security import Caller, route
 
 MAX_ID = 2**63 - 1
@@ -438,9 +445,6 @@ class BulkPreviewOut(BaseModel):
 
 
 def preview_json(p: BulkPreview) -> dict[str, Any]:
-    def plain(v: Any) -> Any:  # noqa: ANN401
-        return str(v) if isinstance(v, Decimal) else v.isoformat() if isinstance(v, dt.date) else v
-
     return {
         "entity": p.entity, "considered": p.considered, "affected": p.affected,
         "sample": [{"row": r, "field": f, "old": plain(o), "new": plain(n)} for r, f, o, n in p.sample],

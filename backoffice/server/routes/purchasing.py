@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import datetime as dt
-import enum
 import shutil
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -35,6 +32,7 @@ from backoffice.server.http import (
     IF_MATCH_RESPONSES,
     expected_version,
     idempotent,
+    plain,
     with_etag,
 )
 from backoffice.server.security import Caller, route
@@ -50,23 +48,6 @@ MONEY_PATTERN = r"^\s*-?[0-9]{1,16}(?:\.[0-9]{1,8})?\s*$"    # plain decimals (t
 
 
 # -- plain values -----------------------------------------------------------------------------------------
-def plain(value: Any) -> Any:  # noqa: ANN401
-    """A result of the contract as JSON values: dataclasses as objects, money as exact strings, dates ISO."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
-    return value
-
-
 def encode_cursor(last_id: int) -> str:
     """The opaque cursor of a keyset page that ended at ``last_id``."""
     return base64.urlsafe_b64encode(f"k{last_id}".encode()).decode().rstrip("=")

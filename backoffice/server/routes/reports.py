@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
-from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -27,7 +25,7 @@ from pydantic import BaseModel, Field
 
 from backoffice.operations import ConflictError
 from backoffice.operations.reports import ReportDefinition, ReportTable, ScheduleInfo, ScheduleSpec
-from backoffice.server.http import IDEMPOTENT_RESPONSES, IF_MATCH_RESPONSES, etag, expected_version, idempotent
+from backoffice.server.http import IDEMPOTENT_RESPONSES, IF_MATCH_RESPONSES, etag, expected_version, idempotent, plain
 from backoffice.server.jobs import Job
 from backoffice.server.routes.jobs import ACCEPTED, accepted, runner
 from backoffice.server.security import Caller, route
@@ -285,10 +283,10 @@ def table_json(table: ReportTable) -> dict[str, Any]:
     return {
         "name": table.name, "title": table.title, "currency": table.currency,
         "columns": [dataclasses.asdict(c) for c in table.columns],
-        "rows": [[_plain(v) for v in row] for row in table.rows],
+        "rows": [[plain(v) for v in row] for row in table.rows],
         "chart": dataclasses.asdict(table.chart) if table.chart else None,
         "notes": list(table.notes), "truncated": table.truncated,
-        "partial": {key: [_plain(d) for d in days] for key, days in table.partial.items()},
+        "partial": {key: [plain(d) for d in days] for key, days in table.partial.items()},
     }
 
 
@@ -312,15 +310,3 @@ def _schedule_of(caller: Caller, name: str, schedule_id: int) -> ScheduleInfo:
         if info.id == schedule_id:
             return info
     raise HTTPException(404, detail=f"Report {name!r} has no schedule {schedule_id}.")
-
-
-def _plain(value: Any) -> Any:  # noqa: ANN401
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and callable(value.item):      # a numpy scalar
-        return _plain(value.item())
-    return value

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import enum
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -41,6 +40,7 @@ from backoffice.server.http import (
     IF_MATCH_RESPONSES,
     expected_version,
     idempotent,
+    plain,
     with_etag,
 )
 from backoffice.server.security import Caller, route
@@ -65,24 +65,6 @@ Money = Annotated[str, Field(max_length=40, pattern=r"^\s*-?\d{1,12}(\.\d{1,4})?
 
 
 # -- JSON forms ---------------------------------------------------------------------------------------------
-def plain(value: Any) -> Any:  # noqa: ANN401
-    """The JSON form of the contract's values: dataclasses as objects (their private fields left out),
-    money exact as strings, dates ISO 8601, tuples and sets as lists, enums by value."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")}
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
-    return value
-
-
 def problems_of(rows: list[tuple[str, str, str]] | list[Any]) -> list[dict[str, str]]:
     return [{"row": str(r[0]), "field": str(r[1]), "message": str(r[2])} for r in rows]
 
