@@ -75,20 +75,28 @@ def has_accounts(db: Database) -> bool:
         return session.scalar(select(func.count()).select_from(User)) > 0
 
 
-def create_first_admin(db: Database, username: str, *, password: str | None = None) -> Actor | None:
-    """Make ``username`` the first admin of a database that has no accounts at all (audited as made by
-    itself); None, writing nothing, when the database has any account already. Two processes doing this
-    at once make one admin: the write holds the table (PostgreSQL) or the file (SQLite)."""
+def _checked_name(username: str) -> str:
     username = username.strip()
     if not username:
         raise ValidationError([("user", "username", "must not be empty")])
     if len(username) > 100:
         raise ValidationError([("user", "username", "must be at most 100 characters long")])
-    hashed = None
-    if password is not None:
-        from backoffice.services.auth import hash_password
+    return username
 
-        hashed = hash_password(password)
+
+def _hashed(password: str | None) -> str | None:
+    if password is None:
+        return None
+    from backoffice.services.auth import hash_password
+
+    return hash_password(password)
+
+
+def create_first_admin(db: Database, username: str, *, password: str | None = None) -> Actor | None:
+    """Make ``username`` the first admin of a database that has no accounts at all (audited as made by
+    itself); None, writing nothing, when the database has any account already. Two processes doing this
+    at once make one admin: the write holds the table (PostgreSQL) or the file (SQLite)."""
+    username, hashed = _checked_name(username), _hashed(password)
 
     def work(session):  # type: ignore[no-untyped-def]
         if session.get_bind().dialect.name == "postgresql":
@@ -191,16 +199,7 @@ def create_user(db: Database, creator: Actor | None, username: str, role: Role, 
     False). Once an active admin exists only an admin creates accounts; the first account of an empty
     database is an admin whatever ``role`` says. The audit row names the creator (the new account
     itself only for the very first one)."""
-    username = username.strip()
-    if not username:
-        raise ValidationError([("user", "username", "must not be empty")])
-    if len(username) > 100:
-        raise ValidationError([("user", "username", "must be at most 100 characters long")])
-    hashed = None
-    if password is not None:
-        from backoffice.services.auth import hash_password
-
-        hashed = hash_password(password)
+    username, hashed = _checked_name(username), _hashed(password)
 
     def work(session):  # type: ignore[no-untyped-def]
         user = session.scalar(select(User).where(User.username == username))
