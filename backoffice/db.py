@@ -21,7 +21,7 @@ from typing import TypeVar
 import platformdirs
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, make_url
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,29 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
+PING_AFTER_IDLE_S = 10.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it sat unused for ``PING_AFTER_IDLE_S``: a connection
+    dropped while idle (a server restart, a firewall's timeout) is then replaced before any statement
+    fails. A busy pool (the store API's requests) hands connections out without the round trip that
+    ``pool_pre_ping`` pays on every checkout."""
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection, record, proxy) -> None:  # type: ignore[no-untyped-def]
+        if time.monotonic() - record.info.get("returned_at", 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"a pooled connection was dropped: {exc}") from exc
+
 
 class Database:
     """An engine plus the two ways to use it: read sessions and write transactions."""
@@ -118,11 +141,14 @@ class Database:
             self.engine = create_engine(
                 u,
                 echo=echo,
-                pool_pre_ping=True,
-                pool_size=8,
-                max_overflow=24,
+                # Kept, not only allowed: a connection opened and closed per request (an overflow one)
+                # costs PostgreSQL a process. 32 covers the store API's worker threads; the desktop,
+                # with a few at once, never opens that many.
+                pool_size=32,
+                max_overflow=8,
                 connect_args={"connect_timeout": 5, "application_name": "backoffice"},
             )
+            _ping_after_idle(self.engine)
             self._write_engine = self.engine
         self._read_factory = sessionmaker(self.engine, expire_on_commit=False)
         self._write_factory = sessionmaker(self._write_engine, expire_on_commit=False)

@@ -88,10 +88,12 @@ def test_walks_of_two_row_pages_return_every_variant_once_in_order(api: RunningS
                 assert set(ids) == set(cat.variant.values())
                 if sort == "updated_at":
                     continue   # a row shows the later of its variant's and product's times; it sorts by the variant's
-                # the display order: sort value (empty ones last ascending, first descending), then id
+                # the display order: sort value (empty ones last ascending, first descending), then the
+                # product id for a product field (its variants stay together), then the variant id
                 field = "variant_id" if sort == "id" else sort
                 present = [r for r in rows if r[field] is not None]
-                keys = [(sort_value(r, field), r["variant_id"]) for r in present]
+                keys = [(sort_value(r, field), r["product_id"] if sort in ("title", "status") else 0, r["variant_id"])
+                        for r in present]
                 assert keys == sorted(keys, reverse=descending), (sort, descending)
                 empty_at = [i for i, r in enumerate(rows) if r[field] is None]
                 assert empty_at == (list(range(len(empty_at))) if descending
@@ -133,7 +135,8 @@ def test_the_contracts_keyset_pages_follow_the_grid_order_for_every_sort_key(db:
             assert walked == list(ops.catalog.ordered_ids(sort_key=key, descending=descending)), (key, descending)
     for key, after in (("price", ["x", 1]), ("price", [None, 1]), ("price", ["1e999999", 1]), ("id", ["7", 1]),
                        ("id", [2**70, 1]), ("id", [1, 2**64]), ("status", ["sold", 1]), ("title", ["a\x00", 1]),
-                       ("title", ["a"]), ("updated_at", ["noon", 1]), ("bogus", None)):
+                       ("title", ["a"]), ("title", ["a", 1]), ("title", ["a", -1, 1]), ("price", ["1.00", 1, 1]),
+                       ("updated_at", ["noon", 1]), ("bogus", None)):
         with pytest.raises(ValidationError):
             ops.catalog.page(sort_key=key, after=after)
 

@@ -61,6 +61,32 @@ def test_keyset_pages_agree_with_the_ordered_ids_in_every_sort_order(demo: Datab
         assert catalog_grid.page_after(demo, ids[-1], sort_key=key, descending=descending) == [], key
 
 
+def test_a_product_field_sort_keeps_each_products_variants_together_in_product_order(demo: Database,
+                                                                                      actor: Actor) -> None:
+    """Sorted by a product's field, rows with the same value come product by product (ascending id, or
+    descending), each product's variants in a block: the order an index on (value, product id) gives.
+    The first product gets a variant last (the highest id), which must still sit with its siblings."""
+    first = min(r.product_id for r in catalog_grid.rows_by_id(demo, list(catalog_grid.ordered_ids(demo))).values())
+    catalog.add_variant(demo, actor, first, values={"sku": "LATE-1", "price": "9.99"})
+    rows = catalog_grid.rows_by_id(demo, list(catalog_grid.ordered_ids(demo)))
+    for key in ("title", "vendor", "status", "product_type", "handle", "category"):
+        for descending in (False, True):
+            ids = list(catalog_grid.ordered_ids(demo, sort_key=key, descending=descending))
+            products = [rows[i].product_id for i in ids]
+            blocks = [p for n, p in enumerate(products) if n == 0 or products[n - 1] != p]
+            assert len(blocks) == len(set(products)), (key, descending)      # no product split in two
+            value = (lambda r: (r.category or None) if key == "category" else getattr(r, key))
+            for a, b in zip(ids, ids[1:], strict=False):
+                ra, rb = rows[a], rows[b]
+                if value(ra) == value(rb):
+                    pair = ((ra.product_id, ra.variant_id), (rb.product_id, rb.variant_id))
+                    assert pair == tuple(sorted(pair, reverse=descending)), (key, descending, pair)
+    by_vendor = {}
+    for r in rows.values():
+        by_vendor.setdefault(r.vendor, set()).add(r.product_id)
+    assert max(len(p) for p in by_vendor.values()) > 1          # the demo has ties to order
+
+
 def test_descending_is_the_ascending_order_reversed_with_nulls_last_ascending(demo: Database) -> None:
     up = list(catalog_grid.ordered_ids(demo, sort_key="compare_at_price"))
     down = list(catalog_grid.ordered_ids(demo, sort_key="compare_at_price", descending=True))

@@ -5,9 +5,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 
+import psycopg
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import OperationalError
 
+import backoffice.db as db_module
 from backoffice.db import Database, TooManyRetries, normalise_url, redact
 from backoffice.models import Location, LocationKind
 
@@ -82,6 +85,33 @@ def test_postgres_deadlock_is_retried_and_both_writes_land(pg_db: Database) -> N
     with pg_db.read() as s:
         names = dict(s.execute(select(Location.code, Location.name)).all())
     assert sorted(names["A"][1:]) == sorted(names["B"][1:]) == ["a", "a", "b", "b"]  # both transactions landed, once each
+
+
+@pytest.mark.postgres
+def test_a_connection_dropped_while_idle_in_the_pool_is_replaced_before_use(pg_db: Database, monkeypatch) -> None:
+    """A pooled connection that sat idle is checked before it is handed out: when the server dropped it
+    (restart, firewall), the read gets a new one instead of an error. A busy pool is not checked."""
+    def kill_idle_pool_connections() -> int:
+        with pg_db.engine.connect() as c:   # the pool's connection: its own backend is not killed
+            me = c.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with psycopg.connect(pg_db.url.set(drivername="postgresql").render_as_string(hide_password=False),
+                             autocommit=True) as admin:
+            return admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                 "WHERE datname = current_database() AND pid = %s", (me,)).fetchone()[0]
+
+    def read() -> int:
+        return pg_db.read_statement(lambda c: c.exec_driver_sql("SELECT 41 + 1").scalar())
+
+    pg_db.engine.dispose()                    # one pooled connection from here on
+    assert read() == 42
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 0.0)          # every checkout counts as idle
+    assert kill_idle_pool_connections() == 1
+    assert read() == 42
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_S", 3600.0)       # never idle long enough: not checked
+    assert kill_idle_pool_connections() == 1
+    with pytest.raises(OperationalError):
+        read()
+    assert read() == 42                                                # the dead one was thrown away
 
 
 def test_urls_are_normalised_and_redacted() -> None:

@@ -42,7 +42,9 @@ class Product(EditableMixin, Base):
     __tablename__ = "products"
     __table_args__ = (
         Index("ix_products_status_id", "status", "id"),
-        Index("ix_products_vendor", "vendor"),
+        Index("ix_products_title_id", "title", "id"),        # the grid's sort orders (migration 0012)
+        Index("ix_products_vendor_id", "vendor", "id"),
+        Index("ix_products_product_type_id", "product_type", "id"),
     )
 
     handle: Mapped[str] = mapped_column(String(255), unique=True)
@@ -104,6 +106,8 @@ class Variant(EditableMixin, Base):
         CheckConstraint("cost IS NULL OR cost >= 0", name="cost_not_negative"),
         CheckConstraint("weight_grams IS NULL OR weight_grams >= 0", name="weight_not_negative"),
         Index("ix_variants_product_id_position", "product_id", "position"),
+        Index("ix_variants_price_id", "price", "id"),          # the grid's sort orders (migration 0012)
+        Index("ix_variants_updated_at_id", "updated_at", "id"),
     )
 
     product_id: Mapped[int] = mapped_column(BigId, ForeignKey("products.id", ondelete="CASCADE"))

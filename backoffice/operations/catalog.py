@@ -119,21 +119,24 @@ class CatalogOperations(Area):
     def page(self, f: VariantFilter = VariantFilter(), sort_key: str = "id", descending: bool = False,
              limit: int = 100, after: Sequence[Any] | None = None) -> GridPage:
         """One keyset page in display order: the rows after ``after`` (a page's ``next_after``: the last
-        row's sort value and variant id, JSON-safe), the first rows without one. Read through the pool,
-        not the kept connection, so concurrent callers (the store API's clients) never queue for it."""
-        key: tuple[Any, int] | None = None
-        if after is not None:
-            try:
-                if len(after) != 2 or type(after[1]) is not int or not 0 <= after[1] < 2**63:
-                    raise ValueError("a key is [sort value, variant id]")
-                key = (catalog_grid.sort_value_from_json(sort_key, after[0]), after[1])
-            except (ValueError, TypeError) as exc:
-                raise ValidationError([("cursor", "after", f"not a key of this order: {exc}")]) from None
+        row's sort value, product id for the product-field sorts, and variant id, JSON-safe), the first
+        rows without one. Read through the pool, not the kept connection, so concurrent callers (the store
+        API's clients) never queue for it."""
         if sort_key not in catalog_grid.SORT_KEYS:
             raise ValidationError([("sort", "sort_key", f"unknown sort key {sort_key!r}")])
+        key: tuple[Any, ...] | None = None
+        if after is not None:
+            try:
+                size = catalog_grid.key_length(sort_key)
+                ids = list(after)[1:]
+                if len(after) != size or any(type(i) is not int or not 0 <= i < 2**63 for i in ids):
+                    raise ValueError("a key is [sort value, " + ("product id, " if size == 3 else "") + "variant id]")
+                key = (catalog_grid.sort_value_from_json(sort_key, after[0]), *ids)
+            except (ValueError, TypeError) as exc:
+                raise ValidationError([("cursor", "after", f"not a key of this order: {exc}")]) from None
         rows, last = catalog_grid.keyset_page(self._db, f, sort_key, descending, limit, key)
         more = last is not None and len(rows) == limit
-        return GridPage(rows, [catalog_grid.sort_value_to_json(last[0]), last[1]] if more and last else None)
+        return GridPage(rows, [catalog_grid.sort_value_to_json(last[0]), *last[1:]] if more and last else None)
 
     def rows_by_id(self, variant_ids: Sequence[int]) -> dict[int, GridRow]:
         """Grid rows of these variants (ids with no row were deleted)."""

@@ -12,6 +12,7 @@ and revocation writes an audit row naming the acting user.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from backoffice.db import Database
 from backoffice.models import AuditEntry, AuthToken, Role, TokenKind, User, utcnow
@@ -289,15 +290,25 @@ def _live(kinds: list[TokenKind], digest: str, now: dt.datetime) -> Any:
                                     or_(AuthToken.expires_at.is_(None), AuthToken.expires_at > now)))
 
 
+@functools.cache
+def _verify_statement() -> Any:
+    """The token check every request pays: built once, the digest and the time bound per call."""
+    now = bindparam("now", type_=AuthToken.expires_at.type)
+    return (select(AuthToken.id, AuthToken.last_used_at, User.id, User.username, User.role, User.active)
+            .join(User, User.id == AuthToken.user_id)
+            .where(AuthToken.token_hash == bindparam("digest"),
+                   AuthToken.kind.in_([TokenKind.ACCESS, TokenKind.API_KEY]),
+                   AuthToken.revoked_at.is_(None),
+                   or_(AuthToken.expires_at.is_(None), AuthToken.expires_at > now)))
+
+
 def verify_access_token(db: Database, token: str, *, now: dt.datetime | None = None) -> Actor:
     """The actor an access token or API key stands for; AuthenticationFailed when it is unknown, expired,
     revoked or its account deactivated."""
     now = now or utcnow()
-    digest = token_digest(token or "")
-    live = _live([TokenKind.ACCESS, TokenKind.API_KEY], digest, now).subquery()
-    statement = (select(live.c.id, live.c.last_used_at, User.id, User.username, User.role, User.active)
-                 .join(User, User.id == live.c.user_id))     # one statement: every request pays it
-    found = db.read_statement(lambda conn: conn.execute(statement).first())
+    params = {"digest": token_digest(token or ""), "now": now}
+    statement = _verify_statement()                         # one statement: every request pays it
+    found = db.read_statement(lambda conn: conn.execute(statement, params).first())
     if found is None:
         raise AuthenticationFailed(BAD_TOKEN)
     token_id, last, user_id, username, role, active = found

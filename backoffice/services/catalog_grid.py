@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -198,9 +199,16 @@ def _sort_expression(key: str, stock_sq) -> ColumnElement:  # type: ignore[no-un
     }[key]
 
 
+# Sort keys that are product fields: their order is (value, product id, variant id), so a product's
+# variants stay together and the order is an index scan of products (value, id) joined to their variants
+# (a handful of rows to sort per product), however many variants share a value.
+_PRODUCT_SORTS = frozenset({"title", "status", "vendor", "product_type", "handle", "category"})
+
+
 @dataclass(frozen=True)
 class _Ordering:
-    """The display order: (sort value is NULL, sort value, variant id), all ascending or all descending."""
+    """The display order: (sort value is NULL, sort value, [product id,] variant id), all ascending or all
+    descending; the product id for the product-field sorts (``_PRODUCT_SORTS``)."""
 
     key: str
     expr: ColumnElement
@@ -209,26 +217,46 @@ class _Ordering:
     def nullable(self) -> bool:
         return self.key in _NULLABLE_SORTS
 
+    @property
+    def by_product(self) -> bool:
+        return self.key in _PRODUCT_SORTS
+
+    def ties(self) -> list[ColumnElement]:
+        """The columns that order rows with the same sort value."""
+        return [Product.id, Variant.id] if self.by_product else [Variant.id]
+
     def clauses(self, descending: bool) -> list[ColumnElement]:
         parts: list[ColumnElement] = []
         if self.nullable:
             parts.append(self.expr.is_(None))
         if self.key != "id":
             parts.append(self.expr)
-        parts.append(Variant.id)
+        parts.extend(self.ties())
         return [p.desc() if descending else p.asc() for p in parts]
 
-    def after(self, value: Any, variant_id: int, descending: bool) -> ColumnElement:
-        """Rows that come after the row (value, variant_id) in display order: a keyset condition."""
+    def after(self, value: Any, tie: Sequence[Any], descending: bool) -> ColumnElement:
+        """Rows that come after the row (value, *tie) in display order: a keyset condition. ``tie`` is
+        the row's (variant id,) or, for a product-field sort, (product id, variant id).
+
+        Written as row-value comparisons, which both engines answer from an index on (value, id); for a
+        product-field sort (value, product id) >= … bounds the scan of products, the full comparison
+        then drops the rows of the cursor's product already shown."""
         later = (lambda a, b: a < b) if descending else (lambda a, b: a > b)
+        from_ = (lambda a, b: a <= b) if descending else (lambda a, b: a >= b)
+        ties = self.ties()
+        if len(tie) != len(ties):
+            raise ValueError(f"a {self.key} key is (value, {'product id, ' if self.by_product else ''}variant id)")
         if self.key == "id":
-            return later(Variant.id, variant_id)
+            return later(Variant.id, tie[0])
+        tie_after = later(tuple_(*ties), tuple_(*tie)) if len(ties) > 1 else later(Variant.id, tie[0])
         if value is None:  # the cursor is among the NULLs, which come last ascending and first descending
-            tie = and_(self.expr.is_(None), later(Variant.id, variant_id))
-            return or_(tie, self.expr.is_not(None)) if descending else tie
-        cond = or_(later(self.expr, value), and_(self.expr == value, later(Variant.id, variant_id)))
+            among = and_(self.expr.is_(None), tie_after)
+            return or_(among, self.expr.is_not(None)) if descending else among
         if not self.nullable:
-            return cond
+            full = later(tuple_(self.expr, *ties), tuple_(value, *tie))
+            return and_(from_(tuple_(self.expr, Product.id), tuple_(value, tie[0])), full) if self.by_product \
+                else full
+        cond = or_(later(self.expr, value), and_(self.expr == value, tie_after))
         cond = and_(self.expr.is_not(None), cond)
         return cond if descending else or_(cond, self.expr.is_(None))
 
@@ -435,11 +463,13 @@ def _page(db: Database | PageReader, f: VariantFilter, sort_key: str, descending
         return [_grid_row(r) for r in _read(db, lambda conn: conn.execute(stmt).all())]
     base, order = _base(_row_columns(), f, sort_key, with_category=True)
     cursor_stmt, cursor_order = _base([Variant.id], VariantFilter(), sort_key)
-    value_stmt = cursor_stmt.with_only_columns(cursor_order.expr).where(Variant.id == after_id)
+    value_stmt = cursor_stmt.with_only_columns(cursor_order.expr, Variant.product_id).where(Variant.id == after_id)
 
     def read(conn: Connection) -> list[Any]:
-        value = conn.execute(value_stmt).scalar()   # the cursor row's sort value (one indexed lookup)
-        stmt = base.where(order.after(value, after_id, descending)).order_by(*order.clauses(descending))
+        found = conn.execute(value_stmt).first()   # the cursor row's sort value (one indexed lookup)
+        value, product_id = found if found is not None else (None, 0)
+        tie = (product_id, after_id) if order.by_product else (after_id,)
+        stmt = base.where(order.after(value, tie, descending)).order_by(*order.clauses(descending))
         return list(conn.execute(stmt.limit(limit)).all())
 
     return [_grid_row(r) for r in _read(db, read)]
@@ -491,42 +521,58 @@ def sort_value_to_json(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
+def key_length(sort_key: str) -> int:
+    """How many values a keyset key of ``sort_key`` holds: (sort value, variant id), or for a product-field
+    sort (sort value, product id, variant id)."""
+    return 3 if sort_key in _PRODUCT_SORTS else 2
+
+
 @functools.lru_cache(maxsize=256)
 def _keyset_statement(f: VariantFilter, sort_key: str, descending: bool, limit: int, after: str) -> Select:
     """A page's statement with the sort value as its last column; ``after`` is "" (the first page),
-    "value" (after the row of :after_value, :after_id) or "null" (after :after_id among the NULLs).
-    Built once per filter and order: the key is bound per read."""
+    "value" (after the row of :after_value, [:after_product,] :after_id) or "null" (after that row among
+    the NULLs). Built once per filter and order: the key is bound per read."""
     stmt, order = _base(_row_columns(), f, sort_key, with_category=True)
     stmt = stmt.add_columns(order.expr.label("grid_sort_value"))
+    tie = (bindparam("after_product"), bindparam("after_id")) if order.by_product else (bindparam("after_id"),)
     if after == "value":
-        stmt = stmt.where(order.after(bindparam("after_value", type_=order.expr.type), bindparam("after_id"),
-                                      descending))
+        stmt = stmt.where(order.after(bindparam("after_value", type_=order.expr.type), tie, descending))
     elif after == "null":
-        stmt = stmt.where(order.after(None, bindparam("after_id"), descending))
+        stmt = stmt.where(order.after(None, tie, descending))
     return stmt.order_by(*order.clauses(descending)).limit(limit)
 
 
 def keyset_page(db: Database | PageReader, f: VariantFilter = VariantFilter(), sort_key: str = "id",
                 descending: bool = False, limit: int = 200,
-                after: tuple[Any, int] | None = None) -> tuple[list[GridRow], tuple[Any, int] | None]:
-    """The rows after the key ``after`` = (sort value, variant id) in display order (the first rows
-    without one), and the key of the last row returned (None when none was). Unlike :func:`page_after`
-    the key is not read again, so a page follows its cursor even when that row changed or is gone."""
+                after: Sequence[Any] | None = None) -> tuple[list[GridRow], tuple[Any, ...] | None]:
+    """The rows after the key ``after`` in display order (the first rows without one), and the key of the
+    last row returned (None when none was). A key is (sort value, variant id), or for a product-field sort
+    (sort value, product id, variant id): see :func:`key_length`. Unlike :func:`page_after` the key is not
+    read again, so a page follows its cursor even when that row changed or is gone."""
     if sort_key not in SORT_KEYS:
         raise ValueError(f"unknown sort key {sort_key!r}; valid: {', '.join(SORT_KEYS)}")
+    by_product = sort_key in _PRODUCT_SORTS
     if after is None:
         stmt, params = _keyset_statement(f, sort_key, descending, limit, ""), {}
-    elif after[0] is None:
-        stmt, params = _keyset_statement(f, sort_key, descending, limit, "null"), {"after_id": after[1]}
     else:
-        stmt = _keyset_statement(f, sort_key, descending, limit, "value")
-        params = {"after_value": after[0], "after_id": after[1]}
+        if len(after) != key_length(sort_key):
+            raise ValueError(f"a {sort_key} key has {key_length(sort_key)} values")
+        params = {"after_id": after[-1], **({"after_product": after[1]} if by_product else {})}
+        if after[0] is None:
+            stmt = _keyset_statement(f, sort_key, descending, limit, "null")
+        else:
+            stmt = _keyset_statement(f, sort_key, descending, limit, "value")
+            params["after_value"] = after[0]
+
     def page(conn: Connection) -> list[Any]:
         return list(conn.execute(stmt, params).all())
 
     found = db(page) if isinstance(db, PageReader) else read_one_statement(db, page)
     rows = [_grid_row(r[:-1]) for r in found]
-    return rows, ((found[-1][-1], found[-1][0]) if found else None)
+    if not found:
+        return rows, None
+    last = found[-1]
+    return rows, ((last[-1], last[1], last[0]) if by_product else (last[-1], last[0]))
 
 
 def first_page(db: Database | PageReader, f: VariantFilter = VariantFilter(), sort_key: str = "id",

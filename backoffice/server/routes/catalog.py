@@ -17,6 +17,7 @@ import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -540,7 +541,7 @@ def register(router: APIRouter) -> None:  # noqa: C901, PLR0915  (one function p
             "next_cursor": encode_cursor(sort, descending, page.next_after) if page.next_after else None,
             "total": caller.ops.catalog.count(f) if total else None,
         }
-        return JSONResponse(body)
+        return Response(orjson.dumps(body), media_type="application/json")   # a tenth of json.dumps' time
 
     class CountOut(BaseModel):
         count: int
