@@ -4,6 +4,7 @@ cursor, last), the ordered ids they agree with, filters, full rows, and no OFFSE
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Self
 
@@ -138,6 +139,38 @@ def test_rows_carry_product_fields_options_tags_and_stock(db: Database, actor: A
     assert first.margin == Decimal("65.0")
     assert first.stock == 12 and rows[store.variant_ids[1]].stock == 0
     assert [r.sku for r in catalog_grid.first_page(db, sort_key="sku", descending=True)] == ["MC-S", "MC-M", "MC-L"]
+
+
+def test_the_json_page_is_the_rows_documents_in_every_order(demo: Database, actor: Actor) -> None:
+    """The store API's pages: on PostgreSQL the database writes each row's JSON itself. Page after page,
+    in every order, the text is exactly the contract's rows through row_json, awkward values included:
+    tags in code-point order, text with quotes and backslashes, no options, no cost, a zero price, a
+    margin a hair below zero (shown "0.0", never "-0.0") and one on a half (rounded away from zero)."""
+    catalog.create_product(demo, actor, values={
+        "handle": "odd-one", "title": 'Odd "quoted" \\ title ✓', "tags": ["b", "A", "a", "Zed", "é"]},
+        variants=[{"sku": "ODD-0", "price": "0.00", "cost": "1.00"},
+                  {"sku": "ODD-1", "price": "100.00", "cost": "100.04", "title": "Plain"},
+                  {"sku": "ODD-2", "price": "20.00", "cost": "19.99", "barcode": "0042"},
+                  {"sku": "ODD-3", "price": "19.99"}])
+    odd = {r.sku: r for r in catalog_grid.rows_by_id(demo, list(catalog_grid.ordered_ids(demo))).values()
+           if r.sku.startswith("ODD-")}
+    assert [str(odd[f"ODD-{i}"].margin) for i in range(4)] == ["None", "0.0", "0.1", "None"]
+    assert odd["ODD-0"].tags == ["A", "Zed", "a", "b", "é"] and odd["ODD-1"].options == "Plain"
+    for key in SORT_KEYS:
+        for descending in (False, True):
+            after, pages = None, 0
+            while True:
+                rows, last = catalog_grid.keyset_page(demo, sort_key=key, descending=descending, limit=40,
+                                                      after=after)
+                text, count, last_json = catalog_grid.keyset_page_json(demo, sort_key=key, descending=descending,
+                                                                      limit=40, after=after)
+                assert json.loads(text) == [catalog_grid.row_json(r) for r in rows], (key, descending, pages)
+                assert (count, last_json) == (len(rows), last), (key, descending, pages)
+                pages += 1
+                if len(rows) < 40:
+                    break
+                after = last
+            assert pages > 1, key
 
 
 def test_filters_narrow_the_count_and_the_ids(demo: Database) -> None:

@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "COLUMN_BY_KEY", "HANDLE_RE", "MAX_LENGTHS", "MONEY_FIELDS", "MONEY_LIMIT", "PRODUCT_STATUSES",
            "SKU_RE", "SORT_KEYS", "VARIANT_STATUSES", "ApplyResult", "AttributeInfo", "CatalogOperations", "Change",
-           "Column", "Conflict", "GridPage", "GridRow", "HistoryLine", "NewProductChoices", "ProductHistory",
-           "RowChange", "VariantFilter", "handle_from_title"]
+           "Column", "Conflict", "GridPage", "GridPageJson", "GridRow", "HistoryLine", "NewProductChoices",
+           "ProductHistory", "RowChange", "VariantFilter", "handle_from_title"]
 
 PRODUCT_STATUSES: tuple[str, ...] = tuple(s.value for s in ProductStatus)
 VARIANT_STATUSES: tuple[str, ...] = tuple(s.value for s in VariantStatus)
@@ -87,6 +87,37 @@ class GridPage:
     next_after: list[Any] | None
 
 
+@dataclass(frozen=True)
+class GridPageJson:
+    """A grid page whose rows are the text of a JSON array (see ``CatalogOperations.page_json``)."""
+
+    rows_json: str
+    next_after: list[Any] | None
+
+
+def _key(sort_key: str, after: Sequence[Any] | None) -> tuple[Any, ...] | None:
+    """A page's ``next_after`` (JSON-safe) as the key of the order; ValidationError for one that is not."""
+    if sort_key not in catalog_grid.SORT_KEYS:
+        raise ValidationError([("sort", "sort_key", f"unknown sort key {sort_key!r}")])
+    if after is None:
+        return None
+    try:
+        size = catalog_grid.key_length(sort_key)
+        ids = list(after)[1:]
+        if len(after) != size or any(type(i) is not int or not 0 <= i < 2**63 for i in ids):
+            raise ValueError("a key is [sort value, " + ("product id, " if size == 3 else "") + "variant id]")
+        return (catalog_grid.sort_value_from_json(sort_key, after[0]), *ids)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError([("cursor", "after", f"not a key of this order: {exc}")]) from None
+
+
+def _next_after(last: tuple[Any, ...] | None, count: int, limit: int) -> list[Any] | None:
+    """The key to ask the next page with, when this one was full."""
+    if last is None or count < limit:
+        return None
+    return [catalog_grid.sort_value_to_json(last[0]), *last[1:]]
+
+
 class CatalogOperations(Area):
     def __init__(self, db: Database, actor: Actor) -> None:
         super().__init__(db, actor)
@@ -122,21 +153,16 @@ class CatalogOperations(Area):
         row's sort value, product id for the product-field sorts, and variant id, JSON-safe), the first
         rows without one. Read through the pool, not the kept connection, so concurrent callers (the store
         API's clients) never queue for it."""
-        if sort_key not in catalog_grid.SORT_KEYS:
-            raise ValidationError([("sort", "sort_key", f"unknown sort key {sort_key!r}")])
-        key: tuple[Any, ...] | None = None
-        if after is not None:
-            try:
-                size = catalog_grid.key_length(sort_key)
-                ids = list(after)[1:]
-                if len(after) != size or any(type(i) is not int or not 0 <= i < 2**63 for i in ids):
-                    raise ValueError("a key is [sort value, " + ("product id, " if size == 3 else "") + "variant id]")
-                key = (catalog_grid.sort_value_from_json(sort_key, after[0]), *ids)
-            except (ValueError, TypeError) as exc:
-                raise ValidationError([("cursor", "after", f"not a key of this order: {exc}")]) from None
-        rows, last = catalog_grid.keyset_page(self._db, f, sort_key, descending, limit, key)
-        more = last is not None and len(rows) == limit
-        return GridPage(rows, [catalog_grid.sort_value_to_json(last[0]), *last[1:]] if more and last else None)
+        rows, last = catalog_grid.keyset_page(self._db, f, sort_key, descending, limit, _key(sort_key, after))
+        return GridPage(rows, _next_after(last, len(rows), limit))
+
+    def page_json(self, f: VariantFilter = VariantFilter(), sort_key: str = "id", descending: bool = False,
+                  limit: int = 100, after: Sequence[Any] | None = None) -> GridPageJson:
+        """:meth:`page` with its rows as the text of a JSON array (``catalog_grid.row_json`` documents,
+        written by PostgreSQL itself): what the store API sends, without a Python object per row."""
+        rows, count, last = catalog_grid.keyset_page_json(self._db, f, sort_key, descending, limit,
+                                                          _key(sort_key, after))
+        return GridPageJson(rows, _next_after(last, count, limit))
 
     def rows_by_id(self, variant_ids: Sequence[int]) -> dict[int, GridRow]:
         """Grid rows of these variants (ids with no row were deleted)."""

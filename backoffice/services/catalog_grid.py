@@ -13,9 +13,10 @@ import threading
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import (
     Integer,
     Select,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -159,7 +161,8 @@ class GridRow:
     def margin(self) -> Decimal | None:
         if self.cost is None or not self.price:
             return None
-        return ((self.price - self.cost) / self.price * 100).quantize(Decimal("0.1"))
+        # Half away from zero, and no "-0.0": what PostgreSQL's round() gives the JSON page (page_json).
+        return ((self.price - self.cost) / self.price * 100).quantize(Decimal("0.1"), ROUND_HALF_UP) + 0
 
     def value(self, key: str) -> Any:
         return getattr(self, key)
@@ -542,6 +545,29 @@ def _keyset_statement(f: VariantFilter, sort_key: str, descending: bool, limit: 
     return stmt.order_by(*order.clauses(descending)).limit(limit)
 
 
+def _keyset_bound(f: VariantFilter, sort_key: str, descending: bool, limit: int, after: Sequence[Any] | None,
+                  statement: Callable[[VariantFilter, str, bool, int, str], Select]) -> tuple[Select, dict[str, Any]]:
+    """The page's statement (made by ``statement``, cached) and the key's values to bind."""
+    if sort_key not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {sort_key!r}; valid: {', '.join(SORT_KEYS)}")
+    if after is None:
+        return statement(f, sort_key, descending, limit, ""), {}
+    if len(after) != key_length(sort_key):
+        raise ValueError(f"a {sort_key} key has {key_length(sort_key)} values")
+    params = {"after_id": after[-1], **({"after_product": after[1]} if sort_key in _PRODUCT_SORTS else {})}
+    if after[0] is None:
+        return statement(f, sort_key, descending, limit, "null"), params
+    return statement(f, sort_key, descending, limit, "value"), {**params, "after_value": after[0]}
+
+
+def _last_key(sort_key: str, found: list[Any]) -> tuple[Any, ...] | None:
+    """The key of the last row read (rows are (variant id, product id, …, sort value))."""
+    if not found:
+        return None
+    last = found[-1]
+    return (last[-1], last[1], last[0]) if sort_key in _PRODUCT_SORTS else (last[-1], last[0])
+
+
 def keyset_page(db: Database | PageReader, f: VariantFilter = VariantFilter(), sort_key: str = "id",
                 descending: bool = False, limit: int = 200,
                 after: Sequence[Any] | None = None) -> tuple[list[GridRow], tuple[Any, ...] | None]:
@@ -549,30 +575,103 @@ def keyset_page(db: Database | PageReader, f: VariantFilter = VariantFilter(), s
     last row returned (None when none was). A key is (sort value, variant id), or for a product-field sort
     (sort value, product id, variant id): see :func:`key_length`. Unlike :func:`page_after` the key is not
     read again, so a page follows its cursor even when that row changed or is gone."""
-    if sort_key not in SORT_KEYS:
-        raise ValueError(f"unknown sort key {sort_key!r}; valid: {', '.join(SORT_KEYS)}")
-    by_product = sort_key in _PRODUCT_SORTS
-    if after is None:
-        stmt, params = _keyset_statement(f, sort_key, descending, limit, ""), {}
-    else:
-        if len(after) != key_length(sort_key):
-            raise ValueError(f"a {sort_key} key has {key_length(sort_key)} values")
-        params = {"after_id": after[-1], **({"after_product": after[1]} if by_product else {})}
-        if after[0] is None:
-            stmt = _keyset_statement(f, sort_key, descending, limit, "null")
-        else:
-            stmt = _keyset_statement(f, sort_key, descending, limit, "value")
-            params["after_value"] = after[0]
+    stmt, params = _keyset_bound(f, sort_key, descending, limit, after, _keyset_statement)
 
     def page(conn: Connection) -> list[Any]:
         return list(conn.execute(stmt, params).all())
 
     found = db(page) if isinstance(db, PageReader) else read_one_statement(db, page)
-    rows = [_grid_row(r[:-1]) for r in found]
-    if not found:
-        return rows, None
-    last = found[-1]
-    return rows, ((last[-1], last[1], last[0]) if by_product else (last[-1], last[0]))
+    return [_grid_row(r[:-1]) for r in found], _last_key(sort_key, found)
+
+
+# -- pages as JSON (the store API's grid pages) -----------------------------------------------------------
+def _json_time(value: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with microseconds, as the change feeds write times."""
+    return None if value is None else value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _json_money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def row_json(r: GridRow) -> dict[str, Any]:
+    """A grid row as JSON: money and the margin as strings, the time in ISO 8601. PostgreSQL writes the
+    same document itself for a page (:func:`keyset_page_json`); a test holds the two equal."""
+    margin = r.margin
+    return {
+        "variant_id": r.variant_id, "product_id": r.product_id, "variant_version": r.variant_version,
+        "product_version": r.product_version, "title": r.title, "handle": r.handle, "sku": r.sku,
+        "barcode": r.barcode, "options": r.options, "status": r.status, "variant_status": r.variant_status,
+        "category_id": r.category_id, "category": r.category, "vendor": r.vendor, "product_type": r.product_type,
+        "tags": r.tags, "price": str(r.price), "compare_at_price": _json_money(r.compare_at_price),
+        "cost": _json_money(r.cost), "margin": None if margin is None else str(margin), "stock": r.stock,
+        "updated_at": _json_time(r.updated_at), "thumb_hash": r.thumb_hash,
+    }
+
+
+@functools.cache
+def _row_document() -> ColumnElement:
+    """PostgreSQL: the row's :func:`row_json` document written by the database, so a page costs no Python
+    work per row. Stock and picture come from the subqueries of ``_row_columns``."""
+    stock, thumb = _row_columns()[-2:]
+    # Each value from a map of every attribute value made once per page (the CTE of
+    # _keyset_json_statement); a variant has one value per attribute, so position and attribute order
+    # them. Joined instead, the planner hashes the attribute values again for every row.
+    options = text_column("""(SELECT string_agg(grid_attribute_values.map ->> variant_options.attribute_value_id::text,
+                                                ' / ' ORDER BY attributes.position, attributes.id)
+                              FROM variant_options JOIN attributes ON attributes.id = variant_options.attribute_id,
+                                   grid_attribute_values
+                              WHERE variant_options.variant_id = variants.id)""")
+    tags = text_column("""coalesce((SELECT json_agg(product_tags.tag ORDER BY product_tags.tag COLLATE "C")
+                                    FROM product_tags WHERE product_tags.product_id = products.id), '[]'::json)""")
+    margin = case((or_(Variant.cost.is_(None), Variant.price == 0), None),
+                  else_=cast(func.round((Variant.price - Variant.cost) / Variant.price * 100, 1), String))
+    updated = text_column("""to_char(greatest(variants.updated_at, products.updated_at) AT TIME ZONE 'UTC',
+                                     'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""")
+    fields = (
+        ("variant_id", Variant.id), ("product_id", Variant.product_id), ("variant_version", Variant.version),
+        ("product_version", Product.version), ("title", Product.title), ("handle", Product.handle),
+        ("sku", Variant.sku), ("barcode", Variant.barcode), ("options", func.coalesce(options, Variant.title)),
+        ("status", Product.status), ("variant_status", Variant.status), ("category_id", Product.category_id),
+        ("category", func.coalesce(_GridCategory.name, "")), ("vendor", Product.vendor),
+        ("product_type", Product.product_type), ("tags", tags), ("price", cast(Variant.price, String)),
+        ("compare_at_price", cast(Variant.compare_at_price, String)), ("cost", cast(Variant.cost, String)),
+        ("margin", margin), ("stock", func.coalesce(stock, 0)), ("updated_at", updated), ("thumb_hash", thumb),
+    )
+    args: list[Any] = []
+    for key, expr in fields:
+        args += [literal_column(f"'{key}'"), expr]
+    return cast(func.json_build_object(*args), String)
+
+
+def text_column(sql: str) -> ColumnElement:
+    return literal_column(" ".join(sql.split()))
+
+
+@functools.lru_cache(maxsize=256)
+def _keyset_json_statement(f: VariantFilter, sort_key: str, descending: bool, limit: int, after: str) -> Select:
+    """:func:`_keyset_statement` with the row as one JSON document: (variant id, product id, document,
+    sort value)."""
+    stmt = _keyset_statement(f, sort_key, descending, limit, after)
+    sort_value = list(stmt.selected_columns)[-1]
+    values = (select(func.jsonb_object_agg(cast(AttributeValue.id, String), AttributeValue.value).label("map"))
+              .cte("grid_attribute_values").prefix_with("MATERIALIZED"))
+    return stmt.with_only_columns(Variant.id, Variant.product_id, _row_document(), sort_value,
+                                  maintain_column_froms=True).add_cte(values)
+
+
+def keyset_page_json(db: Database, f: VariantFilter = VariantFilter(), sort_key: str = "id",
+                     descending: bool = False, limit: int = 200,
+                     after: Sequence[Any] | None = None) -> tuple[str, int, tuple[Any, ...] | None]:
+    """:func:`keyset_page` as the text of a JSON array of :func:`row_json` documents, how many, and the
+    key of the last row. On PostgreSQL the database writes the documents; on SQLite they are made from
+    the rows."""
+    if db.is_sqlite:
+        rows, last = keyset_page(db, f, sort_key, descending, limit, after)
+        return orjson.dumps([row_json(r) for r in rows]).decode(), len(rows), last
+    stmt, params = _keyset_bound(f, sort_key, descending, limit, after, _keyset_json_statement)
+    found = read_one_statement(db, lambda conn: list(conn.execute(stmt, params).all()))
+    return "[" + ",".join(r[2] for r in found) + "]", len(found), _last_key(sort_key, found)
 
 
 def first_page(db: Database | PageReader, f: VariantFilter = VariantFilter(), sort_key: str = "id",

@@ -39,7 +39,7 @@ def _area(name: str, entries: Mapping[str, frozenset[Role]]) -> dict[str, frozen
 PERMISSIONS: dict[str, frozenset[Role]] = {
     **_area("catalog", {
         "close": ANYONE, "count": EVERYONE, "ordered_ids": EVERYONE, "first_page": EVERYONE,
-        "last_page": EVERYONE, "page": EVERYONE, "rows_by_id": EVERYONE, "facets": EVERYONE,
+        "last_page": EVERYONE, "page": EVERYONE, "page_json": EVERYONE, "rows_by_id": EVERYONE, "facets": EVERYONE,
         "product_history": EVERYONE, "product": EVERYONE, "variant": EVERYONE,
         "new_product_choices": CATALOG, "save_edits": CATALOG, "create_product": CATALOG,
     }),

@@ -30,7 +30,6 @@ from backoffice.operations.catalog import (
     SORT_KEYS,
     VARIANT_STATUSES,
     ApplyResult,
-    GridRow,
     RowChange,
     VariantFilter,
 )
@@ -142,24 +141,6 @@ class GridPageOut(BaseModel):
     rows: list[GridRowOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null after the last")
     total: int | None = Field(None, description="The number of matching rows, with `total=true`")
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
-
-def row_json(r: GridRow) -> dict[str, Any]:
-    """A grid row as JSON (built by hand: a page is many rows, and this is its hot path)."""
-    margin = r.margin
-    return {
-        "variant_id": r.variant_id, "product_id": r.product_id, "variant_version": r.variant_version,
-        "product_version": r.product_version, "title": r.title, "handle": r.handle, "sku": r.sku,
-        "barcode": r.barcode, "options": r.options, "status": r.status, "variant_status": r.variant_status,
-        "category_id": r.category_id, "category": r.category, "vendor": r.vendor, "product_type": r.product_type,
-        "tags": r.tags, "price": str(r.price), "compare_at_price": _money(r.compare_at_price), "cost": _money(r.cost),
-        "margin": None if margin is None else str(margin), "stock": r.stock,
-        "updated_at": r.updated_at.isoformat() if r.updated_at is not None else None, "thumb_hash": r.thumb_hash,
-    }
 
 
 def encode_cursor(sort: str, descending: bool, after: list[Any]) -> str:
@@ -535,13 +516,14 @@ def register(router: APIRouter) -> None:  # noqa: C901, PLR0915  (one function p
         """One page of the product grid, one row per variant, in the order asked (ties by variant id).
         Pass ``next_cursor`` as ``cursor`` with the same filter and order for the next page."""
         after = decode_cursor(cursor, sort, descending) if cursor else None
-        page = caller.ops.catalog.page(f, sort, descending, limit, after)
-        body: dict[str, Any] = {
-            "rows": [row_json(r) for r in page.rows],
+        page = caller.ops.catalog.page_json(f, sort, descending, limit, after)
+        # The rows arrive as JSON written by the database: sent as they are, neither parsed nor validated
+        # again (a test holds them to the same documents as the contract's rows).
+        tail = orjson.dumps({
             "next_cursor": encode_cursor(sort, descending, page.next_after) if page.next_after else None,
             "total": caller.ops.catalog.count(f) if total else None,
-        }
-        return Response(orjson.dumps(body), media_type="application/json")   # a tenth of json.dumps' time
+        })
+        return Response(b'{"rows":' + page.rows_json.encode() + b"," + tail[1:], media_type="application/json")
 
     class CountOut(BaseModel):
         count: int
