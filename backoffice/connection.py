@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from backoffice import migrations
 from backoffice.config import secret_key_for, split_password
-from backoffice.db import Database, DatabaseError, DatabaseUnreachable, normalise_url
+from backoffice.db import DESKTOP_POOL_SIZE, Database, DatabaseError, DatabaseUnreachable, normalise_url
 from backoffice.secrets import KeyringUnavailable, SecretStore
 
 
@@ -26,7 +26,7 @@ def _is_auth_failure(exc: BaseException) -> bool:
 
 
 def open_database(url: str, *, secrets: SecretStore | None = None, prompt: PasswordPrompt | None = None,
-                  require_schema: bool = True) -> Database:
+                  require_schema: bool = True, pool_size: int = DESKTOP_POOL_SIZE) -> Database:
     """A connected ``Database`` for ``url``.
 
     A password written in the URL is used as given (and never stored). Otherwise the keyring entry for
@@ -36,7 +36,7 @@ def open_database(url: str, *, secrets: SecretStore | None = None, prompt: Passw
     secrets = secrets or SecretStore()
     target = normalise_url(url)
     if target.get_backend_name() == "sqlite":
-        db = Database(target)
+        db = Database(target, pool_size=pool_size)
     else:
         clean, password = split_password(url)
         key = secret_key_for(target)
@@ -45,7 +45,7 @@ def open_database(url: str, *, secrets: SecretStore | None = None, prompt: Passw
                 password = secrets.get(key)
             except KeyringUnavailable:
                 password = None
-        db = Database(clean, password=password)
+        db = Database(clean, password=password, pool_size=pool_size)
         try:
             db.ping()
         except DatabaseUnreachable as exc:
@@ -58,7 +58,7 @@ def open_database(url: str, *, secrets: SecretStore | None = None, prompt: Passw
             answer = prompt(key)
             if answer is None:
                 raise WrongPassword(f"no password given for {key}") from exc
-            db = Database(clean, password=answer)
+            db = Database(clean, password=answer, pool_size=pool_size)
             try:
                 db.ping()
             except DatabaseUnreachable as exc2:

@@ -98,7 +98,13 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
+
 PING_AFTER_IDLE_S = 10.0
+# Connections kept open in the pool (more may open for a while, up to 32 at once). The desktop and the CLI
+# have a few reads at once; the store API's server keeps one per concurrent request (SERVER_POOL_SIZE):
+# opened and closed per request, a connection costs PostgreSQL a process each time.
+DESKTOP_POOL_SIZE = 8
+SERVER_POOL_SIZE = 32
 
 
 def _ping_after_idle(engine: Engine) -> None:
@@ -125,7 +131,8 @@ def _ping_after_idle(engine: Engine) -> None:
 class Database:
     """An engine plus the two ways to use it: read sessions and write transactions."""
 
-    def __init__(self, url: str | URL, *, password: str | None = None, echo: bool = False) -> None:
+    def __init__(self, url: str | URL, *, password: str | None = None, echo: bool = False,
+                 pool_size: int = DESKTOP_POOL_SIZE) -> None:
         u = normalise_url(url)
         if password is not None and u.get_backend_name() == "postgresql":
             u = u.set(password=password)
@@ -141,11 +148,8 @@ class Database:
             self.engine = create_engine(
                 u,
                 echo=echo,
-                # Kept, not only allowed: a connection opened and closed per request (an overflow one)
-                # costs PostgreSQL a process. 32 covers the store API's worker threads; the desktop,
-                # with a few at once, never opens that many.
-                pool_size=32,
-                max_overflow=8,
+                pool_size=pool_size,
+                max_overflow=max(8, 32 - pool_size),
                 connect_args={"connect_timeout": 5, "application_name": "backoffice"},
             )
             _ping_after_idle(self.engine)

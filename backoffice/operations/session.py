@@ -20,6 +20,8 @@ from backoffice import migrations
 from backoffice.config import DEMO_FILE
 from backoffice.connection import PasswordPrompt, WrongPassword, open_database
 from backoffice.db import (
+    DESKTOP_POOL_SIZE,
+    SERVER_POOL_SIZE,
     Database,
     DatabaseError,
     DatabaseUnreachable,
@@ -37,7 +39,7 @@ from backoffice.secrets import SecretStore
 from backoffice.services.auth import AuthenticationFailed
 from backoffice.services.users import UnknownAccount
 
-__all__ = ["AuthenticationFailed", "ConnectionCheck", "DatabaseError", "DatabaseUnreachable", "PasswordPrompt",
+__all__ = ["SERVER_POOL_SIZE", "AuthenticationFailed", "ConnectionCheck", "DatabaseError", "DatabaseUnreachable", "PasswordPrompt",
            "SchemaNotMigrated", "SignInRequired", "UnknownAccount", "WrongPassword", "check_connection", "connect",
            "current_os_username", "default_sqlite_path", "default_target_url", "describe_target", "is_demo_file",
            "is_embedded_default", "is_sqlite", "login", "operations_for", "shared_database_refusal"]
@@ -99,7 +101,8 @@ def _shown(url: str | URL) -> str:
 
 def connect(url: str, username: str | None = None, *, password: str | None = None, as_owner: bool = False,
             secrets: SecretStore | None = None, prompt: PasswordPrompt | None = None, require_schema: bool = True,
-            create_schema: bool = False, progress: ProgressCallback | None = None) -> LocalOperations:
+            create_schema: bool = False, progress: ProgressCallback | None = None,
+            pool_size: int = DESKTOP_POOL_SIZE) -> LocalOperations:
     """Open ``url`` and sign someone in: the operations every client then uses. Never creates an account.
 
     Who acts:
@@ -126,7 +129,7 @@ def connect(url: str, username: str | None = None, *, password: str | None = Non
         raise SignInRequired(shared_database_refusal(url))
     report = progress or (lambda fraction, text: None)
     report(0.1, "Opening the database…")
-    db = open_database(url, secrets=secrets, prompt=prompt, require_schema=False)
+    db = open_database(url, secrets=secrets, prompt=prompt, require_schema=False, pool_size=pool_size)
     try:
         if create_schema and migrations.current_revision(db) is None:
             report(0.4, "Creating the database…")

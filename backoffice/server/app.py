@@ -21,7 +21,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from backoffice import __version__
 from backoffice.operations import Actor, Operations
 from backoffice.operations.admin import SchemaStatus
-from backoffice.operations.session import connect
+from backoffice.operations.session import SERVER_POOL_SIZE, connect
 from backoffice.server import problems, v1
 from backoffice.server.jobs import JobRunner
 from backoffice.server.middleware import DEFAULT_MAX_BODY_BYTES, RequestMiddleware
@@ -143,7 +143,8 @@ def create_app(open_operations: OperationsOpener, *, max_body_bytes: int = DEFAU
 def create_app_for_url(url: str, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES, rate: float = DEFAULT_RATE,
                        burst: int = DEFAULT_BURST) -> FastAPI:
     """The store API over the database at ``url`` (its password from the URL or the keyring; no prompt)."""
-    return create_app(lambda: connect(url, None, require_schema=False), max_body_bytes=max_body_bytes,
+    return create_app(lambda: connect(url, None, require_schema=False, pool_size=SERVER_POOL_SIZE),
+                      max_body_bytes=max_body_bytes,
                       rate=rate, burst=burst)
 
 
