@@ -20,6 +20,7 @@ from backoffice.services.inventory import MoveLine
 from backoffice.services.purchase_orders import PurchaseOrderStateError
 from backoffice.services.replenishment import ReplenishmentSettings, demand_stats, order_quantity, reorder_levels
 from backoffice.services.stock_query import StockFilter, stock_page
+from tests.history_support import rewriting_history
 
 TODAY = dt.date(2026, 6, 30)
 SETTINGS = ReplenishmentSettings(window_days=28, half_life_days=7.0, service_level=0.95, review_days=14)
@@ -176,9 +177,10 @@ def sell_shop_to_customer(db: Database, actor: Actor, store, variant: int, shop:
         inventory.post_moves(db, actor, operation_id=op(), reason="sale",
                              lines=[MoveLine(variant, shop, store.locations["CUS"], 1)])
     day = TODAY - dt.timedelta(days=3)
-    with db.write() as s:  # date the sales inside the window
+    with db.write() as s, rewriting_history(s.connection(), "stock_operations"):  # date the sales in the window
         for o in s.scalars(select(StockOperation).where(StockOperation.reason == "sale")):
             o.created_at = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
+        s.flush()
 
 
 def test_surplus_elsewhere_is_noted(db: Database, actor: Actor, store, buyer) -> None:
