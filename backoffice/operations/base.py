@@ -17,13 +17,14 @@ from backoffice.services.base import (
     PermissionDenied,
     ServiceError,
     ValidationError,
+    jsonable,
 )
 
 if TYPE_CHECKING:
     from backoffice.db import Database
 
 __all__ = ["Actor", "Area", "ConflictError", "NotFound", "PermissionDenied", "ProgressCallback",
-           "CancelCallback", "ServiceError", "ValidationError"]
+           "CancelCallback", "ServiceError", "ValidationError", "jsonable"]
 
 T = TypeVar("T")
 

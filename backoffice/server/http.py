@@ -11,14 +11,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
-import enum
 import json
-import math
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -27,6 +22,7 @@ from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 from backoffice.operations import ServiceError, ValidationError
+from backoffice.operations.base import jsonable
 from backoffice.operations.idempotency import request_hash
 from backoffice.server import problems
 from backoffice.server.security import Caller, nul_fields
@@ -47,27 +43,10 @@ IDEMPOTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def plain(value: Any) -> Any:  # noqa: ANN401
-    """The JSON form of the contract's values: dataclasses as objects (their private fields left out),
-    money exact as strings (never floats, as FastAPI's encoder would), dates ISO 8601, tuples and sets
-    as lists, enums by value, a float that is not finite as null, a numpy scalar as its value."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")}
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):   # numpy
-        return plain(value.item())
-    return value
+# The JSON form of the contract's values (money exact as strings, never floats as FastAPI's encoder would
+# make them; dates ISO 8601; enums by value; dataclasses as objects): the one the services store in audit
+# rows.
+plain = jsonable
 
 
 def etag(version: int | None) -> str:

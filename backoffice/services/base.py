@@ -16,8 +16,10 @@ made from the GUI, the CLI, the HTTP server, or replayed later from an offline o
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
+import math
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -89,7 +91,13 @@ class PermissionDenied(ServiceError):
 
 # -- values ---------------------------------------------------------------------------------------------
 def jsonable(value: Any) -> Any:
-    """A value as it is stored in audit rows and returned to callers: JSON-safe, exact for money."""
+    """A value as it is stored in audit rows and returned to callers (the store API's JSON too):
+    JSON-safe, money exact as strings (never floats), dates ISO 8601, tuples and sets as lists, enums by
+    value, dataclasses as objects (their private fields left out), a float that is not finite as null, a
+    numpy scalar as its value."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not f.name.startswith("_")}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, enum.Enum):
@@ -100,6 +108,10 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item") and callable(value.item) and not isinstance(value, str | bytes):   # numpy
+        return jsonable(value.item())
     return value
 
 
