@@ -617,16 +617,16 @@ def _row_document() -> ColumnElement:
     # Each value from a map of every attribute value made once per page (the CTE of
     # _keyset_json_statement); a variant has one value per attribute, so position and attribute order
     # them. Joined instead, the planner hashes the attribute values again for every row.
-    options = text_column("""(SELECT string_agg(grid_attribute_values.map ->> variant_options.attribute_value_id::text,
+    options = _text_column("""(SELECT string_agg(grid_attribute_values.map ->> variant_options.attribute_value_id::text,
                                                 ' / ' ORDER BY attributes.position, attributes.id)
                               FROM variant_options JOIN attributes ON attributes.id = variant_options.attribute_id,
                                    grid_attribute_values
                               WHERE variant_options.variant_id = variants.id)""")
-    tags = text_column("""coalesce((SELECT json_agg(product_tags.tag ORDER BY product_tags.tag COLLATE "C")
+    tags = _text_column("""coalesce((SELECT json_agg(product_tags.tag ORDER BY product_tags.tag COLLATE "C")
                                     FROM product_tags WHERE product_tags.product_id = products.id), '[]'::json)""")
     margin = case((or_(Variant.cost.is_(None), Variant.price == 0), None),
                   else_=cast(func.round((Variant.price - Variant.cost) / Variant.price * 100, 1), String))
-    updated = text_column("""to_char(greatest(variants.updated_at, products.updated_at) AT TIME ZONE 'UTC',
+    updated = _text_column("""to_char(greatest(variants.updated_at, products.updated_at) AT TIME ZONE 'UTC',
                                      'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')""")
     fields = (
         ("variant_id", Variant.id), ("product_id", Variant.product_id), ("variant_version", Variant.version),
@@ -644,7 +644,7 @@ def _row_document() -> ColumnElement:
     return cast(func.json_build_object(*args), String)
 
 
-def text_column(sql: str) -> ColumnElement:
+def _text_column(sql: str) -> ColumnElement:
     return literal_column(" ".join(sql.split()))
 
 
