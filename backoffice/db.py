@@ -11,10 +11,12 @@ PostgreSQL: psycopg 3; serialization failures and deadlocks are retried a bounde
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -128,6 +130,55 @@ def _ping_after_idle(engine: Engine) -> None:
             raise DisconnectionError(f"a pooled connection was dropped: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class Acting:
+    """Who a transaction is for, told to PostgreSQL at its start (``Database``): the group role of the
+    acting user, their ``users`` id, and the operation (name and id) being run. The operations layer
+    sets it around every call of the contract."""
+
+    role: str | None = None
+    user_id: int | None = None
+    operation: str | None = None
+    operation_id: str | None = None
+
+
+ACTING: contextvars.ContextVar[Acting | None] = contextvars.ContextVar("backoffice_acting", default=None)
+
+_TELL = ("SELECT set_config('backoffice.user_id', %(user)s, true), set_config('backoffice.operation', %(operation)s, true), "
+         "set_config('backoffice.operation_id', %(operation_id)s, true)")
+_TELL_AS = _TELL + ", set_config('role', %(role)s, true)"
+_KIND = ("SELECT coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = session_user), false) "
+         "OR pg_has_role(session_user, (SELECT relowner FROM pg_class WHERE oid = 'users'::regclass), 'MEMBER') "
+         "OR (EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'backoffice_server') "
+         "AND pg_has_role(session_user, 'backoffice_server', 'MEMBER'))")
+
+
+def _tell_who_acts(db: Database) -> None:
+    """PostgreSQL: at the start of every transaction run for an operation, set the session settings the
+    database's triggers and functions read (the acting user, the operation and its id); on a connection
+    that acts for others (the schema's owner, the store API's server) also ``role``, the acting user's
+    group, so the grants of that role decide what the transaction may do. One statement, only when an
+    operation is running."""
+
+    @event.listens_for(db.engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        acting = ACTING.get()
+        if acting is None:
+            return
+        if db._acts_for_others is None:
+            try:
+                db._acts_for_others = bool(conn.exec_driver_sql(_KIND).scalar())
+            except DBAPIError:
+                conn.rollback()  # a database without the schema (before ``db upgrade``)
+                return
+        params = {"user": "" if acting.user_id is None else str(acting.user_id), "operation": acting.operation or "",
+                  "operation_id": acting.operation_id or "", "role": acting.role}
+        if db._acts_for_others and acting.role:
+            conn.exec_driver_sql(_TELL_AS, params)
+        elif acting.operation_id:
+            conn.exec_driver_sql(_TELL, params)
+
+
 class Database:
     """An engine plus the two ways to use it: read sessions and write transactions."""
 
@@ -153,6 +204,8 @@ class Database:
                 connect_args={"connect_timeout": 5, "application_name": "backoffice"},
             )
             _ping_after_idle(self.engine)
+            self._acts_for_others: bool | None = None
+            _tell_who_acts(self)
             self._write_engine = self.engine
         self._read_factory = sessionmaker(self.engine, expire_on_commit=False)
         self._write_factory = sessionmaker(self._write_engine, expire_on_commit=False)
@@ -186,7 +239,7 @@ class Database:
         """Run a read of one statement on a pooled connection in autocommit: on PostgreSQL that spares the
         BEGIN and ROLLBACK round trips a session pays (one statement sees one snapshot anyway), and any
         number of threads read at once (the store API's requests)."""
-        if self.is_sqlite:
+        if self.is_sqlite or ACTING.get() is not None:
             with self.read() as session:
                 return read(session.connection())
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

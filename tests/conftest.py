@@ -62,6 +62,16 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     keyring.set_keyring(previous)
 
 
+LOGIN_PREFIX = f"bo{os.getpid()}_"   # PostgreSQL logins are cluster-wide: this process's own names
+
+
+@pytest.fixture(autouse=True)
+def login_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accounts made with ``users add`` on PostgreSQL get a login role of their own, named after the user
+    with this process's prefix, so parallel test processes never share (and flip) one login."""
+    monkeypatch.setenv("BACKOFFICE_LOGIN_PREFIX", LOGIN_PREFIX)
+
+
 @pytest.fixture(autouse=True)
 def staff_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
     """Signing in is proven on PostgreSQL: accounts made by tests for the command line carry
@@ -142,6 +152,9 @@ def pg_server_url() -> Iterator[str]:
     yield url
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for (login,) in conn.execute(text("SELECT rolname FROM pg_roles WHERE starts_with(rolname, :p)"),
+                                     {"p": LOGIN_PREFIX}):
+            conn.execute(text(f'DROP ROLE IF EXISTS "{login}"'))
     engine.dispose()
 
 

@@ -39,7 +39,12 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | Non
     """Create or migrate the schema; returns (revision before, revision after)."""
     before = current_revision(db)
     command.upgrade(alembic_config(db), revision)
-    return before, current_revision(db)
+    after = current_revision(db)
+    if after == head_revision():
+        from backoffice.services import db_roles
+
+        db_roles.apply_to(db)   # PostgreSQL: group roles, grants and policies as the permission table says
+    return before, after
 
 
 def ensure_current(db: Database) -> None:

@@ -17,7 +17,8 @@ from backoffice.models.changesets import Changeset, ChangesetEntry
 from backoffice.models.feeds import CHANGE_OPS, LOGGED_TABLES, ChangeLogEntry
 from backoffice.models.images import ImageVersion, ProductImageVariant
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
-from backoffice.models.people import ApiRequest, AppliedOperation, AuditEntry, AuthToken, Role, Supplier, TokenKind, User
+from backoffice.models.people import (ApiRequest, AppliedOperation, AuditEntry, AuthToken, Role, RowAudit, Supplier,
+                                     TokenKind, User, UserLocation)
 from backoffice.models.purchasing import (  # noqa: F401
     PurchaseOrder,
     PurchaseOrderLine,
@@ -48,6 +49,8 @@ from backoffice.models.stock_documents import (
 )
 
 __all__ = [
+    "RowAudit",
+    "UserLocation",
     "TransferState",
     "TransferLine",
     "Transfer",

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backoffice.models.base import Base, BigId, EditableMixin, JsonDoc, UTCDateTime, enum_column, utcnow
@@ -30,11 +30,14 @@ class User(EditableMixin, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     # Proven identity (services/auth.py). Accounts made before passwords existed have none and cannot
     # log in over the API until one is set. Never shown, never audited.
-    password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Deferred: loading an account never reads it (staff logins on PostgreSQL may not; see db_roles).
+    password_hash: Mapped[str | None] = mapped_column(String(255), deferred=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    password_reset_hash: Mapped[str | None] = mapped_column(String(64))
+    password_reset_hash: Mapped[str | None] = mapped_column(String(64), deferred=True)
     password_reset_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The person's own PostgreSQL login (``users add`` on PostgreSQL), mapped from ``session_user``.
+    db_login: Mapped[str | None] = mapped_column(String(63), unique=True)
 
 
 class TokenKind(str, enum.Enum):
@@ -53,7 +56,7 @@ class AuthToken(Base):
     user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[TokenKind] = mapped_column(enum_column(TokenKind, "auth_token_kind"))
     name: Mapped[str] = mapped_column(String(100), default="", server_default="")
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, deferred=True)
     session_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("auth_tokens.id", ondelete="CASCADE"),
                                                    index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -94,6 +97,43 @@ class AuditEntry(Base):
     operation_id: Mapped[str | None] = mapped_column(String(64), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    # The database login that wrote the entry, stamped by the database on PostgreSQL (migration 0014).
+    db_user: Mapped[str | None] = mapped_column(String(100))
+
+
+class UserLocation(Base):
+    """A location a user may post stock at. A user with none listed may post at every location; one with
+    some listed is limited to them (enforced by the posting function and row-level security on PostgreSQL,
+    by the services on SQLite)."""
+
+    __tablename__ = "user_locations"
+    __table_args__ = (Index("ix_user_locations_location_id", "location_id"),)
+
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    location_id: Mapped[int] = mapped_column(BigId, ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True)
+
+
+class RowAudit(Base):
+    """What the audit triggers record of every row written to an audited table (PostgreSQL): the
+    database login, the acting user, the application's operation id and operation, and the row after the
+    write (before, for a delete). Written by the database only; nobody on staff can change it."""
+
+    __tablename__ = "row_audit"
+    __table_args__ = (Index("ix_row_audit_table_row", "table_name", "row_id"),
+                      Index("ix_row_audit_operation_id", "operation_id"),
+                      {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    txid: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    db_user: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int | None] = mapped_column(BigId)
+    operation_id: Mapped[str | None] = mapped_column(String(64))
+    operation: Mapped[str | None] = mapped_column(String(100))
+    table_name: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[int] = mapped_column(BigId)
+    action: Mapped[str] = mapped_column(String(6))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
 
 
 class AppliedOperation(Base):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from backoffice.operations.changes import Changes, record
+from backoffice.db import ACTING, Acting
 from backoffice.services import permissions
 from backoffice.services.base import (
     Actor,
@@ -79,15 +80,30 @@ class Area:
         return result
 
 
+# Operations that need the schema owner's own powers (they write what no staff role may: the demo store
+# fills the ledger in bulk): run without taking on the acting user's group role.
+OWNER_OPERATIONS = frozenset({"admin.generate_demo", "admin.upgrade"})
+
+
 def _guarded(method: Callable[..., T], operation: str) -> Callable[..., T]:
     @functools.wraps(method)
     def guarded(self: Area, *args: Any, **kwargs: Any) -> T:
+        actor = None
         if permissions.needs_sign_in(operation):
             actor = self._actor
             if actor is None:
                 raise PermissionDenied(f"{operation} needs a signed-in user")
             permissions.require(actor, operation)
-        return method(self, *args, **kwargs)
+        op_id = kwargs.get("op_id")
+        acting = Acting(
+            role=None if actor is None or operation in OWNER_OPERATIONS else "backoffice_" + actor.role.value,
+            user_id=None if actor is None else actor.user_id, operation=operation,
+            operation_id=op_id if isinstance(op_id, str) else None)
+        token = ACTING.set(acting)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            ACTING.reset(token)
 
     guarded.operation = operation  # type: ignore[attr-defined]
     return guarded

@@ -123,13 +123,21 @@ def connect(url: str, username: str | None = None, *, password: str | None = Non
     from backoffice.services import auth, users
 
     sqlite = is_sqlite(url)
+    report = progress or (lambda fraction, text: None)
+    opened: Database | None = None
+    if not sqlite and not as_owner:
+        staff, opened = _connect_as_login(url, username, password, secrets=secrets, prompt=prompt, report=report,
+                                          require_schema=require_schema or create_schema, pool_size=pool_size)
+        if staff is not None:
+            return staff
     if as_owner and not sqlite:
         raise SignInRequired(shared_database_refusal(url))
     if username is not None and password is None and not as_owner and not sqlite:
+        if opened is not None:
+            opened.dispose()
         raise SignInRequired(shared_database_refusal(url))
-    report = progress or (lambda fraction, text: None)
     report(0.1, "Opening the database…")
-    db = open_database(url, secrets=secrets, prompt=prompt, require_schema=False, pool_size=pool_size)
+    db = opened or open_database(url, secrets=secrets, prompt=prompt, require_schema=False, pool_size=pool_size)
     try:
         if create_schema and migrations.current_revision(db) is None:
             report(0.4, "Creating the database…")
@@ -158,6 +166,74 @@ def connect(url: str, username: str | None = None, *, password: str | None = Non
         raise
     report(1.0, "Connected")
     return LocalOperations(db, actor, owner_mode=as_owner)
+
+
+def _connect_as_login(url: str, username: str | None, password: str | None, *, secrets: SecretStore | None,
+                      prompt: PasswordPrompt | None, report: ProgressCallback, require_schema: bool,
+                      pool_size: int) -> tuple[LocalOperations | None, Database | None]:
+    """PostgreSQL with a person's own login: the operations acting as that login's account (identity is
+    ``session_user``, proven by the database). When this is not such a connection (the schema's owner,
+    the store API's server, or a name that has no login of its own): None, and the database opened with
+    the URL's own credentials (to sign in with the account's password as before), if it was.
+
+    The login is the URL's user name, or ``username`` (its login) when one is named with a password: a
+    person types their name and password, and connects as themselves."""
+    from sqlalchemy import select
+
+    from backoffice.models import User
+    from backoffice.services import db_roles
+    from backoffice.services.users import login_name
+
+    target = normalise_url(url)
+    candidates: list[tuple[str, str | None]] = []
+    if username is not None and password is not None and login_name(username) != target.username:
+        candidates.append((target.set(username=login_name(username), password=None).render_as_string(False), password))
+    candidates.append((url, None))
+    for attempt, given in candidates:
+        report(0.1, "Opening the database…")
+        try:
+            db = open_database(attempt if given is None else normalise_url(attempt).set(password=given),
+                               secrets=secrets, prompt=prompt if given is None else None, require_schema=False,
+                               pool_size=pool_size)
+        except WrongPassword:
+            if given is None:
+                raise
+            raise AuthenticationFailed(f"wrong user name or password for {_shown(url)}") from None
+        except DatabaseUnreachable as exc:
+            if given is not None and "is not permitted to log in" in str(exc):
+                raise PermissionDenied(f"{username}: account deactivated") from None
+            if given is not None and "does not exist" in str(exc):
+                continue   # no login of that name: the account signs in with its password below
+            raise
+        try:
+            kind = db_roles.session_kind(db) if migrations.current_revision(db) is not None else None
+            if kind is None or kind.kind in ("owner", "server"):
+                if given is not None:
+                    db.dispose()
+                    continue
+                return None, db
+            if kind.kind == "other":
+                raise SignInRequired(f"the database login {kind.login} is not a Backoffice staff login "
+                                     "(an admin makes one with `backoffice users add NAME --role R`)")
+            if require_schema:
+                migrations.ensure_current(db)
+            with db.read() as session:
+                user = session.scalar(select(User).where(User.db_login == kind.login))
+            if user is None:
+                raise UnknownAccount(kind.login)
+            if not user.active:
+                raise PermissionDenied(f"{user.username}: account deactivated")
+            if username is not None and username != user.username and login_name(username) != kind.login:
+                raise SignInRequired(f"you are connected as the database login {kind.login} ({user.username}); on "
+                                     f"PostgreSQL you act as yourself, so --user {username} is refused")
+            report(1.0, "Connected")
+            from backoffice.services.base import Actor
+
+            return LocalOperations(db, Actor(user.id, user.username, user.role)), None
+        except BaseException:
+            db.dispose()
+            raise
+    return None, None
 
 
 @dataclass(frozen=True)

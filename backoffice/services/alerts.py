@@ -73,10 +73,9 @@ def set_threshold(db: Database, actor: Actor, *, variant_id: int, location_id: i
             raise ValidationError([(f"location {location_id}", "location", "is not a warehouse or store")])
         if session.get(Variant, variant_id) is None:
             raise NotFound(f"variant {variant_id} does not exist")
-        now = utcnow()
-        session.execute(dialect_insert(session)(StockLevel).values(
-            variant_id=variant_id, location_id=location_id, on_hand=0, reserved=0, version=1, created_at=now,
-            updated_at=now).on_conflict_do_nothing(index_elements=["variant_id", "location_id"]))
+        from backoffice.services.inventory import open_level
+
+        open_level(session, variant_id, location_id)
         level = session.scalar(select(StockLevel).where(StockLevel.variant_id == variant_id,
                                                         StockLevel.location_id == location_id).with_for_update())
         before = {"low_stock_threshold": level.low_stock_threshold, "reorder_point": level.reorder_point}

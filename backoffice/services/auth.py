@@ -195,16 +195,36 @@ def set_password(db: Database, actor: Actor, username: str, password: str) -> No
         if user.id != me.id and me.role is not Role.ADMIN:
             raise PermissionDenied(f"{actor.username} ({me.role.value}) may not set another user's password; "
                                    "it needs the role admin")
-        had = user.password_hash is not None
+        if user.db_login is not None and session.get_bind().dialect.name == "postgresql":
+            _set_login_password(session, actor, me, user, password, now)
+            had = True   # the account has a login, so a password (staff may not read hashes)
+        else:
+            had = user.password_hash is not None
         user.password_hash = hashed
         user.password_reset_hash = user.password_reset_expires_at = None
         user.failed_logins = 0
         user.locked_until = None
         signed_out = _revoke_user_sessions(session, user.id, now)
-        audit(session, actor, "user", user.id, "password", {"password": "set" if had else "none"},
+        audit(session, actor, "user", user.id, "password",
+              {"password": "set" if had else "none"},
               {"password": "changed", "sessions_revoked": signed_out})
 
     db.run_write(work)
+
+
+def _set_login_password(session: Any, actor: Actor, me: User, user: User, password: str, now: dt.datetime) -> None:
+    """The PostgreSQL login's password too: one's own is kept, one an admin sets for someone else is
+    temporary (users.INITIAL_PASSWORD_DAYS) until its owner replaces it."""
+    from backoffice.services import db_roles
+    from backoffice.services.users import INITIAL_PASSWORD_DAYS
+
+    conn = session.connection()
+    own = me.id == user.id
+    if own and conn.exec_driver_sql("SELECT session_user").scalar_one() == user.db_login:
+        db_roles.set_own_password(conn, user.db_login, password)
+    else:
+        db_roles.set_login_password(conn, user.db_login, password,
+                                    valid_until=None if own else now + dt.timedelta(days=INITIAL_PASSWORD_DAYS))
 
 
 def issue_reset_token(db: Database, actor: Actor, username: str, *, ttl: dt.timedelta = RESET_TTL) -> str:

@@ -156,7 +156,7 @@ class Change:
 
 
 # -- audit ----------------------------------------------------------------------------------------------
-_AUDIT_INSERT = AuditEntry.__table__.insert()
+_AUDIT_INSERT = AuditEntry.__table__.insert().inline()   # no RETURNING: staff may not read every entry they write
 
 
 def audit(session: Session, actor: Actor, entity: str, entity_id: int | str, action: str,

@@ -34,6 +34,7 @@ from backoffice.services.base import (
     Change,
     ConflictError,
     NotFound,
+    PermissionDenied,
     ServiceError,
     ValidationError,
     audit,
@@ -262,6 +263,12 @@ def _post_on_server(session: Session, conn: Any, actor: Actor, operation_id: str
             raise InsufficientStock(json.loads(diag.message_detail)) from None
         if message == "bo:validation":
             raise ValidationError([tuple(p) for p in json.loads(diag.message_detail)]) from None
+        if message == "bo:location":
+            problems = json.loads(diag.message_detail)
+            raise PermissionDenied(f"{actor.username}: " + "; ".join(f"{p[0]}: {p[2]}" for p in problems)) from None
+        if message == "bo:not_staff":
+            raise PermissionDenied(f"the database login {diag.message_detail} is not an active Backoffice "
+                                   "account") from None
         raise
     if result["status"] == "replayed":
         return _already_posted(session, operation_id)
@@ -290,10 +297,31 @@ def open_empty_levels(session: Session, variant_ids: list[int], location_id: int
     """Empty level rows (on hand 0) for these variants at an internal location where they have none yet,
     so stock on its way there (a shipped transfer, a sent purchase order) is listed before the first unit
     arrives. On hand 0 equals the empty ledger: the invariants hold. One cached executemany statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        open_levels_on_server(session, variant_ids, location_id)
+        return
     now = utcnow()
     session.execute(dialect_insert(session)(StockLevel).on_conflict_do_nothing(index_elements=["variant_id", "location_id"]),
                     [{"variant_id": v, "location_id": location_id, "on_hand": 0, "reserved": 0, "version": 1,
                       "created_at": now, "updated_at": now} for v in sorted(set(variant_ids))])
+
+
+def open_levels_on_server(session: Session, variant_ids: list[int], location_id: int) -> None:
+    """PostgreSQL: empty level rows through ``bo_open_levels`` (no staff role may insert level rows)."""
+    session.execute(text("SELECT bo_open_levels(CAST(:ids AS bigint[]), :loc)"),
+                    {"ids": sorted(set(int(v) for v in variant_ids)), "loc": int(location_id)})
+
+
+def open_level(session: Session, variant_id: int, location_id: int) -> None:
+    """One empty level row (on hand 0) unless it exists: for a threshold or reorder point set before
+    any stock arrived."""
+    if session.get_bind().dialect.name == "postgresql":
+        open_levels_on_server(session, [variant_id], location_id)
+        return
+    now = utcnow()
+    session.execute(dialect_insert(session)(StockLevel).values(
+        variant_id=variant_id, location_id=location_id, on_hand=0, reserved=0, version=1, created_at=now,
+        updated_at=now).on_conflict_do_nothing(index_elements=["variant_id", "location_id"]))
 
 
 def ledger_balance(db: Database, variant_id: int, location_id: int) -> int:

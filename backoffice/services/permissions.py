@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from backoffice.models import Role
 from backoffice.services.base import Actor, PermissionDenied
 
-__all__ = ["ANYONE", "PERMISSIONS", "allowed", "require", "roles_for", "describe"]
+__all__ = ["ANYONE", "PERMISSIONS", "TABLES", "allowed", "describe", "require", "roles_for", "table_grants"]
 
 M, W, P, G, A = Role.MERCHANDISER, Role.WAREHOUSE, Role.PURCHASER, Role.MANAGER, Role.ADMIN
 
@@ -124,6 +124,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         "whoami": EVERYONE, "list": ADMINS, "get": ADMINS, "add": ADMINS, "bootstrap_admin": ANYONE,
         "set_role": ADMINS, "deactivate": ADMINS, "set_password": EVERYONE, "issue_reset_token": ADMINS,
         "create_api_key": ADMINS, "sessions": EVERYONE, "revoke_session": EVERYONE,
+        "set_locations": ADMINS, "locations": EVERYONE, "database_sessions": ADMINS, "end_database_session": ADMINS,
     }),
     **_area("auth", {
         "login": ANYONE, "refresh": ANYONE, "logout": ANYONE, "verify": ANYONE, "reset_password": ANYONE,
@@ -199,4 +200,188 @@ def markdown() -> str:
         else:
             cells = ["yes" if allowed(operation, r) else "" for r in roles]
         lines.append(f"| `{operation}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n" + grants_markdown()
+
+
+# -- the database's share of the table ---------------------------------------------------------------------
+# On PostgreSQL every member of staff logs in as themselves, a member of one group role per application
+# role, and the database grants each group what its operations need, table by table: a LOGIN role can then
+# do in psql exactly what the application would let it do, and no more. The grants are *derived* from the
+# table above: each table names the operations that read or write it, and a privilege goes to the roles
+# that may run any of those operations. ``backoffice/services/db_roles.py`` applies them (at every
+# ``db upgrade``); ``tests/test_db_roles.py`` tries every privilege on every table as every role.
+#
+# What no operation list can express is stated as such: the ledger (stock_moves, stock_operations and the
+# on-hand columns of stock_levels) is written only by the posting function, which runs as the schema's
+# owner; the history tables are insert-only; ``users.password_hash`` is read by nobody on staff.
+
+READ_BY_ALL = ("catalog.page",)          # every signed-in role may run it: the table is readable by all staff
+PRIVILEGES = ("select", "insert", "update", "delete")
+
+
+class TableAccess:
+    """The operations behind each privilege on one table (empty: no staff role has the privilege);
+    ``update_columns``: the UPDATE is limited to these columns; ``hidden_columns``: columns no staff role
+    may read (SELECT is granted column by column on the others)."""
+
+    def __init__(self, *, select: tuple[str, ...] = READ_BY_ALL, insert: tuple[str, ...] = (),
+                 update: tuple[str, ...] = (), delete: tuple[str, ...] = (),
+                 update_columns: tuple[str, ...] = (), hidden_columns: tuple[str, ...] = (),
+                 note: str = "") -> None:
+        self.operations = {"select": select, "insert": insert, "update": update, "delete": delete}
+        self.update_columns = update_columns
+        self.hidden_columns = hidden_columns
+        self.note = note
+
+
+def _writes(*operations: str, delete: bool = True, update_columns: tuple[str, ...] = (),
+            select: tuple[str, ...] = READ_BY_ALL, note: str = "") -> TableAccess:
+    return TableAccess(select=select, insert=operations, update=operations, delete=operations if delete else (),
+                       update_columns=update_columns, note=note)
+
+
+def _appends(*operations: str, select: tuple[str, ...] = READ_BY_ALL, note: str = "") -> TableAccess:
+    return TableAccess(select=select, insert=operations, note=note)
+
+
+_CATALOG_EDITS = ("catalog.save_edits", "catalog.create_product", "bulk.apply", "importexport.apply",
+                  "changesets.revert", "variants.generate", "variants.set_base_price", "variants.apply_reprice")
+_IMAGE_EDITS = ("images.upload", "images.reorder", "images.set_main", "images.set_alt_text", "images.delete",
+                "images.assign_variants", "images.edit", "images.restore_version", "variants.apply_image_assignment")
+_ATTRIBUTE_EDITS = ("variants.create_attribute", "variants.rename_attribute", "variants.add_values",
+                    "variants.rename_value", "variants.remove_value", "variants.restore_attribute")
+_TRANSFERS = ("transfers.create", "transfers.update_draft", "transfers.ship", "transfers.receive", "transfers.cancel")
+_COUNTS = ("adjustments.start_count", "adjustments.record_counts", "adjustments.post_count", "adjustments.cancel_count")
+_PURCHASING = ("purchase_orders.create", "purchase_orders.update_draft", "purchase_orders.send",
+               "purchase_orders.receive", "purchase_orders.cancel", "replenishment.create_drafts")
+_THRESHOLDS = ("alerts.set_threshold", "variants.apply_thresholds", "replenishment.set_levels")
+_STOCK_WRITERS = ("transfers.ship", "adjustments.adjust", "purchase_orders.receive") + _THRESHOLDS
+_ANY_WRITE = ("catalog.save_edits", "transfers.create", "adjustments.adjust", "suppliers.create",
+              "reports.save", "purchase_orders.receive", "alerts.set_threshold", "users.set_password")
+_SETTINGS = ("alerts.check_now", "alerts.save_mail_settings", "replenishment.save_settings")
+
+TABLES: dict[str, TableAccess] = {
+    # the catalog
+    "products": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS),
+    "product_tags": _writes(*_CATALOG_EDITS),
+    "variants": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS),
+    "variant_options": _writes(*_CATALOG_EDITS),
+    "categories": _writes("store.add_category", "store.rename_category", "store.move_category", *_CATALOG_EDITS),
+    "attributes": _writes(*_ATTRIBUTE_EDITS),
+    "attribute_values": _writes(*_ATTRIBUTE_EDITS),
+    "variant_templates": _writes("variants.save_template", "variants.delete_template"),
+    "variant_template_values": _writes("variants.save_template", "variants.delete_template"),
+    "product_base_prices": _writes("variants.set_base_price", "variants.apply_reprice"),
+    "price_rules": _writes("variants.set_rule", "variants.delete_rule"),
+    "variant_price_overrides": _writes("variants.set_price_override", "variants.save_matrix_prices"),
+    "product_images": _writes(*_IMAGE_EDITS, "importexport.apply"),
+    "product_image_variants": _writes(*_IMAGE_EDITS),
+    "image_versions": _appends(*_IMAGE_EDITS),
+    "changesets": _appends(*_CATALOG_EDITS),
+    "changeset_entries": _appends(*_CATALOG_EDITS, note="insert-only: an entry is never changed or removed"),
+    # stock: documents, levels and the ledger
+    "locations": _writes("store.add_location", "store.edit_location", "store.archive_location", delete=False),
+    "stock_levels": TableAccess(update=_THRESHOLDS,
+                                update_columns=("low_stock_threshold", "reorder_point", "order_up_to",
+                                                "version", "updated_at"),
+                                note="on hand and reserved change only through the posting function; staff "
+                                     "may set thresholds and reorder points"),
+    "stock_operations": TableAccess(note="written only by the posting function (bo_post_moves)"),
+    "stock_moves": TableAccess(note="written only by the posting function (bo_post_moves)"),
+    "transfers": _writes(*_TRANSFERS, delete=False, note="row-level security: a user limited to locations "
+                                                         "writes only transfers from or to them"),
+    "transfer_lines": _writes(*_TRANSFERS),
+    "stock_counts": _writes(*_COUNTS, delete=False, note="row-level security: a user limited to locations "
+                                                        "counts only at them"),
+    "stock_count_lines": _writes(*_COUNTS),
+    "low_stock_defaults": _writes("alerts.set_threshold"),
+    "stock_alerts": _writes("alerts.check_now", "alerts.send_digest", *_STOCK_WRITERS),
+    # buying
+    "suppliers": _writes("suppliers.create", "suppliers.update", delete=False),
+    "supplier_items": _writes("suppliers.save_item", "suppliers.save_items", "replenishment.create_drafts"),
+    "purchase_orders": _writes(*_PURCHASING, delete=False),
+    "purchase_order_lines": _writes(*_PURCHASING),
+    "purchase_receipts": _appends("purchase_orders.receive"),
+    # sales (written by the store)
+    "customers": TableAccess(),
+    "orders": TableAccess(),
+    "order_lines": TableAccess(),
+    # reports
+    "saved_reports": _writes("reports.save", "reports.duplicate", "reports.delete"),
+    "report_schedules": _writes("reports.add_schedule", "reports.delete_schedule", "reports.save"),
+    "report_runs": _writes("reports.run_due", "reports.add_schedule"),
+    "store_settings": _writes(*_SETTINGS, delete=False),
+    # people, identity and history
+    "users": TableAccess(insert=("users.add",), update=("users.set_role", "users.deactivate", "users.set_password"),
+                         hidden_columns=("password_hash", "password_reset_hash"),
+                         note="row-level security: staff change only their own row (their password); "
+                              "password hashes are readable by no staff role"),
+    "user_locations": _writes("users.set_locations"),
+    "auth_tokens": TableAccess(select=("users.sessions",), insert=("users.create_api_key",),
+                               update=("users.revoke_session",), update_columns=("revoked_at",),
+                               hidden_columns=("token_hash",),
+                               note="row-level security: staff see and end only their own sessions"),
+    "audit_log": _appends(*_ANY_WRITE, select=("audit.page", "catalog.product_history", "changesets.history"),
+                          note="insert-only; who wrote a row is stamped by the database (session_user); "
+                               "row-level security: the whole log for managers and admins, a product's "
+                               "history for everyone"),
+    "row_audit": TableAccess(select=("audit.page",), note="written only by the audit triggers"),
+    "applied_operations": TableAccess(insert=_ANY_WRITE, update=_ANY_WRITE, update_columns=("result",)),
+    "api_requests": _writes("idempotency.begin", "idempotency.finish", "idempotency.forget"),
+    "change_log": TableAccess(note="written only by the change-log triggers"),
+    "alembic_version": TableAccess(note="the schema's revision, read when connecting"),
+}
+
+
+def table_grants() -> dict[str, dict[str, frozenset[Role]]]:
+    """``{table: {"select": roles, "insert": roles, ...}}``: the roles that hold each privilege, derived
+    from the operations behind it (admin holds whatever any role holds)."""
+    grants: dict[str, dict[str, frozenset[Role]]] = {}
+    for table, access in TABLES.items():
+        grants[table] = {}
+        for privilege in PRIVILEGES:
+            roles: set[Role] = set()
+            for operation in access.operations[privilege]:
+                allowed_roles = PERMISSIONS.get(operation)
+                if allowed_roles is None:
+                    raise KeyError(f"{table}.{privilege} names {operation}, which is not in the permission table")
+                roles |= set(allowed_roles) | {Role.ADMIN}
+            grants[table][privilege] = frozenset(roles)
+    return grants
+
+
+def grants_markdown() -> str:
+    """The table grants as a section of ``docs/permissions.md``."""
+    roles = list(Role)
+    lines = [
+        "",
+        "## What each PostgreSQL group role may do to each table",
+        "",
+        "Derived from the operations above: each table names the operations that read or write it, and a",
+        "privilege goes to the roles that may run any of them. `S I U D` = SELECT, INSERT, UPDATE, DELETE;",
+        "`U(…)` and `S*` mark column-limited grants. Applied by `backoffice db upgrade` to the group roles",
+        "`backoffice_<role>`.",
+        "",
+        "| table | " + " | ".join(r.value for r in roles) + " | notes |",
+        "| --- | " + " | ".join(":---:" for _ in roles) + " | --- |",
+    ]
+    grants = table_grants()
+    for table in sorted(TABLES):
+        access = TABLES[table]
+        cells = []
+        for role in roles:
+            held = []
+            for privilege in PRIVILEGES:
+                if role in grants[table][privilege]:
+                    letter = privilege[0].upper()
+                    if privilege == "select" and access.hidden_columns:
+                        letter = "S*"
+                    if privilege == "update" and access.update_columns:
+                        letter = "U(" + ", ".join(access.update_columns) + ")"
+                    held.append(letter)
+            cells.append(" ".join(held) or "—")
+        notes = access.note
+        if access.hidden_columns:
+            notes = (notes + "; " if notes else "") + "S*: all columns but " + ", ".join(access.hidden_columns)
+        lines.append(f"| `{table}` | " + " | ".join(cells) + f" | {notes} |")
     return "\n".join(lines) + "\n"

@@ -676,8 +676,6 @@ def set_overrides(db: Database, actor: Actor, *, variant_id: int, location_id: i
         raise ValidationError(problems)
 
     def set_levels(session: Session) -> dict[str, Any]:
-        from backoffice.services.base import dialect_insert
-        from backoffice.models import utcnow
 
         previous = claim_operation(session, operation_id, "replenishment.override", actor)
         if previous is not None:
@@ -688,10 +686,9 @@ def set_overrides(db: Database, actor: Actor, *, variant_id: int, location_id: i
             raise ValidationError([(f"location {location_id}", "location", "is not a warehouse or store")])
         if session.get(Variant, variant_id) is None:
             raise NotFound(f"variant {variant_id} does not exist")
-        now = utcnow()
-        session.execute(dialect_insert(session)(StockLevel).values(
-            variant_id=variant_id, location_id=location_id, on_hand=0, reserved=0, version=1, created_at=now,
-            updated_at=now).on_conflict_do_nothing(index_elements=["variant_id", "location_id"]))
+        from backoffice.services.inventory import open_level
+
+        open_level(session, variant_id, location_id)
         level = session.scalar(select(StockLevel).where(and_(StockLevel.variant_id == variant_id,
                                                              StockLevel.location_id == location_id)).with_for_update())
         before = {"reorder_point": level.reorder_point, "order_up_to": level.order_up_to}

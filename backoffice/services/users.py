@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from backoffice.db import Database
+from backoffice.services import db_roles
 from backoffice.models import Role, User, utcnow
 from backoffice.services.base import (
     Actor,
@@ -145,6 +146,42 @@ def ensure_user(db: Database, username: str, role: Role | None = None, display_n
     return db.run_write(find_or_create)
 
 
+# -- PostgreSQL logins -----------------------------------------------------------------------------------
+# On PostgreSQL each account made by ``users add`` gets a LOGIN role of its own (services/db_roles.py):
+# the person connects as themselves and the database enforces their role. The login is the user name,
+# after the prefix in BACKOFFICE_LOGIN_PREFIX (for a cluster that holds several stores: login names are
+# shared by all its databases). A password an admin gives is temporary: it works for
+# INITIAL_PASSWORD_DAYS, and the person replaces it with their own (``users passwd``, or the desktop
+# asks at the first sign-in). With no password given the login gets a random one nobody knows, until an
+# admin sets one.
+LOGIN_PREFIX_ENV = "BACKOFFICE_LOGIN_PREFIX"
+INITIAL_PASSWORD_DAYS = 7
+
+
+def login_name(username: str) -> str:
+    import os
+
+    name = os.environ.get(LOGIN_PREFIX_ENV, "") + username
+    if len(name) > 63:
+        raise ValidationError([("user", "username", f"{name!r} is longer than a PostgreSQL login may be (63)")])
+    return name
+
+
+def _has_logins(session: Any) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _open_login(session: Any, user: User, password: str | None) -> None:
+    import datetime as dt
+    import secrets as random_secrets
+
+    user.db_login = login_name(user.username)
+    session.flush()
+    temporary = password or random_secrets.token_urlsafe(24)
+    db_roles.create_login(session.connection(), user.db_login, user.role, temporary,
+                          valid_until=utcnow() + dt.timedelta(days=INITIAL_PASSWORD_DAYS))
+
+
 def _user_dict(u: User) -> dict:
     return {"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role.value,
             "active": u.active, "version": u.version}
@@ -212,6 +249,8 @@ def create_user(db: Database, creator: Actor | None, username: str, role: Role, 
                     role=Role.ADMIN if first else role, password_hash=hashed)
         session.add(user)
         session.flush()
+        if _has_logins(session):
+            _open_login(session, user, password)
         made = Actor(user.id, user.username, user.role)
         audit(session, creator if creator is not None and not first else made, "user", user.id, "create", None,
               snapshot(user, USER_FIELDS))
@@ -240,6 +279,8 @@ def set_role(db: Database, actor: Actor, username: str, role: Role, *, expected_
         before = snapshot(user, ("role",))
         user.role = role
         session.flush()
+        if user.db_login and _has_logins(session):
+            db_roles.set_login_role(session.connection(), user.db_login, role)
         audit(session, actor, "user", user.id, "role", before, snapshot(user, ("role",)))
         return _user_dict(user)
 
@@ -262,11 +303,25 @@ def deactivate(db: Database, actor: Actor, username: str, *, expected_version: i
         user.active = False
         session.flush()
         ended = revoke_all(session, user.id, utcnow())
+        if user.db_login and _has_logins(session):
+            ended += db_roles.set_login_active(session.connection(), user.db_login, False)
         audit(session, actor, "user", user.id, "deactivate", {"active": True},
               {"active": False, "sessions_revoked": ended})
         return _user_dict(user)
 
-    return db.run_write(work)
+    done = db.run_write(work)
+    login = _login_of(db, username)
+    if login is not None:   # a connection opened while the transaction was committing ends too
+        with db.engine.begin() as conn:
+            db_roles.set_login_active(conn, login, False)
+    return done
+
+
+def _login_of(db: Database, username: str) -> str | None:
+    if db.dialect != "postgresql":
+        return None
+    with db.read() as session:
+        return session.scalar(select(User.db_login).where(User.username == username.strip()))
 
 
 def bootstrap_admin(db: Database, username: str, *, password: str | None = None) -> tuple[Actor, bool]:
