@@ -70,6 +70,43 @@ class LocalOperations:
             self._actor = sign_in(self._db, self._sign_in)
         return self._actor
 
+    def database_login(self) -> tuple[str, str] | None:
+        """PostgreSQL: (the login connected, what it is: ``owner``, ``server``, ``staff`` or ``other``);
+        None on SQLite."""
+        from backoffice.services import db_roles
+
+        kind = db_roles.session_kind(self._db)
+        return None if kind is None else (kind.login, kind.kind)
+
+    def verify_password(self, password: str) -> bool:
+        """True when ``password`` is the acting user's (unlocking a locked window, off the GUI thread): a
+        staff login's is proven by PostgreSQL with a new connection; an account's by its password (a
+        refusal counts towards its lockout and is audited, like any sign-in). An account without a
+        password on an SQLite file (its owner) has nothing to prove: True."""
+        from backoffice.db import Database, DatabaseUnreachable
+        from backoffice.services import auth, db_roles
+
+        actor = self.actor
+        if actor is None:
+            return False
+        kind = db_roles.session_kind(self._db)
+        if kind is not None and kind.kind == "staff":
+            probe = Database(self._db.url.set(password=password), pool_size=1)
+            try:
+                probe.ping()
+                return True
+            except DatabaseUnreachable:
+                return False
+            finally:
+                probe.dispose()
+        if self._db.is_sqlite and not auth.has_password(self._db, actor.username):
+            return True
+        try:
+            auth.login(self._db, actor.username, password)
+            return True
+        except auth.AuthenticationFailed:
+            return False
+
     @property
     def signs_in(self) -> bool:
         """True when someone is (or will be, on first need) signed in."""

@@ -11,7 +11,7 @@ from backoffice.operations.base import Area, NotFound, ValidationError
 from backoffice.operations.changes import USERS, Changes
 from backoffice.services import auth, users
 
-__all__ = ["ROLES", "SessionInfo", "UserInfo", "UserOperations"]
+__all__ = ["ROLES", "DatabaseSession", "SessionInfo", "UserInfo", "UserOperations"]
 
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 
@@ -47,6 +47,25 @@ class SessionInfo:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SessionInfo:
         return cls(d["id"], d["username"], d["kind"], d["name"], d["created_at"], d["expires_at"], d["last_used_at"])
+
+
+@dataclass(frozen=True)
+class DatabaseSession:
+    """A connection to the shared PostgreSQL by a staff login or by the store API's server."""
+
+    pid: int
+    login: str
+    username: str | None       # the account of that login (None: the API server's login, or unknown)
+    application: str
+    client: str
+    started_at: dt.datetime
+    state: str | None
+    state_since: dt.datetime | None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DatabaseSession:
+        return cls(d["pid"], d["login"], d.get("username"), d.get("application") or "", d.get("client") or "",
+                   d["started_at"], d.get("state"), d.get("state_since"))
 
 
 def _role(role: str) -> Role:
@@ -135,3 +154,21 @@ class UserOperations(Area):
     def revoke_session(self, session_id: int) -> None:
         """End a session or API key by id (its owner or an admin)."""
         self._write(lambda: auth.revoke_session(self._db, self._actor, session_id), Changes.of(USERS))
+
+    def database_sessions(self) -> list[DatabaseSession]:
+        """Who is connected to the shared PostgreSQL as themselves (staff logins) or through the store API's
+        server (admin only; empty on SQLite)."""
+        return [DatabaseSession.from_dict(d) for d in users.database_sessions(self._db)]
+
+    def end_database_session(self, pid: int) -> bool:
+        """End one connection of a staff login or of the API server (admin only); False when it is gone."""
+        return self._write(lambda: users.end_database_session(self._db, self._actor, pid), Changes.of(USERS))
+
+    def locations(self, username: str) -> list[str]:
+        """The codes of the locations ``username`` may post stock at (empty: every location)."""
+        return users.user_locations(self._db, username)
+
+    def set_locations(self, username: str, codes: list[str], *, op_id: str | None = None) -> list[str]:
+        """Limit ``username`` to posting stock at these locations (empty: every location; admin only)."""
+        return self._write(lambda: users.set_user_locations(self._db, self._actor, username, codes,
+                                                            operation_id=op_id), Changes.of(USERS))

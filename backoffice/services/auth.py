@@ -227,6 +227,12 @@ def _set_login_password(session: Any, actor: Actor, me: User, user: User, passwo
                                     valid_until=None if own else now + dt.timedelta(days=INITIAL_PASSWORD_DAYS))
 
 
+def has_password(db: Database, username: str) -> bool:
+    """True when the account has a password to sign in with (an SQLite file's owner may have none)."""
+    with db.read() as session:
+        return bool(session.scalar(select(User.password_hash.is_not(None)).where(User.username == username.strip())))
+
+
 def issue_reset_token(db: Database, actor: Actor, username: str, *, ttl: dt.timedelta = RESET_TTL) -> str:
     """A one-time token with which ``username`` sets a password (admin only); shown once, stored hashed."""
     token = _new_secret("bo_reset")

@@ -168,6 +168,7 @@ def post_in_transaction(session: Session, actor: Actor, operation_id: str, reaso
             problems.append((f"line {i}", "variant_id", f"variant {m.variant_id} does not exist"))
     if problems:
         raise ValidationError(problems)
+    _check_user_locations(session, actor, moves, locations)
 
     # Net change per (variant, internal location); external locations have no level rows.
     delta: dict[tuple[int, int], int] = defaultdict(int)
@@ -240,6 +241,23 @@ def post_in_transaction(session: Session, actor: Actor, operation_id: str, reaso
         operation_id,
     )
     return PostResult(operation_id, op_pk, True, after)
+
+
+def _check_user_locations(session: Session, actor: Actor, moves: list[MoveLine], locations: dict[int, _Loc]) -> None:
+    """A user limited to some locations posts only lines that touch one of them (what bo_post_moves
+    checks on PostgreSQL)."""
+    from backoffice.services.users import allowed_location_ids
+
+    allowed = allowed_location_ids(session, actor.user_id)
+    if allowed is None:
+        return
+    codes = ", ".join(sorted(loc.code for loc in locations.values() if loc.id in allowed)) or \
+        ", ".join(str(i) for i in sorted(allowed))
+    refused = [f"line {i}: you may post stock only at {codes}; this line moves "
+               f"{locations[m.from_location_id].code} → {locations[m.to_location_id].code}"
+               for i, m in enumerate(moves, 1) if m.from_location_id not in allowed and m.to_location_id not in allowed]
+    if refused:
+        raise PermissionDenied(f"{actor.username}: " + "; ".join(refused))
 
 
 _POST_FUNCTION = text("SELECT bo_post_moves(:op, :reason, :document, :note, :user_id, :username, "

@@ -361,3 +361,84 @@ def bootstrap_admin(db: Database, username: str, *, password: str | None = None)
 def has_active_admin(db: Database) -> bool:
     with db.read() as session:
         return _active_admins(session) > 0
+
+
+# -- locations a user may post stock at -----------------------------------------------------------------
+def user_locations(db: Database, username: str) -> list[str]:
+    from backoffice.models import Location, UserLocation
+
+    with db.read() as session:
+        user = _named(session, username)
+        return list(session.scalars(select(Location.code).join(UserLocation, UserLocation.location_id == Location.id)
+                                    .where(UserLocation.user_id == user.id).order_by(Location.code)))
+
+
+def set_user_locations(db: Database, actor: Actor, username: str, codes: list[str], *,
+                       operation_id: str | None = None) -> list[str]:
+    """Replace the locations ``username`` may post stock at (admin only); unknown codes are refused,
+    every one named. Empty: every location. Audited with the lists before and after."""
+    from sqlalchemy import delete
+
+    from backoffice.models import Location, UserLocation
+    from backoffice.services.base import claim_operation, store_operation_result
+
+    wanted = sorted({c.strip().upper() for c in codes if c.strip()})
+
+    def work(session):  # type: ignore[no-untyped-def]
+        previous = claim_operation(session, operation_id, "users.set_locations", actor)
+        if previous is not None:
+            return previous["codes"]
+        _require_admin(session, actor, "limit users to locations")
+        user = _named(session, username)
+        found = dict(session.execute(select(Location.code, Location.id).where(Location.code.in_(wanted))).all())
+        missing = [c for c in wanted if c not in found]
+        if missing:
+            raise ValidationError([(f"user {user.username}", "locations", f"no location with code {c}") for c in missing])
+        before = list(session.scalars(select(Location.code).join(UserLocation, UserLocation.location_id == Location.id)
+                                      .where(UserLocation.user_id == user.id).order_by(Location.code)))
+        if before != wanted:
+            session.execute(delete(UserLocation).where(UserLocation.user_id == user.id))
+            if wanted:
+                session.add_all([UserLocation(user_id=user.id, location_id=found[c]) for c in wanted])
+            session.flush()
+            audit(session, actor, "user", user.id, "locations", {"locations": before}, {"locations": wanted},
+                  operation_id)
+        store_operation_result(session, operation_id, {"codes": wanted})
+        return wanted
+
+    return db.run_write(work)
+
+
+def allowed_location_ids(session: Any, user_id: int) -> set[int] | None:
+    """The locations a user may post at; None when not limited."""
+    from backoffice.models import UserLocation
+
+    ids = set(session.scalars(select(UserLocation.location_id).where(UserLocation.user_id == user_id)))
+    return ids or None
+
+
+# -- connections to a shared PostgreSQL ------------------------------------------------------------------
+def database_sessions(db: Database) -> list[dict]:
+    if db.dialect != "postgresql":
+        return []
+    rows = db_roles.database_sessions(db)
+    with db.read() as session:
+        names = dict(session.execute(select(User.db_login, User.username).where(User.db_login.is_not(None))).all())
+    return [{**r, "username": names.get(r["login"])} for r in rows]
+
+
+def end_database_session(db: Database, actor: Actor, pid: int) -> bool:
+    """End one connection of a staff login or of the API server (admin only), audited."""
+    if db.dialect != "postgresql":
+        return False
+    target = next((r for r in database_sessions(db) if r["pid"] == int(pid)), None)
+    if target is None:
+        return False
+    ended = db_roles.end_database_session(db, pid)
+
+    def note(session):  # type: ignore[no-untyped-def]
+        audit(session, actor, "session", int(pid), "end", {"login": target["login"], "client": target["client"]},
+              {"ended": ended})
+
+    db.run_write(note)
+    return ended
