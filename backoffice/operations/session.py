@@ -192,12 +192,19 @@ def _connect_as_login(url: str, username: str | None, password: str | None, *, s
     for attempt, given in candidates:
         report(0.1, "Opening the database…")
         try:
-            db = open_database(attempt if given is None else normalise_url(attempt).set(password=given),
+            db = open_database(attempt if given is None
+                               else normalise_url(attempt).set(password=given).render_as_string(hide_password=False),
                                secrets=secrets, prompt=prompt if given is None else None, require_schema=False,
                                pool_size=pool_size)
         except WrongPassword:
+            if given is None and password is not None and target.username and target.password is None \
+                    and (url, password) not in candidates:
+                candidates.append((url, password))   # the password given is the URL's login's own
+                continue
             if given is None:
                 raise
+            if attempt != url:
+                continue   # a server that asks for passwords does not say whether the login exists
             raise AuthenticationFailed(f"wrong user name or password for {_shown(url)}") from None
         except DatabaseUnreachable as exc:
             if given is not None and "is not permitted to log in" in str(exc):
@@ -223,7 +230,8 @@ def _connect_as_login(url: str, username: str | None, password: str | None, *, s
                 raise UnknownAccount(kind.login)
             if not user.active:
                 raise PermissionDenied(f"{user.username}: account deactivated")
-            if username is not None and username != user.username and login_name(username) != kind.login:
+            if username is not None and username not in (user.username, current_os_username()) \
+                    and login_name(username) != kind.login:
                 raise SignInRequired(f"you are connected as the database login {kind.login} ({user.username}); on "
                                      f"PostgreSQL you act as yourself, so --user {username} is refused")
             report(1.0, "Connected")
