@@ -146,3 +146,32 @@ def test_the_command_line_as_a_staff_login(owner, store_url) -> None:  # type: i
     wrong = runner.invoke(main, ["users", "whoami", "--db", as_dave], env={"BACKOFFICE_PASSWORD": "nope"})
     assert wrong.exit_code == 1 and "nope" not in wrong.stderr
 
+
+
+def test_an_admin_limits_a_person_to_sites_and_sees_who_is_connected_from_the_command_line(owner, store_url) -> None:  # type: ignore[no-untyped-def]
+    db, admin = owner
+    from backoffice.services import inventory
+
+    if "WH1" not in {x["code"] for x in inventory.list_locations(db)}:
+        admin.store.add_location(code="WH1", name="Main warehouse", kind="warehouse")
+    admin.users.add("frank", role="warehouse", password=INITIAL)
+    runner = CliRunner()
+    env = {"BACKOFFICE_PASSWORD": STAFF_PASSWORD}
+    limited = runner.invoke(main, ["users", "locations", "frank", "wh1", "--db", store_url, "--user", "boss"], env=env)
+    assert limited.exit_code == 0, limited.stderr
+    assert limited.output.strip() == "frank: WH1"
+    frank = connect(store_url, "frank", password=INITIAL)
+    held = frank._db.engine.connect()
+    pid = held.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    listed = runner.invoke(main, ["sessions", "connected", "--db", store_url, "--user", "boss"], env=env)
+    assert listed.exit_code == 0, listed.stderr
+    mine = [line for line in listed.output.splitlines() if line.split()[0] == str(pid)]
+    assert len(mine) == 1 and users.login_name("frank") in mine[0] and " frank " in mine[0]
+    ended = runner.invoke(main, ["sessions", "end", str(pid), "--db", store_url, "--user", "boss"], env=env)
+    assert ended.exit_code == 0 and f"Connection {pid} ended." in ended.output
+    with pytest.raises(DBAPIError):
+        held.exec_driver_sql("SELECT 1")
+    held.close()
+    frank.close()
+    cleared = runner.invoke(main, ["users", "locations", "frank", "--clear", "--db", store_url, "--user", "boss"], env=env)
+    assert cleared.output.strip() == "frank: every location"

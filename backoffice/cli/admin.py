@@ -337,6 +337,47 @@ def sessions_revoke(obj: Context, session_id: int) -> None:
     click.echo(f"Session {session_id} revoked.")
 
 
+@sessions.command("connected")
+@db_options
+@click.pass_obj
+def sessions_connected(obj: Context) -> None:
+    """Who is connected to the shared PostgreSQL as themselves or through the store API's server (admin)."""
+    rows = obj.operations().users.database_sessions()
+    if not rows:
+        click.echo("Nobody is connected with a staff login.")
+    for s in rows:
+        since = s.started_at.strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{s.pid:>7}  {s.login:<24} {s.username or '—':<16} {s.client:<15} {s.application:<12} "
+                   f"since {since}  {s.state or ''}")
+
+
+@sessions.command("end")
+@click.argument("pid", type=int)
+@db_options
+@click.pass_obj
+def sessions_end(obj: Context, pid: int) -> None:
+    """End one connection of a staff login or of the API server, by its process id (admin)."""
+    if not obj.operations().users.end_database_session(pid):
+        raise click.ClickException(f"no staff connection with process id {pid}")
+    click.echo(f"Connection {pid} ended.")
+
+
+@users.command("locations")
+@click.argument("username")
+@click.argument("codes", nargs=-1)
+@click.option("--clear", is_flag=True, help="Let the user post stock at every location again.")
+@db_options
+@click.pass_obj
+def users_locations(obj: Context, username: str, codes: tuple[str, ...], clear: bool) -> None:
+    """Show, or set (admin), the locations USERNAME may post stock at: `users locations alice WH1 SHOP`."""
+    ops = obj.operations()
+    if codes and clear:
+        raise click.UsageError("give location codes or --clear, not both")
+    now = ops.users.set_locations(username, [] if clear else list(codes)) if (codes or clear) \
+        else ops.users.locations(username)
+    click.echo(f"{username}: " + (", ".join(now) if now else "every location"))
+
+
 # -- audit ----------------------------------------------------------------------------------------------
 @main.command("audit")
 @click.option("--entity", default="", help="Only this entity (product, variant, stock_operation, …).")
