@@ -76,7 +76,8 @@ def start_gui(*, db_url: str, profile: Profile | None = None, username: str | No
     window = MainWindow(context, tasks, settings=settings if settings is not None else app_settings(),
                         profiles=profiles, secrets=secrets)
     prompter = PasswordPrompter(window)
-    connector = Connector(context, tasks, secrets=secrets, prompt=prompter, notify=window.show_message, parent=window)
+    connector = Connector(context, tasks, secrets=secrets, prompt=prompter, notify=window.show_message,
+                          settings=window.settings, parent=window)
 
     def follow_attempt(state: TaskState) -> None:
         window.connection_page.set_step(state.status)
@@ -86,6 +87,7 @@ def start_gui(*, db_url: str, profile: Profile | None = None, username: str | No
     connector.demo_started.connect(window.follow_demo)
     connector.demo_finished.connect(window.demo_finished)
     window.retry_requested.connect(connector.retry)
+    window.switch_user_requested.connect(connector.switch_user)
     window.connect_requested.connect(
         lambda p: connector.connect_to(ConnectTarget(p.url, profile=p, username=p.username or username))
     )

@@ -15,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from backoffice.operations import Actor, Changes, Operations
 from backoffice.operations.permissions import Role, allowed, describe, roles_for
-from backoffice.operations.session import describe_target, is_embedded_default
+from backoffice.operations.session import describe_target, is_embedded_default, is_sqlite
 
 __all__ = ["AppContext", "ConnectionState", "describe_target", "is_embedded_default"]
 
@@ -39,6 +39,7 @@ class AppContext(QObject):
         self.ops: Operations | None = None
         self.actor: Actor | None = None
         self.owner_mode = False         # acting as the owner of an SQLite file (no login)
+        self.personal_file = False      # connected to an SQLite file: one owner, no shared sessions
         self.display_name = ""
         self.error = ""
         self.hint = ""
@@ -50,6 +51,7 @@ class AppContext(QObject):
     def set_connecting(self, *, profile_name: str, target: str) -> Operations | None:
         """Forget the current connection; returns the old operations for the caller to close off-thread."""
         old, self.ops, self.actor, self.owner_mode = self.ops, None, None, False
+        self.personal_file = False
         self.profile_name, self.target = profile_name, target
         self.state, self.error, self.hint = ConnectionState.CONNECTING, "", ""
         self.changed.emit()
@@ -58,13 +60,14 @@ class AppContext(QObject):
     def set_connected(self, ops: Operations, display_name: str = "") -> None:
         self.ops, self.actor = ops, ops.actor
         self.owner_mode = bool(getattr(ops, "owner_mode", False))
+        self.personal_file = is_sqlite(ops.url)
         self.display_name = display_name or ops.actor.username
         self.target = ops.target
         self.state, self.error, self.hint = ConnectionState.CONNECTED, "", ""
         self.changed.emit()
 
     def set_failed(self, error: str, hint: str = "") -> None:
-        self.ops, self.actor, self.owner_mode = None, None, False
+        self.ops, self.actor, self.owner_mode, self.personal_file = None, None, False, False
         self.state, self.error, self.hint = ConnectionState.FAILED, error, hint
         self.changed.emit()
 

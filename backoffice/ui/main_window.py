@@ -2,7 +2,9 @@
 
 It builds no view's content: each view is a ViewPage from ``backoffice.ui.views`` that loads its own data
 in the background. The window switches between them (sidebar, View menu, Ctrl+1..Ctrl+8), shows the
-connection page until the database is open, and remembers its geometry and last view in QSettings.
+connection page until the database is open, and remembers its geometry and last view in QSettings. It
+locks (File → Lock, or after a while without input: ``ui/lock.py``) and asks for someone else to sign
+in (File → Switch user…, carried out by whoever connects it: :attr:`MainWindow.switch_user_requested`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from backoffice.config import ProfileStore
 from backoffice.secrets import SecretStore
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext, ConnectionState
+from backoffice.ui.dialogs.session_menu import install_session_menu, request_switch_user
+from backoffice.ui.lock import IdleLock, WindowLock, idle_minutes
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views import DEFAULT_VIEW, SECTIONS, VIEW_CLASSES, ViewPage
 from backoffice.ui.widgets.banner import MessageBanner
@@ -46,6 +50,7 @@ DEFAULT_SIZE = (1280, 800)
 class MainWindow(QMainWindow):
     retry_requested = Signal()
     connect_requested = Signal(object)  # a Profile chosen in the profiles dialog
+    switch_user_requested = Signal()    # someone else is to sign in to the same shared database
     view_changed = Signal(str)
 
     def __init__(self, context: AppContext, tasks: TaskManager, *, settings: QSettings | None = None,
@@ -96,6 +101,11 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.sidebar)
         layout.addWidget(content, 1)
         self.setCentralWidget(central)
+        self.window_lock = WindowLock(self, context, tasks)
+        self.window_lock.locked_changed.connect(self._follow_lock)
+        self.window_lock.switch_user_requested.connect(lambda: request_switch_user(self))
+        self.idle_lock = IdleLock(idle_minutes(settings), self)
+        self.idle_lock.idle.connect(self._on_idle)
 
         self._build_menus()
         self.session_status = SessionStatus(context, self.statusBar())
@@ -112,6 +122,8 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu(self.tr("&File"))
         self.profiles_action = file_menu.addAction(resources.icon("server", theme.TEXT), self.tr("Connection &profiles…"))
         self.profiles_action.triggered.connect(self.open_profiles)
+        file_menu.addSeparator()
+        install_session_menu(self, file_menu)  # Switch user…, Lock, Lock settings…, Who is connected…
         file_menu.addSeparator()
         self.quit_action = file_menu.addAction(self.tr("&Quit"))
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
@@ -202,6 +214,22 @@ class MainWindow(QMainWindow):
         if self.context.state is ConnectionState.CONNECTING:
             self.banner.hide()
         self._show_current_page()
+        self.idle_lock.set_armed(connected and not self.window_lock.locked)
+
+    # -- locking ------------------------------------------------------------------------------------------
+    def lock(self) -> bool:
+        """Cover the window until the signed-in person's password is given again (False: not signed in)."""
+        return self.window_lock.lock()
+
+    def is_locked(self) -> bool:
+        return self.window_lock.locked
+
+    def _on_idle(self) -> None:
+        if not self.lock():
+            self.idle_lock.restart()   # a question is waiting in its own event loop: try again later
+
+    def _follow_lock(self, locked: bool) -> None:
+        self.idle_lock.set_armed(self.context.connected and not locked)
 
     # -- messages, dialogs ----------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "info", timeout_ms: int | None = None) -> None:

@@ -23,7 +23,8 @@ from PySide6.QtWidgets import QWidget
 from backoffice.operations import Operations
 from backoffice.ui.views import DEFAULT_VIEW, VIEW_KEYS
 
-VIEW_NAMES: tuple[str, ...] = (*VIEW_KEYS, "shell", "profiles")
+VIEW_NAMES: tuple[str, ...] = (*VIEW_KEYS, "shell", "profiles", "lock", "connected")
+_OVER_DEFAULT_VIEW = ("shell", "profiles", "lock", "connected")
 LOAD_TIMEOUT_MS = 20_000
 
 
@@ -38,7 +39,7 @@ def render_view_to_file(ops: Operations, view: str, path: Path, *, width: int = 
     """Save a PNG of ``view`` (one of VIEW_NAMES) as the user of ``ops`` would see it.
 
     "shell" is the main window on its default view; "profiles" is the connection profiles dialog over
-    it. Raises ValueError for an unknown view and OSError if the file cannot be written.
+    it; "lock" is the window locked; "connected" is the "Who is connected" dialog over it (an admin's). Raises ValueError for an unknown view and OSError if the file cannot be written.
     """
     if view not in VIEW_NAMES:
         raise ValueError(f"unknown view {view!r}; valid views: {', '.join(VIEW_NAMES)}")
@@ -63,14 +64,28 @@ def render_view_to_file(ops: Operations, view: str, path: Path, *, width: int = 
         window.setMinimumSize(1, 1)
         window.resize(width, height)
         window.show()
-        window.show_view(DEFAULT_VIEW if view in ("shell", "profiles") else view)
+        window.show_view(DEFAULT_VIEW if view in _OVER_DEFAULT_VIEW else view)
         _wait_until_loaded(window, tasks)
+        if view == "lock":
+            window.lock()
+            _process_events(100)
         pixmap = window.grab()
         if view == "profiles":
             window.open_profiles()
             dialog = window.profiles_dialog
             assert dialog is not None
             dialog.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+            _process_events(100)
+            pixmap = _over_window(pixmap, dialog)
+            dialog.reject()
+        if view == "connected":
+            from backoffice.ui.dialogs.session_menu import open_connected
+
+            dialog = open_connected(window)
+            if dialog is None:
+                raise ValueError("only an admin sees who is connected")
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+            tasks.wait_idle(LOAD_TIMEOUT_MS)
             _process_events(100)
             pixmap = _over_window(pixmap, dialog)
             dialog.reject()

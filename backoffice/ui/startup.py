@@ -20,13 +20,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import quote
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import QWidget
+from sqlalchemy import make_url
 
 from backoffice.config import DEMO_PROFILE, Profile, secret_key_for
 from backoffice.operations import Operations, ServiceError, ValidationError
+from backoffice.operations.auth import AccountLocked
 from backoffice.operations.session import (
     AuthenticationFailed,
     DatabaseError,
@@ -100,24 +103,97 @@ class ConnectTarget:
         return self.named_user() or current_os_username()
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What a person gave to sign in to a shared database."""
+
+    username: str
+    password: str
+    remember: bool = False   # keep the password in the OS keyring once it has been accepted
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A finished connection attempt: the operations, signed in; a note for the user or ""; the acting
+    user's display name."""
+
+    ops: Operations
+    note: str = ""
+    display_name: str = ""
+
+
+class SavedPasswordRefused(Exception):
+    """The password kept in the keyring for this person was refused (and, unless the account is locked
+    for a while, forgotten): the sign-in dialog asks instead."""
+
+
+def personal_password_key(url: str, username: str) -> str:
+    """The keyring entry of a person's own password for a shared database: the key of ``url`` with their
+    user name as its user (a profile's connection password keeps the key of the URL itself)."""
+    return secret_key_for(make_url(url).set(username=username, password=None))
+
+
 def connect_job(target: ConnectTarget, state: TaskState, secrets: SecretStore,
-                prompt: PasswordPrompt | None, credentials: tuple[str, str] | None = None) -> tuple[Operations, str]:
-    """Runs in a worker: (the operations, signed in; a note for the user or ""). An SQLite file: as the
-    named account or its owner; a shared database: as ``credentials`` (user name, password), proven."""
+                prompt: PasswordPrompt | None, credentials: Credentials | None = None) -> Connection:
+    """Runs in a worker. An SQLite file: as the named account or its owner; a shared database: as
+    ``credentials``, proven, their password kept in the keyring afterwards if they asked for that (a
+    refused password never reaches the keyring)."""
     if credentials is not None:
-        username, password = credentials
-        ops = connect(target.url, username, password=password, secrets=secrets, prompt=prompt,
-                      progress=state.report)
+        ops = connect(target.url, credentials.username, password=credentials.password, secrets=secrets,
+                      prompt=prompt, progress=state.report)
     else:
         name = target.named_user()
         ops = connect(target.url, name, as_owner=name is None, secrets=secrets, prompt=prompt,
                       create_schema=target.auto_migrate, progress=state.report)
     try:
-        note = _remember_prompted_password(target, secrets, prompt)
+        notes = [_remember_prompted_password(target, secrets, prompt)]
+        if credentials is not None and credentials.remember:
+            notes.append(_remember_personal_password(target, secrets, credentials))
+        display_name = _display_name(ops)
     except BaseException:
         ops.close()
         raise
-    return ops, note
+    return Connection(ops, " ".join(note for note in notes if note), display_name)
+
+
+def saved_sign_in_job(target: ConnectTarget, state: TaskState, secrets: SecretStore, prompt: PasswordPrompt | None,
+                      username: str) -> Connection | None:
+    """Runs in a worker: sign ``username`` in to a shared database with the password the keyring keeps for
+    them. None when it keeps none (or cannot be read): the dialog asks. A refused password is forgotten,
+    so it is not tried again and again, and SavedPasswordRefused says so."""
+    key = personal_password_key(target.url, username)
+    try:
+        password = secrets.get(key)
+    except KeyringUnavailable:
+        return None
+    if not password:
+        return None
+    try:
+        return connect_job(target, state, secrets, prompt, Credentials(username, password))
+    except (AuthenticationFailed, UnknownAccount) as exc:
+        if not isinstance(exc, AccountLocked):   # the password may well be right once the lock expires
+            secrets.delete(key)
+        raise SavedPasswordRefused(_one_line(exc)) from exc
+
+
+def _remember_personal_password(target: ConnectTarget, secrets: SecretStore, credentials: Credentials) -> str:
+    try:
+        secrets.set(personal_password_key(target.url, credentials.username), credentials.password)
+    except KeyringUnavailable:
+        return tr("No secure keyring is available: your password was not remembered and will be asked for "
+                  "next time.")
+    return ""
+
+
+def _display_name(ops: Operations) -> str:
+    """The acting user's display name ("" when it cannot be read: the user name is shown instead)."""
+    if ops.actor is None:
+        return ""
+    try:
+        return ops.users.whoami().display_name
+    except Exception:   # only a label: never a reason to refuse a connection that worked
+        log.warning("the display name of %s could not be read", ops.actor.username, exc_info=True)
+        return ""
 
 
 def _remember_prompted_password(target: ConnectTarget, secrets: SecretStore, prompt: PasswordPrompt | None) -> str:
@@ -180,10 +256,11 @@ class Connector(QObject):
 
     def __init__(self, context: AppContext, tasks: TaskManager, *, secrets: SecretStore | None = None,
                  prompt: PasswordPrompt | None = None, notify: Callable[[str, str], None] | None = None,
-                 parent: QObject | None = None) -> None:
+                 settings: QSettings | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.context, self.tasks = context, tasks
         self.secrets = secrets or SecretStore()
+        self.settings = settings   # remembers who last signed in to each shared database (never a password)
         self.prompt = prompt
         self.notify = notify or (lambda text, level, timeout_ms=None: log.info("%s: %s", level, text))
         self.target: ConnectTarget | None = None
@@ -192,7 +269,9 @@ class Connector(QObject):
         self._generation = 0
         self.sign_in_dialog: SignInDialog | None = None
 
-    def connect_to(self, target: ConnectTarget) -> None:
+    def connect_to(self, target: ConnectTarget, *, ask: bool = False) -> None:
+        """Connect to ``target``; a shared database signs in with the password the keyring keeps for the
+        person (if they asked for that), else asks. ``ask``: always ask, with no name filled in."""
         self._generation += 1
         self.target = target
         old = self.context.set_connecting(profile_name=target.profile_label(), target=describe_target(target.url))
@@ -201,27 +280,86 @@ class Connector(QObject):
         self.state = TaskState(tr("Connecting"), cancellable=False, parent=self)
         self.attempt_started.emit(self.state)
         self._close_sign_in()
-        if target.needs_sign_in:
-            self._ask_sign_in(self._generation, target)
-            return
-        self._start(self._generation, target, None)
+        if target.needs_sign_in and ask:
+            self._ask_sign_in(self._generation, target, "")
+        elif target.needs_sign_in:
+            self._sign_in_with_saved_password(self._generation, target)
+        else:
+            self._start(self._generation, target, None)
 
-    def _start(self, generation: int, target: ConnectTarget, credentials: tuple[str, str] | None) -> None:
+    def switch_user(self) -> bool:
+        """Let someone else sign in to the same shared database: the current operations are closed (off
+        the GUI thread) and the sign-in dialog asks. False, doing nothing, for an SQLite file: a personal
+        file has one owner."""
+        if self.target is None or not self.target.needs_sign_in:
+            return False
+        self.connect_to(self.target, ask=True)
+        return True
+
+    def _start(self, generation: int, target: ConnectTarget, credentials: Credentials | None) -> None:
         assert self.state is not None
         self.tasks.run_in_background(partial(connect_job, target, self.state, self.secrets, self.prompt, credentials),
-                                     partial(self._on_connected, generation, target),
+                                     partial(self._on_connected, generation, target, credentials),
                                      partial(self._on_failed, generation))
 
     # -- signing in to a shared database ---------------------------------------------------------------
-    def _ask_sign_in(self, generation: int, target: ConnectTarget) -> None:
+    def sign_in_name(self, target: ConnectTarget) -> str:
+        """Who signs in first: the user named for the connection, else whoever last signed in to this
+        database on this computer, else the OS login name."""
+        return target.named_user() or self._last_user(target) or current_os_username()
+
+    def _last_user_key(self, target: ConnectTarget) -> str:
+        return "sign_in/last_user/" + quote(secret_key_for(target.url), safe="")
+
+    def _last_user(self, target: ConnectTarget) -> str:
+        if self.settings is None:
+            return ""
+        return str(self.settings.value(self._last_user_key(target), "") or "")
+
+    def _remember_last_user(self, target: ConnectTarget, username: str) -> None:
+        if self.settings is not None:
+            self.settings.setValue(self._last_user_key(target), username)
+
+    def _sign_in_with_saved_password(self, generation: int, target: ConnectTarget) -> None:
+        """Look in the keyring (off the GUI thread: it may wait on the OS) for the person's password and
+        sign in with it; ask when there is none or it is refused."""
+        assert self.state is not None
+        name = self.sign_in_name(target)
+        self.tasks.run_in_background(
+            partial(saved_sign_in_job, target, self.state, self.secrets, self.prompt, name),
+            partial(self._on_saved_sign_in, generation, target, name),
+            partial(self._on_saved_sign_in_failed, generation, target, name))
+
+    def _on_saved_sign_in(self, generation: int, target: ConnectTarget, name: str,
+                          connection: Connection | None) -> None:
+        if connection is not None:
+            self._on_connected(generation, target, None, connection)
+        elif generation == self._generation:
+            self._ask_sign_in(generation, target, name)
+
+    def _on_saved_sign_in_failed(self, generation: int, target: ConnectTarget, name: str, exc: BaseException) -> None:
+        if generation != self._generation:
+            return
+        if isinstance(exc, SavedPasswordRefused):
+            self._ask_sign_in(generation, target, name, remember=True,
+                              error=tr("Your saved password was refused ({reason}): enter your password.").format(
+                                  reason=str(exc)))
+            return
+        self._on_failed(generation, exc)
+
+    def _ask_sign_in(self, generation: int, target: ConnectTarget, name: str, *, remember: bool = False,
+                     error: str = "") -> None:
         parent = self.parent()
-        dialog = SignInDialog(describe_target(target.url), target.sign_in_name(),
-                              parent if isinstance(parent, QWidget) else None)
+        dialog = SignInDialog(describe_target(target.url), name, parent if isinstance(parent, QWidget) else None,
+                              remember=remember)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.submitted.connect(lambda name, password: self._start(generation, target, (name, password)))
+        dialog.submitted.connect(lambda username, password, keep: self._start(
+            generation, target, Credentials(username, password, keep)))
         dialog.rejected.connect(partial(self._sign_in_cancelled, generation, dialog))
         self.sign_in_dialog = dialog
         dialog.open()
+        if error:
+            dialog.show_error(error)
         self.sign_in_shown.emit(dialog)
 
     def _sign_in_cancelled(self, generation: int, dialog: SignInDialog) -> None:
@@ -247,15 +385,18 @@ class Connector(QObject):
         if self.target is not None:
             self.connect_to(self.target)
 
-    def _on_connected(self, generation: int, target: ConnectTarget, result: tuple[Operations, str]) -> None:
-        ops, note = result
+    def _on_connected(self, generation: int, target: ConnectTarget, credentials: Credentials | None,
+                      connection: Connection) -> None:
+        ops = connection.ops
         if generation != self._generation:
             self.tasks.run_in_background(ops.close)  # a newer attempt replaced this one
             return
         self._close_sign_in()
-        self.context.set_connected(ops)
-        if note:
-            self.notify(note, "warning")
+        if credentials is not None:
+            self._remember_last_user(target, credentials.username)
+        self.context.set_connected(ops, connection.display_name)
+        if connection.note:
+            self.notify(connection.note, "warning")
         self.connected.emit()
         if target.demo_products is not None:
             self.start_demo(target.demo_products)

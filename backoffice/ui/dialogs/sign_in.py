@@ -1,8 +1,10 @@
 """Signing in to a shared (PostgreSQL) database: user name and password, proven before the window gets
 its data.
 
-The dialog only collects and shows: it emits :attr:`SignInDialog.submitted` with the name and the
-password, and the connector checks them off the GUI thread (``session.login``: argon2, lockout, audited).
+The dialog only collects and shows: it emits :attr:`SignInDialog.submitted` with the name, the password
+and whether to remember the password on this computer, and the connector checks them off the GUI thread
+(``session.connect``: the person's own PostgreSQL login, or the account's password), storing the password
+in the OS keyring only once it was accepted.
 While that runs the fields are disabled; a refusal comes back with :meth:`SignInDialog.show_error` and
 the dialog stays open for another try; Cancel (or Esc) gives up signing in.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -25,9 +28,10 @@ from backoffice.ui.widgets.empty_state import Glyph
 
 
 class SignInDialog(QDialog):
-    submitted = Signal(str, str)   # user name, password
+    submitted = Signal(str, str, bool)   # user name, password, remember the password on this computer
 
-    def __init__(self, where: str, username: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, where: str, username: str = "", parent: QWidget | None = None, *,
+                 remember: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Sign in"))
         self.setMinimumWidth(440)
@@ -40,6 +44,9 @@ class SignInDialog(QDialog):
         self.username = QLineEdit(username)
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.remember = QCheckBox(self.tr("Remember my password on this computer"))
+        self.remember.setToolTip(self.tr("Kept in the system keyring, and only once the password was accepted"))
+        self.remember.setChecked(remember)
         self.error = QLabel()
         self.error.setObjectName("Error")
         self.error.setWordWrap(True)
@@ -49,6 +56,7 @@ class SignInDialog(QDialog):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         form.addRow(self.tr("User name"), self.username)
         form.addRow(self.tr("Password"), self.password)
+        form.addRow("", self.remember)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.sign_in_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.sign_in_button.setText(self.tr("Sign in"))
@@ -74,10 +82,10 @@ class SignInDialog(QDialog):
             self.show_error(self.tr("Enter your user name and password."))
             return
         self.set_busy(True)
-        self.submitted.emit(name, password)
+        self.submitted.emit(name, password, self.remember.isChecked())
 
     def set_busy(self, busy: bool) -> None:
-        for widget in (self.username, self.password, self.sign_in_button):
+        for widget in (self.username, self.password, self.remember, self.sign_in_button):
             widget.setEnabled(not busy)
         if busy:
             self.error.hide()
