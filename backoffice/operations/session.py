@@ -209,8 +209,8 @@ def _connect_as_login(url: str, username: str | None, password: str | None, *, s
         except DatabaseUnreachable as exc:
             if given is not None and "is not permitted to log in" in str(exc):
                 raise PermissionDenied(f"{username}: account deactivated") from None
-            if given is not None and "does not exist" in str(exc):
-                continue   # no login of that name: the account signs in with its password below
+            if given is not None:
+                continue   # no login of that name (or no server): the URL's own connection says why below
             raise
         try:
             kind = db_roles.session_kind(db) if migrations.current_revision(db) is not None else None

@@ -216,7 +216,7 @@ def _set_login_password(session: Any, actor: Actor, me: User, user: User, passwo
     """The PostgreSQL login's password too: one's own is kept, one an admin sets for someone else is
     temporary (users.INITIAL_PASSWORD_DAYS) until its owner replaces it."""
     from backoffice.services import db_roles
-    from backoffice.services.users import INITIAL_PASSWORD_DAYS
+    from backoffice.services.db_roles import INITIAL_PASSWORD_DAYS
 
     conn = session.connection()
     own = me.id == user.id

@@ -31,6 +31,7 @@ from backoffice.models import Role
 from backoffice.services.permissions import PERMISSIONS, PRIVILEGES, TABLES, table_grants
 
 SERVER_ROLE = "backoffice_server"
+INITIAL_PASSWORD_DAYS = 7   # a password an admin gives works this long, until its owner sets their own
 GROUP_PREFIX = "backoffice_"
 
 # Operations that post stock through the ledger function, and those that open empty level rows.
@@ -119,7 +120,7 @@ def apply(conn: Connection) -> None:
         "bo_create_login(text, text, text, timestamptz)": admin,
         "bo_set_login_role(text, text)": admin,
         "bo_set_login_active(text, boolean)": admin,
-        "bo_set_login_password(text, text, timestamptz)": admin,
+        "bo_set_login_password(text, text, timestamptz)": staff,
         "bo_sessions()": admin,
         "bo_end_session(int)": admin,
         "bo_set_own_password(text)": staff,
@@ -145,7 +146,7 @@ def _policies(conn: Connection) -> None:
         conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         for name in ("bo_read", "bo_insert", "bo_update", "bo_delete"):
             conn.exec_driver_sql(f"DROP POLICY IF EXISTS {name} ON {table}")
-        readable = "true" if table != "auth_tokens" else condition
+        readable = "true"   # auth_tokens: who has which session is no secret; the hashes are column-hidden
         conn.exec_driver_sql(f"CREATE POLICY bo_read ON {table} FOR SELECT USING ({readable})")
         insert_check = condition if table != "users" else "bo_is_admin()"
         conn.exec_driver_sql(f"CREATE POLICY bo_insert ON {table} FOR INSERT WITH CHECK ({insert_check})")

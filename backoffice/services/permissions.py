@@ -248,6 +248,7 @@ _CATALOG_EDITS = ("catalog.save_edits", "catalog.create_product", "bulk.apply", 
                   "changesets.revert", "variants.generate", "variants.set_base_price", "variants.apply_reprice")
 _IMAGE_EDITS = ("images.upload", "images.reorder", "images.set_main", "images.set_alt_text", "images.delete",
                 "images.assign_variants", "images.edit", "images.restore_version", "variants.apply_image_assignment")
+_COST_EDITS = ("suppliers.save_item", "suppliers.save_items", "purchase_orders.receive")
 _ATTRIBUTE_EDITS = ("variants.create_attribute", "variants.rename_attribute", "variants.add_values",
                     "variants.rename_value", "variants.remove_value", "variants.restore_attribute")
 _TRANSFERS = ("transfers.create", "transfers.update_draft", "transfers.ship", "transfers.receive", "transfers.cancel")
@@ -264,7 +265,7 @@ TABLES: dict[str, TableAccess] = {
     # the catalog
     "products": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS),
     "product_tags": _writes(*_CATALOG_EDITS),
-    "variants": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS),
+    "variants": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS, *_COST_EDITS),
     "variant_options": _writes(*_CATALOG_EDITS),
     "categories": _writes("store.add_category", "store.rename_category", "store.move_category", *_CATALOG_EDITS),
     "attributes": _writes(*_ATTRIBUTE_EDITS),
@@ -277,8 +278,8 @@ TABLES: dict[str, TableAccess] = {
     "product_images": _writes(*_IMAGE_EDITS, "importexport.apply"),
     "product_image_variants": _writes(*_IMAGE_EDITS),
     "image_versions": _appends(*_IMAGE_EDITS),
-    "changesets": _appends(*_CATALOG_EDITS),
-    "changeset_entries": _appends(*_CATALOG_EDITS, note="insert-only: an entry is never changed or removed"),
+    "changesets": _appends(*_CATALOG_EDITS, *_COST_EDITS),
+    "changeset_entries": _appends(*_CATALOG_EDITS, *_COST_EDITS, note="insert-only: an entry is never changed or removed"),
     # stock: documents, levels and the ledger
     "locations": _writes("store.add_location", "store.edit_location", "store.archive_location", delete=False),
     "stock_levels": TableAccess(update=_THRESHOLDS,
@@ -320,7 +321,7 @@ TABLES: dict[str, TableAccess] = {
     "auth_tokens": TableAccess(select=("users.sessions",), insert=("users.create_api_key",),
                                update=("users.revoke_session",), update_columns=("revoked_at",),
                                hidden_columns=("token_hash",),
-                               note="row-level security: staff see and end only their own sessions"),
+                               note="row-level security: staff end only their own sessions"),
     "audit_log": _appends(*_ANY_WRITE, select=("audit.page", "catalog.product_history", "changesets.history"),
                           note="insert-only; who wrote a row is stamped by the database (session_user); "
                                "row-level security: the whole log for managers and admins, a product's "

@@ -155,7 +155,7 @@ def ensure_user(db: Database, username: str, role: Role | None = None, display_n
 # asks at the first sign-in). With no password given the login gets a random one nobody knows, until an
 # admin sets one.
 LOGIN_PREFIX_ENV = "BACKOFFICE_LOGIN_PREFIX"
-INITIAL_PASSWORD_DAYS = 7
+INITIAL_PASSWORD_DAYS = db_roles.INITIAL_PASSWORD_DAYS
 
 
 def login_name(username: str) -> str:

@@ -235,6 +235,12 @@ CREATE OR REPLACE FUNCTION bo_set_login_password(p_name text, p_verifier text, p
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER {pin} AS $fn$
 BEGIN
     PERFORM bo_check_staff_login(p_name);
+    -- an admin sets anyone's; a person their own (through the store API's server, or the owner acting for them)
+    IF NOT (bo_trusted() AND nullif(current_setting('backoffice.user_id', true), '') IS NULL)
+       AND NOT EXISTS (SELECT 1 FROM users WHERE id = bo_acting_user_id() AND active
+                       AND (role = 'admin' OR db_login = p_name)) THEN
+        RAISE EXCEPTION 'only an admin sets another person''s password' USING ERRCODE = 'insufficient_privilege';
+    END IF;
     EXECUTE format('ALTER ROLE %I PASSWORD %L VALID UNTIL %L', p_name, p_verifier,
                    coalesce(p_valid_until::text, 'infinity'));
 END

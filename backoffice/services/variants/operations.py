@@ -194,9 +194,13 @@ def _write_thresholds(session: Session, actor: Actor, rows: list[ThresholdRow], 
     for r in sorted(rows, key=lambda r: (r.variant_id, r.location_id)):
         now_row = current.get((r.variant_id, r.location_id))
         if r.level_id is None and now_row is None:
-            level_id = session.execute(insert(table).returning(table.c.id).values(
-                variant_id=r.variant_id, location_id=r.location_id, on_hand=0, reserved=0, low_stock_threshold=r.new,
-                version=1, created_at=now, updated_at=now)).scalar_one()
+            from backoffice.services.inventory import open_level
+
+            open_level(session, r.variant_id, r.location_id)   # on hand 0, version 1 (no staff role inserts levels)
+            level_id = session.execute(select(table.c.id).where(table.c.variant_id == r.variant_id,
+                                                                table.c.location_id == r.location_id)).scalar_one()
+            session.execute(table.update().where(table.c.id == level_id)
+                            .values(low_stock_threshold=r.new, updated_at=now))
             entries.append((level_id, 0, 1, r))
             continue
         if now_row is None or r.level_id is None or now_row[1] != r.version:
