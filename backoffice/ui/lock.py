@@ -38,6 +38,7 @@ from backoffice.ui.widgets.empty_state import Glyph
 
 tr = translator("Lock")
 
+CARD_WIDTH = 440
 IDLE_LOCK_KEY = "security/idle_lock_minutes"
 DEFAULT_IDLE_MINUTES = 15
 MAX_IDLE_MINUTES = 24 * 60
@@ -63,8 +64,8 @@ def idle_minutes(settings: QSettings | None) -> int:
 
 class IdleLock(QObject):
     """Emits :attr:`idle` after ``timeout_ms`` without keyboard, mouse or touch input anywhere in the
-    application, while armed (the window is connected and not locked). An application-wide event filter
-    restarts the timer on every input; a timeout of 0 never fires."""
+    application, while armed (the window is open, connected and not locked). An application-wide event
+    filter, installed only while it counts, restarts the timer on every input; 0 never fires."""
 
     idle = Signal()
 
@@ -75,9 +76,7 @@ class IdleLock(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.idle)
-        app = QApplication.instance()
-        if app is not None:
-            app.installEventFilter(self)
+        self._filtering = False
 
     @property
     def timeout_ms(self) -> int:
@@ -103,10 +102,22 @@ class IdleLock(QObject):
 
     def restart(self) -> None:
         """Count the idle time again from now (or stop counting when disarmed or disabled)."""
-        if self._armed and self._timeout_ms > 0:
+        counting = self._armed and self._timeout_ms > 0
+        self._filter_input(counting)
+        if counting:
             self._timer.start(self._timeout_ms)
         else:
             self._timer.stop()
+
+    def _filter_input(self, on: bool) -> None:
+        app = QApplication.instance()
+        if app is None or on == self._filtering:
+            return
+        if on:
+            app.installEventFilter(self)
+        else:
+            app.removeEventFilter(self)
+        self._filtering = on
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if self._armed and event.type() in _INPUT_EVENTS:
@@ -124,9 +135,9 @@ class LockOverlay(QWidget):
         super().__init__(parent)
         self.setObjectName("LockOverlay")
         self.setAutoFillBackground(False)
-        card = QFrame()
+        self.card = card = QFrame()
         card.setObjectName("Card")
-        card.setFixedWidth(420)
+        card.setFixedWidth(CARD_WIDTH)
         self.glyph = Glyph("user", diameter=72, color=theme.ACCENT)
         self.title = QLabel()
         self.title.setObjectName("EmptyTitle")
@@ -187,6 +198,12 @@ class LockOverlay(QWidget):
     def set_person(self, name: str, role: str) -> None:
         self.title.setText(tr("Locked — {name} ({role})").format(name=name, role=role) if role
                            else tr("Locked — {name}").format(name=name))
+        self._fit_card()
+
+    def _fit_card(self) -> None:
+        """The card's height for its wrapped lines at its own width (a centred box layout would measure
+        them at the overlay's whole width, and a long name would run over the picture)."""
+        self.card.setFixedHeight(self.card.layout().totalHeightForWidth(CARD_WIDTH))
 
     def set_switch_available(self, available: bool, reason: str = "") -> None:
         self._switch_available = available
@@ -210,6 +227,7 @@ class LockOverlay(QWidget):
         self.set_busy(False)
         self.error.setText(message)
         self.error.show()
+        self._fit_card()
         self.password.clear()
         self.password.setFocus()
 
@@ -217,6 +235,7 @@ class LockOverlay(QWidget):
         self.set_busy(False)
         self.error.clear()
         self.error.hide()
+        self._fit_card()
         self.password.clear()
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -345,6 +364,13 @@ class WindowLock(QObject):
         if dialog in self._hidden:
             self._hidden.remove(dialog)
             dialog.finished.disconnect(self._hidden_dialog_finished)
+
+    def stand_down(self) -> None:
+        """The window is closing: stop watching the application's shortcuts, show nothing again."""
+        if self._locked:
+            QApplication.instance().removeEventFilter(self)
+            self._locked = False
+            self._hidden = []
 
     def _on_context_changed(self) -> None:
         if self._locked and (not self.context.connected or self.context.actor is None):

@@ -18,7 +18,7 @@ from PySide6.QtCore import (
     Signal,
     qVersion,
 )
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QMainWindow,
@@ -214,7 +214,7 @@ class MainWindow(QMainWindow):
         if self.context.state is ConnectionState.CONNECTING:
             self.banner.hide()
         self._show_current_page()
-        self.idle_lock.set_armed(connected and not self.window_lock.locked)
+        self._arm_idle_lock()
 
     # -- locking ------------------------------------------------------------------------------------------
     def lock(self) -> bool:
@@ -228,8 +228,12 @@ class MainWindow(QMainWindow):
         if not self.lock():
             self.idle_lock.restart()   # a question is waiting in its own event loop: try again later
 
-    def _follow_lock(self, locked: bool) -> None:
-        self.idle_lock.set_armed(self.context.connected and not locked)
+    def _follow_lock(self, _locked: bool) -> None:
+        self._arm_idle_lock()
+
+    def _arm_idle_lock(self) -> None:
+        """Count idle time while the window is open, signed in and not locked."""
+        self.idle_lock.set_armed(self.isVisible() and self.context.connected and not self.window_lock.locked)
 
     # -- messages, dialogs ----------------------------------------------------------------------------------
     def show_message(self, text: str, level: str = "info", timeout_ms: int | None = None) -> None:
@@ -339,6 +343,10 @@ class MainWindow(QMainWindow):
         self.settings.setValue("main_window/view", self._current)
         self.settings.sync()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._arm_idle_lock()
+
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.WindowStateChange:
             # Leaving full screen through the window manager must uncheck the menu entry too.
@@ -349,6 +357,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
+        self.idle_lock.set_armed(False)
+        self.window_lock.stand_down()
         super().closeEvent(event)
 
 

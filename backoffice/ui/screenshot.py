@@ -12,6 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import (
     QCoreApplication,
     QDeadlineTimer,
+    QEvent,
     QEventLoop,
     QPoint,
     QRect,
@@ -52,11 +53,12 @@ def render_view_to_file(ops: Operations, view: str, path: Path, *, width: int = 
     from backoffice.ui.app import create_application
     from backoffice.ui.context import AppContext
     from backoffice.ui.main_window import MainWindow
+    from backoffice.ui.startup import display_name_of
     from backoffice.ui.tasks import TaskManager
 
     app = create_application()
     context = AppContext(profile_name=profile_name)
-    context.set_connected(ops)
+    context.set_connected(ops, display_name_of(ops))   # an offscreen render: waiting here is fine
     tasks = TaskManager()
     window = MainWindow(context, tasks, settings=None, profiles=ProfileStore(), secrets=SecretStore())
     window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
@@ -100,6 +102,9 @@ def render_view_to_file(ops: Operations, view: str, path: Path, *, width: int = 
         tasks.shutdown()
         window.deleteLater()
         tasks.deleteLater()
+        # Outside an event loop deleteLater alone never deletes: the window (with its views, timers and
+        # filters) would outlive the render and slow every later one in the same process.
+        app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         app.processEvents()
 
 

@@ -149,7 +149,7 @@ def connect_job(target: ConnectTarget, state: TaskState, secrets: SecretStore,
         notes = [_remember_prompted_password(target, secrets, prompt)]
         if credentials is not None and credentials.remember:
             notes.append(_remember_personal_password(target, secrets, credentials))
-        display_name = _display_name(ops)
+        display_name = display_name_of(ops)
     except BaseException:
         ops.close()
         raise
@@ -185,7 +185,7 @@ def _remember_personal_password(target: ConnectTarget, secrets: SecretStore, cre
     return ""
 
 
-def _display_name(ops: Operations) -> str:
+def display_name_of(ops: Operations) -> str:
     """The acting user's display name ("" when it cannot be read: the user name is shown instead)."""
     if ops.actor is None:
         return ""

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QDialog
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from backoffice.config import ProfileStore
 from backoffice.db import Database
@@ -262,3 +262,19 @@ def test_the_overlay_follows_the_window_size(qtbot, signed_in, open_window) -> N
     window.resize(1000, 700)
     qtbot.waitUntil(lambda: window.window_lock.overlay.geometry() == window.centralWidget().rect(), timeout=2_000)
     assert covers_the_window(window)
+
+
+def test_the_idle_lock_waits_for_an_open_question(qtbot, signed_in, open_window) -> None:  # type: ignore[no-untyped-def]
+    """A question waiting in its own event loop (application-modal) cannot be hidden without answering
+    it: the idle lock tries again later, and locks once it is answered."""
+    window = open_window(signed_in)
+    question = QMessageBox(QMessageBox.Icon.Question, "Delete?", "Delete it?",
+                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, window)
+    question.setWindowModality(Qt.WindowModality.ApplicationModal)
+    question.show()
+    qtbot.waitUntil(lambda: QApplication.activeModalWidget() is question, timeout=2_000)
+    window.idle_lock.set_timeout_ms(100)
+    qtbot.wait(400)
+    assert not window.is_locked() and question.isVisible() and window.idle_lock.is_counting()
+    question.done(QMessageBox.StandardButton.No)
+    qtbot.waitUntil(window.is_locked, timeout=5_000)

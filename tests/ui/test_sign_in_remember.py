@@ -6,19 +6,27 @@ asking, and a refused one is forgotten and asked for. Switch user closes the ope
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from sqlalchemy import create_engine, make_url, text
 
+from backoffice import migrations
 from backoffice.db import Database
 from backoffice.models import Role
+from backoffice.operations import LocalOperations
 from backoffice.secrets import SERVICE, SecretStore
+from backoffice.services import users
 from backoffice.services.users import ensure_user
 from backoffice.ui.app import Gui, start_gui
 from backoffice.ui.context import ConnectionState
 from backoffice.ui.startup import personal_password_key
 from tests.conftest import STAFF_PASSWORD
+from tests.test_password_server import PASSWORD as SERVER_PASSWORD
+from tests.test_password_server import secured_server  # noqa: F401  (the server fixture)
 
 pytestmark = pytest.mark.postgres
 
@@ -161,3 +169,55 @@ def test_switch_user_asks_again_and_the_status_bar_follows(qtbot, launch, staff)
     assert window.connected_action.isVisible()        # pat is an admin; wendy was not
     window.lock()
     assert window.window_lock.overlay.title.text() == "Locked — pat (Admin)"
+
+
+# -- a person's own PostgreSQL login, on a server that asks for passwords ----------------------------------
+@pytest.fixture(scope="module")
+def store_url(secured_server: str) -> Iterator[str]:  # noqa: F811
+    owner = make_url(secured_server).set(password=SERVER_PASSWORD)
+    engine = create_engine(owner, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text('CREATE DATABASE "desk"'))
+    engine.dispose()
+    url = owner.set(database="desk").render_as_string(hide_password=False)
+    db = Database(url)
+    migrations.upgrade(db)
+    db.dispose()
+    yield url
+
+
+def test_a_staff_login_is_remembered_signs_in_as_itself_and_unlocks_with_its_password(
+        qtbot, launch, store_url, isolated_user_dirs) -> None:  # type: ignore[no-untyped-def]
+    db = Database(store_url)
+    try:
+        boss = users.ensure_user(db, "boss", password=STAFF_PASSWORD)
+        name = f"ann{uuid.uuid4().hex[:6]}"
+        LocalOperations(db, boss, owns_database=False).users.add(name, role="warehouse", display_name="Ann Staff",
+                                                                  password=STAFF_PASSWORD)
+    finally:
+        db.dispose()
+    before = dict(isolated_user_dirs.entries)
+    gui = launch(store_url, username=name)
+    dialog = shown_dialog(qtbot, gui)
+    sign_in(qtbot, dialog, "not the password", remember=True)
+    qtbot.waitUntil(dialog.error.isVisible, timeout=15_000)
+    assert isolated_user_dirs.entries == before
+    sign_in(qtbot, dialog, STAFF_PASSWORD, remember=True)
+    connected(qtbot, gui)
+    assert gui.context.ops.database_login() == (users.login_name(name), "staff")
+    assert gui.window.session_status.user.text() == "Ann Staff · Warehouse"
+    assert isolated_user_dirs.entries[(SERVICE, personal_password_key(store_url, name))] == STAFF_PASSWORD
+
+    again = launch(store_url, username=name)
+    connected(qtbot, again)
+    assert again.dialogs_shown == [] and again.context.ops.database_login() == (users.login_name(name), "staff")
+
+    window = again.window
+    window.lock()
+    overlay = window.window_lock.overlay
+    for password, locked in (("not the password", True), (STAFF_PASSWORD, False)):
+        qtbot.keyClicks(overlay.password, password)
+        overlay.unlock_button.click()
+        qtbot.waitUntil(lambda: not window.window_lock.runner.busy, timeout=15_000)
+        assert window.is_locked() is locked
+        assert overlay.error.isVisible() is locked

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from backoffice.operations.users import DatabaseSession, SessionInfo
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
-from backoffice.ui.format import NO_VALUE, format_when, translator
+from backoffice.ui.format import NO_VALUE, translator
 from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.widgets.banner import MessageBanner
@@ -36,12 +36,12 @@ CONTEXT = "Connected"
 KINDS = {"session": "Sign-in session", "api_key": "API key"}
 
 DATABASE_COLUMNS = (
-    Column("Login", lambda s: s.login, width=150),
-    Column("User", lambda s: s.username or NO_VALUE, width=120),
-    Column("Client", lambda s: s.client, width=130),
-    Column("Application", lambda s: s.application, width=180),
+    Column("Login", lambda s: s.login, width=140),
+    Column("User", lambda s: s.username or NO_VALUE, width=110),
+    Column("Client", lambda s: s.client, width=120),
+    Column("Application", lambda s: s.application, width=160),
     Column("Since", lambda s: s.started_at, kind="when", width=140),
-    Column("State", lambda s: s.state or NO_VALUE, width=110),
+    Column("State", lambda s: s.state or NO_VALUE, width=170),
 )
 API_COLUMNS = (
     Column("User", lambda s: s.username, width=130),
@@ -120,6 +120,7 @@ class ConnectedDialog(QDialog):
         layout.setSpacing(10)
         layout.addWidget(heading(self.tr("Who is connected")))
         layout.addWidget(intro)
+        layout.addSpacing(6)
         layout.addWidget(self.banner)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self.buttons)
