@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from backoffice.operations.changes import Changes, record
 from backoffice.db import ACTING, Acting
+from backoffice.models import Role
 from backoffice.services import permissions
 from backoffice.services.base import (
     Actor,
@@ -96,7 +97,7 @@ def _guarded(method: Callable[..., T], operation: str) -> Callable[..., T]:
             permissions.require(actor, operation)
         op_id = kwargs.get("op_id")
         acting = Acting(
-            role=None if actor is None or operation in OWNER_OPERATIONS else "backoffice_" + actor.role.value,
+            role=None if actor is None or operation in OWNER_OPERATIONS else "backoffice_" + Role(actor.role).value,
             user_id=None if actor is None else actor.user_id, operation=operation,
             operation_id=op_id if isinstance(op_id, str) else None)
         token = ACTING.set(acting)
