@@ -43,7 +43,7 @@ OPENING = POSTING + ("transfers.create", "purchase_orders.send", "alerts.set_thr
 # idempotency records), as itself.
 SERVER_TABLES = {"users": "SELECT, UPDATE", "auth_tokens": "SELECT, INSERT, UPDATE, DELETE",
                  "audit_log": "SELECT, INSERT", "api_requests": "SELECT, INSERT, UPDATE, DELETE",
-                 "applied_operations": "SELECT, INSERT, UPDATE"}
+                 "applied_operations": "SELECT, INSERT, UPDATE", "alembic_version": "SELECT"}
 
 
 def group_role(role: Role | str) -> str:
