@@ -96,7 +96,7 @@ def test_given_lists_are_shown_row_by_row(qtbot, sqlite_db, sqlite_actor, tasks)
         ["bo_api", "—", "10.0.0.2", "backoffice serve", WHEN.astimezone().strftime("%Y-%m-%d %H:%M"), "active"]]
     api = dialog.api_model
     assert [api.display(0, c) for c in range(api.columnCount())] == [
-        "pat", "API key", "Shop sync", WHEN.astimezone().strftime("%Y-%m-%d %H:%M"), ""]
+        "pat", "API key", "Shop sync", WHEN.astimezone().strftime("%Y-%m-%d %H:%M"), "Never"]
     assert dialog.database_heading.text() == "Database connections (2)"
     # One selection at a time, across both lists.
     dialog.select(dialog.database_table, 1)

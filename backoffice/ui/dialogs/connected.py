@@ -27,6 +27,7 @@ from backoffice.ui.format import NO_VALUE, translator
 from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.widgets.banner import MessageBanner
+from backoffice.ui.format import format_when
 from backoffice.ui.widgets.empty_state import Glyph
 from backoffice.ui.widgets.records import Column, RecordsModel, setup_table
 from backoffice.ui.widgets.rows import heading, muted
@@ -48,7 +49,7 @@ API_COLUMNS = (
     Column("Kind", lambda s: tr(KINDS.get(s.kind, s.kind)), width=130),
     Column("Name", lambda s: s.name, width=220),
     Column("Created", lambda s: s.created_at, kind="when", width=140),
-    Column("Last used", lambda s: s.last_used_at, kind="when", width=140),
+    Column("Last used", lambda s: format_when(s.last_used_at) if s.last_used_at else tr("Never"), width=140),
 )
 TABLES_PAGE, EMPTY_PAGE = 0, 1
 
