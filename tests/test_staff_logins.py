@@ -81,7 +81,9 @@ def test_a_person_signs_in_with_their_own_login_and_sets_their_own_password(owne
         assert alice.database_login() == (login, "staff")
         assert alice.users.whoami().username == "alice" and alice.users.whoami().role == "warehouse"
         assert alice.verify_password(INITIAL) and not alice.verify_password("not it")
+        assert alice.temporary_password_until() == first
         alice.users.set_password("alice", OWN)
+        assert alice.temporary_password_until() is None
     finally:
         alice.close()
     assert _valid_until(db, login) == "infinity"      # her own password never expires

@@ -78,6 +78,20 @@ class LocalOperations:
         kind = db_roles.session_kind(self._db)
         return None if kind is None else (kind.login, kind.kind)
 
+    def temporary_password_until(self):  # type: ignore[no-untyped-def]
+        """PostgreSQL staff login: when the password an admin gave stops working (the person should set
+        their own now: ``users.set_password``); None when the password is their own (or on SQLite, or for
+        the owner's connections)."""
+        from backoffice.services import db_roles
+
+        kind = db_roles.session_kind(self._db)
+        if kind is None or kind.kind != "staff":
+            return None
+        with self._db.engine.connect() as conn:
+            until = conn.exec_driver_sql("SELECT CASE WHEN rolvaliduntil = 'infinity' THEN NULL ELSE rolvaliduntil END "
+                                         "FROM pg_roles WHERE rolname = session_user").scalar()
+        return until
+
     def verify_password(self, password: str) -> bool:
         """True when ``password`` is the acting user's (unlocking a locked window, off the GUI thread): a
         staff login's is proven by PostgreSQL with a new connection; an account's by its password (a
