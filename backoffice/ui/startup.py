@@ -12,13 +12,20 @@ account is ever created by connecting. The window then holds the operations it r
 short read): empty, it is filled with demo data (``ops.admin.generate_demo``) as a cancellable job shown
 in the progress panel (``demo_started``); already the demo store, nothing is said (a relaunch);
 someone's catalog, a message says the demo data was not added.
+
+A staff login signed in with the password an admin gave it (temporary: ``ops.temporary_password_until``,
+read in the connection job) is then asked to choose its own (:class:`OwnPasswordDialog`, "Later" keeps
+the admin's until it stops working). The new password is set off the GUI thread, replaces the one the
+keyring keeps for the person (if it keeps one, or they asked for that), and the window's operations are
+reopened with it (connections the old ones would open next would be refused).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import quote
 
@@ -28,7 +35,7 @@ from PySide6.QtWidgets import QWidget
 from sqlalchemy import make_url
 
 from backoffice.config import DEMO_PROFILE, Profile, secret_key_for
-from backoffice.operations import Operations, ServiceError, ValidationError
+from backoffice.operations import Changes, Operations, ServiceError, ValidationError
 from backoffice.operations.auth import AccountLocked
 from backoffice.operations.session import (
     AuthenticationFailed,
@@ -48,9 +55,10 @@ from backoffice.operations.session import (
 )
 from backoffice.secrets import KeyringUnavailable, PasswordRequired, SecretStore
 from backoffice.ui.context import AppContext
+from backoffice.ui.dialogs.own_password import OwnPasswordDialog
 from backoffice.ui.dialogs.sign_in import SignInDialog
-from backoffice.ui.format import translator
-from backoffice.ui.operations import Runner
+from backoffice.ui.format import error_text, translator
+from backoffice.ui.operations import Runner, run_write
 from backoffice.ui.tasks import TaskManager, TaskState
 
 log = logging.getLogger(__name__)
@@ -115,11 +123,26 @@ class Credentials:
 @dataclass(frozen=True)
 class Connection:
     """A finished connection attempt: the operations, signed in; a note for the user or ""; the acting
-    user's display name."""
+    user's display name and user name; when the password they signed in with (an admin's) stops working,
+    or None; what they signed in with (typed, or kept in the keyring), if anything."""
 
     ops: Operations
     note: str = ""
     display_name: str = ""
+    username: str = ""
+    password_until: dt.datetime | None = None
+    signed_in_with: Credentials | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class OwnPasswordChanged:
+    """A person's own password, set: the operations reopened with it (None when that failed: the old ones
+    stay), the acting user's display name, what the write changed, a note for the user or ""."""
+
+    ops: Operations | None
+    display_name: str
+    changes: Changes
+    note: str = ""
 
 
 class SavedPasswordRefused(Exception):
@@ -149,11 +172,12 @@ def connect_job(target: ConnectTarget, state: TaskState, secrets: SecretStore,
         notes = [_remember_prompted_password(target, secrets, prompt)]
         if credentials is not None and credentials.remember:
             notes.append(_remember_personal_password(target, secrets, credentials))
-        display_name = display_name_of(ops)
+        username, display_name = who_signed_in(ops)
+        until = temporary_password_until(ops)
     except BaseException:
         ops.close()
         raise
-    return Connection(ops, " ".join(note for note in notes if note), display_name)
+    return Connection(ops, " ".join(note for note in notes if note), display_name, username, until, credentials)
 
 
 def saved_sign_in_job(target: ConnectTarget, state: TaskState, secrets: SecretStore, prompt: PasswordPrompt | None,
@@ -187,13 +211,76 @@ def _remember_personal_password(target: ConnectTarget, secrets: SecretStore, cre
 
 def display_name_of(ops: Operations) -> str:
     """The acting user's display name ("" when it cannot be read: the user name is shown instead)."""
-    if ops.actor is None:
-        return ""
+    return who_signed_in(ops)[1]
+
+
+def who_signed_in(ops: Operations) -> tuple[str, str]:
+    """(user name, display name) of the acting user; ("", "") without one, the display name "" when it
+    cannot be read."""
+    actor = ops.actor
+    if actor is None:
+        return "", ""
     try:
-        return ops.users.whoami().display_name
+        me = ops.users.whoami()
     except Exception:   # only a label: never a reason to refuse a connection that worked
-        log.warning("the display name of %s could not be read", ops.actor.username, exc_info=True)
-        return ""
+        log.warning("the display name of %s could not be read", actor.username, exc_info=True)
+        return actor.username, ""
+    return me.username, me.display_name
+
+
+def temporary_password_until(ops: Operations) -> dt.datetime | None:
+    """When the password the person signed in with, one an admin gave them, stops working; None when it
+    is their own (or cannot be told: the window works on, it is only a reminder)."""
+    read = getattr(ops, "temporary_password_until", None)
+    if read is None or ops.actor is None:
+        return None
+    try:
+        return read()
+    except Exception:
+        log.warning("when the password of %s expires could not be read", ops.actor.username, exc_info=True)
+        return None
+
+
+def own_password_job(target: ConnectTarget, ops: Operations, secrets: SecretStore, username: str, sign_in_name: str,
+                     password: str, remember: bool) -> OwnPasswordChanged:
+    """Runs in a worker: set ``username``'s own password (a refusal raises: nothing else is done); replace
+    the password the keyring keeps for them, if it keeps one or ``remember``; open the operations again with
+    the new password."""
+    _none, changes = run_write(ops, lambda o: o.users.set_password(username, password))
+    notes = [_replace_remembered_password(target, secrets, sign_in_name, password, remember)]
+    try:
+        fresh = connect(target.url, sign_in_name, password=password, secrets=secrets)
+    except Exception:
+        log.warning("the connection of %s could not be reopened with the new password", username, exc_info=True)
+        notes.append(tr("The connection could not be reopened with it: if the database stops answering, sign in "
+                        "again (File → Switch user…)."))
+        return OwnPasswordChanged(None, "", changes, " ".join(note for note in notes if note))
+    try:
+        _username, display_name = who_signed_in(fresh)
+    except BaseException:
+        fresh.close()
+        raise
+    return OwnPasswordChanged(fresh, display_name, changes, " ".join(note for note in notes if note))
+
+
+def _replace_remembered_password(target: ConnectTarget, secrets: SecretStore, sign_in_name: str, password: str,
+                                 remember: bool) -> str:
+    key = personal_password_key(target.url, sign_in_name)
+    try:
+        if not remember and not secrets.get(key):
+            return ""
+        secrets.set(key, password)
+    except KeyringUnavailable:
+        return tr("No secure keyring is available: your new password was not remembered.") if remember else ""
+    return ""
+
+
+def own_password_error(exc: BaseException) -> str:
+    """Why the server refused a new password, as the dialog says it."""
+    if isinstance(exc, ValidationError) and exc.problems and all(field == "password" for _r, field, _m in exc.problems):
+        return " ".join(tr("The new password {problem}.").format(problem=message.rstrip("."))
+                        for _r, _f, message in exc.problems)
+    return error_text(exc)
 
 
 def _remember_prompted_password(target: ConnectTarget, secrets: SecretStore, prompt: PasswordPrompt | None) -> str:
@@ -253,6 +340,8 @@ class Connector(QObject):
     demo_started = Signal(object)  # the TaskState of the demo store being built
     demo_finished = Signal(str)  # "done", "cancelled", "existing", "skipped" or "failed"
     sign_in_shown = Signal(object)  # the SignInDialog of a shared database, once shown (lets tests fill it in)
+    own_password_shown = Signal(object)   # the OwnPasswordDialog after signing in with an admin's password
+    own_password_changed = Signal()       # the person's own password was set (and the operations reopened)
 
     def __init__(self, context: AppContext, tasks: TaskManager, *, secrets: SecretStore | None = None,
                  prompt: PasswordPrompt | None = None, notify: Callable[[str, str], None] | None = None,
@@ -268,6 +357,7 @@ class Connector(QObject):
         self.runner = Runner(context, tasks, self)
         self._generation = 0
         self.sign_in_dialog: SignInDialog | None = None
+        self.own_password_dialog: OwnPasswordDialog | None = None
 
     def connect_to(self, target: ConnectTarget, *, ask: bool = False) -> None:
         """Connect to ``target``; a shared database signs in with the password the keyring keeps for the
@@ -280,6 +370,7 @@ class Connector(QObject):
         self.state = TaskState(tr("Connecting"), cancellable=False, parent=self)
         self.attempt_started.emit(self.state)
         self._close_sign_in()
+        self._close_own_password()
         if target.needs_sign_in and ask:
             self._ask_sign_in(self._generation, target, "")
         elif target.needs_sign_in:
@@ -400,6 +491,8 @@ class Connector(QObject):
         self.connected.emit()
         if target.demo_products is not None:
             self.start_demo(target.demo_products)
+        if connection.password_until is not None:
+            self._ask_own_password(generation, target, credentials or connection.signed_in_with, connection)
 
     def _on_failed(self, generation: int, exc: BaseException) -> None:
         if generation != self._generation:
@@ -412,6 +505,69 @@ class Connector(QObject):
         message, hint = describe_error(exc)
         self.context.set_failed(message, hint)
         self.failed.emit(message)
+
+    # -- choosing one's own password ----------------------------------------------------------------------
+    def _ask_own_password(self, generation: int, target: ConnectTarget, credentials: Credentials | None,
+                          connection: Connection) -> None:
+        """The person signed in with a password an admin gave them: ask for their own (window-modal)."""
+        assert connection.password_until is not None
+        username = connection.username or (connection.ops.actor.username if connection.ops.actor else "")
+        parent = self.parent()
+        dialog = OwnPasswordDialog(username, connection.password_until,
+                                   parent if isinstance(parent, QWidget) else None,
+                                   current=credentials.password if credentials is not None else None)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        sign_in_name = credentials.username if credentials is not None else username
+        remember = credentials is not None and credentials.remember
+        dialog.chosen.connect(partial(self._change_own_password, generation, target, dialog, sign_in_name, remember))
+        dialog.finished.connect(partial(self._own_password_closed, dialog))
+        self.own_password_dialog = dialog
+        dialog.open()
+        self.own_password_shown.emit(dialog)
+
+    def _change_own_password(self, generation: int, target: ConnectTarget, dialog: OwnPasswordDialog,
+                             sign_in_name: str, remember: bool, password: str) -> None:
+        ops = self.context.ops
+        if generation != self._generation or ops is None:
+            dialog.show_error(tr("Not connected any more: sign in again first."))
+            return
+        self.tasks.run_in_background(
+            partial(own_password_job, target, ops, self.secrets, dialog.username, sign_in_name, password, remember),
+            partial(self._own_password_set, generation, dialog, ops),
+            partial(self._own_password_refused, dialog))
+
+    def _own_password_set(self, generation: int, dialog: OwnPasswordDialog, old: Operations,
+                          result: OwnPasswordChanged) -> None:
+        if result.ops is not None:
+            if generation == self._generation and self.context.ops is old:
+                self.context.set_connected(result.ops, result.display_name or self.context.display_name)
+                self.tasks.run_in_background(old.close)
+            else:   # the window moved on (switched user, reconnected) meanwhile
+                self.tasks.run_in_background(result.ops.close)
+        self.context.notify_data_changed(result.changes)
+        if self.own_password_dialog is dialog:
+            self.own_password_dialog = None
+        if shiboken6.isValid(dialog):
+            dialog.set_busy(False)
+            dialog.accept()
+        self.notify(" ".join(t for t in (tr("Your own password is set."), result.note) if t),
+                    "warning" if result.note else "success")
+        self.own_password_changed.emit()
+
+    def _own_password_refused(self, dialog: OwnPasswordDialog, exc: BaseException) -> None:
+        if shiboken6.isValid(dialog):
+            dialog.show_error(own_password_error(exc))   # the dialog stays open for another try
+
+    def _own_password_closed(self, dialog: OwnPasswordDialog, _result: int) -> None:
+        if self.own_password_dialog is dialog:
+            self.own_password_dialog = None
+        dialog.deleteLater()
+
+    def _close_own_password(self) -> None:
+        """Close the question of a replaced connection (its answer no longer applies)."""
+        dialog, self.own_password_dialog = self.own_password_dialog, None
+        if dialog is not None and shiboken6.isValid(dialog):
+            dialog.done(0)
 
     # -- demo data ---------------------------------------------------------------------------------------
     def start_demo(self, products: int) -> None:
