@@ -259,3 +259,33 @@ def test_on_postgresql_a_login_cannot_act_as_someone_else(shop) -> None:  # type
         from backoffice.models import User
 
         assert session.scalar(select(User).where(User.username == "intruder")) is None
+
+
+def test_settings_are_written_only_by_the_roles_that_save_them(shop) -> None:  # type: ignore[no-untyped-def]
+    pg_db, _boss, _store, staff = shop
+    with pg_db.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO store_settings (key, value, version, created_at, updated_at) VALUES "
+                             "('smtp', '{\"host\": \"mail.shop\"}', 1, now(), now()), "
+                             "('replenishment', '{}', 1, now(), now())")
+    outcome = {}
+    for role in Role:
+        db = _as_login(pg_db, staff[role])
+        try:
+            for key in ("smtp", "replenishment"):
+                with db.engine.connect() as conn:
+                    try:   # no UPDATE grant: refused; a row-level policy: no row matched
+                        changed = conn.exec_driver_sql(
+                            f"UPDATE store_settings SET value = '{{\"host\": \"evil\"}}' WHERE key = '{key}'").rowcount
+                    except DBAPIError as exc:
+                        assert "permission denied" in str(exc.orig)
+                        changed = 0
+                    conn.rollback()
+                outcome[(role, key)] = changed
+        finally:
+            db.dispose()
+    mail = {r for r in Role if r in permissions.PERMISSIONS["alerts.save_mail_settings"] | {Role.ADMIN}}
+    buying = {r for r in Role if r in permissions.PERMISSIONS["replenishment.save_settings"] | {Role.ADMIN}}
+    writers = {r for r in Role if r in permissions.table_grants()["store_settings"]["update"]}
+    assert {r for r in Role if outcome[(r, "smtp")] == 1} == mail & writers
+    assert {r for r in Role if outcome[(r, "replenishment")] == 1} == buying & writers
+    assert mail == {Role.MANAGER, Role.ADMIN} and Role.WAREHOUSE in writers   # the case this guards

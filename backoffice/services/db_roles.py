@@ -154,6 +154,22 @@ def _policies(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE POLICY bo_delete ON {table} FOR DELETE USING ({condition})")
 
 
+    # Store settings, by key: each is written only by the roles of the operation that saves it (the mail
+    # server by managers, the replenishment settings by buyers); the rest (when alerts were last checked)
+    # by any role the table grants writing.
+    def holders(operation: str) -> str:
+        return " OR ".join(f"pg_has_role(current_user, '{group_role(r)}', 'USAGE')"
+                           for r in Role if r in _roles_of((operation,)))
+
+    by_key = (f"CASE key WHEN 'smtp' THEN {holders('alerts.save_mail_settings')} "
+              f"WHEN 'replenishment' THEN {holders('replenishment.save_settings')} ELSE true END")
+    conn.exec_driver_sql("ALTER TABLE store_settings ENABLE ROW LEVEL SECURITY")
+    for name in ("bo_read", "bo_insert", "bo_update"):
+        conn.exec_driver_sql(f"DROP POLICY IF EXISTS {name} ON store_settings")
+    conn.exec_driver_sql("CREATE POLICY bo_read ON store_settings FOR SELECT USING (true)")
+    conn.exec_driver_sql(f"CREATE POLICY bo_insert ON store_settings FOR INSERT WITH CHECK ({by_key})")
+    conn.exec_driver_sql(f"CREATE POLICY bo_update ON store_settings FOR UPDATE USING ({by_key}) WITH CHECK ({by_key})")
+
     # The audit log: the whole of it for managers and admins; everyone reads the history of the catalog's
     # rows (a product's or variant's history in the grid) and of the store's demo marker.
     conn.exec_driver_sql("ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY")

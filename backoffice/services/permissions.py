@@ -311,7 +311,9 @@ TABLES: dict[str, TableAccess] = {
     "saved_reports": _writes("reports.save", "reports.duplicate", "reports.delete"),
     "report_schedules": _writes("reports.add_schedule", "reports.delete_schedule", "reports.save"),
     "report_runs": _writes("reports.run_due", "reports.add_schedule"),
-    "store_settings": _writes(*_SETTINGS, delete=False),
+    "store_settings": _writes(*_SETTINGS, delete=False,
+                              note="row-level security by key: the mail server only by the roles of "
+                                   "alerts.save_mail_settings, replenishment by those of its save_settings"),
     # people, identity and history
     "users": TableAccess(insert=("users.add",), update=("users.set_role", "users.deactivate", "users.set_password"),
                          hidden_columns=("password_hash", "password_reset_hash"),
