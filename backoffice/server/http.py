@@ -29,7 +29,7 @@ from backoffice.server.security import Caller, nul_fields
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-REPLAYED_HEADERS = ("etag", "location", "content-disposition", "retry-after")   # kept with a stored answer
+REPLAYED_HEADERS = ("etag", "location", "content-disposition", "retry-after", "x-changes")   # kept with a stored answer
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
 
 IF_MATCH_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -18,4 +18,5 @@ MODULES: tuple[str, ...] = (
     "audit",
     "users",
     "changes",
+    "operations",
 )

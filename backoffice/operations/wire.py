@@ -1,0 +1,201 @@
+"""The contract's calls as JSON, for its implementation over HTTP.
+
+Every public method of an area is one call, named ``area.method``. Its keyword arguments travel as one
+JSON object and its answer as one JSON value, both made and read by pydantic from the method's own type
+hints (dataclasses, Decimal as exact text, zoned datetimes, tuples, enums, unions), so the server and the
+client agree on every value without a second description of the contract that could drift from it.
+
+What does not travel as JSON is declared here, per call:
+- ``progress`` and ``cancel`` (callbacks): such a call runs on the server as a job, which the client
+  follows (progress) and cancels;
+- files the call reads (:data:`FILE_IN`, uploaded with the call) and writes (:data:`FILE_OUT`, written
+  on the server into the job's folder and downloaded to the path the caller named);
+- ``op_id``: the client sends an Idempotency-Key instead, from which the server derives the operation id,
+  so a retry of the same call writes once.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
+
+__all__ = ["CALLBACKS", "EXPOSED_AREAS", "FILE_IN", "FILE_OUT", "NOT_EXPOSED", "Call", "call_of", "operations"]
+
+CALLBACKS = ("progress", "cancel")
+# The areas a client reaches through this generic call; the others have routes of their own (signing
+# in, idempotency keys and jobs are the server's machinery, not things a person does).
+EXPOSED_AREAS = ("catalog", "bulk", "changesets", "importexport", "variants", "images", "stock", "transfers",
+                 "adjustments", "alerts", "suppliers", "replenishment", "purchase_orders", "reports", "audit",
+                 "users", "settings", "admin", "feeds", "store")
+# Calls that only make sense next to the database or on the caller's own disk.
+NOT_EXPOSED = frozenset({
+    "admin.generate_demo", "admin.upgrade",       # the schema owner's work, on the database's machine
+    "images.use_store", "images.plan_upload", "images.upload", "images.read_files",   # files of a local image store
+    "catalog.close",
+})
+FILE_IN: dict[str, str] = {            # call -> the parameter naming a file the call reads
+    "importexport.preview_file": "path", "importexport.check": "path", "importexport.apply": "path",
+    "importexport.write_error_report": "path",
+}
+FILE_OUT: dict[str, str] = {           # call -> the parameter naming the file the call writes
+    "importexport.export": "path", "reports.export": "path", "importexport.write_error_report": "out_path",
+    "transfers.write_document": "path", "purchase_orders.write_document": "path",
+    "importexport.apply": "error_report",
+}
+
+_CONFIG = ConfigDict(arbitrary_types_allowed=True, ser_json_bytes="base64", val_json_bytes="base64")
+
+
+@dataclass(frozen=True)
+class Call:
+    """How one call of the contract travels."""
+
+    name: str                              # "area.method"
+    parameters: tuple[str, ...]            # the JSON ones, in order
+    arguments: type[BaseModel]             # their model (validated on the server)
+    result: TypeAdapter[Any]               # the answer's adapter
+    takes_op_id: bool
+    is_job: bool                           # takes progress/cancel: runs as a job on the server
+    file_in: str | None
+    file_out: str | None
+    returns_array: bool                    # array('q') of ints, sent as a list
+
+    def encode_arguments(self, values: dict[str, Any]) -> bytes:
+        """The JSON object of the arguments a caller gave (those not given are left to the defaults)."""
+        model = self.arguments.model_construct(**{k: v for k, v in values.items() if k in self.parameters})
+        return model.model_dump_json(exclude_unset=True).encode()
+
+    def decode_arguments(self, body: bytes | str) -> dict[str, Any]:
+        """The keyword arguments of a call from its JSON object (ValidationError-like pydantic errors)."""
+        model = self.arguments.model_validate_json(body or b"{}")
+        return {name: getattr(model, name) for name in model.model_fields_set}
+
+    def encode_result(self, value: Any) -> bytes:  # noqa: ANN401
+        if self.returns_array:
+            value = list(value)
+        return self.result.dump_json(value)
+
+    def decode_result(self, body: bytes | str) -> Any:  # noqa: ANN401
+        value = self.result.validate_json(body)
+        if self.returns_array:
+            return array("q", value)
+        return value
+
+    def plain_result(self, value: Any) -> Any:  # noqa: ANN401
+        """The answer as plain JSON values (a job's result)."""
+        if self.returns_array:
+            value = list(value)
+        return self.result.dump_python(value, mode="json")
+
+    def result_from_plain(self, value: Any) -> Any:  # noqa: ANN401
+        value = self.result.validate_python(value)
+        return array("q", value) if self.returns_array else value
+
+
+def _travels_by_its_json(cls: type) -> None:
+    """Teach pydantic a class of the services that is not a dataclass but has ``to_json``/``from_json``
+    (an import's baseline: packed variant versions)."""
+    from pydantic_core import core_schema
+
+    def validate(value: Any) -> Any:  # noqa: ANN401
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls.from_json(value)  # type: ignore[attr-defined]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:   # another member of a union, maybe
+            raise ValueError(f"not a {cls.__name__}: {exc}") from None
+
+    def schema(_cls: type, _source: Any, _handler: Any) -> Any:  # noqa: ANN401
+        return core_schema.no_info_plain_validator_function(
+            validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v.to_json()))
+
+    cls.__get_pydantic_core_schema__ = classmethod(schema)  # type: ignore[attr-defined]
+
+
+def _area_classes() -> dict[str, type]:
+    import importlib
+
+    from backoffice.operations.local import LocalOperations
+
+    classes: dict[str, type] = {}
+    for name in EXPOSED_AREAS:
+        returns = vars(LocalOperations)[name].func.__annotations__["return"]   # "CatalogOperations"
+        classes[name] = getattr(importlib.import_module(f"backoffice.operations.{name}"), returns)
+    return classes
+
+
+@functools.cache
+def _classes() -> dict[str, type]:
+    from backoffice.services.importexport.model import Baseline
+
+    _travels_by_its_json(Baseline)
+    return _area_classes()
+
+
+def operations() -> list[str]:
+    """Every call a client may send, ``area.method``."""
+    names = []
+    for area, cls in _classes().items():
+        for name, member in vars(cls).items():
+            if name.startswith("_") or not inspect.isfunction(member):
+                continue
+            if f"{area}.{name}" not in NOT_EXPOSED:
+                names.append(f"{area}.{name}")
+    return sorted(names)
+
+
+def method_of(name: str) -> Callable[..., Any] | None:
+    area, _, method = name.partition(".")
+    cls = _classes().get(area)
+    member = vars(cls).get(method) if cls is not None else None
+    if member is None or method.startswith("_") or not inspect.isfunction(member) or name in NOT_EXPOSED:
+        return None
+    return member
+
+
+@functools.cache
+def call_of(name: str) -> Call | None:
+    """How ``area.method`` travels; None when it is not a call clients may send."""
+    method = method_of(name)
+    if method is None:
+        return None
+    target = inspect.unwrap(method)
+    module = inspect.getmodule(target)
+    namespace = dict(vars(module)) if module is not None else {}
+    namespace.setdefault("array", array)
+    annotations = dict(getattr(target, "__annotations__", {}))
+    returns_array = str(annotations.get("return", "")).startswith("array")
+    if returns_array:
+        annotations["return"] = "list[int]"
+    hints: dict[str, Any] = {}
+    for key, hint in annotations.items():
+        hints[key] = eval(hint, namespace) if isinstance(hint, str) else hint  # noqa: S307  (our own annotations)
+    signature = inspect.signature(target)
+    fields: dict[str, Any] = {}
+    for param in list(signature.parameters.values())[1:]:
+        if param.name in CALLBACKS or param.name == "op_id":
+            continue
+        hint = hints.get(param.name, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        if name in FILE_IN and param.name == FILE_IN[name] or name in FILE_OUT and param.name == FILE_OUT[name]:
+            hint, default = (str | None), None     # the server's copy of the file: the client sends its name
+        fields[param.name] = (hint, default)
+    model = create_model(f"{name.replace('.', '_')}_arguments", __config__=_CONFIG, **fields)  # type: ignore[call-overload]
+    result = TypeAdapter(hints.get("return", Any), config=_CONFIG) if not _is_dataclass_hint(hints.get("return")) \
+        else TypeAdapter(hints["return"])
+    return Call(name, tuple(fields), model, result, "op_id" in signature.parameters,
+                any(p in signature.parameters for p in CALLBACKS), FILE_IN.get(name), FILE_OUT.get(name),
+                returns_array)
+
+
+def _is_dataclass_hint(hint: Any) -> bool:  # noqa: ANN401
+    import dataclasses
+
+    return isinstance(hint, type) and dataclasses.is_dataclass(hint)

@@ -1,0 +1,312 @@
+"""The operations contract over HTTP: :class:`RemoteOperations` has the areas and methods of
+:class:`~backoffice.operations.LocalOperations`, each call sent to the store API server.
+
+- Values in and out are the contract's own (dataclasses, Decimal, zoned datetimes): the server and this
+  client read and write them from the same type hints (:mod:`backoffice.operations.wire`).
+- A write gets an Idempotency-Key made once per call and kept for every retry of it; the server derives
+  its operation id from the key, so a dropped connection and a retry never write twice. A caller that
+  passes ``op_id`` (the GUI does, per click) has it used as the key.
+- What a write changed comes back in ``X-Changes`` and is recorded, as in-process, so the views reload.
+- A call with progress, an uploaded file or a file to write runs on the server as a job: progress is
+  polled and reported, ``cancel`` cancels the job, a file the call wrote is downloaded to the path given.
+- The grid's and stock views' page reads come from the profile's local replica when one is attached
+  (:mod:`backoffice.sync.replica`): the same in-process code as direct mode, on a local SQLite copy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from backoffice.operations import Actor, Changes, ServiceError, wire
+from backoffice.operations.changes import record
+from backoffice.operations.permissions import Role
+from backoffice.remote.errors import RemoteCancelled
+from backoffice.remote.transport import Transport, problem_error
+
+__all__ = ["REPLICA_READS", "RemoteArea", "RemoteOperations"]
+
+POLL_FIRST = 0.1          # seconds between job polls, growing to POLL_MAX
+POLL_MAX = 1.0
+
+# Reads a replica answers (the grid and the stock views page through them); everything else goes to
+# the server.
+REPLICA_READS = frozenset({
+    "catalog.count", "catalog.ordered_ids", "catalog.first_page", "catalog.last_page", "catalog.page",
+    "catalog.page_json", "catalog.rows_by_id", "catalog.facets",
+    "stock.levels", "stock.count_levels",
+})
+
+
+class RemoteArea:
+    """One area of the contract on the server: ``area.method(...)`` sends the call."""
+
+    def __init__(self, ops: RemoteOperations, name: str) -> None:
+        self._ops, self._name = ops, name
+
+    @property
+    def actor(self) -> Actor:
+        return self._ops.actor
+
+    def close(self) -> None:
+        """Nothing is held per area (the connection pool is the operations')."""
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+        name = f"{self._name}.{method}"
+        spec = wire.call_of(name)
+        if spec is None:
+            if wire.method_of(name) is None and name not in wire.NOT_EXPOSED:
+                raise AttributeError(f"{name} is not an operation of the contract")
+
+            def unavailable(*_args: Any, **_kwargs: Any) -> Any:  # noqa: ANN401
+                raise ServiceError(f"{name} is not available through the store API: it works on the "
+                                   "database's own machine (use a direct-database profile there)")
+
+            return unavailable
+
+        def call(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            return self._ops.call(name, *args, **kwargs)
+
+        call.__name__ = method
+        call.operation = name  # type: ignore[attr-defined]
+        self.__dict__[method] = call
+        return call
+
+
+class RemoteOperations:
+    """The contract on a store API server, acting as the user the transport is signed in as."""
+
+    remote = True
+    owner_mode = False
+
+    def __init__(self, transport: Transport, *, actor: Actor | None = None, profile: str = "") -> None:
+        self.transport = transport
+        self.profile = profile
+        self._actor = actor
+        self.replica_reads: Any = None          # LocalOperations over the replica, once it holds data
+        self._areas: dict[str, RemoteArea] = {}
+
+    # -- who and where -------------------------------------------------------------------------------
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            me = self.transport.request("GET", "/v1/auth/me").json()
+            self._actor = Actor(int(me["id"]), str(me["username"]), Role(me["role"]))
+        return self._actor
+
+    @property
+    def signs_in(self) -> bool:
+        return True
+
+    @property
+    def target(self) -> str:
+        return f"Store API · {self.transport.base_url}"
+
+    @property
+    def url(self) -> str:
+        return self.transport.base_url
+
+    def database_login(self) -> None:
+        return None
+
+    def temporary_password_until(self) -> None:
+        return None
+
+    def has_accounts(self) -> bool:
+        return True
+
+    def verify_password(self, password: str) -> bool:
+        """True when ``password`` is the signed-in user's (unlocking a locked window): the server
+        trades it for a session, ended again at once."""
+        from backoffice.operations.auth import AuthenticationFailed
+
+        probe = Transport(self.transport.base_url, retries=1)
+        try:
+            probe.login(self.actor.username, password)
+            probe.logout()
+            return True
+        except AuthenticationFailed:
+            return False
+        finally:
+            probe.close()
+
+    def server_health(self) -> dict[str, Any]:
+        """``GET /health``: the server's version and its database's state."""
+        return self.transport.client.get("/health").json()
+
+    def close(self) -> None:
+        if self.replica_reads is not None:
+            self.replica_reads.close()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> RemoteArea:
+        if name.startswith("_") or name not in wire.EXPOSED_AREAS:
+            raise AttributeError(name)
+        area = self._areas.get(name)
+        if area is None:
+            area = self._areas.setdefault(name, RemoteArea(self, name))
+        return area
+
+    # -- one call ------------------------------------------------------------------------------------
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        """Send ``area.method(*args, **kwargs)`` to the server (or read it from the replica)."""
+        if name in REPLICA_READS and self.replica_reads is not None:
+            area, method = name.split(".")
+            return getattr(getattr(self.replica_reads, area), method)(*args, **kwargs)
+        spec = wire.call_of(name)
+        assert spec is not None
+        values = _bind(name, args, kwargs)
+        progress = values.pop("progress", None)
+        cancel = values.pop("cancel", None)
+        op_id = values.pop("op_id", None)
+        key = op_id or (uuid.uuid4().hex if _writes(name, spec) else None)
+        if spec.is_job or spec.file_in or spec.file_out:
+            return self._run_job(spec, values, key, progress, cancel)
+        body = spec.encode_arguments(values)
+        response = self.transport.request("POST", f"/v1/operations/{name}", content=body,
+                                          headers={"Content-Type": "application/json"}, idempotency_key=key)
+        _record(response.headers.get("x-changes"))
+        return spec.decode_result(response.content)
+
+    def send(self, name: str, payload: dict[str, Any], idempotency_key: str) -> Any:  # noqa: ANN401
+        """Send a call whose arguments are already JSON (an outbox entry) under ``idempotency_key``;
+        the answer as plain JSON."""
+        response = self.transport.request("POST", f"/v1/operations/{name}",
+                                          content=json.dumps(payload).encode(),
+                                          headers={"Content-Type": "application/json"},
+                                          idempotency_key=idempotency_key)
+        _record(response.headers.get("x-changes"))
+        return response.json()
+
+    def _run_job(self, spec: wire.Call, values: dict[str, Any], key: str | None,
+                 progress: Callable[[float | None, str | None], None] | None,
+                 cancel: Callable[[], bool] | None) -> Any:  # noqa: ANN401
+        local_out = values.get(spec.file_out) if spec.file_out else None
+        if spec.file_out and local_out:
+            values[spec.file_out] = Path(str(local_out)).name
+        local_in = values.pop(spec.file_in, None) if spec.file_in else None
+        body = spec.encode_arguments(values)
+        path = f"/v1/operations/{spec.name}"
+        if local_in is not None:
+            source = Path(str(local_in))
+            try:
+                handle = source.open("rb")
+                mtime = str(source.stat().st_mtime_ns)
+            except OSError as exc:
+                raise ServiceError(f"cannot read {source}: {exc.strerror or exc}") from None
+            with handle:
+                response = self.transport.request(
+                    "POST", path, idempotency_key=key,
+                    data={"arguments": body.decode(), "mtime": mtime}, files={"file": (source.name, handle)})
+        else:
+            response = self.transport.request("POST", path, content=body, idempotency_key=key,
+                                              headers={"Content-Type": "application/json"})
+        job = response.json()
+        job = self._follow(job, progress, cancel)
+        result = job.get("result") or {}
+        if result.get("changes"):
+            record(Changes.from_json(result["changes"]))
+        value = spec.result_from_plain(result.get("value"))
+        if spec.file_out and local_out and job.get("has_file"):
+            self._download(job["id"], Path(str(local_out)))
+            value = _with_local_path(value, Path(str(local_out)))
+        return value
+
+    def _follow(self, job: dict[str, Any], progress: Callable[[float | None, str | None], None] | None,
+                cancel: Callable[[], bool] | None) -> dict[str, Any]:
+        delay = POLL_FIRST
+        cancelled = False
+        while job.get("state") not in ("succeeded", "failed", "cancelled"):
+            if progress is not None:
+                progress(job.get("progress"), job.get("status"))
+            if cancel is not None and not cancelled and cancel():
+                self.transport.request("DELETE", f"/v1/jobs/{job['id']}")
+                cancelled = True
+            time.sleep(delay)
+            delay = min(delay * 1.5, POLL_MAX)
+            job = self.transport.request("GET", f"/v1/jobs/{job['id']}").json()
+        if job["state"] == "failed":
+            error = job.get("error") or {}
+            raise problem_error(int(error.get("status") or 500), error)
+        if job["state"] == "cancelled":
+            raise RemoteCancelled("cancelled")
+        if progress is not None:
+            progress(1.0, job.get("status"))
+        return job
+
+    def _download(self, job_id: str, target: Path) -> None:
+        """The job's file to ``target``, written beside it first and renamed (never half a file)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out, self.transport.client.stream(
+                    "GET", f"/v1/jobs/{job_id}/result",
+                    headers={"Authorization": f"Bearer {self.transport._access()}"}) as response:  # noqa: SLF001
+                if response.status_code != 200:
+                    response.read()
+                    raise problem_error(response.status_code, _json_or_empty(response))
+                for chunk in response.iter_bytes():
+                    out.write(chunk)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+def _json_or_empty(response: Any) -> dict[str, Any]:  # noqa: ANN401
+    try:
+        value = response.json()
+        return value if isinstance(value, dict) else {}
+    except ValueError:
+        return {}
+
+
+def _with_local_path(value: Any, local: Path) -> Any:  # noqa: ANN401
+    """The answer of a call that wrote a file, naming the caller's copy instead of the server's."""
+    if isinstance(value, Path):
+        return local
+    if isinstance(value, str):
+        return str(local)
+    if dataclasses.is_dataclass(value) and any(f.name == "path" for f in dataclasses.fields(value)):
+        return dataclasses.replace(value, path=local)
+    return value
+
+
+def _record(header: str | None) -> None:
+    if header:
+        record(Changes.from_json(json.loads(header)))
+
+
+def _bind(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+
+    method = wire.method_of(name)
+    signature = inspect.signature(inspect.unwrap(method))   # type: ignore[arg-type]
+    bound = signature.bind(None, *args, **kwargs)
+    values = dict(bound.arguments)
+    values.pop(next(iter(signature.parameters)))
+    return values
+
+
+_READ_PREFIXES = ("get", "list", "find", "count", "page", "first_page", "last_page", "ordered_ids", "rows_by_id",
+                  "facets", "preview", "choices", "history", "all_history", "levels", "availability", "schema",
+                  "ping", "status", "search", "document", "describe", "changes", "cursor", "open_", "product",
+                  "variant", "locations", "location_by_code", "category_choices", "needs_confirmation")
+
+
+def _writes(name: str, spec: wire.Call) -> bool:
+    """Whether a call may write (it gets an Idempotency-Key): every call that takes an operation id,
+    and every call whose name does not say it reads."""
+    if spec.takes_op_id:
+        return True
+    method = name.split(".", 1)[1]
+    return not method.startswith(_READ_PREFIXES)
