@@ -12,11 +12,13 @@ import platformdirs
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 
+from backoffice.remote.urls import is_api_url, normalise_api_url, token_key
 from backoffice.db import APP_NAME, DatabaseError, data_dir, default_url, normalise_url
 
 ENV_DATABASE_URL = "BACKOFFICE_DATABASE_URL"
 ENV_CONFIG_DIR = "BACKOFFICE_CONFIG_DIR"
-KINDS = ("sqlite", "postgresql")
+KINDS = ("sqlite", "postgresql", "api")
+API_KIND = "api"        # a store API server (backoffice serve): the URL is http(s)://…, the tokens in the keyring
 DEMO_PROFILE = "demo"
 DEMO_FILE = "demo.sqlite"
 
@@ -41,7 +43,13 @@ class Profile:
     image_store: str = ""  # folder of the image store (local or shared); empty = in the user data folder
 
     def secret_key(self) -> str:
+        if self.kind == API_KIND:
+            return token_key(self.url, self.username)
         return secret_key_for(make_url(self.url))
+
+    @property
+    def is_api(self) -> bool:
+        return self.kind == API_KIND
 
 
 def secret_key_for(url: str | URL) -> str:
@@ -109,6 +117,21 @@ class ProfileStore:
         name = name.strip()
         if not name:
             raise ProfileError("a profile needs a name")
+
+        if is_api_url(url):
+            if not username.strip():
+                raise ProfileError("a store API profile needs --username (the person who signs in)")
+            try:
+                clean = normalise_api_url(url)
+            except ValueError as exc:
+                raise ProfileError(str(exc)) from exc
+            data = self._load()
+            profile = Profile(name=name, kind=API_KIND, url=clean, username=username.strip())
+            data["profiles"][name] = asdict(profile)
+            if make_default or data.get("default") is None:
+                data["default"] = name
+            self._save(data)
+            return profile, None
         try:
             clean, password = split_password(url)
         except DatabaseError as exc:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import sys
+
 import click
 
 from backoffice.cli.app import Context, db_options, main, terminal_prompt
@@ -90,11 +92,15 @@ def profiles_list() -> None:
 @click.argument("name")
 @click.argument("url")
 @click.option("--default", "make_default", is_flag=True, help="Make it the default profile.")
-@click.option("--username", default="", help="Backoffice user to act as with this profile.")
-@click.option("--ask-password", is_flag=True, help="Ask for the database password and keep it in the OS keyring.")
+@click.option("--api", "api", is_flag=True,
+              help="URL is a store API server (backoffice serve), https://…: work through it, no database login.")
+@click.option("--username", default="", help="Backoffice user to act as with this profile (needed with --api).")
+@click.option("--ask-password", is_flag=True,
+              help="Ask for the password now (read from standard input when it is not a terminal). A database "
+                   "password goes to the OS keyring; with --api it is traded for a session at once and not kept.")
 @click.option("--image-store", default=None, metavar="FOLDER",
               help="Folder of the image store for this profile (local or a shared network folder).")
-def profiles_add(name: str, url: str, make_default: bool, username: str, ask_password: bool,
+def profiles_add(name: str, url: str, make_default: bool, api: bool, username: str, ask_password: bool,
                  image_store: str | None) -> None:
     """Save a profile. A password in URL is moved to the keyring, never written to the profile.
 
@@ -102,8 +108,14 @@ def profiles_add(name: str, url: str, make_default: bool, username: str, ask_pas
     be asked for each session: it is never written anywhere in clear.
     """
     from backoffice.config import ProfileStore
+    from backoffice.remote.urls import is_api_url
     from backoffice.secrets import KeyringUnavailable, SecretStore
 
+    if api and not is_api_url(url):
+        raise click.UsageError(f"--api needs the server's http(s):// URL, not {url!r}")
+    if is_api_url(url):
+        _add_api_profile(name, url, username, make_default, ask_password)
+        return
     profile, password = ProfileStore().save(name, url, username=username, make_default=make_default,
                                             image_store=image_store)
     if ask_password and password is None:
@@ -118,15 +130,83 @@ def profiles_add(name: str, url: str, make_default: bool, username: str, ask_pas
     click.echo(f"Saved profile {profile.name!r}: {profile.url}")
 
 
+def _read_sign_in_password(prompt: str) -> str:
+    """A password from a hidden prompt at a terminal, or one line of standard input otherwise."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return click.prompt(prompt, hide_input=True, err=True)
+    line = (sys.stdin.readline() if sys.stdin is not None else "").rstrip("\r\n")
+    if not line:
+        raise click.UsageError("--ask-password: no password on standard input")
+    return line
+
+
+def _add_api_profile(name: str, url: str, username: str, make_default: bool, ask_password: bool) -> None:
+    from backoffice.config import ProfileStore
+    from backoffice.remote.session import sign_in
+
+    store = ProfileStore()
+    profile, _ = store.save(name, url, username=username, make_default=False)
+    if ask_password:
+        password = _read_sign_in_password(f"Password of {profile.username} on {profile.url}")
+        try:
+            ops = sign_in(profile.url, profile.username, password, profile=profile.name,
+                          warn=lambda text: click.echo(f"backoffice: warning: {text}", err=True))
+        except BaseException:
+            store.delete(profile.name)     # a profile that cannot sign in is not saved half-way
+            raise
+        actor = ops.actor
+        ops.close()
+        click.echo(f"Signed in as {actor.username} ({actor.role.value}); the session is kept in the keyring.")
+    if make_default:
+        store.set_default(profile.name)
+    click.echo(f"Saved profile {profile.name!r}: store API at {profile.url} as {profile.username}")
+
+
+@profiles.command("login")
+@click.argument("name")
+def profiles_login(name: str) -> None:
+    """Sign in again on an API profile (the password from a prompt, or standard input)."""
+    from backoffice.config import ProfileStore
+    from backoffice.remote.session import sign_in
+
+    profile = ProfileStore().get(name)
+    if not profile.is_api:
+        raise click.UsageError(f"{name} is a database profile: its password is asked when it is used")
+    password = _read_sign_in_password(f"Password of {profile.username} on {profile.url}")
+    ops = sign_in(profile.url, profile.username, password, profile=profile.name,
+                  warn=lambda text: click.echo(f"backoffice: warning: {text}", err=True))
+    actor = ops.actor
+    ops.close()
+    click.echo(f"Signed in as {actor.username} ({actor.role.value}) on {profile.url}.")
+
+
+@profiles.command("logout")
+@click.argument("name")
+def profiles_logout(name: str) -> None:
+    """End an API profile's session on the server and forget its tokens."""
+    from backoffice.config import ProfileStore
+    from backoffice.remote.session import sign_out
+
+    profile = ProfileStore().get(name)
+    if not profile.is_api:
+        raise click.UsageError(f"{name} is a database profile: it has no session")
+    ended = sign_out(profile.url, profile.username)
+    click.echo(f"Signed out of {profile.url}." if ended else f"{name} was not signed in.")
+
+
 @profiles.command("remove")
 @click.argument("name")
 def profiles_remove(name: str) -> None:
-    """Delete a profile and its stored password."""
+    """Delete a profile and its stored password (an API profile: its session too)."""
     from backoffice.config import ProfileStore
     from backoffice.secrets import SecretStore
 
     store = ProfileStore()
     profile = store.get(name)
+    if profile.is_api:
+        from backoffice.remote.session import sign_out
+
+        sign_out(profile.url, profile.username)
     store.delete(name)
     if profile.kind != "sqlite":
         SecretStore().delete(profile.secret_key())
@@ -136,11 +216,24 @@ def profiles_remove(name: str) -> None:
 @profiles.command("test")
 @click.argument("name")
 def profiles_test(name: str) -> None:
-    """Connect with a profile and report the schema state."""
+    """Connect with a profile and report the schema state (an API profile: the server's version, who
+    is signed in, and the round-trip time)."""
     from backoffice.config import ProfileStore
     from backoffice.operations.session import check_connection
 
     profile = ProfileStore().get(name)
+    if profile.is_api:
+        from backoffice.remote.session import check_api, open_api
+
+        ops = open_api(profile.url, profile.username, prompt=terminal_prompt(), profile=profile.name)
+        try:
+            checked = check_api(ops)
+        finally:
+            ops.close()
+        click.echo(f"Connected to {checked.url}: server {checked.server_version}, database {checked.database}"
+                   f" (schema {checked.schema or 'none'}); signed in as {checked.username} ({checked.role}); "
+                   f"round trip {checked.round_trip_ms:.1f} ms.")
+        return
     checked = check_connection(profile.url, prompt=terminal_prompt())
     schema = checked.schema
     state = "up to date" if schema.up_to_date else f"needs `backoffice db upgrade` (at {schema.current or 'empty'})"

@@ -77,7 +77,11 @@ class Context:
 
             url, self._profile = self.target()
             options = {"prompt": terminal_prompt(), "require_schema": require_schema, "create_schema": create_schema}
-            if not sign_in:
+            from backoffice.remote.urls import is_api_url
+
+            if is_api_url(url):
+                self._ops = self._open_api(url)
+            elif not sign_in:
                 self._ops = connect(url, None, **options)
             elif is_sqlite(url):
                 name = self.named_user()
@@ -88,6 +92,19 @@ class Context:
             if (require_schema or create_schema) and self._chosen_implicitly() and _command_reads_the_catalog():
                 note_if_empty(self._ops)  # the database was chosen implicitly: say which one it is
         return self._ops
+
+    def _open_api(self, url: str) -> Operations:
+        """An API profile (or ``--db https://…``): the stored session of the profile's user; when it has
+        ended, signed in again with the password (--password-stdin, BACKOFFICE_PASSWORD or a prompt)."""
+        from backoffice.remote.session import open_api
+
+        username = self.named_user() or self.username()
+        password = None
+        if self.password_stdin or os.environ.get("BACKOFFICE_PASSWORD"):
+            password = self._password(url, username)
+        return open_api(url, username, password=password, prompt=None if password else terminal_prompt(),  # type: ignore[return-value]
+                        profile=self._profile.name if self._profile is not None else "",
+                        warn=lambda text: click.echo(f"backoffice: warning: {text}", err=True))
 
     def _password(self, url: str, username: str) -> str:
         """``username``'s password for a shared database: one line of standard input with

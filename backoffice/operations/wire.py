@@ -98,23 +98,24 @@ class Call:
         return array("q", value) if self.returns_array else value
 
 
-def _travels_by_its_json(cls: type) -> None:
-    """Teach pydantic a class of the services that is not a dataclass but has ``to_json``/``from_json``
-    (an import's baseline: packed variant versions)."""
+def _travels_by_its_json(cls: type, dump: str = "to_json", load: str = "from_json") -> None:
+    """Teach pydantic a class of the services whose values it cannot write or read by itself but that
+    has its own JSON form (``to_json``/``from_json``): an import's baseline (packed variant versions),
+    a changeset's result (its versions keyed by (entity, id))."""
     from pydantic_core import core_schema
 
     def validate(value: Any) -> Any:  # noqa: ANN401
         if isinstance(value, cls):
             return value
         try:
-            return cls.from_json(value)  # type: ignore[attr-defined]
+            return getattr(cls, load)(value)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:   # another member of a union, maybe
             raise ValueError(f"not a {cls.__name__}: {exc}") from None
 
     def schema(_cls: type, _source: Any, _handler: Any) -> Any:  # noqa: ANN401
         return core_schema.no_info_plain_validator_function(
             validate,
-            serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v.to_json()))
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda v: getattr(v, dump)()))
 
     cls.__get_pydantic_core_schema__ = classmethod(schema)  # type: ignore[attr-defined]
 
@@ -133,9 +134,11 @@ def _area_classes() -> dict[str, type]:
 
 @functools.cache
 def _classes() -> dict[str, type]:
+    from backoffice.services.changesets.rows import ApplyResult
     from backoffice.services.importexport.model import Baseline
 
     _travels_by_its_json(Baseline)
+    _travels_by_its_json(ApplyResult, "to_dict", "from_dict")
     return _area_classes()
 
 

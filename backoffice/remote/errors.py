@@ -17,3 +17,8 @@ class SignInExpired(ServiceError):
 
 class RemoteCancelled(ServiceError):
     """A job on the server was cancelled at the caller's request."""
+
+
+class QueuedOffline(ServiceError):
+    """The write is kept in the outbox (the server is unreachable) and goes when the server is back:
+    not a failure, nothing is lost; the pending count says how many wait."""

@@ -28,7 +28,7 @@ from typing import Any
 from backoffice.operations import Actor, Changes, ServiceError, wire
 from backoffice.operations.changes import record
 from backoffice.operations.permissions import Role
-from backoffice.remote.errors import RemoteCancelled
+from backoffice.remote.errors import QueuedOffline, RemoteCancelled
 from backoffice.remote.transport import Transport, problem_error
 
 __all__ = ["REPLICA_READS", "RemoteArea", "RemoteOperations"]
@@ -43,6 +43,20 @@ REPLICA_READS = frozenset({
     "catalog.page_json", "catalog.rows_by_id", "catalog.facets",
     "stock.levels", "stock.count_levels",
 })
+
+
+# Writes that do not need the server's answer at once: recorded in the outbox first (when one is
+# attached), then sent in order; while the server is unreachable they wait there.
+QUEUED_WRITES = frozenset({
+    "catalog.save_edits", "transfers.create", "transfers.update_draft",
+    "adjustments.start_count", "adjustments.record_counts",
+})
+
+
+def has_conflicts(name: str, answer: Any) -> bool:  # noqa: ANN401
+    """Whether a queued write's answer (plain JSON) reports rows someone else changed meanwhile (they
+    were not applied: the person merges them)."""
+    return name == "catalog.save_edits" and isinstance(answer, dict) and bool(answer.get("conflicts"))
 
 
 class RemoteArea:
@@ -93,6 +107,7 @@ class RemoteOperations:
         self.profile = profile
         self._actor = actor
         self.replica_reads: Any = None          # LocalOperations over the replica, once it holds data
+        self.outbox: Any = None                 # the profile's Outbox (backoffice.sync.outbox), when attached
         self._areas: dict[str, RemoteArea] = {}
 
     # -- who and where -------------------------------------------------------------------------------
@@ -157,7 +172,7 @@ class RemoteOperations:
         return area
 
     # -- one call ------------------------------------------------------------------------------------
-    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+    def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
         """Send ``area.method(*args, **kwargs)`` to the server (or read it from the replica)."""
         if name in REPLICA_READS and self.replica_reads is not None:
             area, method = name.split(".")
@@ -169,6 +184,8 @@ class RemoteOperations:
         cancel = values.pop("cancel", None)
         op_id = values.pop("op_id", None)
         key = op_id or (uuid.uuid4().hex if _writes(name, spec) else None)
+        if name in QUEUED_WRITES and self.outbox is not None:
+            return self._through_outbox(spec, values)
         if spec.is_job or spec.file_in or spec.file_out:
             return self._run_job(spec, values, key, progress, cancel)
         body = spec.encode_arguments(values)
@@ -186,6 +203,31 @@ class RemoteOperations:
                                           idempotency_key=idempotency_key)
         _record(response.headers.get("x-changes"))
         return response.json()
+
+    def _through_outbox(self, spec: wire.Call, values: dict[str, Any]) -> Any:  # noqa: ANN401
+        """Record the write in the outbox, then send what waits there, in order. The answer of this
+        write when it went through; :class:`QueuedOffline` when the server is unreachable (the write
+        waits, safely, and goes when the server is back); the contract's error when the server refused
+        it (it is marked failed in the outbox, with the server's message)."""
+        payload = json.loads(spec.encode_arguments(values))
+        version = _version_read(values)
+        entry = self.outbox.enqueue(spec.name, payload, version_read=version, label=_label(spec.name, values))
+        report = self.drain()
+        done = {e.id: e for e in self.outbox.entries(("done", "failed", "conflict"))} if not report.unreachable else {}
+        mine = done.get(entry.id)
+        if mine is None:
+            raise QueuedOffline(f"the store API is not reachable: your change is kept and will be sent when it "
+                                f"is back ({self.outbox.pending_count()} waiting)")
+        if mine.status == "failed":
+            raise ServiceError(mine.last_error or "the server refused the change")
+        return spec.result_from_plain(mine.result)
+
+    def drain(self, stop: Callable[[], bool] | None = None) -> Any:  # noqa: ANN401
+        """Send what waits in the outbox, in order (the DrainReport); nothing without an outbox."""
+        if self.outbox is None:
+            return None
+        return self.outbox.drain(self.send, is_conflict=lambda answer: has_conflicts("catalog.save_edits", answer),
+                                 stop=stop)
 
     def _run_job(self, spec: wire.Call, values: dict[str, Any], key: str | None,
                  progress: Callable[[float | None, str | None], None] | None,
@@ -260,6 +302,32 @@ class RemoteOperations:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+
+def _version_read(values: dict[str, Any]) -> int | None:
+    version = values.get("expected_version")
+    if isinstance(version, int):
+        return version
+    rows = values.get("rows")
+    if isinstance(rows, list) and len(rows) == 1 and hasattr(rows[0], "expected_version"):
+        return int(rows[0].expected_version)
+    return None
+
+
+def _label(name: str, values: dict[str, Any]) -> str:
+    """A short line for the pending list."""
+    if name == "catalog.save_edits":
+        rows = values.get("rows") or []
+        return f"{values.get('description') or 'Edits'} ({len(rows)} row{'s' if len(rows) != 1 else ''})"
+    if name == "transfers.create":
+        return f"New transfer ({len(values.get('lines') or ())} lines)"
+    if name == "transfers.update_draft":
+        return f"Transfer #{values.get('transfer_id')}: draft changed"
+    if name == "adjustments.start_count":
+        return f"Count started at location #{values.get('location_id')}"
+    if name == "adjustments.record_counts":
+        return f"Count #{values.get('count_id')}: {len(values.get('counted') or {})} counted"
+    return name
 
 
 def _json_or_empty(response: Any) -> dict[str, Any]:  # noqa: ANN401

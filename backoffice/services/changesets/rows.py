@@ -66,6 +66,13 @@ class ApplyResult:
                 "versions": [{"entity": entity, "id": entity_id, "version": version}
                              for (entity, entity_id), version in sorted(self.versions.items())]}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ApplyResult:
+        """The result from :meth:`to_dict` (what the store API sends)."""
+        return cls(d.get("changeset_id"), int(d.get("applied_rows", 0)),
+                   [Conflict(**c) for c in d.get("conflicts", ())], int(d.get("unchanged_rows", 0)),
+                   {(str(v["entity"]), int(v["id"])): int(v["version"]) for v in d.get("versions", ())})
+
 
 
 def enum_value(v: Any) -> Any:
