@@ -50,6 +50,7 @@ FILE_OUT: dict[str, str] = {           # call -> the parameter naming the file t
 }
 
 _CONFIG = ConfigDict(arbitrary_types_allowed=True, ser_json_bytes="base64", val_json_bytes="base64")
+_ARGUMENTS = ConfigDict(_CONFIG, extra="forbid")     # a misspelt argument is an error, never ignored
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def call_of(name: str) -> Call | None:
         if name in FILE_IN and param.name == FILE_IN[name] or name in FILE_OUT and param.name == FILE_OUT[name]:
             hint, default = (str | None), None     # the server's copy of the file: the client sends its name
         fields[param.name] = (hint, default)
-    model = create_model(f"{name.replace('.', '_')}_arguments", __config__=_CONFIG, **fields)  # type: ignore[call-overload]
+    model = create_model(f"{name.replace('.', '_')}_arguments", __config__=_ARGUMENTS, **fields)  # type: ignore[call-overload]
     result = TypeAdapter(hints.get("return", Any), config=_CONFIG) if not _is_dataclass_hint(hints.get("return")) \
         else TypeAdapter(hints["return"])
     return Call(name, tuple(fields), model, result, "op_id" in signature.parameters,
