@@ -226,8 +226,17 @@ class RemoteOperations:
         """Send what waits in the outbox, in order (the DrainReport); nothing without an outbox."""
         if self.outbox is None:
             return None
-        return self.outbox.drain(self.send, is_conflict=lambda answer: has_conflicts("catalog.save_edits", answer),
-                                 stop=stop)
+        return self.outbox.drain(self._send_entry,
+                                 is_conflict=lambda answer: has_conflicts("catalog.save_edits", answer), stop=stop)
+
+    def _send_entry(self, name: str, payload: dict[str, Any], idempotency_key: str) -> Any:  # noqa: ANN401
+        """An outbox entry to the server. Edits of a row made one after another while offline each
+        carry the version the person read; where an earlier entry of this outbox wrote the row since
+        (and nobody else did), the later one is sent against the version that entry produced, so one's
+        own queued edits never conflict with each other."""
+        if name == "catalog.save_edits":
+            payload = rebased(payload, self.outbox.entries(("done",)))
+        return self.send(name, payload, idempotency_key)
 
     def _run_job(self, spec: wire.Call, values: dict[str, Any], key: str | None,
                  progress: Callable[[float | None, str | None], None] | None,
@@ -302,6 +311,36 @@ class RemoteOperations:
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
+
+
+def rebased(payload: dict[str, Any], done: list[Any]) -> dict[str, Any]:  # noqa: ANN401
+    """``payload`` of a queued ``catalog.save_edits`` with each row's expected version moved past the
+    versions that the outbox's own earlier, applied edits produced (``done``: its done entries, oldest
+    first). Deterministic from the done entries, so every retry sends the same request."""
+    produced: dict[tuple[str, int, int], int] = {}     # (entity, id, version it expected) -> version after
+    for entry in done:
+        if entry.operation != "catalog.save_edits" or not isinstance(entry.result, dict):
+            continue
+        after = {(v["entity"], int(v["id"])): int(v["version"]) for v in entry.result.get("versions", ())}
+        for row in (entry.payload or {}).get("rows", ()):
+            key = (row["entity"], int(row["entity_id"]))
+            if key in after:
+                produced[(key[0], key[1], _chained(produced, key, int(row["expected_version"])))] = after[key]
+    if not produced:
+        return payload
+    rows = []
+    for row in payload.get("rows", ()):
+        version = _chained(produced, (row["entity"], int(row["entity_id"])), int(row["expected_version"]))
+        rows.append({**row, "expected_version": version})
+    return {**payload, "rows": rows}
+
+
+def _chained(produced: dict[tuple[str, int, int], int], key: tuple[str, int], version: int) -> int:
+    seen = 0
+    while (key[0], key[1], version) in produced and seen < 10_000:
+        version = produced[(key[0], key[1], version)]
+        seen += 1
+    return version
 
 
 def _version_read(values: dict[str, Any]) -> int | None:

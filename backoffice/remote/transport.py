@@ -197,9 +197,13 @@ class Transport:
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
-                if response.status_code not in RETRY_STATUSES and response.status_code != 429:
+                if response.status_code not in RETRY_STATUSES and response.status_code != 429 \
+                        and not _key_busy(response):
                     return response
                 last = f"HTTP {response.status_code}"
+                if _key_busy(response) and attempt == self.retries:
+                    raise ServerUnreachable("the store API is still answering an earlier attempt of this change "
+                                            "(or stopped while answering it); it is sent again later, once")
                 if attempt == self.retries:
                     return response
                 wait = _retry_after(response)
@@ -227,6 +231,12 @@ def _rewound(kwargs: dict[str, Any]) -> dict[str, Any]:
             if hasattr(handle, "seek"):
                 handle.seek(0)
     return kwargs
+
+
+def _key_busy(response: httpx.Response) -> bool:
+    """409 ``idempotency-key-busy``: the first request under this key is still running on the server
+    (or was cut off there): wait and send again, never count it as a refusal."""
+    return response.status_code == 409 and "idempotency-key-busy" in response.text[:400]
 
 
 def _retry_after(response: httpx.Response) -> float | None:

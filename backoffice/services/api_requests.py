@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
@@ -22,6 +23,17 @@ from backoffice.models.base import utcnow
 from backoffice.services.base import Actor, ValidationError
 
 ABANDONED_AFTER = dt.timedelta(seconds=60)
+# A server that restarts with a first request left unanswered (it was killed mid-request) runs it again
+# when its key comes back after this long. Shorter for a server whose requests are all quick.
+ENV_ABANDONED_AFTER = "BACKOFFICE_IDEMPOTENCY_ABANDONED_SECONDS"
+
+
+def abandoned_after() -> dt.timedelta:
+    value = os.environ.get(ENV_ABANDONED_AFTER, "")
+    try:
+        return dt.timedelta(seconds=max(1.0, float(value))) if value else ABANDONED_AFTER
+    except ValueError:
+        return ABANDONED_AFTER
 MAX_KEY_LENGTH = 200
 
 
@@ -77,7 +89,7 @@ def begin(db: Database, actor: Actor, key: str, route: str, fingerprint: str, *,
         return Claim("mismatch", op_id, route=row.route)
     if row.status is not None:
         return Claim("replay", op_id, row.status, row.response, row.media_type, row.route, dict(row.headers or {}))
-    if moment - row.started_at > ABANDONED_AFTER:
+    if moment - row.started_at > abandoned_after():
         with db.write() as session:
             session.execute(update(ApiRequest).where(ApiRequest.id == row.id).values(started_at=moment))
         return Claim("run", op_id)
