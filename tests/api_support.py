@@ -44,12 +44,13 @@ class RunningServer:
         return self.client(headers=headers, **kwargs)
 
 
-def start_server(app: FastAPI) -> tuple[RunningServer, Callable[[], None]]:
+def start_server(app: FastAPI, port: int = 0) -> tuple[RunningServer, Callable[[], None]]:
     """``app`` on uvicorn in a thread, on a loopback port the OS picked (bound before the server starts,
-    so no other process can take it meanwhile); returns the server and how to stop it."""
+    so no other process can take it meanwhile), or on ``port`` (a server stopped earlier, started again
+    at the same address); returns the server and how to stop it."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            access_log=False, lifespan="on"))

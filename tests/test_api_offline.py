@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from api_support import PASSWORD, add_staff, url_of
+from tests.api_support import PASSWORD, add_staff, url_of
 from backoffice.db import Database
 from backoffice.models import Changeset, Transfer
 from backoffice.operations import LocalOperations
@@ -32,7 +32,7 @@ from backoffice.remote.operations import RemoteOperations
 from backoffice.remote.session import sign_in
 from backoffice.services import users
 from backoffice.sync.outbox import Outbox
-from conftest import SmallStore
+from tests.conftest import SmallStore
 
 pytestmark = pytest.mark.postgres
 

@@ -15,7 +15,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from api_support import PASSWORD, add_staff, start_server, url_of
+from tests.api_support import PASSWORD, add_staff, start_server, url_of
 from backoffice.cli import main
 from backoffice.config import ProfileStore
 from backoffice.db import Database
@@ -36,7 +36,7 @@ from backoffice.remote.transport import Tokens
 from backoffice.secrets import SecretStore
 from backoffice.server import create_app_for_url
 from backoffice.services import users
-from conftest import SmallStore
+from tests.conftest import SmallStore
 
 
 class Backend:

@@ -11,6 +11,9 @@
   polled and reported, ``cancel`` cancels the job, a file the call wrote is downloaded to the path given.
 - The grid's and stock views' page reads come from the profile's local replica when one is attached
   (:mod:`backoffice.sync.replica`): the same in-process code as direct mode, on a local SQLite copy.
+- Images (:class:`RemoteImages`): the image files live in the server's store. A bulk upload's files are
+  on this machine: they are found and checked here, their names matched on the server, and uploaded
+  with the ingest, which runs on the server as a job.
 """
 
 from __future__ import annotations
@@ -31,8 +34,9 @@ from backoffice.operations.permissions import Role
 from backoffice.remote.errors import QueuedOffline, RemoteCancelled
 from backoffice.remote.transport import Transport, problem_error
 
-__all__ = ["REPLICA_READS", "RemoteArea", "RemoteOperations"]
+__all__ = ["REPLICA_READS", "RemoteArea", "RemoteImages", "RemoteOperations"]
 
+OUTBOX_WAIT = 120.0       # seconds a queued write waits for a drain already running to send it
 POLL_FIRST = 0.1          # seconds between job polls, growing to POLL_MAX
 POLL_MAX = 1.0
 
@@ -96,6 +100,70 @@ class RemoteArea:
         return call
 
 
+class RemoteImages(RemoteArea):
+    """The images area on the server, where the image store is. Everything but what follows is sent as
+    is; these calls involve the files on this machine or the store's place."""
+
+    def use_store(self, *, profile: str = "", folder: str | None = None) -> None:
+        """Nothing to choose: through the store API the image files are in the server's own store (the
+        server's configuration says where), never in a folder of this machine."""
+
+    def read_files(self, content_hashes: list[str]) -> dict[str, bytes | None]:
+        """The bytes of stored files by content hash, from the server's store (base64 in the JSON
+        answer), a bounded number of files per request; None for a file the store does not have."""
+        wanted = list(dict.fromkeys(content_hashes))
+        step = (wire.MAX_ITEMS.get("images.read_files") or ("", 64))[1]
+        out: dict[str, bytes | None] = {}
+        for start in range(0, len(wanted), step):
+            out.update(self._ops.call("images.read_files", wanted[start:start + step]))
+        return {h: out.get(h) for h in content_hashes}
+
+    def plan_upload(self, paths: list[str], *, pattern: str | None = None, product_handle: str | None = None,
+                    settings: Any = None) -> Any:  # noqa: ANN401
+        """The review of a bulk upload of files on this machine. Planning opens no file (it looks at
+        names, and at sizes and kinds of entries), so it is split where each part can run: the paths are
+        collected and checked here (folders walked, links, empty and oversized files refused: this
+        machine's disk), and only the files' names go to the server, which matches them with the
+        catalog (the client holds no catalog to match against). The server sees each file as
+        ``position/name``, never this machine's folders; the plan comes back with the paths given here."""
+        from backoffice.operations.images import RenditionSettings, UploadPlan
+        from backoffice.services.image_matching import collect_files
+
+        files, rejected = collect_files(list(paths), settings or RenditionSettings())
+        labels = [f"{n}/{os.path.basename(path) or 'file'}" for n, path in enumerate(files)]
+        plan: UploadPlan = self._ops.call("images.plan_upload", labels, pattern=pattern,
+                                          product_handle=product_handle, settings=settings)
+        local = dict(zip(labels, files))
+
+        def here(item: Any) -> Any:  # noqa: ANN401
+            return dataclasses.replace(item, path=local.get(item.path, item.path))
+
+        return UploadPlan([here(f) for f in plan.matched], [here(f) for f in plan.ambiguous],
+                          [here(f) for f in plan.unmatched], rejected + [here(f) for f in plan.rejected])
+
+    def upload(self, files: list[Any], *, settings: Any = None, progress: Any = None, cancel: Any = None,  # noqa: ANN401
+               workers: int | None = None, op_id: str | None = None) -> Any:  # noqa: ANN401
+        """Upload the reviewed files (each once, however many values name it) with the ingest, which
+        runs on the server as a job: progress followed, ``cancel`` cancels it (nothing is added, as
+        in-process: ``cancelled`` is set). One Idempotency-Key for the call and its retries (``op_id``
+        when given), so a retry never ingests twice. The server sizes its own worker processes
+        (``workers`` stays here). Each outcome names the file's path on this machine."""
+        from backoffice.operations.images import IngestResult
+
+        files = list(files)
+        try:
+            result: IngestResult = self._ops.call("images.upload", files, settings=settings, progress=progress,
+                                                  cancel=cancel, op_id=op_id)
+        except RemoteCancelled:          # cancelled before it started on the server: nothing was added
+            return IngestResult(cancelled=True)
+        if len(result.outcomes) == len(files):     # one outcome per file, in the files' order
+            result.outcomes = [dataclasses.replace(o, path=f.path) for o, f in zip(result.outcomes, files)]
+        return result
+
+
+_AREA_CLASSES: dict[str, type[RemoteArea]] = {"images": RemoteImages}
+
+
 class RemoteOperations:
     """The contract on a store API server, acting as the user the transport is signed in as."""
 
@@ -117,6 +185,10 @@ class RemoteOperations:
             me = self.transport.request("GET", "/v1/auth/me").json()
             self._actor = Actor(int(me["id"]), str(me["username"]), Role(me["role"]))
         return self._actor
+
+    def preset_actor(self, actor: Actor) -> None:
+        """Who the session is, known from before (the server is out of reach: the app opens offline)."""
+        self._actor = actor
 
     @property
     def signs_in(self) -> bool:
@@ -168,7 +240,7 @@ class RemoteOperations:
             raise AttributeError(name)
         area = self._areas.get(name)
         if area is None:
-            area = self._areas.setdefault(name, RemoteArea(self, name))
+            area = self._areas.setdefault(name, _AREA_CLASSES.get(name, RemoteArea)(self, name))
         return area
 
     # -- one call ------------------------------------------------------------------------------------
@@ -186,7 +258,7 @@ class RemoteOperations:
         key = op_id or (uuid.uuid4().hex if _writes(name, spec) else None)
         if name in QUEUED_WRITES and self.outbox is not None:
             return self._through_outbox(spec, values)
-        if spec.is_job or spec.file_in or spec.file_out:
+        if spec.is_job or spec.file_in or spec.file_out or spec.files_in:
             return self._run_job(spec, values, key, progress, cancel)
         body = spec.encode_arguments(values)
         response = self.transport.request("POST", f"/v1/operations/{name}", content=body,
@@ -212,12 +284,16 @@ class RemoteOperations:
         payload = json.loads(spec.encode_arguments(values))
         version = _version_read(values)
         entry = self.outbox.enqueue(spec.name, payload, version_read=version, label=_label(spec.name, values))
-        report = self.drain()
-        done = {e.id: e for e in self.outbox.entries(("done", "failed", "conflict"))} if not report.unreachable else {}
-        mine = done.get(entry.id)
-        if mine is None:
-            raise QueuedOffline(f"the store API is not reachable: your change is kept and will be sent when it "
-                                f"is back ({self.outbox.pending_count()} waiting)")
+        deadline = time.monotonic() + OUTBOX_WAIT
+        while True:
+            report = self.drain()
+            mine = next((e for e in self.outbox.entries(("done", "failed", "conflict")) if e.id == entry.id), None)
+            if mine is not None:
+                break
+            if report.unreachable or report.error or time.monotonic() > deadline:
+                raise QueuedOffline(f"the store API is not reachable: your change is kept and will be sent when "
+                                    f"it is back ({self.outbox.pending_count()} waiting)")
+            time.sleep(0.05)     # another drain (the app's periodic sync) is sending: it sends this one too
         if mine.status == "failed":
             raise ServiceError(mine.last_error or "the server refused the change")
         return spec.result_from_plain(mine.result)
@@ -245,9 +321,16 @@ class RemoteOperations:
         if spec.file_out and local_out:
             values[spec.file_out] = Path(str(local_out)).name
         local_in = values.pop(spec.file_in, None) if spec.file_in else None
+        uploads: list[Path] = []
+        if spec.files_in:
+            values[spec.files_in], uploads = _files_to_upload(list(values.get(spec.files_in) or ()))
         body = spec.encode_arguments(values)
         path = f"/v1/operations/{spec.name}"
-        if local_in is not None:
+        if uploads:
+            response = self.transport.request(
+                "POST", path, idempotency_key=key, data={"arguments": body.decode()},
+                files=[("files", (source.name, _FileWhileSent(source))) for source in uploads])
+        elif local_in is not None:
             source = Path(str(local_in))
             try:
                 handle = source.open("rb")
@@ -313,6 +396,65 @@ class RemoteOperations:
             raise
 
 
+def _files_to_upload(items: list[Any]) -> tuple[list[Any], list[Path]]:  # noqa: ANN401
+    """``items`` with each ``path`` replaced by the position of its file among the files to upload (each
+    file once), and those files. Each must be a readable regular file (checked before anything is sent)."""
+    if len(items) > wire.MAX_FILES_IN:
+        raise ServiceError(f"{len(items):,} files in one upload; upload at most {wire.MAX_FILES_IN:,} at once")
+    position: dict[str, int] = {}
+    for item in items:
+        position.setdefault(str(item.path), len(position))
+    sources = [Path(p) for p in position]
+    for source in sources:
+        try:
+            if not source.is_file():
+                raise ServiceError(f"cannot upload {source}: it is not a file (any more)")
+            with source.open("rb"):
+                pass
+        except OSError as exc:
+            raise ServiceError(f"cannot read {source}: {exc.strerror or exc}") from None
+    return [dataclasses.replace(item, path=str(position[str(item.path)])) for item in items], sources
+
+
+class _FileWhileSent:
+    """A file opened only while its bytes are sent, then closed: a bulk upload may hold more files than
+    a process may keep open at once. Seekable to its start (a retry sends it again) and to its end (the
+    request's length is known up front)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = None
+        self._position = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self._handle is None:
+            self._handle = self.path.open("rb")
+            self._handle.seek(self._position)
+        data = self._handle.read(size)
+        if not data:
+            self.close()
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        if whence == os.SEEK_END:
+            self.close()
+            self._position = self.path.stat().st_size + offset
+        elif self._handle is not None:
+            self._position = self._handle.seek(offset, whence)
+        else:
+            self._position = offset if whence == os.SEEK_SET else self._position + offset
+        return self._position
+
+    def tell(self) -> int:
+        return self._handle.tell() if self._handle is not None else self._position
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._position = self._handle.tell()
+            self._handle.close()
+            self._handle = None
+
+
 def rebased(payload: dict[str, Any], done: list[Any]) -> dict[str, Any]:  # noqa: ANN401
     """``payload`` of a queued ``catalog.save_edits`` with each row's expected version moved past the
     versions that the outbox's own earlier, applied edits produced (``done``: its done entries, oldest
@@ -357,7 +499,7 @@ def _label(name: str, values: dict[str, Any]) -> str:
     """A short line for the pending list."""
     if name == "catalog.save_edits":
         rows = values.get("rows") or []
-        return f"{values.get('description') or 'Edits'} ({len(rows)} row{'s' if len(rows) != 1 else ''})"
+        return str(values.get("description") or f"Edits of {len(rows)} row{'s' if len(rows) != 1 else ''}")
     if name == "transfers.create":
         return f"New transfer ({len(values.get('lines') or ())} lines)"
     if name == "transfers.update_draft":

@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from backoffice.operations.session import SignInRequired
-from backoffice.remote.errors import SignInExpired
+from backoffice.operations import Actor
+from backoffice.operations.permissions import Role
+from backoffice.remote.errors import ServerUnreachable, SignInExpired
 from backoffice.remote.operations import RemoteOperations
 from backoffice.remote.transport import Tokens, Transport
 from backoffice.remote.urls import is_api_url, normalise_api_url, token_key
@@ -47,6 +49,26 @@ def _transport(url: str, key: str, secrets: SecretStore, tokens: Tokens | None,
                      on_tokens=lambda fresh: _store_tokens(secrets, key, fresh, warn))
 
 
+def _who_key(key: str) -> str:
+    return key + "#who"
+
+
+def _remember_who(secrets: SecretStore, key: str, actor: Actor) -> None:
+    """Who the session is (id, name, role: not a secret), so the app can open offline next time."""
+    try:
+        secrets.set(_who_key(key), json.dumps(actor.to_dict()))
+    except KeyringUnavailable:
+        secrets.remember_for_session(_who_key(key), json.dumps(actor.to_dict()))
+
+
+def _who(secrets: SecretStore, key: str) -> Actor | None:
+    try:
+        data = json.loads(secrets.get(_who_key(key)) or "null")
+        return None if not data else Actor(int(data["user_id"]), str(data["username"]), Role(data["role"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def sign_in(url: str, username: str, password: str, *, secrets: SecretStore | None = None,
             profile: str = "", warn: Callable[[str], None] | None = None) -> RemoteOperations:
     """Sign ``username`` in on the server at ``url`` with their password: the session's tokens go to
@@ -58,7 +80,7 @@ def sign_in(url: str, username: str, password: str, *, secrets: SecretStore | No
     try:
         transport.login(username, password)
         ops = RemoteOperations(transport, profile=profile)
-        _ = ops.actor
+        _remember_who(secrets, key, ops.actor)
     except BaseException:
         transport.close()
         raise
@@ -85,10 +107,17 @@ def open_api(url: str, username: str, *, secrets: SecretStore | None = None, pas
         transport = _transport(url, key, secrets, tokens, warn)
         ops = RemoteOperations(transport, profile=profile)
         try:
-            _ = ops.actor
+            _remember_who(secrets, key, ops.actor)
             return ops
         except SignInExpired:
             transport.close()
+        except ServerUnreachable:
+            known = _who(secrets, key)
+            if known is None:
+                transport.close()
+                raise
+            ops.preset_actor(known)       # offline: work from the replica and the outbox until it is back
+            return ops
         except BaseException:
             transport.close()
             raise
@@ -121,6 +150,7 @@ def sign_out(url: str, username: str, *, secrets: SecretStore | None = None) -> 
     finally:
         transport.close()
         secrets.delete(key)
+        secrets.delete(_who_key(key))
     return True
 
 

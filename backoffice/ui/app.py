@@ -60,6 +60,7 @@ class Gui:
         """Answer open prompts, cancel and drain background work, close the database (idempotent)."""
         self.prompter.cancel_all()
         self.tasks.shutdown()
+        self.window.sync.shutdown()
         if self.context.ops is not None:
             self.context.ops.close()
 

@@ -5,6 +5,8 @@ in the background. The window switches between them (sidebar, View menu, Ctrl+1.
 connection page until the database is open, and remembers its geometry and last view in QSettings. It
 locks (File → Lock, or after a while without input: ``ui/lock.py``) and asks for someone else to sign
 in (File → Switch user…, carried out by whoever connects it: :attr:`MainWindow.switch_user_requested`).
+Connected through the store API, it keeps the profile's local copy current (``ui/sync.py``), shows how
+fresh it is and what waits to be sent in the status bar, and lists those changes on a click.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from backoffice.ui.widgets.connection_page import ConnectionPage
 from backoffice.ui.widgets.empty_state import EmptyState
 from backoffice.ui.widgets.progress import ProgressPanel
 from backoffice.ui.widgets.sidebar import Sidebar
-from backoffice.ui.widgets.status_bar import SessionStatus
+from backoffice.ui.sync import SyncController
+from backoffice.ui.widgets.status_bar import SessionStatus, SyncStatus
 
 DEFAULT_SIZE = (1280, 800)
 
@@ -60,6 +63,7 @@ class MainWindow(QMainWindow):
         self.context, self.tasks, self.settings = context, tasks, settings
         self._profiles, self._secrets = profiles, secrets
         self.profiles_dialog = None
+        self.pending_dialog = None
         self.setWindowIcon(resources.app_icon())
         self.setMinimumSize(760, 480)
 
@@ -109,6 +113,11 @@ class MainWindow(QMainWindow):
 
         self._build_menus()
         self.session_status = SessionStatus(context, self.statusBar())
+        self.sync = SyncController(context, tasks, settings=settings, notify=self.show_message, parent=self)
+        self.sync_status = SyncStatus(self.sync, self.statusBar())
+        self.sync_status.outbox_clicked.connect(self.open_pending_changes)
+        self.sync.state_changed.connect(self._follow_sync)
+        self._follow_sync()
         self.statusBar().setSizeGripEnabled(False)
 
         self._current = DEFAULT_VIEW
@@ -122,6 +131,12 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu(self.tr("&File"))
         self.profiles_action = file_menu.addAction(resources.icon("server", theme.TEXT), self.tr("Connection &profiles…"))
         self.profiles_action.triggered.connect(self.open_profiles)
+        self.sync_action = file_menu.addAction(resources.icon("refresh", theme.TEXT), self.tr("&Sync now"))
+        self.sync_action.setShortcut(QKeySequence("Shift+F5"))
+        self.sync_action.setToolTip(self.tr("Send the changes waiting and bring this computer's copy up to date"))
+        self.sync_action.triggered.connect(lambda: self.sync.sync_now())
+        self.pending_action = file_menu.addAction(self.tr("Pending &changes…"))
+        self.pending_action.triggered.connect(self.open_pending_changes)
         file_menu.addSeparator()
         install_session_menu(self, file_menu)  # Switch user…, Lock, Lock settings…, Who is connected…
         file_menu.addSeparator()
@@ -297,10 +312,36 @@ class MainWindow(QMainWindow):
         self.profiles_dialog = dialog
         dialog.open()
 
+    def _follow_sync(self) -> None:
+        """Sync now and Pending changes are there only for a store API profile."""
+        for action in (self.sync_action, self.pending_action):
+            action.setVisible(self.sync.active)
+            action.setEnabled(self.sync.active)
+
+    def open_pending_changes(self) -> None:
+        """The Pending changes dialog of the store API profile (one at a time)."""
+        from backoffice.ui.dialogs.outbox import PendingChangesDialog
+
+        if not self.sync.active:
+            return
+        if self.pending_dialog is not None:
+            self.pending_dialog.raise_()
+            return
+        dialog = PendingChangesDialog(self.context, self.tasks, self.sync, self)
+        dialog.finished.connect(self._pending_closed)
+        self.pending_dialog = dialog
+        dialog.open()
+
+    def _pending_closed(self) -> None:
+        if self.pending_dialog is not None:
+            self.pending_dialog.deleteLater()
+        self.pending_dialog = None
+
     def _profiles_closed(self) -> None:
         if self.profiles_dialog is not None:
             self.profiles_dialog.deleteLater()
         self.profiles_dialog = None
+        self.pending_dialog = None
 
     def show_about(self) -> None:
         QMessageBox.about(

@@ -18,6 +18,12 @@ read in the connection job) is then asked to choose its own (:class:`OwnPassword
 the admin's until it stops working). The new password is set off the GUI thread, replaces the one the
 keyring keeps for the person (if it keeps one, or they asked for that), and the window's operations are
 reopened with it (connections the old ones would open next would be refused).
+
+A store API profile (``profile.kind == "api"``) opens with the session the keyring keeps for the
+profile's user (:func:`backoffice.remote.session.open_api`); when that session has ended, the sign-in
+dialog asks for the password (the user name is the profile's) and the job signs in again. The job then
+opens the profile's local side (:class:`~backoffice.sync.controller.ApiSync`: the replica and the
+outbox, attached to the operations), which the window's sync controller keeps current.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import quote
@@ -34,7 +41,7 @@ from PySide6.QtCore import QObject, QSettings, Qt, Signal
 from PySide6.QtWidgets import QWidget
 from sqlalchemy import make_url
 
-from backoffice.config import DEMO_PROFILE, Profile, secret_key_for
+from backoffice.config import API_KIND, DEMO_PROFILE, Profile, secret_key_for
 from backoffice.operations import Changes, Operations, ServiceError, ValidationError
 from backoffice.operations.auth import AccountLocked
 from backoffice.operations.session import (
@@ -53,6 +60,7 @@ from backoffice.operations.session import (
     is_embedded_default,
     is_sqlite,
 )
+from backoffice.remote.errors import ServerUnreachable
 from backoffice.secrets import KeyringUnavailable, PasswordRequired, SecretStore
 from backoffice.ui.context import AppContext
 from backoffice.ui.dialogs.own_password import OwnPasswordDialog
@@ -87,6 +95,15 @@ class ConnectTarget:
     @property
     def is_demo_file(self) -> bool:
         return is_demo_file(self.url)
+
+    @property
+    def is_api(self) -> bool:
+        """A store API server (``backoffice serve``), reached over HTTP(S), not a database."""
+        return self.profile is not None and self.profile.kind == API_KIND
+
+    def describe(self) -> str:
+        """Where the data is, for the status bar while connecting."""
+        return f"Store API · {self.url}" if self.is_api else describe_target(self.url)
 
     def profile_label(self) -> str:
         if self.profile is not None and not (self.profile.name == DEMO_PROFILE and self.is_demo_file):
@@ -132,6 +149,7 @@ class Connection:
     username: str = ""
     password_until: dt.datetime | None = None
     signed_in_with: Credentials | None = field(default=None, repr=False)
+    sync: Any = field(default=None, repr=False)    # an API profile's ApiSync (replica and outbox)
 
 
 @dataclass(frozen=True)
@@ -178,6 +196,31 @@ def connect_job(target: ConnectTarget, state: TaskState, secrets: SecretStore,
         ops.close()
         raise
     return Connection(ops, " ".join(note for note in notes if note), display_name, username, until, credentials)
+
+
+def api_connect_job(target: ConnectTarget, state: TaskState, secrets: SecretStore,
+                    password: str | None = None) -> Connection:
+    """Runs in a worker. Open a store API profile with the session the keyring keeps (or sign in again
+    with ``password``); then open its replica and outbox. SignInRequired when the session has ended and
+    no password was given (the dialog asks for it)."""
+    from backoffice.remote.session import open_api
+    from backoffice.sync.controller import ApiSync
+
+    profile = target.profile
+    assert profile is not None
+    warnings: list[str] = []
+    state.report(None, tr("Signing in to the store API"))
+    ops = open_api(profile.url, profile.username, secrets=secrets, password=password, profile=profile.name,
+                   warn=warnings.append)
+    try:
+        username, display_name = who_signed_in(ops)
+        state.report(None, tr("Opening this computer's copy of the catalog"))
+        sync = ApiSync(ops, profile.name)
+    except BaseException:
+        ops.close()
+        raise
+    note = tr("No secure keyring is available: you will be asked to sign in again next session.") if warnings else ""
+    return Connection(ops, note, display_name, username, None, None, sync)
 
 
 def saved_sign_in_job(target: ConnectTarget, state: TaskState, secrets: SecretStore, prompt: PasswordPrompt | None,
@@ -319,11 +362,20 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, DatabaseUnreachable):
         return message, tr("Check that the database server is running and reachable from this computer, "
                            "then choose Retry, or pick another connection profile.")
+    if isinstance(exc, ServerUnreachable):
+        return message, tr("Check that the store API server is running and reachable from this computer "
+                           "(the profile's URL), then choose Retry.")
     if isinstance(exc, DatabaseError | ServiceError | KeyringUnavailable):
         return message, ""
     log.error("unexpected error while connecting", exc_info=(type(exc), exc, exc.__traceback__))
     return tr("Unexpected error: {kind}: {message}").format(kind=type(exc).__name__, message=message), \
         tr("The details were written to the log.")
+
+
+def _close_connection(connection: Connection) -> None:
+    if connection.sync is not None:
+        connection.sync.close()
+    connection.ops.close()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -364,14 +416,16 @@ class Connector(QObject):
         person (if they asked for that), else asks. ``ask``: always ask, with no name filled in."""
         self._generation += 1
         self.target = target
-        old = self.context.set_connecting(profile_name=target.profile_label(), target=describe_target(target.url))
+        old = self.context.set_connecting(profile_name=target.profile_label(), target=target.describe())
         if old is not None:
             self.tasks.run_in_background(old.close)
         self.state = TaskState(tr("Connecting"), cancellable=False, parent=self)
         self.attempt_started.emit(self.state)
         self._close_sign_in()
         self._close_own_password()
-        if target.needs_sign_in and ask:
+        if target.is_api:
+            self._start_api(self._generation, target, None)
+        elif target.needs_sign_in and ask:
             self._ask_sign_in(self._generation, target, "")
         elif target.needs_sign_in:
             self._sign_in_with_saved_password(self._generation, target)
@@ -382,8 +436,8 @@ class Connector(QObject):
         """Let someone else sign in to the same shared database: the current operations are closed (off
         the GUI thread) and the sign-in dialog asks. False, doing nothing, for an SQLite file: a personal
         file has one owner."""
-        if self.target is None or not self.target.needs_sign_in:
-            return False
+        if self.target is None or not self.target.needs_sign_in or self.target.is_api:
+            return False   # an API profile is one person's: its changes waiting to be sent are theirs
         self.connect_to(self.target, ask=True)
         return True
 
@@ -392,6 +446,32 @@ class Connector(QObject):
         self.tasks.run_in_background(partial(connect_job, target, self.state, self.secrets, self.prompt, credentials),
                                      partial(self._on_connected, generation, target, credentials),
                                      partial(self._on_failed, generation))
+
+    # -- a store API profile -----------------------------------------------------------------------------
+    def _start_api(self, generation: int, target: ConnectTarget, password: str | None) -> None:
+        assert self.state is not None
+        self.tasks.run_in_background(partial(api_connect_job, target, self.state, self.secrets, password),
+                                     partial(self._on_connected, generation, target, None),
+                                     partial(self._on_api_failed, generation, target))
+
+    def _on_api_failed(self, generation: int, target: ConnectTarget, exc: BaseException) -> None:
+        if generation == self._generation and isinstance(exc, SignInRequired) and self.sign_in_dialog is None:
+            self._ask_api_sign_in(generation, target)
+            return
+        self._on_failed(generation, exc)
+
+    def _ask_api_sign_in(self, generation: int, target: ConnectTarget) -> None:
+        """The session on the server has ended (or never began): ask for the profile user's password."""
+        assert target.profile is not None
+        parent = self.parent()
+        dialog = SignInDialog(target.describe(), target.profile.username,
+                              parent if isinstance(parent, QWidget) else None, api=True)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.submitted.connect(lambda _username, password, _keep: self._start_api(generation, target, password))
+        dialog.rejected.connect(partial(self._sign_in_cancelled, generation, dialog))
+        self.sign_in_dialog = dialog
+        dialog.open()
+        self.sign_in_shown.emit(dialog)
 
     # -- signing in to a shared database ---------------------------------------------------------------
     def sign_in_name(self, target: ConnectTarget) -> str:
@@ -441,7 +521,7 @@ class Connector(QObject):
     def _ask_sign_in(self, generation: int, target: ConnectTarget, name: str, *, remember: bool = False,
                      error: str = "") -> None:
         parent = self.parent()
-        dialog = SignInDialog(describe_target(target.url), name, parent if isinstance(parent, QWidget) else None,
+        dialog = SignInDialog(target.describe(), name, parent if isinstance(parent, QWidget) else None,
                               remember=remember)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
         dialog.submitted.connect(lambda username, password, keep: self._start(
@@ -460,8 +540,9 @@ class Connector(QObject):
         if generation != self._generation:
             return
         message = tr("Not signed in")
-        self.context.set_failed(message, tr("This is a shared database: choose Retry to sign in with your user "
-                                            "name and password."))
+        where = tr("the store API") if self.target is not None and self.target.is_api else tr("a shared database")
+        self.context.set_failed(message, tr("This is {where}: choose Retry to sign in with your user name and "
+                                            "password.").format(where=where))
         self.failed.emit(message)
 
     def _close_sign_in(self) -> None:
@@ -480,12 +561,12 @@ class Connector(QObject):
                       connection: Connection) -> None:
         ops = connection.ops
         if generation != self._generation:
-            self.tasks.run_in_background(ops.close)  # a newer attempt replaced this one
+            self.tasks.run_in_background(partial(_close_connection, connection))  # a newer attempt replaced it
             return
         self._close_sign_in()
         if credentials is not None:
             self._remember_last_user(target, credentials.username)
-        self.context.set_connected(ops, connection.display_name)
+        self.context.set_connected(ops, connection.display_name, sync=connection.sync)
         if connection.note:
             self.notify(connection.note, "warning")
         self.connected.emit()

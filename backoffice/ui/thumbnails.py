@@ -36,8 +36,9 @@ def read_images(ops: Operations, hashes: list[str]) -> dict[str, QImage]:
 
 
 def use_profile_store(context: AppContext) -> None:
-    """Point the connection's image files at the folder of the context's profile."""
-    if context.ops is not None:
+    """Point the connection's image files at the folder of the context's profile (through the store API
+    the server keeps the files, in its own folder: nothing to point)."""
+    if context.ops is not None and not context.remote:
         context.ops.images.use_store(profile=context.profile_name)
 
 

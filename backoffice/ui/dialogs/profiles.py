@@ -3,6 +3,11 @@
 A profile is saved without its password (``ProfileStore``); the password goes to the system keyring
 (``SecretStore``). Without a usable keyring the user is told the password will be asked each session,
 and it is kept in memory for this session only. "Test connection" runs in the background executor.
+
+A store API profile (``backoffice serve`` or the store's own server) is a URL and the user name of the
+person who signs in. Its Test signs in (with the password typed, which is then forgotten: the session
+is kept in the keyring as tokens, so connecting needs no password) and shows the server's version, who
+the session is, their role and the round trip.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ from PySide6.QtWidgets import (
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 
-from backoffice.config import Profile, ProfileError, ProfileStore
+from backoffice.config import API_KIND, Profile, ProfileError, ProfileStore
+from backoffice.remote.urls import normalise_api_url
 from backoffice.operations import session
 from backoffice.operations.session import DatabaseError, current_os_username, default_sqlite_path
 from backoffice.secrets import KeyringUnavailable, SecretStore
@@ -58,6 +64,27 @@ from backoffice.ui.widgets.banner import MessageBanner
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 TARGET_ROLE = Qt.ItemDataRole.UserRole + 2
 DEFAULT_ROLE = Qt.ItemDataRole.UserRole + 3
+
+
+def check_api_profile(url: str, username: str, password: str, secrets: SecretStore) -> str:
+    """Sign in (or use the stored session) and describe the server, in a worker."""
+    from backoffice.remote.session import check_api, open_api, sign_in
+
+    if password:
+        ops = sign_in(url, username, password, secrets=secrets)
+    else:
+        ops = open_api(url, username, secrets=secrets)
+    try:
+        checked = check_api(ops)
+    finally:
+        ops.close()
+    return QCoreApplication.translate(
+        "ProfilesDialog", "Connected to Backoffice {version} as {user} ({role}); round trip {ms:.0f} ms.").format(
+        version=checked.server_version, user=checked.username, role=checked.role, ms=checked.round_trip_ms)
+
+
+def describe_profile_target(p: Profile) -> str:
+    return f"Store API · {p.url}" if p.kind == API_KIND else describe_target(p.url)
 
 
 def check_connection(url: str, secrets: SecretStore) -> str:
@@ -152,12 +179,15 @@ class ProfilesDialog(QDialog):
         self.name.setPlaceholderText(self.tr("e.g. Shop database"))
         self.sqlite_radio = QRadioButton(self.tr("SQLite file"))
         self.pg_radio = QRadioButton(self.tr("PostgreSQL server"))
+        self.api_radio = QRadioButton(self.tr("Store API"))
         kinds = QButtonGroup(self)
         kinds.addButton(self.sqlite_radio)
         kinds.addButton(self.pg_radio)
+        kinds.addButton(self.api_radio)
         kind_row = QHBoxLayout()
         kind_row.addWidget(self.sqlite_radio)
         kind_row.addWidget(self.pg_radio)
+        kind_row.addWidget(self.api_radio)
         kind_row.addStretch(1)
 
         self.path = QLineEdit()
@@ -183,8 +213,17 @@ class ProfilesDialog(QDialog):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_note = QLabel(self.tr("Kept in the system keyring, never in the profile file."))
         self.password_note.setObjectName("Muted")
-        self.sqlite_radio.toggled.connect(self._show_kind_rows)
-        self.sqlite_radio.toggled.connect(self._invalidate_test)
+        self.api_url = QLineEdit()
+        self.api_url.setPlaceholderText("https://store.example.com:8443")
+        self.api_user = QLineEdit()
+        self.api_user.setPlaceholderText(self.tr("Your user name on the store API"))
+        self.api_password = QLineEdit()
+        self.api_password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_password.setPlaceholderText(self.tr("Only to test and sign in; never stored"))
+        self._api_rows = [self.api_url, self.api_user, self.api_password]
+        for radio in (self.sqlite_radio, self.api_radio):
+            radio.toggled.connect(self._show_kind_rows)
+            radio.toggled.connect(self._invalidate_test)
 
         self.acting_user = QLineEdit()
         self.acting_user.setPlaceholderText(self.tr("{name} (your login name)").format(name=current_os_username()))
@@ -219,10 +258,13 @@ class ProfilesDialog(QDialog):
         for label, widget in zip((self.tr("Host"), self.tr("Port"), self.tr("Database"), self.tr("User"),
                                   self.tr("Password"), ""), self._pg_rows, strict=True):
             form.addRow(label, widget)
+        for label, widget in zip((self.tr("Server URL"), self.tr("User name"), self.tr("Password")), self._api_rows,
+                                 strict=True):
+            form.addRow(label, widget)
         form.addRow(self.tr("Act as user"), self.acting_user)
         form.addRow(self.tr("Image folder"), self.image_store)
         form.addRow("", self.make_default)
-        self._show_kind_rows(self.sqlite_radio.isChecked())
+        self._show_kind_rows()
 
         self.banner = MessageBanner()
         card = QFrame()
@@ -263,7 +305,8 @@ class ProfilesDialog(QDialog):
         layout.addLayout(columns, 1)
         layout.addLayout(bottom)
 
-        for edit in (self.path, self.host, self.database, self.user, self.password):
+        for edit in (self.path, self.host, self.database, self.user, self.password, self.api_url, self.api_user,
+                     self.api_password):
             edit.textChanged.connect(self._invalidate_test)
         self.port.valueChanged.connect(self._invalidate_test)
         self.reload_list()
@@ -272,10 +315,15 @@ class ProfilesDialog(QDialog):
         else:
             self.new_profile()
 
-    def _show_kind_rows(self, sqlite: bool) -> None:
+    def _show_kind_rows(self, *_args: object) -> None:
+        sqlite, api = self.sqlite_radio.isChecked(), self.api_radio.isChecked()
         self.form.setRowVisible(self.path_row, sqlite)
         for widget in self._pg_rows:
-            self.form.setRowVisible(widget, not sqlite)
+            self.form.setRowVisible(widget, not sqlite and not api)
+        for widget in self._api_rows:
+            self.form.setRowVisible(widget, api)
+        for widget in (self.acting_user, self.image_store):   # the server decides both for an API profile
+            self.form.setRowVisible(widget, not api)
 
     # -- list ------------------------------------------------------------------------------------------
     def reload_list(self, select: str | None = None) -> None:
@@ -290,9 +338,9 @@ class ProfilesDialog(QDialog):
             item = QListWidgetItem(resources.icon("database" if p.kind == "postgresql" else "server", theme.TEXT_MUTED),
                                    p.name)
             item.setData(NAME_ROLE, p.name)
-            item.setData(TARGET_ROLE, describe_target(p.url))
+            item.setData(TARGET_ROLE, describe_profile_target(p))
             item.setData(DEFAULT_ROLE, bool(default and default.name == p.name))
-            item.setToolTip(describe_target(p.url))
+            item.setToolTip(describe_profile_target(p))
             self.list.addItem(item)
             if p.name == select:
                 self.list.setCurrentItem(item)
@@ -323,6 +371,14 @@ class ProfilesDialog(QDialog):
         self._editing = p.name
         self.banner.hide()
         self.name.setText(p.name)
+        self.api_password.clear()
+        if p.kind == API_KIND:
+            self.api_radio.setChecked(True)
+            self.api_url.setText(p.url)
+            self.api_user.setText(p.username)
+            self.make_default.setChecked(is_default)
+            self._invalidate_test()
+            return
         u = make_url(p.url)
         if p.kind == "sqlite":
             self.sqlite_radio.setChecked(True)
@@ -349,7 +405,7 @@ class ProfilesDialog(QDialog):
         self._editing = None
         self.banner.hide()
         for edit in (self.name, self.path, self.host, self.database, self.user, self.password, self.acting_user,
-                     self.image_store):
+                     self.image_store, self.api_url, self.api_user, self.api_password):
             edit.clear()
         self.password.setPlaceholderText("")
         self.port.setValue(5432)
@@ -361,6 +417,12 @@ class ProfilesDialog(QDialog):
     # -- building the URL --------------------------------------------------------------------------------
     def url(self, *, with_password: bool = False) -> str:
         """The URL the form describes; raises ProfileError naming the missing field."""
+        if self.api_radio.isChecked():
+            try:
+                return normalise_api_url(self.api_url.text())
+            except ValueError as exc:
+                raise ProfileError(self.tr("enter the server's URL (https://host:port)") if not self.api_url.text().strip()
+                                   else str(exc)) from None
         if self.sqlite_radio.isChecked():
             path = self.path.text().strip()
             if not path:
@@ -388,7 +450,10 @@ class ProfilesDialog(QDialog):
             if not name:
                 raise ProfileError(self.tr("a profile needs a name"))
             url = self.url()
-            profile, _ = self.store.save(name, url, username=self.acting_user.text(),
+            if self.api_radio.isChecked() and not self.api_user.text().strip():
+                raise ProfileError(self.tr("enter the user name that signs in to the store API"))
+            username = self.api_user.text() if self.api_radio.isChecked() else self.acting_user.text()
+            profile, _ = self.store.save(name, url, username=username,
                                          make_default=self.make_default.isChecked(),
                                          image_store=self.image_store.text())
             if self._editing and self._editing != name:
@@ -447,6 +512,8 @@ class ProfilesDialog(QDialog):
     def test(self) -> None:
         try:
             url = self.url(with_password=True)
+            if self.api_radio.isChecked() and not self.api_user.text().strip():
+                raise ProfileError(self.tr("enter the user name that signs in to the store API"))
         except ProfileError as exc:
             self._show_test(False, str(exc))
             return
@@ -455,7 +522,9 @@ class ProfilesDialog(QDialog):
         self.test_button.setEnabled(False)
         self._show_test(None, self.tr("Testing…"))
         secrets = self.secrets
-        self.tasks.run_in_background(partial(check_connection, url, secrets),
+        check = (partial(check_api_profile, url, self.api_user.text().strip(), self.api_password.text(), secrets)
+                 if self.api_radio.isChecked() else partial(check_connection, url, secrets))
+        self.tasks.run_in_background(check,
                                      partial(self._test_done, self._test_generation, True),
                                      partial(self._test_done, self._test_generation, False), context=self)
 

@@ -7,6 +7,10 @@ and whether to remember the password on this computer, and the connector checks 
 in the OS keyring only once it was accepted.
 While that runs the fields are disabled; a refusal comes back with :meth:`SignInDialog.show_error` and
 the dialog stays open for another try; Cancel (or Esc) gives up signing in.
+
+For a store API profile (``api=True``) the user name is the profile's and cannot be changed (the
+profile's local copy and its changes waiting to be sent are that person's), and nothing is offered to
+remember: the session is kept in the keyring as tokens, never the password.
 """
 
 from __future__ import annotations
@@ -31,11 +35,11 @@ class SignInDialog(QDialog):
     submitted = Signal(str, str, bool)   # user name, password, remember the password on this computer
 
     def __init__(self, where: str, username: str = "", parent: QWidget | None = None, *,
-                 remember: bool = False) -> None:
+                 remember: bool = False, api: bool = False) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Sign in"))
         self.setMinimumWidth(440)
-        heading = QLabel(self.tr("Sign in to the shared database"))
+        heading = QLabel(self.tr("Sign in to the store API") if api else self.tr("Sign in to the shared database"))
         heading.setObjectName("DetailsTitle")
         self.where = QLabel(where)
         self.where.setObjectName("Muted")
@@ -57,6 +61,11 @@ class SignInDialog(QDialog):
         form.addRow(self.tr("User name"), self.username)
         form.addRow(self.tr("Password"), self.password)
         form.addRow("", self.remember)
+        if api:
+            self.username.setReadOnly(True)
+            self.username.setToolTip(self.tr("The user name of this connection profile"))
+            self.remember.setChecked(False)
+            self.remember.hide()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.sign_in_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.sign_in_button.setText(self.tr("Sign in"))

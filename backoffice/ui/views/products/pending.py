@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from backoffice.operations.catalog import ApplyResult, Conflict, RowChange
+from backoffice.remote.errors import QueuedOffline
 from backoffice.ui import theme
 from backoffice.ui.context import AppContext
 from backoffice.ui.format import error_message, format_count
@@ -318,7 +319,8 @@ class ApplyController(QObject):
         description = self.model.pending.summary()
         state = TaskState(self.tr("Applying {n} changed rows").format(n=len(changes)), cancellable=False, parent=self)
         if self.runner.write(lambda ops: ops.catalog.save_edits(changes, description=description),
-                             partial(self._on_applied, changes), on_error=self._on_failed, state=state):
+                             partial(self._on_applied, changes), on_error=partial(self._on_failed, changes),
+                             state=state):
             self._set_busy(True)
 
     def _set_busy(self, busy: bool) -> None:
@@ -349,8 +351,11 @@ class ApplyController(QObject):
         if result.conflicts:
             self._show_conflicts(result.conflicts)
 
-    def _on_failed(self, exc: BaseException) -> None:
+    def _on_failed(self, changes: list[RowChange], exc: BaseException) -> None:
         self._set_busy(False)
+        if isinstance(exc, QueuedOffline):
+            self._saved_offline(changes)
+            return
         problems = getattr(exc, "problems", None)
         if problems:
             lines = [": ".join(p for p in (" ".join(x for x in (row, field) if x), msg) if p)
@@ -361,6 +366,15 @@ class ApplyController(QObject):
         else:
             text = self.tr("Nothing was applied: {error}").format(error=error_message(exc))
         self.message.emit(text, "error")
+
+    def _saved_offline(self, changes: list[RowChange]) -> None:
+        """The store API did not answer: the edits wait in the outbox and go when it is back. They are
+        no longer staged (Apply must not send them twice); the grid shows them as saved."""
+        self.model.patch_rows({(ch.entity, ch.entity_id): ch.values for ch in changes}, {})
+        self.model.pending.drop_rows((ch.entity, ch.entity_id) for ch in changes)
+        self.model.undo_stack.clear()
+        self.runner.context.notify_outbox_changed()
+        self.message.emit(self.tr("Saved offline: will be sent when the store API is back."), "info")
 
     def _show_conflicts(self, conflicts: list[Conflict]) -> None:
         dialog = ConflictDialog(conflicts, self.model.categories, self.parent())  # type: ignore[arg-type]
