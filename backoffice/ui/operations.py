@@ -18,11 +18,13 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QObject, Signal
 
 from backoffice.operations import Changes, Operations, collecting, merge
+from backoffice.remote.errors import QueuedOffline
 from backoffice.ui.context import AppContext
-from backoffice.ui.format import error_text
+from backoffice.ui.format import error_text, translator
 from backoffice.ui.tasks import TaskManager, TaskState
 
 T = TypeVar("T")
+tr = translator("Operations")
 
 
 def run_write(ops: Operations, action: Callable[[Operations], T]) -> tuple[T, Changes]:
@@ -102,6 +104,9 @@ class Runner(QObject):
                 on_done(value)
             elif on_error is not None:
                 on_error(value)
+            elif isinstance(value, QueuedOffline):
+                # Not a failure: the change waits in the outbox and goes when the store API answers.
+                self.succeeded.emit(tr("Saved offline: it will be sent when the store API is back."))
             else:
                 self.failed.emit(error_text(value))
         finally:
