@@ -118,11 +118,13 @@ class ImageOperations(Area):
 
     # -- upload ------------------------------------------------------------------------------------------
     def plan_upload(self, paths: list[str], *, pattern: str | None = None, product_handle: str | None = None,
-                    settings: RenditionSettings | None = None) -> UploadPlan:
+                    settings: RenditionSettings | None = None, names_only: bool = False) -> UploadPlan:
         """The review of a bulk upload: each file (folders are walked) matched, ambiguous, unmatched or
-        rejected with its reason. Nothing is written."""
+        rejected with its reason. Nothing is written. With ``names_only`` the paths were collected and
+        checked on the caller's disk already: only their names are matched (what the store API server
+        does for a client, whose files it cannot see)."""
         return image_matching.plan_upload(self._db, [str(p) for p in paths], pattern=pattern,
-                                          product_handle=product_handle, settings=settings)
+                                          product_handle=product_handle, settings=settings, names_only=names_only)
 
     def upload(self, files: list[PlannedFile], *, settings: RenditionSettings | None = None,
                progress: ProgressCallback | None = None, cancel: CancelCallback | None = None,

@@ -10,22 +10,29 @@ What does not travel as JSON is declared here, per call:
   follows (progress) and cancels;
 - files the call reads (:data:`FILE_IN`, uploaded with the call) and writes (:data:`FILE_OUT`, written
   on the server into the job's folder and downloaded to the path the caller named);
+- a list of values each naming a file the call reads in its ``path`` (:data:`FILES_IN`: the images of a
+  bulk upload): the files are uploaded with the call, in one request, and each value's ``path`` travels
+  as the position of its file among them (the server puts its own copy's path there);
+- parameters the server chooses itself (:data:`SERVER_CHOOSES`): what the server's own disk and
+  processes are used for is never the caller's to say;
 - ``op_id``: the client sends an Idempotency-Key instead, from which the server derives the operation id,
   so a retry of the same call writes once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
-__all__ = ["CALLBACKS", "EXPOSED_AREAS", "FILE_IN", "FILE_OUT", "NOT_EXPOSED", "Call", "call_of", "operations"]
+__all__ = ["CALLBACKS", "EXPOSED_AREAS", "FILES_IN", "FILE_IN", "FILE_OUT", "MAX_FILES_IN", "NOT_EXPOSED",
+           "SERVER_CHOOSES", "Call", "call_of", "operations"]
 
 CALLBACKS = ("progress", "cancel")
 # The areas a client reaches through this generic call; the others have routes of their own (signing
@@ -36,12 +43,27 @@ EXPOSED_AREAS = ("catalog", "bulk", "changesets", "importexport", "variants", "i
 # Calls that only make sense next to the database or on the caller's own disk.
 NOT_EXPOSED = frozenset({
     "admin.generate_demo", "admin.upgrade",       # the schema owner's work, on the database's machine
-    "images.use_store", "images.plan_upload", "images.upload", "images.read_files",   # files of a local image store
+    "images.use_store",     # which folder holds the image files: the server keeps its own, a client has none
     "catalog.close",
 })
 FILE_IN: dict[str, str] = {            # call -> the parameter naming a file the call reads
     "importexport.preview_file": "path", "importexport.check": "path", "importexport.apply": "path",
     "importexport.write_error_report": "path",
+}
+FILES_IN: dict[str, str] = {           # call -> the parameter listing values whose ``path`` names a file it reads
+    "images.upload": "files",
+}
+MAX_FILES_IN = 10_000                  # files of one such call (one request, one transaction)
+# Parameters a client does not send: the server runs the call with these values (``...``: the method's
+# default). A plan for a client matches names only (the server never walks its own folders for someone
+# else); how many processes optimise images is the server's to size.
+SERVER_CHOOSES: dict[str, dict[str, Any]] = {
+    "images.plan_upload": {"names_only": True},
+    "images.upload": {"workers": ...},
+}
+# Lists an answer holds one value per item of: at most this many items per call (the client splits).
+MAX_ITEMS: dict[str, tuple[str, int]] = {
+    "images.read_files": ("content_hashes", 64),     # files travel in the JSON answer, base64
 }
 FILE_OUT: dict[str, str] = {           # call -> the parameter naming the file the call writes
     "importexport.export": "path", "reports.export": "path", "importexport.write_error_report": "out_path",
@@ -66,6 +88,21 @@ class Call:
     file_in: str | None
     file_out: str | None
     returns_array: bool                    # array('q') of ints, sent as a list
+    files_in: str | None = None            # a list parameter whose values' ``path`` name uploaded files
+    fixed: tuple[tuple[str, Any], ...] = ()   # the values the server chooses (SERVER_CHOOSES)
+    max_items: tuple[str, int] | None = None  # (parameter, limit): the most items one call may send
+
+    def on_server(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments a server runs the call with: the client's, with the values the server
+        chooses, and with no limit above the server's own (image settings: file size and pixels; a
+        caller may ask for less, never for more)."""
+        out = dict(arguments)
+        out.update(self.fixed)
+        for name, value in out.items():
+            limited = _within_server_limits(value)
+            if limited is not value:
+                out[name] = limited
+        return out
 
     def encode_arguments(self, values: dict[str, Any]) -> bytes:
         """The JSON object of the arguments a caller gave (those not given are left to the defaults)."""
@@ -182,24 +219,42 @@ def call_of(name: str) -> Call | None:
     for key, hint in annotations.items():
         hints[key] = eval(hint, namespace) if isinstance(hint, str) else hint  # noqa: S307  (our own annotations)
     signature = inspect.signature(target)
+    chosen = SERVER_CHOOSES.get(name, {})
+    limit = MAX_ITEMS.get(name)
     fields: dict[str, Any] = {}
     for param in list(signature.parameters.values())[1:]:
-        if param.name in CALLBACKS or param.name == "op_id":
+        if param.name in CALLBACKS or param.name == "op_id" or param.name in chosen:
             continue
         hint = hints.get(param.name, Any)
         default = ... if param.default is inspect.Parameter.empty else param.default
         if name in FILE_IN and param.name == FILE_IN[name] or name in FILE_OUT and param.name == FILE_OUT[name]:
             hint, default = (str | None), None     # the server's copy of the file: the client sends its name
+        if limit is not None and param.name == limit[0]:
+            hint = Annotated[hint, Field(max_length=limit[1])]
+        if name in FILES_IN and param.name == FILES_IN[name]:
+            hint = Annotated[hint, Field(max_length=MAX_FILES_IN)]
         fields[param.name] = (hint, default)
     model = create_model(f"{name.replace('.', '_')}_arguments", __config__=_ARGUMENTS, **fields)  # type: ignore[call-overload]
     result = TypeAdapter(hints.get("return", Any), config=_CONFIG) if not _is_dataclass_hint(hints.get("return")) \
         else TypeAdapter(hints["return"])
     return Call(name, tuple(fields), model, result, "op_id" in signature.parameters,
                 any(p in signature.parameters for p in CALLBACKS), FILE_IN.get(name), FILE_OUT.get(name),
-                returns_array)
+                returns_array, FILES_IN.get(name), tuple((k, v) for k, v in chosen.items() if v is not ...), limit)
+
+
+def _within_server_limits(value: Any) -> Any:  # noqa: ANN401
+    """Image settings no more permissive than the server's defaults (the largest file and the most
+    pixels it opens: a client must not make the server decode a decompression bomb); anything else as is."""
+    from backoffice.operations.images import RenditionSettings
+
+    if not isinstance(value, RenditionSettings):
+        return value
+    default = RenditionSettings()
+    if value.max_bytes <= default.max_bytes and value.max_pixels <= default.max_pixels:
+        return value
+    return dataclasses.replace(value, max_bytes=min(value.max_bytes, default.max_bytes),
+                               max_pixels=min(value.max_pixels, default.max_pixels))
 
 
 def _is_dataclass_hint(hint: Any) -> bool:  # noqa: ANN401
-    import dataclasses
-
     return isinstance(hint, type) and dataclasses.is_dataclass(hint)

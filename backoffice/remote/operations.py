@@ -390,6 +390,9 @@ class RemoteOperations:
                     raise problem_error(response.status_code, _json_or_empty(response))
                 for chunk in response.iter_bytes():
                     out.write(chunk)
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(temp, 0o666 & ~mask)      # as a file the app writes itself (mkstemp's are private)
             os.replace(temp, target)
         except BaseException:
             Path(temp).unlink(missing_ok=True)

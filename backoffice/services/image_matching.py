@@ -226,12 +226,20 @@ class FilenamePattern:
 
 # -- matching ------------------------------------------------------------------------------------------
 def plan_upload(db: Database, paths: list[str | Path], *, pattern: str | None = None,
-                product_handle: str | None = None, settings: RenditionSettings | None = None) -> UploadPlan:
+                product_handle: str | None = None, settings: RenditionSettings | None = None,
+                names_only: bool = False) -> UploadPlan:
     """The review of a bulk upload. With ``product_handle`` every file goes to that product (and to one
-    of its variants when the name carries its SKU). Nothing is written."""
+    of its variants when the name carries its SKU). Nothing is written.
+
+    With ``names_only`` the paths are files already collected and checked where they are (by
+    :func:`collect_files` on the caller's own disk): only their names are matched, and nothing on this
+    machine's disk is looked at (a server planning for a client must never walk its own folders)."""
     settings = settings or RenditionSettings()
     matcher = FilenamePattern(pattern)
-    files, rejected = collect_files(paths, settings)
+    if names_only:
+        files, rejected = [os.fspath(p) for p in paths], []
+    else:
+        files, rejected = collect_files(paths, settings)
     plan = UploadPlan(rejected=rejected)
     keyed = [(path, os.path.basename(path), matcher.keys(os.path.basename(path))) for path in files]
     skus = sorted({k for _, _, ks in keyed for kind, k, _ in ks if kind == "sku"})

@@ -14,10 +14,18 @@ means "reload all of that kind").
 - A call that reports progress, reads an uploaded file or writes a file runs as a job (202 and the job;
   ``multipart/form-data`` with ``arguments`` and ``file`` for an upload); the job's result is
   ``{"value": …, "changes": …}`` and its file the one the call wrote.
+- A call reading several files (``images.upload``) gets them as repeated ``files`` parts, in order; each
+  value's ``path`` in the arguments is the position of its file among them, and becomes the path of the
+  server's copy in the job's folder. The Idempotency-Key's fingerprint covers the files' bytes (their
+  hashes), so a retry with the same key and the same files replays the first job, never ingests again.
+- The values the server chooses itself (:data:`backoffice.operations.wire.SERVER_CHOOSES`) are set here,
+  whatever the client sent, and image settings never exceed the server's limits.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import mimetypes
 import os
@@ -42,6 +50,9 @@ TAG = "operations"
 CHANGES_HEADER = "X-Changes"
 MAX_CHANGES_HEADER = 6000          # bytes of X-Changes before the ids are left out
 UPLOAD_CHUNK = 1 << 20
+MAX_ARGUMENTS_PART = 64 << 20      # bytes of the ``arguments`` part of a multipart call (a long list of files)
+
+Upload = tuple[str, Any, str | None]     # (file name, the uploaded file, the client's mtime)
 
 
 def changes_header(changes: Changes) -> str:
@@ -61,6 +72,7 @@ def register(router: APIRouter) -> None:
                      "application/json": {"schema": {"type": "object", "description": "The call's keyword arguments"}},
                      "multipart/form-data": {"schema": {"type": "object", "properties": {
                          "arguments": {"type": "string"}, "file": {"type": "string", "format": "binary"},
+                         "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                          "mtime": {"type": "string"}}}}}}})
     async def call(name: str, request: Request,
                    credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Response:
@@ -75,20 +87,23 @@ def register(router: APIRouter) -> None:
             raise HTTPException(403, detail=f"{actor.username} ({actor.role.value}) may not run {name}; "
                                             f"it needs the role {describe(roles | {Role.ADMIN})}.")
         caller = Caller(actor, request.app.state.store.operations_as(actor), name)
-        upload: tuple[str, Any, str | None] | None = None
+        upload: Upload | None = None
+        uploads: list[Upload] = []
         if "multipart/form-data" in request.headers.get("content-type", ""):
-            form = await request.form()
+            form = await request.form(max_files=wire.MAX_FILES_IN + 1, max_part_size=MAX_ARGUMENTS_PART)
             body = str(form.get("arguments") or "{}").encode()
             file = form.get("file")
             if file is not None and not isinstance(file, str):
                 upload = (Path(file.filename or "upload").name, file, str(form.get("mtime") or "") or None)
+            uploads = [(Path(f.filename or "upload").name, f, None) for f in form.getlist("files")
+                       if not isinstance(f, str)]
         else:
             body = await request.body()
-        return await run_in_threadpool(_run, request, caller, spec, body, upload)
+        return await run_in_threadpool(_run, request, caller, spec, body, upload, uploads)
 
 
 def _run(request: Request, caller: Caller, spec: wire.Call, body: bytes,
-         upload: tuple[str, Any, str | None] | None) -> Response:
+         upload: Upload | None, uploads: list[Upload] | None = None) -> Response:
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
@@ -103,10 +118,11 @@ def _run(request: Request, caller: Caller, spec: wire.Call, body: bytes,
         arguments = spec.decode_arguments(body)
     except PydanticValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    arguments = spec.on_server(arguments)
     method = getattr(getattr(caller.ops, spec.name.split(".")[0]), spec.name.split(".")[1])
     key = request.headers.get(IDEMPOTENCY_HEADER.lower())
-    if spec.is_job or spec.file_in or spec.file_out:
-        return _as_job(request, caller, spec, method, arguments, payload, upload, key)
+    if spec.is_job or spec.file_in or spec.file_out or spec.files_in:
+        return _as_job(request, caller, spec, method, arguments, payload, upload, key, uploads or [])
 
     def run(op_id: str | None) -> Response:
         if spec.takes_op_id and op_id is not None:
@@ -125,10 +141,14 @@ def _run(request: Request, caller: Caller, spec: wire.Call, body: bytes,
 
 
 def _as_job(request: Request, caller: Caller, spec: wire.Call, method: Any, arguments: dict[str, Any],  # noqa: ANN401
-            payload: dict[str, Any], upload: tuple[str, Any, str | None] | None, key: str | None) -> Response:
+            payload: dict[str, Any], upload: Upload | None, key: str | None, uploads: list[Upload]) -> Response:
     jobs = runner(request)
     job = jobs.create(caller.actor.user_id, spec.name)
+    received: list[list[Any]] = []          # [name, size, sha256] of each uploaded file, for the fingerprint
     try:
+        if spec.files_in:
+            arguments[spec.files_in], received = _receive_files(job.directory, spec.files_in,
+                                                                list(arguments.get(spec.files_in) or ()), uploads)
         if spec.file_in:
             if upload is None:
                 raise RequestValidationError([{"loc": ("body", "file"), "msg": f"{spec.name} reads a file: send it "
@@ -172,7 +192,46 @@ def _as_job(request: Request, caller: Caller, spec: wire.Call, method: Any, argu
             return start(None)
         fingerprint = {"call": spec.name, "arguments": payload,
                        "file": None if upload is None else [upload[0], upload[2]]}
+        if spec.files_in:
+            fingerprint["files"] = received
         return idempotent(request, caller, fingerprint, start)
     finally:
         if not job.started:
             jobs.discard(job)
+
+
+def _receive_files(folder: Path, parameter: str, items: list[Any], uploads: list[Upload]) -> tuple[list[Any], list[list[Any]]]:  # noqa: ANN401
+    """Each uploaded file into a folder of its own under ``folder`` (two files may have the same name),
+    and ``items`` with each ``path`` (the position of its file among the uploads) made that copy's path;
+    with each file's [name, size, sha256]. Every item must name an uploaded file, and every file be named."""
+    problems = []
+    positions: list[int] = []
+    for n, item in enumerate(items):
+        text = str(getattr(item, "path", ""))
+        if not text.isdecimal() or int(text) >= len(uploads):
+            problems.append({"loc": ("body", parameter, n, "path"), "type": "value_error",
+                             "msg": f"must be the position of its file among the {len(uploads)} uploaded as 'files'"})
+        else:
+            positions.append(int(text))
+    if len(uploads) > wire.MAX_FILES_IN:
+        problems.append({"loc": ("body", "files"), "type": "too_long",
+                         "msg": f"{len(uploads)} files; send at most {wire.MAX_FILES_IN} in one call"})
+    elif not problems and set(positions) != set(range(len(uploads))):
+        problems.append({"loc": ("body", "files"), "type": "value_error",
+                         "msg": "every uploaded file must be the path of at least one value"})
+    if problems:
+        raise RequestValidationError(problems)
+    saved: list[Path] = []
+    received: list[list[Any]] = []
+    for n, (name, file, _mtime) in enumerate(uploads):
+        (folder / str(n)).mkdir()
+        path = folder / str(n) / (name if name not in ("", ".", "..") else "upload")
+        digest, size = hashlib.sha256(), 0
+        with path.open("wb") as out:
+            while chunk := file.file.read(UPLOAD_CHUNK):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        saved.append(path)
+        received.append([name, size, digest.hexdigest()])
+    return [dataclasses.replace(item, path=str(saved[int(item.path)])) for item in items], received
