@@ -97,6 +97,43 @@ def test_every_insert_update_and_delete_of_the_five_tables_is_logged_by_the_data
         assert txid > 0
 
 
+def test_a_change_to_a_products_images_sends_the_product_again_with_them(ops: LocalOperations, db: Database,
+                                                                         store: SmallStore) -> None:
+    """Images added, shown for a variant, moved, unassigned and removed, written by hand in SQL: each
+    statement logs the image's product (migration 0015), whose document then lists its images in
+    gallery order with the variants each is shown for."""
+    pid, (v1, v2) = store.product.entity_id, store.variant_ids[:2]
+    _, end = walk(ops, "products")
+
+    def images_now() -> list[dict]:
+        nonlocal end
+        products, end = walk(ops, "products", end)
+        assert [p["id"] for p in products] == [pid]
+        return products[0]["images"]
+
+    with db.engine.begin() as conn:
+        for n, position in ((1, 1), (2, 0)):
+            conn.execute(text("INSERT INTO product_images (id, product_id, position, content_hash, thumb_hash) "
+                              "VALUES (:i, :p, :pos, :c, :t)"),
+                         {"i": 900 + n, "p": pid, "pos": position, "c": f"c{n}", "t": f"t{n}"})
+    assert images_now() == [{"id": 902, "position": 0, "content_hash": "c2", "thumb_hash": "t2", "variant_ids": []},
+                            {"id": 901, "position": 1, "content_hash": "c1", "thumb_hash": "t1", "variant_ids": []}]
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO product_image_variants (image_id, variant_id) VALUES (901, :a), (901, :b)"),
+                     {"a": v2, "b": v1})
+    assert [i["variant_ids"] for i in images_now()] == [[], sorted([v1, v2])]
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE product_images SET position = 2 - position, thumb_hash = 'new' WHERE id = 902"))
+    assert [(i["id"], i["thumb_hash"]) for i in images_now()] == [(901, "t1"), (902, "new")]
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM product_image_variants WHERE variant_id = :a"), {"a": v2})
+    assert [i["variant_ids"] for i in images_now()] == [[v1], []]
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM product_images WHERE product_id = :p"), {"p": pid})
+    assert images_now() == []
+    assert ops.feeds.changes("products", end).rows == []
+
+
 def test_a_cascaded_delete_is_logged_for_the_rows_it_takes(ops: LocalOperations, db: Database,
                                                            store: SmallStore) -> None:
     _, cursor = walk(ops, "variants")

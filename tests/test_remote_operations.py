@@ -206,6 +206,12 @@ def test_cli_api_profile_signs_in_keeps_only_tokens_and_runs_commands(served: st
     assert through_api.exit_code == 0, through_api.output
     assert through_api.output == direct.output and "MC-S" in through_api.output
 
+    first = runner.invoke(main, ["profiles", "sync", "shop"])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("First sync: ") and "0 change(s) sent, 0 waiting" in first.output
+    again = runner.invoke(main, ["profiles", "sync", "shop"])
+    assert again.output.startswith("Synced: 0 rows brought"), again.output
+
 
 @pytest.mark.postgres
 def test_cli_wrong_password_saves_no_profile(served: str) -> None:

@@ -258,6 +258,7 @@ class Broken:
     def __init__(self, ops: LocalOperations) -> None:
         self._ops = ops
         self.store, self.variants, self.catalog = ops.store, ops.variants, ops.catalog
+        self.transfers, self.purchase_orders = ops.transfers, ops.purchase_orders
         self.feeds = self
         self.calls = 0
 
@@ -373,3 +374,153 @@ def test_writers_during_repeated_syncs_end_equal(pg_db: Database, tmp_path: Path
         assert replica.sync(ops).rows == 0
     finally:
         replica.close()
+
+
+# -- what the stock views sum: open transfers and purchase orders ---------------------------------------------
+def test_in_transit_and_incoming_follow_transfers_and_purchase_orders(source: LocalOperations, replica: Replica,
+                                                                     actor: Actor, store: SmallStore) -> None:
+    """A shipped transfer's units are in transit at its destination and a sent order's are incoming at
+    its own, in the replica's stock rows as in the server's; receiving them moves the figures on both."""
+    replica.sync(source)
+    a, b = variant(source, "TEE-0-S-Red"), variant(source, "MC-M")
+    transfer = source.transfers.create_and_ship(
+        source_location_id=store.locations["WH1"], destination_location_id=store.locations["SHOP"],
+        lines=[(a.variant_id, 4), (b.variant_id, 2)])
+    supplier = source.suppliers.create({"name": "Wool & Co", "currency": "EUR"}).id
+    for v in (a, b):
+        source.suppliers.save_item(supplier_id=supplier, variant_id=v.variant_id,
+                                   values={"supplier_sku": f"W-{v.sku}", "unit_cost": "3.00"})
+    order = source.purchase_orders.create(supplier_id=supplier, destination_location_id=store.locations["WH1"],
+                                          lines=[(a.variant_id, 7, "3.00"), (b.variant_id, 5, "2.50")])
+    order = source.purchase_orders.send(order.id, expected_version=order.version)
+    assert order.state == "sent"
+    report = replica.sync(source)
+    assert report.lists_changed >= 2
+    server = stock(source)
+    assert any(r.in_transit == 4 for r in server["levels"]) and any(r.incoming == 7 for r in server["levels"])
+    assert_same(source, replica, actor)
+    assert replica.sync(source).rows == 0          # nothing changed: no document read again
+
+    # part of each arrives: the rest stays in transit / incoming
+    source.transfers.receive(transfer.id, {a.variant_id: 1})
+    source.purchase_orders.receive(order.id, {a.variant_id: 7})
+    assert replica.sync(source).lists_changed >= 2
+    assert_same(source, replica, actor)
+    # all of it: nothing is under way any more, and the replica holds no open document
+    source.transfers.receive(transfer.id)
+    source.purchase_orders.close(order.id, reason="the rest will not come")
+    replica.sync(source)
+    assert_same(source, replica, actor)
+    assert all(r.in_transit == 0 and r.incoming == 0 for r in stock(LocalOperations(replica.db, actor))["levels"])
+    with replica.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM transfers").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM purchase_order_lines").scalar() == 0
+
+
+def test_an_account_that_may_not_read_purchase_orders_still_syncs(source: LocalOperations, db: Database,
+                                                                   replica: Replica, actor: Actor,
+                                                                   store: SmallStore) -> None:
+    """A merchandiser may not list purchase orders: the replica holds none for them (nothing incoming),
+    the open transfers all the same, and the sync completes."""
+    from backoffice.models import Role
+
+    a = variant(source, "MC-S")
+    source.transfers.create_and_ship(source_location_id=store.locations["WH1"],
+                                     destination_location_id=store.locations["SHOP"], lines=[(a.variant_id, 3)])
+    merchandiser = LocalOperations(db, Actor(actor.user_id, actor.username, Role.MERCHANDISER))
+    report = replica.sync(merchandiser)
+    assert not report.cancelled and replica.freshness() is not None
+    rows = {r.key: r for r in stock(LocalOperations(replica.db, actor))["levels"]}
+    assert rows[(a.variant_id, store.locations["SHOP"])].in_transit == 3
+
+
+def test_a_first_load_builds_the_indexes_it_left_out(source: LocalOperations, tmp_path: Path, actor: Actor) -> None:
+    """The big tables are loaded without their secondary indexes, which are all there again once the
+    first sync completes, also when it was cancelled part way and finished by a later sync."""
+    replica = Replica(tmp_path / "indexes.sqlite", page_size=2)
+    try:
+        def indexes() -> set[str]:
+            with replica.db.engine.connect() as conn:
+                return {n for (n,) in conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+        before = indexes()
+        assert {"ix_variants_price_id", "ix_stock_levels_location_id_variant_id"} <= before
+        replica.sync(source, cancel=lambda: True)
+        assert "ix_variants_price_id" not in indexes()
+        replica.sync(source)
+        assert indexes() == before
+        with replica.db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM replica_indexes").scalar() == 0
+        assert_same(source, replica, actor)
+    finally:
+        replica.close()
+
+
+# -- the grid's pictures ----------------------------------------------------------------------------------------
+def test_thumbnails_follow_uploads_reorders_assignments_and_deletions(db: Database, source: LocalOperations,
+                                                                       replica: Replica, actor: Actor,
+                                                                       tmp_path: Path) -> None:
+    """Each grid row's thumbnail hash (the variant's own image, else the product's main one) is the
+    server's after images are uploaded, assigned to a variant, reordered and deleted."""
+    from backoffice.services import images
+    from backoffice.services.image_matching import PlannedFile, Target
+    from backoffice.services.image_store import ImageStore
+    from tests.image_samples import halves_jpeg, noisy_jpeg
+
+    replica.sync(source)
+    tee = variant(source, "TEE-1-S-Red")
+    files = [halves_jpeg(tmp_path / "tee-1_1.jpg"), noisy_jpeg(tmp_path / "tee-1_2.jpg", (300, 200), seed=3)]
+    images.ingest(db, actor, [PlannedFile(str(p), p.name, Target(tee.product_id, "tee-1", "tee-1", None), n)
+                              for n, p in enumerate(files, 1)], store=ImageStore(tmp_path / "store"))
+
+    def thumbs(ops: LocalOperations) -> dict[int, str | None]:
+        return {r.variant_id: r.thumb_hash for r in ops.catalog.first_page(limit=ALL)}
+
+    local = LocalOperations(replica.db, actor)
+    try:
+        replica.sync(source)
+        expected = thumbs(source)
+        assert expected[tee.variant_id] is not None and thumbs(local) == expected
+        assert_same(source, replica, actor)
+        gallery = images.list_gallery(db, tee.product_id)
+        second = gallery[1]
+        images.assign_variants(db, actor, second.id, [tee.variant_id], expected_version=second.version)
+        replica.sync(source)
+        assert thumbs(local)[tee.variant_id] == second.thumb_hash == thumbs(source)[tee.variant_id]
+        assert thumbs(local) == thumbs(source)
+        first = images.get_image(db, gallery[0].id)
+        images.delete_image(db, actor, first.id, expected_version=first.version)
+        replica.sync(source)
+        assert thumbs(local) == thumbs(source)
+        assert replica.sync(source).rows == 0
+    finally:
+        local.close()
+
+
+def test_a_rebuilt_replica_keeps_the_changes_waiting_in_its_outbox(tmp_path: Path) -> None:
+    """A newer schema rebuilds the copy of the server's data, never the person's unsent changes."""
+    import sqlite3
+
+    from backoffice.sync.outbox import Outbox
+
+    path = tmp_path / "profile.sqlite"
+    first = Replica(path)
+    first.db   # noqa: B018 - the file and its schema
+    outbox = Outbox(path)
+    entries = [outbox.enqueue("catalog.save_edits", {"rows": [], "description": f"edit {n}"}) for n in range(3)]
+    outbox.close()
+    first.close()
+    with sqlite3.connect(path) as conn:          # as if written by an older version of the app
+        conn.execute("UPDATE alembic_version SET version_num = '0001'")
+    again = Replica(path)
+    again.db   # noqa: B018 - rebuilt here
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] != "0001"
+    reopened = Outbox(path)
+    try:
+        assert [(e.id, e.idempotency_key, e.status, e.payload) for e in reopened.entries()] == \
+               [(e.id, e.idempotency_key, "pending", e.payload) for e in entries]
+        assert reopened.pending_count() == 3
+    finally:
+        reopened.close()
+        again.close()

@@ -180,6 +180,42 @@ def profiles_login(name: str) -> None:
     click.echo(f"Signed in as {actor.username} ({actor.role.value}) on {profile.url}.")
 
 
+@profiles.command("sync")
+@click.argument("name")
+def profiles_sync(name: str) -> None:
+    """Bring an API profile's local copy up to date and send its waiting changes (what the desktop does
+    every few seconds while it is open), e.g. from the OS scheduler before people start work."""
+    from backoffice.config import ProfileStore
+    from backoffice.remote.session import open_api
+    from backoffice.sync.controller import ApiSync
+
+    profile = ProfileStore().get(name)
+    if not profile.is_api:
+        raise click.UsageError(f"{name} is a database profile: it has no local copy to sync")
+    ops = open_api(profile.url, profile.username, prompt=terminal_prompt(), profile=profile.name)
+    sync = ApiSync(ops, profile.name)
+    shown = [-1]
+
+    def progress(fraction: float | None, text: str | None) -> None:
+        percent = -1 if fraction is None else int(fraction * 100)
+        if percent // 10 != shown[0] // 10 and sys.stderr.isatty():
+            shown[0] = percent
+            click.echo(f"  {text or 'Syncing'}{'' if percent < 0 else f' ({percent} %)'}", err=True)
+
+    try:
+        outcome = sync.run(progress=progress)
+    finally:
+        sync.close()
+        ops.close()
+    if outcome.unreachable:
+        raise click.ClickException(f"the store API did not answer: {outcome.error}; {outcome.pending} change(s) "
+                                   "still waiting")
+    if outcome.signed_out:
+        raise click.ClickException(outcome.error)
+    click.echo(f"{'First sync' if outcome.initial else 'Synced'}: {outcome.rows:,} rows brought; "
+               f"{outcome.sent} change(s) sent, {outcome.pending} waiting, {outcome.attention} need attention.")
+
+
 @profiles.command("logout")
 @click.argument("name")
 def profiles_logout(name: str) -> None:

@@ -139,6 +139,18 @@ _KINDS: dict[str, _Kind] = {
                   "'[]'::json)",
                   "json((SELECT json_group_array(tag) FROM (SELECT t.tag FROM product_tags t "
                   "WHERE t.product_id = x.id ORDER BY t.tag)))")),
+        # The product's images in gallery order with the variants each is shown for: what the grid's
+        # picture is chosen from. A change to them logs the product (migration 0015).
+        ("images", ("coalesce((SELECT json_agg(json_build_object('id', i.id, 'position', i.position, "
+                    "'content_hash', i.content_hash, 'thumb_hash', i.thumb_hash, 'variant_ids', "
+                    "coalesce((SELECT json_agg(iv.variant_id ORDER BY iv.variant_id) FROM product_image_variants iv "
+                    "WHERE iv.image_id = i.id), '[]'::json)) ORDER BY i.position, i.id) "
+                    "FROM product_images i WHERE i.product_id = x.id), '[]'::json)",
+                    "json((SELECT json_group_array(json(o)) FROM (SELECT json_object('id', i.id, 'position', "
+                    "i.position, 'content_hash', i.content_hash, 'thumb_hash', i.thumb_hash, 'variant_ids', "
+                    "json((SELECT json_group_array(v) FROM (SELECT iv.variant_id AS v FROM product_image_variants iv "
+                    "WHERE iv.image_id = i.id ORDER BY iv.variant_id)))) AS o "
+                    "FROM product_images i WHERE i.product_id = x.id ORDER BY i.position, i.id)))")),
         ("version", _same("x.version")), ("updated_at", _time("x.updated_at"))),
         joins="LEFT JOIN categories c ON c.id = x.category_id"),
     "variants": _Kind("variants", (
