@@ -46,6 +46,8 @@ REPLICA_READS = frozenset({
     "catalog.count", "catalog.ordered_ids", "catalog.first_page", "catalog.last_page", "catalog.page",
     "catalog.page_json", "catalog.rows_by_id", "catalog.facets",
     "stock.levels", "stock.count_levels",
+    # what a scan looks up while a transfer draft is made: works offline from the replica
+    "transfers.find_variant", "transfers.available_at",
 })
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import Qt, QSettings
 
 from backoffice.config import ProfileStore
 from backoffice.db import Database
@@ -81,10 +81,10 @@ def open_window(qtbot, server: Server, tmp_path: Path):  # type: ignore[no-untyp
     settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
     settings.setValue("sync/interval_seconds", 600)
 
-    def open_(*, signed_in: bool = True) -> Gui:
-        profile, _ = ProfileStore().save("shop-api", server.url, username="merchandiser")
+    def open_(*, signed_in: bool = True, username: str = "merchandiser") -> Gui:
+        profile, _ = ProfileStore().save("shop-api", server.url, username=username)
         if signed_in:
-            sign_in(server.url, "merchandiser", PASSWORD, secrets=SecretStore()).close()
+            sign_in(server.url, username, PASSWORD, secrets=SecretStore()).close()
         gui = start_gui(db_url=profile.url, profile=profile, settings=settings, secrets=SecretStore(),
                         profiles=ProfileStore())
         guis.append(gui)
@@ -271,3 +271,51 @@ def test_pending_changes_lists_and_resolves_a_conflict(qtbot, open_window, serve
     qtbot.waitUntil(lambda: not dialog.entries and gui.window.sync.attention == 0, timeout=WAIT)
     assert price_of(db, row.variant_id) == D("60.00")
     assert dialog.empty.isVisible() or not dialog.isVisible()
+
+
+# -- a transfer draft made offline ----------------------------------------------------------------------
+def test_a_transfer_draft_made_offline_is_created_once_when_the_server_is_back(qtbot, open_window, server,
+                                                                                db) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    with db.read() as session:
+        sku, source = session.execute(text(
+            "SELECT v.sku, l.id FROM stock_levels s JOIN variants v ON v.id = s.variant_id "
+            "JOIN locations l ON l.id = s.location_id WHERE l.kind = 'warehouse' AND s.on_hand > 2 "
+            "ORDER BY v.id, l.id LIMIT 1")).one()
+        destination = session.execute(text("SELECT id FROM locations WHERE kind IN ('warehouse', 'store') "
+                                           "AND id <> :s ORDER BY id LIMIT 1"), {"s": source}).scalar_one()
+        before = session.execute(text("SELECT count(*) FROM transfers")).scalar_one()
+    gui = open_window(username="warehouse")
+    gui.window.show_view("transfers")
+    view = gui.window.view("transfers")
+    qtbot.waitUntil(lambda: not view.is_loading() and gui.tasks.pending == 0, timeout=WAIT)
+    editor = view.editor
+    editor.source.setCurrentIndex(editor.source.findData(source))
+    editor.destination.setCurrentIndex(editor.destination.findData(destination))
+    server.stop()
+
+    qtbot.keyClicks(editor.scan, sku)                    # looked up in this computer's copy: works offline
+    qtbot.keyClick(editor.scan, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: [(ln.sku, ln.quantity) for ln in editor.lines] == [(sku, 1)], timeout=WAIT)
+    editor.save_draft()
+    qtbot.waitUntil(lambda: "Saved offline" in editor.banner.text.text(), timeout=WAIT)
+    assert editor.document is None and editor.lines == [] and not editor.dirty    # never submitted twice
+    gui.window.sync.sync_now()                            # the next round (offline) counts what waits
+    qtbot.waitUntil(lambda: gui.window.sync.offline, timeout=WAIT)
+    wait_round(qtbot, gui)
+    gui.window.sync_status.refresh()
+    assert gui.window.sync_status.outbox.text() == "1 change waiting"
+
+    server.start()
+    gui.window.sync.sync_now()
+    qtbot.waitUntil(lambda: not gui.window.sync.offline and gui.window.sync.pending == 0, timeout=WAIT)
+    wait_round(qtbot, gui)
+    with db.read() as session:
+        made = session.execute(text(
+            "SELECT t.state, t.source_location_id, t.destination_location_id, v.sku, tl.quantity FROM transfers t "
+            "JOIN transfer_lines tl ON tl.transfer_id = t.id JOIN variants v ON v.id = tl.variant_id "
+            "WHERE t.id = (SELECT max(id) FROM transfers)")).all()
+        after = session.execute(text("SELECT count(*) FROM transfers")).scalar_one()
+    assert after == before + 1
+    assert [tuple(r) for r in made] == [("draft", source, destination, sku, 1)]

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 )
 
 from backoffice.operations import Changes, Operations
+from backoffice.remote.errors import QueuedOffline
 from backoffice.ui.context import AppContext
 from backoffice.ui.format import error_text, translator
 from backoffice.ui.operations import Runner
@@ -365,6 +366,15 @@ class DocumentEditor(QFrame):
 
     def _on_failed(self, exc: BaseException) -> None:
         self.busy = False
+        if isinstance(exc, QueuedOffline):
+            # Kept in the outbox, sent when the store API answers: saved, not failed. A new document is
+            # cleared (it appears in the list once the server has it), so it is never submitted twice.
+            if self.document is None:
+                self.clear_document()
+            self._set_dirty(False)
+            self._refresh()
+            self.banner.show_message(tr("Saved offline: it will be sent when the store API is back."), "info")
+            return
         if isinstance(exc, SavedThenFailed):
             self.show_document(exc.saved)
             self.saved.emit(exc.saved)
