@@ -193,7 +193,8 @@ def test_a_bulk_edit_and_an_inline_edit_go_through_the_api(qtbot, open_window, d
     wait_round(qtbot, gui)
     assert gui.window.sync.pending == 0
     assert gui.window.sync_status.outbox.text() == "All changes sent"
-    assert view.model.row_at(0).price == D("77.70")     # read back from the synced copy
+    # read back from the synced copy: the round that brings the change makes the grid reload that row
+    qtbot.waitUntil(lambda: view.model.row_at(0).price == D("77.70"), timeout=WAIT)
 
 
 # -- offline -----------------------------------------------------------------------------------------------
