@@ -27,7 +27,19 @@ from backoffice.models.purchasing import (  # noqa: F401
     SupplierItem,
 )
 from backoffice.models.reports import ReportRun, ReportSchedule, SavedReport  # noqa: F401
-from backoffice.models.sales import Customer, Order, OrderLine
+from backoffice.models.sales import (  # noqa: F401
+    OPEN_STATES,
+    Customer,
+    Order,
+    OrderLine,
+    OrderReservation,
+    OrderState,
+    Return,
+    ReturnLine,
+    ReturnState,
+    Shipment,
+    ShipmentLine,
+)
 from backoffice.models.settings import StoreSetting
 from backoffice.models.variants import (  # noqa: F401
     PriceRule,

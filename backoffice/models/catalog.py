@@ -58,6 +58,8 @@ class Product(EditableMixin, Base):
     category_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("categories.id", ondelete="SET NULL"), index=True)
     seo_title: Mapped[str] = mapped_column(String(255), default="", server_default="")
     seo_description: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # orders may reserve more than is on hand (available below zero) instead of waiting for stock
+    allow_backorder: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     category: Mapped[Category | None] = relationship()
     variants: Mapped[list[Variant]] = relationship(back_populates="product", order_by="Variant.position")

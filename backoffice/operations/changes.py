@@ -34,11 +34,13 @@ CATEGORIES = "categories"
 REPORTS = "reports"              # saved reports, schedules and runs
 USERS = "users"
 SETTINGS = "settings"
+ORDERS = "orders"                # orders, their reservations, shipments and returns
+CUSTOMERS = "customers"
 AUDIT = "audit"                  # every write is audited: recorded with every change
 
 KINDS = frozenset({PRODUCTS, PRICES, VARIANTS, ATTRIBUTES, IMAGES, STOCK, THRESHOLDS, ALERTS, TRANSFERS,
                    ADJUSTMENTS, SUPPLIERS, PURCHASE_ORDERS, CHANGESETS, LOCATIONS, CATEGORIES, REPORTS, USERS,
-                   SETTINGS, AUDIT})
+                   SETTINGS, ORDERS, CUSTOMERS, AUDIT})
 
 
 @dataclass(frozen=True)

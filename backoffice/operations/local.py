@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from backoffice.operations.reports import ReportOperations
     from backoffice.operations.settings import SettingsOperations
     from backoffice.operations.stock import StockOperations
+    from backoffice.operations.orders import OrderOperations
+    from backoffice.operations.returns import ReturnOperations
+    from backoffice.operations.customers import CustomerOperations
     from backoffice.operations.store import StoreOperations
     from backoffice.operations.suppliers import SupplierOperations
     from backoffice.operations.transfers import TransferOperations
@@ -192,6 +195,21 @@ class LocalOperations:
     def images(self) -> ImageOperations:
         from backoffice.operations.images import ImageOperations
         return ImageOperations(self._db, self._acting)
+
+    @cached_property
+    def orders(self) -> OrderOperations:
+        from backoffice.operations.orders import OrderOperations
+        return OrderOperations(self._db, self._acting)
+
+    @cached_property
+    def returns(self) -> ReturnOperations:
+        from backoffice.operations.returns import ReturnOperations
+        return ReturnOperations(self._db, self._acting)
+
+    @cached_property
+    def customers(self) -> CustomerOperations:
+        from backoffice.operations.customers import CustomerOperations
+        return CustomerOperations(self._db, self._acting)
 
     @cached_property
     def stock(self) -> StockOperations:

@@ -178,7 +178,8 @@ _KINDS: dict[str, _Kind] = {
     "orders": _Kind("orders", (
         ("id", _same("x.id")), ("number", _same("x.number")), ("customer_id", _same("x.customer_id")),
         ("ordered_at", _time("x.ordered_at")), ("status", _same("x.status")), ("currency", _same("x.currency")),
-        ("total", _money("x.total")))),
+        ("total", _money("x.total")), ("state", _same("x.state")), ("channel", _same("x.channel")),
+        ("version", _same("x.version")))),
     "audit": _Kind("audit_log", (
         ("id", _same("x.id")), ("at", _time("x.at")), ("user_id", _same("x.user_id")),
         ("username", _same("x.username")), ("entity", _same("x.entity")), ("entity_id", _same("x.entity_id")),

@@ -36,7 +36,9 @@ GROUP_PREFIX = "backoffice_"
 
 # Operations that post stock through the ledger function, and those that open empty level rows.
 POSTING = ("transfers.ship", "transfers.receive", "adjustments.adjust", "adjustments.post_count",
-           "purchase_orders.receive")
+           "purchase_orders.receive", "orders.fulfil", "returns.receive")
+# Operations that reserve stock for orders (bo_lock_levels, bo_reserve).
+RESERVING = ("orders.process", "orders.place", "orders.fulfil", "orders.cancel")
 OPENING = POSTING + ("transfers.create", "purchase_orders.send", "alerts.set_threshold",
                      "variants.apply_thresholds", "replenishment.set_levels")
 # The store API's server reads and writes these before it knows who is asking (signing in, tokens,
@@ -112,11 +114,14 @@ def apply(conn: Connection) -> None:
     # Functions: the ledger and the logins' functions only for the roles that use them.
     posters = ", ".join(groups[r] for r in Role if r in _roles_of(POSTING))
     openers = ", ".join(groups[r] for r in Role if r in _roles_of(OPENING))
+    reservers = ", ".join(groups[r] for r in Role if r in _roles_of(RESERVING))
     admin = groups[Role.ADMIN]
     staff = ", ".join(groups.values())
     functions = {
         "bo_post_moves(text, text, text, text, bigint, text, jsonb, boolean)": posters,
         "bo_open_levels(bigint[], bigint)": openers,
+        "bo_lock_levels(bigint[])": reservers,
+        "bo_reserve(jsonb)": reservers,
         "bo_create_login(text, text, text, timestamptz)": admin,
         "bo_set_login_role(text, text)": admin,
         "bo_set_login_active(text, boolean)": admin,
@@ -162,7 +167,8 @@ def _policies(conn: Connection) -> None:
                            for r in Role if r in _roles_of((operation,)))
 
     by_key = (f"CASE key WHEN 'smtp' THEN {holders('alerts.save_mail_settings')} "
-              f"WHEN 'replenishment' THEN {holders('replenishment.save_settings')} ELSE true END")
+              f"WHEN 'replenishment' THEN {holders('replenishment.save_settings')} "
+              f"WHEN 'orders' THEN {holders('orders.save_settings')} ELSE true END")
     conn.exec_driver_sql("ALTER TABLE store_settings ENABLE ROW LEVEL SECURITY")
     for name in ("bo_read", "bo_insert", "bo_update"):
         conn.exec_driver_sql(f"DROP POLICY IF EXISTS {name} ON store_settings")
@@ -177,7 +183,7 @@ def _policies(conn: Connection) -> None:
         conn.exec_driver_sql(f"DROP POLICY IF EXISTS {name} ON audit_log")
     conn.exec_driver_sql(
         "CREATE POLICY bo_read ON audit_log FOR SELECT USING (pg_has_role(current_user, 'backoffice_manager', 'USAGE') "
-        "OR bo_is_admin() OR entity IN ('product', 'variant', 'store') "
+        "OR bo_is_admin() OR entity IN ('product', 'variant', 'store', 'order', 'return') "
         f"OR pg_has_role(current_user, '{SERVER_ROLE}', 'USAGE'))")
     conn.exec_driver_sql("CREATE POLICY bo_insert ON audit_log FOR INSERT WITH CHECK (true)")
 

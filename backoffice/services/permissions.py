@@ -29,6 +29,8 @@ MOVERS = frozenset({W, P, G, A})               # transfers between locations
 BUYING = frozenset({P, G, A})                  # suppliers, their costs, purchase orders, suggestions
 RECEIVING = frozenset({W, P, G, A})            # receiving purchase orders at a location
 MANAGERS = frozenset({G, A})                   # the audit log, reports, settings of the store
+FULFILMENT = frozenset({W, G, A})              # reserves, ships and cancels orders, receives returns
+BACKORDERS = frozenset({M, G, A})              # which products may be sold beyond stock
 ADMINS = frozenset({A})                        # accounts, schema, the demo store
 
 
@@ -135,6 +137,20 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     **_area("admin", {
         "ping": ANYONE, "schema": ANYONE, "upgrade": ANYONE, "demo_state": ANYONE,
         "generate_demo": ADMINS, "previous_result": EVERYONE, "previous_changeset": EVERYONE,
+    }),
+    **_area("orders", {
+        "list": EVERYONE, "count": EVERYONE, "state_counts": EVERYONE, "get": EVERYONE, "find": EVERYONE,
+        "settings": EVERYONE, "check": EVERYONE,
+        "process": FULFILMENT, "place": FULFILMENT, "fulfil": FULFILMENT, "cancel": FULFILMENT,
+        "record_payment": MANAGERS, "set_backorders": BACKORDERS, "save_settings": MANAGERS,
+    }),
+    **_area("returns", {
+        "list": EVERYONE, "get": EVERYONE, "find": EVERYONE, "reasons": EVERYONE,
+        "authorise": FULFILMENT, "receive": FULFILMENT, "cancel": FULFILMENT, "record_refund": MANAGERS,
+    }),
+    **_area("customers", {
+        "list": FULFILMENT, "count": FULFILMENT, "get": FULFILMENT,
+        "update": MANAGERS, "export": MANAGERS, "erase": MANAGERS,
     }),
     **_area("store", {
         "list_locations": EVERYONE, "find_location": EVERYONE, "list_categories": EVERYONE,
@@ -259,11 +275,14 @@ _THRESHOLDS = ("alerts.set_threshold", "variants.apply_thresholds", "replenishme
 _STOCK_WRITERS = ("transfers.ship", "adjustments.adjust", "purchase_orders.receive") + _THRESHOLDS
 _ANY_WRITE = ("catalog.save_edits", "transfers.create", "adjustments.adjust", "suppliers.create",
               "reports.save", "purchase_orders.receive", "alerts.set_threshold", "users.set_password")
-_SETTINGS = ("alerts.check_now", "alerts.save_mail_settings", "replenishment.save_settings")
+_SETTINGS = ("alerts.check_now", "alerts.save_mail_settings", "replenishment.save_settings", "orders.save_settings")
+_ORDER_WRITES = ("orders.process", "orders.place", "orders.fulfil", "orders.cancel")
+_ORDER_ROWS = _ORDER_WRITES + ("orders.record_payment", "returns.authorise", "returns.receive")
+_RETURNS = ("returns.authorise", "returns.receive", "returns.cancel", "returns.record_refund")
 
 TABLES: dict[str, TableAccess] = {
     # the catalog
-    "products": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS),
+    "products": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS, "orders.set_backorders"),
     "product_tags": _writes(*_CATALOG_EDITS),
     "variants": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS, *_COST_EDITS),
     "variant_options": _writes(*_CATALOG_EDITS),
@@ -303,10 +322,17 @@ TABLES: dict[str, TableAccess] = {
     "purchase_orders": _writes(*_PURCHASING, delete=False),
     "purchase_order_lines": _writes(*_PURCHASING),
     "purchase_receipts": _appends("purchase_orders.receive"),
-    # sales (written by the store)
-    "customers": TableAccess(),
-    "orders": TableAccess(),
-    "order_lines": TableAccess(),
+    # sales: written by the store; their state, reservations, shipments and returns by the back-office
+    "customers": TableAccess(update=("customers.update", "customers.erase"),
+                             note="edits audited by field name only, never the values (see customers.py)"),
+    "orders": TableAccess(insert=("orders.place",), update=_ORDER_ROWS),
+    "order_lines": TableAccess(insert=("orders.place",), update=_ORDER_WRITES + ("returns.receive",)),
+    "order_reservations": _writes(*_ORDER_WRITES, note="their sum per variant and location is stock_levels.reserved, "
+                                                      "written in the same transaction by bo_reserve"),
+    "shipments": _appends("orders.fulfil"),
+    "shipment_lines": _appends("orders.fulfil"),
+    "returns": TableAccess(insert=("returns.authorise",), update=_RETURNS),
+    "return_lines": _appends("returns.authorise"),
     # reports
     "saved_reports": _writes("reports.save", "reports.duplicate", "reports.delete"),
     "report_schedules": _writes("reports.add_schedule", "reports.delete_schedule", "reports.save"),
