@@ -126,14 +126,15 @@ class OrderSettings:
                 + f"; {SHORTAGE_POLICIES.get(self.shortage, self.shortage)}.")
 
 
-def _settings(session: Session) -> OrderSettings:
+def settings_in(session: Session) -> OrderSettings:
+    """The order settings, read in the caller's session."""
     row = session.scalar(select(StoreSetting).where(StoreSetting.key == SETTINGS_KEY))
     return OrderSettings.from_dict(row.value) if row else OrderSettings()
 
 
 def get_settings(db: Database) -> OrderSettings:
     with db.read() as session:
-        return _settings(session)
+        return settings_in(session)
 
 
 def save_settings(db: Database, actor: Actor, settings: OrderSettings, *, operation_id: str | None = None) -> OrderSettings:
@@ -475,7 +476,7 @@ def process_orders(db: Database, actor: Actor, *, batch: int = BATCH, retry_wait
     totals = [0, 0, 0, 0, 0]
 
     def one_batch(session: Session) -> int:
-        settings = _settings(session)
+        settings = settings_in(session)
         rows = _lock_orders(session, Order.state == OrderState.NEW.value, batch)
         if not rows:
             return 0
@@ -494,7 +495,7 @@ def process_orders(db: Database, actor: Actor, *, batch: int = BATCH, retry_wait
 
         def retry(session: Session) -> int:
             nonlocal after
-            settings = _settings(session)
+            settings = settings_in(session)
             rows = _lock_orders(session, and_(Order.state.in_([OrderState.OPEN.value, OrderState.PARTIALLY_FULFILLED.value]),
                                               _waiting_exists()), batch, after)
             if not rows:
@@ -580,7 +581,7 @@ def place_order(db: Database, actor: Actor, *, lines: list[tuple[int, int, Decim
               {"number": order.number, "channel": order.channel, "status": status,
                "lines": [{"variant_id": v, "quantity": q, "unit_price": str(p)} for v, q, p in clean]}, operation_id)
         row = session.execute(select(Order.id, Order.number, Order.channel, Order.state).where(Order.id == order.id)).one()
-        _allocate_orders(session, actor, [row], _settings(session), operation_id)
+        _allocate_orders(session, actor, [row], settings_in(session), operation_id)
         store_operation_result(session, operation_id, {"order_id": order.id})
         return order.id
 
@@ -739,7 +740,7 @@ def _filtered(session: Session, flt: OrderFilter, stmt: Any) -> Any:
             exists(select(Shipment.id).where(Shipment.order_id == Order.id, Shipment.location_id == flt.location_id))))
     if flt.overdue:
         stmt = stmt.where(Order.state.in_([s.value for s in OPEN_STATES]),
-                          Order.ordered_at < _overdue_before(_settings(session)))
+                          Order.ordered_at < _overdue_before(settings_in(session)))
     term = flt.search.strip()
     if term:
         like = f"%{term.lower()}%"
@@ -753,7 +754,7 @@ def list_orders(db: Database, flt: OrderFilter = OrderFilter(), *, before_id: in
                 limit: int = 200) -> list[OrderSummary]:
     """Orders newest first, a keyset page at a time."""
     with db.read() as session:
-        overdue_at = _overdue_before(_settings(session))
+        overdue_at = _overdue_before(settings_in(session))
         stmt = select(Order.id, Order.number, Order.state, Order.status, Order.channel, Order.ordered_at,
                       Order.customer_id, Order.currency, Order.total)
         stmt = _filtered(session, flt, stmt)
@@ -850,7 +851,7 @@ def _timeline_text(action: str, after: dict[str, Any] | None) -> str:
 
 def _info(session: Session, order_id: int) -> OrderInfo:
     order = _order_row(session, order_id)
-    settings = _settings(session)
+    settings = settings_in(session)
     codes = _codes(session)
     rows = session.execute(select(OrderLine, Variant.sku, Variant.barcode, Product.title, Variant.title)
                            .join(Variant, Variant.id == OrderLine.variant_id).join(Product, Product.id == Variant.product_id)

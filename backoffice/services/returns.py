@@ -43,8 +43,7 @@ from backoffice.services.base import (
     store_operation_result,
 )
 from backoffice.services.inventory import MoveLine, post_in_transaction
-from backoffice.services.orders import _settings as order_settings
-from backoffice.services.orders import customer_location
+from backoffice.services.orders import customer_location, settings_in
 
 REASONS = {
     "wrong_size": "Wrong size or fit",
@@ -227,7 +226,7 @@ def _lock(session: Session, return_id: int) -> Return:
 
 
 def write_off_location(session: Session) -> int:
-    settings = order_settings(session)
+    settings = settings_in(session)
     if settings.write_off_location_id is not None:
         return settings.write_off_location_id
     loc = session.scalar(select(Location.id).where(Location.kind == LocationKind.ADJUSTMENT, Location.active.is_(True))
