@@ -9,6 +9,7 @@ from backoffice.cli import (  # noqa: F401  (registers the commands)
     catalog,
     catalog_setup,
     images,
+    orders,
     permissions,
     products,
     purchasing,

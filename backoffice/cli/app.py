@@ -183,7 +183,8 @@ class BackofficeGroup(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except _friendly_errors() as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            text = str(getattr(exc, "orig", None) or exc).strip()    # a database error: the server's own words
+            message = text.splitlines()[0] if text else type(exc).__name__
             click.echo(f"backoffice: error: {message}", err=True)
             ctx.exit(EXIT_ERROR)
         finally:

@@ -405,6 +405,16 @@ def _allocate_orders(session: Session, actor: Actor, orders: list[Any], settings
                          + (" (backorder allowed: beyond stock)" if beyond else ""))
             short = short or left > 0
         before_state = OrderState(o.state)
+        if o.status == "cancelled" and before_state is OrderState.NEW:
+            # the store cancelled it before we saw it: nothing to reserve
+            for ln in lines:
+                line_cancels.append({"line": ln.id, "c": ln.outstanding})
+            order_updates.append({"oid": o.id, "state": OrderState.CANCELLED.value, "note": "",
+                                  "reason": "cancelled by the store", "now": now})
+            audits.append(_audit_row(actor, o.id, "cancel", {"state": before_state.value},
+                                     {"state": "cancelled", "reason": "cancelled by the store",
+                                      "units": sum(ln.outstanding for ln in lines)}, operation_id))
+            continue
         if short and settings.shortage == "refuse" and before_state is OrderState.NEW:
             # refused as a whole: nothing reserved, every unit cancelled
             refused += 1
@@ -455,7 +465,7 @@ def _audit_row(actor: Actor, order_id: int, action: str, before: dict[str, Any] 
 
 
 def _lock_orders(session: Session, where: Any, limit: int, after_id: int = 0) -> list[Any]:
-    stmt = (select(Order.id, Order.number, Order.channel, Order.state).where(where, Order.id > after_id)
+    stmt = (select(Order.id, Order.number, Order.channel, Order.state, Order.status).where(where, Order.id > after_id)
             .order_by(Order.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True, of=Order)
@@ -580,7 +590,8 @@ def place_order(db: Database, actor: Actor, *, lines: list[tuple[int, int, Decim
         audit(session, actor, "order", order.id, "place", None,
               {"number": order.number, "channel": order.channel, "status": status,
                "lines": [{"variant_id": v, "quantity": q, "unit_price": str(p)} for v, q, p in clean]}, operation_id)
-        row = session.execute(select(Order.id, Order.number, Order.channel, Order.state).where(Order.id == order.id)).one()
+        row = session.execute(select(Order.id, Order.number, Order.channel, Order.state, Order.status)
+                              .where(Order.id == order.id)).one()
         _allocate_orders(session, actor, [row], settings_in(session), operation_id)
         store_operation_result(session, operation_id, {"order_id": order.id})
         return order.id

@@ -329,7 +329,8 @@ TABLES: dict[str, TableAccess] = {
     "order_lines": TableAccess(insert=("orders.place",), update=_ORDER_WRITES + ("returns.receive",)),
     "order_reservations": _writes(*_ORDER_WRITES, note="their sum per variant and location is stock_levels.reserved, "
                                                       "written in the same transaction by bo_reserve"),
-    "shipments": _appends("orders.fulfil"),
+    "shipments": TableAccess(insert=("orders.fulfil",), update=("orders.fulfil",), update_columns=("number",),
+                             note="insert-only but for its number (SH-… made from its id)"),
     "shipment_lines": _appends("orders.fulfil"),
     "returns": TableAccess(insert=("returns.authorise",), update=_RETURNS),
     "return_lines": _appends("returns.authorise"),
