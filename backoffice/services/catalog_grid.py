@@ -125,7 +125,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("compare_at_price", "Compare at", "money", "variant", "compare_at_price"),
     Column("cost", "Cost", "money", "variant", "cost"),
     Column("margin", "Margin", "percent", None),
-    Column("stock", "Stock", "int", None),
+    Column("stock", "On hand", "int", None),
     Column("updated_at", "Updated", "datetime", None),
     Column("handle", "Handle", "text", "product", "handle"),
 )
