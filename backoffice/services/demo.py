@@ -72,6 +72,8 @@ MAX_PRODUCTS = 1_000_000
 SALES_DAYS = 730  # two years of sales, the last day being the anchor
 LINES_PER_PRODUCT = 10
 QUARTER_DAYS = 91  # stock is replenished from suppliers at the start of each quarter of the history
+OPEN_DAYS = 2      # the orders of the last days are open: reserved and partly shipped by the order services
+OPEN_MAX = 300     # at most this many (the latest), so the services' time stays small at any size
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -94,6 +96,9 @@ class DemoSummary:
     seconds: float
     supplier_items: int = 0
     images: int = 0
+    open_orders: int = 0       # written as new, then reserved by the order services
+    shipments: int = 0         # of open orders, shipped by the order services after the load
+    returns: int = 0           # authorised (most of them received) by the returns service after the load
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -147,6 +152,12 @@ def generate_demo(db: Database, actor: Actor, *, products: int, seed: int = 42,
     with contextlib.ExitStack() as stack:
         stack.callback(builder.stop_photos)
         summary = _write(db, actor, builder, plan, sink_cls, steps, started, seed, anchor)
+    # Committed: from here on the store is there, so the rest runs to its end (cancelling now would
+    # leave a store that says "nothing was written").
+    steps.cancel = None
+    shipments, returns = _open_store(db, actor, builder, steps)
+    summary = dataclasses.replace(summary, shipments=shipments, returns=returns,
+                                  seconds=round(time.perf_counter() - started, 3))
     steps.done()
     log.info("demo store: %s", summary)
     return summary
@@ -188,12 +199,63 @@ def _write(db: Database, actor: Actor, builder: _Builder, plan: list[tuple[str, 
             stock_moves=counts["stock_moves"], suppliers=counts["suppliers"], customers=counts["customers"],
             orders=counts["orders"], order_lines=counts["order_lines"],
             seconds=round(time.perf_counter() - started, 3), supplier_items=counts["supplier_items"],
-            images=counts.get("product_images", 0),
+            images=counts.get("product_images", 0), open_orders=int(builder.o_open.sum()),
         )
-        audit(session, actor, "store", "demo", "generate", None,
-              {**summary.to_dict(), "seed": seed, "anchor": anchor.isoformat()})
+        loaded = {k: v for k, v in summary.to_dict().items() if k not in ("shipments", "returns")}
+        audit(session, actor, "store", "demo", "generate", None, {**loaded, "seed": seed, "anchor": anchor.isoformat()})
         steps.begin("save", "Saving…")
     return summary
+
+
+# ---------------------------------------------------------------------------------------------------------
+# After the load: the open orders and a few returns go through the real services
+# ---------------------------------------------------------------------------------------------------------
+_CARRIERS = [("DHL", "JD01460000"), ("UPS", "1Z999AA1"), ("DPD", "0150"), ("GLS", "ZG"), ("PostNL", "3SBOL")]
+# Why things come back, and how often (keys of backoffice.services.returns.REASONS).
+_RETURN_REASONS = [("wrong_size", 34), ("changed_mind", 20), ("not_as_described", 15), ("defective", 12),
+                   ("damaged_in_transit", 8), ("late", 5), ("other", 6)]
+N_RETURNS = 12
+
+
+def _open_store(db: Database, actor: Actor, builder: _Builder, steps: _Steps) -> tuple[int, int]:
+    """What a store that has been running looks like on the first day: the open orders reserved by
+    ``orders.process_orders``, about a third of them shipped in part (some with a carrier and tracking
+    number) by ``orders.fulfil``, and a handful of older shipped orders returned through
+    ``returns.authorise``/``receive`` (most received and refunded). Same seed, same plan: the choices
+    are drawn from the builder's streams and the database's own deterministic ids; only the timestamps
+    these services stamp (when they ran) come from the clock. (shipments, returns)"""
+    from backoffice.models import OrderReservation  # noqa: PLC0415 - only here
+    from backoffice.services import orders as order_service  # noqa: PLC0415 - the services import this module's neighbours
+    from backoffice.services import returns as return_service  # noqa: PLC0415
+
+    seed = builder.seed
+    steps.begin("open_orders", "Reserving the open orders…")
+    order_service.process_orders(db, actor)
+    steps.begin("shipments", "Shipping some of the open orders…")
+    with db.read() as session:
+        held = session.execute(
+            select(OrderLine.order_id, OrderReservation.order_line_id, OrderReservation.location_id,
+                   OrderReservation.quantity)
+            .join(OrderLine, OrderLine.id == OrderReservation.order_line_id)
+            .order_by(OrderLine.order_id, OrderReservation.order_line_id, OrderReservation.location_id)).all()
+        waiting = set(session.scalars(select(Order.id).where(Order.state == "open")))
+    shipments = builder.shipment_plan([tuple(r) for r in held], waiting)
+    for order_id, location_id, quantities, carrier, tracking in shipments:
+        order_service.fulfil(db, actor, order_id, location_id=location_id, quantities=quantities, carrier=carrier,
+                             tracking=tracking, operation_id=f"demo-ship-{builder.o_number[order_id - 1]}-{seed}")
+    steps.begin("returns", "Returns of older orders…")
+    plan = builder.return_plan()
+    for order_id, lines, refund, location_id, receive in plan:
+        number = builder.o_number[order_id - 1]
+        # (no operation id where the service would keep it apart from the rows it writes: a store
+        # emptied by hand and filled again must not find the first run's returns there)
+        rma = return_service.authorise(db, actor, order_id, lines=lines, refund_amount=refund,
+                                       note="Returned by the customer")
+        if receive:
+            return_service.receive(db, actor, rma.id, location_id=location_id,
+                                   operation_id=f"demo-return-{number}-{seed}")
+            return_service.record_refund(db, actor, rma.id, status="refunded")
+    return len(shipments), len(plan)
 
 
 def demo_state(db: Database) -> str:
@@ -479,7 +541,7 @@ class _PgSink(_Sink):
                "supplier_items": 0.6,
                "stock_levels": 1.8, "stock_moves": 2.5, "customers": 0.2, "orders": 0.5, "order_lines": 0.7,
                "stock_operations": 0.6, "product_images": 0.4, "image_versions": 0.3, "product_image_variants": 0.8,
-               "analyze": 1.2, "rebuild": 17.5, "save": 0.05}
+               "analyze": 1.2, "rebuild": 17.5, "save": 0.05, "open_orders": 0.5, "shipments": 1.5, "returns": 0.3}
 
     def __init__(self, session: Session) -> None:
         from psycopg.copy import QueuedLibpqWriter  # noqa: PLC0415 - only with PostgreSQL
@@ -585,7 +647,8 @@ class _SqliteSink(_Sink):
                "supplier_items": 0.08,
                "stock_levels": 0.19, "stock_moves": 0.2, "customers": 0.02, "orders": 0.05, "order_lines": 0.09,
                "stock_operations": 0.04, "product_images": 0.05, "image_versions": 0.03,
-               "product_image_variants": 0.05, "analyze": 0.03, "save": 0.08}
+               "product_image_variants": 0.05, "analyze": 0.03, "save": 0.08, "open_orders": 0.05, "shipments": 0.1,
+               "returns": 0.03}
 
     def write(self, table: _Table, check: Callable[[], None]) -> None:
         cols = ", ".join(_quote(name) for name, _ in table.columns)
@@ -1510,15 +1573,19 @@ class _Builder:
 
         countries, cw = _weights(_COUNTRIES)
         bands, bw = _weights(_AGE_BANDS)
-        first = _obj(_FIRST_NAMES)[rng.integers(0, len(_FIRST_NAMES), n_cust)]
-        last = _obj(_LAST_NAMES)[rng.integers(0, len(_LAST_NAMES), n_cust)]
+        first_i = rng.integers(0, len(_FIRST_NAMES), n_cust)
+        last_i = rng.integers(0, len(_LAST_NAMES), n_cust)
+        first, last = _obj(_FIRST_NAMES)[first_i], _obj(_LAST_NAMES)[last_i]
         domain = _obj(["@" + d for d in _EMAIL_DOMAINS])[rng.integers(0, len(_EMAIL_DOMAINS), n_cust)]
         ids = np.arange(1, n_cust + 1, dtype=np.int64)
         email = first + "." + last + _obj(list(map(str, ids.tolist()))) + domain
+        name = (_obj([n.title() for n in _FIRST_NAMES])[first_i] + " "
+                + _obj([n.title() for n in _LAST_NAMES])[last_i])
         return _Table(
             "customers",
-            [("id", I8), ("email", TEXT), ("country", TEXT), ("age_band", TEXT), ("created_at", TS)],
-            {"id": ids, "email": email, "country": _obj(countries)[rng.choice(len(countries), size=n_cust, p=cw)],
+            [("id", I8), ("email", TEXT), ("name", TEXT), ("country", TEXT), ("age_band", TEXT), ("created_at", TS)],
+            {"id": ids, "email": email, "name": name,
+             "country": _obj(countries)[rng.choice(len(countries), size=n_cust, p=cw)],
              "age_band": _obj(bands)[rng.choice(len(bands), size=n_cust, p=bw)], "created_at": signup},
         )
 
@@ -1530,10 +1597,14 @@ class _Builder:
         n_orders = len(self.o_time)
         n_lines = int(self.o_nlines.sum())
         order_of_line = np.repeat(np.arange(n_orders), self.o_nlines)
+        starts = np.concatenate([[0], np.cumsum(self.o_nlines)[:-1]]).astype(np.int64)
         share = self._popularity()
         cdf = np.cumsum(share)
         variant = np.minimum(np.searchsorted(cdf, rng.random(n_lines) * cdf[-1], side="right"), self.V - 1)
         qty = rng.choice([1, 2, 3, 4, 5], size=n_lines, p=[0.8, 0.13, 0.05, 0.015, 0.005])
+        # The latest orders are still open: the store wrote them, the back-office has not shipped them.
+        self.o_open = self._open_orders()
+        channel = self._channels_and_waiting_lines(variant, starts)
         unit = self.v_price[variant]
         # Discounts: more lines are discounted in November and December.
         month = self.o_time.astype("datetime64[s]").astype("datetime64[M]").astype(np.int64) % 12
@@ -1541,35 +1612,129 @@ class _Builder:
         pct = rng.choice([10, 15, 20, 25, 30], size=n_lines)
         discount = np.where(rng.random(n_lines) < p_disc, (unit * qty * pct + 50) // 100, 0)
         net = unit * qty - discount
-        starts = np.concatenate([[0], np.cumsum(self.o_nlines)[:-1]])
         total = np.add.reduceat(net, starts)
+        status = rng.choice(3, size=n_orders, p=[0.965, 0.025, 0.01])
+        status[self.o_open & (status == 1)] = 0   # an open order is paid (or cancelled by the store) but not refunded
+        # Paid and refunded orders shipped (refunds here are money back, the goods not returned); cancelled
+        # ones never did; open ones not yet. Each order line is settled accordingly.
+        self.o_shipped = (status != 2) & ~self.o_open
+        o_cancelled = (status == 2) & ~self.o_open
+        self.ln_shipped = self.o_shipped[order_of_line]
+        ln_cancelled = o_cancelled[order_of_line]
+        zero = np.zeros(n_lines, dtype=np.int32)
         self._lines_table = _Table(
             "order_lines",
             [("id", I8), ("order_id", I8), ("variant_id", I8), ("quantity", I4), ("unit_price", MONEY),
-             ("discount", MONEY)],
+             ("discount", MONEY), ("fulfilled", I4), ("cancelled", I4), ("returned", I4)],
             {"id": np.arange(1, n_lines + 1, dtype=np.int64), "order_id": order_of_line.astype(np.int64) + 1,
              "variant_id": variant.astype(np.int64) + 1, "quantity": qty.astype(np.int32), "unit_price": unit,
-             "discount": discount},
+             "discount": discount, "fulfilled": np.where(self.ln_shipped, qty, 0).astype(np.int32),
+             "cancelled": np.where(ln_cancelled, qty, 0).astype(np.int32), "returned": zero},
         )
-        status = rng.choice(3, size=n_orders, p=[0.965, 0.025, 0.01])
         ids = np.arange(1, n_orders + 1, dtype=np.int64)
         numbers = np.char.add("SO-", np.char.zfill(ids.astype("U"), 7)).astype(object)
-        # Where each line shipped from: one of the locations that stock its variant. Paid and refunded
-        # orders shipped (refunds here are money back, the goods not returned); cancelled ones never did.
+        # Where each line shipped from: one of the locations that stock its variant.
         self._level_pairs()
         pick = (self.rng(14).random(n_lines) * self.l_k[variant]).astype(np.int64)
         self.ln_level = self.l_first[variant] + pick
         self.ln_qty, self.ln_order = qty.astype(np.int64), order_of_line
+        self.ln_net = net.astype(np.int64)
         self.ln_day = (self.o_time[order_of_line] - self.sales_start) // 86_400
-        self.o_shipped = status != 2
-        self.ln_shipped = self.o_shipped[order_of_line]
         self.o_number = numbers
+        state = np.where(self.o_open, "new", np.where(o_cancelled, "cancelled", "fulfilled")).astype(object)
         return _Table(
             "orders",
             [("id", I8), ("number", TEXT), ("customer_id", I8), ("ordered_at", TS), ("status", TEXT),
-             ("currency", TEXT), ("total", MONEY)],
+             ("currency", TEXT), ("total", MONEY), ("state", TEXT), ("channel", TEXT), ("processed_at", TS)],
             {"id": ids, "number": numbers, "customer_id": self.o_customer, "ordered_at": self.o_time,
              "status": _obj(["paid", "refunded", "cancelled"])[status], "currency": _obj(["EUR"] * n_orders),
-             "total": total},
-            {"customer_id": self.o_guest},
+             "total": total, "state": state, "channel": channel, "processed_at": self.o_time},
+            {"customer_id": self.o_guest, "processed_at": self.o_open},
         )
+
+    def _open_orders(self) -> np.ndarray:
+        """The orders of the last ``OPEN_DAYS`` days of the history (at most ``OPEN_MAX``, the latest):
+        written as the store writes them (state new), reserved and partly shipped by the order services
+        after the load (``_open_store``)."""
+        is_open = self.o_time >= self.anchor_ts - (OPEN_DAYS - 1) * 86_400
+        idx = np.flatnonzero(is_open)
+        if len(idx) > OPEN_MAX:
+            is_open[idx[:-OPEN_MAX]] = False
+        return is_open
+
+    def _channels_and_waiting_lines(self, variant: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Each order's sales channel; and a few open orders ask first for a variant that is sold out
+        everywhere (changed in ``variant``), so some orders wait for stock on the first day."""
+        rng = self.rng(15)
+        channel = _obj(["web", "marketplace", "pos"])[rng.choice(3, size=len(self.o_time), p=[0.86, 0.1, 0.04])]
+        if not hasattr(self, "s_qty"):
+            self._levels_table = self.stock_levels()
+        stock = np.bincount(self.s_variant - 1, weights=self.s_qty, minlength=self.V)
+        sold_out = np.flatnonzero((stock == 0) & (self.v_status == 0) & (self._popularity() > 0))
+        open_orders = np.flatnonzero(self.o_open)
+        if len(sold_out) and len(open_orders):
+            k = min(len(open_orders), max(1, int(round(0.06 * len(open_orders)))))
+            chosen = np.sort(rng.choice(open_orders, size=k, replace=False))
+            variant[starts[chosen]] = sold_out[rng.integers(0, len(sold_out), k)]
+        return channel
+
+    def shipment_plan(self, held: list[tuple[int, int, int, int]],
+                      waiting: set[int]) -> list[tuple[int, int, dict[int, int], str, str]]:
+        """About a third of the reserved open orders, each shipped from the location holding most of it:
+        (order id, location id, {order line id: units}, carrier, tracking). An order reserved at several
+        locations, or still waiting for some units, ships what that location holds (partly fulfilled);
+        of the others, half ship whole and half ship part (a line less, or a unit less)."""
+        by_order: dict[int, dict[int, dict[int, int]]] = {}
+        for order_id, line_id, location_id, q in held:
+            by_order.setdefault(order_id, {}).setdefault(location_id, {})[line_id] = q
+        ids = sorted(by_order)
+        if not ids:
+            return []
+        rng = self.rng(16)
+        chosen = np.sort(rng.choice(np.array(ids), size=max(1, round(len(ids) / 3)), replace=False)).tolist()
+        whole = rng.random(len(chosen)) < 0.5
+        tracked = rng.random(len(chosen)) < 0.7
+        carrier = rng.integers(0, len(_CARRIERS), len(chosen))
+        digits = rng.integers(10**8, 10**9, len(chosen))
+        out = []
+        for i, order_id in enumerate(chosen):
+            places = by_order[order_id]
+            location_id = max(places, key=lambda loc: (sum(places[loc].values()), -loc))
+            lines = dict(sorted(places[location_id].items()))
+            if len(places) == 1 and order_id not in waiting and not whole[i] and sum(lines.values()) > 1:
+                last = max(lines)
+                if len(lines) > 1:
+                    del lines[last]
+                else:
+                    lines[last] -= 1
+            name, prefix = _CARRIERS[int(carrier[i])]
+            out.append((order_id, location_id, lines, name if tracked[i] else "",
+                        f"{prefix}{int(digits[i])}" if tracked[i] else ""))
+        return out
+
+    def return_plan(self) -> list[tuple[int, list[tuple[int, int, str, str]], str, int, bool]]:
+        """A handful of returns on orders shipped one to eight weeks before the anchor: (order id, lines
+        as (order line id, units, reason, condition), refund amount, receiving location id, received?).
+        The refund is what the units cost the customer; the goods go back where they left from."""
+        rng = self.rng(17)
+        line_ids = np.flatnonzero(self.ln_shipped & (self.ln_day >= SALES_DAYS - 1 - 56) & (self.ln_day <= SALES_DAYS - 1 - 7))
+        orders = np.unique(self.ln_order[line_ids])
+        if not len(orders):
+            return []
+        chosen = np.sort(rng.choice(orders, size=min(N_RETURNS, len(orders)), replace=False))
+        reasons, weights = _weights(_RETURN_REASONS)
+        first = np.searchsorted(self.ln_order, chosen)
+        out = []
+        for i, o in enumerate(chosen.tolist()):
+            lines = list(range(int(first[i]), int(first[i]) + int(self.o_nlines[o])))
+            take = lines if rng.random() < 0.2 else [lines[int(rng.integers(0, len(lines)))]]
+            rows, refund = [], 0
+            for ln in take:
+                units = int(rng.integers(1, int(self.ln_qty[ln]) + 1))
+                reason = reasons[int(rng.choice(len(reasons), p=weights))]
+                damaged = reason in ("defective", "damaged_in_transit") and rng.random() < 0.6
+                rows.append((ln + 1, units, reason, "damaged" if damaged else "restock"))
+                refund += int(self.ln_net[ln]) * units // int(self.ln_qty[ln])
+            location = int(self.s_location[self.ln_level[take[0]]])
+            out.append((o + 1, rows, f"{refund // 100}.{refund % 100:02d}", location, i % 6 != 5))
+        return out
