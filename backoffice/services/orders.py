@@ -398,12 +398,17 @@ def _allocate_orders(session: Session, actor: Actor, orders: list[Any], settings
         for ln in lines:
             taken, left, beyond = alloc.plan(ln, preferred)
             plans.append((ln, taken))
+            for loc, q in taken:   # held while the order's later lines are planned: a variant may be on two lines
+                alloc.levels.setdefault((ln.variant_id, loc), [0, 0])[1] += q
             if ln.waiting <= 0:
                 continue
             where = ", ".join(f"{q} at {codes[loc]}" for loc, q in taken) or "none available"
             parts.append(f"{skus[ln.variant_id]} × {ln.waiting}: {where}" + (f", {left} waiting" if left and taken else "")
                          + (" (backorder allowed: beyond stock)" if beyond else ""))
             short = short or left > 0
+        for ln, taken in plans:    # released again: reserve() takes them for good below, unless refused
+            for loc, q in taken:
+                alloc.levels[(ln.variant_id, loc)][1] -= q
         before_state = OrderState(o.state)
         if o.status == "cancelled" and before_state is OrderState.NEW:
             # the store cancelled it before we saw it: nothing to reserve
