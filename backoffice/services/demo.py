@@ -4,12 +4,16 @@
 (3 option rows each), 1-3 stock levels per variant, about 10 N order lines of sales history ending at
 ``anchor``, and the stock ledger that explains every level: an opening balance per location, quarterly
 replenishments from suppliers, and each shipped order posted as a sale (moves location -> customer), so
-on hand equals the ledger sum and the sales lines equal the sales moves. With an image store, every
+on hand equals the ledger sum and the units shipped equal the sales moves. The orders of the last two
+days (at most ``OPEN_MAX``) are left as the store writes them (state new, nothing shipped); once the
+load has committed, the real services take over: ``orders.process_orders`` reserves them, ``orders.fulfil``
+ships about a third in part, and ``returns.authorise``/``receive`` bring a dozen older orders' goods back
+(see ``_open_store``), so the Orders view and the return reports have content on the first day. With an image store, every
 product gets a photo per colour (drawn pictures, a bounded set reused, processed like uploads; see
 ``demo_photos``). Same seed and anchor, same data, byte
 for byte: every random number comes from numpy ``Generator(PCG64([seed, stream]))`` (one stream per
 part, so a change to one part does not reshuffle the others) and nothing depends on the wall clock
-except the audit row's own timestamp.
+except the audit rows' own timestamps and the times the services stamp on what they do after the load.
 
 How it stays fast (100k products, 9.8M rows, in 30-40 s on two cores; see benchmarks/demo_scale.py):
 - every column is built with vectorised numpy over whole tables (no per-row Python), in a background
