@@ -1,7 +1,8 @@
 """The main window: navigation and a stack of views, nothing else.
 
 It builds no view's content: each view is a ViewPage from ``backoffice.ui.views`` that loads its own data
-in the background. The window switches between them (sidebar, View menu, Ctrl+1..Ctrl+8), shows the
+in the background. The window switches between them (sidebar, View menu, Ctrl+1..Ctrl+9, Ctrl+0 for the
+tenth), shows the
 connection page until the database is open, and remembers its geometry and last view in QSettings. It
 locks (File → Lock, or after a while without input: ``ui/lock.py``) and asks for someone else to sign
 in (File → Switch user…, carried out by whoever connects it: :attr:`MainWindow.switch_user_requested`).
@@ -37,6 +38,7 @@ from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext, ConnectionState
 from backoffice.ui.dialogs.session_menu import install_session_menu, request_switch_user
 from backoffice.ui.lock import IdleLock, WindowLock, idle_minutes
+from backoffice.ui.order_processing import OrderProcessing
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views import DEFAULT_VIEW, SECTIONS, VIEW_CLASSES, ViewPage
 from backoffice.ui.widgets.banner import MessageBanner
@@ -118,6 +120,9 @@ class MainWindow(QMainWindow):
         self.sync_status.outbox_clicked.connect(self.open_pending_changes)
         self.sync.state_changed.connect(self._follow_sync)
         self._follow_sync()
+        # New orders are reserved while the window is open (from its first showing, then every minute).
+        self.order_processing = OrderProcessing(context, tasks, notify=lambda text: self.statusBar().showMessage(
+            text, 10_000), parent=self)
         self.statusBar().setSizeGripEnabled(False)
 
         self._current = DEFAULT_VIEW
@@ -152,7 +157,8 @@ class MainWindow(QMainWindow):
         for number, cls in enumerate(VIEW_CLASSES, start=1):
             action = view_menu.addAction(resources.icon(cls.icon_name, theme.TEXT), cls.title())
             action.setCheckable(True)
-            action.setShortcut(QKeySequence(f"Ctrl+{number}"))
+            if number <= 10:   # Ctrl+1 … Ctrl+9, then Ctrl+0
+                action.setShortcut(QKeySequence(f"Ctrl+{number % 10}"))
             action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             action.triggered.connect(lambda _checked=False, key=cls.key: self.show_view(key))
             group.addAction(action)
@@ -387,6 +393,7 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self._arm_idle_lock()
+        self.order_processing.start()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.WindowStateChange:
@@ -399,6 +406,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
         self.idle_lock.set_armed(False)
+        self.order_processing.stop()
         self.window_lock.stand_down()
         super().closeEvent(event)
 

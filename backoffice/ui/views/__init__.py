@@ -6,8 +6,10 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP
 
 from backoffice.ui.views.audit import AuditView
 from backoffice.ui.views.base import PlaceholderPage, ViewPage
+from backoffice.ui.views.customers import CustomersView
 from backoffice.ui.views.images import ImagesView
 from backoffice.ui.views.inventory import InventoryView
+from backoffice.ui.views.orders import OrdersView
 from backoffice.ui.views.products import ProductsView
 from backoffice.ui.views.purchasing import PurchasingView
 from backoffice.ui.views.reports import ReportsView
@@ -18,6 +20,7 @@ from backoffice.ui.views.variants import VariantsView
 SECTIONS: tuple[tuple[str, tuple[type[ViewPage], ...]], ...] = (
     (QT_TRANSLATE_NOOP("Views", "Catalog"), (ProductsView, VariantsView, ImagesView)),
     (QT_TRANSLATE_NOOP("Views", "Stock"), (InventoryView, TransfersView, PurchasingView)),
+    (QT_TRANSLATE_NOOP("Views", "Sales"), (OrdersView, CustomersView)),
     (QT_TRANSLATE_NOOP("Views", "Insights"), (ReportsView, AuditView)),
 )
 
