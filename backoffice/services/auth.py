@@ -142,7 +142,7 @@ def login(db: Database, username: str, password: str, *, now: dt.datetime | None
         if row is None:
             _audit_unknown(session, username, "login_failed")
             return None
-        user = session.get(User, row.id)
+        user = session.get(User, row.id, with_for_update=True)   # concurrent sign-ins (a rehash) take turns
         if not good:
             session.execute(update(User).where(User.id == user.id)
                             .values(failed_logins=User.failed_logins + 1, version=User.version + 1)
