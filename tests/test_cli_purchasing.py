@@ -38,7 +38,9 @@ def shop(db: Database, actor, store):  # type: ignore[no-untyped-def]
         suppliers.upsert_item(db, actor, supplier_id=sup, variant_id=vid,
                               values={"unit_cost": "10.00", "min_order_qty": 10, "pack_size": 5, "lead_time_days": 7,
                                       "preferred": True})
-    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0))
+    # store orders not shipped yet: demand on the units ordered
+    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0,
+                                                                 demand_basis="ordered"))
     with db.write() as s:
         for back in range(1, 29):
             day = TODAY - dt.timedelta(days=back)
@@ -114,6 +116,16 @@ def test_settings_and_overrides(runner: CliRunner, db: Database, actor, store, s
     assert shown.exit_code == 0, shown.output + shown.stderr
     assert "Service level 99.0% (z = 2.326)" in shown.output and "review period 7 days" in shown.output
     assert replenishment.get_settings(db).fulfilment_location_id == store.locations["WH1"]
+    assert "Demand: units ordered, where they are reserved or shipped." in shown.output
+    shipped = run(runner, db, "purchasing", "settings", "--demand-basis", "fulfilled")
+    assert shipped.exit_code == 0 and "Demand: units shipped, where they left from." in shipped.output
+    assert replenishment.get_settings(db).demand_basis == "fulfilled"
+    # the shop's orders were never shipped: nothing sold on that basis
+    rows = json.loads(run(runner, db, "purchasing", "suggest", "--as-of", TODAY.isoformat(), "--format", "json").output)
+    assert rows == []
+    assert run(runner, db, "purchasing", "settings", "--demand-basis", "ordered").exit_code == 0
+    wrong = run(runner, db, "purchasing", "settings", "--demand-basis", "shipped")
+    assert wrong.exit_code != 0 and replenishment.get_settings(db).demand_basis == "ordered"
     over = run(runner, db, "purchasing", "override", "--sku", "MC-M", "--location", "WH1", "--reorder-point", "4",
                "--order-up-to", "9")
     assert over.exit_code == 0 and "reorder point 4, order up to 9" in over.output

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from backoffice.db import Database
-from backoffice.models import Order, OrderLine, PurchaseOrder, StockMove, StockOperation
+from backoffice.models import Location, LocationKind, Order, OrderLine, PurchaseOrder, StockMove, StockOperation, utcnow
 from backoffice.services import changesets, inventory, purchase_orders, replenishment, suppliers, transfers
 from backoffice.services.base import Actor, ConflictError, ValidationError
 from backoffice.services.changesets import RowChange
@@ -23,7 +24,9 @@ from backoffice.services.stock_query import StockFilter, stock_page
 from tests.history_support import rewriting_history
 
 TODAY = dt.date(2026, 6, 30)
-SETTINGS = ReplenishmentSettings(window_days=28, half_life_days=7.0, service_level=0.95, review_days=14)
+# The crafted histories below are store orders not shipped yet: demand on the units ordered.
+SETTINGS = ReplenishmentSettings(window_days=28, half_life_days=7.0, service_level=0.95, review_days=14,
+                                 demand_basis="ordered")
 
 
 def op() -> str:
@@ -388,7 +391,7 @@ def test_reorder_point_equal_to_order_up_to_orders_once(db: Database, actor: Act
     """With no review period the reorder point equals the order-up-to level: a position at that level
     needs nothing, so a second run adds nothing (it used to ask for one more unit, a whole pack, each run)."""
     a = store.variant_ids[0]
-    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0, review_days=0))
+    replenishment.save_settings(db, actor, replace(SETTINGS, review_days=0))
     sell(db, a, {back: 2 for back in range(1, 29)})
     stock(db, actor, store, a, 5)
     [s] = replenishment.suggest(db, as_of=TODAY)
@@ -408,7 +411,7 @@ def test_no_demand_no_order_unless_set_by_hand_and_long_cover_is_flagged(db: Dat
                                                                           buyer) -> None:
     a, b, c = store.variant_ids
     wh = store.locations["WH1"]
-    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0, review_days=14,
+    replenishment.save_settings(db, actor, replace(SETTINGS, review_days=14,
                                                                  max_cover_days=60))
     suppliers.upsert_item(db, actor, supplier_id=buyer, variant_id=b, values={"min_order_qty": 90})
     sell(db, b, {back: 1 for back in range(1, 29)})     # 1 a day: reorder at 10, up to 24
@@ -449,3 +452,110 @@ def test_an_item_priced_in_another_currency_is_reported_not_ordered(db: Database
     assert made.lines == 1 and made.units == rows["MC-S"].quantity
     with pytest.raises(ValidationError, match="SKU MC-M at WH1 supplier: Norda Knits prices it in USD"):
         replenishment.create_drafts(db, actor, as_of=TODAY, keys=[(b, wh)])
+
+
+# -- what counts as demand: units shipped or units ordered ----------------------------------------------
+def _orders_shipped_reserved_waiting_and_returned(db: Database, actor: Actor, store) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """Today, through the real services: order 1 (5 of a) ships 3 from WH1 and keeps 2 reserved there;
+    order 2 (4 of a, 2 of b) ships 4 of a from the shop, b waits for stock (none anywhere), then 1 b is
+    cancelled; order 3 (2 of b) is cancelled whole once stock came... before it was shipped; a till
+    sale of 1 a at the shop; 2 of order 1's shipped units come back (a return, not negative demand);
+    and an order of 3 a written shipped, with its sale move, as orders older than shipments are."""
+    from backoffice.services import orders, returns
+
+    a, b, _ = store.variant_ids
+    wh, shop, cus = store.locations["WH1"], store.locations["SHOP"], store.locations["CUS"]
+    stock(db, actor, store, a, 10)
+    stock(db, actor, store, a, 5, at="SHOP")
+    one = orders.place_order(db, actor, lines=[(a, 5, "10.00")])
+    orders.fulfil(db, actor, one, location_id=wh, quantities={orders.get_order(db, one).lines[0].id: 3},
+                  operation_id=op())
+    with db.write() as s:            # the store sends the next one with its channel: the shop's till-side web orders
+        s.add(Order(number="SO-2", ordered_at=utcnow(), total=Decimal("40.00"), channel="pos"))
+    orders.save_settings(db, actor, orders.OrderSettings(channel_locations={"pos": shop}))
+    orders.process_orders(db, actor)
+    two = orders.find_order(db, "SO-2").id
+    with db.write() as s:
+        s.add_all([OrderLine(order_id=two, variant_id=a, quantity=4, unit_price=Decimal("10.00")),
+                   OrderLine(order_id=two, variant_id=b, quantity=2, unit_price=Decimal("0.00"))])
+        s.execute(update(Order).where(Order.id == two).values(state="new"))
+    orders.process_orders(db, actor)
+    info = orders.get_order(db, two)
+    line_a, line_b = info.lines
+    assert [r.location for r in line_a.reservations] == ["SHOP"] and line_b.waiting == 2
+    orders.fulfil(db, actor, two, location_id=shop, operation_id=op())
+    orders.cancel(db, actor, two, quantities={line_b.id: 1})
+    three = orders.place_order(db, actor, lines=[(b, 2, "5.00")])
+    orders.cancel(db, actor, three)
+    inventory.post_moves(db, actor, operation_id=op(), reason="sale", lines=[MoveLine(a, shop, cus, 1)])
+    first_line = orders.get_order(db, one).lines[0].id
+    rma = returns.authorise(db, actor, one, lines=[(first_line, 2, "wrong_size", "restock")])
+    returns.receive(db, actor, rma.id, location_id=wh, operation_id=op())
+    with db.write() as s:
+        s.add(Order(number="SO-OLD", ordered_at=utcnow(), total=Decimal("30.00"), state="fulfilled"))
+        s.flush()
+        old = s.scalar(select(Order.id).where(Order.number == "SO-OLD"))
+        s.add(OrderLine(order_id=old, variant_id=a, quantity=3, unit_price=Decimal("10.00"), fulfilled=3))
+    inventory.post_moves(db, actor, operation_id=op(), reason="sale", document="SO-OLD", lines=[MoveLine(a, wh, cus, 3)])
+    assert orders.reservation_mismatches(db) == [] and inventory.ledger_mismatches(db) == []
+    return {"a": a, "b": b, "wh": wh, "shop": shop}
+
+
+def _one_day(units: float, settings: ReplenishmentSettings) -> float:
+    """Daily demand of ``units`` sold yesterday only."""
+    return replenishment.demand_stats({settings.window_days: units}, settings.window_days, settings.half_life_days)[0]
+
+
+def _sql_shipped(db: Database) -> dict[tuple[int, int], int]:
+    with db.read() as s:
+        cus = s.scalar(select(Location.id).where(Location.kind == LocationKind.CUSTOMER))
+        return {(v, loc): int(q) for v, loc, q in s.execute(
+            select(StockMove.variant_id, StockMove.from_location_id, func.sum(StockMove.quantity))
+            .where(StockMove.to_location_id == cus).group_by(StockMove.variant_id, StockMove.from_location_id))}
+
+
+def test_demand_on_units_shipped_counts_each_move_to_a_customer_once(db: Database, actor: Actor, store) -> None:
+    ids = _orders_shipped_reserved_waiting_and_returned(db, actor, store)
+    a, wh, shop = ids["a"], ids["wh"], ids["shop"]
+    settings = replace(SETTINGS, demand_basis="fulfilled")
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)      # today is the window's last day
+    demand = replenishment.demand(db, as_of=tomorrow, settings=settings)
+    shipped = _sql_shipped(db)
+    # WH1: 3 of order 1 + 3 of the old order; SHOP: 4 of order 2 + the till's 1. Reserved, waiting,
+    # cancelled and returned units are not demand; b never shipped.
+    assert shipped == {(a, wh): 6, (a, shop): 5}
+    assert {k: round(m, 9) for k, (m, _) in demand.items()} == {
+        k: round(_one_day(q, settings), 9) for k, q in shipped.items()}
+
+
+def test_demand_on_units_ordered_counts_each_order_line_once_where_it_is_served(db: Database, actor: Actor,
+                                                                              store) -> None:
+    ids = _orders_shipped_reserved_waiting_and_returned(db, actor, store)
+    a, b, wh, shop = ids["a"], ids["b"], ids["wh"], ids["shop"]
+    settings = replace(SETTINGS, demand_basis="ordered")
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    demand = replenishment.demand(db, as_of=tomorrow, settings=settings)
+    # WH1: order 1's 5 (3 shipped, 2 reserved there) + the old order's 3 (no shipment: the fulfilment
+    # location, its sale move not counted again); SHOP: order 2's 4 of a + the till's 1; b: order 2's
+    # one uncancelled unit, waiting, on the fulfilment location (order 3 was cancelled whole).
+    expected = {(a, wh): 8, (a, shop): 5, (b, wh): 1}
+    with db.read() as s:   # the same from the tables: ordered - cancelled per variant, plus the till
+        ordered = dict(s.execute(select(OrderLine.variant_id, func.sum(OrderLine.quantity - OrderLine.cancelled))
+                                 .group_by(OrderLine.variant_id)).all())
+    assert {a: ordered[a] + 1, b: ordered[b]} == {a: 8 + 5, b: 1}
+    assert {k: round(m, 9) for k, (m, _) in demand.items()} == {
+        k: round(_one_day(q, settings), 9) for k, q in expected.items()}
+    # the fulfilment location is a setting: the units served nowhere yet move with it
+    moved = replenishment.demand(db, as_of=tomorrow, settings=replace(settings, fulfilment_location_id=shop))
+    assert {k: round(m, 9) for k, (m, _) in moved.items()} == {
+        k: round(_one_day(q, settings), 9) for k, q in {(a, wh): 5, (a, shop): 8, (b, shop): 1}.items()}
+
+
+def test_demand_basis_is_a_setting_that_round_trips_and_is_checked(db: Database, actor: Actor, store) -> None:
+    saved = replenishment.save_settings(db, actor, replace(SETTINGS, demand_basis="fulfilled"))
+    assert replenishment.get_settings(db) == saved and saved.to_dict()["demand_basis"] == "fulfilled"
+    assert ReplenishmentSettings.from_dict(saved.to_dict()) == saved
+    assert ReplenishmentSettings.from_dict({"window_days": 30}).demand_basis == "fulfilled"   # saved before the setting
+    with pytest.raises(ValidationError, match="demand_basis: 'shipped' must be one of fulfilled, ordered"):
+        replenishment.save_settings(db, actor, replace(SETTINGS, demand_basis="shipped"))
+    assert replenishment.get_settings(db).demand_basis == "fulfilled"

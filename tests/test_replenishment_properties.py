@@ -5,7 +5,10 @@ service level, review period, drafts already open and stock in transit,
   same lines, same quantities, same versions);
 * every suggestion needs at least one unit, and its quantity is that need raised to the MOQ and whole
   packs, no more (MOQ and packs never create a need);
-* a pair without demand is suggested only when a buyer set its levels by hand, and is then flagged.
+* a pair without demand is suggested only when a buyer set its levels by hand, and is then flagged;
+* a history of shipped orders (order lines fulfilled, each shipped through the ledger, as the demo and
+  orders older than shipments have it) is the same demand whether it counts units ordered or units
+  shipped: each unit once, never twice.
 
 Each example builds its own product, supplier and sales under unique names, and archives its variants
 at the end, so examples never see each other's needs.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from dataclasses import replace
 import uuid
 from decimal import Decimal
 
@@ -23,11 +27,22 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from backoffice.db import Database
-from backoffice.models import Order, OrderLine, PurchaseOrder, PurchaseOrderLine, PurchaseOrderState, Variant, VariantStatus
+from backoffice.models import (
+    Order,
+    OrderLine,
+    OrderState,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseOrderState,
+    StockOperation,
+    Variant,
+    VariantStatus,
+)
 from backoffice.services import catalog, inventory, purchase_orders, replenishment, suppliers, transfers
 from backoffice.services.base import Actor
 from backoffice.services.inventory import MoveLine
 from backoffice.services.replenishment import ReplenishmentSettings, order_quantity
+from tests.history_support import rewriting_history
 
 TODAY = dt.date(2026, 6, 30)
 _counter = itertools.count(1)
@@ -55,6 +70,7 @@ settings_spec = st.builds(
     review_days=st.sampled_from([0, 0, 1, 7, 14, 30]),      # 0: the reorder point equals the order-up-to level
     default_lead_time_days=st.integers(0, 30),
     max_cover_days=st.integers(1, 365),
+    demand_basis=st.sampled_from(["fulfilled", "ordered"]),
 )
 
 
@@ -83,15 +99,31 @@ def _build(db: Database, actor: Actor, store, specs: list[dict], lead: int) -> t
     supplier = suppliers.create_supplier(db, actor, {"name": f"Mill {tag}", "currency": "EUR",
                                                      "lead_time_days": lead}).entity_id
     other = suppliers.create_supplier(db, actor, {"name": f"Other {tag}", "currency": "EUR"}).entity_id
+    shipped: dict[str, dt.datetime] = {}
     with db.write() as s:
         for vid, spec in zip(vids, specs):
             for back, qty in spec["sales"].items():
                 day = TODAY - dt.timedelta(days=back)
                 order = Order(number=f"SO-{tag}-{vid}-{back}", total=Decimal("1.00"), status="paid", currency="EUR",
-                              ordered_at=dt.datetime(day.year, day.month, day.day, 11, tzinfo=dt.UTC))
+                              ordered_at=dt.datetime(day.year, day.month, day.day, 11, tzinfo=dt.UTC),
+                              state=OrderState.FULFILLED)
                 s.add(order)
                 s.flush()
-                s.add(OrderLine(order_id=order.id, variant_id=vid, quantity=qty, unit_price=Decimal("1.00")))
+                s.add(OrderLine(order_id=order.id, variant_id=vid, quantity=qty, unit_price=Decimal("1.00"),
+                                fulfilled=qty))
+                shipped[order.number] = order.ordered_at
+    for vid, spec in zip(vids, specs):   # each order shipped from the warehouse through the ledger, that day
+        if spec["sales"]:
+            inventory.post_moves(db, actor, operation_id=uuid.uuid4().hex, reason="receipt",
+                                 lines=[MoveLine(vid, sup_loc, wh, sum(spec["sales"].values()))])
+        for back, qty in spec["sales"].items():
+            inventory.post_moves(db, actor, operation_id=uuid.uuid4().hex, reason="sale", document=f"SO-{tag}-{vid}-{back}",
+                                 lines=[MoveLine(vid, wh, store.locations["CUS"], qty)])
+    if shipped:
+        with db.write() as s, rewriting_history(s.connection(), "stock_operations"):
+            for op in s.scalars(select(StockOperation).where(StockOperation.document.in_(list(shipped)))):
+                op.created_at = shipped[op.document]
+            s.flush()
     for vid, spec in zip(vids, specs):
         moves = [MoveLine(vid, sup_loc, wh, spec["stock_wh"])] if spec["stock_wh"] else []
         if spec["stock_shop"] + spec["in_transit"]:
@@ -133,6 +165,11 @@ def test_a_second_run_changes_nothing(db: Database, actor: Actor, store, specs, 
     replenishment.save_settings(db, actor, config)
     vids, _supplier = _build(db, actor, store, specs, lead)
     try:
+        by_basis = [replenishment.demand(db, as_of=TODAY, variant_ids=vids, settings=replace(config, demand_basis=basis))
+                    for basis in ("fulfilled", "ordered")]
+        assert by_basis[0] == by_basis[1]
+        assert {v for v, _ in by_basis[0]} == {v for v, spec in zip(vids, specs)
+                                               if any(back <= config.window_days for back in spec["sales"])}
         rows = [r for r in replenishment.suggest(db, as_of=TODAY) if r.variant_id in vids]
         for r in rows:
             assert r.need >= 1 and r.position + r.need == r.order_up_to and r.position <= r.reorder_point

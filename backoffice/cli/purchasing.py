@@ -197,18 +197,22 @@ def _suggestion_table(rows: list[Any]) -> None:
 @click.option("--fulfilment", metavar="CODE", default=None, help="The location that ships store orders.")
 @click.option("--max-cover", "max_cover_days", type=click.IntRange(1, 3650), default=None,
               help="Flag a suggested line that orders more days of demand than this (default 180).")
+@click.option("--demand-basis", type=click.Choice(["fulfilled", "ordered"]), default=None,
+              help="What a day's sales are: units shipped, where they left from (fulfilled, the default), or "
+                   "units ordered, where they are reserved or shipped (ordered).")
 @click.option("--op-id", default=None, help=WRITE_OP_HELP)
 @db_options
 @click.pass_obj
 def settings_command(obj: Context, service_level: float | None, window_days: int | None, half_life_days: float | None,
                      review_days: int | None, default_lead_time: int | None, fulfilment: str | None,
-                     max_cover_days: int | None, op_id: str | None) -> None:
+                     max_cover_days: int | None, demand_basis: str | None, op_id: str | None) -> None:
     """Show or change how reorder points are computed."""
     ops = obj.operations()
     current = ops.replenishment.settings()
     changes = {k: v for k, v in {"service_level": service_level, "window_days": window_days,
                                  "half_life_days": half_life_days, "review_days": review_days,
-                                 "default_lead_time_days": default_lead_time, "max_cover_days": max_cover_days}.items()
+                                 "default_lead_time_days": default_lead_time, "max_cover_days": max_cover_days,
+                                 "demand_basis": demand_basis}.items()
                if v is not None}
     if fulfilment:
         changes["fulfilment_location_id"] = find_location_id(ops, fulfilment)
@@ -217,7 +221,10 @@ def settings_command(obj: Context, service_level: float | None, window_days: int
         current = saved.settings
         if saved.replayed:
             click.echo(f"Already saved with operation id {op_id}: nothing changed. First result:")
-    click.echo(f"Service level {current.service_level:.1%} (z = {current.z:.3f}), {current.window_days} days of sales "
+    basis = ("units shipped, where they left from" if current.demand_basis == "fulfilled"
+             else "units ordered, where they are reserved or shipped")
+    click.echo(f"Demand: {basis}. "
+               f"Service level {current.service_level:.1%} (z = {current.z:.3f}), {current.window_days} days of sales "
                f"weighted with a half-life of {current.half_life_days:g} days, review period {current.review_days} "
                f"days, default lead time {current.default_lead_time_days} days, fulfilment location "
                f"{current.fulfilment_location_id or 'the first warehouse'}; lines ordering more than "

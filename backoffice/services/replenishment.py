@@ -9,10 +9,21 @@ half_life_days)`` (default half-life 28 days: yesterday counts 1, four weeks ago
     daily demand  μ = Σ w_t d_t / Σ w_t
     variability   σ = sqrt(Σ w_t (d_t - μ)² / Σ w_t)          (the weighted standard deviation)
 
-Store orders (``orders``/``order_lines``, except cancelled ones) carry no location: they are demand on
-the *fulfilment location* (a setting; by default the first active warehouse by code). Sales posted
-through the ledger as moves from another warehouse or store to a customer location (a shop's till)
-are demand on the location they left.
+What counts as a day's sales is the setting ``demand_basis``:
+
+- ``"fulfilled"`` (the default): units shipped. Every stock move from a warehouse or store to a
+  customer location is demand on the location it left, on the day it left (the operation's date): an
+  order's shipments (``orders.fulfil`` posts them), a shop's till sales, the demo's history alike.
+  Returns come back through the ledger the other way and are not negative demand.
+- ``"ordered"``: units ordered, on the day the order was placed, cancelled units left out. Each line's
+  units are demand where they were shipped from (its shipments) or are reserved (its reservations);
+  units with neither (waiting for stock, or shipped before shipments were recorded) on the *fulfilment
+  location* (a setting; by default the first active warehouse by code). Sales through the ledger that
+  belong to no order (a till's: no shipment posted them, no order has the document's number) count
+  as ordered when they leave.
+
+Each unit is counted once: with "fulfilled" an order's shipped units are its moves and the order lines
+are not read; with "ordered" the order lines are read and the moves that shipped them are not.
 
 **Lead time** L: the preferred supplier item's lead time in days, else that supplier's default; when a
 variant has no supplier item at all, the store default (and the suggestion says it cannot be ordered).
@@ -49,7 +60,7 @@ from decimal import Decimal
 from statistics import NormalDist
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, func, or_, select
+from sqlalchemy import Date, and_, cast, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from backoffice.db import Database
@@ -58,10 +69,14 @@ from backoffice.models import (
     LocationKind,
     Order,
     OrderLine,
+    OrderReservation,
+    OrderState,
     Product,
     PurchaseOrder,
     PurchaseOrderLine,
     PurchaseOrderState,
+    Shipment,
+    ShipmentLine,
     StockLevel,
     StockMove,
     StockOperation,
@@ -87,6 +102,10 @@ from backoffice.services.base import (
 from backoffice.services.documents import variant_label
 
 SETTINGS_KEY = "replenishment"
+DEMAND_BASES = {
+    "fulfilled": "units shipped: moves from each warehouse or store to customers, by the day they left",
+    "ordered": "units ordered: order lines by order date, where they were shipped from or are reserved",
+}
 _STOCKED = (LocationKind.WAREHOUSE.value, LocationKind.STORE.value)
 OPEN_PO_STATES = (PurchaseOrderState.DRAFT.value, PurchaseOrderState.SENT.value, PurchaseOrderState.PARTIAL.value)
 
@@ -100,6 +119,7 @@ class ReplenishmentSettings:
     default_lead_time_days: int = 14
     fulfilment_location_id: int | None = None   # None: the first active warehouse by code
     max_cover_days: int = 180    # a line ordering more days of demand than this is flagged
+    demand_basis: str = "fulfilled"   # or "ordered" (see DEMAND_BASES and the module docstring)
 
     @property
     def z(self) -> float:
@@ -120,7 +140,12 @@ class ReplenishmentSettings:
         if (isinstance(self.max_cover_days, bool) or not isinstance(self.max_cover_days, int)
                 or not 1 <= self.max_cover_days <= 3650):
             out.append(("settings", "max_cover_days", f"{self.max_cover_days!r} must be 1 to 3,650 days"))
+        if self.demand_basis not in DEMAND_BASES:
+            out.append(("settings", "demand_basis", f"{self.demand_basis!r} must be one of {', '.join(DEMAND_BASES)}"))
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReplenishmentSettings:
@@ -332,32 +357,41 @@ def fulfilment_location(session: Session, settings: ReplenishmentSettings) -> in
                           .order_by(Location.code).limit(1))
 
 
+def demand(db: Database, *, as_of: dt.date | None = None, settings: ReplenishmentSettings | None = None,
+           variant_ids: list[int] | None = None) -> dict[tuple[int, int], tuple[float, float]]:
+    """(variant, location) -> (μ, σ) of daily demand at the active warehouses and stores, as the
+    suggestions use it (pairs without demand in the window left out)."""
+    with db.read() as session:
+        settings = settings or _settings(session)
+        as_of = as_of or dt.datetime.now(dt.timezone.utc).date()
+        locations = dict(session.execute(select(Location.id, Location.code).where(
+            Location.kind.in_(_STOCKED), Location.active.is_(True))).all())
+        return _demand(session, settings, as_of, locations, variant_ids)
+
+
 def _demand(session: Session, settings: ReplenishmentSettings, as_of: dt.date, locations: dict[int, str],
             variant_ids: list[int] | None) -> dict[tuple[int, int], tuple[float, float]]:
     W = settings.window_days
     start = as_of - dt.timedelta(days=W)
     lo, hi = _midnight(start), _midnight(as_of)
     daily: dict[tuple[int, int], dict[int, float]] = defaultdict(dict)
-    fulfil = fulfilment_location(session, settings)
 
     def add(key: tuple[int, int], day: Any, qty: Any) -> None:
         t = (_day(day) - start).days + 1   # the first day of the window is day 1
-        if 1 <= t <= W:
+        if 1 <= t <= W and key[1] in locations and qty:
             daily[key][t] = daily[key].get(t, 0.0) + float(qty)
 
-    conds = list(chunked_in(session, OrderLine.variant_id, variant_ids)) if variant_ids is not None else [None]
-    if fulfil is not None and fulfil in locations:
-        day = _utc_date(session, Order.ordered_at).label("day")
-        for cond in conds:
-            stmt = (select(OrderLine.variant_id, day, func.sum(OrderLine.quantity))
-                    .join(Order, Order.id == OrderLine.order_id)
-                    .where(Order.ordered_at >= lo, Order.ordered_at < hi, Order.status != "cancelled")
-                    .group_by(OrderLine.variant_id, day))
-            if cond is not None:
-                stmt = stmt.where(cond)
-            for vid, d, q in session.execute(stmt):
-                add((vid, fulfil), d, q)
-    # Till sales through the ledger: moves from a warehouse or store (not the fulfilment one) to a customer.
+    if settings.demand_basis == "ordered":
+        _ordered_demand(session, settings, lo, hi, variant_ids, add)
+    _shipped_demand(session, lo, hi, locations, variant_ids, add, tills_only=settings.demand_basis == "ordered")
+    weights = day_weights(W, settings.half_life_days)
+    return {key: demand_stats(days, W, settings.half_life_days, weights) for key, days in daily.items()}
+
+
+def _shipped_demand(session: Session, lo: dt.datetime, hi: dt.datetime, locations: dict[int, str],
+                    variant_ids: list[int] | None, add: Any, *, tills_only: bool) -> None:
+    """Moves from a warehouse or store to a customer location in [lo, hi), by the day of their operation;
+    ``tills_only``: only those of no order (no shipment posted them, no order has their document's number)."""
     customer = aliased(Location)
     day = _utc_date(session, StockOperation.created_at).label("day")
     conds = list(chunked_in(session, StockMove.variant_id, variant_ids)) if variant_ids is not None else [None]
@@ -368,14 +402,52 @@ def _demand(session: Session, settings: ReplenishmentSettings, as_of: dt.date, l
                 .where(customer.kind == LocationKind.CUSTOMER, StockOperation.created_at >= lo,
                        StockOperation.created_at < hi, StockMove.from_location_id.in_(list(locations)))
                 .group_by(StockMove.variant_id, StockMove.from_location_id, day))
-        if fulfil is not None:
-            stmt = stmt.where(StockMove.from_location_id != fulfil)
+        if tills_only:
+            stmt = stmt.where(~exists(select(Shipment.id).where(Shipment.operation_id == StockOperation.operation_id)),
+                              ~exists(select(Order.id).where(Order.number == StockOperation.document)))
         if cond is not None:
             stmt = stmt.where(cond)
         for vid, loc, d, q in session.execute(stmt):
             add((vid, loc), d, q)
-    weights = day_weights(W, settings.half_life_days)
-    return {key: demand_stats(days, W, settings.half_life_days, weights) for key, days in daily.items()}
+
+
+def _ordered_demand(session: Session, settings: ReplenishmentSettings, lo: dt.datetime, hi: dt.datetime,
+                    variant_ids: list[int] | None, add: Any) -> None:
+    """Units ordered in [lo, hi) by order date, cancelled units left out: shipped ones on the location of
+    their shipment, reserved ones on the reserving location, the rest on the fulfilment location. An
+    order the store cancelled before it was processed is left out whole."""
+    fulfil = fulfilment_location(session, settings)
+    day = _utc_date(session, Order.ordered_at).label("day")
+    counted = and_(Order.ordered_at >= lo, Order.ordered_at < hi,
+                   ~and_(Order.state == OrderState.NEW.value, Order.status == "cancelled"))
+    shipped = (select(func.coalesce(func.sum(ShipmentLine.quantity), 0))
+               .where(ShipmentLine.order_line_id == OrderLine.id).scalar_subquery())
+    reserved = (select(func.coalesce(func.sum(OrderReservation.quantity), 0))
+                .where(OrderReservation.order_line_id == OrderLine.id).scalar_subquery())
+    rest = OrderLine.quantity - OrderLine.cancelled - shipped - reserved
+    conds = list(chunked_in(session, OrderLine.variant_id, variant_ids)) if variant_ids is not None else [None]
+    for cond in conds:
+        where = [counted] + ([cond] if cond is not None else [])
+        for vid, loc, d, q in session.execute(
+                select(OrderLine.variant_id, Shipment.location_id, day, func.sum(ShipmentLine.quantity))
+                .join(OrderLine, OrderLine.id == ShipmentLine.order_line_id)
+                .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
+                .join(Order, Order.id == OrderLine.order_id).where(*where)
+                .group_by(OrderLine.variant_id, Shipment.location_id, day)):
+            add((vid, loc), d, q)
+        for vid, loc, d, q in session.execute(
+                select(OrderLine.variant_id, OrderReservation.location_id, day, func.sum(OrderReservation.quantity))
+                .join(OrderLine, OrderLine.id == OrderReservation.order_line_id)
+                .join(Order, Order.id == OrderLine.order_id).where(*where)
+                .group_by(OrderLine.variant_id, OrderReservation.location_id, day)):
+            add((vid, loc), d, q)
+        if fulfil is None:
+            continue
+        for vid, d, q in session.execute(
+                select(OrderLine.variant_id, day, func.sum(rest))
+                .join(Order, Order.id == OrderLine.order_id).where(*where, rest > 0)
+                .group_by(OrderLine.variant_id, day)):
+            add((vid, fulfil), d, q)
 
 
 def compute(session: Session, *, settings: ReplenishmentSettings | None = None, as_of: dt.date | None = None,

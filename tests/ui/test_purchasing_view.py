@@ -42,7 +42,9 @@ def shop(db: Database, actor, store):  # type: ignore[no-untyped-def]
         suppliers.upsert_item(db, actor, supplier_id=sup, variant_id=vid,
                               values={"unit_cost": "21.50", "min_order_qty": 12, "pack_size": 6, "lead_time_days": 10,
                                       "preferred": True})
-    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0))
+    # store orders not shipped yet: demand on the units ordered
+    replenishment.save_settings(db, actor, ReplenishmentSettings(window_days=28, half_life_days=7.0,
+                                                                 demand_basis="ordered"))
     today = dt.datetime.now(dt.UTC).date()
     with db.write() as s:
         for back in range(1, 29):
@@ -274,6 +276,7 @@ def test_reorder_point_settings_are_edited_in_the_view(qtbot, db, actor, store, 
     assert (dialog.window.value(), dialog.half_life.value(), dialog.service_level.value()) == (28, 7.0, 95.0)
     assert "z = 1.64" in dialog.z_label.text()
     assert dialog.max_cover.value() == 180
+    assert dialog.basis.currentData() == "ordered" and dialog.basis.currentText().startswith("Units ordered")
     dialog.review.setValue(28)          # order up to two days of demand per day of the longer review
     dialog.service_level.setValue(99.0)
     dialog.max_cover.setValue(30)
@@ -286,6 +289,15 @@ def test_reorder_point_settings_are_edited_in_the_view(qtbot, db, actor, store, 
     assert after.flag.startswith("orders 36 days of demand (more than 30)")
     # 2 a day with no variability: no safety stock at any level; up to 2 x (10 + 28) = 76, need 71 → 72 in packs of 6
     assert (after.reorder_point, after.order_up_to, after.quantity) == (20, 76, 72)
+    # on units shipped, these never-shipped orders are no demand: nothing to suggest
+    panel.open_settings()
+    dialog = panel.dialog
+    qtbot.waitUntil(lambda: not dialog.is_loading(), timeout=5_000)
+    dialog.basis.setCurrentIndex(dialog.basis.findData("fulfilled"))
+    with qtbot.waitSignal(dialog.saved, timeout=5_000):
+        dialog.save()
+    wait_idle(qtbot, view)
+    assert replenishment.get_settings(db).demand_basis == "fulfilled" and panel.suggestions == []
 
 
 def test_settings_refused_by_the_service_keep_the_dialog_open(qtbot, db, actor, store, shop, open_view) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""How reorder points are computed, store-wide: the sales window and how fast old days fade, the service
+"""How reorder points are computed, store-wide: what counts as demand (units shipped or units ordered),
+the sales window and how fast old days fade, the service
 level behind the safety stock, the review period, the lead time used when no supplier gives one, and the
 location that store orders ship from, and how many days of cover a line may order before it is flagged.
 Read and saved in the background through the operations contract."""
@@ -70,7 +71,15 @@ class ReplenishmentSettingsDialog(QDialog):
                                           "has no demand at all) is flagged with the reason"))
         self.fulfilment = QComboBox()
         self.fulfilment.addItem(self.tr("The first active warehouse"), None)
+        self.basis = QComboBox()
+        self.basis.addItem(self.tr("Units shipped, where they left from"), "fulfilled")
+        self.basis.addItem(self.tr("Units ordered, where they are reserved or shipped"), "ordered")
+        self.basis.setToolTip(self.tr("Shipped: every move to a customer, on the day it left (returns are not "
+                                      "negative demand). Ordered: order lines on the day they were placed, cancelled "
+                                      "units left out; units not yet reserved or shipped count at the location store "
+                                      "orders ship from"))
         form = QFormLayout()
+        form.addRow(self.tr("Demand"), self.basis)
         form.addRow(self.tr("Sales window"), self.window)
         form.addRow(self.tr("Half-life of a day's weight"), self.half_life)
         form.addRow(self.tr("Service level"), self.service_level)
@@ -112,6 +121,7 @@ class ReplenishmentSettingsDialog(QDialog):
         self.lead_time.setValue(current.default_lead_time_days)
         self.max_cover.setValue(current.max_cover_days)
         self.fulfilment.setCurrentIndex(max(0, self.fulfilment.findData(current.fulfilment_location_id)))
+        self.basis.setCurrentIndex(max(0, self.basis.findData(current.demand_basis)))
         self._show_z()
         self.buttons.setEnabled(True)
 
@@ -125,7 +135,7 @@ class ReplenishmentSettingsDialog(QDialog):
             window_days=self.window.value(), half_life_days=round(self.half_life.value(), 1),
             service_level=round(self.service_level.value() / 100, 4), review_days=self.review.value(),
             default_lead_time_days=self.lead_time.value(), fulfilment_location_id=self.fulfilment.currentData(),
-            max_cover_days=self.max_cover.value())
+            max_cover_days=self.max_cover.value(), demand_basis=self.basis.currentData())
 
     def save(self) -> None:
         chosen = self.current_settings()
