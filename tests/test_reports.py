@@ -218,9 +218,10 @@ def test_every_builtin_report_runs(db: Database, sales) -> None:
         result = run(db, defn, today=dt.date(2026, 4, 20))
         assert list(result.frame.columns) == [c.key for c in result.columns], name
     top = run(db, BUILTIN["top-products"], {"period": "all_time"})
-    assert [c.label for c in top.columns] == ["Product", "Vendor", "Revenue", "Units", "Gross profit", "Margin %"]
+    assert [c.label for c in top.columns] == ["Product", "Vendor", "Revenue", "Units", "Gross profit", "Margin %",
+                                              "Returned units", "Net sales"]
     assert top.frame.values.tolist() == [["Merino Crew", "Norda", Decimal("415.00"), 9, Decimal("226.00"),
-                                          pytest.approx(226 / 415)]]
+                                          pytest.approx(226 / 415), 0, Decimal("415.00")]]   # nothing came back
 
 
 # -- forecast ---------------------------------------------------------------------------------------------

@@ -186,7 +186,7 @@ def test_reports_command_line(db: Database, actor, store, tmp_path) -> None:
     out = tmp_path / "top.csv"
     ran = _cli(db, "reports", "run", "top-products", "--out", str(out), "--param", "period=all_time")
     assert ran.exit_code == 0, ran.output + ran.stderr
-    assert out.read_text(encoding="utf-8").splitlines()[0] == "Product,Vendor,Revenue,Units,Gross profit,Margin %"
+    assert out.read_text(encoding="utf-8").splitlines()[0] == "Product,Vendor,Revenue,Units,Gross profit,Margin %,Returned units,Net sales"
     pdf = _cli(db, "reports", "run", "inventory-valuation", "--format", "pdf", "--out", str(tmp_path / "inv"))
     assert pdf.exit_code == 0 and (tmp_path / "inv").read_bytes()[:4] == b"%PDF"
 

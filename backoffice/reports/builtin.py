@@ -15,13 +15,15 @@ from backoffice.reports.formats import to_money
 
 PAID = Filter("order_status", "eq", "paid")
 SALES_MEASURES = [Column("revenue", "sum", "Revenue"), Column("order_id", "count_distinct", "Orders"),
-                  Column("quantity", "sum", "Units"), Column("avg_order_value", None, "Average order value")]
+                  Column("quantity", "sum", "Units"), Column("avg_order_value", None, "Average order value"),
+                  Column("refunds", "sum", "Refunds"), Column("net_revenue", "sum", "Net sales")]
 
 
 def _sales_by(bucket: str, period: str, chart: str) -> ReportDefinition:
     return ReportDefinition(
         name=f"sales-by-{bucket}", title=f"Sales by {bucket}", source="sales_lines",
-        description=f"Revenue, orders, units and average order value per {bucket} (paid orders).",
+        description=f"Revenue, orders, units, average order value, refunds and net sales (revenue less refunds) "
+                    f"per {bucket} (paid orders, by order date).",
         group_by=[GroupBy("ordered_at", bucket)], columns=list(SALES_MEASURES),
         filters=[Filter("ordered_at", "range", period, param="period"), PAID],
         chart=ChartSpec(chart, y=["revenue"], title=f"Revenue by {bucket}"),
@@ -42,10 +44,12 @@ def _definitions() -> list[ReportDefinition]:
             filters=[PAID], chart=ChartSpec("line", title="Revenue and forecast"), post="forecast", builtin=True),
         ReportDefinition(
             name="top-products", title="Top-selling products", source="sales_lines",
-            description="Products by revenue in the period.",
+            description="Products by revenue in the period, with the units returned and net sales (revenue less "
+                        "refunds).",
             group_by=[GroupBy("product"), GroupBy("vendor")],
             columns=[Column("revenue", "sum", "Revenue"), Column("quantity", "sum", "Units"), Column("gross_profit"),
-                     Column("margin_pct")],
+                     Column("margin_pct"), Column("returned", "sum", "Returned units"),
+                     Column("net_revenue", "sum", "Net sales")],
             filters=[period, PAID], sort=[Sort("revenue", True)], limit=25,
             chart=ChartSpec("bar", y=["revenue"], title="Top products by revenue"),
             params={"period": "last_90_days"}, builtin=True),
@@ -59,19 +63,21 @@ def _definitions() -> list[ReportDefinition]:
             params={"period": "last_90_days"}, builtin=True),
         ReportDefinition(
             name="customers-by-country", title="Customers by country", source="sales_lines",
-            description="Customers, orders and revenue by the customer's country.",
+            description="Customers, orders, revenue and net sales (revenue less refunds) by the customer's country.",
             group_by=[GroupBy("country")],
             columns=[Column("customer_id", "count_distinct", "Customers"), Column("order_id", "count_distinct", "Orders"),
-                     Column("revenue", "sum", "Revenue")],
+                     Column("revenue", "sum", "Revenue"), Column("net_revenue", "sum", "Net sales")],
             filters=[Filter("ordered_at", "range", "last_12_months", param="period"), PAID],
             sort=[Sort("revenue", True)], chart=ChartSpec("pie", y=["revenue"], title="Revenue by country"),
             params={"period": "last_12_months"}, builtin=True),
         ReportDefinition(
             name="customers-by-age", title="Customers by age band", source="sales_lines",
-            description="Customers, orders, revenue and average order value by age band.",
+            description="Customers, orders, revenue, average order value and net sales (revenue less refunds) by "
+                        "age band.",
             group_by=[GroupBy("age_band")],
             columns=[Column("customer_id", "count_distinct", "Customers"), Column("order_id", "count_distinct", "Orders"),
-                     Column("revenue", "sum", "Revenue"), Column("avg_order_value", None, "Average order value")],
+                     Column("revenue", "sum", "Revenue"), Column("avg_order_value", None, "Average order value"),
+                     Column("net_revenue", "sum", "Net sales")],
             filters=[Filter("ordered_at", "range", "last_12_months", param="period"), PAID],
             chart=ChartSpec("bar", y=["revenue"], title="Revenue by age band"),
             params={"period": "last_12_months"}, builtin=True),
@@ -83,6 +89,19 @@ def _definitions() -> list[ReportDefinition]:
             filters=[Filter("ordered_at", "range", "last_12_months", param="period"), Filter("status", "eq", "paid")],
             pivot="customer_type", chart=ChartSpec("stacked_bar", title="Revenue: new and returning customers"),
             params={"period": "last_12_months"}, builtin=True),
+        ReportDefinition(
+            name="returns-by-product-and-reason", title="Returns by product and reason", source="returns",
+            description="Units received back per product and reason, the refunds made, and the return rate: the "
+                        "returned units over the units of the product shipped on the orders of the period "
+                        "(returns of those orders, by order date).",
+            group_by=[GroupBy("product"), GroupBy("reason")],
+            columns=[Column("quantity", "sum", "Returned units"), Column("product_shipped", "max", "Units shipped"),
+                     Column("return_rate", None, "Return rate"), Column("refund", "sum", "Refunds")],
+            filters=[Filter("ordered_at", "range", "last_12_months", param="sales_period"),
+                     Filter("state", "eq", "received")],
+            sort=[Sort("quantity", True), Sort("product"), Sort("reason")],
+            chart=ChartSpec("bar", y=["sum_quantity"], title="Returned units by product and reason"),
+            options={"sales_period": "last_12_months"}, params={"sales_period": "last_12_months"}, builtin=True),
         ReportDefinition(
             name="inventory-valuation", title="Inventory valuation", source="stock",
             description="Units on hand and their value at cost and at retail, by location and category.",

@@ -23,6 +23,9 @@ from backoffice.models import (
     Order,
     OrderLine,
     Product,
+    Return,
+    ReturnLine,
+    ReturnState,
     StockLevel,
     StockMove,
     StockOperation,
@@ -131,11 +134,37 @@ def _ratio(a: Any, b: Any) -> Any:
     return cast(a, Float) / func.nullif(cast(b, Float), 0.0)
 
 
+# -- refunds --------------------------------------------------------------------------------------------
+# A return's refund is one amount for the whole return (what the store paid back); it is shared out over
+# the return's lines in proportion to what their units cost the customer (the line's net price), so
+# refunds add up by product, category or order exactly to the amounts refunded. Only refunds the store
+# reports as made count ("refunded"); a pending or declined one is no money back.
+_RETURNED_VALUE = ReturnLine.quantity * (OrderLine.quantity * OrderLine.unit_price - OrderLine.discount) / OrderLine.quantity
+
+
+def _refund_shares() -> Any:
+    """Per return line: (return_line_id, order_line_id, amount) of the refunds made."""
+    totals = (select(ReturnLine.return_id.label("return_id"), func.sum(_RETURNED_VALUE).label("value"),
+                     func.count().label("lines"))
+              .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
+              .group_by(ReturnLine.return_id).subquery("return_values"))
+    share = case((totals.c.value > 0, _RETURNED_VALUE / totals.c.value), else_=1.0 / totals.c.lines)
+    return (select(ReturnLine.id.label("return_line_id"), ReturnLine.order_line_id.label("order_line_id"),
+                   (Return.refund_amount * share).label("amount"))
+            .join(Return, Return.id == ReturnLine.return_id)
+            .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
+            .join(totals, totals.c.return_id == ReturnLine.return_id)
+            .where(Return.refund_status == "refunded", Return.state != ReturnState.CANCELLED.value))
+
+
 # -- sales lines ----------------------------------------------------------------------------------------
 def _sales_ns(ctx: dict[str, Any]) -> dict[str, Any]:
     first = (select(Order.customer_id.label("customer_id"), func.min(Order.ordered_at).label("first_at"))
              .where(Order.customer_id.is_not(None)).group_by(Order.customer_id).subquery("first_orders"))
-    return {"first": first}
+    shares = _refund_shares().subquery("refund_shares")
+    refunds = (select(shares.c.order_line_id.label("order_line_id"), func.sum(shares.c.amount).label("amount"))
+               .group_by(shares.c.order_line_id).subquery("line_refunds"))
+    return {"first": first, "refunds": refunds}
 
 
 def _customer_type(ns: dict[str, Any]) -> Any:
@@ -146,7 +175,8 @@ def _customer_type(ns: dict[str, Any]) -> Any:
 _REVENUE = OrderLine.quantity * OrderLine.unit_price - OrderLine.discount
 
 SALES_LINES = Source(
-    "sales_lines", "Sales lines", "Every line of every order: revenue, units, cost, gross profit and margin %.",
+    "sales_lines", "Sales lines", "Every line of every order: revenue, units, cost, gross profit and margin %, units "
+    "shipped and returned, refunds and net sales (revenue less refunds).",
     OrderLine,
     fields=[
         F("ordered_at", "Ordered", "datetime", lambda ns: Order.ordered_at, "order"),
@@ -169,6 +199,11 @@ SALES_LINES = Source(
         F("discount", "Discount", "money", lambda ns: OrderLine.discount),
         F("revenue", "Revenue", "money", lambda ns: _REVENUE),
         F("cost_amount", "Cost", "money", lambda ns: OrderLine.quantity * func.coalesce(Variant.cost, 0), "variant"),
+        F("shipped", "Shipped units", "int", lambda ns: OrderLine.fulfilled),
+        F("returned", "Returned units", "int", lambda ns: OrderLine.returned),
+        F("refunds", "Refunds", "money", lambda ns: func.coalesce(ns["refunds"].c.amount, 0), "refunds"),
+        F("net_revenue", "Net sales", "money", lambda ns: _REVENUE - func.coalesce(ns["refunds"].c.amount, 0),
+          "refunds"),
     ],
     joins=[
         JoinSpec("order", lambda ns: (Order, Order.id == OrderLine.order_id)),
@@ -178,8 +213,11 @@ SALES_LINES = Source(
         JoinSpec("variant", lambda ns: (Variant, Variant.id == OrderLine.variant_id)),
         JoinSpec("product", lambda ns: (Product, Product.id == Variant.product_id), ("variant",)),
         JoinSpec("category", lambda ns: (Category, Category.id == Product.category_id), ("product",), outer=True),
+        JoinSpec("refunds", lambda ns: (ns["refunds"], ns["refunds"].c.order_line_id == OrderLine.id), outer=True),
     ],
     computed=[
+        ComputedSpec("return_rate", "Return rate", "percent",
+                     lambda a: _ratio(a("returned", "sum"), a("shipped", "sum")), ("returned", "shipped")),
         ComputedSpec("gross_profit", "Gross profit", "money",
                      lambda a: a("revenue", "sum") - a("cost_amount", "sum"), ("revenue", "cost_amount"), additive=True),
         # The amount was once called "margin"; definitions saved with that name read as gross profit.
@@ -193,6 +231,75 @@ SALES_LINES = Source(
     ],
     namespace=_sales_ns,
     date_field="ordered_at",
+)
+
+# -- returns --------------------------------------------------------------------------------------------
+def _returns_ns(ctx: dict[str, Any]) -> dict[str, Any]:
+    start, end = resolve_range(ctx["options"].get("sales_period", "last_12_months"), ctx["today"])
+    shipped = (select(Variant.product_id.label("product_id"), func.sum(OrderLine.fulfilled).label("units"))
+               .join(Variant, Variant.id == OrderLine.variant_id).join(Order, Order.id == OrderLine.order_id))
+    if start is not None:
+        shipped = shipped.where(Order.ordered_at >= at_midnight(start))
+    if end is not None:
+        shipped = shipped.where(Order.ordered_at < at_midnight(end))
+    return {"shipped": shipped.group_by(Variant.product_id).subquery("product_shipped"),
+            "refunds": _refund_shares().subquery("refund_shares")}
+
+
+def _reason_label(ns: dict[str, Any]) -> Any:
+    from backoffice.services.returns import REASONS
+
+    return case(*[(ReturnLine.reason == code, literal(label)) for code, label in REASONS.items()],
+                else_=ReturnLine.reason)
+
+
+_RETURN_LOCATION = aliased(Location, name="return_location")
+
+RETURNS = Source(
+    "returns", "Returns", "Every line of every return: units, reason, condition, the refund made and the return "
+    "rate of its product (returned units over the units shipped on the orders of the sales period).",
+    ReturnLine,
+    fields=[
+        F("return_number", "Return", "text", lambda ns: Return.number, "return"),
+        F("state", "State", "text", lambda ns: Return.state, "return"),
+        F("authorised_at", "Authorised", "datetime", lambda ns: Return.created_at, "return"),
+        F("received_at", "Received", "datetime", lambda ns: Return.received_at, "return"),
+        F("location", "Received at", "text", lambda ns: _RETURN_LOCATION.code, "location"),
+        F("reason", "Reason", "text", _reason_label),
+        F("reason_code", "Reason code", "text", lambda ns: ReturnLine.reason),
+        F("condition", "Condition", "text", lambda ns: ReturnLine.condition),
+        F("order_number", "Order", "text", lambda ns: Order.number, "order"),
+        F("ordered_at", "Ordered", "datetime", lambda ns: Order.ordered_at, "order"),
+        F("sku", "SKU", "text", lambda ns: Variant.sku, "variant"),
+        F("product", "Product", "text", lambda ns: Product.title, "product"),
+        F("vendor", "Vendor", "text", lambda ns: Product.vendor, "product"),
+        F("category", "Category", "text", lambda ns: func.coalesce(Category.name, literal("(none)")), "category"),
+        F("quantity", "Returned units", "int", lambda ns: ReturnLine.quantity),
+        F("refund", "Refunds", "money", lambda ns: func.coalesce(ns["refunds"].c.amount, 0), "refunds"),
+        F("product_shipped", "Units shipped (product)", "int", lambda ns: func.coalesce(ns["shipped"].c.units, 0),
+          "shipped"),
+    ],
+    joins=[
+        JoinSpec("return", lambda ns: (Return, Return.id == ReturnLine.return_id)),
+        JoinSpec("location", lambda ns: (_RETURN_LOCATION, _RETURN_LOCATION.id == Return.location_id), ("return",),
+                 outer=True),
+        JoinSpec("order_line", lambda ns: (OrderLine, OrderLine.id == ReturnLine.order_line_id)),
+        JoinSpec("order", lambda ns: (Order, Order.id == OrderLine.order_id), ("order_line",)),
+        JoinSpec("variant", lambda ns: (Variant, Variant.id == OrderLine.variant_id), ("order_line",)),
+        JoinSpec("product", lambda ns: (Product, Product.id == Variant.product_id), ("variant",)),
+        JoinSpec("category", lambda ns: (Category, Category.id == Product.category_id), ("product",), outer=True),
+        JoinSpec("refunds", lambda ns: (ns["refunds"], ns["refunds"].c.return_line_id == ReturnLine.id), outer=True),
+        JoinSpec("shipped", lambda ns: (ns["shipped"], ns["shipped"].c.product_id == Product.id), ("product",),
+                 outer=True),
+    ],
+    computed=[
+        # The units shipped are the product's (one figure per product): meaningful for rows of one product.
+        ComputedSpec("return_rate", "Return rate", "percent",
+                     lambda a: _ratio(a("quantity", "sum"), a("product_shipped", "max")), ("quantity", "product_shipped")),
+    ],
+    namespace=_returns_ns,
+    date_field="ordered_at",
+    options={"sales_period": "Orders placed in (return rate)"},
 )
 
 # -- orders ---------------------------------------------------------------------------------------------
@@ -385,7 +492,7 @@ TRANSFERS = Source(
 )
 
 SOURCES: dict[str, Source] = {s.name: s for s in (SALES_LINES, ORDERS, CUSTOMERS, STOCK, VARIANTS, STOCK_MOVES,
-                                                  TRANSFERS)}
+                                                  TRANSFERS, RETURNS)}
 
 # -- purchase orders ------------------------------------------------------------------------------------
 if PurchaseOrder is not None:
