@@ -261,7 +261,10 @@ def test_a_return_is_authorised_then_received_back_into_stock(qtbot, db, actor, 
     assert [r.state for r in panel.returns] == ["received"] and not panel.receive_button.isVisible()
 
 
-def test_the_window_processes_new_orders_and_tells_the_views(qtbot, db, actor, store, tasks, connected_context) -> None:  # type: ignore[no-untyped-def]
+def test_the_window_processes_new_orders_and_tells_the_views(qtbot, sqlite_db, sqlite_actor, tasks,
+                                                             connected_context) -> None:  # type: ignore[no-untyped-def]
+    db, actor = sqlite_db, sqlite_actor     # the timer and the permission are the GUI's; the service runs on both
+    store = SmallStore(db, actor)
     receive(db, actor, store, MC_S=5)
     oid = store_order(db, store, [("MC-S", 2)])
     context = connected_context(db, actor)
