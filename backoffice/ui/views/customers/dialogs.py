@@ -140,6 +140,7 @@ class EraseCustomerDialog(StepDialog):
         warning.setWordWrap(True)
         warning.setStyleSheet(f"color: {theme.DANGER};")
         self.erase_button = self.add_step_button(tr("Erase personal data"), self.erase)
+        self.erase_button.setStyleSheet(f"background: {theme.DANGER}; border-color: {theme.DANGER}; color: white;")
         self.lay_out(heading, removed, kept, warning)
 
     def erase(self) -> None:

@@ -96,9 +96,9 @@ class OrderPanel(QFrame):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.lines_table, "")
-        self.tabs.addTab(make_table(self.shipments, {0: 100, 1: 70, 2: 100, 3: 150, 4: 124, 5: 56}), "")
-        self.tabs.addTab(make_table(self.returns_model, {0: 100, 1: 90, 2: 56, 3: 200, 4: 124}), "")
-        self.tabs.addTab(make_table(self.timeline, {0: 124, 1: 90}), "")
+        self.tabs.addTab(make_table(self.shipments, {0: 110, 1: 80, 2: 110, 3: 170, 4: 140, 5: 60}), "")
+        self.tabs.addTab(make_table(self.returns_model, {0: 110, 1: 96, 2: 60, 3: 250, 4: 140}), "")
+        self.tabs.addTab(make_table(self.timeline, {0: 140, 1: 100}), "")
 
         top = QHBoxLayout()
         top.setSpacing(10)
@@ -182,7 +182,9 @@ class OrderPanel(QFrame):
         self.meta.setText(" · ".join([who, tr("{channel} channel").format(channel=info.channel),
                                       tr("ordered {when}").format(when=format_when(info.ordered_at)),
                                       tr("total {amount}").format(amount=format_amount(info.total, info.currency))]))
-        self.note.setText(self.note_text(info))
+        note = self.note_text(info)
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
         self.lines.set_rows(info.lines)
         self.shipments.set_rows([shipment_values(s) for s in info.shipments])
         self.returns_model.set_rows([return_values(r, info.currency) for r in self.returns])

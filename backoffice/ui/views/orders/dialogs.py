@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QTableView,
     QWidget,
@@ -124,7 +125,7 @@ class ReturnDialog(StepDialog):
         super().__init__(context, tasks, parent)
         self.info = info
         self.setWindowTitle(tr("Return from {number}").format(number=info.number))
-        self.setMinimumSize(720, 420)
+        self.setMinimumSize(800, 420)
         left = returnable_units(info, returns)
         self.rows: list[tuple[Any, QSpinBox, QComboBox, QComboBox]] = []
         grid_widget = QWidget()
@@ -149,6 +150,8 @@ class ReturnDialog(StepDialog):
             r = len(self.rows) + 1
             item = QLabel(f"{ln.sku} · {ln.title}")
             item.setToolTip(item.text())
+            item.setMinimumWidth(120)
+            item.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)   # cut, never widening
             grid.addWidget(item, r, 0)
             grid.addWidget(QLabel(format_qty(left[ln.id])), r, 1, Qt.AlignmentFlag.AlignRight)
             grid.addWidget(units, r, 2)
@@ -165,13 +168,16 @@ class ReturnDialog(StepDialog):
         self.refund.setRange(0, MAX_REFUND)
         self.refund.setGroupSeparatorShown(True)
         self.refund.setSuffix(f" {info.currency}")
+        self.refund.setMinimumWidth(160)
         self._refund_edited = False     # typed by hand: no longer follows the units
         self._suggesting = False
         self.refund.valueChanged.connect(self._on_refund)
         self.note = QLineEdit()
         self.note.setMaxLength(1000)
         self.note.setPlaceholderText(tr("Note for the people receiving it (optional)"))
+        self.note.setMinimumWidth(460)
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.addRow(tr("Refund"), self.refund)
         form.addRow(tr("Note"), self.note)
         self.summary = muted()
