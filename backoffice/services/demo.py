@@ -77,7 +77,7 @@ SALES_DAYS = 730  # two years of sales, the last day being the anchor
 LINES_PER_PRODUCT = 10
 QUARTER_DAYS = 91  # stock is replenished from suppliers at the start of each quarter of the history
 OPEN_DAYS = 2      # the orders of the last days are open: reserved and partly shipped by the order services
-OPEN_MAX = 300     # at most this many (the latest), so the services' time stays small at any size
+OPEN_MAX = 150     # at most this many (the latest): the services take a few seconds at any size
 
 
 # ---------------------------------------------------------------------------------------------------------
