@@ -264,7 +264,7 @@ def test_invalid_paste_is_reported_by_row_and_column_and_stages_nothing(qtbot, d
     view.table.selectionModel().clearSelection()
     qtbot.keyClick(view.table, Qt.Key.Key_V, CTRL)
     qtbot.waitUntil(lambda: bool(view.last_problems), timeout=5_000)
-    assert "Stock is computed" in view.last_problems[0].text() and len(model.pending) == 0
+    assert "On hand is computed" in view.last_problems[0].text() and len(model.pending) == 0
 
 
 def test_copy_puts_the_selected_block_on_the_clipboard(qtbot, demo_db, sqlite_actor, open_grid) -> None:  # type: ignore[no-untyped-def]

@@ -74,7 +74,8 @@ def test_a_builtin_report_opens_with_chart_and_table(qtbot, view: ReportsView) -
     assert view.current is not None and view.current.name == "sales-by-month"
     assert view.list_model.row_of("revenue-forecast") >= 0 and view.list_model.row_of("low-stock") >= 0
     model = view.table_model
-    assert [c.label for c in model.columns] == ["Month", "Revenue", "Orders", "Units", "Average order value"]
+    assert [c.label for c in model.columns] == ["Month", "Revenue", "Orders", "Units", "Average order value",
+                                                   "Refunds", "Net sales"]
     assert model.total_rows >= 2
     revenue = sum(model.value(r, 1) for r in range(model.total_rows))
     assert revenue == pytest.approx(100 + 80 + 120 + 30)
@@ -257,7 +258,7 @@ def test_top_products_preview_names_the_amount_gross_profit(qtbot, view: Reports
     view.select_report("top-products")
     wait_loaded(qtbot, view)
     assert [c.label for c in view.table_model.columns] == ["Product", "Vendor", "Revenue", "Units", "Gross profit",
-                                                           "Margin %"]
+                                                           "Margin %", "Returned units", "Net sales"]
     assert view.table_model.display(0, 5).endswith("%")
 
 
