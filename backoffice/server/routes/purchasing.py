@@ -184,6 +184,7 @@ class Settings(BaseModel):
     default_lead_time_days: int = 14
     fulfilment_location_id: int | None = Field(None, ge=1, le=2**53)
     max_cover_days: int = 180
+    demand_basis: Literal["fulfilled", "ordered"] = "fulfilled"   # units shipped, or units ordered
 
 
 class LevelsIn(BaseModel):
