@@ -81,3 +81,28 @@ def test_the_servers_login_alone_touches_nothing_it_does_not_need(served) -> Non
         assert conn.exec_driver_sql("SELECT count(*) FROM users").scalar() >= 5
         conn.exec_driver_sql("SELECT set_config('role', 'backoffice_warehouse', false)")
         assert conn.exec_driver_sql("SELECT current_user").scalar() == "backoffice_warehouse"
+
+
+def test_sign_ins_through_the_servers_own_login_count_failures_lock_and_reset(served, pg_db) -> None:  # type: ignore[no-untyped-def]
+    """The server signs people in as itself (nobody acts yet): a wrong password is counted on the account,
+    the fifth in a row locks it, and a right one after the lock has passed starts the count again."""
+    from backoffice.services.auth import LOCK_AFTER
+
+    api, _store, _server_db = served
+    with api.client() as c:
+        for attempt in range(1, LOCK_AFTER):
+            r = c.post("/v1/auth/token", json={"username": "warehouse", "password": "wrong"})
+            assert r.status_code == 401, r.text
+            with pg_db.read() as session:
+                assert session.scalar(select(User.failed_logins).where(User.username == "warehouse")) == attempt
+        assert c.post("/v1/auth/token", json={"username": "warehouse", "password": "wrong"}).status_code == 401
+        with pg_db.read() as session:
+            locked_until = session.scalar(select(User.locked_until).where(User.username == "warehouse"))
+        assert locked_until is not None
+        with pg_db.write() as session:   # the lock has passed
+            session.execute(text("UPDATE users SET locked_until = now() - interval '1 minute' "
+                                 "WHERE username = 'warehouse'"))
+        assert api.login("warehouse")
+        with pg_db.read() as session:
+            assert session.execute(select(User.failed_logins, User.locked_until)
+                                   .where(User.username == "warehouse")).one() == (0, None)

@@ -147,6 +147,9 @@ def _policies(conn: Connection) -> None:
         "users": "id = bo_acting_user_id() OR bo_is_admin()",
         "auth_tokens": f"user_id = bo_acting_user_id() OR bo_is_admin() OR pg_has_role(current_user, '{SERVER_ROLE}', 'USAGE')",
     }
+    # The server signs people in as itself, before anyone acts: it counts failed sign-ins, locks, and
+    # rehashes a password on the account (its grant on users is SELECT and UPDATE, nothing more).
+    by_server = f"pg_has_role(current_user, '{SERVER_ROLE}', 'USAGE')"
     for table, condition in where_allowed.items():
         conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         for name in ("bo_read", "bo_insert", "bo_update", "bo_delete"):
@@ -155,7 +158,8 @@ def _policies(conn: Connection) -> None:
         conn.exec_driver_sql(f"CREATE POLICY bo_read ON {table} FOR SELECT USING ({readable})")
         insert_check = condition if table != "users" else "bo_is_admin()"
         conn.exec_driver_sql(f"CREATE POLICY bo_insert ON {table} FOR INSERT WITH CHECK ({insert_check})")
-        conn.exec_driver_sql(f"CREATE POLICY bo_update ON {table} FOR UPDATE USING ({condition}) WITH CHECK ({condition})")
+        updatable = f"{condition} OR {by_server}" if table == "users" else condition
+        conn.exec_driver_sql(f"CREATE POLICY bo_update ON {table} FOR UPDATE USING ({updatable}) WITH CHECK ({updatable})")
         conn.exec_driver_sql(f"CREATE POLICY bo_delete ON {table} FOR DELETE USING ({condition})")
 
 
