@@ -131,6 +131,57 @@ def test_backorders_allowed_for_a_product_reserve_beyond_stock(db: Database, act
     assert_sound(db)
 
 
+def test_stock_gone_from_a_shelf_releases_the_newest_orders_units_there(db: Database, actor: Actor,
+                                                                         store: SmallStore) -> None:
+    """A count that finds less than orders hold, or damage written off, frees the newest orders' units at
+    that shelf (never more than needed, never twice); they wait and the next run looks elsewhere."""
+    from backoffice.services import adjustments
+
+    stock(db, actor, store, WH1={"MC-S": 5, "MC-M": 3})
+    old = store_order(db, store, [("MC-S", 3)], number="SO-OLD")
+    new = store_order(db, store, [("MC-S", 2), ("MC-M", 1)], number="SO-NEW")
+    orders.process_orders(db, actor)
+    assert level(db, store, "MC-S", "WH1") == (5, 5)
+    count = adjustments.start_count(db, actor, location_id=store.locations["WH1"])
+    adjustments.record_counts(db, actor, count.id, {store.variant_ids[0]: 4})
+    adjustments.post_count(db, actor, count.id, operation_id="count-1")
+    assert level(db, store, "MC-S", "WH1") == (4, 4)           # one unit of the newest order released
+    newest = orders.get_order(db, new)
+    assert (newest.state, newest.waiting) == ("open", 1)
+    assert [(ln.sku, ln.reserved) for ln in newest.lines] == [("MC-S", 1), ("MC-M", 1)]
+    assert newest.timeline[-1].action == "unreserve" and "stock count" in newest.timeline[-1].text
+    assert orders.get_order(db, old).state == "allocated"
+    adjustments.post_count(db, actor, count.id, operation_id="count-1")   # a retry: nothing again
+    assert level(db, store, "MC-S", "WH1") == (4, 4)
+    # damage: two more units of MC-S gone; the newest order gives up its last one, then the older one
+    adjustments.adjust_stock(db, actor, location_id=store.locations["WH1"], changes={store.variant_ids[0]: -2},
+                             reason="damage", operation_id="damage-1")
+    assert level(db, store, "MC-S", "WH1") == (2, 2)
+    assert [ln.reserved for ln in orders.get_order(db, new).lines] == [0, 1]
+    assert orders.get_order(db, old).lines[0].reserved == 2 and orders.get_order(db, old).state == "open"
+    # found elsewhere: the waiting units are reserved there by the next run
+    stock(db, actor, store, SHOP={"MC-S": 5})
+    orders.process_orders(db, actor)
+    assert level(db, store, "MC-S", "SHOP") == (5, 3)
+    assert {orders.get_order(db, o).state for o in (old, new)} == {"allocated"}
+    assert_sound(db)
+
+
+def test_stock_gone_keeps_the_reservations_of_a_product_that_allows_backorders(db: Database, actor: Actor,
+                                                                               store: SmallStore) -> None:
+    from backoffice.services import adjustments
+
+    orders.set_backorders(db, actor, [store.product.entity_id], allowed=True)
+    stock(db, actor, store, WH1={"MC-S": 3})
+    oid = store_order(db, store, [("MC-S", 3)])
+    orders.process_orders(db, actor)
+    adjustments.adjust_stock(db, actor, location_id=store.locations["WH1"], changes={store.variant_ids[0]: -2},
+                             reason="loss", operation_id="loss-1")
+    assert level(db, store, "MC-S", "WH1") == (1, 3)
+    assert orders.get_order(db, oid).state == "allocated"
+    assert_sound(db)
+
+
 def test_fulfilment_posts_the_ledger_releases_the_reservation_and_is_applied_once(db: Database, actor: Actor,
                                                                                   store: SmallStore) -> None:
     stock(db, actor, store, WH1={"MC-S": 5, "MC-M": 2})

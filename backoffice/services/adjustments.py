@@ -42,6 +42,7 @@ from backoffice.services.base import (
 )
 from backoffice.services.inventory import MoveLine, PostResult, post_in_transaction
 from backoffice.services.documents import loss_location
+from backoffice.services.orders import release_beyond_on_hand
 
 ADJUSTMENT_REASONS = ("count", "damage", "loss", "found")
 
@@ -79,7 +80,11 @@ def adjust_stock(db: Database, actor: Actor, *, location_id: int, changes: dict[
         loss = loss_location(session, actor)
         lines = [MoveLine(vid, loc.id, loss.id, -q) if q < 0 else MoveLine(vid, loss.id, loc.id, q)
                  for vid, q in sorted(changes.items()) if q]
-        return post_in_transaction(session, actor, operation_id, reason, lines, f"adjustment at {loc.code}", note)
+        result = post_in_transaction(session, actor, operation_id, reason, lines, f"adjustment at {loc.code}", note)
+        if result.applied:
+            release_beyond_on_hand(session, actor, {(vid, loc.id) for vid, q in changes.items() if q < 0},
+                                   why=f"{reason} at {loc.code}", operation_id=operation_id)
+        return result
 
     return db.run_write(adjust_at_location)
 
@@ -214,6 +219,9 @@ def post_count(db: Database, actor: Actor, count_id: int, *, operation_id: str) 
         if moves:
             post_in_transaction(session, actor, f"{operation_id}:moves"[:64], "count", moves, count.number,
                                 f"stock count {count.number}")
+            release_beyond_on_hand(session, actor, {(m.variant_id, m.from_location_id) for m in moves
+                                                    if m.from_location_id == count.location_id},
+                                   why=f"stock count {count.number}", operation_id=operation_id)
         count.state, count.posted_at = CountState.POSTED, utcnow()
         session.flush()
         audit(session, actor, "stock_count", count.id, "post", None,

@@ -38,7 +38,8 @@ GROUP_PREFIX = "backoffice_"
 POSTING = ("transfers.ship", "transfers.receive", "adjustments.adjust", "adjustments.post_count",
            "purchase_orders.receive", "orders.fulfil", "returns.receive")
 # Operations that reserve stock for orders (bo_lock_levels, bo_reserve).
-RESERVING = ("orders.process", "orders.place", "orders.fulfil", "orders.cancel")
+RESERVING = ("orders.process", "orders.place", "orders.fulfil", "orders.cancel", "adjustments.adjust",
+             "adjustments.post_count")
 OPENING = POSTING + ("transfers.create", "purchase_orders.send", "alerts.set_threshold",
                      "variants.apply_thresholds", "replenishment.set_levels")
 # The store API's server reads and writes these before it knows who is asking (signing in, tokens,

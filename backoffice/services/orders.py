@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from backoffice.db import Database
@@ -867,7 +867,8 @@ def find_order(db: Database, ref: str) -> OrderInfo:
 
 _ACTIONS = {"place": "Placed", "reserve": "Reserved", "reserve_waiting": "Reserved waiting units", "refuse": "Refused",
             "fulfil": "Shipped", "cancel": "Cancelled", "payment": "Payment status", "return_authorise": "Return authorised",
-            "return_receive": "Return received", "return_cancel": "Return cancelled", "refund": "Refund recorded"}
+            "return_receive": "Return received", "return_cancel": "Return cancelled", "refund": "Refund recorded",
+            "unreserve": "Released"}
 
 
 def _timeline_text(action: str, after: dict[str, Any] | None) -> str:
@@ -884,6 +885,9 @@ def _timeline_text(action: str, after: dict[str, Any] | None) -> str:
         return f"{label} {after.get('units', 0)} units" + (f": {after['reason']}" if after.get("reason") else "")
     if action == "refuse":
         return f"{label}: {after.get('reason', '')}"
+    if action == "unreserve":
+        return f"{label} {after.get('units', 0)} units: {after.get('why', '')}" + \
+            "".join(f"; {ln['quantity']} × {ln['sku']} at {ln['location']}" for ln in after.get("lines") or [])
     if action == "payment":
         return f"{label}: {after.get('status', '')}"
     if action.startswith("return") or action == "refund":
@@ -1186,6 +1190,65 @@ def set_backorders(db: Database, actor: Actor, product_ids: list[int], *, allowe
 
 
 # -- checks (the tests' invariants, and `orders check`) ------------------------------------------------------------
+def release_beyond_on_hand(session: Session, actor: Actor, keys: set[tuple[int, int]], *, why: str,
+                           operation_id: str | None = None) -> int:
+    """After stock left a shelf without an order (a count found less, damage, a loss): where a level of
+    ``keys`` (variant, location) now holds fewer units than orders hold there, the newest orders' reservations
+    there are released until what is reserved is on the shelf (products that allow backorders keep theirs).
+    The released units wait again (the next ``orders process`` looks elsewhere); each order touched is
+    audited with ``why``. Runs in the caller's transaction, after the levels were locked and written.
+    Returns the units released."""
+    if not keys:
+        return 0
+    variant_ids = sorted({v for v, _ in keys})
+    short: dict[tuple[int, int], int] = {}
+    for cond in chunked_in(session, StockLevel.variant_id, variant_ids):
+        for v, loc, on_hand, reserved in session.execute(
+                select(StockLevel.variant_id, StockLevel.location_id, StockLevel.on_hand, StockLevel.reserved)
+                .join(Variant, Variant.id == StockLevel.variant_id).join(Product, Product.id == Variant.product_id)
+                .where(cond, Product.allow_backorder.is_(False),
+                       StockLevel.reserved > case((StockLevel.on_hand > 0, StockLevel.on_hand), else_=0))):
+            if (v, loc) in keys:
+                short[(v, loc)] = int(reserved) - max(0, int(on_hand))
+    if not short:
+        return 0
+    held = session.execute(
+        select(OrderReservation.order_line_id, OrderReservation.location_id, OrderReservation.variant_id,
+               OrderReservation.quantity, OrderLine.order_id)
+        .join(OrderLine, OrderLine.id == OrderReservation.order_line_id).join(Order, Order.id == OrderLine.order_id)
+        .where(or_(*[and_(OrderReservation.variant_id == v, OrderReservation.location_id == loc) for v, loc in short]))
+        .order_by(Order.ordered_at.desc(), Order.id.desc(), OrderReservation.order_line_id.desc())).all()
+    taken: dict[tuple[int, int], int] = {}
+    deltas: dict[tuple[int, int], int] = defaultdict(int)
+    touched: dict[int, list[tuple[int, int, int]]] = defaultdict(list)   # order -> (variant, location, units)
+    for line_id, loc, v, q, order_id in held:
+        left = short[(v, loc)] + deltas[(v, loc)]
+        if left <= 0:
+            continue
+        q2 = min(int(q), left)
+        taken[(line_id, loc)] = q2
+        deltas[(v, loc)] -= q2
+        touched[order_id].append((v, loc, q2))
+    if not taken:
+        return 0
+    locked = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(sorted(touched)))
+                                                  .order_by(Order.id).with_for_update())}
+    change_reserved(session, deltas)
+    _take_reservations(session, taken)
+    skus, codes = _skus(session, [v for v, _ in deltas]), _codes(session)
+    for order_id, lines in _lines_of(session, sorted(touched)).items():
+        order = locked[order_id]
+        before = order.state.value
+        order.state = state_of(lines)
+        order.version += 1
+        session.flush()
+        audit(session, actor, "order", order.id, "unreserve", {"state": before},
+              {"state": order.state.value, "why": why, "units": sum(q for _, _, q in touched[order_id]),
+               "lines": [{"sku": skus[v], "location": codes.get(loc, str(loc)), "quantity": q}
+                         for v, loc, q in touched[order_id]]}, operation_id)
+    return sum(taken.values())
+
+
 def reservation_mismatches(db: Database) -> list[dict[str, int]]:
     """Every (variant, location) whose ``reserved`` differs from the sum of open reservations; empty when sound."""
     with db.read() as session:

@@ -277,7 +277,8 @@ _ANY_WRITE = ("catalog.save_edits", "transfers.create", "adjustments.adjust", "s
               "reports.save", "purchase_orders.receive", "alerts.set_threshold", "users.set_password")
 _SETTINGS = ("alerts.check_now", "alerts.save_mail_settings", "replenishment.save_settings", "orders.save_settings")
 _ORDER_WRITES = ("orders.process", "orders.place", "orders.fulfil", "orders.cancel")
-_ORDER_ROWS = _ORDER_WRITES + ("orders.record_payment", "returns.authorise", "returns.receive")
+_RELEASING = ("adjustments.adjust", "adjustments.post_count")   # stock gone from a shelf frees orders' units there
+_ORDER_ROWS = _ORDER_WRITES + _RELEASING + ("orders.record_payment", "returns.authorise", "returns.receive")
 _RETURNS = ("returns.authorise", "returns.receive", "returns.cancel", "returns.record_refund")
 
 TABLES: dict[str, TableAccess] = {
@@ -327,7 +328,7 @@ TABLES: dict[str, TableAccess] = {
                              note="edits audited by field name only, never the values (see customers.py)"),
     "orders": TableAccess(insert=("orders.place",), update=_ORDER_ROWS),
     "order_lines": TableAccess(insert=("orders.place",), update=_ORDER_WRITES + ("returns.receive",)),
-    "order_reservations": _writes(*_ORDER_WRITES, note="their sum per variant and location is stock_levels.reserved, "
+    "order_reservations": _writes(*_ORDER_WRITES, *_RELEASING, note="their sum per variant and location is stock_levels.reserved, "
                                                       "written in the same transaction by bo_reserve"),
     "shipments": TableAccess(insert=("orders.fulfil",), update=("orders.fulfil",), update_columns=("number",),
                              note="insert-only but for its number (SH-… made from its id)"),
