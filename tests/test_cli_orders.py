@@ -128,7 +128,45 @@ def test_orders_through_the_store_api(pg_db: Database, served) -> None:  # type:
         assert merch.orders.get(oid).total == D("10.00")
         with pytest.raises(PermissionDenied):
             merch.orders.cancel(oid)
+        second = store_order(pg_db, store, [("MC-L", 1)], number="SO-API-2")
+        warehouse.orders.process()
+        with pytest.raises(PermissionDenied):
+            merch.orders.fulfil_many(location_id=store.locations["WH1"])
+        wave = warehouse.orders.fulfil_many(location_id=store.locations["WH1"], carrier="UPS", op_id="api-wave")
+        assert (wave.shipped, wave.units, wave.order_ids, wave.failed) == (1, 1, [second], [])
+        assert warehouse.orders.get(second).state == "fulfilled" and level(pg_db, store, "MC-L", "WH1") == (0, 0)
         assert_sound(pg_db)
     finally:
         warehouse.close()
         merch.close()
+
+
+def test_ship_everything_reserved_at_a_location_order_by_order(db: Database, actor, store) -> None:  # type: ignore[no-untyped-def]
+    """``orders fulfil --all-reserved``: one shipment per order holding units at the location, the units
+    that are reserved there and no others; a rerun with the same --op-id ships nothing twice; an order
+    that cannot ship is named and the others go on."""
+    stock(db, actor, store, WH1={"MC-S": 4, "MC-M": 2}, SHOP={"MC-L": 3})
+    a = store_order(db, store, [("MC-S", 2), ("MC-M", 1)], number="SO-A")
+    b = store_order(db, store, [("MC-S", 2), ("MC-L", 1)], number="SO-B")     # MC-L only at SHOP
+    c = store_order(db, store, [("MC-L", 2)], number="SO-C")                   # nothing at WH1
+    orders.process_orders(db, actor)
+    args = ("orders", "fulfil", "--all-reserved", "--from", "WH1", "--carrier", "DHL", "--op-id", "wave-1", "--json")
+    first = json.loads(ok(run(db, *args)))
+    assert first == {"shipped": 2, "units": 5, "skipped": 0, "failed": []}
+    assert level(db, store, "MC-S", "WH1") == (0, 0) and level(db, store, "MC-M", "WH1") == (1, 0)
+    assert level(db, store, "MC-L", "SHOP") == (3, 3)                      # SO-B's and SO-C's units stay put
+    states = {o: orders.get_order(db, o).state for o in (a, b, c)}
+    assert states == {a: "fulfilled", b: "partially_fulfilled", c: "allocated"}
+    assert [s.carrier for s in orders.get_order(db, a).shipments] == ["DHL"]
+    assert json.loads(ok(run(db, *args))) == {"shipped": 0, "units": 0, "skipped": 0, "failed": []}   # none left there
+    # the same wave id over the same orders again: each recognised as shipped, nothing moves
+    again = orders.fulfil_many(db, actor, location_id=store.locations["WH1"], order_ids=[a, b], operation_id="wave-1")
+    assert (again.shipped, again.skipped, again.failed) == (0, 2, [])
+    # an order with nothing reserved at the location is reported; the others ship
+    mixed = orders.fulfil_many(db, actor, location_id=store.locations["SHOP"], order_ids=[a, c, b], operation_id="wave-2")
+    assert (mixed.shipped, mixed.units, mixed.order_ids) == (2, 3, [c, b])
+    assert mixed.failed == [("SO-A", "SO-A state: is fulfilled: nothing to ship")]
+    assert level(db, store, "MC-L", "SHOP") == (0, 0)
+    bad = run(db, "orders", "fulfil", "SO-A", "--all-reserved", "--from", "WH1")
+    assert bad.exit_code == 2 and "give no REF" in bad.output
+    assert_sound(db)

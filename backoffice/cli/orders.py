@@ -190,20 +190,43 @@ def orders_place(obj: Context, lines: tuple[str, ...], customer_id: int | None, 
 
 
 @orders.command("fulfil")
-@click.argument("ref")
+@click.argument("ref", required=False)
 @click.option("--from", "source", required=True, metavar="CODE", help="The location the units leave.")
 @click.option("--line", "lines", multiple=True, metavar="SKU=QTY", help="Units shipped now (repeatable); "
               "default: everything reserved at the location.")
+@click.option("--all-reserved", is_flag=True, help="Instead of REF: ship every order holding units at the location "
+              "(oldest first), one shipment each.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="With --all-reserved: at most this many orders.")
 @click.option("--carrier", default="", help="The carrier (DHL, UPS, …).")
 @click.option("--tracking", default="", help="The tracking number.")
 @click.option("--op-id", default=None, help=OP_ID_HELP)
 @click.option("--json", "as_json", is_flag=True)
 @db_options
 @click.pass_obj
-def orders_fulfil(obj: Context, ref: str, source: str, lines: tuple[str, ...], carrier: str, tracking: str,
-                  op_id: str | None, as_json: bool) -> None:
-    """Ship units of order REF from one location (one shipment, posted through the ledger)."""
+def orders_fulfil(obj: Context, ref: str | None, source: str, lines: tuple[str, ...], all_reserved: bool,
+                  limit: int | None, carrier: str, tracking: str, op_id: str | None, as_json: bool) -> None:
+    """Ship units of order REF from one location (one shipment, posted through the ledger), or with
+    --all-reserved everything reserved there, order by order (an order that cannot ship is reported and
+    the rest go on; rerun with the same --op-id after an interruption and nothing ships twice)."""
     ops = obj.operations()
+    if all_reserved:
+        if ref or lines or tracking:
+            raise click.UsageError("--all-reserved ships whole reservations: give no REF, --line or --tracking")
+        result = ops.orders.fulfil_many(location_id=find_location_id(ops, source), carrier=carrier, limit=limit,
+                                        op_id=op_id)
+        if as_json:
+            click.echo(json.dumps({"shipped": result.shipped, "units": result.units, "skipped": result.skipped,
+                                   "failed": [{"order": n, "error": e} for n, e in result.failed]}))
+        else:
+            click.echo(f"{result.shipped:,} shipments from {source}, {result.units:,} units"
+                       + (f"; {result.skipped:,} already shipped by an earlier run" if result.skipped else ""))
+            for number, error in result.failed:
+                click.echo(f"  {number}: not shipped: {error}", err=True)
+        if result.failed:
+            raise SystemExit(1)
+        return
+    if not ref:
+        raise click.UsageError("give the order (REF), or --all-reserved")
     order = ops.orders.find(ref)
     # with --op-id, a rerun must map the lines as the first run did (the service then finds it posted)
     quantities = _line_quantities(ops, order, lines, left="quantity" if op_id else "outstanding") if lines else None

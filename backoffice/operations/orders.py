@@ -14,6 +14,7 @@ from backoffice.operations.transfers import new_op_id
 from backoffice.services import orders
 from backoffice.services.orders import (
     ALLOCATION_RULES,
+    FulfilManyResult,
     PAYMENT_STATUSES,
     SHORTAGE_POLICIES,
     OrderFilter,
@@ -27,7 +28,7 @@ from backoffice.services.orders import (
     TimelineEntry,
 )
 
-__all__ = ["ALLOCATION_RULES", "PAYMENT_STATUSES", "SHORTAGE_POLICIES", "OrderFilter", "OrderInfo", "OrderLineInfo",
+__all__ = ["ALLOCATION_RULES", "FulfilManyResult", "PAYMENT_STATUSES", "SHORTAGE_POLICIES", "OrderFilter", "OrderInfo", "OrderLineInfo",
            "OrderOperations", "OrderSettings", "OrderSummary", "ProcessResult", "Reservation", "ShipmentInfo",
            "TimelineEntry"]
 
@@ -87,6 +88,16 @@ class OrderOperations(Area):
                                                  quantities=None if quantities is None else dict(quantities),
                                                  carrier=carrier, tracking=tracking, operation_id=op_id or new_op_id()),
                            _touched)
+
+    def fulfil_many(self, *, location_id: int, order_ids: list[int] | None = None, carrier: str = "",
+                    limit: int | None = None, op_id: str | None = None) -> FulfilManyResult:
+        """Ship everything reserved at the location for these orders (None: every order holding units there,
+        oldest first, at most ``limit``), one shipment and one transaction per order; an order that cannot
+        ship is reported in ``failed`` and the rest go on. The same ``op_id`` again ships nothing twice."""
+        return self._write(lambda: orders.fulfil_many(self._db, self._actor, location_id=location_id,
+                                                      order_ids=None if order_ids is None else [int(i) for i in order_ids],
+                                                      carrier=carrier, limit=limit, operation_id=op_id or new_op_id()),
+                           lambda r: Changes.of(ORDERS, STOCK, order=r.order_ids, location=[location_id]))
 
     def cancel(self, order_id: int, *, reason: str = "", quantities: dict[int, int] | None = None,
                expected_version: int | None = None, op_id: str | None = None) -> OrderInfo:

@@ -36,9 +36,9 @@ GROUP_PREFIX = "backoffice_"
 
 # Operations that post stock through the ledger function, and those that open empty level rows.
 POSTING = ("transfers.ship", "transfers.receive", "adjustments.adjust", "adjustments.post_count",
-           "purchase_orders.receive", "orders.fulfil", "returns.receive")
+           "purchase_orders.receive", "orders.fulfil", "orders.fulfil_many", "returns.receive")
 # Operations that reserve stock for orders (bo_lock_levels, bo_reserve).
-RESERVING = ("orders.process", "orders.place", "orders.fulfil", "orders.cancel", "adjustments.adjust",
+RESERVING = ("orders.process", "orders.place", "orders.fulfil", "orders.fulfil_many", "orders.cancel", "adjustments.adjust",
              "adjustments.post_count")
 OPENING = POSTING + ("transfers.create", "purchase_orders.send", "alerts.set_threshold",
                      "variants.apply_thresholds", "replenishment.set_levels")

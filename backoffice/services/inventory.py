@@ -63,6 +63,7 @@ class MoveLine:
     from_location_id: int
     to_location_id: int
     quantity: int
+    release: int = 0   # units of the source level's reserved this move consumes (an order shipped)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MoveLine:
@@ -172,9 +173,13 @@ def post_in_transaction(session: Session, actor: Actor, operation_id: str, reaso
 
     # Net change per (variant, internal location); external locations have no level rows.
     delta: dict[tuple[int, int], int] = defaultdict(int)
-    for m in moves:
+    release: dict[tuple[int, int], int] = defaultdict(int)
+    for i, m in enumerate(moves, 1):
+        if not 0 <= m.release <= m.quantity:
+            problems.append((f"line {i}", "release", f"{m.release} must be between 0 and the quantity"))
         if locations[m.from_location_id].is_internal:
             delta[(m.variant_id, m.from_location_id)] -= m.quantity
+            release[(m.variant_id, m.from_location_id)] += m.release
         if locations[m.to_location_id].is_internal:
             delta[(m.variant_id, m.to_location_id)] += m.quantity
     keys = sorted(delta)
@@ -203,10 +208,17 @@ def post_in_transaction(session: Session, actor: Actor, operation_id: str, reaso
             levels[(r.variant_id, r.location_id)] = (r.id, r.on_hand)
             reserved[(r.variant_id, r.location_id)] = r.reserved
 
+    if problems:
+        raise ValidationError(problems)
+    for key in keys:
+        if release[key] > reserved[key]:
+            raise ValidationError([(f"{skus[key[0]]} at {locations[key[1]].code}", "release",
+                                    f"{release[key]} reserved units to release, {reserved[key]} reserved")])
     shortages = []
     for key in keys:
         level_id, on_hand = levels[key]
-        usable = on_hand - reserved[key] if keep_reserved and delta[key] < 0 else on_hand
+        usable = (min(on_hand, max(0, on_hand - reserved[key]) + release[key]) if keep_reserved and delta[key] < 0
+                  else on_hand)
         if usable + delta[key] < 0:
             shortages.append({"variant_id": key[0], "sku": skus[key[0]], "location_id": key[1],
                               "location": locations[key[1]].code, "on_hand": on_hand, "available": usable,
@@ -214,16 +226,16 @@ def post_in_transaction(session: Session, actor: Actor, operation_id: str, reaso
     if shortages:
         raise InsufficientStock(shortages)
 
-    changed = [(levels[key][0], delta[key]) for key in keys if delta[key] != 0]
+    changed = [(levels[key][0], delta[key], release[key]) for key in keys if delta[key] or release[key]]
     if changed:
         # Relative updates (on_hand + delta) on rows we hold locked; the CHECK is the last line of defence.
         levels_table = StockLevel.__table__
         conn.execute(
             update(levels_table)
             .where(levels_table.c.id == bindparam("level_id"))
-            .values(on_hand=levels_table.c.on_hand + bindparam("delta"), version=levels_table.c.version + 1,
-                    updated_at=bindparam("now", type_=UTCDateTime())),
-            [{"level_id": level_id, "delta": d, "now": utcnow()} for level_id, d in changed],
+            .values(on_hand=levels_table.c.on_hand + bindparam("delta"), reserved=levels_table.c.reserved - bindparam("rel"),
+                    version=levels_table.c.version + 1, updated_at=bindparam("now", type_=UTCDateTime())),
+            [{"level_id": level_id, "delta": d, "rel": rel, "now": utcnow()} for level_id, d, rel in changed],
         )
     conn.execute(
         ins(StockMove.__table__),
@@ -268,8 +280,8 @@ def _post_on_server(session: Session, conn: Any, actor: Actor, operation_id: str
                     document: str, note: str, keep_reserved: bool) -> PostResult:
     """PostgreSQL: the same steps as the Python path below, in one server-side call (migration 0004), so a
     post costs one round trip however many lines it has."""
-    lines = json.dumps([{"n": i, "v": m.variant_id, "f": m.from_location_id, "t": m.to_location_id, "q": m.quantity}
-                        for i, m in enumerate(moves, 1)])
+    lines = json.dumps([{"n": i, "v": m.variant_id, "f": m.from_location_id, "t": m.to_location_id, "q": m.quantity,
+                         **({"r": m.release} if m.release else {})} for i, m in enumerate(moves, 1)])
     try:
         result = conn.execute(_POST_FUNCTION, {
             "op": operation_id, "reason": reason, "document": document, "note": note, "user_id": actor.user_id,

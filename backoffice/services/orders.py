@@ -26,13 +26,14 @@ Levels are locked in (variant, location) order after the order rows, as every ot
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, exists, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from backoffice.db import Database
@@ -69,7 +70,7 @@ from backoffice.services.base import (
     provisional_number,
     store_operation_result,
 )
-from backoffice.services.inventory import MoveLine, post_in_transaction
+from backoffice.services.inventory import InsufficientStock, MoveLine, post_in_transaction
 
 SETTINGS_KEY = "orders"
 ALLOCATION_RULES = {
@@ -913,12 +914,16 @@ def _info(session: Session, order_id: int) -> OrderInfo:
              for ln, sku, barcode, ptitle, vtitle in rows]
     skus = {ln.id: ln.sku for ln in lines}
     from backoffice.models import User
+    shipped_lines: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+    for sid, lid, q in session.execute(select(ShipmentLine.shipment_id, ShipmentLine.order_line_id, ShipmentLine.quantity)
+                                       .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
+                                       .where(Shipment.order_id == order.id).order_by(ShipmentLine.id)):
+        shipped_lines[sid].append((lid, skus.get(lid, ""), q))
     shipments = []
     for s, username in session.execute(select(Shipment, User.username).outerjoin(User, User.id == Shipment.user_id)
                                        .where(Shipment.order_id == order.id).order_by(Shipment.id)).all():
         shipments.append(ShipmentInfo(s.id, s.number, s.location_id, codes.get(s.location_id, ""), s.carrier, s.tracking,
-                                      s.shipped_at, username or "",
-                                      [(sl.order_line_id, skus.get(sl.order_line_id, ""), sl.quantity) for sl in s.lines]))
+                                      s.shipped_at, username or "", shipped_lines.get(s.id, [])))
     returns = [{"id": r.id, "number": r.number, "state": r.state.value, "refund_amount": r.refund_amount,
                 "refund_status": r.refund_status, "created_at": r.created_at,
                 "units": sum(rl.quantity for rl in r.lines)}
@@ -963,114 +968,220 @@ def _shipment_of(session: Session, operation_id: str) -> int | None:
     return session.scalar(select(Shipment.order_id).where(Shipment.operation_id == operation_id))
 
 
+def _check_shipment_text(carrier: str, tracking: str, operation_id: str) -> tuple[str, str]:
+    if not operation_id or len(operation_id) > 64:
+        raise ValidationError([("shipment", "operation_id", "must be 1 to 64 characters")])
+    carrier, tracking = " ".join((carrier or "").split()), " ".join((tracking or "").split())
+    if len(carrier) > 60 or len(tracking) > 100:
+        raise ValidationError([("shipment", "carrier" if len(carrier) > 60 else "tracking", "is too long")])
+    return carrier, tracking
+
+
+def _ship_locations(session: Session, location_id: int, number: str) -> tuple[Location, int]:
+    """The location shipped from (an active warehouse or store) and the customer location, in one read."""
+    rows = session.scalars(select(Location).where(or_(
+        Location.id == int(location_id), and_(Location.kind == LocationKind.CUSTOMER, Location.active.is_(True))))
+        .order_by(Location.code)).all()
+    loc = next((r for r in rows if r.id == int(location_id)), None)
+    if loc is None or loc.kind not in INTERNAL_KINDS or not loc.active:
+        raise ValidationError([(number, "location", f"location {location_id} is not an active warehouse or store")])
+    to = next((r.id for r in rows if r.kind is LocationKind.CUSTOMER and r.active), None)
+    return loc, to if to is not None else customer_location(session)
+
+
+def _order_lines(session: Session, order_id: int) -> tuple[dict[int, _Line], dict[int, str]]:
+    """An order's lines with their reservations, and the SKUs of their variants, in one read."""
+    lines: dict[int, _Line] = {}
+    skus: dict[int, str] = {}
+    for r in session.execute(select(OrderLine.id, OrderLine.variant_id, OrderLine.quantity, OrderLine.fulfilled,
+                                    OrderLine.cancelled, Variant.sku, OrderReservation.location_id, OrderReservation.quantity)
+                             .join(Variant, Variant.id == OrderLine.variant_id)
+                             .outerjoin(OrderReservation, OrderReservation.order_line_id == OrderLine.id)
+                             .where(OrderLine.order_id == order_id).order_by(OrderLine.id)):
+        ln = lines.get(r[0])
+        if ln is None:
+            ln = lines[r[0]] = _Line(r[0], order_id, r[1], r[2], r[3], r[4], {})
+            skus[r[1]] = r[5]
+        if r[6] is not None:
+            ln.reserved[r[6]] = r[7]
+    return lines, skus
+
+
+def _take_exact(session: Session, lines: dict[int, _Line], taken: dict[tuple[int, int], int]) -> None:
+    """Release reservations whose held units are known (read under the order's lock): rows taken whole go
+    in one DELETE, the rest shrink in one UPDATE."""
+    table = OrderReservation.__table__
+    whole = [(lid, loc) for (lid, loc), q in sorted(taken.items()) if q and q >= lines[lid].reserved.get(loc, 0)]
+    part = {(lid, loc): q for (lid, loc), q in sorted(taken.items()) if q and q < lines[lid].reserved.get(loc, 0)}
+    if whole:
+        session.execute(delete(table).where(tuple_(table.c.order_line_id, table.c.location_id).in_(whole)))
+    if part:
+        _take_reservations(session, part)
+
+
+def _ship(session: Session, actor: Actor, order_id: int, location_id: int, quantities: dict[int, int] | None,
+          carrier: str, tracking: str, operation_id: str) -> int | None:
+    """One shipment of ``order_id`` from ``location_id`` in the caller's transaction: the units shipped,
+    or None when ``operation_id`` had already shipped (nothing done)."""
+    if _shipment_of(session, operation_id) is not None:
+        return None
+    order = _lock_order(session, order_id)
+    if order.state not in OPEN_STATES or order.state is OrderState.NEW:
+        raise ValidationError([(order.number, "state", f"is {order.state.value.replace('_', ' ')}: "
+                                + ("process it first (orders process)" if order.state is OrderState.NEW else "nothing to ship"))])
+    loc, to = _ship_locations(session, location_id, order.number)
+    lines, skus = _order_lines(session, order.id)
+    wanted = ({lid: ln.reserved.get(loc.id, 0) for lid, ln in lines.items()} if quantities is None
+              else {int(k): v for k, v in quantities.items()})
+    problems = []
+    for lid, q in sorted(wanted.items()):
+        if lid not in lines:
+            problems.append((order.number, f"line {lid}", "is not a line of this order"))
+        elif isinstance(q, bool) or not isinstance(q, int) or q < 0:
+            problems.append((order.number, f"line {lid}", f"{q!r} must be a whole number of units, zero or more"))
+        elif q > lines[lid].outstanding:
+            problems.append((order.number, f"line {lid}", f"{q} units asked, {lines[lid].outstanding} left to ship"))
+    wanted = {lid: q for lid, q in wanted.items() if isinstance(q, int) and q > 0}
+    if not problems and not wanted:
+        problems.append((order.number, "lines", f"nothing to ship from {loc.code}"
+                         + (": nothing is reserved there" if quantities is None else "")))
+    if problems:
+        raise ValidationError(problems)
+    elsewhere: dict[tuple[int, int], int] = defaultdict(int)   # reservations at other locations these units free
+    taken: dict[tuple[int, int], int] = {}
+    moves = []
+    for lid, q in sorted(wanted.items()):
+        ln = lines[lid]
+        here = min(q, ln.reserved.get(loc.id, 0))
+        if here:
+            taken[(lid, loc.id)] = here
+        rest_elsewhere = (q - here) - min(q - here, ln.waiting)
+        for other, held in sorted(ln.reserved.items()):         # what was held for these units elsewhere
+            if other == loc.id or rest_elsewhere == 0:
+                continue
+            q2 = min(held, rest_elsewhere)
+            taken[(lid, other)] = q2
+            elsewhere[(ln.variant_id, other)] -= q2
+            rest_elsewhere -= q2
+        # the units beyond this line's reservation here must be available here (promised to no order)
+        moves.append(MoveLine(ln.variant_id, loc.id, to, q, release=here))
+    change_reserved(session, elsewhere)
+    result = post_in_transaction(session, actor, operation_id, "sale", moves, order.number,
+                                 f"shipment for {order.number}", keep_reserved=True)
+    if not result.applied:
+        raise ValidationError([(order.number, "operation_id", f"{operation_id} was already used for another stock operation")])
+    _take_exact(session, lines, taken)
+    number = _insert_shipment(session, actor, order.id, loc.id, carrier, tracking, operation_id,
+                              sorted(wanted.items()))
+    table = OrderLine.__table__
+    session.execute(update(table).where(table.c.id.in_(sorted(wanted)))
+                    .values(fulfilled=table.c.fulfilled + case(wanted, value=table.c.id)))
+    for lid, q in wanted.items():
+        lines[lid].fulfilled += q
+    for (lid, other), q2 in taken.items():
+        lines[lid].reserved[other] -= q2
+    before = order.state.value
+    order.state = state_of(list(lines.values()))
+    order.version += 1
+    session.flush()
+    audit(session, actor, "order", order.id, "fulfil", {"state": before},
+          {"state": order.state.value, "shipment": number, "location": loc.code,
+           "units": sum(wanted.values()), "carrier": carrier, "tracking": tracking,
+           "lines": [{"sku": skus[lines[lid].variant_id], "quantity": q} for lid, q in sorted(wanted.items())]},
+          operation_id)
+    return sum(wanted.values())
+
+
+_INSERT_SHIPMENT = text(
+    "INSERT INTO shipments (id, number, order_id, location_id, carrier, tracking, operation_id, user_id, shipped_at) "
+    "SELECT n, 'SH-' || lpad(n::text, 7, '0'), :order_id, :location_id, :carrier, :tracking, :operation_id, :user_id, :now "
+    "FROM nextval(pg_get_serial_sequence('shipments', 'id')) AS n RETURNING id, number")
+
+
+def _insert_shipment(session: Session, actor: Actor, order_id: int, location_id: int, carrier: str, tracking: str,
+                     operation_id: str, lines: list[tuple[int, int]]) -> str:
+    """The shipment row (numbered SH-… from its id) and its lines; returns its number."""
+    values = {"order_id": order_id, "location_id": location_id, "carrier": carrier, "tracking": tracking,
+              "operation_id": operation_id, "user_id": actor.user_id, "now": utcnow()}
+    if session.get_bind().dialect.name == "postgresql":
+        shipment_id, number = session.execute(_INSERT_SHIPMENT, values).one()   # one statement, numbered as inserted
+    else:
+        table = Shipment.__table__
+        shipment_id = session.execute(insert(table).values(number=provisional_number(), shipped_at=values.pop("now"),
+                                                           **values).returning(table.c.id)).scalar_one()
+        number = f"SH-{shipment_id:07d}"
+        session.execute(update(table).where(table.c.id == shipment_id).values(number=number))
+    session.execute(insert(ShipmentLine.__table__).values(
+        [{"shipment_id": shipment_id, "order_line_id": lid, "quantity": q} for lid, q in lines]))
+    return number
+
+
 def fulfil(db: Database, actor: Actor, order_id: int, *, location_id: int, quantities: dict[int, int] | None = None,
            carrier: str = "", tracking: str = "", operation_id: str) -> OrderInfo:
     """Ship units of an order from one location (order line id -> units; None: everything reserved
     there): one shipment, posted through the ledger (location → customer), the reservation released.
     Units beyond the line's reservation there must be available there. The same ``operation_id``
     again ships nothing and returns the order."""
-    if not operation_id or len(operation_id) > 64:
-        raise ValidationError([("shipment", "operation_id", "must be 1 to 64 characters")])
-    carrier, tracking = " ".join((carrier or "").split()), " ".join((tracking or "").split())
-    if len(carrier) > 60 or len(tracking) > 100:
-        raise ValidationError([("shipment", "carrier" if len(carrier) > 60 else "tracking", "is too long")])
+    carrier, tracking = _check_shipment_text(carrier, tracking, operation_id)
 
     def ship(session: Session) -> OrderInfo:
-        if _shipment_of(session, operation_id) is not None:
-            return _info(session, order_id)
-        order = _lock_order(session, order_id)
-        if order.state not in OPEN_STATES or order.state is OrderState.NEW:
-            raise ValidationError([(order.number, "state", f"is {order.state.value.replace('_', ' ')}: "
-                                    + ("process it first (orders process)" if order.state is OrderState.NEW else "nothing to ship"))])
-        loc = session.get(Location, int(location_id))
-        if loc is None or loc.kind not in INTERNAL_KINDS or not loc.active:
-            raise ValidationError([(order.number, "location", f"location {location_id} is not an active warehouse or store")])
-        lines = {ln.id: ln for ln in _lines_of(session, [order.id]).get(order.id, [])}
-        wanted = ({lid: ln.reserved.get(loc.id, 0) for lid, ln in lines.items()} if quantities is None
-                  else {int(k): v for k, v in quantities.items()})
-        problems = []
-        for lid, q in sorted(wanted.items()):
-            if lid not in lines:
-                problems.append((order.number, f"line {lid}", "is not a line of this order"))
-            elif isinstance(q, bool) or not isinstance(q, int) or q < 0:
-                problems.append((order.number, f"line {lid}", f"{q!r} must be a whole number of units, zero or more"))
-            elif q > lines[lid].outstanding:
-                problems.append((order.number, f"line {lid}", f"{q} units asked, {lines[lid].outstanding} left to ship"))
-        wanted = {lid: q for lid, q in wanted.items() if isinstance(q, int) and q > 0}
-        if not problems and not wanted:
-            problems.append((order.number, "lines", f"nothing to ship from {loc.code}"
-                             + (": nothing is reserved there" if quantities is None else "")))
-        if problems:
-            raise ValidationError(problems)
-        skus = _skus(session, [lines[lid].variant_id for lid in wanted])
-        levels = lock_levels(session, [lines[lid].variant_id for lid in wanted])
-        deltas: dict[tuple[int, int], int] = defaultdict(int)
-        taken: dict[tuple[int, int], int] = {}
-        extra: dict[int, int] = defaultdict(int)   # variant -> units shipped beyond the order's reservation here
-        own: dict[int, int] = defaultdict(int)
-        for lid, q in wanted.items():
-            ln = lines[lid]
-            here = min(q, ln.reserved.get(loc.id, 0))
-            rest = q - here
-            own[ln.variant_id] += here
-            if here:
-                taken[(lid, loc.id)] = here
-                deltas[(ln.variant_id, loc.id)] -= here
-            rest_from_waiting = min(rest, ln.waiting)
-            rest_elsewhere = rest - rest_from_waiting
-            for other, held in sorted(ln.reserved.items()):       # release what was held for these units elsewhere
-                if other == loc.id or rest_elsewhere == 0:
-                    continue
-                q2 = min(held, rest_elsewhere)
-                taken[(lid, other)] = q2
-                deltas[(ln.variant_id, other)] -= q2
-                rest_elsewhere -= q2
-            extra[ln.variant_id] += rest
-        shortages = []
-        for v in sorted(set(own) | set(extra)):
-            on_hand, reserved = levels.get((v, loc.id), (0, 0))
-            free = max(0, on_hand - reserved)          # promised to no order
-            if own[v] + extra[v] > on_hand or extra[v] > free:
-                shortages.append({"variant_id": v, "sku": skus[v], "location_id": loc.id, "location": loc.code,
-                                  "on_hand": on_hand, "available": min(on_hand, free + own[v]),
-                                  "requested": own[v] + extra[v]})
-        if shortages:
-            from backoffice.services.inventory import InsufficientStock
-            raise InsufficientStock(shortages)
-        change_reserved(session, deltas)
-        _take_reservations(session, taken)
-        to = customer_location(session)
-        shipment = Shipment(number=provisional_number(), order_id=order.id, location_id=loc.id, carrier=carrier,
-                            tracking=tracking, operation_id=operation_id, user_id=actor.user_id, shipped_at=utcnow())
-        session.add(shipment)
-        session.flush()
-        shipment.number = f"SH-{shipment.id:07d}"
-        session.add_all([ShipmentLine(shipment_id=shipment.id, order_line_id=lid, quantity=q) for lid, q in sorted(wanted.items())])
-        result = post_in_transaction(session, actor, operation_id, "sale",
-                                     [MoveLine(lines[lid].variant_id, loc.id, to, q) for lid, q in sorted(wanted.items())],
-                                     order.number, f"{shipment.number} for {order.number}")
-        if not result.applied:
-            raise ValidationError([(order.number, "operation_id", f"{operation_id} was already used for another stock operation")])
-        table = OrderLine.__table__
-        session.execute(update(table).where(table.c.id == bindparam("line")).values(fulfilled=table.c.fulfilled + bindparam("q")),
-                        [{"line": lid, "q": q} for lid, q in sorted(wanted.items())])
-        for lid, q in wanted.items():
-            lines[lid].fulfilled += q
-            for (l2, other), q2 in taken.items():
-                if l2 == lid:
-                    lines[lid].reserved[other] -= q2
-        before = order.state.value
-        order.state = state_of(list(lines.values()))
-        order.version += 1
-        session.flush()
-        audit(session, actor, "order", order.id, "fulfil", {"state": before},
-              {"state": order.state.value, "shipment": shipment.number, "location": loc.code,
-               "units": sum(wanted.values()), "carrier": carrier, "tracking": tracking,
-               "lines": [{"sku": skus[lines[lid].variant_id], "quantity": q} for lid, q in sorted(wanted.items())]},
-              operation_id)
-        return _info(session, order.id)
+        _ship(session, actor, order_id, location_id, quantities, carrier, tracking, operation_id)
+        return _info(session, order_id)
 
     return db.run_write(ship)
+
+
+@dataclass(frozen=True)
+class FulfilManyResult:
+    shipped: int                                   # shipments made by this call
+    units: int
+    skipped: int                                   # already shipped with the same operation id (a retry)
+    failed: list[tuple[str, str]] = field(default_factory=list)   # (order number, why), nothing shipped for them
+    order_ids: list[int] = field(default_factory=list)           # the orders shipped by this call
+
+
+def fulfil_many(db: Database, actor: Actor, *, location_id: int, order_ids: list[int] | None = None,
+                carrier: str = "", operation_id: str, limit: int | None = None,
+                progress: Any = None, cancel: Any = None) -> FulfilManyResult:
+    """Ship everything reserved at ``location_id`` for many orders (``order_ids``, or every open order
+    holding units there, oldest first): one transaction per order, so one that cannot ship (shipped or
+    cancelled meanwhile) is reported and the others go on. Each order's shipment gets the operation id
+    ``<operation_id>:<order id>`` (a long ``operation_id`` shortened to a hash of it), so running the same
+    call again ships nothing twice."""
+    carrier, _ = _check_shipment_text(carrier, "", operation_id)
+    # each order's shipment: "<base>:<order id>" within 64 characters; a long id is shortened the same way each time
+    base = operation_id if len(operation_id) <= 40 else hashlib.sha256(operation_id.encode()).hexdigest()[:40]
+    if order_ids is None:
+        with db.read() as session:
+            order_ids = list(session.scalars(
+                select(Order.id).where(Order.state.in_([s.value for s in OPEN_STATES if s is not OrderState.NEW]),
+                                       exists().where(OrderLine.order_id == Order.id,
+                                                      OrderReservation.order_line_id == OrderLine.id,
+                                                      OrderReservation.location_id == int(location_id)))
+                .order_by(Order.ordered_at, Order.id).limit(limit)))
+    shipped = units = skipped = 0
+    failed: list[tuple[str, str]] = []
+    done_ids: list[int] = []
+    for i, oid in enumerate(order_ids):
+        if cancel is not None and cancel():
+            break
+        op_id = f"{base}:{oid}"
+        try:
+            done = db.run_write(lambda session, oid=oid, op_id=op_id:    # type: ignore[misc]
+                                _ship(session, actor, oid, location_id, None, carrier, "", op_id))
+        except (ValidationError, NotFound, InsufficientStock) as exc:
+            with db.read() as session:
+                number = session.scalar(select(Order.number).where(Order.id == oid)) or str(oid)
+            failed.append((number, str(exc)))
+        else:
+            if done is None:
+                skipped += 1
+            else:
+                shipped, units = shipped + 1, units + done
+                done_ids.append(oid)
+        if progress is not None:
+            progress(i + 1, len(order_ids))
+    return FulfilManyResult(shipped, units, skipped, failed, done_ids)
 
 
 def cancel(db: Database, actor: Actor, order_id: int, *, reason: str = "", quantities: dict[int, int] | None = None,

@@ -141,8 +141,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     **_area("orders", {
         "list": EVERYONE, "count": EVERYONE, "state_counts": EVERYONE, "get": EVERYONE, "find": EVERYONE,
         "settings": EVERYONE, "check": EVERYONE,
-        "process": FULFILMENT, "place": FULFILMENT, "fulfil": FULFILMENT, "cancel": FULFILMENT,
-        "record_payment": MANAGERS, "set_backorders": BACKORDERS, "save_settings": MANAGERS,
+        "process": FULFILMENT, "place": FULFILMENT, "fulfil": FULFILMENT, "fulfil_many": FULFILMENT,
+        "cancel": FULFILMENT, "record_payment": MANAGERS, "set_backorders": BACKORDERS, "save_settings": MANAGERS,
     }),
     **_area("returns", {
         "list": EVERYONE, "get": EVERYONE, "find": EVERYONE, "reasons": EVERYONE,
@@ -276,7 +276,8 @@ _STOCK_WRITERS = ("transfers.ship", "adjustments.adjust", "purchase_orders.recei
 _ANY_WRITE = ("catalog.save_edits", "transfers.create", "adjustments.adjust", "suppliers.create",
               "reports.save", "purchase_orders.receive", "alerts.set_threshold", "users.set_password")
 _SETTINGS = ("alerts.check_now", "alerts.save_mail_settings", "replenishment.save_settings", "orders.save_settings")
-_ORDER_WRITES = ("orders.process", "orders.place", "orders.fulfil", "orders.cancel")
+_SHIPPING = ("orders.fulfil", "orders.fulfil_many")
+_ORDER_WRITES = ("orders.process", "orders.place", *_SHIPPING, "orders.cancel")
 _RELEASING = ("adjustments.adjust", "adjustments.post_count")   # stock gone from a shelf frees orders' units there
 _ORDER_ROWS = _ORDER_WRITES + _RELEASING + ("orders.record_payment", "returns.authorise", "returns.receive")
 _RETURNS = ("returns.authorise", "returns.receive", "returns.cancel", "returns.record_refund")
@@ -330,9 +331,9 @@ TABLES: dict[str, TableAccess] = {
     "order_lines": TableAccess(insert=("orders.place",), update=_ORDER_WRITES + ("returns.receive",)),
     "order_reservations": _writes(*_ORDER_WRITES, *_RELEASING, note="their sum per variant and location is stock_levels.reserved, "
                                                       "written in the same transaction by bo_reserve"),
-    "shipments": TableAccess(insert=("orders.fulfil",), update=("orders.fulfil",), update_columns=("number",),
+    "shipments": TableAccess(insert=_SHIPPING, update=_SHIPPING, update_columns=("number",),
                              note="insert-only but for its number (SH-… made from its id)"),
-    "shipment_lines": _appends("orders.fulfil"),
+    "shipment_lines": _appends(*_SHIPPING),
     "returns": TableAccess(insert=("returns.authorise",), update=_RETURNS),
     "return_lines": _appends("returns.authorise"),
     # reports
