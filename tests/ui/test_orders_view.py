@@ -1,7 +1,9 @@
 """The Orders view on a real database: the list and its count as the service counts them, filters and
 pages; a fulfilment counted by scanning that moves stock once; a cancellation that releases the
 reservations (and one refused for a stale order); a return authorised and received back into stock;
-and the window's periodic processing of new orders."""
+the window's periodic processing of new orders; a payment and a refund recorded, a return cancelled
+(nothing moves), the order settings saved (and refused when invalid); the steps a role may not take
+shown off."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ from PySide6.QtCore import Qt
 from sqlalchemy import func, select
 
 from backoffice.db import Database
-from backoffice.models import Customer, Order, OrderLine, Role, Shipment, StockLevel
+from backoffice.models import Customer, Order, OrderLine, Return, Role, Shipment, StockLevel, StockMove
 from backoffice.operations.changes import ORDERS, STOCK
-from backoffice.services import inventory, orders
+from backoffice.services import inventory, orders, returns
 from backoffice.services.base import Actor
 from backoffice.services.inventory import MoveLine
-from backoffice.services.orders import OrderFilter
+from backoffice.services.orders import OrderFilter, OrderSettings
 from backoffice.services.users import ensure_user
 from backoffice.ui.order_processing import OrderProcessing
 from backoffice.ui.tasks import TaskManager
@@ -286,3 +288,188 @@ def test_the_window_processes_new_orders_and_tells_the_views(qtbot, sqlite_db, s
     assert not other.active and not other.timer.isActive() and not other.run_now()
     processing.stop()
     assert not processing.timer.isActive()
+
+
+# -- payments, refunds, cancelled returns, settings, permissions ------------------------------------------------------
+def shipped_order(db: Database, actor: Actor, store: SmallStore) -> int:
+    """An order of 2 × MC-S and 1 × MC-M, reserved and shipped from WH1."""
+    receive(db, actor, store, MC_S=3, MC_M=3)
+    oid = store_order(db, store, [("MC-S", 2), ("MC-M", 1)])
+    orders.process_orders(db, actor)
+    orders.fulfil(db, actor, oid, location_id=store.locations["WH1"], operation_id=uuid.uuid4().hex)
+    return oid
+
+
+def authorised_return(db: Database, actor: Actor, oid: int, refund: str = "119.98") -> int:
+    """Both MC-S units of the order coming back (authorised, not received)."""
+    s_line = orders.get_order(db, oid).lines[0].id
+    return returns.authorise(db, actor, oid, lines=[(s_line, 2, "wrong_size", "restock")], refund_amount=refund,
+                             operation_id=uuid.uuid4().hex).id
+
+
+def ledger_moves(db: Database) -> int:
+    with db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(StockMove)) or 0)
+
+
+def return_row(db: Database, return_id: int) -> tuple[str, str, Decimal]:
+    with db.read() as session:
+        r = session.get(Return, return_id)
+        return r.state.value, r.refund_status, r.refund_amount
+
+
+def test_a_payment_recorded_in_its_dialog_reaches_the_order_and_its_detail(qtbot, db, actor, store,
+                                                                            open_view) -> None:  # type: ignore[no-untyped-def]
+    oid = store_order(db, store, [("MC-S", 1)])
+    view = open_view(db, actor)
+    panel = view.panel
+    assert panel.info.id == oid and panel.payment.text() == "Payment: Paid"
+    assert panel.payment_button.isVisible() and panel.payment_button.isEnabled()
+    dialog = panel.open_payment()
+    assert dialog.status.currentData() == "paid" and not dialog.record_button.isEnabled()   # nothing changed yet
+    dialog.choose("partially_refunded")
+    assert dialog.record_button.isEnabled()
+    dialog.record_button.click()
+    wait_idle(qtbot, view)
+    assert orders.get_order(db, oid).status == "partially_refunded"
+    assert panel.info.status == "partially_refunded" and panel.payment.text() == "Payment: Partly refunded"
+    assert view.model.rows[0].status == "partially_refunded"            # the list was read again too
+    assert panel.timeline.rows[0][2] == "Payment status: partially_refunded"
+    assert "payment recorded as partly refunded" in view.banner.text.text()
+
+
+def test_cancelling_a_return_moves_nothing_and_a_refund_is_recorded(qtbot, db, actor, store,
+                                                                   open_view) -> None:  # type: ignore[no-untyped-def]
+    oid = shipped_order(db, actor, store)
+    first = authorised_return(db, actor, oid, refund="119.98")
+    view = open_view(db, actor)
+    panel = view.panel
+    panel.tabs.setCurrentIndex(2)
+    assert panel.selected_return().id == first
+    assert panel.cancel_return_button.isEnabled() and panel.refund_button.isEnabled()
+    moves, before = ledger_moves(db), level(db, store, "MC-S", "WH1")
+    dialog = panel.open_cancel_return()
+    assert "Cancel return" in dialog.findChild(type(panel.heading), "DetailsTitle").text()
+    assert "119.98 EUR" in dialog.findChildren(type(panel.heading), "Muted")[0].text()
+    dialog.cancel_button.click()
+    wait_idle(qtbot, view)
+    assert return_row(db, first)[0] == "cancelled"
+    assert ledger_moves(db) == moves and level(db, store, "MC-S", "WH1") == before   # nothing moved
+    assert inventory.ledger_mismatches(db) == [] and orders.reservation_mismatches(db) == []
+    assert [r.state for r in panel.returns] == ["cancelled"] and panel.selected_return().id == first
+    assert not panel.cancel_return_button.isEnabled() and not panel.refund_button.isEnabled()
+    assert panel.open_cancel_return() is None and panel.open_refund() is None
+    assert "no longer expected" in view.banner.text.text()
+
+    second = authorised_return(db, actor, oid, refund="100")           # the units are free to return again
+    panel.reload()
+    wait_idle(qtbot, view)
+    panel.select_return(second)
+    dialog = panel.open_refund()
+    assert dialog.amount.value() == pytest.approx(100.0)            # the amount decided, to start with
+    assert dialog.amount.suffix() == " EUR" and dialog.amount.text() == "100.00 EUR"
+    assert dialog.status.currentData() == "refunded"
+    dialog.set_refund("refunded", "1234.5")
+    assert dialog.amount.text() == "1,234.50 EUR" and dialog.summary.text() == "1,234.50 EUR refunded to the customer."
+    dialog.record_button.click()
+    wait_idle(qtbot, view)
+    assert return_row(db, second) == ("authorised", "refunded", Decimal("1234.50"))
+    shown = next(r for r in panel.returns if r.id == second)
+    assert shown.refund_amount == Decimal("1234.50") and panel.selected_return().id == second
+    assert "1,234.50 EUR · refunded" in panel.returns_model.rows[panel.returns.index(shown)]
+    assert "refund of 1,234.50 EUR recorded as refunded" in view.banner.text.text()
+
+
+def test_order_settings_are_saved_from_the_dialog_and_read_back(qtbot, db, actor, store, open_view) -> None:  # type: ignore[no-untyped-def]
+    view = open_view(db, actor)
+    assert view.settings_button.isEnabled()
+    dialog = view.open_settings()
+    qtbot.waitUntil(lambda: not dialog.is_loading() and dialog.form.isEnabled(), timeout=5_000)
+    assert dialog.allocation.currentData() == "channel_then_most_available" and dialog.overdue.value() == 2
+    assert dialog.explanation.text().startswith("Allocation: the sales channel's preferred location first")
+    dialog.split.setChecked(False)
+    dialog.shortage.setCurrentIndex(dialog.shortage.findData("refuse"))
+    row = dialog.add_channel()
+    dialog.set_channel(row, "web", store.locations["WH1"])
+    row = dialog.add_channel()
+    dialog.set_channel(row, " pos ", store.locations["SHOP"])
+    dialog.write_off.setCurrentIndex(dialog.write_off.findData(store.locations["LOSS"]))
+    dialog.overdue.setValue(5)
+    assert "preferred locations: pos → SHOP, web → WH1" in dialog.explanation.text()
+    assert "one location per line" in dialog.explanation.text() and "refused" in dialog.explanation.text()
+    assert "Overdue after 5 day(s); damaged returns are written off to LOSS." in dialog.explanation.text()
+    assert dialog.problems_label.isHidden() and dialog.save_button.isEnabled()
+    dialog.save_button.click()
+    wait_idle(qtbot, view)
+    assert orders.get_settings(db) == OrderSettings(
+        allocation="channel_then_most_available", split=False,
+        channel_locations={"web": store.locations["WH1"], "pos": store.locations["SHOP"]}, shortage="refuse",
+        write_off_location_id=store.locations["LOSS"], overdue_days=5)
+    assert view.banner.text.text() == "Order settings saved."
+
+    dialog = view.open_settings()                                    # read back into the form
+    qtbot.waitUntil(lambda: dialog.form.isEnabled(), timeout=5_000)
+    assert dialog.current_settings() == (orders.get_settings(db), [])
+    dialog.allocation.setCurrentIndex(dialog.allocation.findData("most_available"))
+    assert not dialog.channels.isEnabled()                          # not used by that rule, but kept
+    assert dialog.current_settings()[0].channel_locations == {"pos": store.locations["SHOP"], "web": store.locations["WH1"]}
+    dialog.reject()
+
+
+def test_invalid_order_settings_show_their_problems_and_save_nothing(qtbot, db, actor, store, open_view) -> None:  # type: ignore[no-untyped-def]
+    stored = OrderSettings(channel_locations={"web": store.locations["WH1"]}, overdue_days=3)
+    orders.save_settings(db, actor, stored)
+    view = open_view(db, actor)
+    dialog = view.open_settings()
+    qtbot.waitUntil(lambda: dialog.form.isEnabled(), timeout=5_000)
+    dialog.overdue.setValue(-4)                                     # the box holds its range: 0 to 365
+    assert dialog.overdue.value() == 0
+    long_name = "a-marketplace-whose-name-runs-on-and-on-x"         # 41 characters
+    row = dialog.add_channel()
+    dialog.set_channel(row, long_name, store.locations["SHOP"])
+    row = dialog.add_channel()
+    dialog.set_channel(row, "pos")                                  # no location chosen
+    problems = dialog.problems_label.text()
+    assert dialog.problems_label.isVisible() and not dialog.save_button.isEnabled()
+    assert "Preferred locations: choose the location of channel pos" in problems
+    assert f"Preferred locations: channel '{long_name}' must be 1 to 40 characters" in problems
+    dialog.save()                                                    # Enter, or a click that got through
+    wait_idle(qtbot, view)
+    assert dialog.isVisible() and orders.get_settings(db) == stored
+
+    dialog.channels.setCurrentCell(1, 0)
+    dialog.remove_channel()
+    dialog.channels.setCurrentCell(1, 0)
+    dialog.remove_channel()
+    assert dialog.problems_label.isHidden() and dialog.save_button.isEnabled()
+    inventory.archive_location(db, actor, store.locations["WH1"])   # meanwhile: only the service can tell
+    dialog.save_button.click()
+    wait_idle(qtbot, view)
+    assert dialog.isVisible() and orders.get_settings(db) == stored
+    assert dialog.banner.text.text() == (f"Preferred locations: channel web: location {store.locations['WH1']} "
+                                         "is not an active warehouse or store")
+    assert dialog.save_button.isEnabled()                           # change it and save again
+    dialog.reject()
+
+
+def test_steps_a_role_may_not_take_are_shown_off(qtbot, db, actor, store, open_view) -> None:  # type: ignore[no-untyped-def]
+    oid = shipped_order(db, actor, store)
+    authorised_return(db, actor, oid)
+    warehouse = ensure_user(db, "picker", Role.WAREHOUSE)
+    view = open_view(db, warehouse)
+    panel = view.panel
+    assert panel.info.id == oid and panel.selected_return() is not None
+    assert not view.settings_button.isEnabled() and "manager or admin" in view.settings_button.toolTip()
+    assert view.open_settings() is None
+    assert not panel.payment_button.isEnabled() and "manager or admin" in panel.payment_button.toolTip()
+    assert panel.open_payment() is None
+    assert not panel.refund_button.isEnabled() and "manager or admin" in panel.refund_button.toolTip()
+    assert panel.cancel_return_button.isEnabled()                   # the warehouse takes returns back
+    assert panel.receive_button.isEnabled()
+
+    merchandiser = ensure_user(db, "merch", Role.MERCHANDISER)
+    view = open_view(db, merchandiser)
+    panel = view.panel
+    assert not view.settings_button.isEnabled() and not panel.payment_button.isEnabled()
+    assert not panel.cancel_return_button.isEnabled() and not panel.refund_button.isEnabled()
+    assert "warehouse, manager or admin" in panel.cancel_return_button.toolTip()

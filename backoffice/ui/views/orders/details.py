@@ -1,6 +1,8 @@
 """The selected order: who, what state and why (the allocation rule as applied to it), its lines with where
 each unit is held, its shipments, returns and timeline; and the steps its state allows (Fulfil…,
-Cancel…, Return…, Receive return…), each in a dialog that writes through the contract."""
+Cancel…, Return…, Receive return…, Record payment…; on the Returns tab, for the selected return, Cancel
+return… and Record refund…), each in a dialog that writes through the contract. A step the signed-in
+role may not take is shown off, its tooltip naming the roles that may."""
 
 from __future__ import annotations
 
@@ -27,7 +29,13 @@ from backoffice.ui.context import AppContext
 from backoffice.ui.format import error_text, format_amount, format_when, plural
 from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager
-from backoffice.ui.views.orders.dialogs import CancelOrderDialog, ReceiveReturnDialog, ReturnDialog, returnable_units
+from backoffice.ui.views.orders.dialogs import (
+    CancelOrderDialog,
+    CancelReturnDialog,
+    ReceiveReturnDialog,
+    ReturnDialog,
+    returnable_units,
+)
 from backoffice.ui.views.orders.fulfil_dialog import FulfilDialog
 from backoffice.ui.views.orders.models import (
     OPEN_STATES,
@@ -46,6 +54,7 @@ from backoffice.ui.views.orders.models import (
     timeline_values,
     tr,
 )
+from backoffice.ui.views.orders.payments import RecordPaymentDialog, RecordRefundDialog
 from backoffice.ui.widgets.empty_state import EmptyState
 from backoffice.ui.widgets.pills import StatePill, elide_sku_columns
 from backoffice.ui.widgets.records import setup_table
@@ -80,6 +89,8 @@ class OrderPanel(QFrame):
         self.cancel_button = self._button(tr("Cancel…"), self.open_cancel)
         self.return_button = self._button(tr("Return…"), self.open_return)
         self.receive_button = self._button(tr("Receive return…"), self.open_receive)
+        self.payment_button = self._button(tr("Record payment…"), self.open_payment)
+        self.payment_button.setProperty("flat", True)
         self.meta = muted()
         self.note = muted()
         self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -97,7 +108,12 @@ class OrderPanel(QFrame):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.lines_table, "")
         self.tabs.addTab(make_table(self.shipments, {0: 110, 1: 80, 2: 110, 3: 170, 4: 140, 5: 60}), "")
-        self.tabs.addTab(make_table(self.returns_model, {0: 110, 1: 96, 2: 60, 3: 250, 4: 140}), "")
+        self.returns_table = make_table(self.returns_model, {0: 110, 1: 96, 2: 60, 3: 250, 4: 140})
+        self.returns_table.selectionModel().currentRowChanged.connect(lambda *_: self._refresh_return_steps())
+        self.cancel_return_button = self._button(tr("Cancel return…"), self.open_cancel_return)
+        self.refund_button = self._button(tr("Record refund…"), self.open_refund)
+        self.return_hint = muted(wrap=False)
+        self.tabs.addTab(self._returns_page(), "")
         self.tabs.addTab(make_table(self.timeline, {0: 140, 1: 100}), "")
 
         top = QHBoxLayout()
@@ -105,6 +121,7 @@ class OrderPanel(QFrame):
         top.addWidget(self.heading)
         top.addWidget(self.pill)
         top.addWidget(self.payment)
+        top.addWidget(self.payment_button)
         top.addStretch(1)
         for button in (self.receive_button, self.return_button, self.cancel_button, self.fulfil_button):
             top.addWidget(button)
@@ -116,7 +133,7 @@ class OrderPanel(QFrame):
         column.addWidget(self.meta)
         column.addWidget(self.note)
         column.addWidget(self.tabs, 1)
-        self.empty = EmptyState("purchasing", tr("No order selected"), tr("Select an order to see its lines, "
+        self.empty = EmptyState("orders", tr("No order selected"), tr("Select an order to see its lines, "
                                                                           "shipments, returns and timeline."))
         self.pages = QStackedWidget()
         self.pages.addWidget(order_page)
@@ -125,6 +142,20 @@ class OrderPanel(QFrame):
         layout.setContentsMargins(14, 12, 14, 12)
         layout.addWidget(self.pages)
         self.clear()
+
+    def _returns_page(self) -> QWidget:
+        """The returns of the order, and the steps on the selected one above them."""
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 6, 0, 0)
+        column.setSpacing(6)
+        bar = QHBoxLayout()
+        bar.addWidget(self.return_hint, 1)
+        bar.addWidget(self.cancel_return_button)
+        bar.addWidget(self.refund_button)
+        column.addLayout(bar)
+        column.addWidget(self.returns_table, 1)
+        return page
 
     def _button(self, text: str, slot: Any, *, primary: bool = False) -> QPushButton:
         button = QPushButton(text)
@@ -187,7 +218,9 @@ class OrderPanel(QFrame):
         self.note.setVisible(bool(note))
         self.lines.set_rows(info.lines)
         self.shipments.set_rows([shipment_values(s) for s in info.shipments])
-        self.returns_model.set_rows([return_values(r, info.currency) for r in self.returns])
+        chosen = self.selected_return()
+        self.returns_model.set_rows([return_values(r, info.currency) for r in self.returns], self.returns)
+        self.select_return(chosen.id if chosen is not None else None)
         self.timeline.set_rows([timeline_values(e) for e in reversed(info.timeline)])
         for i, (one, many, n) in enumerate(((tr("{n} line"), tr("{n} lines"), len(info.lines)),
                                             (tr("{n} shipment"), tr("{n} shipments"), len(info.shipments)),
@@ -213,6 +246,44 @@ class OrderPanel(QFrame):
             parts.append(tr("Cancelled: {reason}").format(reason=info.cancel_reason))
         return "\n".join(parts)
 
+    # -- the returns tab -------------------------------------------------------------------------------------------
+    def selected_return(self) -> ReturnInfo | None:
+        index = self.returns_table.currentIndex()
+        return self.returns_model.object_at(index.row()) if index.isValid() else None
+
+    def select_return(self, return_id: int | None) -> None:
+        """Select the return ``return_id`` (None, or one no longer listed: the newest)."""
+        rows = [i for i, r in enumerate(self.returns) if r.id == return_id] or \
+            ([len(self.returns) - 1] if self.returns else [])
+        if rows:
+            self.returns_table.setCurrentIndex(self.returns_model.index(rows[0], 0))
+        self._refresh_return_steps()
+
+    def _refresh_return_steps(self) -> None:
+        chosen = self.selected_return()
+        state = chosen.state if chosen is not None else ""
+        for button, operation, possible, why in (
+                (self.cancel_return_button, "returns.cancel", state == "authorised",
+                 tr("Only a return whose goods have not arrived yet can be cancelled.")),
+                (self.refund_button, "returns.record_refund", state in ("authorised", "received"),
+                 tr("A cancelled return has no refund to record."))):
+            may = self.context.may(operation)
+            button.setEnabled(possible and may)
+            if not may:
+                button.setToolTip(tr("For the roles {roles}.").format(roles=self.context.roles_for(operation)))
+            else:
+                button.setToolTip("" if possible or chosen is None else why)
+        self.cancel_return_button.setVisible(bool(self.returns))
+        self.refund_button.setVisible(bool(self.returns))
+        if not self.returns:
+            self.return_hint.setText(tr("No returns: Return… authorises one against the units shipped."))
+        elif chosen is None:
+            self.return_hint.setText(tr("Select a return to cancel it or record its refund."))
+        else:
+            self.return_hint.setText(tr("{number}: {units} · refund {refund}").format(
+                number=chosen.number, units=plural(chosen.units, tr("{n} unit"), tr("{n} units")),
+                refund=return_values(chosen, self.info.currency if self.info else "")[3]))
+
     # -- steps --------------------------------------------------------------------------------------------------
     def _refresh_steps(self) -> None:
         info = self.info
@@ -228,6 +299,13 @@ class OrderPanel(QFrame):
             button.setVisible(possible)
             button.setEnabled(possible and may)
             button.setToolTip("" if may else tr("For the roles {roles}.").format(roles=self.context.roles_for(operation)))
+        may_pay = self.context.may("orders.record_payment")
+        self.payment_button.setVisible(info is not None)
+        self.payment_button.setEnabled(info is not None and may_pay)
+        self.payment_button.setToolTip(tr("The payment status as the store reports it") if may_pay else
+                                       tr("For the roles {roles}.").format(
+                                           roles=self.context.roles_for("orders.record_payment")))
+        self._refresh_return_steps()
 
     def _open(self, dialog: StepDialog, done_text: Any) -> StepDialog:
         dialog.completed.connect(lambda result: self.message.emit(done_text(result), "success"))
@@ -271,5 +349,28 @@ class OrderPanel(QFrame):
         if self.info is None or not any(r.state == "authorised" for r in self.returns):
             return None
         dialog = ReceiveReturnDialog(self.context, self.tasks, self.info, self.returns, self.locations, self)
+        self._open(dialog, dialog.done_text)
+        return dialog
+
+    def open_payment(self) -> RecordPaymentDialog | None:
+        if self.info is None or not self.context.may("orders.record_payment"):
+            return None
+        dialog = RecordPaymentDialog(self.context, self.tasks, self.info, self)
+        self._open(dialog, dialog.done_text)
+        return dialog
+
+    def open_cancel_return(self) -> CancelReturnDialog | None:
+        chosen = self.selected_return()
+        if self.info is None or chosen is None or chosen.state != "authorised":
+            return None
+        dialog = CancelReturnDialog(self.context, self.tasks, chosen, self.info.currency, self)
+        self._open(dialog, dialog.done_text)
+        return dialog
+
+    def open_refund(self) -> RecordRefundDialog | None:
+        chosen = self.selected_return()
+        if self.info is None or chosen is None or chosen.state == "cancelled":
+            return None
+        dialog = RecordRefundDialog(self.context, self.tasks, chosen, self.info.currency, self)
         self._open(dialog, dialog.done_text)
         return dialog

@@ -5,7 +5,8 @@ the dialog opens, so a double click or a retry writes once):
 - Return…: a return authorised against the shipped units (per line: units, reason, condition) with the
   refund decided; nothing moves yet;
 - Receive return…: the goods arrive at a location; restockable units go back on hand there, damaged
-  ones are written off.
+  ones are written off;
+- Cancel return…: an authorised return withdrawn before its goods arrive; nothing moves.
 """
 
 from __future__ import annotations
@@ -292,3 +293,34 @@ class ReceiveReturnDialog(StepDialog):
     def done_text(self, result: ReturnInfo) -> str:
         return tr("{number} received at {location}.").format(number=result.number, location=result.location)
 
+
+
+# -- cancel a return ---------------------------------------------------------------------------------------------------
+class CancelReturnDialog(StepDialog):
+    """Asks before an authorised return is withdrawn: its goods are no longer expected, nothing moves in
+    stock, and the refund decided for it is not paid from here."""
+
+    def __init__(self, context: AppContext, tasks: TaskManager, ret: ReturnInfo, currency: str,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(context, tasks, parent)
+        self.ret = ret
+        self.setWindowTitle(tr("Cancel {number}").format(number=ret.number))
+        self.setMinimumWidth(460)
+        heading = _heading(plural(ret.units, tr("Cancel return {number} of {n} unit?"),
+                                  tr("Cancel return {number} of {n} units?"), number=ret.number))
+        text = tr("Its goods are no longer expected back for {order}; nothing moves in stock.").format(
+            order=ret.order_number)
+        if ret.refund_amount:
+            text += " " + tr("The refund decided ({amount}) is not paid from here.").format(
+                amount=format_amount(ret.refund_amount, currency))
+        self.cancel_button = self.add_step_button(tr("Cancel return"), self.cancel_return)
+        self.buttons.button(self.buttons.StandardButton.Cancel).setText(tr("Keep the return"))
+        self.lay_out(heading, muted(text))
+
+    def cancel_return(self) -> None:
+        rid, op = self.ret.id, self.operation_id
+        self.run_step(lambda ops: ops.returns.cancel(rid, op_id=op), self.cancel_button)
+
+    @staticmethod
+    def done_text(result: ReturnInfo) -> str:
+        return tr("{number} cancelled: its goods are no longer expected.").format(number=result.number)

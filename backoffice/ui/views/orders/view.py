@@ -6,6 +6,9 @@ Queries run through the operations contract in the background; each (re)load get
 and answers to an older one are dropped. The count shown is ``ops.orders.count`` of the same filter.
 A write's changes reach the view by ``context.data_changed``: it reloads (keeping the same order
 selected) when orders or customers changed, and its location picker when locations did.
+
+Order settings… (managers) opens the store-wide order settings (``settings_dialog``); the steps on one
+order and its returns are the panel's.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from backoffice.ui.views.base import ViewPage, page_header
 from backoffice.ui.views.orders.details import OrderPanel
 from backoffice.ui.views.orders.filters import OrderFilterBar
 from backoffice.ui.views.orders.models import COL_STATE, STATE_COLOURS, fit_headings, orders_model, tr
+from backoffice.ui.views.orders.settings_dialog import OrderSettingsDialog
 from backoffice.ui.widgets.banner import TRANSIENT_MS, MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
 from backoffice.ui.widgets.pills import StatePillDelegate
@@ -66,7 +70,7 @@ class OrdersView(ViewPage):
     key = "orders"
     TITLE = QT_TRANSLATE_NOOP("Views", "Orders")
     DESCRIPTION = QT_TRANSLATE_NOOP("Views", "Orders to reserve, ship, cancel and take back.")
-    icon_name = "purchasing"
+    icon_name = "orders"
     REQUIRES = "orders.list"
 
     def __init__(self, context: AppContext, tasks: TaskManager, parent: QWidget | None = None, *,
@@ -94,6 +98,9 @@ class OrdersView(ViewPage):
         self.busy_bar.setFixedWidth(90)
         self.busy_bar.setTextVisible(False)
         self.busy_bar.hide()
+        self.settings_button = QPushButton(self.tr("Order settings…"))
+        self.settings_button.clicked.connect(self.open_settings)
+        self.settings_dialog: OrderSettingsDialog | None = None
         self.refresh_button = QPushButton(self.tr("Refresh"))
         self.refresh_button.setIcon(resources.icon("refresh", theme.TEXT))
         self.refresh_button.setIconSize(QSize(16, 16))
@@ -117,7 +124,7 @@ class OrdersView(ViewPage):
         self.more_button.setProperty("flat", True)
         self.more_button.clicked.connect(self.load_more)
         self.more_button.hide()
-        self.empty = EmptyState("purchasing", "", "")
+        self.empty = EmptyState("orders", "", "")
         self.empty.action.clicked.connect(self._on_empty_action)
         self.results = QStackedWidget()
         self.results.addWidget(self.table)
@@ -149,7 +156,7 @@ class OrdersView(ViewPage):
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
         layout.addLayout(page_header(self.title(), self.description(), self.busy_bar, self.process_button,
-                                     self.refresh_button))
+                                     self.settings_button, self.refresh_button))
         layout.addWidget(self.banner)
         layout.addWidget(self.filters)
         layout.addWidget(self.splitter, 1)
@@ -160,6 +167,7 @@ class OrdersView(ViewPage):
     # -- ViewPage ------------------------------------------------------------------------------------
     def activate(self) -> None:
         self.process_button.setEnabled(self.context.may("orders.process") and not self.processing.busy)
+        self._refresh_settings_button()
         if self._needs_reload:
             self.reload()
 
@@ -296,6 +304,26 @@ class OrdersView(ViewPage):
         self._set_processing(False)
         self.banner.show_message(self.tr("Processing failed: {error}").format(error=error_text(exc)), "error")
 
+    # -- settings --------------------------------------------------------------------------------------------
+    def _refresh_settings_button(self) -> None:
+        may = self.context.may("orders.save_settings")
+        self.settings_button.setEnabled(may)
+        self.settings_button.setToolTip(
+            self.tr("How new orders are reserved (allocation rule, split, each channel's location, shortage), where "
+                    "damaged returns go, when an order is overdue") if may else
+            self.tr("For the roles {roles}.").format(roles=self.context.roles_for("orders.save_settings")))
+
+    def open_settings(self) -> OrderSettingsDialog | None:
+        if not self.context.may("orders.save_settings") or self.context.ops is None:
+            return None
+        dialog = OrderSettingsDialog(self.context, self.tasks, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.saved.connect(lambda _s: self.banner.show_message(self.tr("Order settings saved."), "success",
+                                                                 TRANSIENT_MS))
+        self.settings_dialog = dialog
+        dialog.open()
+        return dialog
+
     # -- reacting --------------------------------------------------------------------------------------
     def current_summary(self) -> OrderSummary | None:
         index = self.table.currentIndex()
@@ -317,6 +345,7 @@ class OrdersView(ViewPage):
 
     def _on_context_changed(self) -> None:
         self._needs_reload = self._needs_locations = True
+        self._refresh_settings_button()
         if self.context.ops is None:
             self._generation += 1
             self.model.clear()
