@@ -481,12 +481,24 @@ def _allocate_orders(session: Session, actor: Actor, orders: list[Any], settings
                     cancel_reason=func.coalesce(bindparam("reason"), table.c.cancel_reason),
                     processed_at=func.coalesce(table.c.processed_at, bindparam("now")), version=table.c.version + 1),
             order_updates)
-    if audits and postgres:
-        for start in range(0, len(audits), 2000):
-            session.execute(AuditEntry.__table__.insert().values(audits[start:start + 2000]))
+    if audits and postgres:      # one statement of arrays: nothing to compile per row, one trigger firing
+        session.execute(_AUDIT_MANY, {
+            "at": [a["at"] for a in audits], "user_id": [a["user_id"] for a in audits],
+            "username": [a["username"] for a in audits], "entity_id": [a["entity_id"] for a in audits],
+            "action": [a["action"] for a in audits], "operation_id": [a["operation_id"] for a in audits],
+            "before": [None if a["before"] is None else json.dumps(a["before"]) for a in audits],
+            "after": [None if a["after"] is None else json.dumps(a["after"]) for a in audits]})
     elif audits:
         session.execute(AuditEntry.__table__.insert().inline(), audits)
     return reserved_units, waiting_units, refused
+
+
+_AUDIT_MANY = text(
+    "INSERT INTO audit_log (at, user_id, username, entity, entity_id, action, operation_id, before, after) "
+    "SELECT a.at, a.user_id, a.username, 'order', a.entity_id, a.action, a.operation_id, CAST(a.before AS jsonb), "
+    "CAST(a.after AS jsonb) FROM unnest(CAST(:at AS timestamptz[]), CAST(:user_id AS bigint[]), CAST(:username AS text[]), "
+    "CAST(:entity_id AS text[]), CAST(:action AS text[]), CAST(:operation_id AS text[]), CAST(:before AS text[]), "
+    "CAST(:after AS text[])) AS a(at, user_id, username, entity_id, action, operation_id, before, after)")
 
 
 def _audit_row(actor: Actor, order_id: int, action: str, before: dict[str, Any] | None, after: dict[str, Any] | None,
