@@ -234,7 +234,7 @@ def test_pages_print_with_titles_header_footer_and_fit_to_width(db: Database, sa
     assert ws.page_setup.orientation == "portrait"    # short names: six columns fit upright
     assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1) \
         and ws.page_setup.fitToHeight == 0
-    assert ws.oddHeader.left.text == "&BTop-selling products&B\nPeriod: All time · Order status is paid"
+    assert ws.oddHeader.left.text == "&BTop-selling products&B\nPeriod: All time · Order status is one of paid, partially refunded, refunded"
     assert ws.oddFooter.right.text == "Page &P of &N"
     assert "(Europe/Berlin)" in ws.oddFooter.left.text
     assert wb["Chart"].pageSetup.orientation == "landscape"
@@ -248,7 +248,7 @@ def test_pages_print_with_titles_header_footer_and_fit_to_width(db: Database, sa
     assert rows["Period"] == "All time"
     assert rows["Time zone"] == "Dates and periods are in UTC; run times in Europe/Berlin"
     assert rows["Run at"].endswith("(Europe/Berlin)")
-    assert rows["Filter"] == "Order status is paid" and rows["Currency"] == "EUR"
+    assert rows["Filter"] == "Order status is one of paid, partially refunded, refunded" and rows["Currency"] == "EUR"
 
     export_report(db, by_month(), tmp_path / "m.xlsx", today=TODAY)
     rows = {r[0].value: r[1].value for r in read(tmp_path / "m.xlsx")["Parameters"].iter_rows(min_row=2)}

@@ -159,3 +159,21 @@ def test_returns_report_from_the_command_line_to_xlsx(db: Database, returned, tm
     again = openpyxl.load_workbook(tmp_path / "direct.xlsx")["Report"]
     assert [[c.value for c in row] for row in again.iter_rows(min_row=2)
             if row[0].value not in (None, "Total")] == body
+
+
+def test_an_order_refunded_since_keeps_its_sale_and_the_refund_is_subtracted_once(db: Database, actor, returned) -> None:  # type: ignore[no-untyped-def]
+    """The store reports o1 partly refunded and o2 refunded: their sales stay in gross sales (the refunds
+    column takes the money back), so net sales are the same as before the store said so."""
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    before = run(db, BUILTIN["sales-by-day"], today=tomorrow).frame[["sum_revenue", "sum_refunds", "sum_net_revenue"]].sum()
+    with db.read() as s:
+        first, second = s.scalars(select(Order.id).order_by(Order.id).limit(2)).all()
+    orders.record_payment(db, actor, first, status="partially_refunded")
+    orders.record_payment(db, actor, second, status="refunded")
+    after = run(db, BUILTIN["sales-by-day"], today=tomorrow).frame[["sum_revenue", "sum_refunds", "sum_net_revenue"]].sum()
+    assert list(after) == list(before) == [Decimal("560.00"), Decimal("190.00"), Decimal("370.00")]
+    top = run(db, BUILTIN["top-products"], {"period": "all_time"}).frame.set_index("product")
+    assert top.loc["Merino Crew", "sum_net_revenue"] == Decimal("170.00")
+    # a store-cancelled order is no sale
+    orders.record_payment(db, actor, second, status="cancelled")
+    assert run(db, BUILTIN["sales-by-day"], today=tomorrow).frame["sum_revenue"].sum() == Decimal("560.00") - Decimal("160.00")

@@ -13,7 +13,10 @@ from backoffice.reports.definition import ChartSpec, Column, Filter, GroupBy, Re
 from backoffice.reports.formats import to_money
 
 
-PAID = Filter("order_status", "eq", "paid")
+# Orders that were paid, refunded since or not: a refund is subtracted in the refunds column (net sales),
+# never by dropping the order's sale.
+SOLD = ["paid", "partially_refunded", "refunded"]
+PAID = Filter("order_status", "in", SOLD)
 SALES_MEASURES = [Column("revenue", "sum", "Revenue"), Column("order_id", "count_distinct", "Orders"),
                   Column("quantity", "sum", "Units"), Column("avg_order_value", None, "Average order value"),
                   Column("refunds", "sum", "Refunds"), Column("net_revenue", "sum", "Net sales")]
@@ -86,7 +89,7 @@ def _definitions() -> list[ReportDefinition]:
             description="Orders and revenue per month from first-time and returning customers.",
             group_by=[GroupBy("ordered_at", "month"), GroupBy("customer_type")],
             columns=[Column("total", "sum", "Revenue")],
-            filters=[Filter("ordered_at", "range", "last_12_months", param="period"), Filter("status", "eq", "paid")],
+            filters=[Filter("ordered_at", "range", "last_12_months", param="period"), Filter("status", "in", SOLD)],
             pivot="customer_type", chart=ChartSpec("stacked_bar", title="Revenue: new and returning customers"),
             params={"period": "last_12_months"}, builtin=True),
         ReportDefinition(

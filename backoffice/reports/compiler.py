@@ -218,7 +218,7 @@ def _condition(expr: Any, spec: FieldSpec, f: Filter, value: Any, today: dt.date
         if not values:
             raise DefinitionError(f"filter on {spec.name}: list at least one value")
         cond = expr.in_(values) if op == "in" else expr.not_in(values)
-        return cond, f"{label} {OP_LABELS[op]} {', '.join(map(str, values))}"
+        return cond, f"{label} {OP_LABELS[op]} {', '.join(map(_shown, values))}"
     if op == "between":
         lo, hi = _as_list(value) if not isinstance(value, dict) else (value.get("from"), value.get("to"))
         a, b = _coerce(spec, lo), _coerce(spec, hi)
@@ -229,7 +229,13 @@ def _condition(expr: Any, spec: FieldSpec, f: Filter, value: Any, today: dt.date
     v = _coerce(spec, value)
     cond = {"eq": expr == v, "ne": expr != v, "gt": expr > v, "gte": expr >= v, "lt": expr < v,
             "lte": expr <= v}[op]
-    return cond, f"{label} {OP_LABELS[op]} {v}"
+    return cond, f"{label} {OP_LABELS[op]} {_shown(v)}"
+
+
+def _shown(value: Any) -> str:
+    """A filter value as a reader sees it in a report's description: partially_refunded as
+    "partially refunded"."""
+    return value.replace("_", " ") if isinstance(value, str) else str(value)
 
 
 def resolve_params(defn: ReportDefinition, params: dict[str, Any] | None) -> dict[str, Any]:

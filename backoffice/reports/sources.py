@@ -387,7 +387,7 @@ def _variants_ns(ctx: dict[str, Any]) -> dict[str, Any]:
     start, end = resolve_range(ctx["options"].get("sales_period", "last_90_days"), ctx["today"])
     sold = select(OrderLine.variant_id.label("variant_id"), func.sum(OrderLine.quantity).label("units"),
                   func.sum(_REVENUE).label("revenue"), func.max(Order.ordered_at).label("last_at")
-                  ).join(Order, Order.id == OrderLine.order_id).where(Order.status == "paid")
+                  ).join(Order, Order.id == OrderLine.order_id).where(Order.status.in_(("paid", "partially_refunded", "refunded")))
     if start is not None:
         sold = sold.where(Order.ordered_at >= at_midnight(start))
     if end is not None:
