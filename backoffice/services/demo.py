@@ -139,8 +139,10 @@ def generate_demo(db: Database, actor: Actor, *, products: int, seed: int = 42,
     if problems:
         raise ValidationError(problems)
     products, seed = int(products), int(seed)
+    until: int | None = None
     if anchor is None:
-        anchor = dt.datetime.now(dt.timezone.utc).date()
+        now = dt.datetime.now(dt.timezone.utc)
+        anchor, until = now.date(), int(now.timestamp())   # today's orders happen before now, not later today
     elif isinstance(anchor, dt.datetime):
         anchor = anchor.date()
 
@@ -150,7 +152,7 @@ def generate_demo(db: Database, actor: Actor, *, products: int, seed: int = 42,
     steps.check()
     builder = _Builder(products=products, seed=seed, anchor=anchor, user_id=actor.user_id,
                        username=actor.username, image_store=image_store, photo_workers=photo_workers,
-                       cancel=cancel)
+                       cancel=cancel, until=until)
 
     plan = builder.tables()
     with contextlib.ExitStack() as stack:
@@ -849,10 +851,13 @@ def _ean13(body12: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------
 class _Builder:
     def __init__(self, *, products: int, seed: int, anchor: dt.date, user_id: int, username: str = "",
-                 image_store: ImageStore | None = None, photo_workers: int = 2, cancel: CancelFn | None = None) -> None:
+                 image_store: ImageStore | None = None, photo_workers: int = 2, cancel: CancelFn | None = None,
+                 until: int | None = None) -> None:
         self.P, self.seed, self.anchor, self.user_id, self.username = products, seed, anchor, user_id, username
         midnight = dt.datetime(anchor.year, anchor.month, anchor.day, tzinfo=dt.timezone.utc)
         self.anchor_ts = int(midnight.timestamp())          # start of the anchor day
+        # the anchor day is today: its events fit between midnight and now (squeezed, in the same order)
+        self.until = None if until is None or until >= self.anchor_ts + 86_400 else max(until, self.anchor_ts + 60)
         self.sales_start = self.anchor_ts - (SALES_DAYS - 1) * 86_400
         self.catalog_start = self.sales_start - 365 * 86_400
         self.opening_ts = self.anchor_ts                     # stock levels last counted on the anchor day
@@ -1556,7 +1561,7 @@ class _Builder:
         day = np.repeat(np.arange(SALES_DAYS), per_day)
         hour = rng.choice(24, size=n_orders, p=_HOUR_WEIGHT / _HOUR_WEIGHT.sum())
         t = self.sales_start + day * 86_400 + hour * 3600 + rng.integers(0, 3600, n_orders)
-        self.o_time = np.sort(t)
+        self.o_time = self._before_now(np.sort(t))
 
         # Customers sign up over time (15% before the history starts), in id order.
         n_cust = max(10, int(round(n_orders / 2.8)))
@@ -1564,7 +1569,7 @@ class _Builder:
         signup_day = rng.choice(SALES_DAYS, size=n_cust, p=day_w / day_w.sum())
         signup = np.where(early, self.sales_start - rng.integers(86_400, 365 * 86_400, n_cust),
                           self.sales_start + signup_day * 86_400 + rng.integers(0, 86_400, n_cust))
-        signup = np.sort(signup)
+        signup = self._before_now(np.sort(signup))
         signup[0] = min(signup[0], self.sales_start - 86_400)
         # Each order's customer signed up before it: loyal early customers come back more often,
         # a third of the orders come from recent sign-ups; a few are guest checkouts.
@@ -1655,6 +1660,15 @@ class _Builder:
              "total": total, "state": state, "channel": channel, "processed_at": self.o_time},
             {"customer_id": self.o_guest, "processed_at": self.o_open},
         )
+
+    def _before_now(self, t: np.ndarray) -> np.ndarray:
+        """Times of the anchor day squeezed between its midnight and ``until`` (when the anchor is today),
+        order kept; other days unchanged."""
+        if self.until is None:
+            return t
+        today = t >= self.anchor_ts
+        squeezed = self.anchor_ts + (t - self.anchor_ts) * (self.until - self.anchor_ts) // 86_400
+        return np.where(today, squeezed, t)
 
     def _open_orders(self) -> np.ndarray:
         """The orders of the last ``OPEN_DAYS`` days of the history (at most ``OPEN_MAX``, the latest):
