@@ -125,3 +125,8 @@ class OrderOperations(Area):
     def check(self) -> list[dict[str, int]]:
         """Levels whose reserved differs from their orders' reservations (empty: sound)."""
         return orders.reservation_mismatches(self._db)
+
+    def reserved_at(self, location_id: int) -> list[tuple[int, int]]:
+        """The open orders holding units at the location (what ``fulfil_many`` with no ``order_ids`` ships),
+        oldest first: (order id, units reserved there)."""
+        return orders.reserved_at(self._db, location_id)

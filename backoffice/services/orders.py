@@ -1396,3 +1396,18 @@ def reservation_mismatches(db: Database) -> list[dict[str, int]]:
     return ([{"variant_id": v, "location_id": loc, "reserved": r, "reservations": int(q)} for v, loc, r, q in rows]
             + [{"variant_id": v, "location_id": loc, "reserved": 0, "reservations": int(q)} for v, loc, q in orphans]
             + [{"order_line_id": i, "outstanding": q - f - c, "reservations": int(r)} for i, q, f, c, r in lines])
+
+
+def reserved_at(db: Database, location_id: int) -> list[tuple[int, int]]:
+    """What :func:`fulfil_many` with no ``order_ids`` would ship from ``location_id``: the open orders
+    holding units there, oldest first, each as (order id, units reserved there)."""
+    with db.read() as session:
+        rows = session.execute(
+            select(Order.id, func.sum(OrderReservation.quantity))
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .join(OrderReservation, OrderReservation.order_line_id == OrderLine.id)
+            .where(OrderReservation.location_id == int(location_id),
+                   Order.state.in_([s.value for s in OPEN_STATES if s is not OrderState.NEW]))
+            .group_by(Order.id, Order.ordered_at)
+            .order_by(Order.ordered_at, Order.id))
+        return [(int(order_id), int(units)) for order_id, units in rows]

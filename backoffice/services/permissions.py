@@ -140,7 +140,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     }),
     **_area("orders", {
         "list": EVERYONE, "count": EVERYONE, "state_counts": EVERYONE, "get": EVERYONE, "find": EVERYONE,
-        "settings": EVERYONE, "check": EVERYONE,
+        "settings": EVERYONE, "check": EVERYONE, "reserved_at": EVERYONE,
         "process": FULFILMENT, "place": FULFILMENT, "fulfil": FULFILMENT, "fulfil_many": FULFILMENT,
         "cancel": FULFILMENT, "record_payment": MANAGERS, "set_backorders": BACKORDERS, "save_settings": MANAGERS,
     }),

@@ -7,6 +7,7 @@ shown off."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from decimal import Decimal
 
@@ -17,6 +18,7 @@ from sqlalchemy import func, select
 from backoffice.db import Database
 from backoffice.models import Customer, Order, OrderLine, Return, Role, Shipment, StockLevel, StockMove
 from backoffice.operations.changes import ORDERS, STOCK
+from backoffice.remote.session import sign_in
 from backoffice.services import inventory, orders, returns
 from backoffice.services.base import Actor
 from backoffice.services.inventory import MoveLine
@@ -27,6 +29,7 @@ from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views.orders import OrdersView
 from backoffice.ui.views.orders.dialogs import ReturnDialog
 from backoffice.ui.views.orders.models import COL_CUSTOMER, COL_RESERVED, COL_STATE, COL_TOTAL, COL_WAITING
+from tests.api_support import PASSWORD
 from tests.conftest import SmallStore
 
 SKUS = ("MC-S", "MC-M", "MC-L")
@@ -473,3 +476,233 @@ def test_steps_a_role_may_not_take_are_shown_off(qtbot, db, actor, store, open_v
     assert not view.settings_button.isEnabled() and not panel.payment_button.isEnabled()
     assert not panel.cancel_return_button.isEnabled() and not panel.refund_button.isEnabled()
     assert "warehouse, manager or admin" in panel.cancel_return_button.toolTip()
+
+
+# -- Ship all reserved… ------------------------------------------------------------------------------------------------
+def held_at(db: Database, oid: int, location_id: int) -> dict[int, int]:
+    """order line id -> units the order holds at the location."""
+    return {ln.id: r.quantity for ln in orders.get_order(db, oid).lines for r in ln.reservations
+            if r.location_id == location_id}
+
+
+def reserved_total(db: Database, location_id: int) -> int:
+    with db.read() as session:
+        return int(session.scalar(select(func.coalesce(func.sum(StockLevel.reserved), 0))
+                                  .where(StockLevel.location_id == location_id)) or 0)
+
+
+def wave(db: Database, actor: Actor, store: SmallStore) -> list[int]:
+    """Eight orders: six holding units at WH1 (one of them also at SHOP), one holding units only at SHOP,
+    and one new (nothing reserved)."""
+    receive(db, actor, store, MC_S=30, MC_M=2)
+    receive(db, actor, store, at="SHOP", MC_M=2, MC_L=5)
+    ids = [store_order(db, store, lines) for lines in (
+        [("MC-S", 2)], [("MC-S", 1), ("MC-M", 1)], [("MC-L", 2)], [("MC-M", 3)], [("MC-S", 3)], [("MC-S", 1)],
+        [("MC-S", 4)])]
+    orders.process_orders(db, actor)
+    ids.append(store_order(db, store, [("MC-S", 1)]))          # new: not processed
+    return ids
+
+
+def open_ship_all(qtbot, view):  # type: ignore[no-untyped-def]
+    dialog = view.open_ship_all()
+    assert dialog is not None
+    wait_idle(qtbot, view)
+    return dialog
+
+
+def test_ship_all_reserved_ships_each_order_its_units_at_the_location(qtbot, db, actor, store, open_view) -> None:  # type: ignore[no-untyped-def]
+    ids = wave(db, actor, store)
+    wh1, shop = store.locations["WH1"], store.locations["SHOP"]
+    before = {oid: orders.get_order(db, oid) for oid in ids}
+    at_wh1 = {oid: held_at(db, oid, wh1) for oid in ids if held_at(db, oid, wh1)}
+    elsewhere = [oid for oid in ids if oid not in at_wh1]
+    assert len(at_wh1) == 6 and len(elsewhere) == 2
+    assert any(held_at(db, oid, shop) for oid in at_wh1)             # an order split over both locations
+    assert any(held_at(db, oid, shop) for oid in elsewhere)          # one held only at SHOP
+    shop_before = {oid: held_at(db, oid, shop) for oid in ids}
+    units = sum(sum(held.values()) for held in at_wh1.values())
+
+    view = open_view(db, actor)
+    assert view.ship_all_button.isEnabled()
+    dialog = open_ship_all(qtbot, view)
+    assert dialog.location.currentData() == wh1
+    assert dialog.reading == [(oid, sum(held.values())) for oid, held in at_wh1.items()]     # oldest first
+    assert dialog.summary.text() == f"6 orders hold {units} units at WH1: each ships as one shipment, oldest first."
+    assert dialog.ship_button.isEnabled() and dialog.ship_button.text() == "Ship 6 orders"
+    shown = len(dialog.reading)
+    dialog.carrier.setText("  DHL ")
+    dialog.ship_button.click()
+    assert not dialog.ship_button.isEnabled() and not dialog.form.isEnabled()
+    dialog.ship()                                                   # a second press while it runs: nothing
+    wait_idle(qtbot, view)
+
+    assert shipments(db) == shown == dialog.so_far.shipments
+    for oid, held in at_wh1.items():
+        info = orders.get_order(db, oid)
+        [shipment] = info.shipments
+        assert shipment.location_id == wh1 and shipment.carrier == "DHL"
+        assert {line: q for line, _sku, q in shipment.lines} == held
+        assert held_at(db, oid, shop) == shop_before[oid]           # what it holds elsewhere stays
+    for oid in elsewhere:
+        info = orders.get_order(db, oid)
+        assert (info.version, info.state, info.shipments) == (before[oid].version, before[oid].state, [])
+        assert held_at(db, oid, shop) == shop_before[oid]
+    assert reserved_total(db, wh1) == 0 and reserved_total(db, shop) > 0
+    assert orders.reservation_mismatches(db) == [] and inventory.ledger_mismatches(db) == []
+    assert dialog.summary.text() == f"6 shipments, {units} units from WH1."
+    assert dialog.bar.value() == dialog.bar.maximum() == 6 and dialog.failed_table.isHidden()
+    assert not dialog.ship_button.isEnabled() and dialog.close_button.text() == "Close"
+    dialog.ship()                                                   # pressed again: the plan is done
+    wait_idle(qtbot, view)
+    assert shipments(db) == 6
+    # the list and the open order were read again
+    assert {r.id: r.state for r in view.model.rows} == {oid: orders.get_order(db, oid).state for oid in ids}
+    assert view.panel.info == orders.get_order(db, view.panel.info.id)
+    assert view.banner.text.text() == f"6 shipments, {units} units from WH1."
+    dialog.close_button.click()
+
+    dialog = open_ship_all(qtbot, view)                             # nothing left there
+    assert dialog.reading == [] and not dialog.ship_button.isEnabled()
+    assert dialog.summary.text() == "Nothing is reserved at WH1: there is no order to ship from there."
+    dialog.location.setCurrentIndex(dialog.location.findData(shop))
+    wait_idle(qtbot, view)
+    assert len(dialog.reading) == 3 and dialog.ship_button.text() == "Ship 3 orders"
+    dialog.reject()
+
+
+def test_orders_that_cannot_ship_are_listed_and_a_retry_ships_nothing_twice(qtbot, db, actor, store, open_view,
+                                                                            monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ids = wave(db, actor, store)
+    wh1 = store.locations["WH1"]
+    at_wh1 = [oid for oid in ids if held_at(db, oid, wh1)]
+    view = open_view(db, actor)
+    dialog = view.open_ship_all()
+    dialog.chunk = 2
+    wait_idle(qtbot, view)
+    assert [oid for oid, _ in dialog.reading] == at_wh1
+    gone = at_wh1[1]
+    orders.cancel(db, actor, gone, reason="Changed their mind")    # after the count was read
+    number = orders.get_order(db, gone).number
+
+    # the answer of the second chunk is lost after it shipped (a dropped connection)
+    real = view.context.ops.orders.fulfil_many
+    calls: list[list[int]] = []
+
+    def dropping(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(list(kwargs["order_ids"]))
+        result = real(**kwargs)
+        if len(calls) == 2:
+            raise ConnectionError("the connection was reset")
+        return result
+
+    monkeypatch.setattr(view.context.ops.orders, "fulfil_many", dropping)
+    dialog.ship_button.click()
+    wait_idle(qtbot, view)
+    assert calls == [at_wh1[0:2], at_wh1[2:4]]
+    assert "the connection was reset" in dialog.banner.text.text()
+    assert dialog.ship_button.isEnabled() and dialog.ship_button.text() == "Ship the other 4 orders"
+    assert not dialog.form.isEnabled()                              # the plan is fixed
+    assert shipments(db) == 3                                       # chunk 1 (one cancelled) and chunk 2 shipped
+
+    dialog.ship_button.click()                                      # sends the lost chunk again, then the rest
+    wait_idle(qtbot, view)
+    assert calls[2:] == [at_wh1[2:4], at_wh1[4:6]]
+    assert shipments(db) == 5 and dialog.so_far.skipped == 2         # the lost chunk: found shipped under its ids
+    for oid in at_wh1:
+        assert len(orders.get_order(db, oid).shipments) == (0 if oid == gone else 1)   # nothing shipped twice
+    assert dialog.failed_model.rows == [(number, "state: is cancelled: nothing to ship")]
+    assert dialog.failed_table.isVisible() and dialog.failed_label.text() == "1 order could not ship:"
+    assert dialog.summary.text().startswith("3 shipments, ")       # the answers that arrived...
+    assert "2 orders had already shipped from this dialog." in dialog.summary.text()    # ...and the lost one
+    assert "1 order could not ship (below)." in dialog.summary.text()
+    assert reserved_total(db, wh1) == 0
+    assert orders.reservation_mismatches(db) == [] and inventory.ledger_mismatches(db) == []
+    assert "1 order could not ship" in view.banner.text.text()
+
+
+def test_cancelling_a_wave_midway_leaves_the_rest_unshipped(qtbot, db, actor, store, open_view,
+                                                            monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ids = wave(db, actor, store)
+    wh1 = store.locations["WH1"]
+    at_wh1 = {oid: held_at(db, oid, wh1) for oid in ids if held_at(db, oid, wh1)}
+    view = open_view(db, actor)
+    dialog = view.open_ship_all()
+    dialog.chunk = 2
+    wait_idle(qtbot, view)
+    real = view.context.ops.orders.fulfil_many
+    first_done, go_on = threading.Event(), threading.Event()
+
+    def held_back(**kwargs):  # type: ignore[no-untyped-def]
+        result = real(**kwargs)
+        first_done.set()
+        assert go_on.wait(10)
+        return result
+
+    monkeypatch.setattr(view.context.ops.orders, "fulfil_many", held_back)
+    dialog.ship_button.click()
+    qtbot.waitUntil(first_done.is_set, timeout=10_000)
+    assert dialog.close_button.text() == "Cancel"
+    dialog.close_button.click()                                     # while the first chunk ships
+    assert dialog.close_button.text() == "Stopping…" and not dialog.close_button.isEnabled()
+    assert dialog.isVisible()                                       # it stays to say what shipped
+    go_on.set()
+    wait_idle(qtbot, view)
+    shipped, rest = list(at_wh1)[:2], list(at_wh1)[2:]
+    assert shipments(db) == 2 and [oid for oid in at_wh1 if orders.get_order(db, oid).shipments] == shipped
+    for oid in rest:
+        assert held_at(db, oid, wh1) == at_wh1[oid]                 # still reserved, nothing shipped
+    assert reserved_total(db, wh1) == sum(sum(at_wh1[oid].values()) for oid in rest)
+    assert orders.reservation_mismatches(db) == [] and inventory.ledger_mismatches(db) == []
+    assert dialog.bar.value() == 2 and dialog.bar.maximum() == 6 and dialog.bar_count.text() == "2 of 6 orders"
+    assert "4 orders were not sent: Ship sends them." in dialog.summary.text()
+    assert dialog.ship_button.text() == "Ship the other 4 orders" and dialog.close_button.text() == "Close"
+    assert "4 orders not sent" in view.banner.text.text()
+
+    dialog.ship_button.click()                                      # the rest, with the same plan
+    wait_idle(qtbot, view)
+    assert shipments(db) == 6 and reserved_total(db, wh1) == 0 and dialog.so_far.shipments == 6
+    assert inventory.ledger_mismatches(db) == [] and orders.reservation_mismatches(db) == []
+    dialog.reject()
+    assert not dialog.isVisible()
+
+
+def test_ship_all_reserved_is_off_for_a_role_that_does_not_ship(qtbot, db, actor, store, open_view) -> None:  # type: ignore[no-untyped-def]
+    merchandiser = ensure_user(db, "merch", Role.MERCHANDISER)
+    view = open_view(db, merchandiser)
+    assert not view.ship_all_button.isEnabled()
+    assert view.ship_all_button.toolTip() == "For the roles warehouse, manager or admin."
+    assert view.open_ship_all() is None
+    warehouse = ensure_user(db, "picker", Role.WAREHOUSE)
+    view = open_view(db, warehouse)
+    assert view.ship_all_button.isEnabled()
+
+
+def test_ship_all_reserved_through_the_store_api(qtbot, db, api, tasks, connected_context) -> None:  # type: ignore[no-untyped-def]
+    """Over the store API each chunk is a request of its own (its operation id is the request's key)."""
+    admin = ensure_user(db, "admin")
+    store = SmallStore(db, admin)
+    ids = wave(db, admin, store)
+    wh1 = store.locations["WH1"]
+    at_wh1 = [oid for oid in ids if held_at(db, oid, wh1)]
+    remote = sign_in(api.base_url, "warehouse", PASSWORD)
+    try:
+        context = connected_context(db, admin)
+        context.set_connected(remote)
+        view = OrdersView(context, tasks)
+        qtbot.addWidget(view)
+        view.show()
+        view.activate()
+        wait_idle(qtbot, view)
+        dialog = view.open_ship_all()
+        dialog.chunk = 4
+        wait_idle(qtbot, view)
+        assert [oid for oid, _ in dialog.reading] == at_wh1
+        dialog.ship_button.click()
+        wait_idle(qtbot, view)
+        assert dialog.banner.isHidden(), dialog.banner.text.text()
+        assert shipments(db) == len(at_wh1) == dialog.so_far.shipments and reserved_total(db, wh1) == 0
+        assert orders.reservation_mismatches(db) == [] and inventory.ledger_mismatches(db) == []
+        dialog.reject()
+    finally:
+        remote.close()

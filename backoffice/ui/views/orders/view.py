@@ -7,8 +7,9 @@ and answers to an older one are dropped. The count shown is ``ops.orders.count``
 A write's changes reach the view by ``context.data_changed``: it reloads (keeping the same order
 selected) when orders or customers changed, and its location picker when locations did.
 
-Order settings… (managers) opens the store-wide order settings (``settings_dialog``); the steps on one
-order and its returns are the panel's.
+Ship all reserved… (the roles that ship) ships everything reserved at one location, order by order
+(``ship_all_dialog``); Order settings… (managers) opens the store-wide order settings
+(``settings_dialog``); the steps on one order and its returns are the panel's.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from backoffice.ui.views.orders.details import OrderPanel
 from backoffice.ui.views.orders.filters import OrderFilterBar
 from backoffice.ui.views.orders.models import COL_STATE, STATE_COLOURS, fit_headings, orders_model, tr
 from backoffice.ui.views.orders.settings_dialog import OrderSettingsDialog
+from backoffice.ui.views.orders.ship_all_dialog import ShipAllDialog
 from backoffice.ui.widgets.banner import TRANSIENT_MS, MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
 from backoffice.ui.widgets.pills import StatePillDelegate
@@ -98,6 +100,9 @@ class OrdersView(ViewPage):
         self.busy_bar.setFixedWidth(90)
         self.busy_bar.setTextVisible(False)
         self.busy_bar.hide()
+        self.ship_all_button = QPushButton(self.tr("Ship all reserved…"))
+        self.ship_all_button.clicked.connect(self.open_ship_all)
+        self.ship_all_dialog: ShipAllDialog | None = None
         self.settings_button = QPushButton(self.tr("Order settings…"))
         self.settings_button.clicked.connect(self.open_settings)
         self.settings_dialog: OrderSettingsDialog | None = None
@@ -156,7 +161,7 @@ class OrdersView(ViewPage):
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
         layout.addLayout(page_header(self.title(), self.description(), self.busy_bar, self.process_button,
-                                     self.settings_button, self.refresh_button))
+                                     self.ship_all_button, self.settings_button, self.refresh_button))
         layout.addWidget(self.banner)
         layout.addWidget(self.filters)
         layout.addWidget(self.splitter, 1)
@@ -168,6 +173,7 @@ class OrdersView(ViewPage):
     def activate(self) -> None:
         self.process_button.setEnabled(self.context.may("orders.process") and not self.processing.busy)
         self._refresh_settings_button()
+        self._refresh_ship_all_button()
         if self._needs_reload:
             self.reload()
 
@@ -304,6 +310,25 @@ class OrdersView(ViewPage):
         self._set_processing(False)
         self.banner.show_message(self.tr("Processing failed: {error}").format(error=error_text(exc)), "error")
 
+    # -- shipping everything reserved at a location ------------------------------------------------------------
+    def _refresh_ship_all_button(self) -> None:
+        may = self.context.may("orders.fulfil_many")
+        self.ship_all_button.setEnabled(may)
+        self.ship_all_button.setToolTip(
+            self.tr("Ship every order holding units at one location, one shipment each (a warehouse's shipping "
+                    "wave)") if may else
+            self.tr("For the roles {roles}.").format(roles=self.context.roles_for("orders.fulfil_many")))
+
+    def open_ship_all(self) -> ShipAllDialog | None:
+        if not self.context.may("orders.fulfil_many") or self.context.ops is None:
+            return None
+        dialog = ShipAllDialog(self.context, self.tasks, self, location_id=self.current_filter().location_id)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        dialog.shipped.connect(self._show_message)
+        self.ship_all_dialog = dialog
+        dialog.open()
+        return dialog
+
     # -- settings --------------------------------------------------------------------------------------------
     def _refresh_settings_button(self) -> None:
         may = self.context.may("orders.save_settings")
@@ -346,6 +371,7 @@ class OrdersView(ViewPage):
     def _on_context_changed(self) -> None:
         self._needs_reload = self._needs_locations = True
         self._refresh_settings_button()
+        self._refresh_ship_all_button()
         if self.context.ops is None:
             self._generation += 1
             self.model.clear()
