@@ -382,7 +382,8 @@ class OrdersMachine(RuleBasedStateMachine):
     def stock_gone(self, pick: int, qty: int, counted: bool) -> None:
         """Units found missing on a shelf (a count, or damage adjusted): they leave whatever orders hold; the
         newest orders there give up exactly the units that are no longer on the shelf."""
-        key = self._pick(sorted(k for k, (on_hand, _) in self.snap.levels.items() if on_hand > 0), pick)
+        held = sorted(k for k, (on_hand, reserved) in self.snap.levels.items() if on_hand > 0 and reserved > 0)
+        key = self._pick(held or sorted(k for k, (on_hand, _) in self.snap.levels.items() if on_hand > 0), pick)
         if key is None:
             return
         variant, loc = key

@@ -1031,34 +1031,51 @@ def _take_exact(session: Session, lines: dict[int, _Line], taken: dict[tuple[int
         _take_reservations(session, part)
 
 
-def _ship(session: Session, actor: Actor, order_id: int, location_id: int, quantities: dict[int, int] | None,
-          carrier: str, tracking: str, operation_id: str) -> int | None:
-    """One shipment of ``order_id`` from ``location_id`` in the caller's transaction: the units shipped,
-    or None when ``operation_id`` had already shipped (nothing done)."""
-    if _shipment_of(session, operation_id) is not None:
-        return None
-    order = _lock_order(session, order_id)
-    if order.state not in OPEN_STATES or order.state is OrderState.NEW:
-        raise ValidationError([(order.number, "state", f"is {order.state.value.replace('_', ' ')}: "
-                                + ("process it first (orders process)" if order.state is OrderState.NEW else "nothing to ship"))])
-    loc, to = _ship_locations(session, location_id, order.number)
-    lines, skus = _order_lines(session, order.id)
-    wanted = ({lid: ln.reserved.get(loc.id, 0) for lid, ln in lines.items()} if quantities is None
-              else {int(k): v for k, v in quantities.items()})
+def _wanted_units(number: str, lines: dict[int, _Line], quantities: dict[int, int] | None, default: dict[int, int],
+                  left: str, nothing: str) -> dict[int, int]:
+    """Units per order line asked of a shipment or a cancellation (``default`` when not given), each a
+    whole number within what the line has outstanding; every problem by line, or ``nothing`` when no unit
+    is asked."""
+    wanted = default if quantities is None else {int(k): v for k, v in quantities.items()}
     problems = []
     for lid, q in sorted(wanted.items()):
         if lid not in lines:
-            problems.append((order.number, f"line {lid}", "is not a line of this order"))
+            problems.append((number, f"line {lid}", "is not a line of this order"))
         elif isinstance(q, bool) or not isinstance(q, int) or q < 0:
-            problems.append((order.number, f"line {lid}", f"{q!r} must be a whole number of units, zero or more"))
+            problems.append((number, f"line {lid}", f"{q!r} must be a whole number of units, zero or more"))
         elif q > lines[lid].outstanding:
-            problems.append((order.number, f"line {lid}", f"{q} units asked, {lines[lid].outstanding} left to ship"))
+            problems.append((number, f"line {lid}", f"{q} units asked, {lines[lid].outstanding} {left}"))
     wanted = {lid: q for lid, q in wanted.items() if isinstance(q, int) and q > 0}
     if not problems and not wanted:
-        problems.append((order.number, "lines", f"nothing to ship from {loc.code}"
-                         + (": nothing is reserved there" if quantities is None else "")))
+        problems.append((number, "lines", nothing))
     if problems:
         raise ValidationError(problems)
+    return wanted
+
+
+def _ship(session: Session, actor: Actor, order_id: int, location_id: int, quantities: dict[int, int] | None,
+          carrier: str, tracking: str, operation_id: str,
+          places: tuple[Location, int] | None = None) -> int | None:
+    """One shipment of ``order_id`` from ``location_id`` in the caller's transaction: the units shipped,
+    or None when ``operation_id`` had already shipped (nothing done). ``places``: the location and the
+    customer location when the caller has read them already."""
+    shipped = select(Shipment.order_id).where(Shipment.operation_id == operation_id).scalar_subquery()
+    row = session.execute(select(Order, shipped).where(Order.id == int(order_id)).with_for_update(of=Order)).first()
+    if row is not None and row[1] is not None:       # this operation id shipped already: a retry
+        return None
+    if row is None:
+        if _shipment_of(session, operation_id) is not None:
+            return None
+        raise NotFound(f"order {order_id} does not exist")
+    order = row[0]
+    if order.state not in OPEN_STATES or order.state is OrderState.NEW:
+        raise ValidationError([(order.number, "state", f"is {order.state.value.replace('_', ' ')}: "
+                                + ("process it first (orders process)" if order.state is OrderState.NEW else "nothing to ship"))])
+    loc, to = places if places is not None else _ship_locations(session, location_id, order.number)
+    lines, skus = _order_lines(session, order.id)
+    wanted = _wanted_units(order.number, lines, quantities,
+                           {lid: ln.reserved.get(loc.id, 0) for lid, ln in lines.items()}, "left to ship",
+                           f"nothing to ship from {loc.code}" + (": nothing is reserved there" if quantities is None else ""))
     elsewhere: dict[tuple[int, int], int] = defaultdict(int)   # reservations at other locations these units free
     taken: dict[tuple[int, int], int] = {}
     moves = []
@@ -1174,13 +1191,15 @@ def fulfil_many(db: Database, actor: Actor, *, location_id: int, order_ids: list
     shipped = units = skipped = 0
     failed: list[tuple[str, str]] = []
     done_ids: list[int] = []
+    with db.read() as session:     # read once for the whole wave (a location archived meanwhile: the post refuses)
+        places = _ship_locations(session, location_id, "shipment")
     for i, oid in enumerate(order_ids):
         if cancel is not None and cancel():
             break
         op_id = f"{base}:{oid}"
         try:
             done = db.run_write(lambda session, oid=oid, op_id=op_id:    # type: ignore[misc]
-                                _ship(session, actor, oid, location_id, None, carrier, "", op_id))
+                                _ship(session, actor, oid, location_id, None, carrier, "", op_id, places))
         except (ValidationError, NotFound, InsufficientStock) as exc:
             with db.read() as session:
                 number = session.scalar(select(Order.number).where(Order.id == oid)) or str(oid)
@@ -1211,21 +1230,8 @@ def cancel(db: Database, actor: Actor, order_id: int, *, reason: str = "", quant
         if order.state not in OPEN_STATES:
             raise ValidationError([(order.number, "state", f"is {order.state.value.replace('_', ' ')}: nothing left to cancel")])
         lines = {ln.id: ln for ln in _lines_of(session, [order.id]).get(order.id, [])}
-        wanted = ({lid: ln.outstanding for lid, ln in lines.items()} if quantities is None
-                  else {int(k): v for k, v in quantities.items()})
-        problems = []
-        for lid, q in sorted(wanted.items()):
-            if lid not in lines:
-                problems.append((order.number, f"line {lid}", "is not a line of this order"))
-            elif isinstance(q, bool) or not isinstance(q, int) or q < 0:
-                problems.append((order.number, f"line {lid}", f"{q!r} must be a whole number of units, zero or more"))
-            elif q > lines[lid].outstanding:
-                problems.append((order.number, f"line {lid}", f"{q} units asked, {lines[lid].outstanding} not shipped"))
-        wanted = {lid: q for lid, q in wanted.items() if isinstance(q, int) and q > 0}
-        if not problems and not wanted:
-            problems.append((order.number, "lines", "nothing to cancel"))
-        if problems:
-            raise ValidationError(problems)
+        wanted = _wanted_units(order.number, lines, quantities, {lid: ln.outstanding for lid, ln in lines.items()},
+                               "not shipped", "nothing to cancel")
         lock_levels(session, [lines[lid].variant_id for lid in wanted])
         deltas: dict[tuple[int, int], int] = defaultdict(int)
         taken: dict[tuple[int, int], int] = {}
