@@ -294,13 +294,12 @@ class _Allocator:
     """Allocates units of lines against locked levels, keeping the levels it has promised up to date, so
     the orders of one batch are allocated one after the other as if each committed on its own."""
 
-    def __init__(self, session: Session, settings: OrderSettings, variant_ids: list[int]) -> None:
+    def __init__(self, session: Session, settings: OrderSettings, variant_ids: list[int], backorder: set[int]) -> None:
         self.settings = settings
         self.locations = {r.id: r.code for r in session.execute(
             select(Location.id, Location.code).where(Location.kind.in_(STOCKED), Location.active.is_(True)))}
         self.levels = lock_levels(session, variant_ids)
-        self.backorder = {v for cond in chunked_in(session, Variant.id, sorted(set(variant_ids))) for v in session.scalars(
-            select(Variant.id).join(Product, Product.id == Variant.product_id).where(Product.allow_backorder.is_(True), cond))}
+        self.backorder = backorder     # variants whose product allows backorders
         self.deltas: dict[tuple[int, int], int] = defaultdict(int)
         self.new_rows: dict[tuple[int, int], tuple[int, int]] = {}
 
@@ -400,9 +399,16 @@ def _allocate_orders(session: Session, actor: Actor, orders: list[Any], settings
         return 0, 0, 0
     by_order = _lines_of(session, [o.id for o in orders])
     variant_ids = sorted({ln.variant_id for ls in by_order.values() for ln in ls})
-    alloc = _Allocator(session, settings, variant_ids)
+    skus: dict[int, str] = {}
+    backorder: set[int] = set()
+    for cond in chunked_in(session, Variant.id, variant_ids):   # one read: SKUs and which may be back-ordered
+        for vid, sku, allowed in session.execute(select(Variant.id, Variant.sku, Product.allow_backorder)
+                                                 .join(Product, Product.id == Variant.product_id).where(cond)):
+            skus[vid] = sku
+            if allowed:
+                backorder.add(vid)
+    alloc = _Allocator(session, settings, variant_ids, backorder)
     codes = _codes(session)
-    skus = _skus(session, variant_ids)
     now = utcnow()
     reserved_units = waiting_units = refused = 0
     order_updates: list[dict[str, Any]] = []
