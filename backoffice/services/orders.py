@@ -50,6 +50,7 @@ from backoffice.models import (
     OrderState,
     Product,
     Return,
+    ReturnLine,
     Shipment,
     ShipmentLine,
     StockLevel,
@@ -942,10 +943,11 @@ def _info(session: Session, order_id: int) -> OrderInfo:
                                        .where(Shipment.order_id == order.id).order_by(Shipment.id)).all():
         shipments.append(ShipmentInfo(s.id, s.number, s.location_id, codes.get(s.location_id, ""), s.carrier, s.tracking,
                                       s.shipped_at, username or "", shipped_lines.get(s.id, [])))
+    units = (select(func.coalesce(func.sum(ReturnLine.quantity), 0)).where(ReturnLine.return_id == Return.id)
+             .scalar_subquery())
     returns = [{"id": r.id, "number": r.number, "state": r.state.value, "refund_amount": r.refund_amount,
-                "refund_status": r.refund_status, "created_at": r.created_at,
-                "units": sum(rl.quantity for rl in r.lines)}
-               for r in session.scalars(select(Return).where(Return.order_id == order.id).order_by(Return.id))]
+                "refund_status": r.refund_status, "created_at": r.created_at, "units": int(n)}
+               for r, n in session.execute(select(Return, units).where(Return.order_id == order.id).order_by(Return.id))]
     return_ids = [str(r["id"]) for r in returns]
     entries = session.execute(
         select(AuditEntry.at, AuditEntry.username, AuditEntry.action, AuditEntry.after)
