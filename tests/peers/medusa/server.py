@@ -15,7 +15,8 @@ Three steps, each done once and reused:
   through the admin API: a secret API key, a region (EUR), a sales channel, two stock locations and a
   publishable key. ``MedusaServer.stop()`` ends the process group and drops the clone; so does an
   ``atexit`` hook when a test run dies before its finalizers, and on Linux the server also gets SIGTERM
-  when the process that started it dies.
+  when the process that started it dies (Linux counts the thread that started it: start it from a
+  thread that lives as long as the server, as pytest's main thread does).
 
 ``python -m tests.peers.medusa.server prepare --db URL`` does all three (and a start/stop) and prints how
 long each took; .ci/run calls it before the tests. ``admin_url`` is a PostgreSQL URL in SQLAlchemy's form
@@ -91,6 +92,8 @@ def _quiet(_: str) -> None:
 # -- tools -----------------------------------------------------------------------------------------------
 def missing_tools() -> str | None:
     """Why the peer cannot run here (node or npm missing, node too old), or None when it can."""
+    if os.name != "posix":
+        return "the Medusa peer's helper runs on Linux and macOS only (process groups, POSIX signals)"
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
         missing = " and ".join(name for name, path in (("node", node), ("npm", npm)) if not path)
@@ -144,7 +147,7 @@ def _run(cmd: list[str], *, env: dict[str, str], log_path: Path, what: str,
         log.write(f"\n$ {' '.join(cmd)}\n".encode())
         log.flush()
         proc = subprocess.Popen(cmd, cwd=PEER_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_child_setup())
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -159,9 +162,25 @@ def _run(cmd: list[str], *, env: dict[str, str], log_path: Path, what: str,
         raise MedusaError(f"{what} failed (exit {code}); the end of {log_path}:\n{_tail(log_path)}")
 
 
-def _kill_group(pid: int, sig: int = signal.SIGKILL) -> None:
+def _kill_group(pid: int, sig: int | None = None) -> None:
+    """Signal the process group led by pid (SIGKILL unless told)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
+        os.killpg(pid, signal.SIGKILL if sig is None else sig)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the process that started it dies, so a test run
+    killed outright leaves no server or install behind."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)        # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort; atexit and the finalizer remain
+        pass
+
+
+def _child_setup() -> Callable[[], None] | None:
+    return _die_with_parent if sys.platform.startswith("linux") else None
 
 
 @contextlib.contextmanager
@@ -342,17 +361,6 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): SIGTERM when the process that started it dies, so a test run
-    killed outright leaves no server behind."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)        # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort; atexit and the finalizer remain
-        pass
 
 
 @dataclass
@@ -542,7 +550,7 @@ def start(admin_url: str, *, log_dir: Path | None = None, health_timeout: float 
         process = subprocess.Popen(
             [shutil.which("node") or "node", str(CLI), "start"], cwd=PEER_DIR, env=env,
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+            preexec_fn=_child_setup())
     server = MedusaServer(base_url=f"http://127.0.0.1:{port}", port=port, pid=process.pid, log_path=log_path,
                           database=database, admin_url=admin_url, timings=timings, _process=process,
                           _work_dir=work_dir, _owns_work_dir=log_dir is None)
