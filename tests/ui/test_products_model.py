@@ -107,6 +107,20 @@ def test_invalidated_rows_stay_visible_and_are_fetched_again(qtbot) -> None:  # 
     assert model.is_fresh(0) and text(model, 0, PRICE) == "€12.00"
 
 
+def test_a_row_written_while_its_answer_was_on_its_way_is_read_again_without_being_drawn(qtbot) -> None:  # type: ignore[no-untyped-def]
+    model = loaded_model()
+    with qtbot.waitSignal(model.fetch_requested, timeout=2000) as first:
+        model.refetch(variant_ids=[1])                   # a write: row 1 is read again
+    assert first.args[0] == [1]
+    model.refetch(variant_ids=[1])                       # a second write while that read is on its way
+    with qtbot.waitSignal(model.fetch_requested, timeout=2000) as again:
+        model.receive_rows([1], {1: grid_row(1, price=D("10.00"))})   # the answer read before the write
+    assert again.args[0] == [1]                          # asked again at once, not only when painted
+    assert not model.is_fresh(0) and model.row_at(0).price == D("10.00")
+    model.receive_rows([1], {1: grid_row(1, price=D("77.70"))})
+    assert model.is_fresh(0) and model.row_at(0).price == D("77.70")
+
+
 # -- display ----------------------------------------------------------------------------------------------
 def test_cells_are_formatted_and_aligned_by_kind() -> None:
     model = ProductGridModel()

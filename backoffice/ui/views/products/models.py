@@ -230,12 +230,19 @@ class ProductGridModel(QAbstractTableModel):
 
     def receive_rows(self, ids: Sequence[int], rows: dict[int, GridRow]) -> None:
         """Rows loaded for ``ids`` (a fetch_requested answer); ids with no row were deleted meanwhile."""
+        again: list[int] = []
         for vid in ids:
             epoch = self._inflight.pop(vid, self._epoch)
             self._put(vid, rows.get(vid, _GONE), epoch)
+            if epoch == _STALE and vid in rows:
+                again.append(vid)    # written while this answer was on its way: read it once more now
         self._trim()
         self._repaint()
         self.rows_arrived.emit()
+        if again:
+            for vid in again:
+                self._inflight[vid] = self._epoch
+            self.fetch_requested.emit(again)
 
     def fetch_failed(self, ids: Sequence[int]) -> None:
         """Loading failed: do not ask again for these rows until the next refresh."""
