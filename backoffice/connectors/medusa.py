@@ -44,6 +44,7 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 ID_CHUNK = 50                 # ids or SKUs per filtered GET (keeps URLs short)
 
 ARCHIVED = "archived"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _STATUS_TO_MEDUSA = {"active": "published", "draft": "draft", ARCHIVED: "draft"}
 _PAYMENT_STATUS = {
     "not_paid": "pending", "awaiting": "pending", "requires_action": "pending",
@@ -84,6 +85,11 @@ def _decimal(value: Any) -> Decimal | None:  # noqa: ANN401 - JSON
         return Decimal(str(value))
     except InvalidOperation:
         return None
+
+
+def _text(value: Decimal | None) -> str:
+    """A decimal for metadata; "" (which removes the key in Medusa's metadata merge) for None."""
+    return str(value) if value is not None else ""
 
 
 def _money(value: Decimal) -> float | int:
@@ -318,7 +324,8 @@ class MedusaAdapter:
                 text = f"the API key was refused: {text}"
             return Health(False, latency_ms=(time.monotonic() - started) * 1000.0, message=text)
         except Exception as exc:  # noqa: BLE001 - health never raises
-            return Health(False, latency_ms=(time.monotonic() - started) * 1000.0, message=f"{type(exc).__name__}: {exc}")
+            return Health(False, latency_ms=(time.monotonic() - started) * 1000.0,
+                          message=f"{type(exc).__name__}: {exc}")
         return Health(True, latency_ms=(time.monotonic() - started) * 1000.0)
 
     def locations(self) -> list[StoreLocation]:
@@ -357,24 +364,40 @@ class MedusaAdapter:
             status = ARCHIVED
         else:
             status = "active" if row.get("status") == "published" else "draft"
+        variants = tuple(self._variant(v, row["id"]) for v in row.get("variants") or [])
+        times = [_time(row.get("updated_at")), *(v.updated_at for v in variants)]
         return StoreProduct(
             id=str(row["id"]), handle=str(row.get("handle") or ""), title=str(row.get("title") or ""), status=status,
             description=str(row.get("description") or ""), vendor=str(metadata.get("vendor") or ""),
             product_type=str((row.get("type") or {}).get("value") or ""),
             tags=tuple(sorted(str(t["value"]) for t in row.get("tags") or [])),
-            variants=tuple(self._variant(v, row["id"]) for v in row.get("variants") or []),
-            updated_at=_time(row.get("updated_at")))
+            variants=variants, updated_at=max((t for t in times if t is not None), default=None))
 
     def products(self, *, updated_after: dt.datetime | None = None,
                  page_size: int = 100) -> Iterator[list[StoreProduct]]:
+        """Medusa leaves a product's updated_at alone when only its variants change (prices, SKUs,
+        barcodes, compare-at prices), so with ``updated_after`` a second pass reads the products of the
+        variants changed since then; a product's ``updated_at`` is the latest of its own and its variants'."""
+        seen: set[str] = set()
         for rows in self._changed("/admin/products", "products", _PRODUCT_FIELDS, updated_after, page_size):
+            seen.update(str(row["id"]) for row in rows)
             yield [self._product(row) for row in rows]
+        if updated_after is None:
+            return
+        for rows in self._changed("/admin/product-variants", "variants", "id,product_id,updated_at", updated_after,
+                                  page_size):
+            ids = [i for i in dict.fromkeys(str(row.get("product_id")) for row in rows) if i not in seen]
+            if ids:
+                seen.update(ids)
+                products = [self._product(row) for row in self._products_by("id", ids, _PRODUCT_FIELDS)]
+                yield sorted(products, key=lambda p: p.updated_at or _EPOCH)
 
     def variants_by_sku(self, skus: Sequence[str]) -> dict[str, StoreVariant]:
         found: dict[str, StoreVariant] = {}
         wanted = sorted({s for s in skus if s})
         for chunk in _chunks(wanted, ID_CHUNK):
-            for row in self._list("/admin/product-variants", "variants", {"sku[]": list(chunk), "fields": _VARIANT_FIELDS}):
+            params = {"sku[]": list(chunk), "fields": _VARIANT_FIELDS}
+            for row in self._list("/admin/product-variants", "variants", params):
                 if row.get("sku"):
                     found[str(row["sku"])] = self._variant(row)
         return found
@@ -427,7 +450,7 @@ class MedusaAdapter:
         return {
             "title": variant.title, "sku": variant.sku, "barcode": variant.barcode or None,
             "options": dict(variant.options), "prices": prices,
-            "metadata": {"compare_at_price": str(variant.compare_at_price) if variant.compare_at_price is not None else ""},
+            "metadata": {"compare_at_price": _text(variant.compare_at_price)},
         }
 
     def _create_body(self, item: ProductPush) -> dict[str, Any]:
@@ -552,16 +575,19 @@ class MedusaAdapter:
             missing = [v.sku for v in item.variants if v.sku not in variant_ids]
             outcomes.append(PushOutcome(item.key, not missing, store_id=product_id, variant_ids=variant_ids,
                                         inventory_item_ids=inventory_ids, matched=matched[n],
-                                        error=f"variants missing after the push: {', '.join(missing)}" if missing else ""))
+                                        error=f"variants missing after the push: {', '.join(missing)}"
+                                        if missing else ""))
         return outcomes
 
     def _update_options_and_variants(self, item: ProductPush, current: dict[str, Any]) -> None:
         """Extend the product's options with new names and values, then update its variants and create
         the new ones (variants not in the push are left alone)."""
-        options = {str(o["title"]): {str(v["value"]) for v in o.get("values") or []} for o in current.get("options") or []}
+        options = {str(o["title"]): {str(v["value"]) for v in o.get("values") or []}
+                   for o in current.get("options") or []}
         option_ids = {str(o["title"]): str(o["id"]) for o in current.get("options") or []}
         add = [{"title": name, "values": list(values)} for name, values in item.options.items() if name not in options]
-        extend = [{"product_option_id": option_ids[name], "add": [{"value": v} for v in values if v not in options[name]]}
+        extend = [{"product_option_id": option_ids[name],
+                   "add": [{"value": v} for v in values if v not in options[name]]}
                   for name, values in item.options.items()
                   if name in options and any(v not in options[name] for v in values)]
         if add or extend:
@@ -581,11 +607,18 @@ class MedusaAdapter:
             if row is None:
                 create.append(self._variant_fields(variant) | {"manage_inventory": True})
                 create[-1]["metadata"] = {k: v for k, v in create[-1]["metadata"].items() if v}
-            else:
+            elif self._differs(row, variant):
                 update.append(self._variant_fields(variant, row.get("prices") or []) | {"id": row["id"]})
         if create or update:
             self._request("POST", "/admin/products/{id}/variants/batch", current["id"], params={"fields": "id"},
                           body={"create": create, "update": update}, retry=not create)
+
+    def _differs(self, row: dict[str, Any], variant: VariantPush) -> bool:
+        """Whether the store's variant differs from the push in anything the push sets."""
+        have = self._variant(row)
+        return (have.sku, have.title, have.options, have.price, have.compare_at_price, have.barcode) != \
+            (variant.sku, variant.title, dict(variant.options), variant.price, variant.compare_at_price,
+             variant.barcode or None)
 
     def push_prices(self, items: Sequence[PricePush]) -> list[PushOutcome]:
         rows = {}
@@ -612,7 +645,7 @@ class MedusaAdapter:
                            | ({"id": ours["id"]} if ours else {}))
                 updates[item.variant_id] = {
                     "id": item.variant_id, "prices": new,
-                    "metadata": {"compare_at_price": str(item.compare_at_price) if item.compare_at_price is not None else ""}}
+                    "metadata": {"compare_at_price": _text(item.compare_at_price)}}
             try:
                 self._request("POST", "/admin/products/{id}/variants/batch", product_id, params={"fields": "id"},
                               body={"update": list(updates.values())}, retry=True)
@@ -690,7 +723,8 @@ class MedusaAdapter:
                 self._request("POST", "/admin/inventory-items/location-levels/batch",
                               body={"create": list(create.values()), "update": list(update.values())}, retry=True)
                 for n in (*create, *update):
-                    outcomes[n] = StockOutcome(items[n].sku, items[n].location_id, "set", found=items[n].quantity)
+                    written = (create.get(n) or update[n])["stocked_quantity"]
+                    outcomes[n] = StockOutcome(items[n].sku, items[n].location_id, "set", found=written)
             except StoreError as exc:
                 if isinstance(exc, StoreUnavailable) and getattr(exc, "status", 0) != 500:
                     raise
@@ -717,7 +751,7 @@ class MedusaAdapter:
             return StockOutcome(item.sku, item.location_id, "error", error=str(exc))
         except StoreError as exc:
             return StockOutcome(item.sku, item.location_id, "error", error=str(exc))
-        return StockOutcome(item.sku, item.location_id, "set", found=item.quantity)
+        return StockOutcome(item.sku, item.location_id, "set", found=row["stocked_quantity"])
 
     # -- orders -------------------------------------------------------------------------------------------------
     def _order(self, row: dict[str, Any]) -> StoreOrder:

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from backoffice.connectors.base import (
-    FulfilmentLine, FulfilmentPush, PricePush, ProductPush, PushOutcome, RateLimited, StockSet, StoreAdapter, StoreError,
-    StoreUnavailable, VariantPush,
+    FulfilmentLine, FulfilmentPush, PricePush, ProductPush, PushOutcome, RateLimited, StockSet, StoreAdapter,
+    StoreError, StoreUnavailable, VariantPush,
 )
 from backoffice.connectors.medusa import MedusaAdapter
 from tests.peers.medusa import storefront
@@ -43,8 +43,8 @@ def calls() -> Calls:
 
 @pytest.fixture
 def adapter(medusa: MedusaServer, calls: Calls) -> Iterator[MedusaAdapter]:
-    store = MedusaAdapter(medusa.base_url, medusa.api_key, {"currency": "eur", "sales_channel_id": medusa.sales_channel_id},
-                          observer=calls)
+    settings = {"currency": "eur", "sales_channel_id": medusa.sales_channel_id}
+    store = MedusaAdapter(medusa.base_url, medusa.api_key, settings, observer=calls)
     yield store
     store.close()
 
@@ -225,6 +225,9 @@ def test_push_prices_changes_prices_and_keeps_other_currencies(adapter: MedusaAd
         prices = [{"id": p["id"]} for p in variant["prices"]] + [{"currency_code": "usd", "amount": 30}]
         assert api.post(f"/admin/products/{created.store_id}/variants/{created.variant_ids[sku_s]}",
                         json={"prices": prices}).status_code == 200
+    other = adapter.push_products([_tee(s, "2", sizes=("S",))])[0]
+    mark = dt.datetime.now(dt.timezone.utc)
+    time.sleep(0.05)
     outcomes = adapter.push_prices([
         PricePush(sku_s, created.variant_ids[sku_s], created.store_id, Decimal("17.25"), Decimal("29.99")),
         PricePush(sku_m, created.variant_ids[sku_m], created.store_id, Decimal("18"), None),
@@ -234,6 +237,11 @@ def test_push_prices_changes_prices_and_keeps_other_currencies(adapter: MedusaAd
     found = adapter.variants_by_sku([sku_s, sku_m])
     assert (found[sku_s].price, found[sku_s].compare_at_price) == (Decimal("17.25"), Decimal("29.99"))
     assert (found[sku_m].price, found[sku_m].compare_at_price) == (Decimal("18"), None)
+    # Only variants changed, not the product: it is still read as changed since the mark.
+    changed = {p.id: p for p in _all_products(adapter, updated_after=mark)}
+    assert created.store_id in changed and other.store_id not in changed
+    assert {v.sku: v.price for v in changed[created.store_id].variants} == {sku_s: Decimal("17.25"), sku_m: Decimal(18)}
+    assert changed[created.store_id].updated_at > mark
     with medusa.client() as api:
         variant = api.get(f"/admin/products/{created.store_id}/variants/{created.variant_ids[sku_s]}",
                           params={"fields": "id,*prices"}).json()["variant"]
