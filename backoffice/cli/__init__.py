@@ -8,6 +8,7 @@ from backoffice.cli import (  # noqa: F401  (registers the commands)
     admin,
     catalog,
     catalog_setup,
+    connectors,
     images,
     orders,
     permissions,

@@ -14,6 +14,19 @@ from backoffice.models.catalog import (
     VariantStatus,
 )
 from backoffice.models.changesets import Changeset, ChangesetEntry
+from backoffice.models.connectors import (  # noqa: F401
+    StoreApiCall,
+    StoreConnection,
+    StoreCursor,
+    StoreFulfilmentLink,
+    StoreLocationLink,
+    StoreOrderLink,
+    StoreOutboxEntry,
+    StoreProductLink,
+    StoreStockLink,
+    StoreSyncRun,
+    StoreVariantLink,
+)
 from backoffice.models.feeds import CHANGE_OPS, LOGGED_TABLES, ChangeLogEntry
 from backoffice.models.images import ImageVersion, ProductImageVariant
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation

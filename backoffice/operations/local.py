@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from backoffice.operations.bulk import BulkOperations
     from backoffice.operations.catalog import CatalogOperations
     from backoffice.operations.changesets import ChangesetOperations
+    from backoffice.operations.connectors import ConnectorOperations
     from backoffice.operations.feeds import FeedOperations
     from backoffice.operations.idempotency import IdempotencyOperations
     from backoffice.operations.images import ImageOperations
@@ -295,6 +296,12 @@ class LocalOperations:
         """Change feeds: what changed after a cursor (products, variants, stock levels, orders, audit)."""
         from backoffice.operations.feeds import FeedOperations
         return FeedOperations(self._db, self._acting)
+
+    @cached_property
+    def connectors(self) -> ConnectorOperations:
+        """The stores the back-office syncs with: connecting, linking locations, syncing, reconciling."""
+        from backoffice.operations.connectors import ConnectorOperations
+        return ConnectorOperations(self._db, self._acting)
 
     @cached_property
     def store(self) -> StoreOperations:

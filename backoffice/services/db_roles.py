@@ -39,7 +39,7 @@ POSTING = ("transfers.ship", "transfers.receive", "adjustments.adjust", "adjustm
            "purchase_orders.receive", "orders.fulfil", "orders.fulfil_many", "returns.receive")
 # Operations that reserve stock for orders (bo_lock_levels, bo_reserve).
 RESERVING = ("orders.process", "orders.place", "orders.fulfil", "orders.fulfil_many", "orders.cancel", "adjustments.adjust",
-             "adjustments.post_count")
+             "adjustments.post_count", "connectors.sync")
 OPENING = POSTING + ("transfers.create", "purchase_orders.send", "alerts.set_threshold",
                      "variants.apply_thresholds", "replenishment.set_levels")
 # The store API's server reads and writes these before it knows who is asking (signing in, tokens,

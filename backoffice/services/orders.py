@@ -586,9 +586,11 @@ def waiting_units(db: Database) -> int:
 # -- placing an order (phone orders, the API, a connector) -----------------------------------------------------------
 def place_order(db: Database, actor: Actor, *, lines: list[tuple[int, int, Decimal | str | float]],
                 customer_id: int | None = None, number: str | None = None, channel: str = "web",
-                status: str = "paid", currency: str = "EUR", operation_id: str | None = None) -> int:
+                status: str = "paid", currency: str = "EUR", operation_id: str | None = None,
+                ordered_at: dt.datetime | None = None) -> int:
     """Write an order as the store would (lines: variant id, quantity, unit price) and reserve it at
-    once, in one transaction. The order's id; the same ``operation_id`` again returns the first order."""
+    once, in one transaction. The order's id; the same ``operation_id`` again returns the first order.
+    ``ordered_at``: when the store took it (now when None)."""
     problems: list[tuple[str, str, str]] = []
     clean: list[tuple[int, int, Decimal]] = []
     for i, (variant_id, quantity, price) in enumerate(lines, 1):
@@ -630,7 +632,7 @@ def place_order(db: Database, actor: Actor, *, lines: list[tuple[int, int, Decim
             raise ValidationError([("order", "number", f"{number.strip()} is already used")])
         total = sum((q * p for _, q, p in clean), Decimal("0.00"))
         order = Order(number=number.strip() if number else provisional_number(), customer_id=customer_id,
-                      ordered_at=utcnow(), status=status, currency=currency, total=total, state=OrderState.NEW,
+                      ordered_at=ordered_at or utcnow(), status=status, currency=currency, total=total, state=OrderState.NEW,
                       channel=channel.strip())
         session.add(order)
         session.flush()

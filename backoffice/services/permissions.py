@@ -152,6 +152,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         "list": FULFILMENT, "count": FULFILMENT, "get": FULFILMENT,
         "update": MANAGERS, "export": MANAGERS, "erase": MANAGERS,
     }),
+    **_area("connectors", {
+        "list": MANAGERS, "get": MANAGERS, "runs": MANAGERS, "api_stats": MANAGERS, "response_times": MANAGERS,
+        "outbox": MANAGERS, "health": MANAGERS, "store_locations": MANAGERS,
+        "sync": MANAGERS, "reconcile": MANAGERS, "retry_outbox": MANAGERS, "discard_outbox": MANAGERS,
+        "add": ADMINS, "set_key": ADMINS, "update": ADMINS, "remove": ADMINS, "link_location": ADMINS,
+        "unlink_location": ADMINS,
+    }),
     **_area("store", {
         "list_locations": EVERYONE, "find_location": EVERYONE, "list_categories": EVERYONE,
         "find_category": EVERYONE,
@@ -277,7 +284,8 @@ _ANY_WRITE = ("catalog.save_edits", "transfers.create", "adjustments.adjust", "s
               "reports.save", "purchase_orders.receive", "alerts.set_threshold", "users.set_password")
 _SETTINGS = ("alerts.check_now", "alerts.save_mail_settings", "replenishment.save_settings", "orders.save_settings")
 _SHIPPING = ("orders.fulfil", "orders.fulfil_many")
-_ORDER_WRITES = ("orders.process", "orders.place", *_SHIPPING, "orders.cancel")
+_STORE_SYNC = ("connectors.sync", "connectors.reconcile")   # places, cancels and pays store orders here
+_ORDER_WRITES = ("orders.process", "orders.place", *_SHIPPING, "orders.cancel", "connectors.sync")
 _RELEASING = ("adjustments.adjust", "adjustments.post_count")   # stock gone from a shelf frees orders' units there
 _ORDER_ROWS = _ORDER_WRITES + _RELEASING + ("orders.record_payment", "returns.authorise", "returns.receive")
 _RETURNS = ("returns.authorise", "returns.receive", "returns.cancel", "returns.record_refund")
@@ -327,8 +335,8 @@ TABLES: dict[str, TableAccess] = {
     # sales: written by the store; their state, reservations, shipments and returns by the back-office
     "customers": TableAccess(update=("customers.update", "customers.erase"),
                              note="edits audited by field name only, never the values (see customers.py)"),
-    "orders": TableAccess(insert=("orders.place",), update=_ORDER_ROWS),
-    "order_lines": TableAccess(insert=("orders.place",), update=_ORDER_WRITES + ("returns.receive",)),
+    "orders": TableAccess(insert=("orders.place", "connectors.sync"), update=_ORDER_ROWS),
+    "order_lines": TableAccess(insert=("orders.place", "connectors.sync"), update=_ORDER_WRITES + ("returns.receive",)),
     "order_reservations": _writes(*_ORDER_WRITES, *_RELEASING, note="their sum per variant and location is stock_levels.reserved, "
                                                       "written in the same transaction by bo_reserve"),
     "shipments": TableAccess(insert=_SHIPPING, update=_SHIPPING, update_columns=("number",),
@@ -336,6 +344,22 @@ TABLES: dict[str, TableAccess] = {
     "shipment_lines": _appends(*_SHIPPING),
     "returns": TableAccess(insert=("returns.authorise",), update=_RETURNS),
     "return_lines": _appends("returns.authorise"),
+    # store connectors: their settings, id maps, cursors, push outbox and log
+    "store_connections": _writes("connectors.add", "connectors.update", "connectors.remove",
+                                 select=("connectors.list",), note="the API key is in the keyring, never here"),
+    "store_location_links": _writes("connectors.link_location", "connectors.unlink_location", "connectors.remove",
+                                    select=("connectors.list",)),
+    "store_product_links": _writes(*_STORE_SYNC, "connectors.remove", select=("connectors.list",)),
+    "store_variant_links": _writes(*_STORE_SYNC, "connectors.remove", select=("connectors.list",)),
+    "store_stock_links": _writes(*_STORE_SYNC, "connectors.link_location", "connectors.unlink_location",
+                                 "connectors.remove", select=("connectors.list",)),
+    "store_order_links": _writes(*_STORE_SYNC, "connectors.remove", select=("connectors.list",)),
+    "store_fulfilment_links": _writes(*_STORE_SYNC, "connectors.remove", select=("connectors.list",)),
+    "store_cursors": _writes(*_STORE_SYNC, "connectors.remove", select=("connectors.list",)),
+    "store_outbox": _writes(*_STORE_SYNC, "connectors.retry_outbox", "connectors.discard_outbox", "connectors.remove",
+                            select=("connectors.list",)),
+    "store_sync_runs": _writes(*_STORE_SYNC, "connectors.remove", select=("connectors.list",)),
+    "store_api_calls": _writes(*_STORE_SYNC, "connectors.remove", select=("connectors.list",)),
     # reports
     "saved_reports": _writes("reports.save", "reports.duplicate", "reports.delete"),
     "report_schedules": _writes("reports.add_schedule", "reports.delete_schedule", "reports.save"),
