@@ -40,7 +40,6 @@ __all__ = ["MedusaAdapter"]
 MAX_WAIT = 60.0               # seconds a call may spend waiting for rate limits and backoff in all
 BACKOFF = 0.5                 # seconds before the first retry, doubled each time
 MAX_BACKOFF = 8.0
-RETRY_STATUSES = frozenset({500, 502, 503, 504})
 ID_CHUNK = 50                 # ids or SKUs per filtered GET (keeps URLs short)
 
 ARCHIVED = "archived"
@@ -153,6 +152,15 @@ def _budget_pause(response: httpx.Response) -> float:
     return max(0.0, seconds)
 
 
+def _own_failure(exc: StoreError) -> str:
+    """The message of a failure that belongs to the items of the call (a refusal, or a 500: Medusa's
+    workflows roll back and answer 500 for some bad input); the store being unreachable, overloaded or
+    rate limited is raised again, for the engine to stop the run."""
+    if isinstance(exc, StoreUnavailable) and getattr(exc, "status", 0) != 500:
+        raise exc
+    return str(exc)
+
+
 def _message(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -253,7 +261,7 @@ class MedusaAdapter:
                     delay = min(delay * 2, MAX_BACKOFF)
                     continue
                 last = f"HTTP {status} {_message(response)}"
-                if status not in RETRY_STATUSES:
+                if status < 500:
                     raise _Failed(f"{method} {path}: HTTP {status}: {_message(response)}", status)
                 if not retry or attempt == tries - 1:
                     raise _Unavailable(f"{method} {path}: the store failed ({last})", status)
@@ -440,16 +448,20 @@ class MedusaAdapter:
             "metadata": {"vendor": item.vendor or "", "backoffice_status": ARCHIVED if item.status == ARCHIVED else ""},
         }
 
-    def _variant_fields(self, variant: VariantPush, existing_prices: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-        ours = self._our_price(existing_prices)
-        prices: list[dict[str, Any]] = [{"id": p["id"]} for p in existing_prices if p is not ours]
-        price: dict[str, Any] = {"currency_code": self.currency, "amount": _money(variant.price)}
+    def _prices(self, existing: Sequence[dict[str, Any]], amount: Decimal) -> list[dict[str, Any]]:
+        """A variant's prices with ours set to ``amount``. Medusa replaces a variant's whole price set with
+        the list it is sent, so the other prices (other currencies, tiers, rules) go along by id."""
+        ours = self._our_price(existing)
+        prices: list[dict[str, Any]] = [{"id": p["id"]} for p in existing if p is not ours]
+        price: dict[str, Any] = {"currency_code": self.currency, "amount": _money(amount)}
         if ours is not None:
             price["id"] = ours["id"]
-        prices.append(price)
+        return [*prices, price]
+
+    def _variant_fields(self, variant: VariantPush, existing_prices: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
         return {
             "title": variant.title, "sku": variant.sku, "barcode": variant.barcode or None,
-            "options": dict(variant.options), "prices": prices,
+            "options": dict(variant.options), "prices": self._prices(existing_prices, variant.price),
             "metadata": {"compare_at_price": _text(variant.compare_at_price)},
         }
 
@@ -517,42 +529,29 @@ class MedusaAdapter:
                 if target[n] is None:
                     errors[n] = f"the store made no product with handle {items[n].handle!r}"
         except StoreError as exc:
-            if isinstance(exc, StoreUnavailable) and getattr(exc, "status", 0) != 500:
-                raise
+            _own_failure(exc)
             for n in creates:               # one at a time: a bad item fails alone
                 try:
                     made_one = self._request("POST", "/admin/products", params={"fields": "id"}, body=create_bodies[n],
                                              retry=False)
                     target[n] = str(made_one["product"]["id"])
-                except StoreUnavailable as one_exc:
-                    if getattr(one_exc, "status", 0) != 500:
-                        raise
-                    errors[n] = str(one_exc)
                 except StoreError as one_exc:
-                    errors[n] = str(one_exc)
+                    errors[n] = _own_failure(one_exc)
             for n in updates:
                 body = dict(update_bodies[n])
                 product_id = body.pop("id")
                 try:
                     self._request("POST", "/admin/products/{id}", product_id, params={"fields": "id"}, body=body,
                                   retry=True)
-                except StoreUnavailable as one_exc:
-                    if getattr(one_exc, "status", 0) != 500:
-                        raise
-                    errors[n] = str(one_exc)
                 except StoreError as one_exc:
-                    errors[n] = str(one_exc)
+                    errors[n] = _own_failure(one_exc)
 
         for n in updates:
             if n not in errors:
                 try:
                     self._update_options_and_variants(items[n], known[target[n]])  # type: ignore[index]
-                except StoreUnavailable as exc:
-                    if getattr(exc, "status", 0) != 500:
-                        raise
-                    errors[n] = str(exc)
                 except StoreError as exc:
-                    errors[n] = str(exc)
+                    errors[n] = _own_failure(exc)
 
         done = {row["id"]: row for row in self._products_by(
             "id", [p for n, p in enumerate(target) if p and n not in errors],
@@ -638,25 +637,15 @@ class MedusaAdapter:
             updates = {}
             for n in indexes:          # the last push of a variant wins
                 item = items[n]
-                prices = rows[item.variant_id].get("prices") or []
-                ours = self._our_price(prices)
-                new: list[dict[str, Any]] = [{"id": p["id"]} for p in prices if p is not ours]
-                new.append({"currency_code": self.currency, "amount": _money(item.price)}
-                           | ({"id": ours["id"]} if ours else {}))
-                updates[item.variant_id] = {
-                    "id": item.variant_id, "prices": new,
-                    "metadata": {"compare_at_price": _text(item.compare_at_price)}}
+                prices = self._prices(rows[item.variant_id].get("prices") or [], item.price)
+                updates[item.variant_id] = {"id": item.variant_id, "prices": prices,
+                                            "metadata": {"compare_at_price": _text(item.compare_at_price)}}
             try:
                 self._request("POST", "/admin/products/{id}/variants/batch", product_id, params={"fields": "id"},
                               body={"update": list(updates.values())}, retry=True)
-            except StoreUnavailable as exc:
-                if getattr(exc, "status", 0) != 500:
-                    raise
-                for n in indexes:
-                    errors[n] = str(exc)
             except StoreError as exc:
                 for n in indexes:
-                    errors[n] = str(exc)
+                    errors[n] = _own_failure(exc)
         return [PushOutcome(item.sku, n not in errors, store_id=item.product_id,
                             variant_ids={item.sku: item.variant_id}, error=errors.get(n, ""))
                 for n, item in enumerate(items)]
@@ -726,8 +715,7 @@ class MedusaAdapter:
                     written = (create.get(n) or update[n])["stocked_quantity"]
                     outcomes[n] = StockOutcome(items[n].sku, items[n].location_id, "set", found=written)
             except StoreError as exc:
-                if isinstance(exc, StoreUnavailable) and getattr(exc, "status", 0) != 500:
-                    raise
+                _own_failure(exc)
                 for n, row in create.items():
                     outcomes[n] = self._set_level(items[n], row, create=True)
                 for n, row in update.items():
@@ -745,12 +733,8 @@ class MedusaAdapter:
                 self._request("POST", "/admin/inventory-items/{id}/location-levels/{id}", item.inventory_item_id,
                               item.location_id, params={"fields": "id"},
                               body={"stocked_quantity": row["stocked_quantity"]}, retry=True)
-        except StoreUnavailable as exc:
-            if getattr(exc, "status", 0) != 500:
-                raise
-            return StockOutcome(item.sku, item.location_id, "error", error=str(exc))
         except StoreError as exc:
-            return StockOutcome(item.sku, item.location_id, "error", error=str(exc))
+            return StockOutcome(item.sku, item.location_id, "error", error=_own_failure(exc))
         return StockOutcome(item.sku, item.location_id, "set", found=row["stocked_quantity"])
 
     # -- orders -------------------------------------------------------------------------------------------------

@@ -299,6 +299,14 @@ def test_an_order_placed_in_the_store_is_read_and_fulfilled_once(adapter: Medusa
         {sku_s: (2, Decimal(20), 0), sku_m: (1, Decimal(20), 0)}
     assert lines[sku_s].variant_id == created.variant_ids[sku_s]
 
+    def level(sku: str) -> tuple[int, int]:
+        [lv] = [lv for page in adapter.stock_levels(inventory_item_ids=[created.inventory_item_ids[sku]])
+                for lv in page if lv.location_id == berlin]
+        return lv.on_hand, lv.reserved
+
+    # The order reserves its units; stocked quantities change only when they are fulfilled.
+    assert (level(sku_s), level(sku_m)) == ((10, 2), (10, 1))
+
     push = FulfilmentPush(order.id, berlin, (FulfilmentLine(lines[sku_s].id, 2),), reference=f"SH-{s}",
                           carrier="DHL", tracking="00340434")
     first = adapter.push_fulfilment(push)
@@ -308,6 +316,7 @@ def test_an_order_placed_in_the_store_is_read_and_fulfilled_once(adapter: Medusa
         body = api.get(f"/admin/orders/{order.id}", params={"fields": "id,*fulfillments"}).json()["order"]
     assert [(f["id"], f["metadata"]) for f in body["fulfillments"]] == \
         [(first, {"reference": f"SH-{s}", "carrier": "DHL", "tracking": "00340434"})]
+    assert (level(sku_s), level(sku_m)) == ((8, 0), (10, 1))      # Medusa took the shipped units off
     [again] = [o for page in adapter.orders(updated_after=order.updated_at - dt.timedelta(milliseconds=1))
                for o in page if o.id == order.id]
     assert {line.sku: line.fulfilled for line in again.lines} == {sku_s: 2, sku_m: 0}
