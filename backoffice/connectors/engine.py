@@ -223,6 +223,7 @@ class SyncEngine:
         self.conn = links.connection_row(db, connection)
         self.settings: dict[str, Any] = self.conn["settings"]
         self.calls = CallLog()
+        self._drifted: set[int] = set()      # products the store shows otherwise than pushed (pull found them)
         self._progress = progress
         self._cancel = cancel
         self._own_adapter = adapter is None
@@ -328,7 +329,10 @@ class SyncEngine:
         cid = self.connection_id
         cursor = _parse_time(links.get_cursor(self.db, cid, "pull.orders"))
         overlap = dt.timedelta(seconds=int(self.settings.get("overlap_seconds", 600)))
-        since = None if cursor is None else cursor - overlap
+        if cursor is not None:
+            since = cursor - overlap
+        else:       # the first pull: orders from the setting's time, or from when the store was connected
+            since = _parse_time(self.settings.get("orders_since")) or self.conn["created_at"]
         newest_ok: dt.datetime | None = cursor
         oldest_failed: dt.datetime | None = None
         for page in self.adapter.orders(updated_after=since):
@@ -443,6 +447,7 @@ class SyncEngine:
             if plink is None or plink[0] != product.id or plink[1] != store_hash:
                 if plink is not None and plink[1] and plink[1] != store_hash:
                     report.catalog_drift += 1
+                    self._drifted.add(pid)
                 new_products.append((pid, product.id, store_hash))
             for v, (vid, _) in matched:
                 link = vlinks.get(vid)
@@ -451,8 +456,10 @@ class SyncEngine:
                 elif link.store_variant_id == v.id and link.pushed_price == _money(v.price) \
                         and link.pushed_compare_at == _money(v.compare_at_price) and link.inventory_item_id:
                     continue
-                elif link.pushed_price is not None and link.pushed_price != _money(v.price):
+                elif link.pushed_price is not None and (link.pushed_price != _money(v.price)
+                                                        or link.pushed_compare_at != _money(v.compare_at_price)):
                     report.catalog_drift += 1
+                    self._drifted.add(pid)
                 new_variants.append((vid, v.sku, v.id, product.id, v.inventory_item_id, _money(v.price),
                                      _money(v.compare_at_price)))
         if not dry_run and (new_products or new_variants):
@@ -481,6 +488,7 @@ class SyncEngine:
     def _plan_catalog(self, report: SyncReport, dry_run: bool) -> None:
         cid = self.connection_id
         ids, ends = self._changed_products(dry_run)
+        ids |= self._drifted
         push_catalog = bool(self.settings.get("push_catalog", True))
         push_prices = bool(self.settings.get("push_prices", True))
         ordered = sorted(ids)

@@ -69,6 +69,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "currency": "EUR",
     "order_prefix": "",          # order numbers here: prefix + the store's number (default: NAME-)
     "channel": "",               # the sales channel of pulled orders here (default: the connection's name)
+    "orders_since": "",          # the first pull takes orders updated after this ISO time (default: when
+                                 # the store was connected: its past orders were handled before)
 }
 BOOLEAN_SETTINGS = ("push_catalog", "push_prices", "push_stock", "pull_orders", "push_fulfilments")
 
@@ -128,6 +130,14 @@ def _clean_settings(kind: str, settings: dict[str, Any] | None, base: dict[str, 
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 86_400:
                 problems.append(("settings", key, f"must be whole seconds from 0 to 86400, not {value!r}"))
                 continue
+        elif key == "orders_since":
+            if value:
+                try:
+                    parsed = dt.datetime.fromisoformat(str(value))
+                except ValueError:
+                    problems.append(("settings", key, f"{value!r} is not an ISO date or time"))
+                    continue
+                value = (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)).isoformat()
         elif key == "currency":
             if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value):
                 problems.append(("settings", key, f"must be a 3-letter currency code, not {value!r}"))
@@ -217,7 +227,7 @@ def connection_row(db: Database, name: str) -> dict[str, Any]:
     with db.read() as session:
         row = _connection(session, name)
         return {"id": row.id, "name": row.name, "kind": row.kind, "url": row.url, "active": row.active,
-                "settings": {**DEFAULT_SETTINGS, **row.settings}, "version": row.version}
+                "settings": {**DEFAULT_SETTINGS, **row.settings}, "version": row.version, "created_at": row.created_at}
 
 
 def _run_info(run: StoreSyncRun, stats: tuple[int, int, float] | None = None) -> RunInfo:
