@@ -448,3 +448,44 @@ def test_an_unreachable_store_fails_the_run_and_loses_nothing(db: Database, acto
     runs = shop.ops.connectors.runs("shop")
     assert runs[0].state == "failed" and runs[0].error
     assert not shop.ops.connectors.health("shop").ok
+
+
+# -- through the store API ----------------------------------------------------------------------------------------------
+@pytest.mark.postgres
+def test_connecting_and_syncing_through_the_store_api_with_roles(pg_db: Database, medusa: MedusaServer) -> None:
+    """An API profile runs the same calls on the server (the key goes to the server's keyring); a manager
+    syncs, a merchandiser may not even list the stores."""
+    from backoffice.operations import PermissionDenied
+    from backoffice.remote.session import sign_in
+    from backoffice.server import create_app_for_url
+    from backoffice.services import users
+    from tests.api_support import PASSWORD, add_staff, start_server, url_of
+
+    add_staff(pg_db)
+    shop = Shop(pg_db, users.sign_in(pg_db, "admin"), medusa, products=3, connect=False)
+    running, stop = start_server(create_app_for_url(url_of(pg_db), rate=10_000, burst=10_000))
+    admin = manager = merchandiser = None
+    try:
+        admin = sign_in(running.base_url, "admin", PASSWORD)
+        admin.connectors.add("medusa", "shop", medusa.base_url, medusa.api_key,
+                             settings={"sales_channel_id": medusa.sales_channel_id})
+        assert {loc.id for loc in admin.connectors.store_locations("shop")} >= set(medusa.location_ids)
+        admin.connectors.link_location("shop", "WH1", medusa.location_ids[0])
+        manager = sign_in(running.base_url, "manager", PASSWORD)
+        seen: list[float] = []
+        report = manager.connectors.sync("shop", progress=lambda f, _t: seen.append(f or 0.0))
+        assert report.state == "ok" and report.products_created == 3, report.errors
+        assert shop.count_in_store()[0] == 3
+        assert manager.connectors.get("shop").last_run.state == "ok"
+        with pytest.raises(PermissionDenied):
+            manager.connectors.link_location("shop", "WH2", medusa.location_ids[1])
+        merchandiser = sign_in(running.base_url, "merchandiser", PASSWORD)
+        with pytest.raises(PermissionDenied):
+            merchandiser.connectors.list()
+        with pytest.raises(PermissionDenied):
+            merchandiser.connectors.sync("shop")
+    finally:
+        for ops in (admin, manager, merchandiser):
+            if ops is not None:
+                ops.close()
+        stop()
