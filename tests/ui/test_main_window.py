@@ -19,10 +19,12 @@ from backoffice.ui.views.inventory import InventoryView
 from backoffice.ui.views.products import ProductsView
 from backoffice.ui.views.purchasing import PurchasingView
 from backoffice.ui.views.reports import ReportsView
+from backoffice.ui.views.store_sync import StoreSyncView
 from backoffice.ui.views.transfers import TransfersView
 from backoffice.ui.views.variants import VariantsView
 
-EXPECTED_VIEWS = ["products", "variants", "images", "inventory", "transfers", "purchasing", "orders", "customers", "reports", "audit"]
+EXPECTED_VIEWS = ["products", "variants", "images", "inventory", "transfers", "purchasing", "orders", "customers", "reports", "audit",
+                  "store_sync"]
 # Views whose issue has not landed yet: a placeholder page that says what they will hold.
 PLANNED_VIEWS: list[str] = []
 
@@ -53,6 +55,7 @@ def test_window_hosts_one_page_per_view(qtbot, sqlite_db, sqlite_actor, open_win
     assert isinstance(window.view("variants"), VariantsView)
     assert isinstance(window.view("purchasing"), PurchasingView)
     assert isinstance(window.view("reports"), ReportsView)
+    assert isinstance(window.view("store_sync"), StoreSyncView)
     for key in PLANNED_VIEWS:
         page = window.view(key)
         assert isinstance(page, PlaceholderPage)
@@ -83,12 +86,16 @@ def test_ctrl_number_shortcuts_switch_views(qtbot, sqlite_db, sqlite_actor, open
     window = open_window(connected_context(sqlite_db, sqlite_actor))
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
-    for number, key in enumerate(EXPECTED_VIEWS, start=1):
+    for number, key in enumerate(EXPECTED_VIEWS[:10], start=1):
         assert window.view_actions[key].shortcut().toString() == f"Ctrl+{number % 10}"
         qtbot.keyClick(window, getattr(Qt.Key, f"Key_{number % 10}"), Qt.KeyboardModifier.ControlModifier)
         assert window.current_view_key() == key, f"Ctrl+{number % 10}"
         assert window.sidebar.current_key() == key
         assert window.pages.currentWidget() is window.view(key)
+    for key in EXPECTED_VIEWS[10:]:   # beyond the tenth: the sidebar and the View menu, no Ctrl+digit
+        assert window.view_actions[key].shortcut().isEmpty()
+        window.view_actions[key].trigger()
+        assert window.current_view_key() == key and window.pages.currentWidget() is window.view(key)
     assert window.quit_action.shortcut().toString() == "Ctrl+Q"
 
 

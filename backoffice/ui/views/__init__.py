@@ -13,6 +13,7 @@ from backoffice.ui.views.orders import OrdersView
 from backoffice.ui.views.products import ProductsView
 from backoffice.ui.views.purchasing import PurchasingView
 from backoffice.ui.views.reports import ReportsView
+from backoffice.ui.views.store_sync import StoreSyncView
 from backoffice.ui.views.transfers import TransfersView
 from backoffice.ui.views.variants import VariantsView
 
@@ -22,6 +23,7 @@ SECTIONS: tuple[tuple[str, tuple[type[ViewPage], ...]], ...] = (
     (QT_TRANSLATE_NOOP("Views", "Stock"), (InventoryView, TransfersView, PurchasingView)),
     (QT_TRANSLATE_NOOP("Views", "Sales"), (OrdersView, CustomersView)),
     (QT_TRANSLATE_NOOP("Views", "Insights"), (ReportsView, AuditView)),
+    (QT_TRANSLATE_NOOP("Views", "Store"), (StoreSyncView,)),
 )
 
 VIEW_CLASSES: tuple[type[ViewPage], ...] = tuple(cls for _, classes in SECTIONS for cls in classes)
