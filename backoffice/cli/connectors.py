@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from backoffice.cli.app import Context, db_options, main
+from backoffice.connectors import key_env
 
 PARTIAL_EXIT = 3
 KEY_ENV = "BACKOFFICE_STORE_API_KEY"
@@ -108,7 +109,10 @@ def store_add(obj: Context, kind: str, url: str, name: str | None, api_key: str 
         settings["sales_channel_id"] = sales_channel
     ops = obj.operations()
     info = ops.connectors.add(kind, name or kind, url, key, settings=settings)
-    click.echo(f"Connected {info.name}: {info.kind} at {info.url} (the API key is in the keyring)")
+    source = ops.connectors.key_source(info.name)
+    where = {"keyring": "the API key is in the keyring",
+             "environment": f"the API key is read from {key_env(info.name)}, not stored"}.get(source, "no key stored")
+    click.echo(f"Connected {info.name}: {info.kind} at {info.url} ({where})")
     if not no_check:
         health = ops.connectors.health(info.name)
         if health.ok:

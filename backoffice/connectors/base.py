@@ -72,7 +72,8 @@ class Health:
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
-    batch_size: int = 100           # items per batch call the engine should send at most
+    batch_size: int = 100           # products or prices per batch call the engine sends at most
+    stock_batch_size: int = 100     # stock levels per push_stock call (levels are small: more per call)
     stock_deltas: bool = False      # push_stock may take deltas with an idempotency reference
     stock_compare: bool = True      # push_stock compares with StockSet.expected before writing
 

@@ -224,6 +224,7 @@ class SyncEngine:
         self.settings: dict[str, Any] = self.conn["settings"]
         self.calls = CallLog()
         self._drifted: set[int] = set()      # products the store shows otherwise than pushed (pull found them)
+        self._new_variants = 0               # variants a product push plans to create (a dry run's stock)
         self._progress = progress
         self._cancel = cancel
         self._own_adapter = adapter is None
@@ -508,6 +509,7 @@ class SyncEngine:
                 h = links.catalog_hash(doc)
                 if push_catalog and (plink is None or plink[1] != h or unlinked):
                     entries.append(("products", f"product:{pid}", _product_payload(doc, h)))
+                    self._new_variants += len(unlinked)
                     continue
                 if not push_prices or plink is None:
                     continue
@@ -660,7 +662,11 @@ class SyncEngine:
             report.stock_waiting += len(rows) - len(kept)
             rows = kept
         report.stock_planned += len(rows)
-        if dry_run or not rows:
+        if dry_run:      # and the levels of the variants the product pushes would create
+            owned = sum(1 for link in links.location_links(self.db, cid) if link.owned)
+            report.stock_planned += self._new_variants * owned
+            return
+        if not rows:
             return
         self._set_stock(rows, report, use_expected=True)
 
@@ -675,7 +681,8 @@ class SyncEngine:
                    found: dict[tuple[int, int], int | None] | None = None) -> int:
         """Write rows' on hand to the store (read-compare-set against the expected value); the number set."""
         cid = self.connection_id
-        size = max(1, int(getattr(self.adapter.capabilities, "batch_size", 100)))
+        caps = self.adapter.capabilities
+        size = max(1, int(getattr(caps, "stock_batch_size", 0) or getattr(caps, "batch_size", 100)))
         written = 0
         for start in range(0, len(rows), size):
             self._check_cancel()

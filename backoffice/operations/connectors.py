@@ -94,6 +94,15 @@ class ConnectorOperations(Area):
         finally:
             adapter.close()
 
+    def key_source(self, name: str) -> str:
+        """Where the machine running the operations finds the store's API key: "keyring",
+        "environment" (``BACKOFFICE_STORE_API_KEY_<NAME>``) or "" (nowhere: syncing will fail)."""
+        store_links.get_connection(self._db, name)
+        store = secret_store()
+        if store.keyring_available() and store.get(key_name(name)):
+            return "keyring"
+        return "environment" if os.environ.get(key_env(name)) else ""
+
     def store_locations(self, name: str) -> list[StoreLocation]:
         """The store's stock locations, to link ours to."""
         conn = store_links.connection_row(self._db, name)

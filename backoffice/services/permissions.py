@@ -154,7 +154,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     }),
     **_area("connectors", {
         "list": MANAGERS, "get": MANAGERS, "runs": MANAGERS, "api_stats": MANAGERS, "response_times": MANAGERS,
-        "outbox": MANAGERS, "health": MANAGERS, "store_locations": MANAGERS,
+        "outbox": MANAGERS, "health": MANAGERS, "store_locations": MANAGERS, "key_source": MANAGERS,
         "sync": MANAGERS, "reconcile": MANAGERS, "retry_outbox": MANAGERS, "discard_outbox": MANAGERS,
         "add": ADMINS, "set_key": ADMINS, "update": ADMINS, "remove": ADMINS, "link_location": ADMINS,
         "unlink_location": ADMINS,
