@@ -391,9 +391,17 @@ def store_log(obj: Context, name: str, limit: int, as_json: bool) -> None:
     for r in runs:
         s = r.summary
         took = "" if r.finished_at is None else f" {(r.finished_at - r.started_at).total_seconds():.1f} s"
-        sent = (f"orders +{s.get('orders_new', 0)}, products {s.get('products_created', 0) + s.get('products_updated', 0)}"
-                f", prices {s.get('prices_pushed', 0)}, stock {s.get('stock_set', 0)}") if r.kind == "sync" else \
-            f"{s.get('checked', 0):,} compared, {s.get('difference_count', 0):,} different, {s.get('fixed', 0):,} fixed"
+        if r.kind != "sync":
+            sent = (f"{s.get('checked', 0):,} compared, {s.get('difference_count', 0):,} different"
+                    + (f", {s.get('fixed', 0):,} fixed" if r.direction == "fix" else ""))
+        elif r.dry_run:
+            sent = (f"would send products {s.get('products_planned', 0):,}, prices {s.get('prices_planned', 0):,}, "
+                    f"stock {s.get('stock_planned', 0):,}; orders +{s.get('orders_new', 0):,}")
+        else:
+            sent = (f"orders +{s.get('orders_new', 0):,}, products "
+                    f"{s.get('products_created', 0) + s.get('products_updated', 0) + s.get('products_matched', 0):,}, "
+                    f"prices {s.get('prices_pushed', 0):,}, shipments {s.get('fulfilments_pushed', 0):,}, "
+                    f"stock {s.get('stock_set', 0):,}")
         click.echo(f"#{r.id:<5} {r.started_at:%Y-%m-%d %H:%M:%S} {r.kind:<9} {r.direction:<5} "
                    f"{'dry run ' if r.dry_run else ''}{r.state:<8}{took}  {sent}; {r.calls:,} calls, "
                    f"{r.errors:,} errors, {r.mean_ms:.0f} ms mean" + (f"  {r.error}" if r.error else ""))

@@ -729,8 +729,8 @@ class SyncEngine:
         ``fix``, the store is set to ours where they differ (compared with the value just read)."""
         report = ReconcileReport(connection=self.conn["name"], fix=fix)
         started = time.monotonic()
-        run_id = links.start_run(self.db, self.actor, self.connection_id, kind="reconcile", direction="push" if fix else "pull",
-                                 dry_run=not fix)
+        run_id = links.start_run(self.db, self.actor, self.connection_id, kind="reconcile",
+                                 direction="fix" if fix else "check", dry_run=False)
         report.run_id = run_id
         fatal = ""
         try:

@@ -76,7 +76,11 @@ class ResponseTimeChart(FigureCanvasQTAgg):
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{format_count(round(v))} ms"))
             locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
             ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, show_offset=False))
+            # a tick is never a bare number: seconds show as 12:11:30, hours and minutes as 12:11, days as 3 Dec
+            formats = ["%Y", "%b", "%-d %b", "%H:%M", "%H:%M", "%H:%M:%S"]
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
+                locator, formats=formats, zero_formats=["", "%Y", "%b", "%-d %b", "%H:%M", "%H:%M"],
+                show_offset=False))
             if bad:
                 ax.legend(loc="upper left", fontsize=7.5, frameon=False, ncols=2)
         self._layout()

@@ -100,7 +100,8 @@ def summary_text(kind: str, dry_run: bool, state: str, s: dict[str, Any]) -> str
                         (g("stock_planned"), tr("{n} stock level to send"), tr("{n} stock levels to send"))])
     else:
         parts = _parts([(g("orders_new"), tr("{n} new order"), tr("{n} new orders")), (g("orders_updated"), tr("{n} order updated"), tr("{n} orders updated")),
-                        (g("products_created") + g("products_updated"), tr("{n} product sent"), tr("{n} products sent")),
+                        (g("products_created") + g("products_updated") + g("products_matched"), tr("{n} product sent"),
+                         tr("{n} products sent")),
                         (g("prices_pushed"), tr("{n} price sent"), tr("{n} prices sent")),
                         (g("fulfilments_pushed"), tr("{n} shipment sent"), tr("{n} shipments sent")),
                         (g("stock_set"), tr("{n} stock level set"), tr("{n} stock levels set")),
