@@ -294,31 +294,43 @@ class MedusaAdapter:
 
     def _changed(self, template: str, key: str, fields: str, updated_after: dt.datetime | None,
                  page_size: int) -> Iterator[list[dict[str, Any]]]:
-        """Rows ordered by updated_at, oldest first, strictly after ``updated_after``. Pages by keyset on
-        updated_at (rows changed while paging move to the end and are read there, not skipped); rows
-        sharing the cursor's time are passed over by offset and by id."""
-        cursor: str | None = _iso(updated_after) if updated_after else None
-        strict = True
-        at_cursor: set[str] = set()
+        """Rows ordered by updated_at, oldest first, strictly after ``updated_after``, paged by keyset on
+        updated_at (a row changed while paging moves to the end and is read there, not skipped).
+
+        Medusa orders by one field only, and rows written in one transaction share their updated_at to
+        the microsecond (a batch of products), so offsets among equal times are not stable. The API shows
+        times truncated to the millisecond: when a page ends inside a millisecond, that whole millisecond
+        is read on its own, ordered by id, and the keyset goes on from the next one."""
+        page_size = max(1, page_size)
+        low: tuple[str, dt.datetime] | None = ("$gt", updated_after) if updated_after else None
         while True:
-            params: dict[str, Any] = {"fields": fields, "order": "updated_at", "limit": page_size,
-                                      "offset": len(at_cursor) if not strict else 0}
-            if cursor is not None:
-                params["updated_at[$gt]" if strict else "updated_at[$gte]"] = cursor
-            body = self._get(template, **params)
-            page = body.get(key) or []
-            if not page:
-                return
-            fresh = [row for row in page if not (row.get("updated_at") == cursor and row["id"] in at_cursor)]
-            if fresh:
-                yield fresh
-            last = page[-1].get("updated_at")
-            if last != cursor or strict:
-                at_cursor = set()
-            cursor, strict = last, False
-            at_cursor |= {row["id"] for row in page if row.get("updated_at") == cursor}
+            params: dict[str, Any] = {"fields": fields, "order": "updated_at", "limit": page_size}
+            if low is not None:
+                params[f"updated_at[{low[0]}]"] = _iso(low[1])
+            page = self._get(template, **params).get(key) or []
             if len(page) < page_size:
+                if page:
+                    yield page
                 return
+            last = str(page[-1].get("updated_at"))
+            head = [row for row in page if row.get("updated_at") != last]
+            if head:
+                yield head
+            bucket = _time(last)
+            if bucket is None:
+                return
+            following = bucket + dt.timedelta(milliseconds=1)
+            bottom = low if low is not None and low[1] >= bucket else ("$gte", bucket)
+            offset = 0
+            while True:
+                rows = self._get(template, fields=fields, order="id", limit=page_size, offset=offset, **{
+                    f"updated_at[{bottom[0]}]": _iso(bottom[1]), "updated_at[$lt]": _iso(following)}).get(key) or []
+                if rows:
+                    yield rows
+                offset += len(rows)
+                if len(rows) < page_size:
+                    break
+            low = ("$gte", following)
 
     # -- health and locations -------------------------------------------------------------------------------
     def health(self) -> Health:

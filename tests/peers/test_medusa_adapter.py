@@ -326,17 +326,20 @@ def test_an_order_placed_in_the_store_is_read_and_fulfilled_once(adapter: Medusa
     assert [o for page in adapter.orders(updated_after=newest) for o in page] == []
 
 
-def test_products_page_oldest_change_first_without_gaps(adapter: MedusaAdapter) -> None:
+def test_products_page_without_gaps_or_repeats(adapter: MedusaAdapter) -> None:
     s = _suffix()
     start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2)
-    pushes = [_tee(s, str(n), sizes=("S",)) for n in range(5)]
-    assert all(o.ok for o in adapter.push_products(pushes))
-    pages = list(adapter.products(updated_after=start, page_size=2))
-    seen = [p for page in pages for p in page]
-    ours = [p.handle for p in seen if p.handle.endswith(s)]
-    assert sorted(ours) == sorted(p.handle for p in pushes) and len(ours) == len(set(ours))
-    times = [p.updated_at for p in seen]
-    assert times == sorted(times)
+    pushes = [_tee(s, str(n), sizes=("S",)) for n in range(7)]
+    assert all(o.ok for o in adapter.push_products(pushes))     # one transaction: equal updated_at
+    everything = [p.id for page in adapter.products(page_size=100) for p in page]
+    assert len(everything) == len(set(everything))
+    paged = [p.id for page in adapter.products(page_size=3) for p in page]
+    assert sorted(paged) == sorted(everything)
+    for size in (1, 3):
+        recent = [p for page in adapter.products(updated_after=start, page_size=size) for p in page]
+        ours = [p.handle for p in recent if p.handle.endswith(s)]
+        assert sorted(ours) == sorted(p.handle for p in pushes), size
+        assert len(recent) == len({p.id for p in recent})
 
 
 # -- retries and rate limits (a mock transport: a real Medusa cannot be made to answer 429) ---------------
