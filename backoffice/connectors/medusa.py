@@ -40,7 +40,8 @@ __all__ = ["MedusaAdapter"]
 MAX_WAIT = 60.0               # seconds a call may spend waiting for rate limits and backoff in all
 BACKOFF = 0.5                 # seconds before the first retry, doubled each time
 MAX_BACKOFF = 8.0
-ID_CHUNK = 50                 # ids or SKUs per filtered GET (keeps URLs short)
+ID_CHUNK = 100                # ids or SKUs per filtered GET (URLs stay under about 4 KB)
+_PUSHED_FIELDS = "id,handle,*variants,*variants.inventory_items"   # what a push reads back
 
 ARCHIVED = "archived"
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -177,7 +178,7 @@ class MedusaAdapter:
     default profile, so storefront carts can ship the products)."""
 
     kind = "medusa"
-    capabilities = Capabilities(batch_size=100, stock_deltas=False, stock_compare=True)
+    capabilities = Capabilities(batch_size=100, stock_batch_size=500, stock_deltas=False, stock_compare=True)
 
     def __init__(self, url: str, api_key: str, settings: dict | None = None, *,
                  observer: CallObserver | None = None, timeout: float = 30.0,
@@ -189,7 +190,7 @@ class MedusaAdapter:
         self.max_retries = max_retries
         self.backoff = BACKOFF
         self.max_wait = MAX_WAIT
-        self._observer = observer
+        self.observer = observer       # told of every call (the engine sets its log here)
         self._sleep: Callable[[float], None] = time.sleep
         self._pause_until = 0.0
         self._type_ids: dict[str, str] = {}
@@ -274,8 +275,8 @@ class MedusaAdapter:
         raise _Unavailable(f"{method} {path}: the store keeps failing ({last})", 0)
 
     def _observe(self, method: str, template: str, status: int, started: float) -> None:
-        if self._observer is not None:
-            self._observer(method, template, status, (time.monotonic() - started) * 1000.0)
+        if self.observer is not None:
+            self.observer(method, template, status, (time.monotonic() - started) * 1000.0)
 
     def _get(self, template: str, *ids: str, **params: Any) -> dict[str, Any]:  # noqa: ANN401
         return self._request("GET", template, *ids, params=params)
@@ -422,6 +423,16 @@ class MedusaAdapter:
                     found[str(row["sku"])] = self._variant(row)
         return found
 
+    def _product_ids_by_sku(self, skus: Sequence[str]) -> dict[str, str]:
+        """sku -> the store's product id, reading only those two fields (the lookup before a create)."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted({s for s in skus if s}), ID_CHUNK):
+            params = {"sku[]": list(chunk), "fields": "id,sku,product_id"}
+            for row in self._list("/admin/product-variants", "variants", params):
+                if row.get("sku") and row.get("product_id"):
+                    found[str(row["sku"])] = str(row["product_id"])
+        return found
+
     def _products_by(self, key: str, values: Sequence[str], fields: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         for chunk in _chunks(sorted(set(values)), ID_CHUNK):
@@ -514,10 +525,10 @@ class MedusaAdapter:
         if lookups:
             by_handle = {row["handle"]: row["id"] for row in
                          self._products_by("handle", [items[n].handle for n in lookups], "id,handle")}
-            by_sku = self.variants_by_sku([v.sku for n in lookups for v in items[n].variants])
+            by_sku = self._product_ids_by_sku([v.sku for n in lookups for v in items[n].variants])
             for n in lookups:
                 found = by_handle.get(items[n].handle) or next(
-                    (by_sku[v.sku].product_id for v in items[n].variants if v.sku in by_sku), None)
+                    (by_sku[v.sku] for v in items[n].variants if v.sku in by_sku), None)
                 if found:
                     target[n], matched[n] = found, True
             more = [target[n] for n in lookups if target[n] and target[n] not in known]
@@ -527,15 +538,17 @@ class MedusaAdapter:
         self._ensure_values("tag", self._tag_ids, {t for i in items for t in i.tags})
 
         errors: dict[int, str] = {}
+        answered: dict[str, dict[str, Any]] = {}     # products created, as the batch call answered them
         creates = [n for n, product_id in enumerate(target) if product_id is None]
         updates = [n for n, product_id in enumerate(target) if product_id is not None]
         create_bodies = {n: self._create_body(items[n]) for n in creates}
         update_bodies = {n: self._product_fields(items[n]) | {"id": target[n]} for n in updates}
         try:
-            answer = self._request("POST", "/admin/products/batch", params={"fields": "id,handle"},
+            answer = self._request("POST", "/admin/products/batch", params={"fields": _PUSHED_FIELDS},
                                    body={"create": [create_bodies[n] for n in creates],
                                          "update": [update_bodies[n] for n in updates]}, retry=not creates)
             made = {row["handle"]: row["id"] for row in answer.get("created") or []}
+            answered = {str(row["id"]): row for row in answer.get("created") or []}
             for n in creates:
                 target[n] = made.get(items[n].handle)
                 if target[n] is None:
@@ -565,9 +578,9 @@ class MedusaAdapter:
                 except StoreError as exc:
                     errors[n] = _own_failure(exc)
 
-        done = {row["id"]: row for row in self._products_by(
-            "id", [p for n, p in enumerate(target) if p and n not in errors],
-            "id,handle,*variants,*variants.inventory_items")}
+        done = dict(answered)      # the created ones came back with their variants; the rest are read
+        done |= {row["id"]: row for row in self._products_by(
+            "id", [p for n, p in enumerate(target) if p and n not in errors and p not in answered], _PUSHED_FIELDS)}
         outcomes = []
         for n, item in enumerate(items):
             product_id = target[n]
