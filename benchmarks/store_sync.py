@@ -55,10 +55,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import httpx  # noqa: E402
 import keyring  # noqa: E402
 from common import DEFAULT_URL  # noqa: E402
-from keyring.backend import KeyringBackend  # noqa: E402
+import keyring.backends.null  # noqa: E402
 from sqlalchemy import bindparam, create_engine, make_url, text  # noqa: E402
 
 from backoffice import migrations  # noqa: E402
+from backoffice.connectors import key_env  # noqa: E402
 from backoffice.connectors import engine as sync_engine  # noqa: E402
 from backoffice.connectors.medusa import _PRODUCT_FIELDS, MedusaAdapter  # noqa: E402
 from backoffice.db import Database  # noqa: E402
@@ -74,25 +75,6 @@ SIZES = ["S", "M", "L"]
 VENDORS = ["Norda", "Hale & Co", "Pinecrest", "Odd Mill", "Kestrel"]
 TYPES = ["Shirts", "Knitwear", "Trousers", "Outerwear"]
 TAGS = ["wool", "cotton", "summer", "winter", "organic", "sale"]
-
-
-class _MemoryKeyring(KeyringBackend):
-    """The store's API key lives in this process only (the benchmark never touches the OS keyring)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.entries.pop((service, username), None)
 
 
 # -- the back-office database ---------------------------------------------------------------------------------
@@ -322,7 +304,8 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile the app's syncs (top functions printed).")
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    keyring.set_keyring(_MemoryKeyring())
+    # the key is given the way a scheduled job on a machine without a keyring gives it (never the OS keyring)
+    keyring.set_keyring(keyring.backends.null.Keyring())
 
     from tests.peers.medusa import server as medusa_peer
 
@@ -342,6 +325,7 @@ def main() -> int:
         ops = LocalOperations(db, actor)
         print(f"set-up: {args.products:,} products", flush=True)
         locations, variant_ids = build_catalog(db, actor, args.products, rng)
+        os.environ[key_env(STORE)] = medusa.api_key
         ops.connectors.add("medusa", STORE, medusa.base_url, medusa.api_key,
                            settings={"sales_channel_id": medusa.sales_channel_id})
         ops.connectors.link_location(STORE, "WH1", medusa.location_ids[0])

@@ -22,6 +22,22 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 
+def json_text(value: Any) -> str:  # noqa: ANN401 - any JSON-able value of the contract
+    """``--json`` output: indented, dates in ISO form, amounts as exact strings."""
+    import datetime as dt
+    import json
+    from decimal import Decimal
+
+    def default(v: Any) -> Any:  # noqa: ANN401
+        if isinstance(v, (dt.datetime, dt.date)):
+            return v.isoformat()
+        if isinstance(v, Decimal):
+            return str(v)
+        raise TypeError(type(v).__name__)
+
+    return json.dumps(value, indent=2, default=default, ensure_ascii=False)
+
+
 class Context:
     """What the top-level options chose; opens the operations lazily, once.
 

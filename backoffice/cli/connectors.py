@@ -9,32 +9,18 @@ are listed; ``store outbox`` shows what waits).
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import sys
 from dataclasses import asdict
-from decimal import Decimal
 from typing import Any
 
 import click
 
-from backoffice.cli.app import Context, db_options, main
+from backoffice.cli.app import Context, db_options, json_text, main
 from backoffice.connectors import key_env
 
 PARTIAL_EXIT = 3
 KEY_ENV = "BACKOFFICE_STORE_API_KEY"
-
-
-def _json(value: Any) -> str:
-    def default(v: Any) -> Any:
-        if isinstance(v, (dt.datetime, dt.date)):
-            return v.isoformat()
-        if isinstance(v, Decimal):
-            return str(v)
-        raise TypeError(type(v).__name__)
-
-    return json.dumps(value, indent=2, default=default, ensure_ascii=False)
 
 
 def _read_key(api_key: str | None, from_stdin: bool) -> str:
@@ -144,7 +130,7 @@ def store_list(obj: Context, as_json: bool) -> None:
     """The connected stores, their last sync and what waits."""
     rows = obj.operations().connectors.list()
     if as_json:
-        click.echo(_json([asdict(r) for r in rows]))
+        click.echo(json_text([asdict(r) for r in rows]))
         return
     if not rows:
         click.echo("No store is connected: `backoffice store add medusa URL --api-key …`")
@@ -169,7 +155,7 @@ def store_show(obj: Context, name: str, as_json: bool) -> None:
     info = ops.connectors.get(name)
     stats = ops.connectors.api_stats(name)
     if as_json:
-        click.echo(_json({"connection": asdict(info), "api": [asdict(s) for s in stats]}))
+        click.echo(json_text({"connection": asdict(info), "api": [asdict(s) for s in stats]}))
         return
     click.echo(f"{info.name}: {info.kind} at {info.url}" + ("" if info.active else " (paused)"))
     s = info.settings
@@ -300,7 +286,7 @@ def store_sync(obj: Context, name: str | None, direction: str | None, dry_run: b
         if not as_json:
             _show_sync(report)
     if as_json:
-        click.echo(_json([asdict(r) for r in results]))
+        click.echo(json_text([asdict(r) for r in results]))
     if worst:
         sys.exit(worst)
 
@@ -371,7 +357,7 @@ def store_reconcile(obj: Context, name: str | None, fix: bool, as_json: bool) ->
         if r.difference_count and not fix:
             click.echo(f"  Run `backoffice store reconcile {r.connection} --fix` to set the store to ours.")
     if as_json:
-        click.echo(_json([asdict(r) for r in results]))
+        click.echo(json_text([asdict(r) for r in results]))
     if worst:
         sys.exit(worst)
 
@@ -386,7 +372,7 @@ def store_log(obj: Context, name: str, limit: int, as_json: bool) -> None:
     """The sync log of NAME, newest first: what each run sent and received, its errors and API figures."""
     runs = obj.operations().connectors.runs(name, limit=limit)
     if as_json:
-        click.echo(_json([asdict(r) for r in runs]))
+        click.echo(json_text([asdict(r) for r in runs]))
         return
     for r in runs:
         s = r.summary

@@ -15,22 +15,11 @@ from typing import Any
 
 import click
 
-from backoffice.cli.app import Context, db_options, main
+from backoffice.cli.app import Context, db_options, json_text, main
 from backoffice.cli.lines import OP_ID_HELP, find_location_id, parse_lines
 
 STATE_WORDS = {"new": "new", "open": "waiting for stock", "allocated": "allocated",
                "partially_fulfilled": "part shipped", "fulfilled": "fulfilled", "cancelled": "cancelled"}
-
-
-def _json(value: Any) -> str:
-    def default(v: Any) -> Any:
-        if isinstance(v, (dt.datetime, dt.date)):
-            return v.isoformat()
-        if isinstance(v, Decimal):
-            return str(v)
-        raise TypeError(type(v).__name__)
-
-    return json.dumps(value, indent=2, default=default, ensure_ascii=False)
 
 
 def _money(amount: Any, currency: str) -> str:
@@ -45,7 +34,7 @@ def show_order(o: Any, as_json: bool) -> None:
     if as_json:
         data = asdict(o)
         data["waiting"] = o.waiting
-        click.echo(_json(data))
+        click.echo(json_text(data))
         return
     overdue = "  OVERDUE" if o.overdue else ""
     click.echo(f"{o.number}  {STATE_WORDS.get(o.state, o.state)}  payment {o.status}  {o.channel}  "
@@ -114,7 +103,7 @@ def orders_process(obj: Context, batch: int, as_json: bool) -> None:
     scheduler: each order is reserved once, however often and in how many processes it runs)."""
     result = obj.operations().orders.process(batch=batch)
     if as_json:
-        click.echo(_json(asdict(result)))
+        click.echo(json_text(asdict(result)))
         return
     click.echo(f"{result.orders:,} new orders processed: {result.reserved_units:,} units reserved, "
                f"{result.refused:,} refused; {result.retried:,} waiting orders tried again; "
@@ -145,7 +134,7 @@ def orders_list(obj: Context, states: tuple[str, ...], from_date: str | None, to
     rows = ops.orders.list(flt, limit=limit)
     total = ops.orders.count(flt)
     if as_json:
-        click.echo(_json({"count": total, "orders": [asdict(r) | {"waiting": r.waiting} for r in rows]}))
+        click.echo(json_text({"count": total, "orders": [asdict(r) | {"waiting": r.waiting} for r in rows]}))
         return
     for r in rows:
         click.echo(f"{r.number:<14} {r.ordered_at:%Y-%m-%d %H:%M}  {STATE_WORDS.get(r.state, r.state):<17} "
@@ -337,7 +326,7 @@ def orders_check(obj: Context) -> None:
 # -- returns -----------------------------------------------------------------------------------------------
 def show_return(r: Any, as_json: bool) -> None:
     if as_json:
-        click.echo(_json(asdict(r)))
+        click.echo(json_text(asdict(r)))
         return
     where = f" at {r.location}" if r.location else ""
     click.echo(f"{r.number}  {r.state}{where}  order {r.order_number}  refund {r.refund_amount} ({r.refund_status})")
@@ -419,7 +408,7 @@ def returns_refund(obj: Context, ref: str, status: str, amount: str | None) -> N
 def returns_list(obj: Context, states: tuple[str, ...], limit: int, as_json: bool) -> None:
     rows = obj.operations().returns.list(states=states, limit=limit)
     if as_json:
-        click.echo(_json([asdict(r) for r in rows]))
+        click.echo(json_text([asdict(r) for r in rows]))
         return
     for r in rows:
         click.echo(f"{r.number:<11} {r.state:<10} {r.order_number:<14} {r.units:>4,} units  refund {r.refund_amount} "
@@ -452,7 +441,7 @@ def customers_list(obj: Context, search: str, limit: int, as_json: bool) -> None
     ops = obj.operations()
     rows = ops.customers.list(search=search, limit=limit)
     if as_json:
-        click.echo(_json({"count": ops.customers.count(search=search), "customers": [asdict(r) for r in rows]}))
+        click.echo(json_text({"count": ops.customers.count(search=search), "customers": [asdict(r) for r in rows]}))
         return
     for c in rows:
         last = f"{c.last_order_at:%Y-%m-%d}" if c.last_order_at else "-"
@@ -469,7 +458,7 @@ def customers_list(obj: Context, search: str, limit: int, as_json: bool) -> None
 def customers_show(obj: Context, customer_id: int, as_json: bool) -> None:
     c = obj.operations().customers.get(customer_id)
     if as_json:
-        click.echo(_json(asdict(c)))
+        click.echo(json_text(asdict(c)))
         return
     erased = f"  (erased {c.erased_at:%Y-%m-%d})" if c.erased_at else ""
     click.echo(f"{c.id}  {c.label}  {c.email}  {c.phone}  {c.country}{erased}")
