@@ -499,11 +499,10 @@ def save_product_links(db: Database, connection_id: int, products: Sequence[tupl
 
 
 def save_pushed_prices(db: Database, connection_id: int, prices: Sequence[tuple[int, Decimal, Decimal | None]]) -> None:
-    def write(session: Session) -> None:
-        for vid, price, cap in prices:
-            session.execute(update(StoreVariantLink)
-                            .where(StoreVariantLink.connection_id == connection_id, StoreVariantLink.variant_id == vid)
-                            .values(pushed_price=price, pushed_compare_at=cap))
+    def write(session: Session) -> None:      # one executemany by primary key
+        session.execute(update(StoreVariantLink), [
+            {"connection_id": connection_id, "variant_id": vid, "pushed_price": price, "pushed_compare_at": cap}
+            for vid, price, cap in prices])
 
     if prices:
         db.run_write(write)
@@ -738,11 +737,13 @@ def mark_sending(db: Database, ids: Sequence[int]) -> None:
 
 def mark_entries(db: Database, results: Sequence[tuple[int, str, str]]) -> None:
     """(entry id, new state, error) for each entry sent."""
-    def write(session: Session) -> None:
+    def write(session: Session) -> None:      # one executemany by primary key for the sent, one for the rest
         now = utcnow()
-        for entry_id, state, error in results:
-            session.execute(update(StoreOutboxEntry).where(StoreOutboxEntry.id == entry_id).values(
-                state=state, last_error=error[:4000], sent_at=now if state == "done" else StoreOutboxEntry.sent_at))
+        done = [{"id": i, "state": st, "last_error": err[:4000], "sent_at": now} for i, st, err in results if st == "done"]
+        rest = [{"id": i, "state": st, "last_error": err[:4000]} for i, st, err in results if st != "done"]
+        for rows in (done, rest):
+            if rows:
+                session.execute(update(StoreOutboxEntry), rows)
 
     if results:
         db.run_write(write)
