@@ -6,6 +6,7 @@ clear line on stderr and a non-zero exit status. One module per group of command
 
 from backoffice.cli import (  # noqa: F401  (registers the commands)
     admin,
+    backup,
     catalog,
     catalog_setup,
     connectors,
@@ -15,6 +16,7 @@ from backoffice.cli import (  # noqa: F401  (registers the commands)
     products,
     purchasing,
     reports,
+    schedule,
     serve,
     stock,
     store,

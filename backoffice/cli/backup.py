@@ -1,0 +1,1 @@
+"""Backups of the store's database: create and restore."""
