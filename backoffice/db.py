@@ -47,6 +47,10 @@ class SchemaNotMigrated(DatabaseError):
     pass
 
 
+class SchemaNewerThanApplication(SchemaNotMigrated):
+    """The database was migrated by a newer Backoffice: this version must not read or write it."""
+
+
 class TooManyRetries(DatabaseError):
     pass
 

@@ -25,6 +25,7 @@ from backoffice.db import (
     Database,
     DatabaseError,
     DatabaseUnreachable,
+    SchemaNewerThanApplication,
     SchemaNotMigrated,
     data_dir,
     default_sqlite_path,
@@ -40,7 +41,7 @@ from backoffice.services.auth import AuthenticationFailed
 from backoffice.services.users import UnknownAccount
 
 __all__ = ["SERVER_POOL_SIZE", "AuthenticationFailed", "ConnectionCheck", "DatabaseError", "DatabaseUnreachable", "PasswordPrompt",
-           "SchemaNotMigrated", "SignInRequired", "UnknownAccount", "WrongPassword", "check_connection", "connect",
+           "SchemaNewerThanApplication", "SchemaNotMigrated", "SignInRequired", "UnknownAccount", "WrongPassword", "check_connection", "connect",
            "current_os_username", "default_sqlite_path", "default_target_url", "describe_target", "is_demo_file",
            "is_embedded_default", "is_sqlite", "login", "operations_for", "shared_database_refusal"]
 

@@ -49,6 +49,7 @@ from backoffice.operations.session import (
     DatabaseError,
     DatabaseUnreachable,
     PasswordPrompt,
+    SchemaNewerThanApplication,
     SchemaNotMigrated,
     SignInRequired,
     UnknownAccount,
@@ -347,6 +348,10 @@ def _remember_prompted_password(target: ConnectTarget, secrets: SecretStore, pro
 def describe_error(exc: BaseException) -> tuple[str, str]:
     """(one-line message, what to do about it) for the connection page; never a traceback."""
     message = _one_line(exc)
+    if isinstance(exc, SchemaNewerThanApplication):
+        return message, tr("A newer version of Backoffice has upgraded this database. Install that version (or "
+                           "a later one) on this computer; this one does not open the database, so nothing in "
+                           "it is changed.")
     if isinstance(exc, SchemaNotMigrated):
         return message, tr("The database answers, but its Backoffice tables are missing or out of date. Run "
                            "“backoffice db upgrade” against the same database (same --db or --profile), "
