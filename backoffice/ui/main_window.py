@@ -354,9 +354,21 @@ class MainWindow(QMainWindow):
             self,
             self.tr("About Backoffice"),
             self.tr("<h3>Backoffice {version}</h3><p>Catalog, inventory, purchasing and reports for "
-                    "e-commerce merchants.</p><p>Qt {qt} · {target}</p>").format(
-                version=__version__, qt=qVersion(), target=self.context.target or self.tr("not connected")),
+                    "e-commerce merchants.</p><p>Qt {qt} · {target}</p><p>Database schema {schema}</p>").format(
+                version=__version__, qt=qVersion(), target=self.context.target or self.tr("not connected"),
+                schema=self._schema_text()),
         )
+
+    def _schema_text(self) -> str:
+        """The schema this version works with; a connection is only made to a database at exactly it."""
+        from backoffice.migrations import head_revision
+
+        head = head_revision() or ""
+        if not self.context.connected:
+            return head
+        if self.context.sync is not None:
+            return self.tr("{head} (the store API server checks its own database)").format(head=head)
+        return self.tr("{head} (the database is at it)").format(head=head)
 
     def set_full_screen(self, on: bool) -> None:
         if on and not self.isFullScreen():
