@@ -6,12 +6,16 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
 
 from backoffice.db import Database, SchemaNewerThanApplication, SchemaNotMigrated
 
@@ -24,6 +28,17 @@ def alembic_config(db: Database | None = None) -> Config:
     if db is not None:
         cfg.attributes["database"] = db
     return cfg
+
+
+def current_schema(bind: Connection) -> str:
+    """The PostgreSQL schema a migration runs in (the functions it creates pin their ``search_path`` to it):
+    asked of the database online; offline (``backoffice db upgrade --sql``) the schema the caller named in
+    the config's ``schema`` attribute, by default ``public``."""
+    from alembic import context, op
+
+    if op.get_context().as_sql:
+        return str(context.config.attributes.get("schema") or "public")
+    return bind.exec_driver_sql("SELECT current_schema()").scalar_one()
 
 
 def head_revision() -> str | None:
@@ -83,3 +98,97 @@ def ensure_current(db: Database) -> None:
     raise SchemaNotMigrated(f"{db.display_url()} is at schema revision {current}, older than this Backoffice "
                             f"{__version__} needs ({head}): run `backoffice db upgrade` (back it up first: "
                             "`backoffice backup create`)")
+
+
+ROLES_NOTE = """\
+-- Not above: the group roles (backoffice_merchandiser … backoffice_admin, backoffice_server), the grants
+-- and the row-level security policies the permission table gives them. `backoffice db upgrade` sets them on
+-- every run, as the schema's owner, after the migrations: once these statements are applied, run it once
+-- (the schema is then at head, so it migrates nothing and only sets the roles and grants).
+"""
+
+
+def upgrade_sql(db: Database) -> str:
+    """The SQL ``backoffice db upgrade`` would run on ``db``, from its revision (or an empty database) to
+    head, for a DBA to review; nothing in ``db`` changes.
+
+    PostgreSQL: the migrations in Alembic's offline mode, in the database's own schema, as one
+    transaction. SQLite: the statements recorded while upgrading a temporary copy of the file (its ALTERs
+    rebuild tables, which offline mode cannot write without reading the file)."""
+    missing_file = db.is_sqlite and not Path(db.url.database or "").exists()
+    current, head = (None if missing_file else current_revision(db)), head_revision()   # no file is made
+    refuse_newer(db, current)
+    title = (f"-- backoffice db upgrade of {db.display_url()}: from {current or 'an empty database'} to {head} "
+             f"({db.dialect}). Nothing has been changed.\n")
+    if current == head:
+        return title + "-- The schema is at head: no migration to run.\n" + ("" if db.is_sqlite else ROLES_NOTE)
+    if db.is_sqlite:
+        return title + _rehearsed_sqlite(db)
+    buffer = io.StringIO()
+    cfg = alembic_config(db)
+    cfg.output_buffer = buffer
+    with db.engine.connect() as conn:
+        cfg.attributes["schema"] = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    command.upgrade(cfg, f"{current}:head" if current else "head", sql=True)
+    return title + buffer.getvalue() + "\n" + ROLES_NOTE
+
+
+def _rehearsed_sqlite(db: Database) -> str:
+    """Upgrade a copy of the SQLite file (made with the backup API) and return the statements that changed
+    it; the copy is deleted."""
+    import sqlite3
+    import tempfile
+
+    from sqlalchemy import event
+
+    source = Path(db.url.database or "")
+    steps: list[tuple[str, list[str]]] = [("", [])]    # (the revisions a step went between, its statements)
+    with tempfile.TemporaryDirectory(prefix=".backoffice-upgrade-", dir=source.parent) as folder:
+        copy = Path(folder) / source.name
+        if source.exists():
+            with contextlib.closing(sqlite3.connect(f"{source.as_uri()}?mode=ro", uri=True)) as src, \
+                    contextlib.closing(sqlite3.connect(copy)) as dst:
+                src.backup(dst)
+        rehearsal = Database(f"sqlite:///{copy}")
+
+        @event.listens_for(rehearsal.engine, "before_cursor_execute")
+        def record(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+            verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+            if verb in ("SELECT", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"):
+                return      # reading the schema, and the transactions around the work
+            steps[-1][1].append(_with_literals(statement.strip(), parameters) + ";")
+            moved = _VERSION_MOVE.search(statement) if "alembic_version" in statement else None
+            if moved is not None:   # the last statement of a migration: the next one starts
+                steps[-1] = (f"{moved['from'] or 'empty'} -> {moved['first'] or moved['to']}", steps[-1][1])
+                steps.append(("", []))
+
+        try:
+            command.upgrade(alembic_config(rehearsal), "head")
+        finally:
+            rehearsal.dispose()
+    return "".join(f"-- Running upgrade {label}\n\n" * bool(label) + "\n\n".join(done) + "\n\n"
+                   for label, done in steps if done)
+
+
+_VERSION_MOVE = re.compile(r"(?:INSERT INTO alembic_version \(version_num\) VALUES \('(?P<first>[^']+)'\)"
+                           r"|UPDATE alembic_version SET version_num='(?P<to>[^']+)' "
+                           r"WHERE alembic_version.version_num = '(?P<from>[^']+)')")
+
+
+def _with_literals(statement: str, parameters: object) -> str:
+    """``statement`` with its ``?`` parameters written in (SQLite's quoting), for reading."""
+    if not parameters:
+        return statement
+    values = list(parameters) if isinstance(parameters, (list, tuple)) else []
+
+    def literal(value: object) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, (int, float)):
+            return str(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
+    parts = statement.split("?")
+    if len(parts) != len(values) + 1:
+        return f"{statement} -- parameters: {values!r}"
+    return "".join(part + (literal(values[n]) if n < len(values) else "") for n, part in enumerate(parts))

@@ -38,6 +38,8 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 
+from backoffice.migrations import current_schema
+
 
 revision: str = '0014'
 down_revision: Union[str, Sequence[str], None] = '0013'
@@ -357,7 +359,7 @@ def upgrade() -> None:
     op.create_index('ix_row_audit_operation_id', 'row_audit', ['operation_id'])
     if bind.dialect.name == "sqlite":
         return   # audit_log gained a column in place: its change-log triggers (0011) are still there
-    schema = bind.exec_driver_sql("SELECT current_schema()").scalar_one()
+    schema = current_schema(bind)
     for statement in _functions(schema):
         op.execute(statement)
     op.execute(_post_function(schema))

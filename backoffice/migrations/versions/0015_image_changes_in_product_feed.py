@@ -25,6 +25,8 @@ from typing import Sequence, Union
 
 from alembic import op
 
+from backoffice.migrations import current_schema
+
 
 revision: str = '0015'
 down_revision: Union[str, Sequence[str], None] = '0014'
@@ -115,7 +117,7 @@ def upgrade() -> None:
                f"SELECT 'products', product_id, 'update', {txid} FROM "
                f"(SELECT DISTINCT product_id FROM product_images) AS s ORDER BY product_id")
     if postgres:
-        op.execute(pg_function(bind.exec_driver_sql("SELECT current_schema()").scalar_one()))
+        op.execute(pg_function(current_schema(bind)))
     for table in TABLES:
         for statement in (pg_triggers(table) if postgres else sqlite_triggers(table)):
             op.execute(statement)

@@ -29,6 +29,8 @@ from typing import Sequence, Union
 from alembic import op
 import sqlalchemy as sa
 
+from backoffice.migrations import current_schema
+
 
 revision: str = '0016'
 down_revision: Union[str, Sequence[str], None] = '0015'
@@ -197,7 +199,7 @@ def upgrade() -> None:
     op.create_index('ix_return_lines_order_line_id', 'return_lines', ['order_line_id'])
     if sqlite:
         return
-    schema = bind.exec_driver_sql("SELECT current_schema()").scalar_one()
+    schema = current_schema(bind)
     for statement in _functions(schema):
         op.execute(statement)
     rows = {"insert": "NEW TABLE AS new_rows", "update": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows"}

@@ -22,6 +22,8 @@ from typing import Sequence, Union
 
 from alembic import op
 
+from backoffice.migrations import current_schema
+
 
 revision: str = '0017'
 down_revision: Union[str, Sequence[str], None] = '0016'
@@ -203,7 +205,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    schema = bind.exec_driver_sql("SELECT current_schema()").scalar_one()
+    schema = current_schema(bind)
     op.execute(_post_function(schema))
     op.execute(_reserve_function(schema))
 
@@ -214,7 +216,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    schema = bind.exec_driver_sql("SELECT current_schema()").scalar_one()
+    schema = current_schema(bind)
     op.execute(importlib.import_module("backoffice.migrations.versions.0014_staff_roles")._post_function(schema))
     for statement in importlib.import_module("backoffice.migrations.versions.0016_orders_move_stock")._functions(schema):
         if "bo_reserve" in statement:
