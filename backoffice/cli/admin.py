@@ -21,18 +21,29 @@ def db() -> None:
 @click.option("--admin", "admin_name", metavar="NAME",
               help="On a database without accounts: make NAME its first admin (password typed twice at a "
                    "terminal, or two lines on standard input; required on PostgreSQL).")
+@click.option("--sql", "as_sql", is_flag=True,
+              help="Print the SQL of the migration instead of running it (for a DBA to review); changes nothing.")
 @db_options
 @click.pass_obj
-def db_upgrade(obj: Context, admin_name: str | None) -> None:
+def db_upgrade(obj: Context, admin_name: str | None, as_sql: bool) -> None:
     """Create the schema, or migrate it to this version of Backoffice.
 
     A database without accounts gets its first admin here: NAME with --admin; on an SQLite file without
     --admin, your login name (the file's owner); on PostgreSQL without --admin, none (`backoffice users
     bootstrap-admin NAME` makes one later). A database with accounts keeps them as they are.
+
+    With --sql, nothing is changed: the statements that would take the database from its revision to
+    this version's are printed (PostgreSQL: one transaction, to apply with psql, then run `backoffice
+    db upgrade` once for the roles and grants; SQLite: recorded by upgrading a temporary copy of the file).
     """
     from backoffice.operations.session import current_os_username, is_sqlite
 
     ops = obj.operations(require_schema=False, sign_in=False)
+    if as_sql:
+        if admin_name:
+            raise click.UsageError("--sql only prints the migration: --admin makes no account with it")
+        click.echo(ops.admin.upgrade_sql(), nl=False)
+        return
     done = ops.admin.upgrade()
     if not done.changed:
         click.echo(f"{ops.url} is up to date (revision {done.after}).")

@@ -18,10 +18,13 @@ from backoffice.operations.changes import Changes
 from backoffice.services.base import applied_result
 from backoffice.services.operation_ids import AppliedChangeset, changeset_of_operation
 
+from backoffice.services.backup import BackupCheck, BackupMade, BackupRestored
+
 if TYPE_CHECKING:
     from backoffice.services.demo import DemoSummary
 
-__all__ = ["DEMO_STATES", "AdminOperations", "AppliedChangeset", "DemoSummary", "SchemaStatus", "SchemaUpgrade"]
+__all__ = ["DEMO_STATES", "AdminOperations", "AppliedChangeset", "BackupCheck", "BackupMade", "BackupRestored",
+           "DemoSummary", "SchemaStatus", "SchemaUpgrade", "verify_backup"]
 
 DEMO_STATES = ("empty", "demo", "other")
 
@@ -72,6 +75,36 @@ class AdminOperations(Area):
             self.changed(Changes.all())
         return SchemaUpgrade(before, after)
 
+    def upgrade_sql(self) -> str:
+        """The SQL :meth:`upgrade` would run, for a DBA to review; changes nothing (PostgreSQL: the
+        migrations written out by Alembic's offline mode; SQLite: the statements of an upgrade of a
+        temporary copy of the file)."""
+        return migrations.upgrade_sql(self._db)
+
+    # -- backups -----------------------------------------------------------------------------------------
+    def backup(self, path: str | None = None) -> BackupMade:
+        """Back the database up to ``path`` (default: a new file named after the store and the time in
+        the backups folder), never over an existing file: an SQLite file by SQLite's online backup API
+        (while others keep working) and checked, a PostgreSQL database by ``pg_dump --format=custom``."""
+        from backoffice.services import backup
+
+        return backup.create(self._db, path)
+
+    def verify_backup(self, path: str) -> BackupCheck:
+        """Read a backup file through: its schema revision and (SQLite) rows per table; a ServiceError
+        when it is damaged or not a backup."""
+        return verify_backup(path)
+
+    def restore(self, path: str) -> BackupRestored:
+        """Restore a backup into this database: an SQLite file (the file there before is kept next to
+        it), or an empty PostgreSQL database (``pg_restore``). Refused, with nothing changed, when the
+        backup is damaged, made by a newer Backoffice, or (SQLite) another program is writing."""
+        from backoffice.services import backup
+
+        restored = backup.restore(self._db, path)
+        self.changed(Changes.all())
+        return restored
+
     # -- the demo store ----------------------------------------------------------------------------------
     def demo_state(self) -> str:
         """What the store holds, for whoever offers to fill it: "empty" (no products), "demo" (a demo
@@ -114,6 +147,13 @@ class AdminOperations(Area):
     def previous_changeset(self, op_id: str | None) -> AppliedChangeset | None:
         """The changeset a write recorded under ``op_id``, if it ran already."""
         return changeset_of_operation(self._db, op_id)
+
+
+def verify_backup(path: str) -> BackupCheck:
+    """:meth:`AdminOperations.verify_backup` without a database: only the file is read."""
+    from backoffice.services import backup
+
+    return backup.check(path)
 
 
 def __getattr__(name: str) -> Any:  # noqa: ANN401 - the demo's summary type, imported only when asked for

@@ -43,6 +43,7 @@ EXPOSED_AREAS = ("catalog", "bulk", "changesets", "importexport", "variants", "i
 # Calls that only make sense next to the database or on the caller's own disk.
 NOT_EXPOSED = frozenset({
     "admin.generate_demo", "admin.upgrade",       # the schema owner's work, on the database's machine
+    "admin.upgrade_sql", "admin.backup", "admin.verify_backup", "admin.restore",
     "images.use_store",     # which folder holds the image files: the server keeps its own, a client has none
     "catalog.close",
 })

@@ -135,7 +135,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     **_area("jobs", {"status": EVERYONE, "result": EVERYONE, "cancel": EVERYONE}),   # a job's owner or an admin
     **_area("idempotency", {"begin": EVERYONE, "finish": EVERYONE, "forget": EVERYONE, "operation_id": EVERYONE}),
     **_area("admin", {
-        "ping": ANYONE, "schema": ANYONE, "upgrade": ANYONE, "demo_state": ANYONE,
+        "ping": ANYONE, "schema": ANYONE, "upgrade": ANYONE, "upgrade_sql": ANYONE, "demo_state": ANYONE,
+        "backup": ANYONE, "verify_backup": ANYONE, "restore": ANYONE,
         "generate_demo": ADMINS, "previous_result": EVERYONE, "previous_changeset": EVERYONE,
     }),
     **_area("orders", {
