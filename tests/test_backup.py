@@ -188,6 +188,24 @@ def test_backup_create_twice_gives_two_files_and_never_overwrites_one(store) -> 
     assert _digest(Path(a)) == digest
 
 
+def test_a_folder_without_hard_links_gets_the_backup_and_still_never_an_overwrite(store, tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    url, path, _ = store
+
+    def no_links(*_args: object, **_kwargs: object) -> None:   # as on FAT or some network shares
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    target = tmp_path / "usb" / "b.sqlite"
+    _ok("backup", "create", str(target), "--db", url)
+    assert _sqlite_rows(target) == _sqlite_rows(path)
+    digest = _digest(target)
+    assert "exists already" in _one_error("backup", "create", str(target), "--db", url)
+    assert _digest(target) == digest and sorted(p.name for p in target.parent.iterdir()) == ["b.sqlite"]
+
+
 def test_an_unwritable_folder_is_one_error_and_leaves_nothing(store, tmp_path: Path) -> None:
     url, _, _ = store
     blocker = tmp_path / "a-file"

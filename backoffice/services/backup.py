@@ -155,7 +155,14 @@ def _keep(partial: Path, target: Path) -> None:
         if os.name == "nt":
             os.rename(partial, target)          # refuses an existing target on Windows
         else:
-            os.link(partial, target)            # atomic, and refuses an existing target
+            try:
+                os.link(partial, target)        # atomic, and refuses an existing target
+            except FileExistsError:
+                raise
+            except OSError:                     # no hard links here (FAT, some network shares)
+                fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL)   # the name is ours now
+                os.close(fd)
+                os.replace(partial, target)
     except FileExistsError:
         raise BackupError(f"{target} exists already: a backup never replaces a file; name another") from None
     except OSError as exc:
@@ -370,12 +377,7 @@ def _create_pg(db: Database, target: Path) -> BackupMade:
     if target.exists():
         raise BackupError(f"{target} exists already: a backup never replaces a file; name another")
     with _partial_file(target) as partial:
-        try:
-            _run([tool, "--format=custom", f"--file={partial}", f"--dbname={uri}"], db.url, "pg_dump")
-        except BackupError as exc:
-            if not partial.exists() or partial.stat().st_size:
-                raise
-            raise _write_problem(exc, target.parent) from exc
+        _run([tool, "--format=custom", f"--file={partial}", f"--dbname={uri}"], db.url, "pg_dump")
         checked = _check_pg(partial)
         _keep(partial, target)
     return BackupMade(str(target), db.display_url(), checked.revision, target.stat().st_size, command=shown)
