@@ -3,18 +3,17 @@
 * twenty customers, each in a process of its own, order the last ten units of one variant at the same
   moment: exactly ten units are reserved; the other orders wait (shortage "backorder") or are refused
   (shortage "refuse"); available never goes below zero meanwhile;
-* four ``backoffice orders process`` commands run at once over ten thousand new orders written in bulk:
-  every order is reserved exactly once, all of them fully, with no error.
+* four processes run the orders service's processing at once over ten thousand new orders written in
+  bulk: every order is reserved exactly once, all of them fully, with no error, the work shared between
+  them. (``backoffice orders process`` itself runs one at a time, whoever starts it: the job's lease,
+  tests/test_job_locks.py.)
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing
-import os
-import subprocess
-import sys
 import time
+from dataclasses import asdict
 
 import pytest
 from sqlalchemy import func, select, text
@@ -123,6 +122,18 @@ def _bulk_new_orders(db: Database, variants: list[int], n: int) -> None:
             "ORDER BY o.id, k"), {"variants": variants})
 
 
+def _process(url: str, actor: Actor, barrier, results) -> None:  # type: ignore[no-untyped-def]
+    """One processing run (its own connection), started with the others."""
+    db = Database(url)
+    try:
+        barrier.wait(timeout=60)
+        results.put(("ok", asdict(orders.process_orders(db, actor, batch=250))))
+    except Exception as exc:  # noqa: BLE001 - reported by the test
+        results.put(("error", repr(exc)))
+    finally:
+        db.dispose()
+
+
 def test_four_processes_process_ten_thousand_orders_each_once(pg_db: Database) -> None:
     db = pg_db
     actor = ensure_user(db, "tester", password=STAFF_PASSWORD)
@@ -135,16 +146,17 @@ def test_four_processes_process_ten_thousand_orders_each_once(pg_db: Database) -
     orders.save_settings(db, actor, OrderSettings(channel_locations={"pos": locs["SHOP"]}))
     _bulk_new_orders(db, variants, BULK_ORDERS)
 
-    env = {**os.environ, "BACKOFFICE_PASSWORD": STAFF_PASSWORD}
-    command = [sys.executable, "-m", "backoffice", "--user", "tester", "orders", "process", "--batch", "250",
-               "--json", "--db", url_of(db)]
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for _ in range(4)]
-    outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outputs):
-        assert p.returncode == 0, err
-        assert "deadlock" not in (out + err).lower() and "error" not in err.lower()
-    results = [json.loads(out) for out, _ in outputs]
+    db.engine.dispose()          # no pooled connection crosses the fork
+    ctx = multiprocessing.get_context("fork")
+    barrier, queue = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_process, args=(url_of(db), actor, barrier, queue)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    outcomes = [queue.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert [o for o in outcomes if o[0] != "ok"] == [] and all(p.exitcode == 0 for p in procs)
+    results = [r for _, r in outcomes]
     assert sum(r["orders"] for r in results) == BULK_ORDERS           # each order taken by one process
     assert all(r["refused"] == 0 for r in results)
     assert sum(1 for r in results if r["orders"]) >= 2, results      # they did run side by side

@@ -277,8 +277,14 @@ def store_sync(obj: Context, name: str | None, direction: str | None, dry_run: b
     ops = obj.operations()
     worst = 0
     results = []
+    from backoffice.operations.schedule import JobBusy
+
     for conn in _names(ops, name):
-        report = ops.connectors.sync(conn, direction=direction or "both", dry_run=dry_run, progress=_progress())
+        try:
+            report = ops.connectors.sync(conn, direction=direction or "both", dry_run=dry_run, progress=_progress())
+        except JobBusy as busy:   # another run is syncing this store: nothing to do here
+            click.echo(f"skipped: {busy}", err=as_json)
+            continue
         if sys.stderr.isatty():
             click.echo("", err=True)
         results.append(report)

@@ -101,7 +101,13 @@ def orders() -> None:
 def orders_process(obj: Context, batch: int, as_json: bool) -> None:
     """Reserve every new order, then try again the units that waited for stock (run it from the OS
     scheduler: each order is reserved once, however often and in how many processes it runs)."""
-    result = obj.operations().orders.process(batch=batch)
+    from backoffice.operations.schedule import JobBusy
+
+    try:
+        result = obj.operations().orders.process(batch=batch)
+    except JobBusy as busy:   # another run is processing: nothing to do here
+        click.echo(f"skipped: {busy}", err=as_json)
+        return
     if as_json:
         click.echo(json_text(asdict(result)))
         return

@@ -127,7 +127,8 @@ def run_cmd(obj: Context, name: str, out: Path | None, fmt: str | None, params: 
 @click.pass_obj
 def run_due_cmd(obj: Context, now_text: str | None) -> None:
     """Run every scheduled report that is due (for cron / Task Scheduler; safe to call repeatedly).
-    Exits 1 if a delivery failed (it is recorded and retried by the next call)."""
+    Exits 1 if a delivery failed (it is recorded and retried by the next call); while another run is
+    under way, says so in one line ("skipped: …") and exits 0."""
     now = None
     if now_text:
         try:
@@ -135,7 +136,13 @@ def run_due_cmd(obj: Context, now_text: str | None) -> None:
         except ValueError:
             raise click.UsageError(f"--now {now_text!r} is not an ISO date and time") from None
         now = now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
-    outcomes = obj.operations().reports.run_due(now=now)
+    from backoffice.operations.schedule import JobBusy
+
+    try:
+        outcomes = obj.operations().reports.run_due(now=now)
+    except JobBusy as busy:   # another run is delivering: nothing to do here
+        click.echo(f"skipped: {busy}")
+        return
     if not outcomes:
         click.echo("nothing due")
     failed = 0

@@ -117,7 +117,13 @@ def alerts_command(obj: Context, send: bool, limit: int) -> None:
         smtp = ops.alerts.mail_settings()
         if not smtp.configured:
             raise click.ClickException("no mail server is set: run `backoffice stock mail-settings --host …` first")
-        result = ops.alerts.send_digest(smtp_password(smtp))
+        from backoffice.operations.schedule import JobBusy
+
+        try:
+            result = ops.alerts.send_digest(smtp_password(smtp))
+        except JobBusy as busy:   # another run is mailing: nothing to do here
+            click.echo(f"skipped: {busy}")
+            return
         if result.sent:
             listed = f" (the mail lists the first {result.listed:,})" if result.listed < result.sent else ""
             click.echo(f"Mailed {result.sent:,} new alert(s) to {', '.join(result.recipients)}{listed}.")

@@ -29,6 +29,7 @@ from backoffice.models.connectors import (  # noqa: F401
 )
 from backoffice.models.feeds import CHANGE_OPS, LOGGED_TABLES, ChangeLogEntry
 from backoffice.models.images import ImageVersion, ProductImageVariant
+from backoffice.models.jobs import JOB_RUN_STATES, JobLock, JobRun  # noqa: F401
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
 from backoffice.models.people import (ApiRequest, AppliedOperation, AuditEntry, AuthToken, Role, RowAudit, Supplier,
                                      TokenKind, User, UserLocation)

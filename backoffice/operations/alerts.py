@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 from backoffice.operations.base import Area, ValidationError
 from backoffice.operations.changes import ALERTS, SETTINGS, THRESHOLDS, Changes
-from backoffice.services import alerts, settings
+from backoffice.services import alerts, job_runs, settings
 from backoffice.services.alerts import (
     LIST_LIMIT,
     AlertOverview,
@@ -54,8 +54,12 @@ class AlertOperations(Area):
 
     def send_digest(self, password: str | None = None, *, op_id: str | None = None) -> DigestResult:
         """Mail the alerts not mailed yet through the saved mail server (``password``: its login's, from the
-        sending machine's keyring), then mark them. ``sent`` 0: nothing new, no message."""
-        result = alerts.send_digest(self._db, self._actor, settings.get_smtp(self._db), password)
+        sending machine's keyring), then mark them. ``sent`` 0: nothing new, no message. One send runs at a
+        time: while another is under way this one sends nothing and raises JobBusy (recorded as skipped)."""
+        with job_runs.exclusive(self._db, "stock-alerts", self._actor) as job:
+            result = alerts.send_digest(self._db, self._actor, settings.get_smtp(self._db), password)
+            job.done(f"mailed {result.sent:,} alert(s) to {', '.join(result.recipients)}" if result.sent
+                     else "nothing new to mail")
         if result.sent:
             self.changed(Changes.of(ALERTS))
         return result

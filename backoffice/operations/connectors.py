@@ -18,7 +18,7 @@ from backoffice.connectors.base import Health, StoreError, StoreLocation
 from backoffice.connectors.engine import DIRECTIONS, ReconcileReport, StockConflict, StockDifference, SyncEngine, SyncReport
 from backoffice.operations.base import Area, CancelCallback, ProgressCallback
 from backoffice.operations.changes import ORDERS, STOCK, Changes
-from backoffice.services import store_links
+from backoffice.services import job_runs, store_links
 from backoffice.services.base import ServiceError, ValidationError
 from backoffice.services.store_links import (
     DEFAULT_SETTINGS,
@@ -32,6 +32,16 @@ from backoffice.services.store_links import (
 __all__ = ["DEFAULT_SETTINGS", "DIRECTIONS", "ApiStat", "ConnectionInfo", "ConnectorOperations", "Health",
            "LocationLinkInfo", "OutboxEntryInfo", "ReconcileReport", "RunInfo", "StockConflict", "StockDifference",
            "StoreLocation", "SyncReport", "secret_store"]
+
+
+def _sync_summary(r: SyncReport) -> str:
+    """One line of a sync for the run history."""
+    sent = r.products_created + r.products_updated + r.products_matched
+    text = (f"{r.state} ({r.direction}): orders +{r.orders_new:,}, products {sent:,}, prices {r.prices_pushed:,}, "
+            f"shipments {r.fulfilments_pushed:,}, stock {r.stock_set:,}")
+    if r.error_count:
+        text += f"; {r.error_count:,} errors" + (f", first: {r.errors[0]}" if r.errors else "")
+    return text
 
 
 def secret_store() -> Any:  # noqa: ANN401 - a SecretStore
@@ -179,10 +189,17 @@ class ConnectorOperations(Area):
              progress: ProgressCallback | None = None, cancel: CancelCallback | None = None) -> SyncReport:
         """One run: pull orders (and the store's catalog links), push catalog, prices, fulfilments and
         stock, as the connection's direction rules allow (``direction``: both, pull or push). A dry run
-        reads the store and plans, and writes nothing anywhere."""
-        with SyncEngine(self._db, self._actor, name, secrets=secret_store(), progress=progress,
-                        cancel=cancel) as engine:
-            report = engine.sync(direction=direction, dry_run=dry_run)
+        reads the store and plans, and writes nothing anywhere. One sync of a store at a time (a dry run
+        aside): while another is under way this one does nothing and raises JobBusy (recorded as skipped)."""
+        if dry_run:
+            with SyncEngine(self._db, self._actor, name, secrets=secret_store(), progress=progress,
+                            cancel=cancel) as engine:
+                return engine.sync(direction=direction, dry_run=True)
+        with job_runs.exclusive(self._db, "store-sync", self._actor, scope=name) as job:
+            with SyncEngine(self._db, self._actor, name, secrets=secret_store(), progress=progress,
+                            cancel=cancel) as engine:
+                report = engine.sync(direction=direction, dry_run=dry_run)
+            job.done(_sync_summary(report), failed=report.state == "failed")
         if report.orders_new or report.orders_updated:
             self.changed(Changes.of(ORDERS, STOCK))
         return report

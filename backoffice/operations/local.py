@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from backoffice.operations.purchase_orders import PurchaseOrderOperations
     from backoffice.operations.replenishment import ReplenishmentOperations
     from backoffice.operations.reports import ReportOperations
+    from backoffice.operations.schedule import ScheduleOperations
     from backoffice.operations.settings import SettingsOperations
     from backoffice.operations.stock import StockOperations
     from backoffice.operations.orders import OrderOperations
@@ -302,6 +303,12 @@ class LocalOperations:
         """The stores the back-office syncs with: connecting, linking locations, syncing, reconciling."""
         from backoffice.operations.connectors import ConnectorOperations
         return ConnectorOperations(self._db, self._acting)
+
+    @cached_property
+    def schedule(self) -> ScheduleOperations:
+        """The periodic jobs run without the app: which this database wants, and how their runs went."""
+        from backoffice.operations.schedule import ScheduleOperations
+        return ScheduleOperations(self._db, self._acting)
 
     @cached_property
     def store(self) -> StoreOperations:

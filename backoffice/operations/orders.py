@@ -11,7 +11,7 @@ from __future__ import annotations
 from backoffice.operations.base import Area
 from backoffice.operations.changes import ORDERS, PRODUCTS, STOCK, Changes
 from backoffice.operations.transfers import new_op_id
-from backoffice.services import orders
+from backoffice.services import job_runs, orders
 from backoffice.services.orders import (
     ALLOCATION_RULES,
     FulfilManyResult,
@@ -64,8 +64,13 @@ class OrderOperations(Area):
 
     # -- writes ----------------------------------------------------------------------------------------------
     def process(self, *, batch: int = orders.BATCH, retry_waiting: bool = True) -> ProcessResult:
-        """Reserve every new order, then try again the units that waited for stock."""
-        result = orders.process_orders(self._db, self._actor, batch=batch, retry_waiting=retry_waiting)
+        """Reserve every new order, then try again the units that waited for stock. One run at a time:
+        while another is under way this one does nothing and raises JobBusy (recorded as skipped)."""
+        with job_runs.exclusive(self._db, "orders-process", self._actor) as job:
+            result = orders.process_orders(self._db, self._actor, batch=batch, retry_waiting=retry_waiting)
+            job.done(f"{result.orders:,} new orders processed: {result.reserved_units:,} units reserved, "
+                     f"{result.refused:,} refused; {result.retried:,} waiting orders tried again; "
+                     f"{result.waiting_units:,} units wait for stock")
         if result.orders or result.reserved_units or result.refused:
             self.changed(Changes.of(ORDERS, STOCK))
         return result

@@ -25,7 +25,7 @@ from backoffice.reports.exporters import FORMATS, ExportResult, export_report
 from backoffice.reports.library import ReportEntry, slug
 from backoffice.reports.runner import ReportCancelled, ReportTable, cancelled_by, run
 from backoffice.reports.schedules import WEEKDAYS, RunRow, ScheduleInfo, ScheduleSpec
-from backoffice.services import report_state
+from backoffice.services import job_runs, report_state
 from backoffice.services.report_state import RunOutcome
 
 __all__ = ["FORMATS", "WEEKDAYS", "ChartSpec", "ExportResult", "OutputColumn", "ReportCancelled", "ReportDefinition",
@@ -114,8 +114,15 @@ class ReportOperations(Area):
                 op_id: str | None = None) -> list[RunOutcome]:
         """Run every scheduled report that is due, each slot once however often and from wherever this is
         called; a failed delivery is recorded and retried by the next call. ``password``: the mail
-        server's (default: this machine's keyring)."""
-        outcomes = report_state.run_due(self._db, now=now, password=password)
+        server's (default: this machine's keyring). One call runs at a time, wherever it is made from:
+        while another is under way this one does nothing and raises JobBusy (recorded as skipped)."""
+        with job_runs.exclusive(self._db, "reports-run-due", self._actor) as job:
+            outcomes = report_state.run_due(self._db, now=now, password=password)
+            failed = [o for o in outcomes if o.status != "ok"]
+            delivered = len(outcomes) - len(failed)
+            job.done("nothing due" if not outcomes else
+                     f"{delivered} delivered" + (f", {len(failed)} failed: {failed[0].report_name}: {failed[0].error}"
+                                                 if failed else ""), failed=bool(failed))
         if outcomes:
             self.changed(Changes.of(REPORTS, schedule=[o.schedule_id for o in outcomes]))
         return outcomes

@@ -39,7 +39,8 @@ CALLBACKS = ("progress", "cancel")
 # in, idempotency keys and jobs are the server's machinery, not things a person does).
 EXPOSED_AREAS = ("catalog", "bulk", "changesets", "importexport", "variants", "images", "stock", "transfers",
                  "adjustments", "alerts", "suppliers", "replenishment", "purchase_orders", "reports", "audit",
-                 "users", "settings", "admin", "feeds", "store", "orders", "returns", "customers", "connectors")
+                 "users", "settings", "admin", "feeds", "store", "orders", "returns", "customers", "connectors",
+                 "schedule")
 # Calls that only make sense next to the database or on the caller's own disk.
 NOT_EXPOSED = frozenset({
     "admin.generate_demo", "admin.upgrade",       # the schema owner's work, on the database's machine

@@ -23,6 +23,7 @@ from backoffice import __version__
 from backoffice.operations import ConflictError, NotFound, PermissionDenied, ServiceError, ValidationError
 from backoffice.remote.errors import ServerUnreachable, SignInExpired
 from backoffice.operations.auth import AuthenticationFailed
+from backoffice.operations.schedule import JobBusy
 
 __all__ = ["Tokens", "Transport", "error_from", "problem_error"]
 
@@ -84,6 +85,13 @@ def problem_error(status: int, body: dict[str, Any]) -> Exception:
         return NotFound(detail)
     if status == 403:
         return PermissionDenied(detail)
+    if status == 409 and str(body.get("type", "")).endswith(":job-running"):
+        try:
+            since = dt.datetime.fromisoformat(str(body.get("since")))
+        except ValueError:
+            since = dt.datetime.now(dt.timezone.utc)
+        return JobBusy(str(body.get("job") or ""), str(body.get("scope") or ""), since, str(body.get("host") or ""),
+                       int(body.get("pid") or 0), str(body.get("username") or ""))
     if status in (409, 412) and body.get("entity") is not None:
         exc = ConflictError(str(body.get("entity")), body.get("entity_id") or 0, str(body.get("entity_id") or ""),
                             int(body.get("expected_version") or 0), int(body.get("actual_version") or 0),

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from backoffice.operations import ConflictError, NotFound, PermissionDenied, ServiceError, ValidationError
 from backoffice.operations.auth import AccountLocked, AuthenticationFailed
+from backoffice.operations.schedule import JobBusy
 from backoffice.operations.session import DatabaseError
 
 MEDIA_TYPE = "application/problem+json"
@@ -123,6 +124,13 @@ async def _permission_denied(request: Request, exc: Exception) -> Response:
     return _for(request, 403, kind="permission-denied", detail=_one_line(exc))
 
 
+async def _job_busy(request: Request, exc: Exception) -> Response:
+    """409: another run of the job holds its lease (this one did nothing); who holds it, since when."""
+    assert isinstance(exc, JobBusy)
+    return _for(request, 409, kind="job-running", detail=_one_line(exc), job=exc.job, scope=exc.scope,
+                since=exc.since.isoformat(), host=exc.host, pid=exc.pid, username=exc.username)
+
+
 async def _refused(request: Request, exc: Exception) -> Response:
     return _for(request, 400, kind="refused", detail=_one_line(exc))
 
@@ -145,6 +153,7 @@ _HANDLERS: list[tuple[type[BaseException], Any]] = [
     (NotFound, _not_found),
     (ConflictError, _conflict),
     (PermissionDenied, _permission_denied),
+    (JobBusy, _job_busy),
     (ServiceError, _refused),
     (DatabaseError, _database),
 ]

@@ -160,6 +160,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         "add": ADMINS, "set_key": ADMINS, "update": ADMINS, "remove": ADMINS, "link_location": ADMINS,
         "unlink_location": ADMINS,
     }),
+    **_area("schedule", {"jobs": EVERYONE, "last_runs": EVERYONE, "runs": EVERYONE}),
     **_area("store", {
         "list_locations": EVERYONE, "find_location": EVERYONE, "list_categories": EVERYONE,
         "find_category": EVERYONE,
@@ -289,6 +290,7 @@ _STORE_SYNC = ("connectors.sync", "connectors.reconcile")   # places, cancels an
 _ORDER_WRITES = ("orders.process", "orders.place", *_SHIPPING, "orders.cancel", "connectors.sync")
 _RELEASING = ("adjustments.adjust", "adjustments.post_count")   # stock gone from a shelf frees orders' units there
 _ORDER_ROWS = _ORDER_WRITES + _RELEASING + ("orders.record_payment", "returns.authorise", "returns.receive")
+_JOBS = ("reports.run_due", "alerts.send_digest", "orders.process", "connectors.sync")  # the scheduled jobs
 _RETURNS = ("returns.authorise", "returns.receive", "returns.cancel", "returns.record_refund")
 
 TABLES: dict[str, TableAccess] = {
@@ -365,6 +367,9 @@ TABLES: dict[str, TableAccess] = {
     "saved_reports": _writes("reports.save", "reports.duplicate", "reports.delete"),
     "report_schedules": _writes("reports.add_schedule", "reports.delete_schedule", "reports.save"),
     "report_runs": _writes("reports.run_due", "reports.add_schedule"),
+    # the scheduled jobs: their leases and run history (every run of a job claims, records, releases)
+    "job_runs": _writes(*_JOBS, select=("schedule.last_runs", "schedule.runs")),
+    "job_locks": _writes(*_JOBS, select=("schedule.last_runs", *_JOBS)),
     "store_settings": _writes(*_SETTINGS, delete=False,
                               note="row-level security by key: the mail server only by the roles of "
                                    "alerts.save_mail_settings, replenishment by those of its save_settings"),
