@@ -36,6 +36,7 @@ from backoffice.config import ProfileStore
 from backoffice.secrets import SecretStore
 from backoffice.ui import resources, theme
 from backoffice.ui.context import AppContext, ConnectionState
+from backoffice.ui.dialogs.maintenance_menu import install_maintenance_menu
 from backoffice.ui.dialogs.session_menu import install_session_menu, request_switch_user
 from backoffice.ui.lock import IdleLock, WindowLock, idle_minutes
 from backoffice.ui.order_processing import OrderProcessing
@@ -144,6 +145,8 @@ class MainWindow(QMainWindow):
         self.pending_action.triggered.connect(self.open_pending_changes)
         file_menu.addSeparator()
         install_session_menu(self, file_menu)  # Switch user…, Lock, Lock settings…, Who is connected…
+        file_menu.addSeparator()
+        install_maintenance_menu(self, file_menu)  # Back up and restore…, Scheduled work…
         file_menu.addSeparator()
         self.quit_action = file_menu.addAction(self.tr("&Quit"))
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
