@@ -47,6 +47,10 @@ class SchemaNotMigrated(DatabaseError):
     pass
 
 
+class SchemaOlderThanApplication(SchemaNotMigrated):
+    """The database has the schema of an earlier Backoffice: ``db upgrade`` brings it to this version."""
+
+
 class SchemaNewerThanApplication(SchemaNotMigrated):
     """The database was migrated by a newer Backoffice: this version must not read or write it."""
 

@@ -17,7 +17,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from backoffice.db import Database, SchemaNewerThanApplication, SchemaNotMigrated
+from backoffice.db import Database, SchemaNewerThanApplication, SchemaNotMigrated, SchemaOlderThanApplication
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
@@ -95,7 +95,7 @@ def ensure_current(db: Database) -> None:
     refuse_newer(db, current)
     from backoffice import __version__
 
-    raise SchemaNotMigrated(f"{db.display_url()} is at schema revision {current}, older than this Backoffice "
+    raise SchemaOlderThanApplication(f"{db.display_url()} is at schema revision {current}, older than this Backoffice "
                             f"{__version__} needs ({head}): run `backoffice db upgrade` (back it up first: "
                             "`backoffice backup create`)")
 

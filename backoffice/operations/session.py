@@ -27,6 +27,7 @@ from backoffice.db import (
     DatabaseUnreachable,
     SchemaNewerThanApplication,
     SchemaNotMigrated,
+    SchemaOlderThanApplication,
     data_dir,
     default_sqlite_path,
     default_url,
@@ -41,7 +42,7 @@ from backoffice.services.auth import AuthenticationFailed
 from backoffice.services.users import UnknownAccount
 
 __all__ = ["SERVER_POOL_SIZE", "AuthenticationFailed", "ConnectionCheck", "DatabaseError", "DatabaseUnreachable", "PasswordPrompt",
-           "SchemaNewerThanApplication", "SchemaNotMigrated", "SignInRequired", "UnknownAccount", "WrongPassword", "check_connection", "connect",
+           "SchemaNewerThanApplication", "SchemaNotMigrated", "SchemaOlderThanApplication", "SignInRequired", "UnknownAccount", "WrongPassword", "check_connection", "connect",
            "current_os_username", "default_sqlite_path", "default_target_url", "describe_target", "is_demo_file",
            "is_embedded_default", "is_sqlite", "login", "operations_for", "shared_database_refusal"]
 

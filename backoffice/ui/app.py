@@ -88,6 +88,7 @@ def start_gui(*, db_url: str, profile: Profile | None = None, username: str | No
     connector.demo_started.connect(window.follow_demo)
     connector.demo_finished.connect(window.demo_finished)
     window.retry_requested.connect(connector.retry)
+    window.upgrade_requested.connect(connector.back_up_and_upgrade)
     window.switch_user_requested.connect(connector.switch_user)
     window.connect_requested.connect(
         lambda p: connector.connect_to(ConnectTarget(p.url, profile=p, username=p.username or username))

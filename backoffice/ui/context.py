@@ -49,6 +49,7 @@ class AppContext(QObject):
         self.display_name = ""
         self.error = ""
         self.hint = ""
+        self.fix = ""                   # what the connection page offers for the failure ("upgrade": back up and upgrade)
 
     @property
     def connected(self) -> bool:
@@ -60,7 +61,7 @@ class AppContext(QObject):
         self.sync = None
         self.personal_file = False
         self.profile_name, self.target = profile_name, target
-        self.state, self.error, self.hint = ConnectionState.CONNECTING, "", ""
+        self.state, self.error, self.hint, self.fix = ConnectionState.CONNECTING, "", "", ""
         self.changed.emit()
         return old
 
@@ -73,10 +74,10 @@ class AppContext(QObject):
         self.state, self.error, self.hint = ConnectionState.CONNECTED, "", ""
         self.changed.emit()
 
-    def set_failed(self, error: str, hint: str = "") -> None:
+    def set_failed(self, error: str, hint: str = "", fix: str = "") -> None:
         self.ops, self.actor, self.owner_mode, self.personal_file = None, None, False, False
         self.sync = None
-        self.state, self.error, self.hint = ConnectionState.FAILED, error, hint
+        self.state, self.error, self.hint, self.fix = ConnectionState.FAILED, error, hint, fix
         self.changed.emit()
 
     def notify_data_changed(self, changes: Changes | None = None) -> None:

@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
     connect_requested = Signal(object)  # a Profile chosen in the profiles dialog
     switch_user_requested = Signal()    # someone else is to sign in to the same shared database
     view_changed = Signal(str)
+    upgrade_requested = Signal()   # the connection page's "Back up and upgrade" (an SQLite file of an older schema)
 
     def __init__(self, context: AppContext, tasks: TaskManager, *, settings: QSettings | None = None,
                  profiles: ProfileStore | None = None, secrets: SecretStore | None = None,
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.connection_page = ConnectionPage(context)
         self.connection_page.retry_requested.connect(self.retry_requested)
+        self.connection_page.upgrade_requested.connect(self.upgrade_requested)
         self.connection_page.profiles_requested.connect(self.open_profiles)
         self.pages.addWidget(self.connection_page)
         self.no_access = EmptyState("user", "", "")

@@ -51,6 +51,7 @@ from backoffice.operations.session import (
     PasswordPrompt,
     SchemaNewerThanApplication,
     SchemaNotMigrated,
+    SchemaOlderThanApplication,
     SignInRequired,
     UnknownAccount,
     WrongPassword,
@@ -63,7 +64,7 @@ from backoffice.operations.session import (
 )
 from backoffice.remote.errors import ServerUnreachable
 from backoffice.secrets import KeyringUnavailable, PasswordRequired, SecretStore
-from backoffice.ui.context import AppContext
+from backoffice.ui.context import AppContext, ConnectionState
 from backoffice.ui.dialogs.own_password import OwnPasswordDialog
 from backoffice.ui.dialogs.sign_in import SignInDialog
 from backoffice.ui.format import error_text, translator
@@ -345,6 +346,24 @@ def _remember_prompted_password(target: ConnectTarget, secrets: SecretStore, pro
     return ""
 
 
+@dataclass(frozen=True)
+class UpgradeDone:
+    backup: str
+    before: str | None
+    after: str | None
+
+
+def upgrade_job(url: str) -> UpgradeDone:
+    """Runs in a worker: back an SQLite file up (checked), then upgrade its schema; nobody signs in."""
+    ops = connect(url, None, require_schema=False)
+    try:
+        made = ops.admin.backup()
+        done = ops.admin.upgrade()
+    finally:
+        ops.close()
+    return UpgradeDone(made.path, done.before, done.after)
+
+
 def describe_error(exc: BaseException) -> tuple[str, str]:
     """(one-line message, what to do about it) for the connection page; never a traceback."""
     message = _one_line(exc)
@@ -589,8 +608,35 @@ class Connector(QObject):
             return
         self._close_sign_in()
         message, hint = describe_error(exc)
-        self.context.set_failed(message, hint)
+        target = self.target
+        upgradable = target is not None and target.is_sqlite and isinstance(exc, SchemaOlderThanApplication)
+        if upgradable:
+            hint = tr("This file was made by an earlier version of Backoffice. Choose Back up and upgrade: a copy "
+                      "goes to the backups folder first, then the file is brought up to this version.")
+        self.context.set_failed(message, hint, "upgrade" if upgradable else "")
         self.failed.emit(message)
+
+    # -- an SQLite file of an earlier version ---------------------------------------------------------------
+    def back_up_and_upgrade(self) -> None:
+        """Back the file up, upgrade its schema, then connect again (the connection page's offer for a file
+        an earlier version made; a shared server is upgraded by its administrator with ``db upgrade``)."""
+        target = self.target
+        if target is None or not target.is_sqlite or self.context.state is ConnectionState.CONNECTING:
+            return
+        self._generation += 1
+        generation = self._generation
+        self.context.set_connecting(profile_name=target.profile_label(), target=target.describe())
+        self.state = TaskState(tr("Backing up and upgrading"), cancellable=False, parent=self)
+        self.attempt_started.emit(self.state)
+        self.tasks.run_in_background(partial(upgrade_job, target.url), partial(self._upgraded, generation, target),
+                                     partial(self._on_failed, generation), state=self.state)
+
+    def _upgraded(self, generation: int, target: ConnectTarget, done: UpgradeDone) -> None:
+        if generation != self._generation:
+            return
+        self.notify(tr("Backed up to {path}; upgraded the schema from {before} to {after}.").format(
+            path=done.backup, before=done.before or "—", after=done.after), "success")
+        self.connect_to(target)
 
     # -- choosing one's own password ----------------------------------------------------------------------
     def _ask_own_password(self, generation: int, target: ConnectTarget, credentials: Credentials | None,

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, make_url, text
 
 import backoffice.services
 from backoffice import migrations
-from backoffice.db import Database, default_sqlite_path, default_url
+from backoffice.db import Database, data_dir, default_sqlite_path, default_url
 from backoffice.operations import session
 from backoffice.services.base import ValidationError
 from backoffice.services.users import ensure_user
@@ -95,6 +95,39 @@ def test_a_chosen_sqlite_file_without_schema_is_not_created(qtbot, launch, tmp_p
     assert "backoffice db upgrade" in page.hint.text()
     assert page.retry.isVisible()
     assert "Traceback" not in page.error.text()
+
+
+def test_a_file_of_an_earlier_version_is_backed_up_and_upgraded_from_the_page(qtbot, launch, tmp_path,
+                                                                                 isolated_user_dirs) -> None:  # type: ignore[no-untyped-def]
+    """The connection page offers Back up and upgrade for an SQLite file an earlier version made: the copy
+    is made first (at the old revision, with the rows), then the file is upgraded and opened."""
+    import sqlite3
+
+    path = tmp_path / "last-year.sqlite"
+    old = Database(f"sqlite:///{path}")
+    migrations.upgrade(old, "0017")
+    with old.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO users (id, username, display_name, role, active, failed_logins, version, "
+                             "created_at, updated_at) VALUES (1, 'owner', 'Owner', 'admin', 1, "
+                             "0, 1, '2025-01-01', '2025-01-01')")
+        conn.exec_driver_sql("INSERT INTO products (id, handle, title, vendor, product_type, status, description, "
+                             "version, created_at, updated_at) VALUES (1, 'crew', 'Crew', 'Norda', 'Tops', 'active', "
+                             "'', 1, '2025-01-01', '2025-01-01')")
+    old.dispose()
+    gui = launch(f"sqlite:///{path}")
+    wait_state(qtbot, gui, ConnectionState.FAILED)
+    page = gui.window.connection_page
+    assert "older than this Backoffice" in page.error.text()
+    assert page.upgrade.isVisible() and "earlier version" in page.hint.text()
+    page.upgrade.click()
+    wait_state(qtbot, gui, ConnectionState.CONNECTED)
+    assert gui.context.ops.admin.schema().current == migrations.head_revision()
+    backups = list((data_dir() / "backups").glob("last-year-*.sqlite"))
+    assert len(backups) == 1
+    with sqlite3.connect(backups[0]) as conn:   # the copy is of the file as it was, before the upgrade
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0017"
+        assert conn.execute("SELECT count(*) FROM products").fetchone()[0] == 1
+    assert not page.upgrade.isVisible()
 
 
 def test_an_unreachable_server_is_one_clear_message(qtbot, launch) -> None:  # type: ignore[no-untyped-def]

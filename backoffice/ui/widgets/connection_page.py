@@ -21,6 +21,7 @@ from backoffice.ui.widgets.empty_state import Glyph
 class ConnectionPage(QWidget):
     retry_requested = Signal()
     profiles_requested = Signal()
+    upgrade_requested = Signal()   # back the file up and upgrade its schema, then connect again
 
     def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,10 +56,15 @@ class ConnectionPage(QWidget):
         self.retry.clicked.connect(self.retry_requested)
         self.profiles = QPushButton(self.tr("Connection profiles…"))
         self.profiles.clicked.connect(self.profiles_requested)
+        self.upgrade = QPushButton(self.tr("Back up and upgrade"))
+        self.upgrade.setToolTip(self.tr("Copy the file to the backups folder first, then bring its schema up to "
+                                        "this version of Backoffice"))
+        self.upgrade.clicked.connect(self.upgrade_requested)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         buttons.addWidget(self.profiles)
         buttons.addWidget(self.retry)
+        buttons.addWidget(self.upgrade)
         buttons.addStretch(1)
 
         card = QFrame()
@@ -115,4 +121,11 @@ class ConnectionPage(QWidget):
         self.hint.setText(c.hint)
         self.hint.setVisible(failed and bool(c.hint))
         self.retry.setVisible(c.state is not ConnectionState.CONNECTING)
+        offer_upgrade = failed and c.fix == "upgrade"
+        self.upgrade.setVisible(offer_upgrade)
+        self.upgrade.setProperty("primary", offer_upgrade)
+        self.retry.setProperty("primary", not offer_upgrade)
+        for button in (self.upgrade, self.retry):
+            button.style().unpolish(button)
+            button.style().polish(button)
         self.profiles.setVisible(c.state is not ConnectionState.CONNECTING)
