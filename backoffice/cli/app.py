@@ -140,8 +140,21 @@ class Context:
                                      err=True)
                 if typed:
                     return typed
+            else:   # no one to ask (the OS scheduler runs the command): the profile's password in the keyring
+                stored = self._profile_password()
+                if stored:
+                    return stored
         raise SignInRequired(f"{shared_database_refusal(url)} (--password-stdin, BACKOFFICE_PASSWORD, "
                              "or run at a terminal)")
+
+    def _profile_password(self) -> str | None:
+        """The password kept in the keyring for the profile in use (``profiles add --ask-password``): what
+        a scheduled run signs in with on PostgreSQL, since nothing else may hold it."""
+        if self._profile is None or self._profile.is_api:
+            return None
+        from backoffice.secrets import SecretStore
+
+        return SecretStore().get(self._profile.secret_key())
 
     def _chosen_implicitly(self) -> bool:
         return self.db_url_option is None and self.profile_option is None
