@@ -144,6 +144,9 @@ def test_durations_intervals_and_the_calendars_that_express_them() -> None:
     assert cron.schedule_of(300) == "*/5 * * * *" and cron.schedule_of(3600) == "0 * * * *"
     assert cron.schedule_of(7200) == "0 */2 * * *" and cron.schedule_of(60) == "* * * * *"
     assert systemd.calendar(420) is None
+    at = dt.datetime(2026, 12, 4, 14, 55, 30, tzinfo=UTC)
+    assert [cron.next_time(s, at).strftime("%d %H:%M") for s in (60, 300, 900, 7200, 86400)] == \
+        ["04 14:56", "04 15:00", "04 15:00", "04 16:00", "05 00:00"]
     with pytest.raises(SchedulingError, match="not every 7 minutes"):
         cron.schedule_of(420)
 

@@ -17,6 +17,7 @@ two installs at once do not lose each other's block.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import shlex
@@ -56,6 +57,20 @@ def schedule_of(seconds: int) -> str:
         return "0 0 * * *"
     raise SchedulingError(f"cron runs a job every few minutes (a divisor of an hour) or hours (a divisor of a "
                           f"day), not every {seconds // 60} minutes: choose another --every")
+
+
+def next_time(seconds: int, now: dt.datetime | None = None) -> dt.datetime:
+    """When cron next runs an entry of :func:`schedule_of` (cron keeps this machine's local time)."""
+    now = (now or dt.datetime.now().astimezone()).replace(second=0, microsecond=0)
+    if seconds < 3600:
+        minutes = seconds // 60
+        at = now + dt.timedelta(minutes=minutes - now.minute % minutes)
+    elif seconds < 86400:
+        hours = seconds // 3600
+        at = now.replace(minute=0) + dt.timedelta(hours=hours - now.hour % hours)
+    else:
+        at = now.replace(minute=0, hour=0) + dt.timedelta(days=1)
+    return at.astimezone(dt.timezone.utc)
 
 
 def shell_words(args: list[str]) -> str:
@@ -163,7 +178,8 @@ class CronBackend(Backend):
                     command = words_of(command_text)
                 except ValueError:
                     command = []
-                found.append(Registered(self.name, owner, key, every, command, "crontab", enabled=True))
+                found.append(Registered(self.name, owner, key, every, command, "crontab", enabled=True,
+                                        next_run=next_time(every) if every else None))
                 key = every = None
         return found
 
