@@ -31,7 +31,7 @@ from backoffice.models import JobLock, JobRun
 from backoffice.operations.local import LocalOperations
 from backoffice.operations.schedule import JobBusy
 from backoffice.reports.schedules import ScheduleSpec
-from backoffice.services import alerts, inventory, job_runs, settings
+from backoffice.services import alerts, inventory, job_runs, settings, store_links, users
 from backoffice.services.inventory import MoveLine
 from backoffice.services.report_state import create_schedule
 from backoffice.services.settings import SmtpSettings
@@ -281,13 +281,21 @@ def test_the_refusal_crosses_the_store_api_as_the_same_error(db: Database, api) 
     from backoffice.remote.session import sign_in
     from tests.api_support import PASSWORD
 
-    held = job_runs.claim(db, "orders-process", None)
+    admin = users.sign_in(db, "admin")
+    store_links.create_connection(db, admin, name="medusa", kind="medusa", url="http://127.0.0.1:9")
+    held = [job_runs.claim(db, "orders-process", None), job_runs.claim(db, "store-sync", None, scope="medusa")]
+    remote = sign_in(api.base_url, "manager", PASSWORD)
     try:
-        remote = sign_in(api.base_url, "manager", PASSWORD)
         with pytest.raises(JobBusy) as busy:
-            remote.orders.process()
+            remote.orders.process()                       # a plain call
         assert busy.value.job == "orders-process" and busy.value.pid == os.getpid()
         assert str(busy.value).startswith("`orders process` is already running (since ")
-        remote.close()
+        with pytest.raises(JobBusy) as busy:
+            remote.connectors.sync("medusa")              # a call that runs as a job on the server
+        assert (busy.value.job, busy.value.scope) == ("store-sync", "medusa")
+        assert str(busy.value).startswith("`store sync medusa` is already running (since ")
     finally:
-        job_runs.finish(db, held, "ok", "")
+        remote.close()
+        for claim in held:
+            job_runs.finish(db, claim, "ok", "")
+    assert statuses(db, "store-sync") == ["ok", "skipped"]

@@ -30,6 +30,7 @@ from typing import Any
 from fastapi.encoders import jsonable_encoder
 
 from backoffice.operations import ConflictError, NotFound, PermissionDenied, ServiceError, ValidationError
+from backoffice.operations.schedule import JobBusy
 from backoffice.server.problems import problem_body
 
 log = logging.getLogger("backoffice.server.jobs")
@@ -214,6 +215,9 @@ def error_of(exc: BaseException, instance: str) -> dict[str, Any]:
         errors = [{"row": str(row), "field": str(field), "message": str(message)}
                   for row, field, message in exc.problems[:MAX_ERRORS]]
         return _body(422, exc, instance, "validation", errors=errors, error_count=len(exc.problems))
+    if isinstance(exc, JobBusy):
+        return _body(409, exc, instance, "job-running", job=exc.job, scope=exc.scope, since=exc.since.isoformat(),
+                     host=exc.host, pid=exc.pid, username=exc.username)
     if isinstance(exc, ConflictError):
         return _body(409, exc, instance, "conflict", entity=exc.entity, entity_id=exc.entity_id,
                      expected_version=exc.expected_version, actual_version=exc.actual_version)
