@@ -23,11 +23,16 @@ export PYTHON OUTDIR
 
 t0=$(date +%s)
 echo "== installing the build extra into $PYTHON"
-# Only PyInstaller itself: the project (and its dependencies) is already in this environment.
-if ! "$PYTHON" -c "import PyInstaller, _pyinstaller_hooks_contrib" 2>/dev/null; then
-    "$PYTHON" -m pip install --quiet "pyinstaller>=6.6" pyinstaller-hooks-contrib
-fi
-"$PYTHON" -m PyInstaller --version
+# The requirements of pyproject.toml's `build` extra, without reinstalling the project (already there).
+mapfile -t build_extra < <("$PYTHON" - "$root/pyproject.toml" <<'EOF'
+import sys, tomllib
+with open(sys.argv[1], "rb") as fh:
+    print("\n".join(tomllib.load(fh)["project"]["optional-dependencies"]["build"]))
+EOF
+)
+[ "${#build_extra[@]}" -gt 0 ] || { echo "ci.sh: error: no build extra in pyproject.toml" >&2; exit 1; }
+"$PYTHON" -m pip install --quiet --disable-pip-version-check "${build_extra[@]}"
+echo "PyInstaller $("$PYTHON" -m PyInstaller --version)"
 
 # Slimming Qt's ICU data needs icupkg/genccode (icu-devtools); install them when this CI machine can.
 if ! command -v icupkg >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

@@ -14,7 +14,8 @@
 # started again as a worker); screenshot of the products view (the PNG is copied to $OUTDIR); reports
 # (Holt-Winters forecast to xlsx, a chart to PDF, CSV, a schedule and run-due); image upload of six
 # pictures through the image pool (--workers 2) and the gallery listing them; `serve` answering /health
-# and writing its OpenAPI document.
+# and writing its OpenAPI document. When strace is usable, the upload is traced to check that the
+# pool's workers really are the bundle's executable started again (--multiprocessing-fork).
 #
 # Exits non-zero at the first failing step, with a line saying what failed.
 set -euo pipefail
@@ -53,9 +54,13 @@ fail() {
 }
 
 # The bundle, as a user's machine would start it: nothing from this shell's environment.
+# With trace_to set (and strace usable), the processes the command starts are logged there.
+trace_to=""
 bo() {
-    env -i HOME="$scratch/home" PATH="$BUNDLE_DIR" TMPDIR="$scratch/tmp" LANG=C.UTF-8 LC_ALL=C.UTF-8 \
-        QT_QPA_PLATFORM=offscreen TZ=UTC backoffice "$@"
+    local tracer=()
+    [ -n "$trace_to" ] && tracer=(strace -f -qq -e trace=execve -o "$trace_to")
+    "${tracer[@]}" env -i HOME="$scratch/home" PATH="$BUNDLE_DIR" TMPDIR="$scratch/tmp" LANG=C.UTF-8 \
+        LC_ALL=C.UTF-8 QT_QPA_PLATFORM=offscreen TZ=UTC backoffice "$@"
 }
 
 step() {
@@ -174,8 +179,21 @@ for i in "${!colours[@]}"; do
     # shellcheck disable=SC2086
     bmp "$scratch/photos/smoke-tee-$((i + 1)).bmp" ${colours[$i]}
 done
+if command -v strace >/dev/null 2>&1 && strace -f -qq -o /dev/null true 2>/dev/null; then
+    trace_to="$scratch/execve.log"
+fi
 run images upload --product smoke-tee --workers 2 "$scratch/photos" --db "$DB"
 expect "Added 6 images, 0 already there, 0 failed" "not all six pictures were added"
+if [ -n "$trace_to" ]; then
+    trace_to=""
+    workers=$(grep -c -- '"--multiprocessing-fork"' "$scratch/execve.log" || true)
+    [ "$workers" -ge 1 ] || fail "no pool worker was started: the pictures were not processed by the pool"
+    grep -q -- '"--multiprocessing-fork"' <(grep -F "\"$EXE\"" "$scratch/execve.log") \
+        || fail "the pool workers are not the bundle's executable"
+    echo "    strace: $workers spawn workers ran as $EXE --multiprocessing-fork …"
+else
+    echo "    (strace not usable here: the pool is checked by the upload succeeding)"
+fi
 run images list smoke-tee --db "$DB"
 expect "smoke-tee: 6 images" "the gallery does not hold the six pictures"
 [ "$(grep -Ec 'image [0-9]+ +smoke-tee-[1-6]\.bmp +48x32 ' "$LOG")" -eq 6 ] \
