@@ -205,24 +205,46 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_the_lease_of_a_killed_run_expires_and_is_taken_over(db: Database, actor) -> None:  # type: ignore[no-untyped-def]
-    lease = 3.0
+def crash_a_run(db: Database, lease: float) -> int:
+    """A real process that claims ``orders-process`` and is killed (SIGKILL) holding it; its pid."""
     crashed = subprocess.run([sys.executable, "-c", CRASHING_RUN, url_of(db), str(lease)], cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
     assert crashed.returncode == -9, crashed.stderr
-    with pytest.raises(JobBusy, match=r"`orders process` is already running \(since .* pid \d+\)"):
-        job_runs.claim(db, "orders-process", actor)      # the dead run's lease is live for a while
     with db.read() as session:
+        return session.scalar(select(JobLock.pid))
+
+
+def test_a_killed_run_on_this_machine_is_taken_over_at_once(db: Database, actor) -> None:  # type: ignore[no-untyped-def]
+    dead_pid = crash_a_run(db, 600)
+    with db.read() as session:
+        dead_run = session.scalar(select(JobLock.run_id))
+    taken = job_runs.claim(db, "orders-process", actor)        # its process is gone: no need to wait
+    with db.read() as session:
+        dead = session.get(JobRun, dead_run)
+        assert dead.status == "failed" and dead.finished_at is not None
+        assert dead.summary.startswith(f"abandoned: the run stopped without finishing (its process, pid {dead_pid} on ")
+    job_runs.finish(db, taken, "ok", "took over")
+    assert statuses(db, "orders-process") == ["failed", "ok"]
+
+
+def test_the_lease_of_a_run_killed_elsewhere_expires_and_is_taken_over(db: Database, actor) -> None:  # type: ignore[no-untyped-def]
+    lease = 3.0
+    crash_a_run(db, lease)
+    with db.write() as session:     # as if it had run on another machine: its pid says nothing here
         lock = session.scalar(select(JobLock))
+        lock.node, lock.host = "another-machine", "till-2"
         dead_run = lock.run_id
+    with pytest.raises(JobBusy, match=r"`orders process` is already running \(since .*, on till-2 pid \d+\)"):
+        job_runs.claim(db, "orders-process", actor)      # the dead run's lease is live for a while
     time.sleep(lease + 0.5)
     taken = job_runs.claim(db, "orders-process", actor)
     with db.read() as session:
         dead = session.get(JobRun, dead_run)
-        assert dead.status == "failed" and dead.summary.startswith("abandoned: the run stopped without finishing")
+        assert dead.status == "failed" and dead.summary.startswith("abandoned: the run stopped without finishing "
+                                                                   "(its lease expired at ")
         assert dead.finished_at is not None
         lock = session.scalar(select(JobLock))
-        assert lock.run_id == taken.run_id and lock.pid == os.getpid()
+        assert lock.run_id == taken.run_id and lock.pid == os.getpid() and lock.node != "another-machine"
     job_runs.finish(db, taken, "ok", "took over")
     assert statuses(db, "orders-process") == ["failed", "ok", "skipped"]
 

@@ -7,7 +7,9 @@ from overlapping.
   ``failed`` or ``skipped`` when another run of the job held the lease).
 - ``job_locks``: at most one row per job (and scope: a store's name for ``store sync``): the run holding
   it, and until when. A run renews its lease while it works; the lease of a run whose process died
-  expires, and the next run takes it over (recording the dead run as failed).
+  expires, and the next run takes it over (recording the dead run as failed). ``node`` says where the
+  holder's process id means something (the kernel's boot and the pid namespace, on Linux): a run on the
+  same node whose holder's process is gone takes the lease over at once.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class JobLock(Base):
     run_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("job_runs.id", ondelete="SET NULL"))
     host: Mapped[str] = mapped_column(String(255), default="", server_default="")
     pid: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    node: Mapped[str] = mapped_column(String(100), default="", server_default="")
     username: Mapped[str] = mapped_column(String(100), default="", server_default="")
     acquired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

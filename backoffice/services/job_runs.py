@@ -15,7 +15,9 @@ server), the operation runs inside :func:`exclusive`:
   line and exits 0: another run is doing the work);
 - while the job works, a thread renews the lease every :data:`RENEW_EVERY` of :data:`LEASE`; a process
   that dies stops renewing, its lease expires, and the next run takes it over and records the dead run as
-  failed (``abandoned``). A lease is never taken from a live run, however long it works;
+  failed (``abandoned``). A run on the same node as the holder (same host, kernel boot and pid namespace:
+  where its process id means the same process) whose process is gone takes over at once. A lease is never
+  taken from a live run, however long it works;
 - the run is recorded in ``job_runs`` (host, pid, user; ``running``, then ``ok`` or ``failed`` with a one
   line summary), and the lease released. Runs older than :data:`KEEP_RUNS` are pruned as jobs finish.
 
@@ -35,6 +37,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -179,7 +182,7 @@ def claim(db: Database, job: str, actor: Actor | None, *, scope: str = "", lease
     def take(session: Session) -> Claim | JobBusy:
         now = _now(session)
         lock = session.get(JobLock, name, with_for_update=True)
-        if lock is not None and lock.expires_at > now:
+        if lock is not None and lock.expires_at > now and not _holder_gone(lock, who):
             return _skipped(session, job, scope, now, who, lock)
         run = JobRun(job=job, scope=scope, status="running", started_at=now, **who)
         session.add(run)
@@ -189,7 +192,7 @@ def claim(db: Database, job: str, actor: Actor | None, *, scope: str = "", lease
             inserted = session.execute(
                 dialect_insert(session)(JobLock)
                 .values(name=name, token=token, run_id=run.id, acquired_at=now, expires_at=now + lease,
-                        host=who["host"], pid=who["pid"], username=who["username"])
+                        host=who["host"], pid=who["pid"], node=_node(), username=who["username"])
                 .on_conflict_do_nothing(index_elements=["name"]).returning(JobLock.name)).scalar()
             if inserted is None:   # another run inserted the lease first (it waited for its commit)
                 session.delete(run)
@@ -197,19 +200,45 @@ def claim(db: Database, job: str, actor: Actor | None, *, scope: str = "", lease
                 assert winner is not None
                 return _skipped(session, job, scope, now, who, winner)
         else:
-            if lock.run_id is not None:   # the previous holder died: its lease ran out
+            if lock.run_id is not None:   # the previous holder died: its lease ran out, or its process is gone
+                how = (f"its lease expired at {lock.expires_at:%Y-%m-%d %H:%M:%S} UTC" if lock.expires_at <= now
+                       else f"its process, pid {lock.pid} on {lock.host}, is gone")
                 session.execute(update(JobRun).where(JobRun.id == lock.run_id, JobRun.status == "running")
-                                .values(status="failed", finished_at=lock.expires_at,
-                                        summary=f"abandoned: the run stopped without finishing (its lease "
-                                                f"expired at {lock.expires_at:%Y-%m-%d %H:%M:%S} UTC)"))
+                                .values(status="failed", finished_at=min(now, lock.expires_at),
+                                        summary=f"abandoned: the run stopped without finishing ({how})"))
             lock.token, lock.run_id, lock.acquired_at, lock.expires_at = token, run.id, now, now + lease
-            lock.host, lock.pid, lock.username = who["host"], who["pid"], who["username"]  # type: ignore[assignment]
+            lock.host, lock.pid, lock.node, lock.username = (  # type: ignore[assignment]
+                who["host"], who["pid"], _node(), who["username"])
         return Claim(job, scope, run.id, token, lease)
 
     outcome = db.run_write(take)
     if isinstance(outcome, JobBusy):
         raise outcome
     return outcome
+
+
+def _node() -> str:
+    """Where a process id names one process: on Linux the kernel's boot and this pid namespace (two
+    containers of one host, or two hosts of one name, never share it); elsewhere "" (never compared)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"[:100]
+    except OSError:
+        return ""
+
+
+def _holder_gone(lock: JobLock, who: dict[str, object]) -> bool:
+    """True when the lease's holder ran on this very node and its process no longer exists."""
+    node = _node()
+    if not node or lock.node != node or lock.host != who["host"] or lock.pid <= 0:
+        return False
+    try:
+        os.kill(lock.pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:     # it exists (another user's process, say)
+        return False
+    return False
 
 
 def _skipped(session: Session, job: str, scope: str, now: dt.datetime, who: dict[str, object],

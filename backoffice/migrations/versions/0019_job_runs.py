@@ -44,6 +44,7 @@ def upgrade() -> None:
     sa.Column('run_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('host', sa.String(length=255), server_default='', nullable=False),
     sa.Column('pid', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('node', sa.String(length=100), server_default='', nullable=False),
     sa.Column('username', sa.String(length=100), server_default='', nullable=False),
     sa.Column('acquired_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
