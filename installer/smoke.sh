@@ -15,7 +15,8 @@
 # (Holt-Winters forecast to xlsx, a chart to PDF, CSV, a schedule and run-due); image upload of six
 # pictures through the image pool (--workers 2) and the gallery listing them; `serve` answering /health
 # and writing its OpenAPI document. When strace is usable, the upload is traced to check that the
-# pool's workers really are the bundle's executable started again (--multiprocessing-fork).
+# pool's workers really are the bundle's executable started again (--multiprocessing-fork). When Xvfb is
+# installed, the desktop application is also started on X11 and must still be running after 10 s.
 #
 # Exits non-zero at the first failing step, with a line saying what failed.
 set -euo pipefail
@@ -33,8 +34,15 @@ EXE="$BUNDLE_DIR/backoffice"
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/backoffice-smoke.XXXXXX")
 server_pid=""
+gui_pid=""
+xvfb_pid=""
+stop() {   # stop PID: end a process this script started, and reap it
+    if [ -n "$1" ]; then kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi
+}
 cleanup() {
-    if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    stop "$server_pid"
+    stop "$gui_pid"
+    stop "$xvfb_pid"
     rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -217,6 +225,43 @@ kill "$server_pid" && wait "$server_pid" 2>/dev/null || true
 server_pid=""
 run serve --write-openapi "$scratch/openapi.json"
 grep -q '"openapi"' "$scratch/openapi.json" || fail "the OpenAPI document was not written"
+
+if command -v Xvfb >/dev/null 2>&1; then
+    step "the desktop application on X11 (Xvfb, Qt's xcb platform plugin from the bundle)"
+    display=""
+    for d in $(seq 91 99); do
+        if [ ! -e "/tmp/.X11-unix/X$d" ] && [ ! -e "/tmp/.X$d-lock" ]; then display=$d; break; fi
+    done
+    [ -n "$display" ] || fail "no free X display number for Xvfb"
+    Xvfb ":$display" -screen 0 1280x900x24 -nolisten tcp >"$scratch/xvfb.log" 2>&1 &
+    xvfb_pid=$!
+    for _ in $(seq 1 50); do [ -e "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
+    env -i HOME="$scratch/home" PATH="$BUNDLE_DIR" TMPDIR="$scratch/tmp" LANG=C.UTF-8 LC_ALL=C.UTF-8 TZ=UTC \
+        DISPLAY=":$display" backoffice --db "$DB" >"$LOG" 2>&1 &
+    gui_pid=$!
+    alive=yes
+    for _ in $(seq 1 20); do
+        kill -0 "$gui_pid" 2>/dev/null || { alive=no; break; }
+        sleep 0.5
+    done
+    if [ "$alive" = yes ]; then
+        stop "$gui_pid"
+        gui_pid=""
+        echo "    the desktop application ran on X11 for 10 s without an error"
+        if [ -s "$LOG" ]; then sed 's/^/    output: /' "$LOG"; fi
+    else
+        wait "$gui_pid" 2>/dev/null || true
+        gui_pid=""
+        if grep -q "cannot start: Qt's xcb platform plugin needs" "$LOG"; then
+            echo "    skipped: this machine lacks X11 libraries the desktop needs:"
+            sed 's/^/    /' "$LOG"
+        else
+            fail "the desktop application exited on X11"
+        fi
+    fi
+    stop "$xvfb_pid"
+    xvfb_pid=""
+fi
 
 printf '\nsmoke: OK: %d steps passed in %ss (bundle %s MB)\n' "$step_no" $(($(date +%s) - started)) \
     "$(du -sm "$BUNDLE_DIR" | cut -f1)"
