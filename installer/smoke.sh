@@ -18,6 +18,9 @@
 # pool's workers really are the bundle's executable started again (--multiprocessing-fork). When Xvfb is
 # installed, the desktop application is also started on X11 and must still be running after 10 s.
 #
+# SMOKE_POSTGRES_URL=postgresql+psycopg://user@host/db adds `db current` on that PostgreSQL database
+# (read-only), through the bundle's psycopg and libpq.
+#
 # Exits non-zero at the first failing step, with a line saying what failed.
 set -euo pipefail
 
@@ -144,6 +147,12 @@ if command -v sqlite3 >/dev/null 2>&1; then
     rm -f "$scratch/newer.sqlite"
 else
     step "schema check: newer database (skipped: no sqlite3 on this machine to fake one)"
+fi
+
+if [ -n "${SMOKE_POSTGRES_URL:-}" ]; then
+    step "PostgreSQL through the bundled psycopg/libpq: db current (read-only)"
+    run db current --db "$SMOKE_POSTGRES_URL"
+    expect "application: " "db current did not answer on PostgreSQL"
 fi
 
 step "demo --products 50 (photos made by a 2-process spawn pool of the frozen executable)"
