@@ -43,6 +43,8 @@ _FAKE_LINKS = {
     "libQt6Gui.so.6": ["libQt6Core.so.6"],
     "libQt6Core.so.6": [],
     "libxcb-cursor.so.0": [],
+    "qvnc.dll": [],          # Windows names its plugins without "lib"
+    "qwindows.dll": [],
 }
 
 
@@ -71,6 +73,7 @@ class _Recorder:
                 *((f"PySide6/Qt/lib/{n}", str(self.libs / n), "BINARY")
                   for n in ("libQt6Network.so.6", "libQt6Gui.so.6", "libQt6Core.so.6")),
                 ("libxcb-cursor.so.0", str(self.libs / "libxcb-cursor.so.0"), "BINARY"),
+                *((f"PySide6/plugins/platforms/{n}", str(self.libs / n), "BINARY") for n in ("qvnc.dll", "qwindows.dll")),
             ]
             result.pure, result.scripts = [], []
         return result
@@ -193,6 +196,8 @@ def test_spec_drops_translations_and_unused_qt_plugins(spec_run: dict) -> None:
     assert "PySide6/Qt/plugins/platforms/libqxcb.so" in collected
     assert "PySide6/Qt/plugins/imageformats/libqjpeg.so" in collected    # thumbnails
     assert "PySide6/Qt/plugins/platforms/libqvnc.so" not in collected
+    assert "PySide6/plugins/platforms/qvnc.dll" not in collected
+    assert "PySide6/plugins/platforms/qwindows.dll" in collected
     assert not any(name.endswith(".qm") for name in collected)
     assert "matplotlib/mpl-data/fonts/ttf/DejaVuSans.ttf" in collected
     assert "matplotlib/mpl-data/fonts/ttf/STIXGeneral.ttf" not in collected
