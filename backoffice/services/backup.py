@@ -264,20 +264,17 @@ def _create_sqlite(db: Database, target: Path) -> BackupMade:
     return BackupMade(str(target), db.display_url(), revision, target.stat().st_size, rows)
 
 
-def _refuse_if_writing(path: Path) -> None:
-    """BackupError when another connection holds a write transaction on ``path`` (and keeps it for
-    ``WRITER_WAIT_S``): a restore must not land in the middle of someone's work."""
-    conn = _open_existing(path, timeout=WRITER_WAIT_S)
+def _hold_writes(conn: sqlite3.Connection, path: Path) -> None:
+    """Take the write lock of ``path`` on ``conn`` (BEGIN IMMEDIATE), or BackupError when another
+    connection holds a write transaction there for ``WRITER_WAIT_S``: a restore must not land in the
+    middle of someone's work."""
     try:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
             raise BackupError(f"{path} is being written by another program (Backoffice open on it?): let it "
                               "finish or close it, then restore again; nothing was changed") from exc
         raise BackupError(f"cannot open {path}: {exc}") from exc
-    finally:
-        conn.close()
 
 
 def _restore_sqlite(db: Database, backup: Path) -> BackupRestored:
@@ -289,25 +286,37 @@ def _restore_sqlite(db: Database, backup: Path) -> BackupRestored:
     if target == backup.resolve():
         raise BackupError(f"{backup} is the database itself: name the backup to restore")
     db.dispose()      # this process's own pooled connections: none may sit in a transaction
-    kept = ""
-    if target.exists():
-        _refuse_if_writing(target)
-        keep_as = _free_name(target.parent, f"{target.stem}.before-restore-{_stamp()}", ".sqlite")
-        with _partial_file(keep_as) as partial:
-            with contextlib.closing(_open_existing(target)) as current:
-                _copy_sqlite(current, partial, target.parent)
-            _keep(partial, keep_as)
-        kept = str(keep_as)
     target.parent.mkdir(parents=True, exist_ok=True)
+    existed = target.exists()
+    kept = ""
     try:
-        with contextlib.closing(_open_existing(backup)) as source, \
-                contextlib.closing(sqlite3.connect(target, timeout=WRITER_WAIT_S, isolation_level=None)) as dst:
+        dst = sqlite3.connect(target, timeout=WRITER_WAIT_S, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot open {target}: {exc}") from exc
+    try:
+        if existed:
+            # The file as it is now is kept, copied (by a reader) while this connection holds its write
+            # lock, so nothing written before the restore is left out; the lock is let go only for the
+            # restore itself (the backup API takes it, and refuses a connection in a transaction).
+            _hold_writes(dst, target)
+            keep_as = _free_name(target.parent, f"{target.stem}.before-restore-{_stamp()}", ".sqlite")
+            with _partial_file(keep_as) as partial:
+                with contextlib.closing(_open_existing(target)) as current:
+                    _copy_sqlite(current, partial, target.parent)
+                _keep(partial, keep_as)
+            kept = str(keep_as)
+            dst.execute("ROLLBACK")
+        with contextlib.closing(_open_existing(backup)) as source:
             source.backup(dst, pages=-1)
-            dst.execute("PRAGMA journal_mode = WAL")     # as the application keeps its files
-            revision, rows = _inspect_sqlite(dst, target)
+        dst.execute("PRAGMA journal_mode = WAL")     # as the application keeps its files
+        revision, rows = _inspect_sqlite(dst, target)
     except sqlite3.Error as exc:
         raise BackupError(f"{target} could not be restored: {exc}"
                           f"{f'; the file as it was is kept as {kept}' if kept else ''}") from exc
+    finally:
+        if dst.in_transaction:
+            dst.execute("ROLLBACK")
+        dst.close()
     if rows != checked.rows:
         raise BackupError(f"{target} does not hold what {backup} holds after the restore"
                           f"{f'; the file as it was is kept as {kept}' if kept else ''}")
