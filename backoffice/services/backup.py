@@ -296,8 +296,9 @@ def _restore_sqlite(db: Database, backup: Path) -> BackupRestored:
     try:
         if existed:
             # The file as it is now is kept, copied (by a reader) while this connection holds its write
-            # lock, so nothing written before the restore is left out; the lock is let go only for the
-            # restore itself (the backup API takes it, and refuses a connection in a transaction).
+            # lock, so no write lands between the copy and the moment the lock is let go; it is let go
+            # only for the restore itself, which takes it again at once (the backup API will not write
+            # through a connection in a transaction): a commit could only fit in that instant.
             _hold_writes(dst, target)
             keep_as = _free_name(target.parent, f"{target.stem}.before-restore-{_stamp()}", ".sqlite")
             with _partial_file(keep_as) as partial:
