@@ -430,3 +430,14 @@ def test_postgresql_backup_restores_into_a_new_database_with_every_row(pg_server
         with engine.connect() as conn:
             assert sa.inspect(conn).get_table_names() == []          # nothing half-restored
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_without_pg_dump_the_command_to_run_is_printed_and_nothing_is_written(pg_server_url: str, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))
+    target = tmp_path / "store.dump"
+    error = _one_error("backup", "create", str(target), "--db", pg_server_url)
+    assert "pg_dump was not found on PATH" in error and "docs/backups.md" in error
+    assert f"pg_dump --format=custom --file={target} --dbname=postgresql://" in error
+    assert not target.exists() and list(tmp_path.iterdir()) == []
