@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -145,6 +145,7 @@ class BackupsDialog(QDialog):
         self.progress.setTextVisible(False)
         self.progress.hide()
         self.banner = MessageBanner()
+        self.banner.text.setMinimumWidth(480)   # long paths wrap inside the dialog's width
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         self.close_button = buttons.button(QDialogButtonBox.StandardButton.Close)
@@ -175,11 +176,16 @@ class BackupsDialog(QDialog):
         self.banner.show_message(self.tr("Backing up…"), "info")
         self.runner.read(lambda ops: ops.admin.backup(path), self._on_backed_up, on_error=self._on_failed)
 
+    def _fit(self) -> None:
+        """Grow to show a message's wrapped lines in full (a path can take two)."""
+        QTimer.singleShot(0, lambda: self.resize(self.width(), max(self.height(), self.sizeHint().height())))
+
     def _on_backed_up(self, made: BackupMade) -> None:
         self.made = made
         counts = f" — {self.counts(made.rows, moves=False)}" if "products" in made.rows else ""
         self.banner.show_message(self.tr("Backed up to {path} ({size}){counts}; checked, schema {revision}.").format(
             path=made.path, size=megabytes(made.size), counts=counts, revision=made.revision or "—"), "success")
+        self._fit()
 
     # -- restore -------------------------------------------------------------------------------------------
     def check_backup(self) -> None:
@@ -233,6 +239,7 @@ class BackupsDialog(QDialog):
         self.banner.show_message(self.tr("Restored {path}: {counts}.{upgraded}{kept}").format(
             path=restored.path, counts=self.counts(restored.rows, moves=False), upgraded=upgraded, kept=kept),
             "success")
+        self._fit()
 
     def counts(self, rows: dict[str, int], *, moves: bool = True) -> str:
         """"1 product, 3 variants, 0 stock moves" from a backup's rows per table."""
@@ -245,6 +252,7 @@ class BackupsDialog(QDialog):
     # -- state ---------------------------------------------------------------------------------------------
     def _on_failed(self, exc: BaseException) -> None:
         self.banner.show_message(error_text(exc), "error")
+        self._fit()
 
     def _follow_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
