@@ -171,7 +171,7 @@ size=$(wc -c <"$scratch/products.png")
 cp "$scratch/products.png" "$OUTDIR/smoke-products.png"
 echo "    $size bytes, copied to $OUTDIR/smoke-products.png"
 
-step "reports: revenue forecast (statsmodels) to xlsx"
+step "reports: revenue forecast (Holt-Winters, numpy) to xlsx"
 run reports run revenue-forecast --out "$scratch/forecast.xlsx" --db "$DB"
 expect "Holt" "the forecast did not report its method"
 [ "$(head -c 2 "$scratch/forecast.xlsx")" = "PK" ] || fail "forecast.xlsx is not an xlsx (zip) file"
