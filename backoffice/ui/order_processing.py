@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from backoffice.operations.orders import ProcessResult
 from backoffice.ui.context import AppContext
+from backoffice.operations.schedule import JobBusy
 from backoffice.ui.format import error_message, plural, translator
 from backoffice.ui.operations import run_write
 from backoffice.ui.tasks import TaskManager
@@ -96,6 +97,9 @@ class OrderProcessing(QObject):
 
     def _failed(self, exc: BaseException) -> None:
         self.running = False
+        if isinstance(exc, JobBusy):   # the scheduler or another window is processing: nothing to say
+            log.debug("order processing skipped: %s", exc)
+            return
         text = tr("Processing new orders failed: {error}").format(error=error_message(exc))
         log.warning("%s", text)
         self.notify(text)

@@ -293,6 +293,29 @@ def test_the_window_processes_new_orders_and_tells_the_views(qtbot, sqlite_db, s
     assert not processing.timer.isActive()
 
 
+def test_the_window_stays_quiet_while_the_scheduler_processes_orders(qtbot, sqlite_db, sqlite_actor, tasks,
+                                                                     connected_context) -> None:  # type: ignore[no-untyped-def]
+    """While a scheduled `orders process` holds the job's lease, the window's own run is skipped: nothing is
+    reserved twice and no failure reaches the status bar; once the lease is let go, the window processes."""
+    from backoffice.services import job_runs
+
+    db, actor = sqlite_db, sqlite_actor
+    store = SmallStore(db, actor)
+    receive(db, actor, store, MC_S=5)
+    oid = store_order(db, store, [("MC-S", 2)])
+    said, failures = [], []
+    processing = OrderProcessing(connected_context(db, actor), tasks, interval_s=3600, notify=said.append)
+    processing.failed.connect(failures.append)
+    held = job_runs.claim(db, "orders-process", actor)
+    assert processing.run_now()
+    qtbot.waitUntil(lambda: not processing.running, timeout=10_000)
+    assert said == [] and failures == [] and orders.get_order(db, oid).state != "allocated"
+    job_runs.finish(db, held, "ok", "scheduled run")
+    with qtbot.waitSignal(processing.processed, timeout=10_000):
+        assert processing.run_now()
+    assert orders.get_order(db, oid).state == "allocated" and failures == []
+
+
 # -- payments, refunds, cancelled returns, settings, permissions ------------------------------------------------------
 def shipped_order(db: Database, actor: Actor, store: SmallStore) -> int:
     """An order of 2 × MC-S and 1 × MC-M, reserved and shipped from WH1."""
