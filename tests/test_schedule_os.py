@@ -486,3 +486,24 @@ def test_a_scheduled_run_signs_in_with_the_profiles_password_from_the_keyring(pg
     SecretStore().set(ProfileStore().get("pgshop").secret_key(), STAFF_PASSWORD)
     code, out = invoke("reports", "run-due", "--profile", "pgshop")
     assert code == 0 and out.strip() == "nothing due", out
+
+
+def test_the_schedulers_programs_are_found_with_a_path_that_holds_only_the_bundle(user_crontab: str,
+                                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                                  tmp_path: Path) -> None:
+    """The desktop bundle may start with PATH holding only its own folder: crontab and systemctl are still
+    found where the system keeps them, and an install writes and removes the same block."""
+    from backoffice.scheduling.base import find_program
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_program("crontab") == shutil.which("crontab", path="/usr/local/bin:/usr/bin:/bin")
+    assert find_program("no-such-scheduler-program") is None
+    target = target_for(url=f"sqlite:///{tmp_path / 'shop.sqlite'}", program=(str(tmp_path / "backoffice"),))
+    cron_backend = backend_named("cron")
+    assert cron_backend.unavailable() is None
+    cron_backend.install([JOBS[0]], target)
+    assert [e.job for e in cron_backend.registered(target.instance)] == ["reports-run-due"]
+    assert cron_backend.registered(target.instance)[0].command[0] == str(tmp_path / "backoffice")
+    cron_backend.remove(target.instance)
+    monkeypatch.undo()
+    assert _crontab() == user_crontab

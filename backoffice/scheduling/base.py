@@ -104,11 +104,25 @@ def entry_name(target_or_instance: Target | str, job: Job | str) -> str:
     return f"{APP}-{instance}-{key}"
 
 
+SYSTEM_DIRS = () if os.name == "nt" else ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def find_program(name: str) -> str | None:
+    """The scheduler's program ``name`` on PATH, else in the system's own folders: the desktop bundle may
+    be started with a PATH that holds only its folder (a launcher, a minimal session), and the scheduler's
+    programs are still where the system keeps them."""
+    system = [os.path.join(os.environ.get("SystemRoot", "C:\\Windows"), "System32")] if os.name == "nt" else []
+    return shutil.which(name) or shutil.which(name, path=os.pathsep.join([*system, *SYSTEM_DIRS]))
+
+
 def run(args: list[str], *, input_text: str | None = None, check: bool = False) -> subprocess.CompletedProcess[str]:
     """Run one of the scheduler's commands; a missing program or a failure (with ``check``) is a
     SchedulingError with the command's own words."""
+    program = find_program(args[0])
+    if program is None:
+        raise SchedulingError(f"{args[0]} is not installed here")
     try:
-        done = subprocess.run(args, input=input_text, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
+        done = subprocess.run([program, *args[1:]], input=input_text, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
                               check=False)
     except FileNotFoundError:
         raise SchedulingError(f"{args[0]} is not installed here") from None
@@ -121,7 +135,7 @@ def run(args: list[str], *, input_text: str | None = None, check: bool = False) 
 
 
 def has_program(name: str) -> bool:
-    return shutil.which(name) is not None
+    return find_program(name) is not None
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
