@@ -88,6 +88,10 @@ def test_adjust_and_alerts_from_the_command_line(runner: CliRunner, db: Database
     assert checked.exit_code == 0 and "1 item(s) low on stock (1 new" in checked.output and "MC-S" in checked.output
     no_mail = run(runner, db, "stock", "alerts", "--send")
     assert no_mail.exit_code == 1 and "no mail server is set" in no_mail.stderr
+    from backoffice.services import job_runs   # the scheduled job's failure is on record for `schedule status`
+
+    (last,) = [r for r in job_runs.last_runs(db) if r.job == "stock-alerts"]
+    assert (last.status, last.summary.startswith("no mail server is set")) == ("failed", True)
 
 
 def ledger_state(db: Database) -> dict[str, object]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
-from backoffice.operations.base import Area, ValidationError
+from backoffice.operations.base import Area, ServiceError, ValidationError
 from backoffice.operations.changes import ALERTS, SETTINGS, THRESHOLDS, Changes
 from backoffice.services import alerts, job_runs, settings
 from backoffice.services.alerts import (
@@ -57,7 +57,10 @@ class AlertOperations(Area):
         sending machine's keyring), then mark them. ``sent`` 0: nothing new, no message. One send runs at a
         time: while another is under way this one sends nothing and raises JobBusy (recorded as skipped)."""
         with job_runs.exclusive(self._db, "stock-alerts", self._actor) as job:
-            result = alerts.send_digest(self._db, self._actor, settings.get_smtp(self._db), password)
+            smtp = settings.get_smtp(self._db)
+            if not smtp.configured:   # a scheduled run without a mail server is a failed run, on record
+                raise ServiceError("no mail server is set: run `backoffice stock mail-settings --host …` first")
+            result = alerts.send_digest(self._db, self._actor, smtp, password)
             job.done(f"mailed {result.sent:,} alert(s) to {', '.join(result.recipients)}" if result.sent
                      else "nothing new to mail")
         if result.sent:
