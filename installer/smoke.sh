@@ -188,6 +188,11 @@ step "reports: a schedule, then run-due"
 run reports schedule add low-stock --daily --at 07:00 --folder "$scratch/delivered/{report}.{format}" --db "$DB"
 run reports run-due --db "$DB"
 
+step "schedule install --dry-run: the entries would run the bundle's own executable (crontab found off PATH)"
+run schedule install --scheduler cron --dry-run --db "$DB"
+expect "^Would register with the user's crontab" "a dry run of the registration"
+expect "^[^#].* $EXE --db $DB reports run-due" "the crontab line runs the bundle's executable"
+
 step "images: six pictures through the image pool (--workers 2)"
 run products add smoke-tee --title "Smoke tee" --variant SMOKE-TEE-1,price=10 --db "$DB"
 mkdir -p "$scratch/photos"
