@@ -89,6 +89,13 @@ class Backend:
 
     def remove(self, instance: str | None = None, *, dry_run: bool = False) -> list[Registered]:
         """Remove the Backoffice entries of ``instance`` (all of them when None); the ones removed."""
+        found = self.registered(instance)
+        if not dry_run:
+            self.unregister(found)
+        return found
+
+    def unregister(self, entries: list[Registered]) -> None:
+        """Take ``entries`` out of the scheduler and delete their files."""
         raise NotImplementedError
 
     def check(self) -> None:

@@ -72,7 +72,7 @@ class LaunchdBackend(Backend):
         if dry_run:
             result.changed = bool(stale) or any(differs(a) for a in artifacts)
             return result
-        self._unload_and_delete(stale)
+        self.unregister(stale)
         loading = not self.unavailable()
         for artifact in artifacts:
             path: Path = artifact.path  # type: ignore[assignment]
@@ -108,13 +108,7 @@ class LaunchdBackend(Backend):
             found.append(entry)
         return found
 
-    def remove(self, instance: str | None = None, *, dry_run: bool = False) -> list[Registered]:
-        found = self.registered(instance)
-        if not dry_run:
-            self._unload_and_delete(found)
-        return found
-
-    def _unload_and_delete(self, entries: list[Registered]) -> None:
+    def unregister(self, entries: list[Registered]) -> None:
         for entry in entries:
             if not self.unavailable():
                 run(["launchctl", "bootout", f"{_domain()}/{Path(entry.where).stem}"])

@@ -189,7 +189,7 @@ class SchtasksBackend(Backend):
         if dry_run:
             result.changed = bool(stale) or any(differs(a) for a in artifacts)
             return result
-        self._delete(stale)
+        self.unregister(stale)
         creating = not self.unavailable()
         for artifact, job in zip(artifacts, jobs):
             written = write_if_changed(artifact.path, artifact.data())  # type: ignore[arg-type]
@@ -230,13 +230,7 @@ class SchtasksBackend(Backend):
         entry.enabled = values.get("Scheduled Task State", "Enabled").lower() != "disabled"
         entry.next_run = _local_time(values.get("Next Run Time", ""))
 
-    def remove(self, instance: str | None = None, *, dry_run: bool = False) -> list[Registered]:
-        found = self.registered(instance)
-        if not dry_run:
-            self._delete(found)
-        return found
-
-    def _delete(self, entries: list[Registered]) -> None:
+    def unregister(self, entries: list[Registered]) -> None:
         for entry in entries:
             if not self.unavailable():
                 run(["schtasks", "/Delete", "/TN", task_name(entry.instance, entry.job), "/F"])

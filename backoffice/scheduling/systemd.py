@@ -222,11 +222,8 @@ class SystemdBackend(Backend):
             entry.next_run = _unix_time(values.get("NextElapseUSecRealtime", ""))
             entry.last_trigger = _unix_time(values.get("LastTriggerUSec", ""))
 
-    def remove(self, instance: str | None = None, *, dry_run: bool = False) -> list[Registered]:
-        found = self.registered(instance)
-        if not dry_run:
-            self._remove_units(found, self.manager_reachable())
-        return found
+    def unregister(self, entries: list[Registered]) -> None:
+        self._remove_units(entries, self.manager_reachable())
 
     def _remove_units(self, entries: list[Registered], reachable: bool) -> None:
         if not entries:
