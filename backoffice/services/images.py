@@ -199,11 +199,11 @@ def _run_pool(jobs: list[tuple[int, str]], store: ImageStore, settings: Renditio
                         f.cancel()
                     raise _Cancelled
                 done, pending = cf.wait(pending, timeout=0.1, return_when=cf.FIRST_COMPLETED)
-                for f in done:
+                for f in done:   # one step per file, also when several finish within one wait
                     i, ok, value = f.result()
                     results[i] = (ok, value)
-                if done and progress is not None:
-                    progress(share * len(results) / total, f"Optimised {len(results)} of {total}")
+                    if progress is not None:
+                        progress(share * len(results) / total, f"Optimised {len(results)} of {total}")
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
