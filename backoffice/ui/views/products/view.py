@@ -60,6 +60,7 @@ from backoffice.ui.views.products.filters import ProductFilterBar
 from backoffice.ui.views.products.loader import GridLoader
 from backoffice.ui.views.products.models import PAGE_ROWS, ProductGridModel
 from backoffice.ui.views.products.pending import ApplyController, PendingPanel
+from backoffice.ui.views.products.merchandising import fill_merchandising_menu
 from backoffice.ui.views.products.table import ColumnLayouts, GridTable
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.empty_state import EmptyState
@@ -206,6 +207,9 @@ class ProductsView(ViewPage):
         self.bulk_selected_action = self._action(self.tr("Bulk edit selected rows…"), self.bulk_edit_selected)
         self.bulk_all_action = self._action(self.tr("Bulk edit all matching rows…"), self.bulk_edit_all)
         self.bulk_button = self._menu_button(self.tr("Bulk edit"), [self.bulk_selected_action, self.bulk_all_action])
+        self.merchandising_menu = QMenu(self)
+        fill_merchandising_menu(self, self.merchandising_menu)
+        self.merchandising_button = self._menu_button(self.tr("Merchandising"), [], self.merchandising_menu)
         self.columns_menu = QMenu(self)
         self.columns_menu.aboutToShow.connect(lambda: self.layouts.fill_menu(self.columns_menu))
         self.columns_button = self._menu_button(self.tr("Columns"), [], self.columns_menu)
@@ -214,6 +218,7 @@ class ProductsView(ViewPage):
         self.toolbar.setIconSize(QSize(16, 16))
         self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toolbar.addWidget(self.bulk_button)
+        self.toolbar.addWidget(self.merchandising_button)
         for action in (self.import_action, self.export_action):
             self.toolbar.addAction(action)
         self.toolbar.addSeparator()

@@ -1,0 +1,17 @@
+"""The Products view's "Merchandising" menu: the tools that work on the catalog as a whole (price events,
+description templates and content checks, category suggestions, product templates). Each entry opens its
+own dialog, which talks only to the operations contract."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QMenu
+
+if TYPE_CHECKING:
+    from backoffice.ui.views.products.view import ProductsView
+
+
+def fill_merchandising_menu(view: ProductsView, menu: QMenu) -> None:
+    """Add the merchandising entries to ``menu`` (called once, when the view builds its toolbar)."""
+    del view, menu   # entries are added below as the tools exist
