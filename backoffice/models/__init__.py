@@ -13,7 +13,9 @@ from backoffice.models.catalog import (
     VariantOption,
     VariantStatus,
 )
+from backoffice.models.bundles import Bundle, BundleComponent, BundleOrderLine, BundlePricing, MixMatchKind, MixMatchRule  # noqa: F401
 from backoffice.models.changesets import Changeset, ChangesetEntry
+from backoffice.models.content import ContentSettings, ContentTemplate  # noqa: F401
 from backoffice.models.connectors import (  # noqa: F401
     StoreApiCall,
     StoreConnection,
@@ -33,6 +35,8 @@ from backoffice.models.jobs import JOB_RUN_STATES, JobLock, JobRun  # noqa: F401
 from backoffice.models.inventory import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation
 from backoffice.models.people import (ApiRequest, AppliedOperation, AuditEntry, AuthToken, Role, RowAudit, Supplier,
                                      TokenKind, User, UserLocation)
+from backoffice.models.product_templates import ProductTemplate  # noqa: F401
+from backoffice.models.price_events import PriceEvent, PriceEventVariant  # noqa: F401
 from backoffice.models.purchasing import (  # noqa: F401
     PurchaseOrder,
     PurchaseOrderLine,

@@ -16,8 +16,10 @@ if TYPE_CHECKING:
     from backoffice.operations.auth import AuthOperations
     from backoffice.operations.audit import AuditOperations
     from backoffice.operations.bulk import BulkOperations
+    from backoffice.operations.bundles import BundleOperations
     from backoffice.operations.catalog import CatalogOperations
     from backoffice.operations.changesets import ChangesetOperations
+    from backoffice.operations.content import ContentOperations
     from backoffice.operations.connectors import ConnectorOperations
     from backoffice.operations.feeds import FeedOperations
     from backoffice.operations.idempotency import IdempotencyOperations
@@ -28,11 +30,13 @@ if TYPE_CHECKING:
     from backoffice.operations.replenishment import ReplenishmentOperations
     from backoffice.operations.reports import ReportOperations
     from backoffice.operations.schedule import ScheduleOperations
+    from backoffice.operations.product_templates import ProductTemplateOperations
     from backoffice.operations.settings import SettingsOperations
     from backoffice.operations.stock import StockOperations
     from backoffice.operations.orders import OrderOperations
     from backoffice.operations.returns import ReturnOperations
     from backoffice.operations.customers import CustomerOperations
+    from backoffice.operations.events import EventOperations
     from backoffice.operations.store import StoreOperations
     from backoffice.operations.suppliers import SupplierOperations
     from backoffice.operations.transfers import TransferOperations
@@ -194,6 +198,12 @@ class LocalOperations:
         return VariantOperations(self._db, self._acting)
 
     @cached_property
+    def content(self) -> ContentOperations:
+        """Description templates applied as changesets, and the SEO and content checks."""
+        from backoffice.operations.content import ContentOperations
+        return ContentOperations(self._db, self._acting)
+
+    @cached_property
     def images(self) -> ImageOperations:
         from backoffice.operations.images import ImageOperations
         return ImageOperations(self._db, self._acting)
@@ -305,10 +315,28 @@ class LocalOperations:
         return ConnectorOperations(self._db, self._acting)
 
     @cached_property
+    def events(self) -> EventOperations:
+        """Price events and flash sales: planned, then started, limited and ended exactly once."""
+        from backoffice.operations.events import EventOperations
+        return EventOperations(self._db, self._acting)
+
+    @cached_property
     def schedule(self) -> ScheduleOperations:
         """The periodic jobs run without the app: which this database wants, and how their runs went."""
         from backoffice.operations.schedule import ScheduleOperations
         return ScheduleOperations(self._db, self._acting)
+
+    @cached_property
+    def bundles(self) -> BundleOperations:
+        """Fixed bundles (their components, pricing and derived availability) and mix-and-match rules."""
+        from backoffice.operations.bundles import BundleOperations
+        return BundleOperations(self._db, self._acting)
+
+    @cached_property
+    def product_templates(self) -> ProductTemplateOperations:
+        """Templates new products start from, and reverting a product to how it was at a moment."""
+        from backoffice.operations.product_templates import ProductTemplateOperations
+        return ProductTemplateOperations(self._db, self._acting)
 
     @cached_property
     def store(self) -> StoreOperations:

@@ -40,7 +40,7 @@ CALLBACKS = ("progress", "cancel")
 EXPOSED_AREAS = ("catalog", "bulk", "changesets", "importexport", "variants", "images", "stock", "transfers",
                  "adjustments", "alerts", "suppliers", "replenishment", "purchase_orders", "reports", "audit",
                  "users", "settings", "admin", "feeds", "store", "orders", "returns", "customers", "connectors",
-                 "schedule")
+                 "schedule", "bundles", "product_templates", "events", "content")
 # Calls that only make sense next to the database or on the caller's own disk.
 NOT_EXPOSED = frozenset({
     "admin.generate_demo", "admin.upgrade",       # the schema owner's work, on the database's machine
@@ -70,7 +70,7 @@ MAX_ITEMS: dict[str, tuple[str, int]] = {
 FILE_OUT: dict[str, str] = {           # call -> the parameter naming the file the call writes
     "importexport.export": "path", "reports.export": "path", "importexport.write_error_report": "out_path",
     "transfers.write_document": "path", "purchase_orders.write_document": "path",
-    "importexport.apply": "error_report", "customers.export": "path",
+    "importexport.apply": "error_report", "customers.export": "path", "content.export_report": "path",
 }
 
 _CONFIG = ConfigDict(arbitrary_types_allowed=True, ser_json_bytes="base64", val_json_bytes="base64")

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from backoffice.db import Database
 from backoffice.models.base import UTCDateTime
 from backoffice.models import INTERNAL_KINDS, Location, LocationKind, StockLevel, StockMove, StockOperation, Variant, utcnow
+from backoffice.services.bundles import refuse_bundle_moves
 from backoffice.services.base import (
     Actor,
     Change,
@@ -137,6 +138,7 @@ def post_in_transaction(session: Session, actor: Actor, operation_id: str, reaso
     """Post inside the caller's transaction (documents change their state and post in one: transfers,
     purchase-order receipts, adjustments and counts call this within their own ``run_write``). With
     ``keep_reserved`` stock promised to orders (``reserved``) cannot leave: only what is available can."""
+    refuse_bundle_moves(session, [m.variant_id for m in moves])   # a bundle holds no stock: its components do
     conn = session.connection()  # Core statements straight on the connection: this path runs for every move
     if conn.dialect.name == "postgresql":
         return _post_on_server(session, conn, actor, operation_id, reason, moves, document, note, keep_reserved)

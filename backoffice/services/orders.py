@@ -71,6 +71,7 @@ from backoffice.services.base import (
     provisional_number,
     store_operation_result,
 )
+from backoffice.services import bundles
 from backoffice.services.inventory import InsufficientStock, MoveLine, post_in_transaction
 
 SETTINGS_KEY = "orders"
@@ -631,6 +632,7 @@ def place_order(db: Database, actor: Actor, *, lines: list[tuple[int, int, Decim
         if number and session.scalar(select(Order.id).where(Order.number == number.strip())) is not None:
             raise ValidationError([("order", "number", f"{number.strip()} is already used")])
         total = sum((q * p for _, q, p in clean), Decimal("0.00"))
+        placed = bundles.expand_order_lines(session, clean)   # a bundle's line becomes its components' lines
         order = Order(number=number.strip() if number else provisional_number(), customer_id=customer_id,
                       ordered_at=ordered_at or utcnow(), status=status, currency=currency, total=total, state=OrderState.NEW,
                       channel=channel.strip())
@@ -638,8 +640,10 @@ def place_order(db: Database, actor: Actor, *, lines: list[tuple[int, int, Decim
         session.flush()
         if not number:
             order.number = f"BO-{order.id:07d}"
-        session.add_all([OrderLine(order_id=order.id, variant_id=v, quantity=q, unit_price=p) for v, q, p in clean])
+        order_lines = [OrderLine(order_id=order.id, variant_id=v, quantity=q, unit_price=p) for v, q, p, _ in placed]
+        session.add_all(order_lines)
         session.flush()
+        bundles.record_order_lines(session, [(ln.id, origin) for ln, (*_, origin) in zip(order_lines, placed) if origin])
         audit(session, actor, "order", order.id, "place", None,
               {"number": order.number, "channel": order.channel, "status": status,
                "lines": [{"variant_id": v, "quantity": q, "unit_price": str(p)} for v, q, p in clean]}, operation_id)

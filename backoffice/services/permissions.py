@@ -46,6 +46,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         "new_product_choices": CATALOG, "save_edits": CATALOG, "create_product": CATALOG,
     }),
     **_area("bulk", {"choices": EVERYONE, "preview": CATALOG, "apply": CATALOG}),
+    **_area("content", {
+        "fields": EVERYONE, "templates": EVERYONE, "template": EVERYONE, "render_sample": EVERYONE,
+        "settings": EVERYONE, "check": EVERYONE, "export_report": EVERYONE,
+        "save_template": CATALOG, "delete_template": CATALOG, "preview": CATALOG, "apply": CATALOG,
+        "save_settings": CATALOG,
+    }),
     **_area("changesets", {
         "list": EVERYONE, "get": EVERYONE, "for_operation": EVERYONE, "rows": EVERYONE, "entries": EVERYONE,
         "history": EVERYONE, "revert": CATALOG,
@@ -160,7 +166,21 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         "add": ADMINS, "set_key": ADMINS, "update": ADMINS, "remove": ADMINS, "link_location": ADMINS,
         "unlink_location": ADMINS,
     }),
+    **_area("bundles", {
+        "list": EVERYONE, "get": EVERYONE, "availability": EVERYONE, "rules": EVERYONE, "quote": EVERYONE,
+        "save": CATALOG, "set_components": CATALOG, "delete": CATALOG, "save_rule": CATALOG, "delete_rule": CATALOG,
+    }),
+    **_area("product_templates", {
+        "list": EVERYONE, "get": EVERYONE, "find_product": EVERYONE, "plan_revert": EVERYONE,
+        "save": CATALOG, "delete": CATALOG, "plan_product": CATALOG, "create_product": CATALOG,
+        "apply_revert": CATALOG,
+    }),
     **_area("schedule", {"jobs": EVERYONE, "last_runs": EVERYONE, "runs": EVERYONE}),
+    **_area("events", {
+        "list": EVERYONE, "get": EVERYONE, "variants": EVERYONE, "conflicts": EVERYONE, "settings": EVERYONE,
+        "preview": CATALOG, "plan": CATALOG, "cancel": CATALOG, "resolve": CATALOG, "save_settings": CATALOG,
+        "run_due": CATALOG,
+    }),
     **_area("store", {
         "list_locations": EVERYONE, "find_location": EVERYONE, "list_categories": EVERYONE,
         "find_category": EVERYONE,
@@ -270,7 +290,9 @@ def _appends(*operations: str, select: tuple[str, ...] = READ_BY_ALL, note: str 
 
 
 _CATALOG_EDITS = ("catalog.save_edits", "catalog.create_product", "bulk.apply", "importexport.apply",
-                  "changesets.revert", "variants.generate", "variants.set_base_price", "variants.apply_reprice")
+                  "changesets.revert", "variants.generate", "variants.set_base_price", "variants.apply_reprice",
+                  "content.apply")
+_CATALOG_EDITS += ("product_templates.create_product", "product_templates.apply_revert")
 _IMAGE_EDITS = ("images.upload", "images.reorder", "images.set_main", "images.set_alt_text", "images.delete",
                 "images.assign_variants", "images.edit", "images.restore_version", "variants.apply_image_assignment")
 _COST_EDITS = ("suppliers.save_item", "suppliers.save_items", "purchase_orders.receive")
@@ -291,27 +313,35 @@ _ORDER_WRITES = ("orders.process", "orders.place", *_SHIPPING, "orders.cancel", 
 _RELEASING = ("adjustments.adjust", "adjustments.post_count")   # stock gone from a shelf frees orders' units there
 _ORDER_ROWS = _ORDER_WRITES + _RELEASING + ("orders.record_payment", "returns.authorise", "returns.receive")
 _JOBS = ("reports.run_due", "alerts.send_digest", "orders.process", "connectors.sync")  # the scheduled jobs
+_JOBS += ("events.run_due",)
+_EVENT_PRICES = ("events.cancel", "events.resolve", "events.run_due")   # price events: variants' prices as changesets
+_EVENTS = ("events.plan", *_EVENT_PRICES)
+_SETTINGS += ("events.save_settings",)
 _RETURNS = ("returns.authorise", "returns.receive", "returns.cancel", "returns.record_refund")
 
 TABLES: dict[str, TableAccess] = {
     # the catalog
-    "products": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS, "orders.set_backorders"),
+    "products": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS, "orders.set_backorders", "bundles.save"),
     "product_tags": _writes(*_CATALOG_EDITS),
-    "variants": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS, *_COST_EDITS),
+    "variants": _writes(*_CATALOG_EDITS, *_IMAGE_EDITS, *_COST_EDITS, "bundles.save", "bundles.set_components",
+                        *_EVENT_PRICES),
     "variant_options": _writes(*_CATALOG_EDITS),
     "categories": _writes("store.add_category", "store.rename_category", "store.move_category", *_CATALOG_EDITS),
     "attributes": _writes(*_ATTRIBUTE_EDITS),
     "attribute_values": _writes(*_ATTRIBUTE_EDITS),
     "variant_templates": _writes("variants.save_template", "variants.delete_template"),
     "variant_template_values": _writes("variants.save_template", "variants.delete_template"),
+    "product_templates": _writes("product_templates.save", "product_templates.delete"),
     "product_base_prices": _writes("variants.set_base_price", "variants.apply_reprice"),
     "price_rules": _writes("variants.set_rule", "variants.delete_rule"),
     "variant_price_overrides": _writes("variants.set_price_override", "variants.save_matrix_prices"),
     "product_images": _writes(*_IMAGE_EDITS, "importexport.apply"),
+    "content_templates": _writes("content.save_template", "content.delete_template"),
+    "content_settings": _writes("content.save_settings", delete=False),
     "product_image_variants": _writes(*_IMAGE_EDITS),
     "image_versions": _appends(*_IMAGE_EDITS),
-    "changesets": _appends(*_CATALOG_EDITS, *_COST_EDITS),
-    "changeset_entries": _appends(*_CATALOG_EDITS, *_COST_EDITS, note="insert-only: an entry is never changed or removed"),
+    "changesets": _appends(*_CATALOG_EDITS, *_COST_EDITS, *_EVENT_PRICES),
+    "changeset_entries": _appends(*_CATALOG_EDITS, *_COST_EDITS, *_EVENT_PRICES, note="insert-only: an entry is never changed or removed"),
     # stock: documents, levels and the ledger
     "locations": _writes("store.add_location", "store.edit_location", "store.archive_location", delete=False),
     "stock_levels": TableAccess(update=_THRESHOLDS,
@@ -370,6 +400,14 @@ TABLES: dict[str, TableAccess] = {
     # the scheduled jobs: their leases and run history (every run of a job claims, records, releases)
     "job_runs": _writes(*_JOBS, select=("schedule.last_runs", "schedule.runs")),
     "job_locks": _writes(*_JOBS, select=("schedule.last_runs", *_JOBS)),
+    # price events: planned by merchandisers, moved along by each run of `events run-due`
+    "price_events": _writes(*_EVENTS, delete=False),
+    "price_event_variants": _writes(*_EVENTS, delete=False),
+    # bundles: a bundle's pricing and components; component lines of orders placed for bundles; mix-and-match
+    "bundles": _writes("bundles.save", "bundles.set_components", "bundles.delete", "importexport.apply"),
+    "bundle_components": _writes("bundles.save", "bundles.set_components", "bundles.delete", "importexport.apply"),
+    "bundle_order_lines": _appends("orders.place", note="insert-only: which bundle a component line was placed for"),
+    "mix_match_rules": _writes("bundles.save_rule", "bundles.delete_rule"),
     "store_settings": _writes(*_SETTINGS, delete=False,
                               note="row-level security by key: the mail server only by the roles of "
                                    "alerts.save_mail_settings, replenishment by those of its save_settings"),
