@@ -7,9 +7,11 @@ clear line on stderr and a non-zero exit status. One module per group of command
 from backoffice.cli import (  # noqa: F401  (registers the commands)
     admin,
     backup,
+    bundles,
     catalog,
     catalog_setup,
     connectors,
+    events,
     images,
     orders,
     permissions,

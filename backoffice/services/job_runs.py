@@ -73,6 +73,7 @@ JOBS: tuple[JobSpec, ...] = (
             "alerts.send_digest"),
     JobSpec("orders-process", "orders", "orders process", ("orders", "process"), 5 * 60, "orders.process"),
     JobSpec("store-sync", "store", "store sync", ("store", "sync"), 15 * 60, "connectors.sync"),
+    JobSpec("events-run-due", "events", "events run-due", ("events", "run-due"), 5 * 60, "events.run_due"),
 )
 BY_KEY = {spec.key: spec for spec in JOBS}
 
@@ -403,6 +404,15 @@ def plan(db: Database, actor: Actor) -> list[JobPlan]:
             wanted, reason = has_orders, ("orders arrive in this database" if has_orders else
                                           "no orders in this database yet (schedule it with --with orders, or "
                                           "install again once the store writes orders)")
+        elif spec.key == "events-run-due":
+            from backoffice.models.price_events import PriceEvent
+
+            with db.read() as session:
+                pending = session.scalar(select(func.count()).select_from(PriceEvent)
+                                         .where(PriceEvent.state.in_(("planned", "active")))) or 0
+            wanted, reason = bool(pending), (f"{pending} price event(s) planned or under way" if pending else
+                                             "no price event planned (schedule it with --with events, or install "
+                                             "again once one is planned)")
         else:
             with db.read() as session:
                 names = list(session.scalars(select(StoreConnection.name).where(StoreConnection.active.is_(True))
