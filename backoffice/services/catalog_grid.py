@@ -73,6 +73,7 @@ class VariantFilter:
     product_ids: tuple[int, ...] = ()
     variant_ids: tuple[int, ...] = ()
     option_value_ids: tuple[int, ...] = ()  # carries every one of these attribute values (all XL)
+    needs_attention: bool = False        # the product's content score is below the store's threshold
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -305,6 +306,10 @@ def apply_filter(stmt: Select, f: VariantFilter, session_stock_sq=None) -> Selec
         conds.append(Variant.id.in_(f.variant_ids))
     for value_id in f.option_value_ids:
         conds.append(exists().where(VariantOption.variant_id == Variant.id, VariantOption.attribute_value_id == value_id))
+    if f.needs_attention:
+        from backoffice.services.content_sql import attention_condition   # it imports the models only
+
+        conds.append(attention_condition())
     return stmt.where(and_(*conds)) if conds else stmt
 
 
