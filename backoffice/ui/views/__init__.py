@@ -6,6 +6,7 @@ from PySide6.QtCore import QT_TRANSLATE_NOOP
 
 from backoffice.ui.views.audit import AuditView
 from backoffice.ui.views.base import PlaceholderPage, ViewPage
+from backoffice.ui.views.bundles import BundlesView
 from backoffice.ui.views.customers import CustomersView
 from backoffice.ui.views.images import ImagesView
 from backoffice.ui.views.inventory import InventoryView
@@ -19,7 +20,7 @@ from backoffice.ui.views.variants import VariantsView
 
 # (section title marked for translation in the "Views" context, view classes)
 SECTIONS: tuple[tuple[str, tuple[type[ViewPage], ...]], ...] = (
-    (QT_TRANSLATE_NOOP("Views", "Catalog"), (ProductsView, VariantsView, ImagesView)),
+    (QT_TRANSLATE_NOOP("Views", "Catalog"), (ProductsView, VariantsView, ImagesView, BundlesView)),
     (QT_TRANSLATE_NOOP("Views", "Stock"), (InventoryView, TransfersView, PurchasingView)),
     (QT_TRANSLATE_NOOP("Views", "Sales"), (OrdersView, CustomersView)),
     (QT_TRANSLATE_NOOP("Views", "Insights"), (ReportsView, AuditView)),
