@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from backoffice.operations.bundles import BundleOperations
     from backoffice.operations.catalog import CatalogOperations
     from backoffice.operations.changesets import ChangesetOperations
+    from backoffice.operations.classifier import ClassifierOperations
     from backoffice.operations.content import ContentOperations
     from backoffice.operations.connectors import ConnectorOperations
     from backoffice.operations.feeds import FeedOperations
@@ -186,6 +187,12 @@ class LocalOperations:
     def changesets(self) -> ChangesetOperations:
         from backoffice.operations.changesets import ChangesetOperations
         return ChangesetOperations(self._db, self._acting)
+
+    @cached_property
+    def classifier(self) -> ClassifierOperations:
+        """Category and tag suggestions learnt from the catalog (the model is kept while the catalog is unchanged)."""
+        from backoffice.operations.classifier import ClassifierOperations
+        return ClassifierOperations(self._db, self._acting)
 
     @cached_property
     def importexport(self) -> ImportExportOperations:

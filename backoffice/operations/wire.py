@@ -40,7 +40,7 @@ CALLBACKS = ("progress", "cancel")
 EXPOSED_AREAS = ("catalog", "bulk", "changesets", "importexport", "variants", "images", "stock", "transfers",
                  "adjustments", "alerts", "suppliers", "replenishment", "purchase_orders", "reports", "audit",
                  "users", "settings", "admin", "feeds", "store", "orders", "returns", "customers", "connectors",
-                 "schedule", "bundles", "product_templates", "events", "content")
+                 "schedule", "bundles", "product_templates", "events", "content", "classifier")
 # Calls that only make sense next to the database or on the caller's own disk.
 NOT_EXPOSED = frozenset({
     "admin.generate_demo", "admin.upgrade",       # the schema owner's work, on the database's machine

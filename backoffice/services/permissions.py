@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
         "new_product_choices": CATALOG, "save_edits": CATALOG, "create_product": CATALOG,
     }),
     **_area("bulk", {"choices": EVERYONE, "preview": CATALOG, "apply": CATALOG}),
+    **_area("classifier", {"capabilities": EVERYONE, "evaluate": EVERYONE, "suggest": EVERYONE, "apply": CATALOG}),
     **_area("content", {
         "fields": EVERYONE, "templates": EVERYONE, "template": EVERYONE, "render_sample": EVERYONE,
         "settings": EVERYONE, "check": EVERYONE, "export_report": EVERYONE,
@@ -293,6 +294,7 @@ _CATALOG_EDITS = ("catalog.save_edits", "catalog.create_product", "bulk.apply", 
                   "changesets.revert", "variants.generate", "variants.set_base_price", "variants.apply_reprice",
                   "content.apply")
 _CATALOG_EDITS += ("product_templates.create_product", "product_templates.apply_revert")
+_CATALOG_EDITS += ("classifier.apply",)
 _IMAGE_EDITS = ("images.upload", "images.reorder", "images.set_main", "images.set_alt_text", "images.delete",
                 "images.assign_variants", "images.edit", "images.restore_version", "variants.apply_image_assignment")
 _COST_EDITS = ("suppliers.save_item", "suppliers.save_items", "purchase_orders.receive")
