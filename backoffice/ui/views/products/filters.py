@@ -127,6 +127,7 @@ class ProductFilterBar(QWidget):
         self.changed_since.setDisplayFormat("yyyy-MM-dd")
         self.changed_since.setDate(_NO_DATE)
         self.low_stock = QCheckBox(self.tr("Low stock only"))
+        self.needs_attention = QCheckBox(self.tr("Needs attention (content score below the store's threshold)"))
         self.variant_status = _combo(self.tr("Any variant status"),
                                      [(s.capitalize(), s) for s in VARIANT_STATUSES])
         panel = QWidget()
@@ -142,6 +143,7 @@ class ProductFilterBar(QWidget):
         form.addRow(self.tr("Changed since"), self.changed_since)
         form.addRow(self.tr("Variant status"), self.variant_status)
         form.addRow("", self.low_stock)
+        form.addRow("", self.needs_attention)
         self.more_button = QToolButton()
         self.more_button.setObjectName("FilterButton")
         self.more_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -175,6 +177,7 @@ class ProductFilterBar(QWidget):
             combo.currentIndexChanged.connect(self._emit_changed)
         self.changed_since.dateChanged.connect(self._emit_changed)
         self.low_stock.toggled.connect(self._emit_changed)
+        self.needs_attention.toggled.connect(self._emit_changed)
 
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -203,6 +206,7 @@ class ProductFilterBar(QWidget):
             changed_since=None if since == _NO_DATE else
             dt.datetime(since.year(), since.month(), since.day()).astimezone().astimezone(dt.UTC),
             low_stock=self.low_stock.isChecked(),
+            needs_attention=self.needs_attention.isChecked(),
         )
 
     def is_filtered(self) -> bool:
@@ -229,7 +233,7 @@ class ProductFilterBar(QWidget):
     def set_filter(self, f: VariantFilter) -> None:
         """Show ``f`` in the widgets and emit one change."""
         widgets = (self.search, self.category, self.status, self.vendor, self.variant_status, self.price_min,
-                   self.price_max, self.stock_min, self.stock_max, self.changed_since, self.low_stock)
+                   self.price_max, self.stock_min, self.stock_max, self.changed_since, self.low_stock, self.needs_attention)
         for w in widgets:
             w.blockSignals(True)
         try:
@@ -250,6 +254,7 @@ class ProductFilterBar(QWidget):
             since = f.changed_since.astimezone() if f.changed_since else None
             self.changed_since.setDate(QDate(since.year, since.month, since.day) if since else _NO_DATE)
             self.low_stock.setChecked(f.low_stock)
+            self.needs_attention.setChecked(f.needs_attention)
         finally:
             for w in widgets:
                 w.blockSignals(False)
@@ -344,7 +349,7 @@ class ProductFilterBar(QWidget):
             self.tags_button.setText(self.tr("Tags: {n}").format(n=len(chosen)))
         f = self.current_filter() if hasattr(self, "_last_emitted") else VariantFilter()
         more = sum(1 for v in (f.price_min, f.price_max, f.stock_min, f.stock_max, f.changed_since)
-                   if v is not None) + int(f.low_stock) + int(bool(f.variant_statuses))
+                   if v is not None) + int(f.low_stock) + int(bool(f.variant_statuses)) + int(f.needs_attention)
         self.more_button.setText(self.tr("More filters") if not more else self.tr("More filters ({n})").format(n=more))
         self.clear_button.setEnabled(f != VariantFilter())
         for edit in (self.price_min, self.price_max):

@@ -14,4 +14,9 @@ if TYPE_CHECKING:
 
 def fill_merchandising_menu(view: ProductsView, menu: QMenu) -> None:
     """Add the merchandising entries to ``menu`` (called once, when the view builds its toolbar)."""
+    from functools import partial
+
+    from backoffice.ui.views.products.content_checks import open_content_dialogs
+    menu.addAction(view.tr("Description templates…"), partial(open_content_dialogs, view, "templates"))
+    menu.addAction(view.tr("Content checks…"), partial(open_content_dialogs, view, "checks"))
     del view, menu   # entries are added below as the tools exist
