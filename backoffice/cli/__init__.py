@@ -10,6 +10,7 @@ from backoffice.cli import (  # noqa: F401  (registers the commands)
     bundles,
     catalog,
     catalog_setup,
+    categories,
     connectors,
     content,
     events,
