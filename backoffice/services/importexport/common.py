@@ -48,12 +48,14 @@ VARIANT_COLUMNS = ("sku", "barcode", "price", "compare_at_price", "cost", "weigh
 # the row's versions as exported (variant, product): an import of a stale row sees conflicts, not overwrites
 VERSION_COLUMNS = ("version", "product_version")
 MONEY_COLUMNS = ("price", "compare_at_price", "cost")
+# a bundle's components and pricing rule (see bundle_columns.py): written only when the store has bundles
+BUNDLE_COLUMNS = ("bundle_components", "bundle_pricing", "bundle_amount", "bundle_percent_off")
 OPTION_SLOTS = 3   # option1..option3 columns; more when the store has more attributes
 
 
-def native_header(option_slots: int = OPTION_SLOTS) -> list[str]:
+def native_header(option_slots: int = OPTION_SLOTS, bundles: bool = False) -> list[str]:
     opts = [f"option{i}_{part}" for i in range(1, option_slots + 1) for part in ("name", "value")]
-    return [*PRODUCT_COLUMNS, *VARIANT_COLUMNS, *opts, *VERSION_COLUMNS]
+    return [*PRODUCT_COLUMNS, *VARIANT_COLUMNS, *opts, *VERSION_COLUMNS, *(BUNDLE_COLUMNS if bundles else ())]
 
 
 # Shopify's product CSV: header -> our field (None: read but not imported).

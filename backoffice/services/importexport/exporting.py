@@ -45,6 +45,7 @@ from backoffice.models import (
 )
 from backoffice.services.base import ValidationError
 from backoffice.services.catalog_grid import VariantFilter, apply_filter
+from backoffice.services.importexport.bundle_columns import export_cells
 from backoffice.services.importexport.common import (
     EXPORT_FORMATS,
     OPTION_SLOTS,
@@ -63,6 +64,7 @@ from backoffice.services.importexport.common import (
 )
 
 CHUNK = 5000
+_NO_BUNDLE = ("", "", "", "")
 # record layout shared by both engines' readers
 (R_PID, R_HANDLE, R_TITLE, R_DESC, R_VENDOR, R_TYPE, R_STATUS, R_CATEGORY, R_TAGS, R_SEO_T, R_SEO_D, R_SKU,
  R_BARCODE, R_PRICE, R_COMPARE, R_COST, R_WEIGHT, R_VSTATUS, R_ONAMES, R_OVALUES, R_VERSION, R_PVERSION) = range(22)
@@ -100,13 +102,15 @@ def export_products(db: Database, path: str | os.PathLike[str], format: str = "c
                 session.execute(text("SET LOCAL jit = off"))
                 session.execute(text("SET LOCAL work_mem = '64MB'"))   # sorts of a million rows stay in memory
             attrs = _attributes(session)
+            bundles = export_cells(session) if format != "shopify" else {}   # SKU -> its bundle cells
             if format == "xlsx":
-                n = _write_xlsx(tmp, _records(session, filter, cats, pg), slots, steps, total)
-            elif pg and (format == "csv" or len(attrs) <= MAX_JOINED_ATTRIBUTES):
+                n = _write_xlsx(tmp, _records(session, filter, cats, pg), slots, steps, total, bundles)
+            elif pg and not bundles and (format == "csv" or len(attrs) <= MAX_JOINED_ATTRIBUTES):
                 n = _copy_csv(session, tmp, filter, cats, slots, format == "shopify", steps, total)
             else:
                 order = {name: i for i, (_, name) in enumerate(attrs)}
-                n = _write_csv(tmp, _records(session, filter, cats, pg), slots, format == "shopify", steps, total, order)
+                n = _write_csv(tmp, _records(session, filter, cats, pg), slots, format == "shopify", steps, total, order,
+                               bundles)
         steps.check()
         os.replace(tmp, target)
     except BaseException:
@@ -240,7 +244,7 @@ def _text(v: Any) -> str:
     return "" if v is None else neutralise(v)
 
 
-def _native_row(r: tuple, slots: int) -> list[Any]:
+def _native_row(r: tuple, slots: int, bundles: dict[str, list[str]] | None = None) -> list[Any]:
     out = [_text(r[i]) for i in _TEXT]
     out.append("" if r[R_PRICE] is None else str(r[R_PRICE]))
     out.append("" if r[R_COMPARE] is None else str(r[R_COMPARE]))
@@ -256,6 +260,8 @@ def _native_row(r: tuple, slots: int) -> list[Any]:
             out.extend(("", ""))
     out.append(str(r[R_VERSION]))
     out.append(str(r[R_PVERSION]))
+    if bundles:
+        out.extend(neutralise(c) for c in bundles.get(r[R_SKU], _NO_BUNDLE))
     return out
 
 
@@ -292,12 +298,12 @@ def _shopify_product(rows: list[tuple], order: dict[str, int]) -> list[list[str]
 
 
 def _write_csv(tmp: Path, chunks: Iterator[list[tuple]], slots: int, shopify: bool, steps: Steps, total: int,
-               order: dict[str, int]) -> int:
+               order: dict[str, int], bundles: dict[str, list[str]] | None = None) -> int:
     n = 0
     pending: list[tuple] = []   # Shopify: the current product's rows, which may span chunks
     with tmp.open("w", encoding="utf-8" if shopify else "utf-8-sig", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(SHOPIFY_HEADER if shopify else native_header(slots))
+        w.writerow(SHOPIFY_HEADER if shopify else native_header(slots, bool(bundles)))
         for chunk in chunks:
             if shopify:
                 for r in chunk:
@@ -306,7 +312,7 @@ def _write_csv(tmp: Path, chunks: Iterator[list[tuple]], slots: int, shopify: bo
                         pending = []
                     pending.append(r)
             else:
-                w.writerows(_native_row(r, slots) for r in chunk)
+                w.writerows(_native_row(r, slots, bundles) for r in chunk)
             n += len(chunk)
             steps.within(n / total if total else 0.5)
         if pending:
@@ -407,10 +413,11 @@ _WIDTHS = {"handle": 24, "title": 36, "description": 40, "vendor": 18, "product_
            "price": 10, "compare_at_price": 10, "cost": 10, "weight_grams": 8, "variant_status": 9}
 
 
-def _write_xlsx(tmp: Path, chunks: Iterator[list[tuple]], slots: int, steps: Steps, total: int) -> int:
+def _write_xlsx(tmp: Path, chunks: Iterator[list[tuple]], slots: int, steps: Steps, total: int,
+                bundles: dict[str, list[str]] | None = None) -> int:
     import xlsxwriter
 
-    header = native_header(slots)
+    header = native_header(slots, bool(bundles))
     wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_numbers": False,
                                         "strings_to_formulas": False, "strings_to_urls": False})
     try:
@@ -463,6 +470,9 @@ def _write_xlsx(tmp: Path, chunks: Iterator[list[tuple]], slots: int, steps: Ste
                     ws_s(row, 18 + 2 * i, values[i])
                 ws_n(row, version_col, r[R_VERSION])
                 ws_n(row, version_col + 1, r[R_PVERSION])
+                if bundles and r[R_SKU] in bundles:
+                    for i, cell in enumerate(bundles[r[R_SKU]]):
+                        ws_s(row, version_col + 2 + i, cell)
             n += len(chunk)
             steps.within(n / total if total else 0.5)
         ws.autofilter(0, 0, max(row, 1), len(header) - 1)

@@ -44,11 +44,13 @@ from backoffice.services.importexport.common import (
     ImportConflicts,
     ImportFileError,
     ImportRejected,
+    Problem,
     ProgressFn,
     Steps,
     no_gc,
 )
-from backoffice.services.importexport.model import ON_CONFLICT, Baseline, ImportReport, Plan
+from backoffice.services.importexport import bundle_columns
+from backoffice.services.importexport.model import MAX_KEPT_PROBLEMS, ON_CONFLICT, Baseline, ImportReport, Plan
 from backoffice.services.importexport.planning import Planner
 from backoffice.services.importexport.reading import ParsedFile
 
@@ -98,8 +100,16 @@ def dry_run(db: Database, parsed: ParsedFile, *, progress: ProgressFn | None = N
     with db.read() as session, no_gc():
         plan = Planner(session, parsed, steps, keep=False, on_conflict=on_conflict,
                        changed_since=changed_since).plan()
+        _add_problems(plan.report, bundle_columns.check_rows(session, parsed))
     steps.done(f"Checked {parsed.name}")
     return plan.report
+
+
+def _add_problems(report: ImportReport, problems: list[Problem]) -> None:
+    """Problems found beside the planner's (the bundle columns), kept in row order."""
+    if problems:
+        report.problem_count += len(problems)
+        report.problems = sorted([*report.problems, *problems])[:MAX_KEPT_PROBLEMS]
 
 
 def _check_on_conflict(on_conflict: str) -> None:
@@ -148,6 +158,12 @@ def apply_import(db: Database, actor: Actor, parsed: ParsedFile, *, operation_id
                 raise ImportConflicts(plan.report, parsed.name)
             steps.step(0.6, 0.99, f"Writing {parsed.name}")
             result = _write(session, actor, parsed, plan, operation_id, steps)
+            changed, problems = bundle_columns.apply_rows(session, actor, parsed, operation_id)   # after the variants
+            if problems:
+                _add_problems(plan.report, problems)
+                raise ImportRejected(plan.report, parsed.name)
+            if changed:
+                result.notes.append(f"{changed:,} bundle{'s' if changed != 1 else ''} created or changed")
         steps.check()
         store_operation_result(session, operation_id, result.to_dict())
         return result

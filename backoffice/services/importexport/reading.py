@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from backoffice.services.importexport.common import (
+    BUNDLE_COLUMNS,
     FORMATS,
     SHOPIFY_FIELDS,
     XLSX_MAX_RATIO,
@@ -33,7 +34,7 @@ from backoffice.services.importexport.rows import RowStore
 
 NATIVE_FIELDS = ("handle", "title", "description", "vendor", "product_type", "status", "category", "tags",
                  "seo_title", "seo_description", "sku", "barcode", "price", "compare_at_price", "cost",
-                 "weight_grams", "variant_status", "version", "product_version")
+                 "weight_grams", "variant_status", "version", "product_version", *BUNDLE_COLUMNS)
 REQUIRED = {"native": ("sku",), "shopify": ("Handle", "Variant SKU")}
 _OPTION_RE = re.compile(r"^option\s*(\d+)\s*_?\s*(name|value)$")
 _SHOPIFY_OPTION_RE = re.compile(r"^option(\d+) (name|value)$")
