@@ -79,6 +79,10 @@ class HistoryDialog(QDialog):
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.revert_button = buttons.addButton(self.tr("Revert to this date…"), QDialogButtonBox.ButtonRole.ActionRole)
+        self.revert_button.setToolTip(self.tr("Set the product back to how it was just before the selected change "
+                                              "(or a moment you choose): previewed, with what cannot be reverted"))
+        self.revert_button.clicked.connect(self._on_revert)
         top = QHBoxLayout()
         text = QVBoxLayout()
         text.setSpacing(2)
@@ -116,6 +120,7 @@ class HistoryDialog(QDialog):
         title, lines, categories = history.title, history.lines, category_paths(history.categories)
         self.banner.hide()
         self.lines = lines
+        self.product_title = title
         self.title.setText(self.tr("History of {title}").format(title=title))
         self.subtitle.setText(plural(len(lines), self.tr("{n} change, newest first"),
                                      self.tr("{n} changes, newest first")))
@@ -124,6 +129,19 @@ class HistoryDialog(QDialog):
                               format_value(line.field, line.after, categories)) for line in lines], lines)
         self.table.setVisible(bool(lines))
         self.empty.setVisible(not lines)
+
+    def _on_revert(self) -> None:
+        """"Revert to this date…": the moment just before the selected change (or a day ago)."""
+        import datetime as dt
+
+        from backoffice.ui.views.products.revert_dialog import RevertDialog
+
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        line = self.model.object_at(self.proxy.mapToSource(rows[0]).row()) if rows else None
+        at = line.at - dt.timedelta(microseconds=1) if line is not None else None
+        title = getattr(self, "product_title", "") or self.tr("this product")
+        self.revert_dialog = RevertDialog(self.context, self.tasks, self.product_id, title, at, self)
+        self.revert_dialog.open()
 
     def _on_error(self, exc: BaseException) -> None:
         self.subtitle.setText("")

@@ -19,4 +19,6 @@ def fill_merchandising_menu(view: ProductsView, menu: QMenu) -> None:
     from backoffice.ui.views.products.content_checks import open_content_dialogs
     menu.addAction(view.tr("Description templates…"), partial(open_content_dialogs, view, "templates"))
     menu.addAction(view.tr("Content checks…"), partial(open_content_dialogs, view, "checks"))
+    from backoffice.ui.views.products.product_templates import open_product_templates
+    menu.addAction(view.tr("Product templates…"), partial(open_product_templates, view))
     del view, menu   # entries are added below as the tools exist
