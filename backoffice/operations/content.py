@@ -119,7 +119,7 @@ class ContentOperations(Area):
         """Every change the template would make on the target's products; nothing is written."""
         info = content_service.get_template(self._db, template_name)
         p = content_service.plan(self._db, template_name, target, progress=progress, cancel=cancel)
-        stamp = pack_versions(p.versions) if p.changes else ""
+        stamp = pack_versions(p.versions) if p.changes else ""    # the rows it cannot render too: still refused
         return ContentPreview(p.template_name, p.target_field, info.version, p.considered, len(p.changes), p.unchanged,
                               p.sample, p.invalid[:500], len(p.invalid), stamp)
 

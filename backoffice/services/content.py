@@ -102,10 +102,15 @@ class Plan:
     sample: list[tuple[str, str, str]]          # (handle, before, after), the first 50 changes
     invalid: list[tuple[str, str, str]]         # (product handle, field, why it cannot be rendered)
     conflicts: list[Conflict] = field(default_factory=list)
+    invalid_versions: dict[int, int] = field(default_factory=dict)   # product id -> version, of the invalid rows
 
     @property
     def versions(self) -> dict[tuple[str, int], int]:
-        return {(c.entity, c.entity_id): c.expected_version for c in self.changes}
+        """The products the plan changes and those it cannot render, with the versions read: an apply with
+        them renders both again (so rows it cannot render still refuse it unless skipped)."""
+        out = {("product", pid): version for pid, version in self.invalid_versions.items()}
+        out.update({(c.entity, c.entity_id): c.expected_version for c in self.changes})
+        return out
 
 
 # -- saved templates ----------------------------------------------------------------------------------------
@@ -139,7 +144,10 @@ def _clean(name: str, target_field: str, source: str) -> tuple[str, str]:
         problems.append((f"template {name}", "source", "must not be empty"))
     if problems:
         raise ValidationError(problems)
-    check_template(source, field_name="source")
+    try:
+        check_template(source, field_name="source")
+    except ValidationError as exc:
+        raise ValidationError([(f"template {name}", f, why) for _, f, why in exc.problems]) from None
     return name, target_field
 
 
@@ -309,6 +317,7 @@ def _plan(session: Session, t: ContentTemplate, ids: list[int], previewed: dict[
                     plan.conflicts.append(Conflict("product", pid, handle, target, None, None, old, version))
                 else:
                     plan.invalid.extend(exc.problems)
+                    plan.invalid_versions[pid] = version
                 continue
             if previewed is not None and previewed.get(("product", pid)) != version:
                 plan.conflicts.append(Conflict("product", pid, handle, target, None, jsonable(new), old, version))
