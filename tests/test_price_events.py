@@ -344,3 +344,21 @@ def test_the_events_area_over_the_store_api(api, db: Database, store: SmallStore
     finally:
         merchandiser.close()
         warehouse.close()
+
+
+def test_run_due_is_refused_while_another_run_holds_the_job_lease(db: Database, actor, store) -> None:  # type: ignore[no-untyped-def]
+    from backoffice.operations.local import LocalOperations
+    from backoffice.operations.schedule import JobBusy
+    from backoffice.services import job_runs
+
+    ops = LocalOperations(db, actor, owns_database=False)
+    ops.events.plan(draft(store, start=price_events.database_now(db) - dt.timedelta(minutes=1)))
+    held = job_runs.claim(db, "events-run-due", None)
+    with pytest.raises(JobBusy, match="`events run-due` is already running"):
+        ops.events.run_due()
+    assert price_events.get_event(db, "Flash").state == "planned"      # the refused run did nothing
+    job_runs.finish(db, held, "ok", "")
+    assert ops.events.run_due().started == ["Flash"]
+    assert [r.status for r in ops.schedule.runs("events-run-due")] == ["ok", "skipped", "ok"]   # newest first
+    plan = {j.key: j for j in ops.schedule.jobs()}["events-run-due"]
+    assert plan.wanted and plan.reason == "1 price event(s) planned or under way"

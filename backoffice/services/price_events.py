@@ -36,7 +36,7 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from backoffice.db import Database
-from backoffice.models import Order, OrderLine, StoreSetting, Variant, utcnow
+from backoffice.models import Order, OrderLine, Product, StoreSetting, Variant, utcnow
 from backoffice.models.price_events import PriceEvent, PriceEventVariant
 from backoffice.services.base import (
     Actor,
@@ -48,15 +48,8 @@ from backoffice.services.base import (
     claim_operation,
     store_operation_result,
 )
-from backoffice.services.bulk import (
-    BulkOperation,
-    PriceStep,
-    Target,
-    _validate_operation,
-    _variant_ids,
-    compute_money,
-)
-from backoffice.services.catalog_grid import VariantFilter
+from backoffice.services.bulk import BulkOperation, PriceStep, Target, compute_money
+from backoffice.services.catalog_grid import VariantFilter, apply_filter
 from backoffice.services.changesets import RowChange, apply_in_session
 from backoffice.services.price_rules import compare_at_below_price
 from backoffice.services.wording import count_text, money_text
@@ -287,10 +280,10 @@ def _check_draft(draft: EventDraft, now: dt.datetime) -> list[tuple[str, str, st
         problems.append(("event", "name", "must not be empty"))
     elif len(name) > 200:
         problems.append(("event", "name", "is longer than 200 characters"))
-    try:
-        _validate_operation(BulkOperation("money", "price", steps=_steps(draft.steps)))
-    except ValidationError as exc:
-        problems.extend(("event", "rule", f"{f}: {m}" if f != "steps" else m) for _, f, m in exc.problems)
+    steps = _steps(draft.steps)
+    if not steps:
+        problems.append(("event", "rule", "at least one step is needed"))
+    problems.extend(("event", "rule", f"unknown step {s.op!r}") for s in steps if s.op not in PriceStep.OPS)
     for label, moment in (("start", draft.starts_at), ("end", draft.ends_at)):
         if not isinstance(moment, dt.datetime) or moment.tzinfo is None:
             problems.append(("event", label, "needs a date, a time and a time zone"))
@@ -307,6 +300,15 @@ def _check_draft(draft: EventDraft, now: dt.datetime) -> list[tuple[str, str, st
     except ValueError as exc:
         problems.append(("event", "time zone", str(exc)))
     return problems
+
+
+def _variant_ids(session: Session, target: Target) -> list[int]:
+    """The variants a target names, as the bulk editor means them: the selection, or every variant its
+    grid filter matches."""
+    if target.variant_ids:
+        return sorted(set(target.variant_ids))
+    stmt = apply_filter(select(Variant.id).join(Product, Product.id == Variant.product_id), target.filter or VariantFilter())
+    return list(session.scalars(stmt.order_by(Variant.id)))
 
 
 def _target(target: Target | dict[str, Any]) -> Target:
