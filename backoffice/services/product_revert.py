@@ -177,7 +177,7 @@ def plan_revert_to(db: Database, product_id: int, at: dt.datetime) -> RevertPlan
         for key, m in meta.items():
             if key[0] == "variant" and (key in created or m[1] > at):
                 plan.conflicts.append(RevertConflict(key[0], key[1], m[3], "created",
-                                                     f"created after {stamp}: left as it is (archive it yourself "
+                                                     f"created after {stamp}: left as it is (archive it by hand "
                                                      "if it should go)"))
         then: dict[tuple[str, int, str], tuple[Any, dt.datetime]] = {}
         unknown: dict[tuple[str, int], set[str]] = {}

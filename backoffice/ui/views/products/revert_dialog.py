@@ -48,7 +48,7 @@ class RevertDialog(QDialog):
         self.context, self.tasks, self.product_id = context, tasks, product_id
         self.plan: RevertPlan | None = None
         self.setWindowTitle(self.tr("Revert to a date"))
-        self.resize(960, 600)
+        self.resize(1100, 600)
         self.runner = Runner(context, tasks, self)
         self.banner = MessageBanner()
         self.busy = QProgressBar()
