@@ -97,6 +97,10 @@ def test_bad_template_input_is_named_by_field_and_writes_nothing(db: Database, a
 
 
 def test_template_edits_are_version_checked(db: Database, actor: Actor, shirts) -> None:
+    first = product_templates.save_template(db, actor, {"name": "Hats"}, operation_id="op-hats")
+    again = product_templates.save_template(db, actor, {"name": "Hats"}, operation_id="op-hats")   # a retry
+    assert again.id == first.id and count(db, ProductTemplate) == 2
+    product_templates.delete_template(db, actor, first.id)
     saved = product_templates.save_template(db, actor, {"vendor": "Fjord"}, template_id=shirts.id,
                                             expected_version=shirts.version)
     assert saved.vendor == "Fjord" and saved.version == shirts.version + 1

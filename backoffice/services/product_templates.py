@@ -26,7 +26,8 @@ from backoffice.db import Database
 from backoffice.models import Attribute, AttributeValue, Category, ProductStatus, ProductTemplate, Variant
 from backoffice.models.variants import VariantTemplate
 from backoffice.services import catalog
-from backoffice.services.base import Actor, Change, ConflictError, NotFound, ValidationError, audit, jsonable
+from backoffice.services.base import (Actor, Change, ConflictError, NotFound, ValidationError, audit, claim_operation,
+                                      jsonable, store_operation_result)
 from backoffice.services.templating import check_template, render_template
 from backoffice.services.variants.attributes import get_template as get_variant_template
 from backoffice.services.variants.sku_pattern import SkuPattern
@@ -228,6 +229,12 @@ def save_template(db: Database, actor: Actor, values: dict[str, Any], *, templat
         raise ValidationError(problems)
 
     def write(session: Session) -> ProductTemplateInfo:
+        previous = claim_operation(session, operation_id, "save_product_template", actor)
+        if previous is not None:   # a retry: the template as it is now, nothing written again
+            again = session.get(ProductTemplate, previous.get("id"))
+            if again is None:
+                raise NotFound(f"product template {previous.get('id')} does not exist any more")
+            return _info(again)
         problems: list = []
         _check_references(session, clean, problems)
         if "name" in clean:
@@ -241,6 +248,7 @@ def save_template(db: Database, actor: Actor, values: dict[str, Any], *, templat
             session.add(t)
             session.flush()
             audit(session, actor, "product_template", t.id, "create", None, jsonable(_info(t).values()), operation_id)
+            store_operation_result(session, operation_id, {"id": t.id})
             return _info(t)
         t = session.scalar(select(ProductTemplate).where(ProductTemplate.id == template_id).with_for_update())
         if t is None:
@@ -256,6 +264,7 @@ def save_template(db: Database, actor: Actor, values: dict[str, Any], *, templat
         if changed:
             audit(session, actor, "product_template", t.id, "update", {k: before[k] for k in changed},
                   {k: after[k] for k in changed}, operation_id)
+        store_operation_result(session, operation_id, {"id": t.id})
         return _info(t)
 
     try:
