@@ -106,8 +106,14 @@ def test_templates_and_revert_over_the_store_api(pg_db: Database) -> None:
             created = ops.product_templates.create_product(str(saved.id), title="Cotton Tee")
             assert len(created.variant_ids) == 2
             product = ops.product_templates.find_product("merino-crew")
-            revert = ops.product_templates.plan_revert(product.id, dt.datetime.now(dt.timezone.utc))
-            assert revert.fields == [] and revert.handle == "merino-crew"
+            moment = dt.datetime.now(dt.timezone.utc)
+            assert ops.product_templates.plan_revert(product.id, moment).fields == []
+            catalog.update_product(pg_db, users.sign_in(pg_db, "admin"), product.id, expected_version=product.version,
+                                   values={"vendor": "Elsewhere"})
+            revert = ops.product_templates.plan_revert(product.id, moment)
+            assert [(f.field, f.now, f.then) for f in revert.fields] == [("vendor", "Elsewhere", "Norda")]
+            done = ops.product_templates.apply_revert(product.id, moment, versions=revert.versions)
+            assert done.changeset_id is not None and catalog.get_product(pg_db, product.id)["vendor"] == "Norda"
         finally:
             ops.close()
         warehouse = sign_in(running.base_url, "warehouse", PASSWORD)
