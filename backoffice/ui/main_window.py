@@ -40,6 +40,7 @@ from backoffice.ui.dialogs.maintenance_menu import install_maintenance_menu
 from backoffice.ui.dialogs.session_menu import install_session_menu, request_switch_user
 from backoffice.ui.lock import IdleLock, WindowLock, idle_minutes
 from backoffice.ui.order_processing import OrderProcessing
+from backoffice.ui.price_event_runs import PriceEventRuns
 from backoffice.ui.tasks import TaskManager
 from backoffice.ui.views import DEFAULT_VIEW, SECTIONS, VIEW_CLASSES, ViewPage
 from backoffice.ui.widgets.banner import MessageBanner
@@ -125,6 +126,9 @@ class MainWindow(QMainWindow):
         self._follow_sync()
         # New orders are reserved while the window is open (from its first showing, then every minute).
         self.order_processing = OrderProcessing(context, tasks, notify=lambda text: self.statusBar().showMessage(
+            text, 10_000), parent=self)
+        # Price events start and end while the window is open too (the OS scheduler runs the same).
+        self.price_event_runs = PriceEventRuns(context, tasks, notify=lambda text: self.statusBar().showMessage(
             text, 10_000), parent=self)
         self.statusBar().setSizeGripEnabled(False)
 
@@ -411,6 +415,7 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         self._arm_idle_lock()
         self.order_processing.start()
+        self.price_event_runs.start()
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() == QEvent.Type.WindowStateChange:
@@ -424,6 +429,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.idle_lock.set_armed(False)
         self.order_processing.stop()
+        self.price_event_runs.stop()
         self.window_lock.stand_down()
         super().closeEvent(event)
 
