@@ -40,14 +40,15 @@ UTC = dt.timezone.utc
 STATE_COLOURS = {"planned": theme.ACCENT, "active": theme.SUCCESS, "ended": theme.TEXT_MUTED,
                  "cancelled": theme.TEXT_DISABLED}
 STATE_WORDS = {"planned": tr("Planned"), "active": tr("Running"), "ended": tr("Ended"), "cancelled": tr("Cancelled")}
-HEADERS = (tr("Event"), tr("State"), tr("Starts"), tr("Ends"), tr("Price rule"), tr("Variants"), tr("Sold"),
-           tr("Limit"), tr("Conflicts"))
+HEADERS = (tr("Event"), tr("State"), tr("Starts"), tr("Ends"), tr("Time zone"), tr("Price rule"), tr("Variants"),
+           tr("Sold"), tr("Limit"), tr("Conflicts"))
 
 
 def event_row(e: EventInfo) -> tuple[str, ...]:
     """One event as the list shows it: times in the zone it was planned in, counts as counts."""
-    return (e.name, STATE_WORDS.get(e.state, e.state), local_time(e.starts_at, e.time_zone),
-            local_time(e.ends_at, e.time_zone), e.rule_text, format_count(e.variants), format_count(e.sold),
+    start, end = local_time(e.starts_at, e.time_zone), local_time(e.ends_at, e.time_zone)
+    return (e.name, STATE_WORDS.get(e.state, e.state), start.rsplit(" ", 1)[0], end.rsplit(" ", 1)[0],
+            start.rsplit(" ", 1)[-1], e.rule_text, format_count(e.variants), format_count(e.sold),
             format_count(e.quantity_limit) if e.quantity_limit else "—",
             format_count(e.conflicts) if e.conflicts else "")
 
@@ -116,9 +117,14 @@ class Timeline(QWidget):
                            QPen(QColor(theme.TEXT), 2) if lane == self.current else Qt.PenStyle.NoPen)
             painter.setBrush(colour)
             painter.drawRoundedRect(bar, 4, 4)
-            painter.setPen(QColor("#ffffff") if e.state in ("planned", "active") else QColor(theme.TEXT))
-            painter.drawText(bar.adjusted(6, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                             e.name)
+            fits = painter.fontMetrics().horizontalAdvance(e.name) + 12 <= bar.width()
+            if fits:      # the name on the bar, or after it when the bar is too short to hold it
+                painter.setPen(QColor("#ffffff") if e.state in ("planned", "active") else QColor(theme.TEXT))
+                where = bar.adjusted(6, 0, -4, 0)
+            else:
+                painter.setPen(QColor(theme.TEXT))
+                where = QRectF(bar.right() + 6, bar.top(), 400, bar.height())
+            painter.drawText(where, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, e.name)
         x_now = self.x_of(self.now, first, last)
         painter.setPen(QPen(QColor(theme.DANGER), 2))
         painter.drawLine(int(x_now), self.TOP - 10, int(x_now), self.height())
@@ -146,8 +152,8 @@ class PriceEventsDialog(QDialog):
         self.banner = MessageBanner(self)
         self.timeline = Timeline(self)
         self.timeline.selected.connect(self._select)
-        self.model = RowsModel(HEADERS, align_right=(5, 6, 7, 8), parent=self)
-        self.table = make_table(self.model, {0: 170, 1: 80, 2: 170, 3: 170, 4: 260, 5: 70, 6: 60, 7: 60})
+        self.model = RowsModel(HEADERS, align_right=(6, 7, 8, 9), parent=self)
+        self.table = make_table(self.model, {0: 170, 1: 80, 2: 125, 3: 125, 4: 105, 5: 250, 6: 70, 7: 60, 8: 60})
         self.table.selectionModel().currentRowChanged.connect(lambda current, _p: self._select(current.row()))
         self.summary = muted()
         self.compare_at = QCheckBox(tr("During events, show the regular price as the compare-at price"))
