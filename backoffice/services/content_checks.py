@@ -149,17 +149,22 @@ def product_ids_of(session: Session, flt: VariantFilter | None, variant_ids: tup
 
 
 def run_checks(db: Database, flt: VariantFilter | None = None, variant_ids: tuple[int, ...] = ()) -> ContentReport:
-    """Every check of every product of the filter (or selection), one statement over the products."""
+    """Every check of every product of the filter (or selection), one statement over the products.
+
+    The statement returns the measures (lengths, words, images) and the flags of the checks that need
+    the whole catalog (duplicates); the checks that follow from the measures, and the score, are worked
+    out here from the same definitions as ``content_sql`` (held equal to the grid's SQL by the tests), so
+    the costly word count runs once per product."""
     with db.read() as session:
         rules = _rules(session)
         conditions = check_conditions(rules.thin_words)
-        score = score_expression(conditions)
         images = (select(func.count()).where(ProductImage.product_id == Product.id).scalar_subquery())
         no_alt = (select(func.count()).where(ProductImage.product_id == Product.id,
                                              func.trim(ProductImage.alt_text) == "").scalar_subquery())
+        in_sql = [c.key for c in CHECKS if c.key not in _FROM_MEASURES]
         columns = [Product.id, Product.handle, Product.title, Product.vendor, func.length(func.trim(Product.title)),
-                   func.length(func.trim(Product.seo_description)), words_expression(Product.description), images, no_alt, score,
-                   *[case((conditions[c.key], 1), else_=0) for c in CHECKS]]
+                   func.length(func.trim(Product.seo_description)), words_expression(Product.description), images,
+                   no_alt, *[case((conditions[key], 1), else_=0) for key in in_sql]]
         stmt = select(*columns).order_by(Product.id)
         everything = not variant_ids and (flt is None or flt == VariantFilter())
         rows: list[ProductCheck] = []
@@ -169,15 +174,27 @@ def run_checks(db: Database, flt: VariantFilter | None = None, variant_ids: tupl
             ids = product_ids_of(session, flt, variant_ids)
             batches = [session.execute(stmt.where(cond)) for cond in chunked_in(session, Product.id, ids)]
         for result in batches:
-            for pid, handle, title, vendor, tl, ml, words, n_images, n_no_alt, sc, *flags in result:
-                failing = tuple(c.key for c, flag in zip(CHECKS, flags, strict=True) if flag)
-                rows.append(ProductCheck(pid, handle, title, vendor or "", int(tl or 0), int(ml or 0), int(words or 0),
-                                         int(n_images or 0), int(n_no_alt or 0), int(sc), failing))
+            for pid, handle, title, vendor, tl, ml, words, n_images, n_no_alt, *flags in result:
+                words, n_images, n_no_alt = int(words or 0), int(n_images or 0), int(n_no_alt or 0)
+                failed = {key for key, flag in zip(in_sql, flags, strict=True) if flag}
+                if n_images == 0:
+                    failed.add("no_images")
+                if n_no_alt:
+                    failed.add("missing_alt_text")
+                if "empty_description" not in failed and words < rules.thin_words:
+                    failed.add("thin_description")
+                failing = tuple(c.key for c in CHECKS if c.key in failed)
+                rows.append(ProductCheck(pid, handle, title, vendor or "", int(tl or 0), int(ml or 0), words,
+                                         n_images, n_no_alt, 100 - sum(CHECK_BY_KEY[k].weight for k in failing),
+                                         failing))
     counts = {c.key: 0 for c in CHECKS}
     for r in rows:
         for key in r.failing:
             counts[key] += 1
     return ContentReport(rules, rows, counts)
+
+
+_FROM_MEASURES = frozenset({"no_images", "missing_alt_text", "thin_description"})
 
 
 def write_report(report: ContentReport, path: Any, fmt: str) -> int:  # noqa: ANN401
