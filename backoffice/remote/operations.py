@@ -248,7 +248,7 @@ class RemoteOperations:
     # -- one call ------------------------------------------------------------------------------------
     def call(self, name: str, /, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
         """Send ``area.method(*args, **kwargs)`` to the server (or read it from the replica)."""
-        if name in REPLICA_READS and self.replica_reads is not None:
+        if name in REPLICA_READS and self.replica_reads is not None and not _needs_content(args, kwargs):
             area, method = name.split(".")
             return getattr(getattr(self.replica_reads, area), method)(*args, **kwargs)
         spec = wire.call_of(name)
@@ -538,6 +538,12 @@ def _with_local_path(value: Any, local: Path) -> Any:  # noqa: ANN401
 def _record(header: str | None) -> None:
     if header:
         record(Changes.from_json(json.loads(header)))
+
+
+def _needs_content(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """A grid read filtered on "Needs attention": the content checks need the descriptions, SEO texts and
+    images the replica does not hold, so the server answers it."""
+    return any(getattr(v, "needs_attention", False) is True for v in (*args, *kwargs.values()))
 
 
 def _bind(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
