@@ -432,3 +432,30 @@ def _created(change: Change) -> CreatedProduct:
     after = change.after or {}
     return CreatedProduct(change.entity_id, after.get("handle", ""), change.version or 1,
                           [c.entity_id for c in change.children], [(c.after or {}).get("sku", "") for c in change.children])
+
+
+def add_demo_templates(db: Database, actor: Actor) -> int:
+    """Two templates on a freshly made demo store (when it has the demo's size and colour attributes), so
+    Merchandising → Product templates… is not empty. Returns the templates made."""
+    with db.read() as session:
+        values = {code: set(session.scalars(select(AttributeValue.value).join(Attribute)
+                                            .where(Attribute.code == code)))
+                  for code in ("size", "colour")}
+        have = set(session.scalars(select(ProductTemplate.name)))   # a store filled again keeps its templates
+    made = 0
+    if {"S", "M", "L"} <= values["size"] and "T-shirt" not in have:
+        save_template(db, actor, {
+            "name": "T-shirt", "product_type": "T-Shirt", "tags": ["new"], "status": "draft",
+            "attributes": {"size": ["S", "M", "L"]}, "default_price": "24.99", "default_cost": "8.50",
+            "description_template": "{{ title }}: a soft everyday tee, in sizes {{ attributes.size }}.",
+            "seo_title_template": "{{ title }} | T-shirts"})
+        made += 1
+    if {"S", "M", "L"} <= values["size"] and {"Black", "Navy"} <= values["colour"] and "Knit jumper" not in have:
+        save_template(db, actor, {
+            "name": "Knit jumper", "product_type": "Jumper", "tags": ["knitwear"], "status": "draft",
+            "attributes": {"size": ["S", "M", "L"], "colour": ["Black", "Navy"]}, "default_price": "79.00",
+            "default_cost": "31.00", "sku_pattern": "{handle}-{colour:3}-{size}",
+            "description_template": "{{ title }} in {{ attributes.colour }}. Sizes {{ attributes.size }}.",
+            "seo_title_template": "{{ title }} | Knitwear"})
+        made += 1
+    return made
