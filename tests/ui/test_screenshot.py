@@ -15,7 +15,7 @@ from backoffice.ui.screenshot import VIEW_NAMES, render_view_to_file
 
 
 def test_view_names() -> None:
-    assert VIEW_NAMES == ("products", "variants", "images", "inventory", "transfers", "purchasing", "orders", "customers", "reports",
+    assert VIEW_NAMES == ("products", "variants", "images", "bundles", "inventory", "transfers", "purchasing", "orders", "customers", "reports",
                           "audit", "store_sync", "shell", "profiles", "lock", "connected")
 
 
