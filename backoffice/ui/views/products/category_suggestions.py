@@ -153,7 +153,7 @@ class CategorySuggestionsDialog(QDialog):
         self._op_id = new_operation_id()
         self._close_when_idle = False
         self.setWindowTitle(self.tr("Suggest categories"))
-        self.resize(980, 620)
+        self.resize(1060, 660)
 
         self.uncategorised = QRadioButton(self.tr("Products without a category"))
         self.filtered = QRadioButton(plural(filtered_rows, self.tr("Products of the {n} row matching the grid's filter"),
@@ -170,6 +170,7 @@ class CategorySuggestionsDialog(QDialog):
         self.threshold.setRange(5, 100)
         self.threshold.setValue(60)
         self.threshold.setSuffix(" %")
+        self.threshold.setMaximumWidth(110)
         self.threshold.setToolTip(self.tr("No suggestion is made when the model is less sure than this."))
         self.embeddings = QCheckBox(self.tr("Use sentence embeddings (slower; needs the optional package)"))
         self.embeddings.setEnabled(False)
@@ -203,7 +204,7 @@ class CategorySuggestionsDialog(QDialog):
         self.table.verticalHeader().setDefaultSectionSize(26)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        for column, width in ((0, 260), (1, 200), (2, 240), (3, 90)):
+        for column, width in ((0, 270), (1, 170), (2, 300), (3, 110)):
             header.resizeSection(column, width)
         header.setSectionResizeMode(SuggestionsModel.TAGS, QHeaderView.ResizeMode.Stretch)
         self.empty = muted()
