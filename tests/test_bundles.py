@@ -4,16 +4,20 @@ bundles area over a real store API server."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
+from backoffice.cli import main
 from backoffice.db import Database
 from backoffice.models import AuditEntry, BundleOrderLine, OrderLine, StockLevel, StockMove, Variant
 from backoffice.operations import LocalOperations
 from backoffice.services import bundles, catalog, inventory, orders, users
+from backoffice.services import importexport as ie
 from backoffice.services.base import Actor, ConflictError, NotFound, ValidationError
 from backoffice.services.bundles import ComponentSpec
 from backoffice.services.inventory import MoveLine
@@ -190,3 +194,91 @@ def test_bundles_over_the_store_api(db: Database, api: RunningServer) -> None:
         warehouse.close()
     local = LocalOperations(db, admin, owns_database=False)
     assert local.bundles.get("KIT").components[0].quantity == 2
+
+
+# -- import/export ---------------------------------------------------------------------------------------
+def _import(db: Database, actor: Actor, path) -> ie.ImportResult:  # type: ignore[no-untyped-def]
+    return ie.apply_import(db, actor, ie.read_products_file(path))
+
+
+def _state(db: Database) -> list[tuple]:
+    with db.read() as s:
+        return sorted(s.execute(select(Variant.sku, Variant.price, Variant.version)).all()) + [
+            (b.sku, b.pricing, b.amount, b.percent_off, b.version, tuple((c.sku, c.quantity) for c in b.components))
+            for b in bundles.list_bundles(db)]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_bundles_round_trip_in_the_product_file(db: Database, actor: Actor, store: SmallStore, tmp_path, fmt) -> None:  # type: ignore[no-untyped-def]
+    add_hat(db, actor)
+    plain = tmp_path / f"plain.{fmt}"
+    ie.export_products(db, plain, fmt)
+    assert "bundle_components" not in ie.read_products_file(plain).header     # no bundles: the file as it always was
+    bundles.save_bundle(db, actor, sku="KIT", pricing="discount", percent_off="10", amount="1",
+                        components=[ComponentSpec("MC-M", 2), ComponentSpec("HAT", 1)])
+    bundles.save_bundle(db, actor, sku="DUO", pricing="fixed", amount="99.00",
+                        components=[ComponentSpec("MC-S", 1), ComponentSpec("MC-L", 1)])
+    path = tmp_path / f"all.{fmt}"
+    assert ie.export_products(db, path, fmt) == 6
+    parsed = ie.read_products_file(path)
+    row = next(r for r in parsed.rows if "KIT" in r)
+    assert [parsed.clean(row[parsed.columns[c]]) for c in ("bundle_components", "bundle_pricing", "bundle_amount",
+                                                            "bundle_percent_off")] == ["HAT*1; MC-M*2", "discount", "1.00", "10.00"]
+    before = _state(db)
+    for _ in range(2):        # export -> import of the same file changes nothing, twice
+        result = _import(db, actor, path)
+        assert result.changeset_id is None and result.changed_rows == 0 and _state(db) == before
+
+
+def test_bundle_cells_are_checked_by_row_and_imported(db: Database, actor: Actor, store: SmallStore, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    add_hat(db, actor)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("sku,handle,title,price,bundle_components,bundle_pricing,bundle_amount\n"
+                   "SET-1,set-1,Set,10.00,MC-S*2; NOPE*1,fixed,10\n"
+                   "SET-2,set-2,Set 2,10.00,HAT*x,fixed,10\n"
+                   "SET-3,set-3,Set 3,10.00,HAT*1,sometimes,10\n", encoding="utf-8")
+    report = ie.dry_run(db, ie.read_products_file(bad))
+    assert [p.label() for p in report.problems] == [
+        "row 2 bundle_components: component NOPE: no variant has this SKU",
+        "row 3 bundle_components: 'HAT*x': the quantity 'x' is not a whole number",
+        "row 4 bundle_pricing: 'sometimes' must be fixed or discount"]
+    with pytest.raises(ie.ImportRejected, match="row 2 bundle_components"):
+        _import(db, actor, bad)
+    assert bundles.list_bundles(db) == [] and "SET-1" not in variant_ids(db)     # nothing written
+    good = tmp_path / "good.csv"      # a new bundle made of a new SKU of the same file
+    good.write_text("sku,handle,title,price,bundle_components,bundle_pricing,bundle_percent_off\n"
+                    "CUP,cup,Cup,4.00,,,\n"
+                    "SET-1,set-1,Set,1.00,MC-S*2; CUP*1,discount,50\n", encoding="utf-8")
+    result = _import(db, actor, good)
+    assert result.new_variants == 2 and "1 bundle created or changed" in result.notes
+    kit = bundles.get_bundle(db, "SET-1")
+    assert [(c.sku, c.quantity) for c in kit.components] == [("CUP", 1), ("MC-S", 2)] and kit.price == Decimal("61.99")
+
+
+# -- the command line ----------------------------------------------------------------------------------------
+def run(db: Database, *args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, ["--user", "tester", *args, "--db", db.engine.url.render_as_string(hide_password=False)])
+
+
+def test_the_command_line(db: Database, actor: Actor, store: SmallStore) -> None:
+    add_hat(db, actor)
+    made = run(db, "bundles", "create", "KIT", "--title", "Kit", "--component", "MC-M:2", "--component", "HAT:1",
+               "--discount", "10%")
+    assert made.exit_code == 0 and "price 125.98" in made.output
+    listed = run(db, "bundles", "list", "--json")
+    assert listed.exit_code == 0 and [(r["sku"], r["price"]) for r in json.loads(listed.output)] == [("KIT", "125.98")]
+    assert json.loads(run(db, "bundles", "availability", "KIT", "--json").output)["by_location"] == {"SHOP": 0, "WH1": 0}
+    edited = run(db, "bundles", "edit", "KIT", "--fixed-price", "100")
+    assert edited.exit_code == 0 and bundles.get_bundle(db, "KIT").price == Decimal("100.00")
+    for args, message in ((("create", "BAD", "--component", "NOPE:1", "--fixed-price", "5"), "component NOPE: no variant has this SKU"),
+                          (("create", "BAD", "--component", "HAT:x"), "the quantity 'x' is not a whole number"),
+                          (("create", "BAD", "--component", "HAT:1", "--fixed-price", "1", "--discount", "5%"), "not both"),
+                          (("show", "HAT"), "not a bundle")):
+        bad = run(db, "bundles", *args)
+        assert bad.exit_code == 1 and message in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    rule = run(db, "bundles", "rules", "add", "Any 2", "--quantity", "2", "--price", "100", "--product",
+               str(store.product.entity_id))
+    assert rule.exit_code == 0, rule.output
+    quote = json.loads(run(db, "bundles", "rules", "quote", "Any 2", "MC-S", "MC-M", "--json").output)
+    assert (quote["full_price"], quote["total"]) == ("119.98", "100.00")
+    assert run(db, "bundles", "delete", "KIT").exit_code == 0 and bundles.list_bundles(db) == []
