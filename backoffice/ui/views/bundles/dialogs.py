@@ -118,6 +118,7 @@ class BundleDialog(QDialog):
         box.setRange(1, 100_000)
         box.setValue(quantity)
         box.setFrame(False)
+        box.setButtonSymbols(QSpinBox.ButtonSymbols.NoButtons)   # typed: the row is too low for arrows
         box.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.components.setCellWidget(r, 1, box)
 
