@@ -72,6 +72,11 @@ def test_overrides_and_a_variant_template(db: Database, actor: Actor, shirts) ->
     assert plan.values["vendor"] == "Fjord" and {v.price for v in plan.variants} == {Decimal("12.00")}
     # without a price the template has none to give: named, nothing planned to be written
     assert ("product", "price") in [p[:2] for p in product_templates.plan_product(db, knit.id, title="X").problems]
+    # the demo store's templates: the one its attributes allow (sizes, no colours here), once
+    assert product_templates.add_demo_templates(db, actor) == 1
+    assert product_templates.add_demo_templates(db, actor) == 0
+    tee = product_templates.plan_product(db, "T-shirt", title="Basic Tee")
+    assert tee.problems == [] and len(tee.variants) == 3
 
 
 BAD_TEMPLATES = [
