@@ -381,3 +381,12 @@ def test_the_content_area_works_over_http(pg_db: Database) -> None:
                 wh.close()
     finally:
         stop()
+
+
+def test_a_preview_reports_progress_and_stops_when_cancelled(db: Database, actor: Actor, shop: dict[str, int]) -> None:
+    content.save_template(db, actor, name="Basic", target_field="description", source="{{ title }}")
+    seen: list[float] = []
+    p = content.plan(db, "Basic", Target(), progress=lambda f, _text: seen.append(f))
+    assert p.considered == 5 and seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(content.Cancelled):
+        content.plan(db, "Basic", Target(), cancel=lambda: True)
