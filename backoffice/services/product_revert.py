@@ -90,12 +90,16 @@ def _aware(at: dt.datetime) -> dt.datetime:
     return at.astimezone(dt.timezone.utc)
 
 
-def _current(session: Any, product_id: int) -> tuple[Product, dict[tuple[str, int], dict[str, Any]], dict[tuple[str, int], Any]]:  # noqa: ANN401
+Row = tuple[str, int]     # ("product", 7), ("variant", 12)
+
+
+def _current(session: Any, product_id: int) -> tuple[Product, dict[Row, dict[str, Any]], dict[Row, Any]]:  # noqa: ANN401
+    """The product, its rows' current values, and per row (version, created_at, updated_at, label)."""
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound(f"product {product_id} does not exist")
-    rows: dict[tuple[str, int], dict[str, Any]] = {}
-    meta: dict[tuple[str, int], Any] = {}
+    rows: dict[Row, dict[str, Any]] = {}
+    meta: dict[Row, Any] = {}
     values = {name: jsonable(getattr(product, name)) for name in EDITABLE["product"] if name != "tags"}
     values["tags"] = sorted(session.scalars(select(ProductTag.tag).where(ProductTag.product_id == product_id)))
     rows[("product", product.id)] = values
