@@ -72,6 +72,15 @@ def test_overrides_and_a_variant_template(db: Database, actor: Actor, shirts) ->
     assert plan.values["vendor"] == "Fjord" and {v.price for v in plan.variants} == {Decimal("12.00")}
     # without a price the template has none to give: named, nothing planned to be written
     assert ("product", "price") in [p[:2] for p in product_templates.plan_product(db, knit.id, title="X").problems]
+    # overrides of the wrong kind are named, never a crash; a template of too many combinations is refused
+    # before any is made
+    odd = product_templates.plan_product(db, "Shirts", title="Odd", overrides={
+        "tags": 5, "category_id": 10**30, "vendor": ["x"], "status": "gone", "price": 1.5, "colour": "red"})
+    assert {p[1] for p in odd.problems} >= {"tags", "category_id", "vendor", "status", "price", "colour"}
+    many = product_templates.save_template(db, actor, {"name": "Many", "default_price": "1.00"})
+    with db.write() as s:    # as if the attributes had grown that big since the template was saved
+        s.get(ProductTemplate, many.id).attributes = {f"a{i}": [str(n) for n in range(10)] for i in range(12)}
+    assert ("template Many", "attributes") in [p[:2] for p in product_templates.plan_product(db, "Many", title="M").problems]
     # the demo store's templates: the one its attributes allow (sizes, no colours here), once
     assert product_templates.add_demo_templates(db, actor) == 1
     assert product_templates.add_demo_templates(db, actor) == 0

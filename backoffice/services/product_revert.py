@@ -95,7 +95,7 @@ Row = tuple[str, int]     # ("product", 7), ("variant", 12)
 
 def _current(session: Any, product_id: int) -> tuple[Product, dict[Row, dict[str, Any]], dict[Row, Any]]:  # noqa: ANN401
     """The product, its rows' current values, and per row (version, created_at, updated_at, label)."""
-    product = session.get(Product, product_id)
+    product = session.get(Product, product_id) if 0 < product_id < 2**63 else None
     if product is None:
         raise NotFound(f"product {product_id} does not exist")
     rows: dict[Row, dict[str, Any]] = {}

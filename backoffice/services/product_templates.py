@@ -14,6 +14,7 @@ rendered texts and every variant (SKU, options, price), with every problem named
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -37,6 +38,7 @@ TEMPLATE_FIELDS = ("name", "vendor", "product_type", "category_id", "tags", "sta
                    "seo_description_template", "default_price", "default_cost")
 _TEXT_LIMITS = {"name": 200, "vendor": 200, "product_type": 200, "sku_pattern": 200, "seo_title_template": 500}
 MAX_VARIANTS = 500        # variants one new product may get from a template
+MAX_ID = 2**63 - 1        # ids beyond a BIGINT name no row (and must not reach the database)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def find_template(db: Database, name_or_id: str | int) -> ProductTemplateInfo:
 
 def _find(session: Session, name_or_id: str | int) -> ProductTemplate:
     t = None
-    if isinstance(name_or_id, int) or str(name_or_id).isdigit():
+    if (isinstance(name_or_id, int) or str(name_or_id).isdigit()) and 0 < int(name_or_id) <= MAX_ID:
         t = session.get(ProductTemplate, int(name_or_id))
     if t is None:
         wanted = str(name_or_id).strip().lower()
@@ -187,7 +189,8 @@ def clean_template_values(values: dict[str, Any], problems: list) -> dict[str, A
             v = values[name]
             if v in (None, ""):
                 out[name] = None
-            elif isinstance(v, bool) or not isinstance(v, int) and not (isinstance(v, str) and v.isdigit()):
+            elif (isinstance(v, bool) or not isinstance(v, int) and not (isinstance(v, str) and v.isdigit())
+                  or not 0 < int(v) <= MAX_ID):
                 problems.append((row, name, f"{v!r} must be an id"))
             else:
                 out[name] = int(v)
@@ -227,6 +230,9 @@ def save_template(db: Database, actor: Actor, values: dict[str, Any], *, templat
         problems.append(("template", "name", "is required"))
     if problems:
         raise ValidationError(problems)
+
+    if template_id is not None and not 0 < template_id <= MAX_ID:
+        raise NotFound(f"product template {template_id} does not exist")
 
     def write(session: Session) -> ProductTemplateInfo:
         previous = claim_operation(session, operation_id, "save_product_template", actor)
@@ -276,6 +282,9 @@ def save_template(db: Database, actor: Actor, values: dict[str, Any], *, templat
 def delete_template(db: Database, actor: Actor, template_id: int, *, expected_version: int | None = None,
                     operation_id: str | None = None) -> bool:
     """Delete a template (products made from it keep what they were given). False when it was gone already."""
+
+    if not 0 < template_id <= MAX_ID:
+        return False
 
     def write(session: Session) -> bool:
         t = session.scalar(select(ProductTemplate).where(ProductTemplate.id == template_id).with_for_update())
@@ -346,19 +355,36 @@ def _plan(session: Session, db: Database, t: ProductTemplateInfo, title: str, ha
 
     values: dict[str, Any] = {"handle": handle, "title": title, "vendor": t.vendor, "product_type": t.product_type,
                               "status": t.status, "category_id": t.category_id, "tags": list(t.tags)}
+    given = {k: v for k, v in overrides.items() if k in ("vendor", "product_type", "status", "category_id", "tags",
+                                                            "description", "seo_title", "seo_description")}
+    local: list = []
+    if "tags" in given and not isinstance(given["tags"], str | list):
+        local.append(("product", "tags", f"must be a list of tags or comma-separated text, not {type(given['tags']).__name__}"))
+    checked = catalog.clean_product_values({k: v for k, v in given.items() if not (k == "tags" and local)}, "product",
+                                           local, partial=True)   # each override's type and length
+    if "category_id" in given and given["category_id"] is not None and (
+            isinstance(given["category_id"], bool) or not isinstance(given["category_id"], int)
+            or not 0 < given["category_id"] <= MAX_ID):
+        local.append(("product", "category_id", f"{given['category_id']!r} must be a category id"))
+    for text_field in ("vendor", "product_type", "description", "seo_title", "seo_description"):
+        if text_field in given and not isinstance(given[text_field], str | None):
+            local.append(("product", text_field, f"must be text, not {type(given[text_field]).__name__}"))
+    problems.extend(p for p in local if p not in problems)
     for name in ("vendor", "product_type", "status", "category_id", "tags"):
-        if name in overrides:
-            values[name] = overrides[name]
-    if isinstance(values["tags"], str):
-        values["tags"] = [x.strip() for x in values["tags"].split(",") if x.strip()]
+        if name in given and not any(p[1] == name for p in local):
+            value = checked.get(name, given[name])
+            values[name] = value.value if hasattr(value, "value") else value
 
     variants: list[PlannedVariant] = []
     codes = list(options)
-    combos = [dict(zip(codes, picked, strict=True)) for picked in itertools.product(*options.values())] if codes else [{}]
-    combos = [c for c in combos if not any(ex and all(c.get(k) == v for k, v in ex.items()) for ex in exclusions)]
-    if len(combos) > MAX_VARIANTS:
-        problems.append((f"template {t.name}", "attributes", f"makes {len(combos)} variants; at most {MAX_VARIANTS}"))
+    total = math.prod(len(v) for v in options.values())
+    combos: list[dict[str, str]] = [{}]
+    if total > MAX_VARIANTS:    # counted before any is made: a template of many options must not fill the memory
+        problems.append((f"template {t.name}", "attributes", f"makes {total:,} variants; at most {MAX_VARIANTS}"))
         combos = []
+    elif codes:
+        combos = [dict(zip(codes, picked, strict=True)) for picked in itertools.product(*options.values())]
+    combos = [c for c in combos if not any(ex and all(c.get(k) == v for k, v in ex.items()) for ex in exclusions)]
     if not any(p[1] == "sku_pattern" for p in problems):
         for combo in combos:
             sku = sku_pattern.render({"handle": handle, "title": title, **combo})
@@ -388,8 +414,8 @@ def _plan(session: Session, db: Database, t: ProductTemplateInfo, title: str, ha
                "template": t.name}
     for out_field, source_field in (("description", "description_template"), ("seo_title", "seo_title_template"),
                                     ("seo_description", "seo_description_template")):
-        if out_field in overrides:
-            values[out_field] = overrides[out_field] or ""
+        if out_field in given:
+            values[out_field] = given[out_field] if isinstance(given[out_field], str) else ""
             continue
         source = getattr(t, source_field)
         if not source:
@@ -402,9 +428,9 @@ def _plan(session: Session, db: Database, t: ProductTemplateInfo, title: str, ha
     for name, limit in limits.items():
         if len(values.get(name) or "") > limit:
             problems.append(("product", name, f"renders {len(values[name])} characters; at most {limit}"))
-    local: list = []
-    catalog.clean_product_values(dict(values), "product", local, partial=False)
-    problems.extend(p for p in local if p not in problems and p[1] not in ("handle", "title"))
+    final: list = []
+    catalog.clean_product_values(dict(values), "product", final, partial=False)
+    problems.extend(p for p in final if p not in problems and p[1] not in ("handle", "title"))
     return ProductPlan(t.name, handle, jsonable(values), variants, problems)
 
 
