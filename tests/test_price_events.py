@@ -337,8 +337,10 @@ def test_the_events_area_over_the_store_api(api, db: Database, store: SmallStore
         assert [e.name for e in warehouse.events.list()] == ["Flash"]
         with pytest.raises(PermissionDenied):
             warehouse.events.cancel("Flash")
+        assert merchandiser.events.save_settings(EventSettings(compare_at_regular=True)).compare_at_regular
         result = merchandiser.events.run_due()
         assert result.started == ["Flash"]
+        assert {c for _, c in prices(db).values()} == {Decimal("59.99")}   # compare-at: the regular price
         assert {p for p, _ in prices(db).values()} == {Decimal("47.99")}
         assert merchandiser.events.get("Flash").state == "active"
     finally:

@@ -21,7 +21,7 @@ import click
 from backoffice.cli.app import EXIT_ERROR, Context, db_options, json_text, main
 
 SCHEDULER_CHOICE = click.Choice(["systemd", "cron", "launchd", "schtasks"])
-JOB_NAMES = ("reports", "alerts", "orders", "store")
+JOB_NAMES = ("reports", "alerts", "orders", "store", "events")
 
 
 @main.group("schedule")
@@ -65,7 +65,7 @@ def _when(value: dt.datetime | None) -> str:
                    "crontab, on Linux; launchd on macOS; the Task Scheduler on Windows).")
 @click.option("--every", "every", multiple=True, metavar="JOB=DURATION",
               help="How often a job runs, e.g. reports=5m, alerts=30m, orders=2m, store=1h (repeatable; defaults: "
-                   "reports 5m, alerts 1h, orders 5m, store 15m).")
+                   "reports 5m, alerts 1h, orders 5m, store 15m, events 5m).")
 @click.option("--with", "include", multiple=True, type=click.Choice(JOB_NAMES),
               help="Register this job even where the database does not call for it (repeatable).")
 @click.option("--without", "exclude", multiple=True, type=click.Choice(JOB_NAMES),
