@@ -12,7 +12,7 @@ from PySide6.QtCore import QDateTime
 from PySide6.QtWidgets import QMessageBox
 
 from backoffice.db import Database
-from backoffice.operations.events import EventDraft, PriceStep, Target
+from backoffice.operations.events import EventDraft, PriceStep, Target, VariantFilter
 from backoffice.services import catalog, price_events
 from backoffice.services.base import Actor
 from backoffice.services.changesets import RowChange, apply_changes
@@ -104,3 +104,42 @@ def test_plan_run_and_resolve_from_the_dialogs(qtbot, tasks: TaskManager, connec
         assert session.get(Variant, ids[0]).price == Decimal("59.99")
     dialog.resize(1100, 640)
     dialog.grab()      # paints the timeline with every state
+
+
+def test_the_merchandising_menu_opens_it_with_the_grid_selection_and_filter(  # type: ignore[no-untyped-def]
+        qtbot, tasks: TaskManager, connected_context, sqlite_db: Database, sqlite_actor: Actor) -> None:
+    from PySide6.QtWidgets import QMenu, QWidget
+
+    from backoffice.ui.views.products.merchandising import fill_merchandising_menu
+
+    ids = small_catalog(sqlite_db, sqlite_actor)
+    grid_filter = VariantFilter(vendors=("Norda",))
+
+    class FakeView(QWidget):
+        def __init__(self) -> None:
+            super().__init__()
+            self.context = connected_context(sqlite_db, sqlite_actor)
+            self.tasks = tasks
+            self.loader = type("L", (), {"filter": grid_filter})()
+            self.model = type("M", (), {"total": 3})()
+            self.dialog = None
+
+        def selected_variant_ids(self) -> list[int]:
+            return ids[:2]
+
+    view = FakeView()
+    qtbot.addWidget(view)
+    menu = QMenu()
+    fill_merchandising_menu(view, menu)  # type: ignore[arg-type]
+    next(a for a in menu.actions() if a.text() == "Price events…").trigger()
+    dialog = view.dialog
+    assert isinstance(dialog, PriceEventsDialog)
+    qtbot.waitUntil(lambda: not dialog.runner.busy, timeout=WAIT)
+    assert dialog.model.rowCount() == 0 and not dialog.cancel_button.isEnabled()
+    dialog.open_planner()
+    planner = dialog.child
+    assert [planner.target.itemText(i) for i in range(planner.target.count())] == \
+        ["The 2 selected variants", "All 3 variants matching the grid's filter"]
+    assert planner.target.itemData(0).variant_ids == tuple(ids[:2]) and planner.target.itemData(1).filter == grid_filter
+    planner.done(0)
+    dialog.done(0)
