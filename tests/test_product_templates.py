@@ -230,6 +230,14 @@ def test_rows_changed_meanwhile_and_unrecorded_writes_are_conflicts(
     assert ("SKU MC-M", "changed") in [(c.label, c.kind) for c in result.conflicts]
     with db.read() as s:
         assert s.get(Variant, v1).price == Decimal("59.99") and s.get(Variant, v2).price == Decimal("42.00")
+    # a variant deleted since (the generator prunes a size without stock or sales): named, not brought back
+    clock.at(3)
+    from backoffice.services.variants import GenerationRequest, generate
+
+    generate(db, actor, GenerationRequest((pid,), {"size": ["S", "M"]}, prune=True))
+    later = product_revert.plan_revert_to(db, pid, moment)
+    assert ("SKU MC-L", "deleted") in [(c.label, c.kind) for c in later.conflicts]
+    assert all(f.entity_id != v3 for f in later.fields)
 
 
 def test_a_moment_before_the_product_existed_is_refused(db: Database, actor: Actor, store: SmallStore) -> None:
