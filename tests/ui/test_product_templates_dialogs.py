@@ -112,3 +112,35 @@ def test_revert_to_a_date_from_the_history(qtbot, tasks: TaskManager, connected_
     dialog.preview()            # twice: nothing left to do
     qtbot.waitUntil(lambda: not dialog.is_loading() and dialog.model.rowCount() == 0, timeout=WAIT)
     assert "Nothing to revert" in dialog.summary.text() and not dialog.apply_button.isEnabled()
+
+
+def test_the_merchandising_menu_opens_the_templates(qtbot, tasks: TaskManager, connected_context,  # type: ignore[no-untyped-def]
+                                                   sqlite_db: Database, sqlite_actor: Actor) -> None:
+    from PySide6.QtWidgets import QMenu, QWidget
+
+    from backoffice.ui.views.products.merchandising import fill_merchandising_menu
+
+    product_templates.save_template(sqlite_db, sqlite_actor, {"name": "Caps", "default_price": "9.00"})
+
+    class FakeView(QWidget):
+        def __init__(self) -> None:
+            super().__init__()
+            self.context = connected_context(sqlite_db, sqlite_actor)
+            self.tasks = tasks
+            self.loader = type("L", (), {"filter": None})()
+            self.model = type("M", (), {"total": 0})()
+            self.dialog = None
+
+        def selected_variant_ids(self) -> list[int]:
+            return []
+
+    view = FakeView()
+    qtbot.addWidget(view)
+    menu = QMenu()
+    fill_merchandising_menu(view, menu)  # type: ignore[arg-type]
+    next(a for a in menu.actions() if a.text() == "Product templates…").trigger()
+    dialog = view.dialog
+    assert isinstance(dialog, ProductTemplatesDialog)
+    qtbot.waitUntil(lambda: dialog.list.count() == 1 and not dialog.is_loading(), timeout=WAIT)
+    assert dialog.form.name.text() == "Caps" and dialog.form.price.text() == "9.00"
+    dialog.done(0)
