@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -37,6 +38,8 @@ from backoffice.ui.widgets.rows import RowsModel, heading, make_table, muted
 
 tr = translator("PriceEvents")
 UTC = dt.timezone.utc
+MAX_TIMELINE_HEIGHT = 260
+RECENT = dt.timedelta(days=30)     # ended events older than this leave the timeline (not the list)
 STATE_COLOURS = {"planned": theme.ACCENT, "active": theme.SUCCESS, "ended": theme.TEXT_MUTED,
                  "cancelled": theme.TEXT_DISABLED}
 STATE_WORDS = {"planned": tr("Planned"), "active": tr("Running"), "ended": tr("Ended"), "cancelled": tr("Cancelled")}
@@ -57,14 +60,14 @@ def event_row(e: EventInfo) -> tuple[str, ...]:
 class Timeline(QWidget):
     """Events as bars over days, one lane per event, a "now" line; a click selects an event."""
 
-    selected = Signal(int)          # the index of the event clicked
+    selected = Signal(str)          # the name of the event clicked
     LANE, TOP, LEFT = 24, 30, 8
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.events: list[EventInfo] = []
         self.now = dt.datetime.now(UTC)
-        self.current = -1
+        self.current = ""               # the name of the event selected (drawn outlined)
         self.setMinimumHeight(140)
 
     def set_events(self, events: Sequence[EventInfo], now: dt.datetime) -> None:
@@ -114,7 +117,7 @@ class Timeline(QWidget):
             bar = QRectF(x0, self.TOP + lane * self.LANE + 3, max(4.0, x1 - x0), self.LANE - 6)
             colour = QColor(STATE_COLOURS.get(e.state, theme.TEXT_MUTED))
             painter.setPen(QPen(QColor(theme.DANGER), 2) if e.conflicts else
-                           QPen(QColor(theme.TEXT), 2) if lane == self.current else Qt.PenStyle.NoPen)
+                           QPen(QColor(theme.TEXT), 2) if e.name == self.current else Qt.PenStyle.NoPen)
             painter.setBrush(colour)
             painter.drawRoundedRect(bar, 4, 4)
             fits = painter.fontMetrics().horizontalAdvance(e.name) + 12 <= bar.width()
@@ -134,7 +137,7 @@ class Timeline(QWidget):
     def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         lane = int((event.position().y() - self.TOP) // self.LANE)
         if 0 <= lane < len(self.events):
-            self.selected.emit(lane)
+            self.selected.emit(self.events[lane].name)
 
 
 # -- the dialog ---------------------------------------------------------------------------------------------
@@ -151,7 +154,7 @@ class PriceEventsDialog(QDialog):
 
         self.banner = MessageBanner(self)
         self.timeline = Timeline(self)
-        self.timeline.selected.connect(self._select)
+        self.timeline.selected.connect(self._select_named)
         self.model = RowsModel(HEADERS, align_right=(6, 7, 8, 9), parent=self)
         self.table = make_table(self.model, {0: 170, 1: 80, 2: 125, 3: 125, 4: 105, 5: 250, 6: 70, 7: 60, 8: 60})
         self.table.selectionModel().currentRowChanged.connect(lambda current, _p: self._select(current.row()))
@@ -186,7 +189,13 @@ class PriceEventsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(heading(tr("Timeline")))
-        layout.addWidget(self.timeline)
+        self.timeline_area = QScrollArea(self)      # many events at once: the lanes scroll
+        self.timeline_area.setWidgetResizable(True)
+        self.timeline_area.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.timeline_area.setWidget(self.timeline)
+        self.timeline_area.setMinimumHeight(self.timeline.minimumHeight() + 2)
+        self.timeline_area.setMaximumHeight(MAX_TIMELINE_HEIGHT)
+        layout.addWidget(self.timeline_area)
         layout.addWidget(heading(tr("Events")))
         layout.addWidget(self.table, 1)
         layout.addWidget(self.summary)
@@ -211,7 +220,10 @@ class PriceEventsDialog(QDialog):
         keep = self.selected_event().name if self.selected_event() else None
         self.events = events
         self.model.set_rows([event_row(e) for e in events], events)
-        self.timeline.set_events(events, dt.datetime.now(UTC))
+        now = dt.datetime.now(UTC)
+        self.timeline.set_events([e for e in events if e.ends_at >= now - RECENT or e.conflicts
+                                  or e.state in ("planned", "active")], now)
+        self.timeline_area.setMinimumHeight(min(MAX_TIMELINE_HEIGHT, self.timeline.minimumHeight() + 2))
         self.compare_at.blockSignals(True)
         self.compare_at.setChecked(settings.compare_at_regular)
         self.compare_at.blockSignals(False)
@@ -231,10 +243,13 @@ class PriceEventsDialog(QDialog):
         row = self.table.currentIndex().row()
         return self.events[row] if 0 <= row < len(self.events) else None
 
-    def _select(self, row: int) -> None:
-        if 0 <= row < len(self.events) and self.table.currentIndex().row() != row:
+    def _select_named(self, name: str) -> None:
+        row = next((i for i, e in enumerate(self.events) if e.name == name), -1)
+        if row >= 0:
             self.table.selectRow(row)
-        self.timeline.current = row
+
+    def _select(self, row: int) -> None:
+        self.timeline.current = self.events[row].name if 0 <= row < len(self.events) else ""
         self.timeline.update()
         self._refresh_actions()
 
