@@ -141,6 +141,12 @@ def test_an_order_for_bundles_reserves_ships_and_cancels_components(db: Database
                                      .group_by(StockMove.variant_id)).all())
         reserved = s.scalar(select(func.sum(StockLevel.reserved)))
     assert to_customer == {ids["MC-M"]: 4} and reserved == 0
+    # a store's order lines map to ours around the bundle's component lines
+    mixed = orders.place_order(db, actor, lines=[(ids["HAT"], 1, "20.00"), (ids["KIT"], 1, "100.00"),
+                                                 (ids["MC-S"], 1, "59.99")])
+    ours = {ln.sku: ln.id for ln in orders.get_order(db, mixed).lines if ln.sku in ("MC-S",)}
+    first = min(ln.id for ln in orders.get_order(db, mixed).lines)
+    assert bundles.store_line_ids(db, mixed, [ids["HAT"], ids["KIT"], ids["MC-S"]]) == [first, None, ours["MC-S"]]
 
 
 def test_mix_and_match_groups_the_most_expensive_items(db: Database, actor: Actor, store: SmallStore) -> None:

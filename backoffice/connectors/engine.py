@@ -63,6 +63,7 @@ from backoffice.connectors.base import (
     VariantPush,
 )
 from backoffice.db import Database
+from backoffice.services import bundles as bundle_service
 from backoffice.services import orders as order_service
 from backoffice.services import store_links as links
 from backoffice.services.base import Actor, ServiceError, ValidationError
@@ -383,8 +384,9 @@ class SyncEngine:
                 self.db, self.actor, lines=[(variants[ln.sku][0], ln.quantity, ln.unit_price) for ln in order.lines],
                 number=f"{prefix}{order.number}"[:40], channel=channel, status=payment,
                 currency=order.currency.upper(), operation_id=op_id, ordered_at=order.created_at)
-            ours = links.order_line_ids(self.db, order_id)
-            line_map = {str(our_id): ln.id for (our_id, _), ln in zip(ours, order.lines)}
+            # a bundle's line was placed as its components' lines: those match no store line
+            ours = bundle_service.store_line_ids(self.db, order_id, [variants[ln.sku][0] for ln in order.lines])
+            line_map = {str(our_id): ln.id for our_id, ln in zip(ours, order.lines) if our_id is not None}
             links.save_order_link(self.db, cid, store_order_id=order.id, order_id=order_id,
                                   store_updated_at=order.updated_at, status=order.status, payment_status=payment,
                                   lines=line_map)

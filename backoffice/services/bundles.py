@@ -42,6 +42,7 @@ from backoffice.models import (
     LocationKind,
     MixMatchKind,
     MixMatchRule,
+    OrderLine,
     Product,
     ProductStatus,
     StockLevel,
@@ -713,3 +714,16 @@ def add_demo_bundles(db: Database, actor: Actor) -> int:
               product_ids=[] if category is not None else [vs[0].product_id for vs in products[:5]],
               category_ids=[category] if category is not None else [], operation_id="demo-mix-match-1")
     return made
+
+
+def store_line_ids(db: Database, order_id: int, store_variant_ids: list[int]) -> list[int | None]:
+    """Our order line for each line of a store's order (its variant ids, in the store's order), once placed:
+    a bundle's line was placed as its components' lines, which match no store line (None); every other
+    line is ours in the same order."""
+    with db.read() as session:
+        rows = session.execute(select(OrderLine.id, BundleOrderLine.bundle_variant_id)
+                               .outerjoin(BundleOrderLine, BundleOrderLine.order_line_id == OrderLine.id)
+                               .where(OrderLine.order_id == order_id).order_by(OrderLine.id)).all()
+    plain = iter([line_id for line_id, bundle in rows if bundle is None])
+    expanded = {bundle for _, bundle in rows if bundle is not None}
+    return [None if v in expanded else next(plain, None) for v in store_variant_ids]
