@@ -390,3 +390,30 @@ def test_a_preview_reports_progress_and_stops_when_cancelled(db: Database, actor
     assert p.considered == 5 and seen[-1] == 1.0 and seen == sorted(seen)
     with pytest.raises(content.Cancelled):
         content.plan(db, "Basic", Target(), cancel=lambda: True)
+
+
+TRICKY = ["one two  three", "\n\tone\r\ntwo\n\n", "   ", "\n\n", "a" + " " * 40 + "b", "<p>one</p>\n<ul>\n  <li>two</li>\n</ul>",
+          " single ", "x " * 60]
+
+
+def test_word_counts_and_the_grid_agree_with_python_on_tricky_whitespace(db: Database, actor: Actor,
+                                                                          shop: dict[str, int]) -> None:
+    handles = list(shop)
+    with db.write() as session:
+        for handle, text in zip(handles * 2, TRICKY, strict=False):
+            session.execute(Product.__table__.update().where(Product.handle == handle).values(description=text))
+    report = content_checks.run_checks(db)
+    with db.read() as session:
+        texts = dict(session.execute(select(Product.handle, Product.description)).all())
+    assert {r.handle: r.words for r in report.rows} == {h: len(t.split()) for h, t in texts.items()}
+    for thin_words, below in ((3, 80), (10, 90), (61, 75), (2, 100)):
+        content_checks.save_rules(db, actor, thin_words=thin_words, attention_below=below)
+        report = content_checks.run_checks(db)
+        got = {r.handle: (set(r.failing), r.score) for r in report.rows}
+        assert got == expected_checks(db, thin_words)
+        attention = {r.handle for r in report.rows if r.score < below}
+        rows = catalog_grid.ordered_ids(db, VariantFilter(needs_attention=True))
+        with db.read() as session:
+            grid_products = set(session.scalars(select(Product.handle).join(Variant, Variant.product_id == Product.id)
+                                                .where(Variant.id.in_(list(rows)))))
+        assert grid_products == attention
