@@ -16,7 +16,7 @@ import click
 from backoffice.cli.app import Context, db_options, json_text, main
 from backoffice.cli.catalog import filter_options
 from backoffice.cli.products import build_operation
-from backoffice.cli.replay import op_id_option
+from backoffice.cli.replay import op_id_option, previous_result
 
 STATES = ("planned", "active", "ended", "cancelled")
 SAMPLE_ROWS = 20
@@ -113,6 +113,10 @@ def add_cmd(obj: Context, name: str, assignment: str, rounding: str | None, filt
     from backoffice.operations.events import EventDraft, Target
 
     ops = obj.operations()
+    done = None if dry_run or not op_id else previous_result(ops, op_id, "events.plan")
+    if done is not None:   # a retry: the event the first run planned, nothing planned again
+        click.echo(f"Already planned by operation {op_id}: {_event_line(ops.events.get(str(done['id'])))}")
+        return
     operation = build_operation(ops, assignment, rounding)
     if operation.kind != "money" or operation.field != "price":
         raise click.UsageError(f"--set {assignment!r}: an event changes the price: write --set price=-20% (or "

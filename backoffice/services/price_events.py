@@ -379,6 +379,8 @@ def preview_event(db: Database, draft: EventDraft, *, now: dt.datetime | None = 
     if problems:
         raise ValidationError(problems)
     with db.read() as session:
+        if session.scalar(select(PriceEvent.id).where(PriceEvent.name == draft.name)) is not None:
+            raise ValidationError([("event", "name", f"“{draft.name}” is already the name of an event")])
         return _preview(session, draft, _variant_ids(session, draft.target))
 
 

@@ -35,7 +35,8 @@ from backoffice.ui.widgets.rows import RowsModel, before_after_colours, heading,
 PAGE_SIZE = 100
 ENTRY_LIMIT = 1000     # entries shown for one changeset (the changeset keeps them all)
 NARROW = 640           # below this width (docked beside the grid) the list shows fewer columns
-KIND_LABELS = {"bulk": "Bulk edit", "import": "Import", "revert": "Revert", "edit": "Grid edit", "restore": "Revert to a date"}
+KIND_LABELS = {"bulk": "Bulk edit", "import": "Import", "revert": "Revert", "edit": "Grid edit", "restore": "Revert to a date",
+               "event": "Price event"}
 
 
 class ChangesetsPanel(QWidget):
