@@ -4,12 +4,13 @@ learnt from the store's own categorised products (the ``categories`` group is ca
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
 
 from backoffice.cli.app import Context, db_options, json_text
-from backoffice.cli.catalog import _progress, build_filter, filter_options
+from backoffice.cli.catalog import build_filter, filter_options
 from backoffice.cli.catalog_setup import categories
 from backoffice.cli.replay import op_id_option
 
@@ -18,6 +19,22 @@ _CONFIDENCE = click.option("--min-confidence", type=click.FloatRange(0.0, 1.0, m
                            help="No suggestion below this confidence (0.6: the model is at least 60 % sure).")
 _EMBEDDINGS = click.option("--embeddings", is_flag=True,
                            help="Use sentence embeddings (needs the optional extra: pip install 'backoffice[embeddings]').")
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    """A progress line on a terminal's stderr while the model learns; nothing when piped."""
+    if not sys.stderr.isatty():
+        return None
+    last = [-1]
+
+    def report(fraction: float | None, text: str | None) -> None:
+        pct = int((fraction or 0.0) * 100)
+        if pct != last[0]:
+            click.echo(f"\r{pct:3d}%  {(text or '')[:60]:<60}", err=True, nl=False)
+            last[0] = pct
+            if pct >= 100:
+                click.echo("", err=True)
+    return report
 
 
 def _percent(value: float | None) -> str:

@@ -6,7 +6,7 @@ and Cancel, and its accuracy on held-out products is shown with the suggestions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
@@ -43,9 +43,6 @@ from backoffice.ui.operations import Runner
 from backoffice.ui.tasks import TaskManager, TaskState
 from backoffice.ui.widgets.banner import MessageBanner
 from backoffice.ui.widgets.rows import muted
-
-if TYPE_CHECKING:
-    from backoffice.ui.views.products.view import ProductsView
 
 tr = translator("CategorySuggestions")
 Index = QModelIndex | QPersistentModelIndex
@@ -426,7 +423,7 @@ class CategorySuggestionsDialog(QDialog):
         super().done(result)
 
 
-def open_category_suggestions(view: ProductsView, *_checked: object) -> None:
+def open_category_suggestions(view: Any, *_checked: object) -> None:  # noqa: ANN401 - the Products view
     """The Merchandising menu's "Suggest categories…": the dialog over the grid's filter and selection."""
     selected = view.selected_variant_ids() or []
     dialog = CategorySuggestionsDialog(view.context, view.tasks, grid_filter=view.loader.filter,
