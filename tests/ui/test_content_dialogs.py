@@ -101,3 +101,32 @@ def test_the_needs_attention_filter_reaches_the_grid_count(qtbot, sqlite_db: Dat
     assert catalog_grid.count(sqlite_db, f) == report.attention_count   # one variant per product needing it
     bar.clear()
     assert not bar.current_filter().needs_attention
+
+
+def test_the_merchandising_menu_opens_the_checks_and_shows_the_products_needing_attention_in_the_grid(  # type: ignore[no-untyped-def]
+        qtbot, tasks: TaskManager, connected_context, sqlite_db: Database, sqlite_actor: Actor,
+        ui_settings: QSettings) -> None:
+    from backoffice.ui.views.products.view import ProductsView
+
+    make_catalog(sqlite_db, sqlite_actor)
+    view = ProductsView(connected_context(sqlite_db, sqlite_actor), tasks, settings=ui_settings)
+    qtbot.addWidget(view)
+    view.resize(1300, 800)
+    view.show()
+    view.activate()
+    qtbot.waitUntil(lambda: not view.is_loading() and view.model.total == 6, timeout=WAIT)
+    entries = {a.text(): a for a in view.merchandising_menu.actions()}
+    entries["Content checks…"].trigger()
+    dialog = view.dialog
+    assert isinstance(dialog, ContentChecksDialog)
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=WAIT)
+    attention = dialog.summary.attention_count
+    dialog.grid_button.click()
+    qtbot.waitUntil(lambda: not view.is_loading() and view.filters.current_filter().needs_attention
+                    and view.model.total == catalog_grid.count(sqlite_db, VariantFilter(needs_attention=True)),
+                    timeout=WAIT)
+    assert view.model.total == attention            # one variant per product needing attention here
+    entries["Description templates…"].trigger()
+    assert isinstance(view.dialog, ContentTemplatesDialog)
+    assert [label for label, _ in view.dialog.targets] == ["The products of all 4 variants matching the filter"]
+    view.dialog.reject()
