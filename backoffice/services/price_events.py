@@ -162,6 +162,13 @@ class RunDueResult:
     skipped: int = 0                                       # variants that could not take the event price
     changesets: list[int] = field(default_factory=list)
 
+    def add(self, other: RunDueResult) -> None:
+        """Count in what one committed transition did."""
+        for name in ("started", "ended", "missed", "changesets"):
+            getattr(self, name).extend(getattr(other, name))
+        for name in ("limit_reached", "restored", "conflicts", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
     @property
     def changed(self) -> bool:
         return bool(self.changesets or self.started or self.ended or self.missed or self.conflicts)
@@ -723,18 +730,29 @@ def run_due(db: Database, actor: Actor, *, now: dt.datetime | None = None) -> Ru
                                         .order_by(PriceEvent.starts_at, PriceEvent.id)))
     for event_id, ends_at in to_start:
         if ends_at <= now:    # its whole time passed before any run: nothing to apply
-            db.run_write(lambda s, e=event_id: _miss(s, actor, e, now, result))
+            _transition(db, result, _miss, actor, event_id, now)
         else:
-            db.run_write(lambda s, e=event_id: _start(s, actor, e, now, result))
+            _transition(db, result, _start, actor, event_id, now)
     with db.read() as session:
         active = list(session.execute(select(PriceEvent.id, PriceEvent.ends_at).where(PriceEvent.state == "active")
                                       .order_by(PriceEvent.ends_at, PriceEvent.id)))
     for event_id, ends_at in active:
         if ends_at <= now:
-            db.run_write(lambda s, e=event_id: _end(s, actor, e, now, result))
+            _transition(db, result, _end, actor, event_id, now)
         else:
-            db.run_write(lambda s, e=event_id: _limits(s, actor, e, result))
+            _transition(db, result, _limits, actor, event_id)
     return result
+
+
+def _transition(db: Database, result: RunDueResult, step: Any, *args: Any) -> None:
+    """One transition in its own write transaction; what it did is counted in only once it committed (a
+    retried transaction starts its count afresh)."""
+    def work(session: Session) -> RunDueResult:
+        part = RunDueResult()
+        step(session, *args, part)
+        return part
+
+    result.add(db.run_write(work))
 
 
 def _miss(session: Session, actor: Actor, event_id: int, now: dt.datetime, result: RunDueResult) -> None:
@@ -753,12 +771,11 @@ def cancel_event(db: Database, actor: Actor, ref: str | int, *, operation_id: st
                  now: dt.datetime | None = None) -> tuple[EventInfo, RunDueResult]:
     """Cancel an event: a planned one never starts; an active one ends now (its regular prices restored,
     edits made meanwhile left as conflicts). An ended or cancelled one cannot be cancelled."""
-    result = RunDueResult()
-
-    def cancel(session: Session) -> int:
+    def cancel(session: Session) -> tuple[int, RunDueResult]:
+        result = RunDueResult()       # afresh at each attempt (a retried transaction)
         event = _find(session, ref)
         if claim_operation(session, operation_id, "events.cancel", actor) is not None:
-            return event.id
+            return event.id, result
         if event.state in ("ended", "cancelled"):
             raise ServiceError(f"price event “{event.name}” has already {'ended' if event.state == 'ended' else 'been cancelled'}")
         moment = now or (utcnow() if session.get_bind().dialect.name == "sqlite"
@@ -771,9 +788,9 @@ def cancel_event(db: Database, actor: Actor, ref: str | int, *, operation_id: st
         elif not _end(session, actor, event.id, moment, result, to_state="cancelled"):
             raise ServiceError(f"price event “{event.name}” changed meanwhile; look again")
         store_operation_result(session, operation_id, {"id": event.id})
-        return event.id
+        return event.id, result
 
-    event_id = db.run_write(cancel)
+    event_id, result = db.run_write(cancel)
     return get_event(db, event_id), result
 
 
