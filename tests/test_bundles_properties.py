@@ -115,3 +115,42 @@ def test_availability_and_ledger_postings_follow_the_components(db: Database, ac
         reserved_now = s.scalar(select(func.coalesce(func.sum(StockLevel.reserved), 0)).where(StockLevel.variant_id.in_(vids)))
     assert moved == {v: q for v, q in shipped.items() if q} and reserved_now == 0
     assert inventory.ledger_mismatches(db) == [] and orders.reservation_mismatches(db) == []
+
+
+# -- mix-and-match: the grouping is the customer's best ----------------------------------------------------------
+def _best_by_brute_force(quantity: int, kind: str, amount, prices: list) -> object:  # type: ignore[no-untyped-def]
+    """The largest discount over every way of choosing disjoint groups of ``quantity`` items."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    best = Decimal(0)
+
+    def search(left: list, saved: Decimal) -> None:
+        nonlocal best
+        best = max(best, saved)
+        for group in itertools.combinations(range(len(left)), quantity):
+            if group[0] != 0:
+                break          # the first item left is in a group or in none: fix it to avoid repeats
+            total = sum(left[i] for i in group)
+            gain = total - amount if kind == "price" else total     # percent: the grouped amount, rounded at the end
+            if gain > 0:
+                search([p for i, p in enumerate(left) if i not in group], saved + gain)
+        if left:
+            search(left[1:], saved)
+
+    search(sorted(prices, reverse=True), Decimal(0))
+    return best if kind == "price" else (best * amount / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(prices=st.lists(st.integers(1, 5000), min_size=0, max_size=7), quantity=st.integers(2, 3),
+       kind=st.sampled_from(["price", "percent"]), amount=st.integers(1, 9000))
+def test_mix_and_match_gives_the_best_grouping(prices, quantity, kind, amount) -> None:  # type: ignore[no-untyped-def]
+    from decimal import Decimal
+
+    money = [Decimal(p) / 100 for p in prices]
+    deal = Decimal(amount) / 100 if kind == "price" else Decimal(amount % 100 or 1)
+    quote = bundles.price_mix_match(quantity, kind, deal, [(f"S{i}", p, True) for i, p in enumerate(money)])
+    assert quote.discount == _best_by_brute_force(quantity, kind, deal, money)
+    assert quote.total == quote.full_price - quote.discount and quote.total >= 0
+    assert sum(len(g) for g in quote.groups) + len(quote.full_price_skus) == len(prices)
+    assert all(len(g) == quantity for g in quote.groups)

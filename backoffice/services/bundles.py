@@ -18,7 +18,9 @@ whole quantity above zero; a variant holding stock or reservations cannot become
 **Mix-and-match**: any N items from a set (products and/or categories, a category taking the ones below
 it) for a price, or at a percentage off. :func:`price_mix_match` groups a basket's eligible items most
 expensive first, N at a time; the items left over (fewer than N) are the cheapest ones and pay full price,
-and a group that would cost more at the rule's price than at full price is not formed.
+and a group that would cost more at the rule's price than at full price is not formed. A percentage is
+taken of everything grouped and rounded once to the cent. This grouping gives the customer the best price
+(tests/test_bundles_properties.py checks it against every possible grouping).
 """
 
 from __future__ import annotations
@@ -637,15 +639,13 @@ def price_mix_match(quantity: int, kind: str, amount: Decimal, items: list[tuple
     for start in range(0, len(eligible) - quantity + 1, quantity):
         group = eligible[start:start + quantity]
         group_sum = sum((p for _, p in group), Decimal("0.00"))
-        if kind == MixMatchKind.PRICE.value:
-            saved = group_sum - amount
-        else:
-            saved = (group_sum * amount / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
-        if saved <= 0:
+        if kind == MixMatchKind.PRICE.value and group_sum <= amount or kind != MixMatchKind.PRICE.value and amount <= 0:
             break    # groups only get cheaper from here: none would save
         groups.append([s for s, _ in group])
-        discount += saved
+        discount += group_sum - amount if kind == MixMatchKind.PRICE.value else group_sum
         grouped = start + quantity
+    if kind != MixMatchKind.PRICE.value:   # a percentage of everything grouped, rounded once
+        discount = (discount * amount / Decimal(100)).quantize(CENT, ROUND_HALF_UP)
     rest = [s for s, _ in eligible[grouped:]] + [s for s, _, ok in items if not ok]
     return Quote("", full, full - discount, discount, groups, rest)
 

@@ -8,12 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import QT_TRANSLATE_NOOP as N
+from PySide6.QtCore import Qt
 
 from backoffice.operations.bundles import BundleRow, RuleRow
 from backoffice.ui import theme
 from backoffice.ui.format import NO_VALUE, format_money, format_percent, translator
 from backoffice.ui.views.orders.models import SalesRecordsModel
-from backoffice.ui.widgets.records import Column
+from backoffice.ui.widgets.records import RIGHT, Column
 
 tr = translator("Bundles")
 
@@ -58,6 +59,16 @@ class BundleListModel(SalesRecordsModel):
         super().__init__(bundle_columns([]), parent, foreground=self._foreground, tooltip=self._tooltip)
         self.context = "Bundles"
         self.locations: list[str] = []
+
+    def data(self, index: Any, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: ANN401
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.isValid() and index.column() == COL_MARGIN_PCT:
+            return RIGHT     # a number: right-aligned like the money beside it
+        return super().data(index, role)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.TextAlignmentRole and section == COL_MARGIN_PCT and orientation == Qt.Orientation.Horizontal:
+            return RIGHT
+        return super().headerData(section, orientation, role)
 
     def set_bundles(self, rows: list[BundleRow]) -> bool:
         """Show ``rows``; True when the location columns changed."""
