@@ -657,8 +657,11 @@ def _end(session: Session, actor: Actor, event_id: int, now: dt.datetime, result
         return False
     event = session.get(PriceEvent, event_id)
     assert event is not None
+    # Locked: a limit being reached at this moment (another runner) is waited for, and its variants then
+    # no longer read as active here (PostgreSQL re-checks the condition once the lock is released).
     pev_ids = list(session.scalars(select(PriceEventVariant.id).where(PriceEventVariant.event_id == event_id,
-                                                                      PriceEventVariant.state == "active")))
+                                                                      PriceEventVariant.state == "active")
+                                   .order_by(PriceEventVariant.id).with_for_update()))
     verb = "ends" if to_state == "ended" else "is cancelled"
     changeset_id = _restore(session, actor, event, pev_ids, f"Price event “{event.name}” {verb}: regular prices "
                             "restored", result)
@@ -685,7 +688,8 @@ def _limits(session: Session, actor: Actor, event_id: int, result: RunDueResult)
     if event is None or event.state != "active" or event.started_at is None:
         return
     pevs = list(session.execute(select(PriceEventVariant.id, PriceEventVariant.variant_id, PriceEventVariant.sold)
-                                .where(PriceEventVariant.event_id == event_id, PriceEventVariant.state == "active")))
+                                .where(PriceEventVariant.event_id == event_id, PriceEventVariant.state == "active")
+                                .order_by(PriceEventVariant.id)))      # rows locked in id order, as by _end
     if not pevs:
         return
     sold = _sold_since(session, [vid for _, vid, _ in pevs], event.started_at)
