@@ -32,7 +32,7 @@ ANCHOR = dt.date(2025, 6, 30)
 # than about 79 % there, and a calibrated one refuses those products at 60 %.
 DEMO_ACCURACY_FLOOR = 0.65
 DEMO_CONFIDENT_ACCURACY_FLOOR = 0.75   # 60 held-out products: a few are a few percent
-HARD_ACCURACY_FLOOR = 0.70
+HARD_ACCURACY_FLOOR = 0.65   # the best possible is about 0.77 (see _hard_catalog)
 
 
 @pytest.fixture
@@ -155,23 +155,30 @@ def test_stale_suggestions_are_conflicts_and_bad_ones_write_nothing(demo: Databa
 
 # -- a harder catalog: words shared across categories -----------------------------------------------------
 def _hard_catalog(n: int = 1200, seed: int = 3) -> tuple[CatalogRows, dict[int, str]]:
-    """Eight categories in two departments. Each category has a few words of its own, but every title
-    also carries words of its department shared by all four of its categories, materials and colours
-    shared by all eight, and one product in five has a word of another category in its description."""
+    """Eight categories in two departments, the words shared across them. Each category has three words
+    of its own, one of which its sibling uses too ("court" shoes are trainers or boots); every title
+    carries words of its department, shared by four categories, and materials and colours shared by all
+    eight; three titles in ten have no word of their category at all (half of those name it in the
+    description only), and one description in five names another category's word. The best possible
+    accuracy is about 77 %."""
     rng = random.Random(seed)
-    own = {1: ["runner", "trainer", "jogger"], 2: ["boot", "chelsea", "hiker"], 3: ["sandal", "slide", "flip"],
-           4: ["loafer", "moccasin", "oxford"], 5: ["duvet", "sheet", "pillowcase"], 6: ["towel", "washcloth", "bath"],
-           7: ["cushion", "pillow", "bolster"], 8: ["throw", "blanket", "quilt"]}
+    own = {1: ["runner", "trainer", "court"], 2: ["boot", "hiker", "court"], 3: ["sandal", "slide", "mule"],
+           4: ["loafer", "oxford", "mule"], 5: ["duvet", "sheet", "cover"], 6: ["towel", "bath", "cover"],
+           7: ["cushion", "pillow", "knit"], 8: ["throw", "blanket", "knit"]}
     department = {c: ["shoe", "footwear", "sole"] if c <= 4 else ["home", "linen", "soft"] for c in own}
-    shared = ["cotton", "leather", "wool", "black", "navy", "classic", "premium", "soft", "grey", "organic"]
+    shared = ["cotton", "leather", "wool", "black", "navy", "classic", "premium", "grey", "organic", "light"]
     rows = CatalogRows()
     for pid in range(1, n + 1):
         c = rng.randint(1, 8)
-        words = [rng.choice(own[c]), rng.choice(department[c]), rng.choice(shared), rng.choice(shared)]
+        words = [rng.choice(department[c]), rng.choice(shared), rng.choice(shared)]
+        hidden = rng.random() < 0.3
+        if not hidden:
+            words.append(rng.choice(own[c]))
         rng.shuffle(words)
         title = " ".join(words).title()
+        detail = own[c][rng.randint(0, 1)] if hidden and rng.random() < 0.5 else rng.choice(shared)
         noise = rng.choice(own[rng.randint(1, 8)]) if rng.random() < 0.2 else rng.choice(shared)
-        description = f"{title} made with care, {noise} and {rng.choice(shared)} details."
+        description = f"{title} made with care, {detail} and {noise} details."
         rows.ids.append(pid)
         rows.versions.append(1)
         rows.handles.append(f"p-{pid}")
