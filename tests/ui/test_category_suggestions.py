@@ -116,3 +116,17 @@ def test_merchandising_menu_opens_the_dialog(qtbot, tasks: TaskManager, connecte
     qtbot.waitUntil(lambda: view.dialog.capabilities is not None, timeout=WAIT)
     assert not view.dialog.filtered.isVisibleTo(view.dialog)     # no filter on the grid: not offered
     view.dialog.done(0)
+
+
+def test_without_scikit_learn_the_dialog_says_what_is_needed(qtbot, tasks: TaskManager, connected_context,  # type: ignore[no-untyped-def]
+                                                             sqlite_db: Database, sqlite_actor: Actor,
+                                                             monkeypatch) -> None:
+    """The desktop bundle leaves scikit-learn out: the dialog says so and offers nothing to run."""
+    monkeypatch.setattr(classifier, "sklearn_available", lambda: False)
+    dialog = CategorySuggestionsDialog(connected_context(sqlite_db, sqlite_actor), tasks)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.capabilities is not None, timeout=WAIT)
+    assert dialog.capabilities.suggestions is False
+    assert dialog.banner.level == "error" and "pip" in dialog.banner.text.text()
+    assert not dialog.suggest_button.isEnabled() and not dialog.apply_button.isEnabled()
