@@ -48,12 +48,35 @@ def test_hostile_values_come_out_literally(title: str) -> None:
     ("{% for i in range(100000) %}{% endfor %}", "range"),
     ("{% for i in range(1000) %}{% for j in range(1000) %}{% endfor %}{% endfor %}", "loops of one rendering"),
     ("{% for i in range(1000) %}{% for j in range(100) %}{{ title }}{% endfor %}{% endfor %}", "more than"),
+    # padding to a width, formats and amplifying replaces or joins are refused before they allocate
+    ("{{ 'x'|center(2000000000) }}", "No filter named 'center'"),
+    ("{{ '{:>2000000000}'.format(1) }}", "unsafe"),
+    ("{{ 'x'.ljust(2000000000) }}", "not allowed in a template"),
+    ("{{ '%2000000000d' % 1 }}", "format widths"),
+    ("{{ ('a' * 1000)|replace('a', 'a' * 1000) }}", "replace would make"),
+    ("{{ ('a' * 1000).replace('a', 'a' * 1000) }}", "replace would make"),
+    ("{{ range(1000)|join('a' * 1000) }}", "join would make"),
+    ("{{ [1, 2]|batch(2000000000)|list }}", "numbers above"),
+    # nested loops over a long literal list stop after the rendering's budget of steps
+    ("{% set l = [" + ",".join(["1"] * 3000) + "] %}{% for a in l %}{% for b in l %}{% for c in l %}{% endfor %}"
+     "{% endfor %}{% endfor %}", "100,000 steps"),
 ])
 def test_hostile_templates_are_refused_naming_the_row(source: str, reason: str) -> None:
     with pytest.raises(ValidationError) as caught:
         render_template(source, {"title": "x" * 20, "tags": []}, row="product p1", field_name="description")
     assert str(caught.value).startswith("product p1 description: ")
     assert reason in str(caught.value)
+
+
+def test_ordinary_templates_still_work_in_the_sandbox() -> None:
+    values = {"title": "Hat", "tags": ["a", "b"], "variants": [{"sku": "A", "price": "9.00"}, {"sku": "B", "price": "12.50"}],
+              "attributes": {"Colour": ["Red", "Blue"]}}
+    source = ("{{ title|upper }} {{ tags|join(', ') }} {{ '%s-%d' % (title, 3) }} {{ title|replace('a', 'o') }} "
+              "{% for v in variants %}{{ loop.index }}/{{ loop.length }} {{ v.sku }} {{ v.price }}{% if not loop.last %}, "
+              "{% endif %}{% endfor %} {{ attributes.Colour|join('/') }} {{ attributes.get('Size', [])|length }} "
+              "{{ title.split()|join('-')|lower }}{% for x in [] %}{% else %} none{% endfor %}")
+    assert render_template(source, values) == \
+        "HAT a, b Hat-3 Hot 1/2 A 9.00, 2/2 B 12.50 Red/Blue 0 hat none"
 
 
 def test_a_broken_template_names_its_line_and_an_oversized_one_is_refused() -> None:
