@@ -24,7 +24,7 @@ from backoffice.models import Changeset, JobRun, Variant
 from backoffice.models.price_events import PriceEvent, PriceEventVariant
 from backoffice.operations import PermissionDenied
 from backoffice.operations.events import EventDraft, EventSettings, PriceStep, Target, VariantFilter
-from backoffice.services import orders, price_events
+from backoffice.services import orders, price_event_runs, price_events
 from backoffice.services.base import ServiceError, ValidationError
 from backoffice.services.changesets import RowChange, apply_changes, revert_changeset
 from tests.api_support import PASSWORD
@@ -72,26 +72,26 @@ def test_an_event_is_applied_and_reverted_exactly_once_and_an_edit_in_between_is
     assert (info.state, info.variants, info.variant_states) == ("planned", 3, {"planned": 3})
     assert prices(db) == regular                                       # planning changes no price
 
-    early = price_events.run_due(db, actor, now=T0 - dt.timedelta(minutes=1))
+    early = price_event_runs.run_due(db, actor, now=T0 - dt.timedelta(minutes=1))
     assert not early.changed and prices(db) == regular
 
-    started = price_events.run_due(db, actor, now=T0 + dt.timedelta(minutes=1))
+    started = price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(minutes=1))
     assert started.started == ["Flash"] and len(started.changesets) == 1
     during = prices(db)
     assert {sku: p for sku, (p, _) in during.items()} == {"MC-L": Decimal("47.99"), "MC-M": Decimal("47.99"),
                                                           "MC-S": Decimal("47.99")}
-    again = price_events.run_due(db, actor, now=T0 + dt.timedelta(minutes=2))
+    again = price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(minutes=2))
     assert not again.changed and prices(db) == during and event_changesets(db) == 1
 
     edit_price(db, actor, "MC-M", "45.00")                             # someone reprices during the event
 
-    ended = price_events.run_due(db, actor, now=T0 + dt.timedelta(hours=3))
+    ended = price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(hours=3))
     assert ended.ended == ["Flash"] and (ended.restored, ended.conflicts) == (2, 1)
     after = prices(db)
     assert after["MC-S"] == regular["MC-S"] and after["MC-L"] == regular["MC-L"]
     assert after["MC-M"][0] == Decimal("45.00")                        # the edit is kept, not overwritten
     assert event_changesets(db) == 2
-    twice = price_events.run_due(db, actor, now=T0 + dt.timedelta(hours=4))
+    twice = price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(hours=4))
     assert not twice.changed and prices(db) == after and event_changesets(db) == 2
 
     info = price_events.get_event(db, "Flash")
@@ -100,45 +100,45 @@ def test_an_event_is_applied_and_reverted_exactly_once_and_an_edit_in_between_is
     assert (conflict.sku, conflict.event_price, conflict.current_price, conflict.regular_price) == \
         ("MC-M", Decimal("47.99"), Decimal("45.00"), Decimal("59.99"))
 
-    done = price_events.resolve(db, actor, "Flash", keep_current=False, skus=["MC-M"])
+    done = price_event_runs.resolve(db, actor, "Flash", keep_current=False, skus=["MC-M"])
     assert done.restored == 1 and done.changeset_id is not None
     assert prices(db) == regular and price_events.conflicts(db, "Flash") == []
     with pytest.raises(ValidationError, match="no conflict to resolve"):
-        price_events.resolve(db, actor, "Flash", keep_current=True)
+        price_event_runs.resolve(db, actor, "Flash", keep_current=True)
 
 
 def test_keeping_the_edit_and_a_conflict_that_moved_again_is_refused(db: Database, actor, store) -> None:  # type: ignore[no-untyped-def]
     price_events.plan_event(db, actor, draft(store), now=T0)
-    price_events.run_due(db, actor, now=T0)
+    price_event_runs.run_due(db, actor, now=T0)
     edit_price(db, actor, "MC-S", "50.00")
     edit_price(db, actor, "MC-L", "40.00")
-    price_events.run_due(db, actor, now=T0 + dt.timedelta(hours=2))
+    price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(hours=2))
     assert [c.sku for c in price_events.conflicts(db, "Flash")] == ["MC-L", "MC-S"]
     edit_price(db, actor, "MC-L", "41.00")                             # moved again since the conflict
     with pytest.raises(ValidationError, match="SKU MC-L price: is 41.00 now"):
-        price_events.resolve(db, actor, "Flash", keep_current=False)
+        price_event_runs.resolve(db, actor, "Flash", keep_current=False)
     assert prices(db)["MC-S"][0] == Decimal("50.00")                   # refused as a whole: nothing written
-    kept = price_events.resolve(db, actor, "Flash", keep_current=True, skus=["MC-S", "MC-L"])
+    kept = price_event_runs.resolve(db, actor, "Flash", keep_current=True, skus=["MC-S", "MC-L"])
     assert (kept.kept, kept.changeset_id) == (2, None)
     assert prices(db)["MC-S"][0] == Decimal("50.00") and price_events.conflicts(db, "Flash") == []
     with pytest.raises(ValidationError, match="SKU MC-X: is not a conflict"):
-        price_events.resolve(db, actor, "Flash", keep_current=True, skus=["MC-X"])
+        price_event_runs.resolve(db, actor, "Flash", keep_current=True, skus=["MC-X"])
 
 
 def test_a_variant_reaching_its_limit_goes_back_at_the_next_run_once(db: Database, actor, store) -> None:  # type: ignore[no-untyped-def]
-    now = price_events.database_now(db)
+    now = price_event_runs.database_now(db)
     price_events.plan_event(db, actor, draft(store, start=now - dt.timedelta(minutes=5), limit=3), now=now)
-    price_events.run_due(db, actor)
+    price_event_runs.run_due(db, actor)
     s, m, _ = store.variant_ids
     orders.place_order(db, actor, lines=[(s, 2, "47.99"), (m, 1, "47.99")])
-    first = price_events.run_due(db, actor)
+    first = price_event_runs.run_due(db, actor)
     assert first.limit_reached == 0 and prices(db)["MC-S"][0] == Decimal("47.99")
     orders.place_order(db, actor, lines=[(s, 1, "47.99")])
-    second = price_events.run_due(db, actor)
+    second = price_event_runs.run_due(db, actor)
     assert second.limit_reached == 1
     assert {sku: p for sku, (p, _) in prices(db).items()} == {"MC-L": Decimal("47.99"), "MC-M": Decimal("47.99"),
                                                               "MC-S": Decimal("59.99")}
-    third = price_events.run_due(db, actor)
+    third = price_event_runs.run_due(db, actor)
     assert third.limit_reached == 0 and event_changesets(db) == 2
     rows = {r["sku"]: r for r in price_events.event_variants(db, "Flash")}
     assert (rows["MC-S"]["state"], rows["MC-S"]["sold"]) == ("limit_reached", 3)
@@ -154,10 +154,10 @@ def test_the_compare_at_setting_shows_the_regular_price_during_the_event(db: Dat
     assert preview.compare_at_regular and preview.sample[0][1:] == (Decimal("59.99"), Decimal("47.99"),
                                                                     Decimal("59.99"))
     price_events.plan_event(db, actor, draft(store), now=T0)
-    price_events.run_due(db, actor, now=T0)
+    price_event_runs.run_due(db, actor, now=T0)
     assert set(prices(db).values()) == {(Decimal("47.99"), Decimal("59.99"))}
     price_events.save_settings(db, actor, EventSettings(compare_at_regular=False))   # the event keeps its own
-    price_events.run_due(db, actor, now=T0 + dt.timedelta(hours=2))
+    price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(hours=2))
     assert prices(db) == before                                        # compare-at back to none
 
 
@@ -176,7 +176,7 @@ def test_overlapping_events_are_refused_naming_the_clash(db: Database, actor, st
     assert price_events.plan_event(db, actor, later, now=T0).variants == 3
     with pytest.raises(ValidationError, match="already the name of an event"):
         price_events.plan_event(db, actor, draft(store, ids=[big], start=T0 + dt.timedelta(days=30)), now=T0)
-    price_events.cancel_event(db, actor, "Flash", now=T0)               # a cancelled event clashes no more
+    price_event_runs.cancel_event(db, actor, "Flash", now=T0)               # a cancelled event clashes no more
     third = EventDraft("Third", other.target, other.steps, other.starts_at, other.ends_at, "UTC")
     assert [c.event for c in price_events.preview_event(db, third, now=T0).clashes] == ["Norda week"]
 
@@ -206,32 +206,32 @@ def test_bad_input_is_refused_with_one_clear_line_and_writes_nothing(db: Databas
 def test_cancelling_a_planned_event_changes_no_price_and_an_active_one_ends_now(db: Database, actor, store) -> None:  # type: ignore[no-untyped-def]
     regular = prices(db)
     price_events.plan_event(db, actor, draft(store), now=T0)
-    info, _ = price_events.cancel_event(db, actor, "Flash", now=T0)
+    info, _ = price_event_runs.cancel_event(db, actor, "Flash", now=T0)
     assert info.state == "cancelled" and prices(db) == regular
-    assert not price_events.run_due(db, actor, now=T0 + dt.timedelta(minutes=1)).changed
+    assert not price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(minutes=1)).changed
     with pytest.raises(ServiceError, match="already been cancelled"):
-        price_events.cancel_event(db, actor, "Flash", now=T0)
+        price_event_runs.cancel_event(db, actor, "Flash", now=T0)
     price_events.plan_event(db, actor, draft(store, "Second"), now=T0)
-    price_events.run_due(db, actor, now=T0 + dt.timedelta(minutes=1))
+    price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(minutes=1))
     assert prices(db)["MC-S"][0] == Decimal("47.99")
-    info, result = price_events.cancel_event(db, actor, "Second", now=T0 + dt.timedelta(minutes=30))
+    info, result = price_event_runs.cancel_event(db, actor, "Second", now=T0 + dt.timedelta(minutes=30))
     assert info.state == "cancelled" and result.restored == 3 and prices(db) == regular
-    assert not price_events.run_due(db, actor, now=T0 + dt.timedelta(hours=5)).changed
+    assert not price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(hours=5)).changed
 
 
 def test_an_event_whose_whole_time_passed_unrun_applies_nothing(db: Database, actor, store) -> None:  # type: ignore[no-untyped-def]
     regular = prices(db)
     price_events.plan_event(db, actor, draft(store), now=T0)
-    result = price_events.run_due(db, actor, now=T0 + dt.timedelta(days=1))
+    result = price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(days=1))
     assert result.missed == ["Flash"] and not result.changesets and prices(db) == regular
     assert price_events.get_event(db, "Flash").state == "ended"
 
 
 def test_reverting_the_start_changeset_by_hand_is_a_conflict_at_the_end(db: Database, actor, store) -> None:  # type: ignore[no-untyped-def]
     price_events.plan_event(db, actor, draft(store), now=T0)
-    started = price_events.run_due(db, actor, now=T0)
+    started = price_event_runs.run_due(db, actor, now=T0)
     revert_changeset(db, actor, started.changesets[0])
-    ended = price_events.run_due(db, actor, now=T0 + dt.timedelta(hours=2))
+    ended = price_event_runs.run_due(db, actor, now=T0 + dt.timedelta(hours=2))
     assert (ended.restored, ended.conflicts) == (0, 3)
     assert {c.current_price for c in price_events.conflicts(db, "Flash")} == {Decimal("59.99")}
 
@@ -247,7 +247,7 @@ def test_two_runners_at_once_apply_each_transition_once(db: Database, actor, sto
         def run(moment: dt.datetime = moment) -> None:
             barrier.wait()
             try:
-                results.append(price_events.run_due(db, actor, now=moment))
+                results.append(price_event_runs.run_due(db, actor, now=moment))
             except Exception as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 
@@ -263,7 +263,7 @@ def test_two_runners_at_once_apply_each_transition_once(db: Database, actor, sto
 
 
 def test_two_concurrent_run_due_processes_apply_the_start_once(db: Database, actor, store) -> None:  # type: ignore[no-untyped-def]
-    now = price_events.database_now(db)
+    now = price_event_runs.database_now(db)
     price_events.plan_event(db, actor, draft(store, start=now - dt.timedelta(minutes=1)), now=now)
     command = [sys.executable, "-m", "backoffice", "--db", url_of(db), "--user", "tester", "events", "run-due"]
     procs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -366,7 +366,7 @@ def test_run_due_is_refused_while_another_run_holds_the_job_lease(db: Database, 
     from backoffice.services import job_runs
 
     ops = LocalOperations(db, actor, owns_database=False)
-    ops.events.plan(draft(store, start=price_events.database_now(db) - dt.timedelta(minutes=1)))
+    ops.events.plan(draft(store, start=price_event_runs.database_now(db) - dt.timedelta(minutes=1)))
     held = job_runs.claim(db, "events-run-due", None)
     with pytest.raises(JobBusy, match="`events run-due` is already running"):
         ops.events.run_due()

@@ -16,6 +16,7 @@ from typing import Any
 from backoffice.operations.base import Area
 from backoffice.operations.changes import CHANGESETS, PRICES, SETTINGS, Changes
 from backoffice.services import job_runs
+from backoffice.services import price_event_runs as runs
 from backoffice.services import price_events as events
 from backoffice.services.bulk import PriceStep, Target
 from backoffice.services.catalog_grid import VariantFilter
@@ -77,7 +78,7 @@ class EventOperations(Area):
 
     def cancel(self, ref: str, *, op_id: str | None = None) -> EventInfo:
         """Cancel an event: a planned one never starts, an active one ends now."""
-        info, result = events.cancel_event(self._db, self._actor, ref, operation_id=op_id)
+        info, result = runs.cancel_event(self._db, self._actor, ref, operation_id=op_id)
         self.changed(Changes.of(PRICES, CHANGESETS) if result.changesets else Changes.of(PRICES))
         return info
 
@@ -85,7 +86,7 @@ class EventOperations(Area):
                 op_id: str | None = None) -> ResolveResult:
         """Settle an event's conflicts (all, or those of ``skus``): keep the edited price or restore the
         regular one."""
-        return self._write(lambda: events.resolve(self._db, self._actor, ref, keep_current=keep_current,
+        return self._write(lambda: runs.resolve(self._db, self._actor, ref, keep_current=keep_current,
                                                   skus=list(skus or []), operation_id=op_id),
                            lambda r: Changes.of(PRICES, CHANGESETS) if r.changeset_id else Changes.of(PRICES))
 
@@ -97,7 +98,7 @@ class EventOperations(Area):
         """Start, limit and end every due event, each transition exactly once. One run at a time: while
         another is under way this one does nothing and raises JobBusy (recorded as skipped)."""
         with job_runs.exclusive(self._db, JOB, self._actor) as job:
-            result = events.run_due(self._db, self._actor)
+            result = runs.run_due(self._db, self._actor)
             job.done(result.summary())
         self.changed(_changes(result))
         return result
