@@ -122,6 +122,8 @@ def test_suggestions_applied_as_one_revertible_changeset_versions_checked(demo: 
     changesets.revert_changeset(demo, actor, result.changeset_id)
     assert set(_categories(demo, [a.product_id for a in accepted]).values()) == {None}
     _stale_suggestions_are_conflicts_and_bad_ones_write_nothing(demo, actor)
+    with pytest.raises(classifier.Cancelled, match="nothing was written"):
+        classifier.suggest(demo, SuggestTarget(), cancel=lambda: True)
 
 
 def category_paths_of(db: Database) -> dict[int, str]:

@@ -24,13 +24,14 @@ from backoffice.services.classifier import (
     DEFAULT_HOLDOUT,
     DEFAULT_MIN_CONFIDENCE,
     Accepted,
+    Cancelled,
     Evaluation,
     Suggestion,
     SuggestionRun,
     SuggestTarget,
 )
 
-__all__ = ["DEFAULT_HOLDOUT", "DEFAULT_MIN_CONFIDENCE", "Accepted", "ApplyResult", "Capabilities",
+__all__ = ["DEFAULT_HOLDOUT", "DEFAULT_MIN_CONFIDENCE", "Accepted", "ApplyResult", "Cancelled", "Capabilities",
            "ClassifierOperations", "Conflict", "Evaluation", "Suggestion", "SuggestionRun", "SuggestTarget",
            "VariantFilter"]
 

@@ -81,7 +81,7 @@ def test_dialog_suggests_shows_accuracy_and_applies_the_ticked_suggestions(  # t
         stored = dict(s.execute(select(Product.id, Product.category_id).where(Product.id <= 30)).all())
     assert all(stored[a.product_id] == a.category_id for a in ticked if a.category_id is not None)
     assert stored[run.suggestions[0].product_id] is None or run.suggestions[0].category_id is None
-    assert dialog.banner.level == "success" and f"as changeset" in dialog.banner.text.text()
+    assert dialog.banner.level == "success" and "as changeset" in dialog.banner.text.text()
 
 
 def test_merchandising_menu_opens_the_dialog(qtbot, tasks: TaskManager, connected_context,  # type: ignore[no-untyped-def]

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from backoffice.operations.classifier import (
     Accepted,
     ApplyResult,
+    Cancelled,
     Capabilities,
     Suggestion,
     SuggestionRun,
@@ -37,6 +38,7 @@ from backoffice.operations.classifier import (
     VariantFilter,
 )
 from backoffice.operations.store import new_operation_id
+from backoffice.remote.errors import RemoteCancelled
 from backoffice.ui.context import AppContext
 from backoffice.ui.format import error_message, format_percent, plural, translator
 from backoffice.ui.operations import Runner
@@ -384,17 +386,17 @@ class CategorySuggestionsDialog(QDialog):
     def _on_applied(self, result: ApplyResult) -> None:
         if self._finished():
             return
-        applied = {(c.entity_id) for c in result.conflicts}
+        conflicted = {c.entity_id for c in result.conflicts}
         message = plural(result.applied_rows, self.tr("Applied to {n} product as changeset {id}."),
                          self.tr("Applied to {n} products as changeset {id}."), id=result.changeset_id or "—")
         if result.conflicts:
             names = ", ".join(sorted({c.label for c in result.conflicts})[:8])
-            message += " " + plural(len(applied), self.tr("{n} product was changed by someone else meanwhile and "
+            message += " " + plural(len(conflicted), self.tr("{n} product was changed by someone else meanwhile and "
                                                           "was left as it is: {names}."),
                                     self.tr("{n} products were changed by someone else meanwhile and were left as "
                                             "they are: {names}."), names=names)
         self.banner.show_message(message, "warning" if result.conflicts else "success")
-        kept = [s for s in self.model.rows if s.product_id in applied]
+        kept = [s for s in self.model.rows if s.product_id in conflicted]
         self.model.set_rows(kept)          # what is left to look at: the conflicts
         self._show_table(bool(kept))
         self.empty.setText(self.tr("Applied. Suggest again for more."))
@@ -404,7 +406,7 @@ class CategorySuggestionsDialog(QDialog):
     def _on_error(self, exc: BaseException) -> None:
         if self._finished():
             return
-        if "cancelled" in str(exc).lower():
+        if isinstance(exc, (Cancelled, RemoteCancelled)):
             self.banner.show_message(self.tr("Cancelled; nothing was written."), "info")
         else:
             self.banner.show_message(self.tr("Category suggestions failed: {error}").format(error=error_message(exc)),
