@@ -85,7 +85,11 @@ def _slice(token: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Deriv
     def transfer(ids: dict[str, list[int]], _n: int) -> dict[str, Any]:
         return {"source_location_id": ids["locations"][1], "destination_location_id": ids["locations"][2]}
 
-    return overrides, {"stock_moves": moves, "stock_levels": levels, "transfers": transfer}
+    def bundle(ids: dict[str, list[int]], _n: int) -> dict[str, Any]:
+        """The second variant is the bundle (the first, which stock is received for below, its component)."""
+        return {"variant_id": ids["variants"][1]}
+
+    return overrides, {"stock_moves": moves, "stock_levels": levels, "transfers": transfer, "bundles": bundle}
 
 
 class Walker:

@@ -73,7 +73,7 @@ class BundleOrderLine(Base):
 class MixMatchRule(EditableMixin, Base):
     __tablename__ = "mix_match_rules"
     __table_args__ = (
-        CheckConstraint("quantity >= 2", name="quantity_at_least_two"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),   # at least 2: checked by the service
         CheckConstraint("amount >= 0", name="amount_not_negative"),
     )
 

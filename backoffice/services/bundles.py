@@ -675,47 +675,6 @@ def quote(db: Database, rule: int | str, skus: list[str]) -> Quote:
     return Quote(r.name, result.full_price, result.total, result.discount, result.groups, result.full_price_skus)
 
 
-# -- the demo store ----------------------------------------------------------------------------------------
-def add_demo_bundles(db: Database, actor: Actor) -> int:
-    """A few bundles and a mix-and-match rule on a freshly made demo store (its first stocked products):
-    a set of one product's variants at 10 % off, a two-product kit at a round fixed price, and "any 3 of
-    the first category at 15 % off". Returns the bundles made (none when the store is too small)."""
-    with db.read() as session:
-        busiest = session.scalar(select(StockLevel.location_id).where(StockLevel.on_hand >= 2)
-                                 .group_by(StockLevel.location_id)
-                                 .order_by(func.count().desc(), StockLevel.location_id).limit(1))
-        stocked = (select(StockLevel.variant_id).where(StockLevel.on_hand >= 2, StockLevel.location_id == busiest)
-                   .subquery())   # every component on the same shelf: the bundles can be sold there
-        rows = session.execute(select(Variant.id, Variant.sku, Variant.product_id, Variant.price, Product.title,
-                                      Product.category_id)
-                               .join(Product, Product.id == Variant.product_id)
-                               .where(Variant.id.in_(select(stocked.c.variant_id)))
-                               .order_by(Variant.product_id, Variant.id).limit(400)).all()
-    by_product: dict[int, list[Any]] = defaultdict(list)
-    for r in rows:
-        by_product[r.product_id].append(r)
-    products = [vs for vs in by_product.values() if len(vs) >= 2]
-    if len(products) < 3:
-        return 0
-    made = 0
-    first, second, third = products[0], products[1], products[2]
-    save_bundle(db, actor, sku=f"SET-{first[0].sku}", title=f"{first[0].title} – duo set", pricing="discount",
-                percent_off="10", components=[ComponentSpec(first[0].sku, 1), ComponentSpec(first[1].sku, 1)],
-                operation_id="demo-bundle-1")
-    made += 1
-    total = second[0].price * 2 + third[0].price
-    save_bundle(db, actor, sku=f"KIT-{second[0].sku}", title=f"{second[0].title} & {third[0].title} kit",
-                pricing="fixed", amount=str((total * Decimal("0.85")).quantize(Decimal("1")) - Decimal("0.01")),
-                components=[ComponentSpec(second[0].sku, 2), ComponentSpec(third[0].sku, 1)],
-                operation_id="demo-bundle-2")
-    made += 1
-    category = next((vs[0].category_id for vs in products if vs[0].category_id is not None), None)
-    save_rule(db, actor, name="Any 3 at 15 % off", quantity=3, kind="percent", amount="15",
-              product_ids=[] if category is not None else [vs[0].product_id for vs in products[:5]],
-              category_ids=[category] if category is not None else [], operation_id="demo-mix-match-1")
-    return made
-
-
 def store_line_ids(db: Database, order_id: int, store_variant_ids: list[int]) -> list[int | None]:
     """Our order line for each line of a store's order (its variant ids, in the store's order), once placed:
     a bundle's line was placed as its components' lines, which match no store line (None); every other

@@ -261,9 +261,6 @@ def _open_store(db: Database, actor: Actor, builder: _Builder, steps: _Steps) ->
             return_service.receive(db, actor, rma.id, location_id=location_id,
                                    operation_id=f"demo-return-{number}-{seed}")
             return_service.record_refund(db, actor, rma.id, status="refunded")
-    from backoffice.services.bundles import add_demo_bundles  # noqa: PLC0415 - only here
-
-    add_demo_bundles(db, actor)   # a few bundles and a mix-and-match rule, so the Bundles view is not empty
     from backoffice.services.product_templates import add_demo_templates  # noqa: PLC0415 - only here
 
     add_demo_templates(db, actor)   # a couple of product templates, so Merchandising → Product templates… has some

@@ -77,7 +77,7 @@ def upgrade() -> None:
     sa.Column('product_ids', JSON, nullable=False),
     sa.Column('category_ids', JSON, nullable=False),
     sa.Column('active', sa.Boolean(), server_default=sa.true(), nullable=False),
-    sa.CheckConstraint('quantity >= 2', name=op.f('ck_mix_match_rules_quantity_at_least_two')),
+    sa.CheckConstraint('quantity > 0', name=op.f('ck_mix_match_rules_quantity_positive')),
     sa.CheckConstraint('amount >= 0', name=op.f('ck_mix_match_rules_amount_not_negative')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mix_match_rules')),
     sa.UniqueConstraint('name', name=op.f('uq_mix_match_rules_name')),
