@@ -15,7 +15,6 @@ row and column; the dry run checks the component SKUs against the store and the 
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -123,6 +122,3 @@ def apply_rows(session: Session, actor: Actor, parsed: Any, operation_id: str | 
         changed += action != "unchanged"
     return changed, problems
 
-
-def amount_text(value: Decimal | None) -> str:
-    return "" if value is None else str(value)
