@@ -125,6 +125,11 @@ _AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 _IN_LIST = re.compile(r"^\s*(\w+)\s+IN\s*\(\s*'([^']+)'")
 
 
+def event_window() -> dict[str, Any]:
+    """A price event's start and end (its end must come after its start)."""
+    return {"starts_at": _AT, "ends_at": _AT + dt.timedelta(days=1)}
+
+
 def _first_allowed(table: sa.Table) -> dict[str, str]:
     """column -> the first value a ``col IN ('a', …)`` CHECK or an Enum of the model allows."""
     allowed = {}

@@ -22,7 +22,7 @@ from sqlalchemy import make_url
 from backoffice import migrations
 from backoffice.cli import main
 from backoffice.db import Database
-from tests.schema_support import all_revisions, fill_slice, pg_databases, rows_of, schema_shape, table_columns
+from tests.schema_support import all_revisions, event_window, fill_slice, pg_databases, rows_of, schema_shape, table_columns
 
 VERSION_STATEMENT = re.compile(r"(?:INSERT INTO alembic_version \(version_num\) VALUES \('([^']+)'\)"
                                r"|UPDATE alembic_version SET version_num='([^']+)')")
@@ -135,7 +135,8 @@ def test_postgresql_sql_from_an_earlier_revision_changes_nothing_and_then_upgrad
         db = Database(url)
         migrations.upgrade(db, start)
         with db.engine.begin() as conn:
-            fill_slice(conn, "sql", {"locations": [{"kind": "supplier"}, {"kind": "warehouse"}, {"kind": "store"}]}, {})
+            fill_slice(conn, "sql", {"locations": [{"kind": "supplier"}, {"kind": "warehouse"}, {"kind": "store"}],
+                                 "price_events": [event_window()]}, {})
         db.dispose()
         before = _state(url)
 
@@ -192,7 +193,8 @@ def test_sqlite_sql_from_an_earlier_revision_leaves_the_file_as_it_was(tmp_path:
     db = Database(url)
     migrations.upgrade(db, start)
     with db.engine.begin() as conn:
-        fill_slice(conn, "sql", {"locations": [{"kind": "supplier"}, {"kind": "warehouse"}, {"kind": "store"}]}, {})
+        fill_slice(conn, "sql", {"locations": [{"kind": "supplier"}, {"kind": "warehouse"}, {"kind": "store"}],
+                                 "price_events": [event_window()]}, {})
     with db.engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()

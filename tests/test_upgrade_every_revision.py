@@ -39,7 +39,7 @@ from backoffice.operations.catalog import RowChange
 from backoffice.operations.session import operations_for
 from backoffice.services import inventory
 from backoffice.services.base import Actor
-from tests.schema_support import all_revisions, counts_of, fill_slice, pg_databases, rows_of, table_columns
+from tests.schema_support import all_revisions, counts_of, event_window, fill_slice, pg_databases, rows_of, table_columns
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +65,7 @@ def _slice(token: str) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Deriv
                              {"operation_id": f"transfer-{token}", "reason": "transfer"}],
         "stock_moves": [{"quantity": 30}, {"quantity": 12}, {"quantity": 5}],
         "stock_levels": [{"on_hand": 30 - 5}, {"on_hand": 12}, {"on_hand": 5}],
+        "price_events": [event_window()],
     }
 
     def moves(ids: dict[str, list[int]], n: int) -> dict[str, Any]:

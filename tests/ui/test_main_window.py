@@ -14,6 +14,7 @@ from backoffice.ui.context import AppContext
 from backoffice.ui.main_window import MainWindow
 from backoffice.ui.views import VIEW_KEYS, PlaceholderPage
 from backoffice.ui.views.audit import AuditView
+from backoffice.ui.views.bundles import BundlesView
 from backoffice.ui.views.images import ImagesView
 from backoffice.ui.views.inventory import InventoryView
 from backoffice.ui.views.products import ProductsView
@@ -23,7 +24,7 @@ from backoffice.ui.views.store_sync import StoreSyncView
 from backoffice.ui.views.transfers import TransfersView
 from backoffice.ui.views.variants import VariantsView
 
-EXPECTED_VIEWS = ["products", "variants", "images", "inventory", "transfers", "purchasing", "orders", "customers", "reports", "audit",
+EXPECTED_VIEWS = ["products", "variants", "images", "bundles", "inventory", "transfers", "purchasing", "orders", "customers", "reports", "audit",
                   "store_sync"]
 # Views whose issue has not landed yet: a placeholder page that says what they will hold.
 PLANNED_VIEWS: list[str] = []
@@ -56,6 +57,7 @@ def test_window_hosts_one_page_per_view(qtbot, sqlite_db, sqlite_actor, open_win
     assert isinstance(window.view("purchasing"), PurchasingView)
     assert isinstance(window.view("reports"), ReportsView)
     assert isinstance(window.view("store_sync"), StoreSyncView)
+    assert isinstance(window.view("bundles"), BundlesView)
     for key in PLANNED_VIEWS:
         page = window.view(key)
         assert isinstance(page, PlaceholderPage)
