@@ -8,7 +8,10 @@ on hand equals the ledger sum and the units shipped equal the sales moves. The o
 days (at most ``OPEN_MAX``) are left as the store writes them (state new, nothing shipped); once the
 load has committed, the real services take over: ``orders.process_orders`` reserves them, ``orders.fulfil``
 ships about a third in part, and ``returns.authorise``/``receive`` bring a dozen older orders' goods back
-(see ``_open_store``), so the Orders view and the return reports have content on the first day. With an image store, every
+(see ``_open_store``), so the Orders view and the return reports have content on the first day. From
+``BUNDLES_FROM`` products on, the last three of the N are bundles of the others' variants, written by the
+bundles service in the load's transaction, with a mix-and-match rule (``_add_bundles``): they hold no stock
+and get no stock, sales, supplier, option or photo rows. With an image store, every
 product gets a photo per colour (drawn pictures, a bounded set reused, processed like uploads; see
 ``demo_photos``). Same seed and anchor, same data, byte
 for byte: every random number comes from numpy ``Generator(PCG64([seed, stream]))`` (one stream per
@@ -41,6 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -103,6 +107,8 @@ class DemoSummary:
     open_orders: int = 0       # written as new, then reserved by the order services
     shipments: int = 0         # of open orders, shipped by the order services after the load
     returns: int = 0           # authorised (most of them received) by the returns service after the load
+    bundles: int = 0           # of the products (the last ones), each one variant, a bundle of other products' variants
+    mix_and_match: int = 0     # mix-and-match rules
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -150,9 +156,12 @@ def generate_demo(db: Database, actor: Actor, *, products: int, seed: int = 42,
     sink_cls: type[_Sink] = _SqliteSink if db.is_sqlite else _PgSink
     steps = _Steps(progress, cancel, sink_cls.WEIGHTS)
     steps.check()
-    builder = _Builder(products=products, seed=seed, anchor=anchor, user_id=actor.user_id,
+    # From BUNDLES_FROM products on, the last few products are bundles of the others (see _add_bundles).
+    n_bundles = len(_BUNDLES) if products >= BUNDLES_FROM else 0
+    builder = _Builder(products=products - n_bundles, seed=seed, anchor=anchor, user_id=actor.user_id,
                        username=actor.username, image_store=image_store, photo_workers=photo_workers,
                        cancel=cancel, until=until)
+    builder.n_bundles = n_bundles
 
     plan = builder.tables()
     with contextlib.ExitStack() as stack:
@@ -199,13 +208,16 @@ def _write(db: Database, actor: Actor, builder: _Builder, plan: list[tuple[str, 
         sink.restore_constraints(steps.within)
         sink.reset_sequences([name for name in counts if name in _SERIAL_TABLES])
         steps.check()
+        bundles, rules = _add_bundles(session, actor, builder) if builder.n_bundles else (0, 0)
         summary = DemoSummary(
-            categories=counts["categories"], products=counts["products"], variants=counts["variants"],
+            categories=counts["categories"], products=counts["products"] + bundles,
+            variants=counts["variants"] + bundles,
             locations=counts["locations"], stock_levels=counts["stock_levels"],
             stock_moves=counts["stock_moves"], suppliers=counts["suppliers"], customers=counts["customers"],
             orders=counts["orders"], order_lines=counts["order_lines"],
             seconds=round(time.perf_counter() - started, 3), supplier_items=counts["supplier_items"],
-            images=counts.get("product_images", 0), open_orders=int(builder.o_open.sum()),
+            images=counts.get("product_images", 0), open_orders=int(builder.o_open.sum()), bundles=bundles,
+            mix_and_match=rules,
         )
         loaded = {k: v for k, v in summary.to_dict().items() if k not in ("shipments", "returns")}
         audit(session, actor, "store", "demo", "generate", None, {**loaded, "seed": seed, "anchor": anchor.isoformat()})
@@ -265,6 +277,111 @@ def _open_store(db: Database, actor: Actor, builder: _Builder, steps: _Steps) ->
 
     add_demo_templates(db, actor)   # a couple of product templates, so Merchandising → Product templates… has some
     return len(shipments), len(plan)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bundles: the last products of a store of BUNDLES_FROM products or more, written in the load's transaction
+# ---------------------------------------------------------------------------------------------------------
+BUNDLES_FROM = 50
+# (title, pricing, percent off (discount) or the share of the components' price it costs (fixed), pairs of
+# product kinds to make it of, in order of preference, and units of each)
+_BUNDLES: list[tuple[str, str, int, list[tuple[str, str]], tuple[int, int]]] = [
+    ("Bedroom Set", "discount", 15, [("bedding", "cushions"), ("bedding", "throws"), ("throws", "cushions"),
+                                     ("towels", "towels")], (1, 2)),
+    ("Gift Set", "fixed", 85, [("belt", "wallet"), ("scarf", "hat"), ("wallet", "scarf"), ("hat", "belt")], (1, 1)),
+    ("Weekend Look", "discount", 10, [("sweater", "trousers"), ("shirt", "trousers"), ("tshirt", "trousers"),
+                                      ("jacket", "trousers")], (1, 1)),
+]
+# name, N, percent off, the kind whose categories it covers
+_MIX_MATCH = ("Any 3 T-shirts at 15 % off", 3, 15, "tshirt")
+
+
+def _bundle_pick(b: _Builder, pairs: list[tuple[str, str]], qty: tuple[int, int],
+                 used: np.ndarray) -> tuple[int, int]:
+    """Two variants (indexes) of two different active products of the kinds of the first pair that has
+    them, both active and stocked at one location (enough for two bundles there), so the bundle can be
+    sold; failing that any two such variants, and failing that any two active variants."""
+    sv = b.s_variant - 1
+    vp = b.v_product[sv]
+    active = (b.v_status[sv] == 0) & (b.p_status[vp] == 0) & ~used[vp]
+    kinds = list(_KINDS)
+    pk = b.p_kind[vp]
+    options: list[tuple[np.ndarray, np.ndarray]] = []
+    for ka, kb in pairs:
+        options.append((active & (pk == kinds.index(ka)) & (b.s_qty >= 2 * qty[0]),
+                        active & (pk == kinds.index(kb)) & (b.s_qty >= 2 * qty[1])))
+    options.append((active & (b.s_qty >= 2 * qty[0]), active & (b.s_qty >= 2 * qty[1])))
+    for ok_a, ok_b in options:
+        at: dict[int, list[int]] = {}
+        for j in np.flatnonzero(ok_b)[:2000].tolist():
+            at.setdefault(int(b.s_location[j]), []).append(j)
+        for i in np.flatnonzero(ok_a)[:2000].tolist():
+            j = next((j for j in at.get(int(b.s_location[i]), []) if vp[j] != vp[i]), None)
+            if j is not None:
+                return int(sv[i]), int(sv[j])
+    free = np.flatnonzero((b.v_status == 0) & (b.p_status[b.v_product] == 0) & ~used[b.v_product])
+    first = int(free[0])
+    second = int(free[b.v_product[free] != b.v_product[first]][0])
+    return first, second
+
+
+def _add_bundles(session: Session, actor: Actor, b: _Builder) -> tuple[int, int]:
+    """The store's last products: fixed bundles of two other products' variants (one a percentage off its
+    components, one at a round fixed price), made through the bundles service so they are priced by its
+    rule; and a mix-and-match rule. A bundle holds no stock: it gets no stock level, ledger move, sale,
+    supplier item, photo or option rows (what can be sold is derived from its components). (bundles, rules)"""
+    from backoffice.models import MixMatchKind, MixMatchRule, ProductStatus, VariantStatus  # noqa: PLC0415
+    from backoffice.services import bundles as bundle_service  # noqa: PLC0415 - it imports the models this module does
+
+    launched = dt.datetime.fromtimestamp(b.anchor_ts - 14 * 86_400, dt.timezone.utc)  # two weeks before the anchor
+    used = np.zeros(b.P, dtype=bool)
+    cent = Decimal("0.01")
+    for i, (name, pricing, figure, pairs, (qa, qb)) in enumerate(_BUNDLES[: b.n_bundles]):
+        va, vb = _bundle_pick(b, pairs, (qa, qb), used)
+        pa, pb = int(b.v_product[va]), int(b.v_product[vb])
+        used[[pa, pb]] = True
+        pid, sku = b.P + i + 1, f"BDL{b.P + i + 1:06d}"
+        skus = dict(session.execute(select(Variant.id, Variant.sku).where(Variant.id.in_([va + 1, vb + 1]))).all())
+        component_price = Decimal(int(b.v_price[va]) * qa + int(b.v_price[vb]) * qb) / 100
+        if pricing == "fixed":
+            amount, percent = max(Decimal("1.00"), (component_price * figure / 100).quantize(Decimal(1)) - cent), 0
+            price = amount
+        else:
+            amount, percent = Decimal("0.00"), figure
+            price = bundle_service.rule_price(bundle_service.BundlePricing.DISCOUNT, amount, Decimal(percent),
+                                              component_price)
+        second = f"{qb} × {b.p_titles[pb]}" if qb > 1 else b.p_titles[pb]
+        title = f"{name}: {b.p_titles[pa]} & {second}"[:255]
+        vendor = _VENDORS[int(b.p_vendor[pa])]
+        offer = f"{figure} % off the two bought apart" if pricing == "discount" else f"for {price} instead of {component_price}"
+        text_ = f"The {b.p_titles[pa]} and {second}, together {offer}."
+        product = Product(handle=f"{_slug(title)}-{pid}", title=title, description=text_, vendor=vendor,
+                          product_type="Bundle", status=ProductStatus.ACTIVE, category_id=int(b.p_category[pa]),
+                          seo_title=f"{title} | {vendor}"[:255], seo_description=text_[:160],
+                          created_at=launched, updated_at=launched)
+        session.add(product)
+        session.flush()
+        assert product.id == pid, (product.id, pid)
+        body = np.array([200_000_000_000 + (b.ean_offset + b.V + i) % 100_000_000_000], dtype=np.int64)
+        session.add(Variant(product_id=pid, sku=sku, barcode=str(_ean13(body)[0]), title="Set", price=price,
+                            compare_at_price=component_price,
+                            cost=Decimal(int(b.v_cost[va]) * qa + int(b.v_cost[vb]) * qb) / 100,
+                            weight_grams=int(b.v_grams[va]) * qa + int(b.v_grams[vb]) * qb,
+                            status=VariantStatus.ACTIVE, position=0, created_at=launched, updated_at=launched))
+        session.flush()
+        bundle_service.save_in_session(
+            session, actor, sku=sku, pricing=pricing, amount=amount, percent_off=percent,
+            components=[bundle_service.ComponentSpec(skus[va + 1], qa), bundle_service.ComponentSpec(skus[vb + 1], qb)],
+            expected_version=None, operation_id=None)
+    rule_name, n, percent_off, kind = _MIX_MATCH
+    categories = [int(c) for c, k in zip(b.leaf_ids.tolist(), b.leaf_kinds) if k == kind]
+    rule = MixMatchRule(name=rule_name, quantity=n, kind=MixMatchKind.PERCENT, amount=Decimal(percent_off),
+                        product_ids=[], category_ids=categories, active=True, created_at=launched, updated_at=launched)
+    session.add(rule)
+    session.flush()
+    audit(session, actor, "mix_match_rule", rule.id, "create", None,
+          {"name": rule_name, "quantity": n, "kind": "percent", "amount": str(percent_off), "category_ids": categories})
+    return b.n_bundles, 1
 
 
 def demo_state(db: Database) -> str:
@@ -406,8 +523,10 @@ def _check_empty(session: Session) -> None:
     n = session.scalar(select(func.count()).select_from(Product)) or 0
     if n:
         raise ValidationError(f"the database already holds {n} products; the demo store needs an empty database")
+    from backoffice.models import Bundle, MixMatchRule  # noqa: PLC0415 - only here
+
     for model in (Variant, Category, Attribute, AttributeValue, Location, Supplier, SupplierItem, StockOperation,
-                  StockLevel, StockMove, Customer, Order, OrderLine):
+                  StockLevel, StockMove, Customer, Order, OrderLine, Bundle, MixMatchRule):
         n = session.scalar(select(func.count()).select_from(model)) or 0
         if n:
             what = model.__tablename__.replace("_", " ")
@@ -871,6 +990,7 @@ class _Builder:
         self._photos: dict[tuple[str, str], dict[str, Any]] = {}
         self._photo_error: BaseException | None = None
         self.photo_progress = (0, 0)  # (pictures made, pictures needed), updated by the photo thread
+        self.n_bundles = 0            # bundle products written after these (not built here: no stock, no sales)
 
     def rng(self, stream: int) -> np.random.Generator:
         return np.random.Generator(np.random.PCG64([self.seed, stream]))
@@ -1052,6 +1172,7 @@ class _Builder:
         vendor = rng.choice(len(_VENDORS), size=P, p=vendor_w / vendor_w.sum())
         status = rng.choice(3, size=P, p=[0.86, 0.07, 0.07])  # active, draft, archived
         self.p_status = status
+        self.p_vendor = vendor
         status_names = _obj(["active", "draft", "archived"])
 
         # Variants: a run of consecutive sizes x a set of colours.
@@ -1170,7 +1291,7 @@ class _Builder:
         compare_null = cf == 0
         cost = np.round(price * (self.p_cost_ratio[pidx] * rng.uniform(0.95, 1.05, V))).astype(np.int64)
         grams = np.round(self.p_grams[pidx] * (0.9 + 0.04 * size_pos)).astype(np.int32)
-        self.v_price, self.v_cost = price, cost
+        self.v_price, self.v_cost, self.v_grams = price, cost, grams
 
         # Status: archived products' variants are archived; a few others disabled or archived.
         status = rng.choice(3, size=V, p=[0.96, 0.03, 0.01])
@@ -1188,6 +1309,7 @@ class _Builder:
         sku = self.p_sku_prefix[pidx] + _obj(codes)[combo]
         # EAN-13 from the in-store prefix 20-29 (never a real GS1 company number): unique per variant.
         offset = int(self.rng(6).integers(0, 10**9))
+        self.ean_offset = offset
         body = 200_000_000_000 + (offset + np.arange(V, dtype=np.int64)) % 100_000_000_000
         self.v_created, self.v_updated = self.p_created[pidx], self.p_updated[pidx]
         return _Table(
