@@ -10,97 +10,41 @@ at once (the service takes each order once).
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import Signal
 
 from backoffice.operations.orders import ProcessResult
-from backoffice.ui.context import AppContext
-from backoffice.operations.schedule import JobBusy
-from backoffice.ui.format import error_message, plural, translator
-from backoffice.ui.operations import run_write
-from backoffice.ui.tasks import TaskManager
+from backoffice.ui.format import plural, translator
+from backoffice.ui.periodic import INTERVAL_S, PeriodicRun
 
-log = logging.getLogger(__name__)
+__all__ = ["INTERVAL_S", "OrderProcessing"]
+
 tr = translator("Sales")
 
-INTERVAL_S = 60
 OPERATION = "orders.process"
 
 
-class OrderProcessing(QObject):
-    """Runs ``orders.process`` at start and every ``interval_s`` seconds while connected and allowed.
-    ``notify(text)`` shows a short line (the main window's status bar)."""
+class OrderProcessing(PeriodicRun):
+    """Runs ``orders.process`` at start and every ``interval_s`` seconds while connected and allowed."""
 
+    operation = OPERATION
     processed = Signal(object)     # the ProcessResult of a run (the status line and tests wait on it)
-    failed = Signal(str)
 
-    def __init__(self, context: AppContext, tasks: TaskManager, *, notify: Callable[[str], None] | None = None,
-                 interval_s: int = INTERVAL_S, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.context, self.tasks = context, tasks
-        self.notify = notify or (lambda text: None)
-        self.running = False
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        super().__init__(*args, **kwargs)
         self.last_result: ProcessResult | None = None
-        self.timer = QTimer(self)
-        self.timer.setInterval(max(1, interval_s) * 1000)
-        self.timer.timeout.connect(self.run_now)
-        self._enabled = False
-        context.changed.connect(self._follow_context)
 
-    @property
-    def active(self) -> bool:
-        """Connected, and the signed-in role may process orders."""
-        return self.context.connected and self.context.may(OPERATION)
+    def call(self, ops: Any) -> ProcessResult:  # noqa: ANN401
+        return ops.orders.process()
 
-    def start(self) -> None:
-        """Begin (the window is shown): a run now if allowed, then one a minute."""
-        self._enabled = True
-        self._follow_context()
+    def failure_text(self, error: str) -> str:
+        return tr("Processing new orders failed: {error}").format(error=error)
 
-    def stop(self) -> None:
-        self._enabled = False
-        self.timer.stop()
-
-    def _follow_context(self) -> None:
-        if self._enabled and self.active:
-            if not self.timer.isActive():
-                self.timer.start()
-                self.run_now()
-        else:
-            self.timer.stop()
-
-    def run_now(self) -> bool:
-        """One run in the background; False when one is under way or processing is not for this window."""
-        ops = self.context.ops
-        if self.running or ops is None or not self.active:
-            return False
-        self.running = True
-        try:
-            self.tasks.run_in_background(lambda: run_write(ops, lambda o: o.orders.process()), self._done,
-                                         self._failed, context=self)
-        except RuntimeError:   # the application is closing
-            self.running = False
-            return False
-        return True
-
-    def _done(self, outcome) -> None:  # type: ignore[no-untyped-def]
-        self.running = False
-        result, changes = outcome
+    def finished(self, result: ProcessResult, changes: Any) -> None:  # noqa: ANN401
         self.last_result = result
         if result.orders or result.reserved_units or result.refused:
             self.context.notify_data_changed(changes)
             self.notify(plural(result.orders, tr("{n} new order processed"), tr("{n} new orders processed")) + " · "
                         + plural(result.reserved_units, tr("{n} unit reserved"), tr("{n} units reserved")))
         self.processed.emit(result)
-
-    def _failed(self, exc: BaseException) -> None:
-        self.running = False
-        if isinstance(exc, JobBusy):   # the scheduler or another window is processing: nothing to say
-            log.debug("order processing skipped: %s", exc)
-            return
-        text = tr("Processing new orders failed: {error}").format(error=error_message(exc))
-        log.warning("%s", text)
-        self.notify(text)
-        self.failed.emit(text)

@@ -10,92 +10,38 @@ another under way (JobBusy) says nothing. A run that changed prices tells the vi
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
+from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import Signal
 
 from backoffice.operations.events import RunDueResult
-from backoffice.operations.schedule import JobBusy
-from backoffice.ui.context import AppContext
-from backoffice.ui.format import error_message, plural, translator
-from backoffice.ui.operations import run_write
-from backoffice.ui.tasks import TaskManager
+from backoffice.ui.format import plural, translator
+from backoffice.ui.periodic import INTERVAL_S, PeriodicRun
 
-log = logging.getLogger(__name__)
+__all__ = ["INTERVAL_S", "PriceEventRuns", "run_due_text"]
+
 tr = translator("PriceEvents")
 
-INTERVAL_S = 60
 OPERATION = "events.run_due"
 
 
-class PriceEventRuns(QObject):
+class PriceEventRuns(PeriodicRun):
+    """Runs ``events.run_due`` at start and every ``interval_s`` seconds while connected and allowed."""
+
+    operation = OPERATION
     ran = Signal(object)       # the RunDueResult of a run
-    failed = Signal(str)
 
-    def __init__(self, context: AppContext, tasks: TaskManager, *, notify: Callable[[str], None] | None = None,
-                 interval_s: int = INTERVAL_S, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.context, self.tasks = context, tasks
-        self.notify = notify or (lambda text: None)
-        self.running = False
-        self.timer = QTimer(self)
-        self.timer.setInterval(max(1, interval_s) * 1000)
-        self.timer.timeout.connect(self.run_now)
-        self._enabled = False
-        context.changed.connect(self._follow_context)
+    def call(self, ops: Any) -> RunDueResult:  # noqa: ANN401
+        return ops.events.run_due()
 
-    @property
-    def active(self) -> bool:
-        return self.context.connected and self.context.may(OPERATION)
-
-    def start(self) -> None:
-        self._enabled = True
-        self._follow_context()
-
-    def stop(self) -> None:
-        self._enabled = False
-        self.timer.stop()
-
-    def _follow_context(self) -> None:
-        if self._enabled and self.active:
-            if not self.timer.isActive():
-                self.timer.start()
-                self.run_now()
-        else:
-            self.timer.stop()
-
-    def run_now(self) -> bool:
-        """One run in the background; False when one is under way or runs are not for this window."""
-        ops = self.context.ops
-        if self.running or ops is None or not self.active:
-            return False
-        self.running = True
-        try:
-            self.tasks.run_in_background(lambda: run_write(ops, lambda o: o.events.run_due()), self._done,
-                                         self._failed, context=self)
-        except RuntimeError:   # the application is closing
-            self.running = False
-            return False
-        return True
-
-    def _done(self, outcome: tuple[RunDueResult, object]) -> None:
-        self.running = False
-        result, changes = outcome
+    def finished(self, result: RunDueResult, changes: Any) -> None:  # noqa: ANN401
         if result.changed or result.limit_reached:
-            self.context.notify_data_changed(changes)   # type: ignore[arg-type]
+            self.context.notify_data_changed(changes)
             self.notify(tr("Price events: {what}").format(what=run_due_text(result)))
         self.ran.emit(result)
 
-    def _failed(self, exc: BaseException) -> None:
-        self.running = False
-        if isinstance(exc, JobBusy):   # the scheduler or another window is at it: nothing to say
-            log.debug("price events run skipped: %s", exc)
-            return
-        text = tr("Running price events failed: {error}").format(error=error_message(exc))
-        log.warning("%s", text)
-        self.notify(text)
-        self.failed.emit(text)
+    def failure_text(self, error: str) -> str:
+        return tr("Running price events failed: {error}").format(error=error)
 
 
 def run_due_text(result: RunDueResult) -> str:
