@@ -10,8 +10,10 @@ price any N items of a set (see backoffice/models/bundles.py and backoffice/serv
 """
 from typing import Sequence, Union
 
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
+
+from backoffice.migrations.row_audit import attach_row_audit, detach_row_audit
 
 revision: str = '0020'
 down_revision: Union[str, Sequence[str], None] = '0019'
@@ -82,19 +84,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_mix_match_rules')),
     sa.UniqueConstraint('name', name=op.f('uq_mix_match_rules_name')),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        rows = {"insert": "NEW TABLE AS new_rows", "update": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows"}
-        for table in AUDITED:
-            for action, transition in rows.items():
-                op.execute(f"CREATE TRIGGER bo_row_audit_{action} AFTER {action.upper()} ON {table} "
-                           f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION bo_row_audit('id')")
+    attach_row_audit(*AUDITED)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in AUDITED:
-            for action in ("insert", "update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS bo_row_audit_{action} ON {table}")
+    detach_row_audit(*AUDITED)
     op.drop_table('mix_match_rules')
     op.drop_index(op.f('ix_bundle_order_lines_bundle_variant_id'), table_name='bundle_order_lines')
     op.drop_table('bundle_order_lines')

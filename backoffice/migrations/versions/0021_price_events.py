@@ -10,8 +10,10 @@ Events are staff edits: row-audited on PostgreSQL like the other settings and do
 """
 from typing import Sequence, Union
 
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
+
+from backoffice.migrations.row_audit import attach_row_audit, detach_row_audit
 from sqlalchemy.dialects import postgresql, sqlite
 
 revision: str = '0021'
@@ -81,21 +83,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_price_event_variants_event_id'), ['event_id'], unique=False)
         batch_op.create_index('ix_price_event_variants_variant_id_state', ['variant_id', 'state'], unique=False)
 
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        rows = {"insert": "NEW TABLE AS new_rows", "update": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows"}
-        for table in AUDITED:
-            for action, transition in rows.items():
-                op.execute(f"CREATE TRIGGER bo_row_audit_{action} AFTER {action.upper()} ON {table} "
-                           f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION bo_row_audit('id')")
+    attach_row_audit(*AUDITED)
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        for table in AUDITED:
-            for action in ("insert", "update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS bo_row_audit_{action} ON {table}")
+    detach_row_audit(*AUDITED)
     with op.batch_alter_table('price_event_variants', schema=None) as batch_op:
         batch_op.drop_index('ix_price_event_variants_variant_id_state')
         batch_op.drop_index(batch_op.f('ix_price_event_variants_event_id'))

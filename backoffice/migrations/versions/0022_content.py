@@ -10,8 +10,10 @@ staff edits: on PostgreSQL the database audits their rows, as it does the catalo
 """
 from typing import Sequence, Union
 
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
+
+from backoffice.migrations.row_audit import attach_row_audit, detach_row_audit
 
 revision: str = '0022'
 down_revision: Union[str, Sequence[str], None] = '0021'
@@ -48,18 +50,10 @@ def upgrade() -> None:
     sa.CheckConstraint('thin_words >= 0 AND thin_words <= 10000', name=op.f('ck_content_settings_thin_words_range')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_content_settings'))
     )
-    if op.get_bind().dialect.name == "postgresql":
-        rows = {"insert": "NEW TABLE AS new_rows", "update": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows"}
-        for table in AUDITED:
-            for action, transition in rows.items():
-                op.execute(f"CREATE TRIGGER bo_row_audit_{action} AFTER {action.upper()} ON {table} "
-                           f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION bo_row_audit('id')")
+    attach_row_audit(*AUDITED)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in AUDITED:
-            for action in ("insert", "update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS bo_row_audit_{action} ON {table}")
+    detach_row_audit(*AUDITED)
     op.drop_table('content_settings')
     op.drop_table('content_templates')

@@ -10,8 +10,10 @@ other tables of staff edits are.
 """
 from typing import Sequence, Union
 
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
+
+from backoffice.migrations.row_audit import attach_row_audit, detach_row_audit
 from sqlalchemy.dialects import postgresql, sqlite
 
 revision: str = '0023'
@@ -51,17 +53,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_product_templates_category_id'), ['category_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_product_templates_variant_template_id'), ['variant_template_id'], unique=False)
 
-    if op.get_bind().dialect.name == "postgresql":
-        rows = {"insert": "NEW TABLE AS new_rows", "update": "NEW TABLE AS new_rows", "delete": "OLD TABLE AS old_rows"}
-        for action, transition in rows.items():
-            op.execute(f"CREATE TRIGGER bo_row_audit_{action} AFTER {action.upper()} ON product_templates "
-                       f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION bo_row_audit('id')")
+    attach_row_audit("product_templates")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for action in ("insert", "update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS bo_row_audit_{action} ON product_templates")
+    detach_row_audit("product_templates")
     with op.batch_alter_table('product_templates', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_product_templates_variant_template_id'))
         batch_op.drop_index(batch_op.f('ix_product_templates_category_id'))
