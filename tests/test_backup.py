@@ -35,7 +35,7 @@ from backoffice.services.base import Actor
 from backoffice.services.demo import generate_demo
 from backoffice.services.users import ensure_user
 from tests.conftest import ON_CI, STAFF_PASSWORD
-from tests.schema_support import all_revisions, counts_of, fill_slice, pg_databases, rows_of, table_columns
+from tests.schema_support import all_revisions, counts_of, event_window, fill_slice, pg_databases, rows_of, table_columns
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -328,7 +328,8 @@ def test_a_backup_of_an_older_release_is_restored_and_then_upgraded(store, tmp_p
     db = Database(f"sqlite:///{older}")
     migrations.upgrade(db, previous)
     with db.engine.begin() as conn:
-        fill_slice(conn, "old", {"locations": [{"kind": "supplier"}, {"kind": "warehouse"}, {"kind": "store"}]}, {})
+        fill_slice(conn, "old", {"locations": [{"kind": "supplier"}, {"kind": "warehouse"}, {"kind": "store"}],
+                                 "price_events": [event_window()]}, {})
     db.dispose()
     backup = tmp_path / "older-backup.sqlite"
     _ok("backup", "create", str(backup), "--db", f"sqlite:///{older}")
